@@ -1,0 +1,3 @@
+export * from './common.ts';
+export * from './admin.ts';
+export * from './scan.ts';

@@ -1,0 +1,77 @@
+import type { AdmissionContext, Verdict } from '../model.ts';
+
+/**
+ * The admission rules: one pure function, used by the server for online scans,
+ * by the server's replay of offline uploads and by offline devices.
+ *
+ * Checks run from the hardest-to-fix problem to the easiest, the way a steward
+ * would explain a refusal: wrong event, then ticket status, then gate and time,
+ * then the ticket's scan state.
+ */
+export function decideAdmission(ctx: AdmissionContext): Verdict {
+  const { event, ticket, type, gate, direction, now, deviceId, state } = ctx;
+
+  if (ticket.eventId !== event.id) return deny('wrong_event', 'wrong_event');
+
+  // A scan made before the cancellation stands (it matters when offline scans arrive late).
+  const statusApplies = ticket.statusChangedAt === null || now >= ticket.statusChangedAt;
+  if (ticket.status !== 'valid' && statusApplies) {
+    return deny('cancelled', ticket.status === 'blocked' ? 'blocked' : 'cancelled');
+  }
+
+  if (direction === 'exit') return decideExit(ctx);
+
+  if (gate && !zonesOverlap(gate.zoneIds, type.zoneIds)) return deny('wrong_gate', 'wrong_gate');
+
+  if (type.validFrom !== null && now < type.validFrom) {
+    return { ...deny('not_valid_now', 'not_yet_valid'), validFrom: type.validFrom, validUntil: type.validUntil };
+  }
+  if (type.validUntil !== null && now >= type.validUntil) {
+    return { ...deny('not_valid_now', 'expired'), validFrom: type.validFrom, validUntil: type.validUntil };
+  }
+
+  const last = state.last;
+  if (last && isDoubleRead(last, deviceId, direction, now, event.duplicateWindowMs)) {
+    return { ...deny('duplicate', 'double_read'), previous: last };
+  }
+
+  // Re-entries are free: a ticket that went out may come back without using an entry.
+  if (type.allowReentry && last?.direction === 'exit' && state.entries > 0) {
+    return { result: 'valid', reason: 're_entry', admits: true };
+  }
+  if (state.entries < type.maxScans) return { result: 'valid', reason: 'admitted', admits: true };
+
+  const reason = type.allowReentry && last?.direction === 'entry' ? 'already_inside' : 'already_used';
+  return { ...deny('duplicate', reason), previous: state.first ?? last ?? undefined };
+}
+
+function decideExit(ctx: AdmissionContext): Verdict {
+  const { state, deviceId, now, event } = ctx;
+  const last = state.last;
+  if (last && isDoubleRead(last, deviceId, 'exit', now, event.duplicateWindowMs)) {
+    return { ...deny('duplicate', 'double_read'), previous: last };
+  }
+  // Letting someone out is always right; occupancy is per ticket, so it cannot go negative.
+  return { result: 'valid', reason: last?.direction === 'entry' ? 'exited' : 'exit_not_inside', admits: true };
+}
+
+function isDoubleRead(
+  last: { at: number; deviceId: string; direction: string },
+  deviceId: string,
+  direction: string,
+  now: number,
+  windowMs: number,
+): boolean {
+  const age = now - last.at;
+  return last.deviceId === deviceId && last.direction === direction && age >= 0 && age < windowMs;
+}
+
+/** Empty on either side means unrestricted, so a simple event needs no zones at all. */
+export function zonesOverlap(gateZones: readonly string[], typeZones: readonly string[]): boolean {
+  if (gateZones.length === 0 || typeZones.length === 0) return true;
+  return gateZones.some((zone) => typeZones.includes(zone));
+}
+
+function deny(result: Verdict['result'], reason: Verdict['reason']): Verdict {
+  return { result, reason, admits: false };
+}

@@ -1,0 +1,54 @@
+import type { Verdict } from '../model.ts';
+import { formatEventTime } from '../time/zoned.ts';
+
+export interface MessageContext {
+  timezone: string;
+  now: number;
+  /** The device that is scanning, to say "this gate" rather than a name. */
+  deviceId?: string;
+  gateName?: (gateId: string) => string | undefined;
+  deviceName?: (deviceId: string) => string | undefined;
+  /** Gates that would admit this ticket, for "go to …". */
+  suggestedGates?: readonly string[];
+}
+
+/** Plain words a steward can read at a glance. The result code stays the contract; this is display text. */
+export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
+  const at = (ms: number): string => formatEventTime(ms, ctx.timezone, ctx.now);
+  const where = (gateId: string | null): string => {
+    if (!gateId) return '';
+    const name = ctx.gateName?.(gateId);
+    return name ? ` at ${name}` : '';
+  };
+  const prev = verdict.previous;
+  switch (verdict.reason) {
+    case 'admitted': return 'Valid — admit';
+    case 're_entry': return 'Valid — re-entry';
+    case 'exited': return 'Valid — exit';
+    case 'exit_not_inside': return 'Valid — exit (was not inside)';
+    case 'double_read': {
+      const seconds = prev ? Math.max(0, Math.round((ctx.now - prev.at) / 1000)) : 0;
+      const verb = prev?.direction === 'exit' ? 'exited' : 'admitted';
+      return `Already ${verb} ${seconds} s ago at this gate`;
+    }
+    case 'already_used':
+      return prev ? `Already used${where(prev.gateId)} at ${at(prev.at)}` : 'Already used';
+    case 'already_inside':
+      return prev ? `Already inside (entered${where(prev.gateId)} at ${at(prev.at)})` : 'Already inside';
+    case 'cancelled': return 'Ticket cancelled';
+    case 'blocked': return 'Ticket blocked';
+    case 'not_yet_valid':
+      return verdict.validFrom != null ? `Not valid until ${at(verdict.validFrom)}` : 'Not valid yet';
+    case 'expired':
+      return verdict.validUntil != null ? `Expired at ${at(verdict.validUntil)}` : 'No longer valid';
+    case 'wrong_gate': {
+      const gates = ctx.suggestedGates ?? [];
+      return gates.length > 0 ? `Wrong gate — go to ${gates.join(' or ')}` : 'Wrong gate — not valid for this entrance';
+    }
+    case 'wrong_event': return 'Ticket is for another event';
+    case 'unknown_code': return 'Invalid ticket — code not recognised';
+    case 'malformed_code': return 'Invalid ticket — unreadable code';
+    case 'bad_signature': return 'Invalid ticket — forged or damaged code';
+    case 'unknown_key': return 'Invalid ticket — unknown signing key';
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Event-local time. Validity windows and messages are in the event's time
+ * zone, whatever the zone of the server or the scanning device.
+ */
+
+const LOCAL_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function partsFormatter(timezone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone, hourCycle: 'h23',
+      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    });
+    formatters.set(timezone, f);
+  }
+  return f;
+}
+
+export function isValidTimeZone(timezone: string): boolean {
+  try {
+    partsFormatter(timezone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Offset of `timezone` from UTC at instant `epochMs`, in milliseconds. */
+export function zoneOffsetMs(epochMs: number, timezone: string): number {
+  const parts = partsFormatter(timezone).formatToParts(epochMs);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return asUtc - Math.floor(epochMs / 1000) * 1000;
+}
+
+/**
+ * Parses an instant: either ISO 8601 with a zone (`Z` or `+02:00`), or a local
+ * date-time without one, read in the event's time zone. Returns null when the
+ * text is neither.
+ */
+export function parseEventTime(text: string, timezone: string): number | null {
+  if (ISO_WITH_ZONE.test(text)) {
+    const ms = Date.parse(text);
+    return Number.isFinite(ms) ? ms : null;
+  }
+  const m = LOCAL_DATE_TIME.exec(text);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s, frac] = m;
+  const wallAsUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0),
+    Number((frac ?? '0').padEnd(3, '0')));
+  if (!Number.isFinite(wallAsUtc)) return null;
+  // Two passes settle the offset across a daylight-saving change.
+  let guess = wallAsUtc - zoneOffsetMs(wallAsUtc, timezone);
+  guess = wallAsUtc - zoneOffsetMs(guess, timezone);
+  return guess;
+}
+
+/** "19:02" in the event's zone; with the date when it is not the same local day as `now`. */
+export function formatEventTime(epochMs: number, timezone: string, now: number): string {
+  const local = (ms: number): string[] => {
+    const parts = partsFormatter(timezone).formatToParts(ms);
+    const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
+    return [`${get('year')}-${get('month')}-${get('day')}`, `${get('hour')}:${get('minute')}`];
+  };
+  const [day, time] = local(epochMs);
+  const [today] = local(now);
+  return day === today ? `${time}` : `${day} ${time}`;
+}

@@ -1,0 +1,48 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import { installErrorHandling } from './http/errors.ts';
+import type { Services } from './services/container.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+import { scanningRoutes } from './routes/scanning.ts';
+import { ticketRoutes } from './routes/tickets.ts';
+
+export interface AppOptions {
+  logger: Logger | false;
+  /** Trust X-Forwarded-For (behind a load balancer) so rate limits see client addresses. */
+  trustProxy?: boolean;
+}
+
+/** Builds the HTTP app; only the process entry point listens. */
+export async function buildApp(services: Services, options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
+    ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger as FastifyBaseLogger }),
+    trustProxy: options.trustProxy ?? false,
+    bodyLimit: 1024 * 1024,
+    // Unknown fields are errors, not silently dropped; no type coercion of bodies.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Entrada API', version: services.version, description: 'Offline-first ticket scanning. Errors are `{error, message}`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes(services));
+  await app.register(eventRoutes(services));
+  await app.register(ticketRoutes(services));
+  await app.register(deviceRoutes(services));
+  await app.register(scanningRoutes(services));
+  return app;
+}

@@ -1,0 +1,65 @@
+import { API_ERRORS, type ApiErrorCode } from '@entrada/core';
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+/** A failure the client can act on; the single error handler turns it into `{error, message}`. */
+export class DomainError extends Error {
+  readonly code: ApiErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ApiErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+  get status(): number {
+    return API_ERRORS[this.code];
+  }
+}
+
+export const notFound = (what: string): DomainError => new DomainError('NOT_FOUND', `${what} not found`);
+export const invalid = (message: string): DomainError => new DomainError('INVALID_BODY', message);
+
+/** Names the offending field: `/tickets/3/ticket_type_id must match format "uuid"`. */
+function describeValidation(err: FastifyError): string {
+  const first = err.validation?.[0];
+  if (!first) return err.message;
+  const params = first.params as Record<string, unknown> | undefined;
+  const missing = typeof params?.missingProperty === 'string' ? `/${params.missingProperty}` : '';
+  const extra = typeof params?.additionalProperty === 'string' ? ` (unknown field "${params.additionalProperty}")` : '';
+  const field = `${first.instancePath || ''}${missing}` || '(body)';
+  const where = err.validationContext && err.validationContext !== 'body' ? `${err.validationContext} ` : '';
+  const message = first.keyword === 'required' ? 'is required' : first.keyword === 'additionalProperties' ? 'is not allowed' : first.message ?? 'is invalid';
+  return `${where}${field} ${message}${extra}`.trim();
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
+    if (err instanceof DomainError) {
+      return reply.status(err.status).send({ error: err.code, message: err.message, ...(err.details ?? {}) });
+    }
+    if (err.validation) {
+      return reply.status(400).send({ error: 'INVALID_BODY', message: describeValidation(err) });
+    }
+    switch (err.code) {
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.status(400).send({ error: 'INVALID_BODY', message: 'Malformed JSON body' });
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.status(413).send({ error: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.status(415).send({ error: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send application/json' });
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return reply.status(400).send({ error: 'INVALID_BODY', message: 'Content-Length does not match the body' });
+      default:
+        break;
+    }
+    if (err.statusCode === 429) return reply.status(429).send({ error: 'RATE_LIMITED', message: 'Too many requests; slow down' });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send({ error: 'INVALID_BODY', message: err.message });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ error: 'INTERNAL', message: 'Internal error; it has been logged' });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ error: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` });
+  });
+}

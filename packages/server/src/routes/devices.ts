@@ -1,0 +1,53 @@
+import { Type } from 'typebox';
+import { CreateDeviceBody, CreateOrganisationBody, RevokeDeviceBody } from '@entrada/core';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { generateToken, hashToken } from '../crypto/tokens.ts';
+import { DomainError } from '../http/errors.ts';
+import { requestInfo } from '../http/request-info.ts';
+import type { Services } from '../services/container.ts';
+import { deviceView } from '../services/device-service.ts';
+import { insertAdminToken, insertOrganisation } from '../store/organisations.ts';
+
+const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 64 }) });
+const SuspendBody = Type.Optional(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }));
+
+export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
+  const tags = ['devices'];
+  app.post('/api/v1/devices', { schema: { tags, summary: 'Register a scanner device; its token is shown once', body: CreateDeviceBody } }, async (req, reply) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    const { device, token } = await s.devices.register(admin.organisationId, req.body);
+    return reply.status(201).send({ ...deviceView(device), id: device.pk, token });
+  });
+
+  app.get('/api/v1/devices', { schema: { tags, summary: 'The organisation\'s devices' } }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return { devices: (await s.devices.list(admin.organisationId)).map(deviceView) };
+  });
+
+  app.post('/api/v1/devices/:deviceId/suspend', { schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'suspended', req.body?.reason ?? null));
+  });
+
+  app.post('/api/v1/devices/:deviceId/activate', { schema: { tags, summary: 'Reactivate a suspended device', params: DeviceParams } }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'active', null));
+  });
+
+  app.post('/api/v1/devices/:deviceId/revoke', { schema: { tags, summary: 'Revoke a device for good (lost or stolen)', params: DeviceParams, body: RevokeDeviceBody } }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'revoked', req.body.reason, req.body.effective_at));
+  });
+
+  app.post('/api/v1/organisations', { schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody } }, async (req, reply) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    if (!admin.platform) throw new DomainError('FORBIDDEN', 'Only a platform admin token may create organisations');
+    const token = generateToken('admin');
+    const id = await s.db.transaction(async (tx) => {
+      const orgId = await insertOrganisation(tx, req.body.name);
+      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false });
+      return orgId;
+    });
+    return reply.status(201).send({ id, name: req.body.name, admin_token: token });
+  });
+};

@@ -1,0 +1,100 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildApp } from './app.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { openPglite } from './db/pglite.ts';
+import { openPostgres } from './db/postgres.ts';
+import { resolveServerSecret } from './crypto/server-secret.ts';
+import { Authenticator } from './services/auth.ts';
+import { bootstrap, type BootstrapInfo } from './services/bootstrap.ts';
+import { createBus } from './services/bus.ts';
+import type { Services } from './services/container.ts';
+import { DeviceDirectory } from './services/device-directory.ts';
+import { DeviceService } from './services/device-service.ts';
+import { EventContexts } from './services/event-context.ts';
+import { EventService } from './services/event-service.ts';
+import { ScanService } from './services/scan-service.ts';
+import { TicketCache } from './services/ticket-cache.ts';
+import { TicketService } from './services/ticket-service.ts';
+
+export const VERSION = '0.1.0';
+
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl });
+  const dir = path.join(config.dataDir, 'pglite');
+  await mkdir(dir, { recursive: true });
+  return openPglite(dir);
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    // Tokens and personal data never reach the logs.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.holder_name', '*.code'], censor: '[redacted]' },
+  });
+}
+
+export function createServices(db: Database, opts: { secret: Buffer; redisUrl: string | undefined; ticketCacheSize: number; log: Logger; now?: () => number }): Services {
+  const now = opts.now ?? Date.now;
+  const bus = createBus({ redisUrl: opts.redisUrl, log: opts.log });
+  const contexts = new EventContexts(db, opts.secret, now);
+  bus.subscribe((m) => {
+    if (m.type === 'event_changed') contexts.invalidate(m.eventId);
+  });
+  const ticketCache = new TicketCache(db, opts.ticketCacheSize, bus, now);
+  const events = new EventService(db, contexts, bus, opts.secret);
+  const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret);
+  const devices = new DeviceService(db, contexts, ticketCache, bus);
+  const scans = new ScanService(db, contexts, ticketCache, new DeviceDirectory(db), bus, now);
+  const auth = new Authenticator(db, bus, now);
+  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, now, version: VERSION };
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  services: Services;
+  bootstrap: BootstrapInfo;
+  secretSource: 'env' | 'file' | 'database';
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  logger?: Logger | false;
+  /** An already open database (tests); closed by the caller. */
+  db?: Database;
+  now?: () => number;
+  demoTickets?: number;
+}
+
+/** Opens the database, migrates, bootstraps an empty installation and listens. */
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { config } = opts;
+  const log = opts.logger === false ? pino({ level: 'silent' }) : (opts.logger ?? createLogger(config.logLevel));
+  const db = opts.db ?? (await openDatabase(config));
+  await migrate(db);
+  const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
+  if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
+  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now });
+  const boot = await bootstrap(db, services, { adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets });
+  const app = await buildApp(services, { logger: opts.logger === false ? false : log });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return {
+    app, url: config.publicUrl ?? `http://${host}:${port}`, services, bootstrap: boot, secretSource: source,
+    async close() {
+      await app.close();
+      services.auth.close();
+      await services.auth.flushLastSeen();
+      await services.bus.close();
+      if (!opts.db) await db.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Database } from '../db/database.ts';
+import { generateToken, hashToken } from '../crypto/tokens.ts';
+import { countOrganisations, insertAdminToken, insertOrganisation } from '../store/organisations.ts';
+import { createDemoEvent, type DemoResult } from './demo.ts';
+import type { Services } from './container.ts';
+
+export interface BootstrapInfo {
+  /** The admin token, when this start created it or it is known (env, or the embedded data folder). */
+  adminToken: string | null;
+  adminTokenSource: 'env' | 'generated' | 'data-dir' | 'unknown';
+  demo: Pick<DemoResult, 'eventId' | 'deviceId' | 'deviceToken' | 'sampleCodes' | 'gates' | 'tickets'> | null;
+  firstStart: boolean;
+}
+
+interface Saved { adminToken?: string; demo?: BootstrapInfo['demo'] }
+
+/**
+ * First start of an empty database: the default organisation, a platform admin
+ * token and (unless ENTRADA_DEMO=off) a demo event. With the embedded database
+ * the generated credentials are kept in the data folder (mode 0600) so a
+ * developer sees them on every start; with a PostgreSQL server they are
+ * printed once only.
+ */
+export async function bootstrap(
+  db: Database, services: Services,
+  opts: { adminToken: string | undefined; demo: boolean; dataDir: string; demoTickets?: number },
+): Promise<BootstrapInfo> {
+  const savedFile = db.kind === 'pglite' ? path.join(opts.dataDir, 'bootstrap.json') : null;
+  const saved: Saved = savedFile ? await readFile(savedFile, 'utf8').then((t) => JSON.parse(t) as Saved).catch(() => ({})) : {};
+
+  if ((await countOrganisations(db)) > 0) {
+    if (opts.adminToken) {
+      // Lets an operator set ENTRADA_ADMIN_TOKEN on an existing installation.
+      const [org] = await db.query<{ id: string }>(`SELECT id FROM organisations ORDER BY created_at LIMIT 1`);
+      await insertAdminToken(db, { organisationId: org!.id, tokenHash: hashToken(opts.adminToken), name: 'ENTRADA_ADMIN_TOKEN', platform: true });
+      return { adminToken: opts.adminToken, adminTokenSource: 'env', demo: saved.demo ?? null, firstStart: false };
+    }
+    return { adminToken: saved.adminToken ?? null, adminTokenSource: saved.adminToken ? 'data-dir' : 'unknown', demo: saved.demo ?? null, firstStart: false };
+  }
+
+  const adminToken = opts.adminToken ?? generateToken('admin');
+  const orgId = await db.transaction(async (tx) => {
+    const id = await insertOrganisation(tx, 'Default organisation');
+    await insertAdminToken(tx, { organisationId: id, tokenHash: hashToken(adminToken), name: 'bootstrap', platform: true });
+    return id;
+  });
+  let demo: BootstrapInfo['demo'] = null;
+  if (opts.demo) {
+    const d = await createDemoEvent(services, orgId, { tickets: opts.demoTickets ?? 500, now: services.now() });
+    demo = { eventId: d.eventId, deviceId: d.deviceId, deviceToken: d.deviceToken, sampleCodes: d.sampleCodes, gates: d.gates, tickets: d.tickets };
+  }
+  if (savedFile) {
+    await mkdir(opts.dataDir, { recursive: true });
+    const toSave: Saved = { ...(opts.adminToken ? {} : { adminToken }), demo };
+    await writeFile(savedFile, JSON.stringify(toSave, null, 2) + '\n', { mode: 0o600 });
+  }
+  return { adminToken, adminTokenSource: opts.adminToken ? 'env' : 'generated', demo, firstStart: true };
+}

@@ -1,0 +1,62 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** Messages instances exchange. Caches are hints: correctness never depends on delivery. */
+export type BusMessage =
+  | { type: 'ticket_changed'; eventId: string; ticketId: string; version: number }
+  | { type: 'event_changed'; eventId: string }
+  | { type: 'device_changed'; deviceId: string }
+  | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number };
+
+export interface Bus {
+  publish(message: BusMessage): void;
+  subscribe(listener: (message: BusMessage) => void): () => void;
+  close(): Promise<void>;
+}
+
+const CHANNEL = 'entrada:bus';
+
+/**
+ * In-process fan-out, plus Redis pub/sub when REDIS_URL is set so every API
+ * instance hears about changes made on the others (cache invalidation,
+ * live occupancy).
+ */
+export function createBus(opts: { redisUrl: string | undefined; log: Logger }): Bus {
+  const local = new EventEmitter();
+  local.setMaxListeners(0);
+  const origin = randomUUID();
+  let pub: Redis | null = null;
+  let sub: Redis | null = null;
+  if (opts.redisUrl) {
+    pub = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    sub = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    const quiet = (err: Error): void => opts.log.warn({ err: err.message }, 'redis unavailable; continuing without cross-instance fan-out');
+    pub.on('error', quiet);
+    sub.on('error', quiet);
+    void sub.subscribe(CHANNEL).catch(quiet);
+    sub.on('message', (_channel: string, raw: string) => {
+      try {
+        const { o, m } = JSON.parse(raw) as { o: string; m: BusMessage };
+        if (o !== origin) local.emit('message', m);
+      } catch {
+        // A malformed message from another version is ignored, never fatal.
+      }
+    });
+  }
+  return {
+    publish(message) {
+      local.emit('message', message);
+      if (pub?.status === 'ready') void pub.publish(CHANNEL, JSON.stringify({ o: origin, m: message })).catch(() => undefined);
+    },
+    subscribe(listener) {
+      local.on('message', listener);
+      return () => local.off('message', listener);
+    },
+    async close() {
+      local.removeAllListeners();
+      await Promise.all([pub?.quit().catch(() => undefined), sub?.quit().catch(() => undefined)]);
+    },
+  };
+}

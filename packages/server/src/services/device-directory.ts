@@ -1,0 +1,20 @@
+import { Lru } from '../cache/lru.ts';
+import type { Sql } from '../db/database.ts';
+
+/** Device display names for verdicts ("already used at Gate North by Scanner 3"); cached, names rarely change. */
+export class DeviceDirectory {
+  private readonly names = new Lru<string, string | null>(10_000);
+  constructor(private readonly sql: Sql) {}
+
+  async name(organisationId: string, deviceId: string): Promise<string | undefined> {
+    const key = `${organisationId}:${deviceId}`;
+    let name = this.names.get(key);
+    if (name === undefined) {
+      const [row] = await this.sql.query<{ name: string }>(
+        `SELECT name FROM devices WHERE organisation_id = $1 AND device_id = $2`, [organisationId, deviceId]);
+      name = row?.name ?? null;
+      this.names.set(key, name);
+    }
+    return name ?? undefined;
+  }
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { parseEventTime, type CreateDeviceBody, type Direction } from '@entrada/core';
+import type { Database } from '../db/database.ts';
+import { generateToken, hashToken } from '../crypto/tokens.ts';
+import { DomainError, invalid, notFound } from '../http/errors.ts';
+import {
+  endSession, getDevice, getSession, insertDevice, listDevices, setDeviceStatus, startSession,
+  type DeviceRecord, type DeviceStatus, type SessionRecord,
+} from '../store/devices.ts';
+import { sessionScanCount } from '../store/scans.ts';
+import type { Bus } from './bus.ts';
+import type { EventContexts } from './event-context.ts';
+import type { TicketCache } from './ticket-cache.ts';
+
+export interface DeviceView {
+  device_id: string; name: string; device_type: string; status: DeviceStatus; has_public_key: boolean;
+  last_seen_at: string | null; status_changed_at: string | null; status_reason: string | null; created_at: string;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function deviceView(d: DeviceRecord): DeviceView {
+  return {
+    device_id: d.deviceId, name: d.name, device_type: d.deviceType, status: d.status, has_public_key: d.publicKey !== null,
+    last_seen_at: iso(d.lastSeenAt), status_changed_at: iso(d.statusChangedAt), status_reason: d.statusReason, created_at: iso(d.createdAt)!,
+  };
+}
+
+/** Accepts an Ed25519 public key as base64url (43 chars) or hex (64 chars). */
+export function parsePublicKey(text: string): Buffer {
+  const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64url');
+  if (key.length !== 32) throw invalid('/public_key must be a 32-byte Ed25519 public key, base64url or hex');
+  return key;
+}
+
+export class DeviceService {
+  constructor(private readonly db: Database, private readonly contexts: EventContexts, private readonly tickets: TicketCache, private readonly bus: Bus) {}
+
+  async register(organisationId: string, body: CreateDeviceBody): Promise<{ device: DeviceRecord; token: string }> {
+    const token = generateToken('device');
+    const deviceId = body.device_id ?? `dev_${randomBytes(6).toString('hex')}`;
+    const device = await insertDevice(this.db, {
+      organisationId, deviceId, name: body.name, deviceType: body.device_type ?? 'scanner', tokenHash: hashToken(token),
+      publicKey: body.public_key ? parsePublicKey(body.public_key) : null,
+    });
+    if (!device) throw new DomainError('CONFLICT', `device_id "${deviceId}" is already registered`);
+    return { device, token };
+  }
+
+  list(organisationId: string): Promise<DeviceRecord[]> {
+    return listDevices(this.db, organisationId);
+  }
+
+  async setStatus(organisationId: string, deviceId: string, status: DeviceStatus, reason: string | null, effectiveAt?: string): Promise<DeviceRecord> {
+    const existing = await getDevice(this.db, organisationId, deviceId);
+    if (!existing) throw notFound('Device');
+    if (existing.status === 'revoked') throw new DomainError('CONFLICT', 'This device is revoked; register a new one');
+    let at: number | null = null;
+    if (effectiveAt !== undefined) {
+      at = parseEventTime(effectiveAt, 'UTC');
+      if (at === null) throw invalid('/effective_at must be an ISO 8601 date-time');
+    }
+    const updated = await setDeviceStatus(this.db, organisationId, deviceId, status, reason, at);
+    if (!updated) throw notFound('Device');
+    this.bus.publish({ type: 'device_changed', deviceId });
+    return updated;
+  }
+
+  async startSession(device: DeviceRecord, body: { event_id: string; gate_id: string; direction?: Direction | undefined }): Promise<{ session: SessionRecord; endedSessionId: string | null }> {
+    let ctx = await this.contexts.get(body.event_id);
+    if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
+    if (!ctx.gates.has(body.gate_id)) ctx = (await this.contexts.refresh(body.event_id))!;
+    if (!ctx.gates.has(body.gate_id)) throw notFound('Gate');
+    const result = await this.db.transaction((tx) => startSession(tx, {
+      devicePk: device.pk, eventId: body.event_id, gateId: body.gate_id, direction: body.direction ?? 'entry',
+    }));
+    // Doors are opening: load the event's tickets so first scans cost one round trip.
+    void this.tickets.warm(body.event_id).catch(() => undefined);
+    return result;
+  }
+
+  async getSession(device: DeviceRecord, sessionId: string): Promise<{ session: SessionRecord; scanCount: number }> {
+    const session = await getSession(this.db, sessionId);
+    if (!session || session.devicePk !== device.pk) throw notFound('Scan session');
+    return { session, scanCount: await sessionScanCount(this.db, session.eventId, session.id) };
+  }
+
+  async endSession(device: DeviceRecord, sessionId: string): Promise<{ session: SessionRecord; scanCount: number }> {
+    const session = await getSession(this.db, sessionId);
+    if (!session || session.devicePk !== device.pk) throw notFound('Scan session');
+    const ended = await this.db.transaction((tx) => endSession(tx, session.eventId, session.id, device.pk));
+    if (!ended) throw notFound('Scan session');
+    return { session: ended, scanCount: await sessionScanCount(this.db, session.eventId, session.id) };
+  }
+}

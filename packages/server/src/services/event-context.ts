@@ -1,0 +1,97 @@
+import { createHmac } from 'node:crypto';
+import type { EventPolicy, GatePolicy, Signer, TicketTypePolicy } from '@entrada/core';
+import type { Sql } from '../db/database.ts';
+import { nodeSigner } from '../crypto/ed25519-node.ts';
+import { deriveKey, unseal } from '../crypto/seal.ts';
+import { loadEventAggregate, type EventRow, type GateRow, type TicketTypeRow, type ZoneRow } from '../store/events.ts';
+
+export interface EventSettingsResolved { duplicateWindowS: number; defaultAllowReentry: boolean; offlineHolderNames: boolean }
+export type GateContext = GateRow & { policy: GatePolicy };
+export type TypeContext = TicketTypeRow & { policy: TicketTypePolicy };
+
+/** Everything about one event that scanning needs, resolved once and cached per instance. */
+export interface EventContext {
+  event: EventRow;
+  settings: EventSettingsResolved;
+  policy: EventPolicy;
+  zones: Map<string, ZoneRow>;
+  gates: Map<string, GateContext>;
+  types: Map<string, TypeContext>;
+  typesByRef: Map<number, TypeContext>;
+  publicKeys: Map<number, Uint8Array>;
+  activeKeyId: number | null;
+  /** HMAC digest of a code under the event's digest key (same bytes as core's codeDigest). */
+  digest(code: string): Buffer;
+  /** The signer of the active key; unsealed on first use. */
+  signer(): { keyId: number; sign: Signer };
+}
+
+export function resolveSettings(raw: Record<string, unknown>): EventSettingsResolved {
+  return {
+    duplicateWindowS: typeof raw.duplicate_window_s === 'number' ? raw.duplicate_window_s : 300,
+    defaultAllowReentry: raw.default_allow_reentry === true,
+    offlineHolderNames: raw.offline_holder_names === true,
+  };
+}
+
+const TTL_MS = 30_000;
+
+export class EventContexts {
+  private readonly entries = new Map<string, { at: number; ctx: Promise<EventContext | null> }>();
+  private readonly keySealKey: Buffer;
+
+  constructor(private readonly sql: Sql, serverSecret: Buffer, private readonly now: () => number = Date.now) {
+    this.keySealKey = deriveKey(serverSecret, 'event-keys');
+  }
+
+  get(eventId: string): Promise<EventContext | null> {
+    const hit = this.entries.get(eventId);
+    if (hit && this.now() - hit.at < TTL_MS) return hit.ctx;
+    const ctx = this.load(eventId);
+    this.entries.set(eventId, { at: this.now(), ctx });
+    ctx.catch(() => this.entries.delete(eventId));
+    return ctx;
+  }
+
+  /** Reload now: after a local change, or when a gate or type id is not in the cached copy. */
+  refresh(eventId: string): Promise<EventContext | null> {
+    this.entries.delete(eventId);
+    return this.get(eventId);
+  }
+
+  invalidate(eventId: string): void {
+    this.entries.delete(eventId);
+  }
+
+  private async load(eventId: string): Promise<EventContext | null> {
+    const agg = await loadEventAggregate(this.sql, eventId);
+    if (!agg) return null;
+    const settings = resolveSettings(agg.event.settings);
+    const gates = new Map(agg.gates.map((g) => [g.id, { ...g, policy: { id: g.id, zoneIds: g.zoneIds } }]));
+    const types = new Map(agg.types.map((t) => [t.id, {
+      ...t,
+      policy: { id: t.id, name: t.name, zoneIds: t.zoneIds, maxScans: t.maxScans, allowReentry: t.allowReentry, validFrom: t.validFrom, validUntil: t.validUntil },
+    }]));
+    const active = agg.keys.filter((k) => k.active).at(-1) ?? null;
+    const codeKey = agg.codeKey;
+    let signer: { keyId: number; sign: Signer } | null = null;
+    const sealKey = this.keySealKey;
+    return {
+      event: agg.event,
+      settings,
+      policy: { id: agg.event.id, timezone: agg.event.timezone, duplicateWindowMs: settings.duplicateWindowS * 1000 },
+      zones: new Map(agg.zones.map((z) => [z.id, z])),
+      gates,
+      types,
+      typesByRef: new Map([...types.values()].map((t) => [t.ref, t])),
+      publicKeys: new Map(agg.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)])),
+      activeKeyId: active?.keyId ?? null,
+      digest: (code) => createHmac('sha256', codeKey).update(code, 'utf8').digest().subarray(0, 16),
+      signer() {
+        if (!active) throw new Error(`event ${agg.event.id} has no active signing key`);
+        signer ??= { keyId: active.keyId, sign: nodeSigner(unseal(sealKey, active.sealedSecret), active.publicKey) };
+        return signer;
+      },
+    };
+  }
+}

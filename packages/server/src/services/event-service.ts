@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { ed25519, isValidTimeZone, parseEventTime, type CreateEventBody, type CreateGateBody, type CreateTicketTypeBody, type CreateZoneBody } from '@entrada/core';
+import type { Database } from '../db/database.ts';
+import { pgErrorCode, PG_UNIQUE_VIOLATION } from '../db/database.ts';
+import { deriveKey, seal } from '../crypto/seal.ts';
+import { DomainError, invalid, notFound } from '../http/errors.ts';
+import {
+  existingZoneIds, insertEvent, insertEventKey, insertGate, insertTicketType, insertZone, listEvents,
+  type EventRow, type GateRow, type TicketTypeRow, type ZoneRow,
+} from '../store/events.ts';
+import type { Bus } from './bus.ts';
+import type { EventContext, EventContexts } from './event-context.ts';
+import { resolveSettings } from './event-context.ts';
+
+/** Organiser set-up of events, zones, gates and ticket types. */
+export class EventService {
+  private readonly keySealKey: Buffer;
+  constructor(private readonly db: Database, private readonly contexts: EventContexts, private readonly bus: Bus, serverSecret: Buffer) {
+    this.keySealKey = deriveKey(serverSecret, 'event-keys');
+  }
+
+  async create(organisationId: string, body: CreateEventBody): Promise<EventRow> {
+    const timezone = body.timezone ?? 'UTC';
+    if (!isValidTimeZone(timezone)) throw invalid(`/timezone "${timezone}" is not an IANA time zone (e.g. Europe/Amsterdam)`);
+    const startsAt = parseEventTime(body.starts_at, timezone);
+    const endsAt = parseEventTime(body.ends_at, timezone);
+    if (startsAt === null) throw invalid('/starts_at must be an ISO 8601 date-time');
+    if (endsAt === null) throw invalid('/ends_at must be an ISO 8601 date-time');
+    if (endsAt <= startsAt) throw invalid('/ends_at must be after /starts_at');
+    const settings = { ...resolveSettings({}), ...body.settings };
+    const normalized = {
+      duplicate_window_s: settings.duplicate_window_s ?? 300,
+      default_allow_reentry: settings.default_allow_reentry ?? false,
+      offline_holder_names: settings.offline_holder_names ?? false,
+    };
+    const keys = ed25519.generateKeyPair((n) => new Uint8Array(randomBytes(n)));
+    return this.db.transaction(async (tx) => {
+      const event = await insertEvent(tx, { organisationId, name: body.name, startsAt, endsAt, timezone, settings: normalized, codeKey: randomBytes(32) });
+      await insertEventKey(tx, { eventId: event.id, keyId: 1, publicKey: keys.publicKey, sealedSecret: seal(this.keySealKey, keys.secretKey) });
+      return event;
+    });
+  }
+
+  list(organisationId: string): Promise<EventRow[]> {
+    return listEvents(this.db, organisationId);
+  }
+
+  /** The event with everything configured on it, or 404 — also for another organisation's event. */
+  async get(organisationId: string, eventId: string): Promise<EventContext> {
+    const ctx = await this.contexts.get(eventId);
+    if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
+    return ctx;
+  }
+
+  async addZone(organisationId: string, eventId: string, body: CreateZoneBody): Promise<ZoneRow> {
+    await this.get(organisationId, eventId);
+    const zone = await this.unique(() => insertZone(this.db, { eventId, name: body.name, capacity: body.capacity ?? null }), 'zone');
+    this.changed(eventId);
+    return zone;
+  }
+
+  async addGate(organisationId: string, eventId: string, body: CreateGateBody): Promise<GateRow> {
+    await this.get(organisationId, eventId);
+    await this.checkZones(eventId, body.zone_ids);
+    const gate = await this.unique(() => insertGate(this.db, { eventId, name: body.name, zoneIds: body.zone_ids }), 'gate');
+    this.changed(eventId);
+    return gate;
+  }
+
+  async addTicketType(organisationId: string, eventId: string, body: CreateTicketTypeBody): Promise<TicketTypeRow> {
+    const ctx = await this.get(organisationId, eventId);
+    await this.checkZones(eventId, body.zone_ids);
+    const time = (field: string, v: string | null | undefined): number | null => {
+      if (v === undefined || v === null) return null;
+      const t = parseEventTime(v, ctx.event.timezone);
+      if (t === null) throw invalid(`/${field} must be an ISO 8601 date-time (local times are read in ${ctx.event.timezone})`);
+      return t;
+    };
+    const validFrom = time('valid_from', body.valid_from);
+    const validUntil = time('valid_until', body.valid_until);
+    if (validFrom !== null && validUntil !== null && validUntil <= validFrom) throw invalid('/valid_until must be after /valid_from');
+    const type = await this.unique(() => insertTicketType(this.db, {
+      eventId, name: body.name, zoneIds: body.zone_ids, maxScans: body.max_scans ?? 1,
+      allowReentry: body.allow_reentry ?? ctx.settings.defaultAllowReentry, validFrom, validUntil,
+    }), 'ticket type');
+    this.changed(eventId);
+    return type;
+  }
+
+  private async checkZones(eventId: string, zoneIds: string[]): Promise<void> {
+    const known = await existingZoneIds(this.db, eventId, zoneIds);
+    const unknown = zoneIds.filter((z) => !known.has(z));
+    if (unknown.length > 0) throw invalid(`/zone_ids: unknown zone ${unknown.join(', ')} for this event`);
+  }
+
+  private async unique<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION) throw new DomainError('CONFLICT', `A ${what} with this name already exists in the event`);
+      throw err;
+    }
+  }
+
+  private changed(eventId: string): void {
+    this.contexts.invalidate(eventId);
+    this.bus.publish({ type: 'event_changed', eventId });
+  }
+}

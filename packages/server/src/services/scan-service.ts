@@ -1,0 +1,242 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import {
+  applyAdmission, decideAdmission, describeVerdict, isInside, parseScannedCode, verifySignedCode, zonesOverlap,
+  type Direction, type ScanResult, type TicketFacts, type Verdict, type VerdictReason,
+} from '@entrada/core';
+import type { Database } from '../db/database.ts';
+import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { nodeVerifier } from '../crypto/ed25519-node.ts';
+import { Lru } from '../cache/lru.ts';
+import type { DeviceRecord, SessionRecord } from '../store/devices.ts';
+import { getSession } from '../store/devices.ts';
+import { findEventIdByRef, listEventDigestKeys } from '../store/events.ts';
+import { admitIfUnchanged, getScan, recordUnmatchedScan, rejectIfUnchanged, type ScanRecordInput } from '../store/scans.ts';
+import { findEventOfDigests, type TicketRecord } from '../store/tickets.ts';
+import type { Bus } from './bus.ts';
+import type { EventContext, GateContext, TypeContext } from './event-context.ts';
+import type { EventContexts } from './event-context.ts';
+import type { TicketCache } from './ticket-cache.ts';
+import type { DeviceDirectory } from './device-directory.ts';
+
+export interface ScanRequest {
+  device: DeviceRecord;
+  code: string;
+  sessionId?: string | undefined;
+  eventId?: string | undefined;
+  gateId?: string | undefined;
+  direction?: Direction | undefined;
+  scanId?: string | undefined;
+}
+
+export interface ScanOutcome {
+  result: ScanResult;
+  reason: VerdictReason;
+  message: string;
+  direction: Direction;
+  ticket: { id: string; number: string; tier: string; holder_name: string | null; scans_used: number; max_scans: number } | null;
+  first_scanned_at?: string;
+  scanned_by?: string;
+  scanned_by_name?: string;
+  previous_gate?: string;
+  scan_id: string;
+  scanned_at: string;
+}
+
+// Contention on one ticket resolves in a couple of rounds; the bound only guards against a bug looping forever.
+const MAX_ATTEMPTS = 16;
+const SESSION_TTL_MS = 5_000;
+
+/**
+ * The online scan workflow: authenticate (done by the route) → resolve where →
+ * parse → verify → find the ticket → decide with core's rules → guarded write
+ * that records the scan → publish → answer. A warm scan is one round trip.
+ */
+export class ScanService {
+  private readonly sessions = new Lru<string, { at: number; session: SessionRecord }>(20_000);
+
+  constructor(
+    private readonly db: Database,
+    private readonly contexts: EventContexts,
+    private readonly tickets: TicketCache,
+    private readonly devices: DeviceDirectory,
+    private readonly bus: Bus,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  forgetSession(sessionId: string): void {
+    this.sessions.delete(sessionId);
+  }
+
+  async scan(req: ScanRequest): Promise<ScanOutcome> {
+    const where = await this.resolveWhere(req);
+    const { ctx, gate } = where;
+    const direction = req.direction ?? where.direction;
+    const now = this.now();
+    const base: Omit<ScanRecordInput, 'ticketId' | 'codeDigest' | 'result' | 'reason' | 'admits'> = {
+      eventId: ctx.event.id, scanId: req.scanId ?? randomUUID(), direction, devicePk: req.device.pk, deviceId: req.device.deviceId,
+      gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online',
+    };
+    const unmatched = async (result: ScanResult, reason: VerdictReason, digest: Buffer | null): Promise<ScanOutcome> => {
+      const stored = await recordUnmatchedScan(this.db, { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
+      if (!stored) return this.replayed(ctx, base.scanId);
+      return this.answer(ctx, { result, reason, admits: false }, direction, null, null, base.scanId, now);
+    };
+
+    const parsed = parseScannedCode(req.code);
+    if (parsed.kind === 'invalid') return unmatched('invalid_token', 'malformed_code', null);
+
+    let text: string;
+    if (parsed.kind === 'signed') {
+      if (parsed.claims.eventRef !== ctx.event.ref) {
+        return unmatched(...(await this.foreignSignedCode(parsed, req.device.organisationId)), null);
+      }
+      const check = verifySignedCode(parsed, (id) => ctx.publicKeys.get(id), nodeVerifier);
+      if (check !== 'ok') return unmatched('invalid_token', check, null);
+      text = parsed.text.toUpperCase();
+    } else {
+      text = parsed.code;
+    }
+
+    const digest = ctx.digest(text);
+    let ticket = await this.tickets.find(ctx.event.id, digest);
+    if (!ticket) {
+      const elsewhere = parsed.kind === 'imported' ? await this.importedCodeEvent(text, ctx) : null;
+      return elsewhere
+        ? unmatched('wrong_event', 'wrong_event', digest)
+        : unmatched('invalid_token', 'unknown_code', digest);
+    }
+    const type = await this.typeOf(ctx, ticket);
+
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const facts: TicketFacts = { id: ticket.id, eventId: ticket.eventId, status: ticket.status, statusChangedAt: ticket.statusChangedAt };
+      const verdict = decideAdmission({
+        event: ctx.policy, ticket: facts, type: type.policy, gate: gate.policy, direction, now, deviceId: req.device.deviceId, state: ticket.state,
+      });
+      const input: ScanRecordInput = { ...base, ticketId: ticket.id, codeDigest: digest, result: verdict.result, reason: verdict.reason, admits: verdict.admits };
+      if (verdict.admits) {
+        const next = applyAdmission(ticket.state, { at: now, direction, deviceId: req.device.deviceId, gateId: gate.id }, verdict.reason === 'admitted');
+        const write = await admitIfUnchanged(this.db, ticket.version, next, input);
+        if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
+        if (write.kind === 'stale') {
+          ticket = write.current;
+          this.tickets.update(ctx.event.id, digest, ticket);
+          continue;
+        }
+        const before = ticket;
+        ticket = { ...ticket, state: next, version: write.version };
+        this.tickets.update(ctx.event.id, digest, ticket);
+        this.publishAdmission(ctx, before, ticket, gate, direction, now);
+        return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now);
+      }
+      const write = await rejectIfUnchanged(this.db, ticket.version, input);
+      if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
+      if (write.kind === 'stale') {
+        ticket = write.current;
+        this.tickets.update(ctx.event.id, digest, ticket);
+        continue;
+      }
+      return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now);
+    }
+    throw new DomainError('UNAVAILABLE', 'The ticket is changing too fast; scan again');
+  }
+
+  private async resolveWhere(req: ScanRequest): Promise<{ ctx: EventContext; gate: GateContext; direction: Direction; sessionId: string | null }> {
+    let eventId = req.eventId;
+    let gateId = req.gateId;
+    let direction: Direction = 'entry';
+    let sessionId: string | null = null;
+    if (req.sessionId) {
+      const session = await this.session(req.sessionId);
+      if (!session || session.devicePk !== req.device.pk) throw notFound('Scan session');
+      if (session.status !== 'active') throw new DomainError('SESSION_ENDED', 'This scan session has ended; start a new one');
+      if ((eventId && eventId !== session.eventId) || (gateId && gateId !== session.gateId)) {
+        throw invalid('event_id/gate_id do not match the session; send the session alone');
+      }
+      ({ eventId, gateId, direction } = session);
+      sessionId = session.id;
+    }
+    if (!eventId || !gateId) throw invalid('Send session_id, or event_id and gate_id');
+    let ctx = await this.contexts.get(eventId);
+    if (!ctx || ctx.event.organisationId !== req.device.organisationId) throw notFound('Event');
+    let gate = ctx.gates.get(gateId);
+    if (!gate) {
+      ctx = (await this.contexts.refresh(eventId))!;
+      gate = ctx?.gates.get(gateId);
+    }
+    if (!ctx || !gate) throw notFound('Gate');
+    return { ctx, gate, direction, sessionId };
+  }
+
+  private async session(id: string): Promise<SessionRecord | null> {
+    const hit = this.sessions.get(id);
+    if (hit && this.now() - hit.at < SESSION_TTL_MS) return hit.session;
+    const session = await getSession(this.db, id);
+    if (session) this.sessions.set(id, { at: this.now(), session });
+    return session;
+  }
+
+  private async typeOf(ctx: EventContext, ticket: TicketRecord): Promise<TypeContext> {
+    const type = ctx.types.get(ticket.typeId) ?? (await this.contexts.refresh(ctx.event.id))?.types.get(ticket.typeId);
+    if (!type) throw new Error(`ticket type ${ticket.typeId} missing from event ${ctx.event.id}`);
+    return type;
+  }
+
+  /** A signed code of another event: `wrong_event` when it is a genuine ticket of this organisation, else invalid. */
+  private async foreignSignedCode(parsed: Extract<ReturnType<typeof parseScannedCode>, { kind: 'signed' }>, organisationId: string): Promise<[ScanResult, VerdictReason]> {
+    const other = await findEventIdByRef(this.db, parsed.claims.eventRef);
+    if (!other || other.organisationId !== organisationId) return ['invalid_token', 'unknown_code'];
+    const otherCtx = await this.contexts.get(other.id);
+    const check = otherCtx ? verifySignedCode(parsed, (id) => otherCtx.publicKeys.get(id), nodeVerifier) : 'unknown_key';
+    return check === 'ok' ? ['wrong_event', 'wrong_event'] : ['invalid_token', check];
+  }
+
+  /** An unknown imported code may belong to another current event of the organisation: one set-based lookup. */
+  private async importedCodeEvent(code: string, ctx: EventContext): Promise<string | null> {
+    const others = (await listEventDigestKeys(this.db, ctx.event.organisationId)).filter((e) => e.id !== ctx.event.id);
+    const pairs = others.map((e) => ({ eventId: e.id, digest: createHmac('sha256', e.codeKey).update(code, 'utf8').digest().subarray(0, 16) }));
+    return findEventOfDigests(this.db, pairs);
+  }
+
+  private publishAdmission(ctx: EventContext, before: TicketRecord, after: TicketRecord, gate: GateContext, direction: Direction, at: number): void {
+    this.bus.publish({ type: 'ticket_changed', eventId: ctx.event.id, ticketId: after.id, version: after.version });
+    const delta = (isInside(after.state) ? 1 : 0) - (isInside(before.state) ? 1 : 0);
+    this.bus.publish({ type: 'occupancy', eventId: ctx.event.id, gateId: gate.id, direction, delta, at });
+  }
+
+  private async replayed(ctx: EventContext, scanId: string): Promise<ScanOutcome> {
+    const stored = await getScan(this.db, ctx.event.id, scanId);
+    if (!stored) throw new DomainError('CONFLICT', 'scan_id is already used by another scan');
+    const verdict: Verdict = { result: stored.result, reason: stored.reason, admits: stored.admits };
+    return this.answer(ctx, verdict, stored.direction, null, null, scanId, stored.scannedAt);
+  }
+
+  private async answer(
+    ctx: EventContext, verdict: Verdict, direction: Direction, ticket: TicketRecord | null, type: TypeContext | null, scanId: string, now: number,
+  ): Promise<ScanOutcome> {
+    const gateName = (id: string): string | undefined => ctx.gates.get(id)?.name;
+    const suggested = verdict.result === 'wrong_gate' && type
+      ? [...ctx.gates.values()].filter((g) => zonesOverlap(g.zoneIds, type.zoneIds)).map((g) => g.name)
+      : [];
+    const outcome: ScanOutcome = {
+      result: verdict.result,
+      reason: verdict.reason,
+      message: describeVerdict(verdict, { timezone: ctx.event.timezone, now, gateName, suggestedGates: suggested }),
+      direction,
+      ticket: ticket && type ? {
+        id: ticket.id, number: ticket.number, tier: type.name, holder_name: ticket.holderName, scans_used: ticket.state.entries, max_scans: type.maxScans,
+      } : null,
+      scan_id: scanId,
+      scanned_at: new Date(now).toISOString(),
+    };
+    const first = ticket?.state.first;
+    if (first) {
+      outcome.first_scanned_at = new Date(first.at).toISOString();
+      outcome.scanned_by = first.deviceId;
+      const name = await this.devices.name(ctx.event.organisationId, first.deviceId);
+      if (name) outcome.scanned_by_name = name;
+      const previousGate = verdict.previous?.gateId ? gateName(verdict.previous.gateId) : undefined;
+      if (previousGate) outcome.previous_gate = previousGate;
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { issueSignedCode, isInside, parseScannedCode, type CreateTicketsBody, type TicketStatus } from '@entrada/core';
+import type { Database } from '../db/database.ts';
+import { deriveKey, seal, unseal } from '../crypto/seal.ts';
+import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { ticketScans, type StoredScan } from '../store/scans.ts';
+import {
+  allocateSerials, clashingTicketKeys, getTicketForOrganisation, insertTickets, listTickets, setTicketStatus,
+  type NewTicketRow, type TicketRecord,
+} from '../store/tickets.ts';
+import type { Bus } from './bus.ts';
+import type { EventContext, EventContexts, TypeContext } from './event-context.ts';
+import type { EventService } from './event-service.ts';
+import type { TicketCache } from './ticket-cache.ts';
+
+export interface IssuedTicket { id: string; code: string; number: string }
+
+export interface TicketView {
+  id: string; event_id: string; number: string; ticket_type_id: string; tier: string; holder_name: string | null;
+  status: TicketStatus; status_reason: string | null; status_changed_at: string | null;
+  scans_used: number; max_scans: number; inside: boolean; first_scanned_at: string | null; first_scanned_by: string | null;
+  last_scan: { at: string; direction: string; device_id: string; gate_id: string | null } | null;
+}
+
+const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+
+/** Ticket issue (bulk, set-based), look-up, cancellation and export. */
+export class TicketService {
+  private readonly codeSealKey: Buffer;
+  constructor(
+    private readonly db: Database, private readonly events: EventService, private readonly contexts: EventContexts,
+    private readonly cache: TicketCache, private readonly bus: Bus, serverSecret: Buffer,
+  ) {
+    this.codeSealKey = deriveKey(serverSecret, 'imported-codes');
+  }
+
+  /**
+   * Creates up to 10,000 tickets in one transaction and one INSERT. Without a
+   * `code`, Entrada issues a signed code. All or nothing: any clash (code or
+   * number already used) rolls the whole batch back with a 409 naming it.
+   */
+  async create(organisationId: string, eventId: string, body: CreateTicketsBody): Promise<IssuedTicket[]> {
+    let ctx = await this.events.get(organisationId, eventId);
+    if (body.tickets.some((t) => !ctx.types.has(t.ticket_type_id))) ctx = (await this.contexts.refresh(eventId))!;
+    const seenCodes = new Map<string, number>();
+    const seenNumbers = new Map<string, number>();
+    const prepared = body.tickets.map((t, i) => {
+      const type = ctx.types.get(t.ticket_type_id);
+      if (!type) throw invalid(`/tickets/${i}/ticket_type_id is not a ticket type of this event`);
+      let code: string | null = null;
+      if (t.code !== undefined) {
+        const parsed = parseScannedCode(t.code);
+        if (parsed.kind === 'invalid') throw invalid(`/tickets/${i}/code is not a usable ticket code (${parsed.reason.replace('_', ' ')})`);
+        if (parsed.kind === 'signed') throw invalid(`/tickets/${i}/code looks like an Entrada-signed code; omit code to have one issued`);
+        code = parsed.code;
+        const twin = seenCodes.get(code);
+        if (twin !== undefined) throw new DomainError('DUPLICATE_CODE', `/tickets/${i}/code repeats /tickets/${twin}/code`);
+        seenCodes.set(code, i);
+      }
+      if (t.number !== undefined) {
+        const twin = seenNumbers.get(t.number);
+        if (twin !== undefined) throw new DomainError('DUPLICATE_NUMBER', `/tickets/${i}/number repeats /tickets/${twin}/number`);
+        seenNumbers.set(t.number, i);
+      }
+      return { type, code, number: t.number, holderName: t.holder_name ?? null };
+    });
+
+    return this.db.transaction(async (tx) => {
+      const first = await allocateSerials(tx, eventId, prepared.length);
+      const signer = prepared.some((p) => p.code === null) ? ctx.signer() : null;
+      const issued: IssuedTicket[] = [];
+      const rows: NewTicketRow[] = prepared.map((p, i) => {
+        const serial = first + i;
+        const code = p.code ?? this.signedCode(ctx, p.type, serial, signer!);
+        const row: NewTicketRow = {
+          id: randomUUID(), serial, typeId: p.type.id, number: p.number ?? String(serial), holderName: p.holderName,
+          codeKind: p.code === null ? 'signed' : 'imported', codeDigestHex: ctx.digest(code).toString('hex'),
+          sealedCodeHex: p.code === null ? null : seal(this.codeSealKey, Buffer.from(code, 'utf8')).toString('hex'),
+        };
+        issued.push({ id: row.id, code, number: row.number });
+        return row;
+      });
+      const inserted = await insertTickets(tx, eventId, rows);
+      if (inserted !== rows.length) {
+        const clash = await clashingTicketKeys(tx, eventId, rows.map((r) => r.number), rows.map((r) => r.codeDigestHex));
+        if (clash.digests.length > 0) {
+          const i = rows.findIndex((r) => clash.digests.includes(r.codeDigestHex));
+          throw new DomainError('DUPLICATE_CODE', `/tickets/${i}/code is already used by another ticket of this event; nothing was created`);
+        }
+        const i = rows.findIndex((r) => clash.numbers.includes(r.number));
+        throw new DomainError('DUPLICATE_NUMBER', `/tickets/${Math.max(i, 0)}/number "${rows[Math.max(i, 0)]?.number}" is already used in this event; nothing was created`);
+      }
+      return issued;
+    });
+  }
+
+  async get(organisationId: string, ticketId: string): Promise<{ view: TicketView; scans: StoredScan[] }> {
+    const ticket = await getTicketForOrganisation(this.db, organisationId, ticketId);
+    if (!ticket) throw notFound('Ticket');
+    const ctx = await this.events.get(organisationId, ticket.eventId);
+    const scans = await ticketScans(this.db, ticket.eventId, ticket.id);
+    return { view: this.view(ctx, ticket), scans };
+  }
+
+  async setStatus(organisationId: string, ticketId: string, status: 'cancelled' | 'blocked', reason: string | null): Promise<TicketView> {
+    const ticket = await getTicketForOrganisation(this.db, organisationId, ticketId);
+    if (!ticket) throw notFound('Ticket');
+    const ctx = await this.events.get(organisationId, ticket.eventId);
+    if (ticket.status === status) return this.view(ctx, ticket);
+    const updated = await setTicketStatus(this.db, ticket.eventId, ticket.id, status, reason);
+    if (!updated) throw notFound('Ticket');
+    this.cache.forget(ticket.id);
+    this.bus.publish({ type: 'ticket_changed', eventId: ticket.eventId, ticketId: ticket.id, version: updated.version });
+    return this.view(ctx, updated);
+  }
+
+  /** A page of tickets with their codes (organisers only), in serial order. */
+  async export(organisationId: string, eventId: string, afterSerial: number, limit: number): Promise<{ tickets: Array<TicketView & { code: string; serial: number }>; next_after: number | null }> {
+    const ctx = await this.events.get(organisationId, eventId);
+    const rows = await listTickets(this.db, eventId, afterSerial, limit);
+    const signer = rows.some((r) => r.ticket.codeKind === 'signed') ? ctx.signer() : null;
+    const tickets = rows.map(({ ticket, sealedCode }) => {
+      const type = ctx.types.get(ticket.typeId)!;
+      const code = sealedCode ? unseal(this.codeSealKey, sealedCode).toString('utf8') : this.signedCode(ctx, type, ticket.serial, signer!);
+      return { ...this.view(ctx, ticket), serial: ticket.serial, code };
+    });
+    return { tickets, next_after: rows.length === limit ? rows.at(-1)!.ticket.serial : null };
+  }
+
+  /** Deterministic: Ed25519 signatures are, so re-issuing for export yields the very same code. */
+  private signedCode(ctx: EventContext, type: TypeContext, serial: number, signer: { keyId: number; sign: (m: Uint8Array) => Uint8Array }): string {
+    return issueSignedCode({
+      keyId: signer.keyId, eventRef: ctx.event.ref, ticketSerial: serial, typeRef: type.ref, validFrom: type.validFrom, validUntil: type.validUntil,
+    }, signer.sign);
+  }
+
+  private view(ctx: EventContext, t: TicketRecord): TicketView {
+    const type = ctx.types.get(t.typeId);
+    return {
+      id: t.id, event_id: t.eventId, number: t.number, ticket_type_id: t.typeId, tier: type?.name ?? '', holder_name: t.holderName,
+      status: t.status, status_reason: t.statusReason, status_changed_at: iso(t.statusChangedAt),
+      scans_used: t.state.entries, max_scans: type?.maxScans ?? 1, inside: isInside(t.state),
+      first_scanned_at: iso(t.state.first?.at), first_scanned_by: t.state.first?.deviceId ?? null,
+      last_scan: t.state.last ? { at: iso(t.state.last.at)!, direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
+    };
+  }
+}

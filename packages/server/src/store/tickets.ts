@@ -1,0 +1,118 @@
+import type { AdmissionRecord, Direction, TicketScanState, TicketStatus } from '@entrada/core';
+import type { Sql } from '../db/database.ts';
+import { ms } from './rows.ts';
+
+export interface TicketRecord {
+  id: string; eventId: string; serial: number; typeId: string; number: string; holderName: string | null;
+  codeKind: 'signed' | 'imported'; status: TicketStatus; statusChangedAt: number | null; statusReason: string | null;
+  state: TicketScanState; version: number;
+}
+
+export const TICKET_COLUMNS = `t.event_id, t.id, t.serial::float8 AS serial, t.ticket_type_id, t.number, t.holder_name, t.code_kind,
+  t.status, t.status_changed_at, t.status_reason, t.entries, t.first_at, t.first_device_id, t.first_gate_id,
+  t.last_at, t.last_direction, t.last_device_id, t.last_gate_id, t.version`;
+
+export interface RawTicket {
+  event_id: string; id: string; serial: number; ticket_type_id: string; number: string; holder_name: string | null;
+  code_kind: 'signed' | 'imported'; status: TicketStatus; status_changed_at: Date | null; status_reason: string | null;
+  entries: number; first_at: Date | null; first_device_id: string | null; first_gate_id: string | null;
+  last_at: Date | null; last_direction: Direction | null; last_device_id: string | null; last_gate_id: string | null; version: number;
+}
+
+function record(at: Date | null, direction: Direction | null, deviceId: string | null, gateId: string | null): AdmissionRecord | null {
+  return at && direction && deviceId ? { at: ms(at)!, direction, deviceId, gateId } : null;
+}
+
+export function toTicket(r: RawTicket): TicketRecord {
+  return {
+    id: r.id, eventId: r.event_id, serial: Number(r.serial), typeId: r.ticket_type_id, number: r.number, holderName: r.holder_name,
+    codeKind: r.code_kind, status: r.status, statusChangedAt: ms(r.status_changed_at), statusReason: r.status_reason,
+    state: {
+      entries: r.entries,
+      first: record(r.first_at, r.first_at ? 'entry' : null, r.first_device_id, r.first_gate_id),
+      last: record(r.last_at, r.last_direction, r.last_device_id, r.last_gate_id),
+    },
+    version: r.version,
+  };
+}
+
+/** Reserves `count` consecutive serials for the event; the row lock orders concurrent imports. */
+export async function allocateSerials(sql: Sql, eventId: string, count: number): Promise<number> {
+  const [row] = await sql.query<{ last: number }>(
+    `UPDATE events SET next_serial = next_serial + $2 WHERE id = $1 RETURNING next_serial::float8 AS last`, [eventId, count]);
+  return row!.last - count + 1;
+}
+
+export interface NewTicketRow {
+  id: string; serial: number; typeId: string; number: string; holderName: string | null;
+  codeKind: 'signed' | 'imported'; codeDigestHex: string; sealedCodeHex: string | null;
+}
+
+/** One statement for the whole batch; returns how many rows were inserted (fewer means a unique key clashed). */
+export async function insertTickets(sql: Sql, eventId: string, rows: NewTicketRow[]): Promise<number> {
+  const inserted = await sql.query<{ id: string }>(
+    `INSERT INTO tickets (event_id, id, serial, ticket_type_id, number, holder_name, code_kind, code_digest, sealed_code)
+     SELECT $1, u.id, u.serial, u.type_id, u.number, u.holder_name, u.code_kind, decode(u.digest, 'hex'), decode(u.sealed, 'hex')
+     FROM unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+       AS u(id, serial, type_id, number, holder_name, code_kind, digest, sealed)
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    [eventId, rows.map((r) => r.id), rows.map((r) => r.serial), rows.map((r) => r.typeId), rows.map((r) => r.number),
+      rows.map((r) => r.holderName), rows.map((r) => r.codeKind), rows.map((r) => r.codeDigestHex), rows.map((r) => r.sealedCodeHex)],
+  );
+  return inserted.length;
+}
+
+export async function clashingTicketKeys(sql: Sql, eventId: string, numbers: string[], digestsHex: string[]): Promise<{ numbers: string[]; digests: string[] }> {
+  const rows = await sql.query<{ number: string; digest: string; by_number: boolean; by_digest: boolean }>(
+    `SELECT number, encode(code_digest, 'hex') AS digest, number = ANY($2::text[]) AS by_number, encode(code_digest, 'hex') = ANY($3::text[]) AS by_digest
+     FROM tickets WHERE event_id = $1 AND (number = ANY($2::text[]) OR code_digest = ANY(SELECT decode(d, 'hex') FROM unnest($3::text[]) d))`,
+    [eventId, numbers, digestsHex]);
+  return { numbers: rows.filter((r) => r.by_number).map((r) => r.number), digests: rows.filter((r) => r.by_digest).map((r) => r.digest) };
+}
+
+export async function findTicketByDigest(sql: Sql, eventId: string, digest: Buffer): Promise<TicketRecord | null> {
+  const [row] = await sql.query<RawTicket>(`SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.code_digest = $2`,
+    [eventId, digest], { name: 'ticket_by_digest' });
+  return row ? toTicket(row) : null;
+}
+
+/** Which of these (event, digest) pairs exist: one statement for the cross-event `wrong_event` check. */
+export async function findEventOfDigests(sql: Sql, pairs: Array<{ eventId: string; digest: Buffer }>): Promise<string | null> {
+  if (pairs.length === 0) return null;
+  const [row] = await sql.query<{ event_id: string }>(
+    `SELECT t.event_id FROM tickets t JOIN unnest($1::uuid[], $2::text[]) AS p(event_id, digest)
+       ON t.event_id = p.event_id AND t.code_digest = decode(p.digest, 'hex') LIMIT 1`,
+    [pairs.map((p) => p.eventId), pairs.map((p) => p.digest.toString('hex'))]);
+  return row?.event_id ?? null;
+}
+
+export async function loadEventTickets(sql: Sql, eventId: string, limit: number): Promise<Array<{ digest: Buffer; ticket: TicketRecord }>> {
+  const rows = await sql.query<RawTicket & { code_digest: Uint8Array }>(
+    `SELECT ${TICKET_COLUMNS}, t.code_digest FROM tickets t WHERE t.event_id = $1 LIMIT $2`, [eventId, limit]);
+  return rows.map((r) => ({ digest: Buffer.from(r.code_digest), ticket: toTicket(r) }));
+}
+
+export async function getTicketForOrganisation(sql: Sql, organisationId: string, ticketId: string): Promise<TicketRecord | null> {
+  const [row] = await sql.query<RawTicket>(
+    `SELECT ${TICKET_COLUMNS} FROM tickets t JOIN events e ON e.id = t.event_id
+     WHERE t.id = $1 AND e.organisation_id = $2`, [ticketId, organisationId]);
+  return row ? toTicket(row) : null;
+}
+
+export interface TicketExportRow { ticket: TicketRecord; sealedCode: Buffer | null }
+
+export async function listTickets(sql: Sql, eventId: string, afterSerial: number, limit: number): Promise<TicketExportRow[]> {
+  const rows = await sql.query<RawTicket & { sealed_code: Uint8Array | null }>(
+    `SELECT ${TICKET_COLUMNS}, t.sealed_code FROM tickets t WHERE t.event_id = $1 AND t.serial > $2 ORDER BY t.serial LIMIT $3`,
+    [eventId, afterSerial, limit]);
+  return rows.map((r) => ({ ticket: toTicket(r), sealedCode: r.sealed_code ? Buffer.from(r.sealed_code) : null }));
+}
+
+/** Changes the status (and bumps the version so every cached copy is detected as stale). */
+export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null): Promise<TicketRecord | null> {
+  const [row] = await sql.query<RawTicket>(
+    `UPDATE tickets t SET status = $3, status_changed_at = now(), status_reason = $4, version = version + 1
+     WHERE t.event_id = $1 AND t.id = $2 RETURNING ${TICKET_COLUMNS}`, [eventId, ticketId, status, reason]);
+  return row ? toTicket(row) : null;
+}
