@@ -1,0 +1,167 @@
+/**
+ * Test harness: every server suite runs against embedded PGlite and a real
+ * PostgreSQL server (TEST_DATABASE_URL; each suite gets its own fresh database).
+ * With ENTRADA_REQUIRE_SERVICES=1 (CI) a missing service fails the run instead
+ * of skipping tests.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe } from 'vitest';
+import type { Database } from '../src/db/database.ts';
+import { openPglite } from '../src/db/pglite.ts';
+import { openPostgres } from '../src/db/postgres.ts';
+import { loadConfig } from '../src/config.ts';
+import { startServer, type RunningServer } from '../src/server.ts';
+
+export const REQUIRE_SERVICES = process.env.ENTRADA_REQUIRE_SERVICES === '1';
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
+
+export interface Backend {
+  name: 'pglite' | 'postgres';
+  open(): Promise<TestDatabase>;
+}
+export interface TestDatabase { db: Database; url: string | null; drop(): Promise<void> }
+
+/** A fresh, empty PostgreSQL database on the test server; dropped afterwards. */
+export async function freshPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!TEST_DATABASE_URL) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `entrada_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export const pgliteBackend: Backend = {
+  name: 'pglite',
+  async open() {
+    const db = await openPglite();
+    return { db, url: null, drop: () => db.close() };
+  },
+};
+
+export const postgresBackend: Backend = {
+  name: 'postgres',
+  async open() {
+    const fresh = await freshPostgresDatabase();
+    const db = openPostgres({ connectionString: fresh.url, maxConnections: 20 });
+    return { db, url: fresh.url, async drop() { await db.close(); await fresh.drop(); } };
+  },
+};
+
+export function postgresAvailable(): boolean {
+  if (TEST_DATABASE_URL) return true;
+  if (REQUIRE_SERVICES) throw new Error('ENTRADA_REQUIRE_SERVICES=1 but TEST_DATABASE_URL is not set: PostgreSQL tests would be skipped');
+  return false;
+}
+
+/** `describe` once per backend; the PostgreSQL run is skipped (loudly) only outside CI. */
+export function describeEachBackend(title: string, fn: (backend: Backend) => void): void {
+  describe(`${title} [pglite]`, () => fn(pgliteBackend));
+  const run = postgresAvailable() ? describe : describe.skip;
+  run(`${title} [postgres]`, () => fn(postgresBackend));
+}
+
+/** Only on PostgreSQL (concurrency across connections and instances). */
+export function describePostgres(title: string, fn: () => void): void {
+  (postgresAvailable() ? describe : describe.skip)(`${title} [postgres]`, fn);
+}
+
+export const TEST_SECRET = 'test-secret-do-not-use-in-production';
+
+export interface TestServer extends RunningServer {
+  adminToken: string;
+  admin: Client;
+  client(token: string): Client;
+}
+
+export async function startTestServer(db: Database, opts: { adminToken?: string; now?: () => number; redisUrl?: string } = {}): Promise<TestServer> {
+  const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
+  const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl };
+  const server = await startServer({ config, db, logger: false, now: opts.now });
+  const client = (token: string): Client => new Client(server.url, token);
+  return Object.assign(server, { adminToken, admin: client(adminToken), client });
+}
+
+export interface Reply<T = any> { status: number; body: T; headers: Headers } // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A tiny JSON-over-HTTP client: real requests to the listening server. */
+export class Client {
+  constructor(readonly baseUrl: string, readonly token: string | null) {}
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const init: RequestInit = { method, headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(this.baseUrl + path, init);
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+  get<T = any>(path: string) { return this.request<T>('GET', path); } // eslint-disable-line @typescript-eslint/no-explicit-any
+  post<T = any>(path: string, body?: unknown) { return this.request<T>('POST', path, body ?? {}); } // eslint-disable-line @typescript-eslint/no-explicit-any
+  put<T = any>(path: string, body?: unknown) { return this.request<T>('PUT', path, body); } // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface SeededEvent {
+  eventId: string;
+  zones: { general: string; vip: string };
+  gates: { main: string; vip: string; any: string };
+  types: { ga: string; reentry: string; vip: string; multi: string };
+}
+
+/** An event with two zones, three gates and four ticket types, made through the API. */
+export async function seedEvent(admin: Client, overrides: Record<string, unknown> = {}): Promise<SeededEvent> {
+  const ok = <T>(r: Reply<T>): T => {
+    if (r.status !== 201) throw new Error(`seed failed: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const now = Date.now();
+  const ev = ok(await admin.post('/api/v1/events', {
+    name: 'Test Event', starts_at: new Date(now - 86_400_000).toISOString(), ends_at: new Date(now + 86_400_000).toISOString(),
+    timezone: 'Europe/Amsterdam', ...overrides,
+  }));
+  const eventId = ev.id as string;
+  const zone = async (name: string): Promise<string> => ok(await admin.post(`/api/v1/events/${eventId}/zones`, { name, capacity: 100 })).id;
+  const general = await zone('General');
+  const vip = await zone('VIP');
+  const gate = async (name: string, zone_ids: string[]): Promise<string> => ok(await admin.post(`/api/v1/events/${eventId}/gates`, { name, zone_ids })).id;
+  const type = async (body: Record<string, unknown>): Promise<string> => ok(await admin.post(`/api/v1/events/${eventId}/ticket-types`, body)).id;
+  return {
+    eventId,
+    zones: { general, vip },
+    gates: { main: await gate('Main', [general]), vip: await gate('VIP Gate', [vip]), any: await gate('Any', []) },
+    types: {
+      ga: await type({ name: 'GA', zone_ids: [general] }),
+      reentry: await type({ name: 'Re-entry', zone_ids: [general], allow_reentry: true }),
+      vip: await type({ name: 'VIP', zone_ids: [general, vip] }),
+      multi: await type({ name: '3-day', zone_ids: [general], max_scans: 3 }),
+    },
+  };
+}
+
+export async function issueTickets(admin: Client, eventId: string, tickets: Array<Record<string, unknown>>): Promise<Array<{ id: string; code: string; number: string }>> {
+  const r = await admin.post(`/api/v1/events/${eventId}/tickets`, { tickets });
+  if (r.status !== 201) throw new Error(`issue failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.tickets;
+}
+
+export async function registerDevice(admin: Client, name = 'Scanner', extra: Record<string, unknown> = {}): Promise<{ deviceId: string; token: string }> {
+  const r = await admin.post('/api/v1/devices', { name, ...extra });
+  if (r.status !== 201) throw new Error(`device failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return { deviceId: r.body.device_id, token: r.body.token };
+}

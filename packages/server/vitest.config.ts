@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Suites start their own servers and databases; files run in parallel workers.
+    pool: 'forks',
+  },
+});
