@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import vectors from '../vectors/admission.json' with { type: 'json' };
 import {
   applyAdmission, decideAdmission, EMPTY_SCAN_STATE, evaluateAdmissionVector, readAdmissionVectors,
-} from '../src/rules-entry.ts';
+} from '../src/index.ts';
 
 const cases = readAdmissionVectors(vectors);
 

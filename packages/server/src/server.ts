@@ -38,7 +38,13 @@ export function createLogger(level: string): Logger {
   });
 }
 
-export function createServices(db: Database, opts: { secret: Buffer; redisUrl: string | undefined; ticketCacheSize: number; log: Logger; now?: () => number }): Services {
+export interface ServiceOptions {
+  secret: Buffer; redisUrl: string | undefined; ticketCacheSize: number; log: Logger; now?: (() => number) | undefined;
+  /** Test-only: turn off the admission guard to demonstrate the race it prevents. */
+  unsafeDisableAdmissionGuard?: boolean | undefined;
+}
+
+export function createServices(db: Database, opts: ServiceOptions): Services {
   const now = opts.now ?? Date.now;
   const bus = createBus({ redisUrl: opts.redisUrl, log: opts.log });
   const contexts = new EventContexts(db, opts.secret, now);
@@ -49,7 +55,7 @@ export function createServices(db: Database, opts: { secret: Buffer; redisUrl: s
   const events = new EventService(db, contexts, bus, opts.secret);
   const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret);
   const devices = new DeviceService(db, contexts, ticketCache, bus);
-  const scans = new ScanService(db, contexts, ticketCache, new DeviceDirectory(db), bus, now);
+  const scans = new ScanService(db, contexts, ticketCache, new DeviceDirectory(db), bus, now, !opts.unsafeDisableAdmissionGuard);
   const auth = new Authenticator(db, bus, now);
   return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, now, version: VERSION };
 }
@@ -70,6 +76,7 @@ export interface StartOptions {
   db?: Database;
   now?: () => number;
   demoTickets?: number;
+  unsafeDisableAdmissionGuard?: boolean;
 }
 
 /** Opens the database, migrates, bootstraps an empty installation and listens. */
@@ -80,7 +87,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(db);
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
-  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now });
+  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard });
   const boot = await bootstrap(db, services, { adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets });
   const app = await buildApp(services, { logger: opts.logger === false ? false : log });
   await app.listen({ port: config.port, host: config.host });

@@ -86,10 +86,10 @@ export interface TestServer extends RunningServer {
   client(token: string): Client;
 }
 
-export async function startTestServer(db: Database, opts: { adminToken?: string; now?: () => number; redisUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(db: Database, opts: { adminToken?: string; now?: () => number; redisUrl?: string; unsafeDisableAdmissionGuard?: boolean } = {}): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
   const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl };
-  const server = await startServer({ config, db, logger: false, now: opts.now });
+  const server = await startServer({ config, db, logger: false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard });
   const client = (token: string): Client => new Client(server.url, token);
   return Object.assign(server, { adminToken, admin: client(adminToken), client });
 }

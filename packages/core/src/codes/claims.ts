@@ -49,7 +49,8 @@ export function claimsToFrameFields(claims: SignedTicketClaims): FrameFields {
   const validUntilMinutes = toMinutes('validUntil', claims.validUntil, Math.ceil);
   // Compared before rounding: widening to minutes would hide an inverted window that lies
   // within one minute, and an inverted window is always a caller bug.
-  if (validFromMinutes !== null && validUntilMinutes !== null && (claims.validFrom as number) > (claims.validUntil as number)) {
+  const { validFrom, validUntil } = claims;
+  if (typeof validFrom === 'number' && typeof validUntil === 'number' && validFrom > validUntil) {
     throw new RangeError('validFrom must not be after validUntil');
   }
   return {

@@ -10,7 +10,9 @@ import { Lru } from '../cache/lru.ts';
 import type { DeviceRecord, SessionRecord } from '../store/devices.ts';
 import { getSession } from '../store/devices.ts';
 import { findEventIdByRef, listEventDigestKeys } from '../store/events.ts';
-import { admitIfUnchanged, getScan, recordUnmatchedScan, rejectIfUnchanged, type ScanRecordInput } from '../store/scans.ts';
+import {
+  admitIfUnchanged, admitWithoutGuard, getScan, recordUnmatchedScan, rejectIfUnchanged, type GuardedWrite, type ScanRecordInput,
+} from '../store/scans.ts';
 import { findEventOfDigests, type TicketRecord } from '../store/tickets.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, GateContext, TypeContext } from './event-context.ts';
@@ -61,6 +63,8 @@ export class ScanService {
     private readonly devices: DeviceDirectory,
     private readonly bus: Bus,
     private readonly now: () => number = Date.now,
+    /** false only in the race control experiment (see admitWithoutGuard). */
+    private readonly guard: boolean = true,
   ) {}
 
   forgetSession(sessionId: string): void {
@@ -98,13 +102,14 @@ export class ScanService {
     }
 
     const digest = ctx.digest(text);
-    let ticket = await this.tickets.find(ctx.event.id, digest);
-    if (!ticket) {
+    const found = await this.tickets.find(ctx.event.id, digest);
+    if (!found) {
       const elsewhere = parsed.kind === 'imported' ? await this.importedCodeEvent(text, ctx) : null;
       return elsewhere
         ? unmatched('wrong_event', 'wrong_event', digest)
         : unmatched('invalid_token', 'unknown_code', digest);
     }
+    let ticket: TicketRecord = found;
     const type = await this.typeOf(ctx, ticket);
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -115,7 +120,9 @@ export class ScanService {
       const input: ScanRecordInput = { ...base, ticketId: ticket.id, codeDigest: digest, result: verdict.result, reason: verdict.reason, admits: verdict.admits };
       if (verdict.admits) {
         const next = applyAdmission(ticket.state, { at: now, direction, deviceId: req.device.deviceId, gateId: gate.id }, verdict.reason === 'admitted');
-        const write = await admitIfUnchanged(this.db, ticket.version, next, input);
+        const write: GuardedWrite = this.guard
+          ? await admitIfUnchanged(this.db, ticket.version, next, input)
+          : await admitWithoutGuard(this.db, next, input);
         if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
         if (write.kind === 'stale') {
           ticket = write.current;

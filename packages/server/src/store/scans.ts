@@ -63,6 +63,29 @@ export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: 
   return guardOutcome(row, row?.applied_version != null);
 }
 
+/**
+ * CONTROL EXPERIMENT ONLY: the same write without the version check, as a
+ * naive implementation would do it. The concurrency tests use it to prove the
+ * race is real before proving the guard closes it. Never wired in production.
+ */
+export async function admitWithoutGuard(sql: Sql, next: TicketScanState, s: ScanRecordInput): Promise<GuardedWrite> {
+  const [row] = await sql.query<{ version: number }>(
+    `WITH upd AS (
+       UPDATE tickets SET entries = $14, first_at = $15, first_device_id = $16, first_gate_id = $17,
+         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1
+       WHERE event_id = $1 AND id = $3 RETURNING version
+     ), ins AS (
+       INSERT INTO scans (${SCAN_INSERT_COLUMNS})
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true FROM upd
+     )
+     SELECT version FROM upd`,
+    [...scanParams(s), next.entries,
+      next.first ? new Date(next.first.at) : null, next.first?.deviceId ?? null, next.first?.gateId ?? null,
+      next.last ? new Date(next.last.at) : null, next.last?.direction ?? null, next.last?.deviceId ?? null, next.last?.gateId ?? null],
+  );
+  return { kind: 'applied', version: row!.version };
+}
+
 /** Records a rejected scan, guarded by the same version check so a refusal is never based on stale state. */
 export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: ScanRecordInput): Promise<GuardedWrite> {
   const [row] = await sql.query<GuardRow>(
