@@ -30,12 +30,12 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   return openPglite(dir);
 }
 
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino({
     level,
     // Tokens and personal data never reach the logs.
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.holder_name', '*.code'], censor: '[redacted]' },
-  });
+  }, destination ?? process.stdout);
 }
 
 export interface ServiceOptions {
@@ -53,8 +53,8 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   });
   const ticketCache = new TicketCache(db, opts.ticketCacheSize, bus, now);
   const events = new EventService(db, contexts, bus, opts.secret);
-  const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret);
-  const devices = new DeviceService(db, contexts, ticketCache, bus);
+  const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret, now);
+  const devices = new DeviceService(db, contexts, ticketCache, bus, now);
   const scans = new ScanService(db, contexts, ticketCache, new DeviceDirectory(db), bus, now, !opts.unsafeDisableAdmissionGuard);
   const auth = new Authenticator(db, bus, now);
   return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, now, version: VERSION };

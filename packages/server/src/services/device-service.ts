@@ -34,7 +34,10 @@ export function parsePublicKey(text: string): Buffer {
 }
 
 export class DeviceService {
-  constructor(private readonly db: Database, private readonly contexts: EventContexts, private readonly tickets: TicketCache, private readonly bus: Bus) {}
+  constructor(
+    private readonly db: Database, private readonly contexts: EventContexts, private readonly tickets: TicketCache, private readonly bus: Bus,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async register(organisationId: string, body: CreateDeviceBody): Promise<{ device: DeviceRecord; token: string }> {
     const token = generateToken('device');
@@ -55,10 +58,11 @@ export class DeviceService {
     const existing = await getDevice(this.db, organisationId, deviceId);
     if (!existing) throw notFound('Device');
     if (existing.status === 'revoked') throw new DomainError('CONFLICT', 'This device is revoked; register a new one');
-    let at: number | null = null;
+    let at = this.now();
     if (effectiveAt !== undefined) {
-      at = parseEventTime(effectiveAt, 'UTC');
-      if (at === null) throw invalid('/effective_at must be an ISO 8601 date-time');
+      const parsed = parseEventTime(effectiveAt, 'UTC');
+      if (parsed === null) throw invalid('/effective_at must be an ISO 8601 date-time');
+      at = parsed;
     }
     const updated = await setDeviceStatus(this.db, organisationId, deviceId, status, reason, at);
     if (!updated) throw notFound('Device');

@@ -29,7 +29,7 @@ export class TicketService {
   private readonly codeSealKey: Buffer;
   constructor(
     private readonly db: Database, private readonly events: EventService, private readonly contexts: EventContexts,
-    private readonly cache: TicketCache, private readonly bus: Bus, serverSecret: Buffer,
+    private readonly cache: TicketCache, private readonly bus: Bus, serverSecret: Buffer, private readonly now: () => number = Date.now,
   ) {
     this.codeSealKey = deriveKey(serverSecret, 'imported-codes');
   }
@@ -82,7 +82,7 @@ export class TicketService {
       });
       const inserted = await insertTickets(tx, eventId, rows);
       if (inserted !== rows.length) {
-        const clash = await clashingTicketKeys(tx, eventId, rows.map((r) => r.number), rows.map((r) => r.codeDigestHex));
+        const clash = await clashingTicketKeys(tx, eventId, rows.map((r) => r.id), rows.map((r) => r.number), rows.map((r) => r.codeDigestHex));
         if (clash.digests.length > 0) {
           const i = rows.findIndex((r) => clash.digests.includes(r.codeDigestHex));
           throw new DomainError('DUPLICATE_CODE', `/tickets/${i}/code is already used by another ticket of this event; nothing was created`);
@@ -107,7 +107,7 @@ export class TicketService {
     if (!ticket) throw notFound('Ticket');
     const ctx = await this.events.get(organisationId, ticket.eventId);
     if (ticket.status === status) return this.view(ctx, ticket);
-    const updated = await setTicketStatus(this.db, ticket.eventId, ticket.id, status, reason);
+    const updated = await setTicketStatus(this.db, ticket.eventId, ticket.id, status, reason, this.now());
     if (!updated) throw notFound('Ticket');
     this.cache.forget(ticket.id);
     this.bus.publish({ type: 'ticket_changed', eventId: ticket.eventId, ticketId: ticket.id, version: updated.version });

@@ -50,11 +50,11 @@ export async function getDevice(sql: Sql, organisationId: string, deviceId: stri
   return row ? toDevice(row) : null;
 }
 
-export async function setDeviceStatus(sql: Sql, organisationId: string, deviceId: string, status: DeviceStatus, reason: string | null, effectiveAt: number | null): Promise<DeviceRecord | null> {
+export async function setDeviceStatus(sql: Sql, organisationId: string, deviceId: string, status: DeviceStatus, reason: string | null, effectiveAt: number): Promise<DeviceRecord | null> {
   const [row] = await sql.query<RawDevice>(
-    `UPDATE devices SET status = $3, status_reason = $4, status_changed_at = coalesce($5, now())
+    `UPDATE devices SET status = $3, status_reason = $4, status_changed_at = $5
      WHERE organisation_id = $1 AND device_id = $2 AND status <> 'revoked' RETURNING ${DEVICE_COLUMNS}`,
-    [organisationId, deviceId, status, reason, effectiveAt === null ? null : new Date(effectiveAt)]);
+    [organisationId, deviceId, status, reason, new Date(effectiveAt)]);
   return row ? toDevice(row) : null;
 }
 

@@ -137,7 +137,7 @@ export async function getScan(sql: Sql, eventId: string, scanId: string): Promis
 
 export async function ticketScans(sql: Sql, eventId: string, ticketId: string, limit = 500): Promise<StoredScan[]> {
   const rows = await sql.query<RawScan>(
-    `SELECT ${SCAN_COLUMNS} FROM scans WHERE event_id = $1 AND ticket_id = $2 ORDER BY scanned_at, id LIMIT $3`, [eventId, ticketId, limit]);
+    `SELECT ${SCAN_COLUMNS} FROM scans WHERE event_id = $1 AND ticket_id = $2 ORDER BY scanned_at, received_at, id LIMIT $3`, [eventId, ticketId, limit]);
   return rows.map(toScan);
 }
 

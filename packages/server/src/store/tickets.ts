@@ -63,11 +63,13 @@ export async function insertTickets(sql: Sql, eventId: string, rows: NewTicketRo
   return inserted.length;
 }
 
-export async function clashingTicketKeys(sql: Sql, eventId: string, numbers: string[], digestsHex: string[]): Promise<{ numbers: string[]; digests: string[] }> {
+/** Numbers and digests of the batch already held by OTHER tickets (the batch's own rows are visible inside its transaction). */
+export async function clashingTicketKeys(sql: Sql, eventId: string, batchIds: string[], numbers: string[], digestsHex: string[]): Promise<{ numbers: string[]; digests: string[] }> {
   const rows = await sql.query<{ number: string; digest: string; by_number: boolean; by_digest: boolean }>(
     `SELECT number, encode(code_digest, 'hex') AS digest, number = ANY($2::text[]) AS by_number, encode(code_digest, 'hex') = ANY($3::text[]) AS by_digest
-     FROM tickets WHERE event_id = $1 AND (number = ANY($2::text[]) OR code_digest = ANY(SELECT decode(d, 'hex') FROM unnest($3::text[]) d))`,
-    [eventId, numbers, digestsHex]);
+     FROM tickets WHERE event_id = $1 AND id <> ALL($4::uuid[])
+       AND (number = ANY($2::text[]) OR code_digest = ANY(SELECT decode(d, 'hex') FROM unnest($3::text[]) d))`,
+    [eventId, numbers, digestsHex, batchIds]);
   return { numbers: rows.filter((r) => r.by_number).map((r) => r.number), digests: rows.filter((r) => r.by_digest).map((r) => r.digest) };
 }
 
@@ -110,9 +112,9 @@ export async function listTickets(sql: Sql, eventId: string, afterSerial: number
 }
 
 /** Changes the status (and bumps the version so every cached copy is detected as stale). */
-export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null): Promise<TicketRecord | null> {
+export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number): Promise<TicketRecord | null> {
   const [row] = await sql.query<RawTicket>(
-    `UPDATE tickets t SET status = $3, status_changed_at = now(), status_reason = $4, version = version + 1
-     WHERE t.event_id = $1 AND t.id = $2 RETURNING ${TICKET_COLUMNS}`, [eventId, ticketId, status, reason]);
+    `UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1
+     WHERE t.event_id = $1 AND t.id = $2 RETURNING ${TICKET_COLUMNS}`, [eventId, ticketId, status, reason, new Date(at)]);
   return row ? toTicket(row) : null;
 }
