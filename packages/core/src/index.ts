@@ -5,5 +5,7 @@ export * from './rules/replay.ts';
 export * from './rules/messages.ts';
 export * from './time/zoned.ts';
 export * from './codes/index.ts';
+export * from './ids/ticket-id.ts';
+export * from './integrity/scan-chain.ts';
 export * from './testing/admission-vectors.ts';
 export * from './protocol/index.ts';

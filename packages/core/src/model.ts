@@ -28,6 +28,7 @@ export type VerdictReason =
   | 're_entry'          // valid entry after an exit, free with allow_reentry
   | 'exited'            // valid exit of a ticket that was inside
   | 'exit_not_inside'   // valid exit of a ticket that was not inside (harmless, occupancy unchanged)
+  | 'forced'            // admitted of record by an organiser's decision (a conflict resolved as legitimate)
   | 'double_read'       // same device, same direction, within the duplicate window
   | 'already_used'      // entries exhausted
   | 'already_inside'    // re-entry ticket scanned for entry while inside
@@ -79,6 +80,8 @@ export interface TicketFacts {
 
 /** A successful scan of record, the only kind that changes a ticket's state. */
 export interface AdmissionRecord {
+  /** Which scan this is, when the caller tracks scans (replay of stored scans). */
+  ref?: string | undefined;
   at: number;
   direction: Direction;
   deviceId: string;

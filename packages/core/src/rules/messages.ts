@@ -26,6 +26,7 @@ export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
     case 're_entry': return 'Valid — re-entry';
     case 'exited': return 'Valid — exit';
     case 'exit_not_inside': return 'Valid — exit (was not inside)';
+    case 'forced': return 'Valid — accepted by an organiser';
     case 'double_read': {
       const seconds = prev ? Math.max(0, Math.round((ctx.now - prev.at) / 1000)) : 0;
       const verb = prev?.direction === 'exit' ? 'exited' : 'admitted';

@@ -6,6 +6,10 @@ import { decideAdmission } from './admission.ts';
 import { applyAdmission, compareScanOrder } from './ticket-state.ts';
 
 export interface ReplayScan {
+  /** Carried into admission records, so a verdict can name the scan it lost to. */
+  ref?: string | undefined;
+  /** Admitted whatever the rules say (an organiser accepted it); it uses no entry. */
+  forced?: boolean | undefined;
   at: number;
   deviceId: string;
   seq: number | null;
@@ -32,12 +36,13 @@ export function replayTicket<S extends ReplayScan>(
   let state = EMPTY_SCAN_STATE;
   const outcomes: ReplayOutcome<S>[] = [];
   for (const scan of ordered) {
-    const verdict = decideAdmission({
+    const decided = decideAdmission({
       ...base, gate: scan.gate, direction: scan.direction, now: scan.at, deviceId: scan.deviceId, state,
     });
+    const verdict: Verdict = scan.forced && !decided.admits ? { result: 'valid', reason: 'forced', admits: true } : decided;
     if (verdict.admits) {
       const record: AdmissionRecord = {
-        at: scan.at, direction: scan.direction, deviceId: scan.deviceId, gateId: scan.gate?.id ?? null,
+        ref: scan.ref, at: scan.at, direction: scan.direction, deviceId: scan.deviceId, gateId: scan.gate?.id ?? null,
       };
       state = applyAdmission(state, record, verdict.reason === 'admitted');
     }

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { issueSignedCode, isInside, parseScannedCode, type CreateTicketsBody, type TicketStatus } from '@entrada/core';
+import { issueSignedCode, isInside, parseScannedCode, ticketIdOf, type CreateTicketsBody, type TicketStatus } from '@entrada/core';
 import type { Database } from '../db/database.ts';
 import { deriveKey, seal, unseal } from '../crypto/seal.ts';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
@@ -73,7 +72,7 @@ export class TicketService {
         const serial = first + i;
         const code = p.code ?? this.signedCode(ctx, p.type, serial, signer!);
         const row: NewTicketRow = {
-          id: randomUUID(), serial, typeId: p.type.id, number: p.number ?? String(serial), holderName: p.holderName,
+          id: ticketIdOf(ctx.event.ref, serial), serial, typeId: p.type.id, number: p.number ?? String(serial), holderName: p.holderName,
           codeKind: p.code === null ? 'signed' : 'imported', codeDigestHex: ctx.digest(code).toString('hex'),
           sealedCodeHex: p.code === null ? null : seal(this.codeSealKey, Buffer.from(code, 'utf8')).toString('hex'),
         };
