@@ -10,6 +10,7 @@ import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { scanningRoutes } from './routes/scanning.ts';
 import { ticketRoutes } from './routes/tickets.ts';
+import { offlineRoutes } from './routes/offline.ts';
 
 export interface AppOptions {
   logger: Logger | false;
@@ -44,5 +45,6 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   await app.register(ticketRoutes(services));
   await app.register(deviceRoutes(services));
   await app.register(scanningRoutes(services));
+  await app.register(offlineRoutes(services));
   return app;
 }

@@ -20,6 +20,13 @@ import { EventService } from './services/event-service.ts';
 import { ScanService } from './services/scan-service.ts';
 import { TicketCache } from './services/ticket-cache.ts';
 import { TicketService } from './services/ticket-service.ts';
+import { ConflictService } from './services/sync/conflict-service.ts';
+import { Cursors } from './services/sync/cursor.ts';
+import { FeedService } from './services/sync/feed-service.ts';
+import { LegacyReconcileService } from './services/sync/legacy-reconcile.ts';
+import { ManifestService } from './services/sync/manifest-service.ts';
+import { syncStatus } from './services/sync/status.ts';
+import { SyncService } from './services/sync/sync-service.ts';
 
 export const VERSION = '0.1.0';
 
@@ -54,10 +61,21 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const ticketCache = new TicketCache(db, opts.ticketCacheSize, bus, now);
   const events = new EventService(db, contexts, bus, opts.secret);
   const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret, now);
-  const devices = new DeviceService(db, contexts, ticketCache, bus, now);
-  const scans = new ScanService(db, contexts, ticketCache, new DeviceDirectory(db), bus, now, !opts.unsafeDisableAdmissionGuard);
+  const directory = new DeviceDirectory(db);
+  const cursors = new Cursors(opts.secret);
+  const conflicts = new ConflictService(db, contexts, bus, now);
+  const devices = new DeviceService(db, contexts, ticketCache, bus, now, (pk, at) => conflicts.quarantine(pk, at));
+  const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard);
   const auth = new Authenticator(db, bus, now);
-  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, now, version: VERSION };
+  const sync = {
+    sync: new SyncService(db, contexts, directory, bus, now),
+    manifest: new ManifestService(db, cursors, now),
+    feed: new FeedService(db, cursors),
+    conflicts,
+    legacy: new LegacyReconcileService(db, contexts, bus, now),
+    status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
+  };
+  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, sync, now, version: VERSION };
 }
 
 export interface RunningServer {

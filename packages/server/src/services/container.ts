@@ -7,6 +7,22 @@ import type { EventService } from './event-service.ts';
 import type { ScanService } from './scan-service.ts';
 import type { TicketCache } from './ticket-cache.ts';
 import type { TicketService } from './ticket-service.ts';
+import type { ConflictService } from './sync/conflict-service.ts';
+import type { FeedService } from './sync/feed-service.ts';
+import type { LegacyReconcileService } from './sync/legacy-reconcile.ts';
+import type { ManifestService } from './sync/manifest-service.ts';
+import type { SyncService } from './sync/sync-service.ts';
+import type { EventContext } from './event-context.ts';
+import type { DeviceHealth } from './sync/offline-health.ts';
+
+export interface OfflineServices {
+  sync: SyncService;
+  manifest: ManifestService;
+  feed: FeedService;
+  conflicts: ConflictService;
+  legacy: LegacyReconcileService;
+  status(ctx: EventContext, health: DeviceHealth): Promise<Record<string, unknown>>;
+}
 
 /** Everything routes may call. Routes decode, call one of these, encode. */
 export interface Services {
@@ -19,6 +35,7 @@ export interface Services {
   events: EventService;
   devices: DeviceService;
   scans: ScanService;
+  sync: OfflineServices;
   now: () => number;
   version: string;
 }

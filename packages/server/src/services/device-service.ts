@@ -37,6 +37,8 @@ export class DeviceService {
   constructor(
     private readonly db: Database, private readonly contexts: EventContexts, private readonly tickets: TicketCache, private readonly bus: Bus,
     private readonly now: () => number = Date.now,
+    /** Quarantines a revoked device's admissions from the effective time on. */
+    private readonly onRevoke: (devicePk: string, effectiveAt: number) => Promise<unknown> = async () => undefined,
   ) {}
 
   async register(organisationId: string, body: CreateDeviceBody): Promise<{ device: DeviceRecord; token: string }> {
@@ -67,6 +69,7 @@ export class DeviceService {
     const updated = await setDeviceStatus(this.db, organisationId, deviceId, status, reason, at);
     if (!updated) throw notFound('Device');
     this.bus.publish({ type: 'device_changed', deviceId });
+    if (status === 'revoked') await this.onRevoke(updated.pk, at);
     return updated;
   }
 

@@ -20,6 +20,8 @@ export interface EventContext {
   typesByRef: Map<number, TypeContext>;
   publicKeys: Map<number, Uint8Array>;
   activeKeyId: number | null;
+  /** Key of the keyed code digest (shipped to authenticated devices in the manifest). */
+  codeKey: Buffer;
   /** HMAC digest of a code under the event's digest key (same bytes as core's codeDigest). */
   digest(code: string): Buffer;
   /** The signer of the active key; unsealed on first use. */
@@ -86,6 +88,7 @@ export class EventContexts {
       typesByRef: new Map([...types.values()].map((t) => [t.ref, t])),
       publicKeys: new Map(agg.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)])),
       activeKeyId: active?.keyId ?? null,
+      codeKey,
       digest: (code) => createHmac('sha256', codeKey).update(code, 'utf8').digest().subarray(0, 16),
       signer() {
         if (!active) throw new Error(`event ${agg.event.id} has no active signing key`);

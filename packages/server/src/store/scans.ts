@@ -30,7 +30,7 @@ function scanParams(s: ScanRecordInput): unknown[] {
   return [s.eventId, s.scanId, s.ticketId, s.codeDigest, s.result, s.reason, s.direction, s.devicePk, s.deviceId,
     s.gateId, s.sessionId, new Date(s.scannedAt), s.source];
 }
-const SCAN_INSERT_COLUMNS = `event_id, id, ticket_id, code_digest, result, reason, direction, device_pk, device_id, gate_id, session_id, scanned_at, source, admits`;
+const SCAN_INSERT_COLUMNS = `event_id, id, ticket_id, code_digest, result, reason, direction, device_pk, device_id, gate_id, session_id, scanned_at, source, admits, record_status`;
 
 /**
  * The online admission guard, in one statement and one round trip: the ticket's
@@ -42,13 +42,13 @@ export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: 
   const [row] = await sql.query<GuardRow>(
     `WITH upd AS (
        UPDATE tickets SET entries = $14, first_at = $15, first_device_id = $16, first_gate_id = $17,
-         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1
+         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1, tx = pg_current_xact_id()
        WHERE event_id = $1 AND id = $3 AND version = $22
          AND NOT EXISTS (SELECT 1 FROM scans WHERE event_id = $1 AND id = $2)
        RETURNING version
      ), ins AS (
        INSERT INTO scans (${SCAN_INSERT_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true FROM upd
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true, 'admitted' FROM upd
        RETURNING true AS recorded
      )
      SELECT (SELECT version FROM upd) AS applied_version, (SELECT recorded FROM ins) AS recorded,
@@ -72,11 +72,11 @@ export async function admitWithoutGuard(sql: Sql, next: TicketScanState, s: Scan
   const [row] = await sql.query<{ version: number }>(
     `WITH upd AS (
        UPDATE tickets SET entries = $14, first_at = $15, first_device_id = $16, first_gate_id = $17,
-         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1
+         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1, tx = pg_current_xact_id()
        WHERE event_id = $1 AND id = $3 RETURNING version
      ), ins AS (
        INSERT INTO scans (${SCAN_INSERT_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true FROM upd
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true, 'admitted' FROM upd
      )
      SELECT version FROM upd`,
     [...scanParams(s), next.entries,
@@ -91,7 +91,7 @@ export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: Sc
   const [row] = await sql.query<GuardRow>(
     `WITH ins AS (
        INSERT INTO scans (${SCAN_INSERT_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected'
        FROM tickets WHERE event_id = $1 AND id = $3 AND version = $14
        ON CONFLICT (event_id, id) DO NOTHING
        RETURNING true AS recorded
@@ -108,7 +108,7 @@ export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: Sc
 /** Records a scan that matched no ticket (unknown, malformed or forged code). */
 export async function recordUnmatchedScan(sql: Sql, s: ScanRecordInput): Promise<boolean> {
   const rows = await sql.query(
-    `INSERT INTO scans (${SCAN_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false)
+    `INSERT INTO scans (${SCAN_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected')
      ON CONFLICT (event_id, id) DO NOTHING RETURNING id`,
     scanParams(s), { name: 'scan_unmatched' });
   return rows.length === 1;

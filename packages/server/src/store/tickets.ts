@@ -114,7 +114,7 @@ export async function listTickets(sql: Sql, eventId: string, afterSerial: number
 /** Changes the status (and bumps the version so every cached copy is detected as stale). */
 export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number): Promise<TicketRecord | null> {
   const [row] = await sql.query<RawTicket>(
-    `UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1
+    `UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1, tx = pg_current_xact_id()
      WHERE t.event_id = $1 AND t.id = $2 RETURNING ${TICKET_COLUMNS}`, [eventId, ticketId, status, reason, new Date(at)]);
   return row ? toTicket(row) : null;
 }

@@ -1,0 +1,26 @@
+import { createGunzip } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import type { FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import { DomainError } from './errors.ts';
+
+/**
+ * Accepts `Content-Encoding: gzip` request bodies (browsers do not compress
+ * uploads by themselves, devices do). The route's body limit then applies to
+ * the decompressed bytes, which guards against zip bombs.
+ */
+export const gunzipRequestBody: preParsingAsyncHookHandler = async (request: FastifyRequest, _reply, payload) => {
+  const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding === 'identity') return payload;
+  if (encoding !== 'gzip') throw new DomainError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send gzip or nothing`);
+  const gunzip: Transform & { receivedEncodedLength?: number } = createGunzip();
+  let received = 0;
+  payload.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    gunzip.receivedEncodedLength = received;
+  });
+  gunzip.on('error', (err: Error & { statusCode?: number }) => {
+    err.statusCode = 400;
+  });
+  payload.pipe(gunzip);
+  return gunzip;
+};

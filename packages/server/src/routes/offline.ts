@@ -1,0 +1,124 @@
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { Type } from 'typebox';
+import { MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Uuid } from '@entrada/core';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { gunzipRequestBody } from '../http/gzip-body.ts';
+import { requestInfo } from '../http/request-info.ts';
+import type { Services } from '../services/container.ts';
+import type { EventContext } from '../services/event-context.ts';
+import { deviceHealth, offlineHealth } from '../services/sync/offline-health.ts';
+import { recordSyncFailure } from '../store/offline.ts';
+
+const gzipAsync = promisify(gzip);
+const EventParams = Type.Object({ eventId: Uuid });
+
+/** Large read-only answers (manifest, feed) are gzipped when the client accepts it. */
+async function sendJson(request: FastifyRequest, reply: FastifyReply, body: unknown): Promise<FastifyReply> {
+  const json = JSON.stringify(body);
+  reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store').header('vary', 'accept-encoding');
+  if (json.length > 1024 && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+    return reply.header('content-encoding', 'gzip').send(await gzipAsync(json, { level: 6 }));
+  }
+  return reply.send(json);
+}
+
+export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
+  const tags = ['offline'];
+  const eventFor = async (organisationId: string, eventId: string): Promise<EventContext> => {
+    const ctx = await s.contexts.get(eventId);
+    if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
+    return ctx;
+  };
+
+  app.get('/api/v1/offline/manifest/:eventId', {
+    schema: {
+      tags, summary: 'Everything a device needs to decide offline; with since=CURSOR only what changed',
+      params: EventParams, querystring: Type.Object({ device_id: Type.Optional(Type.String({ maxLength: 64 })), since: Type.Optional(Type.String({ maxLength: 512 })) }),
+    },
+  }, async (req, reply) => {
+    const device = await s.auth.device(requestInfo(req));
+    if (!req.query.device_id) throw new DomainError('MISSING_DEVICE_ID', 'device_id query parameter is required', { success: false });
+    if (req.query.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
+    const ctx = await eventFor(device.organisationId, req.params.eventId);
+    return sendJson(req, reply, await s.sync.manifest.build(ctx, req.query.since));
+  });
+
+  app.post('/api/v1/offline/sync', {
+    bodyLimit: MAX_SYNC_BYTES,
+    preParsing: gunzipRequestBody,
+    schema: { tags, summary: 'Upload offline scans (idempotent per device and seq); every scan is stored whatever its verdict', body: SyncBody },
+  }, async (req) => {
+    const device = await s.auth.device(requestInfo(req));
+    try {
+      return await s.sync.sync.sync({ device, body: req.body, via: 'device' });
+    } catch (err) {
+      if (!(err instanceof DomainError) || err.status >= 500) {
+        await recordSyncFailure(s.db, req.body.event_id, device.pk, s.now()).catch(() => undefined);
+      }
+      throw err;
+    }
+  });
+
+  app.post('/api/v1/offline/reconcile', {
+    bodyLimit: MAX_SYNC_BYTES,
+    preParsing: gunzipRequestBody,
+    schema: { tags, summary: 'Seed 000 reconciliation for existing scanner clients (same engine as sync)', body: ReconcileBody },
+  }, async (req) => {
+    const device = await s.auth.device(requestInfo(req));
+    if (req.body.scans.length > 5000) throw new DomainError('PAYLOAD_TOO_LARGE', 'At most 5000 scans per call; nothing was applied');
+    return s.sync.legacy.reconcile(device, req.body);
+  });
+
+  app.get('/api/v1/offline/sync/status/:eventId/:deviceId', {
+    schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers)', params: Type.Object({ eventId: Uuid, deviceId: Type.String({ maxLength: 64 }) }) },
+  }, async (req) => {
+    const who = await s.auth.adminOrDevice(requestInfo(req));
+    const organisationId = 'device' in who ? who.device.organisationId : who.admin.organisationId;
+    if ('device' in who && who.device.deviceId !== req.params.deviceId) throw new DomainError('FORBIDDEN', 'A device may read only its own sync status');
+    const ctx = await eventFor(organisationId, req.params.eventId);
+    const [health] = await deviceHealth(s.db, ctx, req.params.deviceId);
+    if (!health) throw notFound('Device sync state');
+    return s.sync.status(ctx, health);
+  });
+
+  app.get('/api/v1/offline/events', {
+    schema: {
+      tags, summary: 'Download feed: changes at an event since a cursor, commit-ordered, in pages',
+      querystring: Type.Object({ event_id: Uuid, since: Type.Optional(Type.String({ maxLength: 512 })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) }),
+    },
+  }, async (req, reply) => {
+    const who = await s.auth.adminOrDevice(requestInfo(req));
+    const organisationId = 'device' in who ? who.device.organisationId : who.admin.organisationId;
+    const limit = Number(req.query.limit ?? 1000);
+    if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
+    const ctx = await eventFor(organisationId, req.query.event_id);
+    return sendJson(req, reply, await s.sync.feed.page(ctx, { since: req.query.since, limit, excludeDevicePk: 'device' in who ? who.device.pk : null }));
+  });
+
+  app.get('/api/v1/events/:eventId/conflicts', {
+    schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review', params: EventParams,
+      querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('void')])), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) }) },
+  }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    const limit = Number(req.query.limit ?? 1000);
+    if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
+    return { conflicts: await s.sync.conflicts.list(admin.organisationId, req.params.eventId, req.query.status ?? null, limit) };
+  });
+
+  app.post('/api/v1/conflicts/:id/resolve', {
+    schema: { tags, summary: 'Resolve a conflict: legitimate (accept the admission), fraud or dismissed', params: Type.Object({ id: Uuid }), body: ResolveConflictBody },
+  }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return s.sync.conflicts.resolve(admin.organisationId, `admin-token:${admin.tokenId}`, req.params.id, req.body);
+  });
+
+  app.get('/api/v1/events/:eventId/offline-health', {
+    schema: { tags, summary: 'Offline metrics and alerts: gaps, conflicts, silent devices, sync failures', params: EventParams },
+  }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return offlineHealth(s.db, await eventFor(admin.organisationId, req.params.eventId), s.now());
+  });
+};

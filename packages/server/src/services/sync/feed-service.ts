@@ -1,0 +1,66 @@
+import { isInside } from '@entrada/core';
+import type { Database } from '../../db/database.ts';
+import { invalid } from '../../http/errors.ts';
+import { feedPage } from '../../store/changes.ts';
+import type { EventContext } from '../event-context.ts';
+import { NIL_UUID, type Cursors, type Position } from './cursor.ts';
+
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+const iso = (v: number | null | undefined): string | null => (v == null ? null : new Date(v).toISOString());
+
+/**
+ * The download phase (seed 004): everything that changed at an event since a
+ * cursor — ticket state and status changes, other devices' scans whatever
+ * their verdict, and verdict changes — in commit order, in pages. Within one
+ * transaction, tickets come before scans, each in id order.
+ */
+export class FeedService {
+  constructor(private readonly db: Database, private readonly cursors: Cursors) {}
+
+  async page(ctx: EventContext, opts: { since: string | undefined; limit: number; excludeDevicePk: string | null }): Promise<Record<string, unknown>> {
+    let from: Position = { tx: '0', kind: 0, id: NIL_UUID };
+    if (opts.since) {
+      const decoded = this.cursors.decode('feed', ctx.event.id, opts.since);
+      if (!decoded) throw invalid('since is not a cursor of this event\'s feed; start without one');
+      from = decoded;
+    }
+    // Items at the cursor's transaction: tickets after the cursor's id (or none, when the cursor sits on a scan), scans after it.
+    const ticketsAfter = from.kind === 0 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: MAX_UUID };
+    const scansAfter = from.kind === 1 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: NIL_UUID };
+    const { xmin, tickets, scans } = await feedPage(this.db, ctx.event.id, { ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1 });
+    type Item = { pos: Position; body: Record<string, unknown> };
+    const items: Item[] = [
+      ...tickets.map(({ tx, ticket: t }): Item => ({
+        pos: { tx, kind: 0, id: t.id },
+        body: {
+          kind: 'ticket', ticket_id: t.id, serial: t.serial, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
+          inside: isInside(t.state), version: t.version,
+          first_scan: t.state.first ? { at: iso(t.state.first.at), device_id: t.state.first.deviceId, gate_id: t.state.first.gateId } : null,
+          last_scan: t.state.last ? { at: iso(t.state.last.at), direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
+        },
+      })),
+      ...scans.map((s): Item => ({
+        pos: { tx: s.tx, kind: 1, id: s.id },
+        body: {
+          kind: 'scan', scan_id: s.id, ticket_id: s.ticketId, device_id: s.deviceId, seq: s.seq, scanned_at: iso(s.scannedAt), direction: s.direction,
+          gate_id: s.gateId, result: s.result, reason: s.reason, verdict: s.recordStatus, conflict_reason: s.conflictReason,
+          winner_scan_id: s.winnerScanId, ambiguous: s.ambiguous, source: s.source, revision: s.revision,
+        },
+      })),
+    ].sort((a, b) => compareTx(a.pos.tx, b.pos.tx) || a.pos.kind - b.pos.kind || (a.pos.id < b.pos.id ? -1 : a.pos.id > b.pos.id ? 1 : 0));
+    const page = items.slice(0, opts.limit);
+    const hasMore = items.length > opts.limit;
+    // Without more to read, everything below xmin has been seen: jump there so the next call skips nothing and repeats nothing.
+    const next: Position = hasMore ? page.at(-1)!.pos : maxPosition(page.at(-1)?.pos ?? from, { tx: xmin, kind: 0, id: NIL_UUID });
+    return { event_id: ctx.event.id, events: page.map((i) => i.body), next_cursor: this.cursors.encode('feed', ctx.event.id, next), has_more: hasMore };
+  }
+}
+
+function compareTx(a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+}
+
+function maxPosition(a: Position, b: Position): Position {
+  const c = compareTx(a.tx, b.tx) || a.kind - b.kind || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return c >= 0 ? a : b;
+}

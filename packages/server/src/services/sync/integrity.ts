@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { chainGenesis, chainHeadMessage, scanCanonicalBytes, type ChainedScan } from '@entrada/core';
+import { nodeVerifier } from '../../crypto/ed25519-node.ts';
+
+/** SHA-256 with native crypto: byte-identical to core's, several times faster. */
+function sha256(...parts: Uint8Array[]): Buffer {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+export function payloadHash(eventId: string, deviceId: string, scan: ChainedScan): Buffer {
+  return sha256(scanCanonicalBytes(eventId, deviceId, scan));
+}
+
+export type ChainCheck =
+  | { ok: true; links: Buffer[] }
+  | { ok: false; reason: string };
+
+/**
+ * Verifies one upload of a device that registered a public key: the scans
+ * must be one contiguous run of seqs, chained from `prevLink`, and the device's
+ * signature must cover the head. One signature verification per upload.
+ * `storedBefore` is the link the server already holds for the seq before the
+ * run (when it has it); `storedAfter` is the next stored scan's hash and link,
+ * so a run that fills a gap must connect on both sides.
+ */
+export function verifyChain(args: {
+  eventId: string; deviceId: string; publicKey: Uint8Array; hashes: Buffer[]; seqs: number[];
+  prevLinkHex: string | undefined; headSignature: string | undefined;
+  storedBefore: Buffer | null; storedAfter: { hash: Buffer; link: Buffer } | null;
+}): ChainCheck {
+  const { seqs } = args;
+  if (!args.prevLinkHex || !args.headSignature) return { ok: false, reason: 'integrity data missing (prev_link, head_signature)' };
+  for (let i = 1; i < seqs.length; i++) {
+    if (seqs[i] !== seqs[i - 1]! + 1) return { ok: false, reason: `upload is not one contiguous run of seqs (${seqs[i - 1]} then ${seqs[i]})` };
+  }
+  const prev: Buffer = Buffer.from(args.prevLinkHex, 'hex');
+  if (seqs[0] === 1 && !prev.equals(Buffer.from(chainGenesis(args.eventId, args.deviceId)))) {
+    return { ok: false, reason: 'prev_link of seq 1 is not the chain genesis' };
+  }
+  if (args.storedBefore && !prev.equals(args.storedBefore)) {
+    return { ok: false, reason: `prev_link does not match seq ${seqs[0]! - 1} already received: earlier scans were altered` };
+  }
+  const links: Buffer[] = [];
+  let link: Buffer = prev;
+  for (const h of args.hashes) {
+    link = sha256(link, h);
+    links.push(link);
+  }
+  const head = chainHeadMessage(args.eventId, args.deviceId, seqs.at(-1)!, link);
+  const signature = Buffer.from(args.headSignature, 'base64url');
+  if (!nodeVerifier(args.publicKey, head, signature)) return { ok: false, reason: 'head signature does not verify: scans were altered, inserted or removed' };
+  if (args.storedAfter && !sha256(link, args.storedAfter.hash).equals(args.storedAfter.link)) {
+    return { ok: false, reason: `does not connect to seq ${seqs.at(-1)! + 1} already received` };
+  }
+  return { ok: true, links };
+}

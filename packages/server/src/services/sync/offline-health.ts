@@ -1,0 +1,109 @@
+import type { Database } from '../../db/database.ts';
+import { ms } from '../../store/rows.ts';
+import { conflictCounts } from '../../store/conflicts.ts';
+import type { EventContext } from '../event-context.ts';
+import { missingCount, type SeqRange } from './seq-ranges.ts';
+
+const HOUR = 3600_000;
+const LARGE_GAP = 100;
+const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
+
+export interface DeviceHealth {
+  device_id: string; name: string; status: string; last_seen_at: string | null; last_sync_at: string | null; last_success_at: string | null;
+  last_seq: number; acked_through: number; missing: SeqRange[]; missing_count: number; reported_last_seq: number | null; upload_lag: number | null;
+  clock_offset_ms: number | null; syncs: number; sync_failures: number; sync_failure_rate: number; flags: string[]; flag_reason: string | null;
+}
+
+interface Row {
+  device_id: string; name: string; status: string; last_seen_at: Date | null; last_seq: number | null; acked_through: number | null; missing: SeqRange[] | string | null;
+  reported_last_seq: number | null; clock_offset_ms: number | null; syncs: number | null; sync_failures: number | null; flags: string[] | null;
+  flag_reason: string | null; last_sync_at: Date | null; last_success_at: Date | null;
+}
+
+/** Per-device sync state at one event: the devices with a log there, or an active session. */
+export async function deviceHealth(db: Database, ctx: EventContext, deviceId?: string): Promise<DeviceHealth[]> {
+  const rows = await db.query<Row>(
+    `SELECT d.device_id, d.name, d.status, d.last_seen_at, l.last_seq::float8 AS last_seq, l.acked_through::float8 AS acked_through, l.missing,
+       l.reported_last_seq::float8 AS reported_last_seq, l.clock_offset_ms, l.syncs, l.sync_failures, l.flags, l.flag_reason, l.last_sync_at, l.last_success_at
+     FROM devices d LEFT JOIN device_logs l ON l.device_pk = d.id AND l.event_id = $1
+     WHERE d.organisation_id = $2 AND (l.device_pk IS NOT NULL OR d.active_event_id = $1) AND ($3::text IS NULL OR d.device_id = $3)
+     ORDER BY d.device_id`, [ctx.event.id, ctx.event.organisationId, deviceId ?? null]);
+  return rows.map((r) => {
+    const missing = (typeof r.missing === 'string' ? JSON.parse(r.missing) : r.missing ?? []) as SeqRange[];
+    const syncs = r.syncs ?? 0;
+    const acked = r.acked_through ?? 0;
+    return {
+      device_id: r.device_id, name: r.name, status: r.status, last_seen_at: iso(ms(r.last_seen_at)), last_sync_at: iso(ms(r.last_sync_at)),
+      last_success_at: iso(ms(r.last_success_at)), last_seq: r.last_seq ?? 0, acked_through: acked, missing, missing_count: missingCount(missing),
+      reported_last_seq: r.reported_last_seq, upload_lag: r.reported_last_seq === null ? null : Math.max(0, r.reported_last_seq - acked),
+      clock_offset_ms: r.clock_offset_ms, syncs, sync_failures: r.sync_failures ?? 0, sync_failure_rate: syncs === 0 ? 0 : (r.sync_failures ?? 0) / syncs,
+      flags: r.flags ?? [], flag_reason: r.flag_reason,
+    };
+  });
+}
+
+export interface Alert { severity: 'warning' | 'critical'; code: string; message: string; device_id?: string }
+
+/** Offline metrics and alerts for an event (seed 004's monitoring tables). */
+export async function offlineHealth(db: Database, ctx: EventContext, now: number): Promise<Record<string, unknown>> {
+  const devices = await deviceHealth(db, ctx);
+  const conflicts = await conflictCounts(db, ctx.event.id);
+  const alerts: Alert[] = [];
+  const seenAt = (d: DeviceHealth): number | null => {
+    const times = [d.last_seen_at, d.last_sync_at].filter((t): t is string => t !== null).map((t) => Date.parse(t));
+    return times.length ? Math.max(...times) : null;
+  };
+  let notSeen24 = 0;
+  let notSeen72 = 0;
+  for (const d of devices) {
+    const seen = seenAt(d);
+    const age = seen === null ? Infinity : now - seen;
+    if (age > 72 * HOUR) {
+      notSeen72++;
+      alerts.push({ severity: 'critical', code: 'DEVICE_OFFLINE_72H', device_id: d.device_id, message: `${d.name} not seen for more than 72 h` });
+    } else if (age > 24 * HOUR) {
+      notSeen24++;
+      alerts.push({ severity: 'warning', code: 'DEVICE_OFFLINE_24H', device_id: d.device_id, message: `${d.name} not seen for more than 24 h` });
+    }
+    if (d.missing_count > 0) {
+      alerts.push({
+        severity: d.missing_count > LARGE_GAP ? 'critical' : 'warning', code: 'SCANS_MISSING', device_id: d.device_id,
+        message: `${d.name} is missing ${d.missing_count} scan(s): seqs ${d.missing.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')}`,
+      });
+    }
+    for (const f of d.flags) {
+      alerts.push({ severity: f === 'clock_skew' ? 'warning' : 'critical', code: `DEVICE_${f.toUpperCase()}`, device_id: d.device_id, message: `${d.name}: ${d.flag_reason ?? f}` });
+    }
+    if (d.syncs >= 5 && d.sync_failure_rate > 0.5) {
+      alerts.push({ severity: 'critical', code: 'SYNC_FAILING', device_id: d.device_id, message: `${d.name}: ${Math.round(d.sync_failure_rate * 100)}% of syncs fail` });
+    }
+  }
+  if (conflicts.open > 0) {
+    const age = conflicts.oldestOpenAt === null ? 0 : now - conflicts.oldestOpenAt;
+    alerts.push({
+      severity: age > 7 * 24 * HOUR ? 'critical' : 'warning', code: 'CONFLICTS_OPEN',
+      message: `${conflicts.open} conflict(s) awaiting review${conflicts.ambiguous ? `, ${conflicts.ambiguous} ambiguous` : ''}`,
+    });
+  }
+  const syncs = devices.reduce((n, d) => n + d.syncs, 0);
+  const failures = devices.reduce((n, d) => n + d.sync_failures, 0);
+  return {
+    event_id: ctx.event.id,
+    generated_at: new Date(now).toISOString(),
+    totals: {
+      devices: devices.length,
+      devices_with_gaps: devices.filter((d) => d.missing_count > 0).length,
+      devices_with_large_gaps: devices.filter((d) => d.missing_count > LARGE_GAP).length,
+      missing_scans: devices.reduce((n, d) => n + d.missing_count, 0),
+      conflicts_open: conflicts.open,
+      conflicts_ambiguous: conflicts.ambiguous,
+      conflicts_resolved: conflicts.resolved,
+      devices_not_seen_24h: notSeen24 + notSeen72,
+      devices_not_seen_72h: notSeen72,
+      flagged_devices: devices.filter((d) => d.flags.some((f) => f !== 'clock_skew')).length,
+      sync_failure_rate: syncs === 0 ? 0 : failures / syncs,
+    },
+    devices: devices.map((d) => ({ ...d, last_successful_sync: d.last_success_at })),
+    alerts,
+  };
+}

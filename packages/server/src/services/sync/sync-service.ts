@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import {
+  describeVerdict, MAX_SYNC_SCANS, parseScannedCode, verifySignedCode,
+  type Direction, type SyncBody, type SyncResponse, type SyncResultItem, type Verdict, type VerdictReason,
+} from '@entrada/core';
+import type { Database, Sql } from '../../db/database.ts';
+import { nodeVerifier } from '../../crypto/ed25519-node.ts';
+import { DomainError, notFound } from '../../http/errors.ts';
+import type { DeviceRecord } from '../../store/devices.ts';
+import {
+  applyScanVerdicts, applyTicketStates, candidateScans, closeSyncSession, insertOfflineScans, lockDeviceLog, lockTicketsByDigest, lockTicketsById,
+  openSyncSession, saveDeviceLog, scanDisplay, storedScansBySeq, syncConflicts, type OfflineScanRow, type StoredOfflineScan,
+} from '../../store/offline.ts';
+import type { TicketRecord } from '../../store/tickets.ts';
+import type { Bus } from '../bus.ts';
+import type { EventContext, EventContexts } from '../event-context.ts';
+import type { DeviceDirectory } from '../device-directory.ts';
+import { payloadHash, verifyChain } from './integrity.ts';
+import { reconcileTicket, type RecordStatus, type TicketReconciliation } from './reconcile.ts';
+import { advanceMarks, type SeqMarks } from './seq-ranges.ts';
+
+/** Clock uncertainty of an offline scan: a base for ordinary drift, plus a tenth of the skew observed at upload. */
+const BASE_CLOCK_UNCERTAINTY_MS = 2_000;
+const FUTURE_TOLERANCE_MS = 60_000;
+const SKEW_FLAG_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+type Outcome =
+  | { kind: 'failed'; status: number; message: string }
+  | { kind: 'recorded'; message: string }
+  | { kind: 'candidate' };
+
+interface Prepared {
+  index: number;
+  qrcode: string;
+  seq: number;
+  scannedAt: number;
+  direction: Direction;
+  gateId: string | null;
+  localResult: string | null;
+  hash: Buffer;
+  digestHex: string | null;
+  /** Why the code cannot be a ticket of this event, found without the database. */
+  codeProblem: { result: 'invalid_token' | 'wrong_event'; reason: VerdictReason; status: number; message: string } | null;
+  signedCode: Extract<ReturnType<typeof parseScannedCode>, { kind: 'signed' }> | null;
+  flags: string[];
+}
+
+export interface SyncRequest {
+  device: DeviceRecord;
+  body: SyncBody;
+  /** How the scans arrived: the device's own upload, or a file imported by an organiser. */
+  via: 'device' | 'import';
+}
+
+/**
+ * Offline sync: stores every uploaded scan (whatever its verdict), idempotent
+ * per (device, seq), detects gaps and tampering, verifies the device's hash
+ * chain with one signature per upload, and reconciles the admissions of every
+ * ticket it touches by replaying them in scan-time order. One transaction and
+ * a constant number of statements per upload, whatever its size.
+ */
+export class SyncService {
+  constructor(
+    private readonly db: Database,
+    private readonly contexts: EventContexts,
+    private readonly devices: DeviceDirectory,
+    private readonly bus: Bus,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async sync(req: SyncRequest): Promise<SyncResponse> {
+    const { device, body } = req;
+    if (body.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
+    if (body.scans.length > MAX_SYNC_SCANS) {
+      throw new DomainError('PAYLOAD_TOO_LARGE', `At most ${MAX_SYNC_SCANS} scans per upload; split the batch (nothing was applied)`);
+    }
+    const ctx = await this.contexts.get(body.event_id);
+    if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
+
+    const receivedAt = this.now();
+    const offset = body.device_time === undefined ? null : body.device_time - receivedAt;
+    const uncertaintyMs = BASE_CLOCK_UNCERTAINTY_MS + Math.round(Math.abs(offset ?? 0) / 10);
+    let gates = ctx;
+    if (body.scans.some((s) => s.gate_id && !ctx.gates.has(s.gate_id))) gates = (await this.contexts.refresh(ctx.event.id)) ?? ctx;
+    const prepared = body.scans.map((s, index) => this.prepare(ctx, gates, device, s, index, receivedAt, offset));
+    const quarantineFrom = device.status === 'revoked' ? device.statusChangedAt : null;
+
+    const outcome = await this.db.transaction(async (tx) => {
+      const sessionId = await openSyncSession(tx, { eventId: ctx.event.id, devicePk: device.pk, token: body.session_token, at: receivedAt });
+      const log = await lockDeviceLog(tx, ctx.event.id, device.pk);
+      const seqs = prepared.map((p) => p.seq);
+      const sorted = [...prepared].sort((a, b) => a.seq - b.seq);
+      const neighbours = sorted.length > 0 ? [sorted[0]!.seq - 1, sorted.at(-1)!.seq + 1] : [];
+      const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...seqs, ...neighbours]);
+      const tickets = await lockTicketsByDigest(tx, ctx.event.id, [...new Set(prepared.flatMap((p) => (p.digestHex ? [p.digestHex] : [])))]);
+      const ticketByDigest = new Map(tickets.map((t) => [t.digestHex, t.ticket]));
+
+      // Re-uploads: same content is a replay (answered with its outcome), other content is tampering.
+      const fresh: Prepared[] = [];
+      const replays = new Map<number, { stored: StoredOfflineScan; identical: boolean }>();
+      const seen = new Map<number, Prepared>();
+      let tampered: string | null = null;
+      for (const p of prepared) {
+        const before = stored.get(p.seq) ?? (seen.has(p.seq) ? null : undefined);
+        if (before === undefined) {
+          fresh.push(p);
+          seen.set(p.seq, p);
+          continue;
+        }
+        if (before === null) {
+          // The same seq twice in one upload: the first one counts, a different second one is tampering.
+          const first = seen.get(p.seq)!;
+          const identical = first.hash.equals(p.hash);
+          if (!identical) tampered = `seq ${p.seq} appears twice in one upload with different content`;
+          replays.set(p.index, { stored: { id: '', seq: p.seq, ticketId: null, payloadHashHex: first.hash.toString('hex'), chainLinkHex: null, result: '', recordStatus: 'rejected', conflictReason: null, winnerScanId: null, scannedAt: first.scannedAt }, identical });
+          continue;
+        }
+        const identical = before.payloadHashHex === p.hash.toString('hex');
+        if (!identical) tampered = `seq ${p.seq} was already received with different content; the original is kept`;
+        replays.set(p.index, { stored: before, identical });
+      }
+
+      // Integrity: one signature per upload for devices with a registered key.
+      let integrity: 'chain' | 'unsigned' | 'failed' = 'unsigned';
+      let integrityProblem: string | null = null;
+      const links = new Map<number, Buffer>();
+      if (device.publicKey && fresh.length > 0) {
+        const run = [...prepared].sort((a, b) => a.seq - b.seq).filter((p, i, arr) => i === 0 || p.seq !== arr[i - 1]!.seq);
+        const before = stored.get(run[0]!.seq - 1);
+        const after = stored.get(run.at(-1)!.seq + 1);
+        const check = verifyChain({
+          eventId: ctx.event.id, deviceId: device.deviceId, publicKey: device.publicKey, hashes: run.map((p) => p.hash), seqs: run.map((p) => p.seq),
+          prevLinkHex: body.integrity?.prev_link, headSignature: body.integrity?.head_signature,
+          storedBefore: before?.chainLinkHex ? Buffer.from(before.chainLinkHex, 'hex') : null,
+          storedAfter: after?.chainLinkHex && after.payloadHashHex ? { hash: Buffer.from(after.payloadHashHex, 'hex'), link: Buffer.from(after.chainLinkHex, 'hex') } : null,
+        });
+        if (check.ok) {
+          integrity = 'chain';
+          run.forEach((p, i) => links.set(p.seq, check.links[i]!));
+        } else {
+          integrity = 'failed';
+          integrityProblem = check.reason;
+        }
+      }
+
+      // Decide what each new scan is before the database sees it.
+      const decided = new Map<number, { row: OfflineScanRow; outcome: Outcome; ticket: TicketRecord | null }>();
+      const rows: OfflineScanRow[] = [];
+      for (const p of fresh) {
+        const ticket = p.digestHex ? ticketByDigest.get(p.digestHex) ?? null : null;
+        const { outcome, result, reason, admits, recordStatus } = this.classify(ctx, p, ticket, integrityProblem, quarantineFrom);
+        const row: OfflineScanRow = {
+          id: randomUUID(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
+          direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hash.toString('hex'),
+          chainLinkHex: links.get(p.seq)?.toString('hex') ?? null, integrity, uncertaintyMs, flags: p.flags, recordStatus,
+        };
+        rows.push(row);
+        decided.set(p.index, { row, outcome, ticket });
+      }
+      const inserted = await insertOfflineScans(tx, { eventId: ctx.event.id, devicePk: device.pk, deviceId: device.deviceId, sessionId, receivedAt }, rows);
+
+      // Reconcile every ticket a new candidate admission touches.
+      const affected = [...new Set(rows.filter((r) => r.recordStatus === 'admitted' && r.ticketId && inserted.has(r.seq)).map((r) => r.ticketId!))];
+      const reconciled = await reconcileTickets(tx, ctx, affected, new Set(rows.map((r) => r.id)), receivedAt);
+
+      const marks = advanceMarks(log, inserted);
+      const flag = tampered ? 'tampering' : integrityProblem ? 'integrity' : offset !== null && Math.abs(offset) > SKEW_FLAG_MS ? 'clock_skew' : null;
+      const flagReason = tampered ?? integrityProblem ?? (flag === 'clock_skew' ? `device clock off by ${Math.round(offset! / 1000)} s` : null);
+
+      const results = await this.results(tx, ctx, prepared, decided, replays, reconciled, tampered);
+      const count = (s: SyncResultItem['sync_status']): number => results.filter((r) => r.sync_status === s).length;
+      const summary = { total_uploaded: prepared.length, successful: count('synced'), duplicates: count('duplicate'), conflicts: count('conflict'), failed: count('failed') };
+      await saveDeviceLog(tx, ctx.event.id, device.pk, {
+        ...marks, addReceived: inserted.size, flag, flagReason, clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt,
+        success: true, sessionId, reportedLastSeq: body.device_last_seq ?? null,
+      });
+      await closeSyncSession(tx, ctx.event.id, sessionId, {
+        at: receivedAt, uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts,
+      });
+      return { sessionId, marks, results, summary, reconciled };
+    });
+
+    this.publish(ctx, outcome.reconciled);
+    return {
+      status: 200,
+      message: 'Sync completed',
+      summary: outcome.summary,
+      results: outcome.results,
+      sync_session_id: outcome.sessionId,
+      synced_at: new Date(receivedAt).toISOString(),
+      server_time: receivedAt,
+      acked_through: outcome.marks.ackedThrough,
+      last_seq: outcome.marks.lastSeq,
+      missing: outcome.marks.missing,
+      clock_offset_ms: offset,
+    };
+  }
+
+  private prepare(ctx: EventContext, gates: EventContext, device: DeviceRecord, s: SyncBody['scans'][number], index: number, receivedAt: number, offset: number | null): Prepared {
+    const direction = s.direction ?? 'entry';
+    const gateId = s.gate_id ?? null;
+    const localResult = s.local_result === undefined ? 'valid' : s.local_result;
+    const hash = payloadHash(ctx.event.id, device.deviceId, { seq: s.seq, qrcode: s.qrcode, scannedAt: s.scanned_at, direction, gateId, localResult });
+    const flags: string[] = [];
+    const serverTime = s.scanned_at - (offset ?? 0);
+    if (serverTime > receivedAt + FUTURE_TOLERANCE_MS) flags.push('future');
+    if (serverTime < ctx.event.startsAt - DAY_MS || serverTime > ctx.event.endsAt + DAY_MS) flags.push('outside_event');
+    if (offset !== null && Math.abs(offset) > SKEW_FLAG_MS) flags.push('clock_skew');
+    if (gateId && !gates.gates.has(gateId)) flags.push('unknown_gate');
+    const base = { index, qrcode: s.qrcode, seq: s.seq, scannedAt: s.scanned_at, direction, gateId: gateId && gates.gates.has(gateId) ? gateId : null, localResult, hash, flags };
+    const parsed = parseScannedCode(s.qrcode);
+    if (parsed.kind === 'invalid') {
+      return { ...base, digestHex: null, signedCode: null, codeProblem: { result: 'invalid_token', reason: 'malformed_code', status: 400, message: 'Invalid ticket — unreadable code' } };
+    }
+    if (parsed.kind === 'signed') {
+      if (parsed.claims.eventRef !== ctx.event.ref) {
+        return { ...base, digestHex: null, signedCode: parsed, codeProblem: { result: 'wrong_event', reason: 'wrong_event', status: 422, message: 'Ticket is for another event' } };
+      }
+      return { ...base, digestHex: ctx.digest(parsed.text.toUpperCase()).toString('hex'), signedCode: parsed, codeProblem: null };
+    }
+    return { ...base, digestHex: ctx.digest(parsed.code).toString('hex'), signedCode: null, codeProblem: null };
+  }
+
+  private classify(ctx: EventContext, p: Prepared, ticket: TicketRecord | null, integrityProblem: string | null, quarantineFrom: number | null): {
+    outcome: Outcome; result: string; reason: string; admits: boolean; recordStatus: RecordStatus;
+  } {
+    const local = p.localResult ?? 'valid';
+    const admits = local === 'valid';
+    const failed = (status: number, message: string, result = local, reason = 'failed'): ReturnType<SyncService['classify']> =>
+      ({ outcome: { kind: 'failed', status, message }, result, reason, admits, recordStatus: 'failed' });
+    if (integrityProblem) return failed(422, `Integrity check failed: ${integrityProblem}`);
+    if (p.codeProblem) return failed(p.codeProblem.status, p.codeProblem.message, p.codeProblem.result, p.codeProblem.reason);
+    if (!ticket) {
+      // A genuine signed code with no ticket row, or a forged one: say which when we can.
+      const check = p.signedCode ? verifySignedCode(p.signedCode, (id) => ctx.publicKeys.get(id), nodeVerifier) : 'ok';
+      return failed(404, check === 'ok' ? 'Ticket not found' : 'Invalid ticket — forged or damaged code', 'invalid_token', check === 'ok' ? 'unknown_code' : check);
+    }
+    if (quarantineFrom !== null && p.scannedAt >= quarantineFrom) {
+      return { outcome: { kind: 'failed', status: 403, message: 'Device revoked: scan quarantined for review' }, result: local, reason: 'quarantined', admits, recordStatus: 'quarantined' };
+    }
+    if (!admits) return { outcome: { kind: 'recorded', message: `Recorded (refused at the gate: ${local})` }, result: local, reason: 'refused_offline', admits, recordStatus: 'rejected' };
+    // Provisionally admitted; the replay decides the admission of record.
+    return { outcome: { kind: 'candidate' }, result: local, reason: 'admitted_offline', admits, recordStatus: 'admitted' };
+  }
+
+  private async results(
+    tx: Sql, ctx: EventContext, prepared: Prepared[],
+    decided: Map<number, { row: OfflineScanRow; outcome: Outcome; ticket: TicketRecord | null }>,
+    replays: Map<number, { stored: StoredOfflineScan; identical: boolean }>,
+    reconciled: Map<string, TicketReconciliation & { version?: number }>,
+    tampered: string | null,
+  ): Promise<SyncResultItem[]> {
+    const verdictOf = new Map<string, { status: 'admitted' | 'conflict'; reason: VerdictReason | null; winner: string | null; ambiguous: boolean }>();
+    for (const r of reconciled.values()) {
+      for (const id of r.admitted) verdictOf.set(id, { status: 'admitted', reason: null, winner: null, ambiguous: false });
+      for (const c of r.conflicts) verdictOf.set(c.id, { status: 'conflict', reason: c.conflictReason, winner: c.winnerScanId, ambiguous: c.ambiguous });
+    }
+    const winners = await scanDisplay(tx, ctx.event.id, [...new Set([...verdictOf.values()].flatMap((v) => (v.winner ? [v.winner] : [])))]);
+    const items: SyncResultItem[] = [];
+    for (const p of prepared) {
+      const replay = replays.get(p.index);
+      if (replay) {
+        items.push(replay.identical
+          ? { qrcode: p.qrcode, seq: p.seq, status: 200, message: 'Already synced by this device', sync_status: 'duplicate', verdict: replay.stored.recordStatus }
+          : { qrcode: p.qrcode, seq: p.seq, status: 409, message: tampered ?? 'Different content for an already received seq', sync_status: 'failed', reason: 'tampering' });
+        continue;
+      }
+      const d = decided.get(p.index)!;
+      const type = d.ticket ? ctx.types.get(d.ticket.typeId) : undefined;
+      const base: SyncResultItem = {
+        qrcode: p.qrcode, seq: p.seq, status: 200, message: '', sync_status: 'synced',
+        ...(d.ticket ? { ticket_id: d.ticket.id, number: d.ticket.number } : {}), ...(type ? { type: type.name } : {}),
+      };
+      if (d.outcome.kind === 'failed') {
+        items.push({ ...base, status: d.outcome.status, message: d.outcome.message, sync_status: 'failed', reason: d.row.reason, verdict: d.row.recordStatus });
+      } else if (d.outcome.kind === 'recorded') {
+        items.push({ ...base, message: d.outcome.message, verdict: 'rejected' });
+      } else {
+        const v = verdictOf.get(d.row.id) ?? { status: 'admitted' as const, reason: null, winner: null, ambiguous: false };
+        if (v.status === 'admitted') {
+          items.push({ ...base, message: 'Synced successfully', verdict: 'admitted' });
+        } else {
+          const winner = v.winner ? winners.get(v.winner) : undefined;
+          const verdict: Verdict = { result: 'duplicate', reason: v.reason ?? 'already_used', admits: false,
+            previous: winner ? { at: winner.scannedAt, direction: 'entry', deviceId: winner.deviceId, gateId: winner.gateId } : undefined };
+          const name = winner ? await this.devices.name(ctx.event.organisationId, winner.deviceId) : undefined;
+          const message = describeVerdict(verdict, { timezone: ctx.event.timezone, now: p.scannedAt, gateName: (id) => ctx.gates.get(id)?.name });
+          items.push({
+            ...base, status: 409, sync_status: 'conflict', verdict: 'conflict', reason: v.reason ?? 'conflict', ambiguous: v.ambiguous,
+            message: winner ? `${message}${name ? ` by ${name}` : ''}` : message,
+            ...(winner ? { scanned_at: new Date(winner.scannedAt).toISOString(), scanned_by: winner.deviceId } : {}),
+          });
+        }
+      }
+    }
+    return items;
+  }
+
+  private publish(ctx: EventContext, reconciled: Map<string, TicketReconciliation & { version?: number }>): void {
+    for (const r of reconciled.values()) {
+      if (r.version !== undefined) this.bus.publish({ type: 'ticket_changed', eventId: ctx.event.id, ticketId: r.ticketId, version: r.version });
+    }
+  }
+}
+
+/**
+ * Replays the given tickets and writes what changed: scan verdicts of record,
+ * ticket states and conflicts. Callers hold the tickets' row locks.
+ */
+export async function reconcileTickets(tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: Set<string>, at: number): Promise<Map<string, TicketReconciliation & { version?: number }>> {
+  const out = new Map<string, TicketReconciliation & { version?: number }>();
+  if (ticketIds.length === 0) return out;
+  const tickets = await lockTicketsById(tx, ctx.event.id, ticketIds);
+  const candidates = await candidateScans(tx, ctx.event.id, ticketIds);
+  const byTicket = new Map<string, typeof candidates>();
+  for (const c of candidates) {
+    const list = byTicket.get(c.ticketId);
+    if (list) list.push(c);
+    else byTicket.set(c.ticketId, [c]);
+  }
+  for (const ticket of tickets) {
+    const type = ctx.types.get(ticket.typeId);
+    if (!type) continue;
+    out.set(ticket.id, reconcileTicket(ctx, ticket, type, byTicket.get(ticket.id) ?? []));
+  }
+  const all = [...out.values()];
+  await applyScanVerdicts(tx, ctx.event.id, all.flatMap((r) => r.changes.map((c) => ({ ...c, isNew: newScanIds.has(c.id) }))));
+  const versions = await applyTicketStates(tx, ctx.event.id, all.filter((r) => r.stateChanged).map((r) => ({ ticketId: r.ticketId, state: r.state })));
+  for (const [id, version] of versions) out.get(id)!.version = version;
+  await syncConflicts(tx, ctx.event.id, ticketIds, all.flatMap((r) => r.conflicts.map((c) => ({ ...c, ticketId: r.ticketId }))), at);
+  return out;
+}
+
+export type { SeqMarks };

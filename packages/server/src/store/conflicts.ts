@@ -1,0 +1,59 @@
+import type { Sql } from '../db/database.ts';
+import { ms } from './rows.ts';
+
+export interface ConflictView {
+  id: string; eventId: string; ticketId: string; ticketNumber: string | null; reason: string; ambiguous: boolean; status: string;
+  resolution: string | null; note: string | null; resolvedBy: string | null; resolvedAt: number | null; createdAt: number; updatedAt: number;
+  loser: ScanSide; winner: ScanSide | null;
+}
+export interface ScanSide { scanId: string; deviceId: string; seq: number | null; gateId: string | null; scannedAt: number; source: string; direction: string }
+
+interface Raw {
+  id: string; event_id: string; ticket_id: string; number: string | null; reason: string; ambiguous: boolean; status: string; resolution: string | null;
+  note: string | null; resolved_by: string | null; resolved_at: Date | null; created_at: Date; updated_at: Date;
+  l_id: string; l_device: string; l_seq: number | null; l_gate: string | null; l_at: Date; l_source: string; l_direction: string;
+  w_id: string | null; w_device: string | null; w_seq: number | null; w_gate: string | null; w_at: Date | null; w_source: string | null; w_direction: string | null;
+}
+
+const SELECT = `SELECT c.id, c.event_id, c.ticket_id, t.number, c.reason, c.ambiguous, c.status, c.resolution, c.note, c.resolved_by, c.resolved_at,
+    c.created_at, c.updated_at,
+    l.id AS l_id, l.device_id AS l_device, l.seq::float8 AS l_seq, l.gate_id AS l_gate, l.scanned_at AS l_at, l.source AS l_source, l.direction AS l_direction,
+    w.id AS w_id, w.device_id AS w_device, w.seq::float8 AS w_seq, w.gate_id AS w_gate, w.scanned_at AS w_at, w.source AS w_source, w.direction AS w_direction
+  FROM conflicts c
+  JOIN scans l ON l.event_id = c.event_id AND l.id = c.loser_scan_id
+  LEFT JOIN scans w ON w.event_id = c.event_id AND w.id = c.winner_scan_id
+  LEFT JOIN tickets t ON t.event_id = c.event_id AND t.id = c.ticket_id`;
+
+function toView(r: Raw): ConflictView {
+  return {
+    id: r.id, eventId: r.event_id, ticketId: r.ticket_id, ticketNumber: r.number, reason: r.reason, ambiguous: r.ambiguous, status: r.status,
+    resolution: r.resolution, note: r.note, resolvedBy: r.resolved_by, resolvedAt: ms(r.resolved_at), createdAt: ms(r.created_at)!, updatedAt: ms(r.updated_at)!,
+    loser: { scanId: r.l_id, deviceId: r.l_device, seq: r.l_seq, gateId: r.l_gate, scannedAt: ms(r.l_at)!, source: r.l_source, direction: r.l_direction },
+    winner: r.w_id ? { scanId: r.w_id, deviceId: r.w_device!, seq: r.w_seq, gateId: r.w_gate, scannedAt: ms(r.w_at)!, source: r.w_source!, direction: r.w_direction! } : null,
+  };
+}
+
+export async function listConflicts(sql: Sql, eventId: string, status: string | null, limit: number): Promise<ConflictView[]> {
+  const rows = await sql.query<Raw>(`${SELECT} WHERE c.event_id = $1 AND ($2::text IS NULL OR c.status = $2) ORDER BY c.created_at, c.id LIMIT $3`, [eventId, status, limit]);
+  return rows.map(toView);
+}
+
+export async function getConflict(sql: Sql, conflictId: string): Promise<ConflictView | null> {
+  const [row] = await sql.query<Raw>(`${SELECT} WHERE c.id = $1`, [conflictId]);
+  return row ? toView(row) : null;
+}
+
+export async function markResolved(tx: Sql, eventId: string, conflictId: string, r: { resolution: string; note: string | null; by: string; at: number }): Promise<boolean> {
+  const rows = await tx.query(
+    `UPDATE conflicts SET status = 'resolved', resolution = $3, note = $4, resolved_by = $5, resolved_at = $6, updated_at = $6, tx = pg_current_xact_id()
+     WHERE event_id = $1 AND id = $2 AND status = 'open' RETURNING id`, [eventId, conflictId, r.resolution, r.note, r.by, new Date(r.at)]);
+  return rows.length === 1;
+}
+
+export async function conflictCounts(sql: Sql, eventId: string): Promise<{ open: number; ambiguous: number; resolved: number; oldestOpenAt: number | null }> {
+  const [row] = await sql.query<{ open: number; ambiguous: number; resolved: number; oldest: Date | null }>(
+    `SELECT count(*) FILTER (WHERE status = 'open')::int AS open, count(*) FILTER (WHERE status = 'open' AND ambiguous)::int AS ambiguous,
+       count(*) FILTER (WHERE status = 'resolved')::int AS resolved, min(created_at) FILTER (WHERE status = 'open') AS oldest
+     FROM conflicts WHERE event_id = $1`, [eventId]);
+  return { open: row!.open, ambiguous: row!.ambiguous, resolved: row!.resolved, oldestOpenAt: ms(row!.oldest) };
+}
