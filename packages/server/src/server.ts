@@ -106,9 +106,25 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
   const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard });
-  const boot = await bootstrap(db, services, { adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets });
-  const app = await buildApp(services, { logger: opts.logger === false ? false : log });
-  await app.listen({ port: config.port, host: config.host });
+  const cleanup = async (): Promise<void> => {
+    services.auth.close();
+    await services.bus.close();
+    if (!opts.db) await db.close();
+  };
+  let boot: BootstrapInfo;
+  let app: FastifyInstance;
+  try {
+    // Credentials are kept in the data folder only for a database that lives there (not an injected one).
+    boot = await bootstrap(db, services, {
+      adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db,
+    });
+    app = await buildApp(services, { logger: opts.logger === false ? false : log });
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    // A failed start (port in use, bad database) must not leave timers or connections holding the process open.
+    await cleanup().catch(() => undefined);
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -116,10 +132,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     app, url: config.publicUrl ?? `http://${host}:${port}`, services, bootstrap: boot, secretSource: source,
     async close() {
       await app.close();
-      services.auth.close();
       await services.auth.flushLastSeen();
-      await services.bus.close();
-      if (!opts.db) await db.close();
+      await cleanup();
     },
   };
 }

@@ -46,3 +46,18 @@ export function nextLink(previous: Uint8Array, hash: Uint8Array): Uint8Array {
 export function chainHeadMessage(eventId: string, deviceId: string, lastSeq: number, link: Uint8Array): Uint8Array {
   return encoder.encode(`entrada/chain-head/v1\n${eventId}\n${deviceId}\n${lastSeq}\n${toHex(link)}`);
 }
+
+/**
+ * Chains a contiguous run of scans from `prevLink` and returns every link and
+ * the message the device must sign (with its Ed25519 key) for the upload.
+ */
+export function chainUpload(eventId: string, deviceId: string, prevLink: Uint8Array, scans: readonly ChainedScan[]): { links: Uint8Array[]; headMessage: Uint8Array } {
+  const links: Uint8Array[] = [];
+  let link = prevLink;
+  for (const s of scans) {
+    link = nextLink(link, scanHash(eventId, deviceId, s));
+    links.push(link);
+  }
+  const lastSeq = scans.at(-1)?.seq ?? 0;
+  return { links, headMessage: chainHeadMessage(eventId, deviceId, lastSeq, link) };
+}

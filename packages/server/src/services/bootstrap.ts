@@ -25,9 +25,9 @@ interface Saved { adminToken?: string; demo?: BootstrapInfo['demo'] }
  */
 export async function bootstrap(
   db: Database, services: Services,
-  opts: { adminToken: string | undefined; demo: boolean; dataDir: string; demoTickets?: number },
+  opts: { adminToken: string | undefined; demo: boolean; dataDir: string; demoTickets?: number | undefined; persist: boolean },
 ): Promise<BootstrapInfo> {
-  const savedFile = db.kind === 'pglite' ? path.join(opts.dataDir, 'bootstrap.json') : null;
+  const savedFile = db.kind === 'pglite' && opts.persist ? path.join(opts.dataDir, 'bootstrap.json') : null;
   const saved: Saved = savedFile ? await readFile(savedFile, 'utf8').then((t) => JSON.parse(t) as Saved).catch(() => ({})) : {};
 
   if ((await countOrganisations(db)) > 0) {

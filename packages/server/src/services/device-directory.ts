@@ -6,11 +6,12 @@ export class DeviceDirectory {
   private readonly names = new Lru<string, string | null>(10_000);
   constructor(private readonly sql: Sql) {}
 
-  async name(organisationId: string, deviceId: string): Promise<string | undefined> {
+  /** Pass `sql` when inside a transaction: with embedded PGlite another connection would wait for it forever. */
+  async name(organisationId: string, deviceId: string, sql: Sql = this.sql): Promise<string | undefined> {
     const key = `${organisationId}:${deviceId}`;
     let name = this.names.get(key);
     if (name === undefined) {
-      const [row] = await this.sql.query<{ name: string }>(
+      const [row] = await sql.query<{ name: string }>(
         `SELECT name FROM devices WHERE organisation_id = $1 AND device_id = $2`, [organisationId, deviceId]);
       name = row?.name ?? null;
       this.names.set(key, name);

@@ -284,7 +284,7 @@ export class SyncService {
           const winner = v.winner ? winners.get(v.winner) : undefined;
           const verdict: Verdict = { result: 'duplicate', reason: v.reason ?? 'already_used', admits: false,
             previous: winner ? { at: winner.scannedAt, direction: 'entry', deviceId: winner.deviceId, gateId: winner.gateId } : undefined };
-          const name = winner ? await this.devices.name(ctx.event.organisationId, winner.deviceId) : undefined;
+          const name = winner ? await this.devices.name(ctx.event.organisationId, winner.deviceId, tx) : undefined;
           const message = describeVerdict(verdict, { timezone: ctx.event.timezone, now: p.scannedAt, gateName: (id) => ctx.gates.get(id)?.name });
           items.push({
             ...base, status: 409, sync_status: 'conflict', verdict: 'conflict', reason: v.reason ?? 'conflict', ambiguous: v.ambiguous,

@@ -1,0 +1,42 @@
+/** The shapes of the API answers the CLI reads (see packages/server/src/routes). */
+import type { Direction, ScanResult, VerdictReason } from '@entrada/core';
+
+export interface EventSummary {
+  id: string; name: string; starts_at: string; ends_at: string; timezone: string; created_at: string;
+}
+
+export interface NamedWithZones { id: string; name: string; zone_ids: string[] }
+
+export interface EventDetail extends EventSummary {
+  zones: Array<{ id: string; name: string; capacity: number | null }>;
+  gates: NamedWithZones[];
+  ticket_types: Array<NamedWithZones & { max_scans: number; allow_reentry: boolean }>;
+}
+
+export interface IssuedTicket { id: string; number: string; code: string }
+
+export interface ExportedTicket {
+  id: string; number: string; tier: string; holder_name: string | null; status: string; code: string;
+  scans_used: number; max_scans: number; inside: boolean; serial: number;
+}
+
+export interface TicketPage { tickets: ExportedTicket[]; next_after: number | null }
+
+export interface DeviceView {
+  device_id: string; name: string; device_type: string; status: string; has_public_key: boolean;
+  last_seen_at: string | null; created_at: string;
+}
+
+export interface ScanVerdict {
+  result: ScanResult;
+  reason: VerdictReason;
+  message: string;
+  direction: Direction;
+  ticket: { id: string; number: string; tier: string; holder_name: string | null; scans_used: number; max_scans: number } | null;
+  first_scanned_at?: string;
+  scanned_by?: string;
+  scanned_by_name?: string;
+  previous_gate?: string;
+  scan_id: string;
+  scanned_at: string;
+}

@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { startServer, VERSION, type Config, type RunningServer } from '@entrada/server';
+import { printDemoDetails } from '../demo-details.ts';
+import type { Output } from '../output.ts';
+import { describeDatabase, explainStartupError, serverConfig, type ServerFlags } from '../server-config.ts';
+
+export interface ServeOptions extends ServerFlags {
+  env: NodeJS.ProcessEnv;
+}
+
+/** Starts the server in this process and prints how to use it; the caller owns shutdown. */
+export async function startServe(opts: ServeOptions, output: Output): Promise<RunningServer> {
+  const config = serverConfig(opts.env, opts);
+  let server: RunningServer;
+  try {
+    server = await startServer({ config });
+  } catch (err) {
+    throw explainStartupError(err, config);
+  }
+  printBanner(server, config, output);
+  return server;
+}
+
+/** `entrada serve`: runs until SIGINT/SIGTERM, then closes connections and the database cleanly. */
+export async function runServe(opts: ServeOptions, output: Output): Promise<void> {
+  const server = await startServe(opts, output);
+  await new Promise<void>((resolve) => {
+    let closing = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (closing) {
+        // A second Ctrl-C means the operator does not want to wait for the drain.
+        output.err('Forced exit.');
+        process.exit(1);
+      }
+      closing = true;
+      output.out(`${signal} received: shutting down…`);
+      server.close().then(() => {
+        output.out('Stopped.');
+      }, (err: unknown) => {
+        output.err(`error: shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+      }).finally(() => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+function printBanner(server: RunningServer, config: Config, output: Output): void {
+  const boot = server.bootstrap;
+  output.out('');
+  output.out(`Entrada ${VERSION} is running`);
+  output.out(`  URL          ${server.url}`);
+  output.out(`  API docs     ${server.url}/docs`);
+  output.out(`  Database     ${describeDatabase(config)}`);
+  if (boot.adminToken) {
+    output.out(`  Admin token  ${boot.adminToken}`);
+    output.out(`               ${tokenSource(boot.adminTokenSource, config)}`);
+    output.out(`  CLI          export ENTRADA_URL=${server.url} ENTRADA_ADMIN_TOKEN=${boot.adminToken}`);
+  } else {
+    output.out('  Admin token  unknown: it was shown on the first start only.');
+    output.out('               To set one, start with ENTRADA_ADMIN_TOKEN=<a long random secret> (e.g. `openssl rand -base64 32`);');
+    output.out('               it is added as an admin token of this installation.');
+  }
+  if (boot.demo) {
+    output.out('');
+    printDemoDetails({ url: server.url, eventName: 'Demo Festival', ...boot.demo }, output);
+  } else if (boot.firstStart && !config.demo) {
+    output.out('');
+    output.out('No demo event (ENTRADA_DEMO=off). Create one any time with: entrada demo');
+  }
+  output.out('');
+  output.out('Press Ctrl-C to stop.');
+}
+
+function tokenSource(source: RunningServer['bootstrap']['adminTokenSource'], config: Config): string {
+  const saved = path.join(config.dataDir, 'bootstrap.json');
+  switch (source) {
+    case 'generated':
+      return config.databaseUrl
+        ? '(generated now and shown this once: store it now)'
+        : `(generated now; kept in ${saved} so it is shown on every start)`;
+    case 'data-dir': return `(from the data folder: ${saved})`;
+    case 'env': return '(from ENTRADA_ADMIN_TOKEN)';
+    default: return '';
+  }
+}

@@ -1,0 +1,10 @@
+export { runCli, buildProgram, type CliContext } from './program.ts';
+export { createOutput, processOutput, colorEnabled, type Output } from './output.ts';
+export { CliError, ApiError } from './errors.ts';
+export { HttpClient, type Connection } from './http-client.ts';
+export { importTickets, type ImportOptions, type ImportReport } from './commands/tickets-import.ts';
+export { exportTickets, type ExportOptions } from './commands/tickets-export.ts';
+export { registerDevice, listDevices } from './commands/devices.ts';
+export { listEvents, showEvent } from './commands/events.ts';
+export { scanCode, EXIT_NOT_ADMITTED, type ScanOptions } from './commands/scan.ts';
+export { createDemo, type DemoOptions } from './commands/demo.ts';

@@ -1,0 +1,187 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Direction } from '@entrada/core';
+import { createDemo, DEFAULT_DEMO_TICKETS } from './commands/demo.ts';
+import { listDevices, registerDevice } from './commands/devices.ts';
+import { listEvents, showEvent } from './commands/events.ts';
+import { scanCode } from './commands/scan.ts';
+import { exportTickets } from './commands/tickets-export.ts';
+import { DEFAULT_IMPORT_BATCH, importTickets } from './commands/tickets-import.ts';
+import { CliError } from './errors.ts';
+import { DEFAULT_URL, type Connection } from './http-client.ts';
+import type { Output } from './output.ts';
+
+export interface CliContext {
+  output: Output;
+  env: NodeJS.ProcessEnv;
+}
+
+interface GlobalOptions { url?: string; token?: string }
+
+const examples = (...lines: string[]): string => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('Expected a whole number.');
+  return Number(value);
+}
+
+/**
+ * Only wiring: every command's work lives in src/commands, callable with an
+ * options object and an Output. Server-side commands are imported lazily so
+ * `entrada scan` does not load Fastify and PGlite.
+ */
+export function buildProgram(ctx: CliContext, setExitCode: (code: number) => void): Command {
+  const { output, env } = ctx;
+  const program = new Command('entrada')
+    .description('Entrada: offline-first ticket scanning. Run a server, load tickets, register devices, scan.')
+    .version('0.1.0', '-V, --version')
+    .addOption(new Option('--url <url>', `server URL (env ENTRADA_URL, default ${DEFAULT_URL})`))
+    .addOption(new Option('--token <token>', 'admin token (env ENTRADA_ADMIN_TOKEN); for `scan`, a device token (env ENTRADA_DEVICE_TOKEN)'))
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void output.stdout.write(s),
+      writeErr: (s) => void output.stderr.write(s),
+    })
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showSuggestionAfterError()
+    .addHelpText('after', examples(
+      'entrada serve',
+      'export ENTRADA_ADMIN_TOKEN=eat_…   # printed by `entrada serve`',
+      'entrada demo --tickets 5000',
+      'entrada tickets import tickets.csv --event 7c1e…',
+      'entrada scan ABC123 --event 7c1e… --gate 51f0… --token edt_…',
+    ));
+
+  const connection = (cmd: Command, kind: 'admin' | 'device'): Connection => {
+    const g = cmd.optsWithGlobals<GlobalOptions>();
+    return { url: g.url ?? env.ENTRADA_URL ?? DEFAULT_URL, token: g.token ?? (kind === 'admin' ? env.ENTRADA_ADMIN_TOKEN : env.ENTRADA_DEVICE_TOKEN) };
+  };
+
+  program.command('serve')
+    .description('Start the Entrada server in this process (embedded PGlite unless DATABASE_URL is set)')
+    .option('--port <port>', 'port to listen on (env PORT, default 3000)')
+    .option('--host <host>', 'address to listen on (env HOST, default 0.0.0.0)')
+    .option('--data-dir <dir>', 'folder of the embedded database (env DATA_DIR, default ./data)')
+    .addHelpText('after', '\nOther settings come from the environment: DATABASE_URL, REDIS_URL, ENTRADA_ADMIN_TOKEN, ENTRADA_SECRET,\n'
+      + 'ENTRADA_DEMO=off (no demo event on first start), LOG_LEVEL, ENTRADA_PUBLIC_URL.\n'
+      + examples('entrada serve', 'entrada serve --port 8080 --data-dir /var/lib/entrada', 'DATABASE_URL=postgres://… ENTRADA_SECRET=… entrada serve'))
+    .action(async (opts: { port?: string; host?: string; dataDir?: string }) => {
+      const { runServe } = await import('./commands/serve.ts');
+      await runServe({ env, ...opts }, output);
+    });
+
+  program.command('migrate')
+    .description('Apply pending database migrations and exit (`serve` also migrates on start)')
+    .option('--data-dir <dir>', 'folder of the embedded database (env DATA_DIR, default ./data)')
+    .addHelpText('after', examples('entrada migrate', 'DATABASE_URL=postgres://user@db/entrada entrada migrate'))
+    .action(async (opts: { dataDir?: string }) => {
+      const { runMigrate } = await import('./commands/migrate.ts');
+      await runMigrate({ env, ...opts }, output);
+    });
+
+  program.command('demo')
+    .description('Create a demo event with tickets and a scanner device on a running server')
+    .option('--tickets <n>', `how many tickets to issue (default ${DEFAULT_DEMO_TICKETS})`, wholeNumber)
+    .option('--name <name>', 'event name (default "Demo Festival")')
+    .addHelpText('after', examples('entrada demo', 'entrada demo --tickets 100000 --name "Load test"'))
+    .action(async (opts: { tickets?: number; name?: string }, cmd: Command) => {
+      await createDemo({ connection: connection(cmd, 'admin'), ...opts }, output);
+    });
+
+  const tickets = program.command('tickets').description('Import and export an event\'s tickets as CSV');
+  tickets.command('import')
+    .description('Import tickets from a CSV file (checked whole before anything is sent)')
+    .argument('<file>', 'CSV with a header row: ticket_type (name or id, required), code, number, holder_name')
+    .requiredOption('--event <id>', 'event to add the tickets to (required)')
+    .option('--batch <n>', `tickets per request, 1 to 10,000 (default ${DEFAULT_IMPORT_BATCH})`, wholeNumber)
+    .option('--dry-run', 'check the file against the event and stop')
+    .option('--out <file>', 'write the created tickets (id, number, code) to this CSV')
+    .addHelpText('after', '\nAn empty code means Entrada issues a signed code; a given code is imported as is.\n'
+      + 'Each batch is all or nothing on the server.\n'
+      + examples('entrada tickets import tickets.csv --event 7c1e… --dry-run', 'entrada tickets import tickets.csv --event 7c1e… --out created.csv'))
+    .action(async (file: string, opts: { event: string; batch?: number; dryRun?: boolean; out?: string }, cmd: Command) => {
+      await importTickets({ connection: connection(cmd, 'admin'), file, eventId: opts.event, batchSize: opts.batch, dryRun: opts.dryRun, outFile: opts.out }, output);
+    });
+  tickets.command('export')
+    .description('Export an event\'s tickets with their codes as CSV (id, number, tier, holder_name, status, code, scans_used, inside)')
+    .requiredOption('--event <id>', 'event to export (required)')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .addHelpText('after', examples('entrada tickets export --event 7c1e… --out tickets.csv', 'entrada tickets export --event 7c1e… | head'))
+    .action(async (opts: { event: string; out?: string }, cmd: Command) => {
+      await exportTickets({ connection: connection(cmd, 'admin'), eventId: opts.event, outFile: opts.out }, output);
+    });
+
+  const devices = program.command('devices').description('Register and list scanner devices');
+  devices.command('register')
+    .description('Register a device and print its token (shown once)')
+    .requiredOption('--name <name>', 'a name stewards recognise, e.g. "North gate 1" (required)')
+    .option('--device-id <id>', 'your own stable id (3-64 of A-Z a-z 0-9 . _ : -); default: generated')
+    .addOption(new Option('--type <type>', 'kind of device').choices(['scanner', 'mobile']).default('scanner'))
+    .option('--public-key <key>', 'the device\'s Ed25519 public key (base64url or hex), for signed offline scans')
+    .addHelpText('after', examples('entrada devices register --name "North gate 1"', 'entrada devices register --name "Phone Ann" --type mobile --device-id phone-ann'))
+    .action(async (opts: { name: string; deviceId?: string; type?: 'scanner' | 'mobile'; publicKey?: string }, cmd: Command) => {
+      await registerDevice({ connection: connection(cmd, 'admin'), ...opts }, output);
+    });
+  devices.command('list')
+    .description('List the organisation\'s devices')
+    .addHelpText('after', examples('entrada devices list'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      await listDevices({ connection: connection(cmd, 'admin') }, output);
+    });
+
+  const events = program.command('events').description('List events and show their gate and ticket type ids');
+  events.command('list')
+    .description('List the organisation\'s events')
+    .addHelpText('after', examples('entrada events list'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      await listEvents({ connection: connection(cmd, 'admin') }, output);
+    });
+  events.command('show')
+    .description('Show an event\'s gates and ticket types with their ids')
+    .argument('<event-id>', 'the event')
+    .addHelpText('after', examples('entrada events show 7c1e…'))
+    .action(async (eventId: string, _opts: unknown, cmd: Command) => {
+      await showEvent({ connection: connection(cmd, 'admin'), eventId }, output);
+    });
+
+  program.command('scan')
+    .description('Scan a code as a device and show the verdict like a gate does (exit 0 valid, 2 otherwise)')
+    .argument('<code>', 'the ticket code, as a scanner reads it')
+    .option('--event <id>', 'event being scanned for (with --gate)')
+    .option('--gate <id>', 'gate the scan happens at (with --event)')
+    .addOption(new Option('--direction <direction>', 'entry or exit (default entry, or the session\'s)').choices(['entry', 'exit']))
+    .option('--session <id>', 'a scan session instead of --event/--gate')
+    .addHelpText('after', '\nAuthenticates with a device token: --token or ENTRADA_DEVICE_TOKEN. NO_COLOR=1 turns colours off.\n'
+      + 'Exit status: 0 valid, 2 any other verdict (duplicate, invalid, …), 1 the scan could not be made.\n'
+      + examples('ENTRADA_DEVICE_TOKEN=edt_… entrada scan ABC123 --event 7c1e… --gate 51f0…',
+        'entrada scan ABC123 --session 0f3a… --direction exit --token edt_…'))
+    .action(async (code: string, opts: { event?: string; gate?: string; direction?: Direction; session?: string }, cmd: Command) => {
+      const { exitCode } = await scanCode({ connection: connection(cmd, 'device'), code, eventId: opts.event, gateId: opts.gate, sessionId: opts.session, direction: opts.direction }, output);
+      setExitCode(exitCode);
+    });
+
+  return program;
+}
+
+/** Runs one command line; resolves to the process exit status instead of exiting, so tests can call it. */
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(ctx, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    // Commander has already printed its own message (or the help).
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CliError) {
+      ctx.output.err(`error: ${err.message}`);
+      return err.exitCode;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.output.err(`error: unexpected failure: ${message}`);
+    if (ctx.env.ENTRADA_DEBUG) ctx.output.err(err instanceof Error && err.stack ? err.stack : message);
+    else ctx.output.err('This is a bug in entrada; run again with ENTRADA_DEBUG=1 for the stack trace and report it.');
+    return 1;
+  }
+}

@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMigrate } from '../src/commands/migrate.ts';
+import { startServe } from '../src/commands/serve.ts';
+import { CliError } from '../src/errors.ts';
+import { captureOutput, cli, SLOW, tempDir } from './helpers.ts';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+let tmp: { dir: string; remove(): Promise<void> };
+
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(() => tmp.remove());
+
+// Only what the test sets: a developer's DATABASE_URL or REDIS_URL must not leak in.
+const serverEnv = (dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ENTRADA_SECRET: 'cli-test-secret', ...extra,
+});
+
+describe('entrada serve', () => {
+  it('prints the URL, docs, admin token and a demo whose scan line works; keeps the token across restarts', async () => {
+    const dataDir = `${tmp.dir}/first`;
+    const first = captureOutput();
+    const server = await startServe({ env: serverEnv(dataDir) }, first.output);
+    let out = first.stdout();
+    try {
+      expect(out).toContain(`URL          ${server.url}`);
+      expect(out).toContain(`API docs     ${server.url}/docs`);
+      expect(out).toContain(`Database     embedded PGlite in ${dataDir}/pglite`);
+      expect(out).toContain(`Admin token  ${server.bootstrap.adminToken}`);
+      expect(out).toContain(`(generated now; kept in ${dataDir}/bootstrap.json so it is shown on every start)`);
+      const demo = server.bootstrap.demo!;
+      expect(out).toContain(`Event id      ${demo.eventId}`);
+      expect(out).toContain(`Device token  ${demo.deviceToken}`);
+      for (const g of demo.gates) expect(out).toMatch(new RegExp(`${g.name}\\s+${g.id}`));
+      for (const s of demo.sampleCodes) expect(out).toMatch(new RegExp(`${s.tier.replace(/[()]/g, '\\$&')}\\s+${s.number}\\s+${s.code}`));
+
+      // Paste the printed line (minus the npx) and it admits.
+      const line = /^\s+ENTRADA_DEVICE_TOKEN=(\S+) npx entrada (scan .*)$/m.exec(out);
+      expect(line).not.toBeNull();
+      const scan = await cli(line![2]!.split(' '), { ENTRADA_DEVICE_TOKEN: line![1] });
+      expect(scan.code).toBe(0);
+      expect(scan.stdout).toContain('VALID');
+      const events = await cli(['events', 'list', '--url', server.url, '--token', server.bootstrap.adminToken!]);
+      expect(events.stdout).toContain('Demo Festival');
+    } finally {
+      await server.close();
+    }
+
+    const again = captureOutput();
+    const restarted = await startServe({ env: serverEnv(dataDir) }, again.output);
+    await restarted.close();
+    out = again.stdout();
+    expect(out).toContain(`Admin token  ${server.bootstrap.adminToken}`);
+    expect(out).toContain(`(from the data folder: ${dataDir}/bootstrap.json)`);
+    expect(out).toContain(`Event id      ${server.bootstrap.demo!.eventId}`);
+
+    const migrated = captureOutput();
+    const report = await runMigrate({ env: serverEnv(dataDir) }, migrated.output);
+    expect(report.applied).toEqual([]);
+    expect(migrated.stdout()).toBe(`Database: embedded PGlite in ${dataDir}/pglite\nUp to date: nothing to apply (schema ${report.current}).\n`);
+  }, SLOW);
+
+  it('migrate applies the migrations of a new database', async () => {
+    const migrated = captureOutput();
+    const report = await runMigrate({ env: serverEnv(`${tmp.dir}/fresh`) }, migrated.output);
+    expect(report.applied.length).toBeGreaterThan(0);
+    expect(migrated.stdout()).toContain(`Applied ${report.applied[0]}`);
+    expect(migrated.stdout()).toContain(`Schema is now at ${report.current}.`);
+  }, SLOW);
+
+  it('explains configuration errors and a busy port in one line', async () => {
+    const badPort = await cli(['serve'], { PORT: 'eighty', DATA_DIR: `${tmp.dir}/unused` });
+    expect(badPort).toMatchObject({ code: 1, stdout: '', stderr: 'error: configuration: PORT must be an integer between 0 and 65535, got "eighty"\n' });
+    const badCache = await cli(['migrate'], { ENTRADA_TICKET_CACHE: '-1' });
+    expect(badCache.stderr).toMatch(/^error: configuration: ENTRADA_TICKET_CACHE must be/);
+
+    const blocker = createServer();
+    blocker.listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const err = await startServe({ env: serverEnv(`${tmp.dir}/busy`, { PORT: String(port) }) }, captureOutput().output).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(CliError);
+      expect((err as CliError).message).toBe(`port ${port} is already in use on 127.0.0.1: stop the other process, or set PORT (or --port)`);
+    } finally {
+      blocker.close();
+    }
+  }, SLOW);
+
+  it('the real binary serves until SIGTERM, then shuts down cleanly with exit 0', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', 'serve', '--data-dir', `${tmp.dir}/spawned`, '--port', '0', '--host', '127.0.0.1'], {
+      cwd: packageDir,
+      env: { ...process.env, ...serverEnv(`${tmp.dir}/ignored`), ENTRADA_DEMO: 'off', ENTRADA_ADMIN_TOKEN: 'eat_spawned_test_token', DATABASE_URL: '', REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'exit');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no banner in time:\n${stdout}\n${stderr}`)), 60_000);
+        child.stdout.on('data', () => {
+          if (stdout.includes('Press Ctrl-C to stop.')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        void exited.then(() => reject(new Error(`exited early:\n${stdout}\n${stderr}`)));
+      });
+      expect(stdout).toContain(`embedded PGlite in ${tmp.dir}/spawned/pglite`);
+      expect(stdout).toContain('Admin token  eat_spawned_test_token');
+      expect(stdout).toContain('(from ENTRADA_ADMIN_TOKEN)');
+      expect(stdout).toContain('No demo event (ENTRADA_DEMO=off)');
+      const url = /URL {10}(\S+)/.exec(stdout)![1]!;
+      expect((await cli(['devices', 'list', '--url', url, '--token', 'eat_spawned_test_token'])).stdout).toContain('No devices yet');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code] = await exited;
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('SIGTERM received: shutting down…');
+    expect(stdout).toContain('Stopped.');
+  }, SLOW);
+});
