@@ -370,7 +370,7 @@ describeEachBackend('offline sync', (backend) => {
     it('is gzipped when accepted', async () => {
       const res = await fetch(`${server.url}/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}`, { headers: { authorization: `Bearer ${client.token}`, 'accept-encoding': 'gzip' } });
       expect(res.headers.get('content-encoding')).toBe('gzip');
-      expect((await res.json()).manifest.full).toBe(true);
+      expect(((await res.json()) as { manifest: { full: boolean } }).manifest.full).toBe(true);
     });
 
     it('with since, sends only what changed: new tickets, scans, cancellations', async () => {
