@@ -2,11 +2,18 @@
 -- conflicts and commit-ordered change positions.
 --
 -- Change positions: `tx` is the id of the transaction that last changed a row
--- (restamped on every change). Readers serve only rows whose tx is below the
--- oldest transaction still running (pg_snapshot_xmin), so a cursor never skips
--- a change that commits late (a plain sequence would).
+-- (restamped on change). Readers serve only rows whose tx is below the oldest
+-- transaction still running (pg_snapshot_xmin), so a cursor never skips a
+-- change that commits late (a plain sequence would).
+--
+-- A ticket's tx moves on creation and status changes only. Its scan state
+-- changes with every admission, and those are found through the scans'
+-- positions instead: an admission then rewrites no indexed column of the
+-- ticket, so PostgreSQL can update it in place (HOT), without touching any of
+-- its indexes. fillfactor leaves room on each page for those in-place updates.
 
 ALTER TABLE tickets ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id();
+ALTER TABLE tickets SET (fillfactor = 85);
 CREATE INDEX tickets_tx ON tickets (event_id, tx, id);
 
 ALTER TABLE scans
@@ -103,4 +110,3 @@ CREATE INDEX conflicts_ticket ON conflicts (event_id, ticket_id);
 CREATE INDEX conflicts_id ON conflicts (id);
 CREATE INDEX conflicts_status ON conflicts (event_id, status, created_at);
 
-CREATE INDEX scans_device_time ON scans (event_id, device_pk, scanned_at);

@@ -160,7 +160,7 @@ export async function applyTicketStates(tx: Sql, eventId: string, states: Array<
   const rows = await tx.query<{ id: string; version: number }>(
     `UPDATE tickets t SET entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
        last_at = to_timestamp(u.last_at / 1000.0), last_direction = u.last_direction, last_device_id = u.last_device, last_gate_id = u.last_gate,
-       version = t.version + 1, tx = pg_current_xact_id()
+       version = t.version + 1
      FROM unnest($2::uuid[], $3::int[], $4::float8[], $5::text[], $6::uuid[], $7::float8[], $8::text[], $9::text[], $10::uuid[])
        AS u(id, entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate)
      WHERE t.event_id = $1 AND t.id = u.id RETURNING t.id, t.version`,

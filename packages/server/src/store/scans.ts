@@ -38,27 +38,28 @@ const SCAN_INSERT_COLUMNS = `event_id, id, ticket_id, code_digest, result, reaso
  * decided on (compare-and-set), and the scan is recorded in the same statement.
  * Any number of instances can race; at most one wins each version.
  */
-export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: TicketScanState, s: ScanRecordInput): Promise<GuardedWrite> {
+export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: TicketScanState, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
+  // A server-generated scan id cannot exist yet: only a client-supplied one (a retried request) needs the look-up.
+  const replayCheck = clientScanId ? 'AND NOT EXISTS (SELECT 1 FROM scans WHERE event_id = $1 AND id = $2)' : '';
+  const existing = clientScanId ? '(SELECT s.result FROM scans s WHERE s.event_id = $1 AND s.id = $2)' : 'NULL::text';
   const [row] = await sql.query<GuardRow>(
     `WITH upd AS (
        UPDATE tickets SET entries = $14, first_at = $15, first_device_id = $16, first_gate_id = $17,
-         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1, tx = pg_current_xact_id()
-       WHERE event_id = $1 AND id = $3 AND version = $22
-         AND NOT EXISTS (SELECT 1 FROM scans WHERE event_id = $1 AND id = $2)
+         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1
+       WHERE event_id = $1 AND id = $3 AND version = $22 ${replayCheck}
        RETURNING version
      ), ins AS (
        INSERT INTO scans (${SCAN_INSERT_COLUMNS})
        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true, 'admitted' FROM upd
        RETURNING true AS recorded
      )
-     SELECT (SELECT version FROM upd) AS applied_version, (SELECT recorded FROM ins) AS recorded,
-       (SELECT s.result FROM scans s WHERE s.event_id = $1 AND s.id = $2) AS existing, ${TICKET_COLUMNS}
+     SELECT (SELECT version FROM upd) AS applied_version, (SELECT recorded FROM ins) AS recorded, ${existing} AS existing, ${TICKET_COLUMNS}
      FROM tickets t WHERE t.event_id = $1 AND t.id = $3`,
     [...scanParams(s), next.entries,
       next.first ? new Date(next.first.at) : null, next.first?.deviceId ?? null, next.first?.gateId ?? null,
       next.last ? new Date(next.last.at) : null, next.last?.direction ?? null, next.last?.deviceId ?? null, next.last?.gateId ?? null,
       expectedVersion],
-    { name: 'scan_admit' },
+    { name: clientScanId ? 'scan_admit_client_id' : 'scan_admit' },
   );
   return guardOutcome(row, row?.applied_version != null);
 }
@@ -72,7 +73,7 @@ export async function admitWithoutGuard(sql: Sql, next: TicketScanState, s: Scan
   const [row] = await sql.query<{ version: number }>(
     `WITH upd AS (
        UPDATE tickets SET entries = $14, first_at = $15, first_device_id = $16, first_gate_id = $17,
-         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1, tx = pg_current_xact_id()
+         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1
        WHERE event_id = $1 AND id = $3 RETURNING version
      ), ins AS (
        INSERT INTO scans (${SCAN_INSERT_COLUMNS})
@@ -87,7 +88,8 @@ export async function admitWithoutGuard(sql: Sql, next: TicketScanState, s: Scan
 }
 
 /** Records a rejected scan, guarded by the same version check so a refusal is never based on stale state. */
-export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: ScanRecordInput): Promise<GuardedWrite> {
+export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
+  const existing = clientScanId ? '(SELECT s.result FROM scans s WHERE s.event_id = $1 AND s.id = $2)' : 'NULL::text';
   const [row] = await sql.query<GuardRow>(
     `WITH ins AS (
        INSERT INTO scans (${SCAN_INSERT_COLUMNS})
@@ -96,11 +98,10 @@ export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: Sc
        ON CONFLICT (event_id, id) DO NOTHING
        RETURNING true AS recorded
      )
-     SELECT NULL::int AS applied_version, (SELECT recorded FROM ins) AS recorded,
-       (SELECT s.result FROM scans s WHERE s.event_id = $1 AND s.id = $2) AS existing, ${TICKET_COLUMNS}
+     SELECT NULL::int AS applied_version, (SELECT recorded FROM ins) AS recorded, ${existing} AS existing, ${TICKET_COLUMNS}
      FROM tickets t WHERE t.event_id = $1 AND t.id = $3`,
     [...scanParams(s), expectedVersion],
-    { name: 'scan_reject' },
+    { name: clientScanId ? 'scan_reject_client_id' : 'scan_reject' },
   );
   return guardOutcome(row, row?.recorded === true);
 }

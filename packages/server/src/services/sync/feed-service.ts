@@ -2,6 +2,7 @@ import { isInside } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { invalid } from '../../http/errors.ts';
 import { feedPage } from '../../store/changes.ts';
+import type { TicketRecord } from '../../store/tickets.ts';
 import type { EventContext } from '../event-context.ts';
 import { NIL_UUID, type Cursors, type Position } from './cursor.ts';
 
@@ -10,9 +11,10 @@ const iso = (v: number | null | undefined): string | null => (v == null ? null :
 
 /**
  * The download phase (seed 004): everything that changed at an event since a
- * cursor — ticket state and status changes, other devices' scans whatever
- * their verdict, and verdict changes — in commit order, in pages. Within one
- * transaction, tickets come before scans, each in id order.
+ * cursor — new tickets and status changes, other devices' scans whatever
+ * their verdict (each with its ticket's state now), and verdict changes — in
+ * commit order, in pages. Within one transaction, tickets come before scans,
+ * each in id order.
  */
 export class FeedService {
   constructor(private readonly db: Database, private readonly cursors: Cursors) {}
@@ -29,22 +31,21 @@ export class FeedService {
     const scansAfter = from.kind === 1 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: NIL_UUID };
     const { xmin, tickets, scans } = await feedPage(this.db, ctx.event.id, { ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1 });
     type Item = { pos: Position; body: Record<string, unknown> };
+    const ticketState = (t: TicketRecord): Record<string, unknown> => ({
+      ticket_id: t.id, serial: t.serial, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
+      inside: isInside(t.state), version: t.version,
+      first_scan: t.state.first ? { at: iso(t.state.first.at), device_id: t.state.first.deviceId, gate_id: t.state.first.gateId } : null,
+      last_scan: t.state.last ? { at: iso(t.state.last.at), direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
+    });
     const items: Item[] = [
-      ...tickets.map(({ tx, ticket: t }): Item => ({
-        pos: { tx, kind: 0, id: t.id },
-        body: {
-          kind: 'ticket', ticket_id: t.id, serial: t.serial, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
-          inside: isInside(t.state), version: t.version,
-          first_scan: t.state.first ? { at: iso(t.state.first.at), device_id: t.state.first.deviceId, gate_id: t.state.first.gateId } : null,
-          last_scan: t.state.last ? { at: iso(t.state.last.at), direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
-        },
-      })),
+      ...tickets.map(({ tx, ticket: t }): Item => ({ pos: { tx, kind: 0, id: t.id }, body: { kind: 'ticket', ...ticketState(t) } })),
       ...scans.map((s): Item => ({
         pos: { tx: s.tx, kind: 1, id: s.id },
         body: {
           kind: 'scan', scan_id: s.id, ticket_id: s.ticketId, device_id: s.deviceId, seq: s.seq, scanned_at: iso(s.scannedAt), direction: s.direction,
           gate_id: s.gateId, result: s.result, reason: s.reason, verdict: s.recordStatus, conflict_reason: s.conflictReason,
           winner_scan_id: s.winnerScanId, ambiguous: s.ambiguous, source: s.source, revision: s.revision,
+          ticket: s.ticket ? ticketState(s.ticket) : null,
         },
       })),
     ].sort((a, b) => compareTx(a.pos.tx, b.pos.tx) || a.pos.kind - b.pos.kind || (a.pos.id < b.pos.id ? -1 : a.pos.id > b.pos.id ? 1 : 0));

@@ -1,0 +1,138 @@
+/**
+ * Order independence, as a property: random offline scans from several devices
+ * over a few tickets, uploaded in random order, batching and with repeats,
+ * always end in the same admissions, conflicts and counts as a pure reference
+ * replay of all scans through core's rules.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { isInside, replayTicket, type Direction, type GatePolicy, type ReplayScan, type TicketTypePolicy } from '@entrada/core';
+import {
+  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type TestDatabase, type TestServer,
+} from './harness.ts';
+import { TestDevice } from './offline-helpers.ts';
+
+const DEVICES = 3;
+const TICKETS = 3;
+const T0 = Date.parse('2026-07-01T18:00:00Z');
+
+interface ScanSpec { ticket: number; offsetS: number; direction: Direction; gate: 'main' | 'any' | 'vip' }
+interface Plan { logs: ScanSpec[][]; uploads: Array<{ device: number; from: number; to: number }> }
+
+const scanSpec: fc.Arbitrary<ScanSpec> = fc.record({
+  ticket: fc.integer({ min: 0, max: TICKETS - 1 }),
+  // A narrow window makes double reads, ties and re-entries common.
+  offsetS: fc.integer({ min: 0, max: 900 }),
+  direction: fc.constantFrom<Direction>('entry', 'entry', 'exit'),
+  gate: fc.constantFrom<'main' | 'any' | 'vip'>('main', 'main', 'any', 'vip'),
+});
+
+/** Logs per device, then uploads: every seq covered at least once, in random contiguous batches, shuffled, some repeated. */
+const plan: fc.Arbitrary<Plan> = fc.array(fc.array(scanSpec, { minLength: 1, maxLength: 6 }), { minLength: DEVICES, maxLength: DEVICES })
+  .chain((logs) => {
+    const cuts = logs.map((log) => fc.array(fc.boolean(), { minLength: log.length - 1, maxLength: log.length - 1 }));
+    return fc.tuple(fc.constant(logs), fc.tuple(...cuts), fc.array(fc.nat(), { maxLength: 4 }), fc.array(fc.nat(), { minLength: 30, maxLength: 30 }));
+  })
+  .map(([logs, cuts, repeats, shuffle]) => {
+    const uploads: Plan['uploads'] = [];
+    logs.forEach((log, device) => {
+      let from = 1;
+      for (let seq = 1; seq <= log.length; seq++) {
+        if (seq === log.length || cuts[device]![seq - 1]) {
+          uploads.push({ device, from, to: seq });
+          from = seq + 1;
+        }
+      }
+    });
+    for (const r of repeats) uploads.push(uploads[r % uploads.length]!);
+    // Deterministic shuffle from the generated numbers (fast-check shrinks it).
+    for (let i = uploads.length - 1; i > 0; i--) {
+      const j = shuffle[i % shuffle.length]! % (i + 1);
+      [uploads[i], uploads[j]] = [uploads[j]!, uploads[i]!];
+    }
+    return { logs, uploads };
+  });
+
+describeEachBackend('offline reconciliation is order-independent', (backend) => {
+  let tdb: TestDatabase;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    tdb = await backend.open();
+    server = await startTestServer(tdb.db);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await tdb?.drop();
+  });
+
+  it('ends in the reference replay whatever the upload order, batching or repetition', async () => {
+    await fc.assert(fc.asyncProperty(plan, async (p) => {
+      const ev = await seedEvent(server.admin, { starts_at: '2026-07-01T10:00:00Z', ends_at: '2026-07-02T10:00:00Z' });
+      const typeIds = [ev.types.ga, ev.types.reentry, ev.types.multi];
+      const tickets = await issueTickets(server.admin, ev.eventId, typeIds.map((ticket_type_id) => ({ ticket_type_id })));
+      const devices: TestDevice[] = [];
+      for (let i = 0; i < DEVICES; i++) {
+        const d = await registerDevice(server.admin, `Prop ${i}`);
+        devices.push(new TestDevice(server.client(d.token), d.deviceId, ev.eventId));
+      }
+      const gateIds = { main: ev.gates.main, any: ev.gates.any, vip: ev.gates.vip };
+      p.logs.forEach((log, i) => log.forEach((s) => devices[i]!.scan({ code: tickets[s.ticket]!.code, at: T0 + s.offsetS * 1000, direction: s.direction, gateId: gateIds[s.gate] })));
+
+      for (const u of p.uploads) {
+        const r = await devices[u.device]!.upload(u.from, u.to);
+        expect(r.status).toBe(200);
+      }
+
+      // Reference: core's replay over every scan of each ticket.
+      const detail = (await server.admin.get(`/api/v1/events/${ev.eventId}`)).body as {
+        timezone: string; settings: { duplicate_window_s: number };
+        gates: Array<{ id: string; zone_ids: string[] }>;
+        ticket_types: Array<{ id: string; name: string; zone_ids: string[]; max_scans: number; allow_reentry: boolean }>;
+      };
+      const gates = new Map<string, GatePolicy>(detail.gates.map((g) => [g.id, { id: g.id, zoneIds: g.zone_ids }]));
+      const types = new Map<string, TicketTypePolicy>(detail.ticket_types.map((t) => [t.id, {
+        id: t.id, name: t.name, zoneIds: t.zone_ids, maxScans: t.max_scans, allowReentry: t.allow_reentry, validFrom: null, validUntil: null,
+      }]));
+      const expectedStatus = new Map<string, string>();
+      const expectedConflicts = new Map<string, string>();
+      const expectedTickets = new Map<string, { entries: number; inside: boolean }>();
+      tickets.forEach((t, ti) => {
+        const scans: Array<ReplayScan & { ref: string }> = [];
+        devices.forEach((d) => d.log.forEach((s) => {
+          if (s.qrcode === t.code) scans.push({ ref: `${d.deviceId}#${s.seq}`, at: s.scannedAt, deviceId: d.deviceId, seq: s.seq, direction: s.direction, gate: gates.get(s.gateId!)! });
+        }));
+        const { outcomes, state } = replayTicket({
+          event: { id: ev.eventId, timezone: detail.timezone, duplicateWindowMs: detail.settings.duplicate_window_s * 1000 },
+          ticket: { id: t.id, eventId: ev.eventId, status: 'valid', statusChangedAt: null },
+          type: types.get(typeIds[ti]!)!,
+        }, scans);
+        for (const o of outcomes) {
+          expectedStatus.set(o.scan.ref!, o.verdict.admits ? 'admitted' : 'conflict');
+          if (!o.verdict.admits) expectedConflicts.set(o.scan.ref!, `${o.verdict.reason}>${o.verdict.previous?.ref ?? '-'}`);
+        }
+        expectedTickets.set(t.id, { entries: state.entries, inside: isInside(state) });
+      });
+
+      const byId = new Map<string, string>();
+      const rows = await tdb.db.query<{ id: string; device_id: string; seq: number; record_status: string }>(
+        `SELECT id, device_id, seq::float8 AS seq, record_status FROM scans WHERE event_id = $1`, [ev.eventId]);
+      for (const r of rows) byId.set(r.id, `${r.device_id}#${r.seq}`);
+      expect(rows).toHaveLength(p.logs.flat().length);
+      expect(new Map(rows.map((r) => [`${r.device_id}#${r.seq}`, r.record_status]))).toEqual(expectedStatus);
+
+      const conflicts = await tdb.db.query<{ loser_scan_id: string; winner_scan_id: string | null; reason: string }>(
+        `SELECT loser_scan_id, winner_scan_id, reason FROM conflicts WHERE event_id = $1 AND status = 'open'`, [ev.eventId]);
+      expect(new Map(conflicts.map((c) => [byId.get(c.loser_scan_id)!, `${c.reason}>${c.winner_scan_id ? byId.get(c.winner_scan_id) : '-'}`]))).toEqual(expectedConflicts);
+
+      for (const t of tickets) {
+        const view = (await server.admin.get(`/api/v1/tickets/${t.id}`)).body;
+        expect({ entries: view.scans_used, inside: view.inside }).toEqual(expectedTickets.get(t.id));
+      }
+      for (const d of devices) {
+        const status = (await d.client.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body;
+        expect(status).toMatchObject({ acked_through: d.log.length, missing: [] });
+      }
+    }), { numRuns: backend.name === 'pglite' ? 40 : 20, endOnFailure: true });
+  }, 300_000);
+});
