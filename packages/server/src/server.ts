@@ -47,7 +47,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
 
 export interface ServiceOptions {
   secret: Buffer; redisUrl: string | undefined; ticketCacheSize: number; log: Logger; now?: (() => number) | undefined;
-  /** Test-only: turn off the admission guard to demonstrate the race it prevents. */
+  /** Test-only: turn off the admission guards (online compare-and-set, sync row locks) to demonstrate the races they prevent. */
   unsafeDisableAdmissionGuard?: boolean | undefined;
 }
 
@@ -68,7 +68,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard);
   const auth = new Authenticator(db, bus, now);
   const sync = {
-    sync: new SyncService(db, contexts, directory, bus, now),
+    sync: new SyncService(db, contexts, directory, bus, now, !opts.unsafeDisableAdmissionGuard),
     manifest: new ManifestService(db, cursors, now),
     feed: new FeedService(db, cursors),
     conflicts,

@@ -56,19 +56,19 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
 }
 
 /** The tickets a batch touches, locked in id order (a fixed order cannot deadlock against another batch). */
-export async function lockTicketsByDigest(tx: Sql, eventId: string, digestsHex: string[]): Promise<Array<{ digestHex: string; ticket: TicketRecord }>> {
+export async function lockTicketsByDigest(tx: Sql, eventId: string, digestsHex: string[], lock = true): Promise<Array<{ digestHex: string; ticket: TicketRecord }>> {
   if (digestsHex.length === 0) return [];
   const rows = await tx.query<RawTicket & { digest: string }>(
     `SELECT ${TICKET_COLUMNS}, encode(t.code_digest, 'hex') AS digest FROM tickets t
      WHERE t.event_id = $1 AND t.code_digest = ANY(SELECT decode(d, 'hex') FROM unnest($2::text[]) d)
-     ORDER BY t.id FOR UPDATE`, [eventId, digestsHex]);
+     ORDER BY t.id ${lock ? 'FOR UPDATE' : ''}`, [eventId, digestsHex]);
   return rows.map((r) => ({ digestHex: r.digest, ticket: toTicket(r) }));
 }
 
-export async function lockTicketsById(tx: Sql, eventId: string, ids: string[]): Promise<TicketRecord[]> {
+export async function lockTicketsById(tx: Sql, eventId: string, ids: string[], lock = true): Promise<TicketRecord[]> {
   if (ids.length === 0) return [];
   const rows = await tx.query<RawTicket>(
-    `SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) ORDER BY t.id FOR UPDATE`, [eventId, ids]);
+    `SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) ORDER BY t.id ${lock ? 'FOR UPDATE' : ''}`, [eventId, ids]);
   return rows.map(toTicket);
 }
 

@@ -67,6 +67,8 @@ export class SyncService {
     private readonly devices: DeviceDirectory,
     private readonly bus: Bus,
     private readonly now: () => number = Date.now,
+    /** false only in the race control experiment: reconcile without the tickets' row locks. */
+    private readonly lockTickets: boolean = true,
   ) {}
 
   async sync(req: SyncRequest): Promise<SyncResponse> {
@@ -93,7 +95,7 @@ export class SyncService {
       const sorted = [...prepared].sort((a, b) => a.seq - b.seq);
       const neighbours = sorted.length > 0 ? [sorted[0]!.seq - 1, sorted.at(-1)!.seq + 1] : [];
       const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...seqs, ...neighbours]);
-      const tickets = await lockTicketsByDigest(tx, ctx.event.id, [...new Set(prepared.flatMap((p) => (p.digestHex ? [p.digestHex] : [])))]);
+      const tickets = await lockTicketsByDigest(tx, ctx.event.id, [...new Set(prepared.flatMap((p) => (p.digestHex ? [p.digestHex] : [])))], this.lockTickets);
       const ticketByDigest = new Map(tickets.map((t) => [t.digestHex, t.ticket]));
 
       // Re-uploads: same content is a replay (answered with its outcome), other content is tampering.
@@ -162,7 +164,7 @@ export class SyncService {
 
       // Reconcile every ticket a new candidate admission touches.
       const affected = [...new Set(rows.filter((r) => r.recordStatus === 'admitted' && r.ticketId && inserted.has(r.seq)).map((r) => r.ticketId!))];
-      const reconciled = await reconcileTickets(tx, ctx, affected, new Set(rows.map((r) => r.id)), receivedAt);
+      const reconciled = await reconcileTickets(tx, ctx, affected, new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets);
 
       const marks = advanceMarks(log, inserted);
       const flag = tampered ? 'tampering' : integrityProblem ? 'integrity' : offset !== null && Math.abs(offset) > SKEW_FLAG_MS ? 'clock_skew' : null;
@@ -308,10 +310,12 @@ export class SyncService {
  * Replays the given tickets and writes what changed: scan verdicts of record,
  * ticket states and conflicts. Callers hold the tickets' row locks.
  */
-export async function reconcileTickets(tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: Set<string>, at: number): Promise<Map<string, TicketReconciliation & { version?: number }>> {
+export async function reconcileTickets(
+  tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: Set<string>, at: number, lock = true,
+): Promise<Map<string, TicketReconciliation & { version?: number }>> {
   const out = new Map<string, TicketReconciliation & { version?: number }>();
   if (ticketIds.length === 0) return out;
-  const tickets = await lockTicketsById(tx, ctx.event.id, ticketIds);
+  const tickets = await lockTicketsById(tx, ctx.event.id, ticketIds, lock);
   const candidates = await candidateScans(tx, ctx.event.id, ticketIds);
   const byTicket = new Map<string, typeof candidates>();
   for (const c of candidates) {
