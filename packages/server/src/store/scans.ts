@@ -17,13 +17,10 @@ export type GuardedWrite =
   /** A scan with this id was already recorded (a retried request). */
   | { kind: 'replay' };
 
-interface GuardRow extends RawTicket { applied_version: number | null; recorded: boolean | null; existing: string | null }
-
-function guardOutcome(row: GuardRow | undefined, applied: boolean): GuardedWrite {
+async function currentTicket(sql: Sql, eventId: string, ticketId: string): Promise<TicketRecord> {
+  const [row] = await sql.query<RawTicket>(`SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.id = $2`, [eventId, ticketId], { name: 'ticket_by_id' });
   if (!row) throw new Error('ticket vanished during scan');
-  if (row.existing !== null) return { kind: 'replay' };
-  if (applied) return { kind: 'applied', version: row.applied_version ?? row.version };
-  return { kind: 'stale', current: toTicket(row) };
+  return toTicket(row);
 }
 
 function scanParams(s: ScanRecordInput): unknown[] {
@@ -35,33 +32,22 @@ const SCAN_INSERT_COLUMNS = `event_id, id, ticket_id, code_digest, result, reaso
 /**
  * The online admission guard, in one statement and one round trip: the ticket's
  * new state is written only if its version is still the one the verdict was
- * decided on (compare-and-set), and the scan is recorded in the same statement.
- * Any number of instances can race; at most one wins each version.
+ * decided on (compare-and-set), and the scan is recorded with it (see
+ * migration 003). Any number of instances can race; at most one wins each
+ * version. Only a stale version costs a second round trip, to read the row.
  */
 export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: TicketScanState, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
-  // A server-generated scan id cannot exist yet: only a client-supplied one (a retried request) needs the look-up.
-  const replayCheck = clientScanId ? 'AND NOT EXISTS (SELECT 1 FROM scans WHERE event_id = $1 AND id = $2)' : '';
-  const existing = clientScanId ? '(SELECT s.result FROM scans s WHERE s.event_id = $1 AND s.id = $2)' : 'NULL::text';
-  const [row] = await sql.query<GuardRow>(
-    `WITH upd AS (
-       UPDATE tickets SET entries = $14, first_at = $15, first_device_id = $16, first_gate_id = $17,
-         last_at = $18, last_direction = $19, last_device_id = $20, last_gate_id = $21, version = version + 1
-       WHERE event_id = $1 AND id = $3 AND version = $22 ${replayCheck}
-       RETURNING version
-     ), ins AS (
-       INSERT INTO scans (${SCAN_INSERT_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true, 'admitted' FROM upd
-       RETURNING true AS recorded
-     )
-     SELECT (SELECT version FROM upd) AS applied_version, (SELECT recorded FROM ins) AS recorded, ${existing} AS existing, ${TICKET_COLUMNS}
-     FROM tickets t WHERE t.event_id = $1 AND t.id = $3`,
+  const [row] = await sql.query<{ applied_version: number | null; existing: string | null }>(
+    `SELECT applied_version, existing FROM entrada_admit_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
     [...scanParams(s), next.entries,
       next.first ? new Date(next.first.at) : null, next.first?.deviceId ?? null, next.first?.gateId ?? null,
       next.last ? new Date(next.last.at) : null, next.last?.direction ?? null, next.last?.deviceId ?? null, next.last?.gateId ?? null,
-      expectedVersion],
-    { name: clientScanId ? 'scan_admit_client_id' : 'scan_admit' },
+      expectedVersion, clientScanId],
+    { name: 'scan_admit' },
   );
-  return guardOutcome(row, row?.applied_version != null);
+  if (row?.existing != null) return { kind: 'replay' };
+  if (row?.applied_version != null) return { kind: 'applied', version: row.applied_version };
+  return { kind: 'stale', current: await currentTicket(sql, s.eventId, s.ticketId!) };
 }
 
 /**
@@ -89,21 +75,14 @@ export async function admitWithoutGuard(sql: Sql, next: TicketScanState, s: Scan
 
 /** Records a rejected scan, guarded by the same version check so a refusal is never based on stale state. */
 export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
-  const existing = clientScanId ? '(SELECT s.result FROM scans s WHERE s.event_id = $1 AND s.id = $2)' : 'NULL::text';
-  const [row] = await sql.query<GuardRow>(
-    `WITH ins AS (
-       INSERT INTO scans (${SCAN_INSERT_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected'
-       FROM tickets WHERE event_id = $1 AND id = $3 AND version = $14
-       ON CONFLICT (event_id, id) DO NOTHING
-       RETURNING true AS recorded
-     )
-     SELECT NULL::int AS applied_version, (SELECT recorded FROM ins) AS recorded, ${existing} AS existing, ${TICKET_COLUMNS}
-     FROM tickets t WHERE t.event_id = $1 AND t.id = $3`,
-    [...scanParams(s), expectedVersion],
-    { name: clientScanId ? 'scan_reject_client_id' : 'scan_reject' },
+  const [row] = await sql.query<{ recorded: boolean; existing: string | null }>(
+    `SELECT recorded, existing FROM entrada_reject_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    [...scanParams(s), expectedVersion, clientScanId],
+    { name: 'scan_reject' },
   );
-  return guardOutcome(row, row?.recorded === true);
+  if (row?.existing != null) return { kind: 'replay' };
+  if (row?.recorded) return { kind: 'applied', version: expectedVersion };
+  return { kind: 'stale', current: await currentTicket(sql, s.eventId, s.ticketId!) };
 }
 
 /** Records a scan that matched no ticket (unknown, malformed or forged code). */
