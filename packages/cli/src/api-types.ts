@@ -1,5 +1,5 @@
 /** The shapes of the API answers the CLI reads (see packages/server/src/routes). */
-import type { Direction, ScanResult, VerdictReason } from '@entrada/core';
+import type { ScanVerdictResponse } from '@entrada/core';
 
 export interface EventSummary {
   id: string; name: string; starts_at: string; ends_at: string; timezone: string; created_at: string;
@@ -27,16 +27,5 @@ export interface DeviceView {
   last_seen_at: string | null; created_at: string;
 }
 
-export interface ScanVerdict {
-  result: ScanResult;
-  reason: VerdictReason;
-  message: string;
-  direction: Direction;
-  ticket: { id: string; number: string; tier: string; holder_name: string | null; scans_used: number; max_scans: number } | null;
-  first_scanned_at?: string;
-  scanned_by?: string;
-  scanned_by_name?: string;
-  previous_gate?: string;
-  scan_id: string;
-  scanned_at: string;
-}
+/** The scan endpoint's answer: core's protocol type, shared with the server. */
+export type ScanVerdict = ScanVerdictResponse;

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { DirectionSchema, Uuid } from './common.ts';
+import type { Direction, ScanResult, VerdictReason } from '../model.ts';
 
 /**
  * `code` is deliberately loose (any string up to a generous bound): a scanned
@@ -15,26 +16,17 @@ export const ScanBody = Type.Object({
 }, { additionalProperties: false });
 export type ScanBody = Static<typeof ScanBody>;
 
-export const ScanTicket = Type.Object({
-  id: Uuid,
-  number: Type.String(),
-  tier: Type.String(),
-  holder_name: Type.Union([Type.String(), Type.Null()]),
-  scans_used: Type.Integer(),
-  max_scans: Type.Integer(),
-});
-
-export const ScanResponse = Type.Object({
-  result: Type.String(),
-  reason: Type.String(),
-  message: Type.String(),
-  direction: DirectionSchema,
-  ticket: Type.Union([ScanTicket, Type.Null()]),
-  first_scanned_at: Type.Optional(Type.String()),
-  scanned_by: Type.Optional(Type.String()),
-  scanned_by_name: Type.Optional(Type.String()),
-  previous_gate: Type.Optional(Type.String()),
-  scan_id: Uuid,
-  scanned_at: Type.String(),
-});
-export type ScanResponse = Static<typeof ScanResponse>;
+/** The verdict a gate shows: what `POST /api/v1/scanning/scan` answers. */
+export interface ScanVerdictResponse {
+  result: ScanResult;
+  reason: VerdictReason;
+  message: string;
+  direction: Direction;
+  ticket: { id: string; number: string; tier: string; holder_name: string | null; scans_used: number; max_scans: number } | null;
+  first_scanned_at?: string;
+  scanned_by?: string;
+  scanned_by_name?: string;
+  previous_gate?: string;
+  scan_id: string;
+  scanned_at: string;
+}

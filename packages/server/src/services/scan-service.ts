@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import {
   applyAdmission, decideAdmission, describeVerdict, isInside, parseScannedCode, verifySignedCode, zonesOverlap,
-  type Direction, type ScanResult, type TicketFacts, type Verdict, type VerdictReason,
+  type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type Verdict, type VerdictReason,
 } from '@entrada/core';
 import type { Database } from '../db/database.ts';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
@@ -30,19 +30,8 @@ export interface ScanRequest {
   scanId?: string | undefined;
 }
 
-export interface ScanOutcome {
-  result: ScanResult;
-  reason: VerdictReason;
-  message: string;
-  direction: Direction;
-  ticket: { id: string; number: string; tier: string; holder_name: string | null; scans_used: number; max_scans: number } | null;
-  first_scanned_at?: string;
-  scanned_by?: string;
-  scanned_by_name?: string;
-  previous_gate?: string;
-  scan_id: string;
-  scanned_at: string;
-}
+/** What the scan endpoint answers (the wire type lives in core's protocol). */
+export type ScanOutcome = ScanVerdictResponse;
 
 // Contention on one ticket resolves in a couple of rounds; the bound only guards against a bug looping forever.
 const MAX_ATTEMPTS = 16;
