@@ -165,3 +165,21 @@ export async function registerDevice(admin: Client, name = 'Scanner', extra: Rec
   if (r.status !== 201) throw new Error(`device failed: ${r.status} ${JSON.stringify(r.body)}`);
   return { deviceId: r.body.device_id, token: r.body.token };
 }
+
+/**
+ * Retries `check` until it passes or `timeoutMs` runs out, then throws its last
+ * error. For change streams: they serve only transactions below the cluster's
+ * oldest running one, so a fresh commit can appear a moment later while other
+ * transactions (other test files, same PostgreSQL) are still open.
+ */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

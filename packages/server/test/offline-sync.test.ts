@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer,
+  describeEachBackend, eventually, issueTickets, registerDevice, seedEvent, startTestServer,
   type Client, type SeededEvent, type TestDatabase, type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
@@ -112,6 +112,21 @@ describeEachBackend('offline sync', (backend) => {
       expect(await count(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1 AND record_status = 'failed'`, [d.deviceId])).toBe(3);
     });
 
+    it('an offline copy of a scan the server received online (the device timed out) is acknowledged, not admitted twice', async () => {
+      const d = await device('Timed out');
+      const [t] = await tickets(1);
+      const scanId = crypto.randomUUID();
+      const live = await d.client.post('/api/v1/scanning/scan', { code: t!.code, event_id: ev.eventId, gate_id: ev.gates.main, scan_id: scanId });
+      expect(live.body.result).toBe('valid');
+      const body = d.body(1, 0);
+      const r = await d.client.post('/api/v1/offline/sync', { ...body, scans: [{ qrcode: t!.code, scanned_at: clock, seq: 1, gate_id: ev.gates.main, scan_id: scanId }] });
+      expect(r.body.results[0]).toMatchObject({ sync_status: 'duplicate', message: 'Already received online', verdict: 'admitted' });
+      expect(r.body.acked_through).toBe(1);
+      expect((await server.admin.get(`/api/v1/tickets/${t!.id}`)).body.scans_used).toBe(1);
+      const conflicts = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter((c: { ticket: { id: string } }) => c.ticket.id === t!.id);
+      expect(conflicts).toEqual([]);
+    });
+
     it('records scans the device refused, without admitting anyone', async () => {
       const d = await device('Gate 6');
       const [a] = await tickets(1);
@@ -141,9 +156,11 @@ describeEachBackend('offline sync', (backend) => {
         loser: { device_id: late.deviceId, seq: 1 },
       });
       // The late device learns through the feed that its scan lost.
-      const feed = await late.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&limit=5000`);
-      const mine = feed.body.events.filter((e: { kind: string; device_id?: string }) => e.kind === 'scan' && e.device_id === late.deviceId);
-      expect(mine.at(-1)).toMatchObject({ verdict: 'conflict', conflict_reason: 'already_used', revision: 1 });
+      await eventually(async () => {
+        const feed = await late.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&limit=5000`);
+        const mine = feed.body.events.filter((e: { kind: string; device_id?: string }) => e.kind === 'scan' && e.device_id === late.deviceId);
+        expect(mine.at(-1)).toMatchObject({ verdict: 'conflict', conflict_reason: 'already_used', revision: 1 });
+      });
       // And a re-upload says so.
       expect((await late.upload()).body.results[0]).toMatchObject({ sync_status: 'duplicate', verdict: 'conflict' });
       const ticket = await server.admin.get(`/api/v1/tickets/${t!.id}`);
@@ -358,6 +375,9 @@ describeEachBackend('offline sync', (backend) => {
       const m = r.body.manifest;
       expect(m).toMatchObject({ event_id: ev.eventId, full: true, policies: { duplicate_window_s: 300 } });
       expect(m.keys[0]).toMatchObject({ key_id: 1, active: true });
+      const feed = await client.get(`/api/v1/offline/events?event_id=${ev.eventId}&since=${encodeURIComponent(m.feed_cursor)}`);
+      expect(feed.status).toBe(200);
+      expect(feed.body.events.filter((e: { kind: string; ticket_id: string }) => e.kind === 'ticket' && e.ticket_id === imp!.id)).toEqual([]);
       expect(m.gates.length).toBe(3);
       const entry = m.tickets.find((t: { ticket_id: string }) => t.ticket_id === imp!.id);
       expect(entry).toMatchObject({ number: imp!.number, tier: 'VIP', max_scans: 1, current_scans: 0, inside: false, status: 'valid' });
@@ -376,15 +396,21 @@ describeEachBackend('offline sync', (backend) => {
     it('with since, sends only what changed: new tickets, scans, cancellations', async () => {
       const full = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}`)).body.manifest;
       const [fresh, cancelled, scanned] = await tickets(3);
-      const cursor1 = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=${encodeURIComponent(full.cursor)}`)).body.manifest;
-      expect(cursor1.full).toBe(false);
-      expect(cursor1.tickets.map((t: { ticket_id: string }) => t.ticket_id).sort()).toEqual([fresh!.id, cancelled!.id, scanned!.id].sort());
+      const cursor1 = await eventually(async () => {
+        const m = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=${encodeURIComponent(full.cursor)}`)).body.manifest;
+        expect(m.full).toBe(false);
+        expect(m.tickets.map((t: { ticket_id: string }) => t.ticket_id).sort()).toEqual([fresh!.id, cancelled!.id, scanned!.id].sort());
+        return m;
+      });
       await server.admin.post(`/api/v1/tickets/${cancelled!.id}/cancel`);
       await client.post('/api/v1/scanning/scan', { code: scanned!.code, event_id: ev.eventId, gate_id: ev.gates.main });
-      const delta = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=${encodeURIComponent(cursor1.cursor)}`)).body.manifest;
-      expect(delta.full).toBe(false);
+      const delta = await eventually(async () => {
+        const m = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=${encodeURIComponent(cursor1.cursor)}`)).body.manifest;
+        expect(m.full).toBe(false);
+        expect(m.tickets.map((t: { ticket_id: string }) => t.ticket_id).sort()).toEqual([cancelled!.id, scanned!.id].sort());
+        return m;
+      });
       const byId = new Map(delta.tickets.map((t: { ticket_id: string }) => [t.ticket_id, t]));
-      expect([...byId.keys()].sort()).toEqual([cancelled!.id, scanned!.id].sort());
       expect(byId.get(cancelled!.id)).toMatchObject({ status: 'cancelled' });
       expect(byId.get(scanned!.id)).toMatchObject({ current_scans: 1, inside: true });
       const none = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=${encodeURIComponent(delta.cursor)}`)).body.manifest;
@@ -401,25 +427,29 @@ describeEachBackend('offline sync', (backend) => {
       const ts = await tickets(7);
       ts.forEach((t, i) => a.scan({ code: t.code, at: t0 + i * 1000, gateId: ev.gates.main }));
       await a.upload();
+      // Read page by page, resuming from the cursor, until the uploaded scans have all appeared.
       const seen: Array<{ kind: string; scan_id?: string; ticket_id: string }> = [];
       let since: string | undefined;
-      for (let page = 0; page < 2000; page++) {
-        const r = await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&limit=50${since ? `&since=${encodeURIComponent(since)}` : ''}`);
-        expect(r.status).toBe(200);
-        seen.push(...r.body.events);
-        since = r.body.next_cursor;
-        if (!r.body.has_more) break;
-      }
+      await eventually(async () => {
+        for (let page = 0; page < 2000; page++) {
+          const r = await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&limit=50${since ? `&since=${encodeURIComponent(since)}` : ''}`);
+          expect(r.status).toBe(200);
+          seen.push(...r.body.events);
+          since = r.body.next_cursor;
+          if (!r.body.has_more) break;
+        }
+        expect(seen.filter((e) => e.kind === 'scan' && ts.some((t) => t.id === e.ticket_id))).toHaveLength(7);
+      });
       const scanIds = seen.filter((e) => e.kind === 'scan').map((e) => e.scan_id);
       expect(new Set(scanIds).size).toBe(scanIds.length);
-      const mine = seen.filter((e) => e.kind === 'scan' && ts.some((t) => t.id === e.ticket_id));
-      expect(mine).toHaveLength(7);
       // Nothing new: an empty page; then a change appears after the cursor.
       const empty = await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&since=${encodeURIComponent(since!)}`);
       expect(empty.body).toMatchObject({ events: [], has_more: false });
       await server.admin.post(`/api/v1/tickets/${ts[0]!.id}/block`);
-      const next = await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&since=${encodeURIComponent(empty.body.next_cursor)}`);
-      expect(next.body.events).toEqual([expect.objectContaining({ kind: 'ticket', ticket_id: ts[0]!.id, status: 'blocked' })]);
+      await eventually(async () => {
+        const next = await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&since=${encodeURIComponent(empty.body.next_cursor)}`);
+        expect(next.body.events).toEqual([expect.objectContaining({ kind: 'ticket', ticket_id: ts[0]!.id, status: 'blocked' })]);
+      });
       expect((await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&since=forged`)).status).toBe(400);
     });
   });

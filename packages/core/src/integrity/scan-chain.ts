@@ -17,13 +17,15 @@ export interface ChainedScan {
   direction: 'entry' | 'exit';
   gateId: string | null;
   localResult: string | null;
+  /** The id of an online attempt that timed out before this offline decision, if any. */
+  scanId?: string | null | undefined;
 }
 
 const encoder = new TextEncoder();
 
 /** Canonical bytes of one scan: a JSON array in a fixed order (JSON.stringify is deterministic for these types). */
 export function scanCanonicalBytes(eventId: string, deviceId: string, s: ChainedScan): Uint8Array {
-  return encoder.encode(JSON.stringify(['entrada/scan/v1', eventId, deviceId, s.seq, s.scannedAt, s.direction, s.gateId, s.localResult, s.qrcode]));
+  return encoder.encode(JSON.stringify(['entrada/scan/v1', eventId, deviceId, s.seq, s.scannedAt, s.direction, s.gateId, s.localResult, s.qrcode, s.scanId ?? null]));
 }
 
 export function scanHash(eventId: string, deviceId: string, s: ChainedScan): Uint8Array {

@@ -4,7 +4,10 @@ import { DirectionSchema, Uuid } from './common.ts';
 export const MAX_SYNC_SCANS = 5_000;
 export const MAX_SYNC_BYTES = 4 * 1024 * 1024;
 
-const ResultCode = Type.Union(['valid', 'duplicate', 'invalid_token', 'wrong_event', 'wrong_gate', 'cancelled', 'not_valid_now'].map((r) => Type.Literal(r)));
+const ResultCode = Type.Union([
+  Type.Literal('valid'), Type.Literal('duplicate'), Type.Literal('invalid_token'), Type.Literal('wrong_event'),
+  Type.Literal('wrong_gate'), Type.Literal('cancelled'), Type.Literal('not_valid_now'),
+]);
 
 /** One offline scan as a device uploads it (seed 001's shape, extended). */
 export const SyncScan = Type.Object({
@@ -14,6 +17,7 @@ export const SyncScan = Type.Object({
   direction: Type.Optional(DirectionSchema),
   gate_id: Type.Optional(Type.Union([Uuid, Type.Null()])),
   local_result: Type.Optional(Type.Union([ResultCode, Type.Null()])),
+  scan_id: Type.Optional(Type.String({ format: 'uuid', description: 'The scan_id of an online attempt that timed out before this offline decision' })),
   // Sent by seed 001 clients; accepted and ignored.
   ticket_types: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 50 })),
 }, { additionalProperties: false });

@@ -40,7 +40,7 @@ export interface FeedScan {
   tx: string; id: string; ticketId: string | null; deviceId: string; seq: number | null; scannedAt: number; direction: string; gateId: string | null;
   result: string; reason: string; recordStatus: string; conflictReason: string | null; winnerScanId: string | null; ambiguous: boolean; source: string; revision: number;
 }
-export interface FeedTicket { tx: string; ticket: TicketRecord }
+export interface FeedTicket { tx: string; ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string }
 
 export async function feedPage(sql: Sql, eventId: string, opts: {
   ticketsAfter: { tx: string; id: string }; scansAfter: { tx: string; id: string }; excludeDevicePk: string | null; limit: number;
@@ -49,8 +49,8 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
   // A second snapshot may see more committed rows, never fewer: reading below the first xmin stays safe.
   const xmin = x!.xmin;
   const [tickets, scans] = await Promise.all([
-    sql.query<RawTicket & { txt: string }>(
-      `SELECT t.tx::text AS txt, ${TICKET_COLUMNS} FROM tickets t
+    sql.query<RawTicket & { txt: string; code_kind: 'signed' | 'imported'; digest: string }>(
+      `SELECT t.tx::text AS txt, ${TICKET_COLUMNS}, t.code_kind, encode(t.code_digest, 'hex') AS digest FROM tickets t
        WHERE t.event_id = $1 AND t.tx < $2::xid8 AND (t.tx, t.id) > ($3::xid8, $4::uuid)
        ORDER BY t.tx, t.id LIMIT $5`,
       [eventId, xmin, opts.ticketsAfter.tx, opts.ticketsAfter.id, opts.limit]),
@@ -70,7 +70,7 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
   ]);
   return {
     xmin,
-    tickets: tickets.map((r) => ({ tx: r.txt, ticket: toTicket(r) })),
+    tickets: tickets.map((r) => ({ tx: r.txt, ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest })),
     scans: scans.map((r) => ({
       ticket: r.id ? toTicket(r) : null,
       tx: r.txt, id: r.scan_id, ticketId: r.scan_ticket_id, deviceId: r.scan_device_id, seq: r.seq, scannedAt: ms(r.scanned_at)!, direction: r.direction, gateId: r.gate_id,

@@ -281,3 +281,11 @@ export async function insertLegacyScans(tx: Sql, ctx: { eventId: string; deviceP
       rows.map((r) => r.scannedAt), rows.map((r) => r.admits), rows.map((r) => r.localResult), rows.map((r) => r.reason)]);
   return new Set(inserted.map((r) => `${r.ticket_id}|${Math.round(r.at)}`));
 }
+
+/** Online scans of this device among these ids, with their verdict of record. */
+export async function onlineScansOfDevice(sql: Sql, eventId: string, devicePk: string, scanIds: string[]): Promise<Map<string, string>> {
+  if (scanIds.length === 0) return new Map();
+  const rows = await sql.query<{ id: string; record_status: string }>(
+    `SELECT id, record_status FROM scans WHERE event_id = $1 AND id = ANY($2::uuid[]) AND device_pk = $3 AND source = 'online'`, [eventId, scanIds, devicePk]);
+  return new Map(rows.map((r) => [r.id, r.record_status]));
+}

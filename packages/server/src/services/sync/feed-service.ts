@@ -5,6 +5,7 @@ import { feedPage } from '../../store/changes.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import type { EventContext } from '../event-context.ts';
 import { NIL_UUID, type Cursors, type Position } from './cursor.ts';
+import { MANIFEST_DIGEST_BYTES } from './manifest-service.ts';
 
 const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 const iso = (v: number | null | undefined): string | null => (v == null ? null : new Date(v).toISOString());
@@ -32,13 +33,20 @@ export class FeedService {
     const { xmin, tickets, scans } = await feedPage(this.db, ctx.event.id, { ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1 });
     type Item = { pos: Position; body: Record<string, unknown> };
     const ticketState = (t: TicketRecord): Record<string, unknown> => ({
-      ticket_id: t.id, serial: t.serial, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
+      ticket_id: t.id, serial: t.serial, number: t.number, type_id: t.typeId, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
       inside: isInside(t.state), version: t.version,
       first_scan: t.state.first ? { at: iso(t.state.first.at), device_id: t.state.first.deviceId, gate_id: t.state.first.gateId } : null,
       last_scan: t.state.last ? { at: iso(t.state.last.at), direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
     });
     const items: Item[] = [
-      ...tickets.map(({ tx, ticket: t }): Item => ({ pos: { tx, kind: 0, id: t.id }, body: { kind: 'ticket', ...ticketState(t) } })),
+      ...tickets.map(({ tx, ticket: t, codeKind, digestHex }): Item => ({
+        pos: { tx, kind: 0, id: t.id },
+        body: {
+          kind: 'ticket', ...ticketState(t),
+          // A ticket created after the device's manifest is usable offline at once: imported codes need their digest.
+          ...(codeKind === 'imported' ? { code_digest: Buffer.from(digestHex, 'hex').subarray(0, MANIFEST_DIGEST_BYTES).toString('base64url') } : {}),
+        },
+      })),
       ...scans.map((s): Item => ({
         pos: { tx: s.tx, kind: 1, id: s.id },
         body: {

@@ -40,6 +40,8 @@ export class ManifestService {
         generated_at: iso(now),
         expires_at: iso(now + MANIFEST_LIFETIME_MS),
         cursor: this.cursors.encode('manifest', ctx.event.id, { tx: xmin, kind: 0, id: NIL_UUID }),
+        // Where this device's download feed starts: everything before it is already in this manifest.
+        feed_cursor: this.cursors.encode('feed', ctx.event.id, { tx: xmin, kind: 0, id: NIL_UUID }),
         full: position === null,
         ticket_count: rows.length,
         tickets: rows.map((r) => this.ticket(ctx, r)),

@@ -8,7 +8,7 @@ import { nodeVerifier } from '../../crypto/ed25519-node.ts';
 import { DomainError, notFound } from '../../http/errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import {
-  applyScanVerdicts, applyTicketStates, candidateScans, closeSyncSession, insertOfflineScans, lockDeviceLog, lockTicketsByDigest, lockTicketsById,
+  applyScanVerdicts, applyTicketStates, candidateScans, closeSyncSession, onlineScansOfDevice, insertOfflineScans, lockDeviceLog, lockTicketsByDigest, lockTicketsById,
   openSyncSession, saveDeviceLog, scanDisplay, storedScansBySeq, syncConflicts, type OfflineScanRow, type StoredOfflineScan,
 } from '../../store/offline.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
@@ -27,6 +27,8 @@ const DAY_MS = 86_400_000;
 
 type Outcome =
   | { kind: 'failed'; status: number; message: string }
+  /** An offline copy of a scan the server already received online (its online attempt timed out on the device). */
+  | { kind: 'received_online'; verdict: string }
   | { kind: 'recorded'; message: string }
   | { kind: 'candidate' };
 
@@ -38,6 +40,7 @@ interface Prepared {
   direction: Direction;
   gateId: string | null;
   localResult: string | null;
+  scanId: string | null;
   hash: Buffer;
   digestHex: string | null;
   /** Why the code cannot be a ticket of this event, found without the database. */
@@ -97,6 +100,7 @@ export class SyncService {
       const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...seqs, ...neighbours]);
       const tickets = await lockTicketsByDigest(tx, ctx.event.id, [...new Set(prepared.flatMap((p) => (p.digestHex ? [p.digestHex] : [])))], this.lockTickets);
       const ticketByDigest = new Map(tickets.map((t) => [t.digestHex, t.ticket]));
+      const receivedOnline = await onlineScansOfDevice(tx, ctx.event.id, device.pk, prepared.flatMap((p) => (p.scanId ? [p.scanId] : [])));
 
       // Re-uploads: same content is a replay (answered with its outcome), other content is tampering.
       const fresh: Prepared[] = [];
@@ -151,7 +155,10 @@ export class SyncService {
       const rows: OfflineScanRow[] = [];
       for (const p of fresh) {
         const ticket = p.digestHex ? ticketByDigest.get(p.digestHex) ?? null : null;
-        const { outcome, result, reason, admits, recordStatus } = this.classify(ctx, p, ticket, integrityProblem, quarantineFrom);
+        const online = p.scanId ? receivedOnline.get(p.scanId) : undefined;
+        const { outcome, result, reason, admits, recordStatus } = online !== undefined && !integrityProblem
+          ? { outcome: { kind: 'received_online', verdict: online } as Outcome, result: p.localResult ?? 'valid', reason: 'received_online', admits: false, recordStatus: 'rejected' as RecordStatus }
+          : this.classify(ctx, p, ticket, integrityProblem, quarantineFrom);
         const row: OfflineScanRow = {
           id: randomUUID(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
           direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hash.toString('hex'),
@@ -203,14 +210,15 @@ export class SyncService {
     const direction = s.direction ?? 'entry';
     const gateId = s.gate_id ?? null;
     const localResult = s.local_result === undefined ? 'valid' : s.local_result;
-    const hash = payloadHash(ctx.event.id, device.deviceId, { seq: s.seq, qrcode: s.qrcode, scannedAt: s.scanned_at, direction, gateId, localResult });
+    const scanId = s.scan_id ?? null;
+    const hash = payloadHash(ctx.event.id, device.deviceId, { seq: s.seq, qrcode: s.qrcode, scannedAt: s.scanned_at, direction, gateId, localResult, scanId });
     const flags: string[] = [];
     const serverTime = s.scanned_at - (offset ?? 0);
     if (serverTime > receivedAt + FUTURE_TOLERANCE_MS) flags.push('future');
     if (serverTime < ctx.event.startsAt - DAY_MS || serverTime > ctx.event.endsAt + DAY_MS) flags.push('outside_event');
     if (offset !== null && Math.abs(offset) > SKEW_FLAG_MS) flags.push('clock_skew');
     if (gateId && !gates.gates.has(gateId)) flags.push('unknown_gate');
-    const base = { index, qrcode: s.qrcode, seq: s.seq, scannedAt: s.scanned_at, direction, gateId: gateId && gates.gates.has(gateId) ? gateId : null, localResult, hash, flags };
+    const base = { index, qrcode: s.qrcode, seq: s.seq, scannedAt: s.scanned_at, direction, gateId: gateId && gates.gates.has(gateId) ? gateId : null, localResult, scanId, hash, flags };
     const parsed = parseScannedCode(s.qrcode);
     if (parsed.kind === 'invalid') {
       return { ...base, digestHex: null, signedCode: null, codeProblem: { result: 'invalid_token', reason: 'malformed_code', status: 400, message: 'Invalid ticket — unreadable code' } };
@@ -274,7 +282,9 @@ export class SyncService {
         qrcode: p.qrcode, seq: p.seq, status: 200, message: '', sync_status: 'synced',
         ...(d.ticket ? { ticket_id: d.ticket.id, number: d.ticket.number } : {}), ...(type ? { type: type.name } : {}),
       };
-      if (d.outcome.kind === 'failed') {
+      if (d.outcome.kind === 'received_online') {
+        items.push({ ...base, message: 'Already received online', sync_status: 'duplicate', verdict: d.outcome.verdict, reason: 'received_online' });
+      } else if (d.outcome.kind === 'failed') {
         items.push({ ...base, status: d.outcome.status, message: d.outcome.message, sync_status: 'failed', reason: d.row.reason, verdict: d.row.recordStatus });
       } else if (d.outcome.kind === 'recorded') {
         items.push({ ...base, message: d.outcome.message, verdict: 'rejected' });

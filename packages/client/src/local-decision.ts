@@ -1,0 +1,85 @@
+import {
+  applyAdmission, decideAdmission, describeVerdict,
+  type AdmissionRecord, type Direction, type EventPolicy, type GatePolicy, type TicketFacts, type TicketScanState, type TicketTypePolicy, type Verdict,
+} from '@entrada/core';
+import { manifestState, type CodeLookup, type ManifestIndex } from './manifest.ts';
+import type { ManifestTicket } from './manifest-types.ts';
+
+/** A scan this device made that the manifest may not reflect yet (pending upload, or an online admission since the last download). */
+export interface OwnAdmission {
+  at: number;
+  direction: Direction;
+  gateId: string | null;
+  /** `admitted` consumes an entry; re-entries and exits do not. */
+  consumesEntry: boolean;
+}
+
+export interface LocalDecision {
+  verdict: Verdict;
+  message: string;
+  ticket: ManifestTicket | null;
+  /** The code as it will be uploaded (canonical spelling for signed codes). */
+  code: string | null;
+  /** The manifest is older than the threshold: the UI shows the verdict in amber. */
+  stale: boolean;
+}
+
+export interface DecisionInput {
+  manifest: ManifestIndex;
+  lookup: CodeLookup;
+  gateId: string | null;
+  direction: Direction;
+  now: number;
+  deviceId: string;
+  own: readonly OwnAdmission[];
+  staleAfterMs: number;
+}
+
+/**
+ * Folds this device's own admissions the manifest does not show yet onto the
+ * server's state. The server folds in scan-time order, so an own admission at
+ * or before the server's last admission is either already in it or lost to a
+ * conflict; only later ones are applied.
+ */
+export function overlayState(base: TicketScanState, own: readonly OwnAdmission[], deviceId: string): TicketScanState {
+  let state = base;
+  const ordered = [...own].sort((a, b) => a.at - b.at);
+  for (const o of ordered) {
+    if (state.last && o.at <= state.last.at) continue;
+    const record: AdmissionRecord = { at: o.at, direction: o.direction, deviceId, gateId: o.gateId };
+    state = applyAdmission(state, record, o.consumesEntry);
+  }
+  return state;
+}
+
+/** The same rule call the server makes, on what this device knows. Pure. */
+export function decideFromParts(parts: {
+  event: EventPolicy; ticket: TicketFacts; type: TicketTypePolicy; gate: GatePolicy | null; direction: Direction; now: number; deviceId: string;
+  state: TicketScanState;
+}): Verdict {
+  return decideAdmission(parts);
+}
+
+export function decideLocally(input: DecisionInput): LocalDecision {
+  const { manifest, lookup, gateId, direction, now, deviceId } = input;
+  const stale = now - manifest.refreshedAt > input.staleAfterMs;
+  const say = (verdict: Verdict): string => describeVerdict(verdict, {
+    timezone: manifest.event.timezone, now, deviceId, gateName: (id) => manifest.gateName(id),
+  });
+  if (lookup.kind === 'refused') {
+    const verdict: Verdict = { result: lookup.result, reason: lookup.reason, admits: false };
+    return { verdict, message: say(verdict), ticket: null, code: lookup.code, stale };
+  }
+  const { ticket } = lookup;
+  const type = manifest.type(ticket.type_id);
+  if (!type) {
+    // A ticket whose type is missing from this manifest (created after it): refuse rather than guess; the next delta fixes it.
+    const verdict: Verdict = { result: 'invalid_token', reason: 'unknown_code', admits: false };
+    return { verdict, message: say(verdict), ticket, code: lookup.code, stale };
+  }
+  const state = overlayState(manifestState(ticket), input.own, deviceId);
+  const verdict = decideFromParts({
+    event: manifest.event, ticket: manifest.facts(ticket), type, gate: manifest.gate(gateId), direction, now, deviceId, state,
+  });
+  return { verdict, message: say(verdict), ticket, code: lookup.code, stale };
+}

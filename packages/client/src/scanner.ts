@@ -1,0 +1,208 @@
+import { type Direction, type ScanResult, type ScanVerdictResponse, type Verifier, type VerdictReason } from '@entrada/core';
+import { systemClock, type Clock } from './clock.ts';
+import { ApiClient, ApiError, type FetchLike } from './http.ts';
+import { decideLocally, type OwnAdmission } from './local-decision.ts';
+import { ManifestIndex } from './manifest.ts';
+import { exportLog, recordScan, type DeviceLogExport, type HeadSigner } from './outbox.ts';
+import type { ClientStore, OutboxScan } from './storage/types.ts';
+import { SyncLoop, type SyncLock, type SyncStatus } from './sync-loop.ts';
+
+export interface ScannerOptions {
+  store: ClientStore;
+  baseUrl: string;
+  eventId: string;
+  device: { deviceId: string; token: string; publicKey?: Uint8Array | null; sign?: HeadSigner | null };
+  fetch?: FetchLike;
+  clock?: Clock;
+  random?: () => number;
+  newId?: () => string;
+  verify?: Verifier;
+  lock?: SyncLock;
+  /** How long a gate waits for the server before deciding on its own. */
+  onlineBudgetMs?: number;
+  /** Manifest age after which local verdicts are flagged stale (amber). */
+  staleAfterMs?: number;
+  /** While offline, how often a scan tries the server again first. */
+  probeOnlineEveryMs?: number;
+  uploadEveryMs?: number;
+  manifestEveryMs?: number;
+  requestTimeoutMs?: number;
+  onStatus?: (status: SyncStatus) => void;
+}
+
+export interface ScanOutcome {
+  source: 'online' | 'offline';
+  /** null only offline before any manifest was downloaded: the scan is kept, nothing can be checked. */
+  result: ScanResult | null;
+  reason: VerdictReason | null;
+  message: string;
+  stale: boolean;
+  scanId: string;
+  /** The outbox seq of an offline scan. */
+  seq: number | null;
+  ticket: { id: string; number: string | null; tier: string | null } | null;
+}
+
+const NO_MANIFEST_MESSAGE = 'Cannot check offline — no ticket list yet. Scan recorded.';
+
+/**
+ * The engine a scanner app talks to: online first, offline fallback. A scan
+ * goes to the server with a short budget; if the server cannot be reached in
+ * time the device decides on its manifest at once and queues the scan in its
+ * durable outbox. It goes back online by itself: while offline every scan after
+ * `probeOnlineEveryMs` tries the server first again, and every successful sync
+ * marks it online.
+ */
+export class Scanner {
+  readonly sync: SyncLoop;
+  private readonly api: ApiClient;
+  private readonly clock: Clock;
+  private readonly newId: () => string;
+  private manifest: ManifestIndex | null = null;
+  private nextProbeAt = 0;
+  /** Online admissions since the last download: the manifest does not know them yet. */
+  private recentOnline = new Map<string, OwnAdmission[]>();
+
+  constructor(private readonly o: ScannerOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.newId = o.newId ?? (() => globalThis.crypto.randomUUID());
+    const fetchFn = o.fetch ?? (globalThis.fetch as unknown as FetchLike);
+    this.api = new ApiClient(o.baseUrl, o.device.token, fetchFn, this.clock);
+    this.sync = new SyncLoop({
+      store: o.store, api: this.api, clock: this.clock, random: o.random ?? Math.random, newId: this.newId, eventId: o.eventId,
+      deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      onManifestChanged: () => this.reloadManifest(),
+      onStatus: o.onStatus,
+    });
+  }
+
+  /** Loads what is stored and starts the sync loop (whose first run downloads the manifest). */
+  async start(): Promise<void> {
+    await this.reloadManifest();
+    await this.sync.start();
+  }
+
+  stop(): void {
+    this.sync.stop();
+  }
+
+  /** Online until a request fails for transport reasons; any later success (scan or sync) brings it back. */
+  get isOnline(): boolean {
+    return this.sync.online;
+  }
+
+  get hasManifest(): boolean {
+    return this.manifest !== null;
+  }
+
+  async reloadManifest(): Promise<void> {
+    const stored = await this.o.store.loadManifest(this.o.eventId);
+    if (stored) this.manifest = ManifestIndex.from(stored, this.o.verify);
+    // The download includes everything the server had admitted when it started.
+    const horizon = this.sync?.lastDownloadStartedAt ?? null;
+    if (horizon !== null) {
+      for (const [id, list] of this.recentOnline) {
+        const kept = list.filter((a) => a.at >= horizon);
+        if (kept.length === 0) this.recentOnline.delete(id); else this.recentOnline.set(id, kept);
+      }
+    }
+  }
+
+  async scan(code: string, where: { gateId: string | null; direction: Direction }): Promise<ScanOutcome> {
+    const scanId = this.newId();
+    const now = this.clock.now();
+    if (this.sync.online || now >= this.nextProbeAt) {
+      try {
+        const r = await this.api.request<ScanVerdictResponse>('POST', '/api/v1/scanning/scan', {
+          code, event_id: this.o.eventId, ...(where.gateId ? { gate_id: where.gateId } : {}), direction: where.direction, scan_id: scanId,
+        }, this.o.onlineBudgetMs ?? 1_500);
+        this.wentOnline();
+        this.rememberOnline(r);
+        return {
+          source: 'online', result: r.result, reason: r.reason, message: r.message, stale: false, scanId, seq: null,
+          ticket: r.ticket ? { id: r.ticket.id, number: r.ticket.number, tier: r.ticket.tier } : null,
+        };
+      } catch (err) {
+        // Only "could not reach the server in time" falls back; a refusal (revoked device, unknown gate) must be seen.
+        if (!(err instanceof ApiError) || !err.retryable) throw err;
+        this.wentOffline();
+      }
+    }
+    return this.scanOffline(code, where, scanId);
+  }
+
+  /** Decide on this device and record the scan durably before answering. */
+  async scanOffline(code: string, where: { gateId: string | null; direction: Direction }, scanId: string | null = null): Promise<ScanOutcome> {
+    const { store, eventId, device } = this.o;
+    const now = this.clock.now();
+    const manifest = this.manifest;
+    if (!manifest) {
+      const scan = await recordScan(store, eventId, device.deviceId, {
+        qrcode: code, scannedAt: now, direction: where.direction, gateId: where.gateId, localResult: null, localReason: null, ticketId: null, scanId,
+      });
+      this.sync.notifyPending();
+      return { source: 'offline', result: null, reason: null, message: NO_MANIFEST_MESSAGE, stale: true, scanId: scanId ?? '', seq: scan.seq, ticket: null };
+    }
+    const lookup = manifest.lookup(code);
+    const own = lookup.kind === 'ticket' ? await this.ownAdmissions(lookup.ticket.ticket_id) : [];
+    const d = decideLocally({
+      manifest, lookup, gateId: where.gateId, direction: where.direction, now, deviceId: device.deviceId, own, staleAfterMs: this.o.staleAfterMs ?? 10 * 60_000,
+    });
+    const scan = await recordScan(store, eventId, device.deviceId, {
+      // The canonical spelling, so the server's digest matches whatever case the scanner produced.
+      qrcode: d.code ?? code, scannedAt: now, direction: where.direction, gateId: where.gateId,
+      localResult: d.verdict.result, localReason: d.verdict.reason, ticketId: d.ticket?.ticket_id ?? null, scanId,
+    });
+    this.sync.notifyPending();
+    return {
+      source: 'offline', result: d.verdict.result, reason: d.verdict.reason, message: d.message, stale: d.stale, scanId: scanId ?? '', seq: scan.seq,
+      ticket: d.ticket ? { id: d.ticket.ticket_id, number: d.ticket.number ?? null, tier: d.ticket.tier ?? null } : null,
+    };
+  }
+
+  status(): Promise<SyncStatus> {
+    return this.sync.status();
+  }
+
+  exportLog(): Promise<DeviceLogExport> {
+    return exportLog(this.o.store, {
+      eventId: this.o.eventId, deviceId: this.o.device.deviceId, now: this.clock.now(), publicKey: this.o.device.publicKey ?? null, sign: this.o.device.sign ?? null,
+    });
+  }
+
+  private async ownAdmissions(ticketId: string): Promise<OwnAdmission[]> {
+    const logged = await this.o.store.scansOfTicket(this.o.eventId, ticketId);
+    const fromLog = logged.filter(admittedLocally).map((s) => ({
+      at: s.scannedAt, direction: s.direction, gateId: s.gateId, consumesEntry: s.localReason === 'admitted',
+    }));
+    return [...fromLog, ...(this.recentOnline.get(ticketId) ?? [])];
+  }
+
+  private rememberOnline(r: ScanVerdictResponse): void {
+    if (!r.ticket || r.result !== 'valid') return;
+    const list = this.recentOnline.get(r.ticket.id) ?? [];
+    list.push({ at: Date.parse(r.scanned_at), direction: r.direction, gateId: null, consumesEntry: r.reason === 'admitted' });
+    this.recentOnline.set(r.ticket.id, list);
+  }
+
+  private wentOnline(): void {
+    if (!this.sync.online) {
+      this.sync.markOnline();
+      // Back online: flush the outbox now rather than at the next timer.
+      void this.sync.onOnline();
+    }
+  }
+
+  private wentOffline(): void {
+    this.nextProbeAt = this.clock.now() + (this.o.probeOnlineEveryMs ?? 10_000);
+    this.sync.onOffline();
+  }
+}
+
+/** Own scans that admitted someone at the gate and that the server has not turned into a conflict. */
+function admittedLocally(s: OutboxScan): boolean {
+  if (s.localResult !== 'valid') return false;
+  return !s.server || s.server.syncStatus === 'synced' || s.server.syncStatus === 'duplicate';
+}
+

@@ -1,0 +1,179 @@
+import { Dexie, type Table } from 'dexie';
+import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
+import { mergeTicket } from '../manifest-types.ts';
+import { acknowledged, checkSlot, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+
+interface MetaRow { key: string; value: unknown }
+interface ManifestRow { eventId: string; header: ManifestHeader; refreshedAt: number; feedCursor: string | null }
+type TicketRow = ManifestTicket & { eventId: string };
+/** `pend` is 1 while unacknowledged: IndexedDB cannot index booleans. */
+type OutboxRow = OutboxScan & { eventId: string; pend: 0 | 1 };
+
+class EntradaDb extends Dexie {
+  meta!: Table<MetaRow, string>;
+  manifests!: Table<ManifestRow, string>;
+  tickets!: Table<TicketRow, [string, string]>;
+  outbox!: Table<OutboxRow, [string, number]>;
+
+  constructor(name: string, options: ConstructorParameters<typeof Dexie>[1]) {
+    super(name, options);
+    this.version(1).stores({
+      meta: 'key',
+      manifests: 'eventId',
+      tickets: '[eventId+ticket_id]',
+      outbox: '[eventId+seq], [eventId+pend+seq], [eventId+ticketId]',
+    });
+  }
+}
+
+function toRow(eventId: string, s: OutboxScan): OutboxRow {
+  return { ...s, eventId, pend: s.synced ? 0 : 1 };
+}
+
+function fromRow(row: OutboxRow): OutboxScan {
+  const { eventId: _e, pend: _p, ...scan } = row;
+  return scan;
+}
+
+function fromTicketRow(row: TicketRow): ManifestTicket {
+  const { eventId: _e, ...ticket } = row;
+  return ticket;
+}
+
+interface StorageManagerLike { persist?: () => Promise<boolean>; persisted?: () => Promise<boolean> }
+
+/**
+ * Asks the browser not to evict our data under storage pressure: the outbox may
+ * hold the only copy of scans. Best effort; absent outside browsers.
+ */
+export async function requestPersistentStorage(): Promise<boolean> {
+  const storage = (globalThis as { navigator?: { storage?: StorageManagerLike } }).navigator?.storage;
+  if (!storage?.persist) return false;
+  try {
+    if (storage.persisted && (await storage.persisted())) return true;
+    return await storage.persist();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * IndexedDB through Dexie. Seq allocation and the write are one readwrite
+ * transaction on the outbox table, which IndexedDB serialises: concurrent
+ * appends from several tabs or calls cannot take the same seq.
+ */
+export class DexieStore implements ClientStore {
+  private readonly db: EntradaDb;
+
+  /** `options` passes `indexedDB`/`IDBKeyRange` for tests (fake-indexeddb) or non-window contexts. */
+  constructor(name = 'entrada-client', options: ConstructorParameters<typeof Dexie>[1] = {}) {
+    this.db = new EntradaDb(name, options);
+  }
+
+  static async open(name = 'entrada-client', options: ConstructorParameters<typeof Dexie>[1] = {}): Promise<DexieStore> {
+    const store = new DexieStore(name, options);
+    await store.db.open();
+    await requestPersistentStorage();
+    return store;
+  }
+
+  async getMeta<T>(key: string): Promise<T | undefined> {
+    return (await this.db.meta.get(key))?.value as T | undefined;
+  }
+
+  async setMeta(key: string, value: unknown): Promise<void> {
+    await this.db.meta.put({ key, value });
+  }
+
+  async loadManifest(eventId: string): Promise<StoredManifest | undefined> {
+    return this.db.transaction('r', this.db.manifests, this.db.tickets, async () => {
+      const m = await this.db.manifests.get(eventId);
+      if (!m) return undefined;
+      const rows = await this.db.tickets.where('[eventId+ticket_id]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).toArray();
+      return { header: m.header, refreshedAt: m.refreshedAt, feedCursor: m.feedCursor, tickets: new Map(rows.map((r) => [r.ticket_id, fromTicketRow(r)])) };
+    });
+  }
+
+  async saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
+    await this.db.transaction('rw', this.db.manifests, this.db.tickets, async () => {
+      const before = await this.db.manifests.get(eventId);
+      await this.db.tickets.where('[eventId+ticket_id]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).delete();
+      await this.db.tickets.bulkPut(tickets.map((t) => ({ ...t, eventId })));
+      await this.db.manifests.put({ eventId, header, refreshedAt, feedCursor: before?.feedCursor ?? null });
+    });
+  }
+
+  async applyManifestDelta(eventId: string, patches: readonly TicketPatch[], cursors: ManifestCursors): Promise<void> {
+    await this.db.transaction('rw', this.db.manifests, this.db.tickets, async () => {
+      const m = await this.db.manifests.get(eventId);
+      if (!m) throw new Error(`no manifest for event ${eventId}: download the full manifest first`);
+      const current = await this.db.tickets.bulkGet(patches.map((p) => [eventId, p.ticket_id] as [string, string]));
+      await this.db.tickets.bulkPut(patches.map((p, i) => {
+        const row = current[i];
+        return { ...mergeTicket(row ? fromTicketRow(row) : undefined, p), eventId };
+      }));
+      await this.db.manifests.put({
+        eventId,
+        header: cursors.manifest !== undefined ? { ...m.header, cursor: cursors.manifest } : m.header,
+        refreshedAt: cursors.refreshedAt,
+        feedCursor: cursors.feed ?? m.feedCursor,
+      });
+    });
+  }
+
+  async appendScan(eventId: string, build: (next: NextSlot) => OutboxScan): Promise<OutboxScan> {
+    return this.db.transaction('rw', this.db.outbox, async () => {
+      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
+      const slot: NextSlot = { seq: (last?.seq ?? 0) + 1, prevLink: last?.link ?? null };
+      const scan = build(slot);
+      checkSlot(scan, slot);
+      // add (not put): a seq that somehow exists already fails the transaction instead of overwriting.
+      await this.db.outbox.add(toRow(eventId, scan));
+      return scan;
+    });
+  }
+
+  async pending(eventId: string, limit: number): Promise<OutboxScan[]> {
+    const rows = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).limit(limit).toArray();
+    return rows.map(fromRow);
+  }
+
+  async acknowledge(eventId: string, ackedThrough: number, results: readonly AckResult[]): Promise<void> {
+    await this.db.transaction('rw', this.db.outbox, async () => {
+      const bySeq = new Map(results.map((r) => [r.seq, r]));
+      const acked = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, 0], [eventId, 1, ackedThrough], true, true).toArray();
+      const answered = (await this.db.outbox.bulkGet(results.map((r) => [eventId, r.seq] as [string, number]))).filter((r) => r !== undefined);
+      const rows = new Map<number, OutboxRow>();
+      for (const r of [...acked, ...answered]) rows.set(r.seq, r);
+      await this.db.outbox.bulkPut([...rows.values()].map((r) => toRow(eventId, acknowledged(fromRow(r), ackedThrough, bySeq.get(r.seq)))));
+    });
+  }
+
+  async all(eventId: string): Promise<OutboxScan[]> {
+    return (await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).toArray()).map(fromRow);
+  }
+
+  async scansOfTicket(eventId: string, ticketId: string): Promise<OutboxScan[]> {
+    const rows = await this.db.outbox.where('[eventId+ticketId]').equals([eventId, ticketId]).toArray();
+    return rows.map(fromRow).sort((a, b) => a.seq - b.seq);
+  }
+
+  async counts(eventId: string): Promise<OutboxCounts> {
+    return this.db.transaction('r', this.db.outbox, async () => {
+      const range = this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]);
+      const total = await range.count();
+      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
+      const pending = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).count();
+      return { total, pending, synced: total - pending, lastSeq: last?.seq ?? 0 };
+    });
+  }
+
+  async oldestPendingAt(eventId: string): Promise<number | null> {
+    const first = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).first();
+    return first?.scannedAt ?? null;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

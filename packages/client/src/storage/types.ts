@@ -1,0 +1,91 @@
+import type { Direction, ScanResult, SyncStatus, VerdictReason } from '@entrada/core';
+import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
+
+/**
+ * One scan in the device's log. Kept after acknowledgement: the device is a
+ * backup of the server (export, audit, re-upload after a server restore).
+ */
+export interface OutboxScan {
+  /** Per device and event, gap-free from 1. */
+  seq: number;
+  /** Chain link before this scan and through it (hex): the upload's prev_link is the first scan's prevLink. */
+  prevLink: string;
+  link: string;
+  /** The id sent with the online attempt, when there was one (see scanner.ts on double counting). */
+  scanId: string | null;
+  qrcode: string;
+  scannedAt: number;
+  direction: Direction;
+  gateId: string | null;
+  localResult: ScanResult | null;
+  localReason: VerdictReason | null;
+  ticketId: string | null;
+  synced: boolean;
+  /** The server's answer for this scan, once it gave one. */
+  server?: { syncStatus: SyncStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean } | undefined;
+}
+
+export interface AckResult {
+  seq: number;
+  syncStatus: SyncStatus;
+  verdict: string | null;
+  reason: string | null;
+  message: string;
+  ambiguous: boolean;
+}
+
+export interface OutboxCounts { total: number; pending: number; synced: number; lastSeq: number }
+
+/** What `appendScan` hands the builder: the seq and link it must use. `prevLink` is null before seq 1 (use the chain genesis). */
+export interface NextSlot { seq: number; prevLink: string | null }
+
+/**
+ * Everything the engine persists, behind one narrow interface so the browser
+ * (IndexedDB), Node (files) and tests (memory) share one engine. Every method
+ * is atomic: a crash leaves either the whole change or none of it.
+ */
+export interface ClientStore {
+  getMeta<T>(key: string): Promise<T | undefined>;
+  setMeta(key: string, value: unknown): Promise<void>;
+
+  loadManifest(eventId: string): Promise<StoredManifest | undefined>;
+  /** Replaces the event's manifest (header, every ticket, cursor) in one step. */
+  saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void>;
+  /** Merges changed tickets and advances the cursor(s) in one step. */
+  applyManifestDelta(eventId: string, tickets: readonly TicketPatch[], cursors: ManifestCursors): Promise<void>;
+
+  /**
+   * Allocates the next seq and chain position and stores the scan the builder
+   * returns, in one atomic step: never a gap, never a reused seq. The builder
+   * must be synchronous and must return a scan with exactly the given seq.
+   */
+  appendScan(eventId: string, build: (next: NextSlot) => OutboxScan): Promise<OutboxScan>;
+  /** Unacknowledged scans in seq order, lowest first. */
+  pending(eventId: string, limit: number): Promise<OutboxScan[]>;
+  /** Marks seq ≤ ackedThrough synced and records the server's per-scan answers. */
+  acknowledge(eventId: string, ackedThrough: number, results: readonly AckResult[]): Promise<void>;
+  all(eventId: string): Promise<OutboxScan[]>;
+  /** Scans of one ticket (own log), for the local decision's overlay. */
+  scansOfTicket(eventId: string, ticketId: string): Promise<OutboxScan[]>;
+  counts(eventId: string): Promise<OutboxCounts>;
+  oldestPendingAt(eventId: string): Promise<number | null>;
+
+  close(): Promise<void>;
+}
+
+export function checkSlot(scan: OutboxScan, slot: NextSlot): void {
+  if (scan.seq !== slot.seq) throw new Error(`appendScan builder returned seq ${scan.seq}, expected ${slot.seq}`);
+}
+
+/** Applies an acknowledgement to one scan; shared by every store so they agree exactly. */
+export function acknowledged(scan: OutboxScan, ackedThrough: number, result: AckResult | undefined): OutboxScan {
+  const synced = scan.synced || scan.seq <= ackedThrough;
+  if (!result && synced === scan.synced) return scan;
+  return {
+    ...scan,
+    synced,
+    server: result
+      ? { syncStatus: result.syncStatus, verdict: result.verdict, reason: result.reason, message: result.message, ambiguous: result.ambiguous }
+      : scan.server,
+  };
+}

@@ -1,0 +1,299 @@
+import type { SyncResponse } from '@entrada/core';
+import type { Clock } from './clock.ts';
+import { ApiError, type ApiClient } from './http.ts';
+import { feedPatches, splitManifest, type FeedPage, type ManifestDocument } from './manifest-types.ts';
+import { ackResults, contiguousRun, MAX_UPLOAD_BATCH, uploadBody, type HeadSigner } from './outbox.ts';
+import type { ClientStore } from './storage/types.ts';
+
+/** One sync at a time per device. The browser can pass a Web Locks implementation so tabs do not sync at once. */
+export interface SyncLock {
+  /** Runs `fn` unless a sync already holds the lock; then resolves `{ ran: false }` at once. */
+  tryRun<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+}
+
+export class InProcessLock implements SyncLock {
+  private held = false;
+  async tryRun<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.held) return { ran: false };
+    this.held = true;
+    try {
+      return { ran: true, value: await fn() };
+    } finally {
+      this.held = false;
+    }
+  }
+}
+
+export interface BackoffPolicy { baseMs: number; capMs: number }
+
+/** Full jitter (AWS): uniformly random in [0, min(cap, base·2^attempt)), so a gate's devices do not retry in lockstep. */
+export function backoffDelay(attempt: number, random: () => number, policy: BackoffPolicy): number {
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** attempt);
+  return Math.floor(random() * ceiling);
+}
+
+/** After a failure: wait what the server asked (429/503 Retry-After) or a jittered backoff; null means do not retry on a timer. */
+export function retryDelay(err: unknown, attempt: number, random: () => number, policy: BackoffPolicy): number | null {
+  if (err instanceof ApiError && !err.retryable) return null;
+  if (err instanceof ApiError && err.retryAfterMs !== null) return err.retryAfterMs;
+  return backoffDelay(attempt, random, policy);
+}
+
+export interface SyncSummary {
+  at: number;
+  uploaded: number;
+  acknowledged: number;
+  conflicts: number;
+  failed: number;
+  ticketsChanged: number;
+  fullManifest: boolean;
+}
+
+export interface SyncStatus {
+  online: boolean;
+  syncing: boolean;
+  pending: number;
+  oldestPendingAgeMs: number | null;
+  lastSuccessAt: number | null;
+  lastSummary: SyncSummary | null;
+  lastError: { at: number; message: string; status: number | null; retryable: boolean } | null;
+  nextAttemptAt: number | null;
+  ackedThrough: number;
+  missing: Array<[number, number]>;
+  /** This device's scans the server decided against (double entries to look at). */
+  conflicts: Array<{ seq: number; qrcode: string; reason: string | null; message: string; ambiguous: boolean }>;
+  batchSize: number;
+}
+
+export interface SyncLoopOptions {
+  store: ClientStore;
+  api: ApiClient;
+  clock: Clock;
+  random: () => number;
+  /** Fresh session tokens; an upload retried after a timeout may reuse none of them (the server just opens another). */
+  newId: () => string;
+  eventId: string;
+  deviceId: string;
+  sign: HeadSigner | null;
+  lock?: SyncLock;
+  uploadEveryMs?: number;
+  manifestEveryMs?: number;
+  requestTimeoutMs?: number;
+  backoff?: BackoffPolicy;
+  feedPageLimit?: number;
+  /** Called after a download changed the stored manifest, so the scanner reloads its index. */
+  onManifestChanged?: () => void | Promise<void>;
+  onStatus?: (status: SyncStatus) => void;
+}
+
+const META_MARKS = (eventId: string): string => `sync-marks:${eventId}`;
+
+/**
+ * The sync driver: a small state machine (idle → syncing → idle or waiting for
+ * a retry) fed by triggers — coming online, the app resuming, a timer, a new
+ * scan, or the user. Each run uploads the outbox, then downloads changes.
+ */
+export class SyncLoop {
+  private readonly lock: SyncLock;
+  private readonly uploadEveryMs: number;
+  private readonly manifestEveryMs: number;
+  private readonly timeoutMs: number;
+  private readonly backoff: BackoffPolicy;
+  private batchSize = MAX_UPLOAD_BATCH;
+  private attempt = 0;
+  private timer: unknown = null;
+  private timerAt: number | null = null;
+  private stopped = true;
+  private rerun = false;
+  private lastDownloadAt: number | null = null;
+  private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'batchSize' | 'nextAttemptAt'> = {
+    online: true, syncing: false, lastSuccessAt: null, lastSummary: null, lastError: null, ackedThrough: 0, missing: [],
+  };
+
+  constructor(private readonly o: SyncLoopOptions) {
+    this.lock = o.lock ?? new InProcessLock();
+    this.uploadEveryMs = o.uploadEveryMs ?? 30_000;
+    this.manifestEveryMs = o.manifestEveryMs ?? 120_000;
+    this.timeoutMs = o.requestTimeoutMs ?? 30_000;
+    this.backoff = o.backoff ?? { baseMs: 1_000, capMs: 5 * 60_000 };
+  }
+
+  async start(): Promise<void> {
+    const marks = await this.o.store.getMeta<{ ackedThrough: number; missing: Array<[number, number]> }>(META_MARKS(this.o.eventId));
+    if (marks) Object.assign(this.state, marks);
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clearTimer();
+  }
+
+  /** Triggers. Each runs a sync now (or right after the one in progress). */
+  onOnline(): Promise<void> { this.attempt = 0; return this.syncNow(); }
+  onResume(): Promise<void> { return this.syncNow(); }
+  onOffline(): void { this.state.online = false; this.emit(); }
+  /** A scan went to the outbox: make sure an upload is due within the upload interval. */
+  notifyPending(): void {
+    if (this.stopped) return;
+    const due = this.o.clock.now() + this.uploadEveryMs;
+    if (this.timerAt === null || this.timerAt > due) this.schedule(this.uploadEveryMs);
+  }
+  get online(): boolean {
+    return this.state.online;
+  }
+
+  /** Something else proved the network works (an online scan answered). */
+  markOnline(): void {
+    if (!this.state.online) { this.state.online = true; this.emit(); }
+  }
+
+  async syncNow(): Promise<void> {
+    const r = await this.lock.tryRun(() => this.run());
+    if (!r.ran) this.rerun = true;
+  }
+
+  async status(): Promise<SyncStatus> {
+    const { store, eventId, clock } = this.o;
+    const counts = await store.counts(eventId);
+    const oldest = await store.oldestPendingAt(eventId);
+    const conflicts = (await store.all(eventId))
+      .filter((s) => s.server?.syncStatus === 'conflict')
+      .map((s) => ({ seq: s.seq, qrcode: s.qrcode, reason: s.server!.reason, message: s.server!.message, ambiguous: s.server!.ambiguous }));
+    return {
+      ...this.state, missing: [...this.state.missing], pending: counts.pending, oldestPendingAgeMs: oldest === null ? null : clock.now() - oldest,
+      conflicts, batchSize: this.batchSize, nextAttemptAt: this.timerAt,
+    };
+  }
+
+  /** One full cycle: upload everything pending, then download. Throws what stopped it. */
+  async cycle(): Promise<SyncSummary> {
+    const started = this.o.clock.now();
+    const up = await this.upload();
+    const down = await this.download();
+    this.lastDownloadAt = started;
+    return { at: started, ...up, ...down };
+  }
+
+  private async run(): Promise<void> {
+    this.clearTimer();
+    this.state.syncing = true;
+    this.emit();
+    let delay: number | null;
+    try {
+      const summary = await this.cycle();
+      this.attempt = 0;
+      Object.assign(this.state, { online: true, lastSuccessAt: summary.at, lastSummary: summary, lastError: null });
+      const pending = (await this.o.store.counts(this.o.eventId)).pending;
+      delay = pending > 0 ? this.uploadEveryMs : this.manifestEveryMs;
+    } catch (err) {
+      const api = err instanceof ApiError ? err : null;
+      const retryable = api ? api.retryable : false;
+      // A refusal (400/401/403) proves the network works; only transport trouble means offline.
+      this.state.online = api?.kind === 'http';
+      this.state.lastError = { at: this.o.clock.now(), message: err instanceof Error ? err.message : String(err), status: api?.status ?? null, retryable };
+      delay = retryDelay(err, this.attempt, this.o.random, this.backoff);
+      if (delay !== null) this.attempt++;
+    } finally {
+      this.state.syncing = false;
+    }
+    if (this.rerun) {
+      this.rerun = false;
+      delay = 0;
+    }
+    // Not retrying a refusal on a timer; the next trigger (or the manifest interval) tries again.
+    this.schedule(delay ?? this.manifestEveryMs);
+    this.emit();
+  }
+
+  private async upload(): Promise<{ uploaded: number; acknowledged: number; conflicts: number; failed: number }> {
+    const { store, api, eventId, deviceId, clock } = this.o;
+    const totals = { uploaded: 0, acknowledged: 0, conflicts: 0, failed: 0 };
+    for (;;) {
+      const run = contiguousRun(await store.pending(eventId, this.batchSize));
+      if (run.length === 0) return totals;
+      const lastSeq = (await store.counts(eventId)).lastSeq;
+      const body = uploadBody({ eventId, deviceId, sessionToken: `s-${this.o.newId()}`, deviceTime: clock.now(), deviceLastSeq: lastSeq, scans: run, sign: this.o.sign });
+      let res: SyncResponse;
+      try {
+        res = await api.request<SyncResponse>('POST', '/api/v1/offline/sync', body, this.timeoutMs);
+      } catch (err) {
+        // Too large for a proxy or the server: halve and go on; a single scan that is still too large is a real error.
+        if (err instanceof ApiError && err.status === 413 && this.batchSize > 1) {
+          this.batchSize = Math.max(1, Math.floor(Math.min(this.batchSize, run.length) / 2));
+          continue;
+        }
+        throw err;
+      }
+      await store.acknowledge(eventId, res.acked_through, ackResults(res.results));
+      this.state.ackedThrough = res.acked_through;
+      this.state.missing = res.missing;
+      this.state.online = true;
+      await store.setMeta(META_MARKS(eventId), { ackedThrough: res.acked_through, missing: res.missing });
+      totals.uploaded += run.length;
+      totals.acknowledged = res.acked_through;
+      totals.conflicts += res.summary.conflicts;
+      totals.failed += res.summary.failed;
+      // The server did not acknowledge this run (it misses earlier seqs): stop instead of sending it forever.
+      if (res.acked_through < run.at(-1)!.seq) return totals;
+    }
+  }
+
+  private async download(): Promise<{ ticketsChanged: number; fullManifest: boolean }> {
+    const { store, api, eventId, deviceId, clock } = this.o;
+    const stored = await store.loadManifest(eventId);
+    const since = stored ? `&since=${encodeURIComponent(stored.header.cursor)}` : '';
+    const res = await api.request<{ manifest: ManifestDocument }>('GET', `/api/v1/offline/manifest/${eventId}?device_id=${encodeURIComponent(deviceId)}${since}`, undefined, this.timeoutMs);
+    const now = clock.now();
+    const doc = res.manifest;
+    let changed = doc.tickets.length;
+    if (!stored || doc.full) {
+      const { header, tickets } = splitManifest(doc);
+      await store.saveManifest(eventId, header, tickets, now);
+    } else {
+      await store.applyManifestDelta(eventId, doc.tickets, { manifest: doc.cursor, refreshedAt: now });
+    }
+    // Other devices' scans, each with its ticket's state now; a page and its cursor land together.
+    let feedCursor = (await store.loadManifest(eventId))?.feedCursor ?? null;
+    const limit = this.o.feedPageLimit ?? 1000;
+    for (let page = 0; page < 20; page++) {
+      const q = `/api/v1/offline/events?event_id=${eventId}&limit=${limit}${feedCursor ? `&since=${encodeURIComponent(feedCursor)}` : ''}`;
+      const p = await api.request<FeedPage>('GET', q, undefined, this.timeoutMs);
+      const patches = feedPatches(p.events);
+      changed += patches.length;
+      await store.applyManifestDelta(eventId, patches, { feed: p.next_cursor, refreshedAt: clock.now() });
+      feedCursor = p.next_cursor;
+      if (!p.has_more) break;
+    }
+    await this.o.onManifestChanged?.();
+    return { ticketsChanged: changed, fullManifest: !stored || doc.full };
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.clearTimer();
+    this.timerAt = this.o.clock.now() + ms;
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = null;
+      this.timerAt = null;
+      void this.syncNow();
+    }, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = null;
+  }
+
+  private emit(): void {
+    if (!this.o.onStatus) return;
+    void this.status().then(this.o.onStatus, () => undefined);
+  }
+
+  /** For the status view: when the last download started (device clock). */
+  get lastDownloadStartedAt(): number | null {
+    return this.lastDownloadAt;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * One conformance suite for every ClientStore implementation. `open` must return
+ * a store over the same persistent data each time it is called (a reopen after a
+ * crash); `fresh` must start empty.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ManifestHeader, ManifestTicket } from '../src/manifest-types.ts';
+import type { ClientStore, NextSlot, OutboxScan } from '../src/storage/types.ts';
+
+export interface StoreFactory {
+  /** A new, empty storage location; `open()` opens (or reopens) a store on it. */
+  fresh(): Promise<{ open(): Promise<ClientStore> }>;
+}
+
+const EVENT = '11111111-1111-4111-8111-111111111111';
+const OTHER = '22222222-2222-4222-8222-222222222222';
+
+export function fakeScan(slot: NextSlot, extra: Partial<OutboxScan> = {}): OutboxScan {
+  const prevLink = slot.prevLink ?? 'genesis';
+  return {
+    seq: slot.seq, prevLink, link: `${prevLink}>${slot.seq}`, scanId: null, qrcode: `CODE-${slot.seq}`, scannedAt: 1_000 + slot.seq,
+    direction: 'entry', gateId: null, localResult: 'valid', localReason: 'admitted', ticketId: `t${slot.seq % 3}`, synced: false, ...extra,
+  };
+}
+
+export function header(cursor = 'c0'): ManifestHeader {
+  return {
+    event_id: EVENT, event: { id: EVENT, ref: 7, name: 'E', timezone: 'UTC', starts_at: null, ends_at: null },
+    generated_at: '2026-01-01T00:00:00.000Z', expires_at: '2026-01-01T12:00:00.000Z', cursor, full: true,
+    policies: { duplicate_window_s: 5, default_allow_reentry: false, holder_names: false, timezone: 'UTC' },
+    gates: [], zones: [], ticket_types: [], keys: [], code_digest: { algorithm: 'hmac-sha256', bytes: 8, key: 'AAAA' },
+  };
+}
+
+function ticket(id: string, scans = 0): ManifestTicket {
+  return { ticket_id: id, serial: 1, current_scans: scans, inside: false, status: 'valid', type_id: 'ty' };
+}
+
+export function storeContract(name: string, factory: StoreFactory): void {
+  describe(`ClientStore contract: ${name}`, () => {
+    it('keeps meta values across a reopen', async () => {
+      const loc = await factory.fresh();
+      const a = await loc.open();
+      await a.setMeta('device', { id: 'd1', token: 'x' });
+      await a.setMeta('n', 3);
+      expect(await a.getMeta('device')).toEqual({ id: 'd1', token: 'x' });
+      await a.close();
+      const b = await loc.open();
+      expect(await b.getMeta('device')).toEqual({ id: 'd1', token: 'x' });
+      expect(await b.getMeta('n')).toBe(3);
+      expect(await b.getMeta('missing')).toBeUndefined();
+      await b.close();
+    });
+
+    it('replaces the manifest whole and merges deltas with their cursors', async () => {
+      const loc = await factory.fresh();
+      const s = await loc.open();
+      expect(await s.loadManifest(EVENT)).toBeUndefined();
+      await expect(s.applyManifestDelta(EVENT, [], { refreshedAt: 1 })).rejects.toThrow();
+      await s.saveManifest(EVENT, header('c1'), [ticket('a'), ticket('b')], 100);
+      await s.applyManifestDelta(EVENT, [{ ticket_id: 'a', current_scans: 1, inside: true }, { ticket_id: 'c', serial: 9, current_scans: 0, inside: false, status: 'valid' }], { manifest: 'c2', refreshedAt: 200 });
+      await s.applyManifestDelta(EVENT, [], { feed: 'f1', refreshedAt: 300 });
+      await s.close();
+      const r = await loc.open();
+      const m = (await r.loadManifest(EVENT))!;
+      expect(m.header.cursor).toBe('c2');
+      expect(m.feedCursor).toBe('f1');
+      expect(m.refreshedAt).toBe(300);
+      expect([...m.tickets.keys()].sort()).toEqual(['a', 'b', 'c']);
+      expect(m.tickets.get('a')).toMatchObject({ current_scans: 1, inside: true, type_id: 'ty' });
+      // A full manifest replaces every ticket, and keeps the feed cursor.
+      await r.saveManifest(EVENT, header('c3'), [ticket('z')], 400);
+      const m2 = (await r.loadManifest(EVENT))!;
+      expect([...m2.tickets.keys()]).toEqual(['z']);
+      expect(m2.header.cursor).toBe('c3');
+      expect(m2.feedCursor).toBe('f1');
+      expect(await r.loadManifest(OTHER)).toBeUndefined();
+      await r.close();
+    });
+
+    it('allocates gap-free seqs with chained links, per event', async () => {
+      const s = await (await factory.fresh()).open();
+      const a1 = await s.appendScan(EVENT, (n) => fakeScan(n));
+      const a2 = await s.appendScan(EVENT, (n) => fakeScan(n));
+      const b1 = await s.appendScan(OTHER, (n) => fakeScan(n));
+      expect([a1.seq, a2.seq, b1.seq]).toEqual([1, 2, 1]);
+      expect(a1.prevLink).toBe('genesis');
+      expect(a2.prevLink).toBe(a1.link);
+      expect(await s.counts(EVENT)).toEqual({ total: 2, pending: 2, synced: 0, lastSeq: 2 });
+      await s.close();
+    });
+
+    it('rejects a builder that returns another seq, and a throwing builder leaves nothing', async () => {
+      const s = await (await factory.fresh()).open();
+      await expect(s.appendScan(EVENT, (n) => fakeScan({ ...n, seq: n.seq + 1 }))).rejects.toThrow();
+      await expect(s.appendScan(EVENT, () => { throw new Error('crash before commit'); })).rejects.toThrow('crash before commit');
+      expect((await s.appendScan(EVENT, (n) => fakeScan(n))).seq).toBe(1);
+      await s.close();
+    });
+
+    it('gives no duplicate seq to concurrent appends', async () => {
+      const s = await (await factory.fresh()).open();
+      const made = await Promise.all(Array.from({ length: 40 }, () => s.appendScan(EVENT, (n) => fakeScan(n))));
+      expect(made.map((m) => m.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      const all = await s.all(EVENT);
+      expect(all.map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      for (let i = 1; i < all.length; i++) expect(all[i]!.prevLink).toBe(all[i - 1]!.link);
+      await s.close();
+    });
+
+    it('acknowledges by keeping scans, marking them synced with the server answer', async () => {
+      const s = await (await factory.fresh()).open();
+      for (let i = 0; i < 5; i++) await s.appendScan(EVENT, (n) => fakeScan(n, { scannedAt: 10 * n.seq }));
+      expect((await s.pending(EVENT, 2)).map((p) => p.seq)).toEqual([1, 2]);
+      expect(await s.oldestPendingAt(EVENT)).toBe(10);
+      await s.acknowledge(EVENT, 3, [{ seq: 2, syncStatus: 'conflict', verdict: 'conflict', reason: 'already_used', message: 'Already used', ambiguous: false }]);
+      expect((await s.pending(EVENT, 10)).map((p) => p.seq)).toEqual([4, 5]);
+      expect(await s.oldestPendingAt(EVENT)).toBe(40);
+      expect(await s.counts(EVENT)).toEqual({ total: 5, pending: 2, synced: 3, lastSeq: 5 });
+      const all = await s.all(EVENT);
+      expect(all[1]).toMatchObject({ synced: true, server: { syncStatus: 'conflict', reason: 'already_used' } });
+      expect((await s.scansOfTicket(EVENT, 't1')).map((x) => x.seq)).toEqual([1, 4]);
+      await s.acknowledge(EVENT, 5, []);
+      expect(await s.pending(EVENT, 10)).toEqual([]);
+      expect(await s.oldestPendingAt(EVENT)).toBeNull();
+      await s.close();
+    });
+
+    it('survives a crash mid-way: reopening keeps every committed scan and ack and continues the seqs', async () => {
+      const loc = await factory.fresh();
+      const a = await loc.open();
+      for (let i = 0; i < 3; i++) await a.appendScan(EVENT, (n) => fakeScan(n));
+      await a.acknowledge(EVENT, 2, []);
+      const lost = a.appendScan(EVENT, () => { throw new Error('power cut'); });
+      await expect(lost).rejects.toThrow();
+      // No close(): the process "died". A second instance opens the same data.
+      const b = await loc.open();
+      expect(await b.counts(EVENT)).toEqual({ total: 3, pending: 1, synced: 2, lastSeq: 3 });
+      const next = await b.appendScan(EVENT, (n) => fakeScan(n));
+      expect(next.seq).toBe(4);
+      expect(next.prevLink).toBe((await b.all(EVENT))[2]!.link);
+      await b.close();
+      await a.close().catch(() => undefined);
+    });
+
+    it('never gaps or reuses a seq under random appends, acks and crashes (fast-check)', async () => {
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.oneof(
+          fc.record({ op: fc.constant('append' as const), n: fc.integer({ min: 1, max: 4 }), fail: fc.boolean() }),
+          fc.record({ op: fc.constant('ack' as const), upTo: fc.nat({ max: 30 }) }),
+          fc.record({ op: fc.constant('crash' as const) }),
+        ), { maxLength: 12 }),
+        async (ops) => {
+          const loc = await factory.fresh();
+          let store = await loc.open();
+          const open: ClientStore[] = [store];
+          let committed = 0;
+          let acked = 0;
+          for (const o of ops) {
+            if (o.op === 'append') {
+              const results = await Promise.allSettled(Array.from({ length: o.n }, (_, i) => store.appendScan(EVENT, (n) => {
+                if (o.fail && i === 0) throw new Error('crash before commit');
+                return fakeScan(n);
+              })));
+              committed += results.filter((r) => r.status === 'fulfilled').length;
+            } else if (o.op === 'ack') {
+              const through = Math.min(o.upTo, committed);
+              await store.acknowledge(EVENT, through, []);
+              acked = Math.max(acked, through);
+            } else {
+              store = await loc.open();
+              open.push(store);
+            }
+          }
+          const all = await store.all(EVENT);
+          expect(all.map((s) => s.seq)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
+          all.forEach((s, i) => expect(s.prevLink).toBe(i === 0 ? 'genesis' : all[i - 1]!.link));
+          expect(all.filter((s) => s.synced).length).toBe(acked);
+          for (const s of open) await s.close().catch(() => undefined);
+        },
+      ), { numRuns: 25 });
+    });
+  });
+}

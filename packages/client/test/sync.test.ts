@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519, toBase64Url } from '@entrada/core';
+import { issueTickets, pgliteBackend, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer } from '../../server/test/harness.ts';
+import type { FetchLike } from '../src/http.ts';
+import { Scanner } from '../src/scanner.ts';
+import { MemoryStore, memoryBacking, type MemoryBacking } from '../src/storage/memory-store.ts';
+import { retryDelay } from '../src/sync-loop.ts';
+import { ApiError } from '../src/http.ts';
+import { ManualClock } from './manual-clock.ts';
+
+const realFetch: FetchLike = (url, init) => fetch(url, init);
+
+describe('sync loop and scanner against the real server', () => {
+  let tdb: TestDatabase;
+  let server: TestServer;
+  let ev: SeededEvent;
+  const closedPort = 'http://127.0.0.1:9';
+
+  beforeAll(async () => {
+    tdb = await pgliteBackend.open();
+    server = await startTestServer(tdb.db);
+    ev = await seedEvent(server.admin);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await tdb?.drop();
+  });
+
+  let seed = 1;
+  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
+    let device = opts.device;
+    if (!device) {
+      const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(seed++));
+      const d = await registerDevice(server.admin, opts.name ?? `Scanner ${seed}`, { public_key: toBase64Url(keys.publicKey) });
+      device = { ...d, keys };
+    }
+    const backing = opts.backing ?? memoryBacking();
+    const scanner = new Scanner({
+      store: new MemoryStore(backing), baseUrl: opts.baseUrl ?? server.url, eventId: ev.eventId, fetch: opts.fetch ?? realFetch,
+      device: { deviceId: device.deviceId, token: device.token, publicKey: device.keys.publicKey, sign: (m) => ed25519.sign(device.keys.secretKey, m) },
+      random: () => 0.5, onlineBudgetMs: 1_500,
+    });
+    return { scanner, backing, device };
+  }
+
+  it('downloads the manifest, decides offline, uploads the signed chain and gets it acknowledged; a re-upload is idempotent', async () => {
+    const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga, code: 'IMPORTED-A-1' }]);
+    const { scanner, backing, device } = await makeScanner();
+    await scanner.sync.syncNow();
+    expect(scanner.hasManifest).toBe(true);
+
+    const first = await scanner.scanOffline(a!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(first).toMatchObject({ source: 'offline', result: 'valid', reason: 'admitted', seq: 1, stale: false });
+    const again = await scanner.scanOffline(a!.code, { gateId: ev.gates.any, direction: 'entry' });
+    expect(again).toMatchObject({ result: 'duplicate', reason: 'double_read', seq: 2 });
+    expect(await scanner.scanOffline('IMPORTED-A-1', { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid', seq: 3, ticket: { id: b!.id } });
+    expect(await scanner.scanOffline('nobody', { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'invalid_token', reason: 'unknown_code' });
+    expect((await scanner.status()).pending).toBe(4);
+
+    await scanner.sync.syncNow();
+    const st = await scanner.status();
+    expect(st).toMatchObject({ pending: 0, ackedThrough: 4, missing: [], online: true, lastError: null });
+    const view = await server.admin.get(`/api/v1/tickets/${a!.id}`);
+    expect(view.body).toMatchObject({ scans_used: 1, inside: true });
+    const all = await new MemoryStore(backing).all(ev.eventId);
+    expect(all.every((s) => s.synced)).toBe(true);
+    expect(all[0]!.server).toMatchObject({ syncStatus: 'synced' });
+
+    // The same log on a "restored" device that lost its acknowledgements: uploading again changes nothing.
+    const copy: MemoryBacking = structuredClone(backing);
+    copy.outbox.set(ev.eventId, copy.outbox.get(ev.eventId)!.map((s) => ({ ...s, synced: false, server: undefined })));
+    const twin = await makeScanner({ backing: copy, device });
+    await twin.scanner.sync.syncNow();
+    const twinLog = await new MemoryStore(copy).all(ev.eventId);
+    expect(twinLog.map((s) => s.server?.syncStatus)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    expect((await server.admin.get(`/api/v1/tickets/${a!.id}`)).body).toMatchObject({ scans_used: 1 });
+
+    const exported = await scanner.exportLog();
+    expect(exported).toMatchObject({ format: 'entrada/device-log/v1', device_id: device.deviceId });
+    expect(exported.scans).toHaveLength(4);
+    expect(exported.integrity?.head_signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
+  });
+
+  it('halves the batch on 413 until the server takes it', async () => {
+    const tickets = await issueTickets(server.admin, ev.eventId, Array.from({ length: 7 }, () => ({ ticket_type_id: ev.types.ga })));
+    const sizes: number[] = [];
+    const limited: FetchLike = async (url, init) => {
+      if (url.endsWith('/api/v1/offline/sync')) {
+        const n = (JSON.parse(init.body!) as { scans: unknown[] }).scans.length;
+        sizes.push(n);
+        if (n > 2) return { status: 413, headers: { get: () => null }, text: async () => '{"message":"too large"}' };
+      }
+      return realFetch(url, init);
+    };
+    const { scanner } = await makeScanner({ fetch: limited });
+    await scanner.sync.syncNow();
+    for (const t of tickets) await scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' });
+    await scanner.sync.syncNow();
+    const st = await scanner.status();
+    expect(st).toMatchObject({ pending: 0, ackedThrough: 7, batchSize: 1, lastError: null });
+    // Halving from the run's size: 7 (413), 3 (413), then single scans.
+    expect(sizes).toEqual([7, 3, 1, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it('scans online first, falls back offline when the server is unreachable, and recovers', async () => {
+    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    let down = false;
+    // A real connection refused (closed port) while "down", the real server otherwise.
+    const switchable: FetchLike = (url, init) => realFetch(down ? url.replace(server.url, closedPort) : url, init);
+    const { scanner } = await makeScanner({ fetch: switchable });
+    await scanner.start();
+    await scanner.sync.syncNow();
+    const online = await scanner.scan(a!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(online).toMatchObject({ source: 'online', result: 'valid', reason: 'admitted', seq: null });
+
+    down = true;
+    const offline = await scanner.scan(b!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(offline).toMatchObject({ source: 'offline', result: 'valid', seq: 1 });
+    expect(scanner.isOnline).toBe(false);
+    // Known locally although the manifest predates it: the online admission a moment ago.
+    const repeat = await scanner.scan(a!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(repeat).toMatchObject({ source: 'offline', result: 'duplicate' });
+
+    down = false;
+    await scanner.sync.syncNow();
+    expect(scanner.isOnline).toBe(true);
+    const back = await scanner.scan(c!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(back).toMatchObject({ source: 'online', result: 'valid' });
+    const st = await scanner.status();
+    expect(st).toMatchObject({ pending: 0, ackedThrough: 2 });
+    scanner.stop();
+  });
+
+  it('falls back to the local decision when the server does not answer within the budget', async () => {
+    const [a] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
+    let hang = false;
+    const slow: FetchLike = (url, init) => (hang && url.endsWith('/scanning/scan') ? new Promise(() => undefined) : realFetch(url, init));
+    const { scanner } = await makeScanner({ fetch: slow });
+    await scanner.sync.syncNow();
+    hang = true;
+    const started = Date.now();
+    const r = await scanner.scan(a!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(r).toMatchObject({ source: 'offline', result: 'valid', seq: 1 });
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('a scan the server received while the device timed out is acknowledged, not admitted twice nor raised as a conflict', async () => {
+    const [a] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
+    // The request reaches the server, which commits it; the answer is lost (it never comes back within the budget).
+    let dropAnswer = false;
+    const lossy: FetchLike = (url, init) => {
+      if (dropAnswer && url.endsWith('/scanning/scan')) {
+        void realFetch(url, init);
+        return new Promise(() => undefined);
+      }
+      return realFetch(url, init);
+    };
+    const { scanner } = await makeScanner({ fetch: lossy });
+    await scanner.sync.syncNow();
+    dropAnswer = true;
+    const r = await scanner.scan(a!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(r).toMatchObject({ source: 'offline', result: 'valid', seq: 1 });
+    dropAnswer = false;
+    await scanner.sync.syncNow();
+    expect(await scanner.status()).toMatchObject({ pending: 0, ackedThrough: 1 });
+    const view = (await server.admin.get(`/api/v1/tickets/${a!.id}`)).body;
+    expect(view.scans_used).toBe(1);
+    expect(view.scans.map((x: { source: string }) => x.source).sort()).toEqual(['offline', 'online']);
+    const conflicts = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter((c: { ticket: { id: string } }) => c.ticket.id === a!.id);
+    expect(conflicts).toEqual([]);
+    scanner.stop();
+  });
+});
+
+describe('retry and backoff with an injected clock', () => {
+  it('uses full jitter, honours Retry-After, and does not retry refusals', () => {
+    const policy = { baseMs: 1_000, capMs: 60_000 };
+    expect(retryDelay(new ApiError('network', 'down'), 0, () => 0.5, policy)).toBe(500);
+    expect(retryDelay(new ApiError('timeout', 'slow'), 3, () => 0.5, policy)).toBe(4_000);
+    expect(retryDelay(new ApiError('network', 'down'), 20, () => 0.999, policy)).toBe(59_940);
+    expect(retryDelay(new ApiError('http', 'busy', 429, 7_000), 0, () => 0.5, policy)).toBe(7_000);
+    expect(retryDelay(new ApiError('http', 'oops', 503), 1, () => 0.5, policy)).toBe(1_000);
+    for (const s of [400, 401, 403]) expect(retryDelay(new ApiError('http', 'no', s), 0, () => 0.5, policy)).toBeNull();
+  });
+
+  it('schedules retries on the clock: 429 Retry-After, then growing backoff, then success resets', async () => {
+    const clock = new ManualClock(1_000_000);
+    const answers: Array<() => Awaited<ReturnType<FetchLike>>> = [
+      () => ({ status: 429, headers: { get: (h) => (h === 'retry-after' ? '7' : null) }, text: async () => '{}' }),
+      () => { throw new TypeError('fetch failed'); },
+      () => ({ status: 503, headers: { get: () => null }, text: async () => '{}' }),
+    ];
+    const calls: number[] = [];
+    const fake: FetchLike = async () => {
+      calls.push(clock.now());
+      const next = answers.shift();
+      if (next) return next();
+      return { status: 401, headers: { get: () => null }, text: async () => '{"message":"revoked"}' };
+    };
+    const scanner = new Scanner({
+      store: new MemoryStore(), baseUrl: 'http://entrada.invalid', eventId: '00000000-0000-4000-8000-000000000000', fetch: fake, clock, random: () => 0.5,
+      device: { deviceId: 'dev-1', token: 'edt_x' }, newId: () => '00000000-0000-4000-8000-000000000001',
+    });
+    await scanner.start(); // schedules the first sync at once
+    const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve(); await new Promise((r) => setImmediate(r)); };
+    clock.advance(0);
+    await settle();
+    expect(calls).toEqual([1_000_000]);
+    expect((await scanner.status()).nextAttemptAt).toBe(1_007_000); // Retry-After: 7
+    clock.advance(7_000);
+    await settle();
+    expect(calls.at(-1)).toBe(1_007_000);
+    expect((await scanner.status()).nextAttemptAt).toBe(1_007_000 + 1_000); // attempt 1: 0.5 · 2 s
+    clock.advance(1_000);
+    await settle();
+    expect((await scanner.status()).nextAttemptAt).toBe(1_008_000 + 2_000); // attempt 2: 0.5 · 4 s
+    clock.advance(2_000);
+    await settle();
+    // 401: a refusal, no fast retry; next try at the manifest interval.
+    const st = await scanner.status();
+    expect(st.lastError).toMatchObject({ status: 401, retryable: false });
+    expect(st.nextAttemptAt).toBe(1_010_000 + 120_000);
+    expect(calls).toHaveLength(4);
+    scanner.stop();
+  });
+});
