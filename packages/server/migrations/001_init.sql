@@ -189,7 +189,8 @@ CREATE TABLE scans (
   PRIMARY KEY (event_id, id)
 );
 CREATE INDEX scans_ticket ON scans (event_id, ticket_id, scanned_at);
-CREATE INDEX scans_session ON scans (event_id, session_id);
+-- Offline scans have no session: keep them out of this index.
+CREATE INDEX scans_session ON scans (event_id, session_id) WHERE session_id IS NOT NULL;
 
 -- Authentication attempts on login-like endpoints (failed token uses, pairing, staff login).
 CREATE TABLE login_logs (

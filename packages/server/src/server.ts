@@ -20,6 +20,7 @@ import { EventService } from './services/event-service.ts';
 import { ScanService } from './services/scan-service.ts';
 import { TicketCache } from './services/ticket-cache.ts';
 import { TicketService } from './services/ticket-service.ts';
+import { TableStats } from './services/table-stats.ts';
 import { ConflictService } from './services/sync/conflict-service.ts';
 import { Cursors } from './services/sync/cursor.ts';
 import { FeedService } from './services/sync/feed-service.ts';
@@ -59,23 +60,24 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     if (m.type === 'event_changed') contexts.invalidate(m.eventId);
   });
   const ticketCache = new TicketCache(db, opts.ticketCacheSize, bus, now);
+  const stats = new TableStats(db, opts.log);
   const events = new EventService(db, contexts, bus, opts.secret);
-  const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret, now);
+  const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret, now, stats);
   const directory = new DeviceDirectory(db);
   const cursors = new Cursors(opts.secret);
   const conflicts = new ConflictService(db, contexts, bus, now);
   const devices = new DeviceService(db, contexts, ticketCache, bus, now, (pk, at) => conflicts.quarantine(pk, at));
-  const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard);
+  const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
   const sync = {
-    sync: new SyncService(db, contexts, directory, bus, now, !opts.unsafeDisableAdmissionGuard),
+    sync: new SyncService(db, contexts, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats),
     manifest: new ManifestService(db, cursors, now),
     feed: new FeedService(db, cursors),
     conflicts,
     legacy: new LegacyReconcileService(db, contexts, bus, now),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
   };
-  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, sync, now, version: VERSION };
+  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, sync, stats, now, version: VERSION };
 }
 
 export interface RunningServer {

@@ -6,6 +6,7 @@ import type { EventContexts } from './event-context.ts';
 import type { EventService } from './event-service.ts';
 import type { ScanService } from './scan-service.ts';
 import type { TicketCache } from './ticket-cache.ts';
+import type { TableStats } from './table-stats.ts';
 import type { TicketService } from './ticket-service.ts';
 import type { ConflictService } from './sync/conflict-service.ts';
 import type { FeedService } from './sync/feed-service.ts';
@@ -36,6 +37,7 @@ export interface Services {
   devices: DeviceService;
   scans: ScanService;
   sync: OfflineServices;
+  stats: TableStats;
   now: () => number;
   version: string;
 }

@@ -19,6 +19,7 @@ import type { EventContext, GateContext, TypeContext } from './event-context.ts'
 import type { EventContexts } from './event-context.ts';
 import type { TicketCache } from './ticket-cache.ts';
 import type { DeviceDirectory } from './device-directory.ts';
+import type { TableStats } from './table-stats.ts';
 
 export interface ScanRequest {
   device: DeviceRecord;
@@ -54,6 +55,7 @@ export class ScanService {
     private readonly now: () => number = Date.now,
     /** false only in the race control experiment (see admitWithoutGuard). */
     private readonly guard: boolean = true,
+    private readonly stats?: TableStats,
   ) {}
 
   forgetSession(sessionId: string): void {
@@ -61,6 +63,8 @@ export class ScanService {
   }
 
   async scan(req: ScanRequest): Promise<ScanOutcome> {
+    // Every attempt becomes a scans row, whatever the verdict.
+    this.stats?.recordWrites('scans', 1);
     const where = await this.resolveWhere(req);
     const { ctx, gate } = where;
     const direction = req.direction ?? where.direction;

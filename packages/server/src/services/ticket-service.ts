@@ -11,6 +11,7 @@ import type { Bus } from './bus.ts';
 import type { EventContext, EventContexts, TypeContext } from './event-context.ts';
 import type { EventService } from './event-service.ts';
 import type { TicketCache } from './ticket-cache.ts';
+import type { TableStats } from './table-stats.ts';
 
 export interface IssuedTicket { id: string; code: string; number: string }
 
@@ -29,6 +30,7 @@ export class TicketService {
   constructor(
     private readonly db: Database, private readonly events: EventService, private readonly contexts: EventContexts,
     private readonly cache: TicketCache, private readonly bus: Bus, serverSecret: Buffer, private readonly now: () => number = Date.now,
+    private readonly stats?: TableStats,
   ) {
     this.codeSealKey = deriveKey(serverSecret, 'imported-codes');
   }
@@ -64,10 +66,10 @@ export class TicketService {
       return { type, code, number: t.number, holderName: t.holder_name ?? null };
     });
 
-    return this.db.transaction(async (tx) => {
+    const issued = await this.db.transaction(async (tx) => {
       const first = await allocateSerials(tx, eventId, prepared.length);
       const signer = prepared.some((p) => p.code === null) ? ctx.signer() : null;
-      const issued: IssuedTicket[] = [];
+      const created: IssuedTicket[] = [];
       const rows: NewTicketRow[] = prepared.map((p, i) => {
         const serial = first + i;
         const code = p.code ?? this.signedCode(ctx, p.type, serial, signer!);
@@ -76,7 +78,7 @@ export class TicketService {
           codeKind: p.code === null ? 'signed' : 'imported', codeDigestHex: ctx.digest(code).toString('hex'),
           sealedCodeHex: p.code === null ? null : seal(this.codeSealKey, Buffer.from(code, 'utf8')).toString('hex'),
         };
-        issued.push({ id: row.id, code, number: row.number });
+        created.push({ id: row.id, code, number: row.number });
         return row;
       });
       const inserted = await insertTickets(tx, eventId, rows);
@@ -89,8 +91,10 @@ export class TicketService {
         const i = rows.findIndex((r) => clash.numbers.includes(r.number));
         throw new DomainError('DUPLICATE_NUMBER', `/tickets/${Math.max(i, 0)}/number "${rows[Math.max(i, 0)]?.number}" is already used in this event; nothing was created`);
       }
-      return issued;
+      return created;
     });
+    this.stats?.recordWrites('tickets', issued.length);
+    return issued;
   }
 
   async get(organisationId: string, ticketId: string): Promise<{ view: TicketView; scans: StoredScan[] }> {

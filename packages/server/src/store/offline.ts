@@ -148,7 +148,7 @@ export async function applyScanVerdicts(tx: Sql, eventId: string, changes: Array
     `UPDATE scans s SET record_status = u.status, conflict_reason = u.reason, winner_scan_id = u.winner, ambiguous = u.ambiguous,
        revision = s.revision + CASE WHEN u.is_new THEN 0 ELSE 1 END, tx = pg_current_xact_id()
      FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::boolean[], $7::boolean[]) AS u(id, status, reason, winner, ambiguous, is_new)
-     WHERE s.event_id = $1 AND s.id = u.id`,
+     WHERE s.event_id = $1 AND s.id = ANY($2::uuid[]) AND s.id = u.id`,
     [eventId, changes.map((c) => c.id), changes.map((c) => c.recordStatus), changes.map((c) => c.conflictReason),
       changes.map((c) => c.winnerScanId), changes.map((c) => c.ambiguous), changes.map((c) => c.isNew)]);
 }
@@ -163,7 +163,7 @@ export async function applyTicketStates(tx: Sql, eventId: string, states: Array<
        version = t.version + 1
      FROM unnest($2::uuid[], $3::int[], $4::float8[], $5::text[], $6::uuid[], $7::float8[], $8::text[], $9::text[], $10::uuid[])
        AS u(id, entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate)
-     WHERE t.event_id = $1 AND t.id = u.id RETURNING t.id, t.version`,
+     WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) AND t.id = u.id RETURNING t.id, t.version`,
     [eventId, states.map((s) => s.ticketId), f((s) => s.entries), f((s) => s.first?.at ?? null), f((s) => s.first?.deviceId ?? null),
       f((s) => s.first?.gateId ?? null), f((s) => s.last?.at ?? null), f((s) => s.last?.direction ?? null), f((s) => s.last?.deviceId ?? null),
       f((s) => s.last?.gateId ?? null)]);

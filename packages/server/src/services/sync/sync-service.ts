@@ -15,6 +15,7 @@ import type { TicketRecord } from '../../store/tickets.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
 import type { DeviceDirectory } from '../device-directory.ts';
+import type { TableStats } from '../table-stats.ts';
 import { payloadHash, verifyChain } from './integrity.ts';
 import { reconcileTicket, type RecordStatus, type TicketReconciliation } from './reconcile.ts';
 import { advanceMarks, type SeqMarks } from './seq-ranges.ts';
@@ -72,6 +73,7 @@ export class SyncService {
     private readonly now: () => number = Date.now,
     /** false only in the race control experiment: reconcile without the tickets' row locks. */
     private readonly lockTickets: boolean = true,
+    private readonly stats?: TableStats,
   ) {}
 
   async sync(req: SyncRequest): Promise<SyncResponse> {
@@ -191,6 +193,7 @@ export class SyncService {
     });
 
     this.publish(ctx, outcome.reconciled);
+    this.stats?.recordWrites('scans', outcome.summary.total_uploaded - outcome.summary.duplicates);
     return {
       status: 200,
       message: 'Sync completed',
