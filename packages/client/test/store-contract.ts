@@ -37,7 +37,21 @@ function ticket(id: string, scans = 0): ManifestTicket {
   return { ticket_id: id, serial: 1, current_scans: scans, inside: false, status: 'valid', type_id: 'ty' };
 }
 
-export function storeContract(name: string, factory: StoreFactory): void {
+/**
+ * The slice of the test API the contract uses. Vitest's by default; the real-browser
+ * run (test/browser/) passes a small shim so the same checks run without Vitest.
+ */
+export interface ContractApi {
+  describe: (name: string, fn: () => void) => void;
+  it: (name: string, fn: () => Promise<void>) => void;
+  expect: typeof expect;
+}
+
+const vitestApi: ContractApi = { describe, it, expect };
+
+export function storeContract(name: string, factory: StoreFactory, api: ContractApi = vitestApi): void {
+  // Shadows the Vitest imports so the checks below read the same under either API.
+  const { describe, it, expect } = api;
   describe(`ClientStore contract: ${name}`, () => {
     it('keeps meta values across a reopen', async () => {
       const loc = await factory.fresh();
