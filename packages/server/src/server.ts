@@ -28,6 +28,7 @@ import { LegacyReconcileService } from './services/sync/legacy-reconcile.ts';
 import { ManifestService } from './services/sync/manifest-service.ts';
 import { syncStatus } from './services/sync/status.ts';
 import { SyncService } from './services/sync/sync-service.ts';
+import { ImportService } from './services/sync/import-service.ts';
 
 export const VERSION = '0.1.0';
 
@@ -69,8 +70,10 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const devices = new DeviceService(db, contexts, ticketCache, bus, now, (pk, at) => conflicts.quarantine(pk, at));
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
+  const syncService = new SyncService(db, contexts, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const sync = {
-    sync: new SyncService(db, contexts, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats),
+    sync: syncService,
+    imports: new ImportService(db, syncService),
     manifest: new ManifestService(db, cursors, now),
     feed: new FeedService(db, cursors),
     conflicts,

@@ -90,3 +90,29 @@ export const ResolveConflictBody = Type.Object({
   note: Type.Optional(Type.String({ maxLength: 2000 })),
 }, { additionalProperties: false });
 export type ResolveConflictBody = Static<typeof ResolveConflictBody>;
+
+export const MAX_IMPORT_SCANS = 100_000;
+
+/** A device's exported scan log (`entrada/device-log/v1`), imported by an organiser when the device never reconnects. */
+export const DeviceLogImport = Type.Object({
+  format: Type.Literal('entrada/device-log/v1'),
+  event_id: Uuid,
+  device_id: Type.String({ minLength: 1, maxLength: 64 }),
+  exported_at: Type.Integer({ minimum: 0 }),
+  public_key: Type.Union([Type.String({ minLength: 43, maxLength: 88 }), Type.Null()]),
+  scans: Type.Array(Type.Object({
+    qrcode: Type.String({ maxLength: 4096 }),
+    scanned_at: Type.Integer({ minimum: 0, maximum: 8_640_000_000_000 }),
+    seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    direction: Type.Optional(DirectionSchema),
+    gate_id: Type.Optional(Type.Union([Uuid, Type.Null()])),
+    local_result: Type.Optional(Type.Union([ResultCode, Type.Null()])),
+    scan_id: Type.Optional(Type.String({ format: 'uuid' })),
+    // Device-side bookkeeping carried by the export; the server recomputes what it needs.
+    link: Type.Optional(Type.String({ maxLength: 128 })),
+    synced: Type.Optional(Type.Boolean()),
+    server_status: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+  }, { additionalProperties: false })),
+  integrity: Type.Union([SyncIntegrity, Type.Null()]),
+}, { additionalProperties: false });
+export type DeviceLogImport = Static<typeof DeviceLogImport>;

@@ -1,7 +1,7 @@
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
-import { MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Uuid } from '@entrada/core';
+import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
@@ -70,6 +70,17 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     const device = await s.auth.device(requestInfo(req));
     if (req.body.scans.length > 5000) throw new DomainError('PAYLOAD_TOO_LARGE', 'At most 5000 scans per call; nothing was applied');
     return s.sync.legacy.reconcile(device, req.body);
+  });
+
+  app.post('/api/v1/offline/import', {
+    // 100,000 scans with long signed codes.
+    bodyLimit: 64 * 1024 * 1024,
+    preParsing: gunzipRequestBody,
+    schema: { tags, summary: 'Import the exported scan log of a device that never reconnected (organisers; idempotent)', body: DeviceLogImport },
+  }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    if (req.body.scans.length > MAX_IMPORT_SCANS) throw new DomainError('PAYLOAD_TOO_LARGE', `At most ${MAX_IMPORT_SCANS} scans per file; nothing was applied`);
+    return s.sync.imports.importLog(admin.organisationId, req.body);
   });
 
   app.get('/api/v1/offline/sync/status/:eventId/:deviceId', {

@@ -13,6 +13,7 @@ import type { FeedService } from './sync/feed-service.ts';
 import type { LegacyReconcileService } from './sync/legacy-reconcile.ts';
 import type { ManifestService } from './sync/manifest-service.ts';
 import type { SyncService } from './sync/sync-service.ts';
+import type { ImportService } from './sync/import-service.ts';
 import type { EventContext } from './event-context.ts';
 import type { DeviceHealth } from './sync/offline-health.ts';
 
@@ -22,6 +23,7 @@ export interface OfflineServices {
   feed: FeedService;
   conflicts: ConflictService;
   legacy: LegacyReconcileService;
+  imports: ImportService;
   status(ctx: EventContext, health: DeviceHealth): Promise<Record<string, unknown>>;
 }
 

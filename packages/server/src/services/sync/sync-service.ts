@@ -9,7 +9,7 @@ import { DomainError, notFound } from '../../http/errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import {
   applyScanVerdicts, applyTicketStates, candidateScans, closeSyncSession, onlineScansOfDevice, insertOfflineScans, lockDeviceLog, lockTicketsByDigest, lockTicketsById,
-  openSyncSession, saveDeviceLog, scanDisplay, storedScansBySeq, syncConflicts, type OfflineScanRow, type StoredOfflineScan,
+  openQuarantineConflicts, openSyncSession, saveDeviceLog, scanDisplay, storedScansBySeq, syncConflicts, type OfflineScanRow, type StoredOfflineScan,
 } from '../../store/offline.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import type { Bus } from '../bus.ts';
@@ -55,6 +55,10 @@ export interface SyncRequest {
   body: SyncBody;
   /** How the scans arrived: the device's own upload, or a file imported by an organiser. */
   via: 'device' | 'import';
+  /** Links of a chain already verified over a whole imported log (one signature for all its chunks). */
+  verifiedLinks?: Map<number, Buffer> | undefined;
+  /** Why the whole imported log failed verification: its scans are stored as failed. */
+  integrityFailure?: string | undefined;
 }
 
 /**
@@ -133,7 +137,13 @@ export class SyncService {
       let integrity: 'chain' | 'unsigned' | 'failed' = 'unsigned';
       let integrityProblem: string | null = null;
       const links = new Map<number, Buffer>();
-      if (device.publicKey && fresh.length > 0) {
+      if (req.integrityFailure && fresh.length > 0) {
+        integrity = 'failed';
+        integrityProblem = req.integrityFailure;
+      } else if (req.verifiedLinks && fresh.length > 0) {
+        integrity = 'chain';
+        for (const [seq, link] of req.verifiedLinks) links.set(seq, link);
+      } else if (device.publicKey && fresh.length > 0) {
         const run = [...prepared].sort((a, b) => a.seq - b.seq).filter((p, i, arr) => i === 0 || p.seq !== arr[i - 1]!.seq);
         const before = stored.get(run[0]!.seq - 1);
         const after = stored.get(run.at(-1)!.seq + 1);
@@ -170,6 +180,9 @@ export class SyncService {
         decided.set(p.index, { row, outcome, ticket });
       }
       const inserted = await insertOfflineScans(tx, { eventId: ctx.event.id, devicePk: device.pk, deviceId: device.deviceId, sessionId, receivedAt }, rows);
+      // A revoked device's admissions (arriving through an import) go to the organisers' review inbox.
+      await openQuarantineConflicts(tx, ctx.event.id, rows.filter((r) => r.recordStatus === 'quarantined' && r.admits && r.ticketId && inserted.has(r.seq))
+        .map((r) => ({ ticketId: r.ticketId!, scanId: r.id })), receivedAt);
 
       // Reconcile every ticket a new candidate admission touches.
       const affected = [...new Set(rows.filter((r) => r.recordStatus === 'admitted' && r.ticketId && inserted.has(r.seq)).map((r) => r.ticketId!))];
