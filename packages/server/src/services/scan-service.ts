@@ -3,7 +3,7 @@ import {
   applyAdmission, decideAdmission, describeVerdict, isInside, parseScannedCode, verifySignedCode, zonesOverlap,
   type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type Verdict, type VerdictReason,
 } from '@entrada/core';
-import type { Database } from '../db/database.ts';
+import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
 import { nodeVerifier } from '../crypto/ed25519-node.ts';
 import { Lru } from '../cache/lru.ts';
@@ -117,9 +117,16 @@ export class ScanService {
       const input: ScanRecordInput = { ...base, ticketId: ticket.id, codeDigest: digest, result: verdict.result, reason: verdict.reason, admits: verdict.admits };
       if (verdict.admits) {
         const next = applyAdmission(ticket.state, { at: now, direction, deviceId: req.device.deviceId, gateId: gate.id }, verdict.reason === 'admitted');
-        const write: GuardedWrite = this.guard
-          ? await admitIfUnchanged(this.db, ticket.version, next, input, req.scanId !== undefined)
-          : await admitWithoutGuard(this.db, next, input);
+        let write: GuardedWrite;
+        try {
+          write = this.guard
+            ? await admitIfUnchanged(this.db, ticket.version, next, input, req.scanId !== undefined)
+            : await admitWithoutGuard(this.db, next, input);
+        } catch (err) {
+          // The offline copy of this very scan was uploaded in the meantime: decide again, the replay check will find it.
+          if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && req.scanId !== undefined) continue;
+          throw err;
+        }
         if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
         if (write.kind === 'stale') {
           ticket = write.current;

@@ -76,6 +76,8 @@ export interface OfflineScanRow {
   id: string; seq: number; ticketId: string | null; digestHex: string | null; result: string; reason: string; admits: boolean;
   direction: Direction; gateId: string | null; scannedAt: number; localResult: string | null; payloadHashHex: string;
   chainLinkHex: string | null; integrity: 'chain' | 'unsigned' | 'failed'; uncertaintyMs: number; flags: string[]; recordStatus: RecordStatus;
+  /** The scan_id of a timed-out online attempt of the same physical scan. */
+  clientScanId: string | null;
 }
 
 /**
@@ -89,17 +91,18 @@ export async function insertOfflineScans(tx: Sql, ctx: { eventId: string; device
   const batch = JSON.stringify(rows.map((r) => ({
     id: r.id, seq: r.seq, ticket_id: r.ticketId, digest: r.digestHex, result: r.result, reason: r.reason, admits: r.admits, direction: r.direction,
     gate_id: r.gateId, scanned_at: r.scannedAt, local_result: r.localResult, payload_hash: r.payloadHashHex, chain_link: r.chainLinkHex,
-    integrity: r.integrity, uncertainty: r.uncertaintyMs, flags: r.flags, record_status: r.recordStatus,
+    integrity: r.integrity, uncertainty: r.uncertaintyMs, flags: r.flags, record_status: r.recordStatus, client_scan_id: r.clientScanId,
   })));
   const inserted = await tx.query<{ seq: number }>(
     `INSERT INTO scans (event_id, id, seq, ticket_id, code_digest, result, reason, admits, direction, device_pk, device_id, gate_id,
-       scanned_at, received_at, source, local_result, payload_hash, chain_link, integrity, clock_uncertainty_ms, flags, record_status, sync_session_id)
+       scanned_at, received_at, source, local_result, payload_hash, chain_link, integrity, clock_uncertainty_ms, flags, record_status, sync_session_id,
+       client_scan_id)
      SELECT $1, u.id, u.seq, u.ticket_id, decode(u.digest, 'hex'), u.result, u.reason, u.admits, u.direction, $2, $3, u.gate_id,
        to_timestamp(u.scanned_at / 1000.0), $5, 'offline', u.local_result, decode(u.payload_hash, 'hex'), decode(u.chain_link, 'hex'),
-       u.integrity, u.uncertainty, u.flags, u.record_status, $4
+       u.integrity, u.uncertainty, u.flags, u.record_status, $4, u.client_scan_id
      FROM json_to_recordset($6::json) AS u(id uuid, seq bigint, ticket_id uuid, digest text, result text, reason text, admits boolean,
        direction text, gate_id uuid, scanned_at float8, local_result text, payload_hash text, chain_link text, integrity text,
-       uncertainty integer, flags text[], record_status text)
+       uncertainty integer, flags text[], record_status text, client_scan_id uuid)
      ON CONFLICT (event_id, device_pk, seq) WHERE seq IS NOT NULL DO NOTHING
      RETURNING seq::float8 AS seq`,
     [ctx.eventId, ctx.devicePk, ctx.deviceId, ctx.sessionId, new Date(ctx.receivedAt), batch]);

@@ -89,7 +89,7 @@ export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: Sc
 export async function recordUnmatchedScan(sql: Sql, s: ScanRecordInput): Promise<boolean> {
   const rows = await sql.query(
     `INSERT INTO scans (${SCAN_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected')
-     ON CONFLICT (event_id, id) DO NOTHING RETURNING id`,
+     ON CONFLICT DO NOTHING RETURNING id`,
     scanParams(s), { name: 'scan_unmatched' });
   return rows.length === 1;
 }
@@ -110,8 +110,9 @@ function toScan(r: RawScan): StoredScan {
   };
 }
 
+/** The scan with this id — or the offline copy of the physical scan a client identified by it. */
 export async function getScan(sql: Sql, eventId: string, scanId: string): Promise<StoredScan | null> {
-  const [row] = await sql.query<RawScan>(`SELECT ${SCAN_COLUMNS} FROM scans WHERE event_id = $1 AND id = $2`, [eventId, scanId]);
+  const [row] = await sql.query<RawScan>(`SELECT ${SCAN_COLUMNS} FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [eventId, scanId]);
   return row ? toScan(row) : null;
 }
 

@@ -3,7 +3,7 @@ import {
   describeVerdict, MAX_SYNC_SCANS, parseScannedCode, verifySignedCode,
   type Direction, type SyncBody, type SyncResponse, type SyncResultItem, type Verdict, type VerdictReason,
 } from '@entrada/core';
-import type { Database, Sql } from '../../db/database.ts';
+import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
 import { nodeVerifier } from '../../crypto/ed25519-node.ts';
 import { DomainError, notFound } from '../../http/errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
@@ -98,6 +98,7 @@ export class SyncService {
     const quarantineFrom = device.status === 'revoked' ? device.statusChangedAt : null;
 
     const outcome = await this.db.transaction(async (tx) => {
+      // (A concurrent online request of the same physical scan may win the unique key: see the catch below.)
       const sessionId = await openSyncSession(tx, { eventId: ctx.event.id, devicePk: device.pk, token: body.session_token, at: receivedAt });
       const log = await lockDeviceLog(tx, ctx.event.id, device.pk);
       const seqs = prepared.map((p) => p.seq);
@@ -175,6 +176,8 @@ export class SyncService {
           id: randomUUID(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
           direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hash.toString('hex'),
           chainLinkHex: links.get(p.seq)?.toString('hex') ?? null, integrity, uncertaintyMs, flags: p.flags, recordStatus,
+          // A scan_id already held by an online row is not stored again (that row is this physical scan).
+          clientScanId: online !== undefined ? null : p.scanId,
         };
         rows.push(row);
         decided.set(p.index, { row, outcome, ticket });
@@ -203,6 +206,12 @@ export class SyncService {
         at: receivedAt, uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts,
       });
       return { sessionId, marks, results, summary, reconciled };
+    }).catch((err: unknown) => {
+      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION) {
+        // The online request of a scan in this upload committed meanwhile: nothing was applied; the retry will see it.
+        throw new DomainError('UNAVAILABLE', 'A scan in this upload was just received online; retry the upload');
+      }
+      throw err;
     });
 
     this.publish(ctx, outcome.reconciled);
