@@ -4,6 +4,7 @@ import { createDemo, DEFAULT_DEMO_TICKETS } from './commands/demo.ts';
 import { listDevices, registerDevice } from './commands/devices.ts';
 import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
+import { runSimulate, SIMULATE_DEFAULTS } from './commands/simulate.ts';
 import { exportTickets } from './commands/tickets-export.ts';
 import { DEFAULT_IMPORT_BATCH, importTickets } from './commands/tickets-import.ts';
 import { CliError } from './errors.ts';
@@ -85,6 +86,19 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .addHelpText('after', examples('entrada demo', 'entrada demo --tickets 100000 --name "Load test"'))
     .action(async (opts: { tickets?: number; name?: string }, cmd: Command) => {
       await createDemo({ connection: connection(cmd, 'admin'), ...opts }, output);
+    });
+
+  program.command('simulate')
+    .description('Load-test a running server: N devices scan offline through the client engine, then all reconnect and sync (exit 0 when converged with no lost scans)')
+    .option('--devices <n>', `simulated scanner devices (default ${SIMULATE_DEFAULTS.devices})`, wholeNumber)
+    .option('--tickets <n>', `tickets to issue and scan (default ${SIMULATE_DEFAULTS.tickets})`, wholeNumber)
+    .option('--offline-minutes <n>', `scan times spread over the last N minutes (default ${SIMULATE_DEFAULTS.offlineMinutes})`, wholeNumber)
+    .option('--overlap <share>', `share of tickets scanned by two devices, 0 to 1 (default ${SIMULATE_DEFAULTS.overlap})`)
+    .option('--seed <n>', 'seed of the plan (devices, keys, scans, times); printed to replay a run', wholeNumber)
+    .option('--timeout <s>', `give up syncing after this many seconds (default ${SIMULATE_DEFAULTS.timeoutS})`, wholeNumber)
+    .addHelpText('after', examples('entrada simulate --devices 10 --tickets 20000', 'entrada simulate --devices 50 --tickets 100000 --offline-minutes 30 --seed 42 --overlap 0.02'))
+    .action(async (opts: { devices?: number; tickets?: number; offlineMinutes?: number; overlap?: string; seed?: number; timeout?: number }, cmd: Command) => {
+      setExitCode((await runSimulate({ connection: connection(cmd, 'admin'), ...opts, timeoutS: opts.timeout }, output)).exitCode);
     });
 
   const tickets = program.command('tickets').description('Import and export an event\'s tickets as CSV');

@@ -1,6 +1,6 @@
 import {
   chainGenesis, chainHeadMessage, fromHex, nextLink, scanHash, toBase64Url, toHex,
-  type ChainedScan, type Direction, type ScanResult, type SyncBody, type SyncResultItem, type VerdictReason,
+  type ChainedScan, type Direction, type SyncBody, type SyncResultItem,
 } from '@entrada/core';
 import type { AckResult, ClientStore, OutboxScan } from './storage/types.ts';
 
@@ -9,16 +9,8 @@ export const MAX_UPLOAD_BATCH = 500;
 /** Signs a chain head with the device's Ed25519 key (e.g. `(m) => ed25519.sign(secretKey, m)`); injected so keys can live in a keystore. */
 export type HeadSigner = (message: Uint8Array) => Uint8Array;
 
-export interface ScanToRecord {
-  qrcode: string;
-  scannedAt: number;
-  direction: Direction;
-  gateId: string | null;
-  localResult: ScanResult | null;
-  localReason: VerdictReason | null;
-  ticketId: string | null;
-  scanId: string | null;
-}
+/** What the scanner decided; the outbox adds the seq, the chain links and the sync state. */
+export type ScanToRecord = Pick<OutboxScan, 'qrcode' | 'scannedAt' | 'direction' | 'gateId' | 'localResult' | 'localReason' | 'ticketId' | 'scanId'>;
 
 function chained(s: { seq: number; qrcode: string; scannedAt: number; direction: Direction; gateId: string | null; localResult: string | null; scanId: string | null }): ChainedScan {
   return { seq: s.seq, qrcode: s.qrcode, scannedAt: s.scannedAt, direction: s.direction, gateId: s.gateId, localResult: s.localResult, scanId: s.scanId };

@@ -4,10 +4,20 @@
 -- embedded PGlite (it re-plans every ad-hoc statement: ~470 µs against ~210 µs
 -- per scan measured) and spares PostgreSQL re-parsing a long statement.
 
+-- One physical scan, one row. A device whose online attempt timed out decides
+-- offline and uploads the same scan (carrying the attempt's scan_id); the
+-- online request may still arrive, before or after that upload. Offline rows
+-- keep that id in client_scan_id, and one id is unique per event across both
+-- kinds of rows (an online row's id is the client's scan_id).
+ALTER TABLE scans ADD COLUMN client_scan_id uuid;
+CREATE UNIQUE INDEX scans_physical_scan ON scans (event_id, (coalesce(client_scan_id, id)));
+
+
 -- Writes the ticket's new scan state only if its version is still the one the
 -- verdict was decided on, and records the scan in the same statement.
 -- applied_version is null when the version moved (decide again) or, with
--- p_check_replay, when a scan with this id exists (existing is its result).
+-- p_check_replay, when this physical scan is already recorded, online or as
+-- an offline copy (existing is its result).
 CREATE FUNCTION entrada_admit_scan(
   p_event uuid, p_scan uuid, p_ticket uuid, p_digest bytea, p_result text, p_reason text, p_direction text,
   p_device_pk uuid, p_device_id text, p_gate uuid, p_session uuid, p_at timestamptz, p_source text,
@@ -19,7 +29,8 @@ DECLARE
   v integer;
 BEGIN
   IF p_check_replay THEN
-    SELECT s.result INTO existing FROM scans s WHERE s.event_id = p_event AND s.id = p_scan;
+    SELECT s.result INTO existing FROM scans s
+      WHERE s.event_id = p_event AND coalesce(s.client_scan_id, s.id) = p_scan;
     IF FOUND THEN
       RETURN NEXT;
       RETURN;
@@ -50,7 +61,8 @@ CREATE FUNCTION entrada_reject_scan(
 ) RETURNS TABLE (recorded boolean, existing text) LANGUAGE plpgsql AS $$
 BEGIN
   IF p_check_replay THEN
-    SELECT s.result INTO existing FROM scans s WHERE s.event_id = p_event AND s.id = p_scan;
+    SELECT s.result INTO existing FROM scans s
+      WHERE s.event_id = p_event AND coalesce(s.client_scan_id, s.id) = p_scan;
     IF FOUND THEN
       recorded := false;
       RETURN NEXT;
@@ -62,7 +74,7 @@ BEGIN
     SELECT p_event, p_scan, p_ticket, p_digest, p_result, p_reason, p_direction, p_device_pk, p_device_id, p_gate, p_session, p_at,
       p_source, false, 'rejected'
     FROM tickets t WHERE t.event_id = p_event AND t.id = p_ticket AND t.version = p_expected_version
-    ON CONFLICT (event_id, id) DO NOTHING;
+    ON CONFLICT DO NOTHING;
   recorded := FOUND;
   RETURN NEXT;
 END $$;

@@ -5,3 +5,4 @@ export { openPglite } from './db/pglite.ts';
 export { openPostgres } from './db/postgres.ts';
 export type { Database, Sql } from './db/database.ts';
 export { createDemoEvent, type DemoResult } from './services/demo.ts';
+export { nodeVerifier, nodeSigner } from './crypto/ed25519-node.ts';

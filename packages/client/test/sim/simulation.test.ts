@@ -34,7 +34,7 @@ describe('directed scenario: an online attempt that reaches the server after its
   // delayed 2.5 s in the network, so after the 1.5 s budget it decides offline (same scan_id) and
   // syncs at once; then the late online request arrives. Both used to be admitted (one physical
   // entry using two entries of a 3-entry ticket). Now the offline copy keeps the scan_id
-  // (client_scan_id, unique per event with online ids: migration 004) and the online path answers
+  // (client_scan_id, unique per event with online ids: migration 003) and the online path answers
   // the late request from it.
   it('one physical scan is admitted once, whatever arrives first', async () => {
     let delayed = false;

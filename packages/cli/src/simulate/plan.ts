@@ -1,0 +1,39 @@
+import { Prng } from './prng.ts';
+
+export interface PlannedScan {
+  /** Index into the issued tickets. */
+  ticket: number;
+  /** Device clock at the scan (ms since epoch). */
+  at: number;
+}
+
+export interface ScanPlan {
+  /** Per device, in time order (a device's clock only moves forward). */
+  perDevice: PlannedScan[][];
+  scans: number;
+  /** Tickets scanned by two devices: each is exactly one conflict once both sync. */
+  overlapping: number;
+}
+
+/**
+ * Every ticket is scanned once, by a seeded device; about `overlap` of them a
+ * second time by another device (the double entry two offline gates cannot
+ * see). Times are uniform in [windowEnd - windowMs, windowEnd).
+ */
+export function planScans(seed: number, tickets: number, devices: number, overlap: number, windowEnd: number, windowMs: number): ScanPlan {
+  const rng = new Prng(seed).fork(2);
+  const perDevice: PlannedScan[][] = Array.from({ length: devices }, () => []);
+  const at = (): number => windowEnd - windowMs + Math.floor(rng.next() * windowMs);
+  let overlapping = 0;
+  for (let t = 0; t < tickets; t++) {
+    const first = rng.int(0, devices - 1);
+    perDevice[first]!.push({ ticket: t, at: at() });
+    if (devices > 1 && rng.chance(overlap)) {
+      const second = (first + rng.int(1, devices - 1)) % devices;
+      perDevice[second]!.push({ ticket: t, at: at() });
+      overlapping++;
+    }
+  }
+  for (const list of perDevice) list.sort((a, b) => a.at - b.at || a.ticket - b.ticket);
+  return { perDevice, scans: tickets + overlapping, overlapping };
+}
