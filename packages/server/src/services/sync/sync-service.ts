@@ -189,7 +189,8 @@ export class SyncService {
 
       // Reconcile every ticket a new candidate admission touches.
       const affected = [...new Set(rows.filter((r) => r.recordStatus === 'admitted' && r.ticketId && inserted.has(r.seq)).map((r) => r.ticketId!))];
-      const reconciled = await reconcileTickets(tx, ctx, affected, new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets);
+      const lockedById = new Map(tickets.map((t) => [t.ticket.id, t.ticket]));
+      const reconciled = await reconcileTickets(tx, ctx, affected, new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets, lockedById);
 
       const marks = advanceMarks(log, inserted);
       const flag = tampered ? 'tampering' : integrityProblem ? 'integrity' : offset !== null && Math.abs(offset) > SKEW_FLAG_MS ? 'clock_skew' : null;
@@ -347,10 +348,13 @@ export class SyncService {
  */
 export async function reconcileTickets(
   tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: Set<string>, at: number, lock = true,
+  /** Rows the caller already read under their locks in this transaction (saves reading them again). */
+  locked?: ReadonlyMap<string, TicketRecord>,
 ): Promise<Map<string, TicketReconciliation & { version?: number }>> {
   const out = new Map<string, TicketReconciliation & { version?: number }>();
   if (ticketIds.length === 0) return out;
-  const tickets = await lockTicketsById(tx, ctx.event.id, ticketIds, lock);
+  const known = locked ? ticketIds.flatMap((id) => { const t = locked.get(id); return t ? [t] : []; }) : [];
+  const tickets = known.length === ticketIds.length ? known : await lockTicketsById(tx, ctx.event.id, ticketIds, lock);
   const candidates = await candidateScans(tx, ctx.event.id, ticketIds);
   const byTicket = new Map<string, typeof candidates>();
   for (const c of candidates) {
