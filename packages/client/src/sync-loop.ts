@@ -5,6 +5,9 @@ import { feedPatches, splitManifest, type FeedPage, type ManifestDocument } from
 import { ackResults, contiguousRun, MAX_UPLOAD_BATCH, uploadBody, type HeadSigner } from './outbox.ts';
 import type { ClientStore } from './storage/types.ts';
 
+/** How long a 413 keeps capping the batch size (a proxy's limit may be lifted, or the route change). */
+const TOO_LARGE_MEMORY_MS = 10 * 60_000;
+
 /** One sync at a time per device. The browser can pass a Web Locks implementation so tabs do not sync at once. */
 export interface SyncLock {
   /** Runs `fn` unless a sync already holds the lock; then resolves `{ ran: false }` at once. */
@@ -100,6 +103,8 @@ export class SyncLoop {
   private readonly timeoutMs: number;
   private readonly backoff: BackoffPolicy;
   private batchSize = MAX_UPLOAD_BATCH;
+  /** The smallest batch a proxy or the server refused (413), and when: a ceiling for growing back, forgotten after a while. */
+  private tooLarge: { size: number; at: number } | null = null;
   private attempt = 0;
   private timer: unknown = null;
   private timerAt: number | null = null;
@@ -221,12 +226,14 @@ export class SyncLoop {
       } catch (err) {
         // Too large for a proxy or the server: halve and go on; a single scan that is still too large is a real error.
         if (err instanceof ApiError && err.status === 413 && this.batchSize > 1) {
+          this.tooLarge = { size: Math.min(this.tooLarge?.size ?? Infinity, run.length), at: clock.now() };
           this.batchSize = Math.max(1, Math.floor(Math.min(this.batchSize, run.length) / 2));
           continue;
         }
         throw err;
       }
       await store.acknowledge(eventId, res.acked_through, ackResults(res.results));
+      this.growBatch(clock.now());
       this.state.ackedThrough = res.acked_through;
       this.state.missing = res.missing;
       this.state.online = true;
@@ -238,6 +245,13 @@ export class SyncLoop {
       // The server did not acknowledge this run (it misses earlier seqs): stop instead of sending it forever.
       if (res.acked_through < run.at(-1)!.seq) return totals;
     }
+  }
+
+  /** After an accepted upload, double the batch again, up to just below the size last refused (that limit expires). */
+  private growBatch(now: number): void {
+    if (this.tooLarge && now - this.tooLarge.at > TOO_LARGE_MEMORY_MS) this.tooLarge = null;
+    const ceiling = this.tooLarge ? Math.max(1, this.tooLarge.size - 1) : MAX_UPLOAD_BATCH;
+    this.batchSize = Math.min(MAX_UPLOAD_BATCH, ceiling, this.batchSize * 2);
   }
 
   private async download(): Promise<{ ticketsChanged: number; fullManifest: boolean }> {

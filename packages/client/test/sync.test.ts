@@ -97,9 +97,9 @@ describe('sync loop and scanner against the real server', () => {
     for (const t of tickets) await scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' });
     await scanner.sync.syncNow();
     const st = await scanner.status();
-    expect(st).toMatchObject({ pending: 0, ackedThrough: 7, batchSize: 1, lastError: null });
-    // Halving from the run's size: 7 (413), 3 (413), then single scans.
-    expect(sizes).toEqual([7, 3, 1, 1, 1, 1, 1, 1, 1]);
+    expect(st).toMatchObject({ pending: 0, ackedThrough: 7, batchSize: 2, lastError: null });
+    // Halving from the run's size: 7 (413), 3 (413), 1; then doubling back, capped below the smallest refused size (3).
+    expect(sizes).toEqual([7, 3, 1, 2, 2, 2]);
   });
 
   it('scans online first, falls back offline when the server is unreachable, and recovers', async () => {
