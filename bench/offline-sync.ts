@@ -50,6 +50,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { Api, createBenchEvent, registerScanners, scanOnce, type BenchDevice, type BenchEvent } from './lib/api.ts';
+import { createRunControl, round, waitQuiet } from './lib/run-control.ts';
 import { machineBusyNow, measureCpu, pidGroup, type CpuUsage } from './lib/cpu.ts';
 import { summarizeCpuProfile, type ProfileSummary } from './lib/cpuprofile.ts';
 import { fmtMs, LatencyRecorder, type LatencySummary } from './lib/latency.ts';
@@ -116,43 +117,10 @@ const TARGETS = {
   baselineRatio: 10,
 };
 
-const t0 = Date.now();
-const log = (msg: string): void => { process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`); };
+const control = createRunControl({ watchdogMs: CFG.watchdogMs });
+const { log, cleanups } = control;
 
-// ---- clean-up: databases, folders and the server child go whatever happens -------------------------------
-const cleanups: Array<() => Promise<void>> = [];
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    const fn = cleanups.pop()!;
-    await fn().catch((err: unknown) => log(`clean-up step failed: ${String(err)}`));
-  }
-}
-let aborting = false;
-async function abort(reason: string, code: number): Promise<never> {
-  if (!aborting) {
-    aborting = true;
-    log(reason);
-    await cleanUp();
-  }
-  process.exit(code);
-}
-process.on('SIGINT', () => void abort('interrupted: cleaning up', 130));
-process.on('SIGTERM', () => void abort('terminated: cleaning up', 143));
-function armWatchdog(): void {
-  setTimeout(() => void abort(`watchdog: the benchmark exceeded ${CFG.watchdogMs / 60_000} minutes`, 1), CFG.watchdogMs).unref();
-}
 
-async function waitQuiet(maxMs: number, threshold = 0.3): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  let busy = await machineBusyNow(500);
-  while (busy >= threshold && Date.now() < deadline) busy = await machineBusyNow(500);
-  return busy;
-}
-
-function round(x: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
 const fmtBytes = (b: number): string => (b >= 1_000_000 ? `${(b / 1_000_000).toFixed(2)} MB` : `${(b / 1000).toFixed(1)} kB`);
 const fmtS = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
@@ -348,8 +316,8 @@ async function main(): Promise<void> {
   const code = codeFingerprint(fileURLToPath(new URL('../', import.meta.url)), ['packages/server/src', 'packages/server/migrations', 'packages/core/src']);
   const pgVersion = await serverVersion();
   const pgSettings = await serverSettings();
-  const busyBefore = args.has('--wait-quiet') ? await waitQuiet(180_000) : await machineBusyNow(1_000);
-  armWatchdog();
+  const busyBefore = args.has('--wait-quiet') ? await waitQuiet({ maxMs: 180_000, sampleMs: 500, consecutive: 1 }) : await machineBusyNow(1_000);
+  control.armWatchdog();
   log(`offline-sync benchmark${QUICK ? ' (--quick)' : ''}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${pgVersion}`);
   if (busyBefore > 0.25) log(`warning: the machine was already ${busyBefore.toFixed(2)} cores busy before the benchmark started; figures will suffer`);
 
@@ -418,7 +386,7 @@ async function main(): Promise<void> {
   }
   log(`ANALYZE of the benchmark database done (${Math.round(analyzeMs)} ms): autovacuum is off on this server, so these are the only statistics the planner gets`);
   await checkpoint();
-  const quiet = await waitQuiet(QUICK ? 8_000 : 30_000);
+  const quiet = await waitQuiet({ maxMs: QUICK ? 8_000 : 30_000, sampleMs: 500, consecutive: 1 });
   if (quiet >= 0.3) {
     const m = measureCpu({ server: pidGroup(server.pid), postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid) });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -499,7 +467,7 @@ async function main(): Promise<void> {
   log(`bodies built in ${Math.round(built.buildMs)} ms (chain + signatures ${Math.round(built.chainMs)} ms, JSON ${Math.round(built.jsonMs)} ms, gzip ${Math.round(built.gzipMs)} ms): `
     + `${fmtBytes(built.rawBytes)} of JSON, ${fmtBytes(built.wireBytes)} on the wire (${fmtBytes(built.wireBytes / uploadCount)} per upload)`);
   await checkpoint();
-  const quietSync = await waitQuiet(QUICK ? 10_000 : 45_000);
+  const quietSync = await waitQuiet({ maxMs: QUICK ? 10_000 : 45_000, sampleMs: 500, consecutive: 1 });
   if (quietSync >= 0.3) log(`warning: the machine is ${quietSync.toFixed(2)} cores busy with something else before the sync`);
 
   log(`sync: ${CFG.devices} devices upload at once, ${Math.ceil(CFG.perDevice / CFG.batch)} batches of ${CFG.batch} each, one after the other`);
@@ -581,7 +549,7 @@ async function main(): Promise<void> {
     const seedTickets = tickets.map((x, i) => ({ code: x.code, number: x.number, type: i % 50 === 0 ? 'VIP' : 'GA' }));
     const { loadMs } = await createSeedTables(db.url, event.eventId, seedTickets);
     await checkpoint();
-    await waitQuiet(QUICK ? 5_000 : 30_000);
+    await waitQuiet({ maxMs: QUICK ? 5_000 : 30_000, sampleMs: 500, consecutive: 1 });
     log(`per-row baseline (seed 001's loop in seed 000's transaction per upload), ${CFG.baseline.connections} connections, same ${fmtInt(plan.totalScans)} scans; tables loaded in ${Math.round(loadMs)} ms`);
     const bcpu = measureCpu({ postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid), server: pidGroup(server.pid) });
     let baselineCpu: CpuUsage | null = null;
@@ -704,15 +672,7 @@ async function main(): Promise<void> {
     baseline, ratio,
     targets,
   });
-  log(`results saved to ${file} (total ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  log(`results saved to ${file} (total ${control.elapsedS().toFixed(0)} s)`);
 }
 
-try {
-  await main();
-} catch (err) {
-  log(`benchmark failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
-process.exit(process.exitCode ?? 0);
+await control.run(main);

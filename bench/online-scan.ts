@@ -33,6 +33,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { Api, bulkCreateTickets, createBenchEvent, registerScanners, scanOnce, type BenchDevice, type BulkCreateResult } from './lib/api.ts';
+import { createRunControl, round, waitQuiet } from './lib/run-control.ts';
 import { commandGroup, machineBusyNow, measureCpu, pidGroup, type CpuUsage } from './lib/cpu.ts';
 import { summarizeCpuProfile, type ProfileSummary } from './lib/cpuprofile.ts';
 import { fmtMs } from './lib/latency.ts';
@@ -82,45 +83,9 @@ const TARGETS = {
   pgliteScansPerS: 1_000,
 };
 
-const t0 = Date.now();
-const log = (msg: string): void => { process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`); };
+const control = createRunControl({ watchdogMs: CFG.watchdogMs });
+const { log, cleanups } = control;
 
-// ---- clean-up: databases, folders and the server child go whatever happens -------------------------------
-const cleanups: Array<() => Promise<void>> = [];
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    const fn = cleanups.pop()!;
-    await fn().catch((err: unknown) => log(`clean-up step failed: ${String(err)}`));
-  }
-}
-let aborting = false;
-async function abort(reason: string, code: number): Promise<never> {
-  if (!aborting) {
-    aborting = true;
-    log(reason);
-    await cleanUp();
-  }
-  process.exit(code);
-}
-process.on('SIGINT', () => void abort('interrupted: cleaning up', 130));
-process.on('SIGTERM', () => void abort('terminated: cleaning up', 143));
-function armWatchdog(): void {
-  setTimeout(() => void abort(`watchdog: the benchmark exceeded ${CFG.watchdogMs / 60_000} minutes`, 1), CFG.watchdogMs).unref();
-}
-
-/** --wait-quiet: on a shared machine, wait (at most 3 minutes) until nothing else keeps the CPU busy. */
-async function waitQuiet(): Promise<number> {
-  const deadline = Date.now() + 180_000;
-  let quiet = 0;
-  let busy = await machineBusyNow(2_000);
-  while (Date.now() < deadline) {
-    quiet = busy < 0.3 ? quiet + 1 : 0;
-    if (quiet >= 3) break;
-    if (quiet === 0) log(`--wait-quiet: the machine is ${busy.toFixed(2)} cores busy; waiting`);
-    busy = await machineBusyNow(2_000);
-  }
-  return busy;
-}
 
 // ---- helpers ---------------------------------------------------------------------------------------------
 interface Instrumented<T> {
@@ -321,10 +286,6 @@ function bulkSummary(b: BulkCreateResult): { tickets: number; totalS: number; pe
   };
 }
 
-function round(x: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
 
 // ---- the run -----------------------------------------------------------------------------------------------
 async function main(): Promise<void> {
@@ -333,8 +294,8 @@ async function main(): Promise<void> {
   const code = codeFingerprint(fileURLToPath(new URL('../', import.meta.url)), ['packages/server/src', 'packages/server/migrations', 'packages/core/src']);
   const pgVersion = await serverVersion();
   const pgSettings = await serverSettings();
-  const busyBefore = args.has('--wait-quiet') ? await waitQuiet() : await machineBusyNow(1_000);
-  armWatchdog();
+  const busyBefore = args.has('--wait-quiet') ? await waitQuiet({ maxMs: 180_000, sampleMs: 2_000, consecutive: 3, log }) : await machineBusyNow(1_000);
+  control.armWatchdog();
   log(`online-scan benchmark${QUICK ? ' (--quick)' : ''}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${pgVersion}`);
   if (busyBefore > 0.25) log(`warning: the machine was already ${busyBefore.toFixed(2)} cores busy before the benchmark started; figures will suffer`);
 
@@ -501,15 +462,7 @@ async function main(): Promise<void> {
     entradaPglite: pglite,
     targets,
   });
-  log(`results saved to ${file} (total ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  log(`results saved to ${file} (total ${control.elapsedS().toFixed(0)} s)`);
 }
 
-try {
-  await main();
-} catch (err) {
-  log(`benchmark failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
-process.exit(process.exitCode ?? 0);
+await control.run(main);

@@ -11,3 +11,4 @@ export { Scanner, type ScannerOptions, type ScanOutcome } from './scanner.ts';
 export type { ClientStore, OutboxScan, AckResult, NextSlot, OutboxCounts } from './storage/types.ts';
 export { MemoryStore, memoryBacking, type MemoryBacking } from './storage/memory-store.ts';
 export { DexieStore, requestPersistentStorage } from './storage/dexie-store.ts';
+export { Prng } from './prng.ts';

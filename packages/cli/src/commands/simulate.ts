@@ -7,7 +7,7 @@ import { HttpClient, type Connection } from '../http-client.ts';
 import type { Output } from '../output.ts';
 import { startProgress } from '../progress.ts';
 import { planScans } from '../simulate/plan.ts';
-import { Prng } from '../simulate/prng.ts';
+import { Prng } from '@entrada/client';
 import { nativeVerifier, SimStore, type ManifestPool } from '../simulate/store.ts';
 
 export const SIMULATE_DEFAULTS = { devices: 50, tickets: 100_000, offlineMinutes: 30, overlap: 0.02, timeoutS: 600 } as const;

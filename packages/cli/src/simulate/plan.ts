@@ -1,4 +1,4 @@
-import { Prng } from './prng.ts';
+import { Prng } from '@entrada/client';
 
 export interface PlannedScan {
   /** Index into the issued tickets. */

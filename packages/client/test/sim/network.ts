@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { FetchLike } from '../../src/http.ts';
-import type { Prng } from './prng.ts';
+import type { Prng } from '../../src/prng.ts';
 import type { Scheduler } from './virtual-time.ts';
 
 export const SIM_BASE_URL = 'http://entrada.sim';

@@ -23,7 +23,7 @@ import { memoryBacking, type MemoryBacking } from '../../src/storage/memory-stor
 import { CrashError, crashableStore } from './crash-store.ts';
 import { checkInvariants, type SimFacts } from './invariants.ts';
 import { DEFAULT_FAULTS, Network, SIM_BASE_URL, type FaultRates } from './network.ts';
-import { Prng } from './prng.ts';
+import { Prng } from '../../src/prng.ts';
 import { DeviceClock, Scheduler } from './virtual-time.ts';
 import { issueTickets, registerDevice, seedEvent, startSimBackend, type SeededEvent, type SimBackend } from './server-setup.ts';
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export type TokenKind = 'admin' | 'device';
 const PREFIX: Record<TokenKind, string> = { admin: 'eat_', device: 'edt_' };
@@ -14,10 +14,6 @@ export function generateToken(kind: TokenKind): string {
  */
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
-}
-
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function bearerToken(header: string | undefined): string | undefined {

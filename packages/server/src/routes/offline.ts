@@ -53,7 +53,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   }, async (req) => {
     const device = await s.auth.device(requestInfo(req));
     try {
-      return await s.sync.sync.sync({ device, body: req.body, via: 'device' });
+      return await s.sync.sync.sync({ device, body: req.body });
     } catch (err) {
       if (!(err instanceof DomainError) || err.status >= 500) {
         await recordSyncFailure(s.db, req.body.event_id, device.pk, s.now()).catch(() => undefined);

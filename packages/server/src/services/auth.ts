@@ -74,10 +74,6 @@ export class Authenticator {
     return { admin: await this.admin(req) };
   }
 
-  forgetDevices(): void {
-    this.devices.clear();
-  }
-
   close(): void {
     clearInterval(this.flushTimer);
   }

@@ -96,11 +96,6 @@ export async function loadEventAggregate(sql: Sql, eventId: string): Promise<Eve
   };
 }
 
-export async function eventOrganisation(sql: Sql, eventId: string): Promise<string | null> {
-  const [row] = await sql.query<{ organisation_id: string }>(`SELECT organisation_id FROM events WHERE id = $1`, [eventId]);
-  return row?.organisation_id ?? null;
-}
-
 export async function insertZone(sql: Sql, z: { eventId: string; name: string; capacity: number | null }): Promise<ZoneRow> {
   const [row] = await sql.query<{ id: string; name: string; capacity: number | null }>(
     `INSERT INTO zones (event_id, name, capacity) VALUES ($1, $2, $3) RETURNING id, name, capacity`, [z.eventId, z.name, z.capacity]);

@@ -34,11 +34,6 @@ export async function lockDeviceLog(tx: Sql, eventId: string, devicePk: string):
   return toLog(row!);
 }
 
-export async function getDeviceLog(sql: Sql, eventId: string, devicePk: string): Promise<DeviceLogRow | null> {
-  const [row] = await sql.query<RawDeviceLog>(`SELECT ${LOG_COLUMNS} FROM device_logs WHERE event_id = $1 AND device_pk = $2`, [eventId, devicePk]);
-  return row ? toLog(row) : null;
-}
-
 export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, log: {
   lastSeq: number; ackedThrough: number; missing: SeqRange[]; addReceived: number; flag: string | null; flagReason: string | null;
   clockOffsetMs: number; at: number; success: boolean; sessionId: string; reportedLastSeq: number | null;

@@ -56,7 +56,7 @@ export class ImportService {
         ...(s.scan_id ? { scan_id: s.scan_id } : {}),
       }));
       last = await this.sync.sync({
-        device, via: 'import', verifiedLinks, integrityFailure,
+        device, verifiedLinks, integrityFailure,
         body: { event_id: doc.event_id, device_id: device.deviceId, session_token: token, device_time: doc.exported_at, scans: chunk },
       });
       for (const k of Object.keys(summary) as Array<keyof typeof summary>) summary[k] += last.summary[k];

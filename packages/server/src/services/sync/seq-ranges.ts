@@ -7,8 +7,6 @@ export interface SeqMarks {
   missing: SeqRange[];
 }
 
-export const NO_MARKS: SeqMarks = { lastSeq: 0, ackedThrough: 0, missing: [] };
-
 /**
  * The marks after `received` seqs arrive. Scans above a gap are accepted (they
  * are independent facts); the gap stays reported until filled.

@@ -18,7 +18,7 @@ import type { DeviceDirectory } from '../device-directory.ts';
 import type { TableStats } from '../table-stats.ts';
 import { payloadHash, verifyChain } from './integrity.ts';
 import { reconcileTicket, type RecordStatus, type TicketReconciliation } from './reconcile.ts';
-import { advanceMarks, type SeqMarks } from './seq-ranges.ts';
+import { advanceMarks } from './seq-ranges.ts';
 
 /** Clock uncertainty of an offline scan: a base for ordinary drift, plus a tenth of the skew observed at upload. */
 const BASE_CLOCK_UNCERTAINTY_MS = 2_000;
@@ -53,8 +53,6 @@ interface Prepared {
 export interface SyncRequest {
   device: DeviceRecord;
   body: SyncBody;
-  /** How the scans arrived: the device's own upload, or a file imported by an organiser. */
-  via: 'device' | 'import';
   /** Links of a chain already verified over a whole imported log (one signature for all its chunks). */
   verifiedLinks?: Map<number, Buffer> | undefined;
   /** Why the whole imported log failed verification: its scans are stored as failed. */
@@ -375,4 +373,3 @@ export async function reconcileTickets(
   return out;
 }
 
-export type { SeqMarks };

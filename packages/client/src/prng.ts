@@ -1,4 +1,7 @@
-/** mulberry32, as in the client's deterministic simulation: one seed replays the same plan (not for secrets). */
+/**
+ * mulberry32: a tiny seeded PRNG for simulations (the deterministic one in the
+ * tests, `entrada simulate`): one seed replays the same run. Not for secrets.
+ */
 export class Prng {
   private s: number;
   constructor(seed: number) {
@@ -18,11 +21,22 @@ export class Prng {
   chance(p: number): boolean {
     return this.next() < p;
   }
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)]!;
+  }
   bytes(n: number): Uint8Array {
     return Uint8Array.from({ length: n }, () => this.int(0, 255));
   }
-  /** An independent stream, so adding draws in one place does not shift another. */
+  /** An independent stream (so adding draws in one place does not shift another). */
   fork(salt: number): Prng {
     return new Prng((Math.imul(this.int(0, 0x7fffffff), 2654435761) ^ salt) >>> 0);
+  }
+  /** Deterministic UUID-shaped ids (version 4 layout). */
+  uuid(): string {
+    const hex = Array.from({ length: 32 }, () => this.int(0, 15).toString(16));
+    hex[12] = '4';
+    hex[16] = (8 + this.int(0, 3)).toString(16);
+    const h = hex.join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 }
