@@ -46,6 +46,8 @@ export interface ManifestHeader {
 export interface ManifestDocument extends ManifestHeader {
   ticket_count: number;
   tickets: ManifestTicket[];
+  /** Where this device's download feed starts: everything before it is in this manifest (absent from older servers). */
+  feed_cursor?: string;
 }
 
 /** What the store keeps: the header, when this device received it (its own clock), and the feed cursor. */
@@ -79,6 +81,7 @@ export type FeedEvent =
   | {
     kind: 'scan'; scan_id: string; ticket_id: string | null; device_id: string; seq: number | null; scanned_at: string | null;
     direction: string; gate_id: string | null; result: string; reason: string; verdict: string; revision: number;
+    conflict_reason?: string | null; ambiguous?: boolean; winner_scan_id?: string | null;
     ticket: FeedTicketState | null;
   };
 

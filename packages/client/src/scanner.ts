@@ -22,6 +22,12 @@ export interface ScannerOptions {
   onlineBudgetMs?: number;
   /** Manifest age after which local verdicts are flagged stale (amber). */
   staleAfterMs?: number;
+  /**
+   * True when the platform knows there is no network at all (the browser's
+   * `navigator.onLine === false`): scans skip the online attempt. Only "down"
+   * is trusted; "up" may still be a captive portal, which the budget handles.
+   */
+  networkDown?: () => boolean;
   /** While offline, how often a scan tries the server again first. */
   probeOnlineEveryMs?: number;
   uploadEveryMs?: number;
@@ -40,7 +46,7 @@ export interface ScanOutcome {
   scanId: string;
   /** The outbox seq of an offline scan. */
   seq: number | null;
-  ticket: { id: string; number: string | null; tier: string | null } | null;
+  ticket: { id: string; number: string | null; tier: string | null; holderName: string | null } | null;
 }
 
 const NO_MANIFEST_MESSAGE = 'Cannot check offline — no ticket list yet. Scan recorded.';
@@ -66,7 +72,8 @@ export class Scanner {
   constructor(private readonly o: ScannerOptions) {
     this.clock = o.clock ?? systemClock;
     this.newId = o.newId ?? (() => globalThis.crypto.randomUUID());
-    const fetchFn = o.fetch ?? (globalThis.fetch as unknown as FetchLike);
+    // Wrapped: a bare reference to window.fetch called as a method of another object throws "Illegal invocation" in browsers.
+    const fetchFn: FetchLike = o.fetch ?? ((url, init) => globalThis.fetch(url, init) as unknown as ReturnType<FetchLike>);
     this.api = new ApiClient(o.baseUrl, o.device.token, fetchFn, this.clock);
     this.sync = new SyncLoop({
       store: o.store, api: this.api, clock: this.clock, random: o.random ?? Math.random, newId: this.newId, eventId: o.eventId,
@@ -96,6 +103,11 @@ export class Scanner {
     return this.manifest !== null;
   }
 
+  /** When the stored ticket data last came from the server (device clock), for "offline data 14 min old". */
+  get manifestRefreshedAt(): number | null {
+    return this.manifest?.refreshedAt ?? null;
+  }
+
   async reloadManifest(): Promise<void> {
     const stored = await this.o.store.loadManifest(this.o.eventId);
     if (stored) this.manifest = ManifestIndex.from(stored, this.o.verify);
@@ -112,7 +124,7 @@ export class Scanner {
   async scan(code: string, where: { gateId: string | null; direction: Direction }): Promise<ScanOutcome> {
     const scanId = this.newId();
     const now = this.clock.now();
-    if (this.sync.online || now >= this.nextProbeAt) {
+    if (!this.o.networkDown?.() && (this.sync.online || now >= this.nextProbeAt)) {
       try {
         const r = await this.api.request<ScanVerdictResponse>('POST', '/api/v1/scanning/scan', {
           code, event_id: this.o.eventId, ...(where.gateId ? { gate_id: where.gateId } : {}), direction: where.direction, scan_id: scanId,
@@ -121,7 +133,7 @@ export class Scanner {
         this.rememberOnline(r);
         return {
           source: 'online', result: r.result, reason: r.reason, message: r.message, stale: false, scanId, seq: null,
-          ticket: r.ticket ? { id: r.ticket.id, number: r.ticket.number, tier: r.ticket.tier } : null,
+          ticket: r.ticket ? { id: r.ticket.id, number: r.ticket.number, tier: r.ticket.tier, holderName: r.ticket.holder_name } : null,
         };
       } catch (err) {
         // Only "could not reach the server in time" falls back; a refusal (revoked device, unknown gate) must be seen.
@@ -157,7 +169,7 @@ export class Scanner {
     this.sync.notifyPending();
     return {
       source: 'offline', result: d.verdict.result, reason: d.verdict.reason, message: d.message, stale: d.stale, scanId: scanId ?? '', seq: scan.seq,
-      ticket: d.ticket ? { id: d.ticket.ticket_id, number: d.ticket.number ?? null, tier: d.ticket.tier ?? null } : null,
+      ticket: d.ticket ? { id: d.ticket.ticket_id, number: d.ticket.number ?? null, tier: d.ticket.tier ?? null, holderName: d.ticket.holder_name ?? null } : null,
     };
   }
 

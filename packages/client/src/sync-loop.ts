@@ -1,7 +1,7 @@
 import type { SyncResponse } from '@entrada/core';
 import type { Clock } from './clock.ts';
 import { ApiError, type ApiClient } from './http.ts';
-import { feedPatches, splitManifest, type FeedPage, type ManifestDocument } from './manifest-types.ts';
+import { feedPatches, splitManifest, type FeedEvent, type FeedPage, type ManifestDocument } from './manifest-types.ts';
 import { ackResults, contiguousRun, MAX_UPLOAD_BATCH, uploadBody, type HeadSigner } from './outbox.ts';
 import type { ClientStore } from './storage/types.ts';
 
@@ -65,8 +65,25 @@ export interface SyncStatus {
   missing: Array<[number, number]>;
   /** This device's scans the server decided against (double entries to look at). */
   conflicts: Array<{ seq: number; qrcode: string; reason: string | null; message: string; ambiguous: boolean }>;
+  /** The other side: another device's admission of a ticket this device admitted, which the server ruled a conflict. */
+  doubleEntries: DoubleEntry[];
   batchSize: number;
 }
+
+export interface DoubleEntry {
+  /** The losing scan (server id), from the download feed. */
+  scanId: string;
+  ticketId: string;
+  deviceId: string;
+  at: number | null;
+  gateId: string | null;
+  reason: string | null;
+  ambiguous: boolean;
+}
+
+/** Double entries kept for the status view; older ones are in the organiser's conflicts inbox. */
+const MAX_DOUBLE_ENTRIES = 200;
+const META_DOUBLE_ENTRIES = (eventId: string): string => `double-entries:${eventId}`;
 
 export interface SyncLoopOptions {
   store: ClientStore;
@@ -111,7 +128,7 @@ export class SyncLoop {
   private stopped = true;
   private rerun = false;
   private lastDownloadAt: number | null = null;
-  private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'batchSize' | 'nextAttemptAt'> = {
+  private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'doubleEntries' | 'batchSize' | 'nextAttemptAt'> = {
     online: true, syncing: false, lastSuccessAt: null, lastSummary: null, lastError: null, ackedThrough: 0, missing: [],
   };
 
@@ -166,9 +183,10 @@ export class SyncLoop {
     const conflicts = (await store.all(eventId))
       .filter((s) => s.server?.syncStatus === 'conflict')
       .map((s) => ({ seq: s.seq, qrcode: s.qrcode, reason: s.server!.reason, message: s.server!.message, ambiguous: s.server!.ambiguous }));
+    const doubleEntries = (await store.getMeta<DoubleEntry[]>(META_DOUBLE_ENTRIES(eventId))) ?? [];
     return {
       ...this.state, missing: [...this.state.missing], pending: counts.pending, oldestPendingAgeMs: oldest === null ? null : clock.now() - oldest,
-      conflicts, batchSize: this.batchSize, nextAttemptAt: this.timerAt,
+      conflicts, doubleEntries, batchSize: this.batchSize, nextAttemptAt: this.timerAt,
     };
   }
 
@@ -268,20 +286,49 @@ export class SyncLoop {
     } else {
       await store.applyManifestDelta(eventId, doc.tickets, { manifest: doc.cursor, refreshedAt: now });
     }
-    // Other devices' scans, each with its ticket's state now; a page and its cursor land together.
-    let feedCursor = (await store.loadManifest(eventId))?.feedCursor ?? null;
+    // Other devices' scans, each with its ticket's state now; a page and its cursor land together. After a full
+    // manifest the feed starts where the manifest was taken (replaying it from the start would re-send every ticket);
+    // otherwise where the last page left it. (Not re-read from the store: that would load every ticket again.)
+    let feedCursor = (!stored || doc.full ? doc.feed_cursor : undefined) ?? stored?.feedCursor ?? null;
     const limit = this.o.feedPageLimit ?? 1000;
     for (let page = 0; page < 20; page++) {
       const q = `/api/v1/offline/events?event_id=${eventId}&limit=${limit}${feedCursor ? `&since=${encodeURIComponent(feedCursor)}` : ''}`;
       const p = await api.request<FeedPage>('GET', q, undefined, this.timeoutMs);
       const patches = feedPatches(p.events);
       changed += patches.length;
+      await this.noteDoubleEntries(p.events);
       await store.applyManifestDelta(eventId, patches, { feed: p.next_cursor, refreshedAt: clock.now() });
       feedCursor = p.next_cursor;
       if (!p.has_more) break;
     }
     await this.o.onManifestChanged?.();
     return { ticketsChanged: changed, fullManifest: !stored || doc.full };
+  }
+
+  /**
+   * A conflict is two devices admitting one ticket. The losing device learns it
+   * from its upload's answer; the winning one from the feed, here: another
+   * device's scan ruled a conflict on a ticket this device admitted.
+   */
+  private async noteDoubleEntries(events: readonly FeedEvent[]): Promise<void> {
+    const { store, eventId, deviceId } = this.o;
+    const candidates = events.filter((e): e is Extract<FeedEvent, { kind: 'scan' }> & { ticket_id: string } =>
+      e.kind === 'scan' && e.verdict === 'conflict' && e.ticket_id !== null && e.device_id !== deviceId);
+    if (candidates.length === 0) return;
+    const known = (await store.getMeta<DoubleEntry[]>(META_DOUBLE_ENTRIES(eventId))) ?? [];
+    const seen = new Set(known.map((d) => d.scanId));
+    const added: DoubleEntry[] = [];
+    for (const e of candidates) {
+      if (seen.has(e.scan_id)) continue;
+      const mine = await store.scansOfTicket(eventId, e.ticket_id);
+      if (!mine.some((s) => s.localResult === 'valid')) continue;
+      seen.add(e.scan_id);
+      added.push({
+        scanId: e.scan_id, ticketId: e.ticket_id, deviceId: e.device_id, at: e.scanned_at ? Date.parse(e.scanned_at) : null, gateId: e.gate_id,
+        reason: e.conflict_reason ?? null, ambiguous: e.ambiguous ?? false,
+      });
+    }
+    if (added.length > 0) await store.setMeta(META_DOUBLE_ENTRIES(eventId), [...added, ...known].slice(0, MAX_DOUBLE_ENTRIES));
   }
 
   private schedule(ms: number): void {
