@@ -1,5 +1,5 @@
 /** The shapes of the API answers the CLI reads (see packages/server/src/routes). */
-import type { ScanVerdictResponse } from '@entrada/core';
+import type { PairingCodeResponse, ScanVerdictResponse, StaffView } from '@entrada/core';
 
 export interface EventSummary {
   id: string; name: string; starts_at: string; ends_at: string; timezone: string; created_at: string;
@@ -29,3 +29,9 @@ export interface DeviceView {
 
 /** The scan endpoint's answer: core's protocol type, shared with the server. */
 export type ScanVerdict = ScanVerdictResponse;
+
+/** `POST /api/v1/devices/pairing-codes`: core's protocol type. */
+export type PairingCode = PairingCodeResponse;
+
+/** A staff account as the staff endpoints answer it. */
+export type StaffMember = StaffView;

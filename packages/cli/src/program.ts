@@ -1,9 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Direction } from '@entrada/core';
 import { createDemo, DEFAULT_DEMO_TICKETS } from './commands/demo.ts';
-import { listDevices, registerDevice } from './commands/devices.ts';
+import { listDevices, pairDevice, registerDevice } from './commands/devices.ts';
 import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
+import { addStaff, deactivateStaff, listStaff } from './commands/staff.ts';
 import { runSimulate, SIMULATE_DEFAULTS } from './commands/simulate.ts';
 import { exportTickets } from './commands/tickets-export.ts';
 import { DEFAULT_IMPORT_BATCH, importTickets } from './commands/tickets-import.ts';
@@ -48,6 +49,7 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       'entrada serve',
       'export ENTRADA_ADMIN_TOKEN=eat_…   # printed by `entrada serve`',
       'entrada demo --tickets 5000',
+      'entrada devices pair --event 7c1e… --gate 51f0…',
       'entrada tickets import tickets.csv --event 7c1e…',
       'entrada scan ABC123 --event 7c1e… --gate 51f0… --token edt_…',
     ));
@@ -124,7 +126,7 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       await exportTickets({ connection: connection(cmd, 'admin'), eventId: opts.event, outFile: opts.out }, output);
     });
 
-  const devices = program.command('devices').description('Register and list scanner devices');
+  const devices = program.command('devices').description('Register, pair and list scanner devices');
   devices.command('register')
     .description('Register a device and print its token (shown once)')
     .requiredOption('--name <name>', 'a name stewards recognise, e.g. "North gate 1" (required)')
@@ -140,6 +142,45 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .addHelpText('after', examples('entrada devices list'))
     .action(async (_opts: unknown, cmd: Command) => {
       await listDevices({ connection: connection(cmd, 'admin') }, output);
+    });
+  devices.command('pair')
+    .description('Make a single-use pairing code for a new scanner: prints the code, its pair URL and a QR to scan')
+    .requiredOption('--event <id>', 'event the scanner will work at (required)')
+    .option('--gate <id>', 'gate the scanner starts at')
+    .option('--ttl <duration>', 'how long the code stays valid, 1m to 24h (e.g. 90s, 15m, 2h; default 15m)')
+    .option('--name <name>', 'name the paired device gets, e.g. "North gate 1" (default: the scanner\'s own)')
+    .addHelpText('after', '\nThe scanner opens the pair URL (or scans the QR, or has the code typed in) and receives its own device\n'
+      + 'token and the event. The code works once. The URL uses ENTRADA_PUBLIC_URL when the server sets it.\n'
+      + examples('entrada devices pair --event 7c1e…', 'entrada devices pair --event 7c1e… --gate 51f0… --ttl 2h --name "North gate 1"'))
+    .action(async (opts: { event: string; gate?: string; ttl?: string; name?: string }, cmd: Command) => {
+      await pairDevice({ connection: connection(cmd, 'admin'), eventId: opts.event, gateId: opts.gate, ttl: opts.ttl, name: opts.name }, output);
+    });
+
+  const staff = program.command('staff').description('Staff accounts that log in on paired scanners (per event)');
+  staff.command('add')
+    .description('Add a staff account to an event')
+    .requiredOption('--event <id>', 'the event (required)')
+    .requiredOption('--username <username>', 'what they type to log in; unique per event, case-insensitive (required)')
+    .requiredOption('--name <name>', 'their name as organisers see it (required)')
+    .requiredOption('--pin <pin>', '4 to 12 digits (required)')
+    .addHelpText('after', examples('entrada staff add --event 7c1e… --username ann --name "Ann de Vries" --pin 4711'))
+    .action(async (opts: { event: string; username: string; name: string; pin: string }, cmd: Command) => {
+      await addStaff({ connection: connection(cmd, 'admin'), eventId: opts.event, username: opts.username, name: opts.name, pin: opts.pin }, output);
+    });
+  staff.command('list')
+    .description('List an event\'s staff accounts')
+    .requiredOption('--event <id>', 'the event (required)')
+    .addHelpText('after', examples('entrada staff list --event 7c1e…'))
+    .action(async (opts: { event: string }, cmd: Command) => {
+      await listStaff({ connection: connection(cmd, 'admin'), eventId: opts.event }, output);
+    });
+  staff.command('deactivate')
+    .description('Deactivate a staff account: its logins fail from now on')
+    .requiredOption('--event <id>', 'the event (required)')
+    .requiredOption('--staff <id>', 'the staff id, from `entrada staff list` (required)')
+    .addHelpText('after', examples('entrada staff deactivate --event 7c1e… --staff 3a9d…'))
+    .action(async (opts: { event: string; staff: string }, cmd: Command) => {
+      await deactivateStaff({ connection: connection(cmd, 'admin'), eventId: opts.event, staffId: opts.staff }, output);
     });
 
   const events = program.command('events').description('List events and show their gate and ticket type ids');

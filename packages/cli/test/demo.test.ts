@@ -26,6 +26,11 @@ describe('entrada demo', () => {
     expect(demo.sampleCodes.map((s) => [s.tier, s.number])).toEqual([['GA', '1'], ['Weekend re-entry', '2'], ['VIP', '3']]);
     for (const s of demo.sampleCodes) expect(out).toContain(s.code);
     expect(out).toContain(`npx entrada scan ${demo.sampleCodes[0]!.code} --event ${demo.eventId} --gate ${demo.gates[0]!.id} --url ${server.url}`);
+    expect(out).toContain(`  Pairing code  ${demo.pairing!.code}  (one device, valid until ${demo.pairing!.expiresAt}, at Main Gate)`);
+    expect(out).toContain(`  Pair URL      ${server.url}/?pair=${demo.pairing!.code}`);
+    expect(out).toContain('  Staff login   username gate, PIN 1234');
+    const staff = await server.admin.get(`/api/v1/events/${demo.eventId}/staff`);
+    expect(staff.body.staff).toMatchObject([{ username: 'gate', active: true }]);
 
     const exported = await server.admin.get(`/api/v1/events/${demo.eventId}/tickets?limit=100`);
     expect(exported.body.tickets).toHaveLength(25);

@@ -6,7 +6,7 @@ import { cli, SLOW } from './helpers.ts';
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 const HELP: Array<[string[], string[]]> = [
-  [[], ['serve', 'migrate', 'demo', 'tickets', 'devices', 'events', 'scan', '--url', '--token', 'ENTRADA_URL', 'ENTRADA_ADMIN_TOKEN', 'Examples:']],
+  [[], ['serve', 'migrate', 'demo', 'tickets', 'devices', 'staff', 'events', 'scan', '--url', '--token', 'ENTRADA_URL', 'ENTRADA_ADMIN_TOKEN', 'Examples:']],
   [['serve'], ['--port', '--host', '--data-dir', 'DATABASE_URL', 'ENTRADA_DEMO=off', 'Examples:']],
   [['migrate'], ['--data-dir', 'DATABASE_URL', 'Examples:']],
   [['demo'], ['--tickets', '--name', 'default 1000', 'Examples:']],
@@ -14,6 +14,10 @@ const HELP: Array<[string[], string[]]> = [
   [['tickets', 'export'], ['--event', '--out', 'scans_used', 'Examples:']],
   [['devices', 'register'], ['--name', '--device-id', '--type', 'scanner', 'mobile', '--public-key', 'Examples:']],
   [['devices', 'list'], ['Examples:']],
+  [['devices', 'pair'], ['--event', '--gate', '--ttl', '--name', 'ENTRADA_PUBLIC_URL', 'Examples:']],
+  [['staff', 'add'], ['--event', '--username', '--name', '--pin', 'Examples:']],
+  [['staff', 'list'], ['--event', 'Examples:']],
+  [['staff', 'deactivate'], ['--event', '--staff', 'Examples:']],
   [['events', 'show'], ['<event-id>', 'Examples:']],
   [['scan'], ['<code>', '--event', '--gate', '--direction', 'entry', 'exit', '--session', 'ENTRADA_DEVICE_TOKEN', 'NO_COLOR', 'Exit status', 'Examples:']],
 ];

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMigrate } from '../src/commands/migrate.ts';
 import { startServe } from '../src/commands/serve.ts';
 import { CliError } from '../src/errors.ts';
+import { Client } from '../../server/test/harness.ts';
 import { captureOutput, cli, SLOW, tempDir } from './helpers.ts';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -47,6 +49,17 @@ describe('entrada serve', () => {
       expect(scan.stdout).toContain('VALID');
       const events = await cli(['events', 'list', '--url', server.url, '--token', server.bootstrap.adminToken!]);
       expect(events.stdout).toContain('Demo Festival');
+
+      // The printed pairing code pairs a phone, on which the printed staff login works.
+      const code = /^ {2}Pairing code {2}(\S+) {2}\(one device, valid until \S+, at Main Gate\)$/m.exec(out)?.[1];
+      expect(code).toBe(demo.pairing!.code);
+      expect(out).toContain(`  Pair URL      ${server.url}/?pair=${code}`);
+      expect(out).toContain('  Staff login   username gate, PIN 1234');
+      const key = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x;
+      const paired = await new Client(server.url, null).post('/api/v1/devices/pair', { code, public_key: key });
+      expect(paired.status).toBe(201);
+      const login = await new Client(server.url, paired.body.token).post(`/api/v1/events/${demo.eventId}/login`, { username: 'gate', pin: '1234' });
+      expect(login.body.staff).toMatchObject({ username: 'gate' });
     } finally {
       await server.close();
     }
@@ -58,6 +71,9 @@ describe('entrada serve', () => {
     expect(out).toContain(`Admin token  ${server.bootstrap.adminToken}`);
     expect(out).toContain(`(from the data folder: ${dataDir}/bootstrap.json)`);
     expect(out).toContain(`Event id      ${server.bootstrap.demo!.eventId}`);
+    // The first code was used: a new one is printed (and kept) instead.
+    expect(restarted.bootstrap.demo!.pairing!.code).not.toBe(server.bootstrap.demo!.pairing!.code);
+    expect(out).toContain(`  Pair URL      ${restarted.url}/?pair=${restarted.bootstrap.demo!.pairing!.code}`);
 
     const migrated = captureOutput();
     const report = await runMigrate({ env: serverEnv(dataDir) }, migrated.output);

@@ -11,11 +11,16 @@ import { healthRoutes } from './routes/health.ts';
 import { scanningRoutes } from './routes/scanning.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { offlineRoutes } from './routes/offline.ts';
+import { defaultWebDir, registerWebApp } from './routes/web-app.ts';
+import { pairingRoutes } from './routes/pairing.ts';
+import { staffRoutes } from './routes/staff.ts';
 
 export interface AppOptions {
   logger: Logger | false;
   /** Trust X-Forwarded-For (behind a load balancer) so rate limits see client addresses. */
   trustProxy?: boolean;
+  /** Folder of the built scanner app to serve at `/` (absent: a page explaining how to build it). */
+  webDir?: string;
 }
 
 /** Builds the HTTP app; only the process entry point listens. */
@@ -44,7 +49,10 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   await app.register(eventRoutes(services));
   await app.register(ticketRoutes(services));
   await app.register(deviceRoutes(services));
+  await app.register(pairingRoutes(services));
+  await app.register(staffRoutes(services));
   await app.register(scanningRoutes(services));
   await app.register(offlineRoutes(services));
+  await registerWebApp(app, options.webDir ?? defaultWebDir());
   return app;
 }

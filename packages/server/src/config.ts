@@ -17,7 +17,10 @@ export interface Config {
   logLevel: string;
   /** Tickets kept in each instance's in-process cache. */
   ticketCacheSize: number;
+  /** Where people reach this server (ENTRADA_PUBLIC_URL): printed URLs and pair URLs use it; otherwise derived. */
   publicUrl: string | undefined;
+  /** The built scanner app served at `/`; defaults to packages/web/dist. */
+  webDir: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -35,12 +38,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secret: nonEmpty(env.ENTRADA_SECRET),
     logLevel: env.LOG_LEVEL ?? 'info',
     ticketCacheSize: parseInteger(env.ENTRADA_TICKET_CACHE ?? '200000', 'ENTRADA_TICKET_CACHE', 0, 50_000_000),
-    publicUrl: nonEmpty(env.ENTRADA_PUBLIC_URL),
+    publicUrl: parsePublicUrl(nonEmpty(env.ENTRADA_PUBLIC_URL)),
+    webDir: env.ENTRADA_WEB_DIR ? path.resolve(env.ENTRADA_WEB_DIR) : undefined,
   };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** An http(s) URL without a trailing slash, e.g. https://tickets.example.com or https://example.com/entrada. */
+function parsePublicUrl(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    url = new URL('invalid:');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+    throw new ConfigError(`ENTRADA_PUBLIC_URL must be an http(s) URL such as https://tickets.example.com, got "${text}"`);
+  }
+  return url.toString().replace(/\/+$/, '');
 }
 
 function parseInteger(text: string, name: string, min: number, max: number): number {

@@ -17,6 +17,8 @@ import { DeviceDirectory } from './services/device-directory.ts';
 import { DeviceService } from './services/device-service.ts';
 import { EventContexts } from './services/event-context.ts';
 import { EventService } from './services/event-service.ts';
+import { PairingService } from './services/pairing-service.ts';
+import { StaffService } from './services/staff-service.ts';
 import { ScanService } from './services/scan-service.ts';
 import { TicketCache } from './services/ticket-cache.ts';
 import { TicketService } from './services/ticket-service.ts';
@@ -44,11 +46,20 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     level,
     // Tokens and personal data never reach the logs.
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.holder_name', '*.code'], censor: '[redacted]' },
+    // Fastify's request fields, but a pair URL's code (`/?pair=XXXX-XXXX`, opened by a scanner) is a credential.
+    serializers: {
+      req: (req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+        method: req.method, url: req.url?.replace(/([?&]pair=)[^&#]*/gi, '$1[redacted]'), host: req.host,
+        remoteAddress: req.ip, remotePort: req.socket?.remotePort,
+      }),
+    },
   }, destination ?? process.stdout);
 }
 
 export interface ServiceOptions {
   secret: Buffer; redisUrl: string | undefined; ticketCacheSize: number; log: Logger; now?: (() => number) | undefined;
+  /** ENTRADA_PUBLIC_URL: the origin of pair URLs (otherwise the request's). */
+  publicUrl?: string | undefined;
   /** Test-only: turn off the admission guards (online compare-and-set, sync row locks) to demonstrate the races they prevent. */
   unsafeDisableAdmissionGuard?: boolean | undefined;
 }
@@ -68,6 +79,8 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const cursors = new Cursors(opts.secret);
   const conflicts = new ConflictService(db, contexts, bus, now);
   const devices = new DeviceService(db, contexts, ticketCache, bus, now, (pk, at) => conflicts.quarantine(pk, at));
+  const pairing = new PairingService(db, events, contexts, devices, now, opts.publicUrl);
+  const staff = new StaffService(db, events, contexts, now);
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
   const syncService = new SyncService(db, contexts, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
@@ -80,7 +93,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     legacy: new LegacyReconcileService(db, contexts, bus, now),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
   };
-  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, scans, sync, stats, now, version: VERSION };
+  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
 }
 
 export interface RunningServer {
@@ -110,7 +123,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(db);
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
-  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard });
+  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard });
   const cleanup = async (): Promise<void> => {
     services.auth.close();
     await services.bus.close();
@@ -123,7 +136,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     boot = await bootstrap(db, services, {
       adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db,
     });
-    app = await buildApp(services, { logger: opts.logger === false ? false : log });
+    app = await buildApp(services, { logger: opts.logger === false ? false : log, ...(config.webDir ? { webDir: config.webDir } : {}) });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     // A failed start (port in use, bad database) must not leave timers or connections holding the process open.

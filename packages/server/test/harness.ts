@@ -103,7 +103,8 @@ export class Client {
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const init: RequestInit = { method, headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers } };
     if (body !== undefined) {
-      init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+      // Cast: the DOM lib (the web package type-checks this file too) types BodyInit without generic Uint8Array.
+      init.body = (typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body)) as NonNullable<RequestInit['body']>;
       (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
     }
     const res = await fetch(this.baseUrl + path, init);

@@ -1,5 +1,5 @@
 import { MAX_TICKETS_PER_CALL } from '@entrada/core';
-import type { EventSummary, IssuedTicket } from '../api-types.ts';
+import type { EventSummary, IssuedTicket, PairingCode } from '../api-types.ts';
 import { printDemoDetails, type DemoDetails } from '../demo-details.ts';
 import { CliError } from '../errors.ts';
 import { count, perSecond, seconds } from '../format.ts';
@@ -10,6 +10,8 @@ import { startProgress } from '../progress.ts';
 export const DEFAULT_DEMO_TICKETS = 1000;
 const MAX_DEMO_TICKETS = 5_000_000;
 const DAY_MS = 24 * 3600_000;
+/** The same staff login as the demo `entrada serve` seeds. */
+const DEMO_STAFF = { username: 'gate', name: 'Gate staff', pin: '1234' } as const;
 
 export interface DemoOptions {
   connection: Connection;
@@ -23,7 +25,8 @@ interface Created { id: string; name: string }
 /**
  * A festival to try everything on, made through the public API only (so it
  * also proves an installation end to end): two zones, three gates, three
- * ticket types that behave differently at the gate.
+ * ticket types that behave differently at the gate, a scanner device, a staff
+ * login and a pairing code valid for a day.
  */
 export async function createDemo(opts: DemoOptions, output: Output): Promise<DemoDetails> {
   const total = opts.tickets ?? DEFAULT_DEMO_TICKETS;
@@ -74,11 +77,14 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
   output.out(`Issued ${count(total)} tickets in ${seconds(elapsed)} (${perSecond(total, elapsed)}).`);
 
   const device = await client.post<{ device_id: string; token: string }>('/api/v1/devices', { name: 'Demo scanner' });
+  await client.post(`${path}/staff`, { ...DEMO_STAFF });
+  const pairing = await client.post<PairingCode>('/api/v1/devices/pairing-codes', { event_id: event.id, gate_id: gates[0]!.id, ttl_s: DAY_MS / 1000 });
   const details: DemoDetails = {
     url: client.baseUrl, eventId: event.id, eventName: event.name, tickets: total, deviceId: device.device_id, deviceToken: device.token,
-    gates: gates.map((g) => ({ id: g.id, name: g.name })), sampleCodes: samples,
+    gates: gates.map((g) => ({ id: g.id, name: g.name })), sampleCodes: samples, staff: { ...DEMO_STAFF },
+    pairing: { code: pairing.code, expiresAt: pairing.expires_at, gateId: pairing.gate_id, pairUrl: pairing.pair_url },
   };
   output.out('');
-  printDemoDetails(details, output);
+  await printDemoDetails(details, output);
   return details;
 }

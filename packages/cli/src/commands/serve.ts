@@ -17,7 +17,7 @@ export async function startServe(opts: ServeOptions, output: Output): Promise<Ru
   } catch (err) {
     throw explainStartupError(err, config);
   }
-  printBanner(server, config, output);
+  await printBanner(server, config, output);
   return server;
 }
 
@@ -50,7 +50,7 @@ export async function runServe(opts: ServeOptions, output: Output): Promise<void
   });
 }
 
-function printBanner(server: RunningServer, config: Config, output: Output): void {
+async function printBanner(server: RunningServer, config: Config, output: Output): Promise<void> {
   const boot = server.bootstrap;
   output.out('');
   output.out(`Entrada ${VERSION} is running`);
@@ -68,7 +68,7 @@ function printBanner(server: RunningServer, config: Config, output: Output): voi
   }
   if (boot.demo) {
     output.out('');
-    printDemoDetails({ url: server.url, eventName: 'Demo Festival', ...boot.demo }, output);
+    await printDemoDetails({ url: server.url, eventName: 'Demo Festival', ...boot.demo }, output);
   } else if (boot.firstStart && !config.demo) {
     output.out('');
     output.out('No demo event (ENTRADA_DEMO=off). Create one any time with: entrada demo');

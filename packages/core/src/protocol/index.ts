@@ -2,3 +2,4 @@ export * from './common.ts';
 export * from './admin.ts';
 export * from './scan.ts';
 export * from './offline.ts';
+export * from './pairing.ts';

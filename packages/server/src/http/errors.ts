@@ -1,22 +1,34 @@
-import { API_ERRORS, type ApiErrorCode } from '@entrada/core';
+import { API_ERRORS, PAIRING_ERRORS, type ApiErrorCode, type PairingErrorCode } from '@entrada/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
+
+export type ErrorCode = ApiErrorCode | PairingErrorCode;
+const STATUS: Record<ErrorCode, number> = { ...API_ERRORS, ...PAIRING_ERRORS };
 
 /** A failure the client can act on; the single error handler turns it into `{error, message}`. */
 export class DomainError extends Error {
-  readonly code: ApiErrorCode;
+  readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
-  constructor(code: ApiErrorCode, message: string, details?: Record<string, unknown>) {
+  /** Response headers that go with the answer (Retry-After). */
+  readonly headers: Record<string, string> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, headers?: Record<string, string>) {
     super(message);
     this.code = code;
     this.details = details;
+    this.headers = headers;
   }
   get status(): number {
-    return API_ERRORS[this.code];
+    return STATUS[this.code];
   }
 }
 
 export const notFound = (what: string): DomainError => new DomainError('NOT_FOUND', `${what} not found`);
 export const invalid = (message: string): DomainError => new DomainError('INVALID_BODY', message);
+
+/** 429 with Retry-After (whole seconds, at least 1), also as `retry_after_s` in the body. */
+export function rateLimited(message: string, retryAfterMs: number): DomainError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new DomainError('RATE_LIMITED', message, { retry_after_s: seconds }, { 'retry-after': String(seconds) });
+}
 
 /** Names the offending field: `/tickets/3/ticket_type_id must match format "uuid"`. */
 function describeValidation(err: FastifyError): string {
@@ -34,6 +46,7 @@ function describeValidation(err: FastifyError): string {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     if (err instanceof DomainError) {
+      if (err.headers) reply.headers(err.headers);
       return reply.status(err.status).send({ error: err.code, message: err.message, ...(err.details ?? {}) });
     }
     if (err.validation) {

@@ -3,14 +3,14 @@ import path from 'node:path';
 import type { Database } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { countOrganisations, insertAdminToken, insertOrganisation } from '../store/organisations.ts';
-import { createDemoEvent, type DemoResult } from './demo.ts';
+import { createDemoEvent, createDemoPairing, type DemoResult } from './demo.ts';
 import type { Services } from './container.ts';
 
 export interface BootstrapInfo {
   /** The admin token, when this start created it or it is known (env, or the embedded data folder). */
   adminToken: string | null;
   adminTokenSource: 'env' | 'generated' | 'data-dir' | 'unknown';
-  demo: Pick<DemoResult, 'eventId' | 'deviceId' | 'deviceToken' | 'sampleCodes' | 'gates' | 'tickets'> | null;
+  demo: (Pick<DemoResult, 'eventId' | 'deviceId' | 'deviceToken' | 'sampleCodes' | 'gates' | 'tickets'> & Partial<Pick<DemoResult, 'staff' | 'pairing'>>) | null;
   firstStart: boolean;
 }
 
@@ -35,9 +35,11 @@ export async function bootstrap(
       // Lets an operator set ENTRADA_ADMIN_TOKEN on an existing installation.
       const [org] = await db.query<{ id: string }>(`SELECT id FROM organisations ORDER BY created_at LIMIT 1`);
       await insertAdminToken(db, { organisationId: org!.id, tokenHash: hashToken(opts.adminToken), name: 'ENTRADA_ADMIN_TOKEN', platform: true });
-      return { adminToken: opts.adminToken, adminTokenSource: 'env', demo: saved.demo ?? null, firstStart: false };
+      const demo = savedFile ? await refreshDemoPairing(services, saved, savedFile) : (saved.demo ?? null);
+      return { adminToken: opts.adminToken, adminTokenSource: 'env', demo, firstStart: false };
     }
-    return { adminToken: saved.adminToken ?? null, adminTokenSource: saved.adminToken ? 'data-dir' : 'unknown', demo: saved.demo ?? null, firstStart: false };
+    const demo = savedFile ? await refreshDemoPairing(services, saved, savedFile) : (saved.demo ?? null);
+    return { adminToken: saved.adminToken ?? null, adminTokenSource: saved.adminToken ? 'data-dir' : 'unknown', demo, firstStart: false };
   }
 
   const adminToken = opts.adminToken ?? generateToken('admin');
@@ -49,7 +51,10 @@ export async function bootstrap(
   let demo: BootstrapInfo['demo'] = null;
   if (opts.demo) {
     const d = await createDemoEvent(services, orgId, { tickets: opts.demoTickets ?? 500, now: services.now() });
-    demo = { eventId: d.eventId, deviceId: d.deviceId, deviceToken: d.deviceToken, sampleCodes: d.sampleCodes, gates: d.gates, tickets: d.tickets };
+    demo = {
+      eventId: d.eventId, deviceId: d.deviceId, deviceToken: d.deviceToken, sampleCodes: d.sampleCodes, gates: d.gates, tickets: d.tickets,
+      staff: d.staff, pairing: d.pairing,
+    };
   }
   if (savedFile) {
     await mkdir(opts.dataDir, { recursive: true });
@@ -57,4 +62,19 @@ export async function bootstrap(
     await writeFile(savedFile, JSON.stringify(toSave, null, 2) + '\n', { mode: 0o600 });
   }
   return { adminToken, adminTokenSource: opts.adminToken ? 'env' : 'generated', demo, firstStart: true };
+}
+
+/**
+ * The demo's pairing code is printed on every start: once it has been used or
+ * has expired, a new one replaces it (and is saved with the rest).
+ */
+async function refreshDemoPairing(services: Services, saved: Saved, savedFile: string): Promise<BootstrapInfo['demo']> {
+  const demo = saved.demo ?? null;
+  if (!demo?.pairing || (await services.pairing.redeemable(demo.pairing.code))) return demo;
+  const ctx = await services.contexts.get(demo.eventId);
+  if (!ctx) return demo;
+  const gateId = demo.pairing.gateId !== null && ctx.gates.has(demo.pairing.gateId) ? demo.pairing.gateId : null;
+  const refreshed = { ...demo, pairing: await createDemoPairing(services, ctx.event.organisationId, demo.eventId, gateId) };
+  await writeFile(savedFile, JSON.stringify({ ...saved, demo: refreshed }, null, 2) + '\n', { mode: 0o600 });
+  return refreshed;
 }

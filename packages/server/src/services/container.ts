@@ -4,6 +4,8 @@ import type { Bus } from './bus.ts';
 import type { DeviceService } from './device-service.ts';
 import type { EventContexts } from './event-context.ts';
 import type { EventService } from './event-service.ts';
+import type { PairingService } from './pairing-service.ts';
+import type { StaffService } from './staff-service.ts';
 import type { ScanService } from './scan-service.ts';
 import type { TicketCache } from './ticket-cache.ts';
 import type { TableStats } from './table-stats.ts';
@@ -37,6 +39,8 @@ export interface Services {
   ticketCache: TicketCache;
   events: EventService;
   devices: DeviceService;
+  pairing: PairingService;
+  staff: StaffService;
   scans: ScanService;
   sync: OfflineServices;
   stats: TableStats;

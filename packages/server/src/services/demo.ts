@@ -1,16 +1,35 @@
 import type { DeviceService } from './device-service.ts';
 import type { EventService } from './event-service.ts';
+import type { PairingService } from './pairing-service.ts';
+import type { StaffService } from './staff-service.ts';
 import type { TicketService } from './ticket-service.ts';
 import { MAX_TICKETS_PER_CALL } from '@entrada/core';
+
+/** A pairing code for the demo event; the banner prints it with its pair URL. */
+export interface DemoPairing { code: string; expiresAt: string; gateId: string | null }
 
 export interface DemoResult {
   eventId: string; gates: Array<{ id: string; name: string }>; deviceId: string; deviceToken: string;
   sampleCodes: Array<{ tier: string; number: string; code: string }>; tickets: number;
+  /** A staff account to log in with on a paired scanner. */
+  staff: { username: string; pin: string; name: string };
+  pairing: DemoPairing;
 }
 
-/** A small festival to try everything on: two zones, three gates, three ticket types. */
+export const DEMO_STAFF = { username: 'gate', pin: '1234', name: 'Gate staff' } as const;
+export const DEMO_PAIRING_TTL_S = 24 * 3600;
+
+/** A pairing code for the demo event's first gate, valid 24 hours. */
+export async function createDemoPairing(
+  s: { pairing: PairingService }, organisationId: string, eventId: string, gateId: string | null,
+): Promise<DemoPairing> {
+  const { code, record } = await s.pairing.issue(organisationId, { event_id: eventId, ...(gateId ? { gate_id: gateId } : {}), ttl_s: DEMO_PAIRING_TTL_S });
+  return { code, expiresAt: new Date(record.expiresAt).toISOString(), gateId: record.gateId };
+}
+
+/** A small festival to try everything on: two zones, three gates, three ticket types, a staff account and a pairing code. */
 export async function createDemoEvent(
-  s: { events: EventService; tickets: TicketService; devices: DeviceService },
+  s: { events: EventService; tickets: TicketService; devices: DeviceService; staff: StaffService; pairing: PairingService },
   organisationId: string,
   opts: { tickets: number; now: number; onProgress?: (done: number, total: number) => void },
 ): Promise<DemoResult> {
@@ -37,8 +56,10 @@ export async function createDemoEvent(
     opts.onProgress?.(start + n, opts.tickets);
   }
   const { device, token } = await s.devices.register(organisationId, { name: 'Demo scanner' });
+  await s.staff.create(organisationId, event.id, { ...DEMO_STAFF });
+  const pairing = await createDemoPairing(s, organisationId, event.id, main.id);
   return {
     eventId: event.id, gates: [main, vipGate, exitGate].map((g) => ({ id: g.id, name: g.name })), deviceId: device.deviceId,
-    deviceToken: token, sampleCodes: samples, tickets: opts.tickets,
+    deviceToken: token, sampleCodes: samples, tickets: opts.tickets, staff: { ...DEMO_STAFF }, pairing,
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseEventTime, type CreateDeviceBody, type Direction } from '@entrada/core';
-import type { Database } from '../db/database.ts';
+import type { Database, Sql } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
 import {
@@ -26,6 +26,11 @@ export function deviceView(d: DeviceRecord): DeviceView {
   };
 }
 
+/** A generated device id: `dev_` and 48 random bits. */
+export function newDeviceId(): string {
+  return `dev_${randomBytes(6).toString('hex')}`;
+}
+
 /** Accepts an Ed25519 public key as base64url (43 chars) or hex (64 chars). */
 export function parsePublicKey(text: string): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64url');
@@ -41,12 +46,15 @@ export class DeviceService {
     private readonly onRevoke: (devicePk: string, effectiveAt: number) => Promise<unknown> = async () => undefined,
   ) {}
 
-  async register(organisationId: string, body: CreateDeviceBody): Promise<{ device: DeviceRecord; token: string }> {
+  /** `sql`: a transaction to register in (pairing consumes its code in the same one). */
+  async register(
+    organisationId: string, body: CreateDeviceBody, opts: { sql?: Sql; settings?: Record<string, unknown> } = {},
+  ): Promise<{ device: DeviceRecord; token: string }> {
     const token = generateToken('device');
-    const deviceId = body.device_id ?? `dev_${randomBytes(6).toString('hex')}`;
-    const device = await insertDevice(this.db, {
+    const deviceId = body.device_id ?? newDeviceId();
+    const device = await insertDevice(opts.sql ?? this.db, {
       organisationId, deviceId, name: body.name, deviceType: body.device_type ?? 'scanner', tokenHash: hashToken(token),
-      publicKey: body.public_key ? parsePublicKey(body.public_key) : null,
+      publicKey: body.public_key ? parsePublicKey(body.public_key) : null, settings: opts.settings,
     });
     if (!device) throw new DomainError('CONFLICT', `device_id "${deviceId}" is already registered`);
     return { device, token };

@@ -18,6 +18,33 @@ export class FailureLimiter {
     return this.prune(key, now).length >= this.opts.limit;
   }
 
+  /** Milliseconds until `key` is no longer blocked (0 when it is not). */
+  retryAfterMs(key: string, now: number): number {
+    const list = this.prune(key, now);
+    if (list.length < this.opts.limit) return 0;
+    // Hits are in time order: unblocked once all but limit - 1 of them have left the window.
+    return Math.max(1, list[list.length - this.opts.limit]! + this.opts.windowMs - now);
+  }
+
+  /**
+   * Takes back one failure recorded at `at`. Callers record an attempt as a
+   * failure before its outcome is known (checking and recording in one
+   * synchronous step, so parallel requests cannot all slip past the limit)
+   * and forgive it when it succeeds.
+   */
+  forgive(key: string, at: number): void {
+    const list = this.hits.get(key);
+    const i = list?.lastIndexOf(at) ?? -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.hits.delete(key);
+  }
+
+  /** Forgets the key's failures (a success on a per-account key). */
+  reset(key: string): void {
+    this.hits.delete(key);
+  }
+
   private prune(key: string, now: number): number[] {
     const list = (this.hits.get(key) ?? []).filter((t) => now - t < this.opts.windowMs);
     if (list.length === 0) this.hits.delete(key);

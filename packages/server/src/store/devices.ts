@@ -27,11 +27,12 @@ function toDevice(r: RawDevice): DeviceRecord {
 
 export async function insertDevice(sql: Sql, d: {
   organisationId: string; deviceId: string; name: string; deviceType: 'scanner' | 'mobile'; tokenHash: Buffer; publicKey: Buffer | null;
+  settings?: Record<string, unknown>;
 }): Promise<DeviceRecord | null> {
   const [row] = await sql.query<RawDevice>(
-    `INSERT INTO devices (organisation_id, device_id, name, device_type, token_hash, public_key) VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO devices (organisation_id, device_id, name, device_type, token_hash, public_key, settings) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (device_id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
-    [d.organisationId, d.deviceId, d.name, d.deviceType, d.tokenHash, d.publicKey]);
+    [d.organisationId, d.deviceId, d.name, d.deviceType, d.tokenHash, d.publicKey, JSON.stringify(d.settings ?? {})]);
   return row ? toDevice(row) : null;
 }
 

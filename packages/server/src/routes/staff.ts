@@ -1,0 +1,73 @@
+import { Type } from 'typebox';
+import {
+  CreateStaffBody, LoginLogsQuery, LoginLogsResponse, StaffListResponse, StaffLoginBody, StaffLoginResponse, StaffView, Uuid,
+} from '@entrada/core';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { invalid } from '../http/errors.ts';
+import { requestInfo } from '../http/request-info.ts';
+import type { Services } from '../services/container.ts';
+import type { StaffRecord } from '../store/staff.ts';
+
+const EventParams = Type.Object({ eventId: Uuid });
+const StaffParams = Type.Object({ eventId: Uuid, staffId: Uuid });
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function staffView(s: StaffRecord): { id: string; username: string; name: string; active: boolean; created_at: string } {
+  return { id: s.id, username: s.username, name: s.name, active: s.active, created_at: iso(s.createdAt) };
+}
+
+export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
+  const tags = ['staff'];
+  app.post('/api/v1/events/:eventId/staff', {
+    schema: { tags, summary: 'Add a staff account (username and PIN) to an event', params: EventParams, body: CreateStaffBody, response: { 201: StaffView } },
+  }, async (req, reply) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return reply.status(201).send(staffView(await s.staff.create(admin.organisationId, req.params.eventId, req.body)));
+  });
+
+  app.get('/api/v1/events/:eventId/staff', {
+    schema: { tags, summary: 'The event\'s staff accounts', params: EventParams, response: { 200: StaffListResponse } },
+  }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return { staff: (await s.staff.list(admin.organisationId, req.params.eventId)).map(staffView) };
+  });
+
+  app.post('/api/v1/events/:eventId/staff/:staffId/deactivate', {
+    schema: { tags, summary: 'Deactivate a staff account (its logins fail from now on)', params: StaffParams, response: { 200: StaffView } },
+  }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    return staffView(await s.staff.deactivate(admin.organisationId, req.params.eventId, req.params.staffId));
+  });
+
+  app.post('/api/v1/events/:eventId/login', {
+    bodyLimit: 4096,
+    schema: {
+      tags, summary: 'Log a staff member in on this device (device token); every attempt is logged, never the PIN',
+      params: EventParams, body: StaffLoginBody, response: { 200: StaffLoginResponse },
+    },
+  }, async (req) => {
+    const info = requestInfo(req);
+    const device = await s.auth.device(info);
+    const login = await s.staff.login(device, req.params.eventId, req.body, info);
+    return {
+      staff: { id: login.staff.id, username: login.staff.username, name: login.staff.name },
+      event_id: login.eventId,
+      logged_in_at: iso(login.loggedInAt),
+    };
+  });
+
+  app.get('/api/v1/events/:eventId/login-logs', {
+    schema: { tags, summary: 'Staff login attempts on the event\'s devices, newest first', params: EventParams, querystring: LoginLogsQuery, response: { 200: LoginLogsResponse } },
+  }, async (req) => {
+    const admin = await s.auth.admin(requestInfo(req));
+    const limit = Number(req.query.limit ?? 100);
+    if (limit < 1 || limit > 1000) throw invalid('limit must be between 1 and 1000');
+    const logs = await s.staff.logs(admin.organisationId, req.params.eventId, limit);
+    return {
+      logs: logs.map((l) => ({
+        id: l.id, identifier: l.identifier, device_id: l.deviceId, staff_id: l.staffId, success: l.success, message: l.message,
+        ip_address: l.ipAddress, user_agent: l.userAgent, created_at: iso(l.createdAt),
+      })),
+    };
+  });
+};

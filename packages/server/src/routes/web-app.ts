@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * Only our own origin, nothing from a CDN: the scanner must work with no
+ * network at all, and a gate device must not run third-party script. WebAssembly
+ * (the barcode decoder) needs 'wasm-unsafe-eval'; the camera stream is a blob/mediastream.
+ */
+const CSP = [
+  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
+  "media-src 'self' blob: mediastream:", "worker-src 'self' blob:", "connect-src 'self'", "manifest-src 'self'", "frame-ancestors 'none'",
+  "base-uri 'self'", "form-action 'self'",
+].join('; ');
+
+/** Files that name the others: always revalidated, or a device would keep an old app (and its service worker) forever. */
+const ENTRY_FILES = new Set(['index.html', 'sw.js', 'registerSW.js', 'manifest.webmanifest']);
+
+/** Serves the built scanner app (packages/web/dist) at `/`; the API routes keep precedence over its wildcard. */
+export async function registerWebApp(app: FastifyInstance, webDir: string): Promise<void> {
+  if (!existsSync(path.join(webDir, 'index.html'))) {
+    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html').send(
+      '<!doctype html><meta charset="utf-8"><title>Entrada</title><h1>Entrada API is running</h1>'
+      + '<p>The scanner app is not built. Run <code>npm run build:web</code> (or start with <code>npm start</code>, which builds it) and reload.</p>'
+      + '<p>API documentation: <a href="/docs">/docs</a></p>'));
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root: webDir,
+    prefix: '/',
+    cacheControl: false,
+    index: ['index.html'],
+    setHeaders(reply, filePath) {
+      const name = path.basename(filePath);
+      const hashed = filePath.includes(`${path.sep}assets${path.sep}`) || /^workbox-[0-9a-f]+\.js$/.test(name);
+      reply.header('cache-control', ENTRY_FILES.has(name) || !hashed ? 'no-cache' : 'public, max-age=31536000, immutable');
+      reply.header('x-content-type-options', 'nosniff');
+      if (name.endsWith('.html')) {
+        reply.header('content-security-policy', CSP);
+        reply.header('referrer-policy', 'no-referrer');
+      }
+      if (name === 'sw.js') reply.header('service-worker-allowed', '/');
+    },
+  });
+}
+
+/** packages/web/dist next to this package, unless ENTRADA_WEB_DIR says otherwise. */
+export function defaultWebDir(): string {
+  return path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../web/dist');
+}

@@ -1,0 +1,54 @@
+import { Scanner, webLocksSyncLock, type ClientStore, type ScanOutcome, type SyncStatus } from '@entrada/client';
+import type { Direction } from '@entrada/core';
+import { signerOf, type DeviceCredentials } from '../device/credentials.ts';
+
+export interface GateChoice { gateId: string | null; direction: Direction }
+
+/**
+ * The engine wired to the browser: IndexedDB storage, a cross-tab sync lock,
+ * and the triggers of seed 001 — coming online, the app becoming visible
+ * again — on top of the sync loop's own timers.
+ */
+export class BrowserEngine {
+  readonly scanner: Scanner;
+  private readonly detach: () => void;
+
+  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void) {
+    const { publicKey, sign } = signerOf(creds);
+    this.scanner = new Scanner({
+      store, baseUrl: location.origin, eventId: creds.event.id,
+      device: { deviceId: creds.deviceId, token: creds.token, publicKey, sign },
+      lock: webLocksSyncLock(`entrada-sync:${creds.event.id}`),
+      networkDown: () => !navigator.onLine,
+      onStatus,
+    });
+    const online = (): void => { void this.scanner.sync.onOnline(); };
+    const offline = (): void => { this.scanner.sync.onOffline(); };
+    const visible = (): void => { if (document.visibilityState === 'visible') void this.scanner.sync.onResume(); };
+    window.addEventListener('online', online);
+    window.addEventListener('offline', offline);
+    document.addEventListener('visibilitychange', visible);
+    this.detach = () => {
+      window.removeEventListener('online', online);
+      window.removeEventListener('offline', offline);
+      document.removeEventListener('visibilitychange', visible);
+    };
+  }
+
+  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void): Promise<BrowserEngine> {
+    const engine = new BrowserEngine(store, creds, onStatus);
+    await engine.scanner.start();
+    // The browser knows before any request fails.
+    if (!navigator.onLine) engine.scanner.sync.onOffline();
+    return engine;
+  }
+
+  scan(code: string, where: GateChoice): Promise<ScanOutcome> {
+    return this.scanner.scan(code, where);
+  }
+
+  stop(): void {
+    this.detach();
+    this.scanner.stop();
+  }
+}
