@@ -33,6 +33,7 @@ export interface ScannerOptions {
   uploadEveryMs?: number;
   manifestEveryMs?: number;
   requestTimeoutMs?: number;
+  keepAcknowledged?: number;
   onStatus?: (status: SyncStatus) => void;
 }
 
@@ -78,7 +79,7 @@ export class Scanner {
     this.sync = new SyncLoop({
       store: o.store, api: this.api, clock: this.clock, random: o.random ?? Math.random, newId: this.newId, eventId: o.eventId,
       deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
-      requestTimeoutMs: o.requestTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs, keepAcknowledged: o.keepAcknowledged,
       onManifestChanged: () => this.reloadManifest(),
       onStatus: o.onStatus,
     });

@@ -3,7 +3,7 @@ import type { Clock } from './clock.ts';
 import { ApiError, type ApiClient } from './http.ts';
 import { feedPatches, splitManifest, type FeedEvent, type FeedPage, type ManifestDocument } from './manifest-types.ts';
 import { ackResults, contiguousRun, MAX_UPLOAD_BATCH, uploadBody, type HeadSigner } from './outbox.ts';
-import type { ClientStore } from './storage/types.ts';
+import type { AckResult, ClientStore, OutboxScan } from './storage/types.ts';
 
 /** How long a 413 keeps capping the batch size (a proxy's limit may be lifted, or the route change). */
 const TOO_LARGE_MEMORY_MS = 10 * 60_000;
@@ -81,9 +81,13 @@ export interface DoubleEntry {
   ambiguous: boolean;
 }
 
+/** About 40 MB of IndexedDB: a long festival day at a busy gate, several times over. */
+export const DEFAULT_KEEP_ACKNOWLEDGED = 100_000;
+
 /** Double entries kept for the status view; older ones are in the organiser's conflicts inbox. */
 const MAX_DOUBLE_ENTRIES = 200;
 const META_DOUBLE_ENTRIES = (eventId: string): string => `double-entries:${eventId}`;
+const META_CONFLICTS = (eventId: string): string => `conflicts:${eventId}`;
 
 export interface SyncLoopOptions {
   store: ClientStore;
@@ -99,6 +103,12 @@ export interface SyncLoopOptions {
   uploadEveryMs?: number;
   manifestEveryMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * Storage limit: acknowledged scans kept on the device (it is a backup of the
+   * server and can export its log). Beyond 10% over it, the oldest acknowledged
+   * ones are deleted after a sync; pending scans are never deleted.
+   */
+  keepAcknowledged?: number;
   backoff?: BackoffPolicy;
   feedPageLimit?: number;
   /** Called after a download changed the stored manifest, so the scanner reloads its index. */
@@ -180,9 +190,8 @@ export class SyncLoop {
     const { store, eventId, clock } = this.o;
     const counts = await store.counts(eventId);
     const oldest = await store.oldestPendingAt(eventId);
-    const conflicts = (await store.all(eventId))
-      .filter((s) => s.server?.syncStatus === 'conflict')
-      .map((s) => ({ seq: s.seq, qrcode: s.qrcode, reason: s.server!.reason, message: s.server!.message, ambiguous: s.server!.ambiguous }));
+    // Kept aside when acknowledged: reading the whole outbox on every status update would grow with the shift.
+    const conflicts = (await store.getMeta<SyncStatus['conflicts']>(META_CONFLICTS(eventId))) ?? [];
     const doubleEntries = (await store.getMeta<DoubleEntry[]>(META_DOUBLE_ENTRIES(eventId))) ?? [];
     return {
       ...this.state, missing: [...this.state.missing], pending: counts.pending, oldestPendingAgeMs: oldest === null ? null : clock.now() - oldest,
@@ -208,8 +217,10 @@ export class SyncLoop {
       const summary = await this.cycle();
       this.attempt = 0;
       Object.assign(this.state, { online: true, lastSuccessAt: summary.at, lastSummary: summary, lastError: null });
-      const pending = (await this.o.store.counts(this.o.eventId)).pending;
-      delay = pending > 0 ? this.uploadEveryMs : this.manifestEveryMs;
+      const counts = await this.o.store.counts(this.o.eventId);
+      const keep = this.o.keepAcknowledged ?? DEFAULT_KEEP_ACKNOWLEDGED;
+      if (counts.synced > keep * 1.1) await this.o.store.pruneSynced(this.o.eventId, keep);
+      delay = counts.pending > 0 ? this.uploadEveryMs : this.manifestEveryMs;
     } catch (err) {
       const api = err instanceof ApiError ? err : null;
       const retryable = api ? api.retryable : false;
@@ -250,7 +261,9 @@ export class SyncLoop {
         }
         throw err;
       }
-      await store.acknowledge(eventId, res.acked_through, ackResults(res.results));
+      const acks = ackResults(res.results);
+      await store.acknowledge(eventId, res.acked_through, acks);
+      await this.noteConflicts(run, acks);
       this.growBatch(clock.now());
       this.state.ackedThrough = res.acked_through;
       this.state.missing = res.missing;
@@ -303,6 +316,20 @@ export class SyncLoop {
     }
     await this.o.onManifestChanged?.();
     return { ticketsChanged: changed, fullManifest: !stored || doc.full };
+  }
+
+  /** This device's scans the server ruled conflicts, newest first (a re-upload's `duplicate` answer does not remove one). */
+  private async noteConflicts(run: readonly OutboxScan[], acks: readonly AckResult[]): Promise<void> {
+    const found = acks.filter((a) => a.syncStatus === 'conflict');
+    if (found.length === 0) return;
+    const { store, eventId } = this.o;
+    const bySeq = new Map(run.map((s) => [s.seq, s]));
+    const known = (await store.getMeta<SyncStatus['conflicts']>(META_CONFLICTS(eventId))) ?? [];
+    const seen = new Set(known.map((c) => c.seq));
+    const added = found.filter((a) => !seen.has(a.seq)).map((a) => ({
+      seq: a.seq, qrcode: bySeq.get(a.seq)?.qrcode ?? '', reason: a.reason, message: a.message, ambiguous: a.ambiguous,
+    }));
+    if (added.length > 0) await store.setMeta(META_CONFLICTS(eventId), [...added.reverse(), ...known].slice(0, MAX_DOUBLE_ENTRIES));
   }
 
   /**

@@ -141,6 +141,28 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
       await s.close();
     });
 
+    it('prunes the oldest acknowledged scans to a limit, never a pending one nor the newest, and the chain goes on', async () => {
+      const loc = await factory.fresh();
+      const s = await loc.open();
+      for (let i = 0; i < 8; i++) await s.appendScan(EVENT, (n) => fakeScan(n));
+      await s.acknowledge(EVENT, 6, []);
+      expect(await s.pruneSynced(EVENT, 2)).toBe(4);
+      expect((await s.all(EVENT)).map((x) => x.seq)).toEqual([5, 6, 7, 8]);
+      expect(await s.counts(EVENT)).toEqual({ total: 4, pending: 2, synced: 2, lastSeq: 8 });
+      expect(await s.pruneSynced(EVENT, 2)).toBe(0);
+      await s.acknowledge(EVENT, 8, []);
+      // Everything acknowledged and nothing to keep: the newest scan stays, its link is where the chain continues.
+      expect(await s.pruneSynced(EVENT, 0)).toBe(3);
+      expect((await s.all(EVENT)).map((x) => x.seq)).toEqual([8]);
+      const reopened = await loc.open();
+      expect((await reopened.all(EVENT)).map((x) => x.seq)).toEqual([8]);
+      const next = await reopened.appendScan(EVENT, (n) => fakeScan(n));
+      expect(next.seq).toBe(9);
+      expect(next.prevLink).toBe((await reopened.all(EVENT))[0]!.link);
+      await reopened.close();
+      await s.close().catch(() => undefined);
+    });
+
     it('survives a crash mid-way: reopening keeps every committed scan and ack and continues the seqs', async () => {
       const loc = await factory.fresh();
       const a = await loc.open();

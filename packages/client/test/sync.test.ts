@@ -27,7 +27,7 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   let seed = 1;
-  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
+  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; keepAcknowledged?: number; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
     let device = opts.device;
     if (!device) {
       const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(seed++));
@@ -38,10 +38,22 @@ describe('sync loop and scanner against the real server', () => {
     const scanner = new Scanner({
       store: new MemoryStore(backing), baseUrl: opts.baseUrl ?? server.url, eventId: ev.eventId, fetch: opts.fetch ?? realFetch,
       device: { deviceId: device.deviceId, token: device.token, publicKey: device.keys.publicKey, sign: (m) => ed25519.sign(device.keys.secretKey, m) },
-      random: () => 0.5, onlineBudgetMs: 1_500,
+      random: () => 0.5, onlineBudgetMs: 1_500, ...(opts.keepAcknowledged !== undefined ? { keepAcknowledged: opts.keepAcknowledged } : {}),
     });
     return { scanner, backing, device };
   }
+
+  it('keeps acknowledged scans up to its storage limit after a sync, pending ones always', async () => {
+    const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 6 }, () => ({ ticket_type_id: ev.types.ga })));
+    const { scanner, backing } = await makeScanner({ keepAcknowledged: 2 });
+    await scanner.sync.syncNow();
+    for (const t of issued) await scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' });
+    await scanner.sync.syncNow();
+    const kept = new MemoryStore(backing);
+    expect((await kept.all(ev.eventId)).map((s) => s.seq)).toEqual([5, 6]);
+    expect(await kept.counts(ev.eventId)).toMatchObject({ pending: 0, lastSeq: 6 });
+    scanner.stop();
+  });
 
   it('downloads the manifest, decides offline, uploads the signed chain and gets it acknowledged; a re-upload is idempotent', async () => {
     const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga, code: 'IMPORTED-A-1' }]);

@@ -168,6 +168,20 @@ export class DexieStore implements ClientStore {
     });
   }
 
+  async pruneSynced(eventId: string, keep: number): Promise<number> {
+    return this.db.transaction('rw', this.db.outbox, async () => {
+      const synced = this.db.outbox.where('[eventId+pend+seq]').between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey]);
+      const excess = (await synced.count()) - Math.max(0, keep);
+      if (excess <= 0) return 0;
+      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
+      // Synced scans in seq order: the oldest `excess` go, except the newest scan of all (the chain continues from its link).
+      const keys = (await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey]).limit(excess).toArray())
+        .filter((r) => r.seq !== last?.seq).map((r) => [eventId, r.seq] as [string, number]);
+      await this.db.outbox.bulkDelete(keys);
+      return keys.length;
+    });
+  }
+
   async oldestPendingAt(eventId: string): Promise<number | null> {
     const first = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).first();
     return first?.scannedAt ?? null;

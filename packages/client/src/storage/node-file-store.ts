@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
 import { Mutex } from './lock.ts';
-import { acknowledged, checkSlot, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+import { acknowledged, checkSlot, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
 
 type LogRecord =
   | { op: 'scan'; scan: OutboxScan }
-  | { op: 'ack'; through: number; results: AckResult[] };
+  | { op: 'ack'; through: number; results: AckResult[] }
+  /** Storage limit: the listed acknowledged scans are dropped (the log keeps the record, reads skip them). */
+  | { op: 'prune'; seqs: number[] };
 
 interface ManifestFile { header: ManifestHeader; refreshedAt: number; feedCursor: string | null; tickets: ManifestTicket[] }
 
@@ -120,6 +122,17 @@ export class NodeFileStore implements ClientStore {
     return this.mutex.run(async () => (await this.log(eventId)).scans.find((s) => !s.synced)?.scannedAt ?? null);
   }
 
+  pruneSynced(eventId: string, keep: number): Promise<number> {
+    return this.mutex.run(async () => {
+      const log = await this.log(eventId);
+      const drop = seqsToPrune(log.scans, keep);
+      if (drop.size === 0) return 0;
+      await this.appendRecord(log, { op: 'prune', seqs: [...drop] });
+      log.scans = withoutSeqs(log.scans, drop);
+      return drop.size;
+    });
+  }
+
   close(): Promise<void> {
     return this.mutex.run(async () => {
       for (const log of this.logs.values()) await log.handle.close();
@@ -168,7 +181,8 @@ export class NodeFileStore implements ClientStore {
     let scans: OutboxScan[] = [];
     for (const r of records) {
       if (r.op === 'scan') scans.push(r.scan);
-      else scans = applyAck(scans, r.through, r.results);
+      else if (r.op === 'ack') scans = applyAck(scans, r.through, r.results);
+      else scans = withoutSeqs(scans, new Set(r.seqs));
     }
     const log = { handle, scans };
     this.logs.set(eventId, log);
@@ -180,6 +194,10 @@ export class NodeFileStore implements ClientStore {
     await log.handle.write(`${JSON.stringify(record)}\n`);
     await log.handle.datasync();
   }
+}
+
+function withoutSeqs(scans: OutboxScan[], seqs: ReadonlySet<number>): OutboxScan[] {
+  return scans.filter((s) => !seqs.has(s.seq));
 }
 
 function applyAck(scans: OutboxScan[], through: number, results: readonly AckResult[]): OutboxScan[] {

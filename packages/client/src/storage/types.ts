@@ -69,8 +69,22 @@ export interface ClientStore {
   scansOfTicket(eventId: string, ticketId: string): Promise<OutboxScan[]>;
   counts(eventId: string): Promise<OutboxCounts>;
   oldestPendingAt(eventId: string): Promise<number | null>;
+  /**
+   * Storage limit: deletes acknowledged scans, oldest first, until at most
+   * `keep` remain. Never a pending scan, and never the newest scan, whose link
+   * the next scan chains on. Returns how many were deleted.
+   */
+  pruneSynced(eventId: string, keep: number): Promise<number>;
 
   close(): Promise<void>;
+}
+
+/** The seqs `pruneSynced` removes from a log in seq order: the oldest synced ones beyond `keep`, never the last scan. */
+export function seqsToPrune(scans: readonly OutboxScan[], keep: number): Set<number> {
+  const lastSeq = scans.at(-1)?.seq;
+  const synced = scans.filter((s) => s.synced);
+  const excess = synced.length - Math.max(0, keep);
+  return new Set(synced.slice(0, Math.max(0, excess)).map((s) => s.seq).filter((seq) => seq !== lastSeq));
 }
 
 export function checkSlot(scan: OutboxScan, slot: NextSlot): void {
