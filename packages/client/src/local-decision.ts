@@ -63,8 +63,10 @@ export function decideFromParts(parts: {
 export function decideLocally(input: DecisionInput): LocalDecision {
   const { manifest, lookup, gateId, direction, now, deviceId } = input;
   const stale = now - manifest.refreshedAt > input.staleAfterMs;
-  const say = (verdict: Verdict): string => describeVerdict(verdict, {
+  const say = (verdict: Verdict, type?: TicketTypePolicy): string => describeVerdict(verdict, {
     timezone: manifest.event.timezone, now, deviceId, gateName: (id) => manifest.gateName(id),
+    // As the server says it: where this ticket can go in.
+    suggestedGates: verdict.result === 'wrong_gate' && type ? manifest.gatesFor(type) : [],
   });
   if (lookup.kind === 'refused') {
     const verdict: Verdict = { result: lookup.result, reason: lookup.reason, admits: false };
@@ -81,5 +83,5 @@ export function decideLocally(input: DecisionInput): LocalDecision {
   const verdict = decideFromParts({
     event: manifest.event, ticket: manifest.facts(ticket), type, gate: manifest.gate(gateId), direction, now, deviceId, state,
   });
-  return { verdict, message: say(verdict), ticket, code: lookup.code, stale };
+  return { verdict, message: say(verdict, type), ticket, code: lookup.code, stale };
 }

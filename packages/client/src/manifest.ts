@@ -1,5 +1,5 @@
 import {
-  codeDigest, ed25519, fromBase64Url, parseScannedCode, ticketIdOf, toBase64Url, verifySignedCode,
+  codeDigest, ed25519, fromBase64Url, parseScannedCode, ticketIdOf, toBase64Url, verifySignedCode, zonesOverlap,
   type AdmissionRecord, type Direction, type EventPolicy, type GatePolicy, type ScanResult, type TicketFacts, type TicketScanState,
   type TicketStatus, type TicketTypePolicy, type Verifier, type VerdictReason,
 } from '@entrada/core';
@@ -87,6 +87,11 @@ export class ManifestIndex {
 
   gateName(gateId: string): string | undefined {
     return this.gates.get(gateId)?.name;
+  }
+
+  /** Names of the gates that admit a ticket of this type: "wrong gate — go to …". */
+  gatesFor(type: TicketTypePolicy): string[] {
+    return [...this.gates.values()].filter((g) => zonesOverlap(g.zoneIds, type.zoneIds)).map((g) => g.name);
   }
 
   type(typeId: string | undefined): TicketTypePolicy | undefined {

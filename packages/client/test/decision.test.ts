@@ -94,6 +94,18 @@ describe('manifest look-up', () => {
     expect(manifest.lookup('\u0000')).toMatchObject({ kind: 'refused', reason: 'malformed_code' });
   });
 
+  it('says which gates a ticket at the wrong gate can use, as the server does', () => {
+    const wg = online.find((x) => x.expect.reason === 'wrong_gate' && x.type.zoneIds.length > 0)!;
+    const header = vectorHeader(wg);
+    header.gates.push({ id: 'north', name: 'North Gate', zone_ids: [...wg.type.zoneIds] });
+    const m = indexOf(header, [ticketFor(wg, {})]);
+    const d = decideLocally({
+      manifest: m, lookup: m.lookup(codeFor(wg)), gateId: wg.scan.gate!.id, direction: wg.scan.direction, now: wg.scan.at, deviceId: 'd', own: [], staleAfterMs: Infinity,
+    });
+    expect(d.verdict.reason).toBe('wrong_gate');
+    expect(d.message).toBe('Wrong gate — go to North Gate');
+  });
+
   it('marks a decision stale when the manifest is older than the threshold', () => {
     const m = indexOf(vectorHeader(v), tickets, 1_000);
     const base = { manifest: m, lookup: m.lookup(signedCode(1)), gateId: null, direction: 'entry' as const, deviceId: 'd', own: [], staleAfterMs: 60_000 };
