@@ -119,6 +119,35 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
     devices.splice(devices.indexOf(device), 1);
   });
 
+  it('pairs by scanning the organiser\'s pairing QR and takes codes from a keyboard-wedge scanner', async () => {
+    const r = await server.admin.post('/api/v1/devices/pairing-codes', { event_id: ev.eventId, name: 'Wedge' });
+    const video = path.join(videoDir, 'pairing.y4m');
+    writeQrVideo(video, r.body.pair_url as string, { width: 400, height: 300, fps: 2, showSeconds: 3, blankSeconds: 60 });
+    const device = new Device('wedge', server.url, video);
+    devices.push(device);
+    const page = await device.launch();
+    await device.allowCamera(true);
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Scan pairing QR' }).click();
+    await page.getByText('Staff login').waitFor({ timeout: 30_000 });
+    await device.allowCamera(false);
+    await page.locator('input[name="username"]').fill('anna');
+    await page.locator('input[name="pin"]').fill('2468');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Main', exact: true }).click();
+    await page.getByText('data up to date').waitFor({ timeout: 30_000 });
+    const [other] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.vip }]);
+    // A wedge scanner "types" the code in a few milliseconds and ends with Enter, with no field focused.
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.type(other!.code, { delay: 2 });
+    await page.keyboard.press('Enter');
+    const v = await verdict(page);
+    expect(v.tone).toBe('go');
+    await device.screenshot('verdict-admit-online-wedge');
+    await device.dispose();
+    devices.splice(devices.indexOf(device), 1);
+  });
+
   it('scans offline through the camera, keeps scans across reloads and a browser restart, syncs, and shows a double entry on both devices', async () => {
     const a = await setUpDevice('Gate-A');
     const b = await setUpDevice('Gate-B');
@@ -191,6 +220,10 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
     // Back online: A syncs first (its scan is earlier and wins), then B, whose admission becomes the conflict.
     await a.setOffline(false);
     await waitForStatus(a.page, { online: 'yes', pending: 0 });
+    // On the server: all three of A's offline scans, whatever their verdict.
+    const deviceA = ((await server.admin.get('/api/v1/devices')).body.devices as Array<{ device_id: string; name: string }>).find((d) => d.name === 'Gate-A')!;
+    const statusA = await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${deviceA.device_id}`);
+    expect(statusA.body).toMatchObject({ last_seq: 3, acked_through: 3, missing: [] });
     await b.setOffline(false);
     await waitForStatus(b.page, { online: 'yes', pending: 0, conflicts: 1 });
     await b.page.getByRole('button', { name: 'Sync details' }).click();
