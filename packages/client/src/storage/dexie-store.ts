@@ -6,13 +6,15 @@ import { acknowledged, checkSlot, type AckResult, type ClientStore, type NextSlo
 interface MetaRow { key: string; value: unknown }
 interface ManifestRow { eventId: string; header: ManifestHeader; refreshedAt: number; feedCursor: string | null }
 type TicketRow = ManifestTicket & { eventId: string };
+/** A bucket of the manifest's tickets (see TICKET_BUCKETS). */
+interface ChunkRow { eventId: string; bucket: number; tickets: ManifestTicket[] }
 /** `pend` is 1 while unacknowledged: IndexedDB cannot index booleans. */
 type OutboxRow = OutboxScan & { eventId: string; pend: 0 | 1 };
 
 class EntradaDb extends Dexie {
   meta!: Table<MetaRow, string>;
   manifests!: Table<ManifestRow, string>;
-  tickets!: Table<TicketRow, [string, string]>;
+  ticketBuckets!: Table<ChunkRow, [string, number]>;
   outbox!: Table<OutboxRow, [string, number]>;
 
   constructor(name: string, options: ConstructorParameters<typeof Dexie>[1]) {
@@ -23,7 +25,42 @@ class EntradaDb extends Dexie {
       tickets: '[eventId+ticket_id]',
       outbox: '[eventId+seq], [eventId+pend+seq], [eventId+ticketId]',
     });
+    // One record per ticket cost ~20 s to write 100,000 tickets in Chromium (IndexedDB's per-record
+    // overhead); the same tickets in 256 bucket records take a fraction of that. See docs/benchmarks.md.
+    this.version(2).stores({ tickets: null, ticketBuckets: '[eventId+bucket]' }).upgrade(async (tx) => {
+      const rows = (await tx.table('tickets').toArray()) as TicketRow[];
+      const byEvent = new Map<string, ManifestTicket[]>();
+      for (const r of rows) {
+        const list = byEvent.get(r.eventId) ?? [];
+        list.push(fromTicketRow(r));
+        byEvent.set(r.eventId, list);
+      }
+      for (const [eventId, tickets] of byEvent) await tx.table('ticketBuckets').bulkPut(bucketRows(eventId, tickets));
+    });
   }
+}
+
+/** Tickets are spread over this many records by a hash of their id: few records to write, and a delta rewrites only the buckets it touches. */
+const TICKET_BUCKETS = 256;
+
+function bucketOf(ticketId: string): number {
+  // FNV-1a over the id's characters: stable across sessions and platforms.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ticketId.length; i++) {
+    h ^= ticketId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % TICKET_BUCKETS;
+}
+
+function bucketRows(eventId: string, tickets: Iterable<ManifestTicket>): ChunkRow[] {
+  const buckets = new Map<number, ManifestTicket[]>();
+  for (const t of tickets) {
+    const b = bucketOf(t.ticket_id);
+    const list = buckets.get(b);
+    if (list) list.push(t); else buckets.set(b, [t]);
+  }
+  return [...buckets].map(([bucket, list]) => ({ eventId, bucket, tickets: list }));
 }
 
 function toRow(eventId: string, s: OutboxScan): OutboxRow {
@@ -86,32 +123,39 @@ export class DexieStore implements ClientStore {
   }
 
   async loadManifest(eventId: string): Promise<StoredManifest | undefined> {
-    return this.db.transaction('r', this.db.manifests, this.db.tickets, async () => {
+    return this.db.transaction('r', this.db.manifests, this.db.ticketBuckets, async () => {
       const m = await this.db.manifests.get(eventId);
       if (!m) return undefined;
-      const rows = await this.db.tickets.where('[eventId+ticket_id]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).toArray();
-      return { header: m.header, refreshedAt: m.refreshedAt, feedCursor: m.feedCursor, tickets: new Map(rows.map((r) => [r.ticket_id, fromTicketRow(r)])) };
+      const tickets = new Map<string, ManifestTicket>();
+      for (const row of await this.bucketsOf(eventId).toArray()) for (const t of row.tickets) tickets.set(t.ticket_id, t);
+      return { header: m.header, refreshedAt: m.refreshedAt, feedCursor: m.feedCursor, tickets };
     });
   }
 
   async saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
-    await this.db.transaction('rw', this.db.manifests, this.db.tickets, async () => {
+    await this.db.transaction('rw', this.db.manifests, this.db.ticketBuckets, async () => {
       const before = await this.db.manifests.get(eventId);
-      await this.db.tickets.where('[eventId+ticket_id]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).delete();
-      await this.db.tickets.bulkPut(tickets.map((t) => ({ ...t, eventId })));
+      await this.bucketsOf(eventId).delete();
+      await this.db.ticketBuckets.bulkPut(bucketRows(eventId, tickets));
       await this.db.manifests.put({ eventId, header, refreshedAt, feedCursor: before?.feedCursor ?? null });
     });
   }
 
   async applyManifestDelta(eventId: string, patches: readonly TicketPatch[], cursors: ManifestCursors): Promise<void> {
-    await this.db.transaction('rw', this.db.manifests, this.db.tickets, async () => {
+    await this.db.transaction('rw', this.db.manifests, this.db.ticketBuckets, async () => {
       const m = await this.db.manifests.get(eventId);
       if (!m) throw new Error(`no manifest for event ${eventId}: download the full manifest first`);
-      const current = await this.db.tickets.bulkGet(patches.map((p) => [eventId, p.ticket_id] as [string, string]));
-      await this.db.tickets.bulkPut(patches.map((p, i) => {
-        const row = current[i];
-        return { ...mergeTicket(row ? fromTicketRow(row) : undefined, p), eventId };
-      }));
+      if (patches.length > 0) {
+        // Read-modify-write of only the buckets the patches fall in.
+        const touched = [...new Set(patches.map((p) => bucketOf(p.ticket_id)))];
+        const rows = await this.db.ticketBuckets.bulkGet(touched.map((b) => [eventId, b] as [string, number]));
+        const buckets = new Map(touched.map((b, i) => [b, new Map((rows[i]?.tickets ?? []).map((t) => [t.ticket_id, t]))]));
+        for (const p of patches) {
+          const bucket = buckets.get(bucketOf(p.ticket_id))!;
+          bucket.set(p.ticket_id, mergeTicket(bucket.get(p.ticket_id), p));
+        }
+        await this.db.ticketBuckets.bulkPut([...buckets].map(([bucket, list]) => ({ eventId, bucket, tickets: [...list.values()] })));
+      }
       await this.db.manifests.put({
         eventId,
         header: cursors.manifest !== undefined ? { ...m.header, cursor: cursors.manifest } : m.header,
@@ -119,6 +163,10 @@ export class DexieStore implements ClientStore {
         feedCursor: cursors.feed ?? m.feedCursor,
       });
     });
+  }
+
+  private bucketsOf(eventId: string) {
+    return this.db.ticketBuckets.where('[eventId+bucket]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]);
   }
 
   async appendScan(eventId: string, build: (next: NextSlot) => OutboxScan): Promise<OutboxScan> {
