@@ -59,12 +59,19 @@ export interface StoredManifest {
   tickets: Map<string, ManifestTicket>;
 }
 
+/** What a download changed, so a scanner can update its in-memory index without reading every ticket back. */
+export type ManifestUpdate =
+  | { kind: 'full' }
+  | { kind: 'delta'; header: ManifestHeader; refreshedAt: number; patches: readonly TicketPatch[] };
+
 /** A partial ticket update (from the feed); merged into the stored ticket by ticket_id. */
 export type TicketPatch = Partial<ManifestTicket> & { ticket_id: string };
 
 export interface ManifestCursors {
   /** The manifest's `since=` cursor. */
   manifest?: string;
+  /** Replaces the stored header: a delta carries the event's current gates, ticket types, keys and policies. */
+  header?: ManifestHeader;
   /** The download feed's cursor. */
   feed?: string;
   /** Device clock of the download. */

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { ApiClient, ApiError, type FetchLike } from './http.ts';
 import { decideLocally, type OwnAdmission } from './local-decision.ts';
 import { ManifestIndex } from './manifest.ts';
+import { mergeTicket, type ManifestUpdate } from './manifest-types.ts';
 import { exportLog, recordScan, type DeviceLogExport, type HeadSigner } from './outbox.ts';
 import type { ClientStore, OutboxScan } from './storage/types.ts';
 import { SyncLoop, type SyncLock, type SyncStatus } from './sync-loop.ts';
@@ -80,7 +81,7 @@ export class Scanner {
       store: o.store, api: this.api, clock: this.clock, random: o.random ?? Math.random, newId: this.newId, eventId: o.eventId,
       deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
       requestTimeoutMs: o.requestTimeoutMs, keepAcknowledged: o.keepAcknowledged,
-      onManifestChanged: () => this.reloadManifest(),
+      onManifestChanged: (update) => this.manifestChanged(update),
       onStatus: o.onStatus,
     });
   }
@@ -112,7 +113,24 @@ export class Scanner {
   async reloadManifest(): Promise<void> {
     const stored = await this.o.store.loadManifest(this.o.eventId);
     if (stored) this.manifest = ManifestIndex.from(stored, this.o.verify);
-    // The download includes everything the server had admitted when it started.
+    this.forgetDownloadedOnline();
+  }
+
+  /**
+   * After a download: a delta is applied to the in-memory index (what was just written to the store), so a
+   * sync does not read every stored ticket back; a full manifest is loaded from the store, the source of truth.
+   */
+  private async manifestChanged(update: ManifestUpdate): Promise<void> {
+    if (update.kind === 'full' || !this.manifest) return this.reloadManifest();
+    const tickets = this.manifest.tickets;
+    const next = new ManifestIndex(update.header, tickets, update.refreshedAt, this.o.verify);
+    for (const p of update.patches) next.upsert(mergeTicket(tickets.get(p.ticket_id), p));
+    this.manifest = next;
+    this.forgetDownloadedOnline();
+  }
+
+  /** Online admissions the last download already reflects: it includes everything the server had admitted when it started. */
+  private forgetDownloadedOnline(): void {
     const horizon = this.sync?.lastDownloadStartedAt ?? null;
     if (horizon !== null) {
       for (const [id, list] of this.recentOnline) {

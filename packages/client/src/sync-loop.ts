@@ -1,7 +1,7 @@
 import type { SyncResponse } from '@entrada/core';
 import type { Clock } from './clock.ts';
 import { ApiError, type ApiClient } from './http.ts';
-import { feedPatches, splitManifest, type FeedEvent, type FeedPage, type ManifestDocument } from './manifest-types.ts';
+import { feedPatches, splitManifest, type FeedEvent, type FeedPage, type ManifestDocument, type ManifestUpdate, type TicketPatch } from './manifest-types.ts';
 import { ackResults, contiguousRun, MAX_UPLOAD_BATCH, uploadBody, type HeadSigner } from './outbox.ts';
 import type { AckResult, ClientStore, OutboxScan } from './storage/types.ts';
 
@@ -112,7 +112,7 @@ export interface SyncLoopOptions {
   backoff?: BackoffPolicy;
   feedPageLimit?: number;
   /** Called after a download changed the stored manifest, so the scanner reloads its index. */
-  onManifestChanged?: () => void | Promise<void>;
+  onManifestChanged?: (update: ManifestUpdate) => void | Promise<void>;
   onStatus?: (status: SyncStatus) => void;
 }
 
@@ -287,17 +287,20 @@ export class SyncLoop {
 
   private async download(): Promise<{ ticketsChanged: number; fullManifest: boolean }> {
     const { store, api, eventId, deviceId, clock } = this.o;
-    const stored = await store.loadManifest(eventId);
+    const stored = await store.loadManifestHeader(eventId);
     const since = stored ? `&since=${encodeURIComponent(stored.header.cursor)}` : '';
     const res = await api.request<{ manifest: ManifestDocument }>('GET', `/api/v1/offline/manifest/${eventId}?device_id=${encodeURIComponent(deviceId)}${since}`, undefined, this.timeoutMs);
     const now = clock.now();
     const doc = res.manifest;
     let changed = doc.tickets.length;
-    if (!stored || doc.full) {
-      const { header, tickets } = splitManifest(doc);
+    const full = !stored || doc.full;
+    const { header, tickets } = splitManifest(doc);
+    const patches: TicketPatch[] = [];
+    if (full) {
       await store.saveManifest(eventId, header, tickets, now);
     } else {
-      await store.applyManifestDelta(eventId, doc.tickets, { manifest: doc.cursor, refreshedAt: now });
+      await store.applyManifestDelta(eventId, tickets, { manifest: doc.cursor, header, refreshedAt: now });
+      patches.push(...tickets);
     }
     // Other devices' scans, each with its ticket's state now; a page and its cursor land together. After a full
     // manifest the feed starts where the manifest was taken (replaying it from the start would re-send every ticket);
@@ -307,15 +310,16 @@ export class SyncLoop {
     for (let page = 0; page < 20; page++) {
       const q = `/api/v1/offline/events?event_id=${eventId}&limit=${limit}${feedCursor ? `&since=${encodeURIComponent(feedCursor)}` : ''}`;
       const p = await api.request<FeedPage>('GET', q, undefined, this.timeoutMs);
-      const patches = feedPatches(p.events);
-      changed += patches.length;
+      changed += p.events.length;
       await this.noteDoubleEntries(p.events);
-      await store.applyManifestDelta(eventId, patches, { feed: p.next_cursor, refreshedAt: clock.now() });
+      const feedPatchList = feedPatches(p.events);
+      await store.applyManifestDelta(eventId, feedPatchList, { feed: p.next_cursor, refreshedAt: clock.now() });
+      patches.push(...feedPatchList);
       feedCursor = p.next_cursor;
       if (!p.has_more) break;
     }
-    await this.o.onManifestChanged?.();
-    return { ticketsChanged: changed, fullManifest: !stored || doc.full };
+    await this.o.onManifestChanged?.(full ? { kind: 'full' } : { kind: 'delta', header, refreshedAt: clock.now(), patches });
+    return { ticketsChanged: changed, fullManifest: full };
   }
 
   /** This device's scans the server ruled conflicts, newest first (a re-upload's `duplicate` answer does not remove one). */

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ed25519, toBase64Url } from '@entrada/core';
-import { issueTickets, pgliteBackend, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer } from '../../server/test/harness.ts';
+import { eventually, issueTickets, pgliteBackend, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer } from '../../server/test/harness.ts';
 import type { FetchLike } from '../src/http.ts';
 import { Scanner } from '../src/scanner.ts';
 import { MemoryStore, memoryBacking, type MemoryBacking } from '../src/storage/memory-store.ts';
@@ -42,6 +42,25 @@ describe('sync loop and scanner against the real server', () => {
     });
     return { scanner, backing, device };
   }
+
+  it('takes a gate added after the first download from the next delta, and applies deltas without reading every ticket back', async () => {
+    const { scanner, backing } = await makeScanner();
+    await scanner.sync.syncNow();
+    const gate = await server.admin.post(`/api/v1/events/${ev.eventId}/gates`, { name: 'South Gate', zone_ids: [ev.zones.general] });
+    expect(gate.status).toBe(201);
+    const [fresh] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.vip }]);
+    const store = new MemoryStore(backing);
+    const reload = vi.spyOn(scanner, 'reloadManifest');
+    await eventually(async () => {
+      await scanner.sync.syncNow();
+      const h = await store.loadManifestHeader(ev.eventId);
+      expect(h?.header.gates.map((g) => g.name)).toContain('South Gate');
+      const wrong = await scanner.scanOffline(fresh!.code, { gateId: ev.gates.vip, direction: 'entry' });
+      expect(wrong.result).toBe('valid');
+    });
+    expect(reload).not.toHaveBeenCalled();
+    scanner.stop();
+  });
 
   it('keeps acknowledged scans up to its storage limit after a sync, pending ones always', async () => {
     const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 6 }, () => ({ ticket_type_id: ev.types.ga })));

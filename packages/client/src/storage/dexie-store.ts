@@ -132,6 +132,11 @@ export class DexieStore implements ClientStore {
     });
   }
 
+  async loadManifestHeader(eventId: string): Promise<Omit<StoredManifest, 'tickets'> | undefined> {
+    const m = await this.db.manifests.get(eventId);
+    return m ? { header: m.header, refreshedAt: m.refreshedAt, feedCursor: m.feedCursor } : undefined;
+  }
+
   async saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
     await this.db.transaction('rw', this.db.manifests, this.db.ticketBuckets, async () => {
       const before = await this.db.manifests.get(eventId);
@@ -158,7 +163,7 @@ export class DexieStore implements ClientStore {
       }
       await this.db.manifests.put({
         eventId,
-        header: cursors.manifest !== undefined ? { ...m.header, cursor: cursors.manifest } : m.header,
+        header: cursors.manifest !== undefined ? { ...(cursors.header ?? m.header), cursor: cursors.manifest } : cursors.header ?? m.header,
         refreshedAt: cursors.refreshedAt,
         feedCursor: cursors.feed ?? m.feedCursor,
       });

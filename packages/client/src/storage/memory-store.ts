@@ -34,6 +34,14 @@ export class MemoryStore implements ClientStore {
     return m ? structuredClone(m) : undefined;
   }
 
+  async loadManifestHeader(eventId: string): Promise<Omit<StoredManifest, 'tickets'> | undefined> {
+    // Through loadManifest, so a subclass that keeps manifests elsewhere (the CLI's simulator) stays consistent.
+    const m = await this.loadManifest(eventId);
+    if (!m) return undefined;
+    const { tickets: _tickets, ...rest } = m;
+    return rest;
+  }
+
   saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
     return this.mutex.run(() => {
       this.backing.manifests.set(eventId, structuredClone({
@@ -49,6 +57,7 @@ export class MemoryStore implements ClientStore {
       // Built on a copy and swapped in, so a throw half-way changes nothing.
       const next: StoredManifest = structuredClone(m);
       for (const p of patches) next.tickets.set(p.ticket_id, mergeTicket(next.tickets.get(p.ticket_id), structuredClone(p)));
+      if (cursors.header !== undefined) next.header = structuredClone(cursors.header);
       if (cursors.manifest !== undefined) next.header.cursor = cursors.manifest;
       if (cursors.feed !== undefined) next.feedCursor = cursors.feed;
       next.refreshedAt = cursors.refreshedAt;

@@ -54,6 +54,13 @@ export class NodeFileStore implements ClientStore {
     });
   }
 
+  loadManifestHeader(eventId: string): Promise<Omit<StoredManifest, 'tickets'> | undefined> {
+    return this.mutex.run(async () => {
+      const f = await this.readManifestFile(eventId);
+      return f ? { header: f.header, refreshedAt: f.refreshedAt, feedCursor: f.feedCursor } : undefined;
+    });
+  }
+
   saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
     return this.mutex.run(async () => {
       const before = await this.readManifestFile(eventId);
@@ -70,7 +77,7 @@ export class NodeFileStore implements ClientStore {
       const tickets = new Map(f.tickets.map((t) => [t.ticket_id, t]));
       for (const p of patches) tickets.set(p.ticket_id, mergeTicket(tickets.get(p.ticket_id), p));
       const next: ManifestFile = {
-        header: cursors.manifest !== undefined ? { ...f.header, cursor: cursors.manifest } : f.header,
+        header: cursors.manifest !== undefined ? { ...(cursors.header ?? f.header), cursor: cursors.manifest } : cursors.header ?? f.header,
         refreshedAt: cursors.refreshedAt, feedCursor: cursors.feed ?? f.feedCursor, tickets: [...tickets.values()],
       };
       await this.writeAtomic(this.manifestName(eventId), JSON.stringify(next));

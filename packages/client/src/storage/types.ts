@@ -49,6 +49,8 @@ export interface ClientStore {
   setMeta(key: string, value: unknown): Promise<void>;
 
   loadManifest(eventId: string): Promise<StoredManifest | undefined>;
+  /** The manifest without its tickets: cursors and policies, cheap to read on every sync. */
+  loadManifestHeader(eventId: string): Promise<Omit<StoredManifest, 'tickets'> | undefined>;
   /** Replaces the event's manifest (header, every ticket, cursor) in one step. */
   saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void>;
   /** Merges changed tickets and advances the cursor(s) in one step. */
