@@ -80,7 +80,7 @@ export class Scanner {
     this.sync = new SyncLoop({
       store: o.store, api: this.api, clock: this.clock, random: o.random ?? Math.random, newId: this.newId, eventId: o.eventId,
       deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
-      requestTimeoutMs: o.requestTimeoutMs, keepAcknowledged: o.keepAcknowledged,
+      requestTimeoutMs: o.requestTimeoutMs, keepAcknowledged: o.keepAcknowledged, networkDown: o.networkDown,
       onManifestChanged: (update) => this.manifestChanged(update),
       onStatus: o.onStatus,
     });

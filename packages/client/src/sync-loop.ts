@@ -109,6 +109,8 @@ export interface SyncLoopOptions {
    * ones are deleted after a sync; pending scans are never deleted.
    */
   keepAcknowledged?: number;
+  /** As the scanner's option: true when the platform knows there is no network (no request is tried then). */
+  networkDown?: () => boolean;
   backoff?: BackoffPolicy;
   feedPageLimit?: number;
   /** Called after a download changed the stored manifest, so the scanner reloads its index. */
@@ -182,6 +184,13 @@ export class SyncLoop {
   }
 
   async syncNow(): Promise<void> {
+    // The platform says there is no network at all: no request can succeed, and the `online` event will call again.
+    if (this.o.networkDown?.()) {
+      this.state.online = false;
+      this.schedule(this.uploadEveryMs);
+      this.emit();
+      return;
+    }
     const r = await this.lock.tryRun(() => this.run());
     if (!r.ran) this.rerun = true;
   }

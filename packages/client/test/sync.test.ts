@@ -27,7 +27,7 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   let seed = 1;
-  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; keepAcknowledged?: number; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
+  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; keepAcknowledged?: number; networkDown?: () => boolean; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
     let device = opts.device;
     if (!device) {
       const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(seed++));
@@ -38,7 +38,7 @@ describe('sync loop and scanner against the real server', () => {
     const scanner = new Scanner({
       store: new MemoryStore(backing), baseUrl: opts.baseUrl ?? server.url, eventId: ev.eventId, fetch: opts.fetch ?? realFetch,
       device: { deviceId: device.deviceId, token: device.token, publicKey: device.keys.publicKey, sign: (m) => ed25519.sign(device.keys.secretKey, m) },
-      random: () => 0.5, onlineBudgetMs: 1_500, ...(opts.keepAcknowledged !== undefined ? { keepAcknowledged: opts.keepAcknowledged } : {}),
+      random: () => 0.5, onlineBudgetMs: 1_500, ...(opts.keepAcknowledged !== undefined ? { keepAcknowledged: opts.keepAcknowledged } : {}), networkDown: opts.networkDown,
     });
     return { scanner, backing, device };
   }
@@ -59,6 +59,26 @@ describe('sync loop and scanner against the real server', () => {
       expect(wrong.result).toBe('valid');
     });
     expect(reload).not.toHaveBeenCalled();
+    scanner.stop();
+  });
+
+  it('sends nothing while the platform says the network is down, and catches up when it is back', async () => {
+    const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
+    let down = false;
+    let requests = 0;
+    const counting: FetchLike = (url, init) => { requests++; return realFetch(url, init); };
+    const { scanner } = await makeScanner({ fetch: counting, networkDown: () => down });
+    await scanner.sync.syncNow();
+    down = true;
+    const before = requests;
+    const r = await scanner.scan(t!.code, { gateId: ev.gates.main, direction: 'entry' });
+    expect(r).toMatchObject({ source: 'offline', result: 'valid' });
+    await scanner.sync.syncNow();
+    expect(requests).toBe(before);
+    expect((await scanner.status())).toMatchObject({ online: false, pending: 1 });
+    down = false;
+    await scanner.sync.onOnline();
+    expect((await scanner.status())).toMatchObject({ online: true, pending: 0 });
     scanner.stop();
   });
 
