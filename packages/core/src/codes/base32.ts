@@ -15,8 +15,13 @@ const DECODE_TABLE: Int8Array = (() => {
   return table;
 })();
 
+const ALPHABET_CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
 export function encodeBase32(bytes: Uint8Array): string {
-  let out = '';
+  // Character codes first, one string at the end: appending a character at a time allocated a
+  // new string per character (about 4 KB of garbage per ticket code).
+  const codes: number[] = new Array<number>(Math.ceil((bytes.length * 8) / 5));
+  let n = 0;
   let buffer = 0;
   let bits = 0;
   for (const byte of bytes) {
@@ -24,12 +29,12 @@ export function encodeBase32(bytes: Uint8Array): string {
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(buffer >>> bits) & 31];
+      codes[n++] = ALPHABET_CODES[(buffer >>> bits) & 31]!;
     }
     buffer &= (1 << bits) - 1;
   }
-  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
-  return out;
+  if (bits > 0) codes[n++] = ALPHABET_CODES[(buffer << (5 - bits)) & 31]!;
+  return String.fromCharCode(...codes);
 }
 
 /**

@@ -41,8 +41,10 @@ export function decodeSignedCodeText(text: string): SignedCode | null {
     claims: decoded.claims,
     message: signingMessage(decoded.body),
     signature: decoded.signature,
-    // Canonical spelling, so the same ticket scanned in lower case is the same string.
-    text: SIGNED_CODE_PREFIX + encodeBase32(frame),
+    // Canonical spelling, so the same ticket scanned in lower case is the same string. A text that
+    // decoded is alphabet-only with zero padding bits, so upper-casing it is exactly re-encoding the
+    // frame (without building the string again one character at a time).
+    text: SIGNED_CODE_PREFIX + text.slice(SIGNED_CODE_PREFIX.length).toUpperCase(),
   };
 }
 

@@ -23,9 +23,14 @@ export interface ChainedScan {
 
 const encoder = new TextEncoder();
 
-/** Canonical bytes of one scan: a JSON array in a fixed order (JSON.stringify is deterministic for these types). */
+/** Canonical text of one scan: a JSON array in a fixed order (JSON.stringify is deterministic for these types). */
+export function scanCanonicalText(eventId: string, deviceId: string, s: ChainedScan): string {
+  return JSON.stringify(['entrada/scan/v1', eventId, deviceId, s.seq, s.scannedAt, s.direction, s.gateId, s.localResult, s.qrcode, s.scanId ?? null]);
+}
+
+/** Canonical bytes of one scan: the UTF-8 encoding of its canonical text. */
 export function scanCanonicalBytes(eventId: string, deviceId: string, s: ChainedScan): Uint8Array {
-  return encoder.encode(JSON.stringify(['entrada/scan/v1', eventId, deviceId, s.seq, s.scannedAt, s.direction, s.gateId, s.localResult, s.qrcode, s.scanId ?? null]));
+  return encoder.encode(scanCanonicalText(eventId, deviceId, s));
 }
 
 export function scanHash(eventId: string, deviceId: string, s: ChainedScan): Uint8Array {
