@@ -16,7 +16,7 @@ import pg from 'pg';
 import type { TicketScanState } from '@entrada/core';
 import type { Sql } from '../../packages/server/src/db/database.ts';
 import {
-  applyScanVerdicts, applyTicketStates, candidateScans, lockTicketsByDigest, lockTicketsById, scanDisplay, storedScansBySeq, syncConflicts,
+  applyReconciliation, candidateScans, lockTicketsByDigest, lockTicketsById, storedScansBySeq,
 } from '../../packages/server/src/store/offline.ts';
 
 export interface PlanSample {
@@ -103,14 +103,15 @@ export async function probeSyncPlans(url: string, input: ProbeInput): Promise<{ 
     await lockTicketsById(sql, eventId, ticketIds);
     label = 'candidateScans';
     await candidateScans(sql, eventId, ticketIds);
-    label = 'applyScanVerdicts';
-    await applyScanVerdicts(sql, eventId, conflicts.map((x) => ({ id: x.id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false, isNew: false })));
-    label = 'applyTicketStates';
-    await applyTicketStates(sql, eventId, states);
-    label = 'syncConflicts';
-    await syncConflicts(sql, eventId, ticketIds, conflicts.map((x) => ({ id: x.id, ticketId: x.ticket_id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false })), Date.now());
-    label = 'scanDisplay';
-    await scanDisplay(sql, eventId, conflicts.flatMap((x) => (x.winner ? [x.winner] : [])));
+    // Verdicts, conflicts (upserted and voided) and ticket states: one statement.
+    label = 'applyReconciliation';
+    await applyReconciliation(sql, eventId, {
+      verdicts: conflicts.map((x) => ({ id: x.id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false, isNew: false })),
+      states,
+      conflicts: conflicts.map((x) => ({ id: x.id, ticketId: x.ticket_id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false })),
+      voidTickets: ticketIds,
+      at: Date.now(),
+    });
   } finally {
     await c.query('ROLLBACK').catch(() => undefined);
     await c.end().catch(() => undefined);

@@ -12,6 +12,11 @@ export class Lru<K, V> {
     return value;
   }
 
+  /** Reads without refreshing the entry's recency. */
+  peek(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
   set(key: K, value: V): void {
     if (this.capacity <= 0) return;
     this.map.delete(key);

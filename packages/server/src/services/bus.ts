@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 /** Messages instances exchange. Caches are hints: correctness never depends on delivery. */
 export type BusMessage =
   | { type: 'ticket_changed'; eventId: string; ticketId: string; version: number }
+  /** Many tickets of one event at once (a sync upload): one message instead of one per ticket. */
+  | { type: 'tickets_changed'; eventId: string; ticketIds: string[]; versions: number[] }
   | { type: 'event_changed'; eventId: string }
   | { type: 'device_changed'; deviceId: string }
   | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number };

@@ -19,11 +19,16 @@ export class TicketCache {
   constructor(private readonly sql: Sql, private readonly capacity: number, bus: Bus, private readonly now: () => number = Date.now) {
     this.byDigest = new Lru(capacity);
     bus.subscribe((m) => {
-      if (m.type !== 'ticket_changed') return;
-      const key = this.keyById.get(m.ticketId);
-      const cached = key ? this.byDigest.get(key) : undefined;
-      if (key && cached && cached.version < m.version) this.byDigest.delete(key);
+      if (m.type === 'ticket_changed') this.changed(m.ticketId, m.version);
+      else if (m.type === 'tickets_changed') for (let i = 0; i < m.ticketIds.length; i++) this.changed(m.ticketIds[i]!, m.versions[i]!);
     });
+  }
+
+  /** Drops a copy older than `version` (a peek: an invalidation is not a use). */
+  private changed(ticketId: string, version: number): void {
+    const key = this.keyById.get(ticketId);
+    const cached = key ? this.byDigest.peek(key) : undefined;
+    if (key && cached && cached.version < version) this.byDigest.delete(key);
   }
 
   async find(eventId: string, digest: Buffer): Promise<TicketRecord | null> {

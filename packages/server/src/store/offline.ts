@@ -1,7 +1,8 @@
 import type { Direction, TicketScanState } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
+import { booleanArray, byteaHexArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
-import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './tickets.ts';
+import { TICKET_COLUMNS, toScanState, toTicket, type RawScanState, type RawTicket, type TicketRecord } from './tickets.ts';
 import type { CandidateScan, RecordStatus, ScanVerdictOfRecord } from '../services/sync/reconcile.ts';
 import type { SeqRange } from '../services/sync/seq-ranges.ts';
 
@@ -27,19 +28,36 @@ function toLog(r: RawDeviceLog): DeviceLogRow {
   };
 }
 
-/** Serialises uploads of one device at one event: the row lock is held until commit. */
+/**
+ * Serialises uploads of one device at one event: the row lock is held until
+ * commit. One statement: the upsert creates the row on a first sync and
+ * otherwise locks the current one (a no-op update), returning it either way.
+ */
 export async function lockDeviceLog(tx: Sql, eventId: string, devicePk: string): Promise<DeviceLogRow> {
-  await tx.query(`INSERT INTO device_logs (event_id, device_pk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [eventId, devicePk]);
-  const [row] = await tx.query<RawDeviceLog>(`SELECT ${LOG_COLUMNS} FROM device_logs WHERE event_id = $1 AND device_pk = $2 FOR UPDATE`, [eventId, devicePk]);
+  const [row] = await tx.query<RawDeviceLog>(
+    `INSERT INTO device_logs AS l (event_id, device_pk) VALUES ($1, $2)
+     ON CONFLICT (event_id, device_pk) DO UPDATE SET syncs = l.syncs
+     RETURNING ${LOG_COLUMNS}`, [eventId, devicePk]);
   return toLog(row!);
 }
 
+export interface SessionCounts { uploaded: number; successful: number; failed: number; duplicates: number; conflicts: number }
+
+/**
+ * Saves the device's marks after an upload and closes its sync session, in
+ * one statement (one round trip less while the upload holds its ticket locks).
+ */
 export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, log: {
   lastSeq: number; ackedThrough: number; missing: SeqRange[]; addReceived: number; flag: string | null; flagReason: string | null;
   clockOffsetMs: number; at: number; success: boolean; sessionId: string; reportedLastSeq: number | null;
-}): Promise<void> {
+}, session: SessionCounts): Promise<void> {
   await tx.query(
-    `UPDATE device_logs SET last_seq = $3, acked_through = $4, missing = $5::jsonb, received = received + $6,
+    `WITH closed AS (
+       UPDATE sync_sessions SET scans_uploaded = scans_uploaded + $14, scans_successful = scans_successful + $15, scans_failed = scans_failed + $16,
+         scans_duplicate = scans_duplicate + $17, scans_conflict = scans_conflict + $18, status = 'completed', completed_at = $9
+       WHERE event_id = $1 AND id = $12
+       RETURNING 1)
+     UPDATE device_logs SET last_seq = $3, acked_through = $4, missing = $5::jsonb, received = received + $6,
        flags = CASE WHEN $7::text IS NULL OR $7::text = ANY(flags) THEN flags ELSE array_append(flags, $7::text) END,
        flag_reason = coalesce($8, flag_reason), flagged_at = CASE WHEN $7::text IS NULL THEN flagged_at ELSE coalesce(flagged_at, $9) END,
        clock_offset_ms = $10, clock_measured_at = $9, syncs = syncs + 1, sync_failures = sync_failures + CASE WHEN $11 THEN 0 ELSE 1 END,
@@ -47,17 +65,29 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
        reported_last_seq = coalesce($13, reported_last_seq)
      WHERE event_id = $1 AND device_pk = $2`,
     [eventId, devicePk, log.lastSeq, log.ackedThrough, JSON.stringify(log.missing), log.addReceived, log.flag, log.flagReason,
-      new Date(log.at), log.clockOffsetMs, log.success, log.sessionId, log.reportedLastSeq]);
+      new Date(log.at), log.clockOffsetMs, log.success, log.sessionId, log.reportedLastSeq,
+      session.uploaded, session.successful, session.failed, session.duplicates, session.conflicts]);
 }
 
+/** What reconciliation needs of a ticket (its other columns are not read on the sync path). */
+export type LockedTicket = Pick<TicketRecord, 'id' | 'eventId' | 'typeId' | 'number' | 'status' | 'statusChangedAt' | 'state' | 'version'>;
+
 /** The tickets a batch touches, locked in id order (a fixed order cannot deadlock against another batch). */
-export async function lockTicketsByDigest(tx: Sql, eventId: string, digestsHex: string[], lock = true): Promise<Array<{ digestHex: string; ticket: TicketRecord }>> {
+export async function lockTicketsByDigest(tx: Sql, eventId: string, digestsHex: string[], lock = true): Promise<Array<{ digestHex: string; ticket: LockedTicket }>> {
   if (digestsHex.length === 0) return [];
-  const rows = await tx.query<RawTicket & { digest: string }>(
-    `SELECT ${TICKET_COLUMNS}, encode(t.code_digest, 'hex') AS digest FROM tickets t
-     WHERE t.event_id = $1 AND t.code_digest = ANY(SELECT decode(d, 'hex') FROM unnest($2::text[]) d)
-     ORDER BY t.id ${lock ? 'FOR UPDATE' : ''}`, [eventId, digestsHex]);
-  return rows.map((r) => ({ digestHex: r.digest, ticket: toTicket(r) }));
+  const rows = await tx.query<RawScanState & Pick<RawTicket, 'id' | 'ticket_type_id' | 'number' | 'status' | 'status_changed_at' | 'version'> & { digest: string }>(
+    `SELECT t.id, t.ticket_type_id, t.number, t.status, t.status_changed_at, t.entries, t.first_at, t.first_device_id, t.first_gate_id,
+       t.last_at, t.last_direction, t.last_device_id, t.last_gate_id, t.version, encode(t.code_digest, 'hex') AS digest
+     FROM tickets t
+     WHERE t.event_id = $1 AND t.code_digest = ANY($2::bytea[])
+     ORDER BY t.id ${lock ? 'FOR UPDATE' : ''}`, [eventId, byteaHexArray(digestsHex)]);
+  return rows.map((r) => ({
+    digestHex: r.digest,
+    ticket: {
+      id: r.id, eventId, typeId: r.ticket_type_id, number: r.number, status: r.status, statusChangedAt: ms(r.status_changed_at),
+      state: toScanState(r), version: r.version,
+    },
+  }));
 }
 
 export async function lockTicketsById(tx: Sql, eventId: string, ids: string[], lock = true): Promise<TicketRecord[]> {
@@ -70,38 +100,46 @@ export async function lockTicketsById(tx: Sql, eventId: string, ids: string[], l
 export interface OfflineScanRow {
   id: string; seq: number; ticketId: string | null; digestHex: string | null; result: string; reason: string; admits: boolean;
   direction: Direction; gateId: string | null; scannedAt: number; localResult: string | null; payloadHashHex: string;
-  chainLinkHex: string | null; integrity: 'chain' | 'unsigned' | 'failed'; uncertaintyMs: number; flags: string[]; recordStatus: RecordStatus;
+  chainLinkHex: string | null; flags: string[]; recordStatus: RecordStatus;
   /** The scan_id of a timed-out online attempt of the same physical scan. */
   clientScanId: string | null;
 }
 
 /**
  * Inserts the batch's new scans; seqs already stored are skipped and returned
- * as absent. The batch travels as one JSON document expanded by
- * json_to_recordset: encoding seventeen parallel arrays parameter by parameter
- * cost the driver a sixth of the server's CPU during a sync storm.
+ * as absent. The batch travels as parallel arrays written as array literals
+ * (see pg-arrays.ts); what is the same for the whole upload travels once.
  */
-export async function insertOfflineScans(tx: Sql, ctx: { eventId: string; devicePk: string; deviceId: string; sessionId: string; receivedAt: number }, rows: OfflineScanRow[]): Promise<Set<number>> {
+export async function insertOfflineScans(tx: Sql, ctx: {
+  eventId: string; devicePk: string; deviceId: string; sessionId: string; receivedAt: number;
+  integrity: 'chain' | 'unsigned' | 'failed'; uncertaintyMs: number;
+}, rows: OfflineScanRow[]): Promise<Set<number>> {
   if (rows.length === 0) return new Set();
-  const batch = JSON.stringify(rows.map((r) => ({
-    id: r.id, seq: r.seq, ticket_id: r.ticketId, digest: r.digestHex, result: r.result, reason: r.reason, admits: r.admits, direction: r.direction,
-    gate_id: r.gateId, scanned_at: r.scannedAt, local_result: r.localResult, payload_hash: r.payloadHashHex, chain_link: r.chainLinkHex,
-    integrity: r.integrity, uncertainty: r.uncertaintyMs, flags: r.flags, record_status: r.recordStatus, client_scan_id: r.clientScanId,
-  })));
-  const inserted = await tx.query<{ seq: number }>(
-    `INSERT INTO scans (event_id, id, seq, ticket_id, code_digest, result, reason, admits, direction, device_pk, device_id, gate_id,
-       scanned_at, received_at, source, local_result, payload_hash, chain_link, integrity, clock_uncertainty_ms, flags, record_status, sync_session_id,
-       client_scan_id)
-     SELECT $1, u.id, u.seq, u.ticket_id, decode(u.digest, 'hex'), u.result, u.reason, u.admits, u.direction, $2, $3, u.gate_id,
-       to_timestamp(u.scanned_at / 1000.0), $5, 'offline', u.local_result, decode(u.payload_hash, 'hex'), decode(u.chain_link, 'hex'),
-       u.integrity, u.uncertainty, u.flags, u.record_status, $4, u.client_scan_id
-     FROM json_to_recordset($6::json) AS u(id uuid, seq bigint, ticket_id uuid, digest text, result text, reason text, admits boolean,
-       direction text, gate_id uuid, scanned_at float8, local_result text, payload_hash text, chain_link text, integrity text,
-       uncertainty integer, flags text[], record_status text, client_scan_id uuid)
-     ON CONFLICT (event_id, device_pk, seq) WHERE seq IS NOT NULL DO NOTHING
-     RETURNING seq::float8 AS seq`,
-    [ctx.eventId, ctx.devicePk, ctx.deviceId, ctx.sessionId, new Date(ctx.receivedAt), batch]);
-  return new Set(inserted.map((r) => r.seq));
+  const col = <T>(f: (r: OfflineScanRow) => T): T[] => rows.map(f);
+  const [res] = await tx.query<{ n: number; seqs: number[] | null }>(
+    `WITH ins AS (
+       INSERT INTO scans (event_id, id, seq, ticket_id, code_digest, result, reason, admits, direction, device_pk, device_id, gate_id,
+         scanned_at, received_at, source, local_result, payload_hash, chain_link, integrity, clock_uncertainty_ms, flags, record_status, sync_session_id,
+         client_scan_id)
+       SELECT $1, u.id, u.seq, u.ticket_id, u.digest, u.result, u.reason, u.admits, u.direction, $2, $3, u.gate_id,
+         to_timestamp(u.scanned_at / 1000.0), $5, 'offline', u.local_result, u.payload_hash, u.chain_link,
+         $6, $7, string_to_array(u.flags, ','), u.record_status, $4, u.client_scan_id
+       FROM unnest($8::uuid[], $9::bigint[], $10::uuid[], $11::bytea[], $12::text[], $13::text[], $14::boolean[], $15::text[], $16::uuid[],
+           $17::float8[], $18::text[], $19::bytea[], $20::bytea[], $21::text[], $22::text[], $23::uuid[])
+         AS u(id, seq, ticket_id, digest, result, reason, admits, direction, gate_id, scanned_at, local_result, payload_hash, chain_link,
+           flags, record_status, client_scan_id)
+       ON CONFLICT (event_id, device_pk, seq) WHERE seq IS NOT NULL DO NOTHING
+       RETURNING seq)
+     SELECT count(*)::int AS n, CASE WHEN count(*) <> $24 THEN array_agg(seq::float8) END AS seqs FROM ins`,
+    [ctx.eventId, ctx.devicePk, ctx.deviceId, ctx.sessionId, new Date(ctx.receivedAt), ctx.integrity, ctx.uncertaintyMs,
+      textArray(col((r) => r.id)), numberArray(col((r) => r.seq)), textArray(col((r) => r.ticketId)), byteaHexArray(col((r) => r.digestHex)),
+      textArray(col((r) => r.result)), textArray(col((r) => r.reason)), booleanArray(col((r) => r.admits)), textArray(col((r) => r.direction)),
+      textArray(col((r) => r.gateId)), numberArray(col((r) => r.scannedAt)), textArray(col((r) => r.localResult)),
+      byteaHexArray(col((r) => r.payloadHashHex)), byteaHexArray(col((r) => r.chainLinkHex)), textArray(col((r) => r.flags.join(','))),
+      textArray(col((r) => r.recordStatus)), textArray(col((r) => r.clientScanId)), rows.length]);
+  // Everything was inserted (the usual case): no need to ship the seqs back.
+  if (res!.n === rows.length) return new Set(rows.map((r) => r.seq));
+  return new Set(res!.seqs ?? []);
 }
 
 export interface StoredOfflineScan {
@@ -135,7 +173,7 @@ export async function candidateScans(sql: Sql, eventId: string, ticketIds: strin
     `SELECT id, ticket_id, device_id, seq::float8 AS seq, scanned_at, direction, gate_id, forced, clock_uncertainty_ms, record_status,
        conflict_reason, winner_scan_id, ambiguous
      FROM scans WHERE event_id = $1 AND ticket_id = ANY($2::uuid[]) AND admits AND record_status IN ('admitted', 'conflict')`,
-    [eventId, ticketIds]);
+    [eventId, textArray(ticketIds)]);
   return rows.map((r) => ({
     id: r.id, ticketId: r.ticket_id, deviceId: r.device_id, seq: r.seq, at: ms(r.scanned_at)!, direction: r.direction, gateId: r.gate_id,
     forced: r.forced, uncertaintyMs: r.clock_uncertainty_ms, recordStatus: r.record_status, conflictReason: r.conflict_reason,
@@ -143,58 +181,69 @@ export async function candidateScans(sql: Sql, eventId: string, ticketIds: strin
   }));
 }
 
-/** Writes changed verdicts of record; a scan that already existed gets a new revision (the download feed shows it again). */
-export async function applyScanVerdicts(tx: Sql, eventId: string, changes: Array<ScanVerdictOfRecord & { isNew: boolean }>): Promise<void> {
-  if (changes.length === 0) return;
-  await tx.query(
-    `UPDATE scans s SET record_status = u.status, conflict_reason = u.reason, winner_scan_id = u.winner, ambiguous = u.ambiguous,
-       revision = s.revision + CASE WHEN u.is_new THEN 0 ELSE 1 END, tx = pg_current_xact_id()
-     FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::boolean[], $7::boolean[]) AS u(id, status, reason, winner, ambiguous, is_new)
-     WHERE s.event_id = $1 AND s.id = ANY($2::uuid[]) AND s.id = u.id`,
-    [eventId, changes.map((c) => c.id), changes.map((c) => c.recordStatus), changes.map((c) => c.conflictReason),
-      changes.map((c) => c.winnerScanId), changes.map((c) => c.ambiguous), changes.map((c) => c.isNew)]);
-}
-
-/** New folded states of reconciled tickets; returns the new versions. */
-export async function applyTicketStates(tx: Sql, eventId: string, states: Array<{ ticketId: string; state: TicketScanState }>): Promise<Map<string, number>> {
-  if (states.length === 0) return new Map();
-  const f = <T>(fn: (s: TicketScanState) => T): T[] => states.map((s) => fn(s.state));
-  const rows = await tx.query<{ id: string; version: number }>(
-    `UPDATE tickets t SET entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
-       last_at = to_timestamp(u.last_at / 1000.0), last_direction = u.last_direction, last_device_id = u.last_device, last_gate_id = u.last_gate,
-       version = t.version + 1
-     FROM unnest($2::uuid[], $3::int[], $4::float8[], $5::text[], $6::uuid[], $7::float8[], $8::text[], $9::text[], $10::uuid[])
-       AS u(id, entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate)
-     WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) AND t.id = u.id RETURNING t.id, t.version`,
-    [eventId, states.map((s) => s.ticketId), f((s) => s.entries), f((s) => s.first?.at ?? null), f((s) => s.first?.deviceId ?? null),
-      f((s) => s.first?.gateId ?? null), f((s) => s.last?.at ?? null), f((s) => s.last?.direction ?? null), f((s) => s.last?.deviceId ?? null),
-      f((s) => s.last?.gateId ?? null)]);
-  return new Map(rows.map((r) => [r.id, r.version]));
+export interface Reconciliation {
+  /** Changed verdicts of record; a scan that already existed gets a new revision (the download feed shows it again). */
+  verdicts: Array<ScanVerdictOfRecord & { isNew: boolean }>;
+  /** New folded states of tickets. */
+  states: Array<{ ticketId: string; state: TicketScanState }>;
+  /** Every losing scan now: each gets an open (or already resolved) conflict naming its current winner. */
+  conflicts: Array<ScanVerdictOfRecord & { ticketId: string }>;
+  /** Tickets whose open conflicts become void when their scan no longer loses. */
+  voidTickets: string[];
+  at: number;
 }
 
 /**
- * Makes the conflicts table match the replay: every losing scan has an open
- * (or already resolved) conflict naming its current winner; conflicts whose
- * scan no longer loses become void.
+ * Writes what a replay decided, in one statement: the scans' verdicts, the
+ * conflicts (upserted, or voided when their scan no longer loses; the two
+ * touch disjoint rows) and the tickets' states. The upload holds its ticket
+ * locks meanwhile, so every round trip saved here shortens the wait of the
+ * uploads that share a ticket. Returns the tickets' new versions.
  */
-export async function syncConflicts(tx: Sql, eventId: string, ticketIds: string[], desired: Array<ScanVerdictOfRecord & { ticketId: string }>, at: number): Promise<void> {
-  if (desired.length > 0) {
-    await tx.query(
-      `INSERT INTO conflicts (event_id, ticket_id, loser_scan_id, winner_scan_id, reason, ambiguous, created_at, updated_at)
-       SELECT $1, u.ticket_id, u.loser, u.winner, u.reason, u.ambiguous, $7, $7
-       FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::boolean[]) AS u(ticket_id, loser, winner, reason, ambiguous)
+export async function applyReconciliation(tx: Sql, eventId: string, w: Reconciliation): Promise<Map<string, number>> {
+  const { verdicts: v, states, conflicts: c } = w;
+  if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidTickets.length === 0) return new Map();
+  const f = <T>(fn: (s: TicketScanState) => T): T[] => states.map((s) => fn(s.state));
+  const rows = await tx.query<{ id: string; version: number }>(
+    `WITH verdicts AS (
+       UPDATE scans s SET record_status = u.status, conflict_reason = u.reason, winner_scan_id = u.winner, ambiguous = u.ambiguous,
+         revision = s.revision + CASE WHEN u.is_new THEN 0 ELSE 1 END, tx = pg_current_xact_id()
+       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::boolean[], $7::boolean[]) AS u(id, status, reason, winner, ambiguous, is_new)
+       WHERE s.event_id = $1 AND s.id = ANY($2::uuid[]) AND s.id = u.id
+       RETURNING 1
+     ), upserted AS (
+       INSERT INTO conflicts (event_id, ticket_id, loser_scan_id, winner_scan_id, reason, ambiguous, created_at, updated_at)
+       SELECT $1, u.ticket_id, u.loser, u.winner, u.reason, u.ambiguous, $8, $8
+       FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::text[], $13::boolean[]) AS u(ticket_id, loser, winner, reason, ambiguous)
        ON CONFLICT (event_id, loser_scan_id) DO UPDATE SET winner_scan_id = EXCLUDED.winner_scan_id, reason = EXCLUDED.reason,
          ambiguous = EXCLUDED.ambiguous, status = CASE WHEN conflicts.status = 'void' THEN 'open' ELSE conflicts.status END,
          updated_at = EXCLUDED.updated_at, tx = pg_current_xact_id()
        WHERE conflicts.winner_scan_id IS DISTINCT FROM EXCLUDED.winner_scan_id OR conflicts.reason <> EXCLUDED.reason
-         OR conflicts.ambiguous <> EXCLUDED.ambiguous OR conflicts.status = 'void'`,
-      [eventId, desired.map((d) => d.ticketId), desired.map((d) => d.id), desired.map((d) => d.winnerScanId), desired.map((d) => d.conflictReason),
-        desired.map((d) => d.ambiguous), new Date(at)]);
-  }
-  await tx.query(
-    `UPDATE conflicts SET status = 'void', updated_at = $4, tx = pg_current_xact_id()
-     WHERE event_id = $1 AND ticket_id = ANY($2::uuid[]) AND status = 'open' AND reason <> 'device_revoked' AND loser_scan_id <> ALL($3::uuid[])`,
-    [eventId, ticketIds, desired.map((d) => d.id), new Date(at)]);
+         OR conflicts.ambiguous <> EXCLUDED.ambiguous OR conflicts.status = 'void'
+       RETURNING 1
+     ), voided AS (
+       UPDATE conflicts SET status = 'void', updated_at = $8, tx = pg_current_xact_id()
+       WHERE event_id = $1 AND ticket_id = ANY($14::uuid[]) AND status = 'open' AND reason <> 'device_revoked' AND loser_scan_id <> ALL($10::uuid[])
+       RETURNING 1
+     )
+     UPDATE tickets t SET entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
+       last_at = to_timestamp(u.last_at / 1000.0), last_direction = u.last_direction, last_device_id = u.last_device, last_gate_id = u.last_gate,
+       version = t.version + 1
+     FROM unnest($15::uuid[], $16::int[], $17::float8[], $18::text[], $19::uuid[], $20::float8[], $21::text[], $22::text[], $23::uuid[])
+       AS u(id, entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate)
+     WHERE t.event_id = $1 AND t.id = ANY($15::uuid[]) AND t.id = u.id
+     RETURNING t.id, t.version`,
+    [eventId,
+      textArray(v.map((x) => x.id)), textArray(v.map((x) => x.recordStatus)), textArray(v.map((x) => x.conflictReason)),
+      textArray(v.map((x) => x.winnerScanId)), booleanArray(v.map((x) => x.ambiguous)), booleanArray(v.map((x) => x.isNew)),
+      new Date(w.at),
+      textArray(c.map((x) => x.ticketId)), textArray(c.map((x) => x.id)), textArray(c.map((x) => x.winnerScanId)), textArray(c.map((x) => x.conflictReason)),
+      booleanArray(c.map((x) => x.ambiguous)),
+      textArray(w.voidTickets),
+      textArray(states.map((s) => s.ticketId)), numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)),
+      textArray(f((s) => s.first?.deviceId ?? null)), textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)),
+      textArray(f((s) => s.last?.direction ?? null)), textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))]);
+  return new Map(rows.map((r) => [r.id, r.version]));
 }
 
 /** Opens (or reopens, on a retry with the same token) the sync session first, so scans can reference it. */
@@ -205,23 +254,6 @@ export async function openSyncSession(tx: Sql, s: { eventId: string; devicePk: s
      RETURNING id`,
     [s.eventId, s.devicePk, s.token, new Date(s.at)]);
   return row!.id;
-}
-
-export async function closeSyncSession(tx: Sql, eventId: string, id: string, c: {
-  at: number; uploaded: number; successful: number; failed: number; duplicates: number; conflicts: number;
-}): Promise<void> {
-  await tx.query(
-    `UPDATE sync_sessions SET scans_uploaded = scans_uploaded + $3, scans_successful = scans_successful + $4, scans_failed = scans_failed + $5,
-       scans_duplicate = scans_duplicate + $6, scans_conflict = scans_conflict + $7, status = 'completed', completed_at = $8
-     WHERE event_id = $1 AND id = $2`,
-    [eventId, id, c.uploaded, c.successful, c.failed, c.duplicates, c.conflicts, new Date(c.at)]);
-}
-
-export async function scanDisplay(sql: Sql, eventId: string, ids: string[]): Promise<Map<string, { deviceId: string; scannedAt: number; gateId: string | null }>> {
-  if (ids.length === 0) return new Map();
-  const rows = await sql.query<{ id: string; device_id: string; scanned_at: Date; gate_id: string | null }>(
-    `SELECT id, device_id, scanned_at, gate_id FROM scans WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, ids]);
-  return new Map(rows.map((r) => [r.id, { deviceId: r.device_id, scannedAt: ms(r.scanned_at)!, gateId: r.gate_id }]));
 }
 
 /** A failed upload still counts in the device's sync failure rate (best effort, outside the failed transaction). */

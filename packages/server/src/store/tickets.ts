@@ -23,15 +23,21 @@ function record(at: Date | null, direction: Direction | null, deviceId: string |
   return at && direction && deviceId ? { at: ms(at)!, direction, deviceId, gateId } : null;
 }
 
+export type RawScanState = Pick<RawTicket, 'entries' | 'first_at' | 'first_device_id' | 'first_gate_id' | 'last_at' | 'last_direction' | 'last_device_id' | 'last_gate_id'>;
+
+export function toScanState(r: RawScanState): TicketScanState {
+  return {
+    entries: r.entries,
+    first: record(r.first_at, r.first_at ? 'entry' : null, r.first_device_id, r.first_gate_id),
+    last: record(r.last_at, r.last_direction, r.last_device_id, r.last_gate_id),
+  };
+}
+
 export function toTicket(r: RawTicket): TicketRecord {
   return {
     id: r.id, eventId: r.event_id, serial: Number(r.serial), typeId: r.ticket_type_id, number: r.number, holderName: r.holder_name,
     codeKind: r.code_kind, status: r.status, statusChangedAt: ms(r.status_changed_at), statusReason: r.status_reason,
-    state: {
-      entries: r.entries,
-      first: record(r.first_at, r.first_at ? 'entry' : null, r.first_device_id, r.first_gate_id),
-      last: record(r.last_at, r.last_direction, r.last_device_id, r.last_gate_id),
-    },
+    state: toScanState(r),
     version: r.version,
   };
 }

@@ -1,6 +1,6 @@
-import { replayTicket, type Direction, type TicketScanState, type VerdictReason } from '@entrada/core';
+import { replayTicket, type Direction, type ReplayScan, type TicketScanState, type VerdictReason } from '@entrada/core';
 import type { EventContext, TypeContext } from '../event-context.ts';
-import type { TicketRecord } from '../../store/tickets.ts';
+import type { LockedTicket } from '../../store/offline.ts';
 
 export type RecordStatus = 'admitted' | 'conflict' | 'rejected' | 'failed' | 'quarantined';
 
@@ -38,6 +38,8 @@ export interface TicketReconciliation {
   /** Every losing scan now: the conflicts that should be open. */
   conflicts: ScanVerdictOfRecord[];
   admitted: string[];
+  /** The scans the losers lost to (candidates of the same ticket), for the answer's "already used … by …". */
+  winners: Map<string, { deviceId: string; scannedAt: number; gateId: string | null }>;
 }
 
 /**
@@ -47,30 +49,39 @@ export interface TicketReconciliation {
  * refuses is a conflict naming the admission it lost to. A decision closer than
  * the two scans' clock uncertainty is marked ambiguous for review.
  */
-export function reconcileTicket(ctx: EventContext, ticket: TicketRecord, type: TypeContext, scans: CandidateScan[]): TicketReconciliation {
-  const byId = new Map(scans.map((s) => [s.id, s]));
+export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: TypeContext, scans: CandidateScan[]): TicketReconciliation {
+  // Plain loops: this runs once per ticket of every upload (hundreds per request).
+  const replayScans = new Array<ReplayScan & { ref: string }>(scans.length);
+  for (let i = 0; i < scans.length; i++) {
+    const s = scans[i]!;
+    replayScans[i] = {
+      ref: s.id, forced: s.forced, at: s.at, deviceId: s.deviceId, seq: s.seq, direction: s.direction,
+      gate: s.gateId ? ctx.gates.get(s.gateId)?.policy ?? { id: s.gateId, zoneIds: [] } : null,
+    };
+  }
   const { outcomes, state } = replayTicket(
     {
       event: ctx.policy,
       ticket: { id: ticket.id, eventId: ticket.eventId, status: ticket.status, statusChangedAt: ticket.statusChangedAt },
       type: type.policy,
     },
-    scans.map((s) => ({
-      ref: s.id, forced: s.forced, at: s.at, deviceId: s.deviceId, seq: s.seq, direction: s.direction,
-      gate: s.gateId ? ctx.gates.get(s.gateId)?.policy ?? { id: s.gateId, zoneIds: [] } : null,
-    })),
+    replayScans,
   );
+  const byId = scans.length > 8 ? new Map(scans.map((s) => [s.id, s])) : null;
+  const find = (id: string): CandidateScan | undefined => (byId ? byId.get(id) : scans.find((s) => s.id === id));
   const changes: ScanVerdictOfRecord[] = [];
   const conflicts: ScanVerdictOfRecord[] = [];
   const admitted: string[] = [];
+  const winners: TicketReconciliation['winners'] = new Map();
   for (const { scan, verdict } of outcomes) {
-    const before = byId.get(scan.ref!)!;
+    const before = find(scan.ref)!;
     let next: ScanVerdictOfRecord;
     if (verdict.admits) {
       next = { id: before.id, recordStatus: 'admitted', conflictReason: null, winnerScanId: null, ambiguous: false };
       admitted.push(before.id);
     } else {
-      const winner = verdict.previous?.ref ? byId.get(verdict.previous.ref) : undefined;
+      const winner = verdict.previous?.ref ? find(verdict.previous.ref) : undefined;
+      if (winner) winners.set(winner.id, { deviceId: winner.deviceId, scannedAt: winner.at, gateId: winner.gateId });
       const ambiguous = winner !== undefined && Math.abs(before.at - winner.at) < before.uncertaintyMs + winner.uncertaintyMs;
       next = { id: before.id, recordStatus: 'conflict', conflictReason: verdict.reason, winnerScanId: winner?.id ?? null, ambiguous };
       conflicts.push(next);
@@ -80,10 +91,14 @@ export function reconcileTicket(ctx: EventContext, ticket: TicketRecord, type: T
       changes.push(next);
     }
   }
-  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, admitted };
+  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, admitted, winners };
+}
+
+function sameRecord(a: TicketScanState['first'], b: TicketScanState['first']): boolean {
+  if (!a || !b) return a === b || (!a && !b);
+  return a.at === b.at && a.direction === b.direction && a.deviceId === b.deviceId && a.gateId === b.gateId;
 }
 
 function sameState(a: TicketScanState, b: TicketScanState): boolean {
-  const rec = (r: TicketScanState['first']): string => (r ? `${r.at}|${r.direction}|${r.deviceId}|${r.gateId}` : '-');
-  return a.entries === b.entries && rec(a.first) === rec(b.first) && rec(a.last) === rec(b.last);
+  return a.entries === b.entries && sameRecord(a.first, b.first) && sameRecord(a.last, b.last);
 }
