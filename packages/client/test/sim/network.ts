@@ -45,7 +45,8 @@ export class Network {
   onResponse: ((device: number, path: string, status: number, body: string) => void) | null = null;
 
   constructor(
-    private readonly app: FastifyInstance,
+    /** Read per request: the server may have restarted since. */
+    private readonly app: () => FastifyInstance,
     private readonly sched: Scheduler,
     private readonly rng: Prng,
     private readonly faults: FaultRates = DEFAULT_FAULTS,
@@ -83,7 +84,7 @@ export class Network {
 
   /** The server sees the request now (on the shared clock). */
   private deliver(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<Response> {
-    const p = this.app.inject({ method: method as 'GET' | 'POST', url: path, headers, ...(body !== undefined ? { payload: body } : {}) }).then((r) => {
+    const p = this.app().inject({ method: method as 'GET' | 'POST', url: path, headers, ...(body !== undefined ? { payload: body } : {}) }).then((r) => {
       const text = r.payload;
       const h = r.headers;
       return { status: r.statusCode, headers: { get: (n: string) => { const v = h[n.toLowerCase()]; return v === undefined ? null : String(v); } }, text: async () => text };

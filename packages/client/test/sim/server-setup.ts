@@ -13,9 +13,10 @@ export interface Reply { status: number; body: any } // eslint-disable-line @typ
 
 /** JSON requests to the app in process. */
 export class InjectClient {
-  constructor(private readonly app: FastifyInstance, readonly token: string) {}
+  /** `app` is read per request: the server may have restarted since. */
+  constructor(private readonly app: () => FastifyInstance, readonly token: string) {}
   async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
-    const r = await this.app.inject({
+    const r = await this.app().inject({
       method, url: path, headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
     });
@@ -27,15 +28,29 @@ export class InjectClient {
   post(path: string, body?: unknown): Promise<Reply> { return this.request('POST', path, body ?? {}); }
 }
 
-export interface SimBackend { db: Database; server: RunningServer; admin: InjectClient; close(): Promise<void> }
+export interface SimBackend {
+  db: Database;
+  /** The current server process; replaced by `restart`. */
+  readonly server: RunningServer;
+  admin: InjectClient;
+  /** A server restart: every in-memory state (caches, limiters, bus) is lost, the database stays. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
 
 export async function startSimBackend(now: () => number): Promise<SimBackend> {
   const db = await openPglite();
   const adminToken = `eat_sim_${'0'.repeat(16)}`;
   const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: 'sim-secret-do-not-use-in-production', demo: false, adminToken };
-  const server = await startServer({ config, db, logger: false, now });
+  let server = await startServer({ config, db, logger: false, now });
   return {
-    db, server, admin: new InjectClient(server.app, adminToken),
+    db,
+    get server() { return server; },
+    admin: new InjectClient(() => server.app, adminToken),
+    async restart() {
+      await server.close();
+      server = await startServer({ config, db, logger: false, now });
+    },
     async close() { await server.close(); await db.close(); },
   };
 }

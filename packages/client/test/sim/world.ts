@@ -104,7 +104,7 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   const idRng = rng.fork(3);
   const sched = new Scheduler(T0);
   sim.use(sched);
-  const { server, admin } = sim.backend;
+  const { admin } = sim.backend;
   const log: string[] = [];
   const stats: Record<string, number> = {};
   const count = (k: string): void => { stats[k] = (stats[k] ?? 0) + 1; };
@@ -117,7 +117,7 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   const ticketTypes = new Map(tickets.map((t, i) => [t.id, typeIds[i % 3]!]));
   const gates = [ev.gates.main, ev.gates.main, ev.gates.any, ev.gates.vip];
 
-  const net = new Network(server.app, sched, netRng, opts.faults);
+  const net = new Network(() => sim.backend.server.app, sched, netRng, opts.faults);
   const ackSeen = new Map<number, number>();
   net.onResponse = (device, path, status, body) => {
     if (path !== '/api/v1/offline/sync' || status !== 200) return;
@@ -221,6 +221,14 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
       net.partition(d.index, sched.now() + ms);
       count('partitions');
       log.push(`t=${sched.now() - T0} device ${d.index} partitioned for ${ms} ms`);
+      continue;
+    }
+    if (r < 0.07) {
+      // The server restarts (a deploy, a crash): what it committed stays, everything it held in memory goes.
+      await net.drain();
+      await sim.backend.restart();
+      count('server_restarts');
+      log.push(`t=${sched.now() - T0} server restarted`);
       continue;
     }
     if (r < 0.2) {
