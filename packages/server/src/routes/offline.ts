@@ -5,6 +5,7 @@ import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, Resol
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { ConcurrencyLimit } from '../http/concurrency-limit.ts';
 import { gunzipRequestBody } from '../http/gzip-body.ts';
 import { requestInfo } from '../http/request-info.ts';
 import type { Services } from '../services/container.ts';
@@ -13,6 +14,8 @@ import { deviceHealth, offlineHealth } from '../services/sync/offline-health.ts'
 import { recordSyncFailure } from '../store/offline.ts';
 
 const gzipAsync = promisify(gzip);
+/** Manifests built at once per instance; more wait (see ConcurrencyLimit). */
+const MANIFEST_BUILDS_AT_ONCE = 2;
 const EventParams = Type.Object({ eventId: Uuid });
 
 /** Large read-only answers (manifest, feed) are gzipped when the client accepts it. */
@@ -27,6 +30,7 @@ async function sendJson(request: FastifyRequest, reply: FastifyReply, body: unkn
 
 export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['offline'];
+  const manifestBuilds = new ConcurrencyLimit(MANIFEST_BUILDS_AT_ONCE);
   const eventFor = async (organisationId: string, eventId: string): Promise<EventContext> => {
     const ctx = await s.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
@@ -43,7 +47,11 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     if (!req.query.device_id) throw new DomainError('MISSING_DEVICE_ID', 'device_id query parameter is required', { success: false });
     if (req.query.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
     const ctx = await eventFor(device.organisationId, req.params.eventId);
-    return sendJson(req, reply, await s.sync.manifest.build(ctx, req.query.since));
+    return manifestBuilds.run(async () => {
+      // The device gave up while this waited (its request budget ran out): building the answer would only cost memory.
+      if (req.raw.destroyed) return reply.status(503).send({ error: 'CLIENT_GONE', message: 'The client closed the request' });
+      return sendJson(req, reply, await s.sync.manifest.build(ctx, req.query.since));
+    });
   });
 
   app.post('/api/v1/offline/sync', {
