@@ -98,9 +98,11 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .option('--overlap <share>', `share of tickets scanned by two devices, 0 to 1 (default ${SIMULATE_DEFAULTS.overlap})`)
     .option('--seed <n>', 'seed of the plan (devices, keys, scans, times); printed to replay a run', wholeNumber)
     .option('--timeout <s>', `give up syncing after this many seconds (default ${SIMULATE_DEFAULTS.timeoutS})`, wholeNumber)
+    .option('--reconnect-over <s>', 'devices get the network back over this many seconds (seeded) instead of all at once (default 0)', wholeNumber)
     .addHelpText('after', examples('entrada simulate --devices 10 --tickets 20000', 'entrada simulate --devices 50 --tickets 100000 --offline-minutes 30 --seed 42 --overlap 0.02'))
-    .action(async (opts: { devices?: number; tickets?: number; offlineMinutes?: number; overlap?: string; seed?: number; timeout?: number }, cmd: Command) => {
-      setExitCode((await runSimulate({ connection: connection(cmd, 'admin'), ...opts, timeoutS: opts.timeout }, output)).exitCode);
+    .action(async (opts: { devices?: number; tickets?: number; offlineMinutes?: number; overlap?: string; seed?: number; timeout?: number; reconnectOver?: number }, cmd: Command) => {
+      const { timeout, reconnectOver, ...rest } = opts;
+      setExitCode((await runSimulate({ connection: connection(cmd, 'admin'), ...rest, timeoutS: timeout, reconnectOverS: reconnectOver }, output)).exitCode);
     });
 
   const tickets = program.command('tickets').description('Import and export an event\'s tickets as CSV');

@@ -37,3 +37,14 @@ export function planScans(seed: number, tickets: number, devices: number, overla
   for (const list of perDevice) list.sort((a, b) => a.at - b.at || a.ticket - b.ticket);
   return { perDevice, scans: tickets + overlapping, overlapping };
 }
+
+/**
+ * When each device gets the network back, in ms after the first one: 0 for all
+ * when `spreadMs` is 0 (everyone at once), otherwise seeded and uniform in
+ * [0, spreadMs), the first device at 0.
+ */
+export function reconnectOffsets(seed: number, devices: number, spreadMs: number): number[] {
+  if (spreadMs <= 0) return Array.from({ length: devices }, () => 0);
+  const rng = new Prng(seed).fork(3);
+  return Array.from({ length: devices }, (_, i) => (i === 0 ? 0 : Math.floor(rng.next() * spreadMs)));
+}
