@@ -26,12 +26,15 @@ export interface SpawnServerOptions {
   dataDir?: string;
   /** Extra environment (e.g. ENTRADA_TICKET_CACHE). */
   env?: Record<string, string>;
-  /** Extra node options for the child (e.g. --cpu-prof). */
+  /** Extra node options for the child (e.g. --cpu-prof), after PRODUCTION_NODE_ARGS. */
   nodeArgs?: string[];
   /** Lines the server prints (its warnings and errors); default: stderr with a [server] prefix. */
   onOutput?: (line: string) => void;
   startTimeoutMs?: number;
 }
+
+/** The node options the README recommends for API instances (`npm start` uses them): benchmarks measure what production runs. */
+export const PRODUCTION_NODE_ARGS = ['--max-semi-space-size=64'];
 
 export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProcess> {
   const adminToken = `eat_bench_${randomBytes(24).toString('base64url')}`;
@@ -49,7 +52,7 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     ...(opts.dataDir ? { DATA_DIR: opts.dataDir } : {}),
     ...opts.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), ENTRY], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...PRODUCTION_NODE_ARGS, ...(opts.nodeArgs ?? []), ENTRY], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const output = opts.onOutput ?? ((line: string) => process.stderr.write(`[server] ${line}\n`));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const waiters: Array<{ prefix: string; resolve: (rest: string) => void }> = [];
