@@ -16,8 +16,9 @@ import pg from 'pg';
 import type { TicketScanState } from '@entrada/core';
 import type { Sql } from '../../packages/server/src/db/database.ts';
 import {
-  applyReconciliation, candidateScans, lockTicketsByDigest, lockTicketsById, storedScansBySeq,
+  applyReconciliation, candidateScans, compareAndSetTicketStates, lockTicketsById, storedScansBySeq,
 } from '../../packages/server/src/store/offline.ts';
+import { ticketsByDigests } from '../../packages/server/src/store/tickets.ts';
 
 export interface PlanSample {
   statement: string;
@@ -97,8 +98,13 @@ export async function probeSyncPlans(url: string, input: ProbeInput): Promise<{ 
     }));
     label = 'storedScansBySeq';
     await storedScansBySeq(sql, eventId, input.devicePk, input.seqs);
-    label = 'lockTicketsByDigest';
-    await lockTicketsByDigest(sql, eventId, digests);
+    // The ticket cache's read of its misses (a warm instance reads none).
+    label = 'ticketsByDigests';
+    await ticketsByDigests(sql, eventId, digests);
+    // The usual write: every ticket's state, compare-and-set on the version (these have moved on: none is written).
+    label = 'compareAndSetTicketStates';
+    await compareAndSetTicketStates(sql, eventId, states.map((s) => ({ ...s, expectedVersion: 0 })));
+    // The tickets whose compare-and-set failed, reconciled under their locks.
     label = 'lockTicketsById';
     await lockTicketsById(sql, eventId, ticketIds);
     label = 'candidateScans';

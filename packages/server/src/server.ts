@@ -83,7 +83,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const staff = new StaffService(db, events, contexts, now);
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
-  const syncService = new SyncService(db, contexts, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
+  const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats);
   const sync = {
     sync: syncService,
     imports: new ImportService(db, syncService),

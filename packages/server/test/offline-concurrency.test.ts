@@ -85,4 +85,44 @@ describePostgres('devices syncing overlapping scans concurrently', () => {
       expect(wrongWinner).toBe(0);
     }
   });
+
+  it('an instance whose cached ticket copies are stale falls back to the locked replay', async () => {
+    // Without Redis the instances do not hear of each other's writes: instance A keeps version-0 copies
+    // of tickets that B's upload has admitted since. A's compare-and-set must fail and its replay must
+    // then see B's admissions, so the earlier scan (through A) still wins.
+    const dbs: Database[] = [openPostgres({ connectionString: url }), openPostgres({ connectionString: url })];
+    const a = await startTestServer(dbs[0]!);
+    const b = await startTestServer(dbs[1]!, { adminToken: a.adminToken });
+    try {
+      const ev = await seedEvent(a.admin);
+      const tickets = await issueTickets(a.admin, ev.eventId, Array.from({ length: 10 }, () => ({ ticket_type_id: ev.types.ga })));
+      const n = await registerDevice(a.admin, 'North');
+      const s = await registerDevice(a.admin, 'South');
+      const north = new TestDevice(a.client(n.token), n.deviceId, ev.eventId);
+      const south = new TestDevice(b.client(s.token), s.deviceId, ev.eventId);
+      const t0 = Date.now() - 3600_000;
+      // A refused scan of every ticket through A: A now caches each ticket at version 0.
+      for (const t of tickets) north.scan({ code: t.code, at: t0 - 60_000, gateId: ev.gates.main, localResult: 'wrong_gate' });
+      expect((await north.upload()).status).toBe(200);
+      for (const t of tickets) south.scan({ code: t.code, at: t0 + 5_000, gateId: ev.gates.main });
+      const late = await south.upload();
+      expect(late.body.summary.successful).toBe(10);
+      for (const t of tickets) north.scan({ code: t.code, at: t0, gateId: ev.gates.main });
+      const early = await north.upload(11, 20);
+      expect(early.status).toBe(200);
+      expect((early.body.results as Array<{ sync_status: string }>).every((r) => r.sync_status === 'synced')).toBe(true);
+      const rows = await dbs[0]!.query<{ device_id: string; record_status: string; n: number }>(
+        `SELECT device_id, record_status, count(*)::int AS n FROM scans WHERE event_id = $1 AND admits GROUP BY 1, 2 ORDER BY 1, 2`, [ev.eventId]);
+      expect(rows).toEqual([
+        { device_id: n.deviceId, record_status: 'admitted', n: 10 },
+        { device_id: s.deviceId, record_status: 'conflict', n: 10 },
+      ].sort((x, y) => x.device_id.localeCompare(y.device_id)));
+      const versions = await dbs[0]!.query<{ version: number }>(`SELECT DISTINCT version FROM tickets WHERE event_id = $1`, [ev.eventId]);
+      expect(versions).toEqual([{ version: 2 }]);
+    } finally {
+      await a.close();
+      await b.close();
+      for (const db of dbs) await db.close();
+    }
+  });
 });

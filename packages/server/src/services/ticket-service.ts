@@ -112,7 +112,7 @@ export class TicketService {
     if (ticket.status === status) return this.view(ctx, ticket);
     const updated = await setTicketStatus(this.db, ticket.eventId, ticket.id, status, reason, this.now());
     if (!updated) throw notFound('Ticket');
-    this.cache.forget(ticket.id);
+    this.cache.forget(ticket.eventId, ticket.id);
     this.bus.publish({ type: 'ticket_changed', eventId: ticket.eventId, ticketId: ticket.id, version: updated.version });
     return this.view(ctx, updated);
   }

@@ -2,7 +2,7 @@ import type { Direction, TicketScanState } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { booleanArray, byteaHexArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
-import { TICKET_COLUMNS, toScanState, toTicket, type RawScanState, type RawTicket, type TicketRecord } from './tickets.ts';
+import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './tickets.ts';
 import type { CandidateScan, RecordStatus, ScanVerdictOfRecord } from '../services/sync/reconcile.ts';
 import type { SeqRange } from '../services/sync/seq-ranges.ts';
 
@@ -72,22 +72,31 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
 /** What reconciliation needs of a ticket (its other columns are not read on the sync path). */
 export type LockedTicket = Pick<TicketRecord, 'id' | 'eventId' | 'typeId' | 'number' | 'status' | 'statusChangedAt' | 'state' | 'version'>;
 
-/** The tickets a batch touches, locked in id order (a fixed order cannot deadlock against another batch). */
-export async function lockTicketsByDigest(tx: Sql, eventId: string, digestsHex: string[], lock = true): Promise<Array<{ digestHex: string; ticket: LockedTicket }>> {
-  if (digestsHex.length === 0) return [];
-  const rows = await tx.query<RawScanState & Pick<RawTicket, 'id' | 'ticket_type_id' | 'number' | 'status' | 'status_changed_at' | 'version'> & { digest: string }>(
-    `SELECT t.id, t.ticket_type_id, t.number, t.status, t.status_changed_at, t.entries, t.first_at, t.first_device_id, t.first_gate_id,
-       t.last_at, t.last_direction, t.last_device_id, t.last_gate_id, t.version, encode(t.code_digest, 'hex') AS digest
-     FROM tickets t
-     WHERE t.event_id = $1 AND t.code_digest = ANY($2::bytea[])
-     ORDER BY t.id ${lock ? 'FOR UPDATE' : ''}`, [eventId, byteaHexArray(digestsHex)]);
-  return rows.map((r) => ({
-    digestHex: r.digest,
-    ticket: {
-      id: r.id, eventId, typeId: r.ticket_type_id, number: r.number, status: r.status, statusChangedAt: ms(r.status_changed_at),
-      state: toScanState(r), version: r.version,
-    },
-  }));
+/**
+ * Writes new ticket states only where the row is still at the version they
+ * were computed from (compare-and-set, as the online admission does), in one
+ * statement and without reading the rows first. Returns the new versions of
+ * the rows written; the others changed meanwhile and must be reconciled under
+ * their locks. `guard` false is the race control experiment only.
+ */
+export async function compareAndSetTicketStates(tx: Sql, eventId: string, writes: Array<{ ticketId: string; expectedVersion: number; state: TicketScanState }>, guard = true): Promise<Map<string, number>> {
+  if (writes.length === 0) return new Map();
+  // Id order: concurrent uploads take the row locks in the same order.
+  const w = [...writes].sort((a, b) => (a.ticketId < b.ticketId ? -1 : a.ticketId > b.ticketId ? 1 : 0));
+  const f = <T>(fn: (s: TicketScanState) => T): T[] => w.map((x) => fn(x.state));
+  const rows = await tx.query<{ id: string; version: number }>(
+    `UPDATE tickets t SET entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
+       last_at = to_timestamp(u.last_at / 1000.0), last_direction = u.last_direction, last_device_id = u.last_device, last_gate_id = u.last_gate,
+       version = t.version + 1
+     FROM unnest($2::uuid[], $3::int[], $4::int[], $5::float8[], $6::text[], $7::uuid[], $8::float8[], $9::text[], $10::text[], $11::uuid[])
+       AS u(id, expected, entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate)
+     WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) AND t.id = u.id${guard ? ' AND t.version = u.expected' : ''}
+     RETURNING t.id, t.version`,
+    [eventId, textArray(w.map((x) => x.ticketId)), numberArray(w.map((x) => x.expectedVersion)),
+      numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)), textArray(f((s) => s.first?.deviceId ?? null)),
+      textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)), textArray(f((s) => s.last?.direction ?? null)),
+      textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))]);
+  return new Map(rows.map((r) => [r.id, r.version]));
 }
 
 export async function lockTicketsById(tx: Sql, eventId: string, ids: string[], lock = true): Promise<TicketRecord[]> {

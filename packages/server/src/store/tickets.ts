@@ -1,5 +1,6 @@
 import type { AdmissionRecord, Direction, TicketScanState, TicketStatus } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
+import { byteaHexArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 
 export interface TicketRecord {
@@ -83,6 +84,15 @@ export async function findTicketByDigest(sql: Sql, eventId: string, digest: Buff
   const [row] = await sql.query<RawTicket>(`SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.code_digest = $2`,
     [eventId, digest], { name: 'ticket_by_digest' });
   return row ? toTicket(row) : null;
+}
+
+/** The tickets with these code digests (hex), without locking them. */
+export async function ticketsByDigests(sql: Sql, eventId: string, digestsHex: string[]): Promise<Array<{ digestHex: string; ticket: TicketRecord }>> {
+  if (digestsHex.length === 0) return [];
+  const rows = await sql.query<RawTicket & { digest: string }>(
+    `SELECT ${TICKET_COLUMNS}, encode(t.code_digest, 'hex') AS digest FROM tickets t WHERE t.event_id = $1 AND t.code_digest = ANY($2::bytea[])`,
+    [eventId, byteaHexArray(digestsHex)]);
+  return rows.map((r) => ({ digestHex: r.digest, ticket: toTicket(r) }));
 }
 
 /** Which of these (event, digest) pairs exist: one statement for the cross-event `wrong_event` check. */

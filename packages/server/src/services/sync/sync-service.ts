@@ -2,18 +2,19 @@ import {
   describeVerdict, MAX_SYNC_SCANS, parseScannedCode, verifySignedCode,
   type Direction, type SyncBody, type SyncResponse, type SyncResultItem, type TicketScanState, type Verdict, type VerdictReason,
 } from '@entrada/core';
-import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
+import { pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
 import { nodeVerifier } from '../../crypto/ed25519-node.ts';
 import { uuidv7 } from '../../crypto/uuidv7.ts';
 import { DomainError, notFound } from '../../http/errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import {
-  applyReconciliation, candidateScans, onlineScansOfDevice, insertOfflineScans, lockDeviceLog, lockTicketsByDigest, lockTicketsById,
+  applyReconciliation, candidateScans, compareAndSetTicketStates, onlineScansOfDevice, insertOfflineScans, lockDeviceLog, lockTicketsById,
   openQuarantineConflicts, openSyncSession, saveDeviceLog, storedScansBySeq, type LockedTicket, type OfflineScanRow, type StoredOfflineScan,
 } from '../../store/offline.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
 import type { DeviceDirectory } from '../device-directory.ts';
+import type { TicketCache } from '../ticket-cache.ts';
 import type { TableStats } from '../table-stats.ts';
 import { payloadHash, verifyChain } from './integrity.ts';
 import { reconcileTicket, type CandidateScan, type RecordStatus, type TicketReconciliation } from './reconcile.ts';
@@ -24,6 +25,8 @@ const BASE_CLOCK_UNCERTAINTY_MS = 2_000;
 const FUTURE_TOLERANCE_MS = 60_000;
 const SKEW_FLAG_MS = 60_000;
 const DAY_MS = 86_400_000;
+/** Two uploads whose compare-and-set and locked tickets cross can deadlock; PostgreSQL aborts one, which is run again. */
+const DEADLOCK_ATTEMPTS = 3;
 
 const ADMITTED = { status: 'admitted', reason: null, winner: null, ambiguous: false } as const;
 
@@ -74,6 +77,7 @@ export class SyncService {
     private readonly contexts: EventContexts,
     private readonly devices: DeviceDirectory,
     private readonly bus: Bus,
+    private readonly tickets: TicketCache,
     private readonly now: () => number = Date.now,
     /** false only in the race control experiment: reconcile without the tickets' row locks. */
     private readonly lockTickets: boolean = true,
@@ -97,7 +101,8 @@ export class SyncService {
     const prepared = body.scans.map((s, index) => this.prepare(ctx, gates, device, s, index, receivedAt, offset));
     const quarantineFrom = device.status === 'revoked' ? device.statusChangedAt : null;
 
-    const outcome = await this.db.transaction(async (tx) => {
+    const digestById = new Map<string, string>();
+    const outcome = await this.withDeadlockRetry(() => this.db.transaction(async (tx) => {
       // (A concurrent online request of the same physical scan may win the unique key: see the catch below.)
       const sessionId = await openSyncSession(tx, { eventId: ctx.event.id, devicePk: device.pk, token: body.session_token, at: receivedAt });
       const log = await lockDeviceLog(tx, ctx.event.id, device.pk);
@@ -108,8 +113,9 @@ export class SyncService {
       const neighbours = sorted.length > 0 ? [sorted[0]!.seq - 1, sorted.at(-1)!.seq + 1] : [];
       const maybeStored = [...prepared.map((p) => p.seq), ...neighbours].filter((seq) => seq >= 1 && seq <= log.lastSeq);
       const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...new Set(maybeStored)]);
-      const tickets = await lockTicketsByDigest(tx, ctx.event.id, [...new Set(prepared.flatMap((p) => (p.digestHex ? [p.digestHex] : [])))], this.lockTickets);
-      const ticketByDigest = new Map(tickets.map((t) => [t.digestHex, t.ticket]));
+      // Cached copies (one read for the misses, no lock): whether a code is a ticket of the event never changes,
+      // and the admission state is written below with a compare-and-set on the version these copies have.
+      const ticketByDigest = await this.tickets.findMany(ctx.event.id, [...new Set(prepared.flatMap((p) => (p.digestHex ? [p.digestHex] : [])))], tx);
       const receivedOnline = await onlineScansOfDevice(tx, ctx.event.id, device.pk, prepared.flatMap((p) => (p.scanId ? [p.scanId] : [])));
 
       // Re-uploads: same content is a replay (answered with its outcome), other content is tampering.
@@ -202,8 +208,12 @@ export class SyncService {
         if (list) list.push(c);
         else newCandidates.set(r.ticketId, [c]);
       }
-      const lockedById = new Map(tickets.map((t) => [t.ticket.id, t.ticket]));
-      const reconciled = await reconcileTickets(tx, ctx, [...newCandidates.keys()], new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets, lockedById, newCandidates);
+      const ticketById = new Map<string, LockedTicket>();
+      for (const [hex, t] of ticketByDigest) {
+        ticketById.set(t.id, t);
+        digestById.set(t.id, hex);
+      }
+      const reconciled = await reconcileNewCandidates(tx, ctx, newCandidates, ticketById, new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets);
 
       const marks = advanceMarks(log, inserted);
       const flag = tampered ? 'tampering' : integrityProblem ? 'integrity' : offset !== null && Math.abs(offset) > SKEW_FLAG_MS ? 'clock_skew' : null;
@@ -223,8 +233,9 @@ export class SyncService {
         throw new DomainError('UNAVAILABLE', 'A scan in this upload was just received online; retry the upload');
       }
       throw err;
-    });
+    }));
 
+    this.remember(ctx, digestById, outcome.reconciled);
     this.publish(ctx, outcome.reconciled);
     this.stats?.recordWrites('scans', outcome.summary.total_uploaded - outcome.summary.duplicates);
     return {
@@ -358,6 +369,25 @@ export class SyncService {
     return items;
   }
 
+  private async withDeadlockRetry<T>(run: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        if (pgErrorCode(err) !== PG_DEADLOCK || attempt >= DEADLOCK_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /** This instance's cached copies of the tickets it wrote by compare-and-set become the rows it wrote (after the commit). */
+  private remember(ctx: EventContext, digestById: ReadonlyMap<string, string>, reconciled: Map<string, ReconciledTicket>): void {
+    for (const r of reconciled.values()) {
+      const digestHex = digestById.get(r.ticketId);
+      if (r.version === undefined || r.casFrom === undefined || !digestHex) continue;
+      this.tickets.advance(ctx.event.id, digestHex, r.casFrom, r.state, r.version);
+    }
+  }
+
   /** One message per upload, not one per ticket (with Redis, one PUBLISH instead of hundreds). */
   private publish(ctx: EventContext, reconciled: Map<string, ReconciledTicket>): void {
     const ticketIds: string[] = [];
@@ -372,7 +402,60 @@ export class SyncService {
 }
 
 /** A ticket's replay, with the new version written when its row changed. */
-export type ReconciledTicket = TicketReconciliation & { version?: number };
+export type ReconciledTicket = TicketReconciliation & {
+  version?: number;
+  /** Written by compare-and-set from this version (the cached copy's). */
+  casFrom?: number;
+};
+
+/**
+ * Reconciles the tickets an upload added candidate admissions to. The usual
+ * case, a ticket nobody has admitted yet (version 0, so no candidate stored by
+ * another transaction), is replayed from this upload's candidates alone and
+ * written with a compare-and-set on version 0, without reading or locking the
+ * row first. A ticket whose copy is older than the row, or that someone
+ * admitted already, is reconciled under its row lock from all its stored
+ * candidates (this transaction's included). Every upload that stores a
+ * candidate bumps the ticket's version, so of two uploads racing on one
+ * ticket the second one's compare-and-set fails and it replays both.
+ */
+export async function reconcileNewCandidates(
+  tx: Sql, ctx: EventContext, newCandidates: ReadonlyMap<string, CandidateScan[]>, known: ReadonlyMap<string, LockedTicket>,
+  newScanIds: Set<string>, at: number, guard: boolean,
+): Promise<Map<string, ReconciledTicket>> {
+  const out = new Map<string, ReconciledTicket>();
+  const fast: ReconciledTicket[] = [];
+  const slow: string[] = [];
+  for (const [ticketId, scans] of newCandidates) {
+    const ticket = known.get(ticketId);
+    const type = ticket ? ctx.types.get(ticket.typeId) : undefined;
+    if (!ticket || !type || ticket.version !== 0) {
+      slow.push(ticketId);
+      continue;
+    }
+    const r: ReconciledTicket = reconcileTicket(ctx, ticket, type, scans);
+    r.casFrom = 0;
+    fast.push(r);
+  }
+  const written = await compareAndSetTicketStates(tx, ctx.event.id, fast.map((r) => ({ ticketId: r.ticketId, expectedVersion: 0, state: r.state })), guard);
+  const settled: ReconciledTicket[] = [];
+  for (const r of fast) {
+    const version = written.get(r.ticketId);
+    if (version === undefined) {
+      slow.push(r.ticketId);
+      continue;
+    }
+    r.version = version;
+    out.set(r.ticketId, r);
+    settled.push(r);
+  }
+  // Verdicts and conflicts among one upload's own candidates (the same ticket twice in a batch): rare.
+  const verdicts = settled.flatMap((r) => r.changes.map((c) => ({ ...c, isNew: newScanIds.has(c.id) })));
+  const conflicts = settled.flatMap((r) => r.conflicts.map((c) => ({ ...c, ticketId: r.ticketId })));
+  if (verdicts.length > 0 || conflicts.length > 0) await applyReconciliation(tx, ctx.event.id, { verdicts, states: [], conflicts, voidTickets: [], at });
+  if (slow.length > 0) for (const [id, r] of await reconcileTickets(tx, ctx, slow, newScanIds, at, guard)) out.set(id, r);
+  return out;
+}
 
 /** One scan's answer, built field by field: on Node 20 an object spread followed by more properties costs ~1 µs per property. */
 function resultItem(
