@@ -28,3 +28,8 @@ export const PG_DEADLOCK = '40P01';
 export function pgErrorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
+
+/** The constraint (or unique index) a violation names, when the driver reports it. */
+export function pgConstraint(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'constraint' in err && typeof err.constraint === 'string' ? err.constraint : undefined;
+}

@@ -80,7 +80,7 @@ export class TicketCache {
    */
   advance(eventId: string, digestHex: string, fromVersion: number, state: TicketRecord['state'], version: number): void {
     const entry = this.events.get(eventId)?.byDigest.get(digestHex);
-    if (entry && entry.ticket.version === fromVersion) entry.ticket = { ...entry.ticket, state, version };
+    if (entry && entry.ticket.version === fromVersion) entry.ticket = withState(entry.ticket, state, version);
   }
 
   forget(eventId: string, ticketId: string): void {
@@ -135,4 +135,12 @@ export class TicketCache {
       }
     }
   }
+}
+
+/** A new record rather than a mutation (a request may still hold the old one); spelled out, which V8 builds 2–4× faster than a spread. */
+function withState(t: TicketRecord, state: TicketRecord['state'], version: number): TicketRecord {
+  return {
+    id: t.id, eventId: t.eventId, serial: t.serial, typeId: t.typeId, number: t.number, holderName: t.holderName, codeKind: t.codeKind,
+    status: t.status, statusChangedAt: t.statusChangedAt, statusReason: t.statusReason, state, version,
+  };
 }

@@ -2,7 +2,7 @@ import {
   describeVerdict, MAX_SYNC_SCANS, parseScannedCode, verifySignedCode,
   type Direction, type SyncBody, type SyncResponse, type SyncResultItem, type TicketScanState, type Verdict, type VerdictReason,
 } from '@entrada/core';
-import { pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
+import { pgConstraint, pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
 import { nodeVerifier } from '../../crypto/ed25519-node.ts';
 import { uuidv7 } from '../../crypto/uuidv7.ts';
 import { DomainError, notFound } from '../../http/errors.ts';
@@ -228,7 +228,8 @@ export class SyncService {
       }, { uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts });
       return { sessionId, marks, results, summary, reconciled };
     }).catch((err: unknown) => {
-      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION) {
+      // scans_device_seq cannot be violated under the device log's lock: if it is, that invariant broke (a 500, not a retry).
+      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && pgConstraint(err) !== 'scans_device_seq') {
         // The online request of a scan in this upload committed meanwhile: nothing was applied; the retry will see it.
         throw new DomainError('UNAVAILABLE', 'A scan in this upload was just received online; retry the upload');
       }
