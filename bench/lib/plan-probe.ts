@@ -115,7 +115,7 @@ export async function probeSyncPlans(url: string, input: ProbeInput): Promise<{ 
       verdicts: conflicts.map((x) => ({ id: x.id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false, isNew: false })),
       states,
       conflicts: conflicts.map((x) => ({ id: x.id, ticketId: x.ticket_id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false })),
-      voidTickets: ticketIds,
+      voidLosers: conflicts.map((x) => x.id),
       at: Date.now(),
     });
   } finally {

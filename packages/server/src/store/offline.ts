@@ -196,8 +196,8 @@ export interface Reconciliation {
   states: Array<{ ticketId: string; state: TicketScanState }>;
   /** Every losing scan now: each gets an open (or already resolved) conflict naming its current winner. */
   conflicts: Array<ScanVerdictOfRecord & { ticketId: string }>;
-  /** Tickets whose open conflicts become void when their scan no longer loses. */
-  voidTickets: string[];
+  /** Scans that no longer lose: their open conflicts become void (found by the conflicts' unique key, not by scanning the ticket's). */
+  voidLosers: string[];
   at: number;
 }
 
@@ -210,7 +210,7 @@ export interface Reconciliation {
  */
 export async function applyReconciliation(tx: Sql, eventId: string, w: Reconciliation): Promise<Map<string, number>> {
   const { verdicts: v, states, conflicts: c } = w;
-  if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidTickets.length === 0) return new Map();
+  if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidLosers.length === 0) return new Map();
   const f = <T>(fn: (s: TicketScanState) => T): T[] => states.map((s) => fn(s.state));
   const rows = await tx.query<{ id: string; version: number }>(
     `WITH verdicts AS (
@@ -231,7 +231,7 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
        RETURNING 1
      ), voided AS (
        UPDATE conflicts SET status = 'void', updated_at = $8, tx = pg_current_xact_id()
-       WHERE event_id = $1 AND ticket_id = ANY($14::uuid[]) AND status = 'open' AND reason <> 'device_revoked' AND loser_scan_id <> ALL($10::uuid[])
+       WHERE event_id = $1 AND loser_scan_id = ANY($14::uuid[]) AND status = 'open' AND reason <> 'device_revoked'
        RETURNING 1
      )
      UPDATE tickets t SET entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
@@ -247,7 +247,7 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
       new Date(w.at),
       textArray(c.map((x) => x.ticketId)), textArray(c.map((x) => x.id)), textArray(c.map((x) => x.winnerScanId)), textArray(c.map((x) => x.conflictReason)),
       booleanArray(c.map((x) => x.ambiguous)),
-      textArray(w.voidTickets),
+      textArray(w.voidLosers),
       textArray(states.map((s) => s.ticketId)), numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)),
       textArray(f((s) => s.first?.deviceId ?? null)), textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)),
       textArray(f((s) => s.last?.direction ?? null)), textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))]);

@@ -37,6 +37,8 @@ export interface TicketReconciliation {
   changes: ScanVerdictOfRecord[];
   /** Every losing scan now: the conflicts that should be open. */
   conflicts: ScanVerdictOfRecord[];
+  /** Scans that lost before and win now: their open conflicts become void. */
+  revived: string[];
   admitted: string[];
   /** The scans the losers lost to (candidates of the same ticket), for the answer's "already used … by …". */
   winners: Map<string, { deviceId: string; scannedAt: number; gateId: string | null }>;
@@ -72,6 +74,7 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
   const changes: ScanVerdictOfRecord[] = [];
   const conflicts: ScanVerdictOfRecord[] = [];
   const admitted: string[] = [];
+  const revived: string[] = [];
   const winners: TicketReconciliation['winners'] = new Map();
   for (const { scan, verdict } of outcomes) {
     const before = find(scan.ref)!;
@@ -89,9 +92,10 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
     if (next.recordStatus !== before.recordStatus || next.conflictReason !== before.conflictReason
       || next.winnerScanId !== before.winnerScanId || next.ambiguous !== before.ambiguous) {
       changes.push(next);
+      if (before.recordStatus === 'conflict' && next.recordStatus === 'admitted') revived.push(before.id);
     }
   }
-  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, admitted, winners };
+  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, revived, admitted, winners };
 }
 
 function sameRecord(a: TicketScanState['first'], b: TicketScanState['first']): boolean {

@@ -453,7 +453,7 @@ export async function reconcileNewCandidates(
   // Verdicts and conflicts among one upload's own candidates (the same ticket twice in a batch): rare.
   const verdicts = settled.flatMap((r) => r.changes.map((c) => ({ ...c, isNew: newScanIds.has(c.id) })));
   const conflicts = settled.flatMap((r) => r.conflicts.map((c) => ({ ...c, ticketId: r.ticketId })));
-  if (verdicts.length > 0 || conflicts.length > 0) await applyReconciliation(tx, ctx.event.id, { verdicts, states: [], conflicts, voidTickets: [], at });
+  if (verdicts.length > 0 || conflicts.length > 0) await applyReconciliation(tx, ctx.event.id, { verdicts, states: [], conflicts, voidLosers: [], at });
   if (slow.length > 0) for (const [id, r] of await reconcileTickets(tx, ctx, slow, newScanIds, at, guard)) out.set(id, r);
   return out;
 }
@@ -517,8 +517,7 @@ export async function reconcileTickets(
     verdicts: all.flatMap((r) => r.changes.map((c) => ({ ...c, isNew: newScanIds.has(c.id) }))),
     states: writes,
     conflicts: all.flatMap((r) => r.conflicts.map((c) => ({ ...c, ticketId: r.ticketId }))),
-    // A ticket at version 0 has no conflict to void either (its losers would be candidates).
-    voidTickets: newCandidates ? toRead : ticketIds,
+    voidLosers: all.flatMap((r) => r.revived),
     at,
   });
   for (const [id, version] of versions) out.get(id)!.version = version;
