@@ -37,7 +37,7 @@ export async function lockDeviceLog(tx: Sql, eventId: string, devicePk: string):
   const [row] = await tx.query<RawDeviceLog>(
     `INSERT INTO device_logs AS l (event_id, device_pk) VALUES ($1, $2)
      ON CONFLICT (event_id, device_pk) DO UPDATE SET syncs = l.syncs
-     RETURNING ${LOG_COLUMNS}`, [eventId, devicePk]);
+     RETURNING ${LOG_COLUMNS}`, [eventId, devicePk], { name: 'sync_lock_device_log' });
   return toLog(row!);
 }
 
@@ -66,7 +66,7 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
      WHERE event_id = $1 AND device_pk = $2`,
     [eventId, devicePk, log.lastSeq, log.ackedThrough, JSON.stringify(log.missing), log.addReceived, log.flag, log.flagReason,
       new Date(log.at), log.clockOffsetMs, log.success, log.sessionId, log.reportedLastSeq,
-      session.uploaded, session.successful, session.failed, session.duplicates, session.conflicts]);
+      session.uploaded, session.successful, session.failed, session.duplicates, session.conflicts], { name: 'sync_save_device_log' });
 }
 
 /** What reconciliation needs of a ticket (its other columns are not read on the sync path). */
@@ -95,7 +95,7 @@ export async function compareAndSetTicketStates(tx: Sql, eventId: string, writes
     [eventId, textArray(w.map((x) => x.ticketId)), numberArray(w.map((x) => x.expectedVersion)),
       numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)), textArray(f((s) => s.first?.deviceId ?? null)),
       textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)), textArray(f((s) => s.last?.direction ?? null)),
-      textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))]);
+      textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))], { name: guard ? 'sync_cas_tickets' : 'sync_cas_tickets_unguarded' });
   return new Map(rows.map((r) => [r.id, r.version]));
 }
 
@@ -146,7 +146,7 @@ export async function insertOfflineScans(tx: Sql, ctx: {
       textArray(col((r) => r.result)), textArray(col((r) => r.reason)), booleanArray(col((r) => r.admits)), textArray(col((r) => r.direction)),
       textArray(col((r) => r.gateId)), numberArray(col((r) => r.scannedAt)), textArray(col((r) => r.localResult)),
       byteaHexArray(col((r) => r.payloadHashHex)), byteaHexArray(col((r) => r.chainLinkHex)), textArray(col((r) => r.flags.join(','))),
-      textArray(col((r) => r.recordStatus)), textArray(col((r) => r.clientScanId))]);
+      textArray(col((r) => r.recordStatus)), textArray(col((r) => r.clientScanId))], { name: 'sync_insert_scans' });
   return new Set(rows.map((r) => r.seq));
 }
 
@@ -164,7 +164,7 @@ export async function storedScansBySeq(sql: Sql, eventId: string, devicePk: stri
   }>(
     `SELECT id, seq::float8 AS seq, ticket_id, encode(payload_hash, 'hex') AS payload_hash, encode(chain_link, 'hex') AS chain_link, result,
        record_status, conflict_reason, winner_scan_id, scanned_at
-     FROM scans WHERE event_id = $1 AND device_pk = $2 AND seq = ANY($3::bigint[])`, [eventId, devicePk, seqs]);
+     FROM scans WHERE event_id = $1 AND device_pk = $2 AND seq = ANY($3::bigint[])`, [eventId, devicePk, seqs], { name: 'sync_stored_seqs' });
   return new Map(rows.map((r) => [r.seq, {
     id: r.id, seq: r.seq, ticketId: r.ticket_id, payloadHashHex: r.payload_hash, chainLinkHex: r.chain_link, result: r.result,
     recordStatus: r.record_status, conflictReason: r.conflict_reason, winnerScanId: r.winner_scan_id, scannedAt: ms(r.scanned_at)!,
@@ -181,7 +181,7 @@ export async function candidateScans(sql: Sql, eventId: string, ticketIds: strin
     `SELECT id, ticket_id, device_id, seq::float8 AS seq, scanned_at, direction, gate_id, forced, clock_uncertainty_ms, record_status,
        conflict_reason, winner_scan_id, ambiguous
      FROM scans WHERE event_id = $1 AND ticket_id = ANY($2::uuid[]) AND admits AND record_status IN ('admitted', 'conflict')`,
-    [eventId, textArray(ticketIds)]);
+    [eventId, textArray(ticketIds)], { name: 'sync_candidates' });
   return rows.map((r) => ({
     id: r.id, ticketId: r.ticket_id, deviceId: r.device_id, seq: r.seq, at: ms(r.scanned_at)!, direction: r.direction, gateId: r.gate_id,
     forced: r.forced, uncertaintyMs: r.clock_uncertainty_ms, recordStatus: r.record_status, conflictReason: r.conflict_reason,
@@ -253,7 +253,7 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
       textArray(w.voidLosers),
       textArray(states.map((s) => s.ticketId)), numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)),
       textArray(f((s) => s.first?.deviceId ?? null)), textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)),
-      textArray(f((s) => s.last?.direction ?? null)), textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))]);
+      textArray(f((s) => s.last?.direction ?? null)), textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))], { name: w.voidLosers.length === 0 ? 'sync_apply' : 'sync_apply_void' });
   return new Map(rows.map((r) => [r.id, r.version]));
 }
 
@@ -263,7 +263,7 @@ export async function openSyncSession(tx: Sql, s: { eventId: string; devicePk: s
     `INSERT INTO sync_sessions (event_id, device_pk, session_token, attempts, status, started_at) VALUES ($1, $2, $3, 1, 'in_progress', $4)
      ON CONFLICT (event_id, device_pk, session_token) DO UPDATE SET attempts = sync_sessions.attempts + 1, status = 'in_progress'
      RETURNING id`,
-    [s.eventId, s.devicePk, s.token, new Date(s.at)]);
+    [s.eventId, s.devicePk, s.token, new Date(s.at)], { name: 'sync_open_session' });
   return row!.id;
 }
 
