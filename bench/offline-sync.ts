@@ -1,7 +1,8 @@
 /**
  * Offline sync and manifest benchmark (issue: offline scanning and sync).
  *
- *   node --import tsx bench/offline-sync.ts [--quick] [--profile] [--skip-pgbench] [--skip-baseline] [--raw-uploads] [--wait-quiet]
+ *   node --import tsx bench/offline-sync.ts [--quick] [--profile] [--skip-pgbench] [--skip-floor] [--skip-baseline] [--raw-uploads] [--wait-quiet]
+ *     [--instances=N: N API instances of one installation, with Redis fan-out; devices spread over them]
  *   npm run bench:offline -- --quick
  *
  * 1. Ceiling: pgbench -N on a scratch database of the same PostgreSQL server (bench/lib/pgbench.ts).
@@ -21,17 +22,23 @@
  *    All devices upload at once, each its 4 batches one after the other. Measured: wall time until the last
  *    upload is answered, scans/s, time per upload; verified: every reply 200 with the right summary, and in
  *    SQL the scans, admissions, open conflicts and every device's acked_through.
- * 5. Baseline: the seeds' per-row loop (a SELECT, an UPDATE and an INSERT per scan, one transaction per upload)
+ * 5. Database floor (bench/lib/sync-floor.ts): only the sync's two essential writes, the server's own
+ *    `insertOfflineScans` and `compareAndSetTicketStates`, on rows built before timing: 100,000 scans (one per
+ *    ticket) in 200 transactions of 500 (BEGIN, insert 500 scans, compare-and-set 500 tickets, COMMIT) on 20
+ *    connections (the server's pool size), directly with `pg`, no server, on the benchmark event's own tables. It
+ *    runs after the sync's verification and plan probe; the event then holds a second, synthetic scan per ticket
+ *    (the whole-run table statistics include them; the baseline uses its own tables).
+ * 6. Baseline: the seeds' per-row loop (a SELECT, an UPDATE and an INSERT per scan, one transaction per upload)
  *    on seed-shaped tables in the same database, directly with `pg`, on the same 100,000 scans.
- * 6. CPU per process group (server, postgres, load generator) during the sync and the baseline, and what
+ * 7. CPU per process group (server, postgres, load generator) during the sync, the floor and the baseline, and what
  *    PostgreSQL's connections were doing (sampled pg_stat_activity, by statement).
- * 7. A markdown table on stdout, JSON in bench/results/offline-<timestamp>.json.
+ * 8. A markdown table on stdout, JSON in bench/results/offline-<timestamp>.json.
  *
  * --quick: 20,000 tickets, 10 devices (20,000 offline scans), 400 changes, shorter pgbench: a smoke test.
  * --profile: CPU-profiles the server during the gzip manifest runs and the sync (files in
  *   bench/results/profile-offline-<timestamp>/); the profiler costs throughput, so do not compare the figures.
  * --raw-uploads: send the upload bodies as plain JSON instead of gzip.
- * --skip-pgbench, --skip-baseline: skip those parts. --wait-quiet: wait (up to 3 min) for an idle machine.
+ * --skip-pgbench, --skip-floor, --skip-baseline: skip those parts. --wait-quiet: wait (up to 3 min) for an idle machine.
  * --overlap=<fraction>: a diagnostic, the share of tickets scanned by two devices (default 0.02; 0 means no two
  *   uploads share a ticket, so none waits for another's ticket locks).
  * --prime-stats: a diagnostic. Before the ANALYZE, one synthetic scan per ticket is inserted for the event (a fake
@@ -43,6 +50,7 @@
  * in the benchmark database's sessions, so plans of statements slower than that land in the PostgreSQL log.
  * Every database and folder it creates is removed at the end, and the server child is stopped.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -67,18 +75,24 @@ import {
 } from './lib/postgres.ts';
 import { fmtInt, markdownTable, pass, RESULTS_DIR, saveJson, timestamp } from './lib/report.ts';
 import { createSeedTables, runSeedBaseline, type SeedBaselineResult } from './lib/seed-baseline.ts';
+import { prepareSyncFloor, runSyncFloor, type SyncFloorResult } from './lib/sync-floor.ts';
 import { spawnServer, type ServerProcess } from './lib/spawn-server.ts';
 
-const OPTIONS = ['--quick', '--profile', '--skip-pgbench', '--skip-baseline', '--raw-uploads', '--wait-quiet', '--prime-stats'];
+const OPTIONS = ['--quick', '--profile', '--skip-pgbench', '--skip-floor', '--skip-baseline', '--raw-uploads', '--wait-quiet', '--prime-stats'];
 const args = new Set(process.argv.slice(2));
 let overlapOverride: number | null = null;
+let instances = 1;
 for (const a of args) {
   const m = /^--overlap=(0(?:\.\d+)?|\.\d+)$/.exec(a);
-  if (m && Number(m[1]) <= 0.1) {
+  const n = /^--instances=([1-8])$/.exec(a);
+  if (n) {
+    instances = Number(n[1]);
+    args.delete(a);
+  } else if (m && Number(m[1]) <= 0.1) {
     overlapOverride = Number(m[1]);
     args.delete(a);
   } else if (!OPTIONS.includes(a)) {
-    console.error(`unknown option ${a}\nusage: node --import tsx bench/offline-sync.ts ${OPTIONS.map((o) => `[${o}]`).join(' ')} [--overlap=<0..0.1>]`);
+    console.error(`unknown option ${a}\nusage: node --import tsx bench/offline-sync.ts ${OPTIONS.map((o) => `[${o}]`).join(' ')} [--overlap=<0..0.1>] [--instances=<1..8>]`);
     process.exit(2);
   }
 }
@@ -94,6 +108,7 @@ const CFG = QUICK
     tickets: 20_000, perCall: 10_000, gates: 4, devices: 10, perDevice: 2_000, batch: 500, overlap: 0.02, windowMs: 3_600_000,
     onlineScanners: 4, changes: 1_000, manifestRuns: 3, rawRuns: 2, deltaRuns: 5,
     warmup: { tickets: 2_000, devices: 4, perDevice: 500, batch: 250 },
+    floor: { connections: 20 },
     baseline: { connections: 20, deadlineMs: 30_000 },
     watchdogMs: 3 * 60_000,
   }
@@ -102,6 +117,7 @@ const CFG = QUICK
     tickets: 100_000, perCall: 10_000, gates: 4, devices: 50, perDevice: 2_000, batch: 500, overlap: 0.02, windowMs: 3_600_000,
     onlineScanners: 4, changes: 1_000, manifestRuns: 5, rawRuns: 3, deltaRuns: 7,
     warmup: { tickets: 2_000, devices: 4, perDevice: 500, batch: 250 },
+    floor: { connections: 20 },
     baseline: { connections: 20, deadlineMs: 90_000 },
     watchdogMs: 6 * 60_000,
   };
@@ -191,10 +207,11 @@ interface SyncSummaryBody {
 }
 
 /** All devices at once, each sending its uploads one after the other; replies are kept as text and checked after the clock stops. */
-async function uploadAll(pool: Pool, devices: KeyedDevice[], built: BuiltUploads): Promise<{ wallMs: number; replies: SyncReply[] }> {
+async function uploadAll(pools: Pool[], devices: KeyedDevice[], built: BuiltUploads): Promise<{ wallMs: number; replies: SyncReply[] }> {
   const replies: SyncReply[] = [];
   const start = performance.now();
   await Promise.all(devices.map(async (d, i) => {
+    const pool = pools[i % pools.length]!;
     const headers: Record<string, string> = { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' };
     for (const u of built.perDevice[i]!) {
       const h = u.gzipped ? { ...headers, 'content-encoding': 'gzip' } : headers;
@@ -291,18 +308,18 @@ async function checkDatabase(url: string, eventId: string, perDevice: number, do
 
 // ---- set-up ----------------------------------------------------------------------------------------------------
 /** A second, small event that gets a manifest and a few uploads first: the server's code paths are compiled before anything is timed. */
-async function warmUp(api: Api, pool: Pool, server: ServerProcess): Promise<{ ms: number; uploads: number }> {
+async function warmUp(api: Api, pool: Pool, server: ServerProcess, devicePrefix = 'bench-warmup'): Promise<{ ms: number; uploads: number }> {
   const s = performance.now();
   const event = await createBenchEvent(api, server.adminToken, 2);
   const { tickets } = await bulkCreateTicketsWithIds(api, server.adminToken, event, CFG.warmup.tickets, CFG.warmup.tickets);
-  const devices = await registerKeyedDevices(api, server.adminToken, event, CFG.warmup.devices, 'bench-warmup');
+  const devices = await registerKeyedDevices(api, server.adminToken, event, CFG.warmup.devices, devicePrefix);
   const plan = planOfflineScans({
     tickets: CFG.warmup.tickets, devices: CFG.warmup.devices, perDevice: CFG.warmup.perDevice, overlap: 0.05,
     windowStart: Date.now() - 30 * 60_000, windowMs: 20 * 60_000, seed: 7,
   });
   await getManifest(pool, server, '', devices[0]!, event.eventId, true);
   const built = buildUploads({ eventId: event.eventId, devices, plan, codes: tickets.map((t) => t.code), batchSize: CFG.warmup.batch, gzip: GZIP_UPLOADS });
-  const { replies } = await uploadAll(pool, devices, built);
+  const { replies } = await uploadAll([pool], devices, built);
   const check = checkReplies(replies, built.perDevice.flat().length);
   if (check.ok200 !== replies.length || check.summaryMismatches || check.ackMismatches) throw new Error(`warm-up uploads failed: ${check.failures.join('; ')}`);
   await getManifest(pool, server, '', devices[1]!, event.eventId, true);
@@ -346,9 +363,21 @@ async function main(): Promise<void> {
     await mkdir(profileDir, { recursive: true });
     log(`--profile: the server writes CPU profiles to ${profileDir}`);
   }
-  const server = await spawnServer({ databaseUrl: db.url, nodeArgs: SERVER_NODE_ARGS });
+  // With --instances=N, N API instances of one installation (same secret and admin token, Redis fan-out), as the README
+  // recommends for a machine with N cores; each device talks to one of them (a load balancer with keep-alive).
+  const shared = { secret: randomBytes(32).toString('base64url'), adminToken: `eat_bench_${randomBytes(24).toString('base64url')}` };
+  const instanceEnv = instances > 1 ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } : undefined;
+  const server = await spawnServer({ databaseUrl: db.url, nodeArgs: SERVER_NODE_ARGS, ...shared, env: instanceEnv });
   cleanups.push(() => server.stop());
   log(`Entrada on PostgreSQL (database ${db.name}) listening at ${server.url}, pid ${server.pid}`);
+  const extra: ServerProcess[] = [];
+  for (let i = 1; i < instances; i++) {
+    const more = await spawnServer({ databaseUrl: db.url, nodeArgs: SERVER_NODE_ARGS, ...shared, env: instanceEnv });
+    cleanups.push(() => more.stop());
+    extra.push(more);
+    log(`instance ${i + 1} of ${instances} at ${more.url}, pid ${more.pid} (Redis fan-out ${instanceEnv!.REDIS_URL})`);
+  }
+  const serverGroup = pidGroup(server.pid, ...extra.map((x) => x.pid));
   const api = new Api(server.url, { connections: 4 });
   cleanups.push(() => api.close().catch(() => undefined));
   const pool = new Pool(server.url, { connections: Math.max(CFG.devices, 16), pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
@@ -365,7 +394,10 @@ async function main(): Promise<void> {
   const scanners: BenchDevice[] = await registerScanners(api, server.adminToken, event, CFG.onlineScanners);
   log(`${devices.length} offline devices registered with Ed25519 public keys (${Math.round(devicesMs)} ms); ${scanners.length} online scanners with scan sessions`);
 
+  const extraPools = extra.map((x) => new Pool(x.url, { connections: Math.max(CFG.devices, 16), pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 120_000, bodyTimeout: 120_000 }));
+  for (const p of extraPools) cleanups.push(() => p.destroy().catch(() => undefined));
   const warm = await warmUp(api, pool, server);
+  for (let i = 0; i < extra.length; i++) await warmUp(api, extraPools[i]!, extra[i]!, `bench-warmup-${i + 2}`);
   log(`warm-up event: a manifest and ${warm.uploads} uploads (${Math.round(warm.ms)} ms)`);
   if (PRIME_STATS) {
     await withClient(db.url, (c) => c.query(
@@ -472,10 +504,10 @@ async function main(): Promise<void> {
 
   log(`sync: ${CFG.devices} devices upload at once, ${Math.ceil(CFG.perDevice / CFG.batch)} batches of ${CFG.batch} each, one after the other`);
   const writesBefore = await writeCounters(ADMIN_URL);
-  const cpu = measureCpu({ server: pidGroup(server.pid), postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid) });
+  const cpu = measureCpu({ server: serverGroup, postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid) });
   const activity = sampleQueries(ADMIN_URL, db.name, 20);
   if (PROFILE) await server.startProfile();
-  const sync = await uploadAll(pool, devices, built);
+  const sync = await uploadAll([pool, ...extraPools], devices, built);
   const syncProfileFile = PROFILE && profileDir ? path.join(profileDir, 'sync.cpuprofile') : null;
   if (syncProfileFile) await server.stopProfile(syncProfileFile);
   const syncCpu = cpu.stop();
@@ -543,7 +575,30 @@ async function main(): Promise<void> {
     for (const f of syncProfile.inclusive) log(`  inclusive ${f.pct.toFixed(1).padStart(5)}%  ${f.fn}`);
   }
 
-  // 5. The seeds' per-row loop on the same scans
+  // 5. Database floor: only the sync's two essential writes, precomputed, on the same event's tables, no server
+  let floor: SyncFloorResult | null = null;
+  if (!args.has('--skip-floor')) {
+    const floorPlan = await prepareSyncFloor(db.url, {
+      eventId: event.eventId, devices: CFG.devices, perDevice: CFG.perDevice, batch: CFG.batch, gateIds: event.gateIds,
+      windowStart: Date.now() - CFG.windowMs - 5 * 60_000, windowMs: CFG.windowMs,
+    });
+    await checkpoint();
+    await waitQuiet({ maxMs: QUICK ? 5_000 : 30_000, sampleMs: 500, consecutive: 1 });
+    log(`database floor: ${fmtInt(floorPlan.scans)} scans, one per ticket, in ${floorPlan.transactions.length} transactions of ${CFG.batch} (insertOfflineScans + compareAndSetTicketStates), `
+      + `${CFG.floor.connections} connections, no server; rows built in ${Math.round(floorPlan.precomputeMs)} ms`);
+    floor = await runSyncFloor(floorPlan, {
+      adminUrl: ADMIN_URL, connections: CFG.floor.connections,
+      cpuGroups: { postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid), server: serverGroup },
+    });
+    log(`database floor: ${fmtInt(floor.scans)} scans in ${fmtS(floor.wallMs)} = ${fmtInt(floor.scansPerS)} scans/s; per transaction p50 ${fmtMs(floor.transactionLatencyMs.p50)} / p99 ${fmtMs(floor.transactionLatencyMs.p99)} ms; `
+      + `${fmtInt(floor.inserted)} scans inserted, ${fmtInt(floor.ticketsWritten)} tickets written${floor.complete ? '' : ' (INCOMPLETE: some rows were not written)'}; `
+      + `CPU per scan: PostgreSQL ${floor.cpuUsPerScan.postgres} µs, load generator ${floor.cpuUsPerScan.loadgen} µs; WAL ${fmtInt(floor.walBytesPerScan)} B per scan`
+      + `${floor.ticketUpdates ? `; tickets updates ${fmtInt(floor.ticketUpdates.updates)}, ${fmtInt(floor.ticketUpdates.hot)} HOT` : ''}`);
+    log(`database floor: ${describeCpu(floor.cpu)}`);
+    if (floor.cpu.other > 0.15) log(`warning: ${floor.cpu.other.toFixed(2)} cores went to other processes during the database floor (foreign load)`);
+  }
+
+  // 6. The seeds' per-row loop on the same scans
   let baseline: (SeedBaselineResult & { cpu: CpuUsage; loadMs: number }) | null = null;
   if (!args.has('--skip-baseline')) {
     const seedTickets = tickets.map((x, i) => ({ code: x.code, number: x.number, type: i % 50 === 0 ? 'VIP' : 'GA' }));
@@ -551,7 +606,7 @@ async function main(): Promise<void> {
     await checkpoint();
     await waitQuiet({ maxMs: QUICK ? 5_000 : 30_000, sampleMs: 500, consecutive: 1 });
     log(`per-row baseline (seed 001's loop in seed 000's transaction per upload), ${CFG.baseline.connections} connections, same ${fmtInt(plan.totalScans)} scans; tables loaded in ${Math.round(loadMs)} ms`);
-    const bcpu = measureCpu({ postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid), server: pidGroup(server.pid) });
+    const bcpu = measureCpu({ postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid), server: serverGroup });
     let baselineCpu: CpuUsage | null = null;
     const r = await runSeedBaseline(db.url, {
       eventId: event.eventId, connections: CFG.baseline.connections, deadlineMs: CFG.baseline.deadlineMs,
@@ -571,17 +626,20 @@ async function main(): Promise<void> {
 
   await api.close();
   await pool.close().catch(() => undefined);
+  for (const p of extraPools) await p.close().catch(() => undefined);
   await server.stop();
+  for (const x of extra) await x.stop();
   // After the server's connections closed: their backends flushed their statistics on exit.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const tables = await tableStats(db.url, ['tickets', 'scans', 'conflicts', 'device_logs', 'sync_sessions']);
   const scanIndexes = await indexStats(db.url, ['scans', 'tickets']);
   const tk = tables.find((x) => x.table === 'tickets');
+  if (floor) log(`the table statistics below cover the whole run, the database floor's ${fmtInt(floor.inserted)} scans and ${fmtInt(floor.ticketsWritten)} ticket updates included`);
   for (const x of tables) log(`table ${x.table}: ${fmtInt(x.inserts)} inserts, ${fmtInt(x.updates)} updates of which ${fmtInt(x.hotUpdates)} HOT, ${x.indexes} indexes, ${(x.totalBytes / 2 ** 20).toFixed(1)} MiB`);
   log(`index uses / entries read: ${scanIndexes.filter((i) => i.scans > 0).map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}`).join(', ')}`);
   await db.drop();
 
-  // 7. Report
+  // 8. Report
   const ceilingRun = pgbench?.runs.find((r) => r.clients === 32) ?? pgbench?.runs.at(-1) ?? null;
   const ratio = baseline ? scansPerS / baseline.scansPerS : null;
   const targets = [
@@ -609,7 +667,7 @@ async function main(): Promise<void> {
     `first byte ${fmtMs(delta.ttfbP50Ms)} ms, min ${fmtMs(delta.minTotalMs)} / max ${fmtMs(delta.maxTotalMs)} ms; ${delta.runs[0]?.ticketCount ?? 0} tickets${deltaExact ? ', exactly the changed ones' : ', NOT the changed set'}; ${fmtBytes(delta.wireBytes)} gzip`]);
   rows.push([`upload bodies (${uploadCount} × ${CFG.batch} scans), built before timing`, `${Math.round(built.buildMs)} ms`,
     `chain + ${uploadCount} Ed25519 signatures ${Math.round(built.chainMs)} ms, JSON ${Math.round(built.jsonMs)} ms, gzip ${Math.round(built.gzipMs)} ms; ${fmtBytes(built.rawBytes)} JSON → ${fmtBytes(built.wireBytes)} on the wire`]);
-  rows.push([`**sync: ${fmtInt(plan.totalScans)} scans, ${CFG.devices} devices in parallel, ${uploadCount} uploads**`, `**${fmtS(sync.wallMs)}**`, `**${fmtInt(scansPerS)} scans/s**; ${replyCheck.ok200}/${uploadCount} replies 200`]);
+  rows.push([`**sync: ${fmtInt(plan.totalScans)} scans, ${CFG.devices} devices in parallel, ${uploadCount} uploads${instances > 1 ? `, ${instances} API instances (Redis fan-out)` : ', one API instance'}**`, `**${fmtS(sync.wallMs)}**`, `**${fmtInt(scansPerS)} scans/s**; ${replyCheck.ok200}/${uploadCount} replies 200`]);
   rows.push(['time per upload (500 scans)', `p50 ${fmtMs(batchMs.p50)} ms`,
     `p99 ${fmtMs(batchMs.p99)} / max ${fmtMs(batchMs.max)} ms; by batch number: ${[...perBatchNo].sort((a, b) => a[0] - b[0]).map(([b, r]) => `#${b} p50 ${fmtMs(r.summary().p50)}`).join(', ')} ms`]);
   rows.push(['verification (SQL after the sync)', verified ? 'correct' : 'MISMATCH',
@@ -618,11 +676,12 @@ async function main(): Promise<void> {
   rows.push(['PostgreSQL connections during the sync', 'avg per sample', Object.entries(syncActivity.byState).map(([k, v]) => `${k} ${v}`).join(', ')]);
   const tx = writesAfter.nextXid - writesBefore.nextXid;
   if (tk) {
-    rows.push(['tickets table after the run (whole run)', `${fmtInt(tk.updates)} updates`,
-      `${fmtInt(tk.hotUpdates)} HOT (${tk.updates ? ((tk.hotUpdates / tk.updates) * 100).toFixed(0) : 0}%); ${tk.indexes} indexes: a non-HOT update adds an entry to each`]);
+    rows.push([`tickets table after the run (whole run${floor ? ', database floor included' : ''})`, `${fmtInt(tk.updates)} updates`,
+      `${fmtInt(tk.hotUpdates)} HOT (${tk.updates ? ((tk.hotUpdates / tk.updates) * 100).toFixed(0) : 0}%); ${tk.indexes} indexes: a non-HOT update adds an entry to each`
+      + `${floor ? `; ${fmtInt(floor.ticketsWritten)} of the updates are the database floor's` : ''}`]);
   }
   const wide = scanIndexes.filter((i) => i.scans > 0 && i.entriesRead / i.scans > 100);
-  if (wide.length > 0) rows.push(['index uses reading > 100 entries each (whole run)', 'uses / entries read', wide.map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}`).join(', ')]);
+  if (wide.length > 0) rows.push([`index uses reading > 100 entries each (whole run${floor ? ', database floor included' : ''})`, 'uses / entries read', wide.map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}`).join(', ')]);
   rows.push(['PostgreSQL on-CPU samples during the sync, by statement', 'share', syncActivity.cpuByStatement.slice(0, 6).map((x) => `${x.share}% ${x.statement.split(' ').slice(0, 3).join(' ')}`).join('; ')]);
   const slowProbe = probeStale.samples.filter((x) => x.rowsRead > 5 * CFG.batch || x.executionMs > 5);
   for (const p of slowProbe) {
@@ -631,6 +690,28 @@ async function main(): Promise<void> {
       `${p.access.join(' + ')}; ${fmtInt(p.rowsRemoved)} rows filtered out; after a fresh ANALYZE: ${f ? `${fmtMs(f.executionMs)} ms, ${f.access.join(' + ')}` : '?'}`]);
   }
   rows.push(['WAL written during the sync', fmtBytes(writesAfter.walBytes - writesBefore.walBytes), `${fmtInt((writesAfter.walBytes - writesBefore.walBytes) / plan.totalScans)} B per scan; ${fmtInt(tx)} write transactions`]);
+  const usPerScan = (c: CpuUsage, group: string): number => round(((c.groups[group] ?? 0) * c.seconds * 1e6) / plan.totalScans, 1);
+  // The CPU that the throughput target leaves per scan on this machine: cores × time ÷ scans.
+  const targetScans = (TARGETS.syncScansPerS * TARGETS.syncWallMs) / 1000;
+  const cpuBudgetUs = round((machine.cores * TARGETS.syncWallMs * 1000) / targetScans, 1);
+  if (floor) {
+    // The floor resets the tickets and vacuums before it runs, so its updates should be as HOT as the sync's; the note flags it if not.
+    const hotPct = (u: { updates: number; hot: number }): number => (u.updates ? Math.round((u.hot / u.updates) * 100) : 0);
+    const fu = floor.ticketUpdates;
+    const rest = tk && fu ? { updates: tk.updates - fu.updates, hot: tk.hotUpdates - fu.hot } : null;
+    const hotNote = fu ? `; tickets updates ${fmtInt(fu.updates)}, ${hotPct(fu)}% HOT${rest ? ` (the sync's and online scans': ${hotPct(rest)}%${hotPct(rest) - hotPct(fu) >= 5
+      ? '; fewer HOT updates than the sync: the floor is pessimistic by the index entries they add' : ''})` : ''}` : '';
+    rows.push([`database floor (the sync's two essential statements, precomputed, ${floor.connections} connections, no server)`, fmtS(floor.wallMs),
+      `${fmtInt(floor.scansPerS)} scans/s; PostgreSQL ${floor.cpuUsPerScan.postgres} µs of CPU per scan (${floor.cpu.groups.postgres?.toFixed(2)} cores), load generator ${floor.cpuUsPerScan.loadgen} µs; `
+      + `${fmtInt(floor.scans)} scans in ${floor.transactions} transactions of ${floor.batch} (insertOfflineScans + compareAndSetTicketStates), per transaction p50 ${fmtMs(floor.transactionLatencyMs.p50)} / p99 ${fmtMs(floor.transactionLatencyMs.p99)} ms; `
+      + `${floor.complete ? 'every scan inserted and every ticket written' : `INCOMPLETE: ${fmtInt(floor.inserted)} inserted, ${fmtInt(floor.ticketsWritten)} tickets written`}; WAL ${fmtInt(floor.walBytesPerScan)} B per scan`
+      + `${hotNote}; `
+      + `machine ${floor.cpu.machineBusy.toFixed(2)} of ${floor.cpu.cores} cores busy, other ${floor.cpu.other.toFixed(2)}${floor.cpu.other > 0.15 ? ' (FOREIGN LOAD)' : ''}`]);
+    rows.push(['sync ÷ database floor', `${(scansPerS / floor.scansPerS).toFixed(2)}×`, `${fmtInt(scansPerS)} vs ${fmtInt(floor.scansPerS)} scans/s (throughput)`]);
+  }
+  rows.push([`CPU budget at the ${TARGETS.syncWallMs / 1000} s target`, `${cpuBudgetUs} µs per scan`,
+    `${machine.cores} cores × ${TARGETS.syncWallMs / 1000} s ÷ ${fmtInt(targetScans)} = ${cpuBudgetUs} µs per scan, everything included; `
+    + `${floor ? `the floor's PostgreSQL alone uses ${floor.cpuUsPerScan.postgres} µs` : 'database floor skipped'}; the sync used ${usPerScan(syncCpu, 'server')} µs (server) + ${usPerScan(syncCpu, 'postgres')} µs (PostgreSQL) + ${usPerScan(syncCpu, 'loadgen')} µs (load generator)`]);
   if (baseline) {
     rows.push([`seeds' per-row loop (pg, ${baseline.connections} connections, no HTTP)`, `${fmtInt(baseline.scansPerS)} scans/s`,
       `${fmtInt(baseline.scans)} scans in ${baseline.durationS.toFixed(2)} s${baseline.stoppedEarly ? ' (stopped at the deadline)' : ''}; ${fmtInt(baseline.statementsPerS)} statements/s; per upload p50 ${fmtMs(baseline.uploadLatencyMs.p50)} ms; ${baseline.deadlocks} deadlock victims resent; CPU postgres ${baseline.cpu.groups.postgres?.toFixed(2)}, loadgen ${baseline.cpu.groups.loadgen?.toFixed(2)}`]);
@@ -652,7 +733,7 @@ async function main(): Promise<void> {
   console.log(`\n${header}${table}\n\n${targetTable}\n`);
 
   const file = await saveJson(`offline-${timestamp(startedAt)}.json`, {
-    benchmark: 'offline-sync', mode: QUICK ? 'quick' : 'full', profiled: PROFILE, primedStatistics: PRIME_STATS, command: `node --import tsx bench/offline-sync.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    benchmark: 'offline-sync', mode: QUICK ? 'quick' : 'full', instances, profiled: PROFILE, primedStatistics: PRIME_STATS, command: `node --import tsx bench/offline-sync.ts ${process.argv.slice(2).join(' ')}`.trim(),
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), runtimeS: round((finishedAt.getTime() - startedAt.getTime()) / 1000, 1),
     machine, machineBusyBeforeStart: busyBefore, code, migrations, postgres: { version: pgVersion, settings: pgSettings, analyzeMs: Math.round(analyzeMs) },
     config: CFG, targetsConfig: TARGETS, gzipUploads: GZIP_UPLOADS,
@@ -669,6 +750,7 @@ async function main(): Promise<void> {
       planProbe: { input: { ...probeInput, ticketIds: probeInput.ticketIds.length }, staleStatistics: probeStale.samples, afterAnalyze: probeFresh.samples },
     },
     tables, indexes: scanIndexes,
+    floor, floorRatio: floor ? round(scansPerS / floor.scansPerS, 3) : null, cpuBudgetUsPerScan: cpuBudgetUs,
     baseline, ratio,
     targets,
   });

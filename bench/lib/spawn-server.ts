@@ -24,6 +24,9 @@ export interface SpawnServerOptions {
   /** PostgreSQL server; omit for the embedded PGlite default (then dataDir is required). */
   databaseUrl?: string;
   dataDir?: string;
+  /** Several instances of one installation share these two (default: generated). */
+  adminToken?: string;
+  secret?: string;
   /** Extra environment (e.g. ENTRADA_TICKET_CACHE). */
   env?: Record<string, string>;
   /** Extra node options for the child (e.g. --cpu-prof), after PRODUCTION_NODE_ARGS. */
@@ -37,7 +40,7 @@ export interface SpawnServerOptions {
 export const PRODUCTION_NODE_ARGS = ['--max-semi-space-size=64'];
 
 export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProcess> {
-  const adminToken = `eat_bench_${randomBytes(24).toString('base64url')}`;
+  const adminToken = opts.adminToken ?? `eat_bench_${randomBytes(24).toString('base64url')}`;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -46,7 +49,7 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     PORT: '0',
     ENTRADA_DEMO: 'off',
     ENTRADA_ADMIN_TOKEN: adminToken,
-    ENTRADA_SECRET: randomBytes(32).toString('base64url'),
+    ENTRADA_SECRET: opts.secret ?? randomBytes(32).toString('base64url'),
     LOG_LEVEL: 'warn',
     ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
     ...(opts.dataDir ? { DATA_DIR: opts.dataDir } : {}),
