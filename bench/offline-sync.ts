@@ -442,7 +442,7 @@ async function main(): Promise<void> {
   if (PROFILE && profileDir) {
     const file = path.join(profileDir, 'manifest-gzip.cpuprofile');
     await server.stopProfile(file);
-    manifestProfile = await summarizeCpuProfile(file, 25, ['build', 'manifestTickets', 'ticket', 'sendJson', 'toTicket', 'query']);
+    manifestProfile = await summarizeCpuProfile(file, 25, ['answer', 'manifestTicketPage', 'manifestTicket', 'gzipPieces', 'toTicket', 'query']);
     log(`server CPU profile of the gzip manifest runs: ${file}; self time by origin:`);
     for (const o of manifestProfile.byOrigin.slice(0, 10)) log(`  ${o.pct.toFixed(1).padStart(5)}%  ${o.origin}`);
     for (const f of manifestProfile.inclusive) log(`  inclusive ${f.pct.toFixed(1).padStart(5)}%  ${f.fn}`);

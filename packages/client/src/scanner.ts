@@ -34,6 +34,8 @@ export interface ScannerOptions {
   uploadEveryMs?: number;
   manifestEveryMs?: number;
   requestTimeoutMs?: number;
+  /** Added to a manifest download's budget per ticket of the event (see SyncLoopOptions). */
+  manifestMsPerTicket?: number;
   keepAcknowledged?: number;
   onStatus?: (status: SyncStatus) => void;
 }
@@ -80,7 +82,7 @@ export class Scanner {
     this.sync = new SyncLoop({
       store: o.store, api: this.api, clock: this.clock, random: o.random ?? Math.random, newId: this.newId, eventId: o.eventId,
       deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
-      requestTimeoutMs: o.requestTimeoutMs, keepAcknowledged: o.keepAcknowledged, networkDown: o.networkDown,
+      requestTimeoutMs: o.requestTimeoutMs, manifestMsPerTicket: o.manifestMsPerTicket, keepAcknowledged: o.keepAcknowledged, networkDown: o.networkDown,
       onManifestChanged: (update) => this.manifestChanged(update),
       onStatus: o.onStatus,
     });

@@ -8,6 +8,24 @@ import type { AckResult, ClientStore, OutboxScan } from './storage/types.ts';
 /** How long a 413 keeps capping the batch size (a proxy's limit may be lifted, or the route change). */
 const TOO_LARGE_MEMORY_MS = 10 * 60_000;
 
+/**
+ * A manifest download's budget grows with the event: 100,000 tickets are
+ * ~850 kB gzipped and take the server a few seconds to build, then the device
+ * to parse; at 1 ms per ticket on top of the request budget that still
+ * arrives over a link of ~64 kbit/s. A budget too short for the event can
+ * never succeed (each retry starts over); a long one only costs waiting when
+ * the server has really gone silent, which transport errors usually say sooner.
+ */
+export const MANIFEST_MS_PER_TICKET = 1;
+/** A device that has never seen the event's manifest budgets for a large event. */
+const UNKNOWN_EVENT_TICKETS = 100_000;
+const MAX_MANIFEST_TIMEOUT_MS = 10 * 60_000;
+
+/** The time budget of a manifest download for an event of `tickets` tickets (null: not known yet). */
+export function manifestTimeoutMs(requestTimeoutMs: number, tickets: number | null, msPerTicket = MANIFEST_MS_PER_TICKET): number {
+  return Math.min(MAX_MANIFEST_TIMEOUT_MS, Math.max(requestTimeoutMs, requestTimeoutMs + Math.ceil((tickets ?? UNKNOWN_EVENT_TICKETS) * msPerTicket)));
+}
+
 /** One sync at a time per device. The browser can pass a Web Locks implementation so tabs do not sync at once. */
 export interface SyncLock {
   /** Runs `fn` unless a sync already holds the lock; then resolves `{ ran: false }` at once. */
@@ -102,7 +120,10 @@ export interface SyncLoopOptions {
   lock?: SyncLock;
   uploadEveryMs?: number;
   manifestEveryMs?: number;
+  /** Budget of each request; a manifest download gets more, by the event's size (see manifestTimeoutMs). */
   requestTimeoutMs?: number;
+  /** Added to a manifest download's budget per ticket of the event (MANIFEST_MS_PER_TICKET by default). */
+  manifestMsPerTicket?: number;
   /**
    * Storage limit: acknowledged scans kept on the device (it is a backup of the
    * server and can export its log). Beyond 10% over it, the oldest acknowledged
@@ -119,6 +140,8 @@ export interface SyncLoopOptions {
 }
 
 const META_MARKS = (eventId: string): string => `sync-marks:${eventId}`;
+/** The highest ticket serial seen in the event's manifests: its size, as serials are allocated 1, 2, 3, … per event. */
+const META_EVENT_SIZE = (eventId: string): string => `event-size:${eventId}`;
 
 /**
  * The sync driver: a small state machine (idle → syncing → idle or waiting for
@@ -140,6 +163,8 @@ export class SyncLoop {
   private stopped = true;
   private rerun = false;
   private lastDownloadAt: number | null = null;
+  /** The event's size for the manifest budget; undefined until read from the store, null when never seen. */
+  private eventTickets: number | null | undefined = undefined;
   private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'doubleEntries' | 'batchSize' | 'nextAttemptAt'> = {
     online: true, syncing: false, lastSuccessAt: null, lastSummary: null, lastError: null, ackedThrough: 0, missing: [],
   };
@@ -298,9 +323,13 @@ export class SyncLoop {
     const { store, api, eventId, deviceId, clock } = this.o;
     const stored = await store.loadManifestHeader(eventId);
     const since = stored ? `&since=${encodeURIComponent(stored.header.cursor)}` : '';
-    const res = await api.request<{ manifest: ManifestDocument }>('GET', `/api/v1/offline/manifest/${eventId}?device_id=${encodeURIComponent(deviceId)}${since}`, undefined, this.timeoutMs);
+    // A delta may come back as the full manifest (the server's choice when most tickets changed): same budget either way.
+    if (this.eventTickets === undefined) this.eventTickets = (await store.getMeta<number>(META_EVENT_SIZE(eventId))) ?? null;
+    const budget = manifestTimeoutMs(this.timeoutMs, this.eventTickets, this.o.manifestMsPerTicket);
+    const res = await api.request<{ manifest: ManifestDocument }>('GET', `/api/v1/offline/manifest/${eventId}?device_id=${encodeURIComponent(deviceId)}${since}`, undefined, budget);
     const now = clock.now();
     const doc = res.manifest;
+    await this.noteEventSize(doc.tickets);
     let changed = doc.tickets.length;
     const full = !stored || doc.full;
     const { header, tickets } = splitManifest(doc);
@@ -329,6 +358,15 @@ export class SyncLoop {
     }
     await this.o.onManifestChanged?.(full ? { kind: 'full' } : { kind: 'delta', header, refreshedAt: clock.now(), patches });
     return { ticketsChanged: changed, fullManifest: full };
+  }
+
+  private async noteEventSize(tickets: readonly { serial: number }[]): Promise<void> {
+    const known = this.eventTickets ?? null;
+    let highest = known ?? 0;
+    for (const t of tickets) if (t.serial > highest) highest = t.serial;
+    if (highest === known) return;
+    this.eventTickets = highest;
+    await this.o.store.setMeta(META_EVENT_SIZE(this.o.eventId), highest);
   }
 
   /** This device's scans the server ruled conflicts, newest first (a re-upload's `duplicate` answer does not remove one). */

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ed25519, toBase64Url } from '@entrada/core';
 import { eventually, issueTickets, pgliteBackend, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer } from '../../server/test/harness.ts';
-import type { FetchLike } from '../src/http.ts';
+import { ConcurrencyLimit } from '../../server/src/http/concurrency-limit.ts';
+import { ApiClient, type FetchLike } from '../src/http.ts';
+import type { ManifestDocument, ManifestHeader } from '../src/manifest-types.ts';
 import { Scanner } from '../src/scanner.ts';
 import { MemoryStore, memoryBacking, type MemoryBacking } from '../src/storage/memory-store.ts';
-import { retryDelay } from '../src/sync-loop.ts';
+import { manifestTimeoutMs, retryDelay, SyncLoop } from '../src/sync-loop.ts';
 import { ApiError } from '../src/http.ts';
 import { ManualClock } from './manual-clock.ts';
 
@@ -272,6 +274,145 @@ describe('retry and backoff with an injected clock', () => {
     expect(st.lastError).toMatchObject({ status: 401, retryable: false });
     expect(st.nextAttemptAt).toBe(1_010_000 + 120_000);
     expect(calls).toHaveLength(4);
+    scanner.stop();
+  });
+});
+
+describe('manifest download budget', () => {
+  it('grows with the event: a first download budgets for a large event, later ones for the highest serial seen', () => {
+    expect(manifestTimeoutMs(30_000, null)).toBe(130_000);
+    expect(manifestTimeoutMs(30_000, 0)).toBe(30_000);
+    expect(manifestTimeoutMs(30_000, 20_000)).toBe(50_000);
+    expect(manifestTimeoutMs(30_000, 5_000_000)).toBe(600_000);
+    expect(manifestTimeoutMs(5_000, 200, 0)).toBe(5_000);
+  });
+
+  it('times a manifest download out by that budget, remembers the size across restarts, and keeps the request budget for the rest', async () => {
+    const clock = new ManualClock(1_000_000);
+    const eventId = '00000000-0000-4000-8000-0000000000e1';
+    const header: ManifestHeader = {
+      event_id: eventId, event: { id: eventId, ref: 1, name: 'Big', timezone: 'UTC', starts_at: null, ends_at: null },
+      generated_at: new Date(0).toISOString(), expires_at: new Date(0).toISOString(), cursor: 'c1', full: true,
+      policies: { duplicate_window_s: 300, default_allow_reentry: false, holder_names: false, timezone: 'UTC' },
+      gates: [], zones: [], ticket_types: [], keys: [], code_digest: { algorithm: 'hmac-sha256', bytes: 8, key: 'AAAA' },
+    };
+    const doc: ManifestDocument = {
+      ...header, ticket_count: 2,
+      tickets: [{ ticket_id: 't1', serial: 1, current_scans: 0, inside: false, status: 'valid' }, { ticket_id: 't20000', serial: 20_000, current_scans: 0, inside: false, status: 'valid' }],
+    };
+    let hang = true;
+    const requests: Array<{ url: string; signal: AbortSignal }> = [];
+    const fake: FetchLike = async (url, init) => {
+      requests.push({ url, signal: init.signal });
+      if (url.includes('/offline/manifest/')) {
+        if (hang) return new Promise(() => undefined);
+        return { status: 200, headers: { get: () => null }, text: async () => JSON.stringify({ manifest: doc }) };
+      }
+      if (url.includes('/offline/events')) return new Promise(() => undefined);
+      throw new Error(`unexpected ${url}`);
+    };
+    const backing = memoryBacking();
+    const loop = () => new SyncLoop({
+      store: new MemoryStore(backing), api: new ApiClient('http://entrada.invalid', 'edt_x', fake, clock), clock, random: () => 0.5,
+      newId: () => 'id', eventId, deviceId: 'dev-1', sign: null, requestTimeoutMs: 30_000,
+    });
+    const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve(); await new Promise((r) => setImmediate(r)); };
+    /** Runs a cycle whose request to `path` never answers, and says after how long it was given up. */
+    const budgetOf = async (engine: SyncLoop, path: string): Promise<number> => {
+      const started = clock.now();
+      const cycle = engine.cycle().catch((err: unknown) => err);
+      await settle();
+      const request = requests.at(-1)!;
+      expect(request.url).toContain(path);
+      let abortedAt = 0;
+      request.signal.addEventListener('abort', () => { abortedAt = clock.now(); });
+      clock.advance(15 * 60_000);
+      await settle();
+      expect(await cycle).toMatchObject({ kind: 'timeout' });
+      return abortedAt - started;
+    };
+
+    const engine = loop();
+    // First download: the event's size is unknown, so it gets the budget of a 100,000-ticket event.
+    expect(await budgetOf(engine, '/offline/manifest/')).toBe(130_000);
+    hang = false;
+    // The manifest arrives; the feed after it keeps the plain request budget.
+    expect(await budgetOf(engine, '/offline/events')).toBe(30_000);
+    hang = true;
+    // Highest serial 20,000: 30 s + 20 s, also for a fresh engine on the same store (an app restart).
+    expect(await budgetOf(engine, '/offline/manifest/')).toBe(50_000);
+    expect(await budgetOf(loop(), '/offline/manifest/')).toBe(50_000);
+  });
+});
+
+describe('manifest downloads against a busy server', () => {
+  let tdb: TestDatabase;
+  let server: TestServer;
+  let ev: SeededEvent;
+  const builds = new ConcurrencyLimit(1, { maxQueued: 0 });
+
+  beforeAll(async () => {
+    tdb = await pgliteBackend.open();
+    // No build waits (a full slot turns the next away), the Retry-After jitter pinned, and deltas of any size judged by the quarter rule.
+    server = await startTestServer(tdb.db, { manifest: { builds, random: () => 0, deltaMinTickets: 0 } });
+    ev = await seedEvent(server.admin);
+    await issueTickets(server.admin, ev.eventId, Array.from({ length: 12 }, () => ({ ticket_type_id: ev.types.ga })));
+  });
+  afterAll(async () => {
+    await server?.close();
+    await tdb?.drop();
+  });
+
+  const scannerFor = async (clock?: ManualClock) => {
+    const d = await registerDevice(server.admin, 'Busy reader');
+    const backing = memoryBacking();
+    const scanner = new Scanner({
+      store: new MemoryStore(backing), baseUrl: server.url, eventId: ev.eventId, fetch: realFetch, random: () => 0.5,
+      device: { deviceId: d.deviceId, token: d.token }, ...(clock ? { clock } : {}),
+    });
+    return { scanner, store: new MemoryStore(backing) };
+  };
+
+  it('waits as long as a 503 BUSY says (Retry-After), not its own backoff, then downloads', async () => {
+    let release!: () => void;
+    const held = builds.run(() => new Promise<void>((r) => { release = r; }));
+    const clock = new ManualClock(Date.now());
+    const { scanner } = await scannerFor(clock);
+    await scanner.start();
+    clock.advance(0);
+    const busy = await eventually(async () => {
+      const st = await scanner.status();
+      expect(st.lastError).toMatchObject({ status: 503, retryable: true });
+      return st;
+    });
+    // Retry-After: 1 (nothing built yet, no jitter): not the 500 ms its own backoff would have chosen.
+    expect(busy.nextAttemptAt).toBe(clock.now() + 1_000);
+    expect(scanner.hasManifest).toBe(false);
+    release();
+    await held;
+    clock.advance(1_000);
+    await eventually(async () => {
+      expect(scanner.hasManifest).toBe(true);
+      expect((await scanner.status()).lastError).toBeNull();
+    });
+    scanner.stop();
+  });
+
+  it('replaces its stored tickets when the server answers a large delta with the full manifest', async () => {
+    const { scanner, store } = await scannerFor();
+    await scanner.sync.syncNow();
+    const first = (await store.loadManifest(ev.eventId))!;
+    // A ticket only this device's copy has: a merge would keep it, a replacement drops it.
+    await store.applyManifestDelta(ev.eventId, [{ ticket_id: 'stale-only-here', serial: 1, current_scans: 0, inside: false, status: 'valid' }], { refreshedAt: 0 });
+    const added = await issueTickets(server.admin, ev.eventId, Array.from({ length: first.tickets.size }, () => ({ ticket_type_id: ev.types.ga })));
+    await eventually(async () => {
+      await scanner.sync.syncNow();
+      expect((await scanner.status()).lastSummary).toMatchObject({ fullManifest: true });
+    });
+    const now = (await store.loadManifest(ev.eventId))!;
+    expect(now.tickets.has('stale-only-here')).toBe(false);
+    expect(now.tickets.size).toBe(first.tickets.size + added.length);
+    expect(now.header.full).toBe(true);
     scanner.stop();
   });
 });

@@ -27,7 +27,7 @@ import { ConflictService } from './services/sync/conflict-service.ts';
 import { Cursors } from './services/sync/cursor.ts';
 import { FeedService } from './services/sync/feed-service.ts';
 import { LegacyReconcileService } from './services/sync/legacy-reconcile.ts';
-import { ManifestService } from './services/sync/manifest-service.ts';
+import { ManifestService, type ManifestOptions } from './services/sync/manifest-service.ts';
 import { syncStatus } from './services/sync/status.ts';
 import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';
@@ -62,6 +62,8 @@ export interface ServiceOptions {
   publicUrl?: string | undefined;
   /** Test-only: turn off the admission guards (online compare-and-set, sync row locks) to demonstrate the races they prevent. */
   unsafeDisableAdmissionGuard?: boolean | undefined;
+  /** Manifest cache and build limits (defaults in ManifestService). */
+  manifest?: Partial<ManifestOptions> | undefined;
 }
 
 export function createServices(db: Database, opts: ServiceOptions): Services {
@@ -87,7 +89,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const sync = {
     sync: syncService,
     imports: new ImportService(db, syncService),
-    manifest: new ManifestService(db, cursors, now),
+    manifest: new ManifestService(db, cursors, now, opts.manifest),
     feed: new FeedService(db, cursors),
     conflicts,
     legacy: new LegacyReconcileService(db, contexts, bus, now),
@@ -113,6 +115,7 @@ export interface StartOptions {
   now?: () => number;
   demoTickets?: number;
   unsafeDisableAdmissionGuard?: boolean;
+  manifest?: Partial<ManifestOptions>;
 }
 
 /** Opens the database, migrates, bootstraps an empty installation and listens. */
@@ -123,7 +126,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(db);
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
-  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard });
+  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
   const cleanup = async (): Promise<void> => {
     services.auth.close();
     await services.bus.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyLimit } from '../src/http/concurrency-limit.ts';
+import { ConcurrencyLimit, QueueFullError } from '../src/http/concurrency-limit.ts';
 
 describe('ConcurrencyLimit', () => {
   it('runs at most N at once, the rest in arrival order, and frees the slot on failure too', async () => {
@@ -26,5 +26,26 @@ describe('ConcurrencyLimit', () => {
     expect(peak).toBe(2);
     expect(order).toEqual([1, 2, 3, 4, 5]);
     expect(limit.queued).toBe(0);
+  });
+});
+
+describe('ConcurrencyLimit with a bounded queue', () => {
+  it('refuses a call at once when every slot is taken and the queue is full, and estimates the wait from past runs', async () => {
+    let clock = 0;
+    const limit = new ConcurrencyLimit(1, { maxQueued: 1, now: () => clock });
+    expect(limit.expectedWaitMs()).toBe(1000);
+    await limit.run(async () => { clock += 400; });
+    expect(limit.expectedWaitMs()).toBe(400);
+    let release!: () => void;
+    const running = limit.run(() => new Promise<void>((r) => { release = r; }));
+    const waiting = limit.run(async () => 'second');
+    await new Promise((r) => setImmediate(r));
+    expect(limit.queued).toBe(1);
+    expect(limit.expectedWaitMs()).toBe(800);
+    await expect(limit.run(async () => 'third')).rejects.toBeInstanceOf(QueueFullError);
+    release();
+    await running;
+    expect(await waiting).toBe('second');
+    expect(await limit.run(async () => 'fourth')).toBe('fourth');
   });
 });

@@ -12,6 +12,7 @@ import { openPglite } from '../src/db/pglite.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { loadConfig } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
+import type { ManifestOptions } from '../src/services/sync/manifest-service.ts';
 
 export const REQUIRE_SERVICES = process.env.ENTRADA_REQUIRE_SERVICES === '1';
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
@@ -86,10 +87,12 @@ export interface TestServer extends RunningServer {
   client(token: string): Client;
 }
 
-export async function startTestServer(db: Database, opts: { adminToken?: string; now?: () => number; redisUrl?: string; unsafeDisableAdmissionGuard?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(db: Database, opts: {
+  adminToken?: string; now?: () => number; redisUrl?: string; unsafeDisableAdmissionGuard?: boolean; manifest?: Partial<ManifestOptions>;
+} = {}): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
   const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl };
-  const server = await startServer({ config, db, logger: false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard });
+  const server = await startServer({ config, db, logger: false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
   const client = (token: string): Client => new Client(server.url, token);
   return Object.assign(server, { adminToken, admin: client(adminToken), client });
 }

@@ -30,5 +30,7 @@ export const API_ERRORS = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  /** Too much work waiting on this instance (manifest builds): retry after Retry-After seconds. */
+  BUSY: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;

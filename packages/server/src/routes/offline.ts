@@ -1,36 +1,63 @@
-import { gzip } from 'node:zlib';
+import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
 import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
-import { ConcurrencyLimit } from '../http/concurrency-limit.ts';
 import { gunzipRequestBody } from '../http/gzip-body.ts';
 import { requestInfo } from '../http/request-info.ts';
 import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';
+import { ManifestNotWantedError } from '../services/sync/manifest-service.ts';
 import { deviceHealth, offlineHealth } from '../services/sync/offline-health.ts';
 import { recordSyncFailure } from '../store/offline.ts';
 
 const gzipAsync = promisify(gzip);
-/** Manifests built at once per instance; more wait (see ConcurrencyLimit). */
-const MANIFEST_BUILDS_AT_ONCE = 2;
 const EventParams = Type.Object({ eventId: Uuid });
 
 /** Large read-only answers (manifest, feed) are gzipped when the client accepts it. */
 async function sendJson(request: FastifyRequest, reply: FastifyReply, body: unknown): Promise<FastifyReply> {
   const json = JSON.stringify(body);
   reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store').header('vary', 'accept-encoding');
-  if (json.length > 1024 && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+  if (json.length > 1024 && acceptsGzip(request)) {
     return reply.header('content-encoding', 'gzip').send(await gzipAsync(json, { level: 6 }));
   }
   return reply.send(json);
 }
 
+const acceptsGzip = (request: FastifyRequest): boolean => /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+
+/** A body kept gzipped (the manifest), sent as is or, to the rare client that does not take gzip, unzipped on the way out. */
+function sendGzipped(request: FastifyRequest, reply: FastifyReply, body: Buffer): FastifyReply {
+  reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store').header('vary', 'accept-encoding');
+  if (acceptsGzip(request)) return reply.header('content-encoding', 'gzip').send(body);
+  // Streamed: a second, unzipped copy (~45 times larger) is never held.
+  return reply.send(createGunzip().end(body));
+}
+
+// Documentation only: the body is sent as prepared (gzipped) bytes, never through a serializer.
+const ManifestBody = Type.Object({
+  success: Type.Boolean(),
+  manifest: Type.Object({
+    event_id: Uuid, cursor: Type.String(), feed_cursor: Type.String(), full: Type.Boolean({ description: 'true: replaces the device\'s copy; false: changed tickets only' }),
+    tickets: Type.Array(Type.Object({ ticket_id: Uuid, serial: Type.Integer(), status: Type.String(), current_scans: Type.Integer(), inside: Type.Boolean() }, { additionalProperties: true })),
+    ticket_count: Type.Integer({ description: 'Follows `tickets` in the document (tickets are written as they are read)' }),
+  }, { additionalProperties: true }),
+}, { description: 'The manifest, gzipped when the client accepts it' });
+
+const BusyBody = Type.Object({
+  error: Type.String({ description: '`BUSY`, or `CLIENT_GONE` (the device had given up; nobody reads it)' }),
+  message: Type.String(),
+  retry_after_s: Type.Optional(Type.Integer({ description: 'As Retry-After' })),
+}, {
+  description: 'BUSY: too many manifest builds are waiting on this instance. Come back after Retry-After (whole seconds, jittered '
+    + 'so devices turned away together do not return together); a cached manifest is still served while builds queue.',
+  headers: { 'retry-after': { type: 'integer', description: 'Seconds to wait before asking again' } },
+});
+
 export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['offline'];
-  const manifestBuilds = new ConcurrencyLimit(MANIFEST_BUILDS_AT_ONCE);
   const eventFor = async (organisationId: string, eventId: string): Promise<EventContext> => {
     const ctx = await s.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
@@ -39,19 +66,27 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.get('/api/v1/offline/manifest/:eventId', {
     schema: {
-      tags, summary: 'Everything a device needs to decide offline; with since=CURSOR only what changed',
+      tags,
+      summary: 'Everything a device needs to decide offline; with since=CURSOR only what changed',
+      description: 'With `since`, only the tickets changed since that cursor (`full: false`) — unless that is more than a quarter of the '
+        + "event's tickets (and over 1,000): then the full manifest (`full: true`), which replaces the device's copy. "
+        + '503 `BUSY` with Retry-After when too many manifest builds are waiting.',
       params: EventParams, querystring: Type.Object({ device_id: Type.Optional(Type.String({ maxLength: 64 })), since: Type.Optional(Type.String({ maxLength: 512 })) }),
+      response: { 200: ManifestBody, 503: BusyBody },
     },
   }, async (req, reply) => {
     const device = await s.auth.device(requestInfo(req));
     if (!req.query.device_id) throw new DomainError('MISSING_DEVICE_ID', 'device_id query parameter is required', { success: false });
     if (req.query.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
     const ctx = await eventFor(device.organisationId, req.params.eventId);
-    return manifestBuilds.run(async () => {
-      // The device gave up while this waited (its request budget ran out): building the answer would only cost memory.
-      if (req.raw.destroyed) return reply.status(503).send({ error: 'CLIENT_GONE', message: 'The client closed the request' });
-      return sendJson(req, reply, await s.sync.manifest.build(ctx, req.query.since));
-    });
+    // While it waits for a build slot: has the device given up (its request budget ran out)? Then it is not built for it.
+    const stillWaiting = (): boolean => !(req.raw.destroyed || req.raw.socket?.destroyed);
+    try {
+      return sendGzipped(req, reply, (await s.sync.manifest.answer(ctx, req.query.since, stillWaiting)).gzip);
+    } catch (err) {
+      if (err instanceof ManifestNotWantedError) return reply.status(503).send({ error: 'CLIENT_GONE', message: 'The client closed the request' });
+      throw err;
+    }
   });
 
   app.post('/api/v1/offline/sync', {

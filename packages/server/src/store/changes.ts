@@ -8,30 +8,80 @@ import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './t
  * always has a position at or above the cursor handed out now.
  */
 
-export interface ManifestRow { ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string }
+export interface ManifestRow { ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string | null }
 
 /**
- * All tickets, or those changed since a position: created or re-statused
- * (their own tx), or scanned (a scan of theirs has a newer tx; admissions do
- * not restamp the ticket, see migration 002).
+ * Where a manifest is taken: the horizon its cursor carries (snapshot xmin)
+ * and the snapshot itself, which later tells which changes it saw.
  */
-export async function manifestTickets(sql: Sql, eventId: string, sinceTx: string | null): Promise<{ xmin: string; rows: ManifestRow[] }> {
-  const rows = await sql.query<RawTicket & { xmin: string; code_kind: 'signed' | 'imported'; digest: string | null }>(
-    `WITH x AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x8),
+export interface ManifestSnapshot { xmin: string; snapshot: string }
+
+/**
+ * The start of a full manifest, whose tickets are then read in pages by later
+ * statements. That keeps the cursor safe: a later snapshot sees everything
+ * this one saw (maybe more, never less), and what a page misses was written
+ * by a transaction still running when the page was read, whose id is at or
+ * above that page's xmin — which is at or above this one's, since the oldest
+ * running transaction only moves forward. A ticket read newer than the cursor
+ * is served again by the next delta, harmlessly.
+ */
+export async function manifestSnapshot(sql: Sql): Promise<ManifestSnapshot> {
+  const [row] = await sql.query<ManifestSnapshot>(
+    `SELECT pg_snapshot_xmin(x.snap)::text AS xmin, x.snap::text AS snapshot FROM (SELECT pg_current_snapshot() AS snap) x`);
+  return row!;
+}
+
+/**
+ * The tickets changed since a position (created or re-statused: their own tx;
+ * scanned: a scan of theirs has a newer tx — admissions do not restamp the
+ * ticket, see migration 002), in serial order. `ids` is null when there are
+ * more than `maxShare` of the event's tickets and more than `minTickets`:
+ * such a delta is not worth building (the event's tickets are then counted,
+ * only then).
+ */
+export async function manifestChangedTickets(sql: Sql, eventId: string, sinceTx: string, limit: { minTickets: number; maxShare: number }): Promise<ManifestSnapshot & { changed: number; ids: string[] | null }> {
+  const [row] = await sql.query<ManifestSnapshot & { changed: number; ids: string[] | null }>(
+    `WITH x AS (SELECT pg_current_snapshot() AS snap),
      changed AS (
-       SELECT t.id FROM tickets t, x WHERE $2::xid8 IS NOT NULL AND t.event_id = $1 AND t.tx >= $2::xid8 AND t.tx < x.x8
+       SELECT t.id FROM tickets t, x WHERE t.event_id = $1 AND t.tx >= $2::xid8 AND t.tx < pg_snapshot_xmin(x.snap)
        UNION
-       SELECT s.ticket_id FROM scans s, x WHERE $2::xid8 IS NOT NULL AND s.event_id = $1 AND s.tx >= $2::xid8 AND s.tx < x.x8 AND s.ticket_id IS NOT NULL
-     )
-     SELECT x.x8::text AS xmin, ${TICKET_COLUMNS}, t.code_kind, encode(t.code_digest, 'hex') AS digest
-     FROM x LEFT JOIN tickets t ON t.event_id = $1 AND ($2::xid8 IS NULL OR t.id IN (SELECT id FROM changed))
-     ORDER BY t.serial`,
-    [eventId, sinceTx]);
-  const xmin = rows[0]!.xmin;
-  return {
-    xmin,
-    rows: rows.filter((r) => r.id !== null).map((r) => ({ ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest! })),
-  };
+       SELECT s.ticket_id FROM scans s, x WHERE s.event_id = $1 AND s.tx >= $2::xid8 AND s.tx < pg_snapshot_xmin(x.snap) AND s.ticket_id IS NOT NULL
+     ),
+     n AS (SELECT count(*)::int AS changed FROM changed)
+     SELECT pg_snapshot_xmin(x.snap)::text AS xmin, x.snap::text AS snapshot, n.changed,
+       CASE WHEN n.changed <= $3::int OR n.changed <= $4::float8 * (SELECT count(*) FROM tickets t WHERE t.event_id = $1)
+         THEN (SELECT coalesce(array_agg(t.id::text ORDER BY t.serial), '{}')::text[] FROM tickets t WHERE t.event_id = $1 AND t.id IN (SELECT id FROM changed))
+       END AS ids
+     FROM x, n`,
+    [eventId, sinceTx, limit.minTickets, limit.maxShare]);
+  return row!;
+}
+
+/** One page of an event's tickets: the next `limit` after a serial, or the given ids; in serial order. */
+export async function manifestTicketPage(sql: Sql, eventId: string, page: { afterSerial: number; limit: number } | { ids: readonly string[] }): Promise<ManifestRow[]> {
+  const where = 'ids' in page ? 't.id = ANY($2::uuid[]) ORDER BY t.serial' : 't.serial > $2 ORDER BY t.serial LIMIT $3';
+  const rows = await sql.query<RawTicket & { digest: string | null }>(
+    // Only imported codes ship a digest: no hex string per signed ticket.
+    `SELECT ${TICKET_COLUMNS}, CASE WHEN t.code_kind = 'imported' THEN encode(t.code_digest, 'hex') END AS digest
+     FROM tickets t WHERE t.event_id = $1 AND ${where}`,
+    'ids' in page ? [eventId, page.ids] : [eventId, page.afterSerial, page.limit]);
+  return rows.map((r) => ({ ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest }));
+}
+
+/**
+ * Whether anything a manifest shows has changed since its snapshot: a ticket
+ * or a scan of one written by a transaction that snapshot did not see. Both
+ * are found through the tx indexes (tickets_tx, scans_tx) from the
+ * snapshot's xmin on; rows the snapshot did see are skipped, so a long
+ * transaction holding the horizon back does not make every check fail.
+ */
+export async function manifestChangedSince(sql: Sql, eventId: string, since: ManifestSnapshot): Promise<boolean> {
+  const [row] = await sql.query<{ changed: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM tickets t WHERE t.event_id = $1 AND t.tx >= $2::xid8 AND NOT pg_visible_in_snapshot(t.tx, $3::pg_snapshot))
+         OR EXISTS (SELECT 1 FROM scans s WHERE s.event_id = $1 AND s.tx >= $2::xid8 AND NOT pg_visible_in_snapshot(s.tx, $3::pg_snapshot)
+                      AND s.ticket_id IS NOT NULL) AS changed`,
+    [eventId, since.xmin, since.snapshot], { name: 'manifest_changed_since' });
+  return row!.changed;
 }
 
 export interface FeedScan {

@@ -1,80 +1,233 @@
-import { isInside } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
-import { manifestTickets, type ManifestRow } from '../../store/changes.ts';
+import { SizedLru } from '../../cache/sized-lru.ts';
+import { ConcurrencyLimit, QueueFullError } from '../../http/concurrency-limit.ts';
+import { DomainError } from '../../http/errors.ts';
+import {
+  manifestChangedSince, manifestChangedTickets, manifestSnapshot, manifestTicketPage, type ManifestRow, type ManifestSnapshot,
+} from '../../store/changes.ts';
 import type { EventContext } from '../event-context.ts';
 import type { Cursors } from './cursor.ts';
 import { NIL_UUID } from './cursor.ts';
+import { contextPart, gzipPieces, manifestJson, manifestTicket, type ContextPart, type ManifestTicket } from './manifest-document.ts';
+import { SingleFlight } from './single-flight.ts';
+
+export { MANIFEST_DIGEST_BYTES, type ManifestTicket } from './manifest-document.ts';
 
 const MANIFEST_LIFETIME_MS = 12 * 3600_000;
-/** The manifest ships 8 bytes of each imported code's keyed digest: enough to match, too little to help a thief. */
-export const MANIFEST_DIGEST_BYTES = 8;
 
-const iso = (v: number | null | undefined): string | null => (v == null ? null : new Date(v).toISOString());
-
-export interface ManifestTicket {
-  ticket_id: string; serial: number; number: string; tier: string; type_id: string; zones: readonly string[]; max_scans: number;
-  current_scans: number; inside: boolean; status: string; status_changed_at?: string | null; code_digest?: string; holder_name?: string | null;
-  first_scan?: { at: string; device_id: string; gate_id: string | null };
-  last_scan?: { at: string; direction: string; device_id: string; gate_id: string | null };
+export interface ManifestOptions {
+  /**
+   * Gzipped full manifests kept per instance, in bytes (least recently used
+   * go first). 100,000 tickets are ~850 kB: the default holds ~75 such events.
+   */
+  cacheBytes: number;
+  /** A cached manifest is rebuilt after this even if nothing changed, so its generated_at and expires_at stay truthful. */
+  cacheMaxAgeMs: number;
+  /**
+   * A delta (`since=`) that would list more than this share of the event's
+   * tickets, and more than `deltaMinTickets`, is answered with the full
+   * manifest instead: it is about as large, and the full one is shared.
+   */
+  deltaMaxShare: number;
+  deltaMinTickets: number;
+  /** Tickets read and serialised at a time: what a build holds besides its compressed output. */
+  pageSize: number;
+  /**
+   * Builds running at once per instance, and how many may wait; beyond that
+   * the answer is 503 BUSY with Retry-After. Injectable so tests can hold it.
+   */
+  builds: ConcurrencyLimit;
+  /** For Retry-After's jitter. */
+  random: () => number;
 }
 
+/** Two builds at once (each ~1 s of CPU at 100,000 tickets); eight more may wait, a few seconds at most. */
+const DEFAULT_BUILDS_AT_ONCE = 2;
+const DEFAULT_BUILDS_QUEUED = 8;
+const MAX_RETRY_AFTER_S = 120;
+
+/** The answer: the whole response body, gzipped. */
+export interface ManifestAnswer { gzip: Buffer; full: boolean; ticketCount: number }
+
+/** A manifest with what decides whether it can be served again. */
+interface BuiltManifest extends ManifestAnswer {
+  snapshot: ManifestSnapshot;
+  contextKey: string;
+  builtAt: number;
+}
+
+/** Every device that wanted this answer gave up (its request budget ran out): nothing was built. */
+export class ManifestNotWantedError extends Error {}
+
+/** Counted per instance, for tests and metrics. `shared`: requests that joined a build (or cache check) under way. */
+export interface ManifestCounters { fullBuilds: number; deltaBuilds: number; cacheHits: number; fullInsteadOfDelta: number; busy: number; shared: number }
+
 /**
- * What a device needs to decide offline: the event's rules, gates, zones, ticket
- * types and public keys, and every ticket's status and scan state. Imported
- * codes appear only as a keyed digest; holder names only when the event allows.
- * With `since`, only tickets changed since that cursor (`full: false`).
+ * What a device needs to decide offline: the event's rules, gates, zones,
+ * ticket types and public keys, and every ticket's status and scan state.
+ * Imported codes appear only as a keyed digest; holder names only when the
+ * event allows. With `since`, only tickets changed since that cursor
+ * (`full: false`).
+ *
+ * Devices of one event asking at about the same time get one build:
+ * - the full manifest's gzipped bytes are cached per event, and served while
+ *   a cheap query proves nothing in it changed since its snapshot and the
+ *   event's configuration is the same (its digest; the context cache itself
+ *   is invalidated across instances by the bus);
+ * - identical requests in flight share one build (single flight);
+ * - a delta too large to be worth building is answered with the full manifest.
+ * A cached manifest keeps the cursor it was built with: everything it does
+ * not show was written at or above that position, so the next delta still
+ * finds it (cursors never skip a change).
  */
 export class ManifestService {
-  constructor(private readonly db: Database, private readonly cursors: Cursors, private readonly now: () => number = Date.now) {}
+  private readonly o: ManifestOptions;
+  private readonly cache: SizedLru<string, BuiltManifest>;
+  private readonly flights = new SingleFlight<BuiltManifest>();
+  private readonly parts = new WeakMap<EventContext, ContextPart>();
+  private readonly count: Omit<ManifestCounters, 'shared'> = { fullBuilds: 0, deltaBuilds: 0, cacheHits: 0, fullInsteadOfDelta: 0, busy: 0 };
 
-  async build(ctx: EventContext, since: string | undefined): Promise<Record<string, unknown>> {
-    const position = since ? this.cursors.decode('manifest', ctx.event.id, since) : null;
-    // An unknown or foreign cursor is not an error: the device gets a full manifest and starts over.
-    const { xmin, rows } = await manifestTickets(this.db, ctx.event.id, position?.tx ?? null);
-    const now = this.now();
-    return {
-      success: true,
-      manifest: {
-        event_id: ctx.event.id,
-        event: { id: ctx.event.id, ref: ctx.event.ref, name: ctx.event.name, timezone: ctx.event.timezone, starts_at: iso(ctx.event.startsAt), ends_at: iso(ctx.event.endsAt) },
-        generated_at: iso(now),
-        expires_at: iso(now + MANIFEST_LIFETIME_MS),
-        cursor: this.cursors.encode('manifest', ctx.event.id, { tx: xmin, kind: 0, id: NIL_UUID }),
-        // Where this device's download feed starts: everything before it is already in this manifest.
-        feed_cursor: this.cursors.encode('feed', ctx.event.id, { tx: xmin, kind: 0, id: NIL_UUID }),
-        full: position === null,
-        ticket_count: rows.length,
-        tickets: rows.map((r) => this.ticket(ctx, r)),
-        policies: {
-          duplicate_window_s: ctx.settings.duplicateWindowS,
-          default_allow_reentry: ctx.settings.defaultAllowReentry,
-          holder_names: ctx.settings.offlineHolderNames,
-          timezone: ctx.event.timezone,
-        },
-        gates: [...ctx.gates.values()].map((g) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds })),
-        zones: [...ctx.zones.values()].map((z) => ({ id: z.id, name: z.name, capacity: z.capacity })),
-        ticket_types: [...ctx.types.values()].map((t) => ({
-          id: t.id, ref: t.ref, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry,
-          valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),
-        })),
-        keys: [...ctx.publicKeys.entries()].map(([keyId, pk]) => ({ key_id: keyId, public_key: Buffer.from(pk).toString('base64url'), active: keyId === ctx.activeKeyId })),
-        code_digest: { algorithm: 'hmac-sha256', bytes: MANIFEST_DIGEST_BYTES, key: ctx.codeKey.toString('base64url') },
-      },
+  constructor(private readonly db: Database, private readonly cursors: Cursors, private readonly now: () => number = Date.now, options: Partial<ManifestOptions> = {}) {
+    this.o = {
+      cacheBytes: options.cacheBytes ?? 64 * 1024 * 1024,
+      cacheMaxAgeMs: options.cacheMaxAgeMs ?? 10 * 60_000,
+      deltaMaxShare: options.deltaMaxShare ?? 0.25,
+      // Below this a delta is cheap whatever the event's size (1,000 tickets are ~250 kB of JSON).
+      deltaMinTickets: options.deltaMinTickets ?? 1_000,
+      pageSize: options.pageSize ?? 5_000,
+      builds: options.builds ?? new ConcurrencyLimit(DEFAULT_BUILDS_AT_ONCE, { maxQueued: DEFAULT_BUILDS_QUEUED, now }),
+      random: options.random ?? Math.random,
     };
+    this.cache = new SizedLru(this.o.cacheBytes, (m) => m.gzip.length);
   }
 
-  private ticket(ctx: EventContext, r: ManifestRow): ManifestTicket {
-    const t = r.ticket;
-    const type = ctx.types.get(t.typeId);
-    const out: ManifestTicket = {
-      ticket_id: t.id, serial: t.serial, number: t.number, tier: type?.name ?? '', type_id: t.typeId, zones: type?.zoneIds ?? [],
-      max_scans: type?.maxScans ?? 1, current_scans: t.state.entries, inside: isInside(t.state), status: t.status,
+  get counters(): ManifestCounters {
+    return { ...this.count, shared: this.flights.joined };
+  }
+
+  /**
+   * The manifest for `since` (absent, unknown or foreign: the full one).
+   * `wanted` says whether the requester still waits; a build nobody waits for
+   * any more is skipped. Throws a 503 BUSY DomainError when too many builds
+   * are waiting already.
+   */
+  async answer(ctx: EventContext, since: string | undefined, wanted: () => boolean = () => true): Promise<ManifestAnswer> {
+    const part = this.contextPart(ctx);
+    // An unknown or foreign cursor is not an error: the device gets a full manifest and starts over.
+    const position = since ? this.cursors.decode('manifest', ctx.event.id, since) : null;
+    try {
+      if (!position) return await this.full(ctx, part, wanted);
+      return await this.flights.run(`${ctx.event.id} ${part.key} ${position.tx}`, wanted, (stillWanted) => this.delta(ctx, part, position.tx, stillWanted));
+    } catch (err) {
+      if (!(err instanceof QueueFullError)) throw err;
+      this.count.busy++;
+      // Jittered per request (not per shared build), so devices turned away together do not all come back together.
+      const seconds = Math.min(MAX_RETRY_AFTER_S, Math.ceil((Math.max(1000, this.o.builds.expectedWaitMs()) * (1 + this.o.random())) / 1000));
+      throw new DomainError('BUSY', 'The server is building other manifests; try again after Retry-After seconds', { retry_after_s: seconds }, { 'retry-after': String(seconds) });
+    }
+  }
+
+  private async delta(ctx: EventContext, part: ContextPart, sinceTx: string, stillWanted: () => boolean): Promise<BuiltManifest> {
+    const changes = await manifestChangedTickets(this.db, ctx.event.id, sinceTx, { minTickets: this.o.deltaMinTickets, maxShare: this.o.deltaMaxShare });
+    const { ids } = changes;
+    if (ids === null) {
+      this.count.fullInsteadOfDelta++;
+      return this.full(ctx, part, stillWanted, sinceTx);
+    }
+    const build = async (): Promise<BuiltManifest> => {
+      const built = await this.build(ctx, part, changes, false, this.idPages(ctx.event.id, ids));
+      this.count.deltaBuilds++;
+      return built;
     };
-    if (t.status !== 'valid') out.status_changed_at = iso(t.statusChangedAt);
-    if (r.codeKind === 'imported') out.code_digest = Buffer.from(r.digestHex, 'hex').subarray(0, MANIFEST_DIGEST_BYTES).toString('base64url');
-    if (ctx.settings.offlineHolderNames) out.holder_name = t.holderName;
-    if (t.state.first) out.first_scan = { at: iso(t.state.first.at)!, device_id: t.state.first.deviceId, gate_id: t.state.first.gateId };
-    if (t.state.last) out.last_scan = { at: iso(t.state.last.at)!, direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId };
-    return out;
+    // The limit is there for memory and CPU: a delta of one page costs about what a request does, and must not queue behind full builds.
+    return ids.length <= this.o.pageSize ? build() : this.limited(build, stillWanted);
+  }
+
+  /**
+   * The full manifest, from the cache when it is still exact. `after`: it
+   * replaces a delta from that position, so its cursor must be past it. A
+   * cached copy whose cursor is not would hand the device back a position it
+   * already had — a copy built while a long transaction held the horizon
+   * back, say — and its next delta would be as large again: every device
+   * would download the full manifest on every sync until something changed.
+   * Such a copy is rebuilt, once for all the devices asking at the time.
+   */
+  private async full(ctx: EventContext, part: ContextPart, wanted: () => boolean, after?: string): Promise<BuiltManifest> {
+    const key = `${ctx.event.id} ${part.key} full`;
+    const answer = await this.flights.run(key, wanted, (stillWanted) => this.cachedOrBuilt(ctx, part, stillWanted));
+    if (after === undefined || BigInt(answer.snapshot.xmin) > BigInt(after)) return answer;
+    return this.flights.run(`${key} past`, wanted, (stillWanted) => this.cachedOrBuilt(ctx, part, stillWanted, after));
+  }
+
+  private async cachedOrBuilt(ctx: EventContext, part: ContextPart, stillWanted: () => boolean, after?: string): Promise<BuiltManifest> {
+    const eventId = ctx.event.id;
+    const cached = this.cache.get(eventId);
+    if (cached && cached.contextKey === part.key && this.now() - cached.builtAt < this.o.cacheMaxAgeMs
+      && (after === undefined || BigInt(cached.snapshot.xmin) > BigInt(after))
+      && !(await manifestChangedSince(this.db, eventId, cached.snapshot))) {
+      this.count.cacheHits++;
+      return cached;
+    }
+    const built = await this.limited(async () => {
+      // Taken before any page is read: every page then sees at least what this snapshot saw (see manifestSnapshot).
+      const snapshot = await manifestSnapshot(this.db);
+      return this.build(ctx, part, snapshot, true, this.serialPages(eventId));
+    }, stillWanted);
+    this.count.fullBuilds++;
+    const current = this.cache.peek(eventId);
+    // A build for an older configuration that finishes late must not replace a newer one.
+    if (!current || current.builtAt <= built.builtAt) this.cache.set(eventId, built);
+    return built;
+  }
+
+  private async limited<T>(fn: () => Promise<T>, stillWanted: () => boolean): Promise<T> {
+    return this.o.builds.run(async () => {
+      if (!stillWanted()) throw new ManifestNotWantedError('every requester of this manifest has gone');
+      return fn();
+    });
+  }
+
+  private async build(ctx: EventContext, part: ContextPart, snapshot: ManifestSnapshot, full: boolean, pages: AsyncIterable<ManifestRow[]>): Promise<BuiltManifest> {
+    const now = this.now();
+    const position = { tx: snapshot.xmin, kind: 0 as const, id: NIL_UUID };
+    let ticketCount = 0;
+    async function* tickets(): AsyncGenerator<ManifestTicket[]> {
+      for await (const rows of pages) {
+        ticketCount += rows.length;
+        yield rows.map((r) => manifestTicket(ctx, r));
+      }
+    }
+    const gzip = await gzipPieces(manifestJson(part, {
+      eventId: ctx.event.id, generatedAt: new Date(now).toISOString(), expiresAt: new Date(now + MANIFEST_LIFETIME_MS).toISOString(),
+      cursor: this.cursors.encode('manifest', ctx.event.id, position), feedCursor: this.cursors.encode('feed', ctx.event.id, position), full,
+    }, tickets()));
+    return { gzip, full, ticketCount, snapshot, contextKey: part.key, builtAt: now };
+  }
+
+  /** Every ticket of the event, a page at a time in serial order. */
+  private async *serialPages(eventId: string): AsyncGenerator<ManifestRow[]> {
+    let afterSerial = -1;
+    for (;;) {
+      const rows = await manifestTicketPage(this.db, eventId, { afterSerial, limit: this.o.pageSize });
+      yield rows;
+      if (rows.length < this.o.pageSize) return;
+      afterSerial = rows.at(-1)!.ticket.serial;
+    }
+  }
+
+  private async *idPages(eventId: string, ids: readonly string[]): AsyncGenerator<ManifestRow[]> {
+    for (let i = 0; i < ids.length; i += this.o.pageSize) {
+      yield await manifestTicketPage(this.db, eventId, { ids: ids.slice(i, i + this.o.pageSize) });
+    }
+  }
+
+  /** Computed once per loaded context (contexts are replaced, never changed, when the event's configuration changes). */
+  private contextPart(ctx: EventContext): ContextPart {
+    let part = this.parts.get(ctx);
+    if (!part) {
+      part = contextPart(ctx);
+      this.parts.set(ctx, part);
+    }
+    return part;
   }
 }
