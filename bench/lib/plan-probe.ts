@@ -93,6 +93,9 @@ export async function probeSyncPlans(url: string, input: ProbeInput): Promise<{ 
     const digests = (await c.query<{ d: string }>(`SELECT encode(code_digest, 'hex') AS d FROM tickets WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, ticketIds])).rows.map((r) => r.d);
     const conflicts = (await c.query<{ id: string; winner: string | null; ticket_id: string }>(
       `SELECT id, winner_scan_id AS winner, ticket_id FROM scans WHERE event_id = $1 AND record_status = 'conflict' ORDER BY id LIMIT 10`, [eventId])).rows;
+    // Scans that would win again (their open conflicts, if any, become void): disjoint from the losers above.
+    const revived = (await c.query<{ id: string }>(
+      `SELECT id FROM scans WHERE event_id = $1 AND record_status = 'admitted' ORDER BY id LIMIT 10`, [eventId])).rows.map((r) => r.id);
     const states: Array<{ ticketId: string; state: TicketScanState }> = ticketIds.map((id) => ({
       ticketId: id, state: { entries: 1, first: { at: Date.now() - 60_000, direction: 'entry', deviceId: 'probe', gateId: null }, last: { at: Date.now() - 60_000, direction: 'entry', deviceId: 'probe', gateId: null } },
     }));
@@ -115,7 +118,7 @@ export async function probeSyncPlans(url: string, input: ProbeInput): Promise<{ 
       verdicts: conflicts.map((x) => ({ id: x.id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false, isNew: false })),
       states,
       conflicts: conflicts.map((x) => ({ id: x.id, ticketId: x.ticket_id, recordStatus: 'conflict', conflictReason: 'already_used', winnerScanId: x.winner, ambiguous: false })),
-      voidLosers: conflicts.map((x) => x.id),
+      voidLosers: revived,
       at: Date.now(),
     });
   } finally {
