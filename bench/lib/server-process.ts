@@ -7,6 +7,7 @@
  * Commands arrive on stdin, one per line:
  *   profile-start          start the V8 CPU profiler (in-process, node:inspector)
  *   profile-stop <file>    stop it and write the .cpuprofile; answers `BENCH_PROFILE_SAVED <file>`
+ *   manifest-cache-clear   forget the cached manifests, so the next request builds one
  *
  * It stops cleanly on SIGTERM/SIGINT, and also when its stdin closes, so it
  * never outlives the benchmark that started it. Started by spawn-server.ts.
@@ -30,6 +31,9 @@ async function command(line: string): Promise<void> {
     await inspector.post('Profiler.setSamplingInterval', { interval: 250 });
     await inspector.post('Profiler.start');
     process.stdout.write('BENCH_PROFILE_STARTED\n');
+  } else if (cmd === 'manifest-cache-clear') {
+    server.services.sync.manifest.clearCache();
+    process.stdout.write('BENCH_MANIFEST_CACHE_CLEARED\n');
   } else if (cmd === 'profile-stop' && inspector) {
     const { profile } = await inspector.post('Profiler.stop');
     await writeFile(rest.join(' '), JSON.stringify(profile));

@@ -14,6 +14,8 @@ export interface ServerProcess {
   adminToken: string;
   /** Starts the V8 CPU profiler inside the server. */
   startProfile(): Promise<void>;
+  /** The next manifest request builds instead of being served from the cache. */
+  clearManifestCache(): Promise<void>;
   /** Stops it and writes the profile to `file` (.cpuprofile, opens in Chrome DevTools). */
   stopProfile(file: string): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after 15 s) and waits for the process to end. */
@@ -100,6 +102,10 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     async startProfile() {
       child.stdin!.write('profile-start\n');
       await waitFor('BENCH_PROFILE_STARTED', 10_000);
+    },
+    async clearManifestCache() {
+      child.stdin!.write('manifest-cache-clear\n');
+      await waitFor('BENCH_MANIFEST_CACHE_CLEARED', 10_000);
     },
     async stopProfile(file) {
       child.stdin!.write(`profile-stop ${file}\n`);

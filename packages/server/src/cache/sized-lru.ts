@@ -36,6 +36,11 @@ export class SizedLru<K, V> {
     }
   }
 
+  clear(): void {
+    this.map.clear();
+    this.total = 0;
+  }
+
   delete(key: K): void {
     const entry = this.map.get(key);
     if (entry === undefined) return;
