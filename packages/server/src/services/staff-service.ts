@@ -4,7 +4,7 @@ import { hashPin, verifyPin } from '../crypto/pin-hash.ts';
 import { DomainError, notFound, rateLimited } from '../http/errors.ts';
 import type { DeviceRecord } from '../store/devices.ts';
 import {
-  findStaffByUsername, insertEventLoginLog, insertStaff, listEventLoginLogs, listStaff, setStaffActive,
+  findStaffByUsername, insertEventLoginLog, insertStaff, listEventLoginLogs, listStaff, recentLoginFailures, setStaffActive,
   type EventLoginLogRecord, type StaffRecord,
 } from '../store/staff.ts';
 import type { RequestInfo } from './auth.ts';
@@ -76,9 +76,9 @@ export class StaffService {
   async login(device: DeviceRecord, eventId: string, body: StaffLoginBody, req: RequestInfo): Promise<StaffLogin> {
     const ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
-    const attempt = { eventId, identifier: body.username, deviceId: device.deviceId, ip: req.ip, userAgent: req.userAgent ?? null };
-    const deviceKey = `${device.pk}:${eventId}`;
     const now = this.now();
+    const attempt = { eventId, identifier: body.username, deviceId: device.deviceId, ip: req.ip, userAgent: req.userAgent ?? null, at: now };
+    const deviceKey = `${device.pk}:${eventId}`;
     const wait = Math.max(this.deviceFailures.retryAfterMs(deviceKey, now), this.ipFailures.retryAfterMs(req.ip, now));
     if (wait > 0) {
       await insertEventLoginLog(this.db, { ...attempt, staffId: null, success: false, message: 'rate limited' });
@@ -88,6 +88,15 @@ export class StaffService {
     // parallel guesses gets no more tries than the limit. A success takes it back.
     this.deviceFailures.record(deviceKey, now);
     this.ipFailures.record(req.ip, now);
+    // The same device limit across every API instance, from the shared login log (this instance's own
+    // counter only sees the attempts that came here).
+    const shared = await recentLoginFailures(this.db, eventId, device.deviceId, now - LOGIN_WINDOW_MS);
+    if (shared.count >= LOGIN_DEVICE_FAILURES) {
+      this.deviceFailures.forgive(deviceKey, now);
+      this.ipFailures.forgive(req.ip, now);
+      await insertEventLoginLog(this.db, { ...attempt, staffId: null, success: false, message: 'rate limited' });
+      throw rateLimited('Too many failed logins; wait a few minutes and try again', Math.max(1, (shared.oldest ?? now) + LOGIN_WINDOW_MS - now));
+    }
 
     const staff = await findStaffByUsername(this.db, device.organisationId, eventId, body.username);
     const pinOk = await verifyPin(body.pin, staff?.pinHash ?? (await this.dummyHash));

@@ -57,12 +57,28 @@ interface RawLoginLog {
 /** One staff login attempt. Never given the PIN. */
 export async function insertEventLoginLog(sql: Sql, log: {
   eventId: string; identifier: string; deviceId: string | null; staffId: string | null; success: boolean; message: string;
-  ip: string | null; userAgent: string | null;
+  ip: string | null; userAgent: string | null; at: number;
 }): Promise<void> {
   await sql.query(
-    `INSERT INTO event_login_logs (event_id, identifier, device_id, staff_id, success, message, ip_address, user_agent)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [log.eventId, log.identifier.slice(0, 200), log.deviceId, log.staffId, log.success, log.message, log.ip, log.userAgent?.slice(0, 400) ?? null]);
+    `INSERT INTO event_login_logs (event_id, identifier, device_id, staff_id, success, message, ip_address, user_agent, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [log.eventId, log.identifier.slice(0, 200), log.deviceId, log.staffId, log.success, log.message, log.ip, log.userAgent?.slice(0, 400) ?? null, new Date(log.at)]);
+}
+
+/**
+ * A device's failed logins at an event since `since` and since its last
+ * successful one, from the log every API instance writes: the per-device
+ * limit holds across instances, not only within one. Rate-limited attempts
+ * are not failures (they were not tried).
+ */
+export async function recentLoginFailures(sql: Sql, eventId: string, deviceId: string, since: number): Promise<{ count: number; oldest: number | null }> {
+  const [row] = await sql.query<{ n: number; oldest: Date | null }>(
+    `SELECT count(*)::int AS n, min(l.created_at) AS oldest FROM event_login_logs l
+     WHERE l.event_id = $1 AND l.device_id = $2 AND NOT l.success AND l.message <> 'rate limited'
+       AND l.created_at > greatest($3::timestamptz, (SELECT max(s.created_at) FROM event_login_logs s
+                                                     WHERE s.event_id = $1 AND s.device_id = $2 AND s.success AND s.created_at > $3::timestamptz))`,
+    [eventId, deviceId, new Date(since)]);
+  return { count: row?.n ?? 0, oldest: ms(row?.oldest) };
 }
 
 export async function listEventLoginLogs(sql: Sql, eventId: string, limit: number): Promise<EventLoginLogRecord[]> {
