@@ -72,6 +72,23 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
 /** What reconciliation needs of a ticket (its other columns are not read on the sync path). */
 export type LockedTicket = Pick<TicketRecord, 'id' | 'eventId' | 'typeId' | 'number' | 'status' | 'statusChangedAt' | 'state' | 'version'>;
 
+/** The SET list that writes a ticket's scan state from an unnest row `u` (entries, first_*, last_*), and bumps its version. */
+const TICKET_STATE_SET = `entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
+       last_at = to_timestamp(u.last_at / 1000.0), last_direction = u.last_direction, last_device_id = u.last_device, last_gate_id = u.last_gate,
+       version = t.version + 1`;
+/** The unnest column names TICKET_STATE_SET reads, after the id (and whatever else the statement puts first). */
+const TICKET_STATE_COLUMNS = 'entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate';
+
+/** The eight array literals for TICKET_STATE_COLUMNS, typed in that order as int, float8, text, uuid, float8, text, text, uuid. */
+function ticketStateArrays(states: readonly TicketScanState[]): string[] {
+  const f = <T>(fn: (s: TicketScanState) => T): T[] => states.map(fn);
+  return [
+    numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)), textArray(f((s) => s.first?.deviceId ?? null)),
+    textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)), textArray(f((s) => s.last?.direction ?? null)),
+    textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null)),
+  ];
+}
+
 /**
  * Writes new ticket states only where the row is still at the version they
  * were computed from (compare-and-set, as the online admission does), in one
@@ -83,19 +100,14 @@ export async function compareAndSetTicketStates(tx: Sql, eventId: string, writes
   if (writes.length === 0) return new Map();
   // Id order: concurrent uploads take the row locks in the same order.
   const w = [...writes].sort((a, b) => (a.ticketId < b.ticketId ? -1 : a.ticketId > b.ticketId ? 1 : 0));
-  const f = <T>(fn: (s: TicketScanState) => T): T[] => w.map((x) => fn(x.state));
   const rows = await tx.query<{ id: string; version: number }>(
-    `UPDATE tickets t SET entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
-       last_at = to_timestamp(u.last_at / 1000.0), last_direction = u.last_direction, last_device_id = u.last_device, last_gate_id = u.last_gate,
-       version = t.version + 1
+    `UPDATE tickets t SET ${TICKET_STATE_SET}
      FROM unnest($2::uuid[], $3::int[], $4::int[], $5::float8[], $6::text[], $7::uuid[], $8::float8[], $9::text[], $10::text[], $11::uuid[])
-       AS u(id, expected, entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate)
+       AS u(id, expected, ${TICKET_STATE_COLUMNS})
      WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) AND t.id = u.id${guard ? ' AND t.version = u.expected' : ''}
      RETURNING t.id, t.version`,
-    [eventId, textArray(w.map((x) => x.ticketId)), numberArray(w.map((x) => x.expectedVersion)),
-      numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)), textArray(f((s) => s.first?.deviceId ?? null)),
-      textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)), textArray(f((s) => s.last?.direction ?? null)),
-      textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))], { name: guard ? 'sync_cas_tickets' : 'sync_cas_tickets_unguarded' });
+    [eventId, textArray(w.map((x) => x.ticketId)), numberArray(w.map((x) => x.expectedVersion)), ...ticketStateArrays(w.map((x) => x.state))],
+    { name: guard ? 'sync_cas_tickets' : 'sync_cas_tickets_unguarded' });
   return new Map(rows.map((r) => [r.id, r.version]));
 }
 
@@ -211,7 +223,6 @@ export interface Reconciliation {
 export async function applyReconciliation(tx: Sql, eventId: string, w: Reconciliation): Promise<Map<string, number>> {
   const { verdicts: v, states, conflicts: c } = w;
   if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidLosers.length === 0) return new Map();
-  const f = <T>(fn: (s: TicketScanState) => T): T[] => states.map((s) => fn(s.state));
   const rows = await tx.query<{ id: string; version: number }>(
     `WITH verdicts AS (
        UPDATE scans s SET record_status = u.status, conflict_reason = u.reason, winner_scan_id = u.winner, ambiguous = u.ambiguous,
@@ -237,11 +248,9 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
        WHERE event_id = $1 AND loser_scan_id = ANY($14::uuid[]) AND status = 'open' AND reason <> 'device_revoked'
        RETURNING 1`}
      )
-     UPDATE tickets t SET entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,
-       last_at = to_timestamp(u.last_at / 1000.0), last_direction = u.last_direction, last_device_id = u.last_device, last_gate_id = u.last_gate,
-       version = t.version + 1
+     UPDATE tickets t SET ${TICKET_STATE_SET}
      FROM unnest($15::uuid[], $16::int[], $17::float8[], $18::text[], $19::uuid[], $20::float8[], $21::text[], $22::text[], $23::uuid[])
-       AS u(id, entries, first_at, first_device, first_gate, last_at, last_direction, last_device, last_gate)
+       AS u(id, ${TICKET_STATE_COLUMNS})
      WHERE t.event_id = $1 AND t.id = ANY($15::uuid[]) AND t.id = u.id
      RETURNING t.id, t.version`,
     [eventId,
@@ -251,9 +260,8 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
       textArray(c.map((x) => x.ticketId)), textArray(c.map((x) => x.id)), textArray(c.map((x) => x.winnerScanId)), textArray(c.map((x) => x.conflictReason)),
       booleanArray(c.map((x) => x.ambiguous)),
       textArray(w.voidLosers),
-      textArray(states.map((s) => s.ticketId)), numberArray(f((s) => s.entries)), numberArray(f((s) => s.first?.at ?? null)),
-      textArray(f((s) => s.first?.deviceId ?? null)), textArray(f((s) => s.first?.gateId ?? null)), numberArray(f((s) => s.last?.at ?? null)),
-      textArray(f((s) => s.last?.direction ?? null)), textArray(f((s) => s.last?.deviceId ?? null)), textArray(f((s) => s.last?.gateId ?? null))], { name: w.voidLosers.length === 0 ? 'sync_apply' : 'sync_apply_void' });
+      textArray(states.map((s) => s.ticketId)), ...ticketStateArrays(states.map((s) => s.state))],
+    { name: w.voidLosers.length === 0 ? 'sync_apply' : 'sync_apply_void' });
   return new Map(rows.map((r) => [r.id, r.version]));
 }
 

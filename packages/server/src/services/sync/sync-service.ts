@@ -472,30 +472,19 @@ function resultItem(
 }
 
 /**
- * Replays the given tickets and writes what changed: scan verdicts of record,
- * ticket states and conflicts. Callers hold the tickets' row locks.
- *
- * A ticket whose version is still 0 has no candidate admission stored by
- * another transaction: every write that adds one bumps the version (the
- * online admission itself, and here, where a ticket that got candidates but
- * no new state is still written). So when the caller passes this
- * transaction's `newCandidates`, those tickets are replayed from them alone,
- * without reading their scans back — the usual case of a first offline sync.
+ * Locks the given tickets (id order), replays all their stored candidate
+ * admissions and writes what changed: scan verdicts of record, ticket states
+ * and conflicts. A ticket that got candidates but no new state is still
+ * written, so that "version 0 means no candidate admission stored" stays true
+ * (reconcileNewCandidates relies on it).
  */
 export async function reconcileTickets(
   tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: Set<string>, at: number, lock = true,
-  /** Rows the caller already read under their locks in this transaction (saves reading them again). */
-  locked?: ReadonlyMap<string, LockedTicket>,
-  /** Every candidate admission this transaction inserted, by ticket. */
-  newCandidates?: ReadonlyMap<string, CandidateScan[]>,
 ): Promise<Map<string, ReconciledTicket>> {
   const out = new Map<string, ReconciledTicket>();
   if (ticketIds.length === 0) return out;
-  const known = locked ? ticketIds.flatMap((id) => { const t = locked.get(id); return t ? [t] : []; }) : [];
-  const tickets = known.length === ticketIds.length ? known : await lockTicketsById(tx, ctx.event.id, ticketIds, lock);
-  const untouched = (t: LockedTicket): boolean => newCandidates !== undefined && t.version === 0;
-  const toRead = tickets.filter((t) => !untouched(t)).map((t) => t.id);
-  const candidates = await candidateScans(tx, ctx.event.id, toRead);
+  const tickets = await lockTicketsById(tx, ctx.event.id, ticketIds, lock);
+  const candidates = await candidateScans(tx, ctx.event.id, tickets.map((t) => t.id));
   const byTicket = new Map<string, CandidateScan[]>();
   for (const c of candidates) {
     const list = byTicket.get(c.ticketId);
@@ -506,7 +495,7 @@ export async function reconcileTickets(
   for (const ticket of tickets) {
     const type = ctx.types.get(ticket.typeId);
     if (!type) continue;
-    const scans = (untouched(ticket) ? newCandidates!.get(ticket.id) : byTicket.get(ticket.id)) ?? [];
+    const scans = byTicket.get(ticket.id) ?? [];
     const r: ReconciledTicket = reconcileTicket(ctx, ticket, type, scans);
     out.set(ticket.id, r);
     // Keeps "version 0 means no candidate admission" true when every candidate lost (wrong gate, cancelled…).
