@@ -88,6 +88,8 @@ export async function probeSyncPlans(url: string, input: ProbeInput): Promise<{ 
         return [];
       },
       async exec(): Promise<void> { /* unused */ },
+      // The scans' insert is a COPY, which has no plan: it is not probed.
+      async copyRows(): Promise<void> { /* unused */ },
     };
     const { eventId, ticketIds } = input;
     const digests = (await c.query<{ d: string }>(`SELECT encode(code_digest, 'hex') AS d FROM tickets WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, ticketIds])).rows.map((r) => r.d);

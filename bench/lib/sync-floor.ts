@@ -36,7 +36,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { TicketScanState } from '@entrada/core';
 import { uuidv7 } from '../../packages/server/src/crypto/uuidv7.ts';
 import type { Sql } from '../../packages/server/src/db/database.ts';
@@ -170,6 +173,9 @@ function sqlOf(c: pg.ClientBase): Sql {
     },
     async exec(text: string): Promise<void> {
       await c.query(text);
+    },
+    async copyRows(table: string, columns: readonly string[], rows: string): Promise<void> {
+      await pipeline(Readable.from([rows]), c.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)));
     },
   };
 }

@@ -12,6 +12,7 @@ function counting(db: Database): { sql: Sql; statements: () => number } {
   const sql: Sql = {
     query: (text, params, opts) => { n++; return db.query(text, params, opts); },
     exec: (text) => { n++; return db.exec(text); },
+    copyRows: (table, columns, rows) => { n++; return db.copyRows(table, columns, rows); },
   };
   return { sql, statements: () => n };
 }

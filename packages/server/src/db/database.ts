@@ -11,6 +11,12 @@ export interface Sql {
   query<R = Record<string, unknown>>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[]>;
   /** Runs several statements without parameters (migrations). */
   exec(text: string): Promise<void>;
+  /**
+   * Bulk-loads rows with COPY FROM: `rows` is PostgreSQL's COPY text format
+   * (store/copy-text.ts builds it); `table` and `columns` are trusted names
+   * from our own code, never input.
+   */
+  copyRows(table: string, columns: readonly string[], rows: string): Promise<void>;
 }
 
 export interface Database extends Sql {

@@ -13,12 +13,21 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     const result = await target.query<R>(text, params as unknown[] | undefined);
     return result.rows;
   };
+  // PGlite reads COPY data from a virtual file, /dev/blob, given with the statement.
+  const copy = async (target: Pick<PGlite, 'query'>, table: string, columns: readonly string[], rows: string): Promise<void> => {
+    await target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([rows]) });
+  };
   return {
     kind: 'pglite',
     query: (text, params) => run(db, text, params),
     exec: async (text) => { await db.exec(text); },
+    copyRows: (table, columns, rows) => copy(db, table, columns, rows),
     transaction: (fn) => db.transaction(async (t) => {
-      const tx: Sql = { query: (text, params) => run(t, text, params), exec: async (text) => { await t.exec(text); } };
+      const tx: Sql = {
+        query: (text, params) => run(t, text, params),
+        exec: async (text) => { await t.exec(text); },
+        copyRows: (table, columns, rows) => copy(t, table, columns, rows),
+      };
       return fn(tx);
     }),
     close: () => db.close(),

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Database, QueryOptions, Sql } from './database.ts';
 
 export interface PostgresOptions {
@@ -22,10 +25,22 @@ export function openPostgres(options: PostgresOptions): Database {
     return result.rows as R[];
   };
 
+  const copy = async (client: pg.PoolClient, table: string, columns: readonly string[], rows: string): Promise<void> => {
+    await pipeline(Readable.from([rows]), client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)));
+  };
+
   return {
     kind: 'postgres',
     query: (text, params, opts) => run(pool, text, params, opts),
     exec: async (text) => { await pool.query(text); },
+    async copyRows(table, columns, rows) {
+      const client = await pool.connect();
+      try {
+        await copy(client, table, columns, rows);
+      } finally {
+        client.release();
+      }
+    },
     async transaction(fn) {
       const client = await pool.connect();
       try {
@@ -33,6 +48,7 @@ export function openPostgres(options: PostgresOptions): Database {
         const tx: Sql = {
           query: (text, params, opts) => run(client, text, params, opts),
           exec: async (text) => { await client.query(text); },
+          copyRows: (table, columns, rows) => copy(client, table, columns, rows),
         };
         const result = await fn(tx);
         await client.query('COMMIT');

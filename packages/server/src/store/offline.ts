@@ -1,6 +1,7 @@
 import type { Direction, TicketScanState } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
-import { booleanArray, byteaHexArray, numberArray, textArray } from './pg-arrays.ts';
+import { copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
+import { booleanArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './tickets.ts';
 import type { CandidateScan, RecordStatus, ScanVerdictOfRecord } from '../services/sync/reconcile.ts';
@@ -126,39 +127,40 @@ export interface OfflineScanRow {
   clientScanId: string | null;
 }
 
+const SCAN_COPY_COLUMNS = [
+  'event_id', 'id', 'seq', 'ticket_id', 'code_digest', 'result', 'reason', 'admits', 'direction', 'device_pk', 'device_id', 'gate_id',
+  'scanned_at', 'received_at', 'source', 'local_result', 'payload_hash', 'chain_link', 'integrity', 'clock_uncertainty_ms', 'flags',
+  'record_status', 'sync_session_id', 'client_scan_id',
+] as const;
+
 /**
  * Inserts the batch's scans, all new: the caller holds the device log's lock,
  * under which no seq above the log's last_seq is stored, and has read back
- * every seq of the batch at or below it (a plain INSERT costs PostgreSQL
- * ~2 µs less per row than an ON CONFLICT one). A concurrent online request
- * of the same physical scan can still violate scans_physical_scan: the
- * transaction then fails and the upload is retried. The batch travels as
- * parallel arrays written as array literals (see pg-arrays.ts); what is the
- * same for the whole upload travels once. Returns the stored seqs.
+ * every seq of the batch at or below it. A concurrent online request of the
+ * same physical scan can still violate scans_physical_scan: the transaction
+ * then fails and the upload is retried. One COPY (see copy-text.ts: a quarter
+ * less PostgreSQL CPU per row than an INSERT of unnested arrays); what is the
+ * same for the whole upload is encoded once. Returns the stored seqs.
  */
 export async function insertOfflineScans(tx: Sql, ctx: {
   eventId: string; devicePk: string; deviceId: string; sessionId: string; receivedAt: number;
   integrity: 'chain' | 'unsigned' | 'failed'; uncertaintyMs: number;
 }, rows: OfflineScanRow[]): Promise<Set<number>> {
   if (rows.length === 0) return new Set();
-  const col = <T>(f: (r: OfflineScanRow) => T): T[] => rows.map(f);
-  await tx.query(
-    `INSERT INTO scans (event_id, id, seq, ticket_id, code_digest, result, reason, admits, direction, device_pk, device_id, gate_id,
-       scanned_at, received_at, source, local_result, payload_hash, chain_link, integrity, clock_uncertainty_ms, flags, record_status, sync_session_id,
-       client_scan_id)
-     SELECT $1, u.id, u.seq, u.ticket_id, u.digest, u.result, u.reason, u.admits, u.direction, $2, $3, u.gate_id,
-       to_timestamp(u.scanned_at / 1000.0), $5, 'offline', u.local_result, u.payload_hash, u.chain_link,
-       $6, $7, string_to_array(u.flags, ','), u.record_status, $4, u.client_scan_id
-     FROM unnest($8::uuid[], $9::bigint[], $10::uuid[], $11::bytea[], $12::text[], $13::text[], $14::boolean[], $15::text[], $16::uuid[],
-         $17::float8[], $18::text[], $19::bytea[], $20::bytea[], $21::text[], $22::text[], $23::uuid[])
-       AS u(id, seq, ticket_id, digest, result, reason, admits, direction, gate_id, scanned_at, local_result, payload_hash, chain_link,
-         flags, record_status, client_scan_id)`,
-    [ctx.eventId, ctx.devicePk, ctx.deviceId, ctx.sessionId, new Date(ctx.receivedAt), ctx.integrity, ctx.uncertaintyMs,
-      textArray(col((r) => r.id)), numberArray(col((r) => r.seq)), textArray(col((r) => r.ticketId)), byteaHexArray(col((r) => r.digestHex)),
-      textArray(col((r) => r.result)), textArray(col((r) => r.reason)), booleanArray(col((r) => r.admits)), textArray(col((r) => r.direction)),
-      textArray(col((r) => r.gateId)), numberArray(col((r) => r.scannedAt)), textArray(col((r) => r.localResult)),
-      byteaHexArray(col((r) => r.payloadHashHex)), byteaHexArray(col((r) => r.chainLinkHex)), textArray(col((r) => r.flags.join(','))),
-      textArray(col((r) => r.recordStatus)), textArray(col((r) => r.clientScanId))], { name: 'sync_insert_scans' });
+  const eventId = copyText(ctx.eventId);
+  // device_pk, device_id … after gate_id; received_at, source; integrity and uncertainty; session.
+  const device = `${copyText(ctx.devicePk)}\t${copyText(ctx.deviceId)}`;
+  const received = `${copyTimestamp(ctx.receivedAt)}\toffline`;
+  const integrity = `${copyText(ctx.integrity)}\t${copyNumber(ctx.uncertaintyMs)}`;
+  const session = copyText(ctx.sessionId);
+  let out = '';
+  for (const r of rows) {
+    out += `${eventId}\t${copyText(r.id)}\t${copyNumber(r.seq)}\t${copyText(r.ticketId)}\t${copyByteaHex(r.digestHex)}\t${copyText(r.result)}\t`
+      + `${copyText(r.reason)}\t${copyBoolean(r.admits)}\t${copyText(r.direction)}\t${device}\t${copyText(r.gateId)}\t`
+      + `${copyTimestamp(r.scannedAt)}\t${received}\t${copyText(r.localResult)}\t${copyByteaHex(r.payloadHashHex)}\t${copyByteaHex(r.chainLinkHex)}\t`
+      + `${integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\n`;
+  }
+  await tx.copyRows('scans', SCAN_COPY_COLUMNS, out);
   return new Set(rows.map((r) => r.seq));
 }
 
