@@ -340,13 +340,16 @@ export class SyncLoop {
       await store.applyManifestDelta(eventId, tickets, { manifest: doc.cursor, header, refreshedAt: now });
       patches.push(...tickets);
     }
-    // Other devices' scans, each with its ticket's state now; a page and its cursor land together. After a full
-    // manifest the feed starts where the manifest was taken (replaying it from the start would re-send every ticket);
-    // otherwise where the last page left it. (Not re-read from the store: that would load every ticket again.)
-    let feedCursor = (!stored || doc.full ? doc.feed_cursor : undefined) ?? stored?.feedCursor ?? null;
+    // Every ticket's state came with the manifest (a delta since the last one). The feed is read only for what a
+    // manifest cannot show: other devices' admissions that lost against tickets this device admitted (double
+    // entries), each with its ticket's state now; a page and its cursor land together. A device far behind thus
+    // never pages through every scan made meanwhile (after a reconnect, every other device's). The first download
+    // starts the feed where the manifest was taken: this device had admitted nothing before. (The cursor is not
+    // re-read from the store: that would load every ticket again.)
+    let feedCursor = stored?.feedCursor ?? doc.feed_cursor ?? null;
     const limit = this.o.feedPageLimit ?? 1000;
     for (let page = 0; page < 20; page++) {
-      const q = `/api/v1/offline/events?event_id=${eventId}&limit=${limit}${feedCursor ? `&since=${encodeURIComponent(feedCursor)}` : ''}`;
+      const q = `/api/v1/offline/events?event_id=${eventId}&only=double_entries&limit=${limit}${feedCursor ? `&since=${encodeURIComponent(feedCursor)}` : ''}`;
       const p = await api.request<FeedPage>('GET', q, undefined, this.timeoutMs);
       changed += p.events.length;
       await this.noteDoubleEntries(p.events);
@@ -386,7 +389,9 @@ export class SyncLoop {
   /**
    * A conflict is two devices admitting one ticket. The losing device learns it
    * from its upload's answer; the winning one from the feed, here: another
-   * device's scan ruled a conflict on a ticket this device admitted.
+   * device's scan ruled a conflict on a ticket this device admitted (the
+   * server picks them, from all of this device's scans, online ones and those
+   * its outbox no longer keeps included).
    */
   private async noteDoubleEntries(events: readonly FeedEvent[]): Promise<void> {
     const { store, eventId, deviceId } = this.o;
@@ -398,8 +403,6 @@ export class SyncLoop {
     const added: DoubleEntry[] = [];
     for (const e of candidates) {
       if (seen.has(e.scan_id)) continue;
-      const mine = await store.scansOfTicket(eventId, e.ticket_id);
-      if (!mine.some((s) => s.localResult === 'valid')) continue;
       seen.add(e.scan_id);
       added.push({
         scanId: e.scan_id, ticketId: e.ticket_id, deviceId: e.device_id, at: e.scanned_at ? Date.parse(e.scanned_at) : null, gateId: e.gate_id,

@@ -134,6 +134,41 @@ describe('sync loop and scanner against the real server', () => {
     expect(exported.integrity?.head_signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
   });
 
+  it('a device far behind takes ticket states from its manifest and reads only its double entries from the feed', async () => {
+    const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 30 }, () => ({ ticket_type_id: ev.types.ga })));
+    const requests: string[] = [];
+    const counting: FetchLike = (url, init) => {
+      requests.push(new URL(url).pathname + new URL(url).search);
+      return realFetch(url, init);
+    };
+    const winner = await makeScanner({ fetch: counting, name: 'Double entry winner' });
+    const other = await makeScanner({ name: 'Double entry loser' });
+    await winner.scanner.sync.syncNow();
+    await other.scanner.sync.syncNow();
+    // Both offline: the winner admits ticket 0 first, the other device admits it later, and 29 more tickets.
+    expect(await winner.scanner.scanOffline(issued[0]!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    for (const t of issued) expect(await other.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    await winner.scanner.sync.syncNow();
+    await other.scanner.sync.syncNow();
+    expect((await other.scanner.status()).conflicts).toEqual([expect.objectContaining({ reason: 'already_used' })]);
+
+    requests.length = 0;
+    await eventually(async () => {
+      await winner.scanner.sync.syncNow();
+      const st = await winner.scanner.status();
+      expect(st.doubleEntries).toEqual([expect.objectContaining({ ticketId: issued[0]!.id, deviceId: other.device.deviceId, reason: 'already_used' })]);
+    });
+    // Every ticket the other device admitted is known to the winner, from the manifest delta alone.
+    const store = new MemoryStore(winner.backing);
+    const manifest = await store.loadManifest(ev.eventId);
+    for (const t of issued) expect(manifest?.tickets.get(t.id)).toMatchObject({ current_scans: 1, inside: true });
+    const feed = requests.filter((r) => r.startsWith('/api/v1/offline/events'));
+    expect(feed.length).toBeGreaterThan(0);
+    expect(feed.every((r) => r.includes('only=double_entries'))).toBe(true);
+    winner.scanner.stop();
+    other.scanner.stop();
+  });
+
   it('halves the batch on 413 until the server takes it', async () => {
     const tickets = await issueTickets(server.admin, ev.eventId, Array.from({ length: 7 }, () => ({ ticket_type_id: ev.types.ga })));
     const sizes: number[] = [];

@@ -457,6 +457,56 @@ describeEachBackend('offline sync', (backend) => {
       });
       expect((await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&since=forged`)).status).toBe(400);
     });
+
+    it('only=double_entries shows a device only the other devices\' losing admissions of tickets it admitted, including a verdict that changes later', async () => {
+      const winner = await device('DE winner');
+      const loser = await device('DE loser');
+      const late = await device('DE late');
+      const bystander = await device('DE bystander');
+      const [shared, lateShared, mineAlone, others] = await tickets(4);
+      const start = async (d: typeof winner): Promise<string> => {
+        const r = await d.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries`);
+        expect(r.status).toBe(200);
+        return r.body.next_cursor as string;
+      };
+      const since = await start(winner);
+      const bystanderSince = await start(bystander);
+      winner.scan({ code: shared!.code, at: t0, gateId: ev.gates.main });
+      winner.scan({ code: lateShared!.code, at: t0 + 20_000, gateId: ev.gates.main });
+      winner.scan({ code: mineAlone!.code, at: t0, gateId: ev.gates.main });
+      await winner.upload();
+      loser.scan({ code: shared!.code, at: t0 + 10_000, gateId: ev.gates.main }); // loses: the winner's scan is earlier
+      loser.scan({ code: others!.code, at: t0, gateId: ev.gates.main }); // a ticket the winner never scanned
+      await loser.upload();
+      // A late upload with an earlier scan takes lateShared over: the winner's own scan becomes the conflict, no double entry for it.
+      late.scan({ code: lateShared!.code, at: t0 + 5_000, gateId: ev.gates.main });
+      await late.upload();
+
+      const read = async (d: typeof winner, from: string): Promise<Array<Record<string, unknown>>> => {
+        const events: Array<Record<string, unknown>> = [];
+        let cursor = from;
+        for (let page = 0; page < 100; page++) {
+          const r = await d.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries&limit=1&since=${encodeURIComponent(cursor)}`);
+          expect(r.status).toBe(200);
+          events.push(...r.body.events);
+          cursor = r.body.next_cursor;
+          if (!r.body.has_more) break;
+        }
+        return events;
+      };
+      await eventually(async () => {
+        const seen = await read(winner, since);
+        expect(seen).toEqual([expect.objectContaining({ kind: 'scan', ticket_id: shared!.id, device_id: loser.deviceId, verdict: 'conflict', conflict_reason: 'already_used' })]);
+      });
+      // The late device admitted lateShared and the winner's scan of it lost: a double entry in the late device's view.
+      await eventually(async () => {
+        expect(await read(late, since)).toEqual([expect.objectContaining({ ticket_id: lateShared!.id, device_id: winner.deviceId, verdict: 'conflict' })]);
+      });
+      expect(await read(bystander, bystanderSince)).toEqual([]);
+      // The organisers' feed has no "own scans" to relate to.
+      expect((await server.admin.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries`)).status).toBe(400);
+      expect((await winner.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=everything`)).status).toBe(400);
+    });
   });
 
   describe('conflict resolution and revocation', () => {

@@ -141,7 +141,12 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   app.get('/api/v1/offline/events', {
     schema: {
       tags, summary: 'Download feed: changes at an event since a cursor, commit-ordered, in pages',
-      querystring: Type.Object({ event_id: Uuid, since: Type.Optional(Type.String({ maxLength: 512 })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) }),
+      querystring: Type.Object({
+        event_id: Uuid, since: Type.Optional(Type.String({ maxLength: 512 })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+        only: Type.Optional(Type.Literal('double_entries', {
+          description: 'Scanner devices: only other devices\' scans ruled conflicts on tickets this device admitted (ticket states come with manifest deltas)',
+        })),
+      }),
     },
   }, async (req, reply) => {
     const who = await s.auth.adminOrDevice(requestInfo(req));
@@ -149,7 +154,9 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     const limit = Number(req.query.limit ?? 1000);
     if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
     const ctx = await eventFor(organisationId, req.query.event_id);
-    return sendJson(req, reply, await s.sync.feed.page(ctx, { since: req.query.since, limit, excludeDevicePk: 'device' in who ? who.device.pk : null }));
+    return sendJson(req, reply, await s.sync.feed.page(ctx, {
+      since: req.query.since, limit, excludeDevicePk: 'device' in who ? who.device.pk : null, doubleEntries: req.query.only === 'double_entries',
+    }));
   });
 
   app.get('/api/v1/events/:eventId/conflicts', {

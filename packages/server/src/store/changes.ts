@@ -92,14 +92,26 @@ export interface FeedScan {
 }
 export interface FeedTicket { tx: string; ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string }
 
+/**
+ * One page of the feed. With `doubleEntriesOf` (a device's pk), only other
+ * devices' scans ruled conflicts on tickets that device admitted: what its
+ * manifest deltas cannot show it. They are found through scans_tx like the
+ * rest, each checked against the device's own scans of its ticket.
+ */
 export async function feedPage(sql: Sql, eventId: string, opts: {
   ticketsAfter: { tx: string; id: string }; scansAfter: { tx: string; id: string }; excludeDevicePk: string | null; limit: number;
+  doubleEntriesOf?: string | null;
 }): Promise<{ xmin: string; tickets: FeedTicket[]; scans: FeedScan[] }> {
   const [x] = await sql.query<{ xmin: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`);
   // A second snapshot may see more committed rows, never fewer: reading below the first xmin stays safe.
   const xmin = x!.xmin;
+  const doubleEntriesOf = opts.doubleEntriesOf ?? null;
+  const scanFilter = doubleEntriesOf === null
+    ? '($6::uuid IS NULL OR s.device_pk <> $6::uuid OR s.revision > 0)'
+    : `s.record_status = 'conflict' AND s.device_pk <> $6::uuid
+       AND EXISTS (SELECT 1 FROM scans m WHERE m.event_id = s.event_id AND m.ticket_id = s.ticket_id AND m.device_pk = $6::uuid AND m.admits)`;
   const [tickets, scans] = await Promise.all([
-    sql.query<RawTicket & { txt: string; code_kind: 'signed' | 'imported'; digest: string }>(
+    doubleEntriesOf !== null ? [] : sql.query<RawTicket & { txt: string; code_kind: 'signed' | 'imported'; digest: string }>(
       `SELECT t.tx::text AS txt, ${TICKET_COLUMNS}, t.code_kind, encode(t.code_digest, 'hex') AS digest FROM tickets t
        WHERE t.event_id = $1 AND t.tx < $2::xid8 AND (t.tx, t.id) > ($3::xid8, $4::uuid)
        ORDER BY t.tx, t.id LIMIT $5`,
@@ -111,12 +123,11 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
       `SELECT s.tx::text AS txt, s.id AS scan_id, s.ticket_id AS scan_ticket_id, s.device_id AS scan_device_id, s.seq::float8 AS seq, s.scanned_at,
          s.direction, s.gate_id, s.result, s.reason, s.record_status, s.conflict_reason, s.winner_scan_id, s.ambiguous, s.source, s.revision, ${TICKET_COLUMNS}
        FROM (SELECT * FROM scans s
-             WHERE s.event_id = $1 AND s.tx < $2::xid8 AND (s.tx, s.id) > ($3::xid8, $4::uuid)
-               AND ($6::uuid IS NULL OR s.device_pk <> $6::uuid OR s.revision > 0)
+             WHERE s.event_id = $1 AND s.tx < $2::xid8 AND (s.tx, s.id) > ($3::xid8, $4::uuid) AND ${scanFilter}
              ORDER BY s.tx, s.id LIMIT $5) s
        LEFT JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
        ORDER BY s.tx, s.id`,
-      [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, opts.limit, opts.excludeDevicePk]),
+      [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, opts.limit, doubleEntriesOf ?? opts.excludeDevicePk]),
   ]);
   return {
     xmin,

@@ -20,7 +20,14 @@ const iso = (v: number | null | undefined): string | null => (v == null ? null :
 export class FeedService {
   constructor(private readonly db: Database, private readonly cursors: Cursors) {}
 
-  async page(ctx: EventContext, opts: { since: string | undefined; limit: number; excludeDevicePk: string | null }): Promise<Record<string, unknown>> {
+  /**
+   * `doubleEntries` (a device's own view): only other devices' scans ruled
+   * conflicts on tickets this device admitted. A scanner takes every ticket's
+   * state from its manifest deltas and reads only these here, so a device far
+   * behind never pages through every scan made meanwhile.
+   */
+  async page(ctx: EventContext, opts: { since: string | undefined; limit: number; excludeDevicePk: string | null; doubleEntries?: boolean }): Promise<Record<string, unknown>> {
+    if (opts.doubleEntries && opts.excludeDevicePk === null) throw invalid('only=double_entries is a scanner device\'s view: call it with a device token');
     let from: Position = { tx: '0', kind: 0, id: NIL_UUID };
     if (opts.since) {
       const decoded = this.cursors.decode('feed', ctx.event.id, opts.since);
@@ -30,7 +37,9 @@ export class FeedService {
     // Items at the cursor's transaction: tickets after the cursor's id (or none, when the cursor sits on a scan), scans after it.
     const ticketsAfter = from.kind === 0 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: MAX_UUID };
     const scansAfter = from.kind === 1 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: NIL_UUID };
-    const { xmin, tickets, scans } = await feedPage(this.db, ctx.event.id, { ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1 });
+    const { xmin, tickets, scans } = await feedPage(this.db, ctx.event.id, {
+      ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1, doubleEntriesOf: opts.doubleEntries ? opts.excludeDevicePk : null,
+    });
     type Item = { pos: Position; body: Record<string, unknown> };
     const ticketState = (t: TicketRecord): Record<string, unknown> => ({
       ticket_id: t.id, serial: t.serial, number: t.number, type_id: t.typeId, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
