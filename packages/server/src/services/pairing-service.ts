@@ -7,7 +7,7 @@ import {
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
 import { DomainError, notFound, rateLimited } from '../http/errors.ts';
 import type { DeviceRecord } from '../store/devices.ts';
-import { insertLoginLog } from '../store/organisations.ts';
+import { insertLoginLog, recentPairingFailures } from '../store/organisations.ts';
 import { consumePairingCode, findPairingCode, insertPairingCode, type PairingCodeRecord } from '../store/pairing.ts';
 import type { RequestInfo } from './auth.ts';
 import { newDeviceId, parsePublicKey, type DeviceService } from './device-service.ts';
@@ -114,6 +114,15 @@ export class PairingService {
     // Counted as a failure from here on, in the same synchronous step as the check: a burst of
     // parallel guesses gets no more tries than the limit. A success takes it back.
     this.failures.record(req.ip, now);
+    // The same limit across every API instance, from the shared login log (this instance's own counter only
+    // sees the attempts that came here).
+    const shared = await recentPairingFailures(this.db, req.ip, now - PAIRING_FAILURE_WINDOW_MS);
+    if (shared.count >= PAIRING_FAILURE_LIMIT) {
+      this.failures.forgive(req.ip, now);
+      await this.log(req, { success: false, message: 'rate limited' });
+      throw rateLimited('Too many failed pairing attempts from this address; wait and try again',
+        Math.max(1, (shared.oldest ?? now) + PAIRING_FAILURE_WINDOW_MS - now));
+    }
     const normalised = normalisePairingCode(body.code);
     if (normalised === null) return this.fail(req, 'PAIRING_CODE_INVALID', null);
     const hash = pairingCodeHash(normalised);
@@ -151,7 +160,7 @@ export class PairingService {
   private async log(req: RequestInfo, entry: { success: boolean; message: string; code?: PairingCodeRecord | null; deviceId?: string }): Promise<void> {
     await insertLoginLog(this.db, {
       organisationId: entry.code?.organisationId ?? null, eventId: entry.code?.eventId ?? null, identifier: 'pairing-code',
-      deviceId: entry.deviceId ?? null, success: entry.success, message: entry.message, ip: req.ip, userAgent: req.userAgent ?? null,
+      deviceId: entry.deviceId ?? null, success: entry.success, message: entry.message, ip: req.ip, userAgent: req.userAgent ?? null, at: this.now(),
     }).catch(() => undefined);
   }
 }

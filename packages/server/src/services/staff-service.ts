@@ -88,14 +88,19 @@ export class StaffService {
     // parallel guesses gets no more tries than the limit. A success takes it back.
     this.deviceFailures.record(deviceKey, now);
     this.ipFailures.record(req.ip, now);
-    // The same device limit across every API instance, from the shared login log (this instance's own
-    // counter only sees the attempts that came here).
-    const shared = await recentLoginFailures(this.db, eventId, device.deviceId, now - LOGIN_WINDOW_MS);
-    if (shared.count >= LOGIN_DEVICE_FAILURES) {
+    // The same limits across every API instance, from the shared login log (this instance's own
+    // counters only see the attempts that came here).
+    const shared = await recentLoginFailures(this.db, eventId, device.deviceId, req.ip, now - LOGIN_WINDOW_MS);
+    const over = [
+      shared.device.count >= LOGIN_DEVICE_FAILURES ? shared.device.oldest : undefined,
+      shared.address.count >= LOGIN_IP_FAILURES ? shared.address.oldest : undefined,
+    ].filter((oldest) => oldest !== undefined);
+    if (over.length > 0) {
       this.deviceFailures.forgive(deviceKey, now);
       this.ipFailures.forgive(req.ip, now);
       await insertEventLoginLog(this.db, { ...attempt, staffId: null, success: false, message: 'rate limited' });
-      throw rateLimited('Too many failed logins; wait a few minutes and try again', Math.max(1, (shared.oldest ?? now) + LOGIN_WINDOW_MS - now));
+      const wait = Math.max(...over.map((oldest) => (oldest ?? now) + LOGIN_WINDOW_MS - now));
+      throw rateLimited('Too many failed logins; wait a few minutes and try again', Math.max(1, wait));
     }
 
     const staff = await findStaffByUsername(this.db, device.organisationId, eventId, body.username);

@@ -30,10 +30,25 @@ export async function findAdminByTokenHash(sql: Sql, tokenHash: Buffer): Promise
 export async function insertLoginLog(sql: Sql, log: {
   organisationId?: string | null; eventId?: string | null; identifier: string; deviceId?: string | null;
   success: boolean; message: string; ip: string | null; userAgent: string | null;
+  /** The service's clock (limits counted from this log compare with it); the database's when absent. */
+  at?: number;
 }): Promise<void> {
   await sql.query(
-    `INSERT INTO login_logs (organisation_id, event_id, identifier, device_id, success, message, ip_address, user_agent)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [log.organisationId ?? null, log.eventId ?? null, log.identifier, log.deviceId ?? null, log.success, log.message, log.ip, log.userAgent?.slice(0, 400) ?? null],
+    `INSERT INTO login_logs (organisation_id, event_id, identifier, device_id, success, message, ip_address, user_agent, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()))`,
+    [log.organisationId ?? null, log.eventId ?? null, log.identifier, log.deviceId ?? null, log.success, log.message, log.ip,
+      log.userAgent?.slice(0, 400) ?? null, log.at === undefined ? null : new Date(log.at)],
   );
+}
+
+/**
+ * Failed pairing attempts from an address since `since`, from the log every
+ * API instance writes (rate-limited attempts were not tried: not counted).
+ */
+export async function recentPairingFailures(sql: Sql, ip: string, since: number): Promise<{ count: number; oldest: number | null }> {
+  const [row] = await sql.query<{ n: number; oldest: Date | null }>(
+    `SELECT count(*)::int AS n, min(created_at) AS oldest FROM login_logs
+     WHERE identifier = 'pairing-code' AND NOT success AND ip_address = $1 AND created_at > $2 AND message <> 'rate limited'`,
+    [ip, new Date(since)]);
+  return { count: row?.n ?? 0, oldest: row?.oldest ? row.oldest.getTime() : null };
 }

@@ -66,19 +66,28 @@ export async function insertEventLoginLog(sql: Sql, log: {
 }
 
 /**
- * A device's failed logins at an event since `since` and since its last
- * successful one, from the log every API instance writes: the per-device
- * limit holds across instances, not only within one. Rate-limited attempts
- * are not failures (they were not tried).
+ * Failed logins at an event since `since`, from the log every API instance
+ * writes, so the limits hold across instances and not only within one: the
+ * device's since its last successful login, and the address's (a success
+ * does not reset those: one right PIN must not buy an address more guesses).
+ * Rate-limited attempts are not failures (they were not tried). One statement.
  */
-export async function recentLoginFailures(sql: Sql, eventId: string, deviceId: string, since: number): Promise<{ count: number; oldest: number | null }> {
-  const [row] = await sql.query<{ n: number; oldest: Date | null }>(
-    `SELECT count(*)::int AS n, min(l.created_at) AS oldest FROM event_login_logs l
-     WHERE l.event_id = $1 AND l.device_id = $2 AND NOT l.success AND l.message <> 'rate limited'
-       AND l.created_at > greatest($3::timestamptz, (SELECT max(s.created_at) FROM event_login_logs s
-                                                     WHERE s.event_id = $1 AND s.device_id = $2 AND s.success AND s.created_at > $3::timestamptz))`,
-    [eventId, deviceId, new Date(since)]);
-  return { count: row?.n ?? 0, oldest: ms(row?.oldest) };
+export async function recentLoginFailures(sql: Sql, eventId: string, deviceId: string, ip: string, since: number): Promise<{
+  device: { count: number; oldest: number | null }; address: { count: number; oldest: number | null };
+}> {
+  const [row] = await sql.query<{ device_n: number; device_oldest: Date | null; address_n: number; address_oldest: Date | null }>(
+    `SELECT d.n AS device_n, d.oldest AS device_oldest, a.n AS address_n, a.oldest AS address_oldest
+     FROM (SELECT count(*)::int AS n, min(l.created_at) AS oldest FROM event_login_logs l
+           WHERE l.event_id = $1 AND l.device_id = $2 AND NOT l.success AND l.message <> 'rate limited'
+             AND l.created_at > greatest($3::timestamptz, (SELECT max(s.created_at) FROM event_login_logs s
+                                                           WHERE s.event_id = $1 AND s.device_id = $2 AND s.success AND s.created_at > $3::timestamptz))) d,
+          (SELECT count(*)::int AS n, min(l.created_at) AS oldest FROM event_login_logs l
+           WHERE l.event_id = $1 AND l.ip_address = $4 AND NOT l.success AND l.message <> 'rate limited' AND l.created_at > $3::timestamptz) a`,
+    [eventId, deviceId, new Date(since), ip]);
+  return {
+    device: { count: row?.device_n ?? 0, oldest: ms(row?.device_oldest) },
+    address: { count: row?.address_n ?? 0, oldest: ms(row?.address_oldest) },
+  };
 }
 
 export async function listEventLoginLogs(sql: Sql, eventId: string, limit: number): Promise<EventLoginLogRecord[]> {
