@@ -1,9 +1,12 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  describeEachBackend, eventually, issueTickets, registerDevice, seedEvent, startTestServer,
+  describeEachBackend, eventually, issueTickets, registerDevice, seedEvent, startTestServer, TEST_SECRET,
   type Client, type SeededEvent, type TestDatabase, type TestServer,
 } from './harness.ts';
+import type { EventContext } from '../src/services/event-context.ts';
+import { Cursors } from '../src/services/sync/cursor.ts';
+import { FeedService } from '../src/services/sync/feed-service.ts';
 import { TestDevice } from './offline-helpers.ts';
 
 describeEachBackend('offline sync', (backend) => {
@@ -506,6 +509,35 @@ describeEachBackend('offline sync', (backend) => {
       // The organisers' feed has no "own scans" to relate to.
       expect((await server.admin.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries`)).status).toBe(400);
       expect((await winner.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=everything`)).status).toBe(400);
+    });
+    it('a double-entries page looks through a bounded window of scans, and the pages still find every double entry once', async () => {
+      const winner = await device('Window winner');
+      const loser = await device('Window loser');
+      const feed = new FeedService(tdb.db, new Cursors(Buffer.from(TEST_SECRET)), 4);
+      const ctx = { event: { id: ev.eventId } } as EventContext;
+      const [{ pk }] = await tdb.db.query<{ pk: string }>(`SELECT id AS pk FROM devices WHERE device_id = $1`, [winner.deviceId]) as [{ pk: string }];
+      const start = (await feed.page(ctx, { since: undefined, limit: 2, excludeDevicePk: pk, doubleEntries: true })).next_cursor as string;
+      const ts = await tickets(15);
+      ts.slice(0, 5).forEach((t, i) => winner.scan({ code: t.code, at: t0 + i * 1000, gateId: ev.gates.main }));
+      await winner.upload();
+      // Each of the winner's 5 tickets admitted later by the loser (5 double entries), among 10 more of its scans.
+      ts.forEach((t, i) => loser.scan({ code: t.code, at: t0 + 60_000 + i * 1000, gateId: ev.gates.main }));
+      await loser.upload();
+      await eventually(async () => {
+        const seen: string[] = [];
+        let since = start;
+        let pages = 0;
+        for (; pages < 100; pages++) {
+          const p = await feed.page(ctx, { since, limit: 2, excludeDevicePk: pk, doubleEntries: true }) as { events: Array<{ ticket_id: string }>; next_cursor: string; has_more: boolean };
+          expect(p.events.length).toBeLessThanOrEqual(2);
+          seen.push(...p.events.map((e) => e.ticket_id));
+          since = p.next_cursor;
+          if (!p.has_more) break;
+        }
+        expect(seen.sort()).toEqual(ts.slice(0, 5).map((t) => t.id).sort());
+        // 20 scans after the cursor, at most 4 looked through per page.
+        expect(pages).toBeGreaterThanOrEqual(4);
+      });
     });
   });
 

@@ -92,23 +92,38 @@ export interface FeedScan {
 }
 export interface FeedTicket { tx: string; ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string }
 
+/** Scans a double-entries page looks through at most (they are few among many, so a page may hold none). */
+export const DOUBLE_ENTRY_WINDOW = 20_000;
+
 /**
  * One page of the feed. With `doubleEntriesOf` (a device's pk), only other
  * devices' scans ruled conflicts on tickets that device admitted: what its
  * manifest deltas cannot show it. They are found through scans_tx like the
- * rest, each checked against the device's own scans of its ticket.
+ * rest, each checked against the device's own scans of its ticket, among at
+ * most DOUBLE_ENTRY_WINDOW scans after the cursor: `windowEnd` is the last of
+ * them when there were more, where the next page goes on (a device far
+ * behind pages through a long history in bounded steps).
  */
 export async function feedPage(sql: Sql, eventId: string, opts: {
   ticketsAfter: { tx: string; id: string }; scansAfter: { tx: string; id: string }; excludeDevicePk: string | null; limit: number;
   doubleEntriesOf?: string | null;
-}): Promise<{ xmin: string; tickets: FeedTicket[]; scans: FeedScan[] }> {
+  /** DOUBLE_ENTRY_WINDOW unless given. */
+  window?: number;
+}): Promise<{ xmin: string; tickets: FeedTicket[]; scans: FeedScan[]; windowEnd: { tx: string; id: string } | null }> {
   const [x] = await sql.query<{ xmin: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`);
   // A second snapshot may see more committed rows, never fewer: reading below the first xmin stays safe.
   const xmin = x!.xmin;
   const doubleEntriesOf = opts.doubleEntriesOf ?? null;
+  let windowEnd: { tx: string; id: string } | null = null;
+  if (doubleEntriesOf !== null) {
+    const [end] = await sql.query<{ tx: string; id: string }>(
+      `SELECT s.tx::text AS tx, s.id FROM scans s WHERE s.event_id = $1 AND s.tx < $2::xid8 AND (s.tx, s.id) > ($3::xid8, $4::uuid)
+       ORDER BY s.tx, s.id OFFSET $5 LIMIT 1`, [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, (opts.window ?? DOUBLE_ENTRY_WINDOW) - 1]);
+    windowEnd = end ?? null;
+  }
   const scanFilter = doubleEntriesOf === null
     ? '($6::uuid IS NULL OR s.device_pk <> $6::uuid OR s.revision > 0)'
-    : `s.record_status = 'conflict' AND s.device_pk <> $6::uuid
+    : `s.record_status = 'conflict' AND s.device_pk <> $6::uuid${windowEnd ? ' AND (s.tx, s.id) <= ($7::xid8, $8::uuid)' : ''}
        AND EXISTS (SELECT 1 FROM scans m WHERE m.event_id = s.event_id AND m.ticket_id = s.ticket_id AND m.device_pk = $6::uuid AND m.admits)`;
   const [tickets, scans] = await Promise.all([
     doubleEntriesOf !== null ? [] : sql.query<RawTicket & { txt: string; code_kind: 'signed' | 'imported'; digest: string }>(
@@ -127,10 +142,11 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
              ORDER BY s.tx, s.id LIMIT $5) s
        LEFT JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
        ORDER BY s.tx, s.id`,
-      [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, opts.limit, doubleEntriesOf ?? opts.excludeDevicePk]),
+      [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, opts.limit, doubleEntriesOf ?? opts.excludeDevicePk, ...(windowEnd ? [windowEnd.tx, windowEnd.id] : [])]),
   ]);
   return {
     xmin,
+    windowEnd,
     tickets: tickets.map((r) => ({ tx: r.txt, ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest })),
     scans: scans.map((r) => ({
       ticket: r.id ? toTicket(r) : null,

@@ -1,7 +1,7 @@
 import { isInside } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { invalid } from '../../http/errors.ts';
-import { feedPage } from '../../store/changes.ts';
+import { DOUBLE_ENTRY_WINDOW, feedPage } from '../../store/changes.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import type { EventContext } from '../event-context.ts';
 import { NIL_UUID, type Cursors, type Position } from './cursor.ts';
@@ -18,7 +18,11 @@ const iso = (v: number | null | undefined): string | null => (v == null ? null :
  * each in id order.
  */
 export class FeedService {
-  constructor(private readonly db: Database, private readonly cursors: Cursors) {}
+  constructor(
+    private readonly db: Database, private readonly cursors: Cursors,
+    /** Scans a double-entries page looks through at most (smaller in tests). */
+    private readonly doubleEntryWindow = DOUBLE_ENTRY_WINDOW,
+  ) {}
 
   /**
    * `doubleEntries` (a device's own view): only other devices' scans ruled
@@ -37,8 +41,9 @@ export class FeedService {
     // Items at the cursor's transaction: tickets after the cursor's id (or none, when the cursor sits on a scan), scans after it.
     const ticketsAfter = from.kind === 0 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: MAX_UUID };
     const scansAfter = from.kind === 1 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: NIL_UUID };
-    const { xmin, tickets, scans } = await feedPage(this.db, ctx.event.id, {
+    const { xmin, tickets, scans, windowEnd } = await feedPage(this.db, ctx.event.id, {
       ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1, doubleEntriesOf: opts.doubleEntries ? opts.excludeDevicePk : null,
+      window: this.doubleEntryWindow,
     });
     type Item = { pos: Position; body: Record<string, unknown> };
     const ticketState = (t: TicketRecord): Record<string, unknown> => ({
@@ -67,9 +72,13 @@ export class FeedService {
       })),
     ].sort((a, b) => compareTx(a.pos.tx, b.pos.tx) || a.pos.kind - b.pos.kind || (a.pos.id < b.pos.id ? -1 : a.pos.id > b.pos.id ? 1 : 0));
     const page = items.slice(0, opts.limit);
-    const hasMore = items.length > opts.limit;
+    const full = items.length > opts.limit;
+    const hasMore = full || windowEnd !== null;
     // Without more to read, everything below xmin has been seen: jump there so the next call skips nothing and repeats nothing.
-    const next: Position = hasMore ? page.at(-1)!.pos : maxPosition(page.at(-1)?.pos ?? from, { tx: xmin, kind: 0, id: NIL_UUID });
+    // A double-entries page that looked through its whole window of scans goes on after the window.
+    const next: Position = full ? page.at(-1)!.pos
+      : windowEnd ? { tx: windowEnd.tx, kind: 1, id: windowEnd.id }
+        : maxPosition(page.at(-1)?.pos ?? from, { tx: xmin, kind: 0, id: NIL_UUID });
     return { event_id: ctx.event.id, events: page.map((i) => i.body), next_cursor: this.cursors.encode('feed', ctx.event.id, next), has_more: hasMore };
   }
 }
