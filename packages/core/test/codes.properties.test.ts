@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBase32, encodeBase32 } from '../src/codes/base32.ts';
 import { decodeFrame, encodeFrameBody } from '../src/codes/frame.ts';
-import { ed25519, issueSignedCode, MAX_CODE_LENGTH, parseScannedCode, verifySignedCode } from '../src/codes/index.ts';
+import { ed25519, issueSignedCode, MAX_CODE_LENGTH, parseScannedCode, signedCodeText, verifySignedCode } from '../src/codes/index.ts';
 import type { CodeParseResult, SignatureCheck, SignedTicketClaims } from '../src/codes/index.ts';
 
 const EPOCH = 1_704_067_200_000;
@@ -245,5 +245,26 @@ describe('parseScannedCode properties', () => {
       ),
       { numRuns: 1_000 },
     );
+  });
+
+  it('signedCodeText gives a signed code the very text parsing gives it, in any case and with scanner noise', () => {
+    const noise = fc.constantFrom('', ' ', '\t', '\n', '\r\n', ' \r\n');
+    fc.assert(fc.property(claimsArb, fc.boolean(), noise, noise, (claims, lower, before, after) => {
+      const code = issueSignedCode(claims, sign);
+      const scanned = before.replace(/[\r\n]/g, '') + (lower ? code.toLowerCase() : code) + after;
+      const parsed = parseScannedCode(scanned);
+      expect(parsed.kind).toBe('signed');
+      expect(signedCodeText(scanned)).toBe(parsed.kind === 'signed' ? parsed.text : null);
+    }), { numRuns: 300 });
+  });
+
+  it('signedCodeText is null for whatever parsing cannot read as a signed code\'s spelling, and never throws', () => {
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', 'E', 'N', 'e', 'n', 'Z', '2', ' ', '\t', '\n', '\u0000', 'é'), maxLength: 300 }), (text) => {
+      const guess = signedCodeText(text);
+      const parsed = parseScannedCode(text);
+      // A guess is only ever the parsed signed text, or a text that parses otherwise (then the server parses it).
+      if (parsed.kind === 'signed') expect(guess).toBe(parsed.text);
+      if (parsed.kind === 'invalid') expect(guess).toBeNull();
+    }), { numRuns: 2_000 });
   });
 });

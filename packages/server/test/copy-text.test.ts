@@ -4,7 +4,8 @@
  * NULL, far-future times; and a COPY inside a transaction that rolls back
  * leaves nothing.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COPY_NULL, copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from '../src/store/copy-text.ts';
 import { pgConstraint, pgErrorCode, PG_UNIQUE_VIOLATION } from '../src/db/database.ts';
 import { textArray } from '../src/store/pg-arrays.ts';
@@ -77,10 +78,31 @@ describeEachBackend('COPY rows', (backend) => {
     expect((await readBack()).map((r) => r.tags)).toEqual([['future', 'clock_skew'], []]);
   });
 
+  it('leaves bytes that are not hex to the database, which refuses them', async () => {
+    const cells = [copyText('h'), COPY_NULL, COPY_NULL, copyByteaHex('zz'), COPY_NULL, copyWords([])];
+    await expect(tdb.db.transaction((tx) => tx.copyRows('copy_probe', COLUMNS, `${cells.join('\t')}\n`))).rejects.toThrow();
+  });
+
   it('refuses values it cannot encode before anything is sent', () => {
     expect(() => copyWords(['two words'])).toThrow();
     expect(() => copyWords(['a,b'])).toThrow();
     expect(() => copyNumber(Number.NaN)).toThrow();
-    expect(() => copyByteaHex('zz')).toThrow();
+    expect(() => copyByteaHex('ab\tcd')).toThrow();
+    expect(() => copyByteaHex('ab\\')).toThrow();
+  });
+});
+
+describe('COPY timestamps', () => {
+  it('spell every millisecond JavaScript can hold as toISOString does, without the sign of years past 9999', () => {
+    const iso = (ms: number): string => new Date(ms).toISOString().replace(/^\+/, '');
+    fc.assert(fc.property(fc.integer({ min: 0, max: 8_640_000_000_000_000 }), (ms) => {
+      expect(copyTimestamp(ms)).toBe(iso(ms));
+    }), { numRuns: 5_000 });
+    // Consecutive calls within one day and across its edges (the remembered date must follow).
+    const day = 86_400_000;
+    for (const ms of [0, day - 1, day, 1_795_249_329_576, 1_795_249_329_576 + 1, 20 * day + 999, 20 * day - 1, 253_402_300_799_999, 253_402_300_800_000]) {
+      expect(copyTimestamp(ms)).toBe(iso(ms));
+    }
+    expect(copyTimestamp(null)).toBe(COPY_NULL);
   });
 });

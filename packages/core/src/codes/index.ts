@@ -12,7 +12,7 @@ export type {
   Verifier,
 } from './types.ts';
 export { SIGNED_CODE_PREFIX, issueSignedCode, verifySignedCode } from './signed-code.ts';
-export { MAX_CODE_LENGTH, parseScannedCode } from './scanned-code.ts';
+export { MAX_CODE_LENGTH, parseScannedCode, signedCodeText } from './scanned-code.ts';
 export { codeDigest } from './digest.ts';
 export { fromHex, toHex } from './hex.ts';
 export { fromBase64Url, toBase64Url } from './base64url.ts';

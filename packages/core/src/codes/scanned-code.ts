@@ -1,7 +1,7 @@
 // Classifying whatever a scanner hands us: an Entrada-signed code, an imported code from
 // another ticketing system, or input that cannot be a ticket code at all.
 
-import { decodeSignedCodeText } from './signed-code.ts';
+import { decodeSignedCodeText, hasSignedPrefix, SIGNED_CODE_PREFIX } from './signed-code.ts';
 import type { CodeParseResult } from './types.ts';
 
 /**
@@ -28,6 +28,19 @@ function stripScannerNoise(raw: string): string {
 
 function isBlank(code: number): boolean {
   return code === 0x20 || code === 0x09;
+}
+
+/**
+ * The text `parseScannedCode` would give `input` if it is a signed code, found
+ * without decoding it (no base32, no frame): null when it cannot be one. A
+ * keyed digest of this text that matches a signed ticket proves the code is
+ * that ticket's (the server's sync then skips the decoding); anything else
+ * must still be parsed, as an imported code may also start with "EN".
+ */
+export function signedCodeText(input: string): string | null {
+  const text = stripScannerNoise(input);
+  if (text.length <= SIGNED_CODE_PREFIX.length || text.length > MAX_CODE_LENGTH || !hasSignedPrefix(text) || FORBIDDEN.test(text)) return null;
+  return SIGNED_CODE_PREFIX + text.slice(SIGNED_CODE_PREFIX.length).toUpperCase();
 }
 
 /** Never throws, whatever the input. */

@@ -18,7 +18,7 @@ export function issueSignedCode(claims: SignedTicketClaims, sign: Signer): strin
   return SIGNED_CODE_PREFIX + encodeBase32(concatFrame(body, signature));
 }
 
-function hasSignedPrefix(text: string): boolean {
+export function hasSignedPrefix(text: string): boolean {
   // Compared code by code: toUpperCase() on arbitrary input can change the string length.
   const e = text.charCodeAt(0);
   const n = text.charCodeAt(1);

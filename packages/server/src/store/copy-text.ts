@@ -38,22 +38,53 @@ export function copyBoolean(value: boolean | null): string {
   return value === null ? COPY_NULL : value ? 't' : 'f';
 }
 
-const HEX = /^[0-9a-f]*$/i;
-
-/** bytea from a hex string: PostgreSQL's `\x…` input, its backslash escaped for COPY. */
+/**
+ * bytea from a hex string: PostgreSQL's `\x…` input, its backslash escaped
+ * for COPY. PostgreSQL rejects anything but hex digits there, so only COPY's
+ * own special characters need keeping out (a full hex check cost ~0.35 µs per
+ * 32-byte hash, three per scan).
+ */
 export function copyByteaHex(hex: string | null): string {
   if (hex === null) return COPY_NULL;
-  if (!HEX.test(hex)) throw new Error('not a hex string');
+  if (SPECIAL.test(hex)) throw new Error('not a hex string');
   return `\\\\x${hex}`;
 }
 
+const DAY_MS = 86_400_000;
+let memoDay = Number.NaN;
+let memoDate = '';
+
 /**
- * timestamptz from epoch milliseconds, in UTC. Years past 9999 (a device may
- * send any time up to JavaScript's last date) lose toISOString's `+` sign,
- * which PostgreSQL's input does not take.
+ * timestamptz from epoch milliseconds, in UTC: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+ * The date part is remembered from the previous call (a batch's scans fall on
+ * one or two days) and the time of day is plain arithmetic: Date's
+ * toISOString took ~0.7 µs per scan. Years past 9999 (a device may send any
+ * time up to JavaScript's last date) lose toISOString's `+` sign, which
+ * PostgreSQL's input does not take.
  */
 export function copyTimestamp(ms: number | null): string {
   if (ms === null) return COPY_NULL;
+  if (!Number.isInteger(ms)) return isoUtc(ms);
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== memoDay) {
+    memoDate = isoUtc(day * DAY_MS).slice(0, -13);
+    memoDay = day;
+  }
+  let rest = ms - day * DAY_MS;
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = Math.floor(rest / 1000);
+  const millis = rest - seconds * 1000;
+  return `${memoDate}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function isoUtc(ms: number): string {
   const iso = new Date(ms).toISOString();
   return iso.charCodeAt(0) === 0x2b ? iso.slice(1) : iso;
 }
