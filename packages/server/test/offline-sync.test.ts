@@ -120,9 +120,10 @@ describeEachBackend('offline sync', (backend) => {
       const [signed, enImported, enWord] = await issueTickets(server.admin, ev.eventId, [
         { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga, code: 'ENT-1234' }, { ticket_type_id: ev.types.ga, code: 'ENABCDEFGH' },
       ]);
-      // One character of the signature changed: still a well-formed signed code, of this event, matching no ticket.
-      const last = signed!.code.at(-1)!;
-      const forged = signed!.code.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+      // One character inside the signature changed (not the last, whose padding bits must stay zero): still a
+      // well-formed signed code of this event, matching no ticket.
+      const at = signed!.code.length - 10;
+      const forged = signed!.code.slice(0, at) + (signed!.code[at] === 'A' ? 'B' : 'A') + signed!.code.slice(at + 1);
       d.scan({ code: ` ${signed!.code.toLowerCase()}\r\n`, at: t0 });
       d.scan({ code: 'ENT-1234', at: t0 });
       d.scan({ code: 'ENABCDEFGH', at: t0 });
