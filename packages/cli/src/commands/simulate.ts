@@ -1,4 +1,4 @@
-import { backoffDelay, Prng, Scanner, type Clock, type SyncStatus } from '@entrada/client';
+import { backoffDelay, Prng, Scanner, type Clock, type FetchLike, type SyncStatus } from '@entrada/client';
 import { ed25519, MAX_TICKETS_PER_CALL, toBase64Url } from '@entrada/core';
 import type { EventSummary, IssuedTicket } from '../api-types.ts';
 import { CliError } from '../errors.ts';
@@ -7,6 +7,7 @@ import { HttpClient, type Connection } from '../http-client.ts';
 import type { Output } from '../output.ts';
 import { startProgress } from '../progress.ts';
 import { planScans, reconnectOffsets } from '../simulate/plan.ts';
+import { boundedManifestFetch } from '../simulate/bounded-fetch.ts';
 import { manifestPool, nativeVerifier, SimStore } from '../simulate/store.ts';
 
 export const SIMULATE_DEFAULTS = { devices: 50, tickets: 100_000, offlineMinutes: 30, overlap: 0.02, timeoutS: 600, reconnectOverS: 0 } as const;
@@ -177,6 +178,8 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
 
   // --- devices: seeded Ed25519 keys, registered, each downloading the manifest through the engine ---
   const pool = manifestPool();
+  // All devices share one process here: their manifest bodies are held a few at a time (see bounded-fetch.ts).
+  const deviceFetch = boundedManifestFetch((url, init) => globalThis.fetch(url, init) as unknown as ReturnType<FetchLike>, MANIFEST_DOWNLOADS_AT_ONCE);
   const syncFailures: Record<string, number> = {};
   const noteFailure = (st: SyncStatus): void => {
     if (!st.lastError) return;
@@ -202,7 +205,7 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
       scanner: null as unknown as Scanner,
     };
     device.scanner = new Scanner({
-      store: device.store, baseUrl: client.baseUrl, eventId: event.id, clock: simClock(stampAt), random: () => idRng.next(), verify: nativeVerifier,
+      store: device.store, baseUrl: client.baseUrl, eventId: event.id, clock: simClock(stampAt), random: () => idRng.next(), verify: nativeVerifier, fetch: deviceFetch,
       onStatus: (st) => device.watch?.(st),
       device: { deviceId: reg.device_id, token: reg.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
     });
