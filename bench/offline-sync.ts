@@ -28,6 +28,8 @@
  *    connections (the server's pool size), directly with `pg`, no server, on the benchmark event's own tables. It
  *    runs after the sync's verification and plan probe; the event then holds a second, synthetic scan per ticket
  *    (the whole-run table statistics include them; the baseline uses its own tables).
+ * 5b. The server's irreducible work per scan (bench/lib/server-work.ts: hashing, chain, code digest, JSON, no database),
+ *    in this process after the floor; with the floor it gives the least CPU any sync needs per scan here.
  * 6. Baseline: the seeds' per-row loop (a SELECT, an UPDATE and an INSERT per scan, one transaction per upload)
  *    on seed-shaped tables in the same database, directly with `pg`, on the same 100,000 scans.
  * 7. CPU per process group (server, postgres, load generator) during the sync, the floor and the baseline, and what
@@ -75,6 +77,7 @@ import {
 } from './lib/postgres.ts';
 import { fmtInt, markdownTable, pass, RESULTS_DIR, saveJson, timestamp } from './lib/report.ts';
 import { createSeedTables, runSeedBaseline, type SeedBaselineResult } from './lib/seed-baseline.ts';
+import { measureServerWork } from './lib/server-work.ts';
 import { prepareSyncFloor, runSyncFloor, type SyncFloorResult } from './lib/sync-floor.ts';
 import { spawnServer, type ServerProcess } from './lib/spawn-server.ts';
 
@@ -605,6 +608,9 @@ async function main(): Promise<void> {
     log(`database floor: ${describeCpu(floor.cpu)}`);
     if (floor.cpu.other > 0.15) log(`warning: ${floor.cpu.other.toFixed(2)} cores went to other processes during the database floor (foreign load)`);
   }
+  // 5b. The server's irreducible work per scan (hashing, chain, code digest, JSON), in this process, no database
+  const serverWork = floor ? measureServerWork(QUICK ? 100 : 400) : null;
+  if (serverWork) log(`the server's irreducible work: ${serverWork.totalUs} µs per scan (${serverWork.steps.map((x) => `${x.step} ${x.us}`).join(', ')})`);
 
   // 6. The seeds' per-row loop on the same scans
   let baseline: (SeedBaselineResult & { cpu: CpuUsage; loadMs: number }) | null = null;
@@ -722,6 +728,13 @@ async function main(): Promise<void> {
   rows.push([`CPU budget at the ${TARGETS.syncWallMs / 1000} s target`, `${cpuBudgetUs} µs per scan`,
     `${machine.cores} cores × ${TARGETS.syncWallMs / 1000} s ÷ ${fmtInt(targetScans)} = ${cpuBudgetUs} µs per scan, everything included; `
     + `${floor ? `the floor's PostgreSQL alone uses ${floor.cpuUsPerScan.postgres} µs` : 'database floor skipped'}; the sync used ${usPerScan(syncCpu, 'server')} µs (server) + ${usPerScan(syncCpu, 'postgres')} µs (PostgreSQL) + ${usPerScan(syncCpu, 'loadgen')} µs (load generator)`]);
+  if (floor && serverWork) {
+    const minimum = round(floor.cpuUsPerScan.postgres! + floor.cpuUsPerScan.loadgen! + serverWork.totalUs + usPerScan(syncCpu, 'loadgen'), 1);
+    rows.push(['least CPU any sync needs here', `${minimum} µs per scan`,
+      `the floor's PostgreSQL ${floor.cpuUsPerScan.postgres} µs + its client (driver, COPY text) ${floor.cpuUsPerScan.loadgen} µs + the server's irreducible work ${serverWork.totalUs} µs `
+      + `(hashes, chain, code digest, JSON) + the load generator ${usPerScan(syncCpu, 'loadgen')} µs, before HTTP, validation, reconciliation and answers: `
+      + `${minimum > cpuBudgetUs ? `${round((minimum / cpuBudgetUs - 1) * 100, 0)}% over` : 'within'} the ${cpuBudgetUs} µs budget`]);
+  }
   if (baseline) {
     rows.push([`seeds' per-row loop (pg, ${baseline.connections} connections, no HTTP)`, `${fmtInt(baseline.scansPerS)} scans/s`,
       `${fmtInt(baseline.scans)} scans in ${baseline.durationS.toFixed(2)} s${baseline.stoppedEarly ? ' (stopped at the deadline)' : ''}; ${fmtInt(baseline.statementsPerS)} statements/s; per upload p50 ${fmtMs(baseline.uploadLatencyMs.p50)} ms; ${baseline.deadlocks} deadlock victims resent; CPU postgres ${baseline.cpu.groups.postgres?.toFixed(2)}, loadgen ${baseline.cpu.groups.loadgen?.toFixed(2)}`]);
@@ -760,7 +773,7 @@ async function main(): Promise<void> {
       planProbe: { input: { ...probeInput, ticketIds: probeInput.ticketIds.length }, staleStatistics: probeStale.samples, afterAnalyze: probeFresh.samples },
     },
     tables, indexes: scanIndexes,
-    floor, floorRatio: floor ? round(scansPerS / floor.scansPerS, 3) : null, cpuBudgetUsPerScan: cpuBudgetUs,
+    floor, floorRatio: floor ? round(scansPerS / floor.scansPerS, 3) : null, cpuBudgetUsPerScan: cpuBudgetUs, serverWork,
     baseline, ratio,
     targets,
   });
