@@ -13,7 +13,7 @@ import type { RequestInfo } from './auth.ts';
 import { newDeviceId, parsePublicKey, type DeviceService } from './device-service.ts';
 import type { EventContext, EventContexts } from './event-context.ts';
 import type { EventService } from './event-service.ts';
-import { FailureLimiter } from './failure-limiter.ts';
+import { FailureLimiter, loggedFailuresRetryAfterMs } from './failure-limiter.ts';
 
 /** Failed redemptions per address before 429: 40-bit codes cannot be guessed at this rate. */
 export const PAIRING_FAILURE_LIMIT = 10;
@@ -116,12 +116,12 @@ export class PairingService {
     this.failures.record(req.ip, now);
     // The same limit across every API instance, from the shared login log (this instance's own counter only
     // sees the attempts that came here).
-    const shared = await recentPairingFailures(this.db, req.ip, now - PAIRING_FAILURE_WINDOW_MS);
-    if (shared.count >= PAIRING_FAILURE_LIMIT) {
+    const sharedWait = loggedFailuresRetryAfterMs(
+      await recentPairingFailures(this.db, req.ip, now - PAIRING_FAILURE_WINDOW_MS), PAIRING_FAILURE_LIMIT, PAIRING_FAILURE_WINDOW_MS, now);
+    if (sharedWait > 0) {
       this.failures.forgive(req.ip, now);
       await this.log(req, { success: false, message: 'rate limited' });
-      throw rateLimited('Too many failed pairing attempts from this address; wait and try again',
-        Math.max(1, (shared.oldest ?? now) + PAIRING_FAILURE_WINDOW_MS - now));
+      throw rateLimited('Too many failed pairing attempts from this address; wait and try again', sharedWait);
     }
     const normalised = normalisePairingCode(body.code);
     if (normalised === null) return this.fail(req, 'PAIRING_CODE_INVALID', null);

@@ -10,7 +10,7 @@ import {
 import type { RequestInfo } from './auth.ts';
 import type { EventContexts } from './event-context.ts';
 import type { EventService } from './event-service.ts';
-import { FailureLimiter } from './failure-limiter.ts';
+import { FailureLimiter, loggedFailuresRetryAfterMs } from './failure-limiter.ts';
 
 export const LOGIN_WINDOW_MS = 5 * 60_000;
 /** Failed logins per (device, event) before 429; a success clears them. */
@@ -91,16 +91,15 @@ export class StaffService {
     // The same limits across every API instance, from the shared login log (this instance's own
     // counters only see the attempts that came here).
     const shared = await recentLoginFailures(this.db, eventId, device.deviceId, req.ip, now - LOGIN_WINDOW_MS);
-    const over = [
-      shared.device.count >= LOGIN_DEVICE_FAILURES ? shared.device.oldest : undefined,
-      shared.address.count >= LOGIN_IP_FAILURES ? shared.address.oldest : undefined,
-    ].filter((oldest) => oldest !== undefined);
-    if (over.length > 0) {
+    const sharedWait = Math.max(
+      loggedFailuresRetryAfterMs(shared.device, LOGIN_DEVICE_FAILURES, LOGIN_WINDOW_MS, now),
+      loggedFailuresRetryAfterMs(shared.address, LOGIN_IP_FAILURES, LOGIN_WINDOW_MS, now),
+    );
+    if (sharedWait > 0) {
       this.deviceFailures.forgive(deviceKey, now);
       this.ipFailures.forgive(req.ip, now);
       await insertEventLoginLog(this.db, { ...attempt, staffId: null, success: false, message: 'rate limited' });
-      const wait = Math.max(...over.map((oldest) => (oldest ?? now) + LOGIN_WINDOW_MS - now));
-      throw rateLimited('Too many failed logins; wait a few minutes and try again', Math.max(1, wait));
+      throw rateLimited('Too many failed logins; wait a few minutes and try again', sharedWait);
     }
 
     const staff = await findStaffByUsername(this.db, device.organisationId, eventId, body.username);

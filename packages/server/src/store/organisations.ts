@@ -1,4 +1,5 @@
 import type { Sql } from '../db/database.ts';
+import { ms } from './rows.ts';
 
 export interface AdminPrincipal { tokenId: string; organisationId: string; platform: boolean }
 
@@ -50,5 +51,5 @@ export async function recentPairingFailures(sql: Sql, ip: string, since: number)
     `SELECT count(*)::int AS n, min(created_at) AS oldest FROM login_logs
      WHERE identifier = 'pairing-code' AND NOT success AND ip_address = $1 AND created_at > $2 AND message <> 'rate limited'`,
     [ip, new Date(since)]);
-  return { count: row?.n ?? 0, oldest: row?.oldest ? row.oldest.getTime() : null };
+  return { count: row?.n ?? 0, oldest: ms(row?.oldest) };
 }
