@@ -1,13 +1,15 @@
+import { verdictTone, type VerdictTone } from '@entrada/core';
 import type { ScanVerdict } from './api-types.ts';
 import { ago } from './format.ts';
 
-type Tone = 'green' | 'amber' | 'red';
-
-const BACKGROUND: Record<Tone, string> = {
-  green: '\x1b[1;97;42m',
-  amber: '\x1b[1;30;43m',
-  red: '\x1b[1;97;41m',
+// Core's tone decides the colour, as on the scanner app: green go, amber wait, red stop.
+const BACKGROUND: Record<VerdictTone, string> = {
+  go: '\x1b[1;97;42m',
+  wait: '\x1b[1;30;43m',
+  stop: '\x1b[1;97;41m',
 };
+const MARK: Record<VerdictTone, string> = { go: '✔', wait: '⚠', stop: '✖' };
+const RULE: Record<VerdictTone, string> = { go: '=', wait: '!', stop: '#' };
 const RESET = '\x1b[0m';
 
 /** The word a gate shows: the reason when it is more telling than the result. */
@@ -24,10 +26,6 @@ export function verdictTitle(v: Pick<ScanVerdict, 'result' | 'reason' | 'directi
   }
 }
 
-export function verdictTone(result: string): Tone {
-  return result === 'valid' ? 'green' : result === 'duplicate' ? 'amber' : 'red';
-}
-
 /**
  * What a gate screen would show: a full-width band readable from a step
  * away, then the facts a steward checks. Without colour the band is drawn
@@ -36,15 +34,16 @@ export function verdictTone(result: string): Tone {
 export function renderVerdict(v: ScanVerdict, opts: { color: boolean; columns: number; now?: number }): string[] {
   const width = Math.max(40, Math.min(opts.columns, 120));
   const title = verdictTitle(v);
-  const mark = v.result === 'valid' ? '✔' : v.result === 'duplicate' ? '⚠' : '✖';
+  const tone = verdictTone(v.reason);
+  const mark = MARK[tone];
   const centred = center(`${mark}  ${title}  ${mark}`, width);
   const lines: string[] = [];
   if (opts.color) {
-    const bg = BACKGROUND[verdictTone(v.result)];
+    const bg = BACKGROUND[tone];
     const blank = ' '.repeat(width);
     lines.push(bg + blank + RESET, bg + centred + RESET, bg + blank + RESET);
   } else {
-    const rule = (v.result === 'valid' ? '=' : v.result === 'duplicate' ? '!' : '#').repeat(width);
+    const rule = RULE[tone].repeat(width);
     lines.push(rule, centred.trimEnd(), rule);
   }
   lines.push('', `  ${v.message}`, '');

@@ -3,6 +3,7 @@ export * from './rules/admission.ts';
 export * from './rules/ticket-state.ts';
 export * from './rules/replay.ts';
 export * from './rules/messages.ts';
+export * from './rules/verdict-tone.ts';
 export * from './time/zoned.ts';
 export * from './codes/index.ts';
 export * from './ids/ticket-id.ts';

@@ -1,6 +1,7 @@
+import { verdictTone, type VerdictTone } from '@entrada/core';
 import type { ScanOutcome } from '@entrada/client';
 
-export type Tone = 'go' | 'wait' | 'stop';
+export type Tone = VerdictTone;
 
 /** What the verdict screen shows: a colour, a shape and one word before any detail, so nobody has to read to act. */
 export interface Presentation {
@@ -37,17 +38,20 @@ export function present(o: ScanOutcome, opts: { dataAgeMs: number | null }): Pre
   if (o.result === null) {
     return { tone: 'wait', icon: '!', headline: 'CHECK MANUALLY', detail: o.message, who, badge, holdMs: null };
   }
+  // The tone is core's, as on every other screen; this only words it for a phone.
+  const reason = o.reason ?? (o.result === 'valid' ? 'admitted' : 'unknown_code');
+  const tone = verdictTone(reason, { stale: o.stale });
   if (o.result === 'valid') {
     const headline = o.reason === 'exited' || o.reason === 'exit_not_inside' ? 'EXIT OK' : o.reason === 're_entry' ? 'RE-ENTRY' : 'ADMIT';
     // A stale manifest cannot know about scans on other devices: admit, but flag it amber.
-    if (o.stale) return { tone: 'wait', icon: '✓', headline, detail: `${o.message} (device data may be out of date)`, who, badge, holdMs: 2500 };
-    return { tone: 'go', icon: '✓', headline, detail: o.message, who, badge, holdMs: 1500 };
+    const detail = o.stale ? `${o.message} (device data may be out of date)` : o.message;
+    return { tone, icon: '✓', headline, detail, who, badge, holdMs: tone === 'go' ? 1500 : 2500 };
   }
-  if (o.reason === 'double_read') {
-    return { tone: 'wait', icon: '!', headline: 'JUST SCANNED', detail: o.message, who, badge, holdMs: 2500 };
+  if (tone === 'wait') {
+    return { tone, icon: '!', headline: 'JUST SCANNED', detail: o.message, who, badge, holdMs: 2500 };
   }
   const headline = (o.reason && STOP_HEADLINES[o.reason]) ?? 'STOP';
-  return { tone: 'stop', icon: '✕', headline, detail: o.message, who, badge, holdMs: null };
+  return { tone, icon: '✕', headline, detail: o.message, who, badge, holdMs: null };
 }
 
 function describeHolder(t: ScanOutcome['ticket']): string | null {
