@@ -1,3 +1,4 @@
+import { parseApiError } from '@entrada/core';
 import { ApiError, CliError } from './errors.ts';
 
 export const DEFAULT_URL = 'http://localhost:3000';
@@ -77,9 +78,11 @@ export class HttpClient {
       // A proxy's HTML error page, say: reported below by status.
     }
     if (!res.ok) {
-      const e = parsed as { error?: unknown; message?: unknown } | null | undefined;
-      if (e && typeof e.error === 'string' && typeof e.message === 'string') throw new ApiError(res.status, e.error, e.message);
-      throw new ApiError(res.status, `HTTP_${res.status}`, `the server at ${this.baseUrl} answered ${method} ${path.split('?')[0]} with HTTP ${res.status} ${res.statusText}`.trim());
+      const failure = parseApiError(res.status, parsed, res.headers.get('retry-after'), Date.now());
+      if (failure.code.startsWith('HTTP_')) {
+        throw new ApiError(res.status, failure.code, `the server at ${this.baseUrl} answered ${method} ${path.split('?')[0]} with HTTP ${res.status} ${res.statusText}`.trim());
+      }
+      throw new ApiError(res.status, failure.code, failure.message);
     }
     if (parsed === undefined) throw new CliError(`the server at ${this.baseUrl} did not answer with JSON; is --url pointing at an Entrada server?`);
     return parsed as T;

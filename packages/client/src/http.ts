@@ -1,4 +1,7 @@
+import { parseApiError, parseRetryAfter, type ApiFailureCode } from '@entrada/core';
 import type { Clock } from './clock.ts';
+
+export { parseRetryAfter };
 
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }) => Promise<{
   status: number;
@@ -17,6 +20,8 @@ export class ApiError extends Error {
     /** From Retry-After, when the server said how long to wait. */
     readonly retryAfterMs: number | null = null,
     readonly body: unknown = null,
+    /** The server's code from the closed list (`HTTP_<status>` when it sent none); null for network trouble and timeouts. */
+    readonly code: ApiFailureCode | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -28,13 +33,6 @@ export class ApiError extends Error {
     const s = this.status ?? 0;
     return s === 408 || s === 429 || s >= 500;
   }
-}
-
-export function parseRetryAfter(value: string | null, now: number): number | null {
-  if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 /** JSON over HTTP to the Entrada API with a device token; every call has a time budget. */
@@ -72,8 +70,8 @@ export class ApiClient {
       let parsed: unknown = null;
       try { parsed = text ? JSON.parse(text) : null; } catch { parsed = text; }
       if (res.status >= 200 && res.status < 300) return parsed as T;
-      const message = typeof parsed === 'object' && parsed !== null && 'message' in parsed ? String(parsed.message) : `HTTP ${res.status}`;
-      throw new ApiError('http', message, res.status, parseRetryAfter(res.headers.get('retry-after'), this.clock.now()), parsed);
+      const failure = parseApiError(res.status, parsed, res.headers.get('retry-after'), this.clock.now());
+      throw new ApiError('http', failure.message, res.status, failure.retryAfterMs, parsed, failure.code);
     } finally {
       this.clock.clearTimeout(timer);
     }

@@ -1,3 +1,5 @@
+import { parseApiError } from '@entrada/core';
+
 /** Small JSON calls the app makes outside the engine (pairing, staff login), with the server's `{error, message}` surfaced. */
 export class RequestFailed extends Error {
   constructor(readonly status: number | null, readonly code: string, message: string) {
@@ -23,9 +25,8 @@ export async function postJson<T>(path: string, body: unknown, token: string | n
   let parsed: unknown = null;
   try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON: fall through with the status */ }
   if (res.ok) return parsed as T;
-  const err = (parsed ?? {}) as { error?: unknown; message?: unknown };
-  const retry = res.headers.get('retry-after');
-  const wait = retry ? ` Try again in ${retry} s.` : '';
-  throw new RequestFailed(res.status, typeof err.error === 'string' ? err.error : `HTTP_${res.status}`,
-    (typeof err.message === 'string' ? err.message : `The server answered ${res.status}.`) + wait);
+  const failure = parseApiError(res.status, parsed, res.headers.get('retry-after'), Date.now());
+  const wait = failure.retryAfterMs !== null ? ` Try again in ${Math.ceil(failure.retryAfterMs / 1000)} s.` : '';
+  const message = failure.code.startsWith('HTTP_') ? `The server answered ${res.status}.` : failure.message;
+  throw new RequestFailed(res.status, failure.code, message + wait);
 }
