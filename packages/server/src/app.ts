@@ -1,8 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
+import { installAuthentication } from './http/authentication.ts';
 import { installErrorHandling } from './http/errors.ts';
 import type { Services } from './services/container.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -45,14 +46,20 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(healthRoutes(services));
-  await app.register(eventRoutes(services));
-  await app.register(ticketRoutes(services));
-  await app.register(deviceRoutes(services));
-  await app.register(pairingRoutes(services));
-  await app.register(staffRoutes(services));
-  await app.register(scanningRoutes(services));
-  await app.register(offlineRoutes(services));
+  await app.register(apiRoutes(services));
   await registerWebApp(app, options.webDir ?? defaultWebDir());
   return app;
 }
+
+/** Our routes, in one scope whose every route declares `config.auth` (the docs and the web app's files are public). */
+const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api) => {
+  installAuthentication(api, services.auth);
+  await api.register(healthRoutes(services));
+  await api.register(eventRoutes(services));
+  await api.register(ticketRoutes(services));
+  await api.register(deviceRoutes(services));
+  await api.register(pairingRoutes(services));
+  await api.register(staffRoutes(services));
+  await api.register(scanningRoutes(services));
+  await api.register(offlineRoutes(services));
+};

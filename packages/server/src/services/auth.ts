@@ -9,6 +9,12 @@ import { FailureLimiter } from './failure-limiter.ts';
 
 export interface RequestInfo { authorization: string | undefined; ip: string; userAgent: string | undefined }
 
+/** Who a route admits: checked by the app's onRequest hook, before the body is read (http/authentication.ts). */
+export type AuthRequirement = 'admin' | 'device' | 'admin-or-device' | 'none';
+
+/** The authenticated caller of a request. */
+export type Principal = { admin: AdminPrincipal } | { device: DeviceRecord };
+
 const ADMIN_TTL_MS = 10_000;
 // Short, so a suspension or revocation reaches every instance within seconds even without Redis.
 const DEVICE_TTL_MS = 2_000;
@@ -34,6 +40,13 @@ export class Authenticator {
     // last_seen_at is written in one set-based statement per interval, never per request.
     this.flushTimer = setInterval(() => void this.flushLastSeen(), 5_000);
     this.flushTimer.unref();
+  }
+
+  /** The caller a route's requirement admits, or a DomainError (401, 403, 429). */
+  async authenticate(requirement: Exclude<AuthRequirement, 'none'>, req: RequestInfo): Promise<Principal> {
+    if (requirement === 'admin') return { admin: await this.admin(req) };
+    if (requirement === 'device') return { device: await this.device(req) };
+    return this.adminOrDevice(req);
   }
 
   async admin(req: RequestInfo): Promise<AdminPrincipal> {
@@ -68,7 +81,7 @@ export class Authenticator {
   }
 
   /** Admin or the device itself, for resources both may read. */
-  async adminOrDevice(req: RequestInfo): Promise<{ admin: AdminPrincipal } | { device: DeviceRecord }> {
+  async adminOrDevice(req: RequestInfo): Promise<Principal> {
     const token = bearerToken(req.authorization);
     if (token?.startsWith('edt_')) return { device: await this.device(req) };
     return { admin: await this.admin(req) };
