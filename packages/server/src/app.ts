@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import type { Logger } from 'pino';
 import { installAuthentication } from './http/authentication.ts';
 import { installErrorHandling } from './http/errors.ts';
+import type { TrustProxy } from './config.ts';
 import type { Services } from './services/container.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -18,8 +19,8 @@ import { staffRoutes } from './routes/staff.ts';
 
 export interface AppOptions {
   logger: Logger | false;
-  /** Trust X-Forwarded-For (behind a load balancer) so rate limits see client addresses. */
-  trustProxy?: boolean;
+  /** Trust X-Forwarded-For (behind a load balancer) so rate limits see client addresses (ENTRADA_TRUST_PROXY). */
+  trustProxy?: TrustProxy;
   /** Folder of the built scanner app to serve at `/` (absent: a page explaining how to build it). */
   webDir?: string;
 }
@@ -29,7 +30,8 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger as FastifyBaseLogger }),
-    trustProxy: options.trustProxy ?? false,
+    // A hop count trusts the nearest N proxies (what Fastify does with a number, which its types do not list).
+    trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : (options.trustProxy ?? false),
     bodyLimit: 1024 * 1024,
     // Unknown fields are errors, not silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -49,6 +51,10 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   await app.register(apiRoutes(services));
   await registerWebApp(app, options.webDir ?? defaultWebDir());
   return app;
+}
+
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
 }
 
 /** Our routes, in one scope whose every route declares `config.auth` (the docs and the web app's files are public). */

@@ -1,4 +1,12 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
+
+/**
+ * Which proxies' X-Forwarded-For to believe (Fastify's trustProxy): none, any,
+ * the last N hops, or these addresses and CIDR ranges (and proxy-addr's
+ * names `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = boolean | number | string[];
 
 export interface Config {
   port: number;
@@ -21,6 +29,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** The built scanner app served at `/`; defaults to packages/web/dist. */
   webDir: string | undefined;
+  /** ENTRADA_TRUST_PROXY: behind a reverse proxy, so client addresses (and the limits counted by them) are the clients'. */
+  trustProxy: TrustProxy;
 }
 
 export class ConfigError extends Error {}
@@ -40,7 +50,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ticketCacheSize: parseInteger(env.ENTRADA_TICKET_CACHE ?? '200000', 'ENTRADA_TICKET_CACHE', 0, 50_000_000),
     publicUrl: parsePublicUrl(nonEmpty(env.ENTRADA_PUBLIC_URL)),
     webDir: env.ENTRADA_WEB_DIR ? path.resolve(env.ENTRADA_WEB_DIR) : undefined,
+    trustProxy: parseTrustProxy(nonEmpty(env.ENTRADA_TRUST_PROXY)),
   };
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** off | true | a hop count | a comma-separated list of addresses and CIDR ranges. */
+export function parseTrustProxy(text: string | undefined): TrustProxy {
+  if (text === undefined) return false;
+  const lower = text.toLowerCase();
+  if (lower === 'off' || lower === 'false' || lower === 'no') return false;
+  if (lower === 'true' || lower === 'on' || lower === 'yes') return true;
+  if (/^\d+$/.test(lower)) {
+    const hops = parseInteger(lower, 'ENTRADA_TRUST_PROXY (a hop count)', 0, 16);
+    return hops === 0 ? false : hops;
+  }
+  const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const bad = entries.find((e) => !isProxyAddress(e));
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError('ENTRADA_TRUST_PROXY must be off, true, a hop count (1-16) or a comma-separated list of proxy addresses and CIDR ranges '
+      + `(e.g. 10.0.0.0/8,127.0.0.1), got "${text}"${bad === undefined ? '' : `: "${bad}" is not an IP address or CIDR range`}`);
+  }
+  return entries;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry.toLowerCase())) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

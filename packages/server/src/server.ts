@@ -139,7 +139,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     boot = await bootstrap(db, services, {
       adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db,
     });
-    app = await buildApp(services, { logger: opts.logger === false ? false : log, ...(config.webDir ? { webDir: config.webDir } : {}) });
+    app = await buildApp(services, { logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}) });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     // A failed start (port in use, bad database) must not leave timers or connections holding the process open.
