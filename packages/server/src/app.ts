@@ -7,6 +7,7 @@ import { installAuthentication } from './http/authentication.ts';
 import { installErrorHandling } from './http/errors.ts';
 import type { TrustProxy } from './config.ts';
 import type { Services } from './services/container.ts';
+import { adminTokenRoutes } from './routes/admin-tokens.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -64,6 +65,7 @@ const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api)
   await api.register(eventRoutes(services));
   await api.register(ticketRoutes(services));
   await api.register(deviceRoutes(services));
+  await api.register(adminTokenRoutes(services));
   await api.register(pairingRoutes(services));
   await api.register(staffRoutes(services));
   await api.register(scanningRoutes(services));

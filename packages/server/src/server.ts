@@ -9,6 +9,7 @@ import { migrate } from './db/migrate.ts';
 import { openPglite } from './db/pglite.ts';
 import { openPostgres } from './db/postgres.ts';
 import { resolveServerSecret } from './crypto/server-secret.ts';
+import { AdminTokenService } from './services/admin-token-service.ts';
 import { Authenticator } from './services/auth.ts';
 import { bootstrap, type BootstrapInfo } from './services/bootstrap.ts';
 import { createBus } from './services/bus.ts';
@@ -85,6 +86,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const staff = new StaffService(db, events, contexts, now);
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
+  const adminTokens = new AdminTokenService(db, bus, now);
   const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats);
   const sync = {
     sync: syncService,
@@ -95,7 +97,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     legacy: new LegacyReconcileService(db, contexts, bus, now),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
   };
-  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
+  return { db, bus, auth, adminTokens, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
 }
 
 export interface RunningServer {

@@ -3,3 +3,4 @@ export * from './admin.ts';
 export * from './scan.ts';
 export * from './offline.ts';
 export * from './pairing.ts';
+export * from './admin-tokens.ts';

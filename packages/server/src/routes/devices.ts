@@ -44,7 +44,7 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     const token = generateToken('admin');
     const id = await s.db.transaction(async (tx) => {
       const orgId = await insertOrganisation(tx, req.body.name);
-      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false });
+      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false, origin: 'api' });
       return orgId;
     });
     return reply.status(201).send({ id, name: req.body.name, admin_token: token });

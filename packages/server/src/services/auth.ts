@@ -2,7 +2,7 @@ import type { Database } from '../db/database.ts';
 import { bearerToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError, rateLimited } from '../http/errors.ts';
 import { Lru } from '../cache/lru.ts';
-import { findAdminByTokenHash, insertLoginLog, type AdminPrincipal } from '../store/organisations.ts';
+import { findAdminByTokenHash, insertLoginLog, touchAdminTokens, type AdminPrincipal } from '../store/organisations.ts';
 import { findDeviceByTokenHash, touchDevices, type DeviceRecord } from '../store/devices.ts';
 import type { Bus } from './bus.ts';
 import { FailureLimiter } from './failure-limiter.ts';
@@ -35,6 +35,13 @@ const LOGGED_FAILURES_PER_ADDRESS = 30;
 
 interface Cached<T> { at: number; value: T | null }
 
+/** Whether `key` is due to be written again (at most once per LAST_SEEN_EVERY_MS); notes it when it is. */
+function noteEvery(last: Map<string, number>, key: string, now: number): boolean {
+  if (now - (last.get(key) ?? -Infinity) < LAST_SEEN_EVERY_MS) return false;
+  last.set(key, now);
+  return true;
+}
+
 /**
  * Bearer-token authentication for organisers (admin tokens) and scanners
  * (device tokens). Tokens are looked up by SHA-256 digest and cached briefly
@@ -59,11 +66,14 @@ export class Authenticator {
   private readonly addressLogged = new FailureLimiter({ limit: LOGGED_FAILURES_PER_ADDRESS, windowMs: AUTH_FAILURE_WINDOW_MS });
   private readonly seen = new Map<string, number>();
   private readonly pendingSeen = new Set<string>();
+  private readonly used = new Map<string, number>();
+  private readonly pendingUsed = new Set<string>();
   private readonly flushTimer: NodeJS.Timeout;
 
   constructor(private readonly db: Database, bus: Bus, private readonly now: () => number = Date.now) {
     bus.subscribe((m) => {
       if (m.type === 'device_changed') this.devices.clear();
+      if (m.type === 'admin_tokens_changed') this.admins.clear();
     });
     // last_seen_at is written in one set-based statement per interval, never per request.
     this.flushTimer = setInterval(() => void this.flushLastSeen(), 5_000);
@@ -78,7 +88,9 @@ export class Authenticator {
   }
 
   async admin(req: RequestInfo): Promise<AdminPrincipal> {
-    return this.resolve(req, 'admin', this.admins, ADMIN_TTL_MS, findAdminByTokenHash);
+    const admin = await this.resolve(req, 'admin', this.admins, ADMIN_TTL_MS, findAdminByTokenHash);
+    this.markUsed(admin.tokenId);
+    return admin;
   }
 
   async device(req: RequestInfo): Promise<DeviceRecord> {
@@ -100,18 +112,22 @@ export class Authenticator {
     clearInterval(this.flushTimer);
   }
 
+  /** Devices' last_seen_at and admin tokens' last_used_at, one statement each. */
   async flushLastSeen(): Promise<void> {
-    if (this.pendingSeen.size === 0) return;
     const pks = [...this.pendingSeen];
+    const tokenIds = [...this.pendingUsed];
     this.pendingSeen.clear();
-    await touchDevices(this.db, pks).catch(() => undefined);
+    this.pendingUsed.clear();
+    if (pks.length > 0) await touchDevices(this.db, pks).catch(() => undefined);
+    if (tokenIds.length > 0) await touchAdminTokens(this.db, tokenIds).catch(() => undefined);
   }
 
   private markSeen(pk: string): void {
-    const last = this.seen.get(pk) ?? 0;
-    if (this.now() - last < LAST_SEEN_EVERY_MS) return;
-    this.seen.set(pk, this.now());
-    this.pendingSeen.add(pk);
+    if (noteEvery(this.seen, pk, this.now())) this.pendingSeen.add(pk);
+  }
+
+  private markUsed(tokenId: string): void {
+    if (noteEvery(this.used, tokenId, this.now())) this.pendingUsed.add(tokenId);
   }
 
   /** The token's record (cache, then database), or a 401/429 that counts against this address and credential only. */
