@@ -66,7 +66,8 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .option('--host <host>', 'address to listen on (env HOST, default 0.0.0.0)')
     .option('--data-dir <dir>', 'folder of the embedded database (env DATA_DIR, default ./data)')
     .addHelpText('after', '\nOther settings come from the environment: DATABASE_URL, REDIS_URL, ENTRADA_ADMIN_TOKEN, ENTRADA_SECRET,\n'
-      + 'ENTRADA_DEMO=off (no demo event on first start), LOG_LEVEL, ENTRADA_PUBLIC_URL.\n'
+      + 'ENTRADA_DEMO=on|off (a demo event on first start: on by default with the embedded database, off with DATABASE_URL\n'
+      + 'or NODE_ENV=production), ENTRADA_TRUST_PROXY (behind a reverse proxy), LOG_LEVEL, ENTRADA_PUBLIC_URL.\n'
       + examples('entrada serve', 'entrada serve --port 8080 --data-dir /var/lib/entrada', 'DATABASE_URL=postgres://… ENTRADA_SECRET=… entrada serve'))
     .action(async (opts: { port?: string; host?: string; dataDir?: string }) => {
       const { runServe } = await import('./commands/serve.ts');

@@ -7,7 +7,7 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 const HELP: Array<[string[], string[]]> = [
   [[], ['serve', 'migrate', 'demo', 'tickets', 'devices', 'staff', 'tokens', 'events', 'scan', '--url', '--token', 'ENTRADA_URL', 'ENTRADA_ADMIN_TOKEN', 'Examples:']],
-  [['serve'], ['--port', '--host', '--data-dir', 'DATABASE_URL', 'ENTRADA_DEMO=off', 'Examples:']],
+  [['serve'], ['--port', '--host', '--data-dir', 'DATABASE_URL', 'ENTRADA_DEMO=on|off', 'NODE_ENV=production', 'ENTRADA_TRUST_PROXY', 'Examples:']],
   [['migrate'], ['--data-dir', 'DATABASE_URL', 'Examples:']],
   [['demo'], ['--tickets', '--name', 'default 1000', 'Examples:']],
   [['tickets', 'import'], ['<file>', '--event', '--batch', '--dry-run', '--out', 'ticket_type', 'holder_name', '--url', '--token', 'Examples:']],

@@ -18,7 +18,12 @@ export interface Config {
   redisUrl: string | undefined;
   /** Bootstrap admin token; generated and printed once when absent. */
   adminToken: string | undefined;
-  /** Seed a demo event into an empty database. */
+  /**
+   * Seed a demo event (with a 24-hour pairing code and the gate/1234 staff
+   * login) into an empty database, and print its credentials on start. On by
+   * default only for the embedded quick start: off with DATABASE_URL or
+   * NODE_ENV=production unless ENTRADA_DEMO=on.
+   */
   demo: boolean;
   /** Server secret that seals event keys and imported codes. */
   secret: string | undefined;
@@ -44,7 +49,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: nonEmpty(env.DATABASE_URL),
     redisUrl: nonEmpty(env.REDIS_URL),
     adminToken: nonEmpty(env.ENTRADA_ADMIN_TOKEN),
-    demo: (env.ENTRADA_DEMO ?? 'on').toLowerCase() !== 'off',
+    demo: parseDemo(env),
     secret: nonEmpty(env.ENTRADA_SECRET),
     logLevel: env.LOG_LEVEL ?? 'info',
     ticketCacheSize: parseInteger(env.ENTRADA_TICKET_CACHE ?? '200000', 'ENTRADA_TICKET_CACHE', 0, 50_000_000),
@@ -52,6 +57,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webDir: env.ENTRADA_WEB_DIR ? path.resolve(env.ENTRADA_WEB_DIR) : undefined,
     trustProxy: parseTrustProxy(nonEmpty(env.ENTRADA_TRUST_PROXY)),
   };
+}
+
+function parseDemo(env: NodeJS.ProcessEnv): boolean {
+  const text = nonEmpty(env.ENTRADA_DEMO)?.toLowerCase();
+  if (text === undefined) return nonEmpty(env.DATABASE_URL) === undefined && env.NODE_ENV !== 'production';
+  if (text === 'on' || text === 'true' || text === 'yes' || text === '1') return true;
+  if (text === 'off' || text === 'false' || text === 'no' || text === '0') return false;
+  throw new ConfigError(`ENTRADA_DEMO must be on or off, got "${env.ENTRADA_DEMO}"`);
 }
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);

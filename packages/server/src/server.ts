@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -7,6 +6,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { openPglite } from './db/pglite.ts';
+import { makePrivateDir, makeTreePrivate } from './db/private-files.ts';
 import { openPostgres } from './db/postgres.ts';
 import { resolveServerSecret } from './crypto/server-secret.ts';
 import { AdminTokenService } from './services/admin-token-service.ts';
@@ -37,9 +37,20 @@ export const VERSION = '0.1.0';
 
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
   if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl });
+  // Only the server's user may read the data folder (0700) and the database files (0600).
   const dir = path.join(config.dataDir, 'pglite');
-  await mkdir(dir, { recursive: true });
-  return openPglite(dir);
+  await makePrivateDir(config.dataDir);
+  await makePrivateDir(dir);
+  const db = await openPglite(dir);
+  await makeTreePrivate(dir);
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      // Files made while it ran were private by their folder; now by their own mode too.
+      await makeTreePrivate(dir);
+    },
+  };
 }
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {

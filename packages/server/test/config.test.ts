@@ -28,4 +28,17 @@ describe('configuration from the environment', () => {
     expect(bad(',')).toThrow(ConfigError);
     expect(bad('17')).toThrow('ENTRADA_TRUST_PROXY (a hop count) must be an integer between 0 and 16, got "17"');
   });
+
+  it('ENTRADA_DEMO: on for the embedded quick start, off with DATABASE_URL or NODE_ENV=production unless asked for', () => {
+    const demo = (env: NodeJS.ProcessEnv) => loadConfig(env).demo;
+    expect(demo({})).toBe(true);
+    expect(demo({ NODE_ENV: 'development' })).toBe(true);
+    expect(demo({ DATABASE_URL: 'postgres://db/entrada' })).toBe(false);
+    expect(demo({ NODE_ENV: 'production' })).toBe(false);
+    expect(demo({ DATABASE_URL: 'postgres://db/entrada', ENTRADA_DEMO: 'on' })).toBe(true);
+    expect(demo({ NODE_ENV: 'production', ENTRADA_DEMO: 'true' })).toBe(true);
+    expect(demo({ ENTRADA_DEMO: 'off' })).toBe(false);
+    expect(demo({ ENTRADA_DEMO: 'OFF' })).toBe(false);
+    expect(() => loadConfig({ ENTRADA_DEMO: 'maybe' })).toThrow(new ConfigError('ENTRADA_DEMO must be on or off, got "maybe"'));
+  });
 });

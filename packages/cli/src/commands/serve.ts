@@ -79,7 +79,7 @@ async function printBanner(server: RunningServer, config: Config, output: Output
     await printDemoDetails({ url: server.url, eventName: 'Demo Festival', ...boot.demo }, output);
   } else if (boot.firstStart && !config.demo) {
     output.out('');
-    output.out('No demo event (ENTRADA_DEMO=off). Create one any time with: entrada demo');
+    output.out('No demo event (ENTRADA_DEMO=off: its default with DATABASE_URL or NODE_ENV=production). Create one any time with: entrada demo');
   }
   output.out('');
   output.out('Press Ctrl-C to stop.');

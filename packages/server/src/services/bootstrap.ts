@@ -22,7 +22,7 @@ interface Saved { adminToken?: string; demo?: BootstrapInfo['demo'] }
 
 /**
  * First start of an empty database: the default organisation, a platform admin
- * token and (unless ENTRADA_DEMO=off) a demo event. With the embedded database
+ * token and (with ENTRADA_DEMO on: the embedded quick start's default) a demo event. With the embedded database
  * the generated credentials are kept in the data folder (mode 0600) so a
  * developer sees them on every start; with a PostgreSQL server they are
  * printed once only.
@@ -35,7 +35,8 @@ export async function bootstrap(
   const saved: Saved = savedFile ? await readFile(savedFile, 'utf8').then((t) => JSON.parse(t) as Saved).catch(() => ({})) : {};
 
   if ((await countOrganisations(db)) > 0) {
-    const demo = savedFile ? await refreshDemoPairing(services, saved, savedFile) : (saved.demo ?? null);
+    // With the demo off (a production server), its credentials are neither refreshed nor shown.
+    const demo = !opts.demo ? null : savedFile ? await refreshDemoPairing(services, saved, savedFile) : (saved.demo ?? null);
     if (opts.adminToken) {
       // The operator's token replaces the previous one they set (revoked at once on every instance).
       const state = await services.adminTokens.adoptEnvironmentToken(opts.adminToken);
@@ -64,7 +65,7 @@ export async function bootstrap(
     };
   }
   if (savedFile) {
-    await mkdir(opts.dataDir, { recursive: true });
+    await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
     const toSave: Saved = { ...(opts.adminToken ? {} : { adminToken }), demo };
     await writeFile(savedFile, JSON.stringify(toSave, null, 2) + '\n', { mode: 0o600 });
   }
