@@ -1,5 +1,5 @@
 /** The shapes of the API answers the CLI reads (see packages/server/src/routes). */
-import type { PairingCodeResponse, ScanVerdictResponse, StaffView } from '@entrada/core';
+import type { AdminTokenView, CreatedAdminTokenResponse, PairingCodeResponse, ScanVerdictResponse, StaffView } from '@entrada/core';
 
 export interface EventSummary {
   id: string; name: string; starts_at: string; ends_at: string; timezone: string; created_at: string;
@@ -35,3 +35,9 @@ export type PairingCode = PairingCodeResponse;
 
 /** A staff account as the staff endpoints answer it. */
 export type StaffMember = StaffView;
+
+/** An admin token as `GET /api/v1/tokens` lists it: core's protocol type. */
+export type AdminToken = AdminTokenView;
+
+/** `POST /api/v1/tokens`: the listing's fields and the token, shown once. */
+export type CreatedAdminToken = CreatedAdminTokenResponse;

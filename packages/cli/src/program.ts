@@ -5,6 +5,7 @@ import { listDevices, pairDevice, registerDevice } from './commands/devices.ts';
 import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
 import { addStaff, deactivateStaff, listStaff } from './commands/staff.ts';
+import { createToken, listTokens, revokeToken } from './commands/tokens.ts';
 import { runSimulate, SIMULATE_DEFAULTS } from './commands/simulate.ts';
 import { exportTickets } from './commands/tickets-export.ts';
 import { DEFAULT_IMPORT_BATCH, importTickets } from './commands/tickets-import.ts';
@@ -65,7 +66,8 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .option('--host <host>', 'address to listen on (env HOST, default 0.0.0.0)')
     .option('--data-dir <dir>', 'folder of the embedded database (env DATA_DIR, default ./data)')
     .addHelpText('after', '\nOther settings come from the environment: DATABASE_URL, REDIS_URL, ENTRADA_ADMIN_TOKEN, ENTRADA_SECRET,\n'
-      + 'ENTRADA_DEMO=off (no demo event on first start), LOG_LEVEL, ENTRADA_PUBLIC_URL.\n'
+      + 'ENTRADA_DEMO=on|off (a demo event on first start: on by default with the embedded database, off with DATABASE_URL\n'
+      + 'or NODE_ENV=production), ENTRADA_TRUST_PROXY (behind a reverse proxy), LOG_LEVEL, ENTRADA_PUBLIC_URL.\n'
       + examples('entrada serve', 'entrada serve --port 8080 --data-dir /var/lib/entrada', 'DATABASE_URL=postgres://… ENTRADA_SECRET=… entrada serve'))
     .action(async (opts: { port?: string; host?: string; dataDir?: string }) => {
       const { runServe } = await import('./commands/serve.ts');
@@ -183,6 +185,29 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .addHelpText('after', examples('entrada staff deactivate --event 7c1e… --staff 3a9d…'))
     .action(async (opts: { event: string; staff: string }, cmd: Command) => {
       await deactivateStaff({ connection: connection(cmd, 'admin'), eventId: opts.event, staffId: opts.staff }, output);
+    });
+
+  const tokens = program.command('tokens').description('Admin tokens of your organisation: list, make and revoke them');
+  tokens.command('list')
+    .description('List the organisation\'s admin tokens that work (never the tokens themselves)')
+    .addHelpText('after', examples('entrada tokens list'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      await listTokens({ connection: connection(cmd, 'admin') }, output);
+    });
+  tokens.command('create')
+    .description('Make an admin token and print it (shown once)')
+    .requiredOption('--name <name>', 'who or what uses it, e.g. "Box office laptop" (required)')
+    .addHelpText('after', examples('entrada tokens create --name "Box office laptop"'))
+    .action(async (opts: { name: string }, cmd: Command) => {
+      await createToken({ connection: connection(cmd, 'admin'), name: opts.name }, output);
+    });
+  tokens.command('revoke')
+    .description('Revoke an admin token: refused from now on, on every server instance (the last one cannot be revoked)')
+    .argument('<token-id>', 'the token id, from `entrada tokens list`')
+    .addHelpText('after', '\nA token set with ENTRADA_ADMIN_TOKEN is replaced by starting the server with a new one.\n'
+      + examples('entrada tokens revoke 3a9d…'))
+    .action(async (tokenId: string, _opts: unknown, cmd: Command) => {
+      await revokeToken({ connection: connection(cmd, 'admin'), tokenId }, output);
     });
 
   const events = program.command('events').description('List events and show their gate and ticket type ids');

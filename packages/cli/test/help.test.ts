@@ -6,8 +6,8 @@ import { cli, SLOW } from './helpers.ts';
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 const HELP: Array<[string[], string[]]> = [
-  [[], ['serve', 'migrate', 'demo', 'tickets', 'devices', 'staff', 'events', 'scan', '--url', '--token', 'ENTRADA_URL', 'ENTRADA_ADMIN_TOKEN', 'Examples:']],
-  [['serve'], ['--port', '--host', '--data-dir', 'DATABASE_URL', 'ENTRADA_DEMO=off', 'Examples:']],
+  [[], ['serve', 'migrate', 'demo', 'tickets', 'devices', 'staff', 'tokens', 'events', 'scan', '--url', '--token', 'ENTRADA_URL', 'ENTRADA_ADMIN_TOKEN', 'Examples:']],
+  [['serve'], ['--port', '--host', '--data-dir', 'DATABASE_URL', 'ENTRADA_DEMO=on|off', 'NODE_ENV=production', 'ENTRADA_TRUST_PROXY', 'Examples:']],
   [['migrate'], ['--data-dir', 'DATABASE_URL', 'Examples:']],
   [['demo'], ['--tickets', '--name', 'default 1000', 'Examples:']],
   [['tickets', 'import'], ['<file>', '--event', '--batch', '--dry-run', '--out', 'ticket_type', 'holder_name', '--url', '--token', 'Examples:']],
@@ -18,6 +18,9 @@ const HELP: Array<[string[], string[]]> = [
   [['staff', 'add'], ['--event', '--username', '--name', '--pin', 'Examples:']],
   [['staff', 'list'], ['--event', 'Examples:']],
   [['staff', 'deactivate'], ['--event', '--staff', 'Examples:']],
+  [['tokens', 'list'], ['Examples:']],
+  [['tokens', 'create'], ['--name', 'Examples:']],
+  [['tokens', 'revoke'], ['<token-id>', 'ENTRADA_ADMIN_TOKEN', 'Examples:']],
   [['events', 'show'], ['<event-id>', 'Examples:']],
   [['scan'], ['<code>', '--event', '--gate', '--direction', 'entry', 'exit', '--session', 'ENTRADA_DEVICE_TOKEN', 'NO_COLOR', 'Exit status', 'Examples:']],
 ];

@@ -1,10 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
+import { installAuthentication } from './http/authentication.ts';
 import { installErrorHandling } from './http/errors.ts';
+import type { TrustProxy } from './config.ts';
 import type { Services } from './services/container.ts';
+import { adminTokenRoutes } from './routes/admin-tokens.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -17,8 +20,8 @@ import { staffRoutes } from './routes/staff.ts';
 
 export interface AppOptions {
   logger: Logger | false;
-  /** Trust X-Forwarded-For (behind a load balancer) so rate limits see client addresses. */
-  trustProxy?: boolean;
+  /** Trust X-Forwarded-For (behind a load balancer) so rate limits see client addresses (ENTRADA_TRUST_PROXY). */
+  trustProxy?: TrustProxy;
   /** Folder of the built scanner app to serve at `/` (absent: a page explaining how to build it). */
   webDir?: string;
 }
@@ -28,7 +31,8 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger as FastifyBaseLogger }),
-    trustProxy: options.trustProxy ?? false,
+    // A hop count trusts the nearest N proxies (what Fastify does with a number, which its types do not list).
+    trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : (options.trustProxy ?? false),
     bodyLimit: 1024 * 1024,
     // Unknown fields are errors, not silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -45,14 +49,25 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(healthRoutes(services));
-  await app.register(eventRoutes(services));
-  await app.register(ticketRoutes(services));
-  await app.register(deviceRoutes(services));
-  await app.register(pairingRoutes(services));
-  await app.register(staffRoutes(services));
-  await app.register(scanningRoutes(services));
-  await app.register(offlineRoutes(services));
+  await app.register(apiRoutes(services));
   await registerWebApp(app, options.webDir ?? defaultWebDir());
   return app;
 }
+
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
+/** Our routes, in one scope whose every route declares `config.auth` (the docs and the web app's files are public). */
+const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api) => {
+  installAuthentication(api, services.auth);
+  await api.register(healthRoutes(services));
+  await api.register(eventRoutes(services));
+  await api.register(ticketRoutes(services));
+  await api.register(deviceRoutes(services));
+  await api.register(adminTokenRoutes(services));
+  await api.register(pairingRoutes(services));
+  await api.register(staffRoutes(services));
+  await api.register(scanningRoutes(services));
+  await api.register(offlineRoutes(services));
+};

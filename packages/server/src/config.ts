@@ -1,4 +1,12 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
+
+/**
+ * Which proxies' X-Forwarded-For to believe (Fastify's trustProxy): none, any,
+ * the last N hops, or these addresses and CIDR ranges (and proxy-addr's
+ * names `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = boolean | number | string[];
 
 export interface Config {
   port: number;
@@ -10,7 +18,12 @@ export interface Config {
   redisUrl: string | undefined;
   /** Bootstrap admin token; generated and printed once when absent. */
   adminToken: string | undefined;
-  /** Seed a demo event into an empty database. */
+  /**
+   * Seed a demo event (with a 24-hour pairing code and the gate/1234 staff
+   * login) into an empty database, and print its credentials on start. On by
+   * default only for the embedded quick start: off with DATABASE_URL or
+   * NODE_ENV=production unless ENTRADA_DEMO=on.
+   */
   demo: boolean;
   /** Server secret that seals event keys and imported codes. */
   secret: string | undefined;
@@ -21,6 +34,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** The built scanner app served at `/`; defaults to packages/web/dist. */
   webDir: string | undefined;
+  /** ENTRADA_TRUST_PROXY: behind a reverse proxy, so client addresses (and the limits counted by them) are the clients'. */
+  trustProxy: TrustProxy;
 }
 
 export class ConfigError extends Error {}
@@ -34,13 +49,52 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: nonEmpty(env.DATABASE_URL),
     redisUrl: nonEmpty(env.REDIS_URL),
     adminToken: nonEmpty(env.ENTRADA_ADMIN_TOKEN),
-    demo: (env.ENTRADA_DEMO ?? 'on').toLowerCase() !== 'off',
+    demo: parseDemo(env),
     secret: nonEmpty(env.ENTRADA_SECRET),
     logLevel: env.LOG_LEVEL ?? 'info',
     ticketCacheSize: parseInteger(env.ENTRADA_TICKET_CACHE ?? '200000', 'ENTRADA_TICKET_CACHE', 0, 50_000_000),
     publicUrl: parsePublicUrl(nonEmpty(env.ENTRADA_PUBLIC_URL)),
     webDir: env.ENTRADA_WEB_DIR ? path.resolve(env.ENTRADA_WEB_DIR) : undefined,
+    trustProxy: parseTrustProxy(nonEmpty(env.ENTRADA_TRUST_PROXY)),
   };
+}
+
+function parseDemo(env: NodeJS.ProcessEnv): boolean {
+  const text = nonEmpty(env.ENTRADA_DEMO)?.toLowerCase();
+  if (text === undefined) return nonEmpty(env.DATABASE_URL) === undefined && env.NODE_ENV !== 'production';
+  if (text === 'on' || text === 'true' || text === 'yes' || text === '1') return true;
+  if (text === 'off' || text === 'false' || text === 'no' || text === '0') return false;
+  throw new ConfigError(`ENTRADA_DEMO must be on or off, got "${env.ENTRADA_DEMO}"`);
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** off | true | a hop count | a comma-separated list of addresses and CIDR ranges. */
+export function parseTrustProxy(text: string | undefined): TrustProxy {
+  if (text === undefined) return false;
+  const lower = text.toLowerCase();
+  if (lower === 'off' || lower === 'false' || lower === 'no') return false;
+  if (lower === 'true' || lower === 'on' || lower === 'yes') return true;
+  if (/^\d+$/.test(lower)) {
+    const hops = parseInteger(lower, 'ENTRADA_TRUST_PROXY (a hop count)', 0, 16);
+    return hops === 0 ? false : hops;
+  }
+  const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const bad = entries.find((e) => !isProxyAddress(e));
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError('ENTRADA_TRUST_PROXY must be off, true, a hop count (1-16) or a comma-separated list of proxy addresses and CIDR ranges '
+      + `(e.g. 10.0.0.0/8,127.0.0.1), got "${text}"${bad === undefined ? '' : `: "${bad}" is not an IP address or CIDR range`}`);
+  }
+  return entries;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry.toLowerCase())) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

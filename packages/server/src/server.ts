@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -7,8 +6,10 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { openPglite } from './db/pglite.ts';
+import { makePrivateDir, makeTreePrivate } from './db/private-files.ts';
 import { openPostgres } from './db/postgres.ts';
 import { resolveServerSecret } from './crypto/server-secret.ts';
+import { AdminTokenService } from './services/admin-token-service.ts';
 import { Authenticator } from './services/auth.ts';
 import { bootstrap, type BootstrapInfo } from './services/bootstrap.ts';
 import { createBus } from './services/bus.ts';
@@ -36,9 +37,20 @@ export const VERSION = '0.1.0';
 
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
   if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl });
+  // Only the server's user may read the data folder (0700) and the database files (0600).
   const dir = path.join(config.dataDir, 'pglite');
-  await mkdir(dir, { recursive: true });
-  return openPglite(dir);
+  await makePrivateDir(config.dataDir);
+  await makePrivateDir(dir);
+  const db = await openPglite(dir);
+  await makeTreePrivate(dir);
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      // Files made while it ran were private by their folder; now by their own mode too.
+      await makeTreePrivate(dir);
+    },
+  };
 }
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
@@ -85,6 +97,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const staff = new StaffService(db, events, contexts, now);
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
+  const adminTokens = new AdminTokenService(db, bus, now);
   const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats);
   const sync = {
     sync: syncService,
@@ -95,7 +108,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     legacy: new LegacyReconcileService(db, contexts, bus, now),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
   };
-  return { db, bus, auth, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
+  return { db, bus, auth, adminTokens, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
 }
 
 export interface RunningServer {
@@ -139,7 +152,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     boot = await bootstrap(db, services, {
       adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db,
     });
-    app = await buildApp(services, { logger: opts.logger === false ? false : log, ...(config.webDir ? { webDir: config.webDir } : {}) });
+    app = await buildApp(services, { logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}) });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     // A failed start (port in use, bad database) must not leave timers or connections holding the process open.

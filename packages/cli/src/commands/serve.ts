@@ -61,17 +61,25 @@ async function printBanner(server: RunningServer, config: Config, output: Output
     output.out(`  Admin token  ${boot.adminToken}`);
     output.out(`               ${tokenSource(boot.adminTokenSource, config)}`);
     output.out(`  CLI          export ENTRADA_URL=${server.url} ENTRADA_ADMIN_TOKEN=${boot.adminToken}`);
+  } else if (boot.adminTokenSource === 'env') {
+    // The operator set it: it is theirs to know, and logs and terminals are not the place for it.
+    output.out('  Admin token  set by ENTRADA_ADMIN_TOKEN (not shown); a previous one set there no longer works');
+    output.out(`  CLI          export ENTRADA_URL=${server.url} ENTRADA_ADMIN_TOKEN=<the token you set>`);
+  } else if (boot.adminTokenSource === 'env-revoked' || boot.adminTokenSource === 'revoked') {
+    const which = boot.adminTokenSource === 'env-revoked' ? 'ENTRADA_ADMIN_TOKEN' : `The token kept in ${path.join(config.dataDir, 'bootstrap.json')}`;
+    output.out(`  Admin token  ${which} has been revoked and stays revoked.`);
+    output.out('               Use another admin token (`entrada tokens list`), or set a new ENTRADA_ADMIN_TOKEN (e.g. `openssl rand -base64 32`).');
   } else {
     output.out('  Admin token  unknown: it was shown on the first start only.');
     output.out('               To set one, start with ENTRADA_ADMIN_TOKEN=<a long random secret> (e.g. `openssl rand -base64 32`);');
-    output.out('               it is added as an admin token of this installation.');
+    output.out('               it replaces any previous ENTRADA_ADMIN_TOKEN. `entrada tokens list|create|revoke` manage the others.');
   }
   if (boot.demo) {
     output.out('');
     await printDemoDetails({ url: server.url, eventName: 'Demo Festival', ...boot.demo }, output);
   } else if (boot.firstStart && !config.demo) {
     output.out('');
-    output.out('No demo event (ENTRADA_DEMO=off). Create one any time with: entrada demo');
+    output.out('No demo event (ENTRADA_DEMO=off: its default with DATABASE_URL or NODE_ENV=production). Create one any time with: entrada demo');
   }
   output.out('');
   output.out('Press Ctrl-C to stop.');
@@ -85,7 +93,6 @@ function tokenSource(source: RunningServer['bootstrap']['adminTokenSource'], con
         ? '(generated now and shown this once: store it now)'
         : `(generated now; kept in ${saved} so it is shown on every start)`;
     case 'data-dir': return `(from the data folder: ${saved})`;
-    case 'env': return '(from ENTRADA_ADMIN_TOKEN)';
     default: return '';
   }
 }

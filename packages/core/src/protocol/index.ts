@@ -4,3 +4,4 @@ export * from './scan.ts';
 export * from './offline.ts';
 export * from './pairing.ts';
 export * from './api-error.ts';
+export * from './admin-tokens.ts';

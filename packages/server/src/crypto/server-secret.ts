@@ -18,7 +18,7 @@ export async function resolveServerSecret(opts: { secret: string | undefined; db
     try {
       return { secret: Buffer.from((await readFile(file, 'utf8')).trim(), 'base64url'), source: 'file' };
     } catch {
-      await mkdir(opts.dataDir, { recursive: true });
+      await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
       const secret = randomBytes(32);
       await writeFile(file, secret.toString('base64url') + '\n', { mode: 0o600, flag: 'wx' }).catch(async () => undefined);
       return { secret: Buffer.from((await readFile(file, 'utf8')).trim(), 'base64url'), source: 'file' };

@@ -43,10 +43,15 @@ function describeValidation(err: FastifyError): string {
   return `${where}${field} ${message}${extra}`.trim();
 }
 
+/** A 429 without a wait of its own (a framework or plugin limit) tells the client to come back after this many seconds. */
+const DEFAULT_RETRY_AFTER_S = 60;
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     if (err instanceof DomainError) {
       if (err.headers) reply.headers(err.headers);
+      // Every 429 says when to come back, or clients retry at once (or never).
+      if (err.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
       return reply.status(err.status).send({ error: err.code, message: err.message, ...(err.details ?? {}) });
     }
     if (err.validation) {
@@ -65,7 +70,10 @@ export function installErrorHandling(app: FastifyInstance): void {
       default:
         break;
     }
-    if (err.statusCode === 429) return reply.status(429).send({ error: 'RATE_LIMITED', message: 'Too many requests; slow down' });
+    if (err.statusCode === 429) {
+      if (!reply.hasHeader('retry-after')) reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
+      return reply.status(429).send({ error: 'RATE_LIMITED', message: 'Too many requests; slow down' });
+    }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send({ error: 'INVALID_BODY', message: err.message });
     }

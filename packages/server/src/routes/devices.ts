@@ -3,7 +3,6 @@ import { CreateDeviceBody, CreateOrganisationBody, RevokeDeviceBody } from '@ent
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError } from '../http/errors.ts';
-import { requestInfo } from '../http/request-info.ts';
 import type { Services } from '../services/container.ts';
 import { deviceView } from '../services/device-service.ts';
 import { insertAdminToken, insertOrganisation } from '../store/organisations.ts';
@@ -13,39 +12,39 @@ const SuspendBody = Type.Optional(Type.Object({ reason: Type.Optional(Type.Strin
 
 export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['devices'];
-  app.post('/api/v1/devices', { schema: { tags, summary: 'Register a scanner device; its token is shown once', body: CreateDeviceBody } }, async (req, reply) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.post('/api/v1/devices', { config: { auth: 'admin' }, schema: { tags, summary: 'Register a scanner device; its token is shown once', body: CreateDeviceBody } }, async (req, reply) => {
+    const admin = req.admin;
     const { device, token } = await s.devices.register(admin.organisationId, req.body);
     return reply.status(201).send({ ...deviceView(device), id: device.pk, token });
   });
 
-  app.get('/api/v1/devices', { schema: { tags, summary: 'The organisation\'s devices' } }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.get('/api/v1/devices', { config: { auth: 'admin' }, schema: { tags, summary: 'The organisation\'s devices' } }, async (req) => {
+    const admin = req.admin;
     return { devices: (await s.devices.list(admin.organisationId)).map(deviceView) };
   });
 
-  app.post('/api/v1/devices/:deviceId/suspend', { schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.post('/api/v1/devices/:deviceId/suspend', { config: { auth: 'admin' }, schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {
+    const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'suspended', req.body?.reason ?? null));
   });
 
-  app.post('/api/v1/devices/:deviceId/activate', { schema: { tags, summary: 'Reactivate a suspended device', params: DeviceParams } }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.post('/api/v1/devices/:deviceId/activate', { config: { auth: 'admin' }, schema: { tags, summary: 'Reactivate a suspended device', params: DeviceParams } }, async (req) => {
+    const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'active', null));
   });
 
-  app.post('/api/v1/devices/:deviceId/revoke', { schema: { tags, summary: 'Revoke a device for good (lost or stolen)', params: DeviceParams, body: RevokeDeviceBody } }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.post('/api/v1/devices/:deviceId/revoke', { config: { auth: 'admin' }, schema: { tags, summary: 'Revoke a device for good (lost or stolen)', params: DeviceParams, body: RevokeDeviceBody } }, async (req) => {
+    const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'revoked', req.body.reason, req.body.effective_at));
   });
 
-  app.post('/api/v1/organisations', { schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody } }, async (req, reply) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.post('/api/v1/organisations', { config: { auth: 'admin' }, schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody } }, async (req, reply) => {
+    const admin = req.admin;
     if (!admin.platform) throw new DomainError('FORBIDDEN', 'Only a platform admin token may create organisations');
     const token = generateToken('admin');
     const id = await s.db.transaction(async (tx) => {
       const orgId = await insertOrganisation(tx, req.body.name);
-      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false });
+      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false, origin: 'api' });
       return orgId;
     });
     return reply.status(201).send({ id, name: req.body.name, admin_token: token });

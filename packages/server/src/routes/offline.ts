@@ -6,7 +6,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
 import { gunzipRequestBody } from '../http/gzip-body.ts';
-import { requestInfo } from '../http/request-info.ts';
 import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';
 import { ManifestNotWantedError } from '../services/sync/manifest-service.ts';
@@ -65,6 +64,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   };
 
   app.get('/api/v1/offline/manifest/:eventId', {
+    config: { auth: 'device' },
     schema: {
       tags,
       summary: 'Everything a device needs to decide offline; with since=CURSOR only what changed',
@@ -75,7 +75,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
       response: { 200: ManifestBody, 503: BusyBody },
     },
   }, async (req, reply) => {
-    const device = await s.auth.device(requestInfo(req));
+    const device = req.device;
     if (!req.query.device_id) throw new DomainError('MISSING_DEVICE_ID', 'device_id query parameter is required', { success: false });
     if (req.query.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
     const ctx = await eventFor(device.organisationId, req.params.eventId);
@@ -90,11 +90,12 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.post('/api/v1/offline/sync', {
+    config: { auth: 'device' },
     bodyLimit: MAX_SYNC_BYTES,
     preParsing: gunzipRequestBody,
     schema: { tags, summary: 'Upload offline scans (idempotent per device and seq); every scan is stored whatever its verdict', body: SyncBody },
   }, async (req) => {
-    const device = await s.auth.device(requestInfo(req));
+    const device = req.device;
     try {
       return await s.sync.sync.sync({ device, body: req.body });
     } catch (err) {
@@ -106,30 +107,33 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.post('/api/v1/offline/reconcile', {
+    config: { auth: 'device' },
     bodyLimit: MAX_SYNC_BYTES,
     preParsing: gunzipRequestBody,
     schema: { tags, summary: 'Seed 000 reconciliation for existing scanner clients (same engine as sync)', body: ReconcileBody },
   }, async (req) => {
-    const device = await s.auth.device(requestInfo(req));
+    const device = req.device;
     if (req.body.scans.length > 5000) throw new DomainError('PAYLOAD_TOO_LARGE', 'At most 5000 scans per call; nothing was applied');
     return s.sync.legacy.reconcile(device, req.body);
   });
 
   app.post('/api/v1/offline/import', {
+    config: { auth: 'admin' },
     // 100,000 scans with long signed codes.
     bodyLimit: 64 * 1024 * 1024,
     preParsing: gunzipRequestBody,
     schema: { tags, summary: 'Import the exported scan log of a device that never reconnected (organisers; idempotent)', body: DeviceLogImport },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     if (req.body.scans.length > MAX_IMPORT_SCANS) throw new DomainError('PAYLOAD_TOO_LARGE', `At most ${MAX_IMPORT_SCANS} scans per file; nothing was applied`);
     return s.sync.imports.importLog(admin.organisationId, req.body);
   });
 
   app.get('/api/v1/offline/sync/status/:eventId/:deviceId', {
+    config: { auth: 'admin-or-device' },
     schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers)', params: Type.Object({ eventId: Uuid, deviceId: Type.String({ maxLength: 64 }) }) },
   }, async (req) => {
-    const who = await s.auth.adminOrDevice(requestInfo(req));
+    const who = req.principal;
     const organisationId = 'device' in who ? who.device.organisationId : who.admin.organisationId;
     if ('device' in who && who.device.deviceId !== req.params.deviceId) throw new DomainError('FORBIDDEN', 'A device may read only its own sync status');
     const ctx = await eventFor(organisationId, req.params.eventId);
@@ -139,6 +143,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.get('/api/v1/offline/events', {
+    config: { auth: 'admin-or-device' },
     schema: {
       tags, summary: 'Download feed: changes at an event since a cursor, commit-ordered, in pages',
       querystring: Type.Object({
@@ -149,7 +154,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
       }),
     },
   }, async (req, reply) => {
-    const who = await s.auth.adminOrDevice(requestInfo(req));
+    const who = req.principal;
     const organisationId = 'device' in who ? who.device.organisationId : who.admin.organisationId;
     const limit = Number(req.query.limit ?? 1000);
     if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
@@ -160,26 +165,29 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.get('/api/v1/events/:eventId/conflicts', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review', params: EventParams,
       querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('void')])), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) }) },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     const limit = Number(req.query.limit ?? 1000);
     if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
     return { conflicts: await s.sync.conflicts.list(admin.organisationId, req.params.eventId, req.query.status ?? null, limit) };
   });
 
   app.post('/api/v1/conflicts/:id/resolve', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'Resolve a conflict: legitimate (accept the admission), fraud or dismissed', params: Type.Object({ id: Uuid }), body: ResolveConflictBody },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     return s.sync.conflicts.resolve(admin.organisationId, `admin-token:${admin.tokenId}`, req.params.id, req.body);
   });
 
   app.get('/api/v1/events/:eventId/offline-health', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'Offline metrics and alerts: gaps, conflicts, silent devices, sync failures', params: EventParams },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     return offlineHealth(s.db, await eventFor(admin.organisationId, req.params.eventId), s.now());
   });
 };

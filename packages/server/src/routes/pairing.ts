@@ -9,12 +9,13 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 export const pairingRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['devices'];
   app.post('/api/v1/devices/pairing-codes', {
+    config: { auth: 'admin' },
     schema: {
       tags, summary: 'Make a single-use pairing code (and its QR) for a new scanner; shown once',
       body: CreatePairingCodeBody, response: { 201: PairingCodeResponse },
     },
   }, async (req, reply) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     const made = await s.pairing.create(admin.organisationId, req.body, `${req.protocol}://${req.host}`);
     return reply.status(201).send({
       code: made.code, expires_at: iso(made.record.expiresAt), event_id: made.record.eventId, gate_id: made.record.gateId,
@@ -24,6 +25,7 @@ export const pairingRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   // No bearer token: the code is the credential. Small bodies only.
   app.post('/api/v1/devices/pair', {
+    config: { auth: 'none' },
     bodyLimit: 4096,
     schema: {
       tags, summary: 'Redeem a pairing code: registers the device with its public key and returns its token (no bearer token)',

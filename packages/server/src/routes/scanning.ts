@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
 import { ScanBody, StartSessionBody, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { requestInfo } from '../http/request-info.ts';
 import type { Services } from '../services/container.ts';
 import type { SessionRecord } from '../store/devices.ts';
 
@@ -17,31 +16,32 @@ function sessionView(sn: SessionRecord, scanCount: number, deviceId: string): Re
 
 export const scanningRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['scanning'];
-  app.post('/api/v1/scanning/sessions', { schema: { tags, summary: 'Start a scan session at a gate (ends the device\'s previous one)', body: StartSessionBody } }, async (req, reply) => {
-    const device = await s.auth.device(requestInfo(req));
+  app.post('/api/v1/scanning/sessions', { config: { auth: 'device' }, schema: { tags, summary: 'Start a scan session at a gate (ends the device\'s previous one)', body: StartSessionBody } }, async (req, reply) => {
+    const device = req.device;
     const { session, endedSessionId } = await s.devices.startSession(device, req.body);
     if (endedSessionId) s.scans.forgetSession(endedSessionId);
     return reply.status(201).send({ ...sessionView(session, 0, device.deviceId), ended_session_id: endedSessionId });
   });
 
-  app.get('/api/v1/scanning/sessions/:id', { schema: { tags, summary: 'A scan session of this device', params: SessionParams } }, async (req) => {
-    const device = await s.auth.device(requestInfo(req));
+  app.get('/api/v1/scanning/sessions/:id', { config: { auth: 'device' }, schema: { tags, summary: 'A scan session of this device', params: SessionParams } }, async (req) => {
+    const device = req.device;
     const { session, scanCount } = await s.devices.getSession(device, req.params.id);
     return sessionView(session, scanCount, device.deviceId);
   });
 
-  app.put('/api/v1/scanning/sessions/:id/end', { schema: { tags, summary: 'End a scan session', params: SessionParams } }, async (req) => {
-    const device = await s.auth.device(requestInfo(req));
+  app.put('/api/v1/scanning/sessions/:id/end', { config: { auth: 'device' }, schema: { tags, summary: 'End a scan session', params: SessionParams } }, async (req) => {
+    const device = req.device;
     const { session, scanCount } = await s.devices.endSession(device, req.params.id);
     s.scans.forgetSession(session.id);
     return sessionView(session, scanCount, device.deviceId);
   });
 
   app.post('/api/v1/scanning/scan', {
+    config: { auth: 'device' },
     bodyLimit: SCAN_BODY_LIMIT,
     schema: { tags, summary: 'Scan a code online: the verdict, with every attempt recorded', body: ScanBody },
   }, async (req) => {
-    const device = await s.auth.device(requestInfo(req));
+    const device = req.device;
     return s.scans.scan({
       device, code: req.body.code, sessionId: req.body.session_id, eventId: req.body.event_id, gateId: req.body.gate_id,
       direction: req.body.direction, scanId: req.body.scan_id,

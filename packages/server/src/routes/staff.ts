@@ -19,27 +19,31 @@ export function staffView(s: StaffRecord): { id: string; username: string; name:
 export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['staff'];
   app.post('/api/v1/events/:eventId/staff', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'Add a staff account (username and PIN) to an event', params: EventParams, body: CreateStaffBody, response: { 201: StaffView } },
   }, async (req, reply) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     return reply.status(201).send(staffView(await s.staff.create(admin.organisationId, req.params.eventId, req.body)));
   });
 
   app.get('/api/v1/events/:eventId/staff', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'The event\'s staff accounts', params: EventParams, response: { 200: StaffListResponse } },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     return { staff: (await s.staff.list(admin.organisationId, req.params.eventId)).map(staffView) };
   });
 
   app.post('/api/v1/events/:eventId/staff/:staffId/deactivate', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'Deactivate a staff account (its logins fail from now on)', params: StaffParams, response: { 200: StaffView } },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     return staffView(await s.staff.deactivate(admin.organisationId, req.params.eventId, req.params.staffId));
   });
 
   app.post('/api/v1/events/:eventId/login', {
+    config: { auth: 'device' },
     bodyLimit: 4096,
     schema: {
       tags, summary: 'Log a staff member in on this device (device token); every attempt is logged, never the PIN',
@@ -47,7 +51,7 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
     },
   }, async (req) => {
     const info = requestInfo(req);
-    const device = await s.auth.device(info);
+    const device = req.device;
     const login = await s.staff.login(device, req.params.eventId, req.body, info);
     return {
       staff: { id: login.staff.id, username: login.staff.username, name: login.staff.name },
@@ -57,9 +61,10 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   });
 
   app.get('/api/v1/events/:eventId/login-logs', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'Staff login attempts on the event\'s devices, newest first', params: EventParams, querystring: LoginLogsQuery, response: { 200: LoginLogsResponse } },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     const limit = Number(req.query.limit ?? 100);
     if (limit < 1 || limit > 1000) throw invalid('limit must be between 1 and 1000');
     const logs = await s.staff.logs(admin.organisationId, req.params.eventId, limit);

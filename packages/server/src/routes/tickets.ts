@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import { CancelTicketBody, CreateTicketsBody, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../http/errors.ts';
-import { requestInfo } from '../http/request-info.ts';
 import type { Services } from '../services/container.ts';
 
 const EventParams = Type.Object({ eventId: Uuid });
@@ -15,25 +14,27 @@ const BULK_BODY_LIMIT = 8 * 1024 * 1024;
 export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['tickets'];
   app.post('/api/v1/events/:eventId/tickets', {
+    config: { auth: 'admin' },
     bodyLimit: BULK_BODY_LIMIT,
     schema: { tags, summary: 'Create up to 10,000 tickets in one call (all or nothing)', params: EventParams, body: CreateTicketsBody },
   }, async (req, reply) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     const tickets = await s.tickets.create(admin.organisationId, req.params.eventId, req.body);
     return reply.status(201).send({ tickets });
   });
 
   app.get('/api/v1/events/:eventId/tickets', {
+    config: { auth: 'admin' },
     schema: { tags, summary: 'Tickets with their codes, in pages (after = last serial seen)', params: EventParams, querystring: ExportQuery },
   }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+    const admin = req.admin;
     const limit = Number(req.query.limit ?? 1000);
     if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
     return s.tickets.export(admin.organisationId, req.params.eventId, Number(req.query.after ?? 0), limit);
   });
 
-  app.get('/api/v1/tickets/:ticketId', { schema: { tags, summary: 'A ticket with its scans', params: TicketParams } }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin' }, schema: { tags, summary: 'A ticket with its scans', params: TicketParams } }, async (req) => {
+    const admin = req.admin;
     const { view, scans } = await s.tickets.get(admin.organisationId, req.params.ticketId);
     return {
       ...view,
@@ -44,13 +45,13 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     };
   });
 
-  app.post('/api/v1/tickets/:ticketId/cancel', { schema: { tags, summary: 'Cancel (or refund) a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.post('/api/v1/tickets/:ticketId/cancel', { config: { auth: 'admin' }, schema: { tags, summary: 'Cancel (or refund) a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
+    const admin = req.admin;
     return s.tickets.setStatus(admin.organisationId, req.params.ticketId, 'cancelled', req.body?.reason ?? null);
   });
 
-  app.post('/api/v1/tickets/:ticketId/block', { schema: { tags, summary: 'Block a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
-    const admin = await s.auth.admin(requestInfo(req));
+  app.post('/api/v1/tickets/:ticketId/block', { config: { auth: 'admin' }, schema: { tags, summary: 'Block a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
+    const admin = req.admin;
     return s.tickets.setStatus(admin.organisationId, req.params.ticketId, 'blocked', req.body?.reason ?? null);
   });
 };

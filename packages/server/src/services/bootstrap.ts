@@ -2,14 +2,18 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
-import { countOrganisations, insertAdminToken, insertOrganisation } from '../store/organisations.ts';
+import { countOrganisations, findAdminByTokenHash, insertAdminToken, insertOrganisation } from '../store/organisations.ts';
 import { createDemoEvent, createDemoPairing, type DemoResult } from './demo.ts';
 import type { Services } from './container.ts';
 
 export interface BootstrapInfo {
-  /** The admin token, when this start created it or it is known (env, or the embedded data folder). */
+  /**
+   * The admin token to show: made by this start, or kept in the embedded data
+   * folder. Never one the operator set (ENTRADA_ADMIN_TOKEN): it is not printed.
+   */
   adminToken: string | null;
-  adminTokenSource: 'env' | 'generated' | 'data-dir' | 'unknown';
+  /** env-revoked: ENTRADA_ADMIN_TOKEN was revoked and stays so; revoked: the data folder's token was. */
+  adminTokenSource: 'env' | 'env-revoked' | 'generated' | 'data-dir' | 'revoked' | 'unknown';
   demo: (Pick<DemoResult, 'eventId' | 'deviceId' | 'deviceToken' | 'sampleCodes' | 'gates' | 'tickets'> & Partial<Pick<DemoResult, 'staff' | 'pairing'>>) | null;
   firstStart: boolean;
 }
@@ -18,7 +22,7 @@ interface Saved { adminToken?: string; demo?: BootstrapInfo['demo'] }
 
 /**
  * First start of an empty database: the default organisation, a platform admin
- * token and (unless ENTRADA_DEMO=off) a demo event. With the embedded database
+ * token and (with ENTRADA_DEMO on: the embedded quick start's default) a demo event. With the embedded database
  * the generated credentials are kept in the data folder (mode 0600) so a
  * developer sees them on every start; with a PostgreSQL server they are
  * printed once only.
@@ -31,21 +35,25 @@ export async function bootstrap(
   const saved: Saved = savedFile ? await readFile(savedFile, 'utf8').then((t) => JSON.parse(t) as Saved).catch(() => ({})) : {};
 
   if ((await countOrganisations(db)) > 0) {
+    // With the demo off (a production server), its credentials are neither refreshed nor shown.
+    const demo = !opts.demo ? null : savedFile ? await refreshDemoPairing(services, saved, savedFile) : (saved.demo ?? null);
     if (opts.adminToken) {
-      // Lets an operator set ENTRADA_ADMIN_TOKEN on an existing installation.
-      const [org] = await db.query<{ id: string }>(`SELECT id FROM organisations ORDER BY created_at LIMIT 1`);
-      await insertAdminToken(db, { organisationId: org!.id, tokenHash: hashToken(opts.adminToken), name: 'ENTRADA_ADMIN_TOKEN', platform: true });
-      const demo = savedFile ? await refreshDemoPairing(services, saved, savedFile) : (saved.demo ?? null);
-      return { adminToken: opts.adminToken, adminTokenSource: 'env', demo, firstStart: false };
+      // The operator's token replaces the previous one they set (revoked at once on every instance).
+      const state = await services.adminTokens.adoptEnvironmentToken(opts.adminToken);
+      return { adminToken: null, adminTokenSource: state === 'revoked' ? 'env-revoked' : 'env', demo, firstStart: false };
     }
-    const demo = savedFile ? await refreshDemoPairing(services, saved, savedFile) : (saved.demo ?? null);
-    return { adminToken: saved.adminToken ?? null, adminTokenSource: saved.adminToken ? 'data-dir' : 'unknown', demo, firstStart: false };
+    if (!saved.adminToken) return { adminToken: null, adminTokenSource: 'unknown', demo, firstStart: false };
+    const active = (await findAdminByTokenHash(db, hashToken(saved.adminToken))) !== null;
+    return { adminToken: active ? saved.adminToken : null, adminTokenSource: active ? 'data-dir' : 'revoked', demo, firstStart: false };
   }
 
   const adminToken = opts.adminToken ?? generateToken('admin');
   const orgId = await db.transaction(async (tx) => {
     const id = await insertOrganisation(tx, 'Default organisation');
-    await insertAdminToken(tx, { organisationId: id, tokenHash: hashToken(adminToken), name: 'bootstrap', platform: true });
+    await insertAdminToken(tx, {
+      organisationId: id, tokenHash: hashToken(adminToken), platform: true,
+      ...(opts.adminToken ? { name: 'ENTRADA_ADMIN_TOKEN', origin: 'env' } : { name: 'bootstrap', origin: 'generated' }),
+    });
     return id;
   });
   let demo: BootstrapInfo['demo'] = null;
@@ -57,11 +65,11 @@ export async function bootstrap(
     };
   }
   if (savedFile) {
-    await mkdir(opts.dataDir, { recursive: true });
+    await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
     const toSave: Saved = { ...(opts.adminToken ? {} : { adminToken }), demo };
     await writeFile(savedFile, JSON.stringify(toSave, null, 2) + '\n', { mode: 0o600 });
   }
-  return { adminToken, adminTokenSource: opts.adminToken ? 'env' : 'generated', demo, firstStart: true };
+  return { adminToken: opts.adminToken ? null : adminToken, adminTokenSource: opts.adminToken ? 'env' : 'generated', demo, firstStart: true };
 }
 
 /**

@@ -10,6 +10,8 @@ export type BusMessage =
   | { type: 'tickets_changed'; eventId: string; ticketIds: string[]; versions: number[] }
   | { type: 'event_changed'; eventId: string }
   | { type: 'device_changed'; deviceId: string }
+  /** An admin token was revoked: instances drop their cached admin tokens. */
+  | { type: 'admin_tokens_changed' }
   | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number };
 
 export interface Bus {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.ts';
+import type { AdminTokenService } from './admin-token-service.ts';
 import type { Authenticator } from './auth.ts';
 import type { Bus } from './bus.ts';
 import type { DeviceService } from './device-service.ts';
@@ -34,6 +35,7 @@ export interface Services {
   db: Database;
   bus: Bus;
   auth: Authenticator;
+  adminTokens: AdminTokenService;
   contexts: EventContexts;
   tickets: TicketService;
   ticketCache: TicketCache;

@@ -1,3 +1,4 @@
+import type { AdminTokenOrigin } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { ms } from './rows.ts';
 
@@ -13,19 +14,90 @@ export async function insertOrganisation(sql: Sql, name: string): Promise<string
   return row!.id;
 }
 
-export async function insertAdminToken(sql: Sql, t: { organisationId: string; tokenHash: Buffer; name: string; platform: boolean }): Promise<void> {
-  await sql.query(
-    `INSERT INTO admin_tokens (organisation_id, token_hash, name, platform) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (token_hash) DO NOTHING`,
-    [t.organisationId, t.tokenHash, t.name, t.platform],
-  );
+/** An admin token as organisers see it: never the token or its digest. */
+export interface AdminTokenRecord {
+  id: string; organisationId: string; name: string; origin: AdminTokenOrigin; platform: boolean;
+  createdAt: number; lastUsedAt: number | null; revokedAt: number | null;
 }
 
+const ADMIN_TOKEN_COLUMNS = 'id, organisation_id, name, origin, platform, created_at, last_used_at, revoked_at';
+interface AdminTokenRow {
+  id: string; organisation_id: string; name: string; origin: AdminTokenOrigin; platform: boolean;
+  created_at: Date; last_used_at: Date | null; revoked_at: Date | null;
+}
+const adminTokenRecord = (r: AdminTokenRow): AdminTokenRecord => ({
+  id: r.id, organisationId: r.organisation_id, name: r.name, origin: r.origin, platform: r.platform,
+  createdAt: ms(r.created_at)!, lastUsedAt: ms(r.last_used_at), revokedAt: ms(r.revoked_at),
+});
+
+/** The new token's record; null when a token with this digest already exists. */
+export async function insertAdminToken(sql: Sql, t: {
+  organisationId: string; tokenHash: Buffer; name: string; platform: boolean; origin: AdminTokenOrigin;
+}): Promise<AdminTokenRecord | null> {
+  const [row] = await sql.query<AdminTokenRow>(
+    `INSERT INTO admin_tokens (organisation_id, token_hash, name, platform, origin) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (token_hash) DO NOTHING RETURNING ${ADMIN_TOKEN_COLUMNS}`,
+    [t.organisationId, t.tokenHash, t.name, t.platform, t.origin],
+  );
+  return row ? adminTokenRecord(row) : null;
+}
+
+/** A token that authenticates: known and not revoked. */
 export async function findAdminByTokenHash(sql: Sql, tokenHash: Buffer): Promise<AdminPrincipal | null> {
   const [row] = await sql.query<{ id: string; organisation_id: string; platform: boolean }>(
-    `SELECT id, organisation_id, platform FROM admin_tokens WHERE token_hash = $1`, [tokenHash], { name: 'admin_by_token' },
+    `SELECT id, organisation_id, platform FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, [tokenHash], { name: 'admin_by_token' },
   );
   return row ? { tokenId: row.id, organisationId: row.organisation_id, platform: row.platform } : null;
+}
+
+/** A token by digest whether revoked or not (the start-up's environment token). */
+export async function findAdminTokenRecordByHash(sql: Sql, tokenHash: Buffer): Promise<AdminTokenRecord | null> {
+  const [row] = await sql.query<AdminTokenRow>(`SELECT ${ADMIN_TOKEN_COLUMNS} FROM admin_tokens WHERE token_hash = $1`, [tokenHash]);
+  return row ? adminTokenRecord(row) : null;
+}
+
+/** The organisation's tokens that authenticate, oldest first. */
+export async function listAdminTokens(sql: Sql, organisationId: string): Promise<AdminTokenRecord[]> {
+  const rows = await sql.query<AdminTokenRow>(
+    `SELECT ${ADMIN_TOKEN_COLUMNS} FROM admin_tokens WHERE organisation_id = $1 AND revoked_at IS NULL ORDER BY created_at, id`, [organisationId]);
+  return rows.map(adminTokenRecord);
+}
+
+/**
+ * Locks the organisation's row and counts its tokens that authenticate: two
+ * revocations at once cannot both see a second token and leave none.
+ */
+export async function lockActiveAdminTokenCount(sql: Sql, organisationId: string): Promise<number> {
+  await sql.query(`SELECT id FROM organisations WHERE id = $1 FOR UPDATE`, [organisationId]);
+  const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM admin_tokens WHERE organisation_id = $1 AND revoked_at IS NULL`, [organisationId]);
+  return row?.n ?? 0;
+}
+
+/** Revokes one of the organisation's tokens; null when it has no such token that still authenticates. */
+export async function revokeAdminToken(sql: Sql, organisationId: string, id: string, at: number): Promise<AdminTokenRecord | null> {
+  const [row] = await sql.query<AdminTokenRow>(
+    `UPDATE admin_tokens SET revoked_at = $3 WHERE organisation_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING ${ADMIN_TOKEN_COLUMNS}`,
+    [organisationId, id, new Date(at)]);
+  return row ? adminTokenRecord(row) : null;
+}
+
+/** The environment token replaces the previous one: marks `id` as it, and revokes every other token that came from the environment. */
+export async function replaceEnvAdminToken(sql: Sql, id: string, at: number): Promise<string[]> {
+  await sql.query(`UPDATE admin_tokens SET origin = 'env' WHERE id = $1 AND origin <> 'env'`, [id]);
+  const rows = await sql.query<{ id: string }>(
+    `UPDATE admin_tokens SET revoked_at = $2 WHERE origin = 'env' AND revoked_at IS NULL AND id <> $1 RETURNING id`, [id, new Date(at)]);
+  return rows.map((r) => r.id);
+}
+
+/** The installation's first organisation (where the environment's platform token belongs). */
+export async function firstOrganisationId(sql: Sql): Promise<string | null> {
+  const [row] = await sql.query<{ id: string }>(`SELECT id FROM organisations ORDER BY created_at, id LIMIT 1`);
+  return row?.id ?? null;
+}
+
+export async function touchAdminTokens(sql: Sql, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql.query(`UPDATE admin_tokens SET last_used_at = now() WHERE id = ANY($1::uuid[])`, [ids]);
 }
 
 export async function insertLoginLog(sql: Sql, log: {
