@@ -31,7 +31,7 @@ export async function insertDevice(sql: Sql, d: {
 }): Promise<DeviceRecord | null> {
   const [row] = await sql.query<RawDevice>(
     `INSERT INTO devices (organisation_id, device_id, name, device_type, token_hash, public_key, settings) VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (device_id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
+     ON CONFLICT (organisation_id, device_id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
     [d.organisationId, d.deviceId, d.name, d.deviceType, d.tokenHash, d.publicKey, JSON.stringify(d.settings ?? {})]);
   return row ? toDevice(row) : null;
 }
