@@ -19,6 +19,7 @@ import type { EventContext, GateContext, TypeContext } from './event-context.ts'
 import type { EventContexts } from './event-context.ts';
 import type { TicketCache } from './ticket-cache.ts';
 import type { DeviceDirectory } from './device-directory.ts';
+import { assertDeviceEvent } from './device-service.ts';
 import type { TableStats } from './table-stats.ts';
 
 export interface ScanRequest {
@@ -169,6 +170,7 @@ export class ScanService {
     if (!eventId || !gateId) throw invalid('Send session_id, or event_id and gate_id');
     let ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== req.device.organisationId) throw notFound('Event');
+    assertDeviceEvent(req.device, eventId);
     let gate = ctx.gates.get(gateId);
     if (!gate) {
       ctx = (await this.contexts.refresh(eventId))!;
