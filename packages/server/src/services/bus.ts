@@ -10,6 +10,8 @@ export type BusMessage =
   | { type: 'tickets_changed'; eventId: string; ticketIds: string[]; versions: number[] }
   | { type: 'event_changed'; eventId: string }
   | { type: 'device_changed'; deviceId: string }
+  /** A scan session ended (or was replaced by the device's next one): instances drop their cached copy. */
+  | { type: 'session_ended'; sessionId: string }
   | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number };
 
 export interface Bus {

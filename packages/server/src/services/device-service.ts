@@ -125,6 +125,7 @@ export class DeviceService {
     const result = await this.db.transaction((tx) => startSession(tx, {
       devicePk: device.pk, eventId: body.event_id, gateId: body.gate_id, direction: body.direction ?? 'entry',
     }));
+    if (result.endedSessionId) this.bus.publish({ type: 'session_ended', sessionId: result.endedSessionId });
     // Doors are opening: load the event's tickets so first scans cost one round trip.
     void this.tickets.warm(body.event_id).catch(() => undefined);
     return result;
@@ -141,6 +142,7 @@ export class DeviceService {
     if (!session || session.devicePk !== device.pk) throw notFound('Scan session');
     const ended = await this.db.transaction((tx) => endSession(tx, session.eventId, session.id, device.pk));
     if (!ended) throw notFound('Scan session');
+    this.bus.publish({ type: 'session_ended', sessionId: session.id });
     return { session: ended, scanCount: await sessionScanCount(this.db, session.eventId, session.id) };
   }
 }

@@ -37,7 +37,10 @@ export type ScanOutcome = ScanVerdictResponse;
 
 // Contention on one ticket resolves in a couple of rounds; the bound only guards against a bug looping forever.
 const MAX_ATTEMPTS = 16;
+// A cached session only spares reading its event, gate and direction, which never change: whether it is still
+// active is checked by the statement that records the scan, and the bus evicts an ended one at once.
 const SESSION_TTL_MS = 5_000;
+const sessionEnded = (): DomainError => new DomainError('SESSION_ENDED', 'This scan session has ended; start a new one');
 
 /**
  * The online scan workflow: authenticate (done by the route) → resolve where →
@@ -57,10 +60,10 @@ export class ScanService {
     /** false only in the race control experiment (see admitWithoutGuard). */
     private readonly guard: boolean = true,
     private readonly stats?: TableStats,
-  ) {}
-
-  forgetSession(sessionId: string): void {
-    this.sessions.delete(sessionId);
+  ) {
+    bus.subscribe((m) => {
+      if (m.type === 'session_ended') this.sessions.delete(m.sessionId);
+    });
   }
 
   async scan(req: ScanRequest): Promise<ScanOutcome> {
@@ -76,7 +79,8 @@ export class ScanService {
     };
     const unmatched = async (result: ScanResult, reason: VerdictReason, digest: Buffer | null): Promise<ScanOutcome> => {
       const stored = await recordUnmatchedScan(this.db, { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
-      if (!stored) return this.replayed(ctx, base.scanId);
+      if (stored === 'session_ended') return this.ended(base.sessionId!);
+      if (stored === 'replay') return this.replayed(ctx, base.scanId);
       return this.answer(ctx, { result, reason, admits: false }, direction, null, null, base.scanId, now);
     };
 
@@ -129,6 +133,7 @@ export class ScanService {
           throw err;
         }
         if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
+        if (write.kind === 'session_ended') return this.ended(base.sessionId!);
         if (write.kind === 'stale') {
           ticket = write.current;
           this.tickets.update(ctx.event.id, digest, ticket);
@@ -142,6 +147,7 @@ export class ScanService {
       }
       const write = await rejectIfUnchanged(this.db, ticket.version, input, req.scanId !== undefined);
       if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
+      if (write.kind === 'session_ended') return this.ended(base.sessionId!);
       if (write.kind === 'stale') {
         ticket = write.current;
         this.tickets.update(ctx.event.id, digest, ticket);
@@ -160,7 +166,7 @@ export class ScanService {
     if (req.sessionId) {
       const session = await this.session(req.sessionId);
       if (!session || session.devicePk !== req.device.pk) throw notFound('Scan session');
-      if (session.status !== 'active') throw new DomainError('SESSION_ENDED', 'This scan session has ended; start a new one');
+      if (session.status !== 'active') throw sessionEnded();
       if ((eventId && eventId !== session.eventId) || (gateId && gateId !== session.gateId)) {
         throw invalid('event_id/gate_id do not match the session; send the session alone');
       }
@@ -186,6 +192,12 @@ export class ScanService {
     const session = await getSession(this.db, id);
     if (session) this.sessions.set(id, { at: this.now(), session });
     return session;
+  }
+
+  /** The session ended after this instance cached it (on another instance, without Redis to say so). */
+  private ended(sessionId: string): never {
+    this.sessions.delete(sessionId);
+    throw sessionEnded();
   }
 
   private async typeOf(ctx: EventContext, ticket: TicketRecord): Promise<TypeContext> {
