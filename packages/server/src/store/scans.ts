@@ -124,10 +124,14 @@ function toScan(r: RawScan): StoredScan {
   };
 }
 
+/** A stored scan with what a retry of it must match: its device and its code's keyed digest. */
+export interface RetriedScan extends StoredScan { devicePk: string; codeDigest: Buffer | null }
+
 /** The scan with this id — or the offline copy of the physical scan a client identified by it. */
-export async function getScan(sql: Sql, eventId: string, scanId: string): Promise<StoredScan | null> {
-  const [row] = await sql.query<RawScan>(`SELECT ${SCAN_COLUMNS} FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [eventId, scanId]);
-  return row ? toScan(row) : null;
+export async function getScan(sql: Sql, eventId: string, scanId: string): Promise<RetriedScan | null> {
+  const [row] = await sql.query<RawScan & { device_pk: string; code_digest: Uint8Array | null }>(
+    `SELECT ${SCAN_COLUMNS}, device_pk, code_digest FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [eventId, scanId]);
+  return row ? { ...toScan(row), devicePk: row.device_pk, codeDigest: row.code_digest ? Buffer.from(row.code_digest) : null } : null;
 }
 
 export async function ticketScans(sql: Sql, eventId: string, ticketId: string, limit = 500): Promise<StoredScan[]> {
