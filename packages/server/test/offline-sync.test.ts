@@ -486,6 +486,64 @@ describeEachBackend('offline sync', (backend) => {
       expect((await reader.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&since=forged`)).status).toBe(400);
     });
 
+    it('its cursor moves with the event\'s own changes only, and pages stay gap-free while other organisations are busy', async () => {
+      const own = await seedEvent(server.admin, { name: 'Own feed' });
+      const ownTickets = await issueTickets(server.admin, own.eventId, Array.from({ length: 5 }, () => ({ ticket_type_id: own.types.ga })));
+      const scanner = await registerDevice(server.admin, 'Own feed scanner');
+      const reader = server.client((await registerDevice(server.admin, 'Own feed reader')).token);
+      const d = new TestDevice(server.client(scanner.token), scanner.deviceId, own.eventId);
+      ownTickets.forEach((t, i) => d.scan({ code: t.code, at: t0 + i, gateId: own.gates.main }));
+      expect((await d.upload()).status).toBe(200);
+
+      // Another organisation's event, busy in every way the feed could notice: tickets, online scans, an offline upload.
+      const org = await server.admin.post('/api/v1/organisations', { name: 'Busy neighbour' });
+      const neighbour = server.client(org.body.admin_token);
+      const theirs = await seedEvent(neighbour);
+      const theirDevice = await registerDevice(neighbour, 'Their scanner');
+      let n = 0;
+      const neighbourActivity = async (): Promise<void> => {
+        const [t1, t2] = await issueTickets(neighbour, theirs.eventId, [{ ticket_type_id: theirs.types.ga }, { ticket_type_id: theirs.types.ga }]);
+        await server.client(theirDevice.token).post('/api/v1/scanning/scan', { code: t1!.code, event_id: theirs.eventId, gate_id: theirs.gates.main });
+        const up = new TestDevice(server.client(theirDevice.token), theirDevice.deviceId, theirs.eventId);
+        up.scan({ code: t2!.code, at: t0, gateId: theirs.gates.main });
+        await up.upload(1, 1, { session_token: `busy-${n++}` });
+        await neighbour.post(`/api/v1/tickets/${t1!.id}/block`);
+      };
+
+      // Paging two items at a time, the neighbour busy between pages: every change of the event exactly once.
+      const seen: string[] = [];
+      let since: string | undefined;
+      await eventually(async () => {
+        for (let page = 0; page < 200; page++) {
+          const r = await reader.get(`/api/v1/offline/events?event_id=${own.eventId}&limit=2${since ? `&since=${encodeURIComponent(since)}` : ''}`);
+          expect(r.status).toBe(200);
+          seen.push(...r.body.events.map((e: { kind: string; ticket_id: string; scan_id?: string }) => (e.kind === 'ticket' ? `ticket ${e.ticket_id}` : `scan ${e.scan_id}`)));
+          since = r.body.next_cursor;
+          await neighbourActivity();
+          if (!r.body.has_more) break;
+        }
+        expect(seen.filter((k) => k.startsWith('scan'))).toHaveLength(5);
+      });
+      expect(seen.filter((k) => k.startsWith('ticket')).sort()).toEqual(ownTickets.map((t) => `ticket ${t.id}`).sort());
+      expect(new Set(seen).size).toBe(seen.length);
+
+      // Nothing new at the event: the same cursor back, however busy the neighbour is.
+      for (let i = 0; i < 3; i++) {
+        await neighbourActivity();
+        const again = await reader.get(`/api/v1/offline/events?event_id=${own.eventId}&since=${encodeURIComponent(since!)}`);
+        expect(again.body).toEqual({ event_id: own.eventId, events: [], next_cursor: since, has_more: false });
+      }
+      // A change at the event moves it, and is served once.
+      await server.admin.post(`/api/v1/tickets/${ownTickets[0]!.id}/cancel`);
+      const moved = await eventually(async () => {
+        const r = await reader.get(`/api/v1/offline/events?event_id=${own.eventId}&since=${encodeURIComponent(since!)}`);
+        expect(r.body.events).toEqual([expect.objectContaining({ kind: 'ticket', ticket_id: ownTickets[0]!.id, status: 'cancelled' })]);
+        return r.body.next_cursor as string;
+      });
+      expect(moved).not.toBe(since);
+      expect((await reader.get(`/api/v1/offline/events?event_id=${own.eventId}&since=${encodeURIComponent(moved)}`)).body).toMatchObject({ events: [], next_cursor: moved });
+    });
+
     it('only=double_entries shows a device only the other devices\' losing admissions of tickets it admitted, including a verdict that changes later', async () => {
       const winner = await device('DE winner');
       const loser = await device('DE loser');

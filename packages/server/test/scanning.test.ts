@@ -202,6 +202,88 @@ describeEachBackend('online scanning', (backend) => {
     expect(rows[0]!.n).toBe(1);
   });
 
+  describe('a scan_id answers only a retry of its own request', () => {
+    const countRows = async (scanId: string): Promise<number> =>
+      (await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [ev.eventId, scanId]))[0]!.n;
+    const flagsOf = async (deviceId: string): Promise<{ flags: string[]; reason: string | null; alerts: string }> => {
+      const health = (await server.admin.get(`/api/v1/events/${ev.eventId}/offline-health`)).body;
+      const d = (health.devices as Array<{ device_id: string; flags: string[]; flag_reason: string | null }>).find((x) => x.device_id === deviceId);
+      return { flags: d?.flags ?? [], reason: d?.flag_reason ?? null, alerts: JSON.stringify(health.alerts) };
+    };
+
+    it('another code with an admitted scan\'s scan_id is refused, forged or genuine, from the same device or another', async () => {
+      const admitted = await ticket('ga');
+      const other = await ticket('ga');
+      const scanId = crypto.randomUUID();
+      expect((await scan(devA, admitted.code, ev.gates.main, 'entry', { scan_id: scanId })).body.result).toBe('valid');
+      const b = await registerDevice(server.admin, 'Scanner C');
+      const devC = server.client(b.token);
+
+      const attempts: Array<[string, Client, string, string]> = [
+        ['forged code, same device', devA, 'TOTALLY-FORGED', ev.gates.main],
+        ['genuine unused ticket, same device', devA, other.code, ev.gates.main],
+        ['unreadable code, same device', devA, '\u0001', ev.gates.main],
+        ['same code at another gate', devA, admitted.code, ev.gates.any],
+        ['same code, another device', devC, admitted.code, ev.gates.main],
+        ['forged code, another device', devC, 'TOTALLY-FORGED', ev.gates.main],
+        ['genuine unused ticket, another device', devC, other.code, ev.gates.main],
+      ];
+      for (const [name, dev, code, gate] of attempts) {
+        const r = await scan(dev, code, gate, 'entry', { scan_id: scanId });
+        expect({ name, status: r.status, error: r.body.error }).toEqual({ name, status: 409, error: 'SCAN_ID_REUSED' });
+      }
+      // Nothing was admitted or recorded by them; the genuine retry still gets its verdict.
+      expect((await server.admin.get(`/api/v1/tickets/${other.id}`)).body.scans_used).toBe(0);
+      expect(await countRows(scanId)).toBe(1);
+      expect((await scan(devA, admitted.code, ev.gates.main, 'entry', { scan_id: scanId })).body).toMatchObject({ result: 'valid', reason: 'admitted', scan_id: scanId });
+
+      // The attempts are on record for the organisers, on the devices that made them, without the codes.
+      for (const id of [devAId, b.deviceId]) {
+        const { flags, reason, alerts } = await flagsOf(id);
+        expect(flags).toContain('scan_id_reused');
+        expect(reason).toContain(scanId);
+        expect(alerts).toContain('DEVICE_SCAN_ID_REUSED');
+        for (const code of ['TOTALLY-FORGED', other.code, admitted.code]) expect(alerts).not.toContain(code);
+      }
+    });
+
+    it('an unknown or unreadable code\'s scan_id is bound to that code too', async () => {
+      const t = await ticket('ga');
+      for (const first of ['NO-SUCH-TICKET', '\u0002']) {
+        const scanId = crypto.randomUUID();
+        expect((await scan(devB, first, ev.gates.main, 'entry', { scan_id: scanId })).body.result).toBe('invalid_token');
+        expect((await scan(devB, first, ev.gates.main, 'entry', { scan_id: scanId })).body).toMatchObject({ result: 'invalid_token', scan_id: scanId });
+        for (const code of [t.code, 'NO-SUCH-TICKET-EITHER', '\u0003']) {
+          expect((await scan(devB, code, ev.gates.main, 'entry', { scan_id: scanId })).body.error).toBe('SCAN_ID_REUSED');
+        }
+        expect(await countRows(scanId)).toBe(1);
+      }
+      expect((await server.admin.get(`/api/v1/tickets/${t.id}`)).body.scans_used).toBe(0);
+    });
+
+    it('the online attempt arriving after its offline copy still gets the copy\'s verdict', async () => {
+      const d = await registerDevice(server.admin, 'Timed out');
+      const dev = server.client(d.token);
+      const t = await ticket('ga');
+      const [good, unreadable] = [crypto.randomUUID(), crypto.randomUUID()];
+      const synced = await dev.post('/api/v1/offline/sync', {
+        event_id: ev.eventId, device_id: d.deviceId, session_token: `late-${good}`,
+        scans: [
+          { qrcode: t.code, scanned_at: clock, seq: 1, gate_id: ev.gates.main, scan_id: good },
+          { qrcode: '\u0004', scanned_at: clock, seq: 2, gate_id: ev.gates.main, scan_id: unreadable },
+        ],
+      });
+      expect(synced.status).toBe(200);
+      expect((await scan(dev, t.code, ev.gates.main, 'entry', { scan_id: good })).body).toMatchObject({ result: 'valid', scan_id: good });
+      expect((await scan(dev, '\u0004', ev.gates.main, 'entry', { scan_id: unreadable })).body).toMatchObject({ result: 'invalid_token', scan_id: unreadable });
+      // Still bound: another code or device with those ids is refused.
+      expect((await scan(dev, 'TOTALLY-FORGED', ev.gates.main, 'entry', { scan_id: good })).body.error).toBe('SCAN_ID_REUSED');
+      expect((await scan(dev, 'TOTALLY-FORGED', ev.gates.main, 'entry', { scan_id: unreadable })).body.error).toBe('SCAN_ID_REUSED');
+      expect((await scan(devA, t.code, ev.gates.main, 'entry', { scan_id: good })).body.error).toBe('SCAN_ID_REUSED');
+      expect(await countRows(good)).toBe(1);
+    });
+  });
+
   describe('scan sessions', () => {
     it('scans through a session, counts them, and one active session per device', async () => {
       const s1 = await devB.post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: ev.gates.main });

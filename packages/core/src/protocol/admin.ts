@@ -60,13 +60,24 @@ export const CancelTicketBody = Type.Object({
   reason: Type.Optional(Type.String({ maxLength: 500 })),
 }, { additionalProperties: false });
 
+/** Events a device may use (manifests, feed, sync, sessions, scans, staff logins). */
+const DeviceEventIds = Type.Array(Uuid, {
+  minItems: 1, maxItems: 100, uniqueItems: true,
+  description: 'The events this device may use; without event_ids at registration, every event of the organisation',
+});
+
 export const CreateDeviceBody = Type.Object({
   name: Name,
   device_id: Type.Optional(Type.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' })),
   device_type: Type.Optional(Type.Union([Type.Literal('scanner'), Type.Literal('mobile')])),
   public_key: Type.Optional(Type.String({ minLength: 43, maxLength: 88, description: 'Ed25519 public key, base64url or hex' })),
+  event_ids: Type.Optional(DeviceEventIds),
 }, { additionalProperties: false });
 export type CreateDeviceBody = Static<typeof CreateDeviceBody>;
+
+/** `POST /devices/:deviceId/events`: events added to what a device may use. */
+export const DeviceEventsBody = Type.Object({ event_ids: DeviceEventIds }, { additionalProperties: false });
+export type DeviceEventsBody = Static<typeof DeviceEventsBody>;
 
 export const RevokeDeviceBody = Type.Object({
   reason: Type.String({ minLength: 1, maxLength: 500 }),

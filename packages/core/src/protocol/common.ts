@@ -25,6 +25,11 @@ export const API_ERRORS = {
   DUPLICATE_CODE: 409,
   DUPLICATE_NUMBER: 409,
   SESSION_ENDED: 409,
+  /**
+   * A scan's scan_id (its retry key) sent again with another device, code, gate or direction: only a retry of
+   * the same request gets the stored verdict. A new scan needs a new scan_id.
+   */
+  SCAN_ID_REUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,

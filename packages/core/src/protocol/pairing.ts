@@ -132,6 +132,7 @@ export const PairedDeviceView = Type.Object({
   status_changed_at: Nullable(Timestamp),
   status_reason: Nullable(Type.String()),
   created_at: Timestamp,
+  event_ids: Nullable(Type.Array(Uuid, { description: 'The events this device may use; null: every event of the organisation' })),
 });
 
 export const PairedEventView = Type.Object({

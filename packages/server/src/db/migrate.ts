@@ -9,9 +9,11 @@ export interface MigrationReport { applied: string[]; current: string | null }
 /**
  * Applies pending numbered SQL migrations, each in its own transaction. An
  * advisory lock makes concurrent starts of several instances safe.
+ * `before`: only the migrations whose version sorts before it (a test of a
+ * migration fills the schema it starts from).
  */
-export async function migrate(db: Database): Promise<MigrationReport> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+export async function migrate(db: Database, opts: { before?: string } = {}): Promise<MigrationReport> {
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.+\.sql$/.test(f) && (opts.before === undefined || f < opts.before)).sort();
   const applied: string[] = [];
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(7343011)`);

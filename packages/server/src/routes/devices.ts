@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { CreateDeviceBody, CreateOrganisationBody, RevokeDeviceBody } from '@entrada/core';
+import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError } from '../http/errors.ts';
@@ -12,7 +12,13 @@ const SuspendBody = Type.Optional(Type.Object({ reason: Type.Optional(Type.Strin
 
 export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['devices'];
-  app.post('/api/v1/devices', { config: { auth: 'admin' }, schema: { tags, summary: 'Register a scanner device; its token is shown once', body: CreateDeviceBody } }, async (req, reply) => {
+  app.post('/api/v1/devices', {
+    config: { auth: 'admin' },
+    schema: {
+      tags, summary: 'Register a scanner device; its token is shown once. With event_ids it may use only those events (add more with POST /devices/{deviceId}/events); without, every event of the organisation',
+      body: CreateDeviceBody,
+    },
+  }, async (req, reply) => {
     const admin = req.admin;
     const { device, token } = await s.devices.register(admin.organisationId, req.body);
     return reply.status(201).send({ ...deviceView(device), id: device.pk, token });
@@ -21,6 +27,17 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   app.get('/api/v1/devices', { config: { auth: 'admin' }, schema: { tags, summary: 'The organisation\'s devices' } }, async (req) => {
     const admin = req.admin;
     return { devices: (await s.devices.list(admin.organisationId)).map(deviceView) };
+  });
+
+  app.post('/api/v1/devices/:deviceId/events', {
+    config: { auth: 'admin' },
+    schema: {
+      tags, summary: 'Let a device use more events: event_ids are added to the events it was registered or paired for (a device of every event keeps every event)',
+      params: DeviceParams, body: DeviceEventsBody,
+    },
+  }, async (req) => {
+    const admin = req.admin;
+    return deviceView(await s.devices.addEvents(admin.organisationId, req.params.deviceId, req.body));
   });
 
   app.post('/api/v1/devices/:deviceId/suspend', { config: { auth: 'admin' }, schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {

@@ -7,9 +7,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
 import { gunzipRequestBody } from '../http/gzip-body.ts';
 import type { Services } from '../services/container.ts';
+import { assertDeviceEvent } from '../services/device-service.ts';
 import type { EventContext } from '../services/event-context.ts';
 import { ManifestNotWantedError } from '../services/sync/manifest-service.ts';
 import { deviceHealth, offlineHealth } from '../services/sync/offline-health.ts';
+import type { DeviceRecord } from '../store/devices.ts';
 import { recordSyncFailure } from '../store/offline.ts';
 
 const gzipAsync = promisify(gzip);
@@ -62,6 +64,13 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
     return ctx;
   };
+  /** An event of the caller's organisation that, for a device, is one of the events it may use. */
+  const eventOf = async (who: { admin: { organisationId: string } } | { device: DeviceRecord }, eventId: string): Promise<EventContext> => {
+    if ('admin' in who) return eventFor(who.admin.organisationId, eventId);
+    const ctx = await eventFor(who.device.organisationId, eventId);
+    assertDeviceEvent(who.device, eventId);
+    return ctx;
+  };
 
   app.get('/api/v1/offline/manifest/:eventId', {
     config: { auth: 'device' },
@@ -78,7 +87,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     const device = req.device;
     if (!req.query.device_id) throw new DomainError('MISSING_DEVICE_ID', 'device_id query parameter is required', { success: false });
     if (req.query.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
-    const ctx = await eventFor(device.organisationId, req.params.eventId);
+    const ctx = await eventOf({ device }, req.params.eventId);
     // While it waits for a build slot: has the device given up (its request budget ran out)? Then it is not built for it.
     const stillWaiting = (): boolean => !(req.raw.destroyed || req.raw.socket?.destroyed);
     try {
@@ -134,9 +143,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers)', params: Type.Object({ eventId: Uuid, deviceId: Type.String({ maxLength: 64 }) }) },
   }, async (req) => {
     const who = req.principal;
-    const organisationId = 'device' in who ? who.device.organisationId : who.admin.organisationId;
     if ('device' in who && who.device.deviceId !== req.params.deviceId) throw new DomainError('FORBIDDEN', 'A device may read only its own sync status');
-    const ctx = await eventFor(organisationId, req.params.eventId);
+    const ctx = await eventOf(who, req.params.eventId);
     const [health] = await deviceHealth(s.db, ctx, req.params.deviceId);
     if (!health) throw notFound('Device sync state');
     return s.sync.status(ctx, health);
@@ -155,10 +163,9 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     },
   }, async (req, reply) => {
     const who = req.principal;
-    const organisationId = 'device' in who ? who.device.organisationId : who.admin.organisationId;
     const limit = Number(req.query.limit ?? 1000);
     if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
-    const ctx = await eventFor(organisationId, req.query.event_id);
+    const ctx = await eventOf(who, req.query.event_id);
     return sendJson(req, reply, await s.sync.feed.page(ctx, {
       since: req.query.since, limit, excludeDevicePk: 'device' in who ? who.device.pk : null, doubleEntries: req.query.only === 'double_entries',
     }));

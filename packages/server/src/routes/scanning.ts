@@ -19,7 +19,6 @@ export const scanningRoutes = (s: Services): FastifyPluginAsyncTypebox => async 
   app.post('/api/v1/scanning/sessions', { config: { auth: 'device' }, schema: { tags, summary: 'Start a scan session at a gate (ends the device\'s previous one)', body: StartSessionBody } }, async (req, reply) => {
     const device = req.device;
     const { session, endedSessionId } = await s.devices.startSession(device, req.body);
-    if (endedSessionId) s.scans.forgetSession(endedSessionId);
     return reply.status(201).send({ ...sessionView(session, 0, device.deviceId), ended_session_id: endedSessionId });
   });
 
@@ -32,7 +31,6 @@ export const scanningRoutes = (s: Services): FastifyPluginAsyncTypebox => async 
   app.put('/api/v1/scanning/sessions/:id/end', { config: { auth: 'device' }, schema: { tags, summary: 'End a scan session', params: SessionParams } }, async (req) => {
     const device = req.device;
     const { session, scanCount } = await s.devices.endSession(device, req.params.id);
-    s.scans.forgetSession(session.id);
     return sessionView(session, scanCount, device.deviceId);
   });
 

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { parseEventTime, type CreateDeviceBody, type Direction } from '@entrada/core';
+import { parseEventTime, type CreateDeviceBody, type DeviceEventsBody, type Direction } from '@entrada/core';
 import type { Database, Sql } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
 import {
-  endSession, getDevice, getSession, insertDevice, listDevices, setDeviceStatus, startSession,
+  addDeviceEvents, endSession, getDevice, getSession, insertDevice, listDevices, setDeviceStatus, startSession,
   type DeviceRecord, type DeviceStatus, type SessionRecord,
 } from '../store/devices.ts';
+import { existingEventIds } from '../store/events.ts';
 import { sessionScanCount } from '../store/scans.ts';
 import type { Bus } from './bus.ts';
 import type { EventContexts } from './event-context.ts';
@@ -15,6 +16,8 @@ import type { TicketCache } from './ticket-cache.ts';
 export interface DeviceView {
   device_id: string; name: string; device_type: string; status: DeviceStatus; has_public_key: boolean;
   last_seen_at: string | null; status_changed_at: string | null; status_reason: string | null; created_at: string;
+  /** null: every event of the organisation. */
+  event_ids: string[] | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -23,7 +26,20 @@ export function deviceView(d: DeviceRecord): DeviceView {
   return {
     device_id: d.deviceId, name: d.name, device_type: d.deviceType, status: d.status, has_public_key: d.publicKey !== null,
     last_seen_at: iso(d.lastSeenAt), status_changed_at: iso(d.statusChangedAt), status_reason: d.statusReason, created_at: iso(d.createdAt)!,
+    event_ids: d.eventIds,
   };
+}
+
+/**
+ * A device uses only the events it was registered or paired for (or every
+ * event of its organisation, when registered without event_ids). Checked
+ * after the event is known to be the organisation's, so another
+ * organisation's event stays a 404.
+ */
+export function assertDeviceEvent(device: DeviceRecord, eventId: string): void {
+  if (device.eventIds === null || device.eventIds.includes(eventId)) return;
+  throw new DomainError('FORBIDDEN',
+    `This device is not registered for this event; an organiser can add the event to it (POST /api/v1/devices/${device.deviceId}/events)`);
 }
 
 /** A generated device id: `dev_` and 48 random bits. */
@@ -52,9 +68,12 @@ export class DeviceService {
   ): Promise<{ device: DeviceRecord; token: string }> {
     const token = generateToken('device');
     const deviceId = body.device_id ?? newDeviceId();
-    const device = await insertDevice(opts.sql ?? this.db, {
+    const sql = opts.sql ?? this.db;
+    const eventIds = body.event_ids ?? null;
+    if (eventIds !== null) await this.requireEvents(sql, organisationId, eventIds);
+    const device = await insertDevice(sql, {
       organisationId, deviceId, name: body.name, deviceType: body.device_type ?? 'scanner', tokenHash: hashToken(token),
-      publicKey: body.public_key ? parsePublicKey(body.public_key) : null, settings: opts.settings,
+      publicKey: body.public_key ? parsePublicKey(body.public_key) : null, settings: opts.settings, eventIds,
     });
     if (!device) throw new DomainError('CONFLICT', `device_id "${deviceId}" is already registered`);
     return { device, token };
@@ -62,6 +81,22 @@ export class DeviceService {
 
   list(organisationId: string): Promise<DeviceRecord[]> {
     return listDevices(this.db, organisationId);
+  }
+
+  /** Lets a device use more events; one of every event keeps every event. */
+  async addEvents(organisationId: string, deviceId: string, body: DeviceEventsBody): Promise<DeviceRecord> {
+    await this.requireEvents(this.db, organisationId, body.event_ids);
+    const updated = await addDeviceEvents(this.db, organisationId, deviceId, body.event_ids);
+    if (!updated) throw notFound('Device');
+    // Every instance drops its cached copy of the device, which holds its events.
+    this.bus.publish({ type: 'device_changed', deviceId });
+    return updated;
+  }
+
+  private async requireEvents(sql: Sql, organisationId: string, eventIds: string[]): Promise<void> {
+    const found = await existingEventIds(sql, organisationId, eventIds);
+    const unknown = eventIds.filter((id) => !found.has(id));
+    if (unknown.length > 0) throw notFound(`Event ${unknown[0]}`);
   }
 
   async setStatus(organisationId: string, deviceId: string, status: DeviceStatus, reason: string | null, effectiveAt?: string): Promise<DeviceRecord> {
@@ -84,11 +119,13 @@ export class DeviceService {
   async startSession(device: DeviceRecord, body: { event_id: string; gate_id: string; direction?: Direction | undefined }): Promise<{ session: SessionRecord; endedSessionId: string | null }> {
     let ctx = await this.contexts.get(body.event_id);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
+    assertDeviceEvent(device, body.event_id);
     if (!ctx.gates.has(body.gate_id)) ctx = (await this.contexts.refresh(body.event_id))!;
     if (!ctx.gates.has(body.gate_id)) throw notFound('Gate');
     const result = await this.db.transaction((tx) => startSession(tx, {
       devicePk: device.pk, eventId: body.event_id, gateId: body.gate_id, direction: body.direction ?? 'entry',
     }));
+    if (result.endedSessionId) this.bus.publish({ type: 'session_ended', sessionId: result.endedSessionId });
     // Doors are opening: load the event's tickets so first scans cost one round trip.
     void this.tickets.warm(body.event_id).catch(() => undefined);
     return result;
@@ -105,6 +142,7 @@ export class DeviceService {
     if (!session || session.devicePk !== device.pk) throw notFound('Scan session');
     const ended = await this.db.transaction((tx) => endSession(tx, session.eventId, session.id, device.pk));
     if (!ended) throw notFound('Scan session');
+    this.bus.publish({ type: 'session_ended', sessionId: session.id });
     return { session: ended, scanCount: await sessionScanCount(this.db, session.eventId, session.id) };
   }
 }

@@ -133,6 +133,8 @@ export class PairingService {
       const settings = body.platform ? { platform: body.platform } : {};
       const { device, token } = await this.devices.register(code.organisationId, {
         name: code.name ?? body.name ?? DEFAULT_DEVICE_NAME, device_id: deviceId, public_key: publicKey.toString('base64url'),
+        // A paired device uses the code's event only, until an organiser adds more.
+        event_ids: [code.eventId],
       }, { sql: tx, settings });
       return { code, device, token };
     });

@@ -13,13 +13,18 @@ import { findEventIdByRef, listEventDigestKeys } from '../store/events.ts';
 import {
   admitIfUnchanged, admitWithoutGuard, getScan, recordUnmatchedScan, rejectIfUnchanged, type GuardedWrite, type ScanRecordInput,
 } from '../store/scans.ts';
+import { flagDevice } from '../store/offline.ts';
 import { findEventOfDigests, type TicketRecord } from '../store/tickets.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, GateContext, TypeContext } from './event-context.ts';
 import type { EventContexts } from './event-context.ts';
 import type { TicketCache } from './ticket-cache.ts';
 import type { DeviceDirectory } from './device-directory.ts';
+import { assertDeviceEvent } from './device-service.ts';
 import type { TableStats } from './table-stats.ts';
+
+/** What a retried scan must repeat to get the stored verdict. */
+type RetryKey = Pick<ScanRecordInput, 'scanId' | 'devicePk' | 'gateId' | 'direction'>;
 
 export interface ScanRequest {
   device: DeviceRecord;
@@ -36,7 +41,10 @@ export type ScanOutcome = ScanVerdictResponse;
 
 // Contention on one ticket resolves in a couple of rounds; the bound only guards against a bug looping forever.
 const MAX_ATTEMPTS = 16;
+// A cached session only spares reading its event, gate and direction, which never change: whether it is still
+// active is checked by the statement that records the scan, and the bus evicts an ended one at once.
 const SESSION_TTL_MS = 5_000;
+const sessionEnded = (): DomainError => new DomainError('SESSION_ENDED', 'This scan session has ended; start a new one');
 
 /**
  * The online scan workflow: authenticate (done by the route) → resolve where →
@@ -56,10 +64,10 @@ export class ScanService {
     /** false only in the race control experiment (see admitWithoutGuard). */
     private readonly guard: boolean = true,
     private readonly stats?: TableStats,
-  ) {}
-
-  forgetSession(sessionId: string): void {
-    this.sessions.delete(sessionId);
+  ) {
+    bus.subscribe((m) => {
+      if (m.type === 'session_ended') this.sessions.delete(m.sessionId);
+    });
   }
 
   async scan(req: ScanRequest): Promise<ScanOutcome> {
@@ -73,19 +81,25 @@ export class ScanService {
       eventId: ctx.event.id, scanId: req.scanId ?? randomUUID(), direction, devicePk: req.device.pk, deviceId: req.device.deviceId,
       gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online',
     };
-    const unmatched = async (result: ScanResult, reason: VerdictReason, digest: Buffer | null): Promise<ScanOutcome> => {
+    /**
+     * `digest`: the code's keyed digest, recorded with the scan so a retry can be told from another code reusing
+     * its scan_id (see replayed); `findsTickets`: whether a ticket is looked up by it (not for an unreadable code
+     * or another event's signed code, which the sync path records without one).
+     */
+    const unmatched = async (result: ScanResult, reason: VerdictReason, digest: Buffer, findsTickets: boolean): Promise<ScanOutcome> => {
       const stored = await recordUnmatchedScan(this.db, { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
-      if (!stored) return this.replayed(ctx, base.scanId);
+      if (stored === 'session_ended') return this.ended(base.sessionId!);
+      if (stored === 'replay') return this.replayed(ctx, base, digest, findsTickets);
       return this.answer(ctx, { result, reason, admits: false }, direction, null, null, base.scanId, now);
     };
 
     const parsed = parseScannedCode(req.code);
-    if (parsed.kind === 'invalid') return unmatched('invalid_token', 'malformed_code', null);
+    if (parsed.kind === 'invalid') return unmatched('invalid_token', 'malformed_code', ctx.digest(req.code), false);
 
     let text: string;
     if (parsed.kind === 'signed') {
       if (parsed.claims.eventRef !== ctx.event.ref) {
-        return unmatched(...(await this.foreignSignedCode(parsed, req.device.organisationId)), null);
+        return unmatched(...(await this.foreignSignedCode(parsed, req.device.organisationId)), ctx.digest(parsed.text.toUpperCase()), false);
       }
       // No signature check here: a code whose keyed digest matches a ticket is exactly the text we issued.
       // Only a code that matches nothing is verified, to tell a forged code from an unknown one.
@@ -99,12 +113,12 @@ export class ScanService {
     if (!found) {
       if (parsed.kind === 'signed') {
         const check = verifySignedCode(parsed, (id) => ctx.publicKeys.get(id), nodeVerifier);
-        return unmatched('invalid_token', check === 'ok' ? 'unknown_code' : check, digest);
+        return unmatched('invalid_token', check === 'ok' ? 'unknown_code' : check, digest, true);
       }
       const elsewhere = await this.importedCodeEvent(text, ctx);
       return elsewhere
-        ? unmatched('wrong_event', 'wrong_event', digest)
-        : unmatched('invalid_token', 'unknown_code', digest);
+        ? unmatched('wrong_event', 'wrong_event', digest, true)
+        : unmatched('invalid_token', 'unknown_code', digest, true);
     }
     let ticket: TicketRecord = found;
     const type = await this.typeOf(ctx, ticket);
@@ -127,7 +141,8 @@ export class ScanService {
           if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && req.scanId !== undefined) continue;
           throw err;
         }
-        if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
+        if (write.kind === 'replay') return this.replayed(ctx, base, digest, true);
+        if (write.kind === 'session_ended') return this.ended(base.sessionId!);
         if (write.kind === 'stale') {
           ticket = write.current;
           this.tickets.update(ctx.event.id, digest, ticket);
@@ -140,7 +155,8 @@ export class ScanService {
         return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now);
       }
       const write = await rejectIfUnchanged(this.db, ticket.version, input, req.scanId !== undefined);
-      if (write.kind === 'replay') return this.replayed(ctx, base.scanId);
+      if (write.kind === 'replay') return this.replayed(ctx, base, digest, true);
+      if (write.kind === 'session_ended') return this.ended(base.sessionId!);
       if (write.kind === 'stale') {
         ticket = write.current;
         this.tickets.update(ctx.event.id, digest, ticket);
@@ -159,7 +175,7 @@ export class ScanService {
     if (req.sessionId) {
       const session = await this.session(req.sessionId);
       if (!session || session.devicePk !== req.device.pk) throw notFound('Scan session');
-      if (session.status !== 'active') throw new DomainError('SESSION_ENDED', 'This scan session has ended; start a new one');
+      if (session.status !== 'active') throw sessionEnded();
       if ((eventId && eventId !== session.eventId) || (gateId && gateId !== session.gateId)) {
         throw invalid('event_id/gate_id do not match the session; send the session alone');
       }
@@ -169,6 +185,7 @@ export class ScanService {
     if (!eventId || !gateId) throw invalid('Send session_id, or event_id and gate_id');
     let ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== req.device.organisationId) throw notFound('Event');
+    assertDeviceEvent(req.device, eventId);
     let gate = ctx.gates.get(gateId);
     if (!gate) {
       ctx = (await this.contexts.refresh(eventId))!;
@@ -184,6 +201,12 @@ export class ScanService {
     const session = await getSession(this.db, id);
     if (session) this.sessions.set(id, { at: this.now(), session });
     return session;
+  }
+
+  /** The session ended after this instance cached it (on another instance, without Redis to say so). */
+  private ended(sessionId: string): never {
+    this.sessions.delete(sessionId);
+    throw sessionEnded();
   }
 
   private async typeOf(ctx: EventContext, ticket: TicketRecord): Promise<TypeContext> {
@@ -214,11 +237,27 @@ export class ScanService {
     this.bus.publish({ type: 'occupancy', eventId: ctx.event.id, gateId: gate.id, direction, delta, at });
   }
 
-  private async replayed(ctx: EventContext, scanId: string): Promise<ScanOutcome> {
-    const stored = await getScan(this.db, ctx.event.id, scanId);
+  /**
+   * A scan with the request's scan_id is already recorded. A retry key is bound to what it retries: only the
+   * same device, at the same gate and direction, with the same code (by keyed digest) gets the stored verdict.
+   * Answering it to anything else let any code — or any device of the organisation — pass with the verdict of
+   * an earlier admission, so such a request is refused, and the device flagged for the organisers (offline
+   * health, sync status), without the code. The offline copy of a scan whose code could not be digested
+   * (unreadable, another event's) holds no digest: it matches only such a code.
+   */
+  private async replayed(ctx: EventContext, attempt: RetryKey, digest: Buffer, findsTickets: boolean): Promise<ScanOutcome> {
+    const stored = await getScan(this.db, ctx.event.id, attempt.scanId);
     if (!stored) throw new DomainError('CONFLICT', 'scan_id is already used by another scan');
+    const sameCode = stored.codeDigest ? stored.codeDigest.equals(digest) : !findsTickets;
+    const other = stored.devicePk !== attempt.devicePk ? `${stored.deviceId}'s scan`
+      : stored.gateId !== attempt.gateId || stored.direction !== attempt.direction ? 'a scan at another gate or direction'
+        : !sameCode ? 'a scan of another code' : null;
+    if (other !== null) {
+      await flagDevice(this.db, ctx.event.id, attempt.devicePk, 'scan_id_reused', `sent scan_id ${attempt.scanId} of ${other} with a different request`, this.now());
+      throw new DomainError('SCAN_ID_REUSED', 'This scan_id belongs to another scan; a new scan needs a new scan_id');
+    }
     const verdict: Verdict = { result: stored.result, reason: stored.reason, admits: stored.admits };
-    return this.answer(ctx, verdict, stored.direction, null, null, scanId, stored.scannedAt);
+    return this.answer(ctx, verdict, stored.direction, null, null, attempt.scanId, stored.scannedAt);
   }
 
   private async answer(

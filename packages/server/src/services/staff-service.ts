@@ -8,6 +8,7 @@ import {
   type EventLoginLogRecord, type StaffRecord,
 } from '../store/staff.ts';
 import type { RequestInfo } from './auth.ts';
+import { assertDeviceEvent } from './device-service.ts';
 import type { EventContexts } from './event-context.ts';
 import type { EventService } from './event-service.ts';
 import { FailureLimiter, loggedFailuresRetryAfterMs } from './failure-limiter.ts';
@@ -76,6 +77,7 @@ export class StaffService {
   async login(device: DeviceRecord, eventId: string, body: StaffLoginBody, req: RequestInfo): Promise<StaffLogin> {
     const ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
+    assertDeviceEvent(device, eventId);
     const now = this.now();
     const attempt = { eventId, identifier: body.username, deviceId: device.deviceId, ip: req.ip, userAgent: req.userAgent ?? null, at: now };
     const deviceKey = `${device.pk}:${eventId}`;

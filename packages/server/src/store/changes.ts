@@ -109,8 +109,16 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
   doubleEntriesOf?: string | null;
   /** DOUBLE_ENTRY_WINDOW unless given. */
   window?: number;
-}): Promise<{ xmin: string; tickets: FeedTicket[]; scans: FeedScan[]; windowEnd: { tx: string; id: string } | null }> {
-  const [x] = await sql.query<{ xmin: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`);
+}): Promise<{ lastTx: string | null; tickets: FeedTicket[]; scans: FeedScan[]; windowEnd: { tx: string; id: string } | null }> {
+  // lastTx: the event's newest change below the horizon (one backward step of tickets_tx and of scans_tx). Every
+  // change at or below it is committed and read by this page when the page is not full; a change written later
+  // is above the horizon, so above it. A cursor there depends on the event's own changes only, where the horizon
+  // itself moves with every transaction of the installation, other organisations' included.
+  const [x] = await sql.query<{ xmin: string; last_tx: string | null }>(
+    `SELECT x.xmin::text AS xmin, greatest(
+       (SELECT t.tx FROM tickets t WHERE t.event_id = $1 AND t.tx < x.xmin ORDER BY t.tx DESC LIMIT 1),
+       (SELECT s.tx FROM scans s WHERE s.event_id = $1 AND s.tx < x.xmin ORDER BY s.tx DESC LIMIT 1))::text AS last_tx
+     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) x`, [eventId]);
   // A second snapshot may see more committed rows, never fewer: reading below the first xmin stays safe.
   const xmin = x!.xmin;
   const doubleEntriesOf = opts.doubleEntriesOf ?? null;
@@ -145,7 +153,7 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
       [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, opts.limit, doubleEntriesOf ?? opts.excludeDevicePk, ...(windowEnd ? [windowEnd.tx, windowEnd.id] : [])]),
   ]);
   return {
-    xmin,
+    lastTx: x!.last_tx,
     windowEnd,
     tickets: tickets.map((r) => ({ tx: r.txt, ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest })),
     scans: scans.map((r) => ({

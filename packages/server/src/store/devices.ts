@@ -7,32 +7,35 @@ export interface DeviceRecord {
   pk: string; organisationId: string; deviceId: string; name: string; deviceType: 'scanner' | 'mobile'; status: DeviceStatus;
   publicKey: Buffer | null; settings: Record<string, unknown>; lastSeenAt: number | null; statusChangedAt: number | null;
   statusReason: string | null; activeSessionId: string | null; activeEventId: string | null; createdAt: number;
+  /** The events the device may use; null: every event of its organisation. */
+  eventIds: string[] | null;
 }
 interface RawDevice {
   id: string; organisation_id: string; device_id: string; name: string; device_type: 'scanner' | 'mobile'; status: DeviceStatus;
   public_key: Uint8Array | null; settings: Record<string, unknown>; last_seen_at: Date | null; status_changed_at: Date | null;
   status_reason: string | null; active_session_id: string | null; active_event_id: string | null; created_at: Date;
+  event_ids: string[] | null;
 }
 const DEVICE_COLUMNS = `id, organisation_id, device_id, name, device_type, status, public_key, settings, last_seen_at,
-  status_changed_at, status_reason, active_session_id, active_event_id, created_at`;
+  status_changed_at, status_reason, active_session_id, active_event_id, created_at, event_ids::text[] AS event_ids`;
 
 function toDevice(r: RawDevice): DeviceRecord {
   return {
     pk: r.id, organisationId: r.organisation_id, deviceId: r.device_id, name: r.name, deviceType: r.device_type, status: r.status,
     publicKey: r.public_key ? Buffer.from(r.public_key) : null, settings: r.settings ?? {}, lastSeenAt: ms(r.last_seen_at),
     statusChangedAt: ms(r.status_changed_at), statusReason: r.status_reason, activeSessionId: r.active_session_id,
-    activeEventId: r.active_event_id, createdAt: ms(r.created_at)!,
+    activeEventId: r.active_event_id, createdAt: ms(r.created_at)!, eventIds: r.event_ids,
   };
 }
 
 export async function insertDevice(sql: Sql, d: {
   organisationId: string; deviceId: string; name: string; deviceType: 'scanner' | 'mobile'; tokenHash: Buffer; publicKey: Buffer | null;
-  settings?: Record<string, unknown>;
+  settings?: Record<string, unknown>; eventIds: string[] | null;
 }): Promise<DeviceRecord | null> {
   const [row] = await sql.query<RawDevice>(
-    `INSERT INTO devices (organisation_id, device_id, name, device_type, token_hash, public_key, settings) VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (device_id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
-    [d.organisationId, d.deviceId, d.name, d.deviceType, d.tokenHash, d.publicKey, JSON.stringify(d.settings ?? {})]);
+    `INSERT INTO devices (organisation_id, device_id, name, device_type, token_hash, public_key, settings, event_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (organisation_id, device_id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
+    [d.organisationId, d.deviceId, d.name, d.deviceType, d.tokenHash, d.publicKey, JSON.stringify(d.settings ?? {}), d.eventIds]);
   return row ? toDevice(row) : null;
 }
 
@@ -57,6 +60,18 @@ export async function setDeviceStatus(sql: Sql, organisationId: string, deviceId
      WHERE organisation_id = $1 AND device_id = $2 AND status <> 'revoked' RETURNING ${DEVICE_COLUMNS}`,
     [organisationId, deviceId, status, reason, new Date(effectiveAt)]);
   return row ? toDevice(row) : null;
+}
+
+/**
+ * Adds events to a device's scope (a device of every event keeps every
+ * event). The caller has checked the events are the organisation's.
+ */
+export async function addDeviceEvents(sql: Sql, organisationId: string, deviceId: string, eventIds: string[]): Promise<DeviceRecord | null> {
+  const [row] = await sql.query<RawDevice>(
+    `UPDATE devices SET event_ids = ARRAY(SELECT DISTINCT e FROM unnest(event_ids || $3::uuid[]) e ORDER BY e)
+     WHERE organisation_id = $1 AND device_id = $2 AND event_ids IS NOT NULL RETURNING ${DEVICE_COLUMNS}`,
+    [organisationId, deviceId, eventIds]);
+  return row ? toDevice(row) : getDevice(sql, organisationId, deviceId);
 }
 
 /** Throttled by the caller; a missed update only makes "last seen" slightly older. */

@@ -121,6 +121,13 @@ export async function insertTicketType(sql: Sql, t: {
   return { id: row!.id, ref: row!.ref, name: t.name, zoneIds: t.zoneIds, maxScans: t.maxScans, allowReentry: t.allowReentry, validFrom: t.validFrom, validUntil: t.validUntil };
 }
 
+/** The organisation's event ids among `ids` (to reject unknown events with a clear error). */
+export async function existingEventIds(sql: Sql, organisationId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await sql.query<{ id: string }>(`SELECT id FROM events WHERE organisation_id = $1 AND id = ANY($2::uuid[])`, [organisationId, ids]);
+  return new Set(rows.map((r) => r.id));
+}
+
 /** Existing zone ids of the event among `ids` (to reject unknown zones with a clear error). */
 export async function existingZoneIds(sql: Sql, eventId: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();

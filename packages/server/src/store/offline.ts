@@ -70,6 +70,19 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
       session.uploaded, session.successful, session.failed, session.duplicates, session.conflicts], { name: 'sync_save_device_log' });
 }
 
+/**
+ * Flags a device at an event outside a sync (the online scan path), for the
+ * organisers' offline health alerts: one upsert, the log row created if the
+ * device never synced there.
+ */
+export async function flagDevice(sql: Sql, eventId: string, devicePk: string, flag: string, reason: string, at: number): Promise<void> {
+  await sql.query(
+    `INSERT INTO device_logs AS l (event_id, device_pk, flags, flag_reason, flagged_at) VALUES ($1, $2, ARRAY[$3::text], $4, $5)
+     ON CONFLICT (event_id, device_pk) DO UPDATE SET flags = CASE WHEN $3::text = ANY(l.flags) THEN l.flags ELSE array_append(l.flags, $3::text) END,
+       flag_reason = $4, flagged_at = coalesce(l.flagged_at, $5)`,
+    [eventId, devicePk, flag, reason, new Date(at)]);
+}
+
 /** What reconciliation needs of a ticket (its other columns are not read on the sync path). */
 export type LockedTicket = Pick<TicketRecord, 'id' | 'eventId' | 'typeId' | 'number' | 'status' | 'statusChangedAt' | 'state' | 'version'>;
 

@@ -15,7 +15,9 @@ export type GuardedWrite =
   /** Someone else changed the ticket first: decide again on `current`. */
   | { kind: 'stale'; current: TicketRecord }
   /** A scan with this id was already recorded (a retried request). */
-  | { kind: 'replay' };
+  | { kind: 'replay' }
+  /** The scan names a scan session that is no longer active: nothing was written. */
+  | { kind: 'session_ended' };
 
 async function currentTicket(sql: Sql, eventId: string, ticketId: string): Promise<TicketRecord> {
   const [row] = await sql.query<RawTicket>(`SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.id = $2`, [eventId, ticketId], { name: 'ticket_by_id' });
@@ -37,8 +39,8 @@ const SCAN_INSERT_COLUMNS = `event_id, id, ticket_id, code_digest, result, reaso
  * version. Only a stale version costs a second round trip, to read the row.
  */
 export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: TicketScanState, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
-  const [row] = await sql.query<{ applied_version: number | null; existing: string | null }>(
-    `SELECT applied_version, existing FROM entrada_admit_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+  const [row] = await sql.query<{ applied_version: number | null; existing: string | null; session_ended: boolean }>(
+    `SELECT applied_version, existing, session_ended FROM entrada_admit_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
     [...scanParams(s), next.entries,
       next.first ? new Date(next.first.at) : null, next.first?.deviceId ?? null, next.first?.gateId ?? null,
       next.last ? new Date(next.last.at) : null, next.last?.direction ?? null, next.last?.deviceId ?? null, next.last?.gateId ?? null,
@@ -46,6 +48,7 @@ export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: 
     { name: 'scan_admit' },
   );
   if (row?.existing != null) return { kind: 'replay' };
+  if (row?.session_ended) return { kind: 'session_ended' };
   if (row?.applied_version != null) return { kind: 'applied', version: row.applied_version };
   return { kind: 'stale', current: await currentTicket(sql, s.eventId, s.ticketId!) };
 }
@@ -75,23 +78,34 @@ export async function admitWithoutGuard(sql: Sql, next: TicketScanState, s: Scan
 
 /** Records a rejected scan, guarded by the same version check so a refusal is never based on stale state. */
 export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
-  const [row] = await sql.query<{ recorded: boolean; existing: string | null }>(
-    `SELECT recorded, existing FROM entrada_reject_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+  const [row] = await sql.query<{ recorded: boolean; existing: string | null; session_ended: boolean }>(
+    `SELECT recorded, existing, session_ended FROM entrada_reject_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
     [...scanParams(s), expectedVersion, clientScanId],
     { name: 'scan_reject' },
   );
   if (row?.existing != null) return { kind: 'replay' };
+  if (row?.session_ended) return { kind: 'session_ended' };
   if (row?.recorded) return { kind: 'applied', version: expectedVersion };
   return { kind: 'stale', current: await currentTicket(sql, s.eventId, s.ticketId!) };
 }
 
-/** Records a scan that matched no ticket (unknown, malformed or forged code). */
-export async function recordUnmatchedScan(sql: Sql, s: ScanRecordInput): Promise<boolean> {
-  const rows = await sql.query(
-    `INSERT INTO scans (${SCAN_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected')
-     ON CONFLICT DO NOTHING RETURNING id`,
+/**
+ * Records a scan that matched no ticket (unknown, malformed or forged code),
+ * if its scan session (when it names one) is still active; in one statement.
+ * 'replay': its id is already recorded.
+ */
+export async function recordUnmatchedScan(sql: Sql, s: ScanRecordInput): Promise<'recorded' | 'replay' | 'session_ended'> {
+  const [row] = await sql.query<{ live: boolean; recorded: boolean }>(
+    `WITH live AS (
+       SELECT $11::uuid IS NULL OR EXISTS (SELECT 1 FROM scan_sessions ss WHERE ss.event_id = $1 AND ss.id = $11 AND ss.status = 'active') AS live
+     ), ins AS (
+       INSERT INTO scans (${SCAN_INSERT_COLUMNS})
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected' FROM live WHERE live.live
+       ON CONFLICT DO NOTHING RETURNING id
+     )
+     SELECT live.live, EXISTS (SELECT 1 FROM ins) AS recorded FROM live`,
     scanParams(s), { name: 'scan_unmatched' });
-  return rows.length === 1;
+  return row!.recorded ? 'recorded' : row!.live ? 'replay' : 'session_ended';
 }
 
 export interface StoredScan {
@@ -110,10 +124,14 @@ function toScan(r: RawScan): StoredScan {
   };
 }
 
+/** A stored scan with what a retry of it must match: its device and its code's keyed digest. */
+export interface RetriedScan extends StoredScan { devicePk: string; codeDigest: Buffer | null }
+
 /** The scan with this id — or the offline copy of the physical scan a client identified by it. */
-export async function getScan(sql: Sql, eventId: string, scanId: string): Promise<StoredScan | null> {
-  const [row] = await sql.query<RawScan>(`SELECT ${SCAN_COLUMNS} FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [eventId, scanId]);
-  return row ? toScan(row) : null;
+export async function getScan(sql: Sql, eventId: string, scanId: string): Promise<RetriedScan | null> {
+  const [row] = await sql.query<RawScan & { device_pk: string; code_digest: Uint8Array | null }>(
+    `SELECT ${SCAN_COLUMNS}, device_pk, code_digest FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [eventId, scanId]);
+  return row ? { ...toScan(row), devicePk: row.device_pk, codeDigest: row.code_digest ? Buffer.from(row.code_digest) : null } : null;
 }
 
 export async function ticketScans(sql: Sql, eventId: string, ticketId: string, limit = 500): Promise<StoredScan[]> {

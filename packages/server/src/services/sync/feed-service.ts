@@ -41,7 +41,7 @@ export class FeedService {
     // Items at the cursor's transaction: tickets after the cursor's id (or none, when the cursor sits on a scan), scans after it.
     const ticketsAfter = from.kind === 0 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: MAX_UUID };
     const scansAfter = from.kind === 1 ? { tx: from.tx, id: from.id } : { tx: from.tx, id: NIL_UUID };
-    const { xmin, tickets, scans, windowEnd } = await feedPage(this.db, ctx.event.id, {
+    const { lastTx, tickets, scans, windowEnd } = await feedPage(this.db, ctx.event.id, {
       ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1, doubleEntriesOf: opts.doubleEntries ? opts.excludeDevicePk : null,
       window: this.doubleEntryWindow,
     });
@@ -74,11 +74,13 @@ export class FeedService {
     const page = items.slice(0, opts.limit);
     const full = items.length > opts.limit;
     const hasMore = full || windowEnd !== null;
-    // Without more to read, everything below xmin has been seen: jump there so the next call skips nothing and repeats nothing.
-    // A double-entries page that looked through its whole window of scans goes on after the window.
+    // Without more to read, every change of the event up to its newest one below the horizon has been seen (served,
+    // or not for this reader): go on after it, so the next call skips nothing and repeats nothing, and a cursor moves
+    // only with the event's own changes. A double-entries page that looked through its whole window of scans goes on
+    // after the window.
     const next: Position = full ? page.at(-1)!.pos
       : windowEnd ? { tx: windowEnd.tx, kind: 1, id: windowEnd.id }
-        : maxPosition(page.at(-1)?.pos ?? from, { tx: xmin, kind: 0, id: NIL_UUID });
+        : maxPosition(page.at(-1)?.pos ?? from, lastTx === null ? from : { tx: lastTx, kind: 1, id: MAX_UUID });
     return { event_id: ctx.event.id, events: page.map((i) => i.body), next_cursor: this.cursors.encode('feed', ctx.event.id, next), has_more: hasMore };
   }
 }

@@ -8,6 +8,8 @@ import type { Bus } from '../bus.ts';
 import type { EventContexts } from '../event-context.ts';
 import { reconcileTickets } from './sync-service.ts';
 
+const NOT_REGISTERED_FOR_EVENT = 'This device is not registered for this ticket\'s event; an organiser can add the event to it (POST /api/v1/devices/{deviceId}/events)';
+
 interface Result { ticket_id: string; status: 'SUCCESS' | 'DUPLICATE' | 'ERROR'; message: string; conflict?: boolean }
 
 /**
@@ -22,11 +24,13 @@ export class LegacyReconcileService {
     if (body.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
     const receivedAt = this.now();
     const times = body.scans.map((s) => Date.parse(s.scanned_at));
+    const mayUse = (eventId: string): boolean => device.eventIds === null || device.eventIds.includes(eventId);
     const events = await ticketEvents(this.db, device.organisationId, [...new Set(body.scans.map((s) => s.ticket_id))]);
     const results: Result[] = body.scans.map((s, i) => (
       !Number.isFinite(times[i]) ? { ticket_id: s.ticket_id, status: 'ERROR', message: 'scanned_at is not an ISO 8601 date-time' }
         : !events.has(s.ticket_id) ? { ticket_id: s.ticket_id, status: 'ERROR', message: 'Ticket not found' }
-          : { ticket_id: s.ticket_id, status: 'SUCCESS', message: '' }));
+          : !mayUse(events.get(s.ticket_id)!) ? { ticket_id: s.ticket_id, status: 'ERROR', message: NOT_REGISTERED_FOR_EVENT }
+            : { ticket_id: s.ticket_id, status: 'SUCCESS', message: '' }));
     const byEvent = new Map<string, number[]>();
     results.forEach((r, i) => {
       if (r.status === 'SUCCESS') byEvent.set(events.get(r.ticket_id)!, [...(byEvent.get(events.get(r.ticket_id)!) ?? []), i]);

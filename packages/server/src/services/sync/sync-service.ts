@@ -15,6 +15,7 @@ import {
 import type { Bus } from '../bus.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
 import type { DeviceDirectory } from '../device-directory.ts';
+import { assertDeviceEvent } from '../device-service.ts';
 import type { TicketCache } from '../ticket-cache.ts';
 import type { TableStats } from '../table-stats.ts';
 import { payloadHash, verifyChain } from './integrity.ts';
@@ -95,6 +96,7 @@ export class SyncService {
     }
     const ctx = await this.contexts.get(body.event_id);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
+    assertDeviceEvent(device, ctx.event.id);
 
     const receivedAt = this.now();
     const offset = body.device_time === undefined ? null : body.device_time - receivedAt;
