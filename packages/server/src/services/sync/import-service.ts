@@ -57,7 +57,9 @@ export class ImportService {
       }));
       last = await this.sync.sync({
         device, verifiedLinks, integrityFailure,
-        body: { event_id: doc.event_id, device_id: device.deviceId, session_token: token, device_time: doc.exported_at, scans: chunk },
+        // No device_time: exported_at is the device's clock when it exported, at a time the server does not know (a log
+        // exported 25 days ago is not a clock 25 days behind). Scan times far outside the event are flagged all the same.
+        body: { event_id: doc.event_id, device_id: device.deviceId, session_token: token, scans: chunk },
       });
       for (const k of Object.keys(summary) as Array<keyof typeof summary>) summary[k] += last.summary[k];
       notable.push(...last.results.filter((r) => r.sync_status === 'conflict' || r.sync_status === 'failed'));

@@ -26,6 +26,13 @@ const BASE_CLOCK_UNCERTAINTY_MS = 2_000;
 const FUTURE_TOLERANCE_MS = 60_000;
 const SKEW_FLAG_MS = 60_000;
 const DAY_MS = 86_400_000;
+/**
+ * Beyond this a scan's time cannot be trusted to order it (its device clock
+ * was off by more than a day at upload, or the time lies more than a day
+ * outside the event): it is stored and flagged `implausible_time`, with an
+ * unbounded clock uncertainty, so every decision involving it is ambiguous.
+ */
+const IMPLAUSIBLE_MS = DAY_MS;
 /** Two uploads whose compare-and-set and locked tickets cross can deadlock; PostgreSQL aborts one, which is run again. */
 const DEADLOCK_ATTEMPTS = 3;
 
@@ -56,6 +63,8 @@ interface Prepared {
   /** Spelled like a signed code and keyed by that spelling, not decoded yet (see resolveCodes). */
   unparsed: boolean;
   flags: string[];
+  /** Flagged implausible_time: no bounded clock uncertainty. */
+  implausibleTime: boolean;
 }
 
 export interface SyncRequest {
@@ -98,10 +107,12 @@ export class SyncService {
 
     const receivedAt = this.now();
     const offset = body.device_time === undefined ? null : body.device_time - receivedAt;
-    const uncertaintyMs = BASE_CLOCK_UNCERTAINTY_MS + Math.round(Math.abs(offset ?? 0) / 10);
+    const clockImplausible = offset !== null && Math.abs(offset) > IMPLAUSIBLE_MS;
+    // Bounded (a day's offset gives 2.4 h); an implausible scan's uncertainty is unbounded instead (see IMPLAUSIBLE_MS).
+    const uncertaintyMs = BASE_CLOCK_UNCERTAINTY_MS + Math.round(Math.min(Math.abs(offset ?? 0), IMPLAUSIBLE_MS) / 10);
     let gates = ctx;
     if (body.scans.some((s) => s.gate_id && !ctx.gates.has(s.gate_id))) gates = (await this.contexts.refresh(ctx.event.id)) ?? ctx;
-    const prepared = body.scans.map((s, index) => this.prepare(ctx, gates, device, s, index, receivedAt, offset));
+    const prepared = body.scans.map((s, index) => this.prepare(ctx, gates, device, s, index, receivedAt, offset, clockImplausible));
     const quarantineFrom = device.status === 'revoked' ? device.statusChangedAt : null;
 
     const digestById = new Map<string, string>();
@@ -187,7 +198,7 @@ export class SyncService {
         const row: OfflineScanRow = {
           id: uuidv7(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
           direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hashHex,
-          chainLinkHex: links.get(p.seq)?.toString('hex') ?? null, flags: p.flags, recordStatus,
+          chainLinkHex: links.get(p.seq)?.toString('hex') ?? null, flags: p.flags, implausibleTime: p.implausibleTime, recordStatus,
           // A scan_id already held by an online row is not stored again (that row is this physical scan).
           clientScanId: online !== undefined ? null : p.scanId,
         };
@@ -205,7 +216,7 @@ export class SyncService {
         if (r.recordStatus !== 'admitted' || !r.ticketId || !inserted.has(r.seq)) continue;
         const c: CandidateScan = {
           id: r.id, ticketId: r.ticketId, deviceId: device.deviceId, seq: r.seq, at: r.scannedAt, direction: r.direction, gateId: r.gateId,
-          forced: false, uncertaintyMs, recordStatus: 'admitted', conflictReason: null, winnerScanId: null, ambiguous: false,
+          forced: false, uncertaintyMs: r.implausibleTime ? Infinity : uncertaintyMs, recordStatus: 'admitted', conflictReason: null, winnerScanId: null, ambiguous: false,
         };
         const list = newCandidates.get(r.ticketId);
         if (list) list.push(c);
@@ -219,14 +230,22 @@ export class SyncService {
       const reconciled = await reconcileNewCandidates(tx, ctx, newCandidates, ticketById, new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets);
 
       const marks = advanceMarks(log, inserted);
-      const flag = tampered ? 'tampering' : integrityProblem ? 'integrity' : offset !== null && Math.abs(offset) > SKEW_FLAG_MS ? 'clock_skew' : null;
-      const flagReason = tampered ?? integrityProblem ?? (flag === 'clock_skew' ? `device clock off by ${Math.round(offset! / 1000)} s` : null);
+      let implausible = 0;
+      for (const r of rows) if (r.implausibleTime) implausible++;
+      const skewed = offset !== null && Math.abs(offset) > SKEW_FLAG_MS;
+      const flags: string[] = [];
+      if (tampered) flags.push('tampering');
+      if (integrityProblem) flags.push('integrity');
+      if (implausible > 0) flags.push('implausible_time');
+      if (skewed) flags.push('clock_skew');
+      const flagReason = tampered ?? integrityProblem ?? (skewed ? `device clock off by ${describeOffset(offset!)}` : null)
+        ?? (implausible > 0 ? `${implausible} scan(s) timed more than a day outside the event` : null);
 
       const results = await this.results(tx, ctx, prepared, decided, replays, reconciled, tampered);
       const count = (s: SyncResultItem['sync_status']): number => results.filter((r) => r.sync_status === s).length;
       const summary = { total_uploaded: prepared.length, successful: count('synced'), duplicates: count('duplicate'), conflicts: count('conflict'), failed: count('failed') };
       await saveDeviceLog(tx, ctx.event.id, device.pk, {
-        ...marks, addReceived: inserted.size, flag, flagReason, clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt,
+        ...marks, addReceived: inserted.size, addImplausible: implausible, flags, flagReason, clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt,
         success: true, sessionId, reportedLastSeq: body.device_last_seq ?? null,
       }, { uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts });
       return { sessionId, marks, results, summary, reconciled };
@@ -257,7 +276,10 @@ export class SyncService {
     };
   }
 
-  private prepare(ctx: EventContext, gates: EventContext, device: DeviceRecord, s: SyncBody['scans'][number], index: number, receivedAt: number, offset: number | null): Prepared {
+  private prepare(
+    ctx: EventContext, gates: EventContext, device: DeviceRecord, s: SyncBody['scans'][number], index: number, receivedAt: number, offset: number | null,
+    clockImplausible: boolean,
+  ): Prepared {
     const direction = s.direction ?? 'entry';
     const gateId = s.gate_id ?? null;
     const localResult = s.local_result === undefined ? 'valid' : s.local_result;
@@ -268,11 +290,14 @@ export class SyncService {
     if (serverTime > receivedAt + FUTURE_TOLERANCE_MS) flags.push('future');
     if (serverTime < ctx.event.startsAt - DAY_MS || serverTime > ctx.event.endsAt + DAY_MS) flags.push('outside_event');
     if (offset !== null && Math.abs(offset) > SKEW_FLAG_MS) flags.push('clock_skew');
+    // Ordering uses the device's time as recorded: a clock a day off, or a time a day outside the event, cannot be trusted to order it.
+    const implausibleTime = clockImplausible || s.scanned_at < ctx.event.startsAt - IMPLAUSIBLE_MS || s.scanned_at > ctx.event.endsAt + IMPLAUSIBLE_MS;
+    if (implausibleTime) flags.push('implausible_time');
     const knownGate = gateId !== null && gates.gates.has(gateId);
     if (gateId && !knownGate) flags.push('unknown_gate');
     const p: Prepared = {
       index, qrcode: s.qrcode, seq: s.seq, scannedAt: s.scanned_at, direction, gateId: knownGate ? gateId : null, localResult, scanId,
-      hash, hashHex: hash.toString('hex'), flags, digestHex: null, signedCode: null, codeProblem: null, unparsed: false,
+      hash, hashHex: hash.toString('hex'), flags, implausibleTime, digestHex: null, signedCode: null, codeProblem: null, unparsed: false,
     };
     // Decoding a signed code (base32, frame) was ~4% of the server's CPU on a sync burst; its keyed digest alone
     // finds its ticket. Whatever that does not settle is parsed after the lookup.
@@ -435,6 +460,13 @@ export class SyncService {
 }
 
 interface Classified { outcome: Outcome; result: string; reason: string; admits: boolean; recordStatus: RecordStatus }
+
+/** A clock offset in words: seconds up to an hour, then hours up to two days, then days. */
+function describeOffset(offsetMs: number): string {
+  const a = Math.abs(offsetMs);
+  const size = a < 3_600_000 ? `${Math.round(a / 1000)} s` : a < 2 * DAY_MS ? `${Math.round(a / 3_600_000)} h` : `${Math.round(a / DAY_MS)} days`;
+  return `${size} (${offsetMs < 0 ? 'behind' : 'ahead'})`;
+}
 
 /**
  * A scan stored as failed. A module function rather than a closure in
