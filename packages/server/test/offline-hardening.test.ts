@@ -113,4 +113,132 @@ describeEachBackend('offline hardening', (backend) => {
       expect((await server.admin.get(`/api/v1/tickets/${t!.id}`)).body.scans_used).toBe(1);
     });
   });
+
+  describe('one physical scan, one row (also fix)', () => {
+    for (const attempt of ['admitted', 'refused'] as const) {
+      it(`an online attempt ${attempt} whose answer the device never got, uploaded again offline with its scan_id, stays one row; the chain goes on from it`, async () => {
+        const d = await device(`Timed out, ${attempt}`, true);
+        const [t, u] = await tickets(2);
+        if (attempt === 'refused') {
+          const first = await device('Got there first');
+          first.scan({ code: t!.code, at: Date.now() - 60_000, gateId: ev.gates.main });
+          expect((await first.upload()).status).toBe(200);
+        }
+        const scanId = crypto.randomUUID();
+        const live = await d.client.post('/api/v1/scanning/scan', { code: t!.code, event_id: ev.eventId, gate_id: ev.gates.main, scan_id: scanId });
+        expect(live.body.result).toBe(attempt === 'refused' ? 'duplicate' : 'valid');
+        // The device timed out, decided offline with the attempt's id, and uploads that copy (twice: the first answer was lost too).
+        d.scan({ code: t!.code, at: Date.now(), gateId: ev.gates.main, scanId, localResult: 'valid' });
+        const r = await d.upload(1, 1);
+        expect(r.status).toBe(200);
+        expect(r.body.results[0]).toMatchObject({ sync_status: 'duplicate', reason: 'received_online', verdict: attempt === 'refused' ? 'rejected' : 'admitted' });
+        expect(r.body.acked_through).toBe(1);
+        expect((await d.upload(1, 1)).body.results[0]).toMatchObject({ sync_status: 'duplicate' });
+        const rows = await tdb.db.query<{ id: string; source: string; seq: number }>(`SELECT id, source, seq::float8 AS seq FROM scans WHERE device_id = $1`, [d.deviceId]);
+        expect(rows).toEqual([{ id: scanId, source: 'online', seq: 1 }]);
+        // The next upload connects to the online row's chain link.
+        d.scan({ code: u!.code, at: Date.now(), gateId: ev.gates.main });
+        const next = await d.upload(2, 2);
+        expect(next.body.results[0]).toMatchObject({ sync_status: 'synced', verdict: 'admitted' });
+        expect(next.body).toMatchObject({ acked_through: 2, missing: [] });
+        expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body.flags).toEqual([]);
+        expect((await server.admin.get(`/api/v1/tickets/${t!.id}`)).body.scans_used).toBe(1);
+      });
+    }
+  });
+
+  describe('no half-applied batch, no stuck device (item 5)', () => {
+    it('sync: two scans of one upload sharing a scan_id are both stored and answered per scan, on every try', async () => {
+      const d = await device('Reuses ids', true);
+      const [a, b, c] = await tickets(3);
+      const id = crypto.randomUUID();
+      d.scan({ code: a!.code, at: Date.now() - 3_000, gateId: ev.gates.main, scanId: id });
+      d.scan({ code: b!.code, at: Date.now() - 2_000, gateId: ev.gates.main });
+      d.scan({ code: c!.code, at: Date.now() - 1_000, gateId: ev.gates.main, scanId: id });
+      const r = await d.upload();
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ acked_through: 3, missing: [], summary: { successful: 3, failed: 0 } });
+      expect(r.body.results[0]).toMatchObject({ sync_status: 'synced', message: 'Synced successfully' });
+      expect(r.body.results[2]).toMatchObject({ sync_status: 'synced', verdict: 'admitted' });
+      expect(r.body.results[2].message).toMatch(/scan_id repeats seq 1's: ignored/);
+      expect((await d.upload()).body.summary).toMatchObject({ duplicates: 3 });
+      // The scan happened: its admission counts; the device is flagged for carrying a repeated id.
+      expect((await server.admin.get(`/api/v1/tickets/${c!.id}`)).body.scans_used).toBe(1);
+      expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body.flags).toContain('scan_id_reused');
+      expect(await scanFlags(d.deviceId)).toEqual([[], [], ['scan_id_reused']]);
+    });
+
+    it("sync: a scan carrying the scan_id of a scan stored earlier, or of another device's online scan, is stored apart", async () => {
+      const d = await device('Reuses ids later', true);
+      const other = await device('Scans online');
+      const [a, b, c] = await tickets(3);
+      const mine = crypto.randomUUID();
+      const theirs = crypto.randomUUID();
+      expect((await other.client.post('/api/v1/scanning/scan', { code: c!.code, event_id: ev.eventId, gate_id: ev.gates.main, scan_id: theirs })).body.result).toBe('valid');
+      d.scan({ code: a!.code, at: Date.now() - 3_000, gateId: ev.gates.main, scanId: mine });
+      expect((await d.upload(1, 1)).status).toBe(200);
+      d.scan({ code: b!.code, at: Date.now() - 2_000, gateId: ev.gates.main, scanId: mine });
+      d.scan({ code: c!.code, at: Date.now() + 1_000, gateId: ev.gates.main, scanId: theirs });
+      for (let i = 0; i < 2; i++) {
+        const r = await d.upload(2, 3);
+        expect(r.status).toBe(200);
+        expect(r.body.acked_through).toBe(3);
+        if (i === 1) continue;
+        expect(r.body.results[0]).toMatchObject({ sync_status: 'synced' });
+        expect(r.body.results[0].message).toMatch(/repeats seq 1's/);
+        // Another device's online admission of the same ticket: this scan is a double entry, not that scan.
+        expect(r.body.results[1]).toMatchObject({ sync_status: 'conflict' });
+        expect(r.body.results[1].message).toMatch(/belongs to another device's scan/);
+      }
+      expect((await server.admin.get(`/api/v1/tickets/${c!.id}`)).body.scans_used).toBe(1);
+    });
+
+    it('import: 6,000 scans of which two share a scan_id are all stored, in one go, and answered per scan', async () => {
+      const d = await device('Long shift', true);
+      const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 6_000 }, () => ({ ticket_type_id: ev.types.ga })));
+      const id = crypto.randomUUID();
+      const t0 = Date.now() - 3_600_000;
+      issued.forEach((t, i) => d.scan({ code: t.code, at: t0 + i * 100, gateId: ev.gates.main, ...(i === 2 || i === 5_500 ? { scanId: id } : {}) }));
+      const body = d.body(1, 6_000);
+      const file = {
+        format: 'entrada/device-log/v1', event_id: ev.eventId, device_id: d.deviceId, exported_at: Date.now(),
+        public_key: toBase64Url(d.keys!.publicKey), scans: body.scans, integrity: body.integrity,
+      };
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const r = await server.admin.post('/api/v1/offline/import', file);
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ integrity: 'chain', acked_through: 6_000, missing: [] });
+        expect(r.body.summary).toMatchObject(attempt === 0 ? { total_uploaded: 6_000, successful: 6_000 } : { duplicates: 6_000 });
+      }
+      expect((await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId]))[0]!.n).toBe(6_000);
+      expect((await server.admin.get(`/api/v1/tickets/${issued[5_500]!.id}`)).body.scans_used).toBe(1);
+    });
+
+    it('import: a failure in its last chunk leaves nothing of the first ones applied, and the import can be run again', async () => {
+      const d = await device('Fails late', true);
+      const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 5_002 }, () => ({ ticket_type_id: ev.types.ga })));
+      const t0 = Date.now() - 3_600_000;
+      issued.forEach((t, i) => d.scan({ code: t.code, at: t0 + i * 100, gateId: ev.gates.main }));
+      const body = d.body(1, 5_002);
+      const file = {
+        format: 'entrada/device-log/v1', event_id: ev.eventId, device_id: d.deviceId, exported_at: Date.now(),
+        public_key: toBase64Url(d.keys!.publicKey), scans: body.scans, integrity: body.integrity,
+      };
+      // A real database failure, injected: the second chunk's insert fails.
+      await tdb.db.exec(`
+        CREATE FUNCTION test_fail_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.device_id = '${d.deviceId}' AND NEW.seq = 5002 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER test_fail_seq BEFORE INSERT ON scans FOR EACH ROW EXECUTE FUNCTION test_fail_seq();`);
+      try {
+        const r = await server.admin.post('/api/v1/offline/import', file);
+        expect(r.status).toBe(500);
+      } finally {
+        await tdb.db.exec(`DROP TRIGGER test_fail_seq ON scans; DROP FUNCTION test_fail_seq();`);
+      }
+      expect((await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId]))[0]!.n).toBe(0);
+      expect((await server.admin.get(`/api/v1/tickets/${issued[0]!.id}`)).body.scans_used).toBe(0);
+      const again = await server.admin.post('/api/v1/offline/import', file);
+      expect(again.body).toMatchObject({ acked_through: 5_002, summary: { successful: 5_002 } });
+    });
+  });
 });

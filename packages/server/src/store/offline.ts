@@ -344,10 +344,42 @@ export async function insertLegacyScans(tx: Sql, ctx: { eventId: string; deviceP
   return new Set(inserted.map((r) => `${r.ticket_id}|${Math.round(r.at)}`));
 }
 
-/** Online scans of this device among these ids, with their verdict of record. */
-export async function onlineScansOfDevice(sql: Sql, eventId: string, devicePk: string, scanIds: string[]): Promise<Map<string, string>> {
+/** The scan holding a scan_id at an event (`coalesce(client_scan_id, id)`, unique per event: scans_physical_scan). */
+export interface ScanIdHolder {
+  /** The holding row's id. */
+  id: string; devicePk: string; online: boolean; seq: number | null; digestHex: string | null; recordStatus: string;
+}
+
+/** The scans holding these scan_ids, from any device, online or offline: one index lookup (scans_physical_scan). */
+export async function scansByScanId(sql: Sql, eventId: string, scanIds: string[]): Promise<Map<string, ScanIdHolder>> {
   if (scanIds.length === 0) return new Map();
-  const rows = await sql.query<{ id: string; record_status: string }>(
-    `SELECT id, record_status FROM scans WHERE event_id = $1 AND id = ANY($2::uuid[]) AND device_pk = $3 AND source = 'online'`, [eventId, scanIds, devicePk]);
-  return new Map(rows.map((r) => [r.id, r.record_status]));
+  const rows = await sql.query<{ key: string; id: string; device_pk: string; source: string; seq: number | null; digest: string | null; record_status: string }>(
+    `SELECT coalesce(client_scan_id, id) AS key, id, device_pk, source, seq::float8 AS seq, encode(code_digest, 'hex') AS digest, record_status
+     FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = ANY($2::uuid[])`, [eventId, scanIds], { name: 'sync_scan_id_holders' });
+  return new Map(rows.map((r) => [r.key, {
+    id: r.id, devicePk: r.device_pk, online: r.source === 'online', seq: r.seq, digestHex: r.digest, recordStatus: r.record_status,
+  }]));
+}
+
+/** The offline envelope of a scan whose online row already exists (the device timed out and uploaded its copy). */
+export interface OfflineCopy { scanId: string; seq: number; payloadHashHex: string; chainLinkHex: string | null; localResult: string | null }
+
+/**
+ * One physical scan, one row: the online rows these uploaded copies are of
+ * take the copies' seq, payload hash and chain link (so a replay of that seq
+ * and the next upload's chain find them), in one statement. Only rows
+ * without a seq (the caller holds the device log's lock). Returns the seqs
+ * stored.
+ */
+export async function attachOfflineCopies(tx: Sql, eventId: string, sessionId: string, copies: OfflineCopy[]): Promise<number[]> {
+  if (copies.length === 0) return [];
+  const rows = await tx.query<{ seq: number }>(
+    `UPDATE scans s SET seq = u.seq, payload_hash = decode(u.hash, 'hex'), chain_link = decode(u.link, 'hex'), local_result = u.local_result,
+       sync_session_id = $2
+     FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[]) AS u(id, seq, hash, link, local_result)
+     WHERE s.event_id = $1 AND s.id = ANY($3::uuid[]) AND s.id = u.id AND s.seq IS NULL AND s.source = 'online'
+     RETURNING s.seq::float8 AS seq`,
+    [eventId, sessionId, textArray(copies.map((c) => c.scanId)), numberArray(copies.map((c) => c.seq)), textArray(copies.map((c) => c.payloadHashHex)),
+      textArray(copies.map((c) => c.chainLinkHex)), textArray(copies.map((c) => c.localResult))]);
+  return rows.map((r) => r.seq);
 }
