@@ -193,6 +193,50 @@ describeEachBackend('offline hardening', (backend) => {
       expect((await server.admin.get(`/api/v1/tickets/${c!.id}`)).body.scans_used).toBe(1);
     });
 
+    it('reconcile covering two events: a time the database cannot hold in the second is answered per scan, the rest of both stored', async () => {
+      const d = await device('Legacy, two events');
+      const second = await seedEvent(server.admin);
+      const [a] = await tickets(1);
+      const [b, c] = await issueTickets(server.admin, second.eventId, [{ ticket_type_id: second.types.ga }, { ticket_type_id: second.types.ga }]);
+      const at = new Date(Date.now() - 60_000).toISOString();
+      const body = { device_id: d.deviceId, scans: [
+        { ticket_id: a!.id, scanned_at: at, result: 'ALLOW' },
+        { ticket_id: b!.id, scanned_at: at, result: 'ALLOW' },
+        { ticket_id: c!.id, scanned_at: '-200000-01-01T00:00:00Z', result: 'ALLOW' },
+      ] };
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const r = await d.client.post('/api/v1/offline/reconcile', body);
+        expect(r.status).toBe(200);
+        expect(r.body.results.map((x: { status: string }) => x.status)).toEqual(attempt === 0 ? ['SUCCESS', 'SUCCESS', 'ERROR'] : ['DUPLICATE', 'DUPLICATE', 'ERROR']);
+        expect(r.body.results[2].message).toMatch(/scanned_at/);
+      }
+      expect((await server.admin.get(`/api/v1/tickets/${a!.id}`)).body.scans_used).toBe(1);
+      expect((await server.admin.get(`/api/v1/tickets/${b!.id}`)).body.scans_used).toBe(1);
+      expect((await server.admin.get(`/api/v1/tickets/${c!.id}`)).body.scans_used).toBe(0);
+    });
+
+    it("reconcile covering two events: a failure in the second leaves the first one's scans unapplied", async () => {
+      const d = await device('Legacy, fails late');
+      const second = await seedEvent(server.admin);
+      const [a] = await tickets(1);
+      const [b] = await issueTickets(server.admin, second.eventId, [{ ticket_type_id: second.types.ga }]);
+      const at = new Date(Date.now() - 60_000).toISOString();
+      const body = { device_id: d.deviceId, scans: [{ ticket_id: a!.id, scanned_at: at, result: 'ALLOW' }, { ticket_id: b!.id, scanned_at: at, result: 'ALLOW' }] };
+      await tdb.db.exec(`
+        CREATE FUNCTION test_fail_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.event_id = '${second.eventId}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER test_fail_event BEFORE INSERT ON scans FOR EACH ROW EXECUTE FUNCTION test_fail_event();`);
+      try {
+        expect((await d.client.post('/api/v1/offline/reconcile', body)).status).toBe(500);
+      } finally {
+        await tdb.db.exec(`DROP TRIGGER test_fail_event ON scans; DROP FUNCTION test_fail_event();`);
+      }
+      expect((await server.admin.get(`/api/v1/tickets/${a!.id}`)).body.scans_used).toBe(0);
+      expect((await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId]))[0]!.n).toBe(0);
+      const again = await d.client.post('/api/v1/offline/reconcile', body);
+      expect(again.body).toMatchObject({ reconciled: 2, failed: 0 });
+    });
+
     it('import: 6,000 scans of which two share a scan_id are all stored, in one go, and answered per scan', async () => {
       const d = await device('Long shift', true);
       const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 6_000 }, () => ({ ticket_type_id: ev.types.ga })));
