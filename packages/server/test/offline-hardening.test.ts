@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url } from '@entrada/core';
 import {
-  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend, eventually, issueTickets, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -283,6 +283,47 @@ describeEachBackend('offline hardening', (backend) => {
       expect((await server.admin.get(`/api/v1/tickets/${issued[0]!.id}`)).body.scans_used).toBe(0);
       const again = await server.admin.post('/api/v1/offline/import', file);
       expect(again.body).toMatchObject({ acked_through: 5_002, summary: { successful: 5_002 } });
+    });
+  });
+
+  describe('the losing side learns late (item 11)', () => {
+    it('a scan that loses when an earlier scan arrives later is reported to its device; the totals equal the double entries', async () => {
+      const a = await device('Scans later, uploads first');
+      const b = await device('Scans earlier, uploads later');
+      const ts = await tickets(5);
+      const base = Date.now() - 600_000;
+      // Tickets 0-2: A admits them a minute after B did, and uploads first. Tickets 3-4: A admits them first.
+      ts.forEach((t, i) => {
+        a.scan({ code: t.code, at: base + (i < 3 ? 60_000 : 0) + i, gateId: ev.gates.main });
+        b.scan({ code: t.code, at: base + (i < 3 ? 0 : 60_000) + i, gateId: ev.gates.main });
+      });
+      const upA = await a.upload();
+      const upB = await b.upload();
+      // The answers alone: A heard "synced" five times, B "conflict" twice. Three double entries were nobody's to hear.
+      expect(upA.body.summary).toMatchObject({ successful: 5, conflicts: 0 });
+      expect(upB.body.summary).toMatchObject({ successful: 3, conflicts: 2 });
+      const doubleEntries = (await Promise.all(ts.map((t) => conflictsOf(t.id)))).flat();
+      expect(doubleEntries).toHaveLength(5);
+
+      // A's next feed read (a scanner reads only its double entries) says which of its scans lost since.
+      const late = await eventually(async () => {
+        const feed = await a.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries&limit=5000`);
+        const own = feed.body.events.filter((e: { kind: string; device_id: string }) => e.kind === 'scan' && e.device_id === a.deviceId);
+        expect(own.map((e: { seq: number }) => e.seq).sort()).toEqual([1, 2, 3]);
+        return own;
+      });
+      for (const e of late) expect(e).toMatchObject({ verdict: 'conflict', conflict_reason: 'already_used', revision: 1 });
+      // Each device's status view counts its losing scans, whenever it learned them.
+      const status = async (d: TestDevice) => (await d.client.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body;
+      expect((await status(a)).conflicts).toBe(3);
+      expect((await status(b)).conflicts).toBe(2);
+      expect(late.length + upA.body.summary.conflicts + upB.body.summary.conflicts).toBe(doubleEntries.length);
+      // B's double-entries view shows A's two losing scans (the winning side), not A's three as its own.
+      await eventually(async () => {
+        const feed = await b.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries&limit=5000`);
+        const scans = feed.body.events.filter((e: { kind: string }) => e.kind === 'scan');
+        expect(scans.map((e: { device_id: string; seq: number }) => [e.device_id, e.seq]).sort()).toEqual([[a.deviceId, 1], [a.deviceId, 2], [a.deviceId, 3]]);
+      });
     });
   });
 });
