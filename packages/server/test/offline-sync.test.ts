@@ -507,7 +507,8 @@ describeEachBackend('offline sync', (backend) => {
       loser.scan({ code: shared!.code, at: t0 + 10_000, gateId: ev.gates.main }); // loses: the winner's scan is earlier
       loser.scan({ code: others!.code, at: t0, gateId: ev.gates.main }); // a ticket the winner never scanned
       await loser.upload();
-      // A late upload with an earlier scan takes lateShared over: the winner's own scan becomes the conflict, no double entry for it.
+      // A late upload with an earlier scan takes lateShared over: the winner's own scan becomes the conflict, no double entry for it
+      // (but the winner learns that its scan lost, which its upload's answer could not say).
       late.scan({ code: lateShared!.code, at: t0 + 5_000, gateId: ev.gates.main });
       await late.upload();
 
@@ -525,7 +526,10 @@ describeEachBackend('offline sync', (backend) => {
       };
       await eventually(async () => {
         const seen = await read(winner, since);
-        expect(seen).toEqual([expect.objectContaining({ kind: 'scan', ticket_id: shared!.id, device_id: loser.deviceId, verdict: 'conflict', conflict_reason: 'already_used' })]);
+        expect(seen).toEqual([
+          expect.objectContaining({ kind: 'scan', ticket_id: shared!.id, device_id: loser.deviceId, verdict: 'conflict', conflict_reason: 'already_used' }),
+          expect.objectContaining({ kind: 'scan', ticket_id: lateShared!.id, device_id: winner.deviceId, seq: 2, verdict: 'conflict', revision: 1 }),
+        ]);
       });
       // The late device admitted lateShared and the winner's scan of it lost: a double entry in the late device's view.
       await eventually(async () => {
