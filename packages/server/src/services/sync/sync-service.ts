@@ -285,16 +285,17 @@ export class SyncService {
       }
       const { outcome, result, reason, admits, recordStatus } = this.classify(ctx, p, ticket, integrityProblem, quarantineFrom);
       let notice: string | null = null;
-      if (link?.kind === 'reused') {
+      // The scan holding the id this one repeats. (A failed upload's scans are stored apart anyway, flagged for the integrity failure.)
+      const h = link?.kind === 'reused' && integrityProblem === null ? link.holder : null;
+      if (h) {
         reused++;
-        const h = link.holder;
         const whose = h.devicePk !== device.pk ? 'belongs to another device\'s scan' : h.seq !== null ? `repeats seq ${h.seq}'s` : 'is an online scan\'s of another code';
         notice = `its scan_id ${whose}: ignored`;
       }
       const row: OfflineScanRow = {
         id: uuidv7(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
         direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hashHex,
-        chainLinkHex, flags: link?.kind === 'reused' ? [...p.flags, 'scan_id_reused'] : p.flags, implausibleTime: p.implausibleTime, recordStatus,
+        chainLinkHex, flags: h ? [...p.flags, 'scan_id_reused'] : p.flags, implausibleTime: p.implausibleTime, recordStatus,
         // Only a scan_id nobody holds is kept: one id, one physical scan (scans_physical_scan).
         clientScanId: link?.kind === 'claim' ? p.scanId : null,
       };
