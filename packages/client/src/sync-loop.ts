@@ -64,8 +64,13 @@ export interface SyncSummary {
   at: number;
   uploaded: number;
   acknowledged: number;
+  /** This device's scans ruled conflicts in this cycle: in its uploads' answers, and earlier scans that lost since (lateConflicts). */
   conflicts: number;
+  /** Of those, scans acknowledged before that lost afterwards (an earlier scan of the ticket arrived later), learned from the feed. */
+  lateConflicts: number;
   failed: number;
+  /** Scans the server refused by name (a 4xx naming them): set aside, shown in the status, the rest uploaded. */
+  refused: number;
   ticketsChanged: number;
   fullManifest: boolean;
 }
@@ -81,12 +86,21 @@ export interface SyncStatus {
   nextAttemptAt: number | null;
   ackedThrough: number;
   missing: Array<[number, number]>;
-  /** This device's scans the server decided against (double entries to look at). */
+  /** This device's scans the server decided against (double entries to look at), at upload or later. */
   conflicts: Array<{ seq: number; qrcode: string; reason: string | null; message: string; ambiguous: boolean }>;
+  /**
+   * Scans the server refused to take at all (it answered a 4xx naming them,
+   * e.g. a code longer than it accepts): kept in the log and its export, not
+   * sent again, so they never hold up the scans after them. The server
+   * reports their seqs as missing to the organisers.
+   */
+  refused: RefusedScan[];
   /** The other side: another device's admission of a ticket this device admitted, which the server ruled a conflict. */
   doubleEntries: DoubleEntry[];
   batchSize: number;
 }
+
+export interface RefusedScan { seq: number; qrcode: string; message: string; at: number }
 
 export interface DoubleEntry {
   /** The losing scan (server id), from the download feed. */
@@ -106,6 +120,23 @@ export const DEFAULT_KEEP_ACKNOWLEDGED = 100_000;
 const MAX_DOUBLE_ENTRIES = 200;
 const META_DOUBLE_ENTRIES = (eventId: string): string => `double-entries:${eventId}`;
 const META_CONFLICTS = (eventId: string): string => `conflicts:${eventId}`;
+const META_REFUSED = (eventId: string): string => `refused:${eventId}`;
+/** Refused scans kept for the status view (the log keeps them all). */
+const MAX_REFUSED = 200;
+
+/**
+ * The scan a refusal names: the server's validation messages start with the
+ * offending field's path (`/scans/17/qrcode must NOT have more than 4096
+ * characters`). Only a 400 that names one scan of the upload sets a scan
+ * aside; anything else (a refusal of the whole request) is not the scan's fault.
+ */
+export function refusedScanIndex(err: unknown, scans: number): number | null {
+  if (!(err instanceof ApiError) || err.status !== 400) return null;
+  const m = /^(?:body )?\/scans\/(\d+)(?:\/|\s|$)/.exec(err.message);
+  if (!m) return null;
+  const index = Number(m[1]);
+  return index < scans ? index : null;
+}
 
 export interface SyncLoopOptions {
   store: ClientStore;
@@ -165,7 +196,7 @@ export class SyncLoop {
   private lastDownloadAt: number | null = null;
   /** The event's size for the manifest budget; undefined until read from the store, null when never seen. */
   private eventTickets: number | null | undefined = undefined;
-  private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'doubleEntries' | 'batchSize' | 'nextAttemptAt'> = {
+  private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'refused' | 'doubleEntries' | 'batchSize' | 'nextAttemptAt'> = {
     online: true, syncing: false, lastSuccessAt: null, lastSummary: null, lastError: null, ackedThrough: 0, missing: [],
   };
 
@@ -226,10 +257,11 @@ export class SyncLoop {
     const oldest = await store.oldestPendingAt(eventId);
     // Kept aside when acknowledged: reading the whole outbox on every status update would grow with the shift.
     const conflicts = (await store.getMeta<SyncStatus['conflicts']>(META_CONFLICTS(eventId))) ?? [];
+    const refused = (await store.getMeta<RefusedScan[]>(META_REFUSED(eventId))) ?? [];
     const doubleEntries = (await store.getMeta<DoubleEntry[]>(META_DOUBLE_ENTRIES(eventId))) ?? [];
     return {
       ...this.state, missing: [...this.state.missing], pending: counts.pending, oldestPendingAgeMs: oldest === null ? null : clock.now() - oldest,
-      conflicts, doubleEntries, batchSize: this.batchSize, nextAttemptAt: this.timerAt,
+      conflicts, refused, doubleEntries, batchSize: this.batchSize, nextAttemptAt: this.timerAt,
     };
   }
 
@@ -239,7 +271,7 @@ export class SyncLoop {
     const up = await this.upload();
     const down = await this.download();
     this.lastDownloadAt = started;
-    return { at: started, ...up, ...down };
+    return { at: started, ...up, ...down, conflicts: up.conflicts + down.lateConflicts };
   }
 
   private async run(): Promise<void> {
@@ -275,9 +307,9 @@ export class SyncLoop {
     this.emit();
   }
 
-  private async upload(): Promise<{ uploaded: number; acknowledged: number; conflicts: number; failed: number }> {
+  private async upload(): Promise<{ uploaded: number; acknowledged: number; conflicts: number; failed: number; refused: number }> {
     const { store, api, eventId, deviceId, clock } = this.o;
-    const totals = { uploaded: 0, acknowledged: 0, conflicts: 0, failed: 0 };
+    const totals = { uploaded: 0, acknowledged: 0, conflicts: 0, failed: 0, refused: 0 };
     for (;;) {
       const run = contiguousRun(await store.pending(eventId, this.batchSize));
       if (run.length === 0) return totals;
@@ -291,6 +323,13 @@ export class SyncLoop {
         if (err instanceof ApiError && err.status === 413 && this.batchSize > 1) {
           this.tooLarge = { size: Math.min(this.tooLarge?.size ?? Infinity, run.length), at: clock.now() };
           this.batchSize = Math.max(1, Math.floor(Math.min(this.batchSize, run.length) / 2));
+          continue;
+        }
+        // One scan the server will never take must not hold up every scan after it: set it aside (kept, shown) and go on.
+        const index = refusedScanIndex(err, run.length);
+        if (index !== null) {
+          await this.setAside(run[index]!, (err as ApiError).message);
+          totals.refused++;
           continue;
         }
         throw err;
@@ -307,8 +346,10 @@ export class SyncLoop {
       totals.acknowledged = res.acked_through;
       totals.conflicts += res.summary.conflicts;
       totals.failed += res.summary.failed;
-      // The server did not acknowledge this run (it misses earlier seqs): stop instead of sending it forever.
-      if (res.acked_through < run.at(-1)!.seq) return totals;
+      // Every scan answered is stored (acknowledged above, even past a gap the server reports as missing). An answer
+      // that leaves some unanswered (an older server) is not sent again and again: stop until the next cycle.
+      const answered = new Set(acks.map((a) => a.seq));
+      if (run.some((sc) => sc.seq > res.acked_through && !answered.has(sc.seq))) return totals;
     }
   }
 
@@ -319,7 +360,7 @@ export class SyncLoop {
     this.batchSize = Math.min(MAX_UPLOAD_BATCH, ceiling, this.batchSize * 2);
   }
 
-  private async download(): Promise<{ ticketsChanged: number; fullManifest: boolean }> {
+  private async download(): Promise<{ ticketsChanged: number; fullManifest: boolean; lateConflicts: number }> {
     const { store, api, eventId, deviceId, clock } = this.o;
     const stored = await store.loadManifestHeader(eventId);
     const since = stored ? `&since=${encodeURIComponent(stored.header.cursor)}` : '';
@@ -348,11 +389,13 @@ export class SyncLoop {
     // re-read from the store: that would load every ticket again.)
     let feedCursor = stored?.feedCursor ?? doc.feed_cursor ?? null;
     const limit = this.o.feedPageLimit ?? 1000;
+    let lateConflicts = 0;
     for (let page = 0; page < 20; page++) {
       const q = `/api/v1/offline/events?event_id=${eventId}&only=double_entries&limit=${limit}${feedCursor ? `&since=${encodeURIComponent(feedCursor)}` : ''}`;
       const p = await api.request<FeedPage>('GET', q, undefined, this.timeoutMs);
       changed += p.events.length;
       await this.noteDoubleEntries(p.events);
+      lateConflicts += await this.noteLateVerdicts(p.events);
       const feedPatchList = feedPatches(p.events);
       await store.applyManifestDelta(eventId, feedPatchList, { feed: p.next_cursor, refreshedAt: clock.now() });
       patches.push(...feedPatchList);
@@ -360,7 +403,7 @@ export class SyncLoop {
       if (!p.has_more) break;
     }
     await this.o.onManifestChanged?.(full ? { kind: 'full' } : { kind: 'delta', header, refreshedAt: clock.now(), patches });
-    return { ticketsChanged: changed, fullManifest: full };
+    return { ticketsChanged: changed, fullManifest: full, lateConflicts };
   }
 
   private async noteEventSize(tickets: readonly { serial: number }[]): Promise<void> {
@@ -370,6 +413,20 @@ export class SyncLoop {
     if (highest === known) return;
     this.eventTickets = highest;
     await this.o.store.setMeta(META_EVENT_SIZE(this.o.eventId), highest);
+  }
+
+  /**
+   * A scan the server refused by name: marked done with the refusal as its
+   * answer (kept in the log and its export like any acknowledged scan, not
+   * sent again) and listed in the status with its code, which outlives the
+   * storage limit's pruning of the log.
+   */
+  private async setAside(scan: OutboxScan, message: string): Promise<void> {
+    const { store, eventId, clock } = this.o;
+    await store.acknowledge(eventId, 0, [{ seq: scan.seq, syncStatus: 'failed', verdict: null, reason: 'refused', message, ambiguous: false }]);
+    const known = (await store.getMeta<RefusedScan[]>(META_REFUSED(eventId))) ?? [];
+    if (known.some((r) => r.seq === scan.seq)) return;
+    await store.setMeta(META_REFUSED(eventId), [{ seq: scan.seq, qrcode: scan.qrcode, message, at: clock.now() }, ...known].slice(0, MAX_REFUSED));
   }
 
   /** This device's scans the server ruled conflicts, newest first (a re-upload's `duplicate` answer does not remove one). */
@@ -394,6 +451,7 @@ export class SyncLoop {
    * its outbox no longer keeps included).
    */
   private async noteDoubleEntries(events: readonly FeedEvent[]): Promise<void> {
+    // (This device's own scans in the feed are verdict changes: noteLateVerdicts.)
     const { store, eventId, deviceId } = this.o;
     const candidates = events.filter((e): e is Extract<FeedEvent, { kind: 'scan' }> & { ticket_id: string } =>
       e.kind === 'scan' && e.verdict === 'conflict' && e.ticket_id !== null && e.device_id !== deviceId);
@@ -410,6 +468,45 @@ export class SyncLoop {
       });
     }
     if (added.length > 0) await store.setMeta(META_DOUBLE_ENTRIES(eventId), [...added, ...known].slice(0, MAX_DOUBLE_ENTRIES));
+  }
+
+  /**
+   * The losing side learns late: a scan of this device acknowledged as
+   * admitted loses when another device's earlier scan of the ticket arrives
+   * afterwards (its own upload's answer could not say so). The feed carries
+   * this device's scans whose verdict changed after upload; a new conflict
+   * joins the status's list, a scan admitted again (an organiser accepted it)
+   * leaves it, and either way the scan in the log gets the server's verdict.
+   * Returns how many new conflicts it learned.
+   */
+  private async noteLateVerdicts(events: readonly FeedEvent[]): Promise<number> {
+    const { store, eventId, deviceId } = this.o;
+    const own = events.filter((e): e is Extract<FeedEvent, { kind: 'scan' }> & { seq: number } =>
+      e.kind === 'scan' && e.device_id === deviceId && e.seq !== null && e.revision > 0 && (e.verdict === 'conflict' || e.verdict === 'admitted'));
+    if (own.length === 0) return 0;
+    const known = (await store.getMeta<SyncStatus['conflicts']>(META_CONFLICTS(eventId))) ?? [];
+    const bySeq = new Map(known.map((c) => [c.seq, c]));
+    const acks: AckResult[] = [];
+    const added: SyncStatus['conflicts'] = [];
+    for (const e of own) {
+      if (e.verdict === 'admitted') {
+        bySeq.delete(e.seq);
+        acks.push({ seq: e.seq, syncStatus: 'synced', verdict: 'admitted', reason: null, message: 'Admitted after review', ambiguous: false });
+        continue;
+      }
+      const message = `Double entry: another device admitted this ticket earlier (${e.conflict_reason ?? 'already used'}); its scan arrived after yours`;
+      const ack: AckResult = { seq: e.seq, syncStatus: 'conflict', verdict: 'conflict', reason: e.conflict_reason ?? null, message, ambiguous: e.ambiguous ?? false };
+      acks.push(ack);
+      if (bySeq.has(e.seq)) continue;
+      const qrcode = e.ticket_id ? (await store.scansOfTicket(eventId, e.ticket_id)).find((sc) => sc.seq === e.seq)?.qrcode ?? '' : '';
+      const c = { seq: e.seq, qrcode, reason: ack.reason, message, ambiguous: ack.ambiguous };
+      bySeq.set(e.seq, c);
+      added.push(c);
+    }
+    await store.acknowledge(eventId, 0, acks);
+    const kept = known.filter((c) => bySeq.has(c.seq));
+    await store.setMeta(META_CONFLICTS(eventId), [...added.reverse(), ...kept].slice(0, MAX_DOUBLE_ENTRIES));
+    return added.length;
   }
 
   private schedule(ms: number): void {

@@ -141,6 +141,16 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
       await s.close();
     });
 
+    it('marks a scan the server answered by itself synced, even above the acknowledged prefix (it is stored past a gap)', async () => {
+      const s = await (await factory.fresh()).open();
+      for (let i = 0; i < 4; i++) await s.appendScan(EVENT, (n) => fakeScan(n, { scannedAt: 10 * n.seq }));
+      await s.acknowledge(EVENT, 1, [{ seq: 3, syncStatus: 'synced', verdict: 'admitted', reason: null, message: 'Synced', ambiguous: false }]);
+      expect((await s.pending(EVENT, 10)).map((p) => p.seq)).toEqual([2, 4]);
+      expect(await s.counts(EVENT)).toEqual({ total: 4, pending: 2, synced: 2, lastSeq: 4 });
+      expect((await s.all(EVENT))[2]).toMatchObject({ synced: true, server: { syncStatus: 'synced' } });
+      await s.close();
+    });
+
     it('prunes the oldest acknowledged scans to a limit, never a pending one nor the newest, and the chain goes on', async () => {
       const loc = await factory.fresh();
       const s = await loc.open();

@@ -6,6 +6,7 @@ import { ApiClient, type FetchLike } from '../src/http.ts';
 import type { ManifestDocument, ManifestHeader } from '../src/manifest-types.ts';
 import { Scanner } from '../src/scanner.ts';
 import { MemoryStore, memoryBacking, type MemoryBacking } from '../src/storage/memory-store.ts';
+import { recordScan } from '../src/outbox.ts';
 import { manifestTimeoutMs, retryDelay, SyncLoop } from '../src/sync-loop.ts';
 import { ApiError } from '../src/http.ts';
 import { ManualClock } from './manual-clock.ts';
@@ -253,10 +254,122 @@ describe('sync loop and scanner against the real server', () => {
     expect(await scanner.status()).toMatchObject({ pending: 0, ackedThrough: 1 });
     const view = (await server.admin.get(`/api/v1/tickets/${a!.id}`)).body;
     expect(view.scans_used).toBe(1);
-    expect(view.scans.map((x: { source: string }) => x.source).sort()).toEqual(['offline', 'online']);
+    // One physical scan, one row: the offline copy took its place in the online row.
+    expect(view.scans.map((x: { source: string }) => x.source)).toEqual(['online']);
     const conflicts = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter((c: { ticket: { id: string } }) => c.ticket.id === a!.id);
     expect(conflicts).toEqual([]);
     scanner.stop();
+  });
+});
+
+describe('a device is never stuck behind one bad scan, and learns every double entry (issue #10)', () => {
+  let tdb: TestDatabase;
+  let server: TestServer;
+  let ev: SeededEvent;
+
+  beforeAll(async () => {
+    tdb = await pgliteBackend.open();
+    server = await startTestServer(tdb.db);
+    ev = await seedEvent(server.admin);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await tdb?.drop();
+  });
+
+  let seed = 100;
+  async function makeScanner(name: string) {
+    const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(seed++));
+    const device = await registerDevice(server.admin, name, { public_key: toBase64Url(keys.publicKey) });
+    const backing = memoryBacking();
+    const scanner = new Scanner({
+      store: new MemoryStore(backing), baseUrl: server.url, eventId: ev.eventId, fetch: realFetch, random: () => 0.5,
+      device: { deviceId: device.deviceId, token: device.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
+    });
+    await scanner.sync.syncNow();
+    return { scanner, backing, device };
+  }
+  const deviceStatus = async (deviceId: string) => (await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${deviceId}`)).body;
+
+  it('sets aside a scan the server refuses by name (a code longer than it takes), shows it, and syncs the scans after it', async () => {
+    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const { scanner, backing, device } = await makeScanner('Reads a very long code');
+    const huge = `X${'9'.repeat(5_000)}`;
+    await scanner.scanOffline(a!.code, { gateId: ev.gates.main, direction: 'entry' });
+    await scanner.scanOffline(huge, { gateId: ev.gates.main, direction: 'entry' });
+    await scanner.scanOffline(b!.code, { gateId: ev.gates.main, direction: 'entry' });
+    await scanner.sync.syncNow();
+    const st = await scanner.status();
+    expect(st).toMatchObject({ pending: 0, lastError: null, ackedThrough: 1, missing: [[2, 2]] });
+    expect(st.refused).toEqual([expect.objectContaining({ seq: 2, qrcode: huge, message: expect.stringMatching(/^\/scans\/1\/qrcode/) })]);
+    expect(st.lastSummary).toMatchObject({ refused: 1 });
+    // Kept in the device's log with the server's refusal, not sent again.
+    const kept = (await new MemoryStore(backing).all(ev.eventId)).find((sc) => sc.seq === 2);
+    expect(kept).toMatchObject({ qrcode: huge, synced: true, server: { syncStatus: 'failed', reason: 'refused' } });
+    // On the server: the scans before and after it, and the gap for the organisers.
+    expect((await server.admin.get(`/api/v1/tickets/${b!.id}`)).body.scans_used).toBe(1);
+    expect(await deviceStatus(device.deviceId)).toMatchObject({ acked_through: 1, last_seq: 3, missing: [[2, 2]] });
+    // And the device goes on.
+    await scanner.scanOffline(c!.code, { gateId: ev.gates.main, direction: 'entry' });
+    await scanner.sync.syncNow();
+    expect(await scanner.status()).toMatchObject({ pending: 0, lastError: null });
+    expect((await server.admin.get(`/api/v1/tickets/${c!.id}`)).body.scans_used).toBe(1);
+    scanner.stop();
+  });
+
+  it('two scans of its log sharing a scan_id (a device bug) are both synced, not retried forever', async () => {
+    const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const { scanner, backing, device } = await makeScanner('Repeats an id');
+    const store = new MemoryStore(backing);
+    const scanId = crypto.randomUUID();
+    for (const t of [a!, b!]) {
+      await recordScan(store, ev.eventId, device.deviceId, {
+        qrcode: t.code, scannedAt: Date.now(), direction: 'entry', gateId: ev.gates.main, localResult: 'valid', localReason: 'admitted', ticketId: t.id, scanId,
+      });
+    }
+    await scanner.sync.syncNow();
+    expect(await scanner.status()).toMatchObject({ pending: 0, lastError: null, ackedThrough: 2 });
+    expect((await server.admin.get(`/api/v1/tickets/${b!.id}`)).body.scans_used).toBe(1);
+    scanner.stop();
+  });
+
+  it('learns that a scan it uploaded as admitted lost when an earlier scan arrived later; the devices together report every double entry', async () => {
+    const ts = await issueTickets(server.admin, ev.eventId, Array.from({ length: 5 }, () => ({ ticket_type_id: ev.types.ga })));
+    const a = await makeScanner('Uploads first');
+    const b = await makeScanner('Uploads later');
+    // Offline, both: B admits tickets 0-2 first, A all five, then B tickets 3-4.
+    for (const t of ts.slice(0, 3)) expect(await b.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    await new Promise((r) => setTimeout(r, 5));
+    for (const t of ts) expect(await a.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    await new Promise((r) => setTimeout(r, 5));
+    for (const t of ts.slice(3)) expect(await b.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    await a.scanner.sync.syncNow();
+    expect((await a.scanner.status()).conflicts).toEqual([]);
+    await b.scanner.sync.syncNow();
+    // B heard of its two losing scans in its upload's answer; A's three lost after it was answered.
+    expect((await b.scanner.status()).conflicts.map((c) => c.seq).sort()).toEqual([4, 5]);
+    const late = await eventually(async () => {
+      await a.scanner.sync.syncNow();
+      const st = await a.scanner.status();
+      expect(st.conflicts.map((c) => c.seq).sort()).toEqual([1, 2, 3]);
+      return st;
+    });
+    expect(late.conflicts[0]).toMatchObject({ reason: 'already_used', qrcode: expect.stringMatching(/^EN/) });
+    expect(late.conflicts[0]!.message).toMatch(/another device admitted this ticket earlier/);
+    // The scans in A's log carry the verdict of record now.
+    expect((await new MemoryStore(a.backing).all(ev.eventId)).slice(0, 3).map((sc) => sc.server?.syncStatus)).toEqual(['conflict', 'conflict', 'conflict']);
+    // The totals across devices equal the double entries: the organisers' inbox, and each device's server status.
+    const inbox = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts
+      .filter((c: { ticket: { id: string } }) => ts.some((t) => t.id === c.ticket.id));
+    const learned = (await a.scanner.status()).conflicts.length + (await b.scanner.status()).conflicts.length;
+    expect(learned).toBe(inbox.length);
+    expect(inbox).toHaveLength(5);
+    expect((await deviceStatus(a.device.deviceId)).conflicts + (await deviceStatus(b.device.deviceId)).conflicts).toBe(5);
+    // A later cycle does not count them again.
+    await a.scanner.sync.syncNow();
+    expect((await a.scanner.status()).conflicts).toHaveLength(3);
+    a.scanner.stop();
+    b.scanner.stop();
   });
 });
 

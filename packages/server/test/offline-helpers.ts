@@ -1,7 +1,11 @@
 import { chainGenesis, chainUpload, ed25519, toBase64Url, toHex, type ChainedScan } from '@entrada/core';
 import type { Client, Reply } from './harness.ts';
 
-export interface OfflineScanInput { code: string; at: number; direction?: 'entry' | 'exit'; gateId?: string | null; localResult?: string | null }
+export interface OfflineScanInput {
+  code: string; at: number; direction?: 'entry' | 'exit'; gateId?: string | null; localResult?: string | null;
+  /** The id of an online attempt of this scan (the device timed out and decided offline). */
+  scanId?: string;
+}
 
 /**
  * A scanner as the server sees it: gap-free seqs per event, a hash chain over
@@ -21,7 +25,7 @@ export class TestDevice {
   scan(input: OfflineScanInput): ChainedScan & { seq: number } {
     const s = {
       seq: this.log.length + 1, qrcode: input.code, scannedAt: input.at, direction: input.direction ?? 'entry',
-      gateId: input.gateId ?? null, localResult: input.localResult === undefined ? 'valid' : input.localResult,
+      gateId: input.gateId ?? null, localResult: input.localResult === undefined ? 'valid' : input.localResult, scanId: input.scanId ?? null,
     } as const;
     this.log.push({ ...s });
     return s;
@@ -32,7 +36,10 @@ export class TestDevice {
     const scans = this.log.slice(from - 1, to);
     const body: Record<string, unknown> = {
       event_id: this.eventId, device_id: this.deviceId, session_token: `sess-${this.deviceId}-${from}-${to}`, device_time: Date.now(),
-      scans: scans.map((s) => ({ qrcode: s.qrcode, scanned_at: s.scannedAt, seq: s.seq, direction: s.direction, gate_id: s.gateId, local_result: s.localResult })),
+      scans: scans.map((s) => ({
+        qrcode: s.qrcode, scanned_at: s.scannedAt, seq: s.seq, direction: s.direction, gate_id: s.gateId, local_result: s.localResult,
+        ...(s.scanId ? { scan_id: s.scanId } : {}),
+      })),
       ...extra,
     };
     if (this.keys && scans.length > 0) {

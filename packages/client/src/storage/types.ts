@@ -64,7 +64,7 @@ export interface ClientStore {
   appendScan(eventId: string, build: (next: NextSlot) => OutboxScan): Promise<OutboxScan>;
   /** Unacknowledged scans in seq order, lowest first. */
   pending(eventId: string, limit: number): Promise<OutboxScan[]>;
-  /** Marks seq ≤ ackedThrough synced and records the server's per-scan answers. */
+  /** Marks seq ≤ ackedThrough synced and records the server's per-scan answers (an answered scan is synced too). */
   acknowledge(eventId: string, ackedThrough: number, results: readonly AckResult[]): Promise<void>;
   all(eventId: string): Promise<OutboxScan[]>;
   /** Scans of one ticket (own log), for the local decision's overlay. */
@@ -93,9 +93,15 @@ export function checkSlot(scan: OutboxScan, slot: NextSlot): void {
   if (scan.seq !== slot.seq) throw new Error(`appendScan builder returned seq ${scan.seq}, expected ${slot.seq}`);
 }
 
-/** Applies an acknowledgement to one scan; shared by every store so they agree exactly. */
+/**
+ * Applies an acknowledgement to one scan; shared by every store so they agree
+ * exactly. A scan is done (synced) once it is at or below the contiguous
+ * high-water mark, or once the server answered it by itself: an answer comes
+ * after the commit that stored it (or, for a scan the server refused by name,
+ * says it never will) — so scans above a gap are not sent again and again.
+ */
 export function acknowledged(scan: OutboxScan, ackedThrough: number, result: AckResult | undefined): OutboxScan {
-  const synced = scan.synced || scan.seq <= ackedThrough;
+  const synced = scan.synced || scan.seq <= ackedThrough || result !== undefined;
   if (!result && synced === scan.synced) return scan;
   return {
     ...scan,

@@ -28,9 +28,10 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
   const rows = await f.db.query<ScanRow>(
     `SELECT id, ticket_id, device_id, seq::float8 AS seq, scanned_at, direction, gate_id, source, admits, reason, local_result, record_status, winner_scan_id
      FROM scans WHERE event_id = $1`, [f.eventId]);
+  // Rows holding a device's seq: its offline scans, and online scans whose offline copy was uploaded (one physical scan, one row).
   const offlineRows = new Map<string, ScanRow[]>();
   for (const r of rows) {
-    if (r.source !== 'offline') continue;
+    if (r.seq === null) continue;
     const k = `${r.device_id}#${r.seq}`;
     offlineRows.set(k, [...(offlineRows.get(k) ?? []), r]);
   }
@@ -54,14 +55,16 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
       if (found.length === 0) { v.push(`LOST: ${who(d.deviceId)} seq ${s.seq} is in its outbox but not on the server`); continue; }
       if (found.length > 1) v.push(`DUPLICATED: ${who(d.deviceId)} seq ${s.seq} is on the server ${found.length} times`);
       const row = found[0]!;
+      if (row.source === 'online') {
+        // The offline copy of an online attempt the server had received: that row is this scan (its time is the server's).
+        if (row.id !== s.scanId) v.push(`${who(d.deviceId)} seq ${s.seq}: held by online scan ${row.id}, not its own attempt ${s.scanId}`);
+        if (!s.synced || !s.server) v.push(`${who(d.deviceId)} seq ${s.seq}: not drained (synced=${s.synced}, server result ${s.server ? 'kept' : 'missing'})`);
+        continue;
+      }
       if (row.scanned_at.getTime() !== s.scannedAt || row.direction !== s.direction || row.gate_id !== s.gateId) {
         v.push(`${who(d.deviceId)} seq ${s.seq}: server has other content (${row.scanned_at.getTime()} ${row.direction} ${row.gate_id}) than the outbox (${s.scannedAt} ${s.direction} ${s.gateId})`);
       }
       if (!s.synced || !s.server) v.push(`${who(d.deviceId)} seq ${s.seq}: not drained (synced=${s.synced}, server result ${s.server ? 'kept' : 'missing'})`);
-      if (row.reason === 'received_online') {
-        if (!s.scanId || !onlineById.has(s.scanId)) v.push(`${who(d.deviceId)} seq ${s.seq}: server says received online but has no online scan ${s.scanId}`);
-        continue;
-      }
       // Offline candidate admissions: admitted locally (or undecided without a manifest) with a known ticket.
       const ticketId = s.ticketId ?? codeToTicket.get(s.qrcode.toUpperCase()) ?? null;
       if ((s.localResult === 'valid' || s.localResult === null) && ticketId) {
@@ -93,7 +96,7 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
       }
     }
   }
-  for (const k of offlineRows.keys()) if (!expectedKeys.has(k)) v.push(`PHANTOM: server has offline scan ${k} that no outbox holds`);
+  for (const k of offlineRows.keys()) if (!expectedKeys.has(k)) v.push(`PHANTOM: server has a scan of ${k} that no outbox holds`);
 
   // 4. Admissions of record = pure replay of the candidates (online scans as the server decided them, plus offline ones).
   const detail = (await f.admin.get(`/api/v1/events/${f.eventId}`)).body as {

@@ -157,7 +157,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
       querystring: Type.Object({
         event_id: Uuid, since: Type.Optional(Type.String({ maxLength: 512 })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
         only: Type.Optional(Type.Literal('double_entries', {
-          description: 'Scanner devices: only other devices\' scans ruled conflicts on tickets this device admitted (ticket states come with manifest deltas)',
+          description: 'Scanner devices: only other devices\' scans ruled conflicts on tickets this device admitted, and this device\'s own scans '
+            + 'whose verdict changed after upload (a scan that lost when an earlier scan arrived later; ticket states come with manifest deltas)',
         })),
       }),
     },

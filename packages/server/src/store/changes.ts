@@ -97,12 +97,15 @@ export const DOUBLE_ENTRY_WINDOW = 20_000;
 
 /**
  * One page of the feed. With `doubleEntriesOf` (a device's pk), only other
- * devices' scans ruled conflicts on tickets that device admitted: what its
- * manifest deltas cannot show it. They are found through scans_tx like the
- * rest, each checked against the device's own scans of its ticket, among at
- * most DOUBLE_ENTRY_WINDOW scans after the cursor: `windowEnd` is the last of
- * them when there were more, where the next page goes on (a device far
- * behind pages through a long history in bounded steps).
+ * devices' scans ruled conflicts on tickets that device admitted, and that
+ * device's own scans whose verdict changed after it uploaded them (a scan
+ * that lost when an earlier one arrived later): what neither its manifest
+ * deltas nor its uploads' answers can show it. They are found through
+ * scans_tx like the rest, the others' checked against the device's own
+ * scans of their ticket, among at most DOUBLE_ENTRY_WINDOW scans after the
+ * cursor: `windowEnd` is the last of them when there were more, where the
+ * next page goes on (a device far behind pages through a long history in
+ * bounded steps).
  */
 export async function feedPage(sql: Sql, eventId: string, opts: {
   ticketsAfter: { tx: string; id: string }; scansAfter: { tx: string; id: string }; excludeDevicePk: string | null; limit: number;
@@ -131,8 +134,10 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
   }
   const scanFilter = doubleEntriesOf === null
     ? '($6::uuid IS NULL OR s.device_pk <> $6::uuid OR s.revision > 0)'
-    : `s.record_status = 'conflict' AND s.device_pk <> $6::uuid${windowEnd ? ' AND (s.tx, s.id) <= ($7::xid8, $8::uuid)' : ''}
-       AND EXISTS (SELECT 1 FROM scans m WHERE m.event_id = s.event_id AND m.ticket_id = s.ticket_id AND m.device_pk = $6::uuid AND m.admits)`;
+    : `((s.device_pk = $6::uuid AND s.revision > 0)
+        OR (s.record_status = 'conflict' AND s.device_pk <> $6::uuid
+            AND EXISTS (SELECT 1 FROM scans m WHERE m.event_id = s.event_id AND m.ticket_id = s.ticket_id AND m.device_pk = $6::uuid AND m.admits)))${
+        windowEnd ? ' AND (s.tx, s.id) <= ($7::xid8, $8::uuid)' : ''}`;
   const [tickets, scans] = await Promise.all([
     doubleEntriesOf !== null ? [] : sql.query<RawTicket & { txt: string; code_kind: 'signed' | 'imported'; digest: string }>(
       `SELECT t.tx::text AS txt, ${TICKET_COLUMNS}, t.code_kind, encode(t.code_digest, 'hex') AS digest FROM tickets t

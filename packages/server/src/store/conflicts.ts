@@ -6,19 +6,26 @@ export interface ConflictView {
   resolution: string | null; note: string | null; resolvedBy: string | null; resolvedAt: number | null; createdAt: number; updatedAt: number;
   loser: ScanSide; winner: ScanSide | null;
 }
-export interface ScanSide { scanId: string; deviceId: string; seq: number | null; gateId: string | null; scannedAt: number; source: string; direction: string }
+export interface ScanSide {
+  scanId: string; deviceId: string; seq: number | null; gateId: string | null; scannedAt: number; source: string; direction: string;
+  /** The scan's flags (implausible_time: its time cannot be trusted to order it). */
+  flags: string[];
+}
 
 interface Raw {
   id: string; event_id: string; ticket_id: string; number: string | null; reason: string; ambiguous: boolean; status: string; resolution: string | null;
   note: string | null; resolved_by: string | null; resolved_at: Date | null; created_at: Date; updated_at: Date;
-  l_id: string; l_device: string; l_seq: number | null; l_gate: string | null; l_at: Date; l_source: string; l_direction: string;
+  l_id: string; l_device: string; l_seq: number | null; l_gate: string | null; l_at: Date; l_source: string; l_direction: string; l_flags: string[];
   w_id: string | null; w_device: string | null; w_seq: number | null; w_gate: string | null; w_at: Date | null; w_source: string | null; w_direction: string | null;
+  w_flags: string[] | null;
 }
 
 const SELECT = `SELECT c.id, c.event_id, c.ticket_id, t.number, c.reason, c.ambiguous, c.status, c.resolution, c.note, c.resolved_by, c.resolved_at,
     c.created_at, c.updated_at,
     l.id AS l_id, l.device_id AS l_device, l.seq::float8 AS l_seq, l.gate_id AS l_gate, l.scanned_at AS l_at, l.source AS l_source, l.direction AS l_direction,
-    w.id AS w_id, w.device_id AS w_device, w.seq::float8 AS w_seq, w.gate_id AS w_gate, w.scanned_at AS w_at, w.source AS w_source, w.direction AS w_direction
+    l.flags AS l_flags,
+    w.id AS w_id, w.device_id AS w_device, w.seq::float8 AS w_seq, w.gate_id AS w_gate, w.scanned_at AS w_at, w.source AS w_source, w.direction AS w_direction,
+    w.flags AS w_flags
   FROM conflicts c
   JOIN scans l ON l.event_id = c.event_id AND l.id = c.loser_scan_id
   LEFT JOIN scans w ON w.event_id = c.event_id AND w.id = c.winner_scan_id
@@ -28,8 +35,10 @@ function toView(r: Raw): ConflictView {
   return {
     id: r.id, eventId: r.event_id, ticketId: r.ticket_id, ticketNumber: r.number, reason: r.reason, ambiguous: r.ambiguous, status: r.status,
     resolution: r.resolution, note: r.note, resolvedBy: r.resolved_by, resolvedAt: ms(r.resolved_at), createdAt: ms(r.created_at)!, updatedAt: ms(r.updated_at)!,
-    loser: { scanId: r.l_id, deviceId: r.l_device, seq: r.l_seq, gateId: r.l_gate, scannedAt: ms(r.l_at)!, source: r.l_source, direction: r.l_direction },
-    winner: r.w_id ? { scanId: r.w_id, deviceId: r.w_device!, seq: r.w_seq, gateId: r.w_gate, scannedAt: ms(r.w_at)!, source: r.w_source!, direction: r.w_direction! } : null,
+    loser: { scanId: r.l_id, deviceId: r.l_device, seq: r.l_seq, gateId: r.l_gate, scannedAt: ms(r.l_at)!, source: r.l_source, direction: r.l_direction, flags: r.l_flags },
+    winner: r.w_id ? {
+      scanId: r.w_id, deviceId: r.w_device!, seq: r.w_seq, gateId: r.w_gate, scannedAt: ms(r.w_at)!, source: r.w_source!, direction: r.w_direction!, flags: r.w_flags ?? [],
+    } : null,
   };
 }
 

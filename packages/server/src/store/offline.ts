@@ -1,6 +1,6 @@
 import type { Direction, TicketScanState } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
-import { copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
+import { COPY_NULL, copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
 import { booleanArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './tickets.ts';
@@ -20,7 +20,7 @@ interface RawDeviceLog {
   last_sync_session_id: string | null;
 }
 const LOG_COLUMNS = `last_seq::float8 AS last_seq, acked_through::float8 AS acked_through, missing, received::float8 AS received, flags, flag_reason,
-  clock_offset_ms, syncs, sync_failures, last_sync_at, last_success_at, last_sync_session_id`;
+  clock_offset_ms::float8 AS clock_offset_ms, syncs, sync_failures, last_sync_at, last_success_at, last_sync_session_id`;
 function toLog(r: RawDeviceLog): DeviceLogRow {
   return {
     lastSeq: r.last_seq, ackedThrough: r.acked_through, missing: typeof r.missing === 'string' ? JSON.parse(r.missing) as SeqRange[] : r.missing,
@@ -49,7 +49,9 @@ export interface SessionCounts { uploaded: number; successful: number; failed: n
  * one statement (one round trip less while the upload holds its ticket locks).
  */
 export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, log: {
-  lastSeq: number; ackedThrough: number; missing: SeqRange[]; addReceived: number; flag: string | null; flagReason: string | null;
+  lastSeq: number; ackedThrough: number; missing: SeqRange[]; addReceived: number; addImplausible: number;
+  /** Flags this upload raises (added once each); flagReason, when given, replaces the stored one. */
+  flags: string[]; flagReason: string | null;
   clockOffsetMs: number; at: number; success: boolean; sessionId: string; reportedLastSeq: number | null;
 }, session: SessionCounts): Promise<void> {
   await tx.query(
@@ -59,15 +61,16 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
        WHERE event_id = $1 AND id = $12
        RETURNING 1)
      UPDATE device_logs SET last_seq = $3, acked_through = $4, missing = $5::jsonb, received = received + $6,
-       flags = CASE WHEN $7::text IS NULL OR $7::text = ANY(flags) THEN flags ELSE array_append(flags, $7::text) END,
-       flag_reason = coalesce($8, flag_reason), flagged_at = CASE WHEN $7::text IS NULL THEN flagged_at ELSE coalesce(flagged_at, $9) END,
+       flags = CASE WHEN $7::text[] <@ flags THEN flags ELSE flags || ARRAY(SELECT f FROM unnest($7::text[]) f WHERE f <> ALL(flags)) END,
+       flag_reason = coalesce($8, flag_reason), flagged_at = CASE WHEN cardinality($7::text[]) = 0 THEN flagged_at ELSE coalesce(flagged_at, $9) END,
+       implausible_scans = implausible_scans + $19,
        clock_offset_ms = $10, clock_measured_at = $9, syncs = syncs + 1, sync_failures = sync_failures + CASE WHEN $11 THEN 0 ELSE 1 END,
        last_sync_at = $9, last_success_at = CASE WHEN $11 THEN $9 ELSE last_success_at END, last_sync_session_id = $12,
        reported_last_seq = coalesce($13, reported_last_seq)
      WHERE event_id = $1 AND device_pk = $2`,
-    [eventId, devicePk, log.lastSeq, log.ackedThrough, JSON.stringify(log.missing), log.addReceived, log.flag, log.flagReason,
+    [eventId, devicePk, log.lastSeq, log.ackedThrough, JSON.stringify(log.missing), log.addReceived, textArray(log.flags), log.flagReason,
       new Date(log.at), log.clockOffsetMs, log.success, log.sessionId, log.reportedLastSeq,
-      session.uploaded, session.successful, session.failed, session.duplicates, session.conflicts], { name: 'sync_save_device_log' });
+      session.uploaded, session.successful, session.failed, session.duplicates, session.conflicts, log.addImplausible], { name: 'sync_save_device_log' });
 }
 
 /**
@@ -136,6 +139,8 @@ export interface OfflineScanRow {
   id: string; seq: number; ticketId: string | null; digestHex: string | null; result: string; reason: string; admits: boolean;
   direction: Direction; gateId: string | null; scannedAt: number; localResult: string | null; payloadHashHex: string;
   chainLinkHex: string | null; flags: string[]; recordStatus: RecordStatus;
+  /** Flagged implausible_time: stored without a bounded clock uncertainty (NULL, read back as unbounded). */
+  implausibleTime: boolean;
   /** The scan_id of a timed-out online attempt of the same physical scan. */
   clientScanId: string | null;
 }
@@ -165,13 +170,14 @@ export async function insertOfflineScans(tx: Sql, ctx: {
   const device = `${copyText(ctx.devicePk)}\t${copyText(ctx.deviceId)}`;
   const received = `${copyTimestamp(ctx.receivedAt)}\toffline`;
   const integrity = `${copyText(ctx.integrity)}\t${copyNumber(ctx.uncertaintyMs)}`;
+  const integrityTimeUnknown = `${copyText(ctx.integrity)}\t${COPY_NULL}`;
   const session = copyText(ctx.sessionId);
   let out = '';
   for (const r of rows) {
     out += `${eventId}\t${copyText(r.id)}\t${copyNumber(r.seq)}\t${copyText(r.ticketId)}\t${copyByteaHex(r.digestHex)}\t${copyText(r.result)}\t`
       + `${copyText(r.reason)}\t${copyBoolean(r.admits)}\t${copyText(r.direction)}\t${device}\t${copyText(r.gateId)}\t`
       + `${copyTimestamp(r.scannedAt)}\t${received}\t${copyText(r.localResult)}\t${copyByteaHex(r.payloadHashHex)}\t${copyByteaHex(r.chainLinkHex)}\t`
-      + `${integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\n`;
+      + `${r.implausibleTime ? integrityTimeUnknown : integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\n`;
   }
   await tx.copyRows('scans', SCAN_COPY_COLUMNS, out);
   return new Set(rows.map((r) => r.seq));
@@ -203,7 +209,7 @@ export async function candidateScans(sql: Sql, eventId: string, ticketIds: strin
   if (ticketIds.length === 0) return [];
   const rows = await sql.query<{
     id: string; ticket_id: string; device_id: string; seq: number | null; scanned_at: Date; direction: Direction; gate_id: string | null;
-    forced: boolean; clock_uncertainty_ms: number; record_status: RecordStatus; conflict_reason: string | null; winner_scan_id: string | null; ambiguous: boolean;
+    forced: boolean; clock_uncertainty_ms: number | null; record_status: RecordStatus; conflict_reason: string | null; winner_scan_id: string | null; ambiguous: boolean;
   }>(
     `SELECT id, ticket_id, device_id, seq::float8 AS seq, scanned_at, direction, gate_id, forced, clock_uncertainty_ms, record_status,
        conflict_reason, winner_scan_id, ambiguous
@@ -211,7 +217,8 @@ export async function candidateScans(sql: Sql, eventId: string, ticketIds: strin
     [eventId, textArray(ticketIds)], { name: 'sync_candidates' });
   return rows.map((r) => ({
     id: r.id, ticketId: r.ticket_id, deviceId: r.device_id, seq: r.seq, at: ms(r.scanned_at)!, direction: r.direction, gateId: r.gate_id,
-    forced: r.forced, uncertaintyMs: r.clock_uncertainty_ms, recordStatus: r.record_status, conflictReason: r.conflict_reason,
+    // NULL: a scan whose time is implausible (migration 007), uncertain without bound.
+    forced: r.forced, uncertaintyMs: r.clock_uncertainty_ms ?? Infinity, recordStatus: r.record_status, conflictReason: r.conflict_reason,
     winnerScanId: r.winner_scan_id, ambiguous: r.ambiguous,
   }));
 }
@@ -350,10 +357,42 @@ export async function insertLegacyScans(tx: Sql, ctx: { eventId: string; deviceP
   return new Set(inserted.map((r) => `${r.ticket_id}|${Math.round(r.at)}`));
 }
 
-/** Online scans of this device among these ids, with their verdict of record. */
-export async function onlineScansOfDevice(sql: Sql, eventId: string, devicePk: string, scanIds: string[]): Promise<Map<string, string>> {
+/** The scan holding a scan_id at an event (`coalesce(client_scan_id, id)`, unique per event: scans_physical_scan). */
+export interface ScanIdHolder {
+  /** The holding row's id. */
+  id: string; devicePk: string; online: boolean; seq: number | null; digestHex: string | null; recordStatus: string;
+}
+
+/** The scans holding these scan_ids, from any device, online or offline: one index lookup (scans_physical_scan). */
+export async function scansByScanId(sql: Sql, eventId: string, scanIds: string[]): Promise<Map<string, ScanIdHolder>> {
   if (scanIds.length === 0) return new Map();
-  const rows = await sql.query<{ id: string; record_status: string }>(
-    `SELECT id, record_status FROM scans WHERE event_id = $1 AND id = ANY($2::uuid[]) AND device_pk = $3 AND source = 'online'`, [eventId, scanIds, devicePk]);
-  return new Map(rows.map((r) => [r.id, r.record_status]));
+  const rows = await sql.query<{ key: string; id: string; device_pk: string; source: string; seq: number | null; digest: string | null; record_status: string }>(
+    `SELECT coalesce(client_scan_id, id) AS key, id, device_pk, source, seq::float8 AS seq, encode(code_digest, 'hex') AS digest, record_status
+     FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = ANY($2::uuid[])`, [eventId, scanIds], { name: 'sync_scan_id_holders' });
+  return new Map(rows.map((r) => [r.key, {
+    id: r.id, devicePk: r.device_pk, online: r.source === 'online', seq: r.seq, digestHex: r.digest, recordStatus: r.record_status,
+  }]));
+}
+
+/** The offline envelope of a scan whose online row already exists (the device timed out and uploaded its copy). */
+export interface OfflineCopy { scanId: string; seq: number; payloadHashHex: string; chainLinkHex: string | null; localResult: string | null }
+
+/**
+ * One physical scan, one row: the online rows these uploaded copies are of
+ * take the copies' seq, payload hash and chain link (so a replay of that seq
+ * and the next upload's chain find them), in one statement. Only rows
+ * without a seq (the caller holds the device log's lock). Returns the seqs
+ * stored.
+ */
+export async function attachOfflineCopies(tx: Sql, eventId: string, sessionId: string, copies: OfflineCopy[]): Promise<number[]> {
+  if (copies.length === 0) return [];
+  const rows = await tx.query<{ seq: number }>(
+    `UPDATE scans s SET seq = u.seq, payload_hash = decode(u.hash, 'hex'), chain_link = decode(u.link, 'hex'), local_result = u.local_result,
+       sync_session_id = $2
+     FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[]) AS u(id, seq, hash, link, local_result)
+     WHERE s.event_id = $1 AND s.id = ANY($3::uuid[]) AND s.id = u.id AND s.seq IS NULL AND s.source = 'online'
+     RETURNING s.seq::float8 AS seq`,
+    [eventId, sessionId, textArray(copies.map((c) => c.scanId)), numberArray(copies.map((c) => c.seq)), textArray(copies.map((c) => c.payloadHashHex)),
+      textArray(copies.map((c) => c.chainLinkHex)), textArray(copies.map((c) => c.localResult))]);
+  return rows.map((r) => r.seq);
 }

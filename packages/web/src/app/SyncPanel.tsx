@@ -60,6 +60,16 @@ export function SyncPanel({ engine, status, now, staff, decoder, onClose, onChan
           ))}
         </ul>
       ) : <p className="hint">None.</p>}
+      {s && s.refused.length > 0 && (
+        <>
+          <h3>Refused by the server</h3>
+          <ul className="conflicts" data-testid="refused">
+            {s.refused.map((r) => (
+              <li key={`r${r.seq}`}><b>Your scan #{r.seq}:</b> {r.message} — kept on this device (export the scan log); the organisers see it as missing.</li>
+            ))}
+          </ul>
+        </>
+      )}
       <div className="stack">
         <button className="big" onClick={() => void engine.scanner.sync.syncNow()}>Sync now</button>
         <button className="big secondary" onClick={() => void exportLog()}>Export scan log (file)</button>

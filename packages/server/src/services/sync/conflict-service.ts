@@ -12,6 +12,7 @@ const iso = (v: number | null): string | null => (v === null ? null : new Date(v
 export function conflictView(c: ConflictView, gateName: (id: string | null) => string | null): Record<string, unknown> {
   const side = (s: ConflictView['loser']): Record<string, unknown> => ({
     scan_id: s.scanId, device_id: s.deviceId, seq: s.seq, gate_id: s.gateId, gate: gateName(s.gateId), scanned_at: iso(s.scannedAt), source: s.source, direction: s.direction,
+    flags: s.flags,
   });
   return {
     id: c.id, event_id: c.eventId, ticket: { id: c.ticketId, number: c.ticketNumber }, reason: c.reason, ambiguous: c.ambiguous, status: c.status,

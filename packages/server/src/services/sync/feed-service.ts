@@ -26,9 +26,11 @@ export class FeedService {
 
   /**
    * `doubleEntries` (a device's own view): only other devices' scans ruled
-   * conflicts on tickets this device admitted. A scanner takes every ticket's
-   * state from its manifest deltas and reads only these here, so a device far
-   * behind never pages through every scan made meanwhile.
+   * conflicts on tickets this device admitted, and this device's own scans
+   * whose verdict changed after upload (the losing side of a double entry
+   * whose earlier scan arrived later learns it here). A scanner takes every
+   * ticket's state from its manifest deltas and reads only these here, so a
+   * device far behind never pages through every scan made meanwhile.
    */
   async page(ctx: EventContext, opts: { since: string | undefined; limit: number; excludeDevicePk: string | null; doubleEntries?: boolean }): Promise<Record<string, unknown>> {
     if (opts.doubleEntries && opts.excludeDevicePk === null) throw invalid('only=double_entries is a scanner device\'s view: call it with a device token');

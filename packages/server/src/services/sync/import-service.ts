@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.ts';
 import { DomainError, notFound } from '../../http/errors.ts';
 import { getDevice } from '../../store/devices.ts';
 import { payloadHash, verifyChain } from './integrity.ts';
-import type { SyncService } from './sync-service.ts';
+import type { SyncRequest, SyncService } from './sync-service.ts';
 
 /**
  * Imports the exported scan log of a device that never reconnected (lost
@@ -47,22 +47,29 @@ export class ImportService {
     }
 
     const token = `import-${createHash('sha256').update(JSON.stringify([doc.device_id, doc.exported_at, scans.length])).digest('hex').slice(0, 16)}`;
-    const summary = { total_uploaded: 0, successful: 0, duplicates: 0, conflicts: 0, failed: 0 };
-    const notable: SyncResultItem[] = [];
-    let last: Awaited<ReturnType<SyncService['sync']>> | null = null;
+    const chunks: SyncRequest[] = [];
     for (let from = 0; from < scans.length || from === 0; from += MAX_SYNC_SCANS) {
       const chunk = scans.slice(from, from + MAX_SYNC_SCANS).map((s) => ({
         qrcode: s.qrcode, scanned_at: s.scanned_at, seq: s.seq, direction: s.direction, gate_id: s.gate_id, local_result: s.local_result,
         ...(s.scan_id ? { scan_id: s.scan_id } : {}),
       }));
-      last = await this.sync.sync({
+      chunks.push({
         device, verifiedLinks, integrityFailure,
-        body: { event_id: doc.event_id, device_id: device.deviceId, session_token: token, device_time: doc.exported_at, scans: chunk },
+        // No device_time: exported_at is the device's clock when it exported, at a time the server does not know (a log
+        // exported 25 days ago is not a clock 25 days behind). Scan times far outside the event are flagged all the same.
+        body: { event_id: doc.event_id, device_id: device.deviceId, session_token: token, scans: chunk },
       });
-      for (const k of Object.keys(summary) as Array<keyof typeof summary>) summary[k] += last.summary[k];
-      notable.push(...last.results.filter((r) => r.sync_status === 'conflict' || r.sync_status === 'failed'));
       if (scans.length === 0) break;
     }
+    // All chunks in one transaction: the whole file is stored, or nothing of it (it can then be imported again).
+    const answers = await this.sync.syncAll(chunks);
+    const summary = { total_uploaded: 0, successful: 0, duplicates: 0, conflicts: 0, failed: 0 };
+    const notable: SyncResultItem[] = [];
+    for (const a of answers) {
+      for (const k of Object.keys(summary) as Array<keyof typeof summary>) summary[k] += a.summary[k];
+      for (const r of a.results) if (r.sync_status === 'conflict' || r.sync_status === 'failed') notable.push(r);
+    }
+    const last = answers.at(-1) ?? null;
     return {
       status: 200,
       message: 'Import completed',

@@ -5,12 +5,17 @@ import { DomainError } from '../../http/errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import { insertLegacyScans, lockTicketsById, ticketEvents } from '../../store/offline.ts';
 import type { Bus } from '../bus.ts';
-import type { EventContexts } from '../event-context.ts';
-import { reconcileTickets } from './sync-service.ts';
+import type { EventContext, EventContexts } from '../event-context.ts';
+import { reconcileTickets, type ReconciledTicket } from './sync-service.ts';
 
 const NOT_REGISTERED_FOR_EVENT = 'This device is not registered for this ticket\'s event; an organiser can add the event to it (POST /api/v1/devices/{deviceId}/events)';
 
 interface Result { ticket_id: string; status: 'SUCCESS' | 'DUPLICATE' | 'ERROR'; message: string; conflict?: boolean }
+interface LegacyRow { index: number; id: string; ticketId: string; scannedAt: number; admits: boolean; localResult: string; reason: string }
+
+/** The instants a scan time may take here: ISO 8601's four-digit years (PostgreSQL holds more, JavaScript's dates less before year 1). */
+const MIN_STORABLE_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const MAX_STORABLE_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
 /**
  * Seed 000's `POST /offline/reconcile`, for existing scanner clients, served by
@@ -26,35 +31,54 @@ export class LegacyReconcileService {
     const times = body.scans.map((s) => Date.parse(s.scanned_at));
     const mayUse = (eventId: string): boolean => device.eventIds === null || device.eventIds.includes(eventId);
     const events = await ticketEvents(this.db, device.organisationId, [...new Set(body.scans.map((s) => s.ticket_id))]);
-    const results: Result[] = body.scans.map((s, i) => (
-      !Number.isFinite(times[i]) ? { ticket_id: s.ticket_id, status: 'ERROR', message: 'scanned_at is not an ISO 8601 date-time' }
-        : !events.has(s.ticket_id) ? { ticket_id: s.ticket_id, status: 'ERROR', message: 'Ticket not found' }
-          : !mayUse(events.get(s.ticket_id)!) ? { ticket_id: s.ticket_id, status: 'ERROR', message: NOT_REGISTERED_FOR_EVENT }
-            : { ticket_id: s.ticket_id, status: 'SUCCESS', message: '' }));
-    const byEvent = new Map<string, number[]>();
-    results.forEach((r, i) => {
-      if (r.status === 'SUCCESS') byEvent.set(events.get(r.ticket_id)!, [...(byEvent.get(events.get(r.ticket_id)!) ?? []), i]);
-    });
-    for (const [eventId, indexes] of byEvent) {
+    const contexts = new Map<string, EventContext>();
+    for (const eventId of new Set(events.values())) {
       const ctx = await this.contexts.get(eventId);
-      if (!ctx) continue;
-      const rows = indexes.map((i) => {
-        const s = body.scans[i]!;
-        const admits = s.result === 'ALLOW';
-        return { index: i, id: randomUUID(), ticketId: s.ticket_id, scannedAt: times[i]!, admits, localResult: admits ? 'valid' : 'duplicate', reason: admits ? 'admitted_offline' : (s.reason ?? 'refused_offline').slice(0, 200) };
-      });
-      const reconciled = await this.db.transaction(async (tx) => {
+      if (ctx) contexts.set(eventId, ctx);
+    }
+    // Answered per scan: what can never be stored is said here, and the rest is stored.
+    const results: Result[] = body.scans.map((s, i) => {
+      const at = times[i]!;
+      const error = !Number.isFinite(at) ? 'scanned_at is not an ISO 8601 date-time'
+        : at < MIN_STORABLE_MS || at > MAX_STORABLE_MS ? 'scanned_at must lie between the years 1 and 9999'
+          : !events.has(s.ticket_id) || !contexts.has(events.get(s.ticket_id)!) ? 'Ticket not found'
+            : !mayUse(events.get(s.ticket_id)!) ? NOT_REGISTERED_FOR_EVENT : null;
+      return error ? { ticket_id: s.ticket_id, status: 'ERROR', message: error } : { ticket_id: s.ticket_id, status: 'SUCCESS', message: '' };
+    });
+    const byEvent = new Map<string, LegacyRow[]>();
+    results.forEach((r, i) => {
+      if (r.status !== 'SUCCESS') return;
+      const s = body.scans[i]!;
+      const eventId = events.get(s.ticket_id)!;
+      const admits = s.result === 'ALLOW';
+      const row: LegacyRow = {
+        index: i, id: randomUUID(), ticketId: s.ticket_id, scannedAt: times[i]!, admits, localResult: admits ? 'valid' : 'duplicate',
+        reason: admits ? 'admitted_offline' : (s.reason ?? 'refused_offline').slice(0, 200),
+      };
+      const list = byEvent.get(eventId);
+      if (list) list.push(row);
+      else byEvent.set(eventId, [row]);
+    });
+    // One transaction for every event the call covers: all of it is stored, or none (a failure in the second event
+    // must not leave the first one's scans applied).
+    const applied = await this.db.transaction(async (tx) => {
+      const out: Array<{ eventId: string; rows: LegacyRow[]; fresh: Set<string>; reconciled: Map<string, ReconciledTicket> }> = [];
+      for (const [eventId, rows] of byEvent) {
+        const ctx = contexts.get(eventId)!;
         const ticketIds = [...new Set(rows.map((r) => r.ticketId))];
         await lockTicketsById(tx, eventId, ticketIds);
         const fresh = await insertLegacyScans(tx, { eventId, devicePk: device.pk, deviceId: device.deviceId, receivedAt }, rows);
         const newRows = rows.filter((r) => fresh.has(`${r.ticketId}|${r.scannedAt}`));
-        const out = await reconcileTickets(tx, ctx, [...new Set(newRows.filter((r) => r.admits).map((r) => r.ticketId))], new Set(newRows.map((r) => r.id)), receivedAt);
-        return { out, fresh };
-      });
-      const lost = new Set([...reconciled.out.values()].flatMap((r) => r.conflicts.map((c) => c.id)));
+        const reconciled = await reconcileTickets(tx, ctx, [...new Set(newRows.filter((r) => r.admits).map((r) => r.ticketId))], new Set(newRows.map((r) => r.id)), receivedAt);
+        out.push({ eventId, rows, fresh, reconciled });
+      }
+      return out;
+    });
+    for (const { eventId, rows, fresh, reconciled } of applied) {
+      const lost = new Set([...reconciled.values()].flatMap((r) => r.conflicts.map((c) => c.id)));
       for (const r of rows) {
         const res = results[r.index]!;
-        if (!reconciled.fresh.has(`${r.ticketId}|${r.scannedAt}`)) {
+        if (!fresh.has(`${r.ticketId}|${r.scannedAt}`)) {
           res.status = 'DUPLICATE';
           res.message = 'Already processed';
         } else if (lost.has(r.id)) {
@@ -64,7 +88,7 @@ export class LegacyReconcileService {
           res.message = r.admits ? 'Scan reconciled' : 'Scan reconciled (denied at the gate)';
         }
       }
-      for (const r of reconciled.out.values()) {
+      for (const r of reconciled.values()) {
         if (r.version !== undefined) this.bus.publish({ type: 'ticket_changed', eventId, ticketId: r.ticketId, version: r.version });
       }
     }

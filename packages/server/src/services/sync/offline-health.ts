@@ -12,19 +12,22 @@ export interface DeviceHealth {
   device_id: string; name: string; status: string; last_seen_at: string | null; last_sync_at: string | null; last_success_at: string | null;
   last_seq: number; acked_through: number; missing: SeqRange[]; missing_count: number; reported_last_seq: number | null; upload_lag: number | null;
   clock_offset_ms: number | null; syncs: number; sync_failures: number; sync_failure_rate: number; flags: string[]; flag_reason: string | null;
+  /** Scans stored with an implausible time (flagged implausible_time: their decisions are ambiguous, for review). */
+  implausible_time_scans: number;
 }
 
 interface Row {
   device_id: string; name: string; status: string; last_seen_at: Date | null; last_seq: number | null; acked_through: number | null; missing: SeqRange[] | string | null;
   reported_last_seq: number | null; clock_offset_ms: number | null; syncs: number | null; sync_failures: number | null; flags: string[] | null;
-  flag_reason: string | null; last_sync_at: Date | null; last_success_at: Date | null;
+  flag_reason: string | null; last_sync_at: Date | null; last_success_at: Date | null; implausible_scans: number | null;
 }
 
 /** Per-device sync state at one event: the devices with a log there, or an active session. */
 export async function deviceHealth(db: Database, ctx: EventContext, deviceId?: string): Promise<DeviceHealth[]> {
   const rows = await db.query<Row>(
     `SELECT d.device_id, d.name, d.status, d.last_seen_at, l.last_seq::float8 AS last_seq, l.acked_through::float8 AS acked_through, l.missing,
-       l.reported_last_seq::float8 AS reported_last_seq, l.clock_offset_ms, l.syncs, l.sync_failures, l.flags, l.flag_reason, l.last_sync_at, l.last_success_at
+       l.reported_last_seq::float8 AS reported_last_seq, l.clock_offset_ms::float8 AS clock_offset_ms, l.syncs, l.sync_failures, l.flags, l.flag_reason,
+       l.last_sync_at, l.last_success_at, l.implausible_scans::float8 AS implausible_scans
      FROM devices d LEFT JOIN device_logs l ON l.device_pk = d.id AND l.event_id = $1
      WHERE d.organisation_id = $2 AND (l.device_pk IS NOT NULL OR d.active_event_id = $1) AND ($3::text IS NULL OR d.device_id = $3)
      ORDER BY d.device_id`, [ctx.event.id, ctx.event.organisationId, deviceId ?? null]);
@@ -37,7 +40,7 @@ export async function deviceHealth(db: Database, ctx: EventContext, deviceId?: s
       last_success_at: iso(ms(r.last_success_at)), last_seq: r.last_seq ?? 0, acked_through: acked, missing, missing_count: missingCount(missing),
       reported_last_seq: r.reported_last_seq, upload_lag: r.reported_last_seq === null ? null : Math.max(0, r.reported_last_seq - acked),
       clock_offset_ms: r.clock_offset_ms, syncs, sync_failures: r.sync_failures ?? 0, sync_failure_rate: syncs === 0 ? 0 : (r.sync_failures ?? 0) / syncs,
-      flags: r.flags ?? [], flag_reason: r.flag_reason,
+      flags: r.flags ?? [], flag_reason: r.flag_reason, implausible_time_scans: r.implausible_scans ?? 0,
     };
   });
 }
@@ -72,6 +75,14 @@ export async function offlineHealth(db: Database, ctx: EventContext, now: number
       });
     }
     for (const f of d.flags) {
+      if (f === 'implausible_time') {
+        alerts.push({
+          severity: 'warning', code: 'DEVICE_IMPLAUSIBLE_TIME', device_id: d.device_id,
+          message: `${d.name}: ${d.implausible_time_scans} scan(s) with an implausible time${d.clock_offset_ms !== null && Math.abs(d.clock_offset_ms) > 86_400_000
+            ? ` (device clock off by ${Math.round(Math.abs(d.clock_offset_ms) / 86_400_000)} days)` : ''}; conflicts involving them are marked ambiguous for review`,
+        });
+        continue;
+      }
       alerts.push({ severity: f === 'clock_skew' ? 'warning' : 'critical', code: `DEVICE_${f.toUpperCase()}`, device_id: d.device_id, message: `${d.name}: ${d.flag_reason ?? f}` });
     }
     if (d.syncs >= 5 && d.sync_failure_rate > 0.5) {
@@ -101,6 +112,7 @@ export async function offlineHealth(db: Database, ctx: EventContext, now: number
       devices_not_seen_24h: notSeen24 + notSeen72,
       devices_not_seen_72h: notSeen72,
       flagged_devices: devices.filter((d) => d.flags.some((f) => f !== 'clock_skew')).length,
+      implausible_time_scans: devices.reduce((n, d) => n + d.implausible_time_scans, 0),
       sync_failure_rate: syncs === 0 ? 0 : failures / syncs,
     },
     devices: devices.map((d) => ({ ...d, last_successful_sync: d.last_success_at })),

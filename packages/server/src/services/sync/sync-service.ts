@@ -9,8 +9,9 @@ import { DomainError, notFound } from '../../http/errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import {
-  applyReconciliation, candidateScans, compareAndSetTicketStates, onlineScansOfDevice, insertOfflineScans, lockDeviceLog, lockTicketsById,
-  openQuarantineConflicts, openSyncSession, saveDeviceLog, storedScansBySeq, type LockedTicket, type OfflineScanRow, type StoredOfflineScan,
+  applyReconciliation, attachOfflineCopies, candidateScans, compareAndSetTicketStates, insertOfflineScans, lockDeviceLog, lockTicketsById,
+  openQuarantineConflicts, openSyncSession, saveDeviceLog, scansByScanId, storedScansBySeq,
+  type LockedTicket, type OfflineCopy, type OfflineScanRow, type ScanIdHolder, type StoredOfflineScan,
 } from '../../store/offline.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
@@ -20,13 +21,20 @@ import type { TicketCache } from '../ticket-cache.ts';
 import type { TableStats } from '../table-stats.ts';
 import { payloadHash, verifyChain } from './integrity.ts';
 import { reconcileTicket, type CandidateScan, type RecordStatus, type TicketReconciliation } from './reconcile.ts';
-import { advanceMarks } from './seq-ranges.ts';
+import { advanceMarks, type SeqMarks } from './seq-ranges.ts';
 
 /** Clock uncertainty of an offline scan: a base for ordinary drift, plus a tenth of the skew observed at upload. */
 const BASE_CLOCK_UNCERTAINTY_MS = 2_000;
 const FUTURE_TOLERANCE_MS = 60_000;
 const SKEW_FLAG_MS = 60_000;
 const DAY_MS = 86_400_000;
+/**
+ * Beyond this a scan's time cannot be trusted to order it (its device clock
+ * was off by more than a day at upload, or the time lies more than a day
+ * outside the event): it is stored and flagged `implausible_time`, with an
+ * unbounded clock uncertainty, so every decision involving it is ambiguous.
+ */
+const IMPLAUSIBLE_MS = DAY_MS;
 /** Two uploads whose compare-and-set and locked tickets cross can deadlock; PostgreSQL aborts one, which is run again. */
 const DEADLOCK_ATTEMPTS = 3;
 
@@ -57,6 +65,60 @@ interface Prepared {
   /** Spelled like a signed code and keyed by that spelling, not decoded yet (see resolveCodes). */
   unparsed: boolean;
   flags: string[];
+  /** Flagged implausible_time: no bounded clock uncertainty. */
+  implausibleTime: boolean;
+}
+
+/** An upload worked out before its transaction (see SyncService.begin). */
+interface Begun {
+  req: SyncRequest; ctx: EventContext; receivedAt: number; offset: number | null; uncertaintyMs: number; prepared: Prepared[];
+  quarantineFrom: number | null;
+}
+
+/** What an upload's transaction stored and decided. */
+interface Applied {
+  sessionId: string; marks: SeqMarks; results: SyncResultItem[]; summary: SyncResponse['summary'];
+  reconciled: Map<string, ReconciledTicket>; digestById: Map<string, string>;
+}
+
+/** A new scan's fate: its row (none when an online row already is this scan), outcome, ticket, and a note for its answer. */
+interface Decided { row: OfflineScanRow | null; outcome: Outcome; ticket: LockedTicket | null; notice: string | null }
+
+/**
+ * What a new scan's scan_id (the id of its timed-out online attempt) links it to:
+ * `claim`, an id nobody holds, kept in client_scan_id; `online`, this device's
+ * online row of the same code, which this scan is the offline copy of;
+ * `reused`, an id another scan holds (another seq, another device, another
+ * code, or an earlier scan of this upload), ignored and flagged.
+ */
+type ScanIdLink = { kind: 'claim' } | { kind: 'online' | 'reused'; holder: ScanIdHolder };
+
+const NO_LINKS: ReadonlyMap<number, ScanIdLink> = new Map();
+
+/**
+ * Links the new scans' scan_ids, lowest seq first (so the outcome does not
+ * depend on the order of the upload). One id is one physical scan: the first
+ * scan to carry a free id keeps it, every later one is told it repeats it —
+ * instead of the unique key failing the whole upload, on every retry.
+ */
+function linkScanIds(fresh: readonly Prepared[], holders: ReadonlyMap<string, ScanIdHolder>, devicePk: string, integrityFailed: boolean): Map<number, ScanIdLink> {
+  const out = new Map<number, ScanIdLink>();
+  const claimed = new Map<string, ScanIdHolder>();
+  for (const p of fresh.filter((x) => x.scanId !== null).sort((x, y) => x.seq - y.seq)) {
+    const id = p.scanId!;
+    const holder = claimed.get(id) ?? holders.get(id);
+    if (!holder) {
+      out.set(p.index, { kind: 'claim' });
+      claimed.set(id, { id, devicePk, online: false, seq: p.seq, digestHex: p.digestHex, recordStatus: 'rejected' });
+      continue;
+    }
+    // A failed upload's content cannot be trusted to be that attempt's copy: stored apart, as before.
+    const copyOfOnline = !integrityFailed && holder.online && holder.devicePk === devicePk && holder.seq === null && holder.digestHex === p.digestHex;
+    out.set(p.index, { kind: copyOfOnline ? 'online' : 'reused', holder });
+    // A second copy in this upload repeats the first one's seq.
+    if (copyOfOnline) claimed.set(id, { ...holder, seq: p.seq });
+  }
+  return out;
 }
 
 export interface SyncRequest {
@@ -89,6 +151,27 @@ export class SyncService {
   ) {}
 
   async sync(req: SyncRequest): Promise<SyncResponse> {
+    return (await this.syncAll([req]))[0]!;
+  }
+
+  /**
+   * Uploads of one device in one transaction: all stored, or none (an
+   * imported log's chunks; a failure in the last chunk must not leave the
+   * first ones applied).
+   */
+  async syncAll(reqs: readonly SyncRequest[]): Promise<SyncResponse[]> {
+    const begun: Begun[] = [];
+    for (const req of reqs) begun.push(await this.begin(req));
+    const applied = await this.inTransaction(async (tx) => {
+      const out: Applied[] = [];
+      for (const b of begun) out.push(await this.apply(tx, b));
+      return out;
+    });
+    return begun.map((b, i) => this.finish(b, applied[i]!));
+  }
+
+  /** Everything decided before the transaction: the checks that need no database, the event, and each scan's hash, flags and code. */
+  private async begin(req: SyncRequest): Promise<Begun> {
     const { device, body } = req;
     if (body.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
     if (body.scans.length > MAX_SYNC_SCANS) {
@@ -100,166 +183,200 @@ export class SyncService {
 
     const receivedAt = this.now();
     const offset = body.device_time === undefined ? null : body.device_time - receivedAt;
-    const uncertaintyMs = BASE_CLOCK_UNCERTAINTY_MS + Math.round(Math.abs(offset ?? 0) / 10);
+    const clockImplausible = offset !== null && Math.abs(offset) > IMPLAUSIBLE_MS;
+    // Bounded (a day's offset gives 2.4 h); an implausible scan's uncertainty is unbounded instead (see IMPLAUSIBLE_MS).
+    const uncertaintyMs = BASE_CLOCK_UNCERTAINTY_MS + Math.round(Math.min(Math.abs(offset ?? 0), IMPLAUSIBLE_MS) / 10);
     let gates = ctx;
     if (body.scans.some((s) => s.gate_id && !ctx.gates.has(s.gate_id))) gates = (await this.contexts.refresh(ctx.event.id)) ?? ctx;
-    const prepared = body.scans.map((s, index) => this.prepare(ctx, gates, device, s, index, receivedAt, offset));
+    const prepared = body.scans.map((s, index) => this.prepare(ctx, gates, device, s, index, receivedAt, offset, clockImplausible));
     const quarantineFrom = device.status === 'revoked' ? device.statusChangedAt : null;
+    return { req, ctx, receivedAt, offset, uncertaintyMs, prepared, quarantineFrom };
+  }
 
+  /** One upload's statements (a constant number, whatever its size). Run again as a whole when its transaction is retried. */
+  private async apply(tx: Sql, b: Begun): Promise<Applied> {
+    const { req, ctx, receivedAt, offset, uncertaintyMs, prepared, quarantineFrom } = b;
+    const { device, body } = req;
     const digestById = new Map<string, string>();
-    const outcome = await this.withDeadlockRetry(() => this.db.transaction(async (tx) => {
-      // (A concurrent online request of the same physical scan may win the unique key: see the catch below.)
-      const sessionId = await openSyncSession(tx, { eventId: ctx.event.id, devicePk: device.pk, token: body.session_token, at: receivedAt });
-      const log = await lockDeviceLog(tx, ctx.event.id, device.pk);
-      // The batch's seqs already stored, and its chain neighbours. Under the device log's lock no seq above
-      // the log's last_seq is stored (every seq'd insert advances it in the same transaction), so a fresh
-      // upload only reads the link before it.
-      const sorted = [...prepared].sort((a, b) => a.seq - b.seq);
-      const neighbours = sorted.length > 0 ? [sorted[0]!.seq - 1, sorted.at(-1)!.seq + 1] : [];
-      const maybeStored = [...prepared.map((p) => p.seq), ...neighbours].filter((seq) => seq >= 1 && seq <= log.lastSeq);
-      const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...new Set(maybeStored)]);
-      // Cached copies (one read for the misses, no lock): whether a code is a ticket of the event never changes,
-      // and the admission state is written below with a compare-and-set on the version these copies have.
-      const ticketByDigest = await this.resolveCodes(ctx, prepared, tx);
-      const receivedOnline = await onlineScansOfDevice(tx, ctx.event.id, device.pk, prepared.flatMap((p) => (p.scanId ? [p.scanId] : [])));
+    const sessionId = await openSyncSession(tx, { eventId: ctx.event.id, devicePk: device.pk, token: body.session_token, at: receivedAt });
+    const log = await lockDeviceLog(tx, ctx.event.id, device.pk);
+    // The batch's seqs already stored, and its chain neighbours. Under the device log's lock no seq above
+    // the log's last_seq is stored (every seq'd insert advances it in the same transaction), so a fresh
+    // upload only reads the link before it.
+    const sorted = [...prepared].sort((x, y) => x.seq - y.seq);
+    const neighbours = sorted.length > 0 ? [sorted[0]!.seq - 1, sorted.at(-1)!.seq + 1] : [];
+    const maybeStored = [...prepared.map((p) => p.seq), ...neighbours].filter((seq) => seq >= 1 && seq <= log.lastSeq);
+    const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...new Set(maybeStored)]);
+    // Cached copies (one read for the misses, no lock): whether a code is a ticket of the event never changes,
+    // and the admission state is written below with a compare-and-set on the version these copies have.
+    const ticketByDigest = await this.resolveCodes(ctx, prepared, tx);
+    // The scans already holding the upload's scan_ids (a timed-out online attempt, or a scan that reused an id).
+    const scanIds = prepared.flatMap((p) => (p.scanId ? [p.scanId] : []));
+    const holders = await scansByScanId(tx, ctx.event.id, scanIds);
 
-      // Re-uploads: same content is a replay (answered with its outcome), other content is tampering.
-      const fresh: Prepared[] = [];
-      const replays = new Map<number, { stored: StoredOfflineScan; identical: boolean }>();
-      const seen = new Map<number, Prepared>();
-      let tampered: string | null = null;
-      for (const p of prepared) {
-        const before = stored.get(p.seq) ?? (seen.has(p.seq) ? null : undefined);
-        if (before === undefined) {
-          fresh.push(p);
-          seen.set(p.seq, p);
-          continue;
-        }
-        if (before === null) {
-          // The same seq twice in one upload: the first one counts, a different second one is tampering.
-          const first = seen.get(p.seq)!;
-          const identical = first.hash.equals(p.hash);
-          if (!identical) tampered = `seq ${p.seq} appears twice in one upload with different content`;
-          replays.set(p.index, { stored: { id: '', seq: p.seq, ticketId: null, payloadHashHex: first.hashHex, chainLinkHex: null, result: '', recordStatus: 'rejected', conflictReason: null, winnerScanId: null, scannedAt: first.scannedAt }, identical });
-          continue;
-        }
-        const identical = before.payloadHashHex === p.hashHex;
-        if (!identical) tampered = `seq ${p.seq} was already received with different content; the original is kept`;
-        replays.set(p.index, { stored: before, identical });
+    // Re-uploads: same content is a replay (answered with its outcome), other content is tampering.
+    const fresh: Prepared[] = [];
+    const replays = new Map<number, { stored: StoredOfflineScan; identical: boolean }>();
+    const seen = new Map<number, Prepared>();
+    let tampered: string | null = null;
+    for (const p of prepared) {
+      const before = stored.get(p.seq) ?? (seen.has(p.seq) ? null : undefined);
+      if (before === undefined) {
+        fresh.push(p);
+        seen.set(p.seq, p);
+        continue;
       }
+      if (before === null) {
+        // The same seq twice in one upload: the first one counts, a different second one is tampering.
+        const first = seen.get(p.seq)!;
+        const identical = first.hash.equals(p.hash);
+        if (!identical) tampered = `seq ${p.seq} appears twice in one upload with different content`;
+        replays.set(p.index, { stored: { id: '', seq: p.seq, ticketId: null, payloadHashHex: first.hashHex, chainLinkHex: null, result: '', recordStatus: 'rejected', conflictReason: null, winnerScanId: null, scannedAt: first.scannedAt }, identical });
+        continue;
+      }
+      const identical = before.payloadHashHex === p.hashHex;
+      if (!identical) tampered = `seq ${p.seq} was already received with different content; the original is kept`;
+      replays.set(p.index, { stored: before, identical });
+    }
 
-      // Integrity: one signature per upload for devices with a registered key.
-      let integrity: 'chain' | 'unsigned' | 'failed' = 'unsigned';
-      let integrityProblem: string | null = null;
-      const links = new Map<number, Buffer>();
-      if (req.integrityFailure && fresh.length > 0) {
-        integrity = 'failed';
-        integrityProblem = req.integrityFailure;
-      } else if (req.verifiedLinks && fresh.length > 0) {
+    // Integrity: one signature per upload for devices with a registered key.
+    let integrity: 'chain' | 'unsigned' | 'failed' = 'unsigned';
+    let integrityProblem: string | null = null;
+    const links = new Map<number, Buffer>();
+    if (req.integrityFailure && fresh.length > 0) {
+      integrity = 'failed';
+      integrityProblem = req.integrityFailure;
+    } else if (req.verifiedLinks && fresh.length > 0) {
+      integrity = 'chain';
+      for (const [seq, link] of req.verifiedLinks) links.set(seq, link);
+    } else if (device.publicKey && fresh.length > 0) {
+      const run = sorted.filter((p, i, arr) => i === 0 || p.seq !== arr[i - 1]!.seq);
+      const before = stored.get(run[0]!.seq - 1);
+      const after = stored.get(run.at(-1)!.seq + 1);
+      const check = verifyChain({
+        eventId: ctx.event.id, deviceId: device.deviceId, publicKey: device.publicKey, hashes: run.map((p) => p.hash), seqs: run.map((p) => p.seq),
+        prevLinkHex: body.integrity?.prev_link, headSignature: body.integrity?.head_signature,
+        storedBefore: before?.chainLinkHex ? Buffer.from(before.chainLinkHex, 'hex') : null,
+        storedAfter: after?.chainLinkHex && after.payloadHashHex ? { hash: Buffer.from(after.payloadHashHex, 'hex'), link: Buffer.from(after.chainLinkHex, 'hex') } : null,
+      });
+      if (check.ok) {
         integrity = 'chain';
-        for (const [seq, link] of req.verifiedLinks) links.set(seq, link);
-      } else if (device.publicKey && fresh.length > 0) {
-        const run = [...prepared].sort((a, b) => a.seq - b.seq).filter((p, i, arr) => i === 0 || p.seq !== arr[i - 1]!.seq);
-        const before = stored.get(run[0]!.seq - 1);
-        const after = stored.get(run.at(-1)!.seq + 1);
-        const check = verifyChain({
-          eventId: ctx.event.id, deviceId: device.deviceId, publicKey: device.publicKey, hashes: run.map((p) => p.hash), seqs: run.map((p) => p.seq),
-          prevLinkHex: body.integrity?.prev_link, headSignature: body.integrity?.head_signature,
-          storedBefore: before?.chainLinkHex ? Buffer.from(before.chainLinkHex, 'hex') : null,
-          storedAfter: after?.chainLinkHex && after.payloadHashHex ? { hash: Buffer.from(after.payloadHashHex, 'hex'), link: Buffer.from(after.chainLinkHex, 'hex') } : null,
-        });
-        if (check.ok) {
-          integrity = 'chain';
-          run.forEach((p, i) => links.set(p.seq, check.links[i]!));
-        } else {
-          integrity = 'failed';
-          integrityProblem = check.reason;
-        }
+        run.forEach((p, i) => links.set(p.seq, check.links[i]!));
+      } else {
+        integrity = 'failed';
+        integrityProblem = check.reason;
       }
+    }
 
-      // Decide what each new scan is before the database sees it.
-      const decided = new Map<number, { row: OfflineScanRow; outcome: Outcome; ticket: LockedTicket | null }>();
-      const rows: OfflineScanRow[] = [];
-      for (const p of fresh) {
-        const ticket = p.digestHex ? ticketByDigest.get(p.digestHex) ?? null : null;
-        const online = p.scanId ? receivedOnline.get(p.scanId) : undefined;
-        const { outcome, result, reason, admits, recordStatus } = online !== undefined && !integrityProblem
-          ? { outcome: { kind: 'received_online', verdict: online } as Outcome, result: p.localResult ?? 'valid', reason: 'received_online', admits: false, recordStatus: 'rejected' as RecordStatus }
-          : this.classify(ctx, p, ticket, integrityProblem, quarantineFrom);
-        const row: OfflineScanRow = {
-          id: uuidv7(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
-          direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hashHex,
-          chainLinkHex: links.get(p.seq)?.toString('hex') ?? null, flags: p.flags, recordStatus,
-          // A scan_id already held by an online row is not stored again (that row is this physical scan).
-          clientScanId: online !== undefined ? null : p.scanId,
-        };
-        rows.push(row);
-        decided.set(p.index, { row, outcome, ticket });
+    // Decide what each new scan is before the database sees it.
+    const idLinks = scanIds.length > 0 ? linkScanIds(fresh, holders, device.pk, integrityProblem !== null) : NO_LINKS;
+    const decided = new Map<number, Decided>();
+    const rows: OfflineScanRow[] = [];
+    const copies: OfflineCopy[] = [];
+    let reused = 0;
+    for (const p of fresh) {
+      const ticket = p.digestHex ? ticketByDigest.get(p.digestHex) ?? null : null;
+      const link = p.scanId ? idLinks.get(p.index) : undefined;
+      const chainLinkHex = links.get(p.seq)?.toString('hex') ?? null;
+      if (link?.kind === 'online') {
+        // The offline copy of a scan received online (its answer never reached the device): one physical scan, one row.
+        // The online row takes the copy's seq, hash and chain link, so replays and the chain find it.
+        copies.push({ scanId: link.holder.id, seq: p.seq, payloadHashHex: p.hashHex, chainLinkHex, localResult: p.localResult });
+        decided.set(p.index, { row: null, outcome: { kind: 'received_online', verdict: link.holder.recordStatus }, ticket, notice: null });
+        continue;
       }
-      const inserted = await insertOfflineScans(tx, { eventId: ctx.event.id, devicePk: device.pk, deviceId: device.deviceId, sessionId, receivedAt, integrity, uncertaintyMs }, rows);
-      // A revoked device's admissions (arriving through an import) go to the organisers' review inbox.
-      await openQuarantineConflicts(tx, ctx.event.id, rows.filter((r) => r.recordStatus === 'quarantined' && r.admits && r.ticketId && inserted.has(r.seq))
-        .map((r) => ({ ticketId: r.ticketId!, scanId: r.id })), receivedAt);
-
-      // Reconcile every ticket a new candidate admission touches.
-      const newCandidates = new Map<string, CandidateScan[]>();
-      for (const r of rows) {
-        if (r.recordStatus !== 'admitted' || !r.ticketId || !inserted.has(r.seq)) continue;
-        const c: CandidateScan = {
-          id: r.id, ticketId: r.ticketId, deviceId: device.deviceId, seq: r.seq, at: r.scannedAt, direction: r.direction, gateId: r.gateId,
-          forced: false, uncertaintyMs, recordStatus: 'admitted', conflictReason: null, winnerScanId: null, ambiguous: false,
-        };
-        const list = newCandidates.get(r.ticketId);
-        if (list) list.push(c);
-        else newCandidates.set(r.ticketId, [c]);
+      const { outcome, result, reason, admits, recordStatus } = this.classify(ctx, p, ticket, integrityProblem, quarantineFrom);
+      let notice: string | null = null;
+      // The scan holding the id this one repeats. (A failed upload's scans are stored apart anyway, flagged for the integrity failure.)
+      const h = link?.kind === 'reused' && integrityProblem === null ? link.holder : null;
+      if (h) {
+        reused++;
+        const whose = h.devicePk !== device.pk ? 'belongs to another device\'s scan' : h.seq !== null ? `repeats seq ${h.seq}'s` : 'is an online scan\'s of another code';
+        notice = `its scan_id ${whose}: ignored`;
       }
-      const ticketById = new Map<string, LockedTicket>();
-      for (const [hex, t] of ticketByDigest) {
-        ticketById.set(t.id, t);
-        digestById.set(t.id, hex);
-      }
-      const reconciled = await reconcileNewCandidates(tx, ctx, newCandidates, ticketById, new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets);
+      const row: OfflineScanRow = {
+        id: uuidv7(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
+        direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hashHex,
+        chainLinkHex, flags: h ? [...p.flags, 'scan_id_reused'] : p.flags, implausibleTime: p.implausibleTime, recordStatus,
+        // Only a scan_id nobody holds is kept: one id, one physical scan (scans_physical_scan).
+        clientScanId: link?.kind === 'claim' ? p.scanId : null,
+      };
+      rows.push(row);
+      decided.set(p.index, { row, outcome, ticket, notice });
+    }
+    const inserted = await insertOfflineScans(tx, { eventId: ctx.event.id, devicePk: device.pk, deviceId: device.deviceId, sessionId, receivedAt, integrity, uncertaintyMs }, rows);
+    if (copies.length > 0) for (const seq of await attachOfflineCopies(tx, ctx.event.id, sessionId, copies)) inserted.add(seq);
+    // A revoked device's admissions (arriving through an import) go to the organisers' review inbox.
+    await openQuarantineConflicts(tx, ctx.event.id, rows.filter((r) => r.recordStatus === 'quarantined' && r.admits && r.ticketId && inserted.has(r.seq))
+      .map((r) => ({ ticketId: r.ticketId!, scanId: r.id })), receivedAt);
 
-      const marks = advanceMarks(log, inserted);
-      const flag = tampered ? 'tampering' : integrityProblem ? 'integrity' : offset !== null && Math.abs(offset) > SKEW_FLAG_MS ? 'clock_skew' : null;
-      const flagReason = tampered ?? integrityProblem ?? (flag === 'clock_skew' ? `device clock off by ${Math.round(offset! / 1000)} s` : null);
+    // Reconcile every ticket a new candidate admission touches.
+    const newCandidates = new Map<string, CandidateScan[]>();
+    for (const r of rows) {
+      if (r.recordStatus !== 'admitted' || !r.ticketId || !inserted.has(r.seq)) continue;
+      const c: CandidateScan = {
+        id: r.id, ticketId: r.ticketId, deviceId: device.deviceId, seq: r.seq, at: r.scannedAt, direction: r.direction, gateId: r.gateId,
+        forced: false, uncertaintyMs: r.implausibleTime ? Infinity : uncertaintyMs, recordStatus: 'admitted', conflictReason: null, winnerScanId: null, ambiguous: false,
+      };
+      const list = newCandidates.get(r.ticketId);
+      if (list) list.push(c);
+      else newCandidates.set(r.ticketId, [c]);
+    }
+    const ticketById = new Map<string, LockedTicket>();
+    for (const [hex, t] of ticketByDigest) {
+      ticketById.set(t.id, t);
+      digestById.set(t.id, hex);
+    }
+    const reconciled = await reconcileNewCandidates(tx, ctx, newCandidates, ticketById, new Set(rows.map((r) => r.id)), receivedAt, this.lockTickets);
 
-      const results = await this.results(tx, ctx, prepared, decided, replays, reconciled, tampered);
-      const count = (s: SyncResultItem['sync_status']): number => results.filter((r) => r.sync_status === s).length;
-      const summary = { total_uploaded: prepared.length, successful: count('synced'), duplicates: count('duplicate'), conflicts: count('conflict'), failed: count('failed') };
-      await saveDeviceLog(tx, ctx.event.id, device.pk, {
-        ...marks, addReceived: inserted.size, flag, flagReason, clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt,
-        success: true, sessionId, reportedLastSeq: body.device_last_seq ?? null,
-      }, { uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts });
-      return { sessionId, marks, results, summary, reconciled };
-    }).catch((err: unknown) => {
-      // scans_device_seq cannot be violated under the device log's lock: if it is, that invariant broke (a 500, not a retry).
-      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && pgConstraint(err) !== 'scans_device_seq') {
-        // The online request of a scan in this upload committed meanwhile: nothing was applied; the retry will see it.
-        throw new DomainError('UNAVAILABLE', 'A scan in this upload was just received online; retry the upload');
-      }
-      throw err;
-    }));
+    const marks = advanceMarks(log, inserted);
+    let implausible = 0;
+    for (const r of rows) if (r.implausibleTime) implausible++;
+    const skewed = offset !== null && Math.abs(offset) > SKEW_FLAG_MS;
+    const flags: string[] = [];
+    if (tampered) flags.push('tampering');
+    if (integrityProblem) flags.push('integrity');
+    if (reused > 0) flags.push('scan_id_reused');
+    if (implausible > 0) flags.push('implausible_time');
+    if (skewed) flags.push('clock_skew');
+    const flagReason = tampered ?? integrityProblem ?? (reused > 0 ? `${reused} scan(s) carried a scan_id that another scan holds` : null)
+      ?? (skewed ? `device clock off by ${describeOffset(offset!)}` : null)
+      ?? (implausible > 0 ? `${implausible} scan(s) timed more than a day outside the event` : null);
 
-    this.remember(ctx, digestById, outcome.reconciled);
-    this.publish(ctx, outcome.reconciled);
-    this.stats?.recordWrites('scans', outcome.summary.total_uploaded - outcome.summary.duplicates);
+    const results = await this.results(tx, ctx, prepared, decided, replays, reconciled, tampered);
+    const count = (st: SyncResultItem['sync_status']): number => results.filter((r) => r.sync_status === st).length;
+    const summary = { total_uploaded: prepared.length, successful: count('synced'), duplicates: count('duplicate'), conflicts: count('conflict'), failed: count('failed') };
+    await saveDeviceLog(tx, ctx.event.id, device.pk, {
+      ...marks, addReceived: inserted.size, addImplausible: implausible, flags, flagReason, clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt,
+      success: true, sessionId, reportedLastSeq: body.device_last_seq ?? null,
+    }, { uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts });
+    return { sessionId, marks, results, summary, reconciled, digestById };
+  }
+
+  /** After the commit: this instance's ticket cache, the other instances, and the answer. */
+  private finish(b: Begun, a: Applied): SyncResponse {
+    this.remember(b.ctx, a.digestById, a.reconciled);
+    this.publish(b.ctx, a.reconciled);
+    this.stats?.recordWrites('scans', a.summary.total_uploaded - a.summary.duplicates);
     return {
       status: 200,
       message: 'Sync completed',
-      summary: outcome.summary,
-      results: outcome.results,
-      sync_session_id: outcome.sessionId,
-      synced_at: new Date(receivedAt).toISOString(),
-      server_time: receivedAt,
-      acked_through: outcome.marks.ackedThrough,
-      last_seq: outcome.marks.lastSeq,
-      missing: outcome.marks.missing,
-      clock_offset_ms: offset,
+      summary: a.summary,
+      results: a.results,
+      sync_session_id: a.sessionId,
+      synced_at: new Date(b.receivedAt).toISOString(),
+      server_time: b.receivedAt,
+      acked_through: a.marks.ackedThrough,
+      last_seq: a.marks.lastSeq,
+      missing: a.marks.missing,
+      clock_offset_ms: b.offset,
     };
   }
 
-  private prepare(ctx: EventContext, gates: EventContext, device: DeviceRecord, s: SyncBody['scans'][number], index: number, receivedAt: number, offset: number | null): Prepared {
+  private prepare(
+    ctx: EventContext, gates: EventContext, device: DeviceRecord, s: SyncBody['scans'][number], index: number, receivedAt: number, offset: number | null,
+    clockImplausible: boolean,
+  ): Prepared {
     const direction = s.direction ?? 'entry';
     const gateId = s.gate_id ?? null;
     const localResult = s.local_result === undefined ? 'valid' : s.local_result;
@@ -270,11 +387,14 @@ export class SyncService {
     if (serverTime > receivedAt + FUTURE_TOLERANCE_MS) flags.push('future');
     if (serverTime < ctx.event.startsAt - DAY_MS || serverTime > ctx.event.endsAt + DAY_MS) flags.push('outside_event');
     if (offset !== null && Math.abs(offset) > SKEW_FLAG_MS) flags.push('clock_skew');
+    // Ordering uses the device's time as recorded: a clock a day off, or a time a day outside the event, cannot be trusted to order it.
+    const implausibleTime = clockImplausible || s.scanned_at < ctx.event.startsAt - IMPLAUSIBLE_MS || s.scanned_at > ctx.event.endsAt + IMPLAUSIBLE_MS;
+    if (implausibleTime) flags.push('implausible_time');
     const knownGate = gateId !== null && gates.gates.has(gateId);
     if (gateId && !knownGate) flags.push('unknown_gate');
     const p: Prepared = {
       index, qrcode: s.qrcode, seq: s.seq, scannedAt: s.scanned_at, direction, gateId: knownGate ? gateId : null, localResult, scanId,
-      hash, hashHex: hash.toString('hex'), flags, digestHex: null, signedCode: null, codeProblem: null, unparsed: false,
+      hash, hashHex: hash.toString('hex'), flags, implausibleTime, digestHex: null, signedCode: null, codeProblem: null, unparsed: false,
     };
     // Decoding a signed code (base32, frame) was ~4% of the server's CPU on a sync burst; its keyed digest alone
     // finds its ticket. Whatever that does not settle is parsed after the lookup.
@@ -342,7 +462,7 @@ export class SyncService {
 
   private async results(
     tx: Sql, ctx: EventContext, prepared: Prepared[],
-    decided: Map<number, { row: OfflineScanRow; outcome: Outcome; ticket: LockedTicket | null }>,
+    decided: Map<number, Decided>,
     replays: Map<number, { stored: StoredOfflineScan; identical: boolean }>,
     reconciled: Map<string, ReconciledTicket>,
     tampered: string | null,
@@ -373,13 +493,13 @@ export class SyncService {
         it.reason = 'received_online';
       } else if (d.outcome.kind === 'failed') {
         it = resultItem(p, d.ticket, type, d.outcome.status, d.outcome.message, 'failed');
-        it.reason = d.row.reason;
-        it.verdict = d.row.recordStatus;
+        it.reason = d.row!.reason;
+        it.verdict = d.row!.recordStatus;
       } else if (d.outcome.kind === 'recorded') {
         it = resultItem(p, d.ticket, type, 200, d.outcome.message, 'synced');
         it.verdict = 'rejected';
       } else {
-        const v = verdictOf.get(d.row.id);
+        const v = verdictOf.get(d.row!.id);
         if (!v || v.status === 'admitted') {
           it = resultItem(p, d.ticket, type, 200, 'Synced successfully', 'synced');
           it.verdict = 'admitted';
@@ -399,17 +519,33 @@ export class SyncService {
           }
         }
       }
+      if (d.notice) it.message = `${it.message} (${d.notice})`;
       items.push(it);
     }
     return items;
   }
 
-  private async withDeadlockRetry<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs the upload's transaction, again when it lost a race that a second
+   * run settles: a deadlock between two uploads whose compare-and-set and
+   * locked tickets cross (PostgreSQL aborts one), or an online request of a
+   * scan in the upload (same scan_id) that committed between the lookup and
+   * the insert (the next run finds its row). Nothing of a failed run is
+   * applied. scans_device_seq cannot be violated under the device log's lock:
+   * if it is, that invariant broke (a 500, not a retry).
+   */
+  private async inTransaction<T>(run: (tx: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await run();
+        return await this.db.transaction(run);
       } catch (err) {
-        if (pgErrorCode(err) !== PG_DEADLOCK || attempt >= DEADLOCK_ATTEMPTS) throw err;
+        const code = pgErrorCode(err);
+        if (code === PG_DEADLOCK && attempt < DEADLOCK_ATTEMPTS) continue;
+        if (code === PG_UNIQUE_VIOLATION && pgConstraint(err) === 'scans_physical_scan') {
+          if (attempt < DEADLOCK_ATTEMPTS) continue;
+          throw new DomainError('UNAVAILABLE', 'A scan in this upload is being received online right now; nothing was applied, retry the upload', undefined, { 'retry-after': '1' });
+        }
+        throw err;
       }
     }
   }
@@ -437,6 +573,13 @@ export class SyncService {
 }
 
 interface Classified { outcome: Outcome; result: string; reason: string; admits: boolean; recordStatus: RecordStatus }
+
+/** A clock offset in words: seconds up to an hour, then hours up to two days, then days. */
+function describeOffset(offsetMs: number): string {
+  const a = Math.abs(offsetMs);
+  const size = a < 3_600_000 ? `${Math.round(a / 1000)} s` : a < 2 * DAY_MS ? `${Math.round(a / 3_600_000)} h` : `${Math.round(a / DAY_MS)} days`;
+  return `${size} (${offsetMs < 0 ? 'behind' : 'ahead'})`;
+}
 
 /**
  * A scan stored as failed. A module function rather than a closure in
