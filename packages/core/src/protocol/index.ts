@@ -5,3 +5,4 @@ export * from './offline.ts';
 export * from './pairing.ts';
 export * from './api-error.ts';
 export * from './admin-tokens.ts';
+export * from './roles.ts';

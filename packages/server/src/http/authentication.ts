@@ -1,3 +1,4 @@
+import type { Role } from '@entrada/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Authenticator, AuthRequirement, Principal } from '../services/auth.ts';
 import type { DeviceRecord } from '../store/devices.ts';
@@ -11,6 +12,11 @@ declare module 'fastify' {
      * in onRequest, before the body is read, inflated or parsed.
      */
     auth?: AuthRequirement;
+    /**
+     * The least organiser role an `admin` (organiser) route needs (core's ROLES:
+     * viewer < supervisor < manager < owner).
+     */
+    role?: Role;
   }
   interface FastifyRequest {
     /** The caller of an `admin`, `device` or `admin-or-device` route. */
