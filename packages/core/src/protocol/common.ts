@@ -1,7 +1,6 @@
 import { Type, type Static } from 'typebox';
+import { Uuid } from './values.ts';
 
-export const Uuid = Type.String({ format: 'uuid' });
-export const Instant = Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 instant (with zone), or a local date-time read in the event time zone' });
 export const DirectionSchema = Type.Union([Type.Literal('entry'), Type.Literal('exit')]);
 
 export const ErrorBody = Type.Object({

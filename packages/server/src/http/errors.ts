@@ -1,4 +1,4 @@
-import { API_ERRORS, PAIRING_ERRORS, type ApiErrorCode, type PairingErrorCode } from '@entrada/core';
+import { API_ERRORS, INSTANT_PATTERN, PAIRING_ERRORS, TEXT_PATTERN, UUID_PATTERN, type ApiErrorCode, type PairingErrorCode } from '@entrada/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 
 export type ErrorCode = ApiErrorCode | PairingErrorCode;
@@ -30,7 +30,14 @@ export function rateLimited(message: string, retryAfterMs: number): DomainError 
   return new DomainError('RATE_LIMITED', message, { retry_after_s: seconds }, { 'retry-after': String(seconds) });
 }
 
-/** Names the offending field: `/tickets/3/ticket_type_id must match format "uuid"`. */
+/** What the shared patterns of core's protocol/values.ts mean, in words. */
+const PATTERN_MEANINGS: Record<string, string> = {
+  [TEXT_PATTERN]: 'must not contain U+0000 or an unpaired UTF-16 surrogate',
+  [INSTANT_PATTERN]: 'must be an ISO 8601 date-time with a year from 0001 to 9999',
+  [UUID_PATTERN]: 'must be a UUID',
+};
+
+/** Names the offending field: `/tickets/3/ticket_type_id must be a UUID`. */
 function describeValidation(err: FastifyError): string {
   const first = err.validation?.[0];
   if (!first) return err.message;
@@ -39,7 +46,8 @@ function describeValidation(err: FastifyError): string {
   const extra = typeof params?.additionalProperty === 'string' ? ` (unknown field "${params.additionalProperty}")` : '';
   const field = `${first.instancePath || ''}${missing}` || '(body)';
   const where = err.validationContext && err.validationContext !== 'body' ? `${err.validationContext} ` : '';
-  const message = first.keyword === 'required' ? 'is required' : first.keyword === 'additionalProperties' ? 'is not allowed' : first.message ?? 'is invalid';
+  const pattern = first.keyword === 'pattern' && typeof params?.pattern === 'string' ? PATTERN_MEANINGS[params.pattern] : undefined;
+  const message = first.keyword === 'required' ? 'is required' : first.keyword === 'additionalProperties' ? 'is not allowed' : pattern ?? first.message ?? 'is invalid';
   return `${where}${field} ${message}${extra}`.trim();
 }
 
