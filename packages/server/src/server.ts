@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
-import type { Database } from './db/database.ts';
+import { DatabaseError, databaseError, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { openPglite } from './db/pglite.ts';
 import { openPostgres } from './db/postgres.ts';
@@ -41,6 +41,37 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   return openPglite(dir);
 }
 
+/** Properties by which an error that escaped the database layer still shows it is a driver's (PGlite: query, params; PostgreSQL: detail). */
+const DRIVER_FIELDS = ['severity', 'query', 'params', 'detail', 'where', 'internalQuery'];
+const MAX_MESSAGE = 500;
+
+/**
+ * The `err` of every log line, built field by field: type, a bounded message,
+ * the stack's frames, and the codes that say what failed (for a database
+ * error: SQLSTATE, constraint, table, column). Nothing else an error carries
+ * is logged — a driver's error holds the statement, its parameters and, in
+ * `detail` and its message, the values (`Key (code_digest)=(…)`). Named
+ * `sqlstate`/`error_code`, not `code`: the `*.code` redaction is for ticket codes.
+ */
+export function errorLogFields(value: unknown): unknown {
+  if (!(value instanceof Error)) {
+    if (typeof value === 'string') return value.slice(0, MAX_MESSAGE);
+    return value === null || value === undefined ? value : { type: typeof value };
+  }
+  const err = !(value instanceof DatabaseError) && DRIVER_FIELDS.some((f) => f in value) ? databaseError(value) : value;
+  const message = err.message.slice(0, MAX_MESSAGE);
+  const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).slice(0, 20);
+  const fields: Record<string, unknown> = { type: err.name, message, stack: [`${err.name}: ${message}`, ...frames].join('\n') };
+  if (err instanceof DatabaseError) {
+    Object.assign(fields, { sqlstate: err.code, constraint: err.constraint, table: err.table, column: err.column, unavailable: err.unavailable });
+  } else {
+    const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
+    if (typeof code === 'string') fields.error_code = code.slice(0, 64);
+    if (typeof statusCode === 'number') fields.status = statusCode;
+  }
+  return fields;
+}
+
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino({
     level,
@@ -48,6 +79,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.holder_name', '*.code'], censor: '[redacted]' },
     // Fastify's request fields, but a pair URL's code (`/?pair=XXXX-XXXX`, opened by a scanner) is a credential.
     serializers: {
+      err: errorLogFields,
       req: (req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
         method: req.method, url: req.url?.replace(/([?&]pair=)[^&#]*/gi, '$1[redacted]'), host: req.host,
         remoteAddress: req.ip, remotePort: req.socket?.remotePort,

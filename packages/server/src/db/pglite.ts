@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, Sql } from './database.ts';
+import { Availability, databaseError, type Database, type Sql } from './database.ts';
 
 const TIMESTAMPTZ_OID = 1184;
 const PG_TIMESTAMPTZ = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?( BC)?$/;
@@ -32,27 +32,53 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   const options = { parsers: { [TIMESTAMPTZ_OID]: parseTimestamptz } };
   const db = dataDir ? new PGlite(dataDir, options) : new PGlite(options);
   await db.waitReady;
-  const run = async <R>(target: Pick<PGlite, 'query'>, text: string, params?: readonly unknown[]): Promise<R[]> => {
-    const result = await target.query<R>(text, params as unknown[] | undefined);
-    return result.rows;
+  const availability = new Availability();
+  // PGlite's errors carry the statement and its parameters (`query`, `params`): only a DatabaseError leaves here.
+  const safely = async <T>(statement: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await statement();
+      availability.answered();
+      return result;
+    } catch (err) {
+      throw availability.failed(databaseError(err));
+    }
+  };
+  const run = async <R>(target: Pick<PGlite, 'query'>, text: string, params?: readonly unknown[]): Promise<R[]> =>
+    (await safely(() => target.query<R>(text, params as unknown[] | undefined))).rows;
+  const exec = async (target: Pick<PGlite, 'exec'>, text: string): Promise<void> => {
+    await safely(() => target.exec(text));
   };
   // PGlite reads COPY data from a virtual file, /dev/blob, given with the statement.
   const copy = async (target: Pick<PGlite, 'query'>, table: string, columns: readonly string[], rows: string): Promise<void> => {
-    await target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([rows]) });
+    await safely(() => target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([rows]) }));
   };
   return {
     kind: 'pglite',
+    availability,
     query: (text, params) => run(db, text, params),
-    exec: async (text) => { await db.exec(text); },
+    exec: (text) => exec(db, text),
     copyRows: (table, columns, rows) => copy(db, table, columns, rows),
-    transaction: (fn) => db.transaction(async (t) => {
-      const tx: Sql = {
-        query: (text, params) => run(t, text, params),
-        exec: async (text) => { await t.exec(text); },
-        copyRows: (table, columns, rows) => copy(t, table, columns, rows),
-      };
-      return fn(tx);
-    }),
+    async transaction(fn) {
+      // What `fn` throws passes through as it is; what PGlite throws around it (BEGIN, COMMIT) is made safe.
+      let thrownByFn: unknown;
+      try {
+        return await db.transaction(async (t) => {
+          const tx: Sql = {
+            query: (text, params) => run(t, text, params),
+            exec: (text) => exec(t, text),
+            copyRows: (table, columns, rows) => copy(t, table, columns, rows),
+          };
+          try {
+            return await fn(tx);
+          } catch (err) {
+            thrownByFn = err;
+            throw err;
+          }
+        });
+      } catch (err) {
+        throw err === thrownByFn ? err : availability.failed(databaseError(err));
+      }
+    },
     close: () => db.close(),
   };
 }

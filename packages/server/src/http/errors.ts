@@ -1,5 +1,6 @@
 import { API_ERRORS, INSTANT_PATTERN, PAIRING_ERRORS, TEXT_PATTERN, UUID_PATTERN, type ApiErrorCode, type PairingErrorCode } from '@entrada/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { DatabaseError } from '../db/database.ts';
 
 export type ErrorCode = ApiErrorCode | PairingErrorCode;
 const STATUS: Record<ErrorCode, number> = { ...API_ERRORS, ...PAIRING_ERRORS };
@@ -77,7 +78,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send({ error: 'INVALID_BODY', message: err.message });
     }
-    request.log.error({ err }, 'unhandled error');
+    // The logger's `err` serializer keeps only what may be logged (server.ts): never a statement's parameters or values.
+    request.log.error({ err, route: request.routeOptions.url }, err instanceof DatabaseError ? 'database error' : 'unhandled error');
     return reply.status(500).send({ error: 'INTERNAL', message: 'Internal error; it has been logged' });
   });
   app.setNotFoundHandler((request, reply) => {
