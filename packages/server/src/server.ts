@@ -88,6 +88,19 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   }, destination ?? process.stdout);
 }
 
+/**
+ * One log line when the database stops answering and one when it answers
+ * again, with the outage's length. Requests meanwhile answer 503
+ * `DATABASE_UNAVAILABLE` and log nothing (1,637 stacks in 8 s, before).
+ */
+export function logDatabaseOutages(db: Database, log: Logger): () => void {
+  return db.availability.subscribe((change) => {
+    const since = new Date(change.since).toISOString();
+    if (!change.available) log.error({ db_error: change.code, outage_since: since }, 'database unavailable: answering 503 DATABASE_UNAVAILABLE until it answers again');
+    else log.warn({ outage_since: since, outage_ms: change.durationMs }, `database available again after an outage of ${((change.durationMs ?? 0) / 1000).toFixed(1)} s`);
+  });
+}
+
 export interface ServiceOptions {
   secret: Buffer; redisUrl: string | undefined; ticketCacheSize: number; log: Logger; now?: (() => number) | undefined;
   /** ENTRADA_PUBLIC_URL: the origin of pair URLs (otherwise the request's). */
@@ -159,7 +172,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
   const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
+  const stopLoggingOutages = logDatabaseOutages(db, log);
   const cleanup = async (): Promise<void> => {
+    stopLoggingOutages();
     services.auth.close();
     await services.bus.close();
     if (!opts.db) await db.close();

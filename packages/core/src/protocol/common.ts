@@ -31,5 +31,7 @@ export const API_ERRORS = {
   UNAVAILABLE: 503,
   /** Too much work waiting on this instance (manifest builds): retry after Retry-After seconds. */
   BUSY: 503,
+  /** The database cannot be reached (restarting, down, out of connections): nothing was done; retry after Retry-After seconds (a scanner decides offline meanwhile). */
+  DATABASE_UNAVAILABLE: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -25,6 +25,15 @@ export class DomainError extends Error {
 export const notFound = (what: string): DomainError => new DomainError('NOT_FOUND', `${what} not found`);
 export const invalid = (message: string): DomainError => new DomainError('INVALID_BODY', message);
 
+/** Seconds a client is asked to wait while the database is unreachable (a restart takes a few). */
+export const DATABASE_RETRY_AFTER_S = 5;
+
+/** 503 while the database is unreachable, with Retry-After (also as `retry_after_s`); the outage itself is logged once, not per request. */
+export function databaseUnavailable(): DomainError {
+  return new DomainError('DATABASE_UNAVAILABLE', 'The database is unavailable; nothing was done. Try again after Retry-After seconds',
+    { retry_after_s: DATABASE_RETRY_AFTER_S }, { 'retry-after': String(DATABASE_RETRY_AFTER_S) });
+}
+
 /** 429 with Retry-After (whole seconds, at least 1), also as `retry_after_s` in the body. */
 export function rateLimited(message: string, retryAfterMs: number): DomainError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -53,10 +62,16 @@ function describeValidation(err: FastifyError): string {
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError | DomainError | DatabaseError, request, reply) => {
+    const err = thrown instanceof DatabaseError && thrown.unavailable ? databaseUnavailable() : thrown;
     if (err instanceof DomainError) {
       if (err.headers) reply.headers(err.headers);
       return reply.status(err.status).send({ error: err.code, message: err.message, ...(err.details ?? {}) });
+    }
+    if (err instanceof DatabaseError) {
+      // The logger's `err` serializer keeps only what may be logged (server.ts): never a statement's parameters or values.
+      request.log.error({ err, route: request.routeOptions.url }, 'database error');
+      return reply.status(500).send({ error: 'INTERNAL', message: 'Internal error; it has been logged' });
     }
     if (err.validation) {
       return reply.status(400).send({ error: 'INVALID_BODY', message: describeValidation(err) });
@@ -78,8 +93,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send({ error: 'INVALID_BODY', message: err.message });
     }
-    // The logger's `err` serializer keeps only what may be logged (server.ts): never a statement's parameters or values.
-    request.log.error({ err, route: request.routeOptions.url }, err instanceof DatabaseError ? 'database error' : 'unhandled error');
+    request.log.error({ err, route: request.routeOptions.url }, 'unhandled error');
     return reply.status(500).send({ error: 'INTERNAL', message: 'Internal error; it has been logged' });
   });
   app.setNotFoundHandler((request, reply) => {
