@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
-import { installErrorHandling } from './http/errors.ts';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, MAX_URL_LENGTH } from './http/errors.ts';
 import type { Services } from './services/container.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -25,11 +25,17 @@ export interface AppOptions {
 
 /** Builds the HTTP app; only the process entry point listens. */
 export async function buildApp(services: Services, options: AppOptions): Promise<FastifyInstance> {
+  // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
+  const log = options.logger === false ? undefined : options.logger as FastifyBaseLogger;
   const app = Fastify({
-    // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
-    ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger as FastifyBaseLogger }),
+    ...(log === undefined ? { logger: false } : { loggerInstance: log }),
     trustProxy: options.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
+    // Every error in our shape (`{error, message}`, a listed code), also those raised before a route runs.
+    clientErrorHandler: (err, socket) => clientErrorHandler(err, socket, log),
+    frameworkErrors,
+    // A path parameter of any length within the URL limit reaches its schema (a 400 naming it), not a bare 414 or 404.
+    maxParamLength: MAX_URL_LENGTH,
     // Unknown fields are errors, not silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -49,7 +49,7 @@ const ManifestBody = Type.Object({
 }, { description: 'The manifest, gzipped when the client accepts it' });
 
 const BusyBody = Type.Object({
-  error: Type.String({ description: '`BUSY`, or `CLIENT_GONE` (the device had given up; nobody reads it)' }),
+  error: Type.Literal('BUSY'),
   message: Type.String(),
   retry_after_s: Type.Optional(Type.Integer({ description: 'As Retry-After' })),
 }, {
@@ -86,7 +86,12 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     try {
       return sendGzipped(req, reply, (await s.sync.manifest.answer(ctx, req.query.since, stillWaiting)).gzip);
     } catch (err) {
-      if (err instanceof ManifestNotWantedError) return reply.status(503).send({ error: 'CLIENT_GONE', message: 'The client closed the request' });
+      if (err instanceof ManifestNotWantedError) {
+        // The device gave up waiting (its request budget ran out) and closed the request: there is nobody to answer.
+        reply.hijack();
+        reply.raw.destroy();
+        return reply;
+      }
       throw err;
     }
   });
