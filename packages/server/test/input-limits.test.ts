@@ -134,6 +134,16 @@ describeEachBackend('input the database cannot hold', (backend) => {
       expect(r.body.capacity).toBe(2 ** 31 - 1);
     });
 
+    it('offline scans timed anywhere from 1970 to the end of 9999 (the device clock itself is item 2\'s)', async () => {
+      const d = await registerDevice(server.admin, 'Clock edges');
+      const scans = [0, Date.UTC(2000, 0, 1), 253_402_300_799_999].map((at, i) => ({ qrcode: `EDGE-${i}`, scanned_at: at, seq: i + 1 }));
+      const r = await server.client(d.token).post('/api/v1/offline/sync', { event_id: ev.eventId, device_id: d.deviceId, session_token: 'edges', device_time: Date.now(), scans });
+      expect(r.status).toBe(200);
+      expect(r.body.summary.total_uploaded).toBe(3);
+      const stored = await tdb.db.query<{ at: Date }>(`SELECT scanned_at AS at FROM scans WHERE device_id = $1 ORDER BY seq`, [d.deviceId]);
+      expect(stored.map((s) => s.at.toISOString())).toEqual(['1970-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z']);
+    });
+
     it('a scanned code with a NUL: it is matched by digest, never stored as text, so it is a verdict', async () => {
       const r = await device.client.post('/api/v1/scanning/scan', { code: NUL, event_id: ev.eventId, gate_id: ev.gates.main });
       expect(r.status).toBe(200);
