@@ -9,4 +9,5 @@ export * from './codes/index.ts';
 export * from './ids/ticket-id.ts';
 export * from './integrity/scan-chain.ts';
 export * from './testing/admission-vectors.ts';
+export * from './testing/schema-limits.ts';
 export * from './protocol/index.ts';

@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { installAuthentication } from './http/authentication.ts';
-import { installErrorHandling } from './http/errors.ts';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, MAX_URL_LENGTH } from './http/errors.ts';
 import type { TrustProxy } from './config.ts';
 import type { Services } from './services/container.ts';
 import { adminTokenRoutes } from './routes/admin-tokens.ts';
@@ -28,12 +28,18 @@ export interface AppOptions {
 
 /** Builds the HTTP app; only the process entry point listens. */
 export async function buildApp(services: Services, options: AppOptions): Promise<FastifyInstance> {
+  // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
+  const log = options.logger === false ? undefined : options.logger as FastifyBaseLogger;
   const app = Fastify({
-    // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
-    ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger as FastifyBaseLogger }),
+    ...(log === undefined ? { logger: false } : { loggerInstance: log }),
     // A hop count trusts the nearest N proxies (what Fastify does with a number, which its types do not list).
     trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : (options.trustProxy ?? false),
     bodyLimit: 1024 * 1024,
+    // Every error in our shape (`{error, message}`, a listed code), also those raised before a route runs.
+    clientErrorHandler: (err, socket) => clientErrorHandler(err, socket, log),
+    frameworkErrors,
+    // A path parameter of any length within the URL limit reaches its schema (a 400 naming it), not a bare 414 or 404.
+    maxParamLength: MAX_URL_LENGTH,
     // Unknown fields are errors, not silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -4,7 +4,7 @@
  * gives them roles.
  */
 import { Type, type Static } from 'typebox';
-import { Uuid } from './common.ts';
+import { Text, Uuid } from './values.ts';
 
 const Timestamp = Type.String({ description: 'ISO 8601 instant' });
 
@@ -14,7 +14,7 @@ export const AdminTokenOrigin = Type.Union([Type.Literal('env'), Type.Literal('g
 export type AdminTokenOrigin = Static<typeof AdminTokenOrigin>;
 
 export const CreateAdminTokenBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200, description: 'Who or what uses it, e.g. "box office laptop"' }),
+  name: Text({ minLength: 1, maxLength: 200, description: 'Who or what uses it, e.g. "box office laptop"' }),
 }, { additionalProperties: false });
 export type CreateAdminTokenBody = Static<typeof CreateAdminTokenBody>;
 

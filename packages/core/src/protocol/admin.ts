@@ -1,10 +1,11 @@
 import { Type, type Static } from 'typebox';
-import { DirectionSchema, Instant, Uuid } from './common.ts';
+import { DirectionSchema } from './common.ts';
+import { Count, Instant, Text, Uuid } from './values.ts';
 
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Name = Text({ minLength: 1, maxLength: 200 });
 
 export const EventSettings = Type.Object({
-  duplicate_window_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
+  duplicate_window_s: Type.Optional(Count({ maximum: 86_400 })),
   default_allow_reentry: Type.Optional(Type.Boolean()),
   offline_holder_names: Type.Optional(Type.Boolean({ description: 'Ship holder names to offline devices' })),
 }, { additionalProperties: false });
@@ -14,14 +15,14 @@ export const CreateEventBody = Type.Object({
   name: Name,
   starts_at: Instant,
   ends_at: Instant,
-  timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  timezone: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
   settings: Type.Optional(EventSettings),
 }, { additionalProperties: false });
 export type CreateEventBody = Static<typeof CreateEventBody>;
 
 export const CreateZoneBody = Type.Object({
   name: Name,
-  capacity: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  capacity: Type.Optional(Type.Union([Count(), Type.Null()])),
 }, { additionalProperties: false });
 export type CreateZoneBody = Static<typeof CreateZoneBody>;
 
@@ -34,7 +35,7 @@ export type CreateGateBody = Static<typeof CreateGateBody>;
 export const CreateTicketTypeBody = Type.Object({
   name: Name,
   zone_ids: Type.Array(Uuid, { maxItems: 100, uniqueItems: true }),
-  max_scans: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  max_scans: Type.Optional(Count({ minimum: 1, maximum: 10_000 })),
   allow_reentry: Type.Optional(Type.Boolean()),
   valid_from: Type.Optional(Type.Union([Instant, Type.Null()])),
   valid_until: Type.Optional(Type.Union([Instant, Type.Null()])),
@@ -45,9 +46,9 @@ export const MAX_TICKETS_PER_CALL = 10_000;
 
 export const NewTicket = Type.Object({
   ticket_type_id: Uuid,
-  holder_name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
-  number: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  code: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Imported code; omit to have Entrada issue a signed code' })),
+  holder_name: Type.Optional(Type.Union([Text({ maxLength: 200 }), Type.Null()])),
+  number: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
+  code: Type.Optional(Text({ minLength: 1, maxLength: 256, description: 'Imported code; omit to have Entrada issue a signed code' })),
 }, { additionalProperties: false });
 export type NewTicket = Static<typeof NewTicket>;
 
@@ -57,7 +58,7 @@ export const CreateTicketsBody = Type.Object({
 export type CreateTicketsBody = Static<typeof CreateTicketsBody>;
 
 export const CancelTicketBody = Type.Object({
-  reason: Type.Optional(Type.String({ maxLength: 500 })),
+  reason: Type.Optional(Text({ maxLength: 500 })),
 }, { additionalProperties: false });
 
 /** Events a device may use (manifests, feed, sync, sessions, scans, staff logins). */
@@ -68,9 +69,9 @@ const DeviceEventIds = Type.Array(Uuid, {
 
 export const CreateDeviceBody = Type.Object({
   name: Name,
-  device_id: Type.Optional(Type.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' })),
+  device_id: Type.Optional(Text({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' })),
   device_type: Type.Optional(Type.Union([Type.Literal('scanner'), Type.Literal('mobile')])),
-  public_key: Type.Optional(Type.String({ minLength: 43, maxLength: 88, description: 'Ed25519 public key, base64url or hex' })),
+  public_key: Type.Optional(Text({ minLength: 43, maxLength: 88, description: 'Ed25519 public key, base64url or hex' })),
   event_ids: Type.Optional(DeviceEventIds),
 }, { additionalProperties: false });
 export type CreateDeviceBody = Static<typeof CreateDeviceBody>;
@@ -80,7 +81,7 @@ export const DeviceEventsBody = Type.Object({ event_ids: DeviceEventIds }, { add
 export type DeviceEventsBody = Static<typeof DeviceEventsBody>;
 
 export const RevokeDeviceBody = Type.Object({
-  reason: Type.String({ minLength: 1, maxLength: 500 }),
+  reason: Text({ minLength: 1, maxLength: 500 }),
   effective_at: Type.Optional(Instant),
 }, { additionalProperties: false });
 

@@ -1,7 +1,6 @@
 import { Type, type Static } from 'typebox';
+import { Uuid } from './values.ts';
 
-export const Uuid = Type.String({ format: 'uuid' });
-export const Instant = Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 instant (with zone), or a local date-time read in the event time zone' });
 export const DirectionSchema = Type.Union([Type.Literal('entry'), Type.Literal('exit')]);
 
 export const ErrorBody = Type.Object({
@@ -12,15 +11,25 @@ export type ErrorBody = Static<typeof ErrorBody>;
 
 export const IdBody = Type.Object({ id: Uuid });
 
-/** Every error code the API can answer with, and its HTTP status. Never reuse a retired code. */
+/**
+ * Every error code the API can answer with, and its HTTP status (with
+ * PAIRING_ERRORS: the closed list). docs/errors.md says what each means and
+ * what a client should do; a server test fails when a code is answered that
+ * is not here, or one here is not documented there. Never reuse a retired code.
+ */
 export const API_ERRORS = {
+  /** A field of the body, path or query string is missing, malformed or out of range; the message names it. */
   INVALID_BODY: 400,
   MISSING_DEVICE_ID: 400,
+  /** The request itself could not be read: a malformed URL, request line or header. */
+  BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   DEVICE_REVOKED: 403,
   DEVICE_SUSPENDED: 403,
   NOT_FOUND: 404,
+  /** The request did not arrive in time (Node's request timeout). */
+  REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   DUPLICATE_CODE: 409,
   DUPLICATE_NUMBER: 409,
@@ -31,11 +40,17 @@ export const API_ERRORS = {
    */
   SCAN_ID_REUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
+  /** The URL, or one of its path parameters, is too long. */
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  /** The request line and headers are larger than the server reads (16 KiB). */
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   UNAVAILABLE: 503,
   /** Too much work waiting on this instance (manifest builds): retry after Retry-After seconds. */
   BUSY: 503,
+  /** The database cannot be reached (restarting, down, out of connections): nothing was done; retry after Retry-After seconds (a scanner decides offline meanwhile). */
+  DATABASE_UNAVAILABLE: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;

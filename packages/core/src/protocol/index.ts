@@ -1,3 +1,4 @@
+export * from './values.ts';
 export * from './common.ts';
 export * from './admin.ts';
 export * from './scan.ts';

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { DirectionSchema, Uuid } from './common.ts';
+import { DirectionSchema } from './common.ts';
+import { Count, EpochMs, Int53, Text, Uuid, UuidString } from './values.ts';
 
 export const MAX_SYNC_SCANS = 5_000;
 export const MAX_SYNC_BYTES = 4 * 1024 * 1024;
@@ -11,29 +12,30 @@ const ResultCode = Type.Union([
 
 /** One offline scan as a device uploads it (seed 001's shape, extended). */
 export const SyncScan = Type.Object({
+  /** Any scanned string: codes are matched by keyed digest, never stored as text, so a NUL is an unknown code, not an error. */
   qrcode: Type.String({ maxLength: 4096 }),
-  scanned_at: Type.Integer({ minimum: 0, maximum: 8_640_000_000_000, description: 'Device clock, ms since epoch' }),
-  seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Per device and event, gap-free from 1' }),
+  scanned_at: EpochMs({ description: 'Device clock, ms since epoch' }),
+  seq: Int53({ minimum: 1, description: 'Per device and event, gap-free from 1' }),
   direction: Type.Optional(DirectionSchema),
   gate_id: Type.Optional(Type.Union([Uuid, Type.Null()])),
   local_result: Type.Optional(Type.Union([ResultCode, Type.Null()])),
-  scan_id: Type.Optional(Type.String({ format: 'uuid', description: 'The scan_id of an online attempt that timed out before this offline decision' })),
+  scan_id: Type.Optional(UuidString({ description: 'The scan_id of an online attempt that timed out before this offline decision' })),
   // Sent by seed 001 clients; accepted and ignored.
   ticket_types: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 50 })),
 }, { additionalProperties: false });
 export type SyncScan = Static<typeof SyncScan>;
 
 export const SyncIntegrity = Type.Object({
-  prev_link: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'Chain link before the first scan of this upload (hex)' }),
-  head_signature: Type.String({ minLength: 86, maxLength: 88, description: 'Ed25519 signature of the chain head, base64url' }),
+  prev_link: Text({ minLength: 64, maxLength: 64, pattern: '^[0-9a-f]{64}$', description: 'Chain link before the first scan of this upload (hex)' }),
+  head_signature: Text({ minLength: 86, maxLength: 88, description: 'Ed25519 signature of the chain head, base64url' }),
 }, { additionalProperties: false });
 
 export const SyncBody = Type.Object({
   event_id: Uuid,
-  device_id: Type.String({ minLength: 1, maxLength: 64 }),
-  session_token: Type.String({ minLength: 1, maxLength: 200 }),
-  device_time: Type.Optional(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000 })),
-  device_last_seq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The highest seq the device holds (pending included)' })),
+  device_id: Text({ minLength: 1, maxLength: 64 }),
+  session_token: Text({ minLength: 1, maxLength: 200 }),
+  device_time: Type.Optional(EpochMs()),
+  device_last_seq: Type.Optional(Int53({ minimum: 0, description: 'The highest seq the device holds (pending included)' })),
   // The batch limit (5,000) is enforced by the handler with a 413, not here with a 400.
   scans: Type.Array(SyncScan),
   integrity: Type.Optional(SyncIntegrity),
@@ -74,20 +76,22 @@ export interface SyncResponse {
 
 /** Seed 000's reconcile request, served by the same engine. */
 export const ReconcileBody = Type.Object({
-  device_id: Type.String({ minLength: 1, maxLength: 64 }),
+  device_id: Text({ minLength: 1, maxLength: 64 }),
   scans: Type.Array(Type.Object({
     ticket_id: Uuid,
-    scanned_at: Type.String({ minLength: 10, maxLength: 40 }),
+    // Checked per scan (an ERROR result for that scan), never a 400 for the batch: seed 000's clients send a batch
+    // once and cannot fix one scan's time.
+    scanned_at: Text({ maxLength: 64, description: 'ISO 8601 instant, years 0001-9999; another value is answered ERROR for that scan' }),
     result: Type.Union([Type.Literal('ALLOW'), Type.Literal('DENY')]),
-    reason: Type.Optional(Type.String({ maxLength: 500 })),
-    scan_count: Type.Optional(Type.Integer({ minimum: 0 })),
+    reason: Type.Optional(Text({ maxLength: 500 })),
+    scan_count: Type.Optional(Count()),
   }, { additionalProperties: false })),
 }, { additionalProperties: false });
 export type ReconcileBody = Static<typeof ReconcileBody>;
 
 export const ResolveConflictBody = Type.Object({
   resolution: Type.Union([Type.Literal('legitimate'), Type.Literal('fraud'), Type.Literal('dismissed')]),
-  note: Type.Optional(Type.String({ maxLength: 2000 })),
+  note: Type.Optional(Text({ maxLength: 2000 })),
 }, { additionalProperties: false });
 export type ResolveConflictBody = Static<typeof ResolveConflictBody>;
 
@@ -97,21 +101,22 @@ export const MAX_IMPORT_SCANS = 100_000;
 export const DeviceLogImport = Type.Object({
   format: Type.Literal('entrada/device-log/v1'),
   event_id: Uuid,
-  device_id: Type.String({ minLength: 1, maxLength: 64 }),
-  exported_at: Type.Integer({ minimum: 0 }),
-  public_key: Type.Union([Type.String({ minLength: 43, maxLength: 88 }), Type.Null()]),
+  device_id: Text({ minLength: 1, maxLength: 64 }),
+  exported_at: EpochMs(),
+  public_key: Type.Union([Text({ minLength: 43, maxLength: 88 }), Type.Null()]),
   scans: Type.Array(Type.Object({
+    // Any scanned string, as in SyncScan.
     qrcode: Type.String({ maxLength: 4096 }),
-    scanned_at: Type.Integer({ minimum: 0, maximum: 8_640_000_000_000 }),
-    seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    scanned_at: EpochMs(),
+    seq: Int53({ minimum: 1 }),
     direction: Type.Optional(DirectionSchema),
     gate_id: Type.Optional(Type.Union([Uuid, Type.Null()])),
     local_result: Type.Optional(Type.Union([ResultCode, Type.Null()])),
-    scan_id: Type.Optional(Type.String({ format: 'uuid' })),
+    scan_id: Type.Optional(Uuid),
     // Device-side bookkeeping carried by the export; the server recomputes what it needs.
-    link: Type.Optional(Type.String({ maxLength: 128 })),
+    link: Type.Optional(Text({ maxLength: 128 })),
     synced: Type.Optional(Type.Boolean()),
-    server_status: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+    server_status: Type.Optional(Type.Union([Text({ maxLength: 32 }), Type.Null()])),
   }, { additionalProperties: false })),
   integrity: Type.Union([SyncIntegrity, Type.Null()]),
 }, { additionalProperties: false });

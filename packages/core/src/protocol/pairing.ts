@@ -7,7 +7,7 @@
  * and PIN per event.
  */
 import { Type, type Static, type TSchema } from 'typebox';
-import { Uuid } from './common.ts';
+import { Count, Text, Uuid } from './values.ts';
 
 /** Error codes of these endpoints, with their HTTP status (in addition to API_ERRORS). Never reuse a retired code. */
 export const PAIRING_ERRORS = {
@@ -70,39 +70,39 @@ export const PAIRING_TTL_MAX_S = 86_400;
 
 export const CreatePairingCodeBody = Type.Object({
   event_id: Uuid,
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Name the paired device gets' })),
+  name: Type.Optional(Text({ minLength: 1, maxLength: 200, description: 'Name the paired device gets' })),
   gate_id: Type.Optional(Uuid),
-  ttl_s: Type.Optional(Type.Integer({ minimum: PAIRING_TTL_MIN_S, maximum: PAIRING_TTL_MAX_S, description: `Seconds the code stays valid (default ${PAIRING_TTL_DEFAULT_S})` })),
+  ttl_s: Type.Optional(Count({ minimum: PAIRING_TTL_MIN_S, maximum: PAIRING_TTL_MAX_S, description: `Seconds the code stays valid (default ${PAIRING_TTL_DEFAULT_S})` })),
 }, { additionalProperties: false });
 export type CreatePairingCodeBody = Static<typeof CreatePairingCodeBody>;
 
 export const PairDeviceBody = Type.Object({
-  code: Type.String({ minLength: 1, maxLength: 32, description: 'The pairing code, e.g. 7K3M-Q9TZ (case, hyphens and spaces do not matter)' }),
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Used when the organiser gave the code no device name' })),
-  public_key: Type.String({ minLength: 43, maxLength: 44, pattern: '^[A-Za-z0-9_-]{43}=?$', description: 'The device\'s Ed25519 public key, base64url (32 bytes)' }),
-  platform: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Free text, e.g. "ios", "android", "web"' })),
+  code: Text({ minLength: 1, maxLength: 32, description: 'The pairing code, e.g. 7K3M-Q9TZ (case, hyphens and spaces do not matter)' }),
+  name: Type.Optional(Text({ minLength: 1, maxLength: 200, description: 'Used when the organiser gave the code no device name' })),
+  public_key: Text({ minLength: 43, maxLength: 44, pattern: '^[A-Za-z0-9_-]{43}=?$', description: 'The device\'s Ed25519 public key, base64url (32 bytes)' }),
+  platform: Type.Optional(Text({ minLength: 1, maxLength: 64, description: 'Free text, e.g. "ios", "android", "web"' })),
 }, { additionalProperties: false });
 export type PairDeviceBody = Static<typeof PairDeviceBody>;
 
-const Username = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$', description: 'Unique per event, case-insensitive' });
+const Username = Text({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$', description: 'Unique per event, case-insensitive' });
 
 export const CreateStaffBody = Type.Object({
   username: Username,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  pin: Type.String({ pattern: '^[0-9]{4,12}$', description: '4 to 12 digits' }),
+  name: Text({ minLength: 1, maxLength: 200 }),
+  pin: Text({ maxLength: 12, pattern: '^[0-9]{4,12}$', description: '4 to 12 digits' }),
 }, { additionalProperties: false });
 export type CreateStaffBody = Static<typeof CreateStaffBody>;
 
 /** Deliberately loose: a malformed username or PIN is a failed login like any other. */
 export const StaffLoginBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 64 }),
-  pin: Type.String({ minLength: 1, maxLength: 64 }),
+  username: Text({ minLength: 1, maxLength: 64 }),
+  pin: Text({ minLength: 1, maxLength: 64 }),
 }, { additionalProperties: false });
 export type StaffLoginBody = Static<typeof StaffLoginBody>;
 
 /** Query strings are not coerced: `limit` is digits, 1 to 1000 (default 100). */
 export const LoginLogsQuery = Type.Object({
-  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: 'Newest first; 1 to 1000, default 100' })),
+  limit: Type.Optional(Text({ maxLength: 4, pattern: '^[0-9]{1,4}$', description: 'Newest first; 1 to 1000, default 100' })),
 });
 
 // ---------------------------------------------------------------------------

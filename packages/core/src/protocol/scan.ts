@@ -1,10 +1,12 @@
 import { Type, type Static } from 'typebox';
-import { DirectionSchema, Uuid } from './common.ts';
+import { DirectionSchema } from './common.ts';
+import { Uuid } from './values.ts';
 import type { Direction, ScanResult, VerdictReason } from '../model.ts';
 
 /**
  * `code` is deliberately loose (any string up to a generous bound): a scanned
  * string that cannot be a ticket is a verdict (`invalid_token`), not an HTTP error.
+ * It is matched by keyed digest and never stored as text, so even a NUL is safe.
  */
 export const ScanBody = Type.Object({
   code: Type.String({ maxLength: 4096 }),

@@ -2,6 +2,7 @@
  * Event-local time. Validity windows and messages are in the event's time
  * zone, whatever the zone of the server or the scanning device.
  */
+import { MAX_INSTANT_MS, MIN_INSTANT_MS } from '../protocol/values.ts';
 
 const LOCAL_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
@@ -32,16 +33,22 @@ export function isValidTimeZone(timezone: string): boolean {
 export function zoneOffsetMs(epochMs: number, timezone: string): number {
   const parts = partsFormatter(timezone).formatToParts(epochMs);
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const asUtc = utcMs(get('year'), get('month'), get('day'), get('hour'), get('minute'), get('second'), 0);
   return asUtc - Math.floor(epochMs / 1000) * 1000;
 }
 
 /**
  * Parses an instant: either ISO 8601 with a zone (`Z` or `+02:00`), or a local
  * date-time without one, read in the event's time zone. Returns null when the
- * text is neither.
+ * text is neither, or when the instant falls outside years 0001 to 9999 (what
+ * the protocol's `Instant` admits and the database's ISO text holds).
  */
 export function parseEventTime(text: string, timezone: string): number | null {
+  const ms = parseTime(text, timezone);
+  return ms !== null && ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS ? ms : null;
+}
+
+function parseTime(text: string, timezone: string): number | null {
   if (ISO_WITH_ZONE.test(text)) {
     const ms = Date.parse(text);
     return Number.isFinite(ms) ? ms : null;
@@ -49,13 +56,20 @@ export function parseEventTime(text: string, timezone: string): number | null {
   const m = LOCAL_DATE_TIME.exec(text);
   if (!m) return null;
   const [, y, mo, d, h, mi, s, frac] = m;
-  const wallAsUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0),
-    Number((frac ?? '0').padEnd(3, '0')));
+  const wallAsUtc = utcMs(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s ?? 0), Number((frac ?? '0').padEnd(3, '0')));
   if (!Number.isFinite(wallAsUtc)) return null;
   // Two passes settle the offset across a daylight-saving change.
   let guess = wallAsUtc - zoneOffsetMs(wallAsUtc, timezone);
   guess = wallAsUtc - zoneOffsetMs(guess, timezone);
   return guess;
+}
+
+/** Date.UTC, but years 0 to 99 are those years (Date.UTC reads them as 1900 to 1999); `month` from 1. */
+function utcMs(year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): number {
+  const t = new Date(0);
+  t.setUTCFullYear(year, month - 1, day);
+  t.setUTCHours(hour, minute, second, ms);
+  return t.getTime();
 }
 
 /** "19:02" in the event's zone; with the date when it is not the same local day as `now`. */

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody } from '@entrada/core';
+import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody, Text } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError } from '../http/errors.ts';
@@ -7,8 +7,8 @@ import type { Services } from '../services/container.ts';
 import { deviceView } from '../services/device-service.ts';
 import { insertAdminToken, insertOrganisation } from '../store/organisations.ts';
 
-const DeviceParams = Type.Object({ deviceId: Type.String({ minLength: 1, maxLength: 64 }) });
-const SuspendBody = Type.Optional(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }));
+const DeviceParams = Type.Object({ deviceId: Text({ minLength: 1, maxLength: 64 }) });
+const SuspendBody = Type.Optional(Type.Object({ reason: Type.Optional(Text({ maxLength: 500 })) }, { additionalProperties: false }));
 
 export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['devices'];

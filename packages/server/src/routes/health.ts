@@ -1,16 +1,24 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { databaseUnavailable } from '../http/errors.ts';
 import type { Services } from '../services/container.ts';
 
-/** The client's connectivity probe: cheap, unauthenticated, says whether the database answers. */
+/**
+ * The client's connectivity probe: cheap, unauthenticated, says whether the
+ * database answers. While it does not: 503 with Retry-After, in the error
+ * shape (`DATABASE_UNAVAILABLE`) besides the status fields.
+ */
 export const healthRoutes = (s: Services): FastifyPluginAsync => async (app) => {
   app.get('/api/health', { config: { auth: 'none' }, schema: { tags: ['health'], summary: 'Liveness and database reachability' } }, async (_req, reply) => {
-    let db: 'ok' | 'down' = 'ok';
+    let up = true;
     try {
       await s.db.query('SELECT 1', [], { name: 'health' });
     } catch {
-      db = 'down';
+      up = false;
     }
     reply.header('cache-control', 'no-store');
-    return reply.status(db === 'ok' ? 200 : 503).send({ status: db === 'ok' ? 'ok' : 'degraded', db, version: s.version, time: new Date(s.now()).toISOString() });
+    const status = { status: up ? 'ok' : 'degraded', db: up ? 'ok' : 'down', version: s.version, time: new Date(s.now()).toISOString() };
+    if (up) return reply.status(200).send(status);
+    const down = databaseUnavailable();
+    return reply.status(down.status).headers(down.headers ?? {}).send({ ...status, error: down.code, message: down.message, ...down.details });
   });
 };

@@ -1,7 +1,7 @@
 import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
-import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Uuid } from '@entrada/core';
+import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
@@ -16,6 +16,8 @@ import { recordSyncFailure } from '../store/offline.ts';
 
 const gzipAsync = promisify(gzip);
 const EventParams = Type.Object({ eventId: Uuid });
+/** Query strings are not coerced: a number is 1 to `n` digits (the handler checks its range). */
+const Digits = (n: number) => Text({ maxLength: n, pattern: `^[0-9]{1,${n}}$` });
 
 /** Large read-only answers (manifest, feed) are gzipped when the client accepts it. */
 async function sendJson(request: FastifyRequest, reply: FastifyReply, body: unknown): Promise<FastifyReply> {
@@ -48,7 +50,7 @@ const ManifestBody = Type.Object({
 }, { description: 'The manifest, gzipped when the client accepts it' });
 
 const BusyBody = Type.Object({
-  error: Type.String({ description: '`BUSY`, or `CLIENT_GONE` (the device had given up; nobody reads it)' }),
+  error: Type.Literal('BUSY'),
   message: Type.String(),
   retry_after_s: Type.Optional(Type.Integer({ description: 'As Retry-After' })),
 }, {
@@ -80,7 +82,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
       description: 'With `since`, only the tickets changed since that cursor (`full: false`) — unless that is more than a quarter of the '
         + "event's tickets (and over 1,000): then the full manifest (`full: true`), which replaces the device's copy. "
         + '503 `BUSY` with Retry-After when too many manifest builds are waiting.',
-      params: EventParams, querystring: Type.Object({ device_id: Type.Optional(Type.String({ maxLength: 64 })), since: Type.Optional(Type.String({ maxLength: 512 })) }),
+      params: EventParams, querystring: Type.Object({ device_id: Type.Optional(Text({ maxLength: 64 })), since: Type.Optional(Text({ maxLength: 512 })) }),
       response: { 200: ManifestBody, 503: BusyBody },
     },
   }, async (req, reply) => {
@@ -93,7 +95,12 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     try {
       return sendGzipped(req, reply, (await s.sync.manifest.answer(ctx, req.query.since, stillWaiting)).gzip);
     } catch (err) {
-      if (err instanceof ManifestNotWantedError) return reply.status(503).send({ error: 'CLIENT_GONE', message: 'The client closed the request' });
+      if (err instanceof ManifestNotWantedError) {
+        // The device gave up waiting (its request budget ran out) and closed the request: there is nobody to answer.
+        reply.hijack();
+        reply.raw.destroy();
+        return reply;
+      }
       throw err;
     }
   });
@@ -140,7 +147,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.get('/api/v1/offline/sync/status/:eventId/:deviceId', {
     config: { auth: 'admin-or-device' },
-    schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers)', params: Type.Object({ eventId: Uuid, deviceId: Type.String({ maxLength: 64 }) }) },
+    schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers)', params: Type.Object({ eventId: Uuid, deviceId: Text({ maxLength: 64 }) }) },
   }, async (req) => {
     const who = req.principal;
     if ('device' in who && who.device.deviceId !== req.params.deviceId) throw new DomainError('FORBIDDEN', 'A device may read only its own sync status');
@@ -155,7 +162,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     schema: {
       tags, summary: 'Download feed: changes at an event since a cursor, commit-ordered, in pages',
       querystring: Type.Object({
-        event_id: Uuid, since: Type.Optional(Type.String({ maxLength: 512 })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+        event_id: Uuid, since: Type.Optional(Text({ maxLength: 512 })), limit: Type.Optional(Digits(5)),
         only: Type.Optional(Type.Literal('double_entries', {
           description: 'Scanner devices: only other devices\' scans ruled conflicts on tickets this device admitted, and this device\'s own scans '
             + 'whose verdict changed after upload (a scan that lost when an earlier scan arrived later; ticket states come with manifest deltas)',
@@ -175,7 +182,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   app.get('/api/v1/events/:eventId/conflicts', {
     config: { auth: 'admin' },
     schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review', params: EventParams,
-      querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('void')])), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) }) },
+      querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('void')])), limit: Type.Optional(Digits(5)) }) },
   }, async (req) => {
     const admin = req.admin;
     const limit = Number(req.query.limit ?? 1000);

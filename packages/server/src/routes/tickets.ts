@@ -1,12 +1,12 @@
 import { Type } from 'typebox';
-import { CancelTicketBody, CreateTicketsBody, Uuid } from '@entrada/core';
+import { CancelTicketBody, CreateTicketsBody, Text, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../http/errors.ts';
 import type { Services } from '../services/container.ts';
 
 const EventParams = Type.Object({ eventId: Uuid });
 const TicketParams = Type.Object({ ticketId: Uuid });
-const ExportQuery = Type.Object({ after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) });
+const ExportQuery = Type.Object({ after: Type.Optional(Text({ maxLength: 15, pattern: '^[0-9]{1,15}$' })), limit: Type.Optional(Text({ maxLength: 5, pattern: '^[0-9]{1,5}$' })) });
 
 // 10,000 tickets with holder names and long imported codes fit comfortably.
 const BULK_BODY_LIMIT = 8 * 1024 * 1024;

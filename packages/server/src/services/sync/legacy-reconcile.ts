@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ReconcileBody } from '@entrada/core';
+import { parseEventTime, type ReconcileBody } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { DomainError } from '../../http/errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
@@ -28,7 +28,8 @@ export class LegacyReconcileService {
   async reconcile(device: DeviceRecord, body: ReconcileBody): Promise<{ success: boolean; reconciled: number; failed: number; results: Result[] }> {
     if (body.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
     const receivedAt = this.now();
-    const times = body.scans.map((s) => Date.parse(s.scanned_at));
+    // Read as core reads instants (a time without a zone is UTC here); null outside years 0001..9999.
+    const times = body.scans.map((s) => parseEventTime(s.scanned_at, 'UTC') ?? Number.NaN);
     const mayUse = (eventId: string): boolean => device.eventIds === null || device.eventIds.includes(eventId);
     const events = await ticketEvents(this.db, device.organisationId, [...new Set(body.scans.map((s) => s.ticket_id))]);
     const contexts = new Map<string, EventContext>();
