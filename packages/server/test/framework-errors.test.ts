@@ -97,10 +97,12 @@ describe('framework errors in our error shape', () => {
   });
 
   it('a long path parameter within the URL limit reaches its schema: 400 INVALID_BODY naming it, not its value', async () => {
-    const r = await get(`/api/v1/events/${'e'.repeat(300)}`);
+    // Authenticated: the token is checked before anything else of the request (unauthenticated, this is a 401).
+    const auth = 'Authorization: Bearer eat_framework_errors';
+    const r = await get(`/api/v1/events/${'e'.repeat(300)}`, [auth]);
     expectErrorShape(r, 400, 'INVALID_BODY', ['eeee']);
     expect(JSON.parse(r.body).message).toBe('params /eventId must NOT have more than 36 characters');
-    const post = await request([`POST /api/v1/devices/${'d'.repeat(300)}/activate HTTP/1.1`, 'Host: localhost', 'Connection: close', 'Content-Length: 0']);
+    const post = await request([`POST /api/v1/devices/${'d'.repeat(300)}/activate HTTP/1.1`, 'Host: localhost', 'Connection: close', auth, 'Content-Length: 0']);
     expectErrorShape(post, 400, 'INVALID_BODY', ['dddd']);
     expect(JSON.parse(post.body).message).toBe('params /deviceId must NOT have more than 64 characters');
   });
