@@ -54,10 +54,19 @@ const ROUTE_FILTER = process.env.ENTRADA_FUZZ_ROUTE ?? '';
 /** Every code an error may carry, with its status: imported, never copied. */
 const ERROR_STATUS: Record<string, number> = { ...API_ERRORS, ...PAIRING_ERRORS };
 
-/** Tables written on purpose by refused requests (attempts are audited) and never compared. */
-const AUDIT_TABLES = /(_logs$|^server_secrets$|migrations)/;
-/** Columns touched by reading requests (last use of a token or device). */
-const VOLATILE_COLUMNS = ['last_seen_at', 'last_used_at'];
+/**
+ * What a refused request may write on purpose, left out of the state compared before and after it:
+ * the audit of attempts (failed logins, pairings and tokens), the last use of a token or device, a
+ * device's flags for the organisers and its count of failed syncs — and a device log row that holds
+ * nothing else.
+ */
+const AUDIT_TABLES = new Set(['login_logs', 'event_login_logs', 'server_secrets', 'schema_migrations']);
+const AUDIT_COLUMNS: Record<string, string[]> = {
+  devices: ['last_seen_at'],
+  admin_tokens: ['last_used_at'],
+  device_logs: ['flags', 'flag_reason', 'flagged_at', 'syncs', 'sync_failures', 'last_sync_at'],
+};
+const AUDIT_ONLY_ROWS: Record<string, string> = { device_logs: 'last_seq = 0 AND received = 0 AND last_success_at IS NULL' };
 
 /** Signs of a value written to the log wholesale: SQL parameters (item 4 of issue #10), PIN hashes, binary keys. */
 const FORBIDDEN_IN_LOG: Array<[RegExp, string]> = [[/"params":/, 'SQL parameters'], [/scrypt\$/, 'a PIN hash'], [/"type":"Buffer"/, 'binary values (token or key digests)']];
@@ -139,6 +148,7 @@ describeEachBackend('API fuzzing', (backend: Backend) => {
         const fail = (kind: string, status: number | null, error: string | null, detail: string): void => {
           failures.push({ route: route.key, kind, status, error, detail, caseIndex: i, request: req.describe, size: req.size });
         };
+        const logBefore = logLines.length;
         let res: { status: number; headers: Record<string, string | string[] | undefined>; text: string };
         try {
           const r = await request(server.url + req.path, {
@@ -159,7 +169,7 @@ describeEachBackend('API fuzzing', (backend: Backend) => {
         statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
         if (req.clean && res.status >= 400 && cleanRefusals.length < 3) cleanRefusals.push(`${outcome} ${message ?? ''}`.slice(0, 160));
 
-        if (res.status >= 500) fail('5xx', res.status, error, message ?? res.text.slice(0, 200));
+        if (res.status >= 500) fail('5xx', res.status, error, `${message ?? res.text.slice(0, 200)}${serverError(logLines.slice(logBefore))}`);
         if (res.status >= 400) {
           if (error === null || message === null) fail('error-shape', res.status, error, res.text.slice(0, 200));
           else if (!(error in ERROR_STATUS)) fail('unlisted-code', res.status, error, message);
@@ -498,10 +508,10 @@ class StateProbe {
   static async open(db: Database): Promise<StateProbe> {
     const tables = (await db.query<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
-    )).map((t) => t.name).filter((t) => !AUDIT_TABLES.test(t));
-    const drop = `ARRAY[${VOLATILE_COLUMNS.map((c) => `'${c}'`).join(',')}]`;
+    )).map((t) => t.name).filter((t) => !AUDIT_TABLES.has(t));
+    const drop = (t: string): string => `ARRAY[${(AUDIT_COLUMNS[t] ?? []).map((c) => `'${c}'`).join(',')}]::text[]`;
     const sql = tables.map((t) => `SELECT '${t}' AS t, count(*)::text || ':' || md5(coalesce(string_agg(r, ',' ORDER BY r), '')) AS h `
-      + `FROM (SELECT (to_jsonb(x) - ${drop})::text AS r FROM "${t}" x) s`).join(' UNION ALL ');
+      + `FROM (SELECT (to_jsonb(x) - ${drop(t)})::text AS r FROM "${t}" x${AUDIT_ONLY_ROWS[t] ? ` WHERE NOT (${AUDIT_ONLY_ROWS[t]})` : ''}) s`).join(' UNION ALL ');
     const probe = new StateProbe(db, sql);
     await probe.settle();
     return probe;
@@ -551,6 +561,18 @@ function summarise(failures: Failure[], backend: string): string {
     out.push(`  → ${smallest.detail.slice(0, 400)}`);
   }
   return out.join('\n');
+}
+
+/** What the server logged as the cause of a 5xx (error class, code and message), to tell failures apart in the report. */
+function serverError(lines: string[]): string {
+  for (const line of lines.join('').split('\n')) {
+    if (!line.includes('"level":50')) continue;
+    try {
+      const err = (JSON.parse(line) as { err?: { type?: string; code?: string; message?: string } }).err;
+      if (err) return ` — server: ${err.type ?? 'Error'}${err.code ? ` ${err.code}` : ''}: ${(err.message ?? '').slice(0, 160)}`;
+    } catch { /* not JSON */ }
+  }
+  return '';
 }
 
 function lineAround(log: string, at: number): string {
