@@ -356,8 +356,18 @@ export const INVALID_JSON = [
 export type Encoding = 'gzip' | 'gzip-garbage' | 'gzip-bomb' | 'deflate' | 'br';
 export const ENCODINGS: Encoding[] = ['gzip', 'gzip-garbage', 'gzip-bomb', 'deflate', 'br'];
 
-export const BAD_PATH_VALUES = ['%00', '%ZZ', 'x'.repeat(10_000), '%2e%2e%2f%2e%2e', '..', '%C3%A9', '%F0%9F%98%80', '%FF', "'%20OR%201=1--", '-1', 'null', '%20', '%0A', '{id}'];
-export const BAD_QUERIES = ['dup', '%00', '%ZZ', 'long', 'unknown', 'empty', 'bracket', 'proto', 'drop'] as const;
+/** Written into the path as is; UNICODE_TWIN stands for the valid value with its letters and digits made 'é'. */
+export const UNICODE_TWIN = '<unicode twin>';
+export const BAD_PATH_VALUES = [
+  '%00', '%ZZ', 'x'.repeat(10_000), '%2e%2e%2f%2e%2e', '..', '%C3%A9', '%F0%9F%98%80', '%FF', "'%20OR%201=1--", '-1', 'null', '%20', '%0A', '{id}', UNICODE_TWIN,
+];
+/** 'unicode': a value as long as the valid one in characters, not in bytes (a check that counts one and uses the other). */
+export const BAD_QUERIES = ['dup', '%00', '%ZZ', 'long', 'unknown', 'empty', 'bracket', 'proto', 'drop', 'unicode'] as const;
+
+/** The same number of characters, each letter or digit two bytes in UTF-8. */
+export function unicodeTwin(value: string): string {
+  return value.replace(/[A-Za-z0-9_]/g, 'é');
+}
 export type BadQuery = typeof BAD_QUERIES[number];
 
 export interface RequestPlan {

@@ -39,7 +39,7 @@ import { API_ERRORS, PAIRING_ERRORS, toBase64Url } from '@entrada/core';
 import type { Database } from '../src/db/database.ts';
 import { createLogger } from '../src/server.ts';
 import {
-  MALFORMED_AUTH, MARK, MARKER_LENGTH, marker, mutate, requestArb, toJson,
+  MALFORMED_AUTH, MARK, MARKER_LENGTH, UNICODE_TWIN, marker, mutate, requestArb, toJson, unicodeTwin,
   type GenContext, type JsonSchema, type RequestPlan, type RouteShape,
 } from './api-fuzz-cases.ts';
 import {
@@ -418,8 +418,9 @@ function buildRequest(route: Route, plan: RequestPlan, world: World, mark: strin
   const names = route.path.map((p) => p.name);
   let path = route.template;
   names.forEach((name, i) => {
+    const valid = inUrl(plan.pathParams[name] ?? '');
     const bad = plan.badPath && plan.badPath.param % names.length === i ? plan.badPath.value : null;
-    path = path.replace(`{${name}}`, bad ?? encodeURIComponent(inUrl(plan.pathParams[name] ?? '')));
+    path = path.replace(`{${name}}`, bad === UNICODE_TWIN ? encodeURIComponent(unicodeTwin(valid)) : bad ?? encodeURIComponent(valid));
   });
   const pairs = Object.entries(plan.query).map(([k, v]) => [k, encodeURIComponent(inUrl(v))] as [string, string]);
   const first = route.query[0]?.name ?? 'x';
@@ -435,6 +436,13 @@ function buildRequest(route: Route, plan: RequestPlan, world: World, mark: strin
       case 'bracket': pairs.push([`${first}[]`, '1']); break;
       case 'proto': pairs.push(['__proto__', 'x'], ['constructor', 'y']); break;
       case 'drop': pairs.splice(0, pairs.length); break;
+      case 'unicode': {
+        const present = Object.entries(plan.query);
+        const [k, v] = present[q.variant % Math.max(1, present.length)] ?? [first, 'x'];
+        const at = pairs.findIndex(([name]) => name === k);
+        pairs.splice(at < 0 ? pairs.length : at, at < 0 ? 0 : 1, [k, encodeURIComponent(unicodeTwin(inUrl(v)))]);
+        break;
+      }
     }
   }
   if (pairs.length > 0) path += `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}`;
