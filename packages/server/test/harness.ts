@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { describe } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { openPglite } from '../src/db/pglite.ts';
@@ -89,10 +90,12 @@ export interface TestServer extends RunningServer {
 
 export async function startTestServer(db: Database, opts: {
   adminToken?: string; now?: () => number; redisUrl?: string; unsafeDisableAdmissionGuard?: boolean; manifest?: Partial<ManifestOptions>;
+  /** Where the server logs (e.g. `createLogger('debug', sink)` to read the log); silent by default. */
+  logger?: Logger;
 } = {}): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
   const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl };
-  const server = await startServer({ config, db, logger: false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
+  const server = await startServer({ config, db, logger: opts.logger ?? false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
   const client = (token: string): Client => new Client(server.url, token);
   return Object.assign(server, { adminToken, admin: client(adminToken), client });
 }

@@ -27,7 +27,9 @@ export class Cursors {
     const [body, mac] = cursor.split('.');
     if (!body || !mac || mac.length !== 22) return null;
     const expected = Buffer.from(this.mac(body));
-    if (!timingSafeEqual(expected, Buffer.from(mac))) return null;
+    // 22 characters are not 22 bytes when some are not ASCII: timingSafeEqual throws on unequal lengths.
+    const given = Buffer.from(mac);
+    if (given.length !== expected.length || !timingSafeEqual(expected, given)) return null;
     try {
       const [v, s, e, tx, kind, id] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as [number, string, string, string, number, string];
       if (v !== 1 || s !== stream || e !== eventId || !/^\d{1,20}$/.test(tx) || (kind !== 0 && kind !== 1)) return null;
