@@ -39,7 +39,7 @@ export async function buildApp(services: Services, options: AppOptions): Promise
     clientErrorHandler: (err, socket) => clientErrorHandler(err, socket, log),
     frameworkErrors,
     // A path parameter of any length within the URL limit reaches its schema (a 400 naming it), not a bare 414 or 404.
-    maxParamLength: MAX_URL_LENGTH,
+    routerOptions: { maxParamLength: MAX_URL_LENGTH },
     // Unknown fields are errors, not silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
