@@ -33,6 +33,25 @@ describeEachBackend('offline sync', (backend) => {
   const tickets = async (n: number, extra: Record<string, unknown> = {}) =>
     issueTickets(server.admin, ev.eventId, Array.from({ length: n }, () => ({ ticket_type_id: ev.types.ga, ...extra })));
   const count = async (sql: string, params: unknown[] = []) => (await tdb.db.query<{ n: number }>(sql, params))[0]!.n;
+  /**
+   * Another organisation with an event of its own; each call of the returned function keeps it busy in every way an
+   * event's cursors could notice: tickets issued, an online scan, an offline upload, a status change.
+   */
+  const busyNeighbour = async (): Promise<() => Promise<void>> => {
+    const org = await server.admin.post('/api/v1/organisations', { name: `Busy neighbour ${crypto.randomUUID()}` });
+    const neighbour = server.client(org.body.admin_token);
+    const theirs = await seedEvent(neighbour);
+    const theirDevice = await registerDevice(neighbour, 'Their scanner');
+    let n = 0;
+    return async () => {
+      const [t1, t2] = await issueTickets(neighbour, theirs.eventId, [{ ticket_type_id: theirs.types.ga }, { ticket_type_id: theirs.types.ga }]);
+      await server.client(theirDevice.token).post('/api/v1/scanning/scan', { code: t1!.code, event_id: theirs.eventId, gate_id: theirs.gates.main });
+      const up = new TestDevice(server.client(theirDevice.token), theirDevice.deviceId, theirs.eventId);
+      up.scan({ code: t2!.code, at: t0, gateId: theirs.gates.main });
+      await up.upload(1, 1, { session_token: `busy-${n++}` });
+      await neighbour.post(`/api/v1/tickets/${t1!.id}/block`);
+    };
+  };
 
   describe('sync', () => {
     it('stores every scan, acknowledges the contiguous prefix and answers per scan', async () => {
@@ -452,6 +471,64 @@ describeEachBackend('offline sync', (backend) => {
       const forged = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=garbage.cursor`)).body.manifest;
       expect(forged.full).toBe(true);
     });
+
+    it('hands out cursors that move with the event\'s own changes only, however busy other organisations are', async () => {
+      const own = await seedEvent(server.admin, { name: 'Quiet event' });
+      const ownTickets = await issueTickets(server.admin, own.eventId, Array.from({ length: 4 }, () => ({ ticket_type_id: own.types.ga })));
+      const scanner = await registerDevice(server.admin, 'Quiet scanner');
+      const d = new TestDevice(server.client(scanner.token), scanner.deviceId, own.eventId);
+      ownTickets.slice(0, 2).forEach((t, i) => d.scan({ code: t.code, at: t0 + i, gateId: own.gates.main }));
+      expect((await d.upload()).status).toBe(200);
+      const neighbourActivity = await busyNeighbour();
+      const get = async (since?: string): Promise<{ cursor: string; feed_cursor: string; full: boolean; tickets: Array<{ ticket_id: string; status: string }> }> => {
+        const r = await client.get(`/api/v1/offline/manifest/${own.eventId}?device_id=${deviceId}${since ? `&since=${encodeURIComponent(since)}` : ''}`);
+        expect(r.status).toBe(200);
+        return r.body.manifest;
+      };
+      /** A full manifest built now, not the cached copy (which would keep its cursor whatever the rule). */
+      const built = async () => {
+        server.services.sync.manifest.clearCache();
+        return get();
+      };
+      // Once no transaction older than the event's last change is open anywhere on the database server (other
+      // suites run in parallel), a manifest has seen every change of the event below its horizon.
+      await eventually(async () => {
+        const [row] = await tdb.db.query<{ behind: boolean }>(
+          `SELECT pg_snapshot_xmin(pg_current_snapshot()) <= greatest((SELECT max(tx) FROM tickets WHERE event_id = $1), (SELECT max(tx) FROM scans WHERE event_id = $1)) AS behind`,
+          [own.eventId]);
+        expect(row!.behind).toBe(false);
+      });
+      const first = await built();
+      expect(first.tickets).toHaveLength(4);
+
+      // The neighbour's tickets, scans, uploads and status changes move neither cursor: not a fresh full manifest's,
+      // not a delta's, not the feed's from there.
+      for (let i = 0; i < 3; i++) {
+        await neighbourActivity();
+        expect(await built()).toMatchObject({ full: true, cursor: first.cursor, feed_cursor: first.feed_cursor });
+        expect(await get(first.cursor)).toMatchObject({ full: false, tickets: [], cursor: first.cursor, feed_cursor: first.feed_cursor });
+        const feed = await client.get(`/api/v1/offline/events?event_id=${own.eventId}&since=${encodeURIComponent(first.feed_cursor)}`);
+        expect(feed.body).toEqual({ event_id: own.eventId, events: [], next_cursor: first.feed_cursor, has_more: false });
+      }
+
+      // A change at the event after the cursors were handed out is found from them, and moves them.
+      await server.admin.post(`/api/v1/tickets/${ownTickets[3]!.id}/cancel`);
+      await neighbourActivity();
+      const delta = await eventually(async () => {
+        const m = await get(first.cursor);
+        expect(m).toMatchObject({ full: false, tickets: [expect.objectContaining({ ticket_id: ownTickets[3]!.id, status: 'cancelled' })] });
+        return m;
+      });
+      expect(delta.cursor).not.toBe(first.cursor);
+      expect(delta.feed_cursor).not.toBe(first.feed_cursor);
+      const feed = await client.get(`/api/v1/offline/events?event_id=${own.eventId}&since=${encodeURIComponent(first.feed_cursor)}`);
+      expect(feed.body.events).toEqual([expect.objectContaining({ kind: 'ticket', ticket_id: ownTickets[3]!.id, status: 'cancelled' })]);
+      expect(feed.body.next_cursor).toBe(delta.feed_cursor);
+      // And nothing after that: the delta's cursor stays where it is, the neighbour busy as ever.
+      await neighbourActivity();
+      expect(await get(delta.cursor)).toMatchObject({ full: false, tickets: [], cursor: delta.cursor });
+      expect(await built()).toMatchObject({ cursor: delta.cursor, feed_cursor: delta.feed_cursor });
+    });
   });
 
   describe('download feed', () => {
@@ -496,20 +573,7 @@ describeEachBackend('offline sync', (backend) => {
       ownTickets.forEach((t, i) => d.scan({ code: t.code, at: t0 + i, gateId: own.gates.main }));
       expect((await d.upload()).status).toBe(200);
 
-      // Another organisation's event, busy in every way the feed could notice: tickets, online scans, an offline upload.
-      const org = await server.admin.post('/api/v1/organisations', { name: 'Busy neighbour' });
-      const neighbour = server.client(org.body.admin_token);
-      const theirs = await seedEvent(neighbour);
-      const theirDevice = await registerDevice(neighbour, 'Their scanner');
-      let n = 0;
-      const neighbourActivity = async (): Promise<void> => {
-        const [t1, t2] = await issueTickets(neighbour, theirs.eventId, [{ ticket_type_id: theirs.types.ga }, { ticket_type_id: theirs.types.ga }]);
-        await server.client(theirDevice.token).post('/api/v1/scanning/scan', { code: t1!.code, event_id: theirs.eventId, gate_id: theirs.gates.main });
-        const up = new TestDevice(server.client(theirDevice.token), theirDevice.deviceId, theirs.eventId);
-        up.scan({ code: t2!.code, at: t0, gateId: theirs.gates.main });
-        await up.upload(1, 1, { session_token: `busy-${n++}` });
-        await neighbour.post(`/api/v1/tickets/${t1!.id}/block`);
-      };
+      const neighbourActivity = await busyNeighbour();
 
       // Paging two items at a time, the neighbour busy between pages: every change of the event exactly once.
       const seen: string[] = [];

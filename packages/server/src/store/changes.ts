@@ -11,10 +11,45 @@ import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './t
 export interface ManifestRow { ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string | null }
 
 /**
- * Where a manifest is taken: the horizon its cursor carries (snapshot xmin)
- * and the snapshot itself, which later tells which changes it saw.
+ * Where a manifest is taken: the horizon (snapshot xmin) and the snapshot
+ * itself, which later tell whether a cached copy is still exact, and the
+ * event's newest change below that horizon (`lastTx`; null when it has none),
+ * which places its cursors (see manifestPosition).
  */
-export interface ManifestSnapshot { xmin: string; snapshot: string }
+export interface ManifestSnapshot { xmin: string; snapshot: string; lastTx: string | null }
+
+/**
+ * The event's newest change below the horizon: one backward step of
+ * tickets_tx and one of scans_tx (as feedPage reads it), in the statement
+ * that takes the snapshot `x.snap`.
+ */
+const LAST_TX = `greatest(
+       (SELECT t.tx FROM tickets t WHERE t.event_id = $1 AND t.tx < pg_snapshot_xmin(x.snap) ORDER BY t.tx DESC LIMIT 1),
+       (SELECT s.tx FROM scans s WHERE s.event_id = $1 AND s.tx < pg_snapshot_xmin(x.snap) ORDER BY s.tx DESC LIMIT 1))::text`;
+
+/**
+ * Where a manifest's cursor goes on: just after the event's newest change
+ * below its horizon (a delta reads `tx >= position`), or from the start when
+ * the event has none. Not the horizon itself, which moves with every
+ * transaction of the installation, so a cursor there would move with other
+ * organisations' activity (and show how busy the installation is); this one
+ * moves with the event's own changes only. It is as safe as the horizon:
+ * - every change of the event below the horizon is at or before the
+ *   position, and was seen by the manifest (committed before the statement
+ *   that read `lastTx`, so seen by it and by every later statement);
+ * - any change committed later was written by a transaction still running
+ *   or not yet begun then, whose tx is at or above the horizon, so above the
+ *   position: the next delta (`tx >= position`) finds it;
+ * - nothing of the event lies between the position and the horizon (a
+ *   transaction below the horizon has finished: what it wrote is there now,
+ *   or never will be), so a delta from the position lists just what one from
+ *   the horizon would.
+ * The manifest's feed cursor goes on after the same change, where a feed page
+ * that has read everything puts its own (feedPage's `lastTx`).
+ */
+export function manifestPosition(snapshot: ManifestSnapshot): string {
+  return snapshot.lastTx === null ? '0' : (BigInt(snapshot.lastTx) + 1n).toString();
+}
 
 /**
  * The start of a full manifest, whose tickets are then read in pages by later
@@ -25,10 +60,11 @@ export interface ManifestSnapshot { xmin: string; snapshot: string }
  * running transaction only moves forward. A ticket read newer than the cursor
  * is served again by the next delta, harmlessly.
  */
-export async function manifestSnapshot(sql: Sql): Promise<ManifestSnapshot> {
-  const [row] = await sql.query<ManifestSnapshot>(
-    `SELECT pg_snapshot_xmin(x.snap)::text AS xmin, x.snap::text AS snapshot FROM (SELECT pg_current_snapshot() AS snap) x`);
-  return row!;
+export async function manifestSnapshot(sql: Sql, eventId: string): Promise<ManifestSnapshot> {
+  const [row] = await sql.query<{ xmin: string; snapshot: string; last_tx: string | null }>(
+    `SELECT pg_snapshot_xmin(x.snap)::text AS xmin, x.snap::text AS snapshot, ${LAST_TX} AS last_tx
+     FROM (SELECT pg_current_snapshot() AS snap) x`, [eventId]);
+  return { xmin: row!.xmin, snapshot: row!.snapshot, lastTx: row!.last_tx };
 }
 
 /**
@@ -40,7 +76,7 @@ export async function manifestSnapshot(sql: Sql): Promise<ManifestSnapshot> {
  * only then).
  */
 export async function manifestChangedTickets(sql: Sql, eventId: string, sinceTx: string, limit: { minTickets: number; maxShare: number }): Promise<ManifestSnapshot & { changed: number; ids: string[] | null }> {
-  const [row] = await sql.query<ManifestSnapshot & { changed: number; ids: string[] | null }>(
+  const [row] = await sql.query<{ xmin: string; snapshot: string; last_tx: string | null; changed: number; ids: string[] | null }>(
     `WITH x AS (SELECT pg_current_snapshot() AS snap),
      changed AS (
        SELECT t.id FROM tickets t, x WHERE t.event_id = $1 AND t.tx >= $2::xid8 AND t.tx < pg_snapshot_xmin(x.snap)
@@ -48,13 +84,13 @@ export async function manifestChangedTickets(sql: Sql, eventId: string, sinceTx:
        SELECT s.ticket_id FROM scans s, x WHERE s.event_id = $1 AND s.tx >= $2::xid8 AND s.tx < pg_snapshot_xmin(x.snap) AND s.ticket_id IS NOT NULL
      ),
      n AS (SELECT count(*)::int AS changed FROM changed)
-     SELECT pg_snapshot_xmin(x.snap)::text AS xmin, x.snap::text AS snapshot, n.changed,
+     SELECT pg_snapshot_xmin(x.snap)::text AS xmin, x.snap::text AS snapshot, ${LAST_TX} AS last_tx, n.changed,
        CASE WHEN n.changed <= $3::int OR n.changed <= $4::float8 * (SELECT count(*) FROM tickets t WHERE t.event_id = $1)
          THEN (SELECT coalesce(array_agg(t.id::text ORDER BY t.serial), '{}')::text[] FROM tickets t WHERE t.event_id = $1 AND t.id IN (SELECT id FROM changed))
        END AS ids
      FROM x, n`,
     [eventId, sinceTx, limit.minTickets, limit.maxShare]);
-  return row!;
+  return { xmin: row!.xmin, snapshot: row!.snapshot, lastTx: row!.last_tx, changed: row!.changed, ids: row!.ids };
 }
 
 /** One page of an event's tickets: the next `limit` after a serial, or the given ids; in serial order. */
@@ -74,6 +110,11 @@ export async function manifestTicketPage(sql: Sql, eventId: string, page: { afte
  * are found through the tx indexes (tickets_tx, scans_tx) from the
  * snapshot's xmin on; rows the snapshot did see are skipped, so a long
  * transaction holding the horizon back does not make every check fail.
+ * This asks whether a cached copy is still exact, so it compares with the
+ * snapshot, not with the position the copy hands out (manifestPosition):
+ * the two agree, since nothing of the event lies between that position and
+ * the xmin, and no transaction below the xmin can write anything later; the
+ * xmin is just the tighter start for the index scans.
  */
 export async function manifestChangedSince(sql: Sql, eventId: string, since: ManifestSnapshot): Promise<boolean> {
   const [row] = await sql.query<{ changed: boolean }>(

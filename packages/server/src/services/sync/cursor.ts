@@ -10,6 +10,7 @@ import { deriveKey } from '../../crypto/seal.ts';
 export interface Position { tx: string; kind: 0 | 1; id: string }
 
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+export const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
 export class Cursors {
   private readonly key: Buffer;

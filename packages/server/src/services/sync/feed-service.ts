@@ -4,10 +4,9 @@ import { invalid } from '../../http/errors.ts';
 import { DOUBLE_ENTRY_WINDOW, feedPage } from '../../store/changes.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import type { EventContext } from '../event-context.ts';
-import { NIL_UUID, type Cursors, type Position } from './cursor.ts';
+import { MAX_UUID, NIL_UUID, type Cursors, type Position } from './cursor.ts';
 import { MANIFEST_DIGEST_BYTES } from './manifest-service.ts';
 
-const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 const iso = (v: number | null | undefined): string | null => (v == null ? null : new Date(v).toISOString());
 
 /**

@@ -3,11 +3,10 @@ import { SizedLru } from '../../cache/sized-lru.ts';
 import { ConcurrencyLimit, QueueFullError } from '../../http/concurrency-limit.ts';
 import { DomainError } from '../../http/errors.ts';
 import {
-  manifestChangedSince, manifestChangedTickets, manifestSnapshot, manifestTicketPage, type ManifestRow, type ManifestSnapshot,
+  manifestChangedSince, manifestChangedTickets, manifestPosition, manifestSnapshot, manifestTicketPage, type ManifestRow, type ManifestSnapshot,
 } from '../../store/changes.ts';
 import type { EventContext } from '../event-context.ts';
-import type { Cursors } from './cursor.ts';
-import { NIL_UUID } from './cursor.ts';
+import { MAX_UUID, NIL_UUID, type Cursors, type Position } from './cursor.ts';
 import { contextPart, gzipPieces, manifestJson, manifestTicket, type ContextPart, type ManifestTicket } from './manifest-document.ts';
 import { SingleFlight } from './single-flight.ts';
 
@@ -52,6 +51,8 @@ export interface ManifestAnswer { gzip: Buffer; full: boolean; ticketCount: numb
 /** A manifest with what decides whether it can be served again. */
 interface BuiltManifest extends ManifestAnswer {
   snapshot: ManifestSnapshot;
+  /** The position its cursor hands out (manifestPosition). */
+  position: string;
   contextKey: string;
   builtAt: number;
 }
@@ -78,7 +79,9 @@ export interface ManifestCounters { fullBuilds: number; deltaBuilds: number; cac
  * - a delta too large to be worth building is answered with the full manifest.
  * A cached manifest keeps the cursor it was built with: everything it does
  * not show was written at or above that position, so the next delta still
- * finds it (cursors never skip a change).
+ * finds it (cursors never skip a change). Cursors sit just after the event's
+ * newest change below the horizon (manifestPosition), so they move with the
+ * event's own changes only, never with other events' or organisations'.
  */
 export class ManifestService {
   private readonly o: ManifestOptions;
@@ -137,7 +140,8 @@ export class ManifestService {
     const { ids } = changes;
     if (ids === null) {
       this.count.fullInsteadOfDelta++;
-      return this.full(ctx, part, stillWanted, sinceTx);
+      // Instead of this delta: the full manifest must take the device at least as far as the delta would have.
+      return this.full(ctx, part, stillWanted, manifestPosition(changes));
     }
     const build = async (): Promise<BuiltManifest> => {
       const built = await this.build(ctx, part, changes, false, this.idPages(ctx.event.id, ids));
@@ -150,17 +154,34 @@ export class ManifestService {
 
   /**
    * The full manifest, from the cache when it is still exact. `after`: it
-   * replaces a delta from that position, so its cursor must be past it. A
-   * cached copy whose cursor is not would hand the device back a position it
-   * already had — a copy built while a long transaction held the horizon
-   * back, say — and its next delta would be as large again: every device
-   * would download the full manifest on every sync until something changed.
-   * Such a copy is rebuilt, once for all the devices asking at the time.
+   * replaces a delta that would have handed out that position (the event's
+   * newest change below the delta's horizon, plus one), so its own position
+   * must be at or past it. Then the device's next delta lists none of the
+   * changes that made this one too large: they are all below that position.
+   *
+   * At or past, not strictly past: an event position moves only when the
+   * event changes, so a copy built before the delta, whose horizon had
+   * already passed every change the delta found, hands out exactly the
+   * delta's position — that copy is exact and as far along as any build
+   * could be. A copy before it is not: one built while a long transaction
+   * held the horizon back, say, shows the changes but places its cursor
+   * before them, so the device's next delta would be as large again, and
+   * every device would download the full manifest on every sync until
+   * something changed. Such a copy is rebuilt, once for all the devices
+   * asking at the time; a build started after the delta's statement sees a
+   * horizon at or past the delta's (the oldest running transaction only
+   * moves forward), so its position is at or past the delta's.
+   *
+   * (With cursors at the horizon itself, the rule compared with the device's
+   * `since` and had to be strict: a horizon moves with any transaction, so
+   * "not past the device's own cursor" was the sign of a held-back copy. An
+   * event position equal to the device's own is that sign too — the delta
+   * found changes after it — and `after >= since + 1` then rules it out.)
    */
   private async full(ctx: EventContext, part: ContextPart, wanted: () => boolean, after?: string): Promise<BuiltManifest> {
     const key = `${ctx.event.id} ${part.key} full`;
     const answer = await this.flights.run(key, wanted, (stillWanted) => this.cachedOrBuilt(ctx, part, stillWanted));
-    if (after === undefined || BigInt(answer.snapshot.xmin) > BigInt(after)) return answer;
+    if (after === undefined || BigInt(answer.position) >= BigInt(after)) return answer;
     return this.flights.run(`${key} past`, wanted, (stillWanted) => this.cachedOrBuilt(ctx, part, stillWanted, after));
   }
 
@@ -168,14 +189,14 @@ export class ManifestService {
     const eventId = ctx.event.id;
     const cached = this.cache.get(eventId);
     if (cached && cached.contextKey === part.key && this.now() - cached.builtAt < this.o.cacheMaxAgeMs
-      && (after === undefined || BigInt(cached.snapshot.xmin) > BigInt(after))
+      && (after === undefined || BigInt(cached.position) >= BigInt(after))
       && !(await manifestChangedSince(this.db, eventId, cached.snapshot))) {
       this.count.cacheHits++;
       return cached;
     }
     const built = await this.limited(async () => {
       // Taken before any page is read: every page then sees at least what this snapshot saw (see manifestSnapshot).
-      const snapshot = await manifestSnapshot(this.db);
+      const snapshot = await manifestSnapshot(this.db, eventId);
       return this.build(ctx, part, snapshot, true, this.serialPages(eventId));
     }, stillWanted);
     this.count.fullBuilds++;
@@ -194,7 +215,11 @@ export class ManifestService {
 
   private async build(ctx: EventContext, part: ContextPart, snapshot: ManifestSnapshot, full: boolean, pages: AsyncIterable<ManifestRow[]>): Promise<BuiltManifest> {
     const now = this.now();
-    const position = { tx: snapshot.xmin, kind: 0 as const, id: NIL_UUID };
+    // Both cursors go on just after the event's newest change below the horizon (see manifestPosition): a delta
+    // from `tx >= position`, the feed after every item of that change's transaction (as a feed page that has read
+    // everything does), or from the start when the event has no change yet.
+    const position = manifestPosition(snapshot);
+    const feedPosition: Position = snapshot.lastTx === null ? { tx: '0', kind: 0, id: NIL_UUID } : { tx: snapshot.lastTx, kind: 1, id: MAX_UUID };
     let ticketCount = 0;
     async function* tickets(): AsyncGenerator<ManifestTicket[]> {
       for await (const rows of pages) {
@@ -204,9 +229,9 @@ export class ManifestService {
     }
     const gzip = await gzipPieces(manifestJson(part, {
       eventId: ctx.event.id, generatedAt: new Date(now).toISOString(), expiresAt: new Date(now + MANIFEST_LIFETIME_MS).toISOString(),
-      cursor: this.cursors.encode('manifest', ctx.event.id, position), feedCursor: this.cursors.encode('feed', ctx.event.id, position), full,
+      cursor: this.cursors.encode('manifest', ctx.event.id, { tx: position, kind: 0, id: NIL_UUID }), feedCursor: this.cursors.encode('feed', ctx.event.id, feedPosition), full,
     }, tickets()));
-    return { gzip, full, ticketCount, snapshot, contextKey: part.key, builtAt: now };
+    return { gzip, full, ticketCount, snapshot, position, contextKey: part.key, builtAt: now };
   }
 
   /** Every ticket of the event, a page at a time in serial order. */
