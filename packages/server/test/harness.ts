@@ -177,9 +177,10 @@ export async function registerDevice(admin: Client, name = 'Scanner', extra: Rec
  * Retries `check` until it passes or `timeoutMs` runs out, then throws its last
  * error. For change streams: they serve only transactions below the cluster's
  * oldest running one, so a fresh commit can appear a moment later while other
- * transactions (other test files, same PostgreSQL) are still open.
+ * transactions (other test files, same PostgreSQL) are still open — for
+ * seconds when the whole suite runs on a loaded 2-core machine.
  */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

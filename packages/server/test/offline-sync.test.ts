@@ -104,7 +104,8 @@ describeEachBackend('offline sync', (backend) => {
       const fill = await d.upload(3, 4);
       expect(fill.body).toMatchObject({ acked_through: 5, last_seq: 5, missing: [] });
       const after = await server.admin.get(`/api/v1/events/${ev.eventId}/offline-health`);
-      expect(after.body.alerts.filter((a: { device_id?: string }) => a.device_id === d.deviceId)).toEqual([]);
+      // The gap's alert is gone (a clock-skew warning may come and go with the machine's load: the test's device clock is its own).
+      expect(after.body.alerts.filter((a: { device_id?: string; code: string }) => a.device_id === d.deviceId && a.code === 'SCANS_MISSING')).toEqual([]);
     });
 
     it('keeps the original when a seq comes back with different content, and flags the device', async () => {
