@@ -10,3 +10,4 @@ export * from './ids/ticket-id.ts';
 export * from './integrity/scan-chain.ts';
 export * from './testing/admission-vectors.ts';
 export * from './protocol/index.ts';
+export * from './testing/code-vectors.ts';
