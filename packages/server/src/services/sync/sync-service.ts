@@ -447,7 +447,8 @@ export class SyncService {
     const admits = local === 'valid';
     if (integrityProblem) return failedScan(admits, 422, `Integrity check failed: ${integrityProblem}`, local);
     // A code the classifier refused, or one of this event whose look-up missed (a genuine code with no ticket, or a forged one).
-    const refusal = p.codeProblem ?? (ticket ? null : unmatchedCode(p.eventCode ?? UNSETTLED, ctx.codeScope, nodeVerifier));
+    // (A code still keyed by its signed spelling has a ticket here: resolveCodes classified the others.)
+    const refusal = p.codeProblem ?? (ticket ? null : p.eventCode ? unmatchedCode(p.eventCode, ctx.codeScope, nodeVerifier) : NOT_FOUND);
     if (refusal) return failedScan(admits, REFUSAL_STATUS[refusal.reason], REFUSAL_MESSAGE[refusal.reason], refusal.result, refusal.reason);
     if (quarantineFrom !== null && p.scannedAt >= quarantineFrom) {
       return { outcome: { kind: 'failed', status: 403, message: 'Device revoked: scan quarantined for review' }, result: local, reason: 'quarantined', admits, recordStatus: 'quarantined' };
@@ -578,20 +579,19 @@ function describeOffset(offsetMs: number): string {
   return `${size} (${offsetMs < 0 ? 'behind' : 'ahead'})`;
 }
 
-/**
- * A scan stored as failed. A module function rather than a closure in
- * classify: the server runs under tsx, whose esbuild output names every
- * closure it creates (a defineProperty per scan, ~1% of a sync burst's CPU).
- */
 /** How the upload's answer words a code the classifier refused. */
 const REFUSAL_STATUS: Record<CodeRefusal['reason'], number> = { malformed_code: 400, wrong_event: 422, unknown_code: 404, bad_signature: 404, unknown_key: 404 };
 const REFUSAL_MESSAGE: Record<CodeRefusal['reason'], string> = {
   malformed_code: 'Invalid ticket — unreadable code', wrong_event: 'Ticket is for another event', unknown_code: 'Ticket not found',
   bad_signature: 'Invalid ticket — forged or damaged code', unknown_key: 'Invalid ticket — forged or damaged code',
 };
-/** Never used: a code keyed by its signed spelling that found no signed ticket is always classified (resolveCodes). */
-const UNSETTLED: EventCode = { kind: 'imported', text: '' };
+const NOT_FOUND: CodeRefusal = { result: 'invalid_token', reason: 'unknown_code' };
 
+/**
+ * A scan stored as failed. A module function rather than a closure in
+ * classify: the server runs under tsx, whose esbuild output names every
+ * closure it creates (a defineProperty per scan, ~1% of a sync burst's CPU).
+ */
 function failedScan(admits: boolean, status: number, message: string, result: string, reason = 'failed'): Classified {
   return { outcome: { kind: 'failed', status, message }, result, reason, admits, recordStatus: 'failed' };
 }
