@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519, evaluateCodeVector, type CodeVectorExpect } from '@entrada/core';
 import { contextPart } from '../src/services/sync/manifest-document.ts';
-import { describeEachBackend, pgliteBackend, type TestDatabase } from './harness.ts';
+import { describeEachBackend, issueTickets, pgliteBackend, type TestDatabase } from './harness.ts';
 import { codeVectorWorld, type CodeVectorWorld } from './code-vector-world.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -114,6 +114,19 @@ describe('the manifest carries the organisation\'s other events\' public keys', 
     expect(others).toEqual(w.v.organisationEvents.map((e) => ({
       ref: e.ref, keys: [...e.keys].map(([keyId, k]) => ({ key_id: keyId, public_key: Buffer.from(k.publicKey).toString('hex') })),
     })));
+  });
+
+  it('a new event of the organisation reaches the cached manifest at once, and its codes are wrong_event', async () => {
+    const manifest = async () => (await w.device.client.get(`/api/v1/offline/manifest/${w.eventId}?device_id=${w.device.deviceId}`)).body.manifest;
+    const before = await manifest();
+    const created = await w.server.admin.post('/api/v1/events', { name: 'Next', starts_at: '2026-01-01T00:00:00Z', ends_at: '2030-01-01T00:00:00Z', timezone: 'Europe/Amsterdam' });
+    const type = await w.server.admin.post(`/api/v1/events/${created.body.id}/ticket-types`, { name: 'GA', zone_ids: [] });
+    const [ticket] = await issueTickets(w.server.admin, created.body.id, [{ ticket_type_id: type.body.id }]);
+    // Nothing in this event changed: only the configuration digest tells the cached manifest is stale.
+    const after = await manifest();
+    expect(after.other_events).toHaveLength(before.other_events.length + 1);
+    const r = await w.device.client.post('/api/v1/scanning/scan', { code: ticket!.code, event_id: w.eventId, gate_id: w.gateId });
+    expect(r.body).toMatchObject({ result: 'wrong_event', reason: 'wrong_event' });
   });
 
   it('a change to them changes the configuration digest, so a cached manifest is not served again', async () => {
