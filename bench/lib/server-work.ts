@@ -6,16 +6,17 @@
  *
  * Per upload: gunzip the body, JSON.parse it, hash each scan's canonical bytes
  * (payloadHash: idempotency and tamper evidence), verify the chain and its one
- * head signature (verifyChain), key each code's digest (HMAC-SHA-256, as
+ * head signature (verifyChain), key each code's digest (core's codeDigest with node's HMAC, as
  * EventContext.digest: how a code finds its ticket without storing codes in
  * clear), and JSON.stringify an answer of one result per scan. No database,
  * no HTTP, no framework, no reconciliation: the sum is a lower bound of the
  * server's share of a scan's CPU. Used by bench:sync-cpu-floor and, next to
  * the database floor, by bench:offline's CPU budget.
  */
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { chainGenesis, chainUpload, ed25519, issueSignedCode, toBase64Url, toHex, type ChainedScan } from '@entrada/core';
+import { chainGenesis, chainUpload, codeDigest, ed25519, issueSignedCode, toBase64Url, toHex, type ChainedScan } from '@entrada/core';
+import { nodeHmacSha256 } from '../../packages/server/src/crypto/hmac-node.ts';
 import { payloadHash, verifyChain } from '../../packages/server/src/services/sync/integrity.ts';
 import { round } from './run-control.ts';
 
@@ -73,7 +74,7 @@ export function measureServerWork(iterations = 400): ServerWork {
       });
       if (!r.ok) throw new Error(`chain did not verify: ${r.reason}`);
     }],
-    ['keyed digest of each code (HMAC)', () => parsed.scans.map((s) => createHmac('sha256', codeKey).update(s.qrcode, 'utf8').digest().subarray(0, 16))],
+    ['keyed digest of each code (HMAC)', () => parsed.scans.map((s) => codeDigest(codeKey, s.qrcode, nodeHmacSha256))],
     ['JSON.stringify the answer', () => JSON.stringify({ status: 200, results: answer })],
   ];
 

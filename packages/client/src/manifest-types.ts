@@ -40,6 +40,12 @@ export interface ManifestHeader {
     valid_from: string | null; valid_until: string | null;
   }>;
   keys: Array<{ key_id: number; public_key: string; active: boolean }>;
+  /**
+   * The organisation's other events and their public keys: a signed code of one of them that verifies is
+   * `wrong_event`, anything else naming another event is refused as forged. Absent from older servers (and
+   * then every other event's code is refused as the server would for another organisation's).
+   */
+  other_events?: Array<{ ref: number; keys: Array<{ key_id: number; public_key: string }> }>;
   code_digest: { algorithm: string; bytes: number; key: string };
 }
 

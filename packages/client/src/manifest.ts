@@ -1,6 +1,6 @@
 import {
-  codeDigest, ed25519, fromBase64Url, parseScannedCode, ticketIdOf, toBase64Url, verifySignedCode, zonesOverlap,
-  type AdmissionRecord, type Direction, type EventPolicy, type GatePolicy, type ScanResult, type TicketFacts, type TicketScanState,
+  classifyScannedCode, codeDigest, ed25519, fromBase64Url, ticketIdOf, toBase64Url, zonesOverlap,
+  type AdmissionRecord, type CodeScope, type EventCode, type Direction, type EventPolicy, type GatePolicy, type ScanResult, type TicketFacts, type TicketScanState,
   type TicketStatus, type TicketTypePolicy, type Verifier, type VerdictReason,
 } from '@entrada/core';
 import type { ManifestHeader, ManifestTicket, StoredManifest } from './manifest-types.ts';
@@ -24,6 +24,8 @@ export class ManifestIndex {
   private readonly types = new Map<string, TicketTypePolicy>();
   private readonly gates = new Map<string, GatePolicy & { name: string }>();
   private readonly keys = new Map<number, Uint8Array>();
+  private readonly otherEvents = new Map<number, Map<number, Uint8Array>>();
+  private readonly scope: CodeScope;
   private readonly digestKey: Uint8Array;
   private readonly digestBytes: number;
 
@@ -45,6 +47,15 @@ export class ManifestIndex {
     }
     for (const g of header.gates) this.gates.set(g.id, { id: g.id, zoneIds: g.zone_ids, name: g.name });
     for (const k of header.keys) this.keys.set(k.key_id, fromBase64Url(k.public_key));
+    for (const e of header.other_events ?? []) this.otherEvents.set(e.ref, new Map(e.keys.map((k) => [k.key_id, fromBase64Url(k.public_key)])));
+    this.scope = {
+      eventRef: this.eventRef,
+      keys: (keyId) => this.keys.get(keyId),
+      otherEvents: (ref) => {
+        const keys = this.otherEvents.get(ref);
+        return keys && ((keyId) => keys.get(keyId));
+      },
+    };
     this.digestKey = fromBase64Url(header.code_digest.key);
     this.digestBytes = header.code_digest.bytes;
   }
@@ -61,24 +72,21 @@ export class ManifestIndex {
     if (ticket.code_digest) this.byDigest.set(ticket.code_digest, ticket.ticket_id);
   }
 
+  /**
+   * Core's code classifier, as the server's online scan and sync apply it: the same verdict for every code.
+   * Signed codes are found by serial (the manifest holds no digest of issued codes), so their signature is
+   * checked before the look-up; imported codes by the manifest's truncated keyed digest.
+   */
   lookup(scanned: string): CodeLookup {
-    const parsed = parseScannedCode(scanned);
-    if (parsed.kind === 'invalid') return { kind: 'refused', result: 'invalid_token', reason: 'malformed_code', code: null };
-    if (parsed.kind === 'signed') {
-      // As the server does: a code naming another event is "wrong event" (its keys are not in this manifest to check it).
-      if (parsed.claims.eventRef !== this.eventRef) return { kind: 'refused', result: 'wrong_event', reason: 'wrong_event', code: parsed.text };
-      // Offline there is no digest of issued codes to match, so the signature is what vouches for the code.
-      const check = verifySignedCode(parsed, (keyId) => this.keys.get(keyId), this.verify);
-      if (check !== 'ok') return { kind: 'refused', result: 'invalid_token', reason: check, code: parsed.text };
-      const ticket = this.tickets.get(ticketIdOf(parsed.claims.eventRef, parsed.claims.ticketSerial));
-      if (!ticket) return { kind: 'refused', result: 'invalid_token', reason: 'unknown_code', code: parsed.text };
-      return { kind: 'ticket', ticket, code: parsed.text };
-    }
-    const digest = toBase64Url(codeDigest(this.digestKey, parsed.code).slice(0, this.digestBytes));
-    const id = this.byDigest.get(digest);
-    const ticket = id === undefined ? undefined : this.tickets.get(id);
-    if (!ticket) return { kind: 'refused', result: 'invalid_token', reason: 'unknown_code', code: parsed.code };
-    return { kind: 'ticket', ticket, code: parsed.code };
+    const found = classifyScannedCode(scanned, this.scope, this.verify, (code) => this.find(code), { findProves: false });
+    if (found.kind === 'refused') return { kind: 'refused', result: found.refusal.result, reason: found.refusal.reason, code: found.text };
+    return { kind: 'ticket', ticket: found.ticket, code: found.code.text };
+  }
+
+  private find(code: EventCode): ManifestTicket | undefined {
+    if (code.kind === 'signed') return this.tickets.get(ticketIdOf(code.code.claims.eventRef, code.code.claims.ticketSerial));
+    const id = this.byDigest.get(toBase64Url(codeDigest(this.digestKey, code.text).slice(0, this.digestBytes)));
+    return id === undefined ? undefined : this.tickets.get(id);
   }
 
   gate(gateId: string | null): (GatePolicy & { name: string }) | null {

@@ -3,7 +3,7 @@ import vectors from '@entrada/core/vectors/admission.json' with { type: 'json' }
 import { EMPTY_SCAN_STATE, decideAdmission, readAdmissionVectors, replayTicket, ticketIdOf, type AdmissionVector } from '@entrada/core';
 import { decideLocally, type OwnAdmission } from '../src/local-decision.ts';
 import type { ManifestTicket } from '../src/manifest-types.ts';
-import { EVENT_REF, importedDigest, indexOf, signedCode, stateFields, vectorHeader } from './fixtures.ts';
+import { EVENT_REF, OTHER_EVENT_REF, importedDigest, indexOf, signedCode, stateFields, vectorHeader } from './fixtures.ts';
 
 const all = readAdmissionVectors(vectors);
 // As in the server's golden-vector test: a history reaching the scan's time is a late-upload replay, not a gate decision.
@@ -18,7 +18,7 @@ function ticketFor(v: AdmissionVector, fields: Partial<ManifestTicket>): Manifes
 
 /** A code for the vector's ticket: a code of another event when the vector's ticket belongs elsewhere. */
 function codeFor(v: AdmissionVector): string {
-  return signedCode(1, v.ticket.eventId === v.event.id ? EVENT_REF : EVENT_REF + 1);
+  return signedCode(1, v.ticket.eventId === v.event.id ? EVENT_REF : OTHER_EVENT_REF);
 }
 
 describe('golden admission vectors through the client decision path', () => {
@@ -90,7 +90,11 @@ describe('manifest look-up', () => {
     const forged = signedCode(1, EVENT_REF, new Uint8Array(32).fill(9));
     expect(manifest.lookup(forged)).toMatchObject({ kind: 'refused', reason: 'bad_signature' });
     expect(manifest.lookup(signedCode(99))).toMatchObject({ kind: 'refused', reason: 'unknown_code' });
-    expect(manifest.lookup(signedCode(1, EVENT_REF + 5))).toMatchObject({ kind: 'refused', result: 'wrong_event' });
+    expect(manifest.lookup(signedCode(1, OTHER_EVENT_REF))).toMatchObject({ kind: 'refused', result: 'wrong_event' });
+    // Not an event of the organisation: refused as the server does, without saying it is a ticket elsewhere.
+    expect(manifest.lookup(signedCode(1, EVENT_REF + 5))).toMatchObject({ kind: 'refused', result: 'invalid_token', reason: 'unknown_key' });
+    // Another event of the organisation, but not signed by its key.
+    expect(manifest.lookup(signedCode(1, OTHER_EVENT_REF, new Uint8Array(32).fill(9)))).toMatchObject({ kind: 'refused', result: 'invalid_token', reason: 'bad_signature' });
     expect(manifest.lookup('\u0000')).toMatchObject({ kind: 'refused', reason: 'malformed_code' });
   });
 

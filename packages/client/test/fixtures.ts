@@ -5,6 +5,7 @@ import type { ManifestHeader, ManifestTicket } from '../src/manifest-types.ts';
 export const KEYS = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(7));
 export const DIGEST_KEY = new Uint8Array(32).fill(3);
 export const EVENT_REF = 42;
+export const OTHER_EVENT_REF = EVENT_REF + 1;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -42,6 +43,8 @@ export function vectorHeader(v: AdmissionVector, eventId = v.event.id): Manifest
       valid_from: iso(v.type.validFrom), valid_until: iso(v.type.validUntil),
     }],
     keys: [{ key_id: 1, public_key: toBase64Url(KEYS.publicKey), active: true }],
+    // Another event of the organisation (its codes are `wrong_event` here): signed with the same test key.
+    other_events: [{ ref: OTHER_EVENT_REF, keys: [{ key_id: 1, public_key: toBase64Url(KEYS.publicKey) }] }],
     code_digest: { algorithm: 'hmac-sha256', bytes: 8, key: toBase64Url(DIGEST_KEY) },
   };
 }

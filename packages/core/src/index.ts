@@ -11,3 +11,4 @@ export * from './integrity/scan-chain.ts';
 export * from './testing/admission-vectors.ts';
 export * from './testing/schema-limits.ts';
 export * from './protocol/index.ts';
+export * from './testing/code-vectors.ts';

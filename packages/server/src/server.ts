@@ -129,6 +129,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const contexts = new EventContexts(db, opts.secret, now);
   bus.subscribe((m) => {
     if (m.type === 'event_changed') contexts.invalidate(m.eventId);
+    if (m.type === 'organisation_events_changed') contexts.invalidateOrganisation(m.organisationId);
   });
   const ticketCache = new TicketCache(db, opts.ticketCacheSize, bus, now);
   const stats = new TableStats(db, opts.log);

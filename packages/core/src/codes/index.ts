@@ -11,9 +11,12 @@ export type {
   Signer,
   Verifier,
 } from './types.ts';
-export { SIGNED_CODE_PREFIX, issueSignedCode, verifySignedCode } from './signed-code.ts';
+export { SIGNED_CODE_PREFIX, issueSignedCode, verifySignedCode, type SignedCode } from './signed-code.ts';
 export { MAX_CODE_LENGTH, parseScannedCode, signedCodeText } from './scanned-code.ts';
-export { codeDigest } from './digest.ts';
+export { CODE_DIGEST_LENGTH, codeDigest, nobleHmacSha256, type HmacSha256 } from './digest.ts';
+export {
+  classifyScannedCode, readScannedCode, unmatchedCode, type CodeClass, type CodeRefusal, type CodeScope, type EventCode, type ScannedCode,
+} from './classify.ts';
 export { fromHex, toHex } from './hex.ts';
 export { fromBase64Url, toBase64Url } from './base64url.ts';
 export { ed25519 } from './ed25519.ts';

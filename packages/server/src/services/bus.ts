@@ -9,6 +9,8 @@ export type BusMessage =
   /** Many tickets of one event at once (a sync upload): one message instead of one per ticket. */
   | { type: 'tickets_changed'; eventId: string; ticketIds: string[]; versions: number[] }
   | { type: 'event_changed'; eventId: string }
+  /** An event of the organisation was created: the others' contexts hold its public keys (code classification). */
+  | { type: 'organisation_events_changed'; organisationId: string }
   | { type: 'device_changed'; deviceId: string }
   /** An admin token was revoked: instances drop their cached admin tokens. */
   | { type: 'admin_tokens_changed' }

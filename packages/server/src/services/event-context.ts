@@ -1,7 +1,7 @@
-import { createHmac } from 'node:crypto';
-import type { EventPolicy, GatePolicy, Signer, TicketTypePolicy } from '@entrada/core';
+import { codeDigest, type CodeScope, type EventPolicy, type GatePolicy, type Signer, type TicketTypePolicy } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { nodeSigner } from '../crypto/ed25519-node.ts';
+import { nodeHmacSha256 } from '../crypto/hmac-node.ts';
 import { deriveKey, unseal } from '../crypto/seal.ts';
 import { loadEventAggregate, type EventRow, type GateRow, type TicketTypeRow, type ZoneRow } from '../store/events.ts';
 
@@ -20,9 +20,17 @@ export interface EventContext {
   typesByRef: Map<number, TypeContext>;
   publicKeys: Map<number, Uint8Array>;
   activeKeyId: number | null;
+  /**
+   * The organisation's other events (not ended more than a week ago): their
+   * public keys by key id, by event ref. What tells another event's genuine
+   * code (`wrong_event`) from a forged one; shipped in the manifest too.
+   */
+  siblingKeys: Map<number, Map<number, Uint8Array>>;
+  /** What core's code classifier needs to know about this event. */
+  codeScope: CodeScope;
   /** Key of the keyed code digest (shipped to authenticated devices in the manifest). */
   codeKey: Buffer;
-  /** HMAC digest of a code under the event's digest key (same bytes as core's codeDigest). */
+  /** Core's keyed code digest under the event's digest key, with node's HMAC. */
   digest(code: string): Buffer;
   /** The signer of the active key; unsealed on first use. */
   signer(): { keyId: number; sign: Signer };
@@ -39,7 +47,7 @@ export function resolveSettings(raw: Record<string, unknown>): EventSettingsReso
 const TTL_MS = 30_000;
 
 export class EventContexts {
-  private readonly entries = new Map<string, { at: number; ctx: Promise<EventContext | null> }>();
+  private readonly entries = new Map<string, { at: number; ctx: Promise<EventContext | null>; organisationId?: string | undefined }>();
   private readonly keySealKey: Buffer;
 
   constructor(private readonly sql: Sql, serverSecret: Buffer, private readonly now: () => number = Date.now) {
@@ -50,8 +58,9 @@ export class EventContexts {
     const hit = this.entries.get(eventId);
     if (hit && this.now() - hit.at < TTL_MS) return hit.ctx;
     const ctx = this.load(eventId);
-    this.entries.set(eventId, { at: this.now(), ctx });
-    ctx.catch(() => this.entries.delete(eventId));
+    const entry: { at: number; ctx: Promise<EventContext | null>; organisationId?: string | undefined } = { at: this.now(), ctx };
+    this.entries.set(eventId, entry);
+    ctx.then((c) => { entry.organisationId = c?.event.organisationId; }, () => this.entries.delete(eventId));
     return ctx;
   }
 
@@ -63,6 +72,13 @@ export class EventContexts {
 
   invalidate(eventId: string): void {
     this.entries.delete(eventId);
+  }
+
+  /** Forgets the organisation's events (and any still loading): their contexts list the organisation's other events. */
+  invalidateOrganisation(organisationId: string): void {
+    for (const [eventId, entry] of this.entries) {
+      if (entry.organisationId === undefined || entry.organisationId === organisationId) this.entries.delete(eventId);
+    }
   }
 
   private async load(eventId: string): Promise<EventContext | null> {
@@ -78,6 +94,16 @@ export class EventContexts {
     const codeKey = agg.codeKey;
     let signer: { keyId: number; sign: Signer } | null = null;
     const sealKey = this.keySealKey;
+    const publicKeys = new Map(agg.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)]));
+    const siblingKeys = new Map(agg.siblings.map((o) => [o.ref, new Map(o.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)]))]));
+    const codeScope: CodeScope = {
+      eventRef: agg.event.ref,
+      keys: (id) => publicKeys.get(id),
+      otherEvents: (ref) => {
+        const keys = siblingKeys.get(ref);
+        return keys && ((id) => keys.get(id));
+      },
+    };
     return {
       event: agg.event,
       settings,
@@ -86,10 +112,15 @@ export class EventContexts {
       gates,
       types,
       typesByRef: new Map([...types.values()].map((t) => [t.ref, t])),
-      publicKeys: new Map(agg.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)])),
+      publicKeys,
       activeKeyId: active?.keyId ?? null,
+      siblingKeys,
+      codeScope,
       codeKey,
-      digest: (code) => createHmac('sha256', codeKey).update(code, 'utf8').digest().subarray(0, 16),
+      digest: (code) => {
+        const d = codeDigest(codeKey, code, nodeHmacSha256);
+        return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      },
       signer() {
         if (!active) throw new Error(`event ${agg.event.id} has no active signing key`);
         signer ??= { keyId: active.keyId, sign: nodeSigner(unseal(sealKey, active.sealedSecret), active.publicKey) };

@@ -34,11 +34,15 @@ export class EventService {
       offline_holder_names: settings.offline_holder_names ?? false,
     };
     const keys = ed25519.generateKeyPair((n) => new Uint8Array(randomBytes(n)));
-    return this.db.transaction(async (tx) => {
+    const event = await this.db.transaction(async (tx) => {
       const event = await insertEvent(tx, { organisationId, name: body.name, startsAt, endsAt, timezone, settings: normalized, codeKey: randomBytes(32) });
       await insertEventKey(tx, { eventId: event.id, keyId: 1, publicKey: keys.publicKey, sealedSecret: seal(this.keySealKey, keys.secretKey) });
       return event;
     });
+    // The organisation's other events now classify this one's codes as `wrong_event` (and ship its public key).
+    this.contexts.invalidateOrganisation(organisationId);
+    this.bus.publish({ type: 'organisation_events_changed', organisationId });
+    return event;
   }
 
   list(organisationId: string): Promise<EventRow[]> {

@@ -1,6 +1,6 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
-  applyAdmission, decideAdmission, describeVerdict, isInside, parseScannedCode, verifySignedCode, zonesOverlap,
+  applyAdmission, decideAdmission, describeVerdict, isInside, readScannedCode, unmatchedCode, zonesOverlap,
   type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type Verdict, type VerdictReason,
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
@@ -9,12 +9,11 @@ import { nodeVerifier } from '../crypto/ed25519-node.ts';
 import { Lru } from '../cache/lru.ts';
 import type { DeviceRecord, SessionRecord } from '../store/devices.ts';
 import { getSession } from '../store/devices.ts';
-import { findEventIdByRef, listEventDigestKeys } from '../store/events.ts';
 import {
   admitIfUnchanged, admitWithoutGuard, getScan, recordUnmatchedScan, rejectIfUnchanged, type GuardedWrite, type ScanRecordInput,
 } from '../store/scans.ts';
 import { flagDevice } from '../store/offline.ts';
-import { findEventOfDigests, type TicketRecord } from '../store/tickets.ts';
+import type { TicketRecord } from '../store/tickets.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, GateContext, TypeContext } from './event-context.ts';
 import type { EventContexts } from './event-context.ts';
@@ -93,32 +92,18 @@ export class ScanService {
       return this.answer(ctx, { result, reason, admits: false }, direction, null, null, base.scanId, now);
     };
 
-    const parsed = parseScannedCode(req.code);
-    if (parsed.kind === 'invalid') return unmatched('invalid_token', 'malformed_code', ctx.digest(req.code), false);
+    // Core's classifier, as the sync and the scanners apply it: no query but the ticket's look-up by digest.
+    const code = readScannedCode(req.code, ctx.codeScope, nodeVerifier);
+    if (code.kind === 'unreadable') return unmatched(code.refusal.result, code.refusal.reason, ctx.digest(req.code), false);
+    if (code.kind === 'other_event') return unmatched(code.refusal.result, code.refusal.reason, ctx.digest(code.text), false);
 
-    let text: string;
-    if (parsed.kind === 'signed') {
-      if (parsed.claims.eventRef !== ctx.event.ref) {
-        return unmatched(...(await this.foreignSignedCode(parsed, req.device.organisationId)), ctx.digest(parsed.text.toUpperCase()), false);
-      }
-      // No signature check here: a code whose keyed digest matches a ticket is exactly the text we issued.
-      // Only a code that matches nothing is verified, to tell a forged code from an unknown one.
-      text = parsed.text.toUpperCase();
-    } else {
-      text = parsed.code;
-    }
-
-    const digest = ctx.digest(text);
+    // No signature check before the look-up: a code whose keyed digest matches a ticket is exactly the text we
+    // issued. Only a code that matches nothing is verified (in unmatchedCode), to tell a forged code from an unknown one.
+    const digest = ctx.digest(code.text);
     const found = await this.tickets.find(ctx.event.id, digest);
     if (!found) {
-      if (parsed.kind === 'signed') {
-        const check = verifySignedCode(parsed, (id) => ctx.publicKeys.get(id), nodeVerifier);
-        return unmatched('invalid_token', check === 'ok' ? 'unknown_code' : check, digest, true);
-      }
-      const elsewhere = await this.importedCodeEvent(text, ctx);
-      return elsewhere
-        ? unmatched('wrong_event', 'wrong_event', digest, true)
-        : unmatched('invalid_token', 'unknown_code', digest, true);
+      const refusal = unmatchedCode(code, ctx.codeScope, nodeVerifier);
+      return unmatched(refusal.result, refusal.reason, digest, true);
     }
     let ticket: TicketRecord = found;
     const type = await this.typeOf(ctx, ticket);
@@ -213,22 +198,6 @@ export class ScanService {
     const type = ctx.types.get(ticket.typeId) ?? (await this.contexts.refresh(ctx.event.id))?.types.get(ticket.typeId);
     if (!type) throw new Error(`ticket type ${ticket.typeId} missing from event ${ctx.event.id}`);
     return type;
-  }
-
-  /** A signed code of another event: `wrong_event` when it is a genuine ticket of this organisation, else invalid. */
-  private async foreignSignedCode(parsed: Extract<ReturnType<typeof parseScannedCode>, { kind: 'signed' }>, organisationId: string): Promise<[ScanResult, VerdictReason]> {
-    const other = await findEventIdByRef(this.db, parsed.claims.eventRef);
-    if (!other || other.organisationId !== organisationId) return ['invalid_token', 'unknown_code'];
-    const otherCtx = await this.contexts.get(other.id);
-    const check = otherCtx ? verifySignedCode(parsed, (id) => otherCtx.publicKeys.get(id), nodeVerifier) : 'unknown_key';
-    return check === 'ok' ? ['wrong_event', 'wrong_event'] : ['invalid_token', check];
-  }
-
-  /** An unknown imported code may belong to another current event of the organisation: one set-based lookup. */
-  private async importedCodeEvent(code: string, ctx: EventContext): Promise<string | null> {
-    const others = (await listEventDigestKeys(this.db, ctx.event.organisationId)).filter((e) => e.id !== ctx.event.id);
-    const pairs = others.map((e) => ({ eventId: e.id, digest: createHmac('sha256', e.codeKey).update(code, 'utf8').digest().subarray(0, 16) }));
-    return findEventOfDigests(this.db, pairs);
   }
 
   private publishAdmission(ctx: EventContext, before: TicketRecord, after: TicketRecord, gate: GateContext, direction: Direction, at: number): void {

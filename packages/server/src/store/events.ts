@@ -13,8 +13,13 @@ export interface TicketTypeRow {
 }
 export interface EventKeyRow { keyId: number; publicKey: Buffer; sealedSecret: Buffer; active: boolean }
 
+/** Another event of the organisation, as far as classifying its codes goes: its ref and public keys. */
+export interface SiblingEventRow { ref: number; keys: Array<{ keyId: number; publicKey: Buffer }> }
+
 export interface EventAggregate {
   event: EventRow; codeKey: Buffer; zones: ZoneRow[]; gates: GateRow[]; types: TicketTypeRow[]; keys: EventKeyRow[];
+  /** The organisation's other events not ended more than a week ago (the window that bounds the manifest header). */
+  siblings: SiblingEventRow[];
 }
 
 interface RawEvent {
@@ -53,20 +58,9 @@ export async function listEvents(sql: Sql, organisationId: string): Promise<Even
 }
 
 /** Ids of the organisation's events other than `exceptId`, with their digest keys (cross-event `wrong_event` checks). */
-export async function listEventDigestKeys(sql: Sql, organisationId: string): Promise<Array<{ id: string; codeKey: Buffer }>> {
-  const rows = await sql.query<{ id: string; code_key: Uint8Array }>(
-    `SELECT id, code_key FROM events WHERE organisation_id = $1 AND ends_at > now() - interval '7 days'`, [organisationId]);
-  return rows.map((r) => ({ id: r.id, codeKey: Buffer.from(r.code_key) }));
-}
-
-export async function findEventIdByRef(sql: Sql, ref: number): Promise<{ id: string; organisationId: string } | null> {
-  const [row] = await sql.query<{ id: string; organisation_id: string }>(`SELECT id, organisation_id FROM events WHERE ref = $1`, [ref]);
-  return row ? { id: row.id, organisationId: row.organisation_id } : null;
-}
-
 /** The whole configuration of one event in one round trip: what scanning needs, cached per instance. */
 export async function loadEventAggregate(sql: Sql, eventId: string): Promise<EventAggregate | null> {
-  const [row] = await sql.query<RawEvent & { code_key: Uint8Array; zones: unknown; gates: unknown; types: unknown; keys: unknown }>(
+  const [row] = await sql.query<RawEvent & { code_key: Uint8Array; zones: unknown; gates: unknown; types: unknown; keys: unknown; siblings: unknown }>(
     `SELECT ${EVENT_COLUMNS}, code_key,
        (SELECT coalesce(json_agg(json_build_object('id', z.id, 'name', z.name, 'capacity', z.capacity) ORDER BY z.created_at, z.name), '[]'::json)
           FROM zones z WHERE z.event_id = e.id) AS zones,
@@ -79,7 +73,11 @@ export async function loadEventAggregate(sql: Sql, eventId: string): Promise<Eve
           FROM ticket_types t WHERE t.event_id = e.id) AS types,
        (SELECT coalesce(json_agg(json_build_object('keyId', k.key_id, 'publicKey', encode(k.public_key, 'base64'),
             'sealedSecret', encode(k.sealed_secret, 'base64'), 'active', k.active) ORDER BY k.key_id), '[]'::json)
-          FROM event_keys k WHERE k.event_id = e.id) AS keys
+          FROM event_keys k WHERE k.event_id = e.id) AS keys,
+       (SELECT coalesce(json_agg(json_build_object('ref', o.ref, 'keys',
+            (SELECT coalesce(json_agg(json_build_object('keyId', k.key_id, 'publicKey', encode(k.public_key, 'base64')) ORDER BY k.key_id), '[]'::json)
+               FROM event_keys k WHERE k.event_id = o.id)) ORDER BY o.ref), '[]'::json)
+          FROM events o WHERE o.organisation_id = e.organisation_id AND o.id <> e.id AND o.ends_at > now() - interval '7 days') AS siblings
      FROM events e WHERE e.id = $1`,
     [eventId], { name: 'event_aggregate' },
   );
@@ -93,6 +91,9 @@ export async function loadEventAggregate(sql: Sql, eventId: string): Promise<Eve
     gates: parse<GateRow[]>(row.gates),
     types: parse<TicketTypeRow[]>(row.types),
     keys: keys.map((k) => ({ keyId: k.keyId, publicKey: Buffer.from(k.publicKey, 'base64'), sealedSecret: Buffer.from(k.sealedSecret, 'base64'), active: k.active })),
+    siblings: parse<Array<{ ref: number; keys: Array<{ keyId: number; publicKey: string }> }>>(row.siblings).map((o) => ({
+      ref: o.ref, keys: o.keys.map((k) => ({ keyId: k.keyId, publicKey: Buffer.from(k.publicKey, 'base64') })),
+    })),
   };
 }
 

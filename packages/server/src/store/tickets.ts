@@ -95,16 +95,6 @@ export async function ticketsByDigests(sql: Sql, eventId: string, digestsHex: st
   return rows.map((r) => ({ digestHex: r.digest, ticket: toTicket(r) }));
 }
 
-/** Which of these (event, digest) pairs exist: one statement for the cross-event `wrong_event` check. */
-export async function findEventOfDigests(sql: Sql, pairs: Array<{ eventId: string; digest: Buffer }>): Promise<string | null> {
-  if (pairs.length === 0) return null;
-  const [row] = await sql.query<{ event_id: string }>(
-    `SELECT t.event_id FROM tickets t JOIN unnest($1::uuid[], $2::text[]) AS p(event_id, digest)
-       ON t.event_id = p.event_id AND t.code_digest = decode(p.digest, 'hex') LIMIT 1`,
-    [pairs.map((p) => p.eventId), pairs.map((p) => p.digest.toString('hex'))]);
-  return row?.event_id ?? null;
-}
-
 export async function loadEventTickets(sql: Sql, eventId: string, limit: number): Promise<Array<{ digest: Buffer; ticket: TicketRecord }>> {
   const rows = await sql.query<RawTicket & { code_digest: Uint8Array }>(
     `SELECT ${TICKET_COLUMNS}, t.code_digest FROM tickets t WHERE t.event_id = $1 LIMIT $2`, [eventId, limit]);

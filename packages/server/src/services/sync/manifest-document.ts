@@ -34,7 +34,7 @@ export function manifestTicket(ctx: EventContext, r: ManifestRow): ManifestTicke
 
 /**
  * What a manifest takes from the event's configuration (rules, gates, zones,
- * ticket types, keys), and a digest of it: two manifests built from contexts
+ * ticket types, keys, the organisation's other events' keys), and a digest of it: two manifests built from contexts
  * with the same key are the same apart from their tickets. The ticket fields
  * that come from the context (tier, zones, max_scans, holder_name) follow
  * from the ticket types and policies, which are in it.
@@ -61,6 +61,11 @@ export function contextPart(ctx: EventContext): ContextPart {
       valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),
     })),
     keys: [...ctx.publicKeys.entries()].map(([keyId, pk]) => ({ key_id: keyId, public_key: Buffer.from(pk).toString('base64url'), active: keyId === ctx.activeKeyId })),
+    // The organisation's other events' public keys (not secret): the scanner tells another event's genuine ticket
+    // (`wrong_event`) from a forged code exactly as the server does. In the key below, so a change rebuilds the manifest.
+    other_events: [...ctx.siblingKeys.entries()].map(([ref, keys]) => ({
+      ref, keys: [...keys.entries()].map(([keyId, pk]) => ({ key_id: keyId, public_key: Buffer.from(pk).toString('base64url') })),
+    })),
     code_digest: { algorithm: 'hmac-sha256', bytes: MANIFEST_DIGEST_BYTES, key: ctx.codeKey.toString('base64url') },
   };
   const key = createHash('sha256').update(JSON.stringify([event, rest])).digest('base64url');

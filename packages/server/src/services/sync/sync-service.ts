@@ -1,5 +1,6 @@
 import {
-  describeVerdict, MAX_SYNC_SCANS, parseScannedCode, signedCodeText, verifySignedCode,
+  describeVerdict, MAX_SYNC_SCANS, readScannedCode, signedCodeText, unmatchedCode,
+  type CodeRefusal, type EventCode,
   type Direction, type SyncBody, type SyncResponse, type SyncResultItem, type TicketScanState, type Verdict, type VerdictReason,
 } from '@entrada/core';
 import { pgConstraint, pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
@@ -59,9 +60,10 @@ interface Prepared {
   hash: Buffer;
   hashHex: string;
   digestHex: string | null;
-  /** Why the code cannot be a ticket of this event, found without the database. */
-  codeProblem: { result: 'invalid_token' | 'wrong_event'; reason: VerdictReason; status: number; message: string } | null;
-  signedCode: Extract<ReturnType<typeof parseScannedCode>, { kind: 'signed' }> | null;
+  /** Why the code cannot be a ticket of this event, found without the database (core's classifier). */
+  codeProblem: CodeRefusal | null;
+  /** A code of this event as core's classifier read it: what decides when its look-up misses. */
+  eventCode: EventCode | null;
   /** Spelled like a signed code and keyed by that spelling, not decoded yet (see resolveCodes). */
   unparsed: boolean;
   flags: string[];
@@ -394,7 +396,7 @@ export class SyncService {
     if (gateId && !knownGate) flags.push('unknown_gate');
     const p: Prepared = {
       index, qrcode: s.qrcode, seq: s.seq, scannedAt: s.scanned_at, direction, gateId: knownGate ? gateId : null, localResult, scanId,
-      hash, hashHex: hash.toString('hex'), flags, implausibleTime, digestHex: null, signedCode: null, codeProblem: null, unparsed: false,
+      hash, hashHex: hash.toString('hex'), flags, implausibleTime, digestHex: null, eventCode: null, codeProblem: null, unparsed: false,
     };
     // Decoding a signed code (base32, frame) was ~4% of the server's CPU on a sync burst; its keyed digest alone
     // finds its ticket. Whatever that does not settle is parsed after the lookup.
@@ -408,18 +410,16 @@ export class SyncService {
     return p;
   }
 
+  /** Core's classifier (as the online scan and the scanners): no query, and the ticket then looked up by digest. */
   private parseCode(ctx: EventContext, p: Prepared): void {
     p.unparsed = false;
     p.digestHex = null;
-    const parsed = parseScannedCode(p.qrcode);
-    if (parsed.kind === 'invalid') {
-      p.codeProblem = { result: 'invalid_token', reason: 'malformed_code', status: 400, message: 'Invalid ticket — unreadable code' };
-    } else if (parsed.kind === 'signed') {
-      p.signedCode = parsed;
-      if (parsed.claims.eventRef !== ctx.event.ref) p.codeProblem = { result: 'wrong_event', reason: 'wrong_event', status: 422, message: 'Ticket is for another event' };
-      else p.digestHex = ctx.digest(parsed.text.toUpperCase()).toString('hex');
+    const code = readScannedCode(p.qrcode, ctx.codeScope, nodeVerifier);
+    if (code.kind === 'unreadable' || code.kind === 'other_event') {
+      p.codeProblem = code.refusal;
     } else {
-      p.digestHex = ctx.digest(parsed.code).toString('hex');
+      p.eventCode = code;
+      p.digestHex = ctx.digest(code.text).toString('hex');
     }
   }
 
@@ -446,12 +446,10 @@ export class SyncService {
     const local = p.localResult ?? 'valid';
     const admits = local === 'valid';
     if (integrityProblem) return failedScan(admits, 422, `Integrity check failed: ${integrityProblem}`, local);
-    if (p.codeProblem) return failedScan(admits, p.codeProblem.status, p.codeProblem.message, p.codeProblem.result, p.codeProblem.reason);
-    if (!ticket) {
-      // A genuine signed code with no ticket row, or a forged one: say which when we can.
-      const check = p.signedCode ? verifySignedCode(p.signedCode, (id) => ctx.publicKeys.get(id), nodeVerifier) : 'ok';
-      return failedScan(admits, 404, check === 'ok' ? 'Ticket not found' : 'Invalid ticket — forged or damaged code', 'invalid_token', check === 'ok' ? 'unknown_code' : check);
-    }
+    // A code the classifier refused, or one of this event whose look-up missed (a genuine code with no ticket, or a forged one).
+    // (A code still keyed by its signed spelling has a ticket here: resolveCodes classified the others.)
+    const refusal = p.codeProblem ?? (ticket ? null : p.eventCode ? unmatchedCode(p.eventCode, ctx.codeScope, nodeVerifier) : NOT_FOUND);
+    if (refusal) return failedScan(admits, REFUSAL_STATUS[refusal.reason], REFUSAL_MESSAGE[refusal.reason], refusal.result, refusal.reason);
     if (quarantineFrom !== null && p.scannedAt >= quarantineFrom) {
       return { outcome: { kind: 'failed', status: 403, message: 'Device revoked: scan quarantined for review' }, result: local, reason: 'quarantined', admits, recordStatus: 'quarantined' };
     }
@@ -580,6 +578,14 @@ function describeOffset(offsetMs: number): string {
   const size = a < 3_600_000 ? `${Math.round(a / 1000)} s` : a < 2 * DAY_MS ? `${Math.round(a / 3_600_000)} h` : `${Math.round(a / DAY_MS)} days`;
   return `${size} (${offsetMs < 0 ? 'behind' : 'ahead'})`;
 }
+
+/** How the upload's answer words a code the classifier refused. */
+const REFUSAL_STATUS: Record<CodeRefusal['reason'], number> = { malformed_code: 400, wrong_event: 422, unknown_code: 404, bad_signature: 404, unknown_key: 404 };
+const REFUSAL_MESSAGE: Record<CodeRefusal['reason'], string> = {
+  malformed_code: 'Invalid ticket — unreadable code', wrong_event: 'Ticket is for another event', unknown_code: 'Ticket not found',
+  bad_signature: 'Invalid ticket — forged or damaged code', unknown_key: 'Invalid ticket — forged or damaged code',
+};
+const NOT_FOUND: CodeRefusal = { result: 'invalid_token', reason: 'unknown_code' };
 
 /**
  * A scan stored as failed. A module function rather than a closure in

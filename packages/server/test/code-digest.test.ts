@@ -1,0 +1,35 @@
+/**
+ * The keyed code digest has one definition, core's `codeDigest`, with the
+ * HMAC injected: node's native one on the server, core's pure one on the
+ * scanners. They must give the same bytes, or a device would not find the
+ * tickets the server stored.
+ */
+import { webcrypto } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { codeDigest, nobleHmacSha256, toHex } from '@entrada/core';
+import { nodeHmacSha256 } from '../src/crypto/hmac-node.ts';
+
+describe('codeDigest with an injected HMAC', () => {
+  it('gives the same bytes with node\'s HMAC and core\'s pure one, for any key and any text', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.string({ unit: 'grapheme', maxLength: 300 }), (key, code) => {
+      expect(toHex(codeDigest(key, code, nodeHmacSha256))).toBe(toHex(codeDigest(key, code, nobleHmacSha256)));
+    }), { numRuns: 2000 });
+  });
+
+  it('is RFC 4231 test case 2 truncated to 16 bytes, with either HMAC', () => {
+    const key = new TextEncoder().encode('Jefe');
+    for (const mac of [nodeHmacSha256, nobleHmacSha256]) {
+      expect(toHex(codeDigest(key, 'what do ya want for nothing?', mac))).toBe('5bdcc146bf60754e6a042426089575c7');
+    }
+  });
+
+  it('matches WebCrypto\'s HMAC (what a browser has natively)', async () => {
+    const key = new Uint8Array(32).fill(21);
+    const cryptoKey = await webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    for (const code of ['TK-0001', 'ENT-1234', 'é', 'e\u0301', '😀 ticket', 'X'.repeat(256)]) {
+      const web = new Uint8Array(await webcrypto.subtle.sign('HMAC', cryptoKey, new TextEncoder().encode(code))).subarray(0, 16);
+      expect(toHex(codeDigest(key, code, nodeHmacSha256))).toBe(toHex(web));
+    }
+  });
+});
