@@ -56,11 +56,12 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
       throw new Error(`Route ${String(route.method)} ${route.url} must declare config.auth: 'admin' | 'device' | 'admin-or-device' | 'none'`);
     }
     const role: unknown = route.config?.role;
+    // Published in the OpenAPI document (x-entrada-auth, x-entrada-role): the console hides what a role may not use, and the role test reads them.
+    route.schema = { ...(route.schema ?? {}), 'x-entrada-auth': declared } as NonNullable<typeof route.schema>;
     if (declared === 'admin' || declared === 'admin-or-device') {
       if (typeof role !== 'string' || !ROLE_NAMES.has(role)) {
         throw new Error(`Route ${String(route.method)} ${route.url} must declare config.role: ${ROLES.join(' | ')} (the least organiser role it needs)`);
       }
-      // Published in the OpenAPI document: the console hides what a role may not use, and the role test reads it.
       const described = route.schema?.description;
       route.schema = {
         ...(route.schema ?? {}), 'x-entrada-role': role,
