@@ -6,6 +6,7 @@ import { Lru } from '../cache/lru.ts';
 import { findAdminByTokenHash, insertLoginLog, touchAdminTokens, type AdminPrincipal } from '../store/organisations.ts';
 import { findDeviceByTokenHash, touchDevices, type DeviceRecord } from '../store/devices.ts';
 import { findSessionByTokenHash, revokeSession, touchSessions, type SessionRecord } from '../store/users.ts';
+import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from './account-service.ts';
 import type { Bus } from './bus.ts';
 import { FailureLimiter } from './failure-limiter.ts';
 
@@ -92,10 +93,7 @@ export class Authenticator {
   private readonly pendingSessions = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout;
 
-  constructor(
-    private readonly db: Database, bus: Bus, private readonly now: () => number = Date.now,
-    private readonly sessionLimits: { idleMs: number; absoluteMs: number } = { idleMs: 12 * 3_600_000, absoluteMs: 7 * 24 * 3_600_000 },
-  ) {
+  constructor(private readonly db: Database, bus: Bus, private readonly now: () => number = Date.now) {
     bus.subscribe((m) => {
       if (m.type === 'device_changed') this.devices.clear();
       if (m.type === 'admin_tokens_changed') this.admins.clear();
@@ -134,8 +132,8 @@ export class Authenticator {
     const now = this.now();
     const lastSeen = Math.max(session.lastSeenAt, this.sessionSeen.get(session.id) ?? -Infinity);
     const ended = session.revokedAt !== null ? 'ended' : !session.userActive ? 'ended: the account is deactivated'
-      : now >= session.expiresAt || now - session.createdAt >= this.sessionLimits.absoluteMs ? 'expired (7 days after login)'
-      : now - lastSeen >= this.sessionLimits.idleMs ? 'expired (12 hours without use)' : null;
+      : now >= session.expiresAt || now - session.createdAt >= SESSION_ABSOLUTE_MS ? 'expired (7 days after login)'
+      : now - lastSeen >= SESSION_IDLE_MS ? 'expired (12 hours without use)' : null;
     if (ended !== null) {
       if (session.revokedAt === null) {
         this.sessions.clear();
