@@ -228,6 +228,28 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
   });
 });
 
+describeEachBackend('the first owner from the environment', (backend) => {
+  it('is made on start when the organisation has no user, once; a weak ENTRADA_OWNER_PASSWORD stops the start naming the rule', async () => {
+    const tdb = await backend.open();
+    try {
+      const weak = startTestServer(tdb.db, { config: { owner: { email: 'ops@example.com', password: 'short' } } });
+      await expect(weak).rejects.toThrow('ENTRADA_OWNER_PASSWORD: is too short: a password needs at least 10 characters');
+      const owner = { email: 'ops@example.com', password: 'the operator passphrase' };
+      const first = await startTestServer(tdb.db, { config: { owner } });
+      expect(first.bootstrap.owner).toEqual({ email: 'ops@example.com', password: null, source: 'env' });
+      expect((await login(first, owner.email, owner.password)).body.user).toMatchObject({ role: 'owner' });
+      await first.close();
+      // The organisation has a user now: another start makes none, whatever the environment says.
+      const again = await startTestServer(tdb.db, { adminToken: first.adminToken, config: { owner: { email: 'other@example.com', password: 'another passphrase' } } });
+      expect(again.bootstrap.owner).toBeNull();
+      expect((await again.admin.get('/api/v1/users')).body.users.map((u: { email: string }) => u.email)).toEqual(['ops@example.com']);
+      await again.close();
+    } finally {
+      await tdb.drop();
+    }
+  });
+});
+
 describeEachBackend('roles on every organiser route (from the OpenAPI document)', (backend) => {
   let tdb: TestDatabase;
   let server: TestServer;
