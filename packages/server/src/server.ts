@@ -58,7 +58,13 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   return pino({
     level,
     // Tokens and personal data never reach the logs.
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.holder_name', '*.code'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]',
+        '*.token', '*.holder_name', '*.code', '*.password', '*.current_password', '*.new_password', '*.csrf_token',
+      ],
+      censor: '[redacted]',
+    },
     // Fastify's request fields, but a pair URL's code (`/?pair=XXXX-XXXX`, opened by a scanner) is a credential.
     serializers: {
       req: (req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
