@@ -1,5 +1,5 @@
 /** The shapes of the API answers the CLI reads (see packages/server/src/routes). */
-import type { AdminTokenView, CreatedAdminTokenResponse, PairingCodeResponse, ScanVerdictResponse, StaffView } from '@entrada/core';
+import type { AdminTokenView, CreatedAdminTokenResponse, UserView, PairingCodeResponse, ScanVerdictResponse, StaffView } from '@entrada/core';
 
 export interface EventSummary {
   id: string; name: string; starts_at: string; ends_at: string; timezone: string; created_at: string;
@@ -41,3 +41,6 @@ export type AdminToken = AdminTokenView;
 
 /** `POST /api/v1/tokens`: the listing's fields and the token, shown once. */
 export type CreatedAdminToken = CreatedAdminTokenResponse;
+
+/** `GET /api/v1/users`: an organiser's account (never its password). */
+export type User = UserView;

@@ -6,6 +6,7 @@ import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
 import { addStaff, deactivateStaff, listStaff } from './commands/staff.ts';
 import { createToken, listTokens, revokeToken } from './commands/tokens.ts';
+import { addUser, deactivateUser, listUsers, PASSWORD_ENV, resetPassword, setUserRole } from './commands/users.ts';
 import { runSimulate, SIMULATE_DEFAULTS } from './commands/simulate.ts';
 import { exportTickets } from './commands/tickets-export.ts';
 import { DEFAULT_IMPORT_BATCH, importTickets } from './commands/tickets-import.ts';
@@ -197,9 +198,10 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
   tokens.command('create')
     .description('Make an admin token and print it (shown once)')
     .requiredOption('--name <name>', 'who or what uses it, e.g. "Box office laptop" (required)')
-    .addHelpText('after', examples('entrada tokens create --name "Box office laptop"'))
-    .action(async (opts: { name: string }, cmd: Command) => {
-      await createToken({ connection: connection(cmd, 'admin'), name: opts.name }, output);
+    .option('--role <role>', 'what it may do: viewer, supervisor, manager or owner (default owner)')
+    .addHelpText('after', examples('entrada tokens create --name "Box office laptop"', 'entrada tokens create --name "Dashboard" --role viewer'))
+    .action(async (opts: { name: string; role?: string }, cmd: Command) => {
+      await createToken({ connection: connection(cmd, 'admin'), name: opts.name, ...(opts.role ? { role: opts.role } : {}) }, output);
     });
   tokens.command('revoke')
     .description('Revoke an admin token: refused from now on, on every server instance (the last one cannot be revoked)')
@@ -208,6 +210,46 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       + examples('entrada tokens revoke 3a9d…'))
     .action(async (tokenId: string, _opts: unknown, cmd: Command) => {
       await revokeToken({ connection: connection(cmd, 'admin'), tokenId }, output);
+    });
+
+  const users = program.command('users').description('Console users of your organisation and their roles (an owner\'s token)');
+  const passwordHelp = `\nThe password comes from ${PASSWORD_ENV} when set (never from the command line), else one is generated and printed once.\n`;
+  users.command('list')
+    .description('List the organisation\'s users')
+    .addHelpText('after', examples('entrada users list'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      await listUsers({ connection: connection(cmd, 'admin') }, output);
+    });
+  users.command('add')
+    .description('Add a user who logs in to the console')
+    .requiredOption('--email <email>', 'their login (required)')
+    .requiredOption('--name <name>', 'their name (required)')
+    .requiredOption('--role <role>', 'viewer, supervisor, manager or owner (required)')
+    .addHelpText('after', passwordHelp + examples('entrada users add --email ann@example.com --name "Ann" --role manager'))
+    .action(async (opts: { email: string; name: string; role: string }, cmd: Command) => {
+      await addUser({ connection: connection(cmd, 'admin'), ...opts, env }, output);
+    });
+  users.command('set-role')
+    .description('Change a user\'s role (the last active owner keeps theirs)')
+    .argument('<user>', 'their email or user id')
+    .argument('<role>', 'viewer, supervisor, manager or owner')
+    .addHelpText('after', examples('entrada users set-role ann@example.com supervisor'))
+    .action(async (user: string, role: string, _opts: unknown, cmd: Command) => {
+      await setUserRole({ connection: connection(cmd, 'admin'), user, role }, output);
+    });
+  users.command('deactivate')
+    .description('Deactivate a user: their sessions end at once and they can no longer log in')
+    .argument('<user>', 'their email or user id')
+    .addHelpText('after', examples('entrada users deactivate ann@example.com'))
+    .action(async (user: string, _opts: unknown, cmd: Command) => {
+      await deactivateUser({ connection: connection(cmd, 'admin'), user }, output);
+    });
+  users.command('reset-password')
+    .description('Set a new password for a user who forgot theirs; their sessions end')
+    .argument('<user>', 'their email or user id')
+    .addHelpText('after', passwordHelp + examples('entrada users reset-password ann@example.com'))
+    .action(async (user: string, _opts: unknown, cmd: Command) => {
+      await resetPassword({ connection: connection(cmd, 'admin'), user, env }, output);
     });
 
   const events = program.command('events').description('List events and show their gate and ticket type ids');

@@ -35,6 +35,13 @@ describe('entrada serve', () => {
       expect(out).toContain(`Database     embedded PGlite in ${dataDir}/pglite`);
       expect(out).toContain(`Admin token  ${server.bootstrap.adminToken}`);
       expect(out).toContain(`(generated now; kept in ${dataDir}/bootstrap.json so it is shown on every start)`);
+      // The console and its first owner's generated login, which works.
+      expect(out).toContain(`Console      ${server.url}/console/`);
+      const owner = /^ {2}Login {8}(\S+) {2}password (\S+)$/m.exec(out);
+      expect(owner?.[1]).toBe('owner@entrada.local');
+      expect(out).toContain(`(generated now; kept in ${dataDir}/bootstrap.json until you change it)`);
+      const session = await new Client(server.url, null).post('/api/v1/auth/login', { email: owner![1], password: owner![2] });
+      expect(session.body.user).toMatchObject({ email: 'owner@entrada.local', role: 'owner' });
       const demo = server.bootstrap.demo!;
       expect(out).toContain(`Event id      ${demo.eventId}`);
       expect(out).toContain(`Device token  ${demo.deviceToken}`);
@@ -70,6 +77,8 @@ describe('entrada serve', () => {
     out = again.stdout();
     expect(out).toContain(`Admin token  ${server.bootstrap.adminToken}`);
     expect(out).toContain(`(from the data folder: ${dataDir}/bootstrap.json)`);
+    expect(out).toMatch(/^ {2}Login {8}owner@entrada\.local {2}password \S+$/m);
+    expect(out).toContain(`(from ${dataDir}/bootstrap.json; change it in the console)`);
     expect(out).toContain(`Event id      ${server.bootstrap.demo!.eventId}`);
     // The first code was used: a new one is printed (and kept) instead.
     expect(restarted.bootstrap.demo!.pairing!.code).not.toBe(server.bootstrap.demo!.pairing!.code);
@@ -111,7 +120,8 @@ describe('entrada serve', () => {
   it('the real binary serves until SIGTERM, then shuts down cleanly with exit 0', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', 'serve', '--data-dir', `${tmp.dir}/spawned`, '--port', '0', '--host', '127.0.0.1'], {
       cwd: packageDir,
-      env: { ...process.env, ...serverEnv(`${tmp.dir}/ignored`), ENTRADA_DEMO: 'off', ENTRADA_ADMIN_TOKEN: 'eat_spawned_test_token', DATABASE_URL: '', REDIS_URL: '' },
+      env: { ...process.env, ...serverEnv(`${tmp.dir}/ignored`), ENTRADA_DEMO: 'off', ENTRADA_ADMIN_TOKEN: 'eat_spawned_test_token', DATABASE_URL: '', REDIS_URL: '',
+        ENTRADA_OWNER_EMAIL: 'ops@example.com', ENTRADA_OWNER_PASSWORD: 'spawned owner passphrase' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -134,9 +144,13 @@ describe('entrada serve', () => {
       // The operator's own token is never printed.
       expect(stdout).not.toContain('eat_spawned_test_token');
       expect(stdout).toContain('Admin token  set by ENTRADA_ADMIN_TOKEN (not shown)');
+      // The operator's first owner: made, its password never printed.
+      expect(stdout).toContain('Login        ops@example.com with ENTRADA_OWNER_PASSWORD (not shown)');
+      expect(stdout).not.toContain('spawned owner passphrase');
       expect(stdout).toContain('No demo event (ENTRADA_DEMO=off');
       const url = /URL {10}(\S+)/.exec(stdout)![1]!;
       expect((await cli(['devices', 'list', '--url', url, '--token', 'eat_spawned_test_token'])).stdout).toContain('No devices yet');
+      expect((await new Client(url, null).post('/api/v1/auth/login', { email: 'ops@example.com', password: 'spawned owner passphrase' })).status).toBe(200);
     } finally {
       child.kill('SIGTERM');
     }

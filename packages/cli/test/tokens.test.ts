@@ -16,14 +16,14 @@ describe('entrada tokens', () => {
     const first = await cli(['tokens', 'list'], env);
     expect(first.code).toBe(0);
     const [header, ...rows] = first.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^TOKEN ID\s+NAME\s+ORIGIN\s+PLATFORM\s+LAST USED\s+CREATED$/);
+    expect(header).toMatch(/^TOKEN ID\s+NAME\s+ROLE\s+ORIGIN\s+PLATFORM\s+LAST USED\s+CREATED$/);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatch(/^[0-9a-f-]{36}\s+ENTRADA_ADMIN_TOKEN \(this token\)\s+environment\s+yes\s+(never|\d{4}-\S+)\s+\d{4}-/);
+    expect(rows[0]).toMatch(/^[0-9a-f-]{36}\s+ENTRADA_ADMIN_TOKEN \(this token\)\s+owner\s+environment\s+yes\s+(never|\d{4}-\S+)\s+\d{4}-/);
     expect(first.stdout).not.toContain(server.adminToken);
 
     const made = await cli(['tokens', 'create', '--name', 'Box office laptop'], env);
     expect(made.code).toBe(0);
-    expect(made.stdout).toContain('Made admin token "Box office laptop".');
+    expect(made.stdout).toContain('Made admin token "Box office laptop" (owner).');
     expect(made.stdout).toContain('shown once — store it now');
     const id = /^ {2}id {5}(\S+)$/m.exec(made.stdout)?.[1];
     const token = /^ {2}token {2}(\S+)$/m.exec(made.stdout)?.[1];
@@ -31,7 +31,7 @@ describe('entrada tokens', () => {
     expect(made.stdout).toContain(`  entrada tokens revoke ${id}`);
     // The printed token works, and the new token is listed (as this token, when it asks).
     const listed = await cli(['tokens', 'list', '--token', token!], { ENTRADA_URL: server.url });
-    expect(listed.stdout).toMatch(new RegExp(`^${id}\\s+Box office laptop \\(this token\\)\\s+api\\s+yes`, 'm'));
+    expect(listed.stdout).toMatch(new RegExp(`^${id}\\s+Box office laptop \\(this token\\)\\s+owner\\s+api\\s+yes`, 'm'));
     expect(listed.stdout).not.toContain(token!);
 
     const revoked = await cli(['tokens', 'revoke', id!], env);
@@ -47,7 +47,19 @@ describe('entrada tokens', () => {
     const own = (await cli(['tokens', 'list'], env)).stdout.match(/^([0-9a-f-]{36})\s+ENTRADA_ADMIN_TOKEN/m)?.[1];
     const last = await cli(['tokens', 'revoke', own!], env);
     expect(last.code).toBe(1);
-    expect(last.stderr).toMatch(/^error: This is the organisation's last admin token: make another one first .* \(CONFLICT\)\n$/);
+    expect(last.stderr).toMatch(/^error: This is the organisation's last admin token and it has no owner account: make another token .* \(CONFLICT\)\n$/);
     expect(await cli(['tokens', 'create'], env)).toMatchObject({ code: 1, stderr: "error: required option '--name <name>' not specified\n" });
+    expect(await cli(['tokens', 'create', '--name', 'x', '--role', 'admin'], env))
+      .toMatchObject({ code: 1, stderr: 'error: --role must be one of viewer, supervisor, manager, owner, got "admin"\n' });
+  });
+
+  it('makes a token with a role, which is refused what the role may not do', async () => {
+    const env = { ENTRADA_URL: server.url, ENTRADA_ADMIN_TOKEN: server.adminToken };
+    const made = await cli(['tokens', 'create', '--name', 'Dashboard', '--role', 'viewer'], env);
+    expect(made.stdout).toContain('Made admin token "Dashboard" (viewer).');
+    const token = /^ {2}token {2}(\S+)$/m.exec(made.stdout)?.[1];
+    expect((await cli(['tokens', 'list'], env)).stdout).toMatch(/^\S+\s+Dashboard\s+viewer\s+api/m);
+    const refused = await cli(['tokens', 'list', '--token', token!], { ENTRADA_URL: server.url });
+    expect(refused).toMatchObject({ code: 1, stderr: 'error: This needs the owner role or above; this admin token has the viewer role (FORBIDDEN)\n' });
   });
 });

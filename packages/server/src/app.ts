@@ -7,6 +7,7 @@ import { installAuthentication } from './http/authentication.ts';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, MAX_URL_LENGTH } from './http/errors.ts';
 import type { TrustProxy } from './config.ts';
 import type { Services } from './services/container.ts';
+import { accountRoutes } from './routes/accounts.ts';
 import { adminTokenRoutes } from './routes/admin-tokens.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -49,8 +50,14 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   await app.register(swagger, {
     openapi: {
       info: { title: 'Entrada API', version: services.version, description: 'Offline-first ticket scanning. Errors are `{error, message}`.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          // The console's session (POST /api/v1/auth/login); POST, PUT, PATCH and DELETE also need its x-csrf-token header.
+          session: { type: 'apiKey', in: 'cookie', name: 'entrada_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -72,6 +79,7 @@ const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api)
   await api.register(ticketRoutes(services));
   await api.register(deviceRoutes(services));
   await api.register(adminTokenRoutes(services));
+  await api.register(accountRoutes(services));
   await api.register(pairingRoutes(services));
   await api.register(staffRoutes(services));
   await api.register(scanningRoutes(services));

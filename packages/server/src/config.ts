@@ -36,6 +36,11 @@ export interface Config {
   webDir: string | undefined;
   /** ENTRADA_TRUST_PROXY: behind a reverse proxy, so client addresses (and the limits counted by them) are the clients'. */
   trustProxy: TrustProxy;
+  /**
+   * ENTRADA_OWNER_EMAIL and ENTRADA_OWNER_PASSWORD: the first owner, made on
+   * start when the first organisation has no user yet (both or neither).
+   */
+  owner: { email: string; password: string } | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -56,7 +61,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: parsePublicUrl(nonEmpty(env.ENTRADA_PUBLIC_URL)),
     webDir: env.ENTRADA_WEB_DIR ? path.resolve(env.ENTRADA_WEB_DIR) : undefined,
     trustProxy: parseTrustProxy(nonEmpty(env.ENTRADA_TRUST_PROXY)),
+    owner: parseOwner(env),
   };
+}
+
+function parseOwner(env: NodeJS.ProcessEnv): Config['owner'] {
+  const email = nonEmpty(env.ENTRADA_OWNER_EMAIL)?.trim();
+  const password = nonEmpty(env.ENTRADA_OWNER_PASSWORD);
+  if (!email && !password) return undefined;
+  if (!email || !password) throw new ConfigError('ENTRADA_OWNER_EMAIL and ENTRADA_OWNER_PASSWORD go together: set both (the first owner\'s login) or neither');
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new ConfigError(`ENTRADA_OWNER_EMAIL must be an email address, got "${email}"`);
+  return { email, password };
 }
 
 function parseDemo(env: NodeJS.ProcessEnv): boolean {

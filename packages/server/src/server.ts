@@ -9,6 +9,7 @@ import { openPglite } from './db/pglite.ts';
 import { makePrivateDir, makeTreePrivate } from './db/private-files.ts';
 import { openPostgres } from './db/postgres.ts';
 import { resolveServerSecret } from './crypto/server-secret.ts';
+import { AccountService } from './services/account-service.ts';
 import { AdminTokenService } from './services/admin-token-service.ts';
 import { Authenticator } from './services/auth.ts';
 import { bootstrap, type BootstrapInfo } from './services/bootstrap.ts';
@@ -88,7 +89,13 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   return pino({
     level,
     // Tokens and personal data never reach the logs.
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.holder_name', '*.code'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]',
+        '*.token', '*.holder_name', '*.code', '*.password', '*.current_password', '*.new_password', '*.csrf_token',
+      ],
+      censor: '[redacted]',
+    },
     // Fastify's request fields, but a pair URL's code (`/?pair=XXXX-XXXX`, opened by a scanner) is a credential.
     serializers: {
       err: errorLogFields,
@@ -144,6 +151,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
   const adminTokens = new AdminTokenService(db, bus, now);
+  const accounts = new AccountService(db, bus, now);
   const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats);
   const sync = {
     sync: syncService,
@@ -154,7 +162,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     legacy: new LegacyReconcileService(db, contexts, bus, now),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
   };
-  return { db, bus, auth, adminTokens, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
+  return { db, bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
 }
 
 export interface RunningServer {
@@ -198,7 +206,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   try {
     // Credentials are kept in the data folder only for a database that lives there (not an injected one).
     boot = await bootstrap(db, services, {
-      adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db,
+      adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db, owner: config.owner,
     });
     app = await buildApp(services, { logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}) });
     await app.listen({ port: config.port, host: config.host });

@@ -174,7 +174,7 @@ describeEachBackend('admin API', (backend) => {
 
   describe('authentication and isolation', () => {
     it('needs an admin token', async () => {
-      expect((await server.client('').get('/api/v1/events')).body).toEqual({ error: 'UNAUTHORIZED', message: 'Missing bearer token (Authorization: Bearer <token>)' });
+      expect((await server.client('').get('/api/v1/events')).body).toEqual({ error: 'UNAUTHORIZED', message: 'Log in (POST /api/v1/auth/login) or send an admin token (Authorization: Bearer <token>)' });
       expect((await server.client('eat_wrong').get('/api/v1/events')).status).toBe(401);
       const d = await registerDevice(server.admin, 'Not an admin');
       expect((await server.client(d.token).get('/api/v1/events')).status).toBe(401);

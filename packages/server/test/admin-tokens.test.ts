@@ -28,7 +28,7 @@ describeEachBackend('admin tokens', (backend) => {
     const list = await server.admin.get('/api/v1/tokens');
     expect(list.status).toBe(200);
     expect(list.body.tokens).toEqual([{
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'ENTRADA_ADMIN_TOKEN', origin: 'env', platform: true,
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'ENTRADA_ADMIN_TOKEN', origin: 'env', role: 'owner', platform: true,
       created_at: expect.any(String), last_used_at: null, revoked_at: null, current: true,
     }]);
 

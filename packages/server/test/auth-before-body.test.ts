@@ -122,12 +122,31 @@ describe('declared authentication', () => {
     await app.close();
   });
 
+  it('refuses to start with an organiser route that declares no role, or a role on a route no organiser may call', async () => {
+    const noRole = Fastify({ logger: false });
+    installAuthentication(noRole, server.services.auth);
+    const roleless = async (): Promise<void> => {
+      noRole.get('/api/v1/roleless', { config: { auth: 'admin' } }, async () => ({}));
+      await noRole.ready();
+    };
+    await expect(roleless()).rejects.toThrow('Route GET /api/v1/roleless must declare config.role: viewer | supervisor | manager | owner');
+    await noRole.close();
+    const deviceRole = Fastify({ logger: false });
+    installAuthentication(deviceRole, server.services.auth);
+    const withRole = async (): Promise<void> => {
+      deviceRole.get('/api/v1/device-role', { config: { auth: 'device', role: 'owner' } }, async () => ({}));
+      await deviceRole.ready();
+    };
+    await expect(withRole()).rejects.toThrow('declares config.role but no organiser may call it');
+    await deviceRole.close();
+  });
+
   it('gives the handler the caller its route declared, typed', async () => {
     const app = Fastify({ logger: false });
     installAuthentication(app, server.services.auth);
-    app.get('/admin', { config: { auth: 'admin' } }, async (req) => ({ organisation: req.admin.organisationId }));
-    app.get('/either', { config: { auth: 'admin-or-device' } }, async (req) => ({ kind: 'device' in req.principal ? 'device' : 'admin' }));
-    app.get('/confused', { config: { auth: 'admin' } }, async (req) => ({ device: req.device.deviceId }));
+    app.get('/admin', { config: { auth: 'admin', role: 'viewer' } }, async (req) => ({ organisation: req.admin.organisationId }));
+    app.get('/either', { config: { auth: 'admin-or-device', role: 'viewer' } }, async (req) => ({ kind: 'device' in req.principal ? 'device' : 'admin' }));
+    app.get('/confused', { config: { auth: 'admin', role: 'viewer' } }, async (req) => ({ device: req.device.deviceId }));
     app.get('/public', { config: { auth: 'none' } }, async () => ({ ok: true }));
     const bearer = { authorization: `Bearer ${server.adminToken}` };
     const admin = await app.inject({ url: '/admin', headers: bearer });

@@ -29,6 +29,15 @@ describe('configuration from the environment', () => {
     expect(bad('17')).toThrow('ENTRADA_TRUST_PROXY (a hop count) must be an integer between 0 and 16, got "17"');
   });
 
+  it('ENTRADA_OWNER_EMAIL and ENTRADA_OWNER_PASSWORD: both or neither, and an email', () => {
+    expect(loadConfig({}).owner).toBeUndefined();
+    expect(loadConfig({ ENTRADA_OWNER_EMAIL: ' ops@example.com ', ENTRADA_OWNER_PASSWORD: 'a long passphrase' }).owner)
+      .toEqual({ email: 'ops@example.com', password: 'a long passphrase' });
+    expect(() => loadConfig({ ENTRADA_OWNER_EMAIL: 'ops@example.com' })).toThrow('ENTRADA_OWNER_EMAIL and ENTRADA_OWNER_PASSWORD go together');
+    expect(() => loadConfig({ ENTRADA_OWNER_PASSWORD: 'a long passphrase' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ENTRADA_OWNER_EMAIL: 'ops', ENTRADA_OWNER_PASSWORD: 'a long passphrase' })).toThrow('ENTRADA_OWNER_EMAIL must be an email address');
+  });
+
   it('ENTRADA_DEMO: on for the embedded quick start, off with DATABASE_URL or NODE_ENV=production unless asked for', () => {
     const demo = (env: NodeJS.ProcessEnv) => loadConfig(env).demo;
     expect(demo({})).toBe(true);

@@ -11,7 +11,7 @@ import { describe } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { openPglite } from '../src/db/pglite.ts';
 import { openPostgres } from '../src/db/postgres.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig, type Config } from '../src/config.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 import type { ManifestOptions } from '../src/services/sync/manifest-service.ts';
 
@@ -92,9 +92,11 @@ export async function startTestServer(db: Database, opts: {
   adminToken?: string; now?: () => number; redisUrl?: string; unsafeDisableAdmissionGuard?: boolean; manifest?: Partial<ManifestOptions>;
   /** Where the server logs (e.g. `createLogger('debug', sink)` to read the log); silent by default. */
   logger?: Logger;
+  /** More configuration (trustProxy, owner…). */
+  config?: Partial<Config>;
 } = {}): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
-  const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl };
+  const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl, ...opts.config };
   const server = await startServer({ config, db, logger: opts.logger ?? false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
   const client = (token: string): Client => new Client(server.url, token);
   return Object.assign(server, { adminToken, admin: client(adminToken), client });

@@ -715,7 +715,7 @@ describeEachBackend('offline sync', (backend) => {
       const resolved = await server.admin.post(`/api/v1/conflicts/${conflict.id}/resolve`, { resolution: 'legitimate', note: 'two wristbands, checked' });
       expect(resolved.status).toBe(200);
       expect(resolved.body).toMatchObject({ status: 'resolved', resolution: 'legitimate', note: 'two wristbands, checked' });
-      expect(resolved.body.resolved_by).toMatch(/^admin-token:/);
+      expect(resolved.body.resolved_by).toMatch(/^token:/);
       expect(Date.parse(resolved.body.resolved_at)).not.toBeNaN();
       const again = await server.admin.post(`/api/v1/conflicts/${conflict.id}/resolve`, { resolution: 'fraud' });
       expect(again.status).toBe(409);

@@ -57,6 +57,7 @@ async function printBanner(server: RunningServer, config: Config, output: Output
   output.out(`  URL          ${server.url}`);
   output.out(`  API docs     ${server.url}/docs`);
   output.out(`  Database     ${describeDatabase(config)}`);
+  printOwner(server, config, output);
   if (boot.adminToken) {
     output.out(`  Admin token  ${boot.adminToken}`);
     output.out(`               ${tokenSource(boot.adminTokenSource, config)}`);
@@ -83,6 +84,21 @@ async function printBanner(server: RunningServer, config: Config, output: Output
   }
   output.out('');
   output.out('Press Ctrl-C to stop.');
+}
+
+/** The console and the first owner's login, when this start made it or the data folder keeps it. */
+function printOwner(server: RunningServer, config: Config, output: Output): void {
+  const owner = server.bootstrap.owner;
+  if (!owner) return;
+  output.out(`  Console      ${server.url}/console/`);
+  if (owner.password === null) {
+    output.out(`  Login        ${owner.email} with ENTRADA_OWNER_PASSWORD (not shown)`);
+    return;
+  }
+  output.out(`  Login        ${owner.email}  password ${owner.password}`);
+  output.out(owner.source === 'generated'
+    ? `               (generated now; kept in ${path.join(config.dataDir, 'bootstrap.json')} until you change it)`
+    : `               (from ${path.join(config.dataDir, 'bootstrap.json')}; change it in the console)`);
 }
 
 function tokenSource(source: RunningServer['bootstrap']['adminTokenSource'], config: Config): string {

@@ -2,6 +2,7 @@ import type { AdminToken, CreatedAdminToken } from '../api-types.ts';
 import { table } from '../format.ts';
 import { HttpClient, requireUuid, type Connection } from '../http-client.ts';
 import type { Output } from '../output.ts';
+import { requireRole } from './users.ts';
 
 const ORIGIN: Record<AdminToken['origin'], string> = { env: 'environment', generated: 'first start', api: 'api' };
 
@@ -10,17 +11,18 @@ export async function listTokens(opts: { connection: Connection }, output: Outpu
   const client = new HttpClient(opts.connection, 'admin');
   const { tokens } = await client.get<{ tokens: AdminToken[] }>('/api/v1/tokens');
   const rows = tokens.map((t) => [
-    t.id, t.name + (t.current ? ' (this token)' : ''), ORIGIN[t.origin], t.platform ? 'yes' : 'no', t.last_used_at ?? 'never', t.created_at,
+    t.id, t.name + (t.current ? ' (this token)' : ''), t.role, ORIGIN[t.origin], t.platform ? 'yes' : 'no', t.last_used_at ?? 'never', t.created_at,
   ]);
-  for (const line of table(['TOKEN ID', 'NAME', 'ORIGIN', 'PLATFORM', 'LAST USED', 'CREATED'], rows)) output.out(line);
+  for (const line of table(['TOKEN ID', 'NAME', 'ROLE', 'ORIGIN', 'PLATFORM', 'LAST USED', 'CREATED'], rows)) output.out(line);
   return tokens;
 }
 
 /** A new admin token of the organisation, printed once. */
-export async function createToken(opts: { connection: Connection; name: string }, output: Output): Promise<CreatedAdminToken> {
+export async function createToken(opts: { connection: Connection; name: string; role?: string }, output: Output): Promise<CreatedAdminToken> {
+  const role = opts.role === undefined ? undefined : requireRole(opts.role);
   const client = new HttpClient(opts.connection, 'admin');
-  const made = await client.post<CreatedAdminToken>('/api/v1/tokens', { name: opts.name });
-  output.out(`Made admin token "${made.name}".`);
+  const made = await client.post<CreatedAdminToken>('/api/v1/tokens', { name: opts.name, ...(role ? { role } : {}) });
+  output.out(`Made admin token "${made.name}" (${made.role}).`);
   output.out(`  id     ${made.id}`);
   output.out(`  token  ${made.token}`);
   output.out('');

@@ -1,9 +1,9 @@
 /**
  * Admin tokens of an organisation: listed (never the token or its digest),
- * made (the token shown once) and revoked. The organiser-console issue later
- * gives them roles.
+ * made (the token shown once) and revoked. Each acts with a role (roles.ts).
  */
 import { Type, type Static } from 'typebox';
+import { RoleSchema } from './roles.ts';
 import { Text, Uuid } from './values.ts';
 
 const Timestamp = Type.String({ description: 'ISO 8601 instant' });
@@ -15,6 +15,7 @@ export type AdminTokenOrigin = Static<typeof AdminTokenOrigin>;
 
 export const CreateAdminTokenBody = Type.Object({
   name: Text({ minLength: 1, maxLength: 200, description: 'Who or what uses it, e.g. "box office laptop"' }),
+  role: Type.Optional(RoleSchema),
 }, { additionalProperties: false });
 export type CreateAdminTokenBody = Static<typeof CreateAdminTokenBody>;
 
@@ -22,6 +23,7 @@ const adminTokenFields = {
   id: Uuid,
   name: Type.String(),
   origin: AdminTokenOrigin,
+  role: RoleSchema,
   platform: Type.Boolean({ description: 'May create organisations' }),
   created_at: Timestamp,
   last_used_at: Type.Union([Timestamp, Type.Null()], { description: 'Written at most every 30 s per token and instance' }),

@@ -25,6 +25,8 @@ export const API_ERRORS = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** A POST, PUT, PATCH or DELETE authenticated by the session cookie without the session's x-csrf-token header. */
+  CSRF_TOKEN_INVALID: 403,
   DEVICE_REVOKED: 403,
   DEVICE_SUSPENDED: 403,
   NOT_FOUND: 404,

@@ -7,3 +7,4 @@ export * from './pairing.ts';
 export * from './api-error.ts';
 export * from './admin-tokens.ts';
 export * from './roles.ts';
+export * from './accounts.ts';

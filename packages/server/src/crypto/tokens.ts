@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-export type TokenKind = 'admin' | 'device';
-const PREFIX: Record<TokenKind, string> = { admin: 'eat_', device: 'edt_' };
+export type TokenKind = 'admin' | 'device' | 'session';
+const PREFIX: Record<TokenKind, string> = { admin: 'eat_', device: 'edt_', session: 'ess_' };
 
 /** 256 bits of randomness with a prefix that says what the token is (helps secret scanners and humans). */
 export function generateToken(kind: TokenKind): string {

@@ -1,6 +1,7 @@
-import type { Role } from '@entrada/core';
+import { ROLES, roleAtLeast, type Role } from '@entrada/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Authenticator, AuthRequirement, Principal } from '../services/auth.ts';
+import { DomainError } from './errors.ts';
+import type { Authenticator, AuthRequirement, ConsoleSession, Principal } from '../services/auth.ts';
 import type { DeviceRecord } from '../store/devices.ts';
 import type { AdminPrincipal } from '../store/organisations.ts';
 import { requestInfo } from './request-info.ts';
@@ -21,14 +22,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller of an `admin`, `device` or `admin-or-device` route. */
     readonly principal: Principal;
-    /** The admin token's principal, on a route declared `auth: 'admin'`. */
+    /** The organiser (a logged-in user or an admin token), on a route declared `auth: 'admin'`. */
     readonly admin: AdminPrincipal;
+    /** The console session that authenticated the request; null for a bearer token. */
+    readonly session: ConsoleSession | null;
     /** The device, on a route declared `auth: 'device'`. */
     readonly device: DeviceRecord;
   }
 }
 
 const REQUIREMENTS: ReadonlySet<string> = new Set<AuthRequirement>(['admin', 'device', 'admin-or-device', 'none']);
+const ROLE_NAMES: ReadonlySet<string> = new Set<string>(ROLES);
 
 /** Set by the hook, read by the getters: a request never carries someone else's principal. */
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -51,6 +55,21 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
     if (typeof declared !== 'string' || !REQUIREMENTS.has(declared)) {
       throw new Error(`Route ${String(route.method)} ${route.url} must declare config.auth: 'admin' | 'device' | 'admin-or-device' | 'none'`);
     }
+    const role: unknown = route.config?.role;
+    // Published in the OpenAPI document (x-entrada-auth, x-entrada-role): the console hides what a role may not use, and the role test reads them.
+    route.schema = { ...(route.schema ?? {}), 'x-entrada-auth': declared } as NonNullable<typeof route.schema>;
+    if (declared === 'admin' || declared === 'admin-or-device') {
+      if (typeof role !== 'string' || !ROLE_NAMES.has(role)) {
+        throw new Error(`Route ${String(route.method)} ${route.url} must declare config.role: ${ROLES.join(' | ')} (the least organiser role it needs)`);
+      }
+      const described = route.schema?.description;
+      route.schema = {
+        ...(route.schema ?? {}), 'x-entrada-role': role,
+        description: [typeof described === 'string' ? described : '', `Needs the ${role} role or above.`].filter(Boolean).join(' '),
+      } as NonNullable<typeof route.schema>;
+    } else if (role !== undefined) {
+      throw new Error(`Route ${String(route.method)} ${route.url} declares config.role but no organiser may call it (auth: ${declared})`);
+    }
   });
 
   app.decorateRequest('principal', { getter(this: FastifyRequest) { return principalOf(this); } });
@@ -59,6 +78,12 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
       const principal = principalOf(this);
       if (!('admin' in principal)) throw new Error(`${this.method} ${this.routeOptions.url ?? this.url} reads an admin but its caller is a device`);
       return principal.admin;
+    },
+  });
+  app.decorateRequest('session', {
+    getter(this: FastifyRequest) {
+      const principal = principalOf(this);
+      return 'admin' in principal ? (principal.session ?? null) : null;
     },
   });
   app.decorateRequest('device', {
@@ -75,7 +100,13 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
     // onRoute makes this unreachable; failing closed costs nothing.
     if (required === undefined) throw new Error(`${req.method} ${req.url} has no declared authentication`);
     try {
-      principals.set(req, await auth.authenticate(required, requestInfo(req)));
+      const principal = await auth.authenticate(required, requestInfo(req));
+      const needed = req.routeOptions.config.role;
+      if ('admin' in principal && needed !== undefined && !roleAtLeast(principal.admin.role, needed)) {
+        const who = principal.admin.userId ? 'your account' : 'this admin token';
+        throw new DomainError('FORBIDDEN', `This needs the ${needed} role or above; ${who} has the ${principal.admin.role} role`, { role_needed: needed });
+      }
+      principals.set(req, principal);
     } catch (err) {
       // The body was never read: do not keep the connection to receive the rest of it.
       if (hasBody(req)) reply.header('connection', 'close');

@@ -13,7 +13,7 @@ const SuspendBody = Type.Optional(Type.Object({ reason: Type.Optional(Text({ max
 export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['devices'];
   app.post('/api/v1/devices', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'manager' },
     schema: {
       tags, summary: 'Register a scanner device; its token is shown once. With event_ids it may use only those events (add more with POST /devices/{deviceId}/events); without, every event of the organisation',
       body: CreateDeviceBody,
@@ -24,13 +24,13 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     return reply.status(201).send({ ...deviceView(device), id: device.pk, token });
   });
 
-  app.get('/api/v1/devices', { config: { auth: 'admin' }, schema: { tags, summary: 'The organisation\'s devices' } }, async (req) => {
+  app.get('/api/v1/devices', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'The organisation\'s devices' } }, async (req) => {
     const admin = req.admin;
     return { devices: (await s.devices.list(admin.organisationId)).map(deviceView) };
   });
 
   app.post('/api/v1/devices/:deviceId/events', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'manager' },
     schema: {
       tags, summary: 'Let a device use more events: event_ids are added to the events it was registered or paired for (a device of every event keeps every event)',
       params: DeviceParams, body: DeviceEventsBody,
@@ -40,22 +40,22 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     return deviceView(await s.devices.addEvents(admin.organisationId, req.params.deviceId, req.body));
   });
 
-  app.post('/api/v1/devices/:deviceId/suspend', { config: { auth: 'admin' }, schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {
+  app.post('/api/v1/devices/:deviceId/suspend', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {
     const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'suspended', req.body?.reason ?? null));
   });
 
-  app.post('/api/v1/devices/:deviceId/activate', { config: { auth: 'admin' }, schema: { tags, summary: 'Reactivate a suspended device', params: DeviceParams } }, async (req) => {
+  app.post('/api/v1/devices/:deviceId/activate', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Reactivate a suspended device', params: DeviceParams } }, async (req) => {
     const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'active', null));
   });
 
-  app.post('/api/v1/devices/:deviceId/revoke', { config: { auth: 'admin' }, schema: { tags, summary: 'Revoke a device for good (lost or stolen)', params: DeviceParams, body: RevokeDeviceBody } }, async (req) => {
+  app.post('/api/v1/devices/:deviceId/revoke', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Revoke a device for good (lost or stolen)', params: DeviceParams, body: RevokeDeviceBody } }, async (req) => {
     const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'revoked', req.body.reason, req.body.effective_at));
   });
 
-  app.post('/api/v1/organisations', { config: { auth: 'admin' }, schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody } }, async (req, reply) => {
+  app.post('/api/v1/organisations', { config: { auth: 'admin', role: 'owner' }, schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody } }, async (req, reply) => {
     const admin = req.admin;
     if (!admin.platform) throw new DomainError('FORBIDDEN', 'Only a platform admin token may create organisations');
     const token = generateToken('admin');

@@ -28,34 +28,34 @@ export function eventDetail(ctx: EventContext): Record<string, unknown> {
 
 export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['events'];
-  app.post('/api/v1/events', { config: { auth: 'admin' }, schema: { tags, summary: 'Create an event', body: CreateEventBody } }, async (req, reply) => {
+  app.post('/api/v1/events', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Create an event', body: CreateEventBody } }, async (req, reply) => {
     const admin = req.admin;
     const event = await s.events.create(admin.organisationId, req.body);
     return reply.status(201).send(eventSummary(event));
   });
 
-  app.get('/api/v1/events', { config: { auth: 'admin' }, schema: { tags, summary: 'List the organisation\'s events' } }, async (req) => {
+  app.get('/api/v1/events', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'List the organisation\'s events' } }, async (req) => {
     const admin = req.admin;
     return { events: (await s.events.list(admin.organisationId)).map(eventSummary) };
   });
 
-  app.get('/api/v1/events/:eventId', { config: { auth: 'admin' }, schema: { tags, summary: 'An event with its zones, gates, ticket types and public keys', params: EventParams } }, async (req) => {
+  app.get('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'An event with its zones, gates, ticket types and public keys', params: EventParams } }, async (req) => {
     const admin = req.admin;
     return eventDetail(await s.events.get(admin.organisationId, req.params.eventId));
   });
 
-  app.post('/api/v1/events/:eventId/zones', { config: { auth: 'admin' }, schema: { tags, summary: 'Add a zone', params: EventParams, body: CreateZoneBody } }, async (req, reply) => {
+  app.post('/api/v1/events/:eventId/zones', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a zone', params: EventParams, body: CreateZoneBody } }, async (req, reply) => {
     const admin = req.admin;
     return reply.status(201).send(await s.events.addZone(admin.organisationId, req.params.eventId, req.body));
   });
 
-  app.post('/api/v1/events/:eventId/gates', { config: { auth: 'admin' }, schema: { tags, summary: 'Add a gate admitting to zones', params: EventParams, body: CreateGateBody } }, async (req, reply) => {
+  app.post('/api/v1/events/:eventId/gates', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a gate admitting to zones', params: EventParams, body: CreateGateBody } }, async (req, reply) => {
     const admin = req.admin;
     const gate = await s.events.addGate(admin.organisationId, req.params.eventId, req.body);
     return reply.status(201).send({ id: gate.id, name: gate.name, zone_ids: gate.zoneIds });
   });
 
-  app.post('/api/v1/events/:eventId/ticket-types', { config: { auth: 'admin' }, schema: { tags, summary: 'Add a ticket type', params: EventParams, body: CreateTicketTypeBody } }, async (req, reply) => {
+  app.post('/api/v1/events/:eventId/ticket-types', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a ticket type', params: EventParams, body: CreateTicketTypeBody } }, async (req, reply) => {
     const admin = req.admin;
     const t = await s.events.addTicketType(admin.organisationId, req.params.eventId, req.body);
     return reply.status(201).send({
@@ -63,7 +63,7 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
     });
   });
 
-  app.get('/api/v1/events/:eventId/occupancy', { config: { auth: 'admin' }, schema: { tags, summary: 'People inside and admitted, in total, per zone and per gate', params: EventParams } }, async (req) => {
+  app.get('/api/v1/events/:eventId/occupancy', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'People inside and admitted, in total, per zone and per gate', params: EventParams } }, async (req) => {
     const admin = req.admin;
     const ctx = await s.events.get(admin.organisationId, req.params.eventId);
     return computeOccupancy(s.db, ctx, s.now());

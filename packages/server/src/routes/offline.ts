@@ -134,7 +134,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.post('/api/v1/offline/import', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'supervisor' },
     // 100,000 scans with long signed codes.
     bodyLimit: 64 * 1024 * 1024,
     preParsing: gunzipRequestBody,
@@ -146,7 +146,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.get('/api/v1/offline/sync/status/:eventId/:deviceId', {
-    config: { auth: 'admin-or-device' },
+    config: { auth: 'admin-or-device', role: 'viewer' },
     schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers)', params: Type.Object({ eventId: Uuid, deviceId: Text({ maxLength: 64 }) }) },
   }, async (req) => {
     const who = req.principal;
@@ -158,7 +158,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.get('/api/v1/offline/events', {
-    config: { auth: 'admin-or-device' },
+    config: { auth: 'admin-or-device', role: 'viewer' },
     schema: {
       tags, summary: 'Download feed: changes at an event since a cursor, commit-ordered, in pages',
       querystring: Type.Object({
@@ -180,7 +180,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.get('/api/v1/events/:eventId/conflicts', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'viewer' },
     schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review', params: EventParams,
       querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('void')])), limit: Type.Optional(Digits(5)) }) },
   }, async (req) => {
@@ -191,15 +191,15 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   });
 
   app.post('/api/v1/conflicts/:id/resolve', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'supervisor' },
     schema: { tags, summary: 'Resolve a conflict: legitimate (accept the admission), fraud or dismissed', params: Type.Object({ id: Uuid }), body: ResolveConflictBody },
   }, async (req) => {
     const admin = req.admin;
-    return s.sync.conflicts.resolve(admin.organisationId, `admin-token:${admin.tokenId}`, req.params.id, req.body);
+    return s.sync.conflicts.resolve(admin.organisationId, admin.actor, req.params.id, req.body);
   });
 
   app.get('/api/v1/events/:eventId/offline-health', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'viewer' },
     schema: { tags, summary: 'Offline metrics and alerts: gaps, conflicts, silent devices, sync failures', params: EventParams },
   }, async (req) => {
     const admin = req.admin;

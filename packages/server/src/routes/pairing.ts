@@ -9,7 +9,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 export const pairingRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['devices'];
   app.post('/api/v1/devices/pairing-codes', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'supervisor' },
     schema: {
       tags, summary: 'Make a single-use pairing code (and its QR) for a new scanner; shown once',
       body: CreatePairingCodeBody, response: { 201: PairingCodeResponse },

@@ -19,7 +19,7 @@ export function staffView(s: StaffRecord): { id: string; username: string; name:
 export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['staff'];
   app.post('/api/v1/events/:eventId/staff', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'manager' },
     schema: { tags, summary: 'Add a staff account (username and PIN) to an event', params: EventParams, body: CreateStaffBody, response: { 201: StaffView } },
   }, async (req, reply) => {
     const admin = req.admin;
@@ -27,7 +27,7 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   });
 
   app.get('/api/v1/events/:eventId/staff', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'viewer' },
     schema: { tags, summary: 'The event\'s staff accounts', params: EventParams, response: { 200: StaffListResponse } },
   }, async (req) => {
     const admin = req.admin;
@@ -35,7 +35,7 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   });
 
   app.post('/api/v1/events/:eventId/staff/:staffId/deactivate', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'manager' },
     schema: { tags, summary: 'Deactivate a staff account (its logins fail from now on)', params: StaffParams, response: { 200: StaffView } },
   }, async (req) => {
     const admin = req.admin;
@@ -61,7 +61,7 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   });
 
   app.get('/api/v1/events/:eventId/login-logs', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'viewer' },
     schema: { tags, summary: 'Staff login attempts on the event\'s devices, newest first', params: EventParams, querystring: LoginLogsQuery, response: { 200: LoginLogsResponse } },
   }, async (req) => {
     const admin = req.admin;

@@ -14,7 +14,7 @@ const BULK_BODY_LIMIT = 8 * 1024 * 1024;
 export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['tickets'];
   app.post('/api/v1/events/:eventId/tickets', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'manager' },
     bodyLimit: BULK_BODY_LIMIT,
     schema: { tags, summary: 'Create up to 10,000 tickets in one call (all or nothing)', params: EventParams, body: CreateTicketsBody },
   }, async (req, reply) => {
@@ -24,7 +24,7 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   });
 
   app.get('/api/v1/events/:eventId/tickets', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'viewer' },
     schema: { tags, summary: 'Tickets with their codes, in pages (after = last serial seen)', params: EventParams, querystring: ExportQuery },
   }, async (req) => {
     const admin = req.admin;
@@ -33,7 +33,7 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     return s.tickets.export(admin.organisationId, req.params.eventId, Number(req.query.after ?? 0), limit);
   });
 
-  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin' }, schema: { tags, summary: 'A ticket with its scans', params: TicketParams } }, async (req) => {
+  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'A ticket with its scans', params: TicketParams } }, async (req) => {
     const admin = req.admin;
     const { view, scans } = await s.tickets.get(admin.organisationId, req.params.ticketId);
     return {
@@ -45,12 +45,12 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     };
   });
 
-  app.post('/api/v1/tickets/:ticketId/cancel', { config: { auth: 'admin' }, schema: { tags, summary: 'Cancel (or refund) a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
+  app.post('/api/v1/tickets/:ticketId/cancel', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Cancel (or refund) a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
     const admin = req.admin;
     return s.tickets.setStatus(admin.organisationId, req.params.ticketId, 'cancelled', req.body?.reason ?? null);
   });
 
-  app.post('/api/v1/tickets/:ticketId/block', { config: { auth: 'admin' }, schema: { tags, summary: 'Block a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
+  app.post('/api/v1/tickets/:ticketId/block', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Block a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
     const admin = req.admin;
     return s.tickets.setStatus(admin.organisationId, req.params.ticketId, 'blocked', req.body?.reason ?? null);
   });

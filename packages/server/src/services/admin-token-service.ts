@@ -5,6 +5,8 @@ import {
   findAdminTokenRecordByHash, firstOrganisationId, insertAdminToken, listAdminTokens, lockActiveAdminTokenCount, replaceEnvAdminToken,
   revokeAdminToken, type AdminPrincipal, type AdminTokenRecord,
 } from '../store/organisations.ts';
+import { lockActiveOwnerCount } from '../store/users.ts';
+import type { Role } from '@entrada/core';
 import type { Bus } from './bus.ts';
 
 /** What became of ENTRADA_ADMIN_TOKEN at start-up. */
@@ -23,27 +25,35 @@ export class AdminTokenService {
     return listAdminTokens(this.db, organisationId);
   }
 
-  /** A new token of the creator's organisation, platform only if the creator's is (no token makes a stronger one). */
-  async create(creator: AdminPrincipal, name: string): Promise<{ record: AdminTokenRecord; token: string }> {
+  /**
+   * A new token of the creator's organisation with `role` (tokens are made by
+   * owners only, so any role may be given), platform only if the creator's is
+   * (no token makes a stronger one).
+   */
+  async create(creator: AdminPrincipal, name: string, role: Role = 'owner'): Promise<{ record: AdminTokenRecord; token: string }> {
     const token = generateToken('admin');
-    const record = await insertAdminToken(this.db, { organisationId: creator.organisationId, tokenHash: hashToken(token), name, platform: creator.platform, origin: 'api' });
+    const record = await insertAdminToken(this.db, {
+      organisationId: creator.organisationId, tokenHash: hashToken(token), name, platform: creator.platform, origin: 'api', role,
+    });
     // 256 random bits never collide; if they did, the token would not be usable.
     if (!record) throw new Error('a new admin token collided with an existing one');
     return { record, token };
   }
 
   /**
-   * Revokes one of the organisation's tokens. The last one is refused: with
-   * none left nobody could manage the organisation (a new one can only come
-   * from ENTRADA_ADMIN_TOKEN, for the first organisation).
+   * Revokes one of the organisation's tokens. The last one is refused while
+   * the organisation has no active owner account: with neither, nobody could
+   * manage the organisation (a new token can only come from
+   * ENTRADA_ADMIN_TOKEN, for the first organisation).
    */
   async revoke(organisationId: string, id: string): Promise<AdminTokenRecord> {
     const revoked = await this.db.transaction(async (tx) => {
       const active = await lockActiveAdminTokenCount(tx, organisationId);
+      const owners = await lockActiveOwnerCount(tx, organisationId);
       const record = await revokeAdminToken(tx, organisationId, id, this.now());
       if (!record) throw notFound('Admin token');
-      if (active <= 1) {
-        throw new DomainError('CONFLICT', 'This is the organisation\'s last admin token: make another one first (POST /api/v1/tokens, `entrada tokens create`), then revoke this one');
+      if (active <= 1 && owners === 0) {
+        throw new DomainError('CONFLICT', 'This is the organisation\'s last admin token and it has no owner account: make another token (POST /api/v1/tokens, `entrada tokens create`) or an owner (POST /api/v1/users) first, then revoke this one');
       }
       return record;
     });

@@ -1,19 +1,37 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/database.ts';
 import { bearerToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError, rateLimited } from '../http/errors.ts';
 import { Lru } from '../cache/lru.ts';
 import { findAdminByTokenHash, insertLoginLog, touchAdminTokens, type AdminPrincipal } from '../store/organisations.ts';
 import { findDeviceByTokenHash, touchDevices, type DeviceRecord } from '../store/devices.ts';
+import { findSessionByTokenHash, revokeSession, touchSessions, type SessionRecord } from '../store/users.ts';
+import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from './account-service.ts';
 import type { Bus } from './bus.ts';
 import { FailureLimiter } from './failure-limiter.ts';
 
-export interface RequestInfo { authorization: string | undefined; ip: string; userAgent: string | undefined }
+export interface RequestInfo {
+  authorization: string | undefined; ip: string; userAgent: string | undefined;
+  /** The request's method, its session cookie and its x-csrf-token header (console sessions). */
+  method?: string | undefined; sessionToken?: string | undefined; csrfToken?: string | undefined;
+}
+
+/** The console's session cookie. */
+export const SESSION_COOKIE = 'entrada_session';
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+// Short, so a deactivation or role change reaches every instance within seconds even without Redis.
+const SESSION_TTL_MS = 5_000;
+/** A session's last-seen time is written at most this often (the idle timeout is 12 h). */
+const SESSION_SEEN_EVERY_MS = 60_000;
 
 /** Who a route admits: checked by the app's onRequest hook, before the body is read (http/authentication.ts). */
 export type AuthRequirement = 'admin' | 'device' | 'admin-or-device' | 'none';
 
 /** The authenticated caller of a request. */
-export type Principal = { admin: AdminPrincipal } | { device: DeviceRecord };
+/** A console session: its id and its CSRF token. */
+export interface ConsoleSession { id: string; csrfToken: string }
+
+export type Principal = { admin: AdminPrincipal; session?: ConsoleSession } | { device: DeviceRecord };
 
 const ADMIN_TTL_MS = 10_000;
 // Short, so a suspension or revocation reaches every instance within seconds even without Redis.
@@ -68,12 +86,18 @@ export class Authenticator {
   private readonly pendingSeen = new Set<string>();
   private readonly used = new Map<string, number>();
   private readonly pendingUsed = new Set<string>();
+  private readonly sessions = new Lru<string, Cached<SessionRecord>>(10_000);
+  /** Latest request per session on this instance (the idle timeout reads it with the stored time). */
+  private readonly sessionSeen = new Map<string, number>();
+  private readonly sessionWritten = new Map<string, number>();
+  private readonly pendingSessions = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout;
 
   constructor(private readonly db: Database, bus: Bus, private readonly now: () => number = Date.now) {
     bus.subscribe((m) => {
       if (m.type === 'device_changed') this.devices.clear();
       if (m.type === 'admin_tokens_changed') this.admins.clear();
+      if (m.type === 'user_sessions_changed') this.sessions.clear();
     });
     // last_seen_at is written in one set-based statement per interval, never per request.
     this.flushTimer = setInterval(() => void this.flushLastSeen(), 5_000);
@@ -82,15 +106,55 @@ export class Authenticator {
 
   /** The caller a route's requirement admits, or a DomainError (401, 403, 429). */
   async authenticate(requirement: Exclude<AuthRequirement, 'none'>, req: RequestInfo): Promise<Principal> {
-    if (requirement === 'admin') return { admin: await this.admin(req) };
+    if (requirement === 'admin') return this.organiser(req);
     if (requirement === 'device') return { device: await this.device(req) };
     return this.adminOrDevice(req);
   }
 
   async admin(req: RequestInfo): Promise<AdminPrincipal> {
+    return (await this.organiser(req)).admin;
+  }
+
+  /**
+   * An organiser: a bearer admin token, or else the console's session cookie
+   * (whose state-changing requests must carry the session's CSRF token).
+   */
+  async organiser(req: RequestInfo): Promise<{ admin: AdminPrincipal; session?: ConsoleSession }> {
+    if (req.authorization === undefined && req.sessionToken !== undefined) return this.session(req);
     const admin = await this.resolve(req, 'admin', this.admins, ADMIN_TTL_MS, findAdminByTokenHash);
-    this.markUsed(admin.tokenId);
-    return admin;
+    if (admin.tokenId) this.markUsed(admin.tokenId);
+    return { admin };
+  }
+
+  private async session(req: RequestInfo): Promise<{ admin: AdminPrincipal; session: ConsoleSession }> {
+    const token = req.sessionToken!;
+    const session = await this.resolve({ ...req, authorization: `Bearer ${token}` }, 'session', this.sessions, SESSION_TTL_MS, findSessionByTokenHash);
+    const now = this.now();
+    const lastSeen = Math.max(session.lastSeenAt, this.sessionSeen.get(session.id) ?? -Infinity);
+    const ended = session.revokedAt !== null ? 'ended' : !session.userActive ? 'ended: the account is deactivated'
+      : now >= session.expiresAt || now - session.createdAt >= SESSION_ABSOLUTE_MS ? 'expired (7 days after login)'
+      : now - lastSeen >= SESSION_IDLE_MS ? 'expired (12 hours without use)' : null;
+    if (ended !== null) {
+      if (session.revokedAt === null) {
+        this.sessions.clear();
+        void revokeSession(this.db, session.id, now).catch(() => undefined);
+      }
+      throw new DomainError('UNAUTHORIZED', `Your session has ${ended}: log in again`);
+    }
+    if (!SAFE_METHODS.has((req.method ?? 'GET').toUpperCase()) && !sameSecret(req.csrfToken, session.csrfToken)) {
+      throw new DomainError('CSRF_TOKEN_INVALID', 'This request needs the x-csrf-token header of your session (from POST /api/v1/auth/login or GET /api/v1/auth/me)');
+    }
+    this.sessionSeen.set(session.id, now);
+    if (now - (this.sessionWritten.get(session.id) ?? -Infinity) >= SESSION_SEEN_EVERY_MS) {
+      this.sessionWritten.set(session.id, now);
+      this.pendingSessions.set(session.id, now);
+    }
+    if (this.sessionSeen.size > 100_000) this.sessionSeen.clear();
+    if (this.sessionWritten.size > 100_000) this.sessionWritten.clear();
+    return {
+      admin: { organisationId: session.organisationId, role: session.role, userId: session.userId, tokenId: null, actor: `user:${session.userId}`, platform: false },
+      session: { id: session.id, csrfToken: session.csrfToken },
+    };
   }
 
   async device(req: RequestInfo): Promise<DeviceRecord> {
@@ -105,7 +169,7 @@ export class Authenticator {
   async adminOrDevice(req: RequestInfo): Promise<Principal> {
     const token = bearerToken(req.authorization);
     if (token?.startsWith('edt_')) return { device: await this.device(req) };
-    return { admin: await this.admin(req) };
+    return this.organiser(req);
   }
 
   close(): void {
@@ -116,10 +180,13 @@ export class Authenticator {
   async flushLastSeen(): Promise<void> {
     const pks = [...this.pendingSeen];
     const tokenIds = [...this.pendingUsed];
+    const sessions = [...this.pendingSessions].map(([id, at]) => ({ id, at }));
     this.pendingSeen.clear();
     this.pendingUsed.clear();
+    this.pendingSessions.clear();
     if (pks.length > 0) await touchDevices(this.db, pks).catch(() => undefined);
     if (tokenIds.length > 0) await touchAdminTokens(this.db, tokenIds).catch(() => undefined);
+    if (sessions.length > 0) await touchSessions(this.db, sessions).catch(() => undefined);
   }
 
   private markSeen(pk: string): void {
@@ -132,11 +199,15 @@ export class Authenticator {
 
   /** The token's record (cache, then database), or a 401/429 that counts against this address and credential only. */
   private async resolve<T>(
-    req: RequestInfo, kind: 'admin' | 'device', cache: Lru<string, Cached<T>>, ttlMs: number,
+    req: RequestInfo, kind: 'admin' | 'device' | 'session', cache: Lru<string, Cached<T>>, ttlMs: number,
     find: (db: Database, tokenHash: Buffer) => Promise<T | null>,
   ): Promise<T> {
     const token = bearerToken(req.authorization);
-    if (!token) throw new DomainError('UNAUTHORIZED', 'Missing bearer token (Authorization: Bearer <token>)');
+    if (!token) {
+      throw new DomainError('UNAUTHORIZED', kind === 'admin'
+        ? 'Log in (POST /api/v1/auth/login) or send an admin token (Authorization: Bearer <token>)'
+        : 'Missing bearer token (Authorization: Bearer <token>)');
+    }
     const key = hashToken(token);
     const id = key.toString('base64');
     const credential = `${req.ip} ${id}`;
@@ -159,7 +230,7 @@ export class Authenticator {
     return value;
   }
 
-  private fail(req: RequestInfo, kind: 'admin' | 'device', credential: string): never {
+  private fail(req: RequestInfo, kind: 'admin' | 'device' | 'session', credential: string): never {
     const now = this.now();
     this.credentialFailures.record(credential, now);
     if (!this.addressLogged.blocked(req.ip, now)) {
@@ -169,6 +240,14 @@ export class Authenticator {
         identifier: `${kind}-token`, success: false, message: 'unknown token', ip: req.ip, userAgent: req.userAgent ?? null,
       }).catch(() => undefined);
     }
-    throw new DomainError('UNAUTHORIZED', kind === 'admin' ? 'Invalid admin token' : 'Invalid device token');
+    throw new DomainError('UNAUTHORIZED', kind === 'admin' ? 'Invalid admin token' : kind === 'session' ? 'Your session has ended: log in again' : 'Invalid device token');
   }
+}
+
+/** Constant-time comparison of a presented secret with the expected one. */
+function sameSecret(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  const a = Buffer.from(presented, 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -14,6 +14,8 @@ export type BusMessage =
   | { type: 'device_changed'; deviceId: string }
   /** An admin token was revoked: instances drop their cached admin tokens. */
   | { type: 'admin_tokens_changed' }
+  /** A user's sessions ended or their role or state changed: instances drop their cached sessions. */
+  | { type: 'user_sessions_changed'; userId: string }
   /** A scan session ended (or was replaced by the device's next one): instances drop their cached copy. */
   | { type: 'session_ended'; sessionId: string }
   | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number };

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.ts';
+import type { AccountService } from './account-service.ts';
 import type { AdminTokenService } from './admin-token-service.ts';
 import type { Authenticator } from './auth.ts';
 import type { Bus } from './bus.ts';
@@ -36,6 +37,7 @@ export interface Services {
   bus: Bus;
   auth: Authenticator;
   adminTokens: AdminTokenService;
+  accounts: AccountService;
   contexts: EventContexts;
   tickets: TicketService;
   ticketCache: TicketCache;

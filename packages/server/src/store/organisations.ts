@@ -1,8 +1,23 @@
-import type { AdminTokenOrigin } from '@entrada/core';
+import type { AdminTokenOrigin, Role } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { ms } from './rows.ts';
 
-export interface AdminPrincipal { tokenId: string; organisationId: string; platform: boolean }
+/**
+ * An organiser making a request: a logged-in user (session cookie) or an admin
+ * token (bearer), acting for one organisation with one role.
+ */
+export interface AdminPrincipal {
+  organisationId: string;
+  role: Role;
+  /** The user, when a session cookie authenticated the request. */
+  userId: string | null;
+  /** The admin token, when a bearer token did. */
+  tokenId: string | null;
+  /** Who acted, for audit and conflict resolutions: `user:<id>` or `token:<id>`. */
+  actor: string;
+  /** May create organisations (a platform admin token). */
+  platform: boolean;
+}
 
 export async function countOrganisations(sql: Sql): Promise<number> {
   const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM organisations`);
@@ -16,38 +31,40 @@ export async function insertOrganisation(sql: Sql, name: string): Promise<string
 
 /** An admin token as organisers see it: never the token or its digest. */
 export interface AdminTokenRecord {
-  id: string; organisationId: string; name: string; origin: AdminTokenOrigin; platform: boolean;
+  id: string; organisationId: string; name: string; origin: AdminTokenOrigin; role: Role; platform: boolean;
   createdAt: number; lastUsedAt: number | null; revokedAt: number | null;
 }
 
-const ADMIN_TOKEN_COLUMNS = 'id, organisation_id, name, origin, platform, created_at, last_used_at, revoked_at';
+const ADMIN_TOKEN_COLUMNS = 'id, organisation_id, name, origin, role, platform, created_at, last_used_at, revoked_at';
 interface AdminTokenRow {
-  id: string; organisation_id: string; name: string; origin: AdminTokenOrigin; platform: boolean;
+  id: string; organisation_id: string; name: string; origin: AdminTokenOrigin; role: Role; platform: boolean;
   created_at: Date; last_used_at: Date | null; revoked_at: Date | null;
 }
 const adminTokenRecord = (r: AdminTokenRow): AdminTokenRecord => ({
-  id: r.id, organisationId: r.organisation_id, name: r.name, origin: r.origin, platform: r.platform,
+  id: r.id, organisationId: r.organisation_id, name: r.name, origin: r.origin, role: r.role, platform: r.platform,
   createdAt: ms(r.created_at)!, lastUsedAt: ms(r.last_used_at), revokedAt: ms(r.revoked_at),
 });
 
 /** The new token's record; null when a token with this digest already exists. */
 export async function insertAdminToken(sql: Sql, t: {
-  organisationId: string; tokenHash: Buffer; name: string; platform: boolean; origin: AdminTokenOrigin;
+  organisationId: string; tokenHash: Buffer; name: string; platform: boolean; origin: AdminTokenOrigin; role?: Role;
 }): Promise<AdminTokenRecord | null> {
   const [row] = await sql.query<AdminTokenRow>(
-    `INSERT INTO admin_tokens (organisation_id, token_hash, name, platform, origin) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO admin_tokens (organisation_id, token_hash, name, platform, origin, role) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (token_hash) DO NOTHING RETURNING ${ADMIN_TOKEN_COLUMNS}`,
-    [t.organisationId, t.tokenHash, t.name, t.platform, t.origin],
+    [t.organisationId, t.tokenHash, t.name, t.platform, t.origin, t.role ?? 'owner'],
   );
   return row ? adminTokenRecord(row) : null;
 }
 
 /** A token that authenticates: known and not revoked. */
 export async function findAdminByTokenHash(sql: Sql, tokenHash: Buffer): Promise<AdminPrincipal | null> {
-  const [row] = await sql.query<{ id: string; organisation_id: string; platform: boolean }>(
-    `SELECT id, organisation_id, platform FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, [tokenHash], { name: 'admin_by_token' },
+  const [row] = await sql.query<{ id: string; organisation_id: string; platform: boolean; role: Role }>(
+    `SELECT id, organisation_id, platform, role FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, [tokenHash], { name: 'admin_by_token_role' },
   );
-  return row ? { tokenId: row.id, organisationId: row.organisation_id, platform: row.platform } : null;
+  return row ? {
+    tokenId: row.id, userId: null, actor: `token:${row.id}`, organisationId: row.organisation_id, role: row.role, platform: row.platform,
+  } : null;
 }
 
 /** A token by digest whether revoked or not (the start-up's environment token). */
