@@ -6,3 +6,4 @@ export * from './pairing.ts';
 export * from './api-error.ts';
 export * from './admin-tokens.ts';
 export * from './roles.ts';
+export * from './setup.ts';
