@@ -1,4 +1,6 @@
 import type { Database } from '../db/database.ts';
+import type { AuditService } from './audit.ts';
+import type { SetupService } from './setup-service.ts';
 import type { AdminTokenService } from './admin-token-service.ts';
 import type { Authenticator } from './auth.ts';
 import type { Bus } from './bus.ts';
@@ -40,6 +42,8 @@ export interface Services {
   tickets: TicketService;
   ticketCache: TicketCache;
   events: EventService;
+  setup: SetupService;
+  audit: AuditService;
   devices: DeviceService;
   pairing: PairingService;
   staff: StaffService;

@@ -55,7 +55,7 @@ export class EventService {
   async addZone(organisationId: string, eventId: string, body: CreateZoneBody): Promise<ZoneRow> {
     await this.get(organisationId, eventId);
     const zone = await this.unique(() => insertZone(this.db, { eventId, name: body.name, capacity: body.capacity ?? null }), 'zone');
-    this.changed(eventId);
+    this.announce(eventId);
     return zone;
   }
 
@@ -63,7 +63,7 @@ export class EventService {
     await this.get(organisationId, eventId);
     await this.checkZones(eventId, body.zone_ids);
     const gate = await this.unique(() => insertGate(this.db, { eventId, name: body.name, zoneIds: body.zone_ids }), 'gate');
-    this.changed(eventId);
+    this.announce(eventId);
     return gate;
   }
 
@@ -83,7 +83,7 @@ export class EventService {
       eventId, name: body.name, zoneIds: body.zone_ids, maxScans: body.max_scans ?? 1,
       allowReentry: body.allow_reentry ?? ctx.settings.defaultAllowReentry, validFrom, validUntil,
     }), 'ticket type');
-    this.changed(eventId);
+    this.announce(eventId);
     return type;
   }
 
@@ -102,7 +102,8 @@ export class EventService {
     }
   }
 
-  private changed(eventId: string): void {
+  /** The event's configuration changed: every instance reloads its context, and the next manifest carries the change. */
+  announce(eventId: string): void {
     this.contexts.invalidate(eventId);
     this.bus.publish({ type: 'event_changed', eventId });
   }

@@ -127,10 +127,37 @@ export async function listTickets(sql: Sql, eventId: string, afterSerial: number
   return rows.map((r) => ({ ticket: toTicket(r), sealedCode: r.sealed_code ? Buffer.from(r.sealed_code) : null }));
 }
 
-/** Changes the status (and bumps the version so every cached copy is detected as stale). */
-export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number): Promise<TicketRecord | null> {
+/**
+ * Changes the status (and bumps the version so every cached copy is detected
+ * as stale); with `from`, only if the status is still that (else null).
+ */
+export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number, from?: TicketStatus): Promise<TicketRecord | null> {
   const [row] = await sql.query<RawTicket>(
     `UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1, tx = pg_current_xact_id()
-     WHERE t.event_id = $1 AND t.id = $2 RETURNING ${TICKET_COLUMNS}`, [eventId, ticketId, status, reason, new Date(at)]);
+     WHERE t.event_id = $1 AND t.id = $2 AND ($6::text IS NULL OR t.status = $6) RETURNING ${TICKET_COLUMNS}`,
+    [eventId, ticketId, status, reason, new Date(at), from ?? null]);
   return row ? toTicket(row) : null;
+}
+
+/** `%`, `_` and `\` taken literally in a LIKE pattern. */
+const likeLiteral = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * Tickets of the event matching `q`, in serial order after `afterSerial`:
+ * a number starting with q (tickets_number_prefix), a holder name containing
+ * q in any letter case, or the code whose keyed digest is `digest`. Each
+ * branch is its own indexed (or, for names, event-bounded) scan; the union is
+ * ordered by serial and cut at `limit`.
+ */
+export async function searchTickets(sql: Sql, eventId: string, q: string, digest: Buffer | null, afterSerial: number, limit: number): Promise<TicketRecord[]> {
+  const rows = await sql.query<RawTicket>(
+    `SELECT ${TICKET_COLUMNS} FROM tickets t
+     WHERE t.event_id = $1 AND t.serial > $2 AND t.id IN (
+       SELECT id FROM tickets WHERE event_id = $1 AND number LIKE $3
+       UNION ALL SELECT id FROM tickets WHERE event_id = $1 AND code_digest = $4
+       UNION ALL SELECT id FROM tickets WHERE event_id = $1 AND lower(holder_name) LIKE $5)
+     ORDER BY t.serial LIMIT $6`,
+    [eventId, afterSerial, `${likeLiteral(q)}%`, digest, `%${likeLiteral(q.toLowerCase())}%`, limit],
+    { name: 'ticket_search' });
+  return rows.map(toTicket);
 }
