@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { Database, Sql } from './database.ts';
 
 /**
@@ -7,7 +8,8 @@ import type { Database, Sql } from './database.ts';
  * statements and transactions itself.
  */
 export async function openPglite(dataDir?: string): Promise<Database> {
-  const db = dataDir ? new PGlite(dataDir) : new PGlite();
+  // pg_trgm: trigram indexes for ticket search by part of a holder's name (migration 011).
+  const db = dataDir ? new PGlite(dataDir, { extensions: { pg_trgm } }) : new PGlite({ extensions: { pg_trgm } });
   await db.waitReady;
   const run = async <R>(target: Pick<PGlite, 'query'>, text: string, params?: readonly unknown[]): Promise<R[]> => {
     const result = await target.query<R>(text, params as unknown[] | undefined);

@@ -154,7 +154,9 @@ export class TicketService {
     const term = q.trim();
     const parsed = term === '' ? null : parseScannedCode(term);
     const digest = parsed === null || parsed.kind === 'invalid' ? null : ctx.digest(parsed.kind === 'signed' ? parsed.text.toUpperCase() : parsed.code);
-    const rows = await searchTickets(this.db, eventId, term, digest, after, limit + 1);
+    // Names are searched for text of 3 characters or more with a letter in it, and not a signed code (trigram index).
+    const byName = parsed?.kind !== 'signed' && term.length >= 3 && /\p{L}/u.test(term);
+    const rows = await searchTickets(this.db, eventId, term, digest, byName, after, limit + 1);
     const page = rows.slice(0, limit);
     return { tickets: page.map((t) => this.view(ctx, t)), next_cursor: rows.length > limit ? `s${page.at(-1)!.serial}` : null };
   }

@@ -145,19 +145,20 @@ const likeLiteral = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`)
 /**
  * Tickets of the event matching `q`, in serial order after `afterSerial`:
  * a number starting with q (tickets_number_prefix), a holder name containing
- * q in any letter case, or the code whose keyed digest is `digest`. Each
- * branch is its own indexed (or, for names, event-bounded) scan; the union is
- * ordered by serial and cut at `limit`.
+ * q in any letter case (only when `byName`: that branch reads every ticket
+ * of the event), or the code whose keyed digest is `digest`. Each branch is
+ * its own scan cut at `limit`, so a common name costs no more than a rare one
+ * once `limit` are found; the union is ordered by serial and cut again.
  */
-export async function searchTickets(sql: Sql, eventId: string, q: string, digest: Buffer | null, afterSerial: number, limit: number): Promise<TicketRecord[]> {
+export async function searchTickets(sql: Sql, eventId: string, q: string, digest: Buffer | null, byName: boolean, afterSerial: number, limit: number): Promise<TicketRecord[]> {
   const rows = await sql.query<RawTicket>(
-    `SELECT ${TICKET_COLUMNS} FROM tickets t
-     WHERE t.event_id = $1 AND t.serial > $2 AND t.id IN (
-       SELECT id FROM tickets WHERE event_id = $1 AND number LIKE $3
-       UNION ALL SELECT id FROM tickets WHERE event_id = $1 AND code_digest = $4
-       UNION ALL SELECT id FROM tickets WHERE event_id = $1 AND lower(holder_name) LIKE $5)
-     ORDER BY t.serial LIMIT $6`,
-    [eventId, afterSerial, `${likeLiteral(q)}%`, digest, `%${likeLiteral(q.toLowerCase())}%`, limit],
+    `WITH hits AS (
+       (SELECT serial FROM tickets WHERE event_id = $1 AND serial > $2 AND number LIKE $3 ORDER BY serial LIMIT $6)
+       UNION (SELECT serial FROM tickets WHERE event_id = $1 AND serial > $2 AND code_digest = $4)
+       UNION (SELECT serial FROM tickets WHERE $7 AND event_id = $1 AND serial > $2 AND lower(holder_name) LIKE $5 ORDER BY serial LIMIT $6))
+     SELECT ${TICKET_COLUMNS} FROM tickets t JOIN (SELECT serial FROM hits ORDER BY serial LIMIT $6) h ON t.event_id = $1 AND t.serial = h.serial
+     ORDER BY t.serial`,
+    [eventId, afterSerial, `${likeLiteral(q)}%`, digest, `%${likeLiteral(q.toLowerCase())}%`, limit, byName],
     { name: 'ticket_search' });
   return rows.map(toTicket);
 }
