@@ -77,9 +77,10 @@ describe('entrada: changing set-up', () => {
   it('shows the audit log with times in the event\'s zone, paged, and as JSON', async () => {
     const r = await cli(['audit', '--event', ev.eventId], env);
     expect(r.code).toBe(0);
-    const [header, first] = r.stdout.split('\n');
+    const [header, ...lines] = r.stdout.split('\n');
     expect(header).toMatch(/^TIME \(Europe\/Amsterdam\)\s+BY\s+ACTION\s+SUBJECT\s+CHANGE$/);
-    expect(first).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+token:[0-9a-f-]{36}\\s+event.update\\s+${ev.eventId}\\s+name: "Test Event" → "Summer Fest"`));
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d\s+token:[0-9a-f-]{36}\s+event.create\s+/);
+    expect(lines.find((l) => l.includes('event.update'))).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+token:[0-9a-f-]{36}\\s+event.update\\s+${ev.eventId}\\s+name: "Test Event" → "Summer Fest"`));
     expect(r.stdout).toContain('zone.delete');
     const page = await cli(['audit', '--event', ev.eventId, '--limit', '2'], env);
     const more = /More: entrada audit --event \S+ --cursor (\S+)/.exec(page.stdout);

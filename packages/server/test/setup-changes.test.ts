@@ -53,6 +53,12 @@ describeEachBackend('set-up that can be changed', (backend) => {
       const d = await detail(eventId);
       expect(d).toMatchObject({ name: 'Tipo Fest', timezone: 'Europe/London', starts_at: '2026-08-01T18:00:00.000Z', settings: { duplicate_window_s: 30 } });
       const page = await audit(eventId);
+      // The set-up made through the API is audited too, oldest first.
+      expect(page.body.entries.slice(0, 10).map((e: { action: string }) => e.action)).toEqual([
+        'event.create', 'zone.create', 'zone.create', 'gate.create', 'gate.create', 'gate.create',
+        'ticket_type.create', 'ticket_type.create', 'ticket_type.create', 'ticket_type.create',
+      ]);
+      expect(page.body.entries[1]).toMatchObject({ before: null, after: { name: 'General', capacity: 100 } });
       const entry = page.body.entries.find((e: { action: string }) => e.action === 'event.update');
       expect(entry).toMatchObject({
         actor: expect.stringMatching(/^token:[0-9a-f-]{36}$/), subject_kind: 'event', subject_id: eventId,
@@ -78,6 +84,7 @@ describeEachBackend('set-up that can be changed', (backend) => {
       const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: 'ann', name: 'Ann', pin: '1234' });
       const s = await patch(server.admin, `/api/v1/events/${ev.eventId}/staff/${staff.body.id}`, { name: 'Ann B.', pin: '987654', active: false });
       expect(s.body).toMatchObject({ name: 'Ann B.', active: false });
+      expect((await lastAudit('staff.create')).after).toEqual({ id: staff.body.id, username: 'ann', name: 'Ann', active: true });
       const staffEntry = await lastAudit('staff.update');
       expect(staffEntry.after).toEqual({ name: 'Ann B.', active: false, pin_changed: true });
       expect(JSON.stringify(staffEntry)).not.toMatch(/scrypt|987654|1234|pin_hash/);
@@ -248,7 +255,7 @@ describeEachBackend('set-up that can be changed', (backend) => {
       for (let i = 0; i < 7; i++) {
         expect((await patch(server.admin, `/api/v1/events/${e.eventId}/zones/${e.zones.general}`, { capacity: 200 + i })).status).toBe(200);
       }
-      const all: Array<{ id: string; after: { capacity: number } }> = [];
+      const all: Array<{ id: string; action: string; after: { capacity: number } }> = [];
       let cursor: string | null = null;
       do {
         const r: Reply = await audit(e.eventId, `?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
@@ -257,8 +264,11 @@ describeEachBackend('set-up that can be changed', (backend) => {
         all.push(...r.body.entries);
         cursor = r.body.next_cursor;
       } while (cursor);
-      expect(all.map((x) => x.after.capacity)).toEqual([200, 201, 202, 203, 204, 205, 206]);
-      expect(new Set(all.map((x) => x.id)).size).toBe(7);
+      const updates = all.filter((x: { action?: string }) => x.action === 'zone.update');
+      expect(updates.map((x) => x.after.capacity)).toEqual([200, 201, 202, 203, 204, 205, 206]);
+      // 10 set-up entries from seedEvent, then the 7 updates; each once.
+      expect(all).toHaveLength(17);
+      expect(new Set(all.map((x) => x.id)).size).toBe(17);
       expect((await audit(e.eventId, '?limit=0')).status).toBe(400);
       expect((await audit(e.eventId, '?cursor=abc')).body.error).toBe('INVALID_BODY');
     });

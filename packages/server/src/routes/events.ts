@@ -5,7 +5,7 @@ import {
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../http/errors.ts';
-import { callerOf } from '../services/audit.ts';
+import { actorOf, callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';
 import { computeOccupancy } from '../services/occupancy-service.ts';
@@ -38,7 +38,7 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   const tags = ['events'];
   app.post('/api/v1/events', { config: { auth: 'admin' }, schema: { tags, summary: 'Create an event', body: CreateEventBody } }, async (req, reply) => {
     const admin = req.admin;
-    const event = await s.events.create(admin.organisationId, req.body);
+    const event = await s.events.create(admin.organisationId, req.body, actorOf(admin));
     return reply.status(201).send(eventSummary(event));
   });
 
@@ -54,18 +54,18 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
 
   app.post('/api/v1/events/:eventId/zones', { config: { auth: 'admin' }, schema: { tags, summary: 'Add a zone', params: EventParams, body: CreateZoneBody } }, async (req, reply) => {
     const admin = req.admin;
-    return reply.status(201).send(await s.events.addZone(admin.organisationId, req.params.eventId, req.body));
+    return reply.status(201).send(await s.events.addZone(admin.organisationId, req.params.eventId, req.body, actorOf(admin)));
   });
 
   app.post('/api/v1/events/:eventId/gates', { config: { auth: 'admin' }, schema: { tags, summary: 'Add a gate admitting to zones', params: EventParams, body: CreateGateBody } }, async (req, reply) => {
     const admin = req.admin;
-    const gate = await s.events.addGate(admin.organisationId, req.params.eventId, req.body);
+    const gate = await s.events.addGate(admin.organisationId, req.params.eventId, req.body, actorOf(admin));
     return reply.status(201).send({ id: gate.id, name: gate.name, zone_ids: gate.zoneIds });
   });
 
   app.post('/api/v1/events/:eventId/ticket-types', { config: { auth: 'admin' }, schema: { tags, summary: 'Add a ticket type', params: EventParams, body: CreateTicketTypeBody } }, async (req, reply) => {
     const admin = req.admin;
-    const t = await s.events.addTicketType(admin.organisationId, req.params.eventId, req.body);
+    const t = await s.events.addTicketType(admin.organisationId, req.params.eventId, req.body, actorOf(admin));
     return reply.status(201).send({
       id: t.id, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry, valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),
     });

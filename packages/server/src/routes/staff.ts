@@ -5,7 +5,7 @@ import {
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../http/errors.ts';
 import { requestInfo } from '../http/request-info.ts';
-import { callerOf } from '../services/audit.ts';
+import { actorOf, callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import type { StaffRecord } from '../store/staff.ts';
 
@@ -24,7 +24,7 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
     schema: { tags, summary: 'Add a staff account (username and PIN) to an event', params: EventParams, body: CreateStaffBody, response: { 201: StaffView } },
   }, async (req, reply) => {
     const admin = req.admin;
-    return reply.status(201).send(staffView(await s.staff.create(admin.organisationId, req.params.eventId, req.body)));
+    return reply.status(201).send(staffView(await s.staff.create(admin.organisationId, req.params.eventId, req.body, actorOf(admin))));
   });
 
   app.get('/api/v1/events/:eventId/staff', {
