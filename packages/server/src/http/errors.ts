@@ -39,7 +39,11 @@ function describeValidation(err: FastifyError): string {
   const extra = typeof params?.additionalProperty === 'string' ? ` (unknown field "${params.additionalProperty}")` : '';
   const field = `${first.instancePath || ''}${missing}` || '(body)';
   const where = err.validationContext && err.validationContext !== 'body' ? `${err.validationContext} ` : '';
-  const message = first.keyword === 'required' ? 'is required' : first.keyword === 'additionalProperties' ? 'is not allowed' : first.message ?? 'is invalid';
+  const message = first.keyword === 'required' ? 'is required'
+    : first.keyword === 'additionalProperties' ? 'is not allowed'
+    : first.keyword === 'minProperties' ? 'must name at least one field to change'
+    : first.keyword === 'pattern' && params?.pattern === '^[^\\u0000]*$' ? 'must not contain a NUL character'
+    : first.message ?? 'is invalid';
   return `${where}${field} ${message}${extra}`.trim();
 }
 
