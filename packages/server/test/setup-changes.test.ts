@@ -147,6 +147,30 @@ describeEachBackend('set-up that can be changed', (backend) => {
     });
   });
 
+  describe('reaching devices', () => {
+    it('carries a changed type, gate and zone in the next manifest delta (fails without the event_changed announce)', async () => {
+      const e = await seedEvent(server.admin, { name: 'Manifest' });
+      await issueTickets(server.admin, e.eventId, [{ ticket_type_id: e.types.multi }]);
+      const d = await registerDevice(server.admin, 'Manifest scanner');
+      const device = server.client(d.token);
+      const get = async (since?: string): Promise<Record<string, any>> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+        const r = await device.get(`/api/v1/offline/manifest/${e.eventId}?device_id=${d.deviceId}${since ? `&since=${encodeURIComponent(since)}` : ''}`);
+        expect(r.status).toBe(200);
+        return r.body.manifest;
+      };
+      const first = await get();
+      expect(first.ticket_types.find((t: { id: string }) => t.id === e.types.multi).max_scans).toBe(3);
+      await patch(server.admin, `/api/v1/events/${e.eventId}/ticket-types/${e.types.multi}`, { max_scans: 1 });
+      await patch(server.admin, `/api/v1/events/${e.eventId}/gates/${e.gates.vip}`, { zone_ids: [e.zones.general], closed: true });
+      await patch(server.admin, `/api/v1/events/${e.eventId}/zones/${e.zones.general}`, { name: 'Floor' });
+      const delta = await get(first.cursor);
+      expect(delta.full).toBe(false);
+      expect(delta.ticket_types.find((t: { id: string }) => t.id === e.types.multi).max_scans).toBe(1);
+      expect(delta.gates.find((g: { id: string }) => g.id === e.gates.vip)).toMatchObject({ zone_ids: [e.zones.general], closed_at: expect.any(String) });
+      expect(delta.zones.find((z: { id: string }) => z.id === e.zones.general).name).toBe('Floor');
+    });
+  });
+
   describe('DELETE', () => {
     it('deletes what nothing depends on, and answers 409 naming what does', async () => {
       const e = await seedEvent(server.admin, { name: 'Delete Me' });
