@@ -231,7 +231,9 @@ describeEachBackend('set-up that can be changed', (backend) => {
       const scan = await server.client(device.token).post('/api/v1/scanning/scan', { code: b!.code, event_id: ev.eventId, gate_id: ev.gates.main });
       expect(scan.body.result).toBe('valid');
       const history = await server.admin.get(`/api/v1/tickets/${b!.id}`);
-      expect(history.body.scans).toEqual([expect.objectContaining({ result: 'valid', gate_id: ev.gates.main, device_id: device.deviceId, source: 'online' })]);
+      expect(history.body.scans).toEqual([expect.objectContaining({
+        result: 'valid', reason: 'admitted', gate_id: ev.gates.main, gate_name: 'Main', device_id: device.deviceId, device_name: 'Gate scanner', source: 'online',
+      })]);
     });
 
     it('searches by number prefix, holder name and whole code, in pages', async () => {

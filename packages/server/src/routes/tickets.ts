@@ -41,13 +41,14 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     return s.tickets.export(admin.organisationId, req.params.eventId, Number(req.query.after ?? 0), limit);
   });
 
-  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin' }, schema: { tags, summary: 'A ticket with its scans', params: TicketParams } }, async (req) => {
+  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin' }, schema: { tags, summary: 'A ticket with its scan history (time, gate, device, verdict, reason, online or offline; staff are not recorded per scan)', params: TicketParams } }, async (req) => {
     const admin = req.admin;
     const { view, scans } = await s.tickets.get(admin.organisationId, req.params.ticketId);
     return {
       ...view,
       scans: scans.map((sc) => ({
-        id: sc.id, result: sc.result, reason: sc.reason, direction: sc.direction, device_id: sc.deviceId, gate_id: sc.gateId,
+        id: sc.id, result: sc.result, reason: sc.reason, direction: sc.direction, device_id: sc.deviceId, device_name: sc.deviceName,
+        gate_id: sc.gateId, gate_name: sc.gateName,
         session_id: sc.sessionId, source: sc.source, scanned_at: new Date(sc.scannedAt).toISOString(), received_at: new Date(sc.receivedAt).toISOString(),
       })),
     };

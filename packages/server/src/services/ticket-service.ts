@@ -99,12 +99,13 @@ export class TicketService {
     return issued;
   }
 
-  async get(organisationId: string, ticketId: string): Promise<{ view: TicketView; scans: StoredScan[] }> {
+  /** The ticket with its scan history: time, gate and device (with their names), verdict, reason, online or offline. */
+  async get(organisationId: string, ticketId: string): Promise<{ view: TicketView; scans: Array<StoredScan & { deviceName: string | null; gateName: string | null }> }> {
     const ticket = await getTicketForOrganisation(this.db, organisationId, ticketId);
     if (!ticket) throw notFound('Ticket');
     const ctx = await this.events.get(organisationId, ticket.eventId);
     const scans = await ticketScans(this.db, ticket.eventId, ticket.id);
-    return { view: this.view(ctx, ticket), scans };
+    return { view: this.view(ctx, ticket), scans: scans.map((sc) => ({ ...sc, gateName: sc.gateId === null ? null : ctx.gates.get(sc.gateId)?.name ?? null })) };
   }
 
   /**
