@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../src/db/database.ts';
+import { openPostgres } from '../src/db/postgres.ts';
+import { existingZoneIds } from '../src/store/events.ts';
 import {
-  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer,
+  describeEachBackend, describePostgres, freshPostgresDatabase, issueTickets, registerDevice, seedEvent, startTestServer,
   type Client, type Reply, type SeededEvent, type TestDatabase, type TestServer,
 } from './harness.ts';
 
@@ -298,5 +301,41 @@ describeEachBackend('set-up that can be changed', (backend) => {
       expect((await audit(e.eventId, '?limit=0')).status).toBe(400);
       expect((await audit(e.eventId, '?cursor=abc')).body.error).toBe('INVALID_BODY');
     });
+  });
+});
+
+describePostgres('set-up changes under concurrency', () => {
+  let drop: () => Promise<void>;
+  let db: Database;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    const fresh = await freshPostgresDatabase();
+    drop = fresh.drop;
+    db = openPostgres({ connectionString: fresh.url, maxConnections: 10 });
+    server = await startTestServer(db);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db?.close();
+    await drop?.();
+  });
+
+  it('a zone deleted while a gate is being given it either sees the gate (409) or is gone for it, never a gate naming a deleted zone', async () => {
+    const ev = await seedEvent(server.admin);
+    const balcony = (await server.admin.post(`/api/v1/events/${ev.eventId}/zones`, { name: 'Balcony' })).body.id as string;
+    let deleted: Promise<Reply> | null = null;
+    let settledEarly = false;
+    await db.transaction(async (tx) => {
+      // What a gate update does: check the zones (share-locked), then write the gate.
+      expect(await existingZoneIds(tx, ev.eventId, [balcony])).toEqual(new Set([balcony]));
+      deleted = del(server.admin, `/api/v1/events/${ev.eventId}/zones/${balcony}`);
+      void deleted.then(() => { settledEarly = true; });
+      await new Promise((r) => setTimeout(r, 300));
+      await tx.query(`UPDATE gates SET zone_ids = array_append(zone_ids, $2::uuid) WHERE event_id = $1 AND id = $3`, [ev.eventId, balcony, ev.gates.any]);
+    });
+    expect(settledEarly).toBe(false);
+    const r = await deleted!;
+    expect(r.body).toEqual({ error: 'CONFLICT', message: 'The zone cannot be deleted: 1 gate admits to this zone; take it off them first' });
   });
 });

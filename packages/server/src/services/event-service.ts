@@ -71,8 +71,8 @@ export class EventService {
 
   async addGate(organisationId: string, eventId: string, body: CreateGateBody, actor = 'system'): Promise<GateRow> {
     await this.get(organisationId, eventId);
-    await this.checkZones(eventId, body.zone_ids);
     const gate = await this.unique(() => this.db.transaction(async (tx) => {
+      await this.checkZones(tx, eventId, body.zone_ids);
       const g = await insertGate(tx, { eventId, name: body.name, zoneIds: body.zone_ids });
       await this.audit(tx, organisationId, eventId, actor, 'gate', g.id, { id: g.id, name: g.name, zone_ids: g.zoneIds });
       return g;
@@ -83,7 +83,6 @@ export class EventService {
 
   async addTicketType(organisationId: string, eventId: string, body: CreateTicketTypeBody, actor = 'system'): Promise<TicketTypeRow> {
     const ctx = await this.get(organisationId, eventId);
-    await this.checkZones(eventId, body.zone_ids);
     const time = (field: string, v: string | null | undefined): number | null => {
       if (v === undefined || v === null) return null;
       const t = parseEventTime(v, ctx.event.timezone);
@@ -94,6 +93,7 @@ export class EventService {
     const validUntil = time('valid_until', body.valid_until);
     if (validFrom !== null && validUntil !== null && validUntil <= validFrom) throw invalid('/valid_until must be after /valid_from');
     const type = await this.unique(() => this.db.transaction(async (tx) => {
+      await this.checkZones(tx, eventId, body.zone_ids);
       const t = await insertTicketType(tx, {
         eventId, name: body.name, zoneIds: body.zone_ids, maxScans: body.max_scans ?? 1,
         allowReentry: body.allow_reentry ?? ctx.settings.defaultAllowReentry, validFrom, validUntil,
@@ -112,8 +112,8 @@ export class EventService {
     await insertAudit(tx, { organisationId, eventId, actor, action: `${kind}.create`, subjectKind: kind, subjectId: id, before: null, after });
   }
 
-  private async checkZones(eventId: string, zoneIds: string[]): Promise<void> {
-    const known = await existingZoneIds(this.db, eventId, zoneIds);
+  private async checkZones(tx: Sql, eventId: string, zoneIds: string[]): Promise<void> {
+    const known = await existingZoneIds(tx, eventId, zoneIds);
     const unknown = zoneIds.filter((z) => !known.has(z));
     if (unknown.length > 0) throw invalid(`/zone_ids: unknown zone ${unknown.join(', ')} for this event`);
   }

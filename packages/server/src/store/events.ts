@@ -129,9 +129,13 @@ export async function existingEventIds(sql: Sql, organisationId: string, ids: st
   return new Set(rows.map((r) => r.id));
 }
 
-/** Existing zone ids of the event among `ids` (to reject unknown zones with a clear error). */
+/**
+ * Existing zone ids of the event among `ids` (to reject unknown zones with a
+ * clear error). Share-locked: a zone being deleted meanwhile is either gone
+ * here or sees the gate or type that names it when it counts what depends on it.
+ */
 export async function existingZoneIds(sql: Sql, eventId: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await sql.query<{ id: string }>(`SELECT id FROM zones WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, ids]);
+  const rows = await sql.query<{ id: string }>(`SELECT id FROM zones WHERE event_id = $1 AND id = ANY($2::uuid[]) FOR SHARE`, [eventId, ids]);
   return new Set(rows.map((r) => r.id));
 }
