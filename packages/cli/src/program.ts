@@ -5,7 +5,7 @@ import { listDevices, pairDevice, registerDevice } from './commands/devices.ts';
 import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
 import {
-  addGate, addTicketType, addZone, removeSetup, restoreTicket, searchTickets, showAudit, updateDevice, updateEvent, updateGate, updateTicketType, updateZone,
+  addGate, addTicketType, addZone, removeSetup, restoreTicket, searchTickets, showAudit, showTicket, updateDevice, updateEvent, updateGate, updateTicketType, updateZone,
   type TypeOptions,
 } from './commands/setup.ts';
 import { addStaff, deactivateStaff, listStaff } from './commands/staff.ts';
@@ -146,6 +146,14 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .addHelpText('after', examples('entrada tickets search hopper --event 7c1e…', 'entrada tickets search 1042 --event 7c1e… --json'))
     .action(async (query: string, opts: { event: string; limit?: number; cursor?: string; json?: boolean }, cmd: Command) => {
       await searchTickets({ connection: connection(cmd, 'admin'), eventId: opts.event, query, ...opts }, output);
+    });
+  tickets.command('show')
+    .description('A ticket with its whole scan history: time (in the event\'s zone), gate, device, verdict, online or offline')
+    .argument('<ticket-id>', 'the ticket, from `entrada tickets search`')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada tickets show 0190…'))
+    .action(async (ticketId: string, opts: { json?: boolean }, cmd: Command) => {
+      await showTicket({ connection: connection(cmd, 'admin'), ticketId, json: opts.json }, output);
     });
   for (const [action, what] of [['unblock', 'a blocked ticket'], ['reinstate', 'a cancelled ticket (undo the cancellation)']] as const) {
     tickets.command(action)

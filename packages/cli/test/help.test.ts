@@ -33,6 +33,7 @@ const HELP: Array<[string[], string[]]> = [
   [['types', 'update'], ['<type>', '--max-scans', 'Examples:']],
   [['types', 'rm'], ['<type>', 'Examples:']],
   [['tickets', 'search'], ['<query>', '--event', '--limit', '--cursor', '--json', 'Examples:']],
+  [['tickets', 'show'], ['<ticket-id>', '--json', 'Examples:']],
   [['tickets', 'unblock'], ['<ticket-id>', '--reason', 'Examples:']],
   [['tickets', 'reinstate'], ['<ticket-id>', '--reason', 'Examples:']],
   [['devices', 'rename'], ['<device-id>', '<name>', 'Examples:']],

@@ -63,6 +63,12 @@ describe('entrada: changing set-up', () => {
     expect(await cli(['tickets', 'unblock', a!.id, '--reason', 'ID checked'], env)).toMatchObject({ code: 0, stdout: 'Ticket G-1 is valid again (unblocked: ID checked).\n' });
     expect((await cli(['tickets', 'unblock', b!.id, '--reason', 'x'], env)).stderr).toBe('error: The ticket is cancelled, not blocked: reinstate it instead (CONFLICT)\n');
     expect((await cli(['tickets', 'reinstate', b!.id, '--reason', 'refund reversed'], env)).code).toBe(0);
+    const device = await registerDevice(server.admin, 'North 7');
+    await server.client(device.token).post('/api/v1/scanning/scan', { code: b!.code, event_id: ev.eventId, gate_id: ev.gates.main });
+    const shown = await cli(['tickets', 'show', b!.id], env);
+    expect(shown.stdout.split('\n')[0]).toBe(`Ticket G-2 (${b!.id}), GA, Alan Turing: valid (refund reversed), 1/1 scans, inside`);
+    expect(shown.stdout.split('\n')[1]).toMatch(/^TIME \(Europe\/Amsterdam\)\s+GATE\s+DEVICE\s+DIRECTION\s+VERDICT\s+REASON\s+SOURCE$/);
+    expect(shown.stdout.split('\n')[2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d\s+Main\s+North 7\s+entry\s+valid\s+admitted\s+online$/);
     expect((await cli(['tickets', 'reinstate', crypto.randomUUID(), '--reason', 'x'], env)).stderr).toMatch(/^error: ticket .* not found for this admin token; find it with `entrada tickets search/);
   });
 

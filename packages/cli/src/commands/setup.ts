@@ -206,6 +206,39 @@ export async function restoreTicket(opts: Base & { ticketId: string; action: 'un
   return r;
 }
 
+interface TicketHistory extends TicketRow {
+  event_id: string;
+  scans: Array<{ scanned_at: string; gate_id: string | null; gate_name: string | null; device_id: string; device_name: string | null; direction: string; result: string; reason: string; source: string }>;
+}
+
+/** A ticket and its whole scan history, times in the event's zone. */
+export async function showTicket(opts: Base & { ticketId: string }, output: Output): Promise<unknown> {
+  requireUuid(opts.ticketId, '<ticket-id>', 'a ticket');
+  const client = admin(opts.connection);
+  let t: TicketHistory;
+  try {
+    t = await client.get<TicketHistory>(`/api/v1/tickets/${opts.ticketId}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) throw new CliError(`ticket ${opts.ticketId} not found for this admin token; find it with \`entrada tickets search QUERY --event EVENT_ID\``);
+    throw err;
+  }
+  if (opts.json) {
+    output.out(JSON.stringify(t, null, 2));
+    return t;
+  }
+  const e = await fetchEvent(client, t.event_id);
+  output.out(`Ticket ${t.number} (${t.id}), ${t.tier}${t.holder_name ? `, ${t.holder_name}` : ''}: ${t.status}${t.status_reason ? ` (${t.status_reason})` : ''}, ${t.scans_used}/${t.max_scans} scans, ${t.inside ? 'inside' : 'not inside'}`);
+  if (t.scans.length === 0) {
+    output.out('Never scanned.');
+    return t;
+  }
+  const rows = t.scans.map((sc) => [
+    localTime(sc.scanned_at, e.timezone), sc.gate_name ?? sc.gate_id ?? '', sc.device_name ?? sc.device_id, sc.direction, sc.result, sc.reason, sc.source,
+  ]);
+  for (const line of table([`TIME (${e.timezone})`, 'GATE', 'DEVICE', 'DIRECTION', 'VERDICT', 'REASON', 'SOURCE'], rows)) output.out(line);
+  return t;
+}
+
 // --- devices ---
 
 export async function updateDevice(opts: Base & { deviceId: string; name?: string; gate?: string | null }, output: Output): Promise<unknown> {
