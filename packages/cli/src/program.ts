@@ -4,6 +4,10 @@ import { createDemo, DEFAULT_DEMO_TICKETS } from './commands/demo.ts';
 import { listDevices, pairDevice, registerDevice } from './commands/devices.ts';
 import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
+import {
+  addGate, addTicketType, addZone, removeSetup, restoreTicket, searchTickets, showAudit, showTicket, updateDevice, updateEvent, updateGate, updateTicketType, updateZone,
+  type TypeOptions,
+} from './commands/setup.ts';
 import { addStaff, deactivateStaff, listStaff } from './commands/staff.ts';
 import { createToken, listTokens, revokeToken } from './commands/tokens.ts';
 import { addUser, deactivateUser, listUsers, PASSWORD_ENV, resetPassword, setUserRole } from './commands/users.ts';
@@ -22,6 +26,8 @@ export interface CliContext {
 interface GlobalOptions { url?: string; token?: string }
 
 const examples = (...lines: string[]): string => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+
+const JSON_HELP = 'print the server\'s answer as JSON (for scripts)';
 
 function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('Expected a whole number.');
@@ -108,7 +114,7 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       setExitCode((await runSimulate({ connection: connection(cmd, 'admin'), ...rest, timeoutS: timeout, reconnectOverS: reconnectOver }, output)).exitCode);
     });
 
-  const tickets = program.command('tickets').description('Import and export an event\'s tickets as CSV');
+  const tickets = program.command('tickets').description('Import, export and search an event\'s tickets; unblock and reinstate them');
   tickets.command('import')
     .description('Import tickets from a CSV file (checked whole before anything is sent)')
     .argument('<file>', 'CSV with a header row: ticket_type (name or id, required), code, number, holder_name')
@@ -131,7 +137,56 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       await exportTickets({ connection: connection(cmd, 'admin'), eventId: opts.event, outFile: opts.out }, output);
     });
 
+  tickets.command('search')
+    .description('Find tickets by the start of their number, part of the holder\'s name (3 letters or more) or a whole scanned code')
+    .argument('<query>', 'what to look for')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--limit <n>', 'tickets per page, 1 to 500 (default 50)', wholeNumber)
+    .option('--cursor <cursor>', 'the next page, as printed after the previous one')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada tickets search hopper --event 7c1e…', 'entrada tickets search 1042 --event 7c1e… --json'))
+    .action(async (query: string, opts: { event: string; limit?: number; cursor?: string; json?: boolean }, cmd: Command) => {
+      await searchTickets({ connection: connection(cmd, 'admin'), eventId: opts.event, query, ...opts }, output);
+    });
+  tickets.command('show')
+    .description('A ticket with its whole scan history: time (in the event\'s zone), gate, device, verdict, online or offline')
+    .argument('<ticket-id>', 'the ticket, from `entrada tickets search`')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada tickets show 0190…'))
+    .action(async (ticketId: string, opts: { json?: boolean }, cmd: Command) => {
+      await showTicket({ connection: connection(cmd, 'admin'), ticketId, json: opts.json }, output);
+    });
+  for (const [action, what] of [['unblock', 'a blocked ticket'], ['reinstate', 'a cancelled ticket (undo the cancellation)']] as const) {
+    tickets.command(action)
+      .description(`Make ${what} valid again from now, with a reason (kept in the audit log)`)
+      .argument('<ticket-id>', 'the ticket, from `entrada tickets search`')
+      .requiredOption('--reason <text>', 'why, in words an organiser reads later (required)')
+      .option('--json', JSON_HELP)
+      .addHelpText('after', examples(`entrada tickets ${action} 0190… --reason "ID checked at the box office"`))
+      .action(async (ticketId: string, opts: { reason: string; json?: boolean }, cmd: Command) => {
+        await restoreTicket({ connection: connection(cmd, 'admin'), ticketId, action, reason: opts.reason, json: opts.json }, output);
+      });
+  }
+
   const devices = program.command('devices').description('Register, pair and list scanner devices');
+  devices.command('rename')
+    .description('Give a device a new name')
+    .argument('<device-id>', 'the device id, from `entrada devices list`')
+    .argument('<name>', 'the new name, e.g. "North gate 2"')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada devices rename scanner-7 "North gate 2"'))
+    .action(async (deviceId: string, name: string, opts: { json?: boolean }, cmd: Command) => {
+      await updateDevice({ connection: connection(cmd, 'admin'), deviceId, name, json: opts.json }, output);
+    });
+  devices.command('set-gate')
+    .description('Set the gate a device starts at (a gate of one of its events), or "none"')
+    .argument('<device-id>', 'the device id, from `entrada devices list`')
+    .argument('<gate-id>', 'the gate id, from `entrada events show EVENT_ID`, or none')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada devices set-gate scanner-7 51f0…', 'entrada devices set-gate scanner-7 none'))
+    .action(async (deviceId: string, gate: string, opts: { json?: boolean }, cmd: Command) => {
+      await updateDevice({ connection: connection(cmd, 'admin'), deviceId, gate: /^none$/i.test(gate) ? null : gate, json: opts.json }, output);
+    });
   devices.command('register')
     .description('Register a device and print its token (shown once)')
     .requiredOption('--name <name>', 'a name stewards recognise, e.g. "North gate 1" (required)')
@@ -252,7 +307,7 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       await resetPassword({ connection: connection(cmd, 'admin'), user, env }, output);
     });
 
-  const events = program.command('events').description('List events and show their gate and ticket type ids');
+  const events = program.command('events').description('List, show and change events');
   events.command('list')
     .description('List the organisation\'s events')
     .addHelpText('after', examples('entrada events list'))
@@ -265,6 +320,123 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .addHelpText('after', examples('entrada events show 7c1e…'))
     .action(async (eventId: string, _opts: unknown, cmd: Command) => {
       await showEvent({ connection: connection(cmd, 'admin'), eventId }, output);
+    });
+
+  events.command('update')
+    .description('Change an event: name, times (read in its time zone), time zone, duplicate window')
+    .argument('<event-id>', 'the event')
+    .option('--name <name>', 'new name')
+    .option('--starts <time>', 'start, e.g. 2026-08-01T19:00 (in the event\'s time zone) or with a zone')
+    .option('--ends <time>', 'end, likewise')
+    .option('--timezone <zone>', 'IANA time zone, e.g. Europe/Amsterdam')
+    .option('--duplicate-window <s>', 'seconds in which a second read by the same device counts as a double read', wholeNumber)
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada events update 7c1e… --name "Summer Fest 2026"', 'entrada events update 7c1e… --starts 2026-08-01T18:00 --ends 2026-08-02T01:00'))
+    .action(async (eventId: string, opts: { name?: string; starts?: string; ends?: string; timezone?: string; duplicateWindow?: number; json?: boolean }, cmd: Command) => {
+      await updateEvent({
+        connection: connection(cmd, 'admin'), eventId, name: opts.name, startsAt: opts.starts, endsAt: opts.ends, timezone: opts.timezone,
+        duplicateWindowS: opts.duplicateWindow, json: opts.json,
+      }, output);
+    });
+
+  const zones = program.command('zones').description('Zones of an event (areas with a capacity)');
+  zones.command('add')
+    .description('Add a zone')
+    .requiredOption('--event <id>', 'the event (required)')
+    .requiredOption('--name <name>', 'e.g. "Main floor" (required)')
+    .option('--capacity <n>', 'how many people fit, or none')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada zones add --event 7c1e… --name Balcony --capacity 300'))
+    .action(async (opts: { event: string; name: string; capacity?: string; json?: boolean }, cmd: Command) => {
+      await addZone({ connection: connection(cmd, 'admin'), eventId: opts.event, ...opts }, output);
+    });
+  zones.command('update')
+    .description('Rename a zone or change its capacity')
+    .argument('<zone>', 'the zone, by name or id')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--name <name>', 'new name')
+    .option('--capacity <n>', 'how many people fit, or none')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada zones update Balcony --event 7c1e… --capacity 250'))
+    .action(async (zone: string, opts: { event: string; name?: string; capacity?: string; json?: boolean }, cmd: Command) => {
+      await updateZone({ connection: connection(cmd, 'admin'), eventId: opts.event, zone, ...opts }, output);
+    });
+
+  const gates = program.command('gates').description('Gates of an event and the zones they admit to');
+  gates.command('add')
+    .description('Add a gate')
+    .requiredOption('--event <id>', 'the event (required)')
+    .requiredOption('--name <name>', 'e.g. "North" (required)')
+    .option('--zones <list>', 'zones it admits to, by name or id, comma-separated (default: none)')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada gates add --event 7c1e… --name North --zones "Main floor,Balcony"'))
+    .action(async (opts: { event: string; name: string; zones?: string; json?: boolean }, cmd: Command) => {
+      await addGate({ connection: connection(cmd, 'admin'), eventId: opts.event, ...opts }, output);
+    });
+  gates.command('update')
+    .description('Rename a gate, change its zones, or close or open it')
+    .argument('<gate>', 'the gate, by name or id')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--name <name>', 'new name')
+    .option('--zones <list>', 'zones it admits to, by name or id, comma-separated (replaces the list)')
+    .option('--closed', 'close the gate')
+    .option('--open', 'open it again')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada gates update North --event 7c1e… --zones "Main floor"', 'entrada gates update North --event 7c1e… --closed'))
+    .action(async (gate: string, opts: { event: string; name?: string; zones?: string; closed?: boolean; open?: boolean; json?: boolean }, cmd: Command) => {
+      if (opts.closed && opts.open) throw new CliError('give --closed or --open, not both');
+      const closed = opts.closed ? true : opts.open ? false : undefined;
+      await updateGate({ connection: connection(cmd, 'admin'), eventId: opts.event, gate, name: opts.name, zones: opts.zones, closed, json: opts.json }, output);
+    });
+
+  const types = program.command('types').description('Ticket types of an event and their rules');
+  const typeOptions = (c: Command): Command => c
+    .option('--zones <list>', 'zones it grants, by name or id, comma-separated')
+    .option('--max-scans <n>', 'entries a ticket gives, 1 to 10,000', wholeNumber)
+    .option('--reentry', 'may come back in after going out')
+    .option('--no-reentry', 'one way in')
+    .option('--valid-from <time>', 'first moment it admits (event time zone), or none')
+    .option('--valid-until <time>', 'moment it stops admitting (event time zone), or none')
+    .option('--json', JSON_HELP);
+  typeOptions(types.command('add')
+    .description('Add a ticket type')
+    .requiredOption('--event <id>', 'the event (required)')
+    .requiredOption('--name <name>', 'e.g. "Weekend" (required)'))
+    .addHelpText('after', examples('entrada types add --event 7c1e… --name Weekend --zones "Main floor" --max-scans 2 --reentry'))
+    .action(async (opts: TypeOptions & { event: string; name: string; json?: boolean }, cmd: Command) => {
+      await addTicketType({ connection: connection(cmd, 'admin'), eventId: opts.event, ...opts }, output);
+    });
+  typeOptions(types.command('update')
+    .description('Change a ticket type\'s name or rules; scanners get them with their next download')
+    .argument('<type>', 'the ticket type, by name or id')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--name <name>', 'new name'))
+    .addHelpText('after', examples('entrada types update Weekend --event 7c1e… --max-scans 1', 'entrada types update Weekend --event 7c1e… --valid-until 2026-08-02T23:00'))
+    .action(async (type: string, opts: TypeOptions & { event: string; json?: boolean }, cmd: Command) => {
+      await updateTicketType({ connection: connection(cmd, 'admin'), eventId: opts.event, type, ...opts }, output);
+    });
+
+  for (const [group, kind] of [[zones, 'zone'], [gates, 'gate'], [types, 'ticket type']] as const) {
+    group.command('rm')
+      .description(`Delete a ${kind} nothing depends on (the server says what does)`)
+      .argument(`<${kind === 'ticket type' ? 'type' : kind}>`, `the ${kind}, by name or id`)
+      .requiredOption('--event <id>', 'the event (required)')
+      .option('--json', JSON_HELP)
+      .addHelpText('after', examples(`entrada ${group.name()} rm ${kind === 'zone' ? 'Balcony' : kind === 'gate' ? 'North' : 'Weekend'} --event 7c1e…`))
+      .action(async (target: string, opts: { event: string; json?: boolean }, cmd: Command) => {
+        await removeSetup({ connection: connection(cmd, 'admin'), eventId: opts.event, kind, target, json: opts.json }, output);
+      });
+  }
+
+  program.command('audit')
+    .description('Who changed what in an event, oldest first (times in the event\'s time zone)')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--limit <n>', 'entries per page, 1 to 500 (default 100)', wholeNumber)
+    .option('--cursor <cursor>', 'the next page, as printed after the previous one')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada audit --event 7c1e…', 'entrada audit --event 7c1e… --json | jq \'.entries[].action\''))
+    .action(async (opts: { event: string; limit?: number; cursor?: string; json?: boolean }, cmd: Command) => {
+      await showAudit({ connection: connection(cmd, 'admin'), eventId: opts.event, ...opts }, output);
     });
 
   program.command('scan')

@@ -19,6 +19,8 @@ import { DeviceDirectory } from './services/device-directory.ts';
 import { DeviceService } from './services/device-service.ts';
 import { EventContexts } from './services/event-context.ts';
 import { EventService } from './services/event-service.ts';
+import { SetupService } from './services/setup-service.ts';
+import { AuditService } from './services/audit.ts';
 import { PairingService } from './services/pairing-service.ts';
 import { StaffService } from './services/staff-service.ts';
 import { ScanService } from './services/scan-service.ts';
@@ -162,7 +164,9 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     legacy: new LegacyReconcileService(db, contexts, bus, now),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
   };
-  return { db, bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
+  const setup = new SetupService(db, events, directory);
+  const audit = new AuditService(db, events);
+  return { db, bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
 }
 
 export interface RunningServer {

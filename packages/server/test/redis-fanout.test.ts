@@ -62,4 +62,23 @@ if (!REDIS_URL && REQUIRE_SERVICES) throw new Error('ENTRADA_REQUIRE_SERVICES=1 
     expect(seen).toContainEqual(expect.objectContaining({ type: 'occupancy', eventId: ev.eventId, delta: 1, direction: 'entry' }));
     expect(seen).toContainEqual(expect.objectContaining({ type: 'ticket_changed', ticketId: t!.id, version: 1 }));
   });
+  it('a ticket type changed on one instance is in the other\'s next manifest at once (well inside its 30 s context cache)', async () => {
+    const ev = await seedEvent(a.admin);
+    await issueTickets(a.admin, ev.eventId, [{ ticket_type_id: ev.types.multi }]);
+    const d = await registerDevice(a.admin, 'Manifest on B');
+    const onB = b.client(d.token);
+    const maxScans = async (): Promise<number> => {
+      const r = await onB.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${d.deviceId}`);
+      return r.body.manifest.ticket_types.find((t: { id: string }) => t.id === ev.types.multi).max_scans;
+    };
+    expect(await maxScans()).toBe(3);
+    expect((await a.admin.request('PATCH', `/api/v1/events/${ev.eventId}/ticket-types/${ev.types.multi}`, { max_scans: 1 })).status).toBe(200);
+    const deadline = Date.now() + 1_000;
+    let seen = 3;
+    while (Date.now() < deadline && seen !== 1) {
+      seen = await maxScans();
+      if (seen !== 1) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen).toBe(1);
+  });
 });

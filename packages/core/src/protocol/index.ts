@@ -8,3 +8,4 @@ export * from './api-error.ts';
 export * from './admin-tokens.ts';
 export * from './roles.ts';
 export * from './accounts.ts';
+export * from './setup.ts';

@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { Availability, databaseError, type Database, type Sql } from './database.ts';
 
 const TIMESTAMPTZ_OID = 1184;
@@ -29,7 +30,8 @@ export function parseTimestamptz(text: string): Date | number {
  * statements and transactions itself.
  */
 export async function openPglite(dataDir?: string): Promise<Database> {
-  const options = { parsers: { [TIMESTAMPTZ_OID]: parseTimestamptz } };
+  // pg_trgm: trigram indexes for ticket search by part of a holder's name (migration 011).
+  const options = { parsers: { [TIMESTAMPTZ_OID]: parseTimestamptz }, extensions: { pg_trgm } };
   const db = dataDir ? new PGlite(dataDir, options) : new PGlite(options);
   await db.waitReady;
   const availability = new Availability();

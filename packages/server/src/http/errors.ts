@@ -61,7 +61,10 @@ function describeValidation(err: FastifyError): string {
   const field = `${first.instancePath || ''}${missing}` || '(body)';
   const where = err.validationContext && err.validationContext !== 'body' ? `${err.validationContext} ` : '';
   const pattern = first.keyword === 'pattern' && typeof params?.pattern === 'string' ? PATTERN_MEANINGS[params.pattern] : undefined;
-  const message = first.keyword === 'required' ? 'is required' : first.keyword === 'additionalProperties' ? 'is not allowed' : pattern ?? first.message ?? 'is invalid';
+  const message = first.keyword === 'required' ? 'is required'
+    : first.keyword === 'additionalProperties' ? 'is not allowed'
+    : first.keyword === 'minProperties' ? 'must name at least one field to change'
+    : pattern ?? first.message ?? 'is invalid';
   return `${where}${field} ${message}${extra}`.trim();
 }
 

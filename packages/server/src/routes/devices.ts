@@ -1,8 +1,9 @@
 import { Type } from 'typebox';
-import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody, Text } from '@entrada/core';
+import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody, Text, UpdateDeviceBody } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError } from '../http/errors.ts';
+import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import { deviceView } from '../services/device-service.ts';
 import { insertAdminToken, insertOrganisation } from '../store/organisations.ts';
@@ -38,6 +39,13 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   }, async (req) => {
     const admin = req.admin;
     return deviceView(await s.devices.addEvents(admin.organisationId, req.params.deviceId, req.body));
+  });
+
+  app.patch('/api/v1/devices/:deviceId', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'Rename a device or set its default gate (a gate of one of its events; null for none)', params: DeviceParams, body: UpdateDeviceBody },
+  }, async (req) => {
+    return s.setup.updateDevice(callerOf(req.admin), req.params.deviceId, req.body);
   });
 
   app.post('/api/v1/devices/:deviceId/suspend', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {

@@ -1,12 +1,20 @@
 import { Type } from 'typebox';
-import { CreateEventBody, CreateGateBody, CreateTicketTypeBody, CreateZoneBody, Uuid } from '@entrada/core';
+import {
+  AuditPage, AuditQuery, CreateEventBody, CreateGateBody, CreateTicketTypeBody, CreateZoneBody,
+  UpdateEventBody, UpdateGateBody, UpdateTicketTypeBody, UpdateZoneBody, Uuid,
+} from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { invalid } from '../http/errors.ts';
+import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';
 import { computeOccupancy } from '../services/occupancy-service.ts';
 import type { EventRow } from '../store/events.ts';
 
 const EventParams = Type.Object({ eventId: Uuid });
+const ZoneParams = Type.Object({ eventId: Uuid, zoneId: Uuid });
+const GateParams = Type.Object({ eventId: Uuid, gateId: Uuid });
+const TypeParams = Type.Object({ eventId: Uuid, typeId: Uuid });
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function eventSummary(e: EventRow): Record<string, unknown> {
@@ -17,7 +25,7 @@ export function eventDetail(ctx: EventContext): Record<string, unknown> {
   return {
     ...eventSummary(ctx.event),
     zones: [...ctx.zones.values()],
-    gates: [...ctx.gates.values()].map((g) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds })),
+    gates: [...ctx.gates.values()].map((g) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds, closed: (g.closedAt ?? null) !== null, closed_at: iso(g.closedAt ?? null) })),
     ticket_types: [...ctx.types.values()].map((t) => ({
       id: t.id, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry,
       valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),
@@ -30,7 +38,7 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   const tags = ['events'];
   app.post('/api/v1/events', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Create an event', body: CreateEventBody } }, async (req, reply) => {
     const admin = req.admin;
-    const event = await s.events.create(admin.organisationId, req.body);
+    const event = await s.events.create(admin.organisationId, req.body, admin.actor);
     return reply.status(201).send(eventSummary(event));
   });
 
@@ -46,21 +54,76 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
 
   app.post('/api/v1/events/:eventId/zones', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a zone', params: EventParams, body: CreateZoneBody } }, async (req, reply) => {
     const admin = req.admin;
-    return reply.status(201).send(await s.events.addZone(admin.organisationId, req.params.eventId, req.body));
+    return reply.status(201).send(await s.events.addZone(admin.organisationId, req.params.eventId, req.body, admin.actor));
   });
 
   app.post('/api/v1/events/:eventId/gates', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a gate admitting to zones', params: EventParams, body: CreateGateBody } }, async (req, reply) => {
     const admin = req.admin;
-    const gate = await s.events.addGate(admin.organisationId, req.params.eventId, req.body);
+    const gate = await s.events.addGate(admin.organisationId, req.params.eventId, req.body, admin.actor);
     return reply.status(201).send({ id: gate.id, name: gate.name, zone_ids: gate.zoneIds });
   });
 
   app.post('/api/v1/events/:eventId/ticket-types', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a ticket type', params: EventParams, body: CreateTicketTypeBody } }, async (req, reply) => {
     const admin = req.admin;
-    const t = await s.events.addTicketType(admin.organisationId, req.params.eventId, req.body);
+    const t = await s.events.addTicketType(admin.organisationId, req.params.eventId, req.body, admin.actor);
     return reply.status(201).send({
       id: t.id, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry, valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),
     });
+  });
+
+  app.patch('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change an event (name, times, time zone, settings)', params: EventParams, body: UpdateEventBody } }, async (req) => {
+    return s.setup.updateEvent(callerOf(req.admin), req.params.eventId, req.body);
+  });
+
+  app.delete('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete an event with no tickets, scans, pairing codes or uploads (409 names them)', params: EventParams } }, async (req, reply) => {
+    await s.setup.deleteEvent(callerOf(req.admin), req.params.eventId);
+    return reply.status(204).send();
+  });
+
+  app.patch('/api/v1/events/:eventId/zones/:zoneId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change a zone (name, capacity)', params: ZoneParams, body: UpdateZoneBody } }, async (req) => {
+    return s.setup.updateZone(callerOf(req.admin), req.params.eventId, req.params.zoneId, req.body);
+  });
+
+  app.delete('/api/v1/events/:eventId/zones/:zoneId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a zone no gate or ticket type names (409 names them)', params: ZoneParams } }, async (req, reply) => {
+    await s.setup.deleteZone(callerOf(req.admin), req.params.eventId, req.params.zoneId);
+    return reply.status(204).send();
+  });
+
+  app.patch('/api/v1/events/:eventId/gates/:gateId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change a gate (name, zones, closed)', params: GateParams, body: UpdateGateBody } }, async (req) => {
+    return s.setup.updateGate(callerOf(req.admin), req.params.eventId, req.params.gateId, req.body, s.now());
+  });
+
+  app.delete('/api/v1/events/:eventId/gates/:gateId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a gate never scanned at (409 names what uses it; close it instead)', params: GateParams } }, async (req, reply) => {
+    await s.setup.deleteGate(callerOf(req.admin), req.params.eventId, req.params.gateId);
+    return reply.status(204).send();
+  });
+
+  app.patch('/api/v1/events/:eventId/ticket-types/:typeId', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'Change a ticket type (name, zones, max scans, re-entry, validity); devices get it with their next manifest', params: TypeParams, body: UpdateTicketTypeBody },
+  }, async (req) => {
+    return s.setup.updateTicketType(callerOf(req.admin), req.params.eventId, req.params.typeId, req.body);
+  });
+
+  app.delete('/api/v1/events/:eventId/ticket-types/:typeId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a ticket type without tickets (409 says how many)', params: TypeParams } }, async (req, reply) => {
+    await s.setup.deleteTicketType(callerOf(req.admin), req.params.eventId, req.params.typeId);
+    return reply.status(204).send();
+  });
+
+  app.get('/api/v1/events/:eventId/audit', {
+    config: { auth: 'admin', role: 'viewer' },
+    schema: { tags, summary: 'Who changed what in the event, oldest first, in pages (cursor = next_cursor of the previous page)', params: EventParams, querystring: AuditQuery, response: { 200: AuditPage } },
+  }, async (req) => {
+    const limit = Number(req.query.limit ?? 100);
+    if (limit < 1 || limit > 500) throw invalid('limit must be between 1 and 500');
+    const page = await s.audit.eventPage(req.admin.organisationId, req.params.eventId, req.query.cursor, limit);
+    return {
+      entries: page.entries.map((e) => ({
+        id: e.id, event_id: e.eventId, actor: e.actor, action: e.action, subject_kind: e.subjectKind, subject_id: e.subjectId,
+        before: e.before, after: e.after, at: new Date(e.at).toISOString(),
+      })),
+      next_cursor: page.nextCursor,
+    };
   });
 
   app.get('/api/v1/events/:eventId/occupancy', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'People inside and admitted, in total, per zone and per gate', params: EventParams } }, async (req) => {

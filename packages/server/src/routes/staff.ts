@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
 import {
-  CreateStaffBody, LoginLogsQuery, LoginLogsResponse, StaffListResponse, StaffLoginBody, StaffLoginResponse, StaffView, Uuid,
+  CreateStaffBody, UpdateStaffBody, LoginLogsQuery, LoginLogsResponse, StaffListResponse, StaffLoginBody, StaffLoginResponse, StaffView, Uuid,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../http/errors.ts';
 import { requestInfo } from '../http/request-info.ts';
+import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import type { StaffRecord } from '../store/staff.ts';
 
@@ -23,7 +24,7 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
     schema: { tags, summary: 'Add a staff account (username and PIN) to an event', params: EventParams, body: CreateStaffBody, response: { 201: StaffView } },
   }, async (req, reply) => {
     const admin = req.admin;
-    return reply.status(201).send(staffView(await s.staff.create(admin.organisationId, req.params.eventId, req.body)));
+    return reply.status(201).send(staffView(await s.staff.create(admin.organisationId, req.params.eventId, req.body, admin.actor)));
   });
 
   app.get('/api/v1/events/:eventId/staff', {
@@ -40,6 +41,21 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   }, async (req) => {
     const admin = req.admin;
     return staffView(await s.staff.deactivate(admin.organisationId, req.params.eventId, req.params.staffId));
+  });
+
+  app.patch('/api/v1/events/:eventId/staff/:staffId', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'Change a staff account (name, PIN, active); the PIN is never shown or logged', params: StaffParams, body: UpdateStaffBody },
+  }, async (req) => {
+    return s.setup.updateStaff(callerOf(req.admin), req.params.eventId, req.params.staffId, req.body);
+  });
+
+  app.delete('/api/v1/events/:eventId/staff/:staffId', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'Delete a staff account that never logged in (409 otherwise: deactivate it)', params: StaffParams },
+  }, async (req, reply) => {
+    await s.setup.deleteStaff(callerOf(req.admin), req.params.eventId, req.params.staffId);
+    return reply.status(204).send();
   });
 
   app.post('/api/v1/events/:eventId/login', {

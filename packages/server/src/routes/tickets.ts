@@ -1,12 +1,12 @@
 import { Type } from 'typebox';
-import { CancelTicketBody, CreateTicketsBody, Text, Uuid } from '@entrada/core';
+import { CancelTicketBody, CreateTicketsBody, roleAtLeast, TicketReasonBody, TicketSearchQuery, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { invalid } from '../http/errors.ts';
+import { DomainError, invalid } from '../http/errors.ts';
+import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 
 const EventParams = Type.Object({ eventId: Uuid });
 const TicketParams = Type.Object({ ticketId: Uuid });
-const ExportQuery = Type.Object({ after: Type.Optional(Text({ maxLength: 15, pattern: '^[0-9]{1,15}$' })), limit: Type.Optional(Text({ maxLength: 5, pattern: '^[0-9]{1,5}$' })) });
 
 // 10,000 tickets with holder names and long imported codes fit comfortably.
 const BULK_BODY_LIMIT = 8 * 1024 * 1024;
@@ -25,21 +25,32 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
 
   app.get('/api/v1/events/:eventId/tickets', {
     config: { auth: 'admin', role: 'viewer' },
-    schema: { tags, summary: 'Tickets with their codes, in pages (after = last serial seen)', params: EventParams, querystring: ExportQuery },
+    schema: {
+      tags, params: EventParams, querystring: TicketSearchQuery,
+      summary: 'With q (or cursor): search by number prefix, holder name or a whole scanned code, in pages (cursor = next_cursor), without codes. Otherwise (managers): tickets with their codes, in pages (after = last serial seen)',
+    },
   }, async (req) => {
     const admin = req.admin;
+    if (req.query.q !== undefined || req.query.cursor !== undefined) {
+      const limit = Number(req.query.limit ?? 50);
+      if (limit < 1 || limit > 500) throw invalid('limit must be between 1 and 500 when searching');
+      return s.tickets.search(admin.organisationId, req.params.eventId, req.query.q ?? '', req.query.cursor, limit);
+    }
+    // The export carries every ticket's code, which admits its holder: not for viewers and supervisors.
+    if (!roleAtLeast(admin.role, 'manager')) throw new DomainError('FORBIDDEN', 'Exporting tickets with their codes needs the manager role; search with q instead');
     const limit = Number(req.query.limit ?? 1000);
     if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
     return s.tickets.export(admin.organisationId, req.params.eventId, Number(req.query.after ?? 0), limit);
   });
 
-  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'A ticket with its scans', params: TicketParams } }, async (req) => {
+  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'A ticket with its scan history (time, gate, device, verdict, reason, online or offline; staff are not recorded per scan)', params: TicketParams } }, async (req) => {
     const admin = req.admin;
     const { view, scans } = await s.tickets.get(admin.organisationId, req.params.ticketId);
     return {
       ...view,
       scans: scans.map((sc) => ({
-        id: sc.id, result: sc.result, reason: sc.reason, direction: sc.direction, device_id: sc.deviceId, gate_id: sc.gateId,
+        id: sc.id, result: sc.result, reason: sc.reason, direction: sc.direction, device_id: sc.deviceId, device_name: sc.deviceName,
+        gate_id: sc.gateId, gate_name: sc.gateName,
         session_id: sc.sessionId, source: sc.source, scanned_at: new Date(sc.scannedAt).toISOString(), received_at: new Date(sc.receivedAt).toISOString(),
       })),
     };
@@ -47,11 +58,25 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
 
   app.post('/api/v1/tickets/:ticketId/cancel', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Cancel (or refund) a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
     const admin = req.admin;
-    return s.tickets.setStatus(admin.organisationId, req.params.ticketId, 'cancelled', req.body?.reason ?? null);
+    return s.tickets.setStatus(callerOf(admin), req.params.ticketId, 'cancel', req.body?.reason ?? null);
   });
 
   app.post('/api/v1/tickets/:ticketId/block', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Block a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
     const admin = req.admin;
-    return s.tickets.setStatus(admin.organisationId, req.params.ticketId, 'blocked', req.body?.reason ?? null);
+    return s.tickets.setStatus(callerOf(admin), req.params.ticketId, 'block', req.body?.reason ?? null);
+  });
+
+  app.post('/api/v1/tickets/:ticketId/unblock', {
+    config: { auth: 'admin', role: 'supervisor' },
+    schema: { tags, summary: 'Unblock a blocked ticket (valid again from now)', params: TicketParams, body: TicketReasonBody },
+  }, async (req) => {
+    return s.tickets.setStatus(callerOf(req.admin), req.params.ticketId, 'unblock', req.body.reason);
+  });
+
+  app.post('/api/v1/tickets/:ticketId/reinstate', {
+    config: { auth: 'admin', role: 'supervisor' },
+    schema: { tags, summary: 'Undo a cancellation (valid again from now)', params: TicketParams, body: TicketReasonBody },
+  }, async (req) => {
+    return s.tickets.setStatus(callerOf(req.admin), req.params.ticketId, 'reinstate', req.body.reason);
   });
 };

@@ -1,5 +1,7 @@
 import type { Database } from '../db/database.ts';
 import type { AccountService } from './account-service.ts';
+import type { AuditService } from './audit.ts';
+import type { SetupService } from './setup-service.ts';
 import type { AdminTokenService } from './admin-token-service.ts';
 import type { Authenticator } from './auth.ts';
 import type { Bus } from './bus.ts';
@@ -42,6 +44,8 @@ export interface Services {
   tickets: TicketService;
   ticketCache: TicketCache;
   events: EventService;
+  setup: SetupService;
+  audit: AuditService;
   devices: DeviceService;
   pairing: PairingService;
   staff: StaffService;

@@ -18,4 +18,9 @@ export class DeviceDirectory {
     }
     return name ?? undefined;
   }
+
+  /** After a rename on this instance (others see it when their cached copy is evicted). */
+  forget(organisationId: string, deviceId: string): void {
+    this.names.delete(`${organisationId}:${deviceId}`);
+  }
 }

@@ -18,6 +18,8 @@ export interface DeviceView {
   last_seen_at: string | null; status_changed_at: string | null; status_reason: string | null; created_at: string;
   /** null: every event of the organisation. */
   event_ids: string[] | null;
+  /** The gate the device starts on (and its event); null: none set. */
+  default_event_id: string | null; default_gate_id: string | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -26,7 +28,7 @@ export function deviceView(d: DeviceRecord): DeviceView {
   return {
     device_id: d.deviceId, name: d.name, device_type: d.deviceType, status: d.status, has_public_key: d.publicKey !== null,
     last_seen_at: iso(d.lastSeenAt), status_changed_at: iso(d.statusChangedAt), status_reason: d.statusReason, created_at: iso(d.createdAt)!,
-    event_ids: d.eventIds,
+    event_ids: d.eventIds, default_event_id: d.defaultEventId ?? null, default_gate_id: d.defaultGateId ?? null,
   };
 }
 

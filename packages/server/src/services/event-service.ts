@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ed25519, isValidTimeZone, parseEventTime, type CreateEventBody, type CreateGateBody, type CreateTicketTypeBody, type CreateZoneBody } from '@entrada/core';
-import type { Database } from '../db/database.ts';
+import type { Database, Sql } from '../db/database.ts';
 import { pgErrorCode, PG_UNIQUE_VIOLATION } from '../db/database.ts';
 import { deriveKey, seal } from '../crypto/seal.ts';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
@@ -8,6 +8,7 @@ import {
   existingZoneIds, insertEvent, insertEventKey, insertGate, insertTicketType, insertZone, listEvents,
   type EventRow, type GateRow, type TicketTypeRow, type ZoneRow,
 } from '../store/events.ts';
+import { insertAudit } from '../store/audit.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, EventContexts } from './event-context.ts';
 import { resolveSettings } from './event-context.ts';
@@ -19,7 +20,8 @@ export class EventService {
     this.keySealKey = deriveKey(serverSecret, 'event-keys');
   }
 
-  async create(organisationId: string, body: CreateEventBody): Promise<EventRow> {
+  /** `actor` names who did it in the audit log (`user:<id>` or `token:<id>`; 'system' for the demo). */
+  async create(organisationId: string, body: CreateEventBody, actor = 'system'): Promise<EventRow> {
     const timezone = body.timezone ?? 'UTC';
     if (!isValidTimeZone(timezone)) throw invalid(`/timezone "${timezone}" is not an IANA time zone (e.g. Europe/Amsterdam)`);
     const startsAt = parseEventTime(body.starts_at, timezone);
@@ -37,6 +39,10 @@ export class EventService {
     const event = await this.db.transaction(async (tx) => {
       const event = await insertEvent(tx, { organisationId, name: body.name, startsAt, endsAt, timezone, settings: normalized, codeKey: randomBytes(32) });
       await insertEventKey(tx, { eventId: event.id, keyId: 1, publicKey: keys.publicKey, sealedSecret: seal(this.keySealKey, keys.secretKey) });
+      await insertAudit(tx, {
+        organisationId, eventId: event.id, actor, action: 'event.create', subjectKind: 'event', subjectId: event.id, before: null,
+        after: { name: event.name, starts_at: new Date(event.startsAt).toISOString(), ends_at: new Date(event.endsAt).toISOString(), timezone: event.timezone, settings: event.settings },
+      });
       return event;
     });
     // The organisation's other events now classify this one's codes as `wrong_event` (and ship its public key).
@@ -56,24 +62,31 @@ export class EventService {
     return ctx;
   }
 
-  async addZone(organisationId: string, eventId: string, body: CreateZoneBody): Promise<ZoneRow> {
+  async addZone(organisationId: string, eventId: string, body: CreateZoneBody, actor = 'system'): Promise<ZoneRow> {
     await this.get(organisationId, eventId);
-    const zone = await this.unique(() => insertZone(this.db, { eventId, name: body.name, capacity: body.capacity ?? null }), 'zone');
-    this.changed(eventId);
+    const zone = await this.unique(() => this.db.transaction(async (tx) => {
+      const z = await insertZone(tx, { eventId, name: body.name, capacity: body.capacity ?? null });
+      await this.audit(tx, organisationId, eventId, actor, 'zone', z.id, { id: z.id, name: z.name, capacity: z.capacity });
+      return z;
+    }), 'zone');
+    this.announce(eventId);
     return zone;
   }
 
-  async addGate(organisationId: string, eventId: string, body: CreateGateBody): Promise<GateRow> {
+  async addGate(organisationId: string, eventId: string, body: CreateGateBody, actor = 'system'): Promise<GateRow> {
     await this.get(organisationId, eventId);
-    await this.checkZones(eventId, body.zone_ids);
-    const gate = await this.unique(() => insertGate(this.db, { eventId, name: body.name, zoneIds: body.zone_ids }), 'gate');
-    this.changed(eventId);
+    const gate = await this.unique(() => this.db.transaction(async (tx) => {
+      await this.checkZones(tx, eventId, body.zone_ids);
+      const g = await insertGate(tx, { eventId, name: body.name, zoneIds: body.zone_ids });
+      await this.audit(tx, organisationId, eventId, actor, 'gate', g.id, { id: g.id, name: g.name, zone_ids: g.zoneIds });
+      return g;
+    }), 'gate');
+    this.announce(eventId);
     return gate;
   }
 
-  async addTicketType(organisationId: string, eventId: string, body: CreateTicketTypeBody): Promise<TicketTypeRow> {
+  async addTicketType(organisationId: string, eventId: string, body: CreateTicketTypeBody, actor = 'system'): Promise<TicketTypeRow> {
     const ctx = await this.get(organisationId, eventId);
-    await this.checkZones(eventId, body.zone_ids);
     const time = (field: string, v: string | null | undefined): number | null => {
       if (v === undefined || v === null) return null;
       const t = parseEventTime(v, ctx.event.timezone);
@@ -83,16 +96,28 @@ export class EventService {
     const validFrom = time('valid_from', body.valid_from);
     const validUntil = time('valid_until', body.valid_until);
     if (validFrom !== null && validUntil !== null && validUntil <= validFrom) throw invalid('/valid_until must be after /valid_from');
-    const type = await this.unique(() => insertTicketType(this.db, {
-      eventId, name: body.name, zoneIds: body.zone_ids, maxScans: body.max_scans ?? 1,
-      allowReentry: body.allow_reentry ?? ctx.settings.defaultAllowReentry, validFrom, validUntil,
+    const type = await this.unique(() => this.db.transaction(async (tx) => {
+      await this.checkZones(tx, eventId, body.zone_ids);
+      const t = await insertTicketType(tx, {
+        eventId, name: body.name, zoneIds: body.zone_ids, maxScans: body.max_scans ?? 1,
+        allowReentry: body.allow_reentry ?? ctx.settings.defaultAllowReentry, validFrom, validUntil,
+      });
+      await this.audit(tx, organisationId, eventId, actor, 'ticket_type', t.id, {
+        id: t.id, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry,
+        valid_from: validFrom === null ? null : new Date(validFrom).toISOString(), valid_until: validUntil === null ? null : new Date(validUntil).toISOString(),
+      });
+      return t;
     }), 'ticket type');
-    this.changed(eventId);
+    this.announce(eventId);
     return type;
   }
 
-  private async checkZones(eventId: string, zoneIds: string[]): Promise<void> {
-    const known = await existingZoneIds(this.db, eventId, zoneIds);
+  private async audit(tx: Sql, organisationId: string, eventId: string, actor: string, kind: string, id: string, after: Record<string, unknown>): Promise<void> {
+    await insertAudit(tx, { organisationId, eventId, actor, action: `${kind}.create`, subjectKind: kind, subjectId: id, before: null, after });
+  }
+
+  private async checkZones(tx: Sql, eventId: string, zoneIds: string[]): Promise<void> {
+    const known = await existingZoneIds(tx, eventId, zoneIds);
     const unknown = zoneIds.filter((z) => !known.has(z));
     if (unknown.length > 0) throw invalid(`/zone_ids: unknown zone ${unknown.join(', ')} for this event`);
   }
@@ -106,7 +131,8 @@ export class EventService {
     }
   }
 
-  private changed(eventId: string): void {
+  /** The event's configuration changed: every instance reloads its context, and the next manifest carries the change. */
+  announce(eventId: string): void {
     this.contexts.invalidate(eventId);
     this.bus.publish({ type: 'event_changed', eventId });
   }

@@ -7,6 +7,7 @@ import {
   findStaffByUsername, insertEventLoginLog, insertStaff, listEventLoginLogs, listStaff, recentLoginFailures, setStaffActive,
   type EventLoginLogRecord, type StaffRecord,
 } from '../store/staff.ts';
+import { insertAudit } from '../store/audit.ts';
 import type { RequestInfo } from './auth.ts';
 import { assertDeviceEvent } from './device-service.ts';
 import type { EventContexts } from './event-context.ts';
@@ -41,11 +42,19 @@ export class StaffService {
     this.dummyHash = hashPin('000000');
   }
 
-  async create(organisationId: string, eventId: string, body: CreateStaffBody): Promise<StaffRecord> {
+  /** Audited under `actor`, without the PIN. */
+  async create(organisationId: string, eventId: string, body: CreateStaffBody, actor = 'system'): Promise<StaffRecord> {
     await this.events.get(organisationId, eventId);
     const pinHash = await hashPin(body.pin);
     try {
-      return await insertStaff(this.db, { eventId, organisationId, username: body.username, name: body.name, pinHash });
+      return await this.db.transaction(async (tx) => {
+        const staff = await insertStaff(tx, { eventId, organisationId, username: body.username, name: body.name, pinHash });
+        await insertAudit(tx, {
+          organisationId, eventId, actor, action: 'staff.create', subjectKind: 'staff', subjectId: staff.id, before: null,
+          after: { id: staff.id, username: staff.username, name: staff.name, active: staff.active },
+        });
+        return staff;
+      });
     } catch (err) {
       if (pgErrorCode(err) === PG_UNIQUE_VIOLATION) throw new DomainError('CONFLICT', `The username "${body.username}" is already taken in this event`);
       throw err;

@@ -4,9 +4,11 @@ import { deriveKey, seal, unseal } from '../crypto/seal.ts';
 import { DomainError, invalid, notFound } from '../http/errors.ts';
 import { ticketScans, type StoredScan } from '../store/scans.ts';
 import {
-  allocateSerials, clashingTicketKeys, getTicketForOrganisation, insertTickets, listTickets, setTicketStatus,
+  allocateSerials, clashingTicketKeys, getTicketForOrganisation, insertTickets, listTickets, searchTickets, setTicketStatus,
   type NewTicketRow, type TicketRecord,
 } from '../store/tickets.ts';
+import { insertAudit } from '../store/audit.ts';
+import type { Caller } from './audit.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, EventContexts, TypeContext } from './event-context.ts';
 import type { EventService } from './event-service.ts';
@@ -97,24 +99,67 @@ export class TicketService {
     return issued;
   }
 
-  async get(organisationId: string, ticketId: string): Promise<{ view: TicketView; scans: StoredScan[] }> {
+  /** The ticket with its scan history: time, gate and device (with their names), verdict, reason, online or offline. */
+  async get(organisationId: string, ticketId: string): Promise<{ view: TicketView; scans: Array<StoredScan & { deviceName: string | null; gateName: string | null }> }> {
     const ticket = await getTicketForOrganisation(this.db, organisationId, ticketId);
     if (!ticket) throw notFound('Ticket');
     const ctx = await this.events.get(organisationId, ticket.eventId);
     const scans = await ticketScans(this.db, ticket.eventId, ticket.id);
-    return { view: this.view(ctx, ticket), scans };
+    return { view: this.view(ctx, ticket), scans: scans.map((sc) => ({ ...sc, gateName: sc.gateId === null ? null : ctx.gates.get(sc.gateId)?.name ?? null })) };
   }
 
-  async setStatus(organisationId: string, ticketId: string, status: 'cancelled' | 'blocked', reason: string | null): Promise<TicketView> {
-    const ticket = await getTicketForOrganisation(this.db, organisationId, ticketId);
+  /**
+   * Cancels or blocks a ticket, or undoes it: `unblock` takes a blocked
+   * ticket back to valid, `reinstate` a cancelled one. status_changed_at is
+   * the moment of the change either way, and the rules compare a scan's time
+   * with it: a scan made before a cancellation stands, and one made after a
+   * reinstatement is judged on a valid ticket. Audited in the same transaction.
+   */
+  async setStatus(c: Caller, ticketId: string, change: 'cancel' | 'block' | 'unblock' | 'reinstate', reason: string | null): Promise<TicketView> {
+    const ticket = await getTicketForOrganisation(this.db, c.organisationId, ticketId);
     if (!ticket) throw notFound('Ticket');
-    const ctx = await this.events.get(organisationId, ticket.eventId);
+    const ctx = await this.events.get(c.organisationId, ticket.eventId);
+    const status: TicketStatus = change === 'cancel' ? 'cancelled' : change === 'block' ? 'blocked' : 'valid';
     if (ticket.status === status) return this.view(ctx, ticket);
-    const updated = await setTicketStatus(this.db, ticket.eventId, ticket.id, status, reason, this.now());
-    if (!updated) throw notFound('Ticket');
+    const undoes = change === 'unblock' ? 'blocked' : change === 'reinstate' ? 'cancelled' : null;
+    if (undoes !== null && ticket.status !== undoes) {
+      throw new DomainError('CONFLICT', `The ticket is ${ticket.status}, not ${undoes}: ${ticket.status === 'blocked' ? 'unblock' : 'reinstate'} it instead`);
+    }
+    const updated = await this.db.transaction(async (tx) => {
+      const row = await setTicketStatus(tx, ticket.eventId, ticket.id, status, reason, this.now(), ticket.status);
+      if (!row) throw new DomainError('CONFLICT', 'The ticket changed meanwhile; look at it again and retry');
+      await insertAudit(tx, {
+        organisationId: c.organisationId, eventId: ticket.eventId, actor: c.actor, action: `ticket.${change}`, subjectKind: 'ticket', subjectId: ticket.id,
+        before: { status: ticket.status, status_reason: ticket.statusReason }, after: { status, status_reason: reason },
+      });
+      return row;
+    });
     this.cache.forget(ticket.eventId, ticket.id);
     this.bus.publish({ type: 'ticket_changed', eventId: ticket.eventId, ticketId: ticket.id, version: updated.version });
     return this.view(ctx, updated);
+  }
+
+  /**
+   * Tickets matching `q` (a number prefix, part of a holder's name, or a
+   * whole scanned code, found by its keyed digest), in serial order; the
+   * cursor is the last serial of the previous page. No codes in the answer.
+   */
+  async search(organisationId: string, eventId: string, q: string, cursor: string | undefined, limit: number): Promise<{ tickets: TicketView[]; next_cursor: string | null }> {
+    const ctx = await this.events.get(organisationId, eventId);
+    let after = 0;
+    if (cursor !== undefined) {
+      const decoded = /^s([0-9]{1,15})$/.exec(cursor);
+      if (!decoded) throw invalid('cursor is not one this server gave; start again without it');
+      after = Number(decoded[1]);
+    }
+    const term = q.trim();
+    const parsed = term === '' ? null : parseScannedCode(term);
+    const digest = parsed === null || parsed.kind === 'invalid' ? null : ctx.digest(parsed.kind === 'signed' ? parsed.text.toUpperCase() : parsed.code);
+    // Names are searched for text of 3 characters or more with a letter in it, and not a signed code (trigram index).
+    const byName = parsed?.kind !== 'signed' && term.length >= 3 && /\p{L}/u.test(term);
+    const rows = await searchTickets(this.db, eventId, term, digest, byName, after, limit + 1);
+    const page = rows.slice(0, limit);
+    return { tickets: page.map((t) => this.view(ctx, t)), next_cursor: rows.length > limit ? `s${page.at(-1)!.serial}` : null };
   }
 
   /** A page of tickets with their codes (organisers only), in serial order. */

@@ -9,15 +9,18 @@ export interface DeviceRecord {
   statusReason: string | null; activeSessionId: string | null; activeEventId: string | null; createdAt: number;
   /** The events the device may use; null: every event of its organisation. */
   eventIds: string[] | null;
+  /** The gate (and its event) the device starts on, set by an organiser. */
+  defaultEventId?: string | null; defaultGateId?: string | null;
 }
 interface RawDevice {
   id: string; organisation_id: string; device_id: string; name: string; device_type: 'scanner' | 'mobile'; status: DeviceStatus;
   public_key: Uint8Array | null; settings: Record<string, unknown>; last_seen_at: Date | null; status_changed_at: Date | null;
   status_reason: string | null; active_session_id: string | null; active_event_id: string | null; created_at: Date;
-  event_ids: string[] | null;
+  event_ids: string[] | null; default_event_id: string | null; default_gate_id: string | null;
 }
 const DEVICE_COLUMNS = `id, organisation_id, device_id, name, device_type, status, public_key, settings, last_seen_at,
-  status_changed_at, status_reason, active_session_id, active_event_id, created_at, event_ids::text[] AS event_ids`;
+  status_changed_at, status_reason, active_session_id, active_event_id, created_at, event_ids::text[] AS event_ids,
+  default_event_id, default_gate_id`;
 
 function toDevice(r: RawDevice): DeviceRecord {
   return {
@@ -25,6 +28,7 @@ function toDevice(r: RawDevice): DeviceRecord {
     publicKey: r.public_key ? Buffer.from(r.public_key) : null, settings: r.settings ?? {}, lastSeenAt: ms(r.last_seen_at),
     statusChangedAt: ms(r.status_changed_at), statusReason: r.status_reason, activeSessionId: r.active_session_id,
     activeEventId: r.active_event_id, createdAt: ms(r.created_at)!, eventIds: r.event_ids,
+    defaultEventId: r.default_event_id, defaultGateId: r.default_gate_id,
   };
 }
 

@@ -6,7 +6,7 @@ export interface EventRow {
   startsAt: number; endsAt: number; timezone: string; settings: Record<string, unknown>; createdAt: number;
 }
 export interface ZoneRow { id: string; name: string; capacity: number | null }
-export interface GateRow { id: string; name: string; zoneIds: string[] }
+export interface GateRow { id: string; name: string; zoneIds: string[]; closedAt?: number | null }
 export interface TicketTypeRow {
   id: string; ref: number; name: string; zoneIds: string[]; maxScans: number; allowReentry: boolean;
   validFrom: number | null; validUntil: number | null;
@@ -64,7 +64,8 @@ export async function loadEventAggregate(sql: Sql, eventId: string): Promise<Eve
     `SELECT ${EVENT_COLUMNS}, code_key,
        (SELECT coalesce(json_agg(json_build_object('id', z.id, 'name', z.name, 'capacity', z.capacity) ORDER BY z.created_at, z.name), '[]'::json)
           FROM zones z WHERE z.event_id = e.id) AS zones,
-       (SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'zoneIds', g.zone_ids) ORDER BY g.created_at, g.name), '[]'::json)
+       (SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'zoneIds', g.zone_ids,
+            'closedAt', (extract(epoch FROM g.closed_at) * 1000)::float8) ORDER BY g.created_at, g.name), '[]'::json)
           FROM gates g WHERE g.event_id = e.id) AS gates,
        (SELECT coalesce(json_agg(json_build_object('id', t.id, 'ref', t.ref, 'name', t.name, 'zoneIds', t.zone_ids,
             'maxScans', t.max_scans, 'allowReentry', t.allow_reentry,
@@ -129,9 +130,13 @@ export async function existingEventIds(sql: Sql, organisationId: string, ids: st
   return new Set(rows.map((r) => r.id));
 }
 
-/** Existing zone ids of the event among `ids` (to reject unknown zones with a clear error). */
+/**
+ * Existing zone ids of the event among `ids` (to reject unknown zones with a
+ * clear error). Share-locked: a zone being deleted meanwhile is either gone
+ * here or sees the gate or type that names it when it counts what depends on it.
+ */
 export async function existingZoneIds(sql: Sql, eventId: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await sql.query<{ id: string }>(`SELECT id FROM zones WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, ids]);
+  const rows = await sql.query<{ id: string }>(`SELECT id FROM zones WHERE event_id = $1 AND id = ANY($2::uuid[]) FOR SHARE`, [eventId, ids]);
   return new Set(rows.map((r) => r.id));
 }

@@ -134,10 +134,12 @@ export async function getScan(sql: Sql, eventId: string, scanId: string): Promis
   return row ? { ...toScan(row), devicePk: row.device_pk, codeDigest: row.code_digest ? Buffer.from(row.code_digest) : null } : null;
 }
 
-export async function ticketScans(sql: Sql, eventId: string, ticketId: string, limit = 500): Promise<StoredScan[]> {
-  const rows = await sql.query<RawScan>(
-    `SELECT ${SCAN_COLUMNS} FROM scans WHERE event_id = $1 AND ticket_id = $2 ORDER BY scanned_at, received_at, id LIMIT $3`, [eventId, ticketId, limit]);
-  return rows.map(toScan);
+/** A ticket's scans in scan-time order, with the scanning device's current name. */
+export async function ticketScans(sql: Sql, eventId: string, ticketId: string, limit = 500): Promise<Array<StoredScan & { deviceName: string | null }>> {
+  const rows = await sql.query<RawScan & { device_name: string | null }>(
+    `SELECT ${SCAN_COLUMNS}, (SELECT d.name FROM devices d WHERE d.id = scans.device_pk) AS device_name
+     FROM scans WHERE event_id = $1 AND ticket_id = $2 ORDER BY scanned_at, received_at, id LIMIT $3`, [eventId, ticketId, limit]);
+  return rows.map((r) => ({ ...toScan(r), deviceName: r.device_name }));
 }
 
 export async function sessionScanCount(sql: Sql, eventId: string, sessionId: string): Promise<number> {

@@ -117,10 +117,38 @@ export async function listTickets(sql: Sql, eventId: string, afterSerial: number
   return rows.map((r) => ({ ticket: toTicket(r), sealedCode: r.sealed_code ? Buffer.from(r.sealed_code) : null }));
 }
 
-/** Changes the status (and bumps the version so every cached copy is detected as stale). */
-export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number): Promise<TicketRecord | null> {
+/**
+ * Changes the status (and bumps the version so every cached copy is detected
+ * as stale); with `from`, only if the status is still that (else null).
+ */
+export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number, from?: TicketStatus): Promise<TicketRecord | null> {
   const [row] = await sql.query<RawTicket>(
     `UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1, tx = pg_current_xact_id()
-     WHERE t.event_id = $1 AND t.id = $2 RETURNING ${TICKET_COLUMNS}`, [eventId, ticketId, status, reason, new Date(at)]);
+     WHERE t.event_id = $1 AND t.id = $2 AND ($6::text IS NULL OR t.status = $6) RETURNING ${TICKET_COLUMNS}`,
+    [eventId, ticketId, status, reason, new Date(at), from ?? null]);
   return row ? toTicket(row) : null;
+}
+
+/** `%`, `_` and `\` taken literally in a LIKE pattern. */
+const likeLiteral = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * Tickets of the event matching `q`, in serial order after `afterSerial`:
+ * a number starting with q (tickets_number_prefix), a holder name containing
+ * q in any letter case (only when `byName`: that branch reads every ticket
+ * of the event), or the code whose keyed digest is `digest`. Each branch is
+ * its own scan cut at `limit`, so a common name costs no more than a rare one
+ * once `limit` are found; the union is ordered by serial and cut again.
+ */
+export async function searchTickets(sql: Sql, eventId: string, q: string, digest: Buffer | null, byName: boolean, afterSerial: number, limit: number): Promise<TicketRecord[]> {
+  const rows = await sql.query<RawTicket>(
+    `WITH hits AS (
+       (SELECT serial FROM tickets WHERE event_id = $1 AND serial > $2 AND number LIKE $3 ORDER BY serial LIMIT $6)
+       UNION (SELECT serial FROM tickets WHERE event_id = $1 AND serial > $2 AND code_digest = $4)
+       UNION (SELECT serial FROM tickets WHERE $7 AND event_id = $1 AND serial > $2 AND lower(holder_name) LIKE $5 ORDER BY serial LIMIT $6))
+     SELECT ${TICKET_COLUMNS} FROM tickets t JOIN (SELECT serial FROM hits ORDER BY serial LIMIT $6) h ON t.event_id = $1 AND t.serial = h.serial
+     ORDER BY t.serial`,
+    [eventId, afterSerial, `${likeLiteral(q)}%`, digest, `%${likeLiteral(q.toLowerCase())}%`, limit, byName],
+    { name: 'ticket_search' });
+  return rows.map(toTicket);
 }
