@@ -116,7 +116,7 @@ describeEachBackend('set-up that can be changed', (backend) => {
       expect((await patch(server.admin, types, { max_scans: 0 })).body.message).toMatch(/^\/max_scans/);
       expect((await patch(server.admin, types, {})).body).toEqual({ error: 'INVALID_BODY', message: '(body) must name at least one field to change' });
       expect((await patch(server.admin, types, { colour: 'red' })).body.message).toMatch(/colour/);
-      expect((await patch(server.admin, types, { name: 'a\u0000b' })).body.message).toBe('/name must not contain a NUL character');
+      expect((await patch(server.admin, types, { name: 'a\u0000b' })).body.message).toBe('/name must not contain U+0000 or an unpaired UTF-16 surrogate');
       const ev2 = await patch(server.admin, `/api/v1/events/${ev.eventId}`, { name: 'Renamed', ends_at: '2020-01-01T00:00Z' });
       expect(ev2.body).toEqual({ error: 'INVALID_BODY', message: '/ends_at must be after /starts_at' });
       expect((await patch(server.admin, `/api/v1/events/${ev.eventId}`, { timezone: 'Mars/Olympus' })).body.message).toMatch(/^\/timezone/);
