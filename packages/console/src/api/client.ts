@@ -135,7 +135,7 @@ export function errorText(err: unknown): string {
     if (err.status === 401) return 'You are not signed in any more. Sign in again.';
     if (err.status === 403) return 'Your role does not allow this.';
     if (err.code === 'CONFLICT') return err.message;
-    if (err.status === 404 && /Route .* not found/.test(err.message)) return 'This server does not offer this yet (it needs a newer Entrada).';
+    if (err.status === 404 && /^(No route|Route .* not found)/.test(err.message)) return 'This server does not offer this yet (it needs a newer Entrada).';
     return err.message;
   }
   if (err instanceof TypeError) return 'The server could not be reached. Check the connection and try again.';
