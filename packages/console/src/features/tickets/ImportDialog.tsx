@@ -132,7 +132,7 @@ export function ImportDialog({ event, onClose }: { event: EventDetail; onClose: 
           <div className="actions">
             <button type="button" onClick={onClose}>Cancel</button>
             <button type="button" className="primary" disabled={!prepared || prepared.errors.length > 0 || prepared.tickets.length === 0 || progress !== null} onClick={() => void write()}>
-              Import {prepared ? prepared.tickets.length.toLocaleString('en') : ''} tickets
+              Import {csv ? csv.rows.length.toLocaleString('en') : ''} tickets
             </button>
           </div>
         </>

@@ -46,11 +46,11 @@ export function TicketsScreen(): ReactNode {
   }
 
   const columns = useMemo<ColumnDef<TicketRow, unknown>[]>(() => [
-    { header: 'Number', accessorKey: 'number', size: 200, cell: (c) => <button type="button" className="link" onClick={() => setOpenId(c.row.original.id)}>{c.row.original.number}</button> },
+    { header: 'Number', accessorKey: 'number', size: 120, cell: (c) => <button type="button" className="link" onClick={() => setOpenId(c.row.original.id)}>{c.row.original.number}</button> },
     { header: 'Holder', accessorKey: 'holder_name', cell: (c) => c.row.original.holder_name ?? '—' },
     { header: 'Type', id: 'type', cell: (c) => types.get(c.row.original.ticket_type_id) ?? c.row.original.tier },
-    { header: 'Status', accessorKey: 'status', size: 120, cell: (c) => <StatusBadge status={c.row.original.status} /> },
-    { header: 'Entries used', id: 'used', size: 120, cell: (c) => `${c.row.original.scans_used} of ${c.row.original.max_scans}` },
+    { header: 'Status', accessorKey: 'status', size: 110, cell: (c) => <StatusBadge status={c.row.original.status} /> },
+    { header: 'Entries used', id: 'used', size: 110, cell: (c) => `${c.row.original.scans_used} of ${c.row.original.max_scans}` },
   ], [types]);
 
   return (
@@ -72,7 +72,7 @@ export function TicketsScreen(): ReactNode {
         {q && <button type="button" onClick={() => { setText(''); setParams({}); }}>Clear</button>}
       </form>
       <ErrorBox error={tickets.error ? errorText(tickets.error) : null} />
-      <p className="muted" role="status" data-testid="ticket-count">
+      <p className="muted wrap" role="status" data-testid="ticket-count">
         {tickets.isPending ? 'Loading tickets…' : `${rows.length.toLocaleString('en')}${hasNextPage ? '+' : ''} ticket${rows.length === 1 ? '' : 's'}${q ? ` matching “${q}”` : ''}`}
       </p>
       {!tickets.isPending && rows.length === 0 && <Empty>{q ? 'No ticket matches.' : 'No tickets yet. Import a CSV or issue tickets.'}</Empty>}
