@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { CreateAdminTokenBody, ROLES, type Role } from '@entrada/core';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { Navigate } from 'react-router';
-import { api, errorText } from '../../api/client.ts';
+import { api, ApiError, errorText } from '../../api/client.ts';
 import { keys, tokensQuery, usersQuery } from '../../api/queries.ts';
 import type { UserView } from '../../api/types.ts';
 import { useCan, useSession } from '../../auth/session.tsx';
@@ -32,6 +32,7 @@ export function UsersScreen(): ReactNode {
 
 function Users(): ReactNode {
   const users = useQuery(usersQuery());
+  const notOffered = users.error instanceof ApiError && users.error.status === 404;
   const qc = useQueryClient();
   const me = useSession().user;
   const [email, setEmail] = useState('');
@@ -59,7 +60,9 @@ function Users(): ReactNode {
   return (
     <section className="panel" aria-labelledby="users-h">
       <h2 id="users-h">Users</h2>
-      <ErrorBox error={users.error ? errorText(users.error) : null} />
+      {notOffered ? (
+        <p className="empty">Organiser accounts need a newer Entrada server. Until then, sign in with an API token; the tokens below work today.</p>
+      ) : <ErrorBox error={users.error ? errorText(users.error) : null} />}
       {users.data?.length === 0 && <Empty>No users yet.</Empty>}
       {users.data && users.data.length > 0 && (
         <table className="simple">
@@ -85,7 +88,7 @@ function Users(): ReactNode {
         </table>
       )}
       <ErrorBox error={update.error ? errorText(update.error) : null} />
-      <form className="inline-form" onSubmit={submit} noValidate aria-label="Add a user">
+      {!notOffered && <form className="inline-form" onSubmit={submit} noValidate aria-label="Add a user">
         <TextField label="Name" name="user-name" value={name} onChange={setName} error={errors.name} />
         <TextField label="Email" name="user-email" type="email" value={email} onChange={setEmail} error={errors.email} />
         <TextField label="First password" name="user-password" type="password" value={password} onChange={setPassword} error={errors.password} autoComplete="new-password" />
@@ -93,7 +96,7 @@ function Users(): ReactNode {
           {(id) => <select id={id} value={role} onChange={(e) => setRole(e.target.value as Role)}>{ROLES.map((r) => <option key={r} value={r}>{ROLE_WORDS[r]}</option>)}</select>}
         </Field>
         <button type="submit" disabled={add.isPending}>Add user</button>
-      </form>
+      </form>}
       <ErrorBox error={add.error ? errorText(add.error) : null} />
     </section>
   );
