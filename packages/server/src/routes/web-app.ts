@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /**
  * Only our own origin, nothing from a CDN: the scanner must work with no
@@ -76,7 +76,7 @@ export async function registerConsoleApp(app: FastifyInstance, consoleDir: strin
       reply.header('x-content-type-options', 'nosniff');
     },
   });
-  const sendIndex = async (_req: unknown, reply: import('fastify').FastifyReply) => reply
+  const sendIndex = async (_req: unknown, reply: FastifyReply) => reply
     .header('content-security-policy', CSP).header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')
     .header('x-content-type-options', 'nosniff').type('text/html').send(readFileSync(indexFile));
   app.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console/'));
