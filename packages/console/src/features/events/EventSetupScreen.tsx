@@ -177,6 +177,7 @@ function ZonePicker({ zones, value, onChange, legend, error }: { zones: Zone[]; 
 function GatesSection({ ev }: { ev: EventDetail }): ReactNode {
   const add = useAddToEvent<Gate>(ev.id, 'gates');
   const remove = useDeleteInEvent(ev.id, 'gates');
+  const [editing, setEditing] = useState<Gate | null>(null);
   const [name, setName] = useState('');
   const [zoneIds, setZoneIds] = useState<string[]>([]);
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -202,7 +203,10 @@ function GatesSection({ ev }: { ev: EventDetail }): ReactNode {
                 <td>{g.name}</td>
                 <td>{g.zone_ids.map((id) => zoneName.get(id) ?? '?').join(', ')}</td>
                 <td className="row-actions">
-                  <IfRole role="manager"><button type="button" className="danger-link" onClick={() => remove.mutate(g.id)} aria-label={`Delete gate ${g.name}`}>Delete</button></IfRole>
+                  <IfRole role="manager">
+                    <button type="button" onClick={() => setEditing(g)} aria-label={`Edit gate ${g.name}`}>Edit</button>
+                    <button type="button" className="danger-link" onClick={() => remove.mutate(g.id)} aria-label={`Delete gate ${g.name}`}>Delete</button>
+                  </IfRole>
                 </td>
               </tr>
             ))}
@@ -218,19 +222,95 @@ function GatesSection({ ev }: { ev: EventDetail }): ReactNode {
         </form>
         <ErrorBox error={add.error ? errorText(add.error) : null} />
       </IfRole>
+      {editing && <EditGateDialog ev={ev} gate={editing} onClose={() => setEditing(null)} />}
     </section>
+  );
+}
+
+function EditGateDialog({ ev, gate, onClose }: { ev: EventDetail; gate: Gate; onClose: () => void }): ReactNode {
+  const update = useUpdateInEvent(ev.id, 'gates');
+  const [name, setName] = useState(gate.name);
+  const [zoneIds, setZoneIds] = useState<string[]>(gate.zone_ids);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  function submit(e: FormEvent): void {
+    e.preventDefault();
+    const body = { name: name.trim(), zone_ids: zoneIds };
+    const errs = validate(CreateGateBody, body, { name: 'Gate name', zone_ids: 'Zones' });
+    if (zoneIds.length === 0) errs.zone_ids = 'Choose at least one zone this gate lets people into.';
+    setErrors(errs);
+    if (!Object.keys(errs).length) update.mutate({ id: gate.id, body }, { onSuccess: onClose });
+  }
+  return (
+    <Modal title={`Edit gate ${gate.name}`} open onOpenChange={(o) => { if (!o) onClose(); }}>
+      <form onSubmit={submit} noValidate>
+        <TextField label="Gate name" value={name} onChange={setName} error={errors.name} />
+        <ZonePicker legend="Lets into" zones={ev.zones} value={zoneIds} onChange={setZoneIds} error={errors.zone_ids} />
+        <ErrorBox error={update.error ? errorText(update.error) : null} />
+        <div className="actions"><button type="button" onClick={onClose}>Cancel</button><button type="submit" className="primary">Save gate</button></div>
+      </form>
+    </Modal>
   );
 }
 
 function TicketTypesSection({ ev }: { ev: EventDetail }): ReactNode {
   const add = useAddToEvent<TicketType>(ev.id, 'ticket-types');
+  const update = useUpdateInEvent(ev.id, 'ticket-types');
   const remove = useDeleteInEvent(ev.id, 'ticket-types');
-  const [name, setName] = useState('');
-  const [zoneIds, setZoneIds] = useState<string[]>([]);
-  const [maxScans, setMaxScans] = useState('1');
-  const [reentry, setReentry] = useState(false);
-  const [from, setFrom] = useState('');
-  const [until, setUntil] = useState('');
+  const [editing, setEditing] = useState<TicketType | null>(null);
+  const [formKey, setFormKey] = useState(0);
+  const zoneName = new Map(ev.zones.map((z) => [z.id, z.name]));
+  return (
+    <section className="panel" aria-labelledby="types-h">
+      <h2 id="types-h">Ticket types</h2>
+      {ev.ticket_types.length === 0 ? <Empty>No ticket types yet.</Empty> : (
+        <table className="simple">
+          <thead><tr><th scope="col">Ticket type</th><th scope="col">Rules</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            {ev.ticket_types.map((t) => (
+              <tr key={t.id}>
+                <td>{t.name}</td>
+                <td data-testid="type-rules">{describeTicketType(t, zoneName, ev.timezone)}</td>
+                <td className="row-actions">
+                  <IfRole role="manager">
+                    <button type="button" onClick={() => setEditing(t)} aria-label={`Edit ticket type ${t.name}`}>Edit</button>
+                    <button type="button" className="danger-link" onClick={() => remove.mutate(t.id)} aria-label={`Delete ticket type ${t.name}`}>Delete</button>
+                  </IfRole>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <ErrorBox error={remove.error ? errorText(remove.error) : null} />
+      <IfRole role="manager">
+        <TicketTypeForm
+          key={formKey} ev={ev} label="Add a ticket type" button="Add ticket type" pending={add.isPending}
+          onSave={(body) => add.mutate(body, { onSuccess: () => setFormKey((k) => k + 1) })}
+        />
+        <ErrorBox error={add.error ? errorText(add.error) : null} />
+      </IfRole>
+      {editing && (
+        <Modal title={`Edit ticket type ${editing.name}`} open onOpenChange={(o) => { if (!o) setEditing(null); }} wide>
+          <TicketTypeForm ev={ev} initial={editing} label="Edit ticket type" button="Save ticket type" pending={update.isPending}
+            onSave={(body) => update.mutate({ id: editing.id, body }, { onSuccess: () => setEditing(null) })} />
+          <ErrorBox error={update.error ? errorText(update.error) : null} />
+        </Modal>
+      )}
+    </section>
+  );
+}
+
+/** A ticket type's fields, its rules in words as they are typed, checked with the server's schema. */
+function TicketTypeForm(props: {
+  ev: EventDetail; initial?: TicketType; label: string; button: string; pending: boolean; onSave: (body: Record<string, unknown>) => void;
+}): ReactNode {
+  const { ev, initial } = props;
+  const [name, setName] = useState(initial?.name ?? '');
+  const [zoneIds, setZoneIds] = useState<string[]>(initial?.zone_ids ?? []);
+  const [maxScans, setMaxScans] = useState(String(initial?.max_scans ?? 1));
+  const [reentry, setReentry] = useState(initial?.allow_reentry ?? false);
+  const [from, setFrom] = useState(toLocalInput(initial?.valid_from, ev.timezone));
+  const [until, setUntil] = useState(toLocalInput(initial?.valid_until, ev.timezone));
   const [errors, setErrors] = useState<FieldErrors>({});
   const zoneName = new Map(ev.zones.map((z) => [z.id, z.name]));
   const draft = {
@@ -244,57 +324,32 @@ function TicketTypesSection({ ev }: { ev: EventDetail }): ReactNode {
     if (zoneIds.length === 0) errs.zone_ids = 'Choose at least one zone this ticket lets people into.';
     if (draft.valid_from && draft.valid_until && draft.valid_until <= draft.valid_from) errs.valid_until = 'Valid until must be after Valid from.';
     setErrors(errs);
-    if (!Object.keys(errs).length) {
-      add.mutate(draft, { onSuccess: () => { setName(''); setZoneIds([]); setMaxScans('1'); setReentry(false); setFrom(''); setUntil(''); } });
-    }
+    if (!Object.keys(errs).length) props.onSave(draft);
   }
   return (
-    <section className="panel" aria-labelledby="types-h">
-      <h2 id="types-h">Ticket types</h2>
-      {ev.ticket_types.length === 0 ? <Empty>No ticket types yet.</Empty> : (
-        <table className="simple">
-          <thead><tr><th scope="col">Ticket type</th><th scope="col">Rules</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
-          <tbody>
-            {ev.ticket_types.map((t) => (
-              <tr key={t.id}>
-                <td>{t.name}</td>
-                <td data-testid="type-rules">{describeTicketType(t, zoneName, ev.timezone)}</td>
-                <td className="row-actions">
-                  <IfRole role="manager"><button type="button" className="danger-link" onClick={() => remove.mutate(t.id)} aria-label={`Delete ticket type ${t.name}`}>Delete</button></IfRole>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <ErrorBox error={remove.error ? errorText(remove.error) : null} />
-      <IfRole role="manager">
-        <form className="type-form" onSubmit={submit} noValidate aria-label="Add a ticket type">
-          <div className="row3">
-            <TextField label="Ticket type name" name="type-name" value={name} onChange={setName} error={errors.name} />
-            <TextField label="Entries" name="type-max-scans" inputMode="numeric" value={maxScans} onChange={setMaxScans} error={errors.max_scans} />
-            <Field label="Re-entry">
-              {(id) => (
-                <select id={id} name="type-reentry" value={reentry ? 'yes' : 'no'} onChange={(e) => setReentry(e.target.value === 'yes')}>
-                  <option value="no">No re-entry</option>
-                  <option value="yes">Re-entry after exit</option>
-                </select>
-              )}
-            </Field>
-          </div>
-          <div className="row2">
-            <TextField label={`Valid from (${ev.timezone})`} name="type-from" type="datetime-local" value={from} onChange={setFrom} error={errors.valid_from} />
-            <TextField label={`Valid until (${ev.timezone})`} name="type-until" type="datetime-local" value={until} onChange={setUntil} error={errors.valid_until} />
-          </div>
-          <ZonePicker legend="Lets into" zones={ev.zones} value={zoneIds} onChange={setZoneIds} error={errors.zone_ids} />
-          <p className="words" aria-live="polite">
-            In words: {typeof draft.max_scans === 'number' && draft.max_scans > 0
-              ? describeTicketType({ ...draft, max_scans: draft.max_scans }, zoneName, ev.timezone) : '—'}
-          </p>
-          <button type="submit" disabled={add.isPending}>Add ticket type</button>
-        </form>
-        <ErrorBox error={add.error ? errorText(add.error) : null} />
-      </IfRole>
-    </section>
+    <form className="type-form" onSubmit={submit} noValidate aria-label={props.label}>
+      <div className="row3">
+        <TextField label="Ticket type name" name="type-name" value={name} onChange={setName} error={errors.name} />
+        <TextField label="Entries" name="type-max-scans" inputMode="numeric" value={maxScans} onChange={setMaxScans} error={errors.max_scans} />
+        <Field label="Re-entry">
+          {(id) => (
+            <select id={id} name="type-reentry" value={reentry ? 'yes' : 'no'} onChange={(e) => setReentry(e.target.value === 'yes')}>
+              <option value="no">No re-entry</option>
+              <option value="yes">Re-entry after exit</option>
+            </select>
+          )}
+        </Field>
+      </div>
+      <div className="row2">
+        <TextField label={`Valid from (${ev.timezone})`} name="type-from" type="datetime-local" value={from} onChange={setFrom} error={errors.valid_from} />
+        <TextField label={`Valid until (${ev.timezone})`} name="type-until" type="datetime-local" value={until} onChange={setUntil} error={errors.valid_until} />
+      </div>
+      <ZonePicker legend="Lets into" zones={ev.zones} value={zoneIds} onChange={setZoneIds} error={errors.zone_ids} />
+      <p className="words" aria-live="polite">
+        In words: {typeof draft.max_scans === 'number' && draft.max_scans > 0
+          ? describeTicketType({ ...draft, max_scans: draft.max_scans }, zoneName, ev.timezone) : '—'}
+      </p>
+      <button type="submit" disabled={props.pending}>{props.button}</button>
+    </form>
   );
 }
