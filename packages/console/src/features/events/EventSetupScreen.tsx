@@ -11,6 +11,7 @@ import { describeTicketType } from '../../lib/ticket-type-words.ts';
 import { dateTime, fromLocalInput, toLocalInput } from '../../lib/time.ts';
 import { validate, type FieldErrors } from '../../lib/validate.ts';
 import { Empty, ErrorBox, Field, Modal, TextField } from '../../ui/kit.tsx';
+import { AuditSection } from './AuditSection.tsx';
 import { checkEventForm } from './EventsScreen.tsx';
 import { useAddToEvent, useDeleteInEvent, useUpdateEvent, useUpdateInEvent } from './events.queries.ts';
 
@@ -26,6 +27,7 @@ export function EventSetupScreen(): ReactNode {
       <ZonesSection ev={ev} />
       <GatesSection ev={ev} />
       <TicketTypesSection ev={ev} />
+      <AuditSection eventId={ev.id} tz={ev.timezone} />
     </section>
   );
 }

@@ -8,7 +8,8 @@ import { eventQuery, keys, staffQuery } from '../../api/queries.ts';
 import { IfRole } from '../../auth/session.tsx';
 import { dateTime } from '../../lib/time.ts';
 import { validate, type FieldErrors } from '../../lib/validate.ts';
-import { Empty, ErrorBox, StatusBadge, TextField } from '../../ui/kit.tsx';
+import { Empty, ErrorBox, Modal, StatusBadge, TextField } from '../../ui/kit.tsx';
+import type { StaffView } from '../../api/types.ts';
 
 const LABELS = { username: 'Username', name: 'Name', pin: 'PIN' };
 
@@ -29,6 +30,7 @@ export function StaffScreen(): ReactNode {
     mutationFn: (id: string) => api.post(`/api/v1/events/${eventId}/staff/${id}/deactivate`),
     onSuccess: () => qc.invalidateQueries({ queryKey: keys.staff(eventId) }),
   });
+  const [changing, setChanging] = useState<StaffView | null>(null);
   const tz = event.data?.timezone ?? 'UTC';
   function submit(e: FormEvent): void {
     e.preventDefault();
@@ -53,7 +55,12 @@ export function StaffScreen(): ReactNode {
               <tr key={s.id}>
                 <td>{s.name}</td><td>{s.username}</td><td><StatusBadge status={s.active ? 'active' : 'inactive'} /></td><td>{dateTime(s.created_at, tz)}</td>
                 <td className="row-actions">
-                  {s.active && <IfRole role="manager"><button type="button" className="danger-link" onClick={() => deactivate.mutate(s.id)} aria-label={`Deactivate ${s.name}`}>Deactivate</button></IfRole>}
+                  {s.active && (
+                    <IfRole role="manager">
+                      <button type="button" onClick={() => setChanging(s)} aria-label={`Change PIN of ${s.name}`}>Change PIN</button>
+                      <button type="button" className="danger-link" onClick={() => deactivate.mutate(s.id)} aria-label={`Deactivate ${s.name}`}>Deactivate</button>
+                    </IfRole>
+                  )}
                 </td>
               </tr>
             ))}
@@ -70,6 +77,33 @@ export function StaffScreen(): ReactNode {
         </form>
         <ErrorBox error={add.error ? errorText(add.error) : null} />
       </IfRole>
+      {changing && <ChangePinDialog eventId={eventId} staff={changing} onClose={() => setChanging(null)} />}
     </section>
+  );
+}
+
+/** A new PIN for a steward (PATCH staff). */
+function ChangePinDialog({ eventId, staff, onClose }: { eventId: string; staff: StaffView; onClose: () => void }): ReactNode {
+  const qc = useQueryClient();
+  const [pin, setPin] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const change = useMutation({
+    mutationFn: (body: { pin: string }) => api.patch(`/api/v1/events/${eventId}/staff/${staff.id}`, body),
+    onSuccess: () => { onClose(); return qc.invalidateQueries({ queryKey: keys.staff(eventId) }); },
+  });
+  function submit(e: FormEvent): void {
+    e.preventDefault();
+    if (!/^[0-9]{4,12}$/.test(pin)) return setError('PIN must be 4 to 12 digits.');
+    setError(undefined);
+    change.mutate({ pin });
+  }
+  return (
+    <Modal title={`New PIN for ${staff.name}`} open onOpenChange={(o) => { if (!o) onClose(); }}>
+      <form onSubmit={submit} noValidate>
+        <TextField label="New PIN" name="new-pin" type="password" inputMode="numeric" value={pin} onChange={setPin} error={error} autoComplete="new-password" hint="4 to 12 digits. Tell the steward in person." />
+        <ErrorBox error={change.error ? errorText(change.error) : null} />
+        <div className="actions"><button type="button" onClick={onClose}>Cancel</button><button type="submit" className="primary">Save PIN</button></div>
+      </form>
+    </Modal>
   );
 }
