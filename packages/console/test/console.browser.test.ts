@@ -207,6 +207,28 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     await check('tickets');
   });
 
+  it('issues signed tickets and exports every ticket as CSV', async () => {
+    await page.getByRole('button', { name: 'Issue tickets' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Issue tickets' });
+    await dialog.getByLabel('Ticket type', { exact: true }).selectOption({ label: 'VIP' });
+    await dialog.getByLabel('How many', { exact: true }).fill('0');
+    await dialog.getByRole('button', { name: 'Issue tickets' }).click();
+    await dialog.getByText('How many must be a whole number from 1 to 100,000.').waitFor();
+    await dialog.getByLabel('How many', { exact: true }).fill('25');
+    await dialog.getByRole('button', { name: 'Issue tickets' }).click();
+    await dialog.getByText('25 tickets issued.').waitFor();
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export CSV' }).click();
+    const file = await (await download).createReadStream();
+    let text = '';
+    for await (const chunk of file) text += String(chunk);
+    const lines = text.trim().split(/\r?\n/);
+    expect(lines[0]).toBe('number,holder_name,ticket_type,status,code');
+    expect(lines).toHaveLength(1 + 1025);
+    expect(lines.filter((l) => l.includes(',VIP,'))).toHaveLength(125);
+  });
+
   it('finds a ticket by its scanned code (a barcode scanner types it and Enter), shows it and blocks it', async () => {
     const all = await server.admin.get(`/api/v1/events/${eventId}/tickets?limit=100`);
     const t42 = all.body.tickets.find((t: { number: string }) => t.number === 'T-0042') as { code: string; id: string };
