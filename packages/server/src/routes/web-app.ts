@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Only our own origin, nothing from a CDN: the scanner must work with no
@@ -76,9 +76,15 @@ export async function registerConsoleApp(app: FastifyInstance, consoleDir: strin
       reply.header('x-content-type-options', 'nosniff');
     },
   });
-  const sendIndex = async (_req: unknown, reply: FastifyReply) => reply
-    .header('content-security-policy', CSP).header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')
-    .header('x-content-type-options', 'nosniff').type('text/html').send(readFileSync(indexFile));
+  // A missing asset is a 404 (not the page): a stale tab must not run index.html as a script.
+  const sendIndex = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (req.url.startsWith('/console/assets/')) {
+      reply.callNotFound();
+      return reply;
+    }
+    return reply.header('content-security-policy', CSP).header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')
+      .header('x-content-type-options', 'nosniff').type('text/html').send(readFileSync(indexFile));
+  };
   app.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console/'));
   app.get('/console/', { schema: { hide: true } }, sendIndex);
   app.get('/console/*', { schema: { hide: true } }, sendIndex);
