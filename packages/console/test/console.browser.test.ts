@@ -71,6 +71,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     const deep = await fetch(`${server.url}/console/e/123/tickets`);
     expect(deep.status).toBe(200);
     expect(deep.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect((await fetch(`${server.url}/console/assets/gone-1234.js`)).status).toBe(404);
     const scanner = await fetch(`${server.url}/`);
     expect(await scanner.text()).not.toContain('Entrada console');
   });
@@ -299,6 +300,42 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     const failing = Object.entries(accessibility).filter(([, v]) => v.length > 0);
     expect(Object.keys(accessibility).length).toBeGreaterThanOrEqual(10);
     expect(failing).toEqual([]);
+  });
+
+  it('shows a viewer no control it may not use (the role as /auth/me reports it)', async () => {
+    const viewerContext = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
+    try {
+      const v = await viewerContext.newPage();
+      // The accounts endpoints are another branch's work: /auth/me is answered here as it will answer for a viewer's token.
+      await v.route('**/api/v1/auth/me', (route) => route.fulfill({
+        status: 200, contentType: 'application/json',
+        body: JSON.stringify({ user: { id: 'u-viewer', email: 'vic@example.org', name: 'Vic Viewer', role: 'viewer', organisation_id: 'o' } }),
+      }));
+      await v.goto('/console/');
+      await v.getByRole('tab', { name: 'API token' }).click();
+      await v.locator('input[name="token"]').fill(server.adminToken);
+      await v.getByRole('button', { name: 'Sign in with token' }).click();
+      await v.getByRole('heading', { name: 'Events' }).waitFor();
+      expect(await v.getByTestId('who').innerText()).toMatch(/Vic Viewer\s*viewer/i);
+      expect(await v.getByRole('button', { name: 'New event' }).count()).toBe(0);
+      expect(await v.getByRole('link', { name: 'Users & tokens' }).count()).toBe(0);
+      await v.getByRole('link', { name: 'Harbour Festival' }).click();
+      await v.getByRole('heading', { name: 'Zones' }).waitFor();
+      for (const name of ['Edit event', 'Add zone', 'Add gate', 'Add ticket type', 'Edit zone Main', 'Delete gate North']) {
+        expect(await v.getByRole('button', { name }).count(), name).toBe(0);
+      }
+      await v.getByRole('link', { name: 'Tickets' }).click();
+      await v.getByTestId('ticket-count').getByText('tickets', { exact: false }).waitFor();
+      for (const name of ['Import CSV', 'Issue tickets']) expect(await v.getByRole('button', { name }).count(), name).toBe(0);
+      await v.getByRole('link', { name: 'Devices' }).click();
+      await v.getByRole('cell', { name: 'North phone 1', exact: true }).waitFor();
+      for (const name of ['Pair a scanner', 'Suspend', 'Revoke', 'Edit North phone 1']) expect(await v.getByRole('button', { name }).count(), name).toBe(0);
+      expect(await v.getByRole('checkbox').count()).toBe(0);
+      await v.goto('/console/users');
+      await v.getByRole('heading', { name: 'Events' }).waitFor();
+    } finally {
+      await viewerContext.close();
+    }
   });
 
   it('logs out back to the sign-in screen', async () => {
