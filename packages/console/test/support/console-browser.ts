@@ -32,6 +32,8 @@ export async function axeSerious(page: Page): Promise<AxeViolation[]> {
 /** Screenshots at 1280×800 and at tablet size 768×1024, then back to desktop. */
 export async function screenshots(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
+  // The top of the screen, as an organiser first sees it.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}-1280.png`) });
   await page.setViewportSize({ width: 768, height: 1024 });

@@ -1,4 +1,8 @@
-/** Mutations of events and their set-up: each invalidates what it changed. */
+/**
+ * Mutations of events and their set-up: each invalidates what it changed. The refresh is
+ * not awaited, so a form's own onSuccess (clearing it) runs before the new row shows:
+ * what the organiser types next is never wiped by a late reset.
+ */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../../api/client.ts';
 import { keys } from '../../api/queries.ts';
@@ -10,7 +14,7 @@ export function useCreateEvent() {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: Record<string, unknown>) => api.post<EventSummary>('/api/v1/events', body),
-    onSuccess: () => qc.invalidateQueries({ queryKey: keys.events }),
+    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.events }); },
   });
 }
 
@@ -18,7 +22,7 @@ export function useUpdateEvent(eventId: string) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: Record<string, unknown>) => api.patch<EventSummary>(`/api/v1/events/${eventId}`, body),
-    onSuccess: () => qc.invalidateQueries({ queryKey: keys.events }),
+    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.events }); },
   });
 }
 
@@ -27,7 +31,7 @@ export function useAddToEvent<T = Zone | Gate | TicketType>(eventId: string, kin
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: Record<string, unknown>) => api.post<T>(`/api/v1/events/${eventId}/${kind}`, body),
-    onSuccess: () => qc.invalidateQueries({ queryKey: keys.event(eventId) }),
+    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.event(eventId) }); },
   });
 }
 
@@ -36,7 +40,7 @@ export function useUpdateInEvent(eventId: string, kind: SetupKind) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: ({ id, body }: { id: string; body: Record<string, unknown> }) => api.patch(`/api/v1/events/${eventId}/${kind}/${id}`, body),
-    onSuccess: () => qc.invalidateQueries({ queryKey: keys.event(eventId) }),
+    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.event(eventId) }); },
   });
 }
 
@@ -45,6 +49,6 @@ export function useDeleteInEvent(eventId: string, kind: SetupKind) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (id: string) => api.delete(`/api/v1/events/${eventId}/${kind}/${id}`),
-    onSuccess: () => qc.invalidateQueries({ queryKey: keys.event(eventId) }),
+    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.event(eventId) }); },
   });
 }
