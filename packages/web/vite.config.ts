@@ -34,7 +34,7 @@ export default defineConfig({
         globPatterns: ['**/*.{js,css,html,wasm,png,svg,webmanifest}'],
         maximumFileSizeToCacheInBytes: 4 * 1024 * 1024,
         navigateFallback: '/index.html',
-        navigateFallbackDenylist: [/^\/api\//, /^\/docs/],
+        navigateFallbackDenylist: [/^\/api\//, /^\/docs/, /^\/console/],
         cleanupOutdatedCaches: true,
       },
     }),

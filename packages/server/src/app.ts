@@ -15,7 +15,7 @@ import { healthRoutes } from './routes/health.ts';
 import { scanningRoutes } from './routes/scanning.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { offlineRoutes } from './routes/offline.ts';
-import { defaultWebDir, registerWebApp } from './routes/web-app.ts';
+import { defaultConsoleDir, defaultWebDir, registerConsoleApp, registerWebApp } from './routes/web-app.ts';
 import { pairingRoutes } from './routes/pairing.ts';
 import { staffRoutes } from './routes/staff.ts';
 
@@ -25,6 +25,8 @@ export interface AppOptions {
   trustProxy?: TrustProxy;
   /** Folder of the built scanner app to serve at `/` (absent: a page explaining how to build it). */
   webDir?: string;
+  /** Folder of the built organiser console to serve at `/console/` (ENTRADA_CONSOLE_DIR). */
+  consoleDir?: string;
 }
 
 /** Builds the HTTP app; only the process entry point listens. */
@@ -63,6 +65,7 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(apiRoutes(services));
+  await registerConsoleApp(app, options.consoleDir ?? defaultConsoleDir());
   await registerWebApp(app, options.webDir ?? defaultWebDir());
   return app;
 }

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Only our own origin, nothing from a CDN: the scanner must work with no
@@ -48,4 +48,51 @@ export async function registerWebApp(app: FastifyInstance, webDir: string): Prom
 /** packages/web/dist next to this package, unless ENTRADA_WEB_DIR says otherwise. */
 export function defaultWebDir(): string {
   return path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../web/dist');
+}
+
+/**
+ * Serves the built organiser console (packages/console/dist) at `/console/`,
+ * with the scanner's CSP. Client-side routes under `/console/*` that are not
+ * files fall back to its index.html. Its own bundle: the scanner stays small.
+ */
+export async function registerConsoleApp(app: FastifyInstance, consoleDir: string): Promise<void> {
+  const indexFile = path.join(consoleDir, 'index.html');
+  if (!existsSync(indexFile)) {
+    app.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html').send(
+      '<!doctype html><meta charset="utf-8"><title>Entrada console</title><h1>The console is not built</h1>'
+      + '<p>Run <code>npm run build:console</code> (or start with <code>npm start</code>, which builds it) and reload.</p>'));
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root: consoleDir,
+    prefix: '/console/',
+    decorateReply: false,
+    cacheControl: false,
+    index: false,
+    wildcard: false,
+    setHeaders(reply, filePath) {
+      const hashed = filePath.includes(`${path.sep}assets${path.sep}`);
+      reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+      reply.header('x-content-type-options', 'nosniff');
+    },
+  });
+  // A missing asset is a 404 (not the page): a stale tab must not run index.html as a script.
+  const sendIndex = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (req.url.startsWith('/console/assets/')) {
+      reply.callNotFound();
+      return reply;
+    }
+    return reply.header('content-security-policy', CSP).header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')
+      .header('x-content-type-options', 'nosniff').type('text/html').send(readFileSync(indexFile));
+  };
+  app.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console/'));
+  app.get('/console/', { schema: { hide: true } }, sendIndex);
+  app.get('/console/*', { schema: { hide: true } }, sendIndex);
+}
+
+/** packages/console/dist next to this package, unless ENTRADA_CONSOLE_DIR says otherwise. */
+export function defaultConsoleDir(): string {
+  return process.env.ENTRADA_CONSOLE_DIR
+    ? path.resolve(process.env.ENTRADA_CONSOLE_DIR)
+    : path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../console/dist');
 }

@@ -1,0 +1,23 @@
+/** Query keys and options, one place: screens read server state only through these. */
+import { queryOptions } from '@tanstack/react-query';
+import { api } from './client.ts';
+import type { AdminTokenView, DeviceView, EventDetail, EventSummary, StaffView, TicketWithScans, UserView } from './types.ts';
+
+export const keys = {
+  events: ['events'] as const,
+  event: (id: string) => ['events', id] as const,
+  staff: (eventId: string) => ['events', eventId, 'staff'] as const,
+  tickets: (eventId: string, q: string) => ['events', eventId, 'tickets', q] as const,
+  ticket: (id: string) => ['tickets', id] as const,
+  devices: ['devices'] as const,
+  users: ['users'] as const,
+  tokens: ['tokens'] as const,
+};
+
+export const eventsQuery = () => queryOptions({ queryKey: keys.events, queryFn: async () => (await api.get<{ events: EventSummary[] }>('/api/v1/events')).events });
+export const eventQuery = (id: string) => queryOptions({ queryKey: keys.event(id), queryFn: () => api.get<EventDetail>(`/api/v1/events/${id}`) });
+export const staffQuery = (eventId: string) => queryOptions({ queryKey: keys.staff(eventId), queryFn: async () => (await api.get<{ staff: StaffView[] }>(`/api/v1/events/${eventId}/staff`)).staff });
+export const ticketQuery = (id: string) => queryOptions({ queryKey: keys.ticket(id), queryFn: () => api.get<TicketWithScans>(`/api/v1/tickets/${id}`) });
+export const devicesQuery = () => queryOptions({ queryKey: keys.devices, queryFn: async () => (await api.get<{ devices: DeviceView[] }>('/api/v1/devices')).devices });
+export const usersQuery = () => queryOptions({ queryKey: keys.users, queryFn: async () => (await api.get<{ users: UserView[] }>('/api/v1/users')).users });
+export const tokensQuery = () => queryOptions({ queryKey: keys.tokens, queryFn: async () => (await api.get<{ tokens: AdminTokenView[] }>('/api/v1/tokens')).tokens });
