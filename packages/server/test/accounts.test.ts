@@ -64,7 +64,7 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     const s = sessionOf(r);
     const me = await withCookie(server, s, 'GET', '/api/v1/auth/me', undefined, { csrf: false });
     expect(me.status).toBe(200);
-    expect(me.body).toEqual({ user, csrf_token: s.csrf });
+    expect(me.body).toEqual({ user, csrf_token: s.csrf, credential: 'session' });
     // The session acts as its user: a manager may read and make events.
     expect((await withCookie(server, s, 'POST', '/api/v1/events', event())).status).toBe(201);
 
@@ -74,7 +74,9 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     const after = await withCookie(server, s, 'GET', '/api/v1/auth/me', undefined, { csrf: false });
     expect(after.status).toBe(401);
     // An admin token is not a session.
-    expect((await server.admin.get('/api/v1/auth/me')).status).toBe(401);
+    // An admin token is described as one (no session, no CSRF token), with its role.
+    expect((await server.admin.get('/api/v1/auth/me')).body).toMatchObject({ user: { name: 'API token', role: 'owner' }, csrf_token: null, credential: 'token' });
+    expect((await server.admin.post('/api/v1/auth/logout')).status).toBe(401);
     // The email is one account per installation whatever its case.
     expect((await server.admin.post('/api/v1/users', { email: 'ANN@example.com', name: 'Ann 2', role: 'viewer', password: GOOD })).body.error).toBe('CONFLICT');
   });

@@ -36,7 +36,12 @@ export type SessionUser = Static<typeof SessionUser>;
 
 export const SessionResponse = Type.Object({
   user: SessionUser,
-  csrf_token: Type.String({ description: 'Send it as the x-csrf-token header on every POST, PUT, PATCH and DELETE made with the session cookie' }),
+  csrf_token: Type.Union([Type.String(), Type.Null()], {
+    description: 'Send it as the x-csrf-token header on every POST, PUT, PATCH and DELETE made with the session cookie; null for an admin token, which needs none',
+  }),
+  credential: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('token')], {
+    description: 'token: the request used an admin token (user.id is the token\'s id, user.name "API token", user.role its role)',
+  })),
 });
 export type SessionResponse = Static<typeof SessionResponse>;
 

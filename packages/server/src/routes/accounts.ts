@@ -56,11 +56,19 @@ export const accountRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.get('/api/v1/auth/me', {
     config: { auth: 'admin', role: 'viewer' },
-    schema: { tags, summary: 'The logged-in user and the session\'s CSRF token (a reloaded console recovers it here)', response: { 200: SessionResponse } },
+    schema: { tags, summary: 'The logged-in user and the session\'s CSRF token (a reloaded console recovers it here); for an admin token, its id and role', response: { 200: SessionResponse } },
   }, async (req) => {
+    const admin = req.admin;
+    // An admin token is described too (its role), so a console signed in with one shows what the token may do.
+    if (admin.userId === null && admin.tokenId !== null) {
+      return {
+        user: { id: admin.tokenId, email: '', name: 'API token', role: admin.role, organisation_id: admin.organisationId },
+        csrf_token: null, credential: 'token' as const,
+      };
+    }
     const { userId, csrfToken } = sessionOf(req);
-    const user = await s.accounts.get(req.admin.organisationId, userId);
-    return { user: sessionUser(user), csrf_token: csrfToken };
+    const user = await s.accounts.get(admin.organisationId, userId);
+    return { user: sessionUser(user), csrf_token: csrfToken, credential: 'session' as const };
   });
 
   app.post('/api/v1/auth/logout', {

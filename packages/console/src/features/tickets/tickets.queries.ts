@@ -15,7 +15,8 @@ export const ticketsQuery = (eventId: string, q: string) => infiniteQueryOptions
   queryKey: keys.tickets(eventId, q),
   initialPageParam: '',
   queryFn: async ({ pageParam }): Promise<TicketPage> => {
-    const params = new URLSearchParams({ limit: String(q ? 5000 : PAGE) });
+    // The server's search answers at most 500 a page (as the list does).
+    const params = new URLSearchParams({ limit: String(PAGE) });
     if (q) params.set('q', q);
     if (pageParam) { params.set('cursor', pageParam); params.set('after', pageParam); }
     const page = await api.get<TicketPage>(`/api/v1/events/${eventId}/tickets?${params}`);
