@@ -11,7 +11,7 @@ export const healthRoutes = (s: Services): FastifyPluginAsync => async (app) => 
   app.get('/api/health', { config: { auth: 'none' }, schema: { tags: ['health'], summary: 'Liveness and database reachability' } }, async (_req, reply) => {
     let up = true;
     try {
-      await s.db.query('SELECT 1', [], { name: 'health' });
+      await s.ping();
     } catch {
       up = false;
     }
