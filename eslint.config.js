@@ -75,6 +75,8 @@ export default tseslint.config(
         patterns: [
           { group: ['**/db/postgres*', '**/db/pglite*', '**/db/migrate*'], message: 'services receive a database handle; they do not open one.' },
           { group: ['**/routes/**'], message: 'services do not depend on routes.' },
+          // DomainError is services/errors.ts; the manifest's concurrency limit is the one http/ helper a service still uses.
+          { group: ['**/http/**', '!**/http/concurrency-limit.ts'], message: 'services do not depend on the HTTP layer (DomainError is in services/errors.ts).' },
         ],
       }],
     },

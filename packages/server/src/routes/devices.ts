@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody, Text, UpdateDeviceBody } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DomainError } from '../http/errors.ts';
+import { DomainError } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import { deviceView } from '../services/device-service.ts';

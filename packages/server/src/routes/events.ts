@@ -4,7 +4,7 @@ import {
   UpdateEventBody, UpdateGateBody, UpdateTicketTypeBody, UpdateZoneBody, Uuid,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { invalid } from '../http/errors.ts';
+import { invalid } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';

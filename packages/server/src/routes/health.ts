@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { databaseUnavailable } from '../http/errors.ts';
+import { databaseUnavailable } from '../services/errors.ts';
 import type { Services } from '../services/container.ts';
 
 /**

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { DomainError, invalid, notFound } from '../services/errors.ts';
 import { gunzipRequestBody } from '../http/gzip-body.ts';
 import type { Services } from '../services/container.ts';
 import { assertDeviceEvent } from '../services/device-service.ts';

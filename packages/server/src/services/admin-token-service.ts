@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
-import { DomainError, notFound } from '../http/errors.ts';
+import { DomainError, notFound } from './errors.ts';
 import {
   findAdminTokenRecordByHash, firstOrganisationId, insertAdminToken, insertOrganisation, listAdminTokens, lockActiveAdminTokenCount, replaceEnvAdminToken,
   revokeAdminToken, type AdminPrincipal, type AdminTokenRecord,
