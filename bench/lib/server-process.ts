@@ -19,7 +19,7 @@ import { loadConfig, startServer } from '@entrada/server';
 
 const config = loadConfig(process.env);
 const server = await startServer({ config });
-process.stdout.write(`BENCH_SERVER_READY ${JSON.stringify({ url: server.url, pid: process.pid, db: server.services.db.kind })}\n`);
+process.stdout.write(`BENCH_SERVER_READY ${JSON.stringify({ url: server.url, pid: process.pid, db: server.dbKind })}\n`);
 
 let inspector: Session | null = null;
 async function command(line: string): Promise<void> {

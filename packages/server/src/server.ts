@@ -33,6 +33,10 @@ import { FeedService } from './services/sync/feed-service.ts';
 import { LegacyReconcileService } from './services/sync/legacy-reconcile.ts';
 import { ManifestService, type ManifestOptions } from './services/sync/manifest-service.ts';
 import { syncStatus } from './services/sync/status.ts';
+import { deviceHealth, offlineHealth } from './services/sync/offline-health.ts';
+import { computeOccupancy } from './services/occupancy-service.ts';
+import { recordSyncFailure } from './store/offline.ts';
+import { pingDatabase } from './store/maintenance.ts';
 import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';
 
@@ -163,16 +167,24 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     conflicts,
     legacy: new LegacyReconcileService(db, contexts, bus, now),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
+    deviceHealth: (ctx: Parameters<typeof deviceHealth>[1], deviceId?: string) => deviceHealth(db, ctx, deviceId),
+    offlineHealth: (ctx: Parameters<typeof offlineHealth>[1]) => offlineHealth(db, ctx, now()),
+    recordFailure: (eventId: string, devicePk: string) => recordSyncFailure(db, eventId, devicePk, now()),
   };
   const setup = new SetupService(db, events, directory);
   const audit = new AuditService(db, events);
-  return { db, bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, now, version: VERSION };
+  return {
+    bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats,
+    occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
+  };
 }
 
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
   services: Services;
+  /** Which database the server runs on (the services hold the handle; routes never see it). */
+  dbKind: Database['kind'];
   bootstrap: BootstrapInfo;
   secretSource: 'env' | 'file' | 'database';
   close(): Promise<void>;
@@ -223,7 +235,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   return {
-    app, url: config.publicUrl ?? `http://${host}:${port}`, services, bootstrap: boot, secretSource: source,
+    app, url: config.publicUrl ?? `http://${host}:${port}`, services, dbKind: db.kind, bootstrap: boot, secretSource: source,
     async close() {
       await app.close();
       await services.auth.flushLastSeen();

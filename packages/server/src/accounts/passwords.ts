@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { PASSWORD_MIN_LENGTH } from '@entrada/core';
-import { invalid, type DomainError } from '../http/errors.ts';
+import { invalid, type DomainError } from '../services/errors.ts';
 
 let common: ReadonlySet<string> | null = null;
 

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from '../db/database.ts';
+import { databaseMasterSecret } from '../store/maintenance.ts';
 
 export interface SecretSource { secret: Buffer; source: 'env' | 'file' | 'database' }
 
@@ -24,8 +25,7 @@ export async function resolveServerSecret(opts: { secret: string | undefined; db
       return { secret: Buffer.from((await readFile(file, 'utf8')).trim(), 'base64url'), source: 'file' };
     }
   }
-  await opts.db.query(`INSERT INTO server_secrets (name, value) VALUES ('master', $1) ON CONFLICT (name) DO NOTHING`, [randomBytes(32)]);
-  const [row] = await opts.db.query<{ value: Uint8Array }>(`SELECT value FROM server_secrets WHERE name = 'master'`);
-  if (!row) throw new Error('server secret missing after insert');
-  return { secret: Buffer.from(row.value), source: 'database' };
+  const value = await databaseMasterSecret(opts.db, randomBytes(32));
+  if (!value) throw new Error('server secret missing after insert');
+  return { secret: Buffer.from(value), source: 'database' };
 }

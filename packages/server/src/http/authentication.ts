@@ -1,6 +1,6 @@
 import { ROLES, roleAtLeast, type Role } from '@entrada/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DomainError } from './errors.ts';
+import { DomainError } from '../services/errors.ts';
 import type { Authenticator, AuthRequirement, ConsoleSession, Principal } from '../services/auth.ts';
 import type { DeviceRecord } from '../store/devices.ts';
 import type { AdminPrincipal } from '../store/organisations.ts';

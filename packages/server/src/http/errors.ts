@@ -1,46 +1,9 @@
-import { API_ERRORS, INSTANT_PATTERN, PAIRING_ERRORS, TEXT_PATTERN, UUID_PATTERN, type ApiErrorCode, type PairingErrorCode } from '@entrada/core';
+import { INSTANT_PATTERN, TEXT_PATTERN, UUID_PATTERN } from '@entrada/core';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseError } from '../db/database.ts';
-
-export type ErrorCode = ApiErrorCode | PairingErrorCode;
-const STATUS: Record<ErrorCode, number> = { ...API_ERRORS, ...PAIRING_ERRORS };
-
-/** A failure the client can act on; the single error handler turns it into `{error, message}`. */
-export class DomainError extends Error {
-  readonly code: ErrorCode;
-  readonly details: Record<string, unknown> | undefined;
-  /** Response headers that go with the answer (Retry-After). */
-  readonly headers: Record<string, string> | undefined;
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, headers?: Record<string, string>) {
-    super(message);
-    this.code = code;
-    this.details = details;
-    this.headers = headers;
-  }
-  get status(): number {
-    return STATUS[this.code];
-  }
-}
-
-export const notFound = (what: string): DomainError => new DomainError('NOT_FOUND', `${what} not found`);
-export const invalid = (message: string): DomainError => new DomainError('INVALID_BODY', message);
-
-/** Seconds a client is asked to wait while the database is unreachable (a restart takes a few). */
-export const DATABASE_RETRY_AFTER_S = 5;
-
-/** 503 while the database is unreachable, with Retry-After (also as `retry_after_s`); the outage itself is logged once, not per request. */
-export function databaseUnavailable(): DomainError {
-  return new DomainError('DATABASE_UNAVAILABLE', 'The database is unavailable; nothing was done. Try again after Retry-After seconds',
-    { retry_after_s: DATABASE_RETRY_AFTER_S }, { 'retry-after': String(DATABASE_RETRY_AFTER_S) });
-}
-
-/** 429 with Retry-After (whole seconds, at least 1), also as `retry_after_s` in the body. */
-export function rateLimited(message: string, retryAfterMs: number): DomainError {
-  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new DomainError('RATE_LIMITED', message, { retry_after_s: seconds }, { 'retry-after': String(seconds) });
-}
+import { databaseUnavailable, DomainError, type ErrorCode } from '../services/errors.ts';
 
 /** What the shared patterns of core's protocol/values.ts mean, in words. */
 const PATTERN_MEANINGS: Record<string, string> = {

@@ -1,7 +1,7 @@
 import { createGunzip } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
-import { DomainError } from './errors.ts';
+import { DomainError } from '../services/errors.ts';
 
 /**
  * Accepts `Content-Encoding: gzip` request bodies (browsers do not compress

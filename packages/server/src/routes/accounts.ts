@@ -4,7 +4,7 @@ import {
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '../http/errors.ts';
+import { DomainError } from '../services/errors.ts';
 import { SESSION_ABSOLUTE_MS } from '../services/account-service.ts';
 import { SESSION_COOKIE } from '../services/auth.ts';
 import type { Services } from '../services/container.ts';

@@ -1,12 +1,10 @@
 import { Type } from 'typebox';
 import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody, Text, UpdateDeviceBody } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { generateToken, hashToken } from '../crypto/tokens.ts';
-import { DomainError } from '../http/errors.ts';
+import { DomainError } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import { deviceView } from '../services/device-service.ts';
-import { insertAdminToken, insertOrganisation } from '../store/organisations.ts';
 
 const DeviceParams = Type.Object({ deviceId: Text({ minLength: 1, maxLength: 64 }) });
 const SuspendBody = Type.Optional(Type.Object({ reason: Type.Optional(Text({ maxLength: 500 })) }, { additionalProperties: false }));
@@ -66,12 +64,7 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   app.post('/api/v1/organisations', { config: { auth: 'admin', role: 'owner' }, schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody } }, async (req, reply) => {
     const admin = req.admin;
     if (!admin.platform) throw new DomainError('FORBIDDEN', 'Only a platform admin token may create organisations');
-    const token = generateToken('admin');
-    const id = await s.db.transaction(async (tx) => {
-      const orgId = await insertOrganisation(tx, req.body.name);
-      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false, origin: 'api' });
-      return orgId;
-    });
+    const { id, token } = await s.adminTokens.createOrganisation(req.body.name);
     return reply.status(201).send({ id, name: req.body.name, admin_token: token });
   });
 };

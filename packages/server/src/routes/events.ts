@@ -4,11 +4,10 @@ import {
   UpdateEventBody, UpdateGateBody, UpdateTicketTypeBody, UpdateZoneBody, Uuid,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { invalid } from '../http/errors.ts';
+import { invalid } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';
-import { computeOccupancy } from '../services/occupancy-service.ts';
 import type { EventRow } from '../store/events.ts';
 
 const EventParams = Type.Object({ eventId: Uuid });
@@ -129,6 +128,6 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
   app.get('/api/v1/events/:eventId/occupancy', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'People inside and admitted, in total, per zone and per gate', params: EventParams } }, async (req) => {
     const admin = req.admin;
     const ctx = await s.events.get(admin.organisationId, req.params.eventId);
-    return computeOccupancy(s.db, ctx, s.now());
+    return s.occupancy(ctx);
   });
 };

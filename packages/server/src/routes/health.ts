@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { databaseUnavailable } from '../http/errors.ts';
+import { databaseUnavailable } from '../services/errors.ts';
 import type { Services } from '../services/container.ts';
 
 /**
@@ -11,7 +11,7 @@ export const healthRoutes = (s: Services): FastifyPluginAsync => async (app) => 
   app.get('/api/health', { config: { auth: 'none' }, schema: { tags: ['health'], summary: 'Liveness and database reachability' } }, async (_req, reply) => {
     let up = true;
     try {
-      await s.db.query('SELECT 1', [], { name: 'health' });
+      await s.ping();
     } catch {
       up = false;
     }

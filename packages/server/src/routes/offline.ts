@@ -4,15 +4,13 @@ import { Type } from 'typebox';
 import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { DomainError, invalid, notFound } from '../services/errors.ts';
 import { gunzipRequestBody } from '../http/gzip-body.ts';
 import type { Services } from '../services/container.ts';
 import { assertDeviceEvent } from '../services/device-service.ts';
 import type { EventContext } from '../services/event-context.ts';
 import { ManifestNotWantedError } from '../services/sync/manifest-service.ts';
-import { deviceHealth, offlineHealth } from '../services/sync/offline-health.ts';
 import type { DeviceRecord } from '../store/devices.ts';
-import { recordSyncFailure } from '../store/offline.ts';
 
 const gzipAsync = promisify(gzip);
 const EventParams = Type.Object({ eventId: Uuid });
@@ -116,7 +114,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
       return await s.sync.sync.sync({ device, body: req.body });
     } catch (err) {
       if (!(err instanceof DomainError) || err.status >= 500) {
-        await recordSyncFailure(s.db, req.body.event_id, device.pk, s.now()).catch(() => undefined);
+        await s.sync.recordFailure(req.body.event_id, device.pk).catch(() => undefined);
       }
       throw err;
     }
@@ -152,7 +150,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     const who = req.principal;
     if ('device' in who && who.device.deviceId !== req.params.deviceId) throw new DomainError('FORBIDDEN', 'A device may read only its own sync status');
     const ctx = await eventOf(who, req.params.eventId);
-    const [health] = await deviceHealth(s.db, ctx, req.params.deviceId);
+    const [health] = await s.sync.deviceHealth(ctx, req.params.deviceId);
     if (!health) throw notFound('Device sync state');
     return s.sync.status(ctx, health);
   });
@@ -203,6 +201,6 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     schema: { tags, summary: 'Offline metrics and alerts: gaps, conflicts, silent devices, sync failures', params: EventParams },
   }, async (req) => {
     const admin = req.admin;
-    return offlineHealth(s.db, await eventFor(admin.organisationId, req.params.eventId), s.now());
+    return s.sync.offlineHealth(await eventFor(admin.organisationId, req.params.eventId));
   });
 };

@@ -3,7 +3,7 @@ import {
   CreateStaffBody, UpdateStaffBody, LoginLogsQuery, LoginLogsResponse, StaffListResponse, StaffLoginBody, StaffLoginResponse, StaffView, Uuid,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { invalid } from '../http/errors.ts';
+import { invalid } from '../services/errors.ts';
 import { requestInfo } from '../http/request-info.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { CancelTicketBody, CreateTicketsBody, TicketReasonBody, TicketSearchQuery, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { invalid } from '../http/errors.ts';
+import { invalid } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 

@@ -4,7 +4,7 @@ import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.
 import { hashPin as hashPassword, verifyPin as verifyPassword } from '../crypto/pin-hash.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { assertPasswordAllowed } from '../accounts/passwords.ts';
-import { DomainError, notFound, rateLimited } from '../http/errors.ts';
+import { DomainError, notFound, rateLimited } from './errors.ts';
 import { firstOrganisationId, insertLoginLog, type AdminPrincipal } from '../store/organisations.ts';
 import {
   countUsers, findUser, findUserByEmail, insertSession, insertUser, listUsers, lockActiveOwnerCount, recentUserLoginFailures, revokeSession,

@@ -1,8 +1,8 @@
 import type { Database } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
-import { DomainError, notFound } from '../http/errors.ts';
+import { DomainError, notFound } from './errors.ts';
 import {
-  findAdminTokenRecordByHash, firstOrganisationId, insertAdminToken, listAdminTokens, lockActiveAdminTokenCount, replaceEnvAdminToken,
+  findAdminTokenRecordByHash, firstOrganisationId, insertAdminToken, insertOrganisation, listAdminTokens, lockActiveAdminTokenCount, replaceEnvAdminToken,
   revokeAdminToken, type AdminPrincipal, type AdminTokenRecord,
 } from '../store/organisations.ts';
 import { lockActiveOwnerCount } from '../store/users.ts';
@@ -38,6 +38,17 @@ export class AdminTokenService {
     // 256 random bits never collide; if they did, the token would not be usable.
     if (!record) throw new Error('a new admin token collided with an existing one');
     return { record, token };
+  }
+
+  /** A new organisation with its first admin token (shown once); a platform admin's call. */
+  async createOrganisation(name: string): Promise<{ id: string; token: string }> {
+    const token = generateToken('admin');
+    const id = await this.db.transaction(async (tx) => {
+      const orgId = await insertOrganisation(tx, name);
+      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false, origin: 'api' });
+      return orgId;
+    });
+    return { id, token };
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts';
-import { invalid } from '../http/errors.ts';
+import { invalid } from './errors.ts';
 import { listEventAudit, type AuditRecord } from '../store/audit.ts';
 import type { EventService } from './event-service.ts';
 

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/database.ts';
 import { bearerToken, hashToken } from '../crypto/tokens.ts';
-import { DomainError, rateLimited } from '../http/errors.ts';
+import { DomainError, rateLimited } from './errors.ts';
 import { Lru } from '../cache/lru.ts';
 import { findAdminByTokenHash, insertLoginLog, touchAdminTokens, type AdminPrincipal } from '../store/organisations.ts';
 import { findDeviceByTokenHash, touchDevices, type DeviceRecord } from '../store/devices.ts';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Database } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { verifyPin as verifyPassword } from '../crypto/pin-hash.ts';
-import { DomainError } from '../http/errors.ts';
+import { DomainError } from './errors.ts';
 import { countOrganisations, findAdminByTokenHash, insertAdminToken, insertOrganisation } from '../store/organisations.ts';
 import { findUserByEmail } from '../store/users.ts';
 import { createDemoEvent, createDemoPairing, type DemoResult } from './demo.ts';

@@ -1,4 +1,3 @@
-import type { Database } from '../db/database.ts';
 import type { AccountService } from './account-service.ts';
 import type { AuditService } from './audit.ts';
 import type { SetupService } from './setup-service.ts';
@@ -22,6 +21,7 @@ import type { SyncService } from './sync/sync-service.ts';
 import type { ImportService } from './sync/import-service.ts';
 import type { EventContext } from './event-context.ts';
 import type { DeviceHealth } from './sync/offline-health.ts';
+import type { Occupancy } from './occupancy-service.ts';
 
 export interface OfflineServices {
   sync: SyncService;
@@ -31,11 +31,16 @@ export interface OfflineServices {
   legacy: LegacyReconcileService;
   imports: ImportService;
   status(ctx: EventContext, health: DeviceHealth): Promise<Record<string, unknown>>;
+  /** Per-device sync state at an event (one device with `deviceId`). */
+  deviceHealth(ctx: EventContext, deviceId?: string): Promise<DeviceHealth[]>;
+  /** Offline metrics and alerts of an event. */
+  offlineHealth(ctx: EventContext): Promise<Record<string, unknown>>;
+  /** Counts a sync that failed on the server in the device's log. */
+  recordFailure(eventId: string, devicePk: string): Promise<void>;
 }
 
 /** Everything routes may call. Routes decode, call one of these, encode. */
 export interface Services {
-  db: Database;
   bus: Bus;
   auth: Authenticator;
   adminTokens: AdminTokenService;
@@ -52,6 +57,10 @@ export interface Services {
   scans: ScanService;
   sync: OfflineServices;
   stats: TableStats;
+  /** People inside and admitted at an event. */
+  occupancy(ctx: EventContext): Promise<Occupancy>;
+  /** Resolves when the database answers (the health probe). */
+  ping(): Promise<void>;
   now: () => number;
   version: string;
 }

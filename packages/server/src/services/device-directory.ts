@@ -1,5 +1,6 @@
 import { Lru } from '../cache/lru.ts';
 import type { Sql } from '../db/database.ts';
+import { deviceName } from '../store/devices.ts';
 
 /** Device display names for verdicts ("already used at Gate North by Scanner 3"); cached, names rarely change. */
 export class DeviceDirectory {
@@ -11,9 +12,7 @@ export class DeviceDirectory {
     const key = `${organisationId}:${deviceId}`;
     let name = this.names.get(key);
     if (name === undefined) {
-      const [row] = await sql.query<{ name: string }>(
-        `SELECT name FROM devices WHERE organisation_id = $1 AND device_id = $2`, [organisationId, deviceId]);
-      name = row?.name ?? null;
+      name = await deviceName(sql, organisationId, deviceId);
       this.names.set(key, name);
     }
     return name ?? undefined;

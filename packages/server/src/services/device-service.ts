@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseEventTime, type CreateDeviceBody, type DeviceEventsBody, type Direction } from '@entrada/core';
 import type { Database, Sql } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
-import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { DomainError, invalid, notFound } from './errors.ts';
 import {
   addDeviceEvents, endSession, getDevice, getSession, insertDevice, listDevices, setDeviceStatus, startSession,
   type DeviceRecord, type DeviceStatus, type SessionRecord,

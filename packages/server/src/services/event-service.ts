@@ -3,7 +3,7 @@ import { ed25519, isValidTimeZone, parseEventTime, type CreateEventBody, type Cr
 import type { Database, Sql } from '../db/database.ts';
 import { pgErrorCode, PG_UNIQUE_VIOLATION } from '../db/database.ts';
 import { deriveKey, seal } from '../crypto/seal.ts';
-import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { DomainError, invalid, notFound } from './errors.ts';
 import {
   existingZoneIds, insertEvent, insertEventKey, insertGate, insertTicketType, insertZone, listEvents,
   type EventRow, type GateRow, type TicketTypeRow, type ZoneRow,

@@ -5,7 +5,7 @@ import {
   type CreatePairingCodeBody, type PairDeviceBody, type PairingErrorCode,
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
-import { DomainError, notFound, rateLimited } from '../http/errors.ts';
+import { DomainError, notFound, rateLimited } from './errors.ts';
 import type { DeviceRecord } from '../store/devices.ts';
 import { insertLoginLog, recentPairingFailures } from '../store/organisations.ts';
 import { consumePairingCode, findPairingCode, insertPairingCode, type PairingCodeRecord } from '../store/pairing.ts';

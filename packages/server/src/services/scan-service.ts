@@ -4,7 +4,7 @@ import {
   type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type Verdict, type VerdictReason,
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
-import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { DomainError, invalid, notFound } from './errors.ts';
 import { nodeVerifier } from '../crypto/ed25519-node.ts';
 import { Lru } from '../cache/lru.ts';
 import type { DeviceRecord, SessionRecord } from '../store/devices.ts';

@@ -4,7 +4,7 @@ import {
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../db/database.ts';
 import { hashPin } from '../crypto/pin-hash.ts';
-import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { DomainError, invalid, notFound } from './errors.ts';
 import { insertAudit } from '../store/audit.ts';
 import { existingZoneIds } from '../store/events.ts';
 import {

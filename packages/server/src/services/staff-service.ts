@@ -1,7 +1,7 @@
 import type { CreateStaffBody, StaffLoginBody } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
 import { hashPin, verifyPin } from '../crypto/pin-hash.ts';
-import { DomainError, notFound, rateLimited } from '../http/errors.ts';
+import { DomainError, notFound, rateLimited } from './errors.ts';
 import type { DeviceRecord } from '../store/devices.ts';
 import {
   findStaffByUsername, insertEventLoginLog, insertStaff, listEventLoginLogs, listStaff, recentLoginFailures, setStaffActive,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
+import { analyzeColumns, estimatedRows, tryAdvisoryXactLock } from '../store/maintenance.ts';
 
 type HotTable = 'scans' | 'tickets';
 
@@ -49,11 +50,9 @@ export class TableStats {
     try {
       const lockKey = table === 'scans' ? 7343101 : 7343102;
       await this.db.transaction(async (tx) => {
-        const [got] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock($1) AS ok`, [lockKey]);
-        if (!got?.ok) return;
-        await tx.exec(`ANALYZE ${table} (${PLANNED_COLUMNS[table]})`);
-        const [row] = await tx.query<{ n: number }>(`SELECT reltuples::float8 AS n FROM pg_class WHERE relname = $1`, [table]);
-        this.knownRows.set(table, Math.max(0, row?.n ?? 0));
+        if (!(await tryAdvisoryXactLock(tx, lockKey))) return;
+        await analyzeColumns(tx, table, PLANNED_COLUMNS[table]);
+        this.knownRows.set(table, await estimatedRows(tx, table));
       });
       this.written.set(table, 0);
     } catch (err) {

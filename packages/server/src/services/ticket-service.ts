@@ -1,7 +1,7 @@
 import { issueSignedCode, isInside, parseScannedCode, ticketIdOf, type CreateTicketsBody, type TicketStatus } from '@entrada/core';
 import type { Database } from '../db/database.ts';
 import { deriveKey, seal, unseal } from '../crypto/seal.ts';
-import { DomainError, invalid, notFound } from '../http/errors.ts';
+import { DomainError, invalid, notFound } from './errors.ts';
 import { ticketScans, type StoredScan } from '../store/scans.ts';
 import {
   allocateSerials, clashingTicketKeys, getTicketForOrganisation, insertTickets, listTickets, searchTickets, setTicketStatus,

@@ -128,3 +128,10 @@ export async function endSession(tx: Sql, eventId: string, sessionId: string, de
   await tx.query(`UPDATE devices SET active_session_id = NULL, active_event_id = NULL WHERE id = $1 AND active_session_id = $2`, [devicePk, sessionId]);
   return row ? toSession(row) : null;
 }
+
+/** A device's display name, or null when there is no such device. */
+export async function deviceName(sql: Sql, organisationId: string, deviceId: string): Promise<string | null> {
+  const [row] = await sql.query<{ name: string }>(
+    `SELECT name FROM devices WHERE organisation_id = $1 AND device_id = $2`, [organisationId, deviceId]);
+  return row?.name ?? null;
+}

@@ -1,13 +1,41 @@
-import type { Direction, TicketScanState } from '@entrada/core';
+import type { Direction, TicketScanState, VerdictReason } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { COPY_NULL, copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
 import { booleanArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './tickets.ts';
-import type { CandidateScan, RecordStatus, ScanVerdictOfRecord } from '../services/sync/reconcile.ts';
-import type { SeqRange } from '../services/sync/seq-ranges.ts';
 
 /** Every statement here handles a whole batch: none runs once per scan. */
+
+/** Inclusive seq ranges: seqs 1, 2 and 5 received → missing [[3, 4]], acked through 2. */
+export type SeqRange = [number, number];
+
+export type RecordStatus = 'admitted' | 'conflict' | 'rejected' | 'failed' | 'quarantined';
+
+/** A scan that admitted someone at the gate (online or offline): a candidate admission of record. */
+export interface CandidateScan {
+  id: string;
+  ticketId: string;
+  deviceId: string;
+  seq: number | null;
+  at: number;
+  direction: Direction;
+  gateId: string | null;
+  forced: boolean;
+  uncertaintyMs: number;
+  recordStatus: RecordStatus;
+  conflictReason: string | null;
+  winnerScanId: string | null;
+  ambiguous: boolean;
+}
+
+export interface ScanVerdictOfRecord {
+  id: string;
+  recordStatus: 'admitted' | 'conflict';
+  conflictReason: VerdictReason | null;
+  winnerScanId: string | null;
+  ambiguous: boolean;
+}
 
 export interface DeviceLogRow {
   lastSeq: number; ackedThrough: number; missing: SeqRange[]; received: number; flags: string[]; flagReason: string | null;
@@ -395,4 +423,46 @@ export async function attachOfflineCopies(tx: Sql, eventId: string, sessionId: s
     [eventId, sessionId, textArray(copies.map((c) => c.scanId)), numberArray(copies.map((c) => c.seq)), textArray(copies.map((c) => c.payloadHashHex)),
       textArray(copies.map((c) => c.chainLinkHex)), textArray(copies.map((c) => c.localResult))]);
   return rows.map((r) => r.seq);
+}
+
+/** A device's scans at an event, by record status (its sync status). */
+export async function deviceScanCounts(sql: Sql, eventId: string, deviceId: string, organisationId: string): Promise<{ total: number; conflicts: number; failed: number } | undefined> {
+  const [counts] = await sql.query<{ total: number; conflicts: number; failed: number }>(
+    `SELECT count(*)::int AS total, count(*) FILTER (WHERE s.record_status = 'conflict')::int AS conflicts,
+       count(*) FILTER (WHERE s.record_status IN ('failed', 'quarantined'))::int AS failed
+     FROM scans s JOIN devices d ON d.id = s.device_pk WHERE s.event_id = $1 AND d.device_id = $2 AND d.organisation_id = $3`,
+    [eventId, deviceId, organisationId]);
+  return counts;
+}
+
+export interface LastSyncSessionRow {
+  id: string; scans_uploaded: number; scans_successful: number; scans_failed: number; scans_duplicate: number; scans_conflict: number;
+  completed_at: Date | null; started_at: Date; status: string;
+}
+
+/** A device's most recent sync session at an event. */
+export async function lastSyncSession(sql: Sql, eventId: string, deviceId: string, organisationId: string): Promise<LastSyncSessionRow | undefined> {
+  const [last] = await sql.query<LastSyncSessionRow>(
+    `SELECT s.id, s.scans_uploaded, s.scans_successful, s.scans_failed, s.scans_duplicate, s.scans_conflict, s.completed_at, s.started_at, s.status
+     FROM sync_sessions s JOIN devices d ON d.id = s.device_pk
+     WHERE s.event_id = $1 AND d.device_id = $2 AND d.organisation_id = $3 ORDER BY coalesce(s.completed_at, s.started_at) DESC LIMIT 1`,
+    [eventId, deviceId, organisationId]);
+  return last;
+}
+
+export interface DeviceSyncStateRow {
+  device_id: string; name: string; status: string; last_seen_at: Date | null; last_seq: number | null; acked_through: number | null; missing: SeqRange[] | string | null;
+  reported_last_seq: number | null; clock_offset_ms: number | null; syncs: number | null; sync_failures: number | null; flags: string[] | null;
+  flag_reason: string | null; last_sync_at: Date | null; last_success_at: Date | null; implausible_scans: number | null;
+}
+
+/** Per-device sync state at one event: the devices with a log there, or an active session (one device with `deviceId`). */
+export async function deviceSyncStates(sql: Sql, eventId: string, organisationId: string, deviceId: string | null): Promise<DeviceSyncStateRow[]> {
+  return sql.query<DeviceSyncStateRow>(
+    `SELECT d.device_id, d.name, d.status, d.last_seen_at, l.last_seq::float8 AS last_seq, l.acked_through::float8 AS acked_through, l.missing,
+       l.reported_last_seq::float8 AS reported_last_seq, l.clock_offset_ms::float8 AS clock_offset_ms, l.syncs, l.sync_failures, l.flags, l.flag_reason,
+       l.last_sync_at, l.last_success_at, l.implausible_scans::float8 AS implausible_scans
+     FROM devices d LEFT JOIN device_logs l ON l.device_pk = d.id AND l.event_id = $1
+     WHERE d.organisation_id = $2 AND (l.device_pk IS NOT NULL OR d.active_event_id = $1) AND ($3::text IS NULL OR d.device_id = $3)
+     ORDER BY d.device_id`, [eventId, organisationId, deviceId]);
 }

@@ -1,6 +1,6 @@
 import type { ResolveConflictBody } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
-import { DomainError, notFound } from '../../http/errors.ts';
+import { DomainError, notFound } from '../errors.ts';
 import { getConflict, listConflicts, markResolved, type ConflictView } from '../../store/conflicts.ts';
 import { lockTicketsById, openQuarantineConflicts, quarantineDeviceScans, reinstateScan } from '../../store/offline.ts';
 import type { Bus } from '../bus.ts';

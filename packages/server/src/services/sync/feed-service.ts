@@ -1,6 +1,6 @@
 import { isInside } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
-import { invalid } from '../../http/errors.ts';
+import { invalid } from '../errors.ts';
 import { DOUBLE_ENTRY_WINDOW, feedPage } from '../../store/changes.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import type { EventContext } from '../event-context.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_SYNC_SCANS, type DeviceLogImport, type SyncResultItem } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
-import { DomainError, notFound } from '../../http/errors.ts';
+import { DomainError, notFound } from '../errors.ts';
 import { getDevice } from '../../store/devices.ts';
 import { payloadHash, verifyChain } from './integrity.ts';
 import type { SyncRequest, SyncService } from './sync-service.ts';

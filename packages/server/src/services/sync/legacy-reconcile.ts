@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseEventTime, type ReconcileBody } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
-import { DomainError } from '../../http/errors.ts';
+import { DomainError } from '../errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import { insertLegacyScans, lockTicketsById, ticketEvents } from '../../store/offline.ts';
 import type { Bus } from '../bus.ts';

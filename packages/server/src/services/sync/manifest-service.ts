@@ -1,7 +1,7 @@
 import type { Database } from '../../db/database.ts';
 import { SizedLru } from '../../cache/sized-lru.ts';
 import { ConcurrencyLimit, QueueFullError } from '../../http/concurrency-limit.ts';
-import { DomainError } from '../../http/errors.ts';
+import { DomainError } from '../errors.ts';
 import {
   manifestChangedSince, manifestChangedTickets, manifestPosition, manifestSnapshot, manifestTicketPage, type ManifestRow, type ManifestSnapshot,
 } from '../../store/changes.ts';

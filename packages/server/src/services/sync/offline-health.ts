@@ -1,6 +1,7 @@
 import type { Database } from '../../db/database.ts';
 import { ms } from '../../store/rows.ts';
 import { conflictCounts } from '../../store/conflicts.ts';
+import { deviceSyncStates } from '../../store/offline.ts';
 import type { EventContext } from '../event-context.ts';
 import { missingCount, type SeqRange } from './seq-ranges.ts';
 
@@ -16,21 +17,9 @@ export interface DeviceHealth {
   implausible_time_scans: number;
 }
 
-interface Row {
-  device_id: string; name: string; status: string; last_seen_at: Date | null; last_seq: number | null; acked_through: number | null; missing: SeqRange[] | string | null;
-  reported_last_seq: number | null; clock_offset_ms: number | null; syncs: number | null; sync_failures: number | null; flags: string[] | null;
-  flag_reason: string | null; last_sync_at: Date | null; last_success_at: Date | null; implausible_scans: number | null;
-}
-
 /** Per-device sync state at one event: the devices with a log there, or an active session. */
 export async function deviceHealth(db: Database, ctx: EventContext, deviceId?: string): Promise<DeviceHealth[]> {
-  const rows = await db.query<Row>(
-    `SELECT d.device_id, d.name, d.status, d.last_seen_at, l.last_seq::float8 AS last_seq, l.acked_through::float8 AS acked_through, l.missing,
-       l.reported_last_seq::float8 AS reported_last_seq, l.clock_offset_ms::float8 AS clock_offset_ms, l.syncs, l.sync_failures, l.flags, l.flag_reason,
-       l.last_sync_at, l.last_success_at, l.implausible_scans::float8 AS implausible_scans
-     FROM devices d LEFT JOIN device_logs l ON l.device_pk = d.id AND l.event_id = $1
-     WHERE d.organisation_id = $2 AND (l.device_pk IS NOT NULL OR d.active_event_id = $1) AND ($3::text IS NULL OR d.device_id = $3)
-     ORDER BY d.device_id`, [ctx.event.id, ctx.event.organisationId, deviceId ?? null]);
+  const rows = await deviceSyncStates(db, ctx.event.id, ctx.event.organisationId, deviceId ?? null);
   return rows.map((r) => {
     const missing = (typeof r.missing === 'string' ? JSON.parse(r.missing) : r.missing ?? []) as SeqRange[];
     const syncs = r.syncs ?? 0;

@@ -1,33 +1,8 @@
-import { replayTicket, type Direction, type ReplayScan, type TicketScanState, type VerdictReason } from '@entrada/core';
+import { replayTicket, type ReplayScan, type TicketScanState } from '@entrada/core';
 import type { EventContext, TypeContext } from '../event-context.ts';
-import type { LockedTicket } from '../../store/offline.ts';
+import type { CandidateScan, LockedTicket, RecordStatus, ScanVerdictOfRecord } from '../../store/offline.ts';
 
-export type RecordStatus = 'admitted' | 'conflict' | 'rejected' | 'failed' | 'quarantined';
-
-/** A scan that admitted someone at the gate (online or offline): a candidate admission of record. */
-export interface CandidateScan {
-  id: string;
-  ticketId: string;
-  deviceId: string;
-  seq: number | null;
-  at: number;
-  direction: Direction;
-  gateId: string | null;
-  forced: boolean;
-  uncertaintyMs: number;
-  recordStatus: RecordStatus;
-  conflictReason: string | null;
-  winnerScanId: string | null;
-  ambiguous: boolean;
-}
-
-export interface ScanVerdictOfRecord {
-  id: string;
-  recordStatus: 'admitted' | 'conflict';
-  conflictReason: VerdictReason | null;
-  winnerScanId: string | null;
-  ambiguous: boolean;
-}
+export type { CandidateScan, RecordStatus, ScanVerdictOfRecord };
 
 export interface TicketReconciliation {
   ticketId: string;

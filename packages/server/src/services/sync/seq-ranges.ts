@@ -1,5 +1,6 @@
-/** Inclusive seq ranges: seqs 1, 2 and 5 received → missing [[3, 4]], acked through 2. */
-export type SeqRange = [number, number];
+import type { SeqRange } from '../../store/offline.ts';
+
+export type { SeqRange };
 
 export interface SeqMarks {
   lastSeq: number;

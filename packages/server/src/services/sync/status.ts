@@ -1,4 +1,5 @@
 import type { Database } from '../../db/database.ts';
+import { deviceScanCounts, lastSyncSession } from '../../store/offline.ts';
 import { ms } from '../../store/rows.ts';
 import type { EventContext } from '../event-context.ts';
 import type { DeviceHealth } from './offline-health.ts';
@@ -7,19 +8,8 @@ const iso = (v: number | null): string | null => (v === null ? null : new Date(v
 
 /** Seed 001's sync status response, plus the device log's marks. */
 export async function syncStatus(db: Database, ctx: EventContext, health: DeviceHealth, now: number): Promise<Record<string, unknown>> {
-  const [counts] = await db.query<{ total: number; conflicts: number; failed: number }>(
-    `SELECT count(*)::int AS total, count(*) FILTER (WHERE s.record_status = 'conflict')::int AS conflicts,
-       count(*) FILTER (WHERE s.record_status IN ('failed', 'quarantined'))::int AS failed
-     FROM scans s JOIN devices d ON d.id = s.device_pk WHERE s.event_id = $1 AND d.device_id = $2 AND d.organisation_id = $3`,
-    [ctx.event.id, health.device_id, ctx.event.organisationId]);
-  const [last] = await db.query<{
-    id: string; scans_uploaded: number; scans_successful: number; scans_failed: number; scans_duplicate: number; scans_conflict: number;
-    completed_at: Date | null; started_at: Date; status: string;
-  }>(
-    `SELECT s.id, s.scans_uploaded, s.scans_successful, s.scans_failed, s.scans_duplicate, s.scans_conflict, s.completed_at, s.started_at, s.status
-     FROM sync_sessions s JOIN devices d ON d.id = s.device_pk
-     WHERE s.event_id = $1 AND d.device_id = $2 AND d.organisation_id = $3 ORDER BY coalesce(s.completed_at, s.started_at) DESC LIMIT 1`,
-    [ctx.event.id, health.device_id, ctx.event.organisationId]);
+  const counts = await deviceScanCounts(db, ctx.event.id, health.device_id, ctx.event.organisationId);
+  const last = await lastSyncSession(db, ctx.event.id, health.device_id, ctx.event.organisationId);
   return {
     status: 200,
     event_id: ctx.event.id,

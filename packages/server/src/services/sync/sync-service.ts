@@ -6,7 +6,7 @@ import {
 import { pgConstraint, pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
 import { nodeVerifier } from '../../crypto/ed25519-node.ts';
 import { uuidv7 } from '../../crypto/uuidv7.ts';
-import { DomainError, notFound } from '../../http/errors.ts';
+import { DomainError, notFound } from '../errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import {
