@@ -28,7 +28,12 @@ export function DataTable<T>(props: {
   useEffect(() => {
     if (onEndReached && rows.length > 0 && last >= rows.length - 10) onEndReached();
   }, [last, rows.length, onEndReached]);
-  const template = props.columns.map((c) => (c.size && c.size !== 150 ? `${c.size}px` : 'minmax(0, 1fr)')).join(' ');
+  // Sized columns give up to 40% of their width on a narrow screen (a tablet), so free-width columns (names) keep at
+  // least 6rem instead of shrinking to one letter; small ones (checkboxes) keep theirs.
+  const template = props.columns.map((c) => {
+    if (!c.size || c.size === 150) return 'minmax(6rem, 1fr)';
+    return c.size <= 60 ? `${c.size}px` : `minmax(${Math.round(c.size * 0.6)}px, ${c.size}px)`;
+  }).join(' ');
   return (
     <div className="table" role="table" aria-label={props.label} aria-rowcount={rows.length + 1}>
       <div role="rowgroup" className="thead">
