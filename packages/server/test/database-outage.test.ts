@@ -168,10 +168,11 @@ describePostgres('connection-class failures', () => {
   });
 
   it('57P01 admin_shutdown: the backend running a statement is terminated', async () => {
-    const sleeping = db.query(`SELECT pg_sleep(30)`);
+    // Its failure is awaited from the start: it may come while the test awaits something else (an unhandled rejection).
+    const sleeping = failure(db.query(`SELECT pg_sleep(30)`));
     await expect.poll(async () => (await superuser.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%'`, [dbName()])).rows[0].n).toBe(1);
     await superuser.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName()]);
-    const err = await failure(sleeping);
+    const err = await sleeping;
     expect(err.code).toBe('57P01');
     expect(err.unavailable).toBe(true);
     expect(db.availability.available).toBe(false);
