@@ -18,7 +18,36 @@ export type BusMessage =
   | { type: 'user_sessions_changed'; userId: string }
   /** A scan session ended (or was replaced by the device's next one): instances drop their cached copy. */
   | { type: 'session_ended'; sessionId: string }
-  | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number };
+  | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number }
+  /**
+   * Live operations (issue 13): scans recorded (one message per online scan, one per offline sync batch), so
+   * organisers' dashboards on every instance see them. No codes and no holder names: the live stream adds
+   * what a role may see from the database.
+   */
+  | { type: 'scans_recorded'; eventId: string; scans: LiveScan[] }
+  /** Admissions of record changed other than by a scan (conflict resolved, cancellation, late earlier scan): recount. */
+  | { type: 'occupancy_changed'; eventId: string }
+  | { type: 'conflicts_changed'; eventId: string; conflictIds: string[]; state: 'opened' | 'resolved' }
+  /** A device's health changed (heartbeat, sync, status): dashboards refresh that row. */
+  | { type: 'device_health_changed'; eventId: string; deviceId: string }
+  | { type: 'alert_changed'; eventId: string; alertId: string; state: 'raised' | 'cleared' | 'acknowledged' };
+
+/** One scan as the live stream shows it (times in epoch ms; ids, not names). */
+export interface LiveScan {
+  scanId: string;
+  /** When the scan happened (device time, corrected, for offline scans). */
+  at: number;
+  /** When the server recorded it. */
+  receivedAt: number;
+  gateId: string | null;
+  deviceId: string | null;
+  staffId: string | null;
+  direction: 'entry' | 'exit';
+  verdict: string;
+  reason: string | null;
+  offline: boolean;
+  ticketId: string | null;
+}
 
 export interface Bus {
   publish(message: BusMessage): void;

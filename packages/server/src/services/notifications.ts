@@ -1,0 +1,35 @@
+/**
+ * What organisers are told outside the console (issue 13): webhooks and email. Producers (alerts, conflicts,
+ * devices) call `notify` after their change is committed; the implementation queues deliveries durably
+ * (an outbox in PostgreSQL) and returns without waiting for any receiver. It never runs on the scan path.
+ */
+export type NotificationType =
+  | 'alert.raised'
+  | 'alert.cleared'
+  | 'conflict.opened'
+  | 'conflict.resolved'
+  | 'device.revoked'
+  | 'device.suspended';
+
+export const NOTIFICATION_TYPES: readonly NotificationType[] = [
+  'alert.raised', 'alert.cleared', 'conflict.opened', 'conflict.resolved', 'device.revoked', 'device.suspended',
+];
+
+export interface OrganiserNotification {
+  type: NotificationType;
+  organisationId: string;
+  /** The event it concerns (null for organisation-wide things, e.g. a device of no event). */
+  eventId: string | null;
+  /** When it happened (epoch ms, the server's clock). */
+  occurredAt: number;
+  /** The payload receivers get: ids, names, states, times. Never codes, tokens or holder personal data. */
+  data: Record<string, unknown>;
+}
+
+export interface Notifier {
+  /** Queues the notifications for every matching subscriber; resolves once they are durably queued. */
+  notify(notifications: readonly OrganiserNotification[]): Promise<void>;
+}
+
+/** Until webhooks and email are configured in a process (and in tests that do not need them). */
+export const silentNotifier: Notifier = { notify: async () => undefined };
