@@ -45,8 +45,15 @@ export async function buildApp(services: Services, options: AppOptions): Promise
     routerOptions: { maxParamLength: MAX_URL_LENGTH },
     // Unknown fields are errors, not silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Fastify logs two lines per request ("incoming request", "request completed"); one, written when the answer
+    // is sent, says all both did (issue 15: a third of the logger's cost per scan went to the first line).
+    disableRequestLogging: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.addHook('onResponse', (req, reply, done) => {
+    req.log.info({ req, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
+    done();
+  });
   installErrorHandling(app);
 
   await app.register(swagger, {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import pino from 'pino';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Database, Sql } from '../src/db/database.ts';
 import { createBus } from '../src/services/bus.ts';
 import { TicketCache } from '../src/services/ticket-cache.ts';
@@ -54,6 +54,20 @@ describeEachBackend('ticket cache', (backend) => {
     expect(second.size).toBe(6);
     await cache.findMany(eventId, digests, sql);
     expect(statements()).toBe(2);
+  });
+
+  it('loads an event\'s tickets on its first miss, so later scans of other tickets read nothing (no session needed)', async () => {
+    const { sql, statements } = counting(test.db);
+    const cache = new TicketCache(sql, 100, bus());
+    const digest = (i: number) => Buffer.from(digests[i]!, 'hex');
+    expect((await cache.find(eventId, digest(0)))?.id).toBe(ticketIds[0]);
+    // The miss's own look-up, then the one load it started in the background.
+    await vi.waitFor(() => expect(statements()).toBe(2), { timeout: 10_000 });
+    await cache.warm(eventId); // awaits that load if it is still running; starts none
+    const afterWarm = statements();
+    expect(afterWarm).toBe(2);
+    for (let i = 1; i < 6; i++) expect((await cache.find(eventId, digest(i)))?.id).toBe(ticketIds[i]);
+    expect(statements()).toBe(afterWarm);
   });
 
   it('evicts the oldest copies beyond its capacity', async () => {

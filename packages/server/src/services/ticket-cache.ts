@@ -23,6 +23,8 @@ export class TicketCache {
   private readonly events = new Map<string, EventTickets>();
   private size = 0;
   private readonly warmedAt = new Map<string, number>();
+  /** Loads in flight, so concurrent first scans of an event share one. */
+  private readonly loading = new Map<string, Promise<number>>();
 
   constructor(private readonly sql: Sql, private readonly capacity: number, bus: Bus, private readonly now: () => number = Date.now) {
     bus.subscribe((m) => {
@@ -41,6 +43,11 @@ export class TicketCache {
     const digestHex = digest.toString('hex');
     const hit = this.events.get(eventId)?.byDigest.get(digestHex);
     if (hit) return hit.ticket;
+    // The first miss of an event on this instance loads its tickets in the background (one query), so the
+    // scans after it are one round trip each even when no device started a session (which also warms): a
+    // cold online scan used to cost a ticket SELECT besides its write, every time (issue 15). This scan does
+    // not wait for the load.
+    if (!this.warmedAt.has(eventId)) void this.warm(eventId).catch(() => undefined);
     const ticket = await findTicketByDigest(this.sql, eventId, digest);
     if (ticket) this.put(eventId, digestHex, ticket);
     return ticket;
@@ -90,12 +97,23 @@ export class TicketCache {
 
   /** Loads an event's tickets in one query when its gates open, so first scans are one round trip too. */
   async warm(eventId: string): Promise<number> {
-    const last = this.warmedAt.get(eventId) ?? 0;
-    if (this.capacity === 0 || this.now() - last < WARM_EVERY_MS) return 0;
+    const loading = this.loading.get(eventId);
+    if (loading) return loading;
+    const last = this.warmedAt.get(eventId);
+    if (this.capacity === 0 || (last !== undefined && this.now() - last < WARM_EVERY_MS)) return 0;
     this.warmedAt.set(eventId, this.now());
-    const rows = await loadEventTickets(this.sql, eventId, this.capacity);
-    for (const { digest, ticket } of rows) this.put(eventId, digest.toString('hex'), ticket);
-    return rows.length;
+    const load = loadEventTickets(this.sql, eventId, this.capacity).then((rows) => {
+      // A copy the instance already holds may be newer than the loaded row (a scan written meanwhile): keep it.
+      for (const { digest, ticket } of rows) this.putIfNewer(eventId, digest.toString('hex'), ticket);
+      return rows.length;
+    }).finally(() => this.loading.delete(eventId));
+    this.loading.set(eventId, load);
+    return load;
+  }
+
+  private putIfNewer(eventId: string, digestHex: string, ticket: TicketRecord): void {
+    const held = this.events.get(eventId)?.byDigest.get(digestHex);
+    if (!held || held.ticket.version < ticket.version) this.put(eventId, digestHex, ticket);
   }
 
   private put(eventId: string, digestHex: string, ticket: TicketRecord): void {
