@@ -11,6 +11,7 @@ import { Client } from '../../server/test/harness.ts';
 import { captureOutput, cli, SLOW, tempDir } from './helpers.ts';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const BUILD_SCRIPT = new URL('../../../scripts/ensure-server-build.mjs', import.meta.url).href;
 let tmp: { dir: string; remove(): Promise<void> };
 
 beforeAll(async () => {
@@ -117,8 +118,17 @@ describe('entrada serve', () => {
     }
   }, SLOW);
 
-  it('the real binary serves until SIGTERM, then shuts down cleanly with exit 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', 'serve', '--data-dir', `${tmp.dir}/spawned`, '--port', '0', '--host', '127.0.0.1'], {
+  // `npm start` runs the esbuild bundle (scripts/ensure-server-build.mjs); the sources run under tsx in development.
+  it.each([
+    ['the sources under tsx', async () => ['--import', 'tsx', 'src/bin.ts']],
+    ['the bundle npm start runs', async () => {
+      const { ensureServerBuild, SERVER_BUNDLE } = await import(BUILD_SCRIPT) as { ensureServerBuild(o: { quiet: boolean }): Promise<boolean>; SERVER_BUNDLE: string };
+      await ensureServerBuild({ quiet: true });
+      return ['--enable-source-maps', SERVER_BUNDLE];
+    }],
+  ])('the real binary (%s) serves until SIGTERM, then shuts down cleanly with exit 0', async (label, entry) => {
+    const dataDir = `${tmp.dir}/spawned-${label.length}`;
+    const child = spawn(process.execPath, [...await entry(), 'serve', '--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1'], {
       cwd: packageDir,
       env: { ...process.env, ...serverEnv(`${tmp.dir}/ignored`), ENTRADA_DEMO: 'off', ENTRADA_ADMIN_TOKEN: 'eat_spawned_test_token', DATABASE_URL: '', REDIS_URL: '',
         ENTRADA_OWNER_EMAIL: 'ops@example.com', ENTRADA_OWNER_PASSWORD: 'spawned owner passphrase' },
@@ -140,7 +150,7 @@ describe('entrada serve', () => {
         });
         void exited.then(() => reject(new Error(`exited early:\n${stdout}\n${stderr}`)));
       });
-      expect(stdout).toContain(`embedded PGlite in ${tmp.dir}/spawned/pglite`);
+      expect(stdout).toContain(`embedded PGlite in ${dataDir}/pglite`);
       // The operator's own token is never printed.
       expect(stdout).not.toContain('eat_spawned_test_token');
       expect(stdout).toContain('Admin token  set by ENTRADA_ADMIN_TOKEN (not shown)');

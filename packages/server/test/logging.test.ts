@@ -45,6 +45,28 @@ it('logs requests without tokens, codes or holder names', async () => {
   for (const secret of [adminToken, 'Zebediah', 'SECRET-CODE-77', 'eat_wrong_guess', 'edt_', 'Passphrase', 'ess_', ...secrets]) expect(log).not.toContain(secret);
 });
 
+it('logs one line per request, when it is answered (issue 15: the "incoming request" line cost CPU per scan)', async () => {
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  const tdb = await pgliteBackend.open();
+  const server = await startServer({
+    config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken: 'eat_oneline_test_token', logLevel: 'info' },
+    db: tdb.db, logger: createLogger('info', sink),
+  });
+  try {
+    const admin = new Client(server.url, 'eat_oneline_test_token');
+    for (let i = 0; i < 3; i++) await admin.get('/api/v1/events');
+  } finally {
+    await server.close();
+    await tdb.drop();
+  }
+  const messages = lines.map((l) => (JSON.parse(l) as { msg?: string; req?: { url?: string }; res?: { statusCode?: number } }));
+  const forEvents = messages.filter((m) => m.req?.url === '/api/v1/events');
+  expect(forEvents.map((m) => m.msg)).toEqual(['request completed', 'request completed', 'request completed']);
+  expect(messages.some((m) => m.msg === 'incoming request')).toBe(false);
+});
+
 /**
  * Issue #10, item 4: a 500 logged the failing statement with all its values
  * (PGlite's `query` and `params`, PostgreSQL's `detail`): a batch's holder
