@@ -12,8 +12,14 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { isMain, newest, root } from './lib/vite-build.mjs';
 
-export const SERVER_BUNDLE = path.join(root, 'packages/server/build/bin/entrada.mjs');
-const SOURCES = ['packages/cli/src', 'packages/server/src', 'packages/core/src', 'packages/client/src', 'packages/server/package.json', 'packages/cli/package.json'];
+const OUT = path.join(root, 'packages/server/build');
+export const SERVER_BUNDLE = path.join(OUT, 'bin/entrada.mjs');
+/** The benchmarks' server entry (bench/lib/server-process.ts), bundled alike so they measure what `npm start` runs. */
+export const BENCH_SERVER_BUNDLE = path.join(OUT, 'bench/server-process.mjs');
+const SOURCES = [
+  'packages/cli/src', 'packages/server/src', 'packages/core/src', 'packages/client/src', 'packages/server/package.json', 'packages/cli/package.json',
+  'bench/lib/server-process.ts', 'scripts/ensure-server-build.mjs',
+];
 
 /** Our workspace packages and relative imports are bundled; every other package is imported at run time. */
 const externalPackages = {
@@ -24,14 +30,14 @@ const externalPackages = {
 };
 
 export async function ensureServerBuild({ force = false, quiet = false } = {}) {
-  const built = existsSync(SERVER_BUNDLE) ? statSync(SERVER_BUNDLE).mtimeMs : 0;
+  const built = Math.min(...[SERVER_BUNDLE, BENCH_SERVER_BUNDLE].map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
   const changed = Math.max(...SOURCES.map((p) => newest(path.join(root, p))));
   if (!force && built > changed) return false;
   if (!quiet) console.log('Bundling the entrada command (packages/server/build/bin)…');
-  mkdirSync(path.dirname(SERVER_BUNDLE), { recursive: true });
   await build({
-    entryPoints: [path.join(root, 'packages/cli/src/bin.ts')],
-    outfile: SERVER_BUNDLE,
+    entryPoints: { 'bin/entrada': path.join(root, 'packages/cli/src/bin.ts'), 'bench/server-process': path.join(root, 'bench/lib/server-process.ts') },
+    outdir: OUT,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -42,7 +48,10 @@ export async function ensureServerBuild({ force = false, quiet = false } = {}) {
     banner: { js: "import { createRequire as __entradaCreateRequire } from 'node:module'; const require = __entradaCreateRequire(import.meta.url);" },
     logLevel: quiet ? 'warning' : 'info',
   });
-  copyFileSync(path.join(root, 'packages/server/src/accounts/common-passwords.txt'), path.join(path.dirname(SERVER_BUNDLE), 'common-passwords.txt'));
+  for (const bundle of [SERVER_BUNDLE, BENCH_SERVER_BUNDLE]) {
+    mkdirSync(path.dirname(bundle), { recursive: true });
+    copyFileSync(path.join(root, 'packages/server/src/accounts/common-passwords.txt'), path.join(path.dirname(bundle), 'common-passwords.txt'));
+  }
   return true;
 }
 

@@ -4,9 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-const ENTRY = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+const BUILD_SCRIPT = new URL('../../scripts/ensure-server-build.mjs', import.meta.url).href;
 
 export interface ServerProcess {
   url: string;
@@ -38,7 +37,7 @@ export interface SpawnServerOptions {
   startTimeoutMs?: number;
 }
 
-/** The node options the README recommends for API instances (`npm start` uses them): benchmarks measure what production runs. */
+/** The node options the README recommends for API instances (`npm start` uses them, with --enable-source-maps): benchmarks measure what production runs. */
 export const PRODUCTION_NODE_ARGS = ['--max-semi-space-size=64'];
 
 export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProcess> {
@@ -57,7 +56,10 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     ...(opts.dataDir ? { DATA_DIR: opts.dataDir } : {}),
     ...opts.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', ...PRODUCTION_NODE_ARGS, ...(opts.nodeArgs ?? []), ENTRY], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // The server runs bundled, as `npm start` runs it (scripts/ensure-server-build.mjs), not under tsx.
+  const { ensureServerBuild, BENCH_SERVER_BUNDLE } = await import(BUILD_SCRIPT) as { ensureServerBuild(o: { quiet: boolean }): Promise<boolean>; BENCH_SERVER_BUNDLE: string };
+  await ensureServerBuild({ quiet: true });
+  const child = spawn(process.execPath, ['--enable-source-maps', ...PRODUCTION_NODE_ARGS, ...(opts.nodeArgs ?? []), BENCH_SERVER_BUNDLE], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const output = opts.onOutput ?? ((line: string) => process.stderr.write(`[server] ${line}\n`));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const waiters: Array<{ prefix: string; resolve: (rest: string) => void }> = [];
