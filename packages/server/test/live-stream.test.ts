@@ -1,3 +1,4 @@
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '@entrada/core';
 import { openPostgres } from '../src/db/postgres.ts';
@@ -19,15 +20,19 @@ class Stream {
   headers: Headers | null = null;
   body: unknown = null;
   private readonly abort = new AbortController();
+  // Its own connection pool, destroyed on close: after an abort the shared pool may open a connection that never
+  // sends a request, which the server's close then waits for (until its headers timeout).
+  private readonly agent = new Agent({ connections: 1 });
   ended = false;
 
   static async open(baseUrl: string, eventId: string, headers: Record<string, string>): Promise<Stream> {
     const s = new Stream();
-    const res = await fetch(`${baseUrl}/api/v1/events/${eventId}/live`, { headers, signal: s.abort.signal });
+    const res = await fetch(`${baseUrl}/api/v1/events/${eventId}/live`, { headers, signal: s.abort.signal, dispatcher: s.agent } as RequestInit);
     s.status = res.status;
     s.headers = res.headers;
     if (res.status !== 200) {
       s.body = await res.json();
+      s.close();
       return s;
     }
     void s.read(res.body!);
@@ -75,6 +80,7 @@ class Stream {
   }
   close(): void {
     this.abort.abort();
+    void this.agent.destroy().catch(() => undefined);
   }
 }
 

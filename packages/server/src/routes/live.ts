@@ -31,13 +31,17 @@ export const liveRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app
       // nginx and similar proxies must pass each message on at once.
       'x-accel-buffering': 'no',
       'x-content-type-options': 'nosniff',
+      // A stream's connection is never reused: when the stream ends (shutdown too) the socket goes with it.
+      connection: 'close',
     });
     res.socket?.setNoDelay(true);
     const stop = live.start({
       write: (text) => { res.write(text); },
       buffered: () => res.writableLength,
       onDrain: (listener) => { res.on('drain', listener); },
-      end: () => { res.end(); },
+      // Ended (shutdown, a revoked session): the socket goes too, whatever the client does; it reconnects and
+      // resumes from its Last-Event-ID, so an unflushed tail is not lost.
+      end: () => { res.end(); res.destroy(); },
     }, typeof lastEventId === 'string' ? lastEventId : undefined);
     res.on('close', stop);
   });

@@ -179,9 +179,9 @@ export class LiveService {
     sink.write('retry: 2000\n\n');
     const resumeFrom = this.resumable(ch, lastEventId);
     if (resumeFrom !== null) {
-      for (const e of ch.ring) if (e.seq > resumeFrom) this.write(stream, e);
       stream.starting = false;
       stream.queue = null;
+      for (const e of ch.ring) if (e.seq > resumeFrom) this.write(stream, e);
     } else {
       void this.snapshot(ctx, stream);
     }
@@ -327,6 +327,8 @@ export class LiveService {
         this.scheduleRecount(ch);
         break;
       case 'occupancy_changed':
+      // Zones and their capacities changed (set-up during the event).
+      case 'event_changed':
       case 'occupancy':
       case 'tickets_changed':
       case 'ticket_changed':
