@@ -1,4 +1,4 @@
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '@entrada/core';
 import { openPostgres } from '../src/db/postgres.ts';
@@ -27,7 +27,7 @@ class Stream {
 
   static async open(baseUrl: string, eventId: string, headers: Record<string, string>): Promise<Stream> {
     const s = new Stream();
-    const res = await fetch(`${baseUrl}/api/v1/events/${eventId}/live`, { headers, signal: s.abort.signal, dispatcher: s.agent } as RequestInit);
+    const res = await undiciFetch(`${baseUrl}/api/v1/events/${eventId}/live`, { headers, signal: s.abort.signal, dispatcher: s.agent });
     s.status = res.status;
     s.headers = res.headers;
     if (res.status !== 200) {
@@ -39,7 +39,7 @@ class Stream {
     return s;
   }
 
-  private async read(body: ReadableStream<Uint8Array>): Promise<void> {
+  private async read(body: AsyncIterable<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
     let buf = '';
     try {

@@ -326,8 +326,8 @@ export class LiveService {
         this.scheduleFlush(ch);
         this.scheduleRecount(ch);
         break;
+      // event_changed: zones and their capacities changed (set-up during the event).
       case 'occupancy_changed':
-      // Zones and their capacities changed (set-up during the event).
       case 'event_changed':
       case 'occupancy':
       case 'tickets_changed':
