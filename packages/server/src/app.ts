@@ -18,6 +18,7 @@ import { offlineRoutes } from './routes/offline.ts';
 import { defaultConsoleDir, defaultWebDir, registerConsoleApp, registerWebApp } from './routes/web-app.ts';
 import { pairingRoutes } from './routes/pairing.ts';
 import { staffRoutes } from './routes/staff.ts';
+import { liveRoutes } from './routes/live.ts';
 
 export interface AppOptions {
   logger: Logger | false;
@@ -103,4 +104,5 @@ const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api)
   await api.register(staffRoutes(services));
   await api.register(scanningRoutes(services));
   await api.register(offlineRoutes(services));
+  await api.register(liveRoutes(services));
 };

@@ -41,6 +41,8 @@ export interface Config {
    * start when the first organisation has no user yet (both or neither).
    */
   owner: { email: string; password: string } | undefined;
+  /** ENTRADA_LIVE_MAX: organisers' live streams per instance (default 200); past it, 503 BUSY with Retry-After. */
+  liveMax: number;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webDir: env.ENTRADA_WEB_DIR ? path.resolve(env.ENTRADA_WEB_DIR) : undefined,
     trustProxy: parseTrustProxy(nonEmpty(env.ENTRADA_TRUST_PROXY)),
     owner: parseOwner(env),
+    liveMax: parseInteger(env.ENTRADA_LIVE_MAX ?? '200', 'ENTRADA_LIVE_MAX', 0, 100_000),
   };
 }
 

@@ -35,6 +35,7 @@ import { ManifestService, type ManifestOptions } from './services/sync/manifest-
 import { syncStatus } from './services/sync/status.ts';
 import { deviceHealth, offlineHealth } from './services/sync/offline-health.ts';
 import { computeOccupancy } from './services/occupancy-service.ts';
+import { LiveService, type LiveOptions } from './services/live-service.ts';
 import { recordSyncFailure } from './store/offline.ts';
 import { pingDatabase } from './store/maintenance.ts';
 import { SyncService } from './services/sync/sync-service.ts';
@@ -134,6 +135,8 @@ export interface ServiceOptions {
   unsafeDisableAdmissionGuard?: boolean | undefined;
   /** Manifest cache and build limits (defaults in ManifestService). */
   manifest?: Partial<ManifestOptions> | undefined;
+  /** The live streams' limit (ENTRADA_LIVE_MAX) and, in tests, their buffers and timings. */
+  live?: Partial<Omit<LiveOptions, 'log' | 'now'>> | undefined;
 }
 
 export function createServices(db: Database, opts: ServiceOptions): Services {
@@ -173,8 +176,9 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   };
   const setup = new SetupService(db, events, directory);
   const audit = new AuditService(db, events);
+  const live = new LiveService(db, events, directory, bus, { maxStreams: 200, ...opts.live, log: opts.log, now });
   return {
-    bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats,
+    bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, live,
     occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
   };
 }
@@ -199,6 +203,7 @@ export interface StartOptions {
   demoTickets?: number;
   unsafeDisableAdmissionGuard?: boolean;
   manifest?: Partial<ManifestOptions>;
+  live?: ServiceOptions['live'];
 }
 
 /** Opens the database, migrates, bootstraps an empty installation and listens. */
@@ -209,11 +214,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(db);
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
-  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
+  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: { maxStreams: config.liveMax, ...opts.live } });
   const stopLoggingOutages = logDatabaseOutages(db, log);
   const cleanup = async (): Promise<void> => {
     stopLoggingOutages();
     services.auth.close();
+    services.live.close();
     await services.bus.close();
     if (!opts.db) await db.close();
   };

@@ -12,7 +12,7 @@ import type { Database } from '../src/db/database.ts';
 import { openPglite } from '../src/db/pglite.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { loadConfig, type Config } from '../src/config.ts';
-import { startServer, type RunningServer } from '../src/server.ts';
+import { startServer, type RunningServer, type StartOptions } from '../src/server.ts';
 import type { ManifestOptions } from '../src/services/sync/manifest-service.ts';
 
 export const REQUIRE_SERVICES = process.env.ENTRADA_REQUIRE_SERVICES === '1';
@@ -94,10 +94,12 @@ export async function startTestServer(db: Database, opts: {
   logger?: Logger;
   /** More configuration (trustProxy, owner…). */
   config?: Partial<Config>;
+  /** Live stream buffers and timings (short in tests). */
+  live?: StartOptions['live'];
 } = {}): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
   const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl, ...opts.config };
-  const server = await startServer({ config, db, logger: opts.logger ?? false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
+  const server = await startServer({ config, db, logger: opts.logger ?? false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: opts.live });
   const client = (token: string): Client => new Client(server.url, token);
   return Object.assign(server, { adminToken, admin: client(adminToken), client });
 }

@@ -5,6 +5,7 @@ import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
 import { api, type ConsoleUser } from '../api/client.ts';
 import { LoginScreen } from '../auth/LoginScreen.tsx';
 import { SessionProvider } from '../auth/session.tsx';
+import { DashboardScreen } from '../features/dashboard/DashboardScreen.tsx';
 import { DevicesScreen } from '../features/devices/DevicesScreen.tsx';
 import { EventSetupScreen } from '../features/events/EventSetupScreen.tsx';
 import { EventsScreen } from '../features/events/EventsScreen.tsx';
@@ -25,6 +26,7 @@ const router = createBrowserRouter([
       { index: true, element: <Navigate to="/events" replace /> },
       { path: 'events', element: <EventsScreen /> },
       { path: 'e/:eventId/setup', element: <EventSetupScreen /> },
+      { path: 'e/:eventId/dashboard', element: <DashboardScreen /> },
       { path: 'e/:eventId/tickets', element: <TicketsScreen /> },
       { path: 'e/:eventId/devices', element: <DevicesScreen /> },
       { path: 'e/:eventId/staff', element: <StaffScreen /> },

@@ -10,7 +10,7 @@ const LAST_EVENT = 'entrada.console.event';
 export function rememberEvent(id: string): void { try { localStorage.setItem(LAST_EVENT, id); } catch { /* private mode */ } }
 function lastEvent(): string | null { try { return localStorage.getItem(LAST_EVENT); } catch { return null; } }
 
-const SECTIONS = ['setup', 'tickets', 'devices', 'staff'] as const;
+const SECTIONS = ['setup', 'dashboard', 'tickets', 'devices', 'staff'] as const;
 
 export function useCurrentEventId(): string | null {
   const { eventId } = useParams();
@@ -55,6 +55,7 @@ export function Shell(): ReactNode {
       <nav className="sidenav" aria-label="Main">
         <NavLink to="/events" end>Events</NavLink>
         {current && <NavLink to={link('setup')} className="sub">Set-up</NavLink>}
+        {current && <NavLink to={link('dashboard')} className="sub">Live dashboard</NavLink>}
         <NavLink to={link('tickets')}>Tickets</NavLink>
         <NavLink to={link('devices')}>Devices</NavLink>
         <NavLink to={link('staff')}>Staff</NavLink>

@@ -22,6 +22,7 @@ import type { ImportService } from './sync/import-service.ts';
 import type { EventContext } from './event-context.ts';
 import type { DeviceHealth } from './sync/offline-health.ts';
 import type { Occupancy } from './occupancy-service.ts';
+import type { LiveService } from './live-service.ts';
 
 export interface OfflineServices {
   sync: SyncService;
@@ -57,6 +58,8 @@ export interface Services {
   scans: ScanService;
   sync: OfflineServices;
   stats: TableStats;
+  /** The organisers' live streams (issue 13). */
+  live: LiveService;
   /** People inside and admitted at an event. */
   occupancy(ctx: EventContext): Promise<Occupancy>;
   /** Resolves when the database answers (the health probe). */

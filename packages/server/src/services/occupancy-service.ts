@@ -11,6 +11,16 @@ export interface Occupancy {
   generated_at: string;
 }
 
+/** The zones a person entering at `gateId` with a ticket of `typeId` is in (no zones listed: all of them). */
+export function zonesFor(ctx: EventContext, gateId: string | null, typeId: string | null): string[] {
+  const allZones = [...ctx.zones.keys()];
+  const gateZones = gateId ? ctx.gates.get(gateId)?.zoneIds ?? [] : [];
+  const typeZones = typeId ? ctx.types.get(typeId)?.zoneIds ?? [] : [];
+  const g = gateZones.length ? gateZones : allZones;
+  const t = typeZones.length ? typeZones : allZones;
+  return g.filter((z) => t.includes(z));
+}
+
 /**
  * Occupancy counts people (tickets), not scans: `inside` are tickets whose most
  * recent successful scan is an entry, `admitted` those admitted at least once.
@@ -22,14 +32,7 @@ export async function computeOccupancy(db: Database, ctx: EventContext, now: num
   const zoneAdmitted = new Map<string, number>();
   const gateInside = new Map<string, number>();
   const gateAdmitted = new Map<string, number>();
-  const allZones = [...ctx.zones.keys()];
-  const zonesOf = (gateId: string | null, typeId: string): string[] => {
-    const gateZones = gateId ? ctx.gates.get(gateId)?.zoneIds ?? [] : [];
-    const typeZones = ctx.types.get(typeId)?.zoneIds ?? [];
-    const g = gateZones.length ? gateZones : allZones;
-    const t = typeZones.length ? typeZones : allZones;
-    return g.filter((z) => t.includes(z));
-  };
+  const zonesOf = (gateId: string | null, typeId: string): string[] => zonesFor(ctx, gateId, typeId);
   const add = (map: Map<string, number>, key: string, n: number): void => {
     map.set(key, (map.get(key) ?? 0) + n);
   };

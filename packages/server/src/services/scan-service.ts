@@ -89,6 +89,7 @@ export class ScanService {
       const stored = await recordUnmatchedScan(this.db, { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
       if (stored === 'session_ended') return this.ended(base.sessionId!);
       if (stored === 'replay') return this.replayed(ctx, base, digest, findsTickets);
+      this.publishScan({ ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
       return this.answer(ctx, { result, reason, admits: false }, direction, null, null, base.scanId, now);
     };
 
@@ -137,6 +138,7 @@ export class ScanService {
         ticket = { ...ticket, state: next, version: write.version };
         this.tickets.update(ctx.event.id, digest, ticket);
         this.publishAdmission(ctx, before, ticket, gate, direction, now);
+        this.publishScan(input);
         return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now);
       }
       const write = await rejectIfUnchanged(this.db, ticket.version, input, req.scanId !== undefined);
@@ -147,6 +149,7 @@ export class ScanService {
         this.tickets.update(ctx.event.id, digest, ticket);
         continue;
       }
+      this.publishScan(input);
       return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now);
     }
     throw new DomainError('UNAVAILABLE', 'The ticket is changing too fast; scan again');
@@ -198,6 +201,16 @@ export class ScanService {
     const type = ctx.types.get(ticket.typeId) ?? (await this.contexts.refresh(ctx.event.id))?.types.get(ticket.typeId);
     if (!type) throw new Error(`ticket type ${ticket.typeId} missing from event ${ctx.event.id}`);
     return type;
+  }
+
+  /** For the organisers' live dashboards on every instance: what was just recorded, from memory (no query on the scan path). */
+  private publishScan(s: ScanRecordInput): void {
+    this.bus.publish({
+      type: 'scans_recorded', eventId: s.eventId, scans: [{
+        scanId: s.scanId, at: s.scannedAt, receivedAt: s.scannedAt, gateId: s.gateId, deviceId: s.deviceId, staffId: null,
+        direction: s.direction, verdict: s.result, reason: s.reason, offline: false, ticketId: s.ticketId,
+      }],
+    });
   }
 
   private publishAdmission(ctx: EventContext, before: TicketRecord, after: TicketRecord, gate: GateContext, direction: Direction, at: number): void {

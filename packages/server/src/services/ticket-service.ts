@@ -136,6 +136,8 @@ export class TicketService {
     });
     this.cache.forget(ticket.eventId, ticket.id);
     this.bus.publish({ type: 'ticket_changed', eventId: ticket.eventId, ticketId: ticket.id, version: updated.version });
+    // Live dashboards recount (a cancelled ticket's denials, its holder's later scans).
+    this.bus.publish({ type: 'occupancy_changed', eventId: ticket.eventId });
     return this.view(ctx, updated);
   }
 

@@ -56,6 +56,8 @@ export class ConflictService {
     for (const r of reconciled?.values() ?? []) {
       if (r.version !== undefined) this.bus.publish({ type: 'ticket_changed', eventId: ctx.event.id, ticketId: r.ticketId, version: r.version });
     }
+    // The admissions of record may have changed (a legitimate loser replayed): live dashboards recount.
+    this.bus.publish({ type: 'occupancy_changed', eventId: ctx.event.id });
     const after = await getConflict(this.db, conflictId);
     return conflictView(after!, (id) => (id ? ctx.gates.get(id)?.name ?? null : null));
   }
@@ -76,6 +78,7 @@ export class ConflictService {
       return scans;
     });
     for (const s of quarantined) this.bus.publish({ type: 'ticket_changed', eventId: s.eventId, ticketId: s.ticketId, version: Number.MAX_SAFE_INTEGER });
+    for (const eventId of new Set(quarantined.map((s) => s.eventId))) this.bus.publish({ type: 'occupancy_changed', eventId });
     return quarantined.length;
   }
 }

@@ -14,7 +14,7 @@ import {
   openQuarantineConflicts, openSyncSession, saveDeviceLog, scansByScanId, storedScansBySeq,
   type LockedTicket, type OfflineCopy, type OfflineScanRow, type ScanIdHolder, type StoredOfflineScan,
 } from '../../store/offline.ts';
-import type { Bus } from '../bus.ts';
+import type { Bus, LiveScan } from '../bus.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
 import type { DeviceDirectory } from '../device-directory.ts';
 import { assertDeviceEvent } from '../device-service.ts';
@@ -81,6 +81,8 @@ interface Begun {
 interface Applied {
   sessionId: string; marks: SeqMarks; results: SyncResultItem[]; summary: SyncResponse['summary'];
   reconciled: Map<string, ReconciledTicket>; digestById: Map<string, string>;
+  /** LIVE (branch live, issue 13): the scans this upload stored, for the organisers' live stream. The sync branch publishes its own; keep one. */
+  live?: LiveScan[];
 }
 
 /** A new scan's fate: its row (none when an online row already is this scan), outcome, ticket, and a note for its answer. */
@@ -352,13 +354,20 @@ export class SyncService {
       ...marks, addReceived: inserted.size, addImplausible: implausible, flags, flagReason, clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt,
       success: true, sessionId, reportedLastSeq: body.device_last_seq ?? null,
     }, { uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts });
-    return { sessionId, marks, results, summary, reconciled, digestById };
+    // LIVE (branch live, issue 13): what the live stream shows of each stored scan; the sync branch publishes its own — keep one.
+    const live: LiveScan[] = rows.filter((r) => inserted.has(r.seq)).map((r) => ({
+      scanId: r.id, at: r.scannedAt, receivedAt, gateId: r.gateId, deviceId: device.deviceId, staffId: null, direction: r.direction,
+      verdict: r.result, reason: r.reason, offline: true, ticketId: r.ticketId,
+    }));
+    return { sessionId, marks, results, summary, reconciled, digestById, live };
   }
 
   /** After the commit: this instance's ticket cache, the other instances, and the answer. */
   private finish(b: Begun, a: Applied): SyncResponse {
     this.remember(b.ctx, a.digestById, a.reconciled);
     this.publish(b.ctx, a.reconciled);
+    // LIVE (branch live, issue 13): one message per upload after the commit; the sync branch publishes its own — keep one.
+    if (a.live && a.live.length > 0) this.bus.publish({ type: 'scans_recorded', eventId: b.ctx.event.id, scans: a.live });
     this.stats?.recordWrites('scans', a.summary.total_uploaded - a.summary.duplicates);
     return {
       status: 200,

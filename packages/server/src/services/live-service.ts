@@ -1,0 +1,506 @@
+import { randomBytes } from 'node:crypto';
+import { roleAtLeast, type Role } from '@entrada/core';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import type { AdminPrincipal } from '../store/organisations.ts';
+import { holderNames, liveScanCells, pendingFromHeartbeats, rateSince } from '../store/live.ts';
+import type { Bus, BusMessage, LiveScan } from './bus.ts';
+import type { DeviceDirectory } from './device-directory.ts';
+import { DomainError } from './errors.ts';
+import type { EventContext } from './event-context.ts';
+import type { EventService } from './event-service.ts';
+import { computeOccupancy, zonesFor } from './occupancy-service.ts';
+
+/**
+ * Where a stream's frames go: the route adapts the HTTP response to it, so the
+ * service never sees a socket. `buffered` is what the client has not read yet.
+ */
+export interface LiveSink {
+  write(text: string): void;
+  buffered(): number;
+  onDrain(listener: () => void): void;
+  end(): void;
+}
+
+export interface LiveOptions {
+  /** ENTRADA_LIVE_MAX: streams per instance; the next is answered 503 BUSY. */
+  maxStreams: number;
+  /** Unread bytes a stream may hold before it is dropped to a snapshot. */
+  bufferBytes?: number;
+  /** The least time between two recounts of one event on this instance. */
+  recountMs?: number;
+  /** Scans and rate increments are sent in batches this often (one frame for many scans). */
+  flushMs?: number;
+  /** Comment lines that keep proxies from closing an idle stream. */
+  heartbeatMs?: number;
+  /** How long an event's recent messages are kept after its last stream left (a reconnect within it resumes). */
+  lingerMs?: number;
+  now?: () => number;
+  log: Logger;
+}
+
+/** Holder names in the scan feed: supervisors and above (they act on tickets); a viewer's wall screen shows none. */
+export const HOLDER_NAMES_ROLE: Role = 'supervisor';
+const RING = 2_000;
+const SCANS_PER_FLUSH = 200;
+const RATE_WINDOW_MS = 120 * 60_000;
+const MINUTE = 60_000;
+
+interface Entry { seq: number; frame: string; named: string | null }
+
+interface Stream {
+  id: number;
+  channel: Channel;
+  sink: LiveSink;
+  names: boolean;
+  userId: string | null;
+  tokenId: string | null;
+  /** Building its snapshot: messages wait in `queue` (bounded; past it, the snapshot is simply rebuilt). */
+  starting: boolean;
+  queue: Entry[] | null;
+  /** Dropped for reading too slowly: nothing is written until the socket drains, then a fresh snapshot. */
+  lagging: boolean;
+  closed: boolean;
+}
+
+interface Channel {
+  eventId: string;
+  organisationId: string;
+  streams: Set<Stream>;
+  ring: Entry[];
+  lastSeq: number;
+  /** The instance's seq when the channel was made: messages before it were never kept. */
+  startSeq: number;
+  /** The newest seq the ring has let go of. */
+  evictedSeq: number;
+  pendingScans: LiveScan[];
+  droppedScans: number;
+  rate: Map<string, { minute: number; gateId: string | null; entries: number; exits: number }>;
+  flushTimer: NodeJS.Timeout | null;
+  recountTimer: NodeJS.Timeout | null;
+  recounting: boolean;
+  dirty: boolean;
+  lastRecountAt: number;
+  lastRecountMs: number;
+  lastOccupancy: string | null;
+  lingerTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * The organisers' live stream (issue 13 §1). One channel per event with
+ * streams on this instance, fed by the bus (in-process, and from the other
+ * instances through Redis): scans are batched, occupancy is recounted at most
+ * once per `recountMs` per event whatever the number of dashboards (one query
+ * for 50 of them), and every message is numbered `<instance>.<seq>` and kept in
+ * a bounded ring so a reconnect to the same instance resumes without a gap; an
+ * id from another instance (or too old) gets a fresh snapshot instead.
+ * Nothing here runs on the scan path but a map look-up and an array push.
+ */
+export class LiveService {
+  private readonly instance = randomBytes(4).toString('hex');
+  private readonly channels = new Map<string, Channel>();
+  private seq = 0;
+  private nextStreamId = 1;
+  private open = 0;
+  private closed = false;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  private readonly bufferBytes: number;
+  private readonly recountMs: number;
+  private readonly flushMs: number;
+  private readonly lingerMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly events: EventService,
+    private readonly devices: DeviceDirectory,
+    bus: Bus,
+    private readonly opts: LiveOptions,
+  ) {
+    this.bufferBytes = opts.bufferBytes ?? 256 * 1024;
+    this.recountMs = opts.recountMs ?? 250;
+    this.flushMs = opts.flushMs ?? 200;
+    this.lingerMs = opts.lingerMs ?? 60_000;
+    this.now = opts.now ?? Date.now;
+    this.unsubscribe = bus.subscribe((m) => this.onMessage(m));
+    this.heartbeat = setInterval(() => this.ping(), opts.heartbeatMs ?? 15_000);
+    this.heartbeat.unref();
+  }
+
+  /** Streams open on this instance. */
+  get size(): number {
+    return this.open;
+  }
+
+  /**
+   * Checks the caller may watch the event and takes a stream slot; `start` then
+   * attaches the response. Refused 503 BUSY (with Retry-After) past the limit,
+   * before anything is written.
+   */
+  async admit(admin: AdminPrincipal, eventId: string): Promise<{ ctx: EventContext; start(sink: LiveSink, lastEventId: string | undefined): () => void }> {
+    if (this.closed || this.open >= this.opts.maxStreams) {
+      const seconds = 5 + Math.floor(Math.random() * 10);
+      throw new DomainError('BUSY', 'This server has as many live streams open as it takes; try again after Retry-After seconds',
+        { retry_after_s: seconds }, { 'retry-after': String(seconds) });
+    }
+    // The slot is taken before the first await so concurrent callers cannot all pass the check; given back at
+    // once on refusal, and by the stream's end otherwise (the route starts the stream synchronously).
+    this.open++;
+    let ctx: EventContext;
+    try {
+      ctx = await this.events.get(admin.organisationId, eventId);
+    } catch (err) {
+      this.open--;
+      throw err;
+    }
+    return { ctx, start: (sink, lastEventId) => this.attach(ctx, admin, sink, lastEventId) };
+  }
+
+  /** Ends every stream (server shutdown): nothing waits for clients. */
+  close(): void {
+    this.closed = true;
+    this.unsubscribe();
+    clearInterval(this.heartbeat);
+    for (const ch of this.channels.values()) {
+      for (const s of ch.streams) this.end(s);
+      this.dropChannel(ch);
+    }
+    this.channels.clear();
+  }
+
+  private attach(ctx: EventContext, admin: AdminPrincipal, sink: LiveSink, lastEventId: string | undefined): () => void {
+    const ch = this.channel(ctx.event.id, ctx.event.organisationId);
+    const stream: Stream = {
+      id: this.nextStreamId++, channel: ch, sink, names: roleAtLeast(admin.role, HOLDER_NAMES_ROLE), userId: admin.userId, tokenId: admin.tokenId,
+      starting: true, queue: [], lagging: false, closed: false,
+    };
+    ch.streams.add(stream);
+    sink.write('retry: 2000\n\n');
+    const resumeFrom = this.resumable(ch, lastEventId);
+    if (resumeFrom !== null) {
+      stream.starting = false;
+      stream.queue = null;
+      for (const e of ch.ring) if (e.seq > resumeFrom) this.write(stream, e);
+    } else {
+      void this.snapshot(ctx, stream);
+    }
+    sink.onDrain(() => {
+      if (!stream.lagging || stream.closed) return;
+      stream.lagging = false;
+      stream.starting = true;
+      stream.queue = [];
+      void this.snapshot(ctx, stream);
+    });
+    return () => this.end(stream);
+  }
+
+  /** The seq to replay after, when `lastEventId` is this instance's and the ring still holds everything after it. */
+  private resumable(ch: Channel, lastEventId: string | undefined): number | null {
+    const m = lastEventId ? /^([0-9a-f]{8})\.([0-9]{1,15})$/.exec(lastEventId) : null;
+    if (!m || m[1] !== this.instance) return null;
+    const seq = Number(m[2]);
+    // Every message of this event after `seq` must be in the ring: recorded since (the channel existed) and not evicted.
+    if (seq > this.seq || seq < ch.startSeq || seq < ch.evictedSeq) return null;
+    return seq;
+  }
+
+  private async snapshot(ctx: EventContext, stream: Stream): Promise<void> {
+    const ch = stream.channel;
+    const asOf = ch.lastSeq;
+    try {
+      const now = this.now();
+      const [occupancy, rate] = await Promise.all([this.occupancy(ctx), rateSince(this.db, ctx.event.id, now - RATE_WINDOW_MS)]);
+      if (stream.closed) return;
+      const id = `${this.instance}.${asOf}`;
+      const gates = [...ctx.gates.values()].map((g) => ({ gate_id: g.id, name: g.name }));
+      const buckets = new Map<string, { minute: number; gate_id: string | null; entries: number; exits: number }>();
+      for (const r of rate) {
+        const key = `${r.minute}|${r.gateId}`;
+        const b = buckets.get(key) ?? { minute: r.minute, gate_id: r.gateId, entries: 0, exits: 0 };
+        if (r.direction === 'entry') b.entries += r.n;
+        else b.exits += r.n;
+        buckets.set(key, b);
+      }
+      stream.sink.write(frame(id, 'occupancy', JSON.stringify(occupancy)));
+      stream.sink.write(frame(id, 'rate', JSON.stringify({ mode: 'snapshot', from: now - RATE_WINDOW_MS, gates, buckets: [...buckets.values()] })));
+      const queued = stream.queue ?? [];
+      stream.queue = null;
+      stream.starting = false;
+      for (const e of queued) if (e.seq > asOf) this.write(stream, e);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'live stream snapshot failed; closing the stream (the client reconnects)');
+      this.end(stream);
+    }
+  }
+
+  private write(stream: Stream, e: Entry): void {
+    if (stream.closed || stream.lagging) return;
+    if (stream.starting) {
+      // A snapshot is on its way; a backlog past the ring is not worth keeping (the snapshot is rebuilt on drain).
+      if (stream.queue && stream.queue.length < RING) stream.queue.push(e);
+      return;
+    }
+    if (stream.sink.buffered() > this.bufferBytes) {
+      // The client reads too slowly: stop feeding it; when it catches up it gets a fresh snapshot instead.
+      stream.lagging = true;
+      return;
+    }
+    stream.sink.write(stream.names && e.named !== null ? e.named : e.frame);
+  }
+
+  private end(stream: Stream): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    this.open--;
+    const ch = stream.channel;
+    ch.streams.delete(stream);
+    try { stream.sink.end(); } catch { /* already gone */ }
+    if (ch.streams.size === 0 && !this.closed) {
+      // Kept a while so a reconnect resumes from the ring; a fresh stream cancels this.
+      ch.lingerTimer = setTimeout(() => {
+        if (ch.streams.size === 0) {
+          this.dropChannel(ch);
+          this.channels.delete(ch.eventId);
+        }
+      }, this.lingerMs);
+      ch.lingerTimer.unref();
+    }
+  }
+
+  private channel(eventId: string, organisationId: string): Channel {
+    let ch = this.channels.get(eventId);
+    if (!ch) {
+      ch = {
+        eventId, organisationId, streams: new Set(), ring: [], lastSeq: this.seq, startSeq: this.seq, evictedSeq: 0, pendingScans: [], droppedScans: 0, rate: new Map(),
+        flushTimer: null, recountTimer: null, recounting: false, dirty: false, lastRecountAt: 0, lastRecountMs: 0, lastOccupancy: null, lingerTimer: null,
+      };
+      this.channels.set(eventId, ch);
+    }
+    if (ch.lingerTimer) {
+      clearTimeout(ch.lingerTimer);
+      ch.lingerTimer = null;
+    }
+    return ch;
+  }
+
+  private dropChannel(ch: Channel): void {
+    for (const t of [ch.flushTimer, ch.recountTimer, ch.lingerTimer]) if (t) clearTimeout(t);
+    ch.flushTimer = ch.recountTimer = ch.lingerTimer = null;
+  }
+
+  /** Numbers a message, keeps it in the event's ring and writes it to every stream of the event. */
+  private broadcast(ch: Channel, event: string, data: unknown, named?: unknown): void {
+    const seq = ++this.seq;
+    const id = `${this.instance}.${seq}`;
+    const e: Entry = { seq, frame: frame(id, event, JSON.stringify(data)), named: named === undefined ? null : frame(id, event, JSON.stringify(named)) };
+    ch.lastSeq = seq;
+    ch.ring.push(e);
+    if (ch.ring.length > RING) ch.evictedSeq = ch.ring.splice(0, ch.ring.length - RING).at(-1)!.seq;
+    for (const s of ch.streams) this.write(s, e);
+  }
+
+  private onMessage(m: BusMessage): void {
+    if (!('eventId' in m)) {
+      if (m.type === 'user_sessions_changed') this.closeWhere((s) => s.userId === m.userId);
+      // A revoked token must not keep watching: its streams close and must authenticate again.
+      if (m.type === 'admin_tokens_changed') this.closeWhere((s) => s.tokenId !== null);
+      return;
+    }
+    const ch = this.channels.get(m.eventId);
+    if (!ch || (ch.streams.size === 0 && ch.lingerTimer === null)) return;
+    switch (m.type) {
+      case 'scans_recorded':
+        for (const sc of m.scans) {
+          if (ch.pendingScans.length < SCANS_PER_FLUSH) ch.pendingScans.push(sc);
+          else ch.droppedScans++;
+          if (sc.verdict === 'valid') {
+            const minute = Math.floor(sc.at / MINUTE) * MINUTE;
+            const key = `${minute}|${sc.gateId}`;
+            const b = ch.rate.get(key) ?? { minute, gateId: sc.gateId, entries: 0, exits: 0 };
+            if (sc.direction === 'entry') b.entries++;
+            else b.exits++;
+            ch.rate.set(key, b);
+          }
+        }
+        this.scheduleFlush(ch);
+        this.scheduleRecount(ch);
+        break;
+      // event_changed: zones and their capacities changed (set-up during the event).
+      case 'occupancy_changed':
+      case 'event_changed':
+      case 'occupancy':
+      case 'tickets_changed':
+      case 'ticket_changed':
+        this.scheduleRecount(ch);
+        break;
+      case 'device_health_changed':
+        this.broadcast(ch, 'device', { device_id: m.deviceId });
+        // Heartbeats carry the pending scans the occupancy's band is made of.
+        this.scheduleRecount(ch);
+        break;
+      case 'conflicts_changed':
+        this.broadcast(ch, 'conflict', { conflict_ids: m.conflictIds, state: m.state });
+        this.scheduleRecount(ch);
+        break;
+      case 'alert_changed':
+        this.broadcast(ch, 'alert', { alert_id: m.alertId, state: m.state });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private closeWhere(test: (s: Stream) => boolean): void {
+    for (const ch of this.channels.values()) for (const s of [...ch.streams]) if (test(s)) this.end(s);
+  }
+
+  private scheduleFlush(ch: Channel): void {
+    if (ch.flushTimer) return;
+    ch.flushTimer = setTimeout(() => {
+      ch.flushTimer = null;
+      void this.flush(ch);
+    }, this.flushMs);
+    ch.flushTimer.unref();
+  }
+
+  /** One `scan` message for the scans of the last `flushMs` (with names for the roles that see them: one query), one `rate` increment. */
+  private async flush(ch: Channel): Promise<void> {
+    const scans = ch.pendingScans;
+    const dropped = ch.droppedScans;
+    const rate = [...ch.rate.values()];
+    ch.pendingScans = [];
+    ch.droppedScans = 0;
+    ch.rate = new Map();
+    if (ch.streams.size === 0 && ch.lingerTimer === null) return;
+    try {
+      const ctx = await this.events.get(ch.organisationId, ch.eventId).catch(() => null);
+      const gateName = (id: string | null): string | null => (id && ctx ? ctx.gates.get(id)?.name ?? null : null);
+      const orgId = ctx?.event.organisationId;
+      const deviceNames = new Map<string, string | null>();
+      for (const sc of scans) {
+        if (sc.deviceId && orgId && !deviceNames.has(sc.deviceId)) deviceNames.set(sc.deviceId, (await this.devices.name(orgId, sc.deviceId)) ?? null);
+      }
+      const wantNames = [...ch.streams].some((s) => s.names);
+      const ticketIds = [...new Set(scans.map((s) => s.ticketId).filter((t): t is string => t !== null))];
+      const names = wantNames ? await holderNames(this.db, ch.eventId, ticketIds) : new Map<string, string>();
+      const view = scans.map((sc) => ({
+        scan_id: sc.scanId, at: sc.at, received_at: sc.receivedAt, gate_id: sc.gateId, gate: gateName(sc.gateId),
+        device_id: sc.deviceId, device: sc.deviceId ? deviceNames.get(sc.deviceId) ?? null : null, staff_id: sc.staffId,
+        direction: sc.direction, verdict: sc.verdict, reason: sc.reason, offline: sc.offline,
+      }));
+      if (view.length > 0) {
+        const named = wantNames ? view.map((v, i) => ({ ...v, holder_name: names.get(scans[i]!.ticketId ?? '') ?? null })) : undefined;
+        this.broadcast(ch, 'scan', { scans: view, omitted: dropped }, named === undefined ? undefined : { scans: named, omitted: dropped });
+      }
+      if (rate.length > 0) {
+        this.broadcast(ch, 'rate', { mode: 'increment', buckets: rate.map((b) => ({ minute: b.minute, gate_id: b.gateId, entries: b.entries, exits: b.exits })) });
+      }
+    } catch (err) {
+      this.opts.log.warn({ err }, 'live stream: a batch of scans could not be described');
+    }
+  }
+
+  /**
+   * Coalesced: at most one recount per event per `recountMs` on this instance,
+   * shared by all its streams — or longer when recounts get slow (four times the
+   * last one's duration), so a busy database is not asked more often than it answers.
+   */
+  private scheduleRecount(ch: Channel): void {
+    if (ch.recountTimer) return;
+    if (ch.recounting) {
+      ch.dirty = true;
+      return;
+    }
+    const gap = Math.max(this.recountMs, 4 * ch.lastRecountMs);
+    const wait = Math.max(0, ch.lastRecountAt + gap - this.now());
+    ch.recountTimer = setTimeout(() => {
+      ch.recountTimer = null;
+      void this.recount(ch);
+    }, wait);
+    ch.recountTimer.unref();
+  }
+
+  private async recount(ch: Channel): Promise<void> {
+    if (ch.streams.size === 0) return;
+    ch.recounting = true;
+    ch.dirty = false;
+    const started = this.now();
+    try {
+      const ctx = await this.events.get(ch.organisationId, ch.eventId);
+      const occupancy = await this.occupancy(ctx);
+      // `at` aside, an unchanged count is not sent again.
+      const text = JSON.stringify({ ...occupancy, at: 0 });
+      if (text !== ch.lastOccupancy) {
+        ch.lastOccupancy = text;
+        this.broadcast(ch, 'occupancy', occupancy);
+      }
+    } catch (err) {
+      this.opts.log.warn({ err }, 'live stream: occupancy recount failed');
+    } finally {
+      ch.recounting = false;
+      ch.lastRecountAt = this.now();
+      ch.lastRecountMs = ch.lastRecountAt - started;
+      if (ch.dirty) this.scheduleRecount(ch);
+    }
+  }
+
+  /** Occupancy from the admissions of record (tickets' state), zone entries and exits, refusals by reason, and the pending band. */
+  async occupancy(ctx: EventContext): Promise<LiveOccupancy> {
+    const [occ, cells, pending] = await Promise.all([
+      computeOccupancy(this.db, ctx, this.now()), liveScanCells(this.db, ctx.event.id), pendingFromHeartbeats(this.db, ctx.event.id),
+    ]);
+    const entries = new Map<string, number>();
+    const exits = new Map<string, number>();
+    const denied: Record<string, number> = {};
+    let deniedTotal = 0;
+    for (const c of cells) {
+      if (!c.counted) {
+        const reason = c.reason ?? 'unknown';
+        denied[reason] = (denied[reason] ?? 0) + c.n;
+        deniedTotal += c.n;
+        continue;
+      }
+      const into = c.direction === 'entry' ? entries : exits;
+      for (const z of zonesFor(ctx, c.gateId, c.typeId)) into.set(z, (into.get(z) ?? 0) + c.n);
+    }
+    const capacities = occ.zones.map((z) => z.capacity).filter((c): c is number => c !== null);
+    return {
+      inside: occ.inside,
+      admitted: occ.admitted,
+      capacity: capacities.length > 0 ? capacities.reduce((a, b) => a + b, 0) : null,
+      zones: occ.zones.map((z) => ({ zone_id: z.id, name: z.name, inside: z.inside, capacity: z.capacity, entries: entries.get(z.id) ?? 0, exits: exits.get(z.id) ?? 0 })),
+      pending_max: pending.pending,
+      pending_devices: pending.devices,
+      denied,
+      denied_total: deniedTotal,
+      at: this.now(),
+    };
+  }
+
+  private ping(): void {
+    for (const ch of this.channels.values()) {
+      for (const s of ch.streams) if (!s.lagging && !s.closed) s.sink.write(': keep-alive\n\n');
+    }
+  }
+}
+
+export interface LiveOccupancy {
+  inside: number;
+  admitted: number;
+  /** The zones' capacities added up (null when no zone has one). */
+  capacity: number | null;
+  zones: Array<{ zone_id: string; name: string; inside: number; capacity: number | null; entries: number; exits: number }>;
+  /** The most the counts may still rise by: scans the devices' latest heartbeats say they hold. */
+  pending_max: number;
+  /** How many devices hold them. */
+  pending_devices: number;
+  /** Refused scans by reason, and their total. */
+  denied: Record<string, number>;
+  denied_total: number;
+  at: number;
+}
+
+function frame(id: string, event: string, data: string): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${data}\n\n`;
+}
