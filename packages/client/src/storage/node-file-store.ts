@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
 import { Mutex } from './lock.ts';
-import { acknowledged, checkSlot, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+import { acknowledged, checkSlot, seqsToArchive, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
 
 type LogRecord =
   | { op: 'scan'; scan: OutboxScan }
@@ -134,6 +134,18 @@ export class NodeFileStore implements ClientStore {
       const log = await this.log(eventId);
       const drop = seqsToPrune(log.scans, keep);
       if (drop.size === 0) return 0;
+      await this.appendRecord(log, { op: 'prune', seqs: [...drop] });
+      log.scans = withoutSeqs(log.scans, drop);
+      return drop.size;
+    });
+  }
+
+  archiveAnswered(eventId: string, cutoff: number): Promise<number> {
+    return this.mutex.run(async () => {
+      const log = await this.log(eventId);
+      const drop = seqsToArchive(log.scans, cutoff);
+      if (drop.size === 0) return 0;
+      // The same log record as the count limit: reads skip the listed seqs from then on.
       await this.appendRecord(log, { op: 'prune', seqs: [...drop] });
       log.scans = withoutSeqs(log.scans, drop);
       return drop.size;
