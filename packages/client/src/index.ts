@@ -9,7 +9,7 @@ export { recordScan, uploadBody, type UploadBody, contiguousRun, exportLog, MAX_
 export { SyncLoop, InProcessLock, backoffDelay, retryDelay, manifestTimeoutMs, type SyncLock, type SyncStatus, type DoubleEntry, type SyncSummary, type SyncLoopOptions, type BackoffPolicy } from './sync-loop.ts';
 export { Scanner, type ScannerOptions, type ScanOutcome } from './scanner.ts';
 export { ConnectivityMonitor, SLOW_THRESHOLD_MS, PROBE_TIMEOUT_MS, type ConnectivityLevel, type ConnectivityState, type ConnectivityOptions } from './connectivity.ts';
-export type { ClientStore, OutboxScan, AckResult, NextSlot, OutboxCounts } from './storage/types.ts';
+export type { ClientStore, OutboxScan, AckResult, NextSlot, OutboxCounts, StorageProblem } from './storage/types.ts';
 export { MemoryStore, memoryBacking, type MemoryBacking } from './storage/memory-store.ts';
 export { DexieStore, requestPersistentStorage } from './storage/dexie-store.ts';
 export { Prng } from './prng.ts';

@@ -6,7 +6,7 @@ import { decideLocally, type OwnAdmission } from './local-decision.ts';
 import { ManifestIndex } from './manifest.ts';
 import { mergeTicket, type ManifestUpdate } from './manifest-types.ts';
 import { exportLog, recordScan, type DeviceLogExport, type HeadSigner } from './outbox.ts';
-import type { ClientStore, OutboxScan } from './storage/types.ts';
+import type { ClientStore, OutboxScan, StorageProblem } from './storage/types.ts';
 import { SyncLoop, type SyncLock, type SyncStatus } from './sync-loop.ts';
 
 export interface ScannerOptions {
@@ -83,6 +83,9 @@ export class Scanner {
   private readonly clock: Clock;
   private readonly newId: () => string;
   private manifest: ManifestIndex | null = null;
+  private otherEventManifest = false;
+  /** Damage the store found on start (seed 004's corrupted local storage): shown to the user, never silently passed over. */
+  storageProblems: StorageProblem[] = [];
   private nextProbeAt = 0;
   /** Online admissions since the last download: the manifest does not know them yet. */
   private recentOnline = new Map<string, OwnAdmission[]>();
@@ -110,8 +113,11 @@ export class Scanner {
 
   /** Loads what is stored and starts the sync loop (whose first run downloads the manifest). */
   async start(): Promise<void> {
+    // Opens the scan log too, so damage in it is found (and the readable scans kept) before the first scan or sync.
+    await this.o.store.counts(this.o.eventId);
     await this.reloadManifest();
     await this.sync.start();
+    this.storageProblems = (await this.o.store.problems?.()) ?? [];
     if (this.o.probeConnectivity !== false) this.connectivity.start();
   }
 
@@ -147,8 +153,8 @@ export class Scanner {
     const stored = await this.o.store.loadManifest(this.o.eventId);
     // A store keyed by event should never hold another event's manifest; if it does (a damaged or hand-copied store), it is
     // not used: deciding on another event's tickets and rules would admit the wrong people. The next download replaces it.
-    if (stored && stored.header.event_id === this.o.eventId) this.manifest = ManifestIndex.from(stored, this.o.verify);
-    else this.manifest = null;
+    this.otherEventManifest = stored !== undefined && stored.header.event_id !== this.o.eventId;
+    this.manifest = stored && !this.otherEventManifest ? ManifestIndex.from(stored, this.o.verify) : null;
     this.forgetDownloadedOnline();
   }
 
@@ -212,7 +218,7 @@ export class Scanner {
         qrcode: code, scannedAt: now, direction: where.direction, gateId: where.gateId, localResult: null, localReason: null, ticketId: null, scanId,
       });
       this.sync.notifyPending();
-      const message = manifest ? OTHER_EVENT_MESSAGE : NO_MANIFEST_MESSAGE;
+      const message = manifest || this.otherEventManifest ? OTHER_EVENT_MESSAGE : NO_MANIFEST_MESSAGE;
       return { source: 'offline', result: null, reason: null, message, stale: true, expired: false, scanId: scanId ?? '', seq: scan.seq, ticket: null };
     }
     const lookup = manifest.lookup(code);

@@ -85,7 +85,26 @@ export interface ClientStore {
    */
   archiveAnswered(eventId: string, cutoff: number): Promise<number>;
 
+  /**
+   * Damage found when the store opened its data (unreadable records or files):
+   * what was kept, what was set aside and where. Stores that cannot detect
+   * damage leave it out. The engine shows these to the user.
+   */
+  problems?(): Promise<StorageProblem[]>;
+
   close(): Promise<void>;
+}
+
+export interface StorageProblem {
+  /** What was damaged: the scan log of an event, the settings, or a manifest. */
+  part: 'outbox' | 'meta' | 'manifest';
+  eventId: string | null;
+  /** Readable records kept; unreadable ones skipped (a lost scan shows as a seq gap the server reports missing). */
+  kept: number;
+  skipped: number;
+  /** Where the damaged original was copied before anything was changed, for investigation. */
+  preservedAs: string | null;
+  message: string;
 }
 
 /**
