@@ -218,6 +218,7 @@ export class Scanner {
         qrcode: code, scannedAt: now, direction: where.direction, gateId: where.gateId, localResult: null, localReason: null, ticketId: null, scanId,
       });
       this.sync.notifyPending();
+    this.emitStatus();
       const message = manifest || this.otherEventManifest ? OTHER_EVENT_MESSAGE : NO_MANIFEST_MESSAGE;
       return { source: 'offline', result: null, reason: null, message, stale: true, expired: false, scanId: scanId ?? '', seq: scan.seq, ticket: null };
     }
@@ -232,6 +233,7 @@ export class Scanner {
       localResult: d.verdict.result, localReason: d.verdict.reason, ticketId: d.ticket?.ticket_id ?? null, scanId,
     });
     this.sync.notifyPending();
+    this.emitStatus();
     return {
       source: 'offline', result: d.verdict.result, reason: d.verdict.reason, message: d.message, stale: d.stale, expired: d.expired, scanId: scanId ?? '', seq: scan.seq,
       ticket: d.ticket ? { id: d.ticket.ticket_id, number: d.ticket.number ?? null, tier: d.ticket.tier ?? null, holderName: d.ticket.holder_name ?? null } : null,
@@ -240,6 +242,12 @@ export class Scanner {
 
   status(): Promise<SyncStatus> {
     return this.sync.status();
+  }
+
+  /** A scan joined the outbox: the pending count on screen follows at once, not at the next sync. */
+  private emitStatus(): void {
+    const listener = this.o.onStatus;
+    if (listener) void this.sync.status().then(listener, () => undefined);
   }
 
   exportLog(): Promise<DeviceLogExport> {
@@ -269,6 +277,16 @@ export class Scanner {
       // Back online: flush the outbox now rather than at the next timer.
       void this.sync.onOnline();
     }
+  }
+
+  /**
+   * What the status bar shows, decided as scans are: `slow` and `offline` mean
+   * scans are decided on this device; `online` that they go to the server first.
+   */
+  connectionLevel(): 'online' | 'slow' | 'offline' {
+    if (this.o.networkDown?.()) return 'offline';
+    if (this.serverSlowOrDown()) return this.connectivity.current.level === 'slow' ? 'slow' : 'offline';
+    return this.sync.online ? 'online' : 'offline';
   }
 
   /** The connectivity probe's verdict, except that a sync that succeeded after its last look proves an unreachable server back. */
