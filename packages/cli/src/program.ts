@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { Direction } from '@entrada/core';
 import { createDemo, DEFAULT_DEMO_TICKETS } from './commands/demo.ts';
 import { listDevices, pairDevice, registerDevice } from './commands/devices.ts';
-import { deviceClocks, exportServerLog, importDeviceLog, requireDeviceId } from './commands/recovery.ts';
+import { deviceBacklog, deviceClocks, exportServerLog, importDeviceLog, requireDeviceId } from './commands/recovery.ts';
 import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
 import {
@@ -227,6 +227,14 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .addHelpText('after', examples('entrada devices export-log --event 7c1e… --device scanner-7', 'entrada devices export-log --event 7c1e… --device scanner-7 --out scanner-7.server.json'))
     .action(async (opts: { event: string; device: string; out?: string; json?: boolean }, cmd: Command) => {
       await exportServerLog({ connection: connection(cmd, 'admin'), eventId: opts.event, deviceId: requireDeviceId(opts.device), out: opts.out, json: opts.json }, output);
+    });
+  devices.command('status')
+    .description('Each device\'s backlog at an event (scans waiting to upload, seqs missing on the server), biggest first, with the offline alerts')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada devices status --event 7c1e…', 'entrada devices status --event 7c1e… --json | jq \'.devices[0]\''))
+    .action(async (opts: { event: string; json?: boolean }, cmd: Command) => {
+      await deviceBacklog({ connection: connection(cmd, 'admin'), eventId: opts.event, json: opts.json }, output);
     });
   devices.command('clock')
     .description('Each device\'s clock offset as the server measured it at its last upload, flagging skew over a minute')

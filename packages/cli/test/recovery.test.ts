@@ -70,6 +70,12 @@ describe('recovery procedures from the command line (docs/operations.md)', () =>
     expect(imported.stdout).toContain('hash chain and device signature verified');
     expect(imported.stdout).toContain('server now holds seq 1–6 contiguously');
 
+    // Triage before and after: the device reported nothing waiting (it never synced), so its backlog shows in the table as it is now.
+    const triage = await cli(['devices', 'status', '--event', ev.eventId], env);
+    expect(triage.code).toBe(0);
+    expect(triage.stdout.split('\n')[0]).toMatch(/^DEVICE ID\s+NAME\s+STATUS\s+WAITING\s+MISSING\s+LAST SYNC \(Europe\/Amsterdam\)\s+FLAGS$/);
+    expect(triage.stdout).toMatch(new RegExp(`${d.reg.deviceId}\\s+Never reconnected\\s+active\\s+\\S+\\s+0\\s`));
+
     // Idempotent: the same file again stores nothing new.
     const again = await cli(['offline', 'import', file, '--json'], env);
     const answer = JSON.parse(again.stdout) as { summary: { total_uploaded: number; successful: number; duplicates: number } };

@@ -155,7 +155,49 @@ export async function exportServerLog(opts: Base & { eventId: string; deviceId: 
 }
 
 interface HealthAnswer {
-  devices: Array<{ device_id: string; name: string; status: string; clock_offset_ms: number | null; last_sync_at: string | null; flags: string[]; implausible_time_scans: number }>;
+  devices: Array<{
+    device_id: string; name: string; status: string; clock_offset_ms: number | null; last_sync_at: string | null; last_success_at: string | null; last_seen_at: string | null;
+    flags: string[]; implausible_time_scans: number; upload_lag: number | null; missing_count: number; last_seq: number; acked_through: number; sync_failures: number;
+  }>;
+  alerts: Array<{ severity: string; code: string; message: string; device_id?: string }>;
+  totals: { conflicts_open: number };
+}
+
+export interface DeviceBacklog {
+  device_id: string; name: string; status: string; waiting: number | null; missing: number; last_success_at: string | null; last_seen_at: string | null; flags: string[];
+}
+
+/**
+ * `entrada devices status`: seed 004's triage of a mass offline recovery —
+ * each device's backlog (scans it reported still waiting to upload, and seqs
+ * missing on the server), biggest first, then the longest unsynced; with the
+ * event's offline alerts.
+ */
+export async function deviceBacklog(opts: Base & { eventId: string }, output: Output): Promise<DeviceBacklog[]> {
+  const client = new HttpClient(opts.connection, 'admin');
+  const event = await fetchEvent(client, opts.eventId);
+  const health = await client.get<HealthAnswer>(`/api/v1/events/${event.id}/offline-health`);
+  const rows: DeviceBacklog[] = health.devices.map((d) => ({
+    device_id: d.device_id, name: d.name, status: d.status, waiting: d.upload_lag, missing: d.missing_count, last_success_at: d.last_success_at,
+    last_seen_at: d.last_seen_at, flags: d.flags,
+  }));
+  const backlog = (d: DeviceBacklog): number => (d.waiting ?? 0) + d.missing;
+  rows.sort((a, b) => backlog(b) - backlog(a) || String(a.last_success_at ?? '').localeCompare(String(b.last_success_at ?? '')));
+  if (opts.json) {
+    output.out(JSON.stringify({ event_id: event.id, devices: rows, alerts: health.alerts, conflicts_open: health.totals.conflicts_open }, null, 2));
+    return rows;
+  }
+  if (rows.length === 0) {
+    output.out(`No device has synced or scanned at ${event.name} yet.`);
+    return rows;
+  }
+  const table_ = rows.map((d) => [
+    d.device_id, d.name, d.status, d.waiting === null ? '?' : count(d.waiting), count(d.missing), localTime(d.last_success_at, event.timezone) || 'never', d.flags.join(',') || '',
+  ]);
+  for (const line of table(['DEVICE ID', 'NAME', 'STATUS', 'WAITING', 'MISSING', `LAST SYNC (${event.timezone})`, 'FLAGS'], table_)) output.out(line);
+  output.out(`${plural(rows.filter((d) => backlog(d) > 0).length, 'device')} with scans not on the server; ${plural(health.totals.conflicts_open, 'open conflict')}.`);
+  for (const a of health.alerts) output.out(`${a.severity === 'critical' ? 'CRITICAL' : 'warning '}  ${a.message}`);
+  return rows;
 }
 
 export interface DeviceClock {
