@@ -8,6 +8,7 @@ import { mergeTicket, type ManifestUpdate } from './manifest-types.ts';
 import { exportLog, recordScan, type DeviceLogExport, type HeadSigner } from './outbox.ts';
 import type { ClientStore, OutboxScan, StorageProblem } from './storage/types.ts';
 import { SyncLoop, type SyncLock, type SyncStatus } from './sync-loop.ts';
+import { META_ARCHIVED, type ArchivedCount } from './storage-limits.ts';
 
 export interface ScannerOptions {
   store: ClientStore;
@@ -242,6 +243,11 @@ export class Scanner {
 
   status(): Promise<SyncStatus> {
     return this.sync.status();
+  }
+
+  /** How many answered failed/conflicting scans the storage limit removed from this device (the server keeps them). */
+  async archivedCount(): Promise<number> {
+    return (await this.o.store.getMeta<ArchivedCount>(META_ARCHIVED(this.o.eventId)))?.count ?? 0;
   }
 
   /** A scan joined the outbox: the pending count on screen follows at once, not at the next sync. */

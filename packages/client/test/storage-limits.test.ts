@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHIVE_ANSWERED_AFTER_MS, enforceStorageLimits, META_ARCHIVED } from '../src/storage-limits.ts';
 import { MemoryStore } from '../src/storage/memory-store.ts';
+import { Scanner } from '../src/scanner.ts';
 import { fakeScan } from './store-contract.ts';
 
 const EVENT = '33333333-3333-4333-8333-333333333333';
@@ -25,5 +26,7 @@ describe('storage limits after a sync', () => {
     expect((await store.all(EVENT)).map((s) => s.seq)).toEqual([3, 4, 5]);
     expect(await store.getMeta(META_ARCHIVED(EVENT))).toEqual({ count: 2, lastAt: t0 + ARCHIVE_ANSWERED_AFTER_MS + 10 });
     expect((await store.pending(EVENT, 10)).map((s) => s.seq)).toEqual([4, 5]);
+    const scanner = new Scanner({ store, baseUrl: 'http://127.0.0.1:9', eventId: EVENT, device: { deviceId: 'd', token: 't' }, probeConnectivity: false });
+    expect(await scanner.archivedCount()).toBe(2);
   });
 });

@@ -22,6 +22,8 @@ export function SyncPanel({ engine, status, level, now, staff, decoder, onClose,
   const conn = engine.scanner.connectivity.current;
   const problems = engine.scanner.storageProblems;
   const expiresAt = engine.scanner.manifestExpiresAt;
+  const [archived, setArchived] = useState(0);
+  useEffect(() => { void engine.scanner.archivedCount().then(setArchived, () => undefined); }, [engine, status]);
   useEffect(() => onUpdateReady(setUpdate), []);
   const s = status;
   const gateName = (id: string): string => engine.creds.gates.find((g) => g.id === id)?.name ?? 'another gate';
@@ -61,6 +63,7 @@ export function SyncPanel({ engine, status, level, now, staff, decoder, onClose,
         {summary && <><dt>Last sync did</dt><dd data-testid="last-summary">{summary.uploaded} uploaded · {summary.acknowledged} synced · {summary.conflicts} conflicts · {summary.failed} failed</dd></>}
         {s?.lastError && <><dt>Last error</dt><dd className="error">{s.lastError.message}{s.nextAttemptAt ? ` · retry in ${formatAge(Math.max(0, s.nextAttemptAt - now))}` : ''}</dd></>}
         {s && s.missing.length > 0 && <><dt>Missing on server</dt><dd className="error">seq {s.missing.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ')}</dd></>}
+        {archived > 0 && <><dt>Archived</dt><dd>{archived} failed or conflicting scans over 30 days old (the server keeps them)</dd></>}
         <dt>Acknowledged through</dt><dd>seq {s?.ackedThrough ?? 0}</dd>
         <dt>Staff</dt><dd>{staff.name}</dd>
         <dt>Device</dt><dd>{engine.creds.name}</dd>
