@@ -150,7 +150,8 @@ export class ConnectivityMonitor {
         timedOut,
       ]);
       if (res === 'timeout') return this.conclude('offline', -1, false, `No answer within ${seconds(this.timeoutMs)}`);
-      await Promise.race([res.text(), timedOut]);
+      // The body too: a server that sends its headers and then stalls is not answering.
+      if ((await Promise.race([res.text(), timedOut])) === 'timeout') return this.conclude('offline', -1, true, `No complete answer within ${seconds(this.timeoutMs)}`);
       answered = true;
       const latency = clock.now() - started;
       // 503: the server is there but its database is not; a scan sent to it would fail, so decide on the device.
