@@ -157,7 +157,7 @@ async function decide(index: ManifestIndex, store: ClientStore, cfg: DeviceConfi
   }
   const t2 = now();
   const d = decideLocally({
-    manifest: index, lookup, gateId: cfg.gateId, direction: 'entry', now: Date.now(), deviceId: cfg.deviceId, own, staleAfterMs: 10 * 60_000,
+    eventId: cfg.eventId, manifest: index, lookup, gateId: cfg.gateId, direction: 'entry', now: Date.now(), deviceId: cfg.deviceId, own, staleAfterMs: 10 * 60_000,
   });
   const t3 = now();
   return { d, lookupMs: t1 - t0, ownMs: t2 - t1, decideMs: t3 - t2, own: own.length };

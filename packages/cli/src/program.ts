@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { Direction } from '@entrada/core';
 import { createDemo, DEFAULT_DEMO_TICKETS } from './commands/demo.ts';
 import { listDevices, pairDevice, registerDevice } from './commands/devices.ts';
+import { deviceBacklog, deviceClocks, exportServerLog, importDeviceLog, requireDeviceId } from './commands/recovery.ts';
 import { listEvents, showEvent } from './commands/events.ts';
 import { scanCode } from './commands/scan.ts';
 import {
@@ -214,6 +215,45 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       + examples('entrada devices pair --event 7c1e…', 'entrada devices pair --event 7c1e… --gate 51f0… --ttl 2h --name "North gate 1"'))
     .action(async (opts: { event: string; gate?: string; ttl?: string; name?: string }, cmd: Command) => {
       await pairDevice({ connection: connection(cmd, 'admin'), eventId: opts.event, gateId: opts.gate, ttl: opts.ttl, name: opts.name }, output);
+    });
+
+  // Seed 004's recovery procedures (docs/operations.md).
+  devices.command('export-log')
+    .description('Every scan of one device at an event as the server holds it (seq, time, verdict now), to compare with the device\'s own export')
+    .requiredOption('--event <id>', 'the event (required)')
+    .requiredOption('--device <id>', 'the device id, from `entrada devices list` (required)')
+    .option('--out <file>', 'write the log as JSON to this file (else a table, or JSON with --json)')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada devices export-log --event 7c1e… --device scanner-7', 'entrada devices export-log --event 7c1e… --device scanner-7 --out scanner-7.server.json'))
+    .action(async (opts: { event: string; device: string; out?: string; json?: boolean }, cmd: Command) => {
+      await exportServerLog({ connection: connection(cmd, 'admin'), eventId: opts.event, deviceId: requireDeviceId(opts.device), out: opts.out, json: opts.json }, output);
+    });
+  devices.command('status')
+    .description('Each device\'s backlog at an event (scans waiting to upload, seqs missing on the server), biggest first, with the offline alerts')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada devices status --event 7c1e…', 'entrada devices status --event 7c1e… --json | jq \'.devices[0]\''))
+    .action(async (opts: { event: string; json?: boolean }, cmd: Command) => {
+      await deviceBacklog({ connection: connection(cmd, 'admin'), eventId: opts.event, json: opts.json }, output);
+    });
+  devices.command('clock')
+    .description('Each device\'s clock offset as the server measured it at its last upload, flagging skew over a minute')
+    .requiredOption('--event <id>', 'the event (required)')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', examples('entrada devices clock --event 7c1e…', 'entrada devices clock --event 7c1e… --json | jq \'.devices[] | select(.skewed)\''))
+    .action(async (opts: { event: string; json?: boolean }, cmd: Command) => {
+      await deviceClocks({ connection: connection(cmd, 'admin'), eventId: opts.event, json: opts.json }, output);
+    });
+
+  const offline = program.command('offline').description('Offline scans: import a scanner\'s exported scan log');
+  offline.command('import')
+    .description('Upload a scan log exported from a scanner (Sync → Export unsent scans); idempotent — importing twice stores nothing new')
+    .argument('<file>', 'the exported file, e.g. entrada-scans-North_gate_1-20260807T201500.json')
+    .option('--json', JSON_HELP)
+    .addHelpText('after', '\nNeeds a supervisor\'s admin token. The file is verified (hash chain and device signature) and reconciled like a sync.\n'
+      + examples('entrada offline import entrada-scans-North_gate_1-20260807T201500.json', 'entrada offline import scans.json --json | jq .summary'))
+    .action(async (file: string, opts: { json?: boolean }, cmd: Command) => {
+      await importDeviceLog({ connection: connection(cmd, 'admin'), file, json: opts.json }, output);
     });
 
   const staff = program.command('staff').description('Staff accounts that log in on paired scanners (per event)');

@@ -39,6 +39,10 @@ const HELP: Array<[string[], string[]]> = [
   [['devices', 'rename'], ['<device-id>', '<name>', 'Examples:']],
   [['devices', 'set-gate'], ['<device-id>', '<gate-id>', 'none', 'Examples:']],
   [['audit'], ['--event', '--limit', '--cursor', '--json', 'Examples:']],
+  [['devices', 'export-log'], ['--event', '--device', '--out', '--json', 'Examples:']],
+  [['devices', 'clock'], ['--event', '--json', 'Examples:']],
+  [['devices', 'status'], ['--event', '--json', 'Examples:']],
+  [['offline', 'import'], ['<file>', '--json', 'Export unsent scans', 'Examples:']],
   [['scan'], ['<code>', '--event', '--gate', '--direction', 'entry', 'exit', '--session', 'ENTRADA_DEVICE_TOKEN', 'NO_COLOR', 'Exit status', 'Examples:']],
 ];
 

@@ -20,11 +20,23 @@ export interface LocalDecision {
   ticket: ManifestTicket | null;
   /** The code as it will be uploaded (canonical spelling for signed codes). */
   code: string | null;
-  /** The manifest is older than the threshold: the UI shows the verdict in amber. */
+  /** The manifest is older than the threshold (or expired): the UI shows the verdict in amber. */
   stale: boolean;
+  /** The manifest is past its `expires_at` (ManifestIndex.expired): the verdict is given, flagged, and the app asks for a sync. */
+  expired: boolean;
+}
+
+/** A manifest of another event reached a decision: refused outright, never decided on (its tickets and rules are not this event's). */
+export class ManifestEventMismatchError extends Error {
+  constructor(readonly manifestEventId: string, readonly eventId: string) {
+    super(`The stored ticket data is for event ${manifestEventId}, not ${eventId}: not deciding on it`);
+    this.name = 'ManifestEventMismatchError';
+  }
 }
 
 export interface DecisionInput {
+  /** The event the device scans for: the manifest must be this event's. */
+  eventId: string;
   manifest: ManifestIndex;
   lookup: CodeLookup;
   gateId: string | null;
@@ -62,7 +74,9 @@ export function decideFromParts(parts: {
 
 export function decideLocally(input: DecisionInput): LocalDecision {
   const { manifest, lookup, gateId, direction, now, deviceId } = input;
-  const stale = now - manifest.refreshedAt > input.staleAfterMs;
+  if (manifest.event.id !== input.eventId || manifest.header.event_id !== input.eventId) throw new ManifestEventMismatchError(manifest.header.event_id, input.eventId);
+  const expired = manifest.expired(now);
+  const stale = expired || now - manifest.refreshedAt > input.staleAfterMs;
   const say = (verdict: Verdict, type?: TicketTypePolicy): string => describeVerdict(verdict, {
     timezone: manifest.event.timezone, now, deviceId, gateName: (id) => manifest.gateName(id),
     // As the server says it: where this ticket can go in.
@@ -70,18 +84,18 @@ export function decideLocally(input: DecisionInput): LocalDecision {
   });
   if (lookup.kind === 'refused') {
     const verdict: Verdict = { result: lookup.result, reason: lookup.reason, admits: false };
-    return { verdict, message: say(verdict), ticket: null, code: lookup.code, stale };
+    return { verdict, message: say(verdict), ticket: null, code: lookup.code, stale, expired };
   }
   const { ticket } = lookup;
   const type = manifest.type(ticket.type_id);
   if (!type) {
     // A ticket whose type is missing from this manifest (created after it): refuse rather than guess; the next delta fixes it.
     const verdict: Verdict = { result: 'invalid_token', reason: 'unknown_code', admits: false };
-    return { verdict, message: say(verdict), ticket, code: lookup.code, stale };
+    return { verdict, message: say(verdict), ticket, code: lookup.code, stale, expired };
   }
   const state = overlayState(manifestState(ticket), input.own, deviceId);
   const verdict = decideFromParts({
     event: manifest.event, ticket: manifest.facts(ticket), type, gate: manifest.gate(gateId), direction, now, deviceId, state,
   });
-  return { verdict, message: say(verdict, type), ticket, code: lookup.code, stale };
+  return { verdict, message: say(verdict, type), ticket, code: lookup.code, stale, expired };
 }

@@ -60,6 +60,23 @@ export class ManifestIndex {
     this.digestBytes = header.code_digest.bytes;
   }
 
+  /**
+   * When this copy stops being allowed for decisions, on the device's clock:
+   * the server's lifetime (`expires_at − generated_at`) counted from when the
+   * device received it, so a device clock that is off does not shorten or
+   * stretch it. Null when the server sent no usable times.
+   */
+  get expiresAt(): number | null {
+    const lifetime = Date.parse(this.header.expires_at) - Date.parse(this.header.generated_at);
+    return Number.isFinite(lifetime) && lifetime > 0 ? this.refreshedAt + lifetime : null;
+  }
+
+  /** The ticket data is older than the server allows (`expires_at`): decisions are flagged and the app says so. */
+  expired(now: number): boolean {
+    const at = this.expiresAt;
+    return at !== null && now >= at;
+  }
+
   static from(stored: StoredManifest, verify?: Verifier): ManifestIndex {
     return new ManifestIndex(stored.header, stored.tickets, stored.refreshedAt, verify);
   }

@@ -1,12 +1,14 @@
 import { type Direction, type ScanResult, type ScanVerdictResponse, type Verifier, type VerdictReason } from '@entrada/core';
 import { systemClock, type Clock } from './clock.ts';
+import { ConnectivityMonitor, type ConnectivityState } from './connectivity.ts';
 import { ApiClient, ApiError, type FetchLike } from './http.ts';
 import { decideLocally, type OwnAdmission } from './local-decision.ts';
 import { ManifestIndex } from './manifest.ts';
 import { mergeTicket, type ManifestUpdate } from './manifest-types.ts';
 import { exportLog, recordScan, type DeviceLogExport, type HeadSigner } from './outbox.ts';
-import type { ClientStore, OutboxScan } from './storage/types.ts';
+import type { ClientStore, OutboxScan, StorageProblem } from './storage/types.ts';
 import { SyncLoop, type SyncLock, type SyncStatus } from './sync-loop.ts';
+import { META_ARCHIVED, type ArchivedCount } from './storage-limits.ts';
 
 export interface ScannerOptions {
   store: ClientStore;
@@ -38,6 +40,15 @@ export interface ScannerOptions {
   manifestMsPerTicket?: number;
   keepAcknowledged?: number;
   onStatus?: (status: SyncStatus) => void;
+  /**
+   * Probe `GET /api/health` in the background (seed 004's connectivity
+   * detection; default on): while the server is slow (over 1.5 s) or
+   * unreachable, scans are decided on the device at once instead of each
+   * waiting out the online budget. Off: every scan tries the server first.
+   */
+  probeConnectivity?: boolean;
+  /** The connectivity level changed (online / slow / offline), for the status bar. */
+  onConnectivity?: (state: ConnectivityState) => void;
 }
 
 export interface ScanOutcome {
@@ -47,6 +58,8 @@ export interface ScanOutcome {
   reason: VerdictReason | null;
   message: string;
   stale: boolean;
+  /** Decided on ticket data past its `expires_at`: the verdict stands, flagged, and the app asks for a sync. */
+  expired: boolean;
   scanId: string;
   /** The outbox seq of an offline scan. */
   seq: number | null;
@@ -54,6 +67,7 @@ export interface ScanOutcome {
 }
 
 const NO_MANIFEST_MESSAGE = 'Cannot check offline — no ticket list yet. Scan recorded.';
+const OTHER_EVENT_MESSAGE = 'Cannot check offline — the stored ticket list is for another event. Scan recorded.';
 
 /**
  * The engine a scanner app talks to: online first, offline fallback. A scan
@@ -65,10 +79,14 @@ const NO_MANIFEST_MESSAGE = 'Cannot check offline — no ticket list yet. Scan r
  */
 export class Scanner {
   readonly sync: SyncLoop;
+  readonly connectivity: ConnectivityMonitor;
   private readonly api: ApiClient;
   private readonly clock: Clock;
   private readonly newId: () => string;
   private manifest: ManifestIndex | null = null;
+  private otherEventManifest = false;
+  /** Damage the store found on start (seed 004's corrupted local storage): shown to the user, never silently passed over. */
+  storageProblems: StorageProblem[] = [];
   private nextProbeAt = 0;
   /** Online admissions since the last download: the manifest does not know them yet. */
   private recentOnline = new Map<string, OwnAdmission[]>();
@@ -86,16 +104,27 @@ export class Scanner {
       onManifestChanged: (update) => this.manifestChanged(update),
       onStatus: o.onStatus,
     });
+    const networkDown = o.networkDown;
+    this.connectivity = new ConnectivityMonitor({
+      baseUrl: o.baseUrl, fetch: fetchFn, clock: this.clock, random: o.random ?? Math.random,
+      ...(networkDown ? { onlineHint: () => !networkDown() } : {}),
+      onChange: (state) => this.connectivityChanged(state),
+    });
   }
 
   /** Loads what is stored and starts the sync loop (whose first run downloads the manifest). */
   async start(): Promise<void> {
+    // Opens the scan log too, so damage in it is found (and the readable scans kept) before the first scan or sync.
+    await this.o.store.counts(this.o.eventId);
     await this.reloadManifest();
     await this.sync.start();
+    this.storageProblems = (await this.o.store.problems?.()) ?? [];
+    if (this.o.probeConnectivity !== false) this.connectivity.start();
   }
 
   stop(): void {
     this.sync.stop();
+    this.connectivity.stop();
   }
 
   /** Online until a request fails for transport reasons; any later success (scan or sync) brings it back. */
@@ -112,9 +141,21 @@ export class Scanner {
     return this.manifest?.refreshedAt ?? null;
   }
 
+  /** The stored ticket data is past its `expires_at` (see ManifestIndex.expiresAt): the status bar says so. */
+  manifestExpired(now = this.clock.now()): boolean {
+    return this.manifest?.expired(now) ?? false;
+  }
+
+  get manifestExpiresAt(): number | null {
+    return this.manifest?.expiresAt ?? null;
+  }
+
   async reloadManifest(): Promise<void> {
     const stored = await this.o.store.loadManifest(this.o.eventId);
-    if (stored) this.manifest = ManifestIndex.from(stored, this.o.verify);
+    // A store keyed by event should never hold another event's manifest; if it does (a damaged or hand-copied store), it is
+    // not used: deciding on another event's tickets and rules would admit the wrong people. The next download replaces it.
+    this.otherEventManifest = stored !== undefined && stored.header.event_id !== this.o.eventId;
+    this.manifest = stored && !this.otherEventManifest ? ManifestIndex.from(stored, this.o.verify) : null;
     this.forgetDownloadedOnline();
   }
 
@@ -145,20 +186,23 @@ export class Scanner {
   async scan(code: string, where: { gateId: string | null; direction: Direction }): Promise<ScanOutcome> {
     const scanId = this.newId();
     const now = this.clock.now();
-    if (!this.o.networkDown?.() && (this.sync.online || now >= this.nextProbeAt)) {
+    // A slow or unreachable server (the connectivity probe's verdict) is not waited for: the gate decides at once.
+    if (!this.o.networkDown?.() && !this.serverSlowOrDown() && (this.sync.online || now >= this.nextProbeAt)) {
       try {
         const r = await this.api.request<ScanVerdictResponse>('POST', '/api/v1/scanning/scan', {
           code, event_id: this.o.eventId, ...(where.gateId ? { gate_id: where.gateId } : {}), direction: where.direction, scan_id: scanId,
         }, this.o.onlineBudgetMs ?? 1_500);
+        this.connectivity.report('online', this.clock.now() - now);
         this.wentOnline();
         this.rememberOnline(r);
         return {
-          source: 'online', result: r.result, reason: r.reason, message: r.message, stale: false, scanId, seq: null,
+          source: 'online', result: r.result, reason: r.reason, message: r.message, stale: false, expired: false, scanId, seq: null,
           ticket: r.ticket ? { id: r.ticket.id, number: r.ticket.number, tier: r.ticket.tier, holderName: r.ticket.holder_name } : null,
         };
       } catch (err) {
         // Only "could not reach the server in time" falls back; a refusal (revoked device, unknown gate) must be seen.
         if (!(err instanceof ApiError) || !err.retryable) throw err;
+        this.connectivity.report(err.kind === 'timeout' ? 'slow' : 'offline', this.clock.now() - now, `A scan got no answer from the server (${err.message})`);
         this.wentOffline();
       }
     }
@@ -170,17 +214,19 @@ export class Scanner {
     const { store, eventId, device } = this.o;
     const now = this.clock.now();
     const manifest = this.manifest;
-    if (!manifest) {
+    if (!manifest || manifest.event.id !== eventId) {
       const scan = await recordScan(store, eventId, device.deviceId, {
         qrcode: code, scannedAt: now, direction: where.direction, gateId: where.gateId, localResult: null, localReason: null, ticketId: null, scanId,
       });
       this.sync.notifyPending();
-      return { source: 'offline', result: null, reason: null, message: NO_MANIFEST_MESSAGE, stale: true, scanId: scanId ?? '', seq: scan.seq, ticket: null };
+    this.emitStatus();
+      const message = manifest || this.otherEventManifest ? OTHER_EVENT_MESSAGE : NO_MANIFEST_MESSAGE;
+      return { source: 'offline', result: null, reason: null, message, stale: true, expired: false, scanId: scanId ?? '', seq: scan.seq, ticket: null };
     }
     const lookup = manifest.lookup(code);
     const own = lookup.kind === 'ticket' ? await this.ownAdmissions(lookup.ticket.ticket_id) : [];
     const d = decideLocally({
-      manifest, lookup, gateId: where.gateId, direction: where.direction, now, deviceId: device.deviceId, own, staleAfterMs: this.o.staleAfterMs ?? 10 * 60_000,
+      eventId, manifest, lookup, gateId: where.gateId, direction: where.direction, now, deviceId: device.deviceId, own, staleAfterMs: this.o.staleAfterMs ?? 10 * 60_000,
     });
     const scan = await recordScan(store, eventId, device.deviceId, {
       // The canonical spelling, so the server's digest matches whatever case the scanner produced.
@@ -188,14 +234,26 @@ export class Scanner {
       localResult: d.verdict.result, localReason: d.verdict.reason, ticketId: d.ticket?.ticket_id ?? null, scanId,
     });
     this.sync.notifyPending();
+    this.emitStatus();
     return {
-      source: 'offline', result: d.verdict.result, reason: d.verdict.reason, message: d.message, stale: d.stale, scanId: scanId ?? '', seq: scan.seq,
+      source: 'offline', result: d.verdict.result, reason: d.verdict.reason, message: d.message, stale: d.stale, expired: d.expired, scanId: scanId ?? '', seq: scan.seq,
       ticket: d.ticket ? { id: d.ticket.ticket_id, number: d.ticket.number ?? null, tier: d.ticket.tier ?? null, holderName: d.ticket.holder_name ?? null } : null,
     };
   }
 
   status(): Promise<SyncStatus> {
     return this.sync.status();
+  }
+
+  /** How many answered failed/conflicting scans the storage limit removed from this device (the server keeps them). */
+  async archivedCount(): Promise<number> {
+    return (await this.o.store.getMeta<ArchivedCount>(META_ARCHIVED(this.o.eventId)))?.count ?? 0;
+  }
+
+  /** A scan joined the outbox: the pending count on screen follows at once, not at the next sync. */
+  private emitStatus(): void {
+    const listener = this.o.onStatus;
+    if (listener) void this.sync.status().then(listener, () => undefined);
   }
 
   exportLog(): Promise<DeviceLogExport> {
@@ -225,6 +283,31 @@ export class Scanner {
       // Back online: flush the outbox now rather than at the next timer.
       void this.sync.onOnline();
     }
+  }
+
+  /**
+   * What the status bar shows, decided as scans are: `slow` and `offline` mean
+   * scans are decided on this device; `online` that they go to the server first.
+   */
+  connectionLevel(): 'online' | 'slow' | 'offline' {
+    if (this.o.networkDown?.()) return 'offline';
+    if (this.serverSlowOrDown()) return this.connectivity.current.level === 'slow' ? 'slow' : 'offline';
+    return this.sync.online ? 'online' : 'offline';
+  }
+
+  /** The connectivity probe's verdict, except that a sync that succeeded after its last look proves an unreachable server back. */
+  private serverSlowOrDown(): boolean {
+    const c = this.connectivity.current;
+    if (c.level === 'slow') return true;
+    if (c.level !== 'offline') return false;
+    const synced = this.sync.lastSuccessAt;
+    return !(synced !== null && c.lastCheckedAt !== null && synced >= c.lastCheckedAt);
+  }
+
+  private connectivityChanged(state: ConnectivityState): void {
+    // A probe found the server again: flush the outbox now rather than at the sync loop's next timer.
+    if (state.level === 'online') this.wentOnline();
+    this.o.onConnectivity?.(state);
   }
 
   private wentOffline(): void {

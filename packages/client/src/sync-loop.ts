@@ -4,6 +4,7 @@ import { ApiError, type ApiClient } from './http.ts';
 import { feedPatches, splitManifest, type FeedEvent, type FeedPage, type ManifestDocument, type ManifestUpdate, type TicketPatch } from './manifest-types.ts';
 import { ackResults, contiguousRun, MAX_UPLOAD_BATCH, uploadBody, type HeadSigner } from './outbox.ts';
 import type { AckResult, ClientStore, OutboxScan } from './storage/types.ts';
+import { enforceStorageLimits } from './storage-limits.ts';
 
 /** How long a 413 keeps capping the batch size (a proxy's limit may be lifted, or the route change). */
 const TOO_LARGE_MEMORY_MS = 10 * 60_000;
@@ -161,6 +162,8 @@ export interface SyncLoopOptions {
    * ones are deleted after a sync; pending scans are never deleted.
    */
   keepAcknowledged?: number;
+  /** Storage limit: answered failed/conflicting scans older than this leave the log (storage-limits.ts; 30 days by default). */
+  archiveAnsweredAfterMs?: number;
   /** As the scanner's option: true when the platform knows there is no network (no request is tried then). */
   networkDown?: () => boolean;
   backoff?: BackoffPolicy;
@@ -283,9 +286,8 @@ export class SyncLoop {
       const summary = await this.cycle();
       this.attempt = 0;
       Object.assign(this.state, { online: true, lastSuccessAt: summary.at, lastSummary: summary, lastError: null });
+      await enforceStorageLimits(this.o.store, this.o.eventId, { now: this.o.clock.now(), keep: this.o.keepAcknowledged ?? DEFAULT_KEEP_ACKNOWLEDGED, archiveAfterMs: this.o.archiveAnsweredAfterMs });
       const counts = await this.o.store.counts(this.o.eventId);
-      const keep = this.o.keepAcknowledged ?? DEFAULT_KEEP_ACKNOWLEDGED;
-      if (counts.synced > keep * 1.1) await this.o.store.pruneSynced(this.o.eventId, keep);
       delay = counts.pending > 0 ? this.uploadEveryMs : this.manifestEveryMs;
     } catch (err) {
       const api = err instanceof ApiError ? err : null;
@@ -529,6 +531,11 @@ export class SyncLoop {
   private emit(): void {
     if (!this.o.onStatus) return;
     void this.status().then(this.o.onStatus, () => undefined);
+  }
+
+  /** When the last successful cycle started (device clock), read synchronously by the scanner's connectivity check. */
+  get lastSuccessAt(): number | null {
+    return this.state.lastSuccessAt;
   }
 
   /** For the status view: when the last download started (device clock). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import vectors from '@entrada/core/vectors/admission.json' with { type: 'json' };
 import { EMPTY_SCAN_STATE, decideAdmission, readAdmissionVectors, replayTicket, ticketIdOf, type AdmissionVector } from '@entrada/core';
-import { decideLocally, type OwnAdmission } from '../src/local-decision.ts';
+import { decideLocally, ManifestEventMismatchError, type OwnAdmission } from '../src/local-decision.ts';
 import type { ManifestTicket } from '../src/manifest-types.ts';
 import { EVENT_REF, OTHER_EVENT_REF, importedDigest, indexOf, signedCode, stateFields, vectorHeader } from './fixtures.ts';
 
@@ -30,7 +30,7 @@ describe('golden admission vectors through the client decision path', () => {
     const { state } = replayTicket({ event: v.event, ticket: v.ticket, type: v.type }, v.history);
     const manifest = indexOf(vectorHeader(v), [ticketFor(v, stateFields(state))]);
     const d = decideLocally({
-      manifest, lookup: manifest.lookup(codeFor(v)), gateId: v.scan.gate?.id ?? null, direction: v.scan.direction, now: v.scan.at,
+      eventId: manifest.event.id, manifest, lookup: manifest.lookup(codeFor(v)), gateId: v.scan.gate?.id ?? null, direction: v.scan.direction, now: v.scan.at,
       deviceId: v.scan.deviceId, own: [], staleAfterMs: Number.MAX_SAFE_INTEGER,
     });
     expect({ result: d.verdict.result, reason: d.verdict.reason }).toEqual(v.expect);
@@ -50,7 +50,7 @@ describe('golden admission vectors through the client decision path', () => {
     }
     const manifest = indexOf(vectorHeader(v), [ticketFor(v, {})]);
     const d = decideLocally({
-      manifest, lookup: manifest.lookup(codeFor(v)), gateId: v.scan.gate?.id ?? null, direction: v.scan.direction, now: v.scan.at,
+      eventId: manifest.event.id, manifest, lookup: manifest.lookup(codeFor(v)), gateId: v.scan.gate?.id ?? null, direction: v.scan.direction, now: v.scan.at,
       deviceId: v.scan.deviceId, own, staleAfterMs: Number.MAX_SAFE_INTEGER,
     });
     expect({ result: d.verdict.result, reason: d.verdict.reason }).toEqual(v.expect);
@@ -104,7 +104,7 @@ describe('manifest look-up', () => {
     header.gates.push({ id: 'north', name: 'North Gate', zone_ids: [...wg.type.zoneIds] });
     const m = indexOf(header, [ticketFor(wg, {})]);
     const d = decideLocally({
-      manifest: m, lookup: m.lookup(codeFor(wg)), gateId: wg.scan.gate!.id, direction: wg.scan.direction, now: wg.scan.at, deviceId: 'd', own: [], staleAfterMs: Infinity,
+      eventId: m.event.id, manifest: m, lookup: m.lookup(codeFor(wg)), gateId: wg.scan.gate!.id, direction: wg.scan.direction, now: wg.scan.at, deviceId: 'd', own: [], staleAfterMs: Infinity,
     });
     expect(d.verdict.reason).toBe('wrong_gate');
     expect(d.message).toBe('Wrong gate — go to North Gate');
@@ -112,8 +112,28 @@ describe('manifest look-up', () => {
 
   it('marks a decision stale when the manifest is older than the threshold', () => {
     const m = indexOf(vectorHeader(v), tickets, 1_000);
-    const base = { manifest: m, lookup: m.lookup(signedCode(1)), gateId: null, direction: 'entry' as const, deviceId: 'd', own: [], staleAfterMs: 60_000 };
+    const base = { eventId: m.event.id, manifest: m, lookup: m.lookup(signedCode(1)), gateId: null, direction: 'entry' as const, deviceId: 'd', own: [], staleAfterMs: 60_000 };
     expect(decideLocally({ ...base, now: 2_000 }).stale).toBe(false);
     expect(decideLocally({ ...base, now: 100_000 }).stale).toBe(true);
+  });
+
+  it('honours expires_at: past it (counted on the device clock from when it arrived) every decision is flagged expired and stale', () => {
+    const header = { ...vectorHeader(v), generated_at: '2026-03-01T08:00:00.000Z', expires_at: '2026-03-01T20:00:00.000Z' };
+    // Received at device time 5_000_000 — the device clock is far from the server's; only the 12 h lifetime counts.
+    const m = indexOf(header, tickets, 5_000_000);
+    const twelveHours = 12 * 3_600_000;
+    expect(m.expiresAt).toBe(5_000_000 + twelveHours);
+    const base = { eventId: m.event.id, manifest: m, lookup: m.lookup(signedCode(1)), gateId: null, direction: 'entry' as const, deviceId: 'd', own: [], staleAfterMs: Infinity };
+    expect(decideLocally({ ...base, now: 5_000_000 + twelveHours - 1 })).toMatchObject({ expired: false, stale: false });
+    const late = decideLocally({ ...base, now: 5_000_000 + twelveHours });
+    expect(late).toMatchObject({ expired: true, stale: true });
+    // Still a verdict: a gate without network keeps working, in amber.
+    expect(late.verdict.result).toBe('valid');
+  });
+
+  it('never decides with a manifest of another event', () => {
+    const m = indexOf(vectorHeader(v), tickets);
+    const input = { eventId: '0190ffff-0000-7000-8000-00000000dead', manifest: m, lookup: m.lookup(signedCode(1)), gateId: null, direction: 'entry' as const, deviceId: 'd', own: [], now: 1, staleAfterMs: Infinity };
+    expect(() => decideLocally(input)).toThrow(ManifestEventMismatchError);
   });
 });

@@ -173,6 +173,32 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
       await s.close().catch(() => undefined);
     });
 
+    it('archives failed and conflicting scans the server answered once older than the cutoff — never a pending, refused, admitted or the newest one', async () => {
+      const loc = await factory.fresh();
+      const s = await loc.open();
+      // seq n scanned at 1000 + n; the cutoff 1008 makes seqs 1–7 old enough.
+      for (let i = 0; i < 9; i++) await s.appendScan(EVENT, (n) => fakeScan(n));
+      const answer = (seq: number, syncStatus: 'synced' | 'conflict' | 'failed', reason: string | null = null) =>
+        ({ seq, syncStatus, verdict: syncStatus === 'synced' ? 'admitted' : syncStatus, reason, message: 'm', ambiguous: false });
+      await s.acknowledge(EVENT, 0, [
+        answer(1, 'failed', 'unknown_code'), answer(2, 'synced'), answer(3, 'conflict', 'already_used'),
+        // Refused by name: the server never stored it, so it stays however old.
+        answer(5, 'failed', 'refused'), answer(6, 'failed', 'unknown_code'), answer(8, 'failed', 'unknown_code'), answer(9, 'conflict'),
+      ]);
+      // seq 4 and 7: still pending (no answer) — never archived. seq 8: answered but too young. seq 9: the newest scan.
+      expect(await s.archiveAnswered(EVENT, 1_008)).toBe(3);
+      expect((await s.all(EVENT)).map((x) => x.seq)).toEqual([2, 4, 5, 7, 8, 9]);
+      expect((await s.pending(EVENT, 10)).map((x) => x.seq)).toEqual([4, 7]);
+      expect(await s.archiveAnswered(EVENT, 1_008)).toBe(0);
+      expect(await s.archiveAnswered(EVENT, 10_000)).toBe(1);
+      const reopened = await loc.open();
+      expect((await reopened.all(EVENT)).map((x) => x.seq)).toEqual([2, 4, 5, 7, 9]);
+      const next = await reopened.appendScan(EVENT, (n) => fakeScan(n));
+      expect(next).toMatchObject({ seq: 10, prevLink: (await reopened.all(EVENT)).at(-2)!.link });
+      await reopened.close();
+      await s.close().catch(() => undefined);
+    });
+
     it('survives a crash mid-way: reopening keeps every committed scan and ack and continues the seqs', async () => {
       const loc = await factory.fresh();
       const a = await loc.open();

@@ -401,6 +401,8 @@ describe('retry and backoff with an injected clock', () => {
     const scanner = new Scanner({
       store: new MemoryStore(), baseUrl: 'http://entrada.invalid', eventId: '00000000-0000-4000-8000-000000000000', fetch: fake, clock, random: () => 0.5,
       device: { deviceId: 'dev-1', token: 'edt_x' }, newId: () => '00000000-0000-4000-8000-000000000001',
+      // Counts the sync loop's requests alone (the health probe has its own test, connectivity.test.ts).
+      probeConnectivity: false,
     });
     await scanner.start(); // schedules the first sync at once
     const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve(); await new Promise((r) => setImmediate(r)); };

@@ -8,7 +8,7 @@ import { formatAge, present } from '../src/verdict/present.ts';
 
 function outcome(over: Partial<ScanOutcome>): ScanOutcome {
   return {
-    source: 'online', result: 'valid', reason: 'admitted', message: 'Valid — admit', stale: false, scanId: 's', seq: null,
+    source: 'online', result: 'valid', reason: 'admitted', message: 'Valid — admit', stale: false, expired: false, scanId: 's', seq: null,
     ticket: { id: 't', number: '12', tier: 'GA', holderName: 'Ada' }, ...over,
   };
 }
@@ -24,6 +24,9 @@ describe('verdict presentation', () => {
       expect(p).toMatchObject({ tone: 'stop', icon: '✕', headline, holdMs: null });
     }
     expect(present(outcome({ reason: 'exited' }), { dataAgeMs: 0 }).headline).toBe('EXIT OK');
+    // Ticket data past its expires_at: still a verdict, amber, and the badge says the data expired.
+    expect(present(outcome({ source: 'offline', stale: true, expired: true }), { dataAgeMs: 13 * 3_600_000 }))
+      .toMatchObject({ tone: 'wait', badge: 'Offline · data EXPIRED (13 h old)' });
     expect(present(outcome({ source: 'offline', result: null, reason: null, ticket: null }), { dataAgeMs: null }))
       .toMatchObject({ tone: 'wait', headline: 'CHECK MANUALLY', badge: 'Offline · no ticket data' });
   });

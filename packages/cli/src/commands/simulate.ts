@@ -207,6 +207,8 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
     device.scanner = new Scanner({
       store: device.store, baseUrl: client.baseUrl, eventId: event.id, clock: simClock(stampAt), random: () => idRng.next(), verify: nativeVerifier, fetch: deviceFetch,
       onStatus: (st) => device.watch?.(st),
+      // This command triggers every request itself; a background health probe per device would only add load.
+      probeConnectivity: false,
       device: { deviceId: reg.device_id, token: reg.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
     });
     devices.push(device);

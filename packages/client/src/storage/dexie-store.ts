@@ -1,7 +1,7 @@
 import { Dexie, type Table } from 'dexie';
 import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
-import { acknowledged, checkSlot, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+import { acknowledged, archivable, checkSlot, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
 
 interface MetaRow { key: string; value: unknown }
 interface ManifestRow { eventId: string; header: ManifestHeader; refreshedAt: number; feedCursor: string | null }
@@ -218,6 +218,17 @@ export class DexieStore implements ClientStore {
       const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
       const pending = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).count();
       return { total, pending, synced: total - pending, lastSeq: last?.seq ?? 0 };
+    });
+  }
+
+  async archiveAnswered(eventId: string, cutoff: number): Promise<number> {
+    return this.db.transaction('rw', this.db.outbox, async () => {
+      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
+      // Acknowledged scans only (pend 0): a pending scan is never even read here.
+      const keys = (await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey])
+        .filter((r) => r.seq !== last?.seq && archivable(fromRow(r), cutoff)).primaryKeys());
+      await this.db.outbox.bulkDelete(keys);
+      return keys.length;
     });
   }
 

@@ -1,7 +1,7 @@
 import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
 import { Mutex } from './lock.ts';
-import { acknowledged, checkSlot, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+import { acknowledged, checkSlot, seqsToArchive, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
 
 /** What survives a "crash" of a MemoryStore: pass the same backing to a new store to reopen it. */
 export interface MemoryBacking {
@@ -110,6 +110,15 @@ export class MemoryStore implements ClientStore {
     return this.mutex.run(() => {
       const log = this.log(eventId);
       const drop = seqsToPrune(log, keep);
+      if (drop.size > 0) this.backing.outbox.set(eventId, log.filter((s) => !drop.has(s.seq)));
+      return drop.size;
+    });
+  }
+
+  archiveAnswered(eventId: string, cutoff: number): Promise<number> {
+    return this.mutex.run(() => {
+      const log = this.log(eventId);
+      const drop = seqsToArchive(log, cutoff);
       if (drop.size > 0) this.backing.outbox.set(eventId, log.filter((s) => !drop.has(s.seq)));
       return drop.size;
     });

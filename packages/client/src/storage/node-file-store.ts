@@ -1,9 +1,9 @@
-import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
 import { Mutex } from './lock.ts';
-import { acknowledged, checkSlot, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+import { acknowledged, checkSlot, seqsToArchive, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan, type StorageProblem } from './types.ts';
 
 type LogRecord =
   | { op: 'scan'; scan: OutboxScan }
@@ -26,6 +26,7 @@ export class NodeFileStore implements ClientStore {
   private readonly mutex = new Mutex();
   private readonly logs = new Map<string, OpenLog>();
   private meta: Record<string, unknown> | null = null;
+  private readonly found: StorageProblem[] = [];
 
   private constructor(private readonly dir: string) {}
 
@@ -140,6 +141,23 @@ export class NodeFileStore implements ClientStore {
     });
   }
 
+  archiveAnswered(eventId: string, cutoff: number): Promise<number> {
+    return this.mutex.run(async () => {
+      const log = await this.log(eventId);
+      const drop = seqsToArchive(log.scans, cutoff);
+      if (drop.size === 0) return 0;
+      // The same log record as the count limit: reads skip the listed seqs from then on.
+      await this.appendRecord(log, { op: 'prune', seqs: [...drop] });
+      log.scans = withoutSeqs(log.scans, drop);
+      return drop.size;
+    });
+  }
+
+  /** Damage met so far (each event's log is read on first use; meta and manifests when first read). */
+  async problems(): Promise<StorageProblem[]> {
+    return structuredClone(this.found);
+  }
+
   close(): Promise<void> {
     return this.mutex.run(async () => {
       for (const log of this.logs.values()) await log.handle.close();
@@ -152,12 +170,36 @@ export class NodeFileStore implements ClientStore {
   }
 
   private async loadMeta(): Promise<Record<string, unknown>> {
-    this.meta ??= (await readJson<Record<string, unknown>>(join(this.dir, 'meta.json'))) ?? {};
+    this.meta ??= (await this.readJsonOrSetAside<Record<string, unknown>>('meta.json', 'meta', null)) ?? {};
     return this.meta;
   }
 
   private readManifestFile(eventId: string): Promise<ManifestFile | undefined> {
-    return readJson<ManifestFile>(join(this.dir, this.manifestName(eventId)));
+    // An unreadable manifest is only a cache of the server's: set aside, the next sync downloads it whole.
+    return this.readJsonOrSetAside<ManifestFile>(this.manifestName(eventId), 'manifest', eventId);
+  }
+
+  /**
+   * A whole-file record that no longer parses (a disk or flash fault: the
+   * rename makes a torn write impossible) is copied aside and read as absent,
+   * so the device starts rather than failing on every start.
+   */
+  private async readJsonOrSetAside<T>(name: string, part: 'meta' | 'manifest', eventId: string | null): Promise<T | undefined> {
+    const path = join(this.dir, name);
+    try {
+      return await readJson<T>(path);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      const preservedAs = await preserve(path);
+      await rename(path, `${path}.unreadable`).catch(() => undefined);
+      this.found.push({
+        part, eventId, kept: 0, skipped: 1, preservedAs,
+        message: part === 'meta'
+          ? 'This device\'s settings file was unreadable and was reset (pairing and staff login may be needed again); the scans are kept separately'
+          : 'The stored ticket list was unreadable and will be downloaded again at the next sync',
+      });
+      return undefined;
+    }
   }
 
   private async writeAtomic(name: string, text: string): Promise<void> {
@@ -178,7 +220,17 @@ export class NodeFileStore implements ClientStore {
     const open_ = this.logs.get(eventId);
     if (open_) return open_;
     const path = join(this.dir, `outbox-${encodeURIComponent(eventId)}.jsonl`);
-    const { records, validBytes, totalBytes } = await readLog(path);
+    const { records, validBytes, totalBytes, skipped } = await readLog(path);
+    if (skipped > 0) {
+      // Seed 004's "preserve" step: the damaged log is copied whole before anything is cut or rewritten.
+      const preservedAs = await preserve(path);
+      const kept = records.filter((r) => r.op === 'scan').length;
+      this.found.push({
+        part: 'outbox', eventId, kept, skipped, preservedAs,
+        message: `The scan log had ${skipped} unreadable record(s); every readable scan (${kept}) is kept and will be uploaded. `
+          + 'A scan lost in the damage shows on the server as a missing seq; export the scan log and report it to the organisers',
+      });
+    }
     const handle = await open(path, 'a+');
     // A torn last line (crash mid-write) is cut off, so the next record starts on a clean line.
     if (validBytes < totalBytes) {
@@ -212,27 +264,61 @@ function applyAck(scans: OutboxScan[], through: number, results: readonly AckRes
   return scans.map((s) => acknowledged(s, through, bySeq.get(s.seq)));
 }
 
-async function readLog(path: string): Promise<{ records: LogRecord[]; validBytes: number; totalBytes: number }> {
+/** Copies a damaged file next to itself (`….damaged-<time>`) and returns the copy's path; null if even that failed. */
+async function preserve(path: string): Promise<string | null> {
+  const copy = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    await copyFile(path, copy);
+    return copy;
+  } catch {
+    return null;
+  }
+}
+
+function isRecord(value: unknown): value is LogRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Partial<Record<string, unknown>> & { op?: unknown };
+  if (r.op === 'scan') {
+    const scan = r.scan as Partial<OutboxScan> | undefined;
+    return typeof scan === 'object' && scan !== null && Number.isInteger(scan.seq) && typeof scan.link === 'string' && typeof scan.qrcode === 'string';
+  }
+  if (r.op === 'ack') return typeof r.through === 'number' && Array.isArray(r.results);
+  if (r.op === 'prune') return Array.isArray(r.seqs);
+  return false;
+}
+
+/**
+ * Reads the write-ahead log. A last line without its newline is a write torn
+ * by a crash: cut off (it was never acknowledged to anyone). A complete line
+ * that does not parse is damage, not a crash: it is skipped and counted, and
+ * every readable record after it is kept — unsent scans are never dropped
+ * because an earlier line went bad.
+ */
+async function readLog(path: string): Promise<{ records: LogRecord[]; validBytes: number; totalBytes: number; skipped: number }> {
   let buf: Buffer;
   try {
     buf = await readFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], validBytes: 0, totalBytes: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], validBytes: 0, totalBytes: 0, skipped: 0 };
     throw err;
   }
   const records: LogRecord[] = [];
   let offset = 0;
+  let skipped = 0;
   while (offset < buf.length) {
     const end = buf.indexOf(0x0a, offset);
     if (end < 0) break; // no newline: the write never completed
+    let parsed: unknown;
     try {
-      records.push(JSON.parse(buf.subarray(offset, end).toString('utf8')) as LogRecord);
+      parsed = JSON.parse(buf.subarray(offset, end).toString('utf8'));
     } catch {
-      break; // a corrupt line ends the trustworthy part of the log
+      parsed = undefined;
     }
+    if (isRecord(parsed)) records.push(parsed);
+    else if (end > offset) skipped++;
     offset = end + 1;
   }
-  return { records, validBytes: offset, totalBytes: buf.length };
+  return { records, validBytes: offset, totalBytes: buf.length, skipped };
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {

@@ -77,8 +77,54 @@ export interface ClientStore {
    * the next scan chains on. Returns how many were deleted.
    */
   pruneSynced(eventId: string, keep: number): Promise<number>;
+  /**
+   * Storage limit (seed 004's `archiveOldFailedEvents(30)`): deletes the
+   * scans the server answered `failed` or `conflict` that were scanned before
+   * `cutoff` (see `archivable`). Never a scan without the server's answer,
+   * never one it refused to store, never the newest scan. Returns how many.
+   */
+  archiveAnswered(eventId: string, cutoff: number): Promise<number>;
+
+  /**
+   * Damage found when the store opened its data (unreadable records or files):
+   * what was kept, what was set aside and where. Stores that cannot detect
+   * damage leave it out. The engine shows these to the user.
+   */
+  problems?(): Promise<StorageProblem[]>;
 
   close(): Promise<void>;
+}
+
+export interface StorageProblem {
+  /** What was damaged: the scan log of an event, the settings, or a manifest. */
+  part: 'outbox' | 'meta' | 'manifest';
+  eventId: string | null;
+  /** Readable records kept; unreadable ones skipped (a lost scan shows as a seq gap the server reports missing). */
+  kept: number;
+  skipped: number;
+  /** Where the damaged original was copied before anything was changed, for investigation. */
+  preservedAs: string | null;
+  message: string;
+}
+
+/**
+ * A scan that may leave the device's live log once old: the server answered
+ * it as `failed` (e.g. an unknown code) or `conflict` (a double entry), so it
+ * holds the scan itself — every uploaded scan is stored whatever its verdict,
+ * and the organisers review conflicts there. A scan the server refused to
+ * take at all (`refused`, set aside by the sync loop) is not on the server:
+ * it stays, as does everything synced as admitted (pruned by count instead).
+ */
+export function archivable(scan: OutboxScan, cutoff: number): boolean {
+  const answer = scan.server;
+  if (!scan.synced || !answer || answer.reason === 'refused') return false;
+  return (answer.syncStatus === 'failed' || answer.syncStatus === 'conflict') && scan.scannedAt < cutoff;
+}
+
+/** The seqs `archiveAnswered` removes from a log in seq order: never the last scan, whose link the next one chains on. */
+export function seqsToArchive(scans: readonly OutboxScan[], cutoff: number): Set<number> {
+  const lastSeq = scans.at(-1)?.seq;
+  return new Set(scans.filter((s) => s.seq !== lastSeq && archivable(s, cutoff)).map((s) => s.seq));
 }
 
 /** The seqs `pruneSynced` removes from a log in seq order: the oldest synced ones beyond `keep`, never the last scan. */

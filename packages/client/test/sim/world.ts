@@ -178,6 +178,8 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
       random: () => devRng.next(), newId: () => idRng.uuid(),
       device: { deviceId: d.deviceId, token: d.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
       onlineBudgetMs: 1_500, requestTimeoutMs: 5_000, probeOnlineEveryMs: 10_000,
+      // The simulation decides when each device reaches the server; a background health probe would add unseeded traffic.
+      probeConnectivity: false,
     });
     // As the app boots (stored manifest and sync marks), but without the background timer: the simulation triggers syncs.
     await d.scanner.start();

@@ -9,7 +9,7 @@ import { RepeatFilter } from '../scan/read-filter.ts';
 import { WedgeBuffer } from '../scan/wedge.ts';
 import { signal, unlockAudio } from '../ui/feedback.ts';
 import { present, type Presentation } from '../verdict/present.ts';
-import { StatusBar } from './StatusBar.tsx';
+import { StatusBar, type ConnectionLevel } from './StatusBar.tsx';
 import { SyncPanel } from './SyncPanel.tsx';
 import { VerdictOverlay } from './VerdictOverlay.tsx';
 
@@ -28,6 +28,7 @@ function markReady(e: BrowserEngine): void {
 export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOut }: Props) {
   const [engine, setEngine] = useState<BrowserEngine | null>(null);
   const [status, setStatus] = useState<SyncStatus | null>(null);
+  const [level, setLevel] = useState<ConnectionLevel>(() => (navigator.onLine ? 'online' : 'offline'));
   const [verdict, setVerdict] = useState<ShownVerdict | null>(null);
   const [counts, setCounts] = useState<GateCounts>({});
   const [camera, setCamera] = useState<CameraState>('off');
@@ -47,13 +48,15 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
     void loadCounts(store, eventId).then((c) => { if (!cancelled) setCounts(c); });
     const onStatus = (s: SyncStatus): void => {
       setStatus(s);
-      if (engineRef) markReady(engineRef);
+      if (engineRef) { markReady(engineRef); setLevel(engineRef.scanner.connectionLevel()); }
     };
-    BrowserEngine.start(store, creds, onStatus).then((e) => {
+    const onConnectivity = (): void => { if (engineRef) setLevel(engineRef.scanner.connectionLevel()); };
+    BrowserEngine.start(store, creds, onStatus, onConnectivity).then((e) => {
       if (cancelled) { e.stop(); return; }
       engineRef = e;
       setEngine(e);
       markReady(e);
+      setLevel(e.scanner.connectionLevel());
       void e.scanner.status().then(setStatus);
     }).catch(() => undefined);
     const tick = window.setInterval(() => setNow(Date.now()), 5000);
@@ -68,6 +71,7 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
       let shown: ShownVerdict;
       try {
         const outcome = await engine.scan(code, gate);
+        setLevel(engine.scanner.connectionLevel());
         const refreshed = engine.scanner.manifestRefreshedAt;
         const p = present(outcome, { dataAgeMs: refreshed === null ? null : Date.now() - refreshed });
         shown = { p, outcome, capturedAt, key: ++verdictKey.current };
@@ -135,7 +139,9 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
 
   return (
     <div className="screen scan" onPointerDown={unlockAudio}>
-      <StatusBar status={status} now={now} manifestAt={refreshed} onOpen={() => setPanel(true)} onSyncNow={() => void engine?.scanner.sync.syncNow()} />
+      <StatusBar
+        status={status} level={level} now={now} manifestAt={refreshed} expired={engine?.scanner.manifestExpired(now) ?? false}
+        storageDamaged={(engine?.scanner.storageProblems.length ?? 0) > 0} onOpen={() => setPanel(true)} onSyncNow={() => void engine?.scanner.sync.syncNow()} />
       <div className="gatebar">
         <span className="gate-name">{gateName}</span>
         <span className={gate.direction === 'entry' ? 'dir entry' : 'dir exit'}>{gate.direction === 'entry' ? 'ENTRY' : 'EXIT'}</span>
@@ -169,7 +175,7 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
       {verdict && <VerdictOverlay verdict={verdict} onDismiss={dismiss} />}
       {panel && engine && (
         <SyncPanel
-          engine={engine} status={status} now={now} staff={staff} onClose={() => setPanel(false)} onChangeGate={onChangeGate}
+          engine={engine} status={status} level={level} now={now} staff={staff} onClose={() => setPanel(false)} onChangeGate={onChangeGate}
           onLogout={async () => { await staffLogout(store, eventId); onLoggedOut(); }}
           decoder={reader.current?.decoderKind ?? null}
         />

@@ -1,4 +1,4 @@
-import { Scanner, webLocksSyncLock, type ClientStore, type ScanOutcome, type SyncStatus } from '@entrada/client';
+import { Scanner, webLocksSyncLock, type ClientStore, type ConnectivityState, type ScanOutcome, type SyncStatus } from '@entrada/client';
 import type { Direction } from '@entrada/core';
 import { signerOf, type DeviceCredentials } from '../device/credentials.ts';
 
@@ -13,7 +13,7 @@ export class BrowserEngine {
   readonly scanner: Scanner;
   private readonly detach: () => void;
 
-  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void) {
+  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, onConnectivity?: (c: ConnectivityState) => void) {
     const { publicKey, sign } = signerOf(creds);
     this.scanner = new Scanner({
       store, baseUrl: location.origin, eventId: creds.event.id,
@@ -21,9 +21,11 @@ export class BrowserEngine {
       lock: webLocksSyncLock(`entrada-sync:${creds.event.id}`),
       networkDown: () => !navigator.onLine,
       onStatus,
+      ...(onConnectivity ? { onConnectivity } : {}),
     });
-    const online = (): void => { void this.scanner.sync.onOnline(); };
-    const offline = (): void => { this.scanner.sync.onOffline(); };
+    // The health probe follows the browser's word: none while it says offline, one at once when it says online.
+    const online = (): void => { void this.scanner.connectivity.onOnline(); void this.scanner.sync.onOnline(); };
+    const offline = (): void => { this.scanner.connectivity.onOffline(); this.scanner.sync.onOffline(); };
     const visible = (): void => { if (document.visibilityState === 'visible') void this.scanner.sync.onResume(); };
     window.addEventListener('online', online);
     window.addEventListener('offline', offline);
@@ -35,11 +37,11 @@ export class BrowserEngine {
     };
   }
 
-  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void): Promise<BrowserEngine> {
-    const engine = new BrowserEngine(store, creds, onStatus);
+  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, onConnectivity?: (c: ConnectivityState) => void): Promise<BrowserEngine> {
+    const engine = new BrowserEngine(store, creds, onStatus, onConnectivity);
     await engine.scanner.start();
     // The browser knows before any request fails.
-    if (!navigator.onLine) engine.scanner.sync.onOffline();
+    if (!navigator.onLine) { engine.scanner.sync.onOffline(); engine.scanner.connectivity.onOffline(); }
     return engine;
   }
 

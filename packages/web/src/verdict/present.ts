@@ -34,7 +34,7 @@ const STOP_HEADLINES: Partial<Record<string, string>> = {
 
 export function present(o: ScanOutcome, opts: { dataAgeMs: number | null }): Presentation {
   const who = describeHolder(o.ticket);
-  const badge = o.source === 'online' ? null : offlineBadge(o.stale, opts.dataAgeMs);
+  const badge = o.source === 'online' ? null : offlineBadge(o.stale, opts.dataAgeMs, o.expired);
   if (o.result === null) {
     return { tone: 'wait', icon: '!', headline: 'CHECK MANUALLY', detail: o.message, who, badge, holdMs: null };
   }
@@ -60,9 +60,10 @@ function describeHolder(t: ScanOutcome['ticket']): string | null {
   return parts.length > 0 ? parts.join(' · ') : null;
 }
 
-function offlineBadge(stale: boolean, ageMs: number | null): string {
+function offlineBadge(stale: boolean, ageMs: number | null, expired: boolean): string {
   if (ageMs === null) return 'Offline · no ticket data';
   const age = formatAge(ageMs);
+  if (expired) return `Offline · data EXPIRED (${age} old)`;
   return stale ? `Offline · data ${age} old` : 'Offline';
 }
 
