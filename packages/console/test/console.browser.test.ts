@@ -240,7 +240,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
 
     await dialog.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'tickets-fixed.csv', mimeType: 'text/csv', buffer: Buffer.from(csv(1000, null)) });
     await dialog.getByText('1,000 rows: 1,000 ready, no errors.').waitFor();
+    // One import session: the rows are staged, then one commit writes them all.
+    const commit = page.waitForResponse((r) => r.request().method() === 'POST' && /\/ticket-imports\/[0-9a-f-]+\/commit$/.test(r.url()));
     await dialog.getByRole('button', { name: 'Import 1,000 tickets' }).click();
+    expect(await (await commit).json()).toMatchObject({ imported: 1000, import: { state: 'committed', total_rows: 1000 } });
     await dialog.getByText('1,000 tickets imported from tickets-fixed.csv.').waitFor();
     await dialog.getByRole('button', { name: 'Done' }).click();
     const all = await server.admin.get(`/api/v1/events/${eventId}/tickets?limit=5000`);
