@@ -23,6 +23,7 @@ export type CreateTicketImportBody = Static<typeof CreateTicketImportBody>;
 export const TicketImportRowsBody = Type.Object({
   start_row: Count({ minimum: 1, maximum: MAX_IMPORT_ROWS, description: 'The row number of the first ticket of this chunk (1 for the first chunk); errors name rows by these numbers' }),
   tickets: Type.Array(NewTicket, { minItems: 1, maxItems: MAX_IMPORT_CHUNK_ROWS }),
+  return_codes: Type.Optional(Type.Boolean({ description: 'Answer the staged rows\' ids, numbers and codes (a script that lists the created tickets once the commit succeeds)' })),
 }, { additionalProperties: false });
 export type TicketImportRowsBody = Static<typeof TicketImportRowsBody>;
 

@@ -12,7 +12,7 @@ import type { Caller } from './audit.ts';
 import { DomainError, notFound } from './errors.ts';
 import type { EventService } from './event-service.ts';
 import type { TableStats } from './table-stats.ts';
-import type { TicketService } from './ticket-service.ts';
+import type { IssuedTicket, TicketService } from './ticket-service.ts';
 
 /** An import nobody touched for this long is abandoned: deleted (with its staged rows) when another import starts. */
 export const STALE_IMPORT_MS = 60 * 60_000;
@@ -66,7 +66,7 @@ export class TicketImportService {
    * staged (a resent chunk is refused with CONFLICT and changes nothing). Any row at fault — a bad field, a
    * code or number repeated within the import or already a ticket's — fails the import, naming the row.
    */
-  async stage(c: Caller, eventId: string, importId: string, body: TicketImportRowsBody): Promise<TicketImportView> {
+  async stage(c: Caller, eventId: string, importId: string, body: TicketImportRowsBody): Promise<TicketImportView & { tickets?: IssuedTicket[] }> {
     const found = await this.find(c, eventId, importId);
     this.mustBeOpen(found);
     const ctx = await this.tickets.contextFor(c.organisationId, eventId, body.tickets);
@@ -87,7 +87,7 @@ export class TicketImportService {
           throw new DomainError('CONFLICT', `This import has ${locked.stagedRows.toLocaleString('en-GB')} rows staged; the next chunk starts at row ${(locked.stagedRows + 1).toLocaleString('en-GB')}, not ${first.toLocaleString('en-GB')}`);
         }
         const serial = await allocateSerials(tx, eventId, prepared.length);
-        const { rows } = this.tickets.rowsOf(ctx, prepared, serial);
+        const { rows, created } = this.tickets.rowsOf(ctx, prepared, serial);
         const numbers = rows.map((r) => r.number);
         const digests = rows.map((r) => r.codeDigestHex);
         const rowOf = (pick: (i: number) => boolean): number => first + rows.findIndex((_, i) => pick(i));
@@ -106,7 +106,8 @@ export class TicketImportService {
             `${rowLabel(here)}: ${byCode ? 'the code' : `number "${numbers[here - first]}"`} is already used by a ticket of this event; nothing will be imported`);
         }
         await stageRows(tx, eventId, importId, first, rows, new Date(this.now()));
-        return view({ ...locked, stagedRows: locked.stagedRows + rows.length });
+        const answer = view({ ...locked, stagedRows: locked.stagedRows + rows.length });
+        return body.return_codes ? { ...answer, tickets: created } : answer;
       });
     } catch (err) {
       // A resent or late chunk leaves the import as it was; anything wrong with the rows fails it.
