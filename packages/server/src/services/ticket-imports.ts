@@ -3,10 +3,10 @@ import type { CreateTicketImportBody, TicketImportRowsBody, TicketImportView } f
 import { MAX_IMPORT_ROWS } from '@entrada/core';
 import type { Database } from '../db/database.ts';
 import { insertAudit } from '../store/audit.ts';
-import { allocateSerials, clashingTicketKeys } from '../store/tickets.ts';
+import { allocateSerials } from '../store/tickets.ts';
 import {
   commitStagedRows, committedClashes, deleteImport, deleteStaleImports, failImport, firstRowWithoutType, getImport, insertImport,
-  stagedClashes, stageRows, type StagedClash, type TicketImportRecord,
+  stagedClashes, stageRows, ticketClashes, type StagedClash, type TicketImportRecord,
 } from '../store/ticket-imports.ts';
 import type { Caller } from './audit.ts';
 import { DomainError, notFound } from './errors.ts';
@@ -98,7 +98,7 @@ export class TicketImportService {
           throw new DomainError(s.byDigest ? 'DUPLICATE_CODE' : 'DUPLICATE_NUMBER',
             `${rowLabel(here)}: ${s.byDigest ? 'code' : `number "${s.number}"`} repeats ${rowLabel(s.rowNo)}; nothing will be imported`);
         }
-        const existing = await clashingTicketKeys(tx, eventId, [], numbers, digests);
+        const existing = await ticketClashes(tx, eventId, numbers, digests);
         if (existing.digests.length > 0 || existing.numbers.length > 0) {
           const byCode = existing.digests.length > 0;
           const here = byCode ? rowOf((i) => existing.digests.includes(digests[i]!)) : rowOf((i) => existing.numbers.includes(numbers[i]!));
