@@ -1,6 +1,6 @@
 /** `GET /api/v1/devices` in pages (cursor), of one event with event_id; the unpaged answer unchanged for the CLI. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachBackend, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer } from './harness.ts';
+import { describeEachBackend, registerDevice, seedEvent, startTestServer, type Reply, type SeededEvent, type TestDatabase, type TestServer } from './harness.ts';
 
 describeEachBackend('device list in pages', (backend) => {
   let tdb: TestDatabase;
@@ -29,7 +29,7 @@ describeEachBackend('device list in pages', (backend) => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r = await server.admin.get(`/api/v1/devices?event_id=${a.eventId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const r: Reply = await server.admin.get(`/api/v1/devices?event_id=${a.eventId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       expect(r.status).toBe(200);
       expect(r.body.devices.length).toBeLessThanOrEqual(2);
       seen.push(...r.body.devices.map((d: { device_id: string }) => d.device_id));
