@@ -120,11 +120,11 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .description('Import tickets from a CSV file (checked whole before anything is sent)')
     .argument('<file>', 'CSV with a header row: ticket_type (name or id, required), code, number, holder_name')
     .requiredOption('--event <id>', 'event to add the tickets to (required)')
-    .option('--batch <n>', `tickets per request, 1 to 10,000 (default ${DEFAULT_IMPORT_BATCH})`, wholeNumber)
+    .option('--batch <n>', `rows per chunk, 1 to 5,000 (default ${DEFAULT_IMPORT_BATCH})`, wholeNumber)
     .option('--dry-run', 'check the file against the event and stop')
     .option('--out <file>', 'write the created tickets (id, number, code) to this CSV')
     .addHelpText('after', '\nAn empty code means Entrada issues a signed code; a given code is imported as is.\n'
-      + 'Each batch is all or nothing on the server.\n'
+      + 'The whole file is one import, all or nothing: sent in chunks, then committed at once.\n'
       + examples('entrada tickets import tickets.csv --event 7c1e… --dry-run', 'entrada tickets import tickets.csv --event 7c1e… --out created.csv'))
     .action(async (file: string, opts: { event: string; batch?: number; dryRun?: boolean; out?: string }, cmd: Command) => {
       await importTickets({ connection: connection(cmd, 'admin'), file, eventId: opts.event, batchSize: opts.batch, dryRun: opts.dryRun, outFile: opts.out }, output);

@@ -132,17 +132,16 @@ describe('entrada tickets import / export', () => {
     expect(stderr).not.toContain('line 2');
   });
 
-  it('says how far it got when a batch fails mid-way, and which row the server rejected', async () => {
+  it('imports nothing when a later chunk has a row the server refuses, naming its CSV line', async () => {
     const ev = await seedEvent(server.admin);
     await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga, code: 'CLASH-1' }]);
     const rows = Array.from({ length: 12 }, (_, i) => `GA,${i === 7 ? 'CLASH-1' : `MID-${i}`}`);
     const { message, stderr } = await expectImportFails(['ticket_type,code', ...rows].join('\n'), ev.eventId, { batchSize: 5 });
-    expect(stderr).toContain('5 of 12 rows were imported (CSV lines 2–6)');
-    expect(stderr).toContain('Batch 2 of 3 (CSV lines 7–11) was rejected as a whole');
-    expect(stderr).toContain('remove the imported rows (lines 2–6)');
-    expect(message).toMatch(/^batch starting at CSV line 7 failed: .*already used.*\(DUPLICATE_CODE\); the offending row is CSV line 9$/);
+    expect(stderr).toContain('The import was refused as a whole: no ticket from the file was created.');
+    expect(message).toMatch(/^import failed: row 8: the code is already used.*\(DUPLICATE_CODE\); the offending row is CSV line 9$/);
+    // The first chunk was staged, never written.
     const codes = (await exportedRows(ev.eventId)).map((t) => t.code).sort();
-    expect(codes).toEqual(['CLASH-1', 'MID-0', 'MID-1', 'MID-2', 'MID-3', 'MID-4']);
+    expect(codes).toEqual(['CLASH-1']);
   }, SLOW);
 
   it('--dry-run checks the file and imports nothing', async () => {
@@ -167,7 +166,7 @@ describe('entrada tickets import / export', () => {
     const missing = await cli(['tickets', 'import', file('nope.csv'), '--event', ev.eventId], env);
     expect(missing.stderr).toBe(`error: cannot read ${file('nope.csv')}: no such file\n`);
     const batch = await cli(['tickets', 'import', file('one.csv'), '--event', ev.eventId, '--batch', '20000'], env);
-    expect(batch.stderr).toBe('error: --batch must be a whole number from 1 to 10,000, got 20000\n');
+    expect(batch.stderr).toBe('error: --batch must be a whole number from 1 to 5,000, got 20000\n');
     const exported = await cli(['tickets', 'export', '--event', '6f1c1e0e-0000-4000-8000-000000000000'], env);
     expect(exported.code).toBe(1);
     expect(exported.stderr).toContain('not found for this admin token (NOT_FOUND)');

@@ -1,6 +1,7 @@
 /**
  * The organiser console in real Chromium against a real server (PGlite, or PostgreSQL
- * when TEST_DATABASE_URL is set): sign in with an API token, create an event with two
+ * when TEST_DATABASE_URL is set): a new organiser signs in with email and password (a
+ * viewer with an API token), create an event with two
  * zones, three gates and two ticket types, import a 1,000-row CSV with one bad row
  * (shown, fixed, re-imported), edit a zone's capacity, find a ticket by its code and
  * block it, pair a scanner app in a second browser with a pairing code and see it
@@ -16,6 +17,7 @@ import {
 } from '../../server/test/harness.ts';
 import { axeSerious, BASE_ARGS, CHROMIUM, screenshots } from './support/console-browser.ts';
 
+const OLIVIA_PASSWORD = 'harbour-lights-2030';
 const backend = TEST_DATABASE_URL || REQUIRE_SERVICES ? postgresBackend : pgliteBackend;
 
 function csv(rows: number, bad: number | null): string {
@@ -76,21 +78,65 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     expect(await scanner.text()).not.toContain('Entrada console');
   });
 
-  it('signs in with an API token and shows who is signed in', async () => {
+  it('signs a new organiser in with email and password (an owner made through the API) and shows who is signed in', async () => {
+    // The bootstrapped owner's token makes the organiser's account, as `entrada users add` does.
+    const made = await server.admin.post('/api/v1/users', { email: 'olivia@harbour.example', name: 'Olivia Organiser', role: 'owner', password: OLIVIA_PASSWORD });
+    expect(made.status).toBe(201);
     await page.goto('/console/');
     await page.getByRole('heading', { name: 'Entrada console' }).waitFor();
     await check('login');
-    await page.getByRole('tab', { name: 'API token' }).click();
-    await page.locator('input[name="token"]').fill('eat_wrong');
-    await page.getByRole('button', { name: 'Sign in with token' }).click();
-    await page.getByRole('alert').waitFor();
-    await page.locator('input[name="token"]').fill(server.adminToken);
-    await page.getByRole('button', { name: 'Sign in with token' }).click();
+    await page.getByLabel('Email', { exact: true }).fill('olivia@harbour.example');
+    await page.getByLabel('Password', { exact: true }).fill('not her password');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('alert').getByText('Those details were not accepted.', { exact: false }).waitFor();
+    await page.getByLabel('Password', { exact: true }).fill(OLIVIA_PASSWORD);
+    const login = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/login'));
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    expect((await login).status()).toBe(200);
     await page.getByRole('heading', { name: 'Events' }).waitFor();
     const who = await page.getByTestId('who').innerText();
-    expect(who).toContain('API token');
+    expect(who).toContain('Olivia Organiser');
     expect(who.toLowerCase()).toContain('owner');
+    // The session is the httpOnly cookie: nothing a script could read.
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === 'entrada_session')).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+    expect(await page.evaluate(() => document.cookie)).not.toContain('entrada_session');
     await check('events-empty');
+  });
+
+  it('refuses a form post that carries the session cookie but not the CSRF header, and a cross-site one', async () => {
+    // Same origin: the browser sends the cookie with a plain HTML form, which cannot set x-csrf-token.
+    const form = await context.newPage();
+    try {
+      await form.goto('/console/');
+      await form.getByTestId('who').waitFor();
+      const answer = form.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/api/v1/events'));
+      await form.evaluate(() => {
+        const f = document.createElement('form');
+        f.method = 'POST';
+        f.action = '/api/v1/events';
+        const input = document.createElement('input');
+        input.name = 'name';
+        input.value = 'Forged event';
+        f.append(input);
+        document.body.append(f);
+        f.submit();
+      });
+      const refused = await answer;
+      expect(refused.status()).toBe(403);
+      expect((await refused.json() as { error: string }).error).toBe('CSRF_TOKEN_INVALID');
+      // Another site's page (here an opaque origin): SameSite=Lax keeps the cookie off its POST, so the server sees no session.
+      await form.goto('about:blank');
+      await form.setContent(`<form method="POST" action="${server.url}/api/v1/events"><input name="name" value="Forged event"></form>`);
+      const crossAnswer = form.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/api/v1/events'));
+      await form.evaluate(() => document.querySelector('form')!.submit());
+      const cross = await crossAnswer;
+      expect(await cross.request().headerValue('cookie')).toBeNull();
+      expect(cross.status()).toBe(401);
+      expect((await server.admin.get('/api/v1/events')).body.events).toEqual([]);
+    } finally {
+      await form.close();
+    }
   });
 
   it('creates an event, naming the fields at fault first', async () => {
@@ -194,7 +240,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
 
     await dialog.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'tickets-fixed.csv', mimeType: 'text/csv', buffer: Buffer.from(csv(1000, null)) });
     await dialog.getByText('1,000 rows: 1,000 ready, no errors.').waitFor();
+    // One import session: the rows are staged, then one commit writes them all.
+    const commit = page.waitForResponse((r) => r.request().method() === 'POST' && /\/ticket-imports\/[0-9a-f-]+\/commit$/.test(r.url()));
     await dialog.getByRole('button', { name: 'Import 1,000 tickets' }).click();
+    expect(await (await commit).json()).toMatchObject({ imported: 1000, import: { state: 'committed', total_rows: 1000 } });
     await dialog.getByText('1,000 tickets imported from tickets-fixed.csv.').waitFor();
     await dialog.getByRole('button', { name: 'Done' }).click();
     const all = await server.admin.get(`/api/v1/events/${eventId}/tickets?limit=5000`);
@@ -204,16 +253,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     await check('tickets');
   });
 
-  it('issues signed tickets and exports every ticket as CSV', async () => {
+  it('issues 10,025 signed tickets as one import (three chunks) and exports every ticket as CSV', async () => {
     await page.getByRole('button', { name: 'Issue tickets' }).click();
     const dialog = page.getByRole('dialog', { name: 'Issue tickets' });
     await dialog.getByLabel('Ticket type', { exact: true }).selectOption({ label: 'VIP' });
     await dialog.getByLabel('How many', { exact: true }).fill('0');
     await dialog.getByRole('button', { name: 'Issue tickets' }).click();
     await dialog.getByText('How many must be a whole number from 1 to 100,000.').waitFor();
-    await dialog.getByLabel('How many', { exact: true }).fill('25');
+    // Over 5,000: several chunks of one import session, one commit.
+    await dialog.getByLabel('How many', { exact: true }).fill('10025');
+    const rowsSent: number[] = [];
+    page.on('request', (r) => { if (/\/ticket-imports\/[0-9a-f-]+\/rows$/.test(r.url())) rowsSent.push((r.postDataJSON() as { tickets: unknown[] }).tickets.length); });
     await dialog.getByRole('button', { name: 'Issue tickets' }).click();
-    await dialog.getByText('25 tickets issued.').waitFor();
+    await dialog.getByText('10,025 tickets issued.').waitFor({ timeout: 120_000 });
+    expect(rowsSent).toEqual([5000, 5000, 25]);
     await dialog.getByRole('button', { name: 'Done' }).click();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
@@ -222,8 +275,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     for await (const chunk of file) text += String(chunk);
     const lines = text.trim().split(/\r?\n/);
     expect(lines[0]).toBe('number,holder_name,ticket_type,status,code');
-    expect(lines).toHaveLength(1 + 1025);
-    expect(lines.filter((l) => l.includes(',VIP,'))).toHaveLength(125);
+    expect(lines).toHaveLength(1 + 11_025);
+    expect(lines.filter((l) => l.includes(',VIP,'))).toHaveLength(10_125);
   });
 
   it('finds a ticket by its scanned code (a barcode scanner types it and Enter), shows it and blocks it', async () => {

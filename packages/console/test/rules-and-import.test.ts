@@ -1,7 +1,7 @@
 /** Pure pieces of the console: ticket-type rules in words, CSV rows to tickets, form errors that name the field. */
 import { CreateEventBody, CreateZoneBody } from '@entrada/core';
 import { describe, expect, it } from 'vitest';
-import { chunks, guessMapping, prepareRows } from '../src/features/tickets/import-rows.ts';
+import { guessMapping, prepareRows } from '../src/features/tickets/import-rows.ts';
 import { describeTicketType } from '../src/lib/ticket-type-words.ts';
 import { dateTime, fromLocalInput, toLocalInput } from '../src/lib/time.ts';
 import { validate } from '../src/lib/validate.ts';
@@ -55,9 +55,6 @@ describe('CSV rows to tickets', () => {
     const r = prepareRows([['Ada'], ['Bob']], { number: null, holder_name: 0, code: null, type: null }, types, T2);
     expect(r.errors).toEqual([]);
     expect(r.tickets.map((t) => t.ticket_type_id)).toEqual([T2, T2]);
-  });
-  it('splits into batches the bulk endpoint takes whole', () => {
-    expect(chunks(Array.from({ length: 25_001 }, (_, i) => i)).map((c) => c.length)).toEqual([10_000, 10_000, 5_001]);
   });
 });
 

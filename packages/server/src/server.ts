@@ -26,6 +26,7 @@ import { StaffService } from './services/staff-service.ts';
 import { ScanService } from './services/scan-service.ts';
 import { TicketCache } from './services/ticket-cache.ts';
 import { TicketService } from './services/ticket-service.ts';
+import { TicketImportService } from './services/ticket-imports.ts';
 import { TableStats } from './services/table-stats.ts';
 import { ConflictService } from './services/sync/conflict-service.ts';
 import { Cursors } from './services/sync/cursor.ts';
@@ -179,6 +180,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const live = new LiveService(db, events, directory, bus, { maxStreams: 200, ...opts.live, log: opts.log, now });
   return {
     bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, live,
+    ticketImports: new TicketImportService(db, events, tickets, now, stats),
     occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
   };
 }

@@ -303,6 +303,7 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
     expect(role('post', '/api/v1/tokens')).toBe('owner');
     expect(role('post', '/api/v1/events')).toBe('manager');
     expect(role('post', '/api/v1/events/{eventId}/tickets')).toBe('manager');
+    expect(role('post', '/api/v1/events/{eventId}/ticket-imports/{importId}/commit')).toBe('manager');
     expect(role('post', '/api/v1/devices')).toBe('manager');
     expect(role('post', '/api/v1/events/{eventId}/staff')).toBe('manager');
     expect(role('post', '/api/v1/tickets/{ticketId}/cancel')).toBe('supervisor');

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { MAX_TICKETS_PER_CALL } from '@entrada/core';
+import { MAX_IMPORT_CHUNK_ROWS, type TicketImportView } from '@entrada/core';
 import type { IssuedTicket } from '../api-types.ts';
 import { csvRow } from '../csv.ts';
 import { ApiError, CliError } from '../errors.ts';
@@ -32,8 +32,8 @@ export interface ImportReport {
 
 export async function importTickets(opts: ImportOptions, output: Output): Promise<ImportReport> {
   const batchSize = opts.batchSize ?? DEFAULT_IMPORT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_TICKETS_PER_CALL) {
-    throw new CliError(`--batch must be a whole number from 1 to ${count(MAX_TICKETS_PER_CALL)}, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_IMPORT_CHUNK_ROWS) {
+    throw new CliError(`--batch must be a whole number from 1 to ${count(MAX_IMPORT_CHUNK_ROWS)}, got ${batchSize}`);
   }
   const client = new HttpClient(opts.connection, 'admin');
   await requireReadableFile(opts.file);
@@ -51,34 +51,42 @@ export async function importTickets(opts: ImportOptions, output: Output): Promis
   output.out(`Checked ${plural(total, 'row')} of ${opts.file} in ${seconds(Date.now() - parseStarted)}: `
     + `${count(file.importedCodes)} with imported codes, ${count(total - file.importedCodes)} to get Entrada-signed codes.`);
   if (opts.dryRun) {
-    output.out(`Dry run: nothing was imported. Without --dry-run, ${plural(total, 'ticket')} would be created in "${event.name}" in ${plural(batches, 'batch', 'batches')} of up to ${count(batchSize)}.`);
+    output.out(`Dry run: nothing was imported. Without --dry-run, ${plural(total, 'ticket')} would be created in "${event.name}" in one import (${plural(batches, 'chunk')} of up to ${count(batchSize)}, then one commit).`);
     return { rows: total, created: 0, elapsedMs: 0 };
   }
 
-  const out = opts.outFile ? await openFileWriter(opts.outFile) : null;
-  await out?.write(csvRow(['id', 'number', 'code']));
+  // One import session: chunks are checked and staged by the server, one commit writes them all or none.
   const started = Date.now();
+  const base = `/api/v1/events/${event.id}/ticket-imports`;
+  const session = await client.post<TicketImportView>(base, { total_rows: total });
   const progress = startProgress(output, { label: 'Importing', unit: 'tickets', total, to: 'stdout' });
-  let created = 0;
+  const issued: IssuedTicket[] = [];
+  let created: number;
+  let committing = false;
   try {
     for (let start = 0; start < total; start += batchSize) {
-      const batch = file.tickets.slice(start, start + batchSize);
-      let issued: IssuedTicket[];
-      try {
-        ({ tickets: issued } = await client.post<{ tickets: IssuedTicket[] }>(`/api/v1/events/${event.id}/tickets`, { tickets: batch }));
-      } catch (err) {
-        progress.stop();
-        await out?.close();
-        throw batchFailure(err, { start, batch: batch.length, batchNumber: start / batchSize + 1, batches, created, total, lines: file.lines, outFile: opts.outFile }, output);
-      }
-      await writeIssued(out, issued);
-      created += issued.length;
-      progress.update(created);
+      const chunk = file.tickets.slice(start, start + batchSize);
+      const staged = await client.post<TicketImportView & { tickets?: IssuedTicket[] }>(`${base}/${session.id}/rows`, {
+        start_row: start + 1, tickets: chunk, ...(opts.outFile ? { return_codes: true } : {}),
+      });
+      if (staged.tickets) issued.push(...staged.tickets);
+      progress.update(start + chunk.length);
     }
-  } finally {
     progress.stop();
+    committing = true;
+    ({ imported: created } = await client.post<{ imported: number }>(`${base}/${session.id}/commit`, {}));
+  } catch (err) {
+    progress.stop();
+    // The import is abandoned (the server also drops stale ones); a committed one keeps its tickets either way.
+    if (!committing || err instanceof ApiError) await client.delete(`${base}/${session.id}`).catch(() => undefined);
+    throw importFailure(err, { committing, lines: file.lines }, output);
   }
-  await out?.close();
+  if (opts.outFile) {
+    const out = await openFileWriter(opts.outFile);
+    await out.write(csvRow(['id', 'number', 'code']));
+    await writeIssued(out, issued);
+    await out.close();
+  }
   const elapsedMs = Date.now() - started;
   output.out(`Imported ${plural(created, 'ticket')} into "${event.name}" in ${seconds(elapsedMs)} (${perSecond(created, elapsedMs)}).`);
   if (opts.outFile) output.out(`Created tickets (id, number, code) written to ${opts.outFile}.`);
@@ -105,30 +113,21 @@ async function writeIssued(out: TextWriter | null, issued: IssuedTicket[]): Prom
   await out.write(chunk);
 }
 
-interface BatchContext {
-  start: number; batch: number; batchNumber: number; batches: number; created: number; total: number; lines: number[]; outFile: string | undefined;
-}
-
 /**
- * Batches are all-or-nothing on the server, so after a rejected batch the
- * user knows exactly which rows exist and where to resume.
+ * The import is all or nothing on the server: after a refusal nothing exists, and the server names
+ * the row at fault ("row 8: …"), shown here as the CSV line.
  */
-function batchFailure(err: unknown, c: BatchContext, output: Output): unknown {
+function importFailure(err: unknown, c: { committing: boolean; lines: number[] }, output: Output): unknown {
   if (!(err instanceof CliError)) return err;
-  const firstLine = c.lines[c.start] ?? 0;
-  const lastLine = c.lines[c.start + c.batch - 1] ?? firstLine;
-  const done = c.created > 0
-    ? `${count(c.created)} of ${plural(c.total, 'row')} were imported (CSV lines ${count(c.lines[0] ?? 2)}–${count(c.lines[c.created - 1] ?? 2)})`
-    : `0 of ${plural(c.total, 'row')} were imported`;
-  output.err(`${done}${c.outFile && c.created > 0 ? `; they are listed in ${c.outFile}` : ''}.`);
   if (err instanceof ApiError) {
-    output.err(`Batch ${c.batchNumber} of ${c.batches} (CSV lines ${count(firstLine)}–${count(lastLine)}) was rejected as a whole: nothing from it was created, and later batches were not sent.`);
-    if (c.created > 0) output.err(`To finish, remove the imported rows (lines ${count(c.lines[0] ?? 2)}–${count(c.lines[c.created - 1] ?? 2)}) from the file, fix the problem, and import it again.`);
-    const row = /\/tickets\/(\d+)\//.exec(err.serverMessage);
-    const culprit = row ? c.lines[c.start + Number(row[1])] : undefined;
-    return new CliError(`batch starting at CSV line ${count(firstLine)} failed: ${err.message}${culprit ? `; the offending row is CSV line ${count(culprit)}` : ''}`);
+    output.err('The import was refused as a whole: no ticket from the file was created.');
+    const row = /\brows? ([\d,]+)/.exec(err.serverMessage);
+    const culprit = row ? c.lines[Number(row[1]!.replace(/,/g, '')) - 1] : undefined;
+    return new CliError(`import failed: ${err.message}${culprit ? `; the offending row is CSV line ${count(culprit)}` : ''}`);
   }
-  // No answer: the server may have committed the batch before the connection dropped.
-  output.err(`Batch ${c.batchNumber} of ${c.batches} (CSV lines ${count(firstLine)}–${count(lastLine)}) got no answer: it may or may not have been created; check with \`entrada tickets export\` before importing again.`);
-  return new CliError(`batch starting at CSV line ${count(firstLine)} failed: ${err.message}`);
+  // No answer: the commit may have gone through before the connection dropped.
+  output.err(c.committing
+    ? 'The commit got no answer: the tickets may or may not have been created; check with `entrada tickets export` before importing again.'
+    : 'The upload got no answer: nothing was created.');
+  return new CliError(`import failed: ${err.message}`);
 }

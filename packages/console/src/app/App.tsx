@@ -1,39 +1,43 @@
 /** Signs in, then routes: one folder per screen under features/. */
 import { useQueryClient } from '@tanstack/react-query';
-import { useCallback, useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { useCallback, useEffect, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
 import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
 import { api, type ConsoleUser } from '../api/client.ts';
 import { LoginScreen } from '../auth/LoginScreen.tsx';
 import { SessionProvider } from '../auth/session.tsx';
-import { DashboardScreen } from '../features/dashboard/DashboardScreen.tsx';
-import { DevicesScreen } from '../features/devices/DevicesScreen.tsx';
-import { EventSetupScreen } from '../features/events/EventSetupScreen.tsx';
-import { EventsScreen } from '../features/events/EventsScreen.tsx';
-import { StaffScreen } from '../features/events/StaffScreen.tsx';
-import { TicketsScreen } from '../features/tickets/TicketsScreen.tsx';
-import { UsersScreen } from '../features/users/UsersScreen.tsx';
 import { NoEvent, Shell } from './Shell.tsx';
 
 let signedOutListeners: Array<() => void> = [];
 /** Called when the server answers 401: back to the sign-in screen. */
 export function signedOut(): void { for (const l of signedOutListeners) l(); }
 
+/**
+ * A screen loaded when its route is first visited (its own chunk), so the first load is the
+ * shell and the sign-in screen only. A new screen is one line in the routes below:
+ * `{ path: 'e/:eventId/thing', lazy: screen(() => import('../features/thing/ThingScreen.tsx'), 'ThingScreen') },`
+ */
+function screen<M>(load: () => Promise<M>, name: keyof M & string): () => Promise<{ Component: ComponentType }> {
+  return async () => ({ Component: (await load())[name] as ComponentType });
+}
+
 const router = createBrowserRouter([
   {
     path: '/',
     element: <Shell />,
+    // Shown while the first screen's chunk loads.
+    hydrateFallbackElement: <p className="loading" role="status">Loading…</p>,
     children: [
       { index: true, element: <Navigate to="/events" replace /> },
-      { path: 'events', element: <EventsScreen /> },
-      { path: 'e/:eventId/setup', element: <EventSetupScreen /> },
-      { path: 'e/:eventId/dashboard', element: <DashboardScreen /> },
-      { path: 'e/:eventId/tickets', element: <TicketsScreen /> },
-      { path: 'e/:eventId/devices', element: <DevicesScreen /> },
-      { path: 'e/:eventId/staff', element: <StaffScreen /> },
+      { path: 'events', lazy: screen(() => import('../features/events/EventsScreen.tsx'), 'EventsScreen') },
+      { path: 'e/:eventId/setup', lazy: screen(() => import('../features/events/EventSetupScreen.tsx'), 'EventSetupScreen') },
+      { path: 'e/:eventId/tickets', lazy: screen(() => import('../features/tickets/TicketsScreen.tsx'), 'TicketsScreen') },
+      { path: 'e/:eventId/devices', lazy: screen(() => import('../features/devices/DevicesScreen.tsx'), 'DevicesScreen') },
+      { path: 'e/:eventId/staff', lazy: screen(() => import('../features/events/StaffScreen.tsx'), 'StaffScreen') },
+      { path: 'e/:eventId/dashboard', lazy: screen(() => import('../features/dashboard/DashboardScreen.tsx'), 'DashboardScreen') },
       { path: 'tickets', element: <NoEvent section="tickets" /> },
       { path: 'devices', element: <NoEvent section="devices" /> },
       { path: 'staff', element: <NoEvent section="staff" /> },
-      { path: 'users', element: <UsersScreen /> },
+      { path: 'users', lazy: screen(() => import('../features/users/UsersScreen.tsx'), 'UsersScreen') },
       { path: '*', element: <Navigate to="/events" replace /> },
     ],
   },

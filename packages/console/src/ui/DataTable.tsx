@@ -28,11 +28,12 @@ export function DataTable<T>(props: {
   useEffect(() => {
     if (onEndReached && rows.length > 0 && last >= rows.length - 10) onEndReached();
   }, [last, rows.length, onEndReached]);
-  // Sized columns give up to 40% of their width on a narrow screen (a tablet), so free-width columns (names) keep at
-  // least 6rem instead of shrinking to one letter; small ones (checkboxes) keep theirs.
+  // Every column but the small ones (checkboxes) shares the width in proportion to its size, down to its minSize
+  // or else 60% of its size (free-width columns, names, to 6rem). A fixed maximum (minmax(…px, …px)) let sized columns take their full
+  // width first and pushed the last column out of a 768 px wide table.
   const template = props.columns.map((c) => {
     if (!c.size || c.size === 150) return 'minmax(6rem, 1fr)';
-    return c.size <= 60 ? `${c.size}px` : `minmax(${Math.round(c.size * 0.6)}px, ${c.size}px)`;
+    return c.size <= 60 ? `${c.size}px` : `minmax(${c.minSize ?? Math.round(c.size * 0.6)}px, ${(c.size / 150).toFixed(2)}fr)`;
   }).join(' ');
   return (
     <div className="table" role="table" aria-label={props.label} aria-rowcount={rows.length + 1}>

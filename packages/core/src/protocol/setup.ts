@@ -96,3 +96,14 @@ export const TicketSearchQuery = Type.Object({
   after: Type.Optional(BoundedText({ maxLength: 15, pattern: '^[0-9]{1,15}$' })),
 });
 export type TicketSearchQuery = Static<typeof TicketSearchQuery>;
+
+/**
+ * `GET /devices` in pages: with any of these, the answer is `{devices, next_cursor}`, a page in the order
+ * the devices were registered; without, every device of the organisation as before (scripts, the CLI).
+ */
+export const DeviceListQuery = Type.Object({
+  event_id: Type.Optional(Uuid),
+  cursor: Type.Optional(Cursor),
+  limit: Type.Optional(Limit),
+});
+export type DeviceListQuery = Static<typeof DeviceListQuery>;

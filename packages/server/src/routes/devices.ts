@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
-import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, RevokeDeviceBody, Text, UpdateDeviceBody } from '@entrada/core';
+import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, DeviceListQuery, RevokeDeviceBody, Text, UpdateDeviceBody } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DomainError } from '../services/errors.ts';
+import { DomainError, invalid } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import { deviceView } from '../services/device-service.ts';
@@ -23,9 +23,20 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     return reply.status(201).send({ ...deviceView(device), id: device.pk, token });
   });
 
-  app.get('/api/v1/devices', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'The organisation\'s devices' } }, async (req) => {
+  app.get('/api/v1/devices', {
+    config: { auth: 'admin', role: 'viewer' },
+    schema: {
+      tags, querystring: DeviceListQuery,
+      summary: 'The organisation\'s devices. With event_id, cursor or limit: a page (registration order) as {devices, next_cursor}, of one event\'s devices with event_id; without: all of them',
+    },
+  }, async (req) => {
     const admin = req.admin;
-    return { devices: (await s.devices.list(admin.organisationId)).map(deviceView) };
+    const { event_id: eventId, cursor, limit } = req.query;
+    if (eventId === undefined && cursor === undefined && limit === undefined) return { devices: (await s.devices.list(admin.organisationId)).map(deviceView) };
+    const n = Number(limit ?? 200);
+    if (n < 1 || n > 500) throw invalid('limit must be between 1 and 500');
+    const page = await s.devices.page(admin.organisationId, eventId ?? null, cursor, n);
+    return { devices: page.devices.map(deviceView), next_cursor: page.nextCursor };
   });
 
   app.post('/api/v1/devices/:deviceId/events', {

@@ -1,5 +1,7 @@
 import { Type } from 'typebox';
-import { CancelTicketBody, CreateTicketsBody, TicketReasonBody, TicketSearchQuery, Uuid } from '@entrada/core';
+import {
+  CancelTicketBody, CreateTicketImportBody, CreateTicketsBody, TicketImportRowsBody, TicketReasonBody, TicketSearchQuery, Uuid,
+} from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
@@ -7,6 +9,7 @@ import type { Services } from '../services/container.ts';
 
 const EventParams = Type.Object({ eventId: Uuid });
 const TicketParams = Type.Object({ ticketId: Uuid });
+const ImportParams = Type.Object({ eventId: Uuid, importId: Uuid });
 
 // 10,000 tickets with holder names and long imported codes fit comfortably.
 const BULK_BODY_LIMIT = 8 * 1024 * 1024;
@@ -76,5 +79,38 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     schema: { tags, summary: 'Undo a cancellation (valid again from now)', params: TicketParams, body: TicketReasonBody },
   }, async (req) => {
     return s.tickets.setStatus(callerOf(req.admin), req.params.ticketId, 'reinstate', req.body.reason);
+  });
+
+  // Imports of any size, all or nothing: open a session, send chunks of up to 5,000 rows, commit.
+  app.post('/api/v1/events/:eventId/ticket-imports', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'Open a ticket import (all or nothing, any size): send its rows in chunks, then commit', params: EventParams, body: Type.Optional(CreateTicketImportBody) },
+  }, async (req, reply) => reply.status(201).send(await s.ticketImports.open(callerOf(req.admin), req.params.eventId, req.body ?? {})));
+
+  app.get('/api/v1/events/:eventId/ticket-imports/:importId', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'A ticket import: its state and how many rows are staged', params: ImportParams },
+  }, async (req) => s.ticketImports.get(callerOf(req.admin), req.params.eventId, req.params.importId));
+
+  app.post('/api/v1/events/:eventId/ticket-imports/:importId/rows', {
+    config: { auth: 'admin', role: 'manager' },
+    bodyLimit: BULK_BODY_LIMIT,
+    schema: {
+      tags, params: ImportParams, body: TicketImportRowsBody,
+      summary: 'Validate and stage up to 5,000 rows (start_row = rows staged + 1); a row at fault fails the whole import, naming the row',
+    },
+  }, async (req) => s.ticketImports.stage(callerOf(req.admin), req.params.eventId, req.params.importId, req.body));
+
+  app.post('/api/v1/events/:eventId/ticket-imports/:importId/commit', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'Every staged row becomes a ticket, in one transaction, or none does (duplicates named by row)', params: ImportParams },
+  }, async (req) => s.ticketImports.commit(callerOf(req.admin), req.params.eventId, req.params.importId));
+
+  app.delete('/api/v1/events/:eventId/ticket-imports/:importId', {
+    config: { auth: 'admin', role: 'manager' },
+    schema: { tags, summary: 'Abandon a ticket import: what it staged is deleted', params: ImportParams },
+  }, async (req, reply) => {
+    await s.ticketImports.abandon(callerOf(req.admin), req.params.eventId, req.params.importId);
+    return reply.status(204).send();
   });
 };

@@ -13,6 +13,7 @@ import type { ScanService } from './scan-service.ts';
 import type { TicketCache } from './ticket-cache.ts';
 import type { TableStats } from './table-stats.ts';
 import type { TicketService } from './ticket-service.ts';
+import type { TicketImportService } from './ticket-imports.ts';
 import type { ConflictService } from './sync/conflict-service.ts';
 import type { FeedService } from './sync/feed-service.ts';
 import type { LegacyReconcileService } from './sync/legacy-reconcile.ts';
@@ -48,6 +49,8 @@ export interface Services {
   accounts: AccountService;
   contexts: EventContexts;
   tickets: TicketService;
+  /** Imports of any size, staged in chunks and committed all or nothing. */
+  ticketImports: TicketImportService;
   ticketCache: TicketCache;
   events: EventService;
   setup: SetupService;

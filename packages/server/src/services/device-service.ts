@@ -4,7 +4,7 @@ import type { Database, Sql } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
 import {
-  addDeviceEvents, endSession, getDevice, getSession, insertDevice, listDevices, setDeviceStatus, startSession,
+  addDeviceEvents, endSession, getDevice, getSession, insertDevice, listDevices, listDevicesPage, setDeviceStatus, startSession,
   type DeviceRecord, type DeviceStatus, type SessionRecord,
 } from '../store/devices.ts';
 import { existingEventIds } from '../store/events.ts';
@@ -83,6 +83,25 @@ export class DeviceService {
 
   list(organisationId: string): Promise<DeviceRecord[]> {
     return listDevices(this.db, organisationId);
+  }
+
+  /** A page of devices (of one event, with `eventId`); the cursor is opaque to clients. */
+  async page(organisationId: string, eventId: string | null, cursor: string | undefined, limit: number): Promise<{ devices: DeviceRecord[]; nextCursor: string | null }> {
+    let after: { createdAt: string; deviceId: string } | null = null;
+    if (cursor !== undefined) {
+      try {
+        const [createdAt, deviceId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+        if (typeof createdAt === 'string' && /^[0-9: .+-]{10,40}$/.test(createdAt) && typeof deviceId === 'string' && deviceId.length <= 64) after = { createdAt, deviceId };
+      } catch { /* answered below */ }
+      if (after === null) throw invalid('cursor is not one this server gave; start again without it');
+    }
+    const rows = await listDevicesPage(this.db, organisationId, eventId, after, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      devices: page.map((r) => r.device),
+      nextCursor: rows.length > limit && last ? Buffer.from(JSON.stringify([last.key.createdAt, last.key.deviceId])).toString('base64url') : null,
+    };
   }
 
   /** Lets a device use more events; one of every event keeps every event. */

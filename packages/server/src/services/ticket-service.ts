@@ -1,4 +1,4 @@
-import { issueSignedCode, isInside, parseScannedCode, ticketIdOf, type CreateTicketsBody, type TicketStatus } from '@entrada/core';
+import { issueSignedCode, isInside, parseScannedCode, ticketIdOf, type CreateTicketsBody, type NewTicket, type TicketStatus } from '@entrada/core';
 import type { Database } from '../db/database.ts';
 import { deriveKey, seal, unseal } from '../crypto/seal.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
@@ -16,6 +16,9 @@ import type { TicketCache } from './ticket-cache.ts';
 import type { TableStats } from './table-stats.ts';
 
 export interface IssuedTicket { id: string; code: string; number: string }
+
+/** A new ticket checked against the event, before it has a serial. */
+export interface PreparedTicket { type: TypeContext; code: string | null; number: string | undefined; holderName: string | null }
 
 export interface TicketView {
   id: string; event_id: string; number: string; ticket_type_id: string; tier: string; holder_name: string | null;
@@ -43,46 +46,12 @@ export class TicketService {
    * number already used) rolls the whole batch back with a 409 naming it.
    */
   async create(organisationId: string, eventId: string, body: CreateTicketsBody): Promise<IssuedTicket[]> {
-    let ctx = await this.events.get(organisationId, eventId);
-    if (body.tickets.some((t) => !ctx.types.has(t.ticket_type_id))) ctx = (await this.contexts.refresh(eventId))!;
-    const seenCodes = new Map<string, number>();
-    const seenNumbers = new Map<string, number>();
-    const prepared = body.tickets.map((t, i) => {
-      const type = ctx.types.get(t.ticket_type_id);
-      if (!type) throw invalid(`/tickets/${i}/ticket_type_id is not a ticket type of this event`);
-      let code: string | null = null;
-      if (t.code !== undefined) {
-        const parsed = parseScannedCode(t.code);
-        if (parsed.kind === 'invalid') throw invalid(`/tickets/${i}/code is not a usable ticket code (${parsed.reason.replace('_', ' ')})`);
-        if (parsed.kind === 'signed') throw invalid(`/tickets/${i}/code looks like an Entrada-signed code; omit code to have one issued`);
-        code = parsed.code;
-        const twin = seenCodes.get(code);
-        if (twin !== undefined) throw new DomainError('DUPLICATE_CODE', `/tickets/${i}/code repeats /tickets/${twin}/code`);
-        seenCodes.set(code, i);
-      }
-      if (t.number !== undefined) {
-        const twin = seenNumbers.get(t.number);
-        if (twin !== undefined) throw new DomainError('DUPLICATE_NUMBER', `/tickets/${i}/number repeats /tickets/${twin}/number`);
-        seenNumbers.set(t.number, i);
-      }
-      return { type, code, number: t.number, holderName: t.holder_name ?? null };
-    });
+    const ctx = await this.contextFor(organisationId, eventId, body.tickets);
+    const prepared = this.prepare(ctx, body.tickets, (i, field) => `/tickets/${i}/${field}`);
 
     const issued = await this.db.transaction(async (tx) => {
       const first = await allocateSerials(tx, eventId, prepared.length);
-      const signer = prepared.some((p) => p.code === null) ? ctx.signer() : null;
-      const created: IssuedTicket[] = [];
-      const rows: NewTicketRow[] = prepared.map((p, i) => {
-        const serial = first + i;
-        const code = p.code ?? this.signedCode(ctx, p.type, serial, signer!);
-        const row: NewTicketRow = {
-          id: ticketIdOf(ctx.event.ref, serial), serial, typeId: p.type.id, number: p.number ?? String(serial), holderName: p.holderName,
-          codeKind: p.code === null ? 'signed' : 'imported', codeDigestHex: ctx.digest(code).toString('hex'),
-          sealedCodeHex: p.code === null ? null : seal(this.codeSealKey, Buffer.from(code, 'utf8')).toString('hex'),
-        };
-        created.push({ id: row.id, code, number: row.number });
-        return row;
-      });
+      const { rows, created } = this.rowsOf(ctx, prepared, first);
       const inserted = await insertTickets(tx, eventId, rows);
       if (inserted !== rows.length) {
         const clash = await clashingTicketKeys(tx, eventId, rows.map((r) => r.id), rows.map((r) => r.number), rows.map((r) => r.codeDigestHex));
@@ -97,6 +66,60 @@ export class TicketService {
     });
     this.stats?.recordWrites('tickets', issued.length);
     return issued;
+  }
+
+  /** The event's context, refreshed once when a ticket names a type this instance has not seen yet (made on another). */
+  async contextFor(organisationId: string, eventId: string, tickets: NewTicket[]): Promise<EventContext> {
+    const ctx = await this.events.get(organisationId, eventId);
+    if (tickets.some((t) => !ctx.types.has(t.ticket_type_id))) return (await this.contexts.refresh(eventId))!;
+    return ctx;
+  }
+
+  /**
+   * Checks new tickets without the database: the type is the event's, an imported code is usable and not
+   * Entrada-signed, no code or number repeats within the batch. `at(i, field)` names a field in errors.
+   */
+  prepare(ctx: EventContext, tickets: NewTicket[], at: (i: number, field: string) => string): PreparedTicket[] {
+    const seenCodes = new Map<string, number>();
+    const seenNumbers = new Map<string, number>();
+    return tickets.map((t, i) => {
+      const type = ctx.types.get(t.ticket_type_id);
+      if (!type) throw invalid(`${at(i, 'ticket_type_id')} is not a ticket type of this event`);
+      let code: string | null = null;
+      if (t.code !== undefined) {
+        const parsed = parseScannedCode(t.code);
+        if (parsed.kind === 'invalid') throw invalid(`${at(i, 'code')} is not a usable ticket code (${parsed.reason.replace('_', ' ')})`);
+        if (parsed.kind === 'signed') throw invalid(`${at(i, 'code')} looks like an Entrada-signed code; omit code to have one issued`);
+        code = parsed.code;
+        const twin = seenCodes.get(code);
+        if (twin !== undefined) throw new DomainError('DUPLICATE_CODE', `${at(i, 'code')} repeats ${at(twin, 'code')}`);
+        seenCodes.set(code, i);
+      }
+      if (t.number !== undefined) {
+        const twin = seenNumbers.get(t.number);
+        if (twin !== undefined) throw new DomainError('DUPLICATE_NUMBER', `${at(i, 'number')} repeats ${at(twin, 'number')}`);
+        seenNumbers.set(t.number, i);
+      }
+      return { type, code, number: t.number, holderName: t.holder_name ?? null };
+    });
+  }
+
+  /** Rows to insert for prepared tickets from serial `first` on: ids, default numbers, signed codes, digests, sealed imported codes. */
+  rowsOf(ctx: EventContext, prepared: PreparedTicket[], first: number): { rows: NewTicketRow[]; created: IssuedTicket[] } {
+    const signer = prepared.some((p) => p.code === null) ? ctx.signer() : null;
+    const created: IssuedTicket[] = [];
+    const rows: NewTicketRow[] = prepared.map((p, i) => {
+      const serial = first + i;
+      const code = p.code ?? this.signedCode(ctx, p.type, serial, signer!);
+      const row: NewTicketRow = {
+        id: ticketIdOf(ctx.event.ref, serial), serial, typeId: p.type.id, number: p.number ?? String(serial), holderName: p.holderName,
+        codeKind: p.code === null ? 'signed' : 'imported', codeDigestHex: ctx.digest(code).toString('hex'),
+        sealedCodeHex: p.code === null ? null : seal(this.codeSealKey, Buffer.from(code, 'utf8')).toString('hex'),
+      };
+      created.push({ id: row.id, code, number: row.number });
+      return row;
+    });
+    return { rows, created };
   }
 
   /** The ticket with its scan history: time, gate and device (with their names), verdict, reason, online or offline. */

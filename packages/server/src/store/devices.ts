@@ -53,6 +53,23 @@ export async function listDevices(sql: Sql, organisationId: string): Promise<Dev
   return rows.map(toDevice);
 }
 
+/**
+ * A page of the organisation's devices (those that may use `eventId`, when given: scoped to it or to every
+ * event) in registration order, after the keyset (created_at as the database's text, device_id): the
+ * devices_org index, so page 100 costs what page 1 does.
+ */
+export async function listDevicesPage(
+  sql: Sql, organisationId: string, eventId: string | null, after: { createdAt: string; deviceId: string } | null, limit: number,
+): Promise<Array<{ device: DeviceRecord; key: { createdAt: string; deviceId: string } }>> {
+  const rows = await sql.query<RawDevice & { created_at_text: string }>(
+    `SELECT ${DEVICE_COLUMNS}, created_at::text AS created_at_text FROM devices
+     WHERE organisation_id = $1 AND ($2::uuid IS NULL OR event_ids IS NULL OR $2::uuid = ANY(event_ids))
+       AND ($3::timestamptz IS NULL OR (created_at, device_id) > ($3::timestamptz, $4::text))
+     ORDER BY created_at, device_id LIMIT $5`,
+    [organisationId, eventId, after?.createdAt ?? null, after?.deviceId ?? null, limit]);
+  return rows.map((r) => ({ device: toDevice(r), key: { createdAt: r.created_at_text, deviceId: r.device_id } }));
+}
+
 export async function getDevice(sql: Sql, organisationId: string, deviceId: string): Promise<DeviceRecord | null> {
   const [row] = await sql.query<RawDevice>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE organisation_id = $1 AND device_id = $2`, [organisationId, deviceId]);
   return row ? toDevice(row) : null;

@@ -1,10 +1,10 @@
 /** Devices: pair, list (name, events, gate, status, last seen), rename / set gate, suspend / activate / revoke several at once. */
-import { useQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import type { ColumnDef, RowSelectionState } from '@tanstack/react-table';
-import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useMemo, useState, useSyncExternalStore, type FormEvent, type ReactNode } from 'react';
 import { useParams } from 'react-router';
 import { errorText } from '../../api/client.ts';
-import { devicesQuery, eventQuery, eventsQuery } from '../../api/queries.ts';
+import { eventDevicesQuery, eventQuery, eventsQuery } from '../../api/queries.ts';
 import type { DeviceView, EventDetail } from '../../api/types.ts';
 import { IfRole, useCan } from '../../auth/session.tsx';
 import { ago } from '../../lib/time.ts';
@@ -13,35 +13,50 @@ import { Empty, ErrorBox, Field, Modal, StatusBadge, TextField } from '../../ui/
 import { useBulkDeviceAction, useUpdateDevice, type DeviceAction } from './devices.queries.ts';
 import { PairDialog } from './PairDialog.tsx';
 
+const NARROW = '(max-width: 900px)';
+/** A tablet-wide screen: the devices of this event are listed without their Events column (the page is the event's). */
+function useNarrow(): boolean {
+  return useSyncExternalStore((notify) => {
+    const m = window.matchMedia(NARROW);
+    m.addEventListener('change', notify);
+    return () => m.removeEventListener('change', notify);
+  }, () => window.matchMedia(NARROW).matches);
+}
+
 export function DevicesScreen(): ReactNode {
   const { eventId = '' } = useParams();
   const event = useQuery(eventQuery(eventId));
   const events = useQuery(eventsQuery());
   const [pairing, setPairing] = useState(false);
-  const devices = useQuery({ ...devicesQuery(), refetchInterval: pairing ? 3000 : 30_000, placeholderData: (prev) => prev });
+  // Server pages of this event's devices (cursor), rendered virtualised; refreshed often while pairing so the new one shows.
+  const devices = useInfiniteQuery({ ...eventDevicesQuery(eventId), refetchInterval: pairing ? 3000 : 30_000 });
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = devices;
+  const more = useCallback(() => { if (hasNextPage && !isFetchingNextPage) void fetchNextPage(); }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [action, setAction] = useState<DeviceAction | null>(null);
   const [editing, setEditing] = useState<DeviceView | null>(null);
   const canManage = useCan('manager');
+  const narrow = useNarrow();
   const canSupervise = useCan('supervisor');
   const eventName = useMemo(() => new Map(events.data?.map((e) => [e.id, e.name])), [events.data]);
   const gateName = useMemo(() => new Map(event.data?.gates.map((g) => [g.id, g.name])), [event.data]);
-  const rows = useMemo(() => (devices.data ?? []).filter((d) => d.event_ids === null || d.event_ids.includes(eventId)), [devices.data, eventId]);
+  const rows = useMemo(() => devices.data?.pages.flatMap((p) => p.devices) ?? [], [devices.data]);
   const selected = rows.filter((d) => selection[d.device_id]);
   const now = Date.now();
 
   const columns = useMemo<ColumnDef<DeviceView, unknown>[]>(() => [
     ...(canSupervise ? [selectColumn<DeviceView>((d) => d.name)] : []),
     { header: 'Name', accessorKey: 'name' },
-    { header: 'Events', id: 'events', cell: (c) => (c.row.original.event_ids === null ? 'All events' : c.row.original.event_ids.map((id) => eventName.get(id) ?? '?').join(', ')) },
+    ...(narrow ? [] : [{ header: 'Events', id: 'events', cell: (c) => (c.row.original.event_ids === null ? 'All events' : c.row.original.event_ids.map((id) => eventName.get(id) ?? '?').join(', ')) } satisfies ColumnDef<DeviceView, unknown>]),
     { header: 'Gate', id: 'gate', size: 140, cell: (c) => (c.row.original.default_gate_id ? gateName.get(c.row.original.default_gate_id) ?? '?' : 'chosen on device') },
-    { header: 'Status', accessorKey: 'status', size: 120, cell: (c) => <StatusBadge status={c.row.original.status} /> },
+    { header: 'Status', accessorKey: 'status', size: 120, minSize: 100, cell: (c) => <StatusBadge status={c.row.original.status} /> },
     { header: 'Last seen', id: 'seen', size: 130, cell: (c) => ago(c.row.original.last_seen_at, now) },
     ...(canManage ? [{
-      id: 'edit', size: 90, header: () => <span className="sr-only">Edit</span>,
+      // The button's own width, padding included: never cut.
+      id: 'edit', size: 90, minSize: 84, header: () => <span className="sr-only">Edit</span>,
       cell: (c) => <button type="button" onClick={() => setEditing(c.row.original)} aria-label={`Edit ${c.row.original.name}`}>Edit</button>,
     } satisfies ColumnDef<DeviceView, unknown>] : []),
-  ], [canSupervise, canManage, eventName, gateName, now]);
+  ], [canSupervise, canManage, eventName, gateName, now, narrow]);
 
   return (
     <section>
@@ -60,9 +75,9 @@ export function DevicesScreen(): ReactNode {
       </IfRole>
       {devices.data && rows.length === 0 && <Empty>No scanners for this event yet. Pair one: it takes a minute.</Empty>}
       {rows.length > 0 && (
-        <DataTable label="Devices" data={rows} columns={columns} getRowId={(d) => d.device_id} rowSelection={selection} onRowSelectionChange={canSupervise ? setSelection : undefined} height={520} />
+        <DataTable label="Devices" data={rows} columns={columns} getRowId={(d) => d.device_id} rowSelection={selection} onRowSelectionChange={canSupervise ? setSelection : undefined} onEndReached={more} height={520} />
       )}
-      {pairing && event.data && <PairDialog event={event.data} devices={devices.data ?? []} onClose={() => setPairing(false)} />}
+      {pairing && event.data && <PairDialog event={event.data} onClose={() => setPairing(false)} />}
       {action && <BulkDialog action={action} devices={selected} onClose={(ok) => { setAction(null); if (ok) setSelection({}); }} />}
       {editing && event.data && <EditDeviceDialog device={editing} event={event.data} onClose={() => setEditing(null)} />}
     </section>

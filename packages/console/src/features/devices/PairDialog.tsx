@@ -1,11 +1,13 @@
 /**
  * Pair a scanner: a large QR of the pair URL (the server draws it), the code in text
- * and a countdown to its expiry. The device list behind refreshes every 3 s while this
- * is open, and the dialog says when the new device has paired.
+ * and a countdown to its expiry. The organisation's devices are asked for every 3 s while
+ * this is open, and the dialog says when a new one has paired.
  */
+import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { errorText } from '../../api/client.ts';
-import type { DeviceView, EventDetail, PairingCodeResponse } from '../../api/types.ts';
+import { devicesQuery } from '../../api/queries.ts';
+import type { EventDetail, PairingCodeResponse } from '../../api/types.ts';
 import { ErrorBox, Field, Modal, TextField } from '../../ui/kit.tsx';
 import { useCreatePairingCode } from './devices.queries.ts';
 
@@ -15,19 +17,23 @@ function useNow(ms = 1000): number {
   return now;
 }
 
-export function PairDialog({ event, devices, onClose }: { event: EventDetail; devices: DeviceView[]; onClose: () => void }): ReactNode {
+export function PairDialog({ event, onClose }: { event: EventDetail; onClose: () => void }): ReactNode {
   const [name, setName] = useState('');
   const [gateId, setGateId] = useState(event.gates[0]?.id ?? '');
   const [code, setCode] = useState<PairingCodeResponse | null>(null);
-  const [known] = useState(() => new Set(devices.map((d) => d.device_id)));
+  const devices = useQuery({ ...devicesQuery(), refetchInterval: 3000 }).data ?? [];
+  // The devices there were when the code was made: a device not among them has just paired.
+  const [known, setKnown] = useState<Set<string> | null>(null);
   const create = useCreatePairingCode();
   const now = useNow();
-  const fresh = code ? devices.find((d) => !known.has(d.device_id)) : undefined;
+  const fresh = code && known ? devices.find((d) => !known.has(d.device_id)) : undefined;
   const left = code ? Math.max(0, Math.round((Date.parse(code.expires_at) - now) / 1000)) : 0;
 
   function submit(e: FormEvent): void {
     e.preventDefault();
-    create.mutate({ event_id: event.id, ...(gateId ? { gate_id: gateId } : {}), ...(name.trim() ? { name: name.trim() } : {}) }, { onSuccess: setCode });
+    create.mutate({ event_id: event.id, ...(gateId ? { gate_id: gateId } : {}), ...(name.trim() ? { name: name.trim() } : {}) }, {
+      onSuccess: (made) => { setKnown(new Set(devices.map((d) => d.device_id))); setCode(made); },
+    });
   }
 
   return (

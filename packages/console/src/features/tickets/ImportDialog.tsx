@@ -1,17 +1,17 @@
 /**
  * Import tickets from a CSV: choose the file, map its columns, see the first rows and
- * every row's error before anything is written, then a progress bar. Up to 10,000 rows
- * go in one all-or-nothing call; larger files go in batches of 10,000, each all or nothing.
+ * every row's error before anything is written, then a progress bar. However large the
+ * file, it goes in as one all-or-nothing import: chunks of 5,000 rows are uploaded to an
+ * import session (the bar), then one commit writes them all or none.
  */
 import { useQueryClient } from '@tanstack/react-query';
-import { MAX_TICKETS_PER_CALL } from '@entrada/core';
 import { useMemo, useState, type ReactNode } from 'react';
 import { errorText } from '../../api/client.ts';
 import type { EventDetail } from '../../api/types.ts';
 import { ErrorBox, Field, Modal } from '../../ui/kit.tsx';
 import type { ParsedCsv } from './csv.worker.ts';
-import { chunks, guessMapping, prepareRows, type Mapping } from './import-rows.ts';
-import { createTickets } from './tickets.queries.ts';
+import { guessMapping, prepareRows, type Mapping } from './import-rows.ts';
+import { importTickets, type ImportPhase } from './tickets.queries.ts';
 
 function parseInWorker(file: File): Promise<ParsedCsv> {
   return new Promise((resolve, reject) => {
@@ -29,7 +29,7 @@ export function ImportDialog({ event, onClose }: { event: EventDetail; onClose: 
   const [fileName, setFileName] = useState('');
   const [mapping, setMapping] = useState<Mapping>({ number: null, holder_name: null, code: null, type: null });
   const [defaultType, setDefaultType] = useState(event.ticket_types[0]?.id ?? '');
-  const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
+  const [progress, setProgress] = useState<{ done: number; total: number; phase: ImportPhase } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [written, setWritten] = useState<number | null>(null);
   const qc = useQueryClient();
@@ -54,13 +54,10 @@ export function ImportDialog({ event, onClose }: { event: EventDetail; onClose: 
   async function write(): Promise<void> {
     if (!prepared || prepared.errors.length) return;
     setError(null);
-    let done = 0;
     try {
-      done = await createTickets(event.id, chunks(prepared.tickets), (d, t) => { done = d; setProgress({ done: d, total: t }); });
-      setWritten(done);
+      setWritten(await importTickets(event.id, prepared.tickets, (done, total, phase) => setProgress({ done, total, phase })));
     } catch (err) {
-      const partial = done > 0 ? ` The first ${done.toLocaleString('en')} tickets (whole batches of ${MAX_TICKETS_PER_CALL.toLocaleString('en')}) were written; the rest were not.` : ' Nothing was written.';
-      setError(`${errorText(err)}${partial}`);
+      setError(`${errorText(err)} Nothing was written.`);
       setProgress(null);
     } finally {
       await qc.invalidateQueries({ queryKey: ['events', event.id, 'tickets'] });
@@ -127,7 +124,16 @@ export function ImportDialog({ event, onClose }: { event: EventDetail; onClose: 
               {csv.errors.length > 0 && <ErrorBox error={`The file could not be read everywhere: line ${csv.errors[0]!.row + 1}: ${csv.errors[0]!.message}`} />}
             </>
           )}
-          {progress && <progress max={progress.total} value={progress.done} aria-label="Importing tickets" />}
+          {progress && (
+            <div className="import-progress">
+              <progress max={progress.total} value={progress.done} aria-label="Importing tickets" />
+              <p role="status" data-testid="import-progress" className="muted">
+                {progress.phase === 'upload'
+                  ? `Checking and uploading: ${progress.done.toLocaleString('en')} of ${progress.total.toLocaleString('en')} rows.`
+                  : `Writing all ${progress.total.toLocaleString('en')} tickets at once…`}
+              </p>
+            </div>
+          )}
           <ErrorBox error={error} />
           <div className="actions">
             <button type="button" onClick={onClose}>Cancel</button>

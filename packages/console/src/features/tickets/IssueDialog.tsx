@@ -4,8 +4,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { errorText } from '../../api/client.ts';
 import type { EventDetail } from '../../api/types.ts';
 import { ErrorBox, Field, Modal, TextField } from '../../ui/kit.tsx';
-import { chunks } from './import-rows.ts';
-import { createTickets } from './tickets.queries.ts';
+import { importTickets } from './tickets.queries.ts';
 
 const MAX = 100_000;
 
@@ -23,11 +22,13 @@ export function IssueDialog({ event, onClose }: { event: EventDetail; onClose: (
     if (!Number.isInteger(n) || n < 1 || n > MAX) return setError(`How many must be a whole number from 1 to ${MAX.toLocaleString('en')}.`);
     setError(null);
     try {
-      const made = await createTickets(event.id, chunks(Array.from({ length: n }, () => ({ ticket_type_id: typeId }))), (d, t) => setProgress({ done: d, total: t }));
+      // All or nothing: one import session, however many.
+      const made = await importTickets(event.id, Array.from({ length: n }, () => ({ ticket_type_id: typeId })), (d, t) => setProgress({ done: d, total: t }));
       setDone(made);
       await qc.invalidateQueries({ queryKey: ['events', event.id, 'tickets'] });
     } catch (err) {
-      setError(errorText(err));
+      setError(`${errorText(err)} No tickets were issued.`);
+      setProgress(null);
     }
   }
   return (

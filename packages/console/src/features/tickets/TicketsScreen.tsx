@@ -49,7 +49,7 @@ export function TicketsScreen(): ReactNode {
     { header: 'Number', accessorKey: 'number', size: 120, cell: (c) => <button type="button" className="link" onClick={() => setOpenId(c.row.original.id)}>{c.row.original.number}</button> },
     { header: 'Holder', accessorKey: 'holder_name', cell: (c) => c.row.original.holder_name ?? '—' },
     { header: 'Type', id: 'type', cell: (c) => types.get(c.row.original.ticket_type_id) ?? c.row.original.tier },
-    { header: 'Status', accessorKey: 'status', size: 110, cell: (c) => <StatusBadge status={c.row.original.status} /> },
+    { header: 'Status', accessorKey: 'status', size: 110, minSize: 100, cell: (c) => <StatusBadge status={c.row.original.status} /> },
     { header: 'Entries used', id: 'used', size: 110, cell: (c) => `${c.row.original.scans_used} of ${c.row.original.max_scans}` },
   ], [types]);
 

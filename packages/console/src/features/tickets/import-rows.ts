@@ -3,7 +3,7 @@
  * is written (the server's own schema, NewTicket, plus the ticket type by name and
  * numbers or codes repeated within the file). Pure: unit-tested without a browser.
  */
-import { NewTicket, MAX_TICKETS_PER_CALL } from '@entrada/core';
+import { NewTicket } from '@entrada/core';
 import { Value } from 'typebox/value';
 
 export interface Mapping { number: number | null; holder_name: number | null; code: number | null; type: number | null }
@@ -80,11 +80,4 @@ export function prepareRows(rows: readonly string[][], mapping: Mapping, types: 
     else tickets.push(t);
   });
   return { tickets, errors };
-}
-
-/** Batches for the bulk endpoint: each is all or nothing on the server (at most MAX_TICKETS_PER_CALL). */
-export function chunks<T>(items: readonly T[], size = MAX_TICKETS_PER_CALL): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

@@ -3,6 +3,7 @@ import { infiniteQueryOptions, useMutation, useQueryClient } from '@tanstack/rea
 import { api } from '../../api/client.ts';
 import { keys } from '../../api/queries.ts';
 import type { TicketPage, TicketRow, TicketView } from '../../api/types.ts';
+import { MAX_IMPORT_CHUNK_ROWS, type NewTicket, type TicketImportView } from '@entrada/core';
 
 export const PAGE = 500;
 
@@ -48,15 +49,32 @@ export function useTicketAction(eventId: string) {
   });
 }
 
-/** Creates tickets in batches; `onProgress(done, total)` after each. Each batch is all or nothing on the server. */
-export async function createTickets(eventId: string, batches: ReadonlyArray<readonly unknown[]>, onProgress: (done: number, total: number) => void): Promise<number> {
-  const total = batches.reduce((n, b) => n + b.length, 0);
-  let done = 0;
-  onProgress(0, total);
-  for (const batch of batches) {
-    await api.post(`/api/v1/events/${eventId}/tickets`, { tickets: batch });
-    done += batch.length;
-    onProgress(done, total);
+export type ImportPhase = 'upload' | 'commit';
+
+/**
+ * Creates tickets through an import session, all or nothing however many there are: the
+ * rows go up in chunks of 5,000 (each validated and staged by the server), then one commit
+ * writes them all in one transaction. `onProgress(done, total, phase)` after each chunk and
+ * before the commit. On any failure the session is abandoned (best effort; the server also
+ * drops stale ones) and nothing has been written.
+ */
+export async function importTickets(
+  eventId: string, tickets: readonly NewTicket[], onProgress: (done: number, total: number, phase: ImportPhase) => void,
+): Promise<number> {
+  const base = `/api/v1/events/${eventId}/ticket-imports`;
+  const session = await api.post<TicketImportView>(base, { total_rows: tickets.length });
+  try {
+    onProgress(0, tickets.length, 'upload');
+    for (let start = 0; start < tickets.length; start += MAX_IMPORT_CHUNK_ROWS) {
+      const chunk = tickets.slice(start, start + MAX_IMPORT_CHUNK_ROWS);
+      await api.post(`${base}/${session.id}/rows`, { start_row: start + 1, tickets: chunk });
+      onProgress(start + chunk.length, tickets.length, 'upload');
+    }
+    onProgress(tickets.length, tickets.length, 'commit');
+    const done = await api.post<{ imported: number }>(`${base}/${session.id}/commit`);
+    return done.imported;
+  } catch (err) {
+    await api.delete(`${base}/${session.id}`).catch(() => undefined);
+    throw err;
   }
-  return done;
 }
