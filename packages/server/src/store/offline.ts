@@ -171,12 +171,14 @@ export interface OfflineScanRow {
   implausibleTime: boolean;
   /** The scan_id of a timed-out online attempt of the same physical scan. */
   clientScanId: string | null;
+  /** The staff member logged in on the device (a staff id of the event, or null). */
+  staffId: string | null;
 }
 
 const SCAN_COPY_COLUMNS = [
   'event_id', 'id', 'seq', 'ticket_id', 'code_digest', 'result', 'reason', 'admits', 'direction', 'device_pk', 'device_id', 'gate_id',
   'scanned_at', 'received_at', 'source', 'local_result', 'payload_hash', 'chain_link', 'integrity', 'clock_uncertainty_ms', 'flags',
-  'record_status', 'sync_session_id', 'client_scan_id',
+  'record_status', 'sync_session_id', 'client_scan_id', 'staff_id',
 ] as const;
 
 /**
@@ -205,7 +207,7 @@ export async function insertOfflineScans(tx: Sql, ctx: {
     out += `${eventId}\t${copyText(r.id)}\t${copyNumber(r.seq)}\t${copyText(r.ticketId)}\t${copyByteaHex(r.digestHex)}\t${copyText(r.result)}\t`
       + `${copyText(r.reason)}\t${copyBoolean(r.admits)}\t${copyText(r.direction)}\t${device}\t${copyText(r.gateId)}\t`
       + `${copyTimestamp(r.scannedAt)}\t${received}\t${copyText(r.localResult)}\t${copyByteaHex(r.payloadHashHex)}\t${copyByteaHex(r.chainLinkHex)}\t`
-      + `${r.implausibleTime ? integrityTimeUnknown : integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\n`;
+      + `${r.implausibleTime ? integrityTimeUnknown : integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\t${copyText(r.staffId)}\n`;
   }
   await tx.copyRows('scans', SCAN_COPY_COLUMNS, out);
   return new Set(rows.map((r) => r.seq));
@@ -270,10 +272,17 @@ export interface Reconciliation {
  * locks meanwhile, so every round trip saved here shortens the wait of the
  * uploads that share a ticket. Returns the tickets' new versions.
  */
-export async function applyReconciliation(tx: Sql, eventId: string, w: Reconciliation): Promise<Map<string, number>> {
+export interface ReconciliationWritten {
+  /** The tickets' new versions. */
+  versions: Map<string, number>;
+  /** The conflicts inserted or changed, by losing scan id. */
+  conflictByLoser: Map<string, string>;
+}
+
+export async function applyReconciliation(tx: Sql, eventId: string, w: Reconciliation): Promise<ReconciliationWritten> {
   const { verdicts: v, states, conflicts: c } = w;
-  if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidLosers.length === 0) return new Map();
-  const rows = await tx.query<{ id: string; version: number }>(
+  if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidLosers.length === 0) return { versions: new Map(), conflictByLoser: new Map() };
+  const rows = await tx.query<{ id: string; version: number | null; loser: string | null }>(
     `WITH verdicts AS (
        UPDATE scans s SET record_status = u.status, conflict_reason = u.reason, winner_scan_id = u.winner, ambiguous = u.ambiguous,
          revision = s.revision + CASE WHEN u.is_new THEN 0 ELSE 1 END, tx = pg_current_xact_id()
@@ -289,7 +298,7 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
          updated_at = EXCLUDED.updated_at, tx = pg_current_xact_id()
        WHERE conflicts.winner_scan_id IS DISTINCT FROM EXCLUDED.winner_scan_id OR conflicts.reason <> EXCLUDED.reason
          OR conflicts.ambiguous <> EXCLUDED.ambiguous OR conflicts.status = 'void'
-       RETURNING 1
+       RETURNING conflicts.id, conflicts.loser_scan_id
      ), voided AS (${w.voidLosers.length === 0
       // Usually nothing to void. Planned on stale statistics (a burst's new conflicts), even an empty list was filtered
       // row by row through the status index: 2,000 open conflicts read per upload by the end of the benchmark.
@@ -297,12 +306,16 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
       : `UPDATE conflicts SET status = 'void', updated_at = $8, tx = pg_current_xact_id()
        WHERE event_id = $1 AND loser_scan_id = ANY($14::uuid[]) AND status = 'open' AND reason <> 'device_revoked'
        RETURNING 1`}
+     ), states AS (
+       UPDATE tickets t SET ${TICKET_STATE_SET}
+       FROM unnest($15::uuid[], $16::int[], $17::float8[], $18::text[], $19::uuid[], $20::float8[], $21::text[], $22::text[], $23::uuid[])
+         AS u(id, ${TICKET_STATE_COLUMNS})
+       WHERE t.event_id = $1 AND t.id = ANY($15::uuid[]) AND t.id = u.id
+       RETURNING t.id, t.version
      )
-     UPDATE tickets t SET ${TICKET_STATE_SET}
-     FROM unnest($15::uuid[], $16::int[], $17::float8[], $18::text[], $19::uuid[], $20::float8[], $21::text[], $22::text[], $23::uuid[])
-       AS u(id, ${TICKET_STATE_COLUMNS})
-     WHERE t.event_id = $1 AND t.id = ANY($15::uuid[]) AND t.id = u.id
-     RETURNING t.id, t.version`,
+     -- The tickets' new versions, and the conflicts written (by their losing scan: the caller knows which of them it opened).
+     SELECT id, version, NULL::uuid AS loser FROM states
+     UNION ALL SELECT id, NULL::int, loser_scan_id FROM upserted`,
     [eventId,
       textArray(v.map((x) => x.id)), textArray(v.map((x) => x.recordStatus)), textArray(v.map((x) => x.conflictReason)),
       textArray(v.map((x) => x.winnerScanId)), booleanArray(v.map((x) => x.ambiguous)), booleanArray(v.map((x) => x.isNew)),
@@ -312,7 +325,12 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
       textArray(w.voidLosers),
       textArray(states.map((s) => s.ticketId)), ...ticketStateArrays(states.map((s) => s.state))],
     { name: w.voidLosers.length === 0 ? 'sync_apply' : 'sync_apply_void' });
-  return new Map(rows.map((r) => [r.id, r.version]));
+  const out: ReconciliationWritten = { versions: new Map(), conflictByLoser: new Map() };
+  for (const r of rows) {
+    if (r.loser !== null) out.conflictByLoser.set(r.loser, r.id);
+    else out.versions.set(r.id, r.version!);
+  }
+  return out;
 }
 
 /** Opens (or reopens, on a retry with the same token) the sync session first, so scans can reference it. */
@@ -343,13 +361,15 @@ export async function quarantineDeviceScans(tx: Sql, devicePk: string, from: num
 }
 
 /** Puts quarantined scans in the organisers' review inbox (conflicts with reason device_revoked). */
-export async function openQuarantineConflicts(tx: Sql, eventId: string, scans: Array<{ ticketId: string; scanId: string }>, at: number): Promise<void> {
-  if (scans.length === 0) return;
-  await tx.query(
+export async function openQuarantineConflicts(tx: Sql, eventId: string, scans: Array<{ ticketId: string; scanId: string }>, at: number): Promise<string[]> {
+  if (scans.length === 0) return [];
+  const rows = await tx.query<{ id: string }>(
     `INSERT INTO conflicts (event_id, ticket_id, loser_scan_id, reason, created_at, updated_at)
      SELECT $1, u.ticket_id, u.scan_id, 'device_revoked', $4, $4 FROM unnest($2::uuid[], $3::uuid[]) AS u(ticket_id, scan_id)
-     ON CONFLICT (event_id, loser_scan_id) DO UPDATE SET reason = 'device_revoked', winner_scan_id = NULL, status = 'open', updated_at = $4, tx = pg_current_xact_id()`,
+     ON CONFLICT (event_id, loser_scan_id) DO UPDATE SET reason = 'device_revoked', winner_scan_id = NULL, status = 'open', updated_at = $4, tx = pg_current_xact_id()
+     RETURNING id`,
     [eventId, scans.map((s) => s.ticketId), scans.map((s) => s.scanId), new Date(at)]);
+  return rows.map((r) => r.id);
 }
 
 /** An organiser accepted a scan: it becomes a candidate again (forced when it had lost a first-scan-wins decision). */

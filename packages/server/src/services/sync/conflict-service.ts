@@ -5,7 +5,7 @@ import { getConflict, listConflicts, markResolved, type ConflictView } from '../
 import { lockTicketsById, openQuarantineConflicts, quarantineDeviceScans, reinstateScan } from '../../store/offline.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContexts } from '../event-context.ts';
-import { reconcileTickets } from './sync-service.ts';
+import { reconcileTickets } from './reconciliation.ts';
 
 const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
 

@@ -52,6 +52,7 @@ export class ImportService {
       const chunk = scans.slice(from, from + MAX_SYNC_SCANS).map((s) => ({
         qrcode: s.qrcode, scanned_at: s.scanned_at, seq: s.seq, direction: s.direction, gate_id: s.gate_id, local_result: s.local_result,
         ...(s.scan_id ? { scan_id: s.scan_id } : {}),
+        ...(s.staff_id ? { staff_id: s.staff_id } : {}),
       }));
       chunks.push({
         device, verifiedLinks, integrityFailure,

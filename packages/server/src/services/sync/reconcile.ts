@@ -12,6 +12,8 @@ export interface TicketReconciliation {
   changes: ScanVerdictOfRecord[];
   /** Every losing scan now: the conflicts that should be open. */
   conflicts: ScanVerdictOfRecord[];
+  /** Scans that lose now and did not before (new losers, and winners overtaken): their conflicts open. */
+  opened: string[];
   /** Scans that lost before and win now: their open conflicts become void. */
   revived: string[];
   admitted: string[];
@@ -49,6 +51,7 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
   const conflicts: ScanVerdictOfRecord[] = [];
   const admitted: string[] = [];
   const revived: string[] = [];
+  const opened: string[] = [];
   const winners: TicketReconciliation['winners'] = new Map();
   for (const { scan, verdict } of outcomes) {
     const before = findScan(scans, byId, scan.ref)!;
@@ -67,9 +70,10 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
       || next.winnerScanId !== before.winnerScanId || next.ambiguous !== before.ambiguous) {
       changes.push(next);
       if (before.recordStatus === 'conflict' && next.recordStatus === 'admitted') revived.push(before.id);
+      else if (before.recordStatus !== 'conflict' && next.recordStatus === 'conflict') opened.push(before.id);
     }
   }
-  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, revived, admitted, winners };
+  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, opened, revived, admitted, winners };
 }
 
 /**
