@@ -33,7 +33,7 @@ function prepared(s: ScanIn, index: number): PreparedScan {
   const c = chained(s);
   const hash = payloadHash(EVENT, DEVICE, c);
   return {
-    index, qrcode: s.code, seq: s.seq, scannedAt: c.scannedAt, direction: 'entry', gateId: null, localResult: c.localResult, scanId: c.scanId,
+    index, qrcode: s.code, seq: s.seq, scannedAt: c.scannedAt, direction: 'entry', gateId: null, localResult: c.localResult ?? null, scanId: c.scanId ?? null,
     staffId: s.staffId ?? null, hash, hashHex: hash.toString('hex'), digestHex: `digest-${s.code}`, codeProblem: null, eventCode: null,
     unparsed: false, flags: [], implausibleTime: false,
   };

@@ -33,6 +33,8 @@ export interface ScanRequest {
   gateId?: string | undefined;
   direction?: Direction | undefined;
   scanId?: string | undefined;
+  /** The staff member logged in on the device, as it says (checked against the event's staff where the scan is stored). */
+  staffId?: string | undefined;
 }
 
 /** What the scan endpoint answers (the wire type lives in core's protocol). */
@@ -78,7 +80,7 @@ export class ScanService {
     const now = this.now();
     const base: Omit<ScanRecordInput, 'ticketId' | 'codeDigest' | 'result' | 'reason' | 'admits'> = {
       eventId: ctx.event.id, scanId: req.scanId ?? randomUUID(), direction, devicePk: req.device.pk, deviceId: req.device.deviceId,
-      gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online',
+      gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online', staffId: req.staffId ?? null,
     };
     /**
      * `digest`: the code's keyed digest, recorded with the scan so a retry can be told from another code reusing
