@@ -71,7 +71,7 @@ function buildBatches(eventId: string, gateId: string): Batch[] {
       rows.push({
         id: uuidv7(), seq: i + 1, ticketId: randomUUID(), digestHex: fake.slice(k, k + 32), result: 'valid', reason: 'admitted_offline', admits: true,
         direction: 'entry', gateId, scannedAt: Date.now() - i * 1000, localResult: 'valid', payloadHashHex: fake.slice(k, k + 64),
-        chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null,
+        chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null, staffId: null,
       });
     }
     out.push({ ctx: { eventId, devicePk: randomUUID(), deviceId: `bench-${b}`, sessionId: randomUUID(), receivedAt: Date.now(), integrity: 'chain', uncertaintyMs: 2_000 }, rows });

@@ -122,7 +122,7 @@ export async function prepareSyncFloor(url: string, opts: {
         rows.push({
           id: uuidv7(), seq, ticketId: t.id, digestHex: t.digest, result: 'valid', reason: 'admitted_offline', admits: true,
           direction: 'entry', gateId: dev.gateId, scannedAt: at, localResult: 'valid', payloadHashHex: fake.slice(k, k + 64),
-          chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null,
+          chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null, staffId: null,
         });
         const admission = { at, direction: 'entry' as const, deviceId: dev.deviceId, gateId: dev.gateId };
         writes.push({ ticketId: t.id, expectedVersion: t.version, state: { entries: t.entries + 1, first: admission, last: admission } });

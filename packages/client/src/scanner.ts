@@ -38,6 +38,8 @@ export interface ScannerOptions {
   manifestMsPerTicket?: number;
   keepAcknowledged?: number;
   onStatus?: (status: SyncStatus) => void;
+  /** The staff member logged in on the device now (issue 13): sent with online scans and recorded with offline ones. */
+  staffId?: () => string | null;
 }
 
 export interface ScanOutcome {
@@ -145,10 +147,12 @@ export class Scanner {
   async scan(code: string, where: { gateId: string | null; direction: Direction }): Promise<ScanOutcome> {
     const scanId = this.newId();
     const now = this.clock.now();
+    const staffId = this.o.staffId?.() ?? null;
     if (!this.o.networkDown?.() && (this.sync.online || now >= this.nextProbeAt)) {
       try {
         const r = await this.api.request<ScanVerdictResponse>('POST', '/api/v1/scanning/scan', {
           code, event_id: this.o.eventId, ...(where.gateId ? { gate_id: where.gateId } : {}), direction: where.direction, scan_id: scanId,
+          ...(staffId ? { staff_id: staffId } : {}),
         }, this.o.onlineBudgetMs ?? 1_500);
         this.wentOnline();
         this.rememberOnline(r);
@@ -173,6 +177,7 @@ export class Scanner {
     if (!manifest) {
       const scan = await recordScan(store, eventId, device.deviceId, {
         qrcode: code, scannedAt: now, direction: where.direction, gateId: where.gateId, localResult: null, localReason: null, ticketId: null, scanId,
+        staffId: this.o.staffId?.() ?? null,
       });
       this.sync.notifyPending();
       return { source: 'offline', result: null, reason: null, message: NO_MANIFEST_MESSAGE, stale: true, scanId: scanId ?? '', seq: scan.seq, ticket: null };
@@ -186,6 +191,7 @@ export class Scanner {
       // The canonical spelling, so the server's digest matches whatever case the scanner produced.
       qrcode: d.code ?? code, scannedAt: now, direction: where.direction, gateId: where.gateId,
       localResult: d.verdict.result, localReason: d.verdict.reason, ticketId: d.ticket?.ticket_id ?? null, scanId,
+      staffId: this.o.staffId?.() ?? null,
     });
     this.sync.notifyPending();
     return {

@@ -20,6 +20,11 @@ export interface OutboxScan {
   localResult: ScanResult | null;
   localReason: VerdictReason | null;
   ticketId: string | null;
+  /**
+   * The staff member logged in on the device when it scanned (issue 13), uploaded with the scan. Outside the
+   * chain's canonical text (which predates it); absent on scans recorded before it existed.
+   */
+  staffId?: string | null;
   synced: boolean;
   /** The server's answer for this scan, once it gave one. */
   server?: { syncStatus: SyncStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean } | undefined;

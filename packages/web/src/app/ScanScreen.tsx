@@ -49,7 +49,7 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
       setStatus(s);
       if (engineRef) markReady(engineRef);
     };
-    BrowserEngine.start(store, creds, onStatus).then((e) => {
+    BrowserEngine.start(store, creds, onStatus, () => staff.id).then((e) => {
       if (cancelled) { e.stop(); return; }
       engineRef = e;
       setEngine(e);

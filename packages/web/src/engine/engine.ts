@@ -13,7 +13,7 @@ export class BrowserEngine {
   readonly scanner: Scanner;
   private readonly detach: () => void;
 
-  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void) {
+  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, staffId: () => string | null) {
     const { publicKey, sign } = signerOf(creds);
     this.scanner = new Scanner({
       store, baseUrl: location.origin, eventId: creds.event.id,
@@ -21,6 +21,8 @@ export class BrowserEngine {
       lock: webLocksSyncLock(`entrada-sync:${creds.event.id}`),
       networkDown: () => !navigator.onLine,
       onStatus,
+      // The staff member logged in on this device: every scan records them (issue 13).
+      staffId,
     });
     const online = (): void => { void this.scanner.sync.onOnline(); };
     const offline = (): void => { this.scanner.sync.onOffline(); };
@@ -35,8 +37,8 @@ export class BrowserEngine {
     };
   }
 
-  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void): Promise<BrowserEngine> {
-    const engine = new BrowserEngine(store, creds, onStatus);
+  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, staffId: () => string | null = () => null): Promise<BrowserEngine> {
+    const engine = new BrowserEngine(store, creds, onStatus, staffId);
     await engine.scanner.start();
     // The browser knows before any request fails.
     if (!navigator.onLine) engine.scanner.sync.onOffline();
