@@ -40,6 +40,9 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
   const queue = useRef<Promise<void>>(Promise.resolve());
   const verdictKey = useRef(0);
   const eventId = creds.event.id;
+  // Read by the engine at each scan (the staff member logged in now), without restarting it.
+  const staffId = useRef(staff.id);
+  staffId.current = staff.id;
 
   useEffect(() => {
     let engineRef: BrowserEngine | null = null;
@@ -49,7 +52,7 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
       setStatus(s);
       if (engineRef) markReady(engineRef);
     };
-    BrowserEngine.start(store, creds, onStatus, () => staff.id).then((e) => {
+    BrowserEngine.start(store, creds, onStatus, () => staffId.current).then((e) => {
       if (cancelled) { e.stop(); return; }
       engineRef = e;
       setEngine(e);
