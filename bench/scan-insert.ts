@@ -20,7 +20,7 @@ import { uuidv7 } from '../packages/server/src/crypto/uuidv7.ts';
 import type { Sql } from '../packages/server/src/db/database.ts';
 import { migrate } from '../packages/server/src/db/migrate.ts';
 import { openPostgres } from '../packages/server/src/db/postgres.ts';
-import { insertOfflineScans, type OfflineScanRow } from '../packages/server/src/store/offline.ts';
+import { insertOfflineScans, type OfflineScanRow } from '../packages/server/src/store/offline-scans.ts';
 import { booleanArray, byteaHexArray, numberArray, textArray } from '../packages/server/src/store/pg-arrays.ts';
 import { measureCpu, pidGroup } from './lib/cpu.ts';
 import { postgresGroupFor } from './lib/pg-processes.ts';

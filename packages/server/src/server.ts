@@ -35,7 +35,7 @@ import { ManifestService, type ManifestOptions } from './services/sync/manifest-
 import { syncStatus } from './services/sync/status.ts';
 import { deviceHealth, offlineHealth } from './services/sync/offline-health.ts';
 import { computeOccupancy } from './services/occupancy-service.ts';
-import { recordSyncFailure } from './store/offline.ts';
+import { recordSyncFailure } from './store/device-logs.ts';
 import { pingDatabase } from './store/maintenance.ts';
 import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';

@@ -4,7 +4,8 @@ import { payloadHash } from '../src/services/sync/integrity.ts';
 import { planUpload, type PlanInput, type PreparedScan } from '../src/services/sync/sync-plan.ts';
 import { answerUpload } from '../src/services/sync/sync-answer.ts';
 import type { ReconciledTicket } from '../src/services/sync/reconciliation.ts';
-import type { LockedTicket, ScanIdHolder, StoredOfflineScan } from '../src/store/offline.ts';
+import type { ScanIdHolder, StoredOfflineScan } from '../src/store/offline-scans.ts';
+import type { LockedTicket } from '../src/store/ticket-states.ts';
 
 // The plan of an upload, without a database (issue 11 §4): what was read in, the rows and outcomes out.
 

@@ -12,7 +12,7 @@ import { getSession } from '../store/devices.ts';
 import {
   admitIfUnchanged, admitWithoutGuard, getScan, recordUnmatchedScan, rejectIfUnchanged, type GuardedWrite, type ScanRecordInput,
 } from '../store/scans.ts';
-import { flagDevice } from '../store/offline.ts';
+import { flagDevice } from '../store/device-logs.ts';
 import type { TicketRecord } from '../store/tickets.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, GateContext, TypeContext } from './event-context.ts';

@@ -1,6 +1,7 @@
 import { replayTicket, type ReplayScan, type TicketScanState } from '@entrada/core';
 import type { EventContext, TypeContext } from '../event-context.ts';
-import type { CandidateScan, LockedTicket, RecordStatus, ScanVerdictOfRecord } from '../../store/offline.ts';
+import type { CandidateScan, RecordStatus, ScanVerdictOfRecord } from '../../store/offline-scans.ts';
+import type { LockedTicket } from '../../store/ticket-states.ts';
 
 export type { CandidateScan, RecordStatus, ScanVerdictOfRecord };
 

@@ -1,8 +1,8 @@
 import type { TicketScanState } from '@entrada/core';
 import type { Sql } from '../../db/database.ts';
-import {
-  applyReconciliation, candidateScans, compareAndSetTicketStates, lockTicketsById, type Reconciliation, type ReconciliationWritten, type LockedTicket,
-} from '../../store/offline.ts';
+import { candidateScans } from '../../store/offline-scans.ts';
+import { applyReconciliation, type Reconciliation, type ReconciliationWritten } from '../../store/reconciliation-writes.ts';
+import { compareAndSetTicketStates, lockTicketsById, type LockedTicket } from '../../store/ticket-states.ts';
 import type { EventContext } from '../event-context.ts';
 import { reconcileTicket, type CandidateScan, type TicketReconciliation } from './reconcile.ts';
 

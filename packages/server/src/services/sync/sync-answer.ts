@@ -1,5 +1,5 @@
 import { describeVerdict, type SyncResponse, type SyncResultItem, type Verdict, type VerdictReason } from '@entrada/core';
-import type { LockedTicket } from '../../store/offline.ts';
+import type { LockedTicket } from '../../store/ticket-states.ts';
 import type { EventContext } from '../event-context.ts';
 import type { ReconciledTicket } from './reconciliation.ts';
 import type { PreparedScan, UploadPlan } from './sync-plan.ts';

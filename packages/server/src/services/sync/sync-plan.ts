@@ -1,8 +1,7 @@
 import type { CodeRefusal, Direction, EventCode } from '@entrada/core';
 import { uuidv7 } from '../../crypto/uuidv7.ts';
-import type {
-  CandidateScan, LockedTicket, OfflineCopy, OfflineScanRow, RecordStatus, ScanIdHolder, StoredOfflineScan,
-} from '../../store/offline.ts';
+import type { CandidateScan, OfflineCopy, OfflineScanRow, RecordStatus, ScanIdHolder, StoredOfflineScan } from '../../store/offline-scans.ts';
+import type { LockedTicket } from '../../store/ticket-states.ts';
 import { verifyChain } from './integrity.ts';
 
 /**

@@ -7,10 +7,10 @@ import { nodeVerifier } from '../../crypto/ed25519-node.ts';
 import { DomainError, notFound } from '../errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
-import {
-  attachOfflineCopies, insertOfflineScans, lockDeviceLog, openQuarantineConflicts, openSyncSession, saveDeviceLog, scansByScanId, storedScansBySeq,
-  type DeviceLogRow, type ScanIdHolder, type StoredOfflineScan,
-} from '../../store/offline.ts';
+import { openQuarantineConflicts } from '../../store/conflicts.ts';
+import { lockDeviceLog, saveDeviceLog, type DeviceLogRow } from '../../store/device-logs.ts';
+import { attachOfflineCopies, insertOfflineScans, scansByScanId, storedScansBySeq, type ScanIdHolder, type StoredOfflineScan } from '../../store/offline-scans.ts';
+import { openSyncSession } from '../../store/sync-sessions.ts';
 import { staffOfEvent } from '../../store/staff.ts';
 import type { Bus, LiveScan } from '../bus.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
