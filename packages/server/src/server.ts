@@ -160,7 +160,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const accounts = new AccountService(db, bus, now);
   const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats);
   const sync = {
-    sync: syncService,
+    uploads: syncService,
     imports: new ImportService(db, syncService),
     manifest: new ManifestService(db, cursors, now, opts.manifest),
     feed: new FeedService(db, cursors),

@@ -1,4 +1,4 @@
-import type { Direction, ScanResult, SyncStatus, VerdictReason } from '@entrada/core';
+import type { Direction, ScanResult, SyncItemStatus, VerdictReason } from '@entrada/core';
 import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
 
 /**
@@ -27,12 +27,12 @@ export interface OutboxScan {
   staffId?: string | null;
   synced: boolean;
   /** The server's answer for this scan, once it gave one. */
-  server?: { syncStatus: SyncStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean } | undefined;
+  server?: { syncStatus: SyncItemStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean } | undefined;
 }
 
 export interface AckResult {
   seq: number;
-  syncStatus: SyncStatus;
+  syncStatus: SyncItemStatus;
   verdict: string | null;
   reason: string | null;
   message: string;

@@ -44,14 +44,15 @@ export const SyncBody = Type.Object({
 }, { additionalProperties: false });
 export type SyncBody = Static<typeof SyncBody>;
 
-export type SyncStatus = 'synced' | 'duplicate' | 'conflict' | 'failed';
+/** One uploaded scan's outcome in a sync answer (the client's SyncStatus is its sync loop's state: another thing). */
+export type SyncItemStatus = 'synced' | 'duplicate' | 'conflict' | 'failed';
 
 export interface SyncResultItem {
   qrcode: string;
   seq: number;
   status: number;
   message: string;
-  sync_status: SyncStatus;
+  sync_status: SyncItemStatus;
   verdict?: string;
   reason?: string;
   ambiguous?: boolean;

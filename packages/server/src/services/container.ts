@@ -24,7 +24,8 @@ import type { DeviceHealth } from './sync/offline-health.ts';
 import type { Occupancy } from './occupancy-service.ts';
 
 export interface OfflineServices {
-  sync: SyncService;
+  /** Offline uploads (`s.sync.uploads.upload`: issue 11 §5, once `s.sync.sync.sync`). */
+  uploads: SyncService;
   manifest: ManifestService;
   feed: FeedService;
   conflicts: ConflictService;

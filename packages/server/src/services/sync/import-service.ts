@@ -63,7 +63,7 @@ export class ImportService {
       if (scans.length === 0) break;
     }
     // All chunks in one transaction: the whole file is stored, or nothing of it (it can then be imported again).
-    const answers = await this.sync.syncAll(chunks);
+    const answers = await this.sync.uploadAll(chunks);
     const summary = { total_uploaded: 0, successful: 0, duplicates: 0, conflicts: 0, failed: 0 };
     const notable: SyncResultItem[] = [];
     for (const a of answers) {

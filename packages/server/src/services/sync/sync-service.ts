@@ -84,8 +84,8 @@ export class SyncService {
     private readonly stats?: TableStats,
   ) {}
 
-  async sync(req: SyncRequest): Promise<SyncResponse> {
-    return (await this.syncAll([req]))[0]!;
+  async upload(req: SyncRequest): Promise<SyncResponse> {
+    return (await this.uploadAll([req]))[0]!;
   }
 
   /**
@@ -93,7 +93,7 @@ export class SyncService {
    * imported log's chunks; a failure in the last chunk must not leave the
    * first ones applied).
    */
-  async syncAll(reqs: readonly SyncRequest[]): Promise<SyncResponse[]> {
+  async uploadAll(reqs: readonly SyncRequest[]): Promise<SyncResponse[]> {
     const begun: Begun[] = [];
     for (const req of reqs) begun.push(await this.begin(req));
     const applied = await this.inTransaction(async (tx) => {
