@@ -20,7 +20,7 @@ import { uuidv7 } from '../packages/server/src/crypto/uuidv7.ts';
 import type { Sql } from '../packages/server/src/db/database.ts';
 import { migrate } from '../packages/server/src/db/migrate.ts';
 import { openPostgres } from '../packages/server/src/db/postgres.ts';
-import { insertOfflineScans, type OfflineScanRow } from '../packages/server/src/store/offline.ts';
+import { insertOfflineScans, type OfflineScanRow } from '../packages/server/src/store/offline-scans.ts';
 import { booleanArray, byteaHexArray, numberArray, textArray } from '../packages/server/src/store/pg-arrays.ts';
 import { measureCpu, pidGroup } from './lib/cpu.ts';
 import { postgresGroupFor } from './lib/pg-processes.ts';
@@ -71,7 +71,7 @@ function buildBatches(eventId: string, gateId: string): Batch[] {
       rows.push({
         id: uuidv7(), seq: i + 1, ticketId: randomUUID(), digestHex: fake.slice(k, k + 32), result: 'valid', reason: 'admitted_offline', admits: true,
         direction: 'entry', gateId, scannedAt: Date.now() - i * 1000, localResult: 'valid', payloadHashHex: fake.slice(k, k + 64),
-        chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null,
+        chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null, staffId: null,
       });
     }
     out.push({ ctx: { eventId, devicePk: randomUUID(), deviceId: `bench-${b}`, sessionId: randomUUID(), receivedAt: Date.now(), integrity: 'chain', uncertaintyMs: 2_000 }, rows });

@@ -15,9 +15,9 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { TicketScanState } from '@entrada/core';
 import type { Sql } from '../../packages/server/src/db/database.ts';
-import {
-  applyReconciliation, candidateScans, compareAndSetTicketStates, lockTicketsById, storedScansBySeq,
-} from '../../packages/server/src/store/offline.ts';
+import { candidateScans, storedScansBySeq } from '../../packages/server/src/store/offline-scans.ts';
+import { applyReconciliation } from '../../packages/server/src/store/reconciliation-writes.ts';
+import { compareAndSetTicketStates, lockTicketsById } from '../../packages/server/src/store/ticket-states.ts';
 import { ticketsByDigests } from '../../packages/server/src/store/tickets.ts';
 
 export interface PlanSample {

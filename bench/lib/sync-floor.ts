@@ -43,7 +43,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { TicketScanState } from '@entrada/core';
 import { uuidv7 } from '../../packages/server/src/crypto/uuidv7.ts';
 import type { Sql } from '../../packages/server/src/db/database.ts';
-import { compareAndSetTicketStates, insertOfflineScans, type OfflineScanRow } from '../../packages/server/src/store/offline.ts';
+import { insertOfflineScans, type OfflineScanRow } from '../../packages/server/src/store/offline-scans.ts';
+import { compareAndSetTicketStates } from '../../packages/server/src/store/ticket-states.ts';
 import { measureCpu, type CpuUsage, type ProcessGroup } from './cpu.ts';
 import { LatencyRecorder, type LatencySummary } from './latency.ts';
 import { prng } from './offline.ts';
@@ -122,7 +123,7 @@ export async function prepareSyncFloor(url: string, opts: {
         rows.push({
           id: uuidv7(), seq, ticketId: t.id, digestHex: t.digest, result: 'valid', reason: 'admitted_offline', admits: true,
           direction: 'entry', gateId: dev.gateId, scannedAt: at, localResult: 'valid', payloadHashHex: fake.slice(k, k + 64),
-          chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null,
+          chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null, staffId: null,
         });
         const admission = { at, direction: 'entry' as const, deviceId: dev.deviceId, gateId: dev.gateId };
         writes.push({ ticketId: t.id, expectedVersion: t.version, state: { entries: t.entries + 1, first: admission, last: admission } });

@@ -10,7 +10,7 @@ export const MAX_UPLOAD_BATCH = 500;
 export type HeadSigner = (message: Uint8Array) => Uint8Array;
 
 /** What the scanner decided; the outbox adds the seq, the chain links and the sync state. */
-export type ScanToRecord = Pick<OutboxScan, 'qrcode' | 'scannedAt' | 'direction' | 'gateId' | 'localResult' | 'localReason' | 'ticketId' | 'scanId'>;
+export type ScanToRecord = Pick<OutboxScan, 'qrcode' | 'scannedAt' | 'direction' | 'gateId' | 'localResult' | 'localReason' | 'ticketId' | 'scanId' | 'staffId'>;
 
 function chained(s: { seq: number; qrcode: string; scannedAt: number; direction: Direction; gateId: string | null; localResult: string | null; scanId: string | null }): ChainedScan {
   return { seq: s.seq, qrcode: s.qrcode, scannedAt: s.scannedAt, direction: s.direction, gateId: s.gateId, localResult: s.localResult, scanId: s.scanId };
@@ -56,6 +56,8 @@ export function uploadBody(opts: {
       local_result: s.localResult,
       // The id of a timed-out online attempt: the server acknowledges the seq without admitting twice.
       ...(s.scanId ? { scan_id: s.scanId } : {}),
+      // Who was logged in: the server keeps it when it is staff of the event.
+      ...(s.staffId ? { staff_id: s.staffId } : {}),
     })),
   };
   const last = scans.at(-1);

@@ -49,6 +49,8 @@ export interface ScannerOptions {
   probeConnectivity?: boolean;
   /** The connectivity level changed (online / slow / offline), for the status bar. */
   onConnectivity?: (state: ConnectivityState) => void;
+  /** The staff member logged in on the device now (issue 13): sent with online scans and recorded with offline ones. */
+  staffId?: () => string | null;
 }
 
 export interface ScanOutcome {
@@ -186,11 +188,13 @@ export class Scanner {
   async scan(code: string, where: { gateId: string | null; direction: Direction }): Promise<ScanOutcome> {
     const scanId = this.newId();
     const now = this.clock.now();
+    const staffId = this.o.staffId?.() ?? null;
     // A slow or unreachable server (the connectivity probe's verdict) is not waited for: the gate decides at once.
     if (!this.o.networkDown?.() && !this.serverSlowOrDown() && (this.sync.online || now >= this.nextProbeAt)) {
       try {
         const r = await this.api.request<ScanVerdictResponse>('POST', '/api/v1/scanning/scan', {
           code, event_id: this.o.eventId, ...(where.gateId ? { gate_id: where.gateId } : {}), direction: where.direction, scan_id: scanId,
+          ...(staffId ? { staff_id: staffId } : {}),
         }, this.o.onlineBudgetMs ?? 1_500);
         this.connectivity.report('online', this.clock.now() - now);
         this.wentOnline();
@@ -217,6 +221,7 @@ export class Scanner {
     if (!manifest || manifest.event.id !== eventId) {
       const scan = await recordScan(store, eventId, device.deviceId, {
         qrcode: code, scannedAt: now, direction: where.direction, gateId: where.gateId, localResult: null, localReason: null, ticketId: null, scanId,
+        staffId: this.o.staffId?.() ?? null,
       });
       this.sync.notifyPending();
     this.emitStatus();
@@ -232,6 +237,7 @@ export class Scanner {
       // The canonical spelling, so the server's digest matches whatever case the scanner produced.
       qrcode: d.code ?? code, scannedAt: now, direction: where.direction, gateId: where.gateId,
       localResult: d.verdict.result, localReason: d.verdict.reason, ticketId: d.ticket?.ticket_id ?? null, scanId,
+      staffId: this.o.staffId?.() ?? null,
     });
     this.sync.notifyPending();
     this.emitStatus();

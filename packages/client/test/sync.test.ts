@@ -30,7 +30,7 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   let seed = 1;
-  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; keepAcknowledged?: number; networkDown?: () => boolean; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
+  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; keepAcknowledged?: number; networkDown?: () => boolean; staffId?: () => string | null; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
     let device = opts.device;
     if (!device) {
       const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(seed++));
@@ -42,6 +42,7 @@ describe('sync loop and scanner against the real server', () => {
       store: new MemoryStore(backing), baseUrl: opts.baseUrl ?? server.url, eventId: ev.eventId, fetch: opts.fetch ?? realFetch,
       device: { deviceId: device.deviceId, token: device.token, publicKey: device.keys.publicKey, sign: (m) => ed25519.sign(device.keys.secretKey, m) },
       random: () => 0.5, onlineBudgetMs: 1_500, ...(opts.keepAcknowledged !== undefined ? { keepAcknowledged: opts.keepAcknowledged } : {}), networkDown: opts.networkDown,
+      ...(opts.staffId ? { staffId: opts.staffId } : {}),
     });
     return { scanner, backing, device };
   }
@@ -82,6 +83,24 @@ describe('sync loop and scanner against the real server', () => {
     down = false;
     await scanner.sync.onOnline();
     expect((await scanner.status())).toMatchObject({ online: true, pending: 0 });
+    scanner.stop();
+  });
+
+  it('records the staff member logged in on the device with every scan, online and offline (issue 13)', async () => {
+    const staff = (await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: `gatekeeper${seed}`, name: 'Gatekeeper', pin: '4711' })).body.id as string;
+    const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    let down = false;
+    const { scanner, backing, device } = await makeScanner({ networkDown: () => down, staffId: () => staff });
+    await scanner.sync.syncNow();
+    expect(await scanner.scan(a!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ source: 'online', result: 'valid' });
+    down = true;
+    expect(await scanner.scan(b!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ source: 'offline', result: 'valid' });
+    // The outbox holds who scanned, so the upload carries it.
+    expect((await new MemoryStore(backing).all(ev.eventId)).map((s) => s.staffId)).toEqual([staff]);
+    down = false;
+    await scanner.sync.syncNow();
+    const rows = await tdb.db.query<{ source: string; staff_id: string | null }>(`SELECT source, staff_id FROM scans WHERE device_id = $1 ORDER BY source`, [device.deviceId]);
+    expect(rows).toEqual([{ source: 'offline', staff_id: staff }, { source: 'online', staff_id: staff }]);
     scanner.stop();
   });
 

@@ -37,7 +37,7 @@ import { syncStatus } from './services/sync/status.ts';
 import { deviceHealth, offlineHealth } from './services/sync/offline-health.ts';
 import { computeOccupancy } from './services/occupancy-service.ts';
 import { LiveService, type LiveOptions } from './services/live-service.ts';
-import { recordSyncFailure } from './store/offline.ts';
+import { recordSyncFailure } from './store/device-logs.ts';
 import { pingDatabase } from './store/maintenance.ts';
 import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';
@@ -164,7 +164,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const accounts = new AccountService(db, bus, now);
   const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats);
   const sync = {
-    sync: syncService,
+    uploads: syncService,
     imports: new ImportService(db, syncService),
     manifest: new ManifestService(db, cursors, now, opts.manifest),
     feed: new FeedService(db, cursors),

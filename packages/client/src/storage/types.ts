@@ -1,4 +1,4 @@
-import type { Direction, ScanResult, SyncStatus, VerdictReason } from '@entrada/core';
+import type { Direction, ScanResult, SyncItemStatus, VerdictReason } from '@entrada/core';
 import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
 
 /**
@@ -20,14 +20,19 @@ export interface OutboxScan {
   localResult: ScanResult | null;
   localReason: VerdictReason | null;
   ticketId: string | null;
+  /**
+   * The staff member logged in on the device when it scanned (issue 13), uploaded with the scan. Outside the
+   * chain's canonical text (which predates it); absent on scans recorded before it existed.
+   */
+  staffId?: string | null;
   synced: boolean;
   /** The server's answer for this scan, once it gave one. */
-  server?: { syncStatus: SyncStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean } | undefined;
+  server?: { syncStatus: SyncItemStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean } | undefined;
 }
 
 export interface AckResult {
   seq: number;
-  syncStatus: SyncStatus;
+  syncStatus: SyncItemStatus;
   verdict: string | null;
   reason: string | null;
   message: string;

@@ -20,6 +20,8 @@ export const SyncScan = Type.Object({
   gate_id: Type.Optional(Type.Union([Uuid, Type.Null()])),
   local_result: Type.Optional(Type.Union([ResultCode, Type.Null()])),
   scan_id: Type.Optional(UuidString({ description: 'The scan_id of an online attempt that timed out before this offline decision' })),
+  // Outside the signed payload (the hash chain's canonical text predates it): what a device says, checked against the event's staff.
+  staff_id: Type.Optional(UuidString({ description: 'The staff member logged in on the device when it scanned (an unknown id is stored as none and flagged)' })),
   // Sent by seed 001 clients; accepted and ignored.
   ticket_types: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 50 })),
 }, { additionalProperties: false });
@@ -42,14 +44,15 @@ export const SyncBody = Type.Object({
 }, { additionalProperties: false });
 export type SyncBody = Static<typeof SyncBody>;
 
-export type SyncStatus = 'synced' | 'duplicate' | 'conflict' | 'failed';
+/** One uploaded scan's outcome in a sync answer (the client's SyncStatus is its sync loop's state: another thing). */
+export type SyncItemStatus = 'synced' | 'duplicate' | 'conflict' | 'failed';
 
 export interface SyncResultItem {
   qrcode: string;
   seq: number;
   status: number;
   message: string;
-  sync_status: SyncStatus;
+  sync_status: SyncItemStatus;
   verdict?: string;
   reason?: string;
   ambiguous?: boolean;
@@ -113,6 +116,7 @@ export const DeviceLogImport = Type.Object({
     gate_id: Type.Optional(Type.Union([Uuid, Type.Null()])),
     local_result: Type.Optional(Type.Union([ResultCode, Type.Null()])),
     scan_id: Type.Optional(Uuid),
+    staff_id: Type.Optional(Uuid),
     // Device-side bookkeeping carried by the export; the server recomputes what it needs.
     link: Type.Optional(Text({ maxLength: 128 })),
     synced: Type.Optional(Type.Boolean()),

@@ -15,6 +15,8 @@ export const ScanBody = Type.Object({
   gate_id: Type.Optional(Uuid),
   direction: Type.Optional(DirectionSchema),
   scan_id: Type.Optional(Uuid),
+  /** The staff member logged in on the device (an id that is not staff of the scan's event is stored as none and flagged). */
+  staff_id: Type.Optional(Uuid),
 }, { additionalProperties: false });
 export type ScanBody = Static<typeof ScanBody>;
 

@@ -111,7 +111,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   }, async (req) => {
     const device = req.device;
     try {
-      return await s.sync.sync.sync({ device, body: req.body });
+      return await s.sync.uploads.upload({ device, body: req.body });
     } catch (err) {
       if (!(err instanceof DomainError) || err.status >= 500) {
         await s.sync.recordFailure(req.body.event_id, device.pk).catch(() => undefined);

@@ -42,7 +42,7 @@ export const scanningRoutes = (s: Services): FastifyPluginAsyncTypebox => async 
     const device = req.device;
     return s.scans.scan({
       device, code: req.body.code, sessionId: req.body.session_id, eventId: req.body.event_id, gateId: req.body.gate_id,
-      direction: req.body.direction, scanId: req.body.scan_id,
+      direction: req.body.direction, scanId: req.body.scan_id, staffId: req.body.staff_id,
     });
   });
 };

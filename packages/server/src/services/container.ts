@@ -26,7 +26,8 @@ import type { Occupancy } from './occupancy-service.ts';
 import type { LiveService } from './live-service.ts';
 
 export interface OfflineServices {
-  sync: SyncService;
+  /** Offline uploads (`s.sync.uploads.upload`: issue 11 §5, once `s.sync.sync.sync`). */
+  uploads: SyncService;
   manifest: ManifestService;
   feed: FeedService;
   conflicts: ConflictService;

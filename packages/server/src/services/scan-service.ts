@@ -12,7 +12,7 @@ import { getSession } from '../store/devices.ts';
 import {
   admitIfUnchanged, admitWithoutGuard, getScan, recordUnmatchedScan, rejectIfUnchanged, type GuardedWrite, type ScanRecordInput,
 } from '../store/scans.ts';
-import { flagDevice } from '../store/offline.ts';
+import { flagDevice } from '../store/device-logs.ts';
 import type { TicketRecord } from '../store/tickets.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, GateContext, TypeContext } from './event-context.ts';
@@ -33,10 +33,9 @@ export interface ScanRequest {
   gateId?: string | undefined;
   direction?: Direction | undefined;
   scanId?: string | undefined;
+  /** The staff member logged in on the device, as it says (checked against the event's staff where the scan is stored). */
+  staffId?: string | undefined;
 }
-
-/** What the scan endpoint answers (the wire type lives in core's protocol). */
-export type ScanOutcome = ScanVerdictResponse;
 
 // Contention on one ticket resolves in a couple of rounds; the bound only guards against a bug looping forever.
 const MAX_ATTEMPTS = 16;
@@ -69,7 +68,7 @@ export class ScanService {
     });
   }
 
-  async scan(req: ScanRequest): Promise<ScanOutcome> {
+  async scan(req: ScanRequest): Promise<ScanVerdictResponse> {
     // Every attempt becomes a scans row, whatever the verdict.
     this.stats?.recordWrites('scans', 1);
     const where = await this.resolveWhere(req);
@@ -78,14 +77,14 @@ export class ScanService {
     const now = this.now();
     const base: Omit<ScanRecordInput, 'ticketId' | 'codeDigest' | 'result' | 'reason' | 'admits'> = {
       eventId: ctx.event.id, scanId: req.scanId ?? randomUUID(), direction, devicePk: req.device.pk, deviceId: req.device.deviceId,
-      gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online',
+      gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online', staffId: req.staffId ?? null,
     };
     /**
      * `digest`: the code's keyed digest, recorded with the scan so a retry can be told from another code reusing
      * its scan_id (see replayed); `findsTickets`: whether a ticket is looked up by it (not for an unreadable code
      * or another event's signed code, which the sync path records without one).
      */
-    const unmatched = async (result: ScanResult, reason: VerdictReason, digest: Buffer, findsTickets: boolean): Promise<ScanOutcome> => {
+    const unmatched = async (result: ScanResult, reason: VerdictReason, digest: Buffer, findsTickets: boolean): Promise<ScanVerdictResponse> => {
       const stored = await recordUnmatchedScan(this.db, { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
       if (stored === 'session_ended') return this.ended(base.sessionId!);
       if (stored === 'replay') return this.replayed(ctx, base, digest, findsTickets);
@@ -227,7 +226,7 @@ export class ScanService {
    * health, sync status), without the code. The offline copy of a scan whose code could not be digested
    * (unreadable, another event's) holds no digest: it matches only such a code.
    */
-  private async replayed(ctx: EventContext, attempt: RetryKey, digest: Buffer, findsTickets: boolean): Promise<ScanOutcome> {
+  private async replayed(ctx: EventContext, attempt: RetryKey, digest: Buffer, findsTickets: boolean): Promise<ScanVerdictResponse> {
     const stored = await getScan(this.db, ctx.event.id, attempt.scanId);
     if (!stored) throw new DomainError('CONFLICT', 'scan_id is already used by another scan');
     const sameCode = stored.codeDigest ? stored.codeDigest.equals(digest) : !findsTickets;
@@ -244,12 +243,12 @@ export class ScanService {
 
   private async answer(
     ctx: EventContext, verdict: Verdict, direction: Direction, ticket: TicketRecord | null, type: TypeContext | null, scanId: string, now: number,
-  ): Promise<ScanOutcome> {
+  ): Promise<ScanVerdictResponse> {
     const gateName = (id: string): string | undefined => ctx.gates.get(id)?.name;
     const suggested = verdict.result === 'wrong_gate' && type
       ? [...ctx.gates.values()].filter((g) => zonesOverlap(g.zoneIds, type.zoneIds)).map((g) => g.name)
       : [];
-    const outcome: ScanOutcome = {
+    const outcome: ScanVerdictResponse = {
       result: verdict.result,
       reason: verdict.reason,
       message: describeVerdict(verdict, { timezone: ctx.event.timezone, now, gateName, suggestedGates: suggested }),

@@ -66,3 +66,15 @@ export async function conflictCounts(sql: Sql, eventId: string): Promise<{ open:
      FROM conflicts WHERE event_id = $1`, [eventId]);
   return { open: row!.open, ambiguous: row!.ambiguous, resolved: row!.resolved, oldestOpenAt: ms(row!.oldest) };
 }
+
+/** Puts quarantined scans in the organisers' review inbox (conflicts with reason device_revoked). */
+export async function openQuarantineConflicts(tx: Sql, eventId: string, scans: Array<{ ticketId: string; scanId: string }>, at: number): Promise<string[]> {
+  if (scans.length === 0) return [];
+  const rows = await tx.query<{ id: string }>(
+    `INSERT INTO conflicts (event_id, ticket_id, loser_scan_id, reason, created_at, updated_at)
+     SELECT $1, u.ticket_id, u.scan_id, 'device_revoked', $4, $4 FROM unnest($2::uuid[], $3::uuid[]) AS u(ticket_id, scan_id)
+     ON CONFLICT (event_id, loser_scan_id) DO UPDATE SET reason = 'device_revoked', winner_scan_id = NULL, status = 'open', updated_at = $4, tx = pg_current_xact_id()
+     RETURNING id`,
+    [eventId, scans.map((s) => s.ticketId), scans.map((s) => s.scanId), new Date(at)]);
+  return rows.map((r) => r.id);
+}

@@ -8,6 +8,8 @@ export interface ScanRecordInput {
   result: ScanResult; reason: VerdictReason; admits: boolean; direction: Direction;
   devicePk: string; deviceId: string; gateId: string | null; sessionId: string | null;
   scannedAt: number; source: 'online' | 'offline';
+  /** The staff member the device says is logged in: stored only if staff of the event, else flagged (migration 018). */
+  staffId: string | null;
 }
 
 export type GuardedWrite =
@@ -40,11 +42,11 @@ const SCAN_INSERT_COLUMNS = `event_id, id, ticket_id, code_digest, result, reaso
  */
 export async function admitIfUnchanged(sql: Sql, expectedVersion: number, next: TicketScanState, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
   const [row] = await sql.query<{ applied_version: number | null; existing: string | null; session_ended: boolean }>(
-    `SELECT applied_version, existing, session_ended FROM entrada_admit_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+    `SELECT applied_version, existing, session_ended FROM entrada_admit_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
     [...scanParams(s), next.entries,
       next.first ? new Date(next.first.at) : null, next.first?.deviceId ?? null, next.first?.gateId ?? null,
       next.last ? new Date(next.last.at) : null, next.last?.direction ?? null, next.last?.deviceId ?? null, next.last?.gateId ?? null,
-      expectedVersion, clientScanId],
+      expectedVersion, clientScanId, s.staffId],
     { name: 'scan_admit' },
   );
   if (row?.existing != null) return { kind: 'replay' };
@@ -79,8 +81,8 @@ export async function admitWithoutGuard(sql: Sql, next: TicketScanState, s: Scan
 /** Records a rejected scan, guarded by the same version check so a refusal is never based on stale state. */
 export async function rejectIfUnchanged(sql: Sql, expectedVersion: number, s: ScanRecordInput, clientScanId: boolean): Promise<GuardedWrite> {
   const [row] = await sql.query<{ recorded: boolean; existing: string | null; session_ended: boolean }>(
-    `SELECT recorded, existing, session_ended FROM entrada_reject_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-    [...scanParams(s), expectedVersion, clientScanId],
+    `SELECT recorded, existing, session_ended FROM entrada_reject_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+    [...scanParams(s), expectedVersion, clientScanId, s.staffId],
     { name: 'scan_reject' },
   );
   if (row?.existing != null) return { kind: 'replay' };
@@ -99,12 +101,13 @@ export async function recordUnmatchedScan(sql: Sql, s: ScanRecordInput): Promise
     `WITH live AS (
        SELECT $11::uuid IS NULL OR EXISTS (SELECT 1 FROM scan_sessions ss WHERE ss.event_id = $1 AND ss.id = $11 AND ss.status = 'active') AS live
      ), ins AS (
-       INSERT INTO scans (${SCAN_INSERT_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected' FROM live WHERE live.live
+       INSERT INTO scans (${SCAN_INSERT_COLUMNS}, staff_id, flags)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false, 'rejected', st.staff_id, st.flags
+       FROM live, entrada_scan_staff($1, $14::uuid) st WHERE live.live
        ON CONFLICT DO NOTHING RETURNING id
      )
      SELECT live.live, EXISTS (SELECT 1 FROM ins) AS recorded FROM live`,
-    scanParams(s), { name: 'scan_unmatched' });
+    [...scanParams(s), s.staffId], { name: 'scan_unmatched' });
   return row!.recorded ? 'recorded' : row!.live ? 'replay' : 'session_ended';
 }
 

@@ -99,3 +99,16 @@ export async function listEventLoginLogs(sql: Sql, eventId: string, limit: numbe
     ipAddress: r.ip_address, userAgent: r.user_agent, createdAt: ms(r.created_at)!,
   }));
 }
+
+/**
+ * Which of these ids are staff of the event (a scan's staff member, online or
+ * offline, must be: an id of another event names nobody here). One statement
+ * for a whole upload; deactivated staff still count (they were logged in when
+ * they scanned).
+ */
+export async function staffOfEvent(sql: Sql, eventId: string, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await sql.query<{ id: string }>(
+    'SELECT id FROM event_staff WHERE event_id = $1 AND id = ANY($2::uuid[])', [eventId, [...new Set(ids)]]);
+  return new Set(rows.map((r) => r.id));
+}

@@ -13,7 +13,10 @@ export class BrowserEngine {
   readonly scanner: Scanner;
   private readonly detach: () => void;
 
-  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, onConnectivity?: (c: ConnectivityState) => void) {
+  private constructor(
+    readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, staffId: () => string | null,
+    onConnectivity?: (c: ConnectivityState) => void,
+  ) {
     const { publicKey, sign } = signerOf(creds);
     this.scanner = new Scanner({
       store, baseUrl: location.origin, eventId: creds.event.id,
@@ -22,6 +25,8 @@ export class BrowserEngine {
       networkDown: () => !navigator.onLine,
       onStatus,
       ...(onConnectivity ? { onConnectivity } : {}),
+      // The staff member logged in on this device: every scan records them (issue 13).
+      staffId,
     });
     // The health probe follows the browser's word: none while it says offline, one at once when it says online.
     const online = (): void => { void this.scanner.connectivity.onOnline(); void this.scanner.sync.onOnline(); };
@@ -37,8 +42,11 @@ export class BrowserEngine {
     };
   }
 
-  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, onConnectivity?: (c: ConnectivityState) => void): Promise<BrowserEngine> {
-    const engine = new BrowserEngine(store, creds, onStatus, onConnectivity);
+  static async start(
+    store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, staffId: () => string | null = () => null,
+    onConnectivity?: (c: ConnectivityState) => void,
+  ): Promise<BrowserEngine> {
+    const engine = new BrowserEngine(store, creds, onStatus, staffId, onConnectivity);
     await engine.scanner.start();
     // The browser knows before any request fails.
     if (!navigator.onLine) { engine.scanner.sync.onOffline(); engine.scanner.connectivity.onOffline(); }

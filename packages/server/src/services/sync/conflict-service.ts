@@ -2,10 +2,12 @@ import type { ResolveConflictBody } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { DomainError, notFound } from '../errors.ts';
 import { getConflict, listConflicts, markResolved, type ConflictView } from '../../store/conflicts.ts';
-import { lockTicketsById, openQuarantineConflicts, quarantineDeviceScans, reinstateScan } from '../../store/offline.ts';
+import { openQuarantineConflicts } from '../../store/conflicts.ts';
+import { quarantineDeviceScans, reinstateScan } from '../../store/offline-scans.ts';
+import { lockTicketsById } from '../../store/ticket-states.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContexts } from '../event-context.ts';
-import { reconcileTickets } from './sync-service.ts';
+import { reconcileTickets } from './reconciliation.ts';
 
 const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
 

@@ -52,6 +52,7 @@ export class ImportService {
       const chunk = scans.slice(from, from + MAX_SYNC_SCANS).map((s) => ({
         qrcode: s.qrcode, scanned_at: s.scanned_at, seq: s.seq, direction: s.direction, gate_id: s.gate_id, local_result: s.local_result,
         ...(s.scan_id ? { scan_id: s.scan_id } : {}),
+        ...(s.staff_id ? { staff_id: s.staff_id } : {}),
       }));
       chunks.push({
         device, verifiedLinks, integrityFailure,
@@ -62,7 +63,7 @@ export class ImportService {
       if (scans.length === 0) break;
     }
     // All chunks in one transaction: the whole file is stored, or nothing of it (it can then be imported again).
-    const answers = await this.sync.syncAll(chunks);
+    const answers = await this.sync.uploadAll(chunks);
     const summary = { total_uploaded: 0, successful: 0, duplicates: 0, conflicts: 0, failed: 0 };
     const notable: SyncResultItem[] = [];
     for (const a of answers) {

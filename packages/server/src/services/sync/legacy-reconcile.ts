@@ -3,10 +3,11 @@ import { parseEventTime, type ReconcileBody } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { DomainError } from '../errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
-import { insertLegacyScans, lockTicketsById, ticketEvents } from '../../store/offline.ts';
-import type { Bus } from '../bus.ts';
+import { insertLegacyScans } from '../../store/offline-scans.ts';
+import { lockTicketsById, ticketEvents } from '../../store/ticket-states.ts';
+import type { Bus, LiveScan } from '../bus.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
-import { reconcileTickets, type ReconciledTicket } from './sync-service.ts';
+import { openedConflictIds, reconcileTickets, type ReconciledTicket } from './reconciliation.ts';
 
 const NOT_REGISTERED_FOR_EVENT = 'This device is not registered for this ticket\'s event; an organiser can add the event to it (POST /api/v1/devices/{deviceId}/events)';
 
@@ -76,7 +77,7 @@ export class LegacyReconcileService {
       return out;
     });
     for (const { eventId, rows, fresh, reconciled } of applied) {
-      const lost = new Set([...reconciled.values()].flatMap((r) => r.conflicts.map((c) => c.id)));
+      const lost = new Map([...reconciled.values()].flatMap((r) => r.conflicts.map((c) => [c.id, c.conflictReason] as const)));
       for (const r of rows) {
         const res = results[r.index]!;
         if (!fresh.has(`${r.ticketId}|${r.scannedAt}`)) {
@@ -92,6 +93,14 @@ export class LegacyReconcileService {
       for (const r of reconciled.values()) {
         if (r.version !== undefined) this.bus.publish({ type: 'ticket_changed', eventId, ticketId: r.ticketId, version: r.version });
       }
+      // The live stream: one message per event of the call for its stored scans, one for the conflicts they opened.
+      const scans: LiveScan[] = rows.filter((r) => fresh.has(`${r.ticketId}|${r.scannedAt}`)).map((r) => ({
+        scanId: r.id, at: r.scannedAt, receivedAt, gateId: null, deviceId: device.deviceId, staffId: null, direction: 'entry',
+        verdict: lost.has(r.id) ? 'conflict' : r.admits ? 'admitted' : 'rejected', reason: lost.has(r.id) ? lost.get(r.id) ?? 'conflict' : r.reason, offline: true, ticketId: r.ticketId,
+      }));
+      if (scans.length > 0) this.bus.publish({ type: 'scans_recorded', eventId, scans });
+      const opened = openedConflictIds(reconciled.values());
+      if (opened.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: opened, state: 'opened' });
     }
     const reconciled = results.filter((r) => r.status === 'SUCCESS').length;
     return { success: true, reconciled, failed: results.length - reconciled, results };

@@ -1,7 +1,7 @@
 import type { Database } from '../../db/database.ts';
 import { ms } from '../../store/rows.ts';
 import { conflictCounts } from '../../store/conflicts.ts';
-import { deviceSyncStates } from '../../store/offline.ts';
+import { deviceSyncStates } from '../../store/device-logs.ts';
 import type { EventContext } from '../event-context.ts';
 import { missingCount, type SeqRange } from './seq-ranges.ts';
 

@@ -1,6 +1,7 @@
 import { replayTicket, type ReplayScan, type TicketScanState } from '@entrada/core';
 import type { EventContext, TypeContext } from '../event-context.ts';
-import type { CandidateScan, LockedTicket, RecordStatus, ScanVerdictOfRecord } from '../../store/offline.ts';
+import type { CandidateScan, RecordStatus, ScanVerdictOfRecord } from '../../store/offline-scans.ts';
+import type { LockedTicket } from '../../store/ticket-states.ts';
 
 export type { CandidateScan, RecordStatus, ScanVerdictOfRecord };
 
@@ -12,6 +13,8 @@ export interface TicketReconciliation {
   changes: ScanVerdictOfRecord[];
   /** Every losing scan now: the conflicts that should be open. */
   conflicts: ScanVerdictOfRecord[];
+  /** Scans that lose now and did not before (new losers, and winners overtaken): their conflicts open. */
+  opened: string[];
   /** Scans that lost before and win now: their open conflicts become void. */
   revived: string[];
   admitted: string[];
@@ -49,6 +52,7 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
   const conflicts: ScanVerdictOfRecord[] = [];
   const admitted: string[] = [];
   const revived: string[] = [];
+  const opened: string[] = [];
   const winners: TicketReconciliation['winners'] = new Map();
   for (const { scan, verdict } of outcomes) {
     const before = findScan(scans, byId, scan.ref)!;
@@ -67,9 +71,10 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
       || next.winnerScanId !== before.winnerScanId || next.ambiguous !== before.ambiguous) {
       changes.push(next);
       if (before.recordStatus === 'conflict' && next.recordStatus === 'admitted') revived.push(before.id);
+      else if (before.recordStatus !== 'conflict' && next.recordStatus === 'conflict') opened.push(before.id);
     }
   }
-  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, revived, admitted, winners };
+  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, opened, revived, admitted, winners };
 }
 
 /**

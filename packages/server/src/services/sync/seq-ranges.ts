@@ -1,4 +1,4 @@
-import type { SeqRange } from '../../store/offline.ts';
+import type { SeqRange } from '../../store/device-logs.ts';
 
 export type { SeqRange };
 

@@ -1,5 +1,6 @@
 import type { Database } from '../../db/database.ts';
-import { deviceScanCounts, lastSyncSession } from '../../store/offline.ts';
+import { deviceScanCounts } from '../../store/offline-scans.ts';
+import { lastSyncSession } from '../../store/sync-sessions.ts';
 import { ms } from '../../store/rows.ts';
 import type { EventContext } from '../event-context.ts';
 import type { DeviceHealth } from './offline-health.ts';
