@@ -18,6 +18,7 @@ import { offlineRoutes } from './routes/offline.ts';
 import { defaultConsoleDir, defaultWebDir, registerConsoleApp, registerWebApp } from './routes/web-app.ts';
 import { pairingRoutes } from './routes/pairing.ts';
 import { staffRoutes } from './routes/staff.ts';
+import { fleetRoutes } from './routes/fleet.ts';
 
 export interface AppOptions {
   logger: Logger | false;
@@ -87,4 +88,5 @@ const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api)
   await api.register(staffRoutes(services));
   await api.register(scanningRoutes(services));
   await api.register(offlineRoutes(services));
+  await api.register(fleetRoutes(services));
 };

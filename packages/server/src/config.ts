@@ -41,6 +41,8 @@ export interface Config {
    * start when the first organisation has no user yet (both or neither).
    */
   owner: { email: string; password: string } | undefined;
+  /** ENTRADA_ALERT_INTERVAL_MS: how often alert rules are evaluated (default 15 s; 0 turns the timer off). */
+  alertIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webDir: env.ENTRADA_WEB_DIR ? path.resolve(env.ENTRADA_WEB_DIR) : undefined,
     trustProxy: parseTrustProxy(nonEmpty(env.ENTRADA_TRUST_PROXY)),
     owner: parseOwner(env),
+    alertIntervalMs: parseInteger(env.ENTRADA_ALERT_INTERVAL_MS ?? '15000', 'ENTRADA_ALERT_INTERVAL_MS', 0, 86_400_000),
   };
 }
 

@@ -39,6 +39,9 @@ import { recordSyncFailure } from './store/offline.ts';
 import { pingDatabase } from './store/maintenance.ts';
 import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';
+import { FleetService } from './services/fleet-service.ts';
+import { AlertService, type AlertServiceOptions } from './services/alert-service.ts';
+import { silentNotifier, type Notifier } from './services/notifications.ts';
 
 export const VERSION = '0.1.0';
 
@@ -134,6 +137,10 @@ export interface ServiceOptions {
   unsafeDisableAdmissionGuard?: boolean | undefined;
   /** Manifest cache and build limits (defaults in ManifestService). */
   manifest?: Partial<ManifestOptions> | undefined;
+  /** Webhooks and email (issue 13); silentNotifier when not given. */
+  notifier?: Notifier | undefined;
+  /** Test-only options of the alert evaluator. */
+  alerts?: AlertServiceOptions | undefined;
 }
 
 export function createServices(db: Database, opts: ServiceOptions): Services {
@@ -173,10 +180,14 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   };
   const setup = new SetupService(db, events, directory);
   const audit = new AuditService(db, events);
-  return {
+  const fleet = new FleetService(db, contexts, bus, now);
+  const services: Services = {
     bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats,
+    fleet, notifier: opts.notifier ?? silentNotifier,
+    alerts: new AlertService(db, contexts, fleet, bus, () => services.notifier, now, opts.log, opts.alerts),
     occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
   };
+  return services;
 }
 
 export interface RunningServer {
@@ -212,6 +223,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest });
   const stopLoggingOutages = logDatabaseOutages(db, log);
   const cleanup = async (): Promise<void> => {
+    await services.alerts.stop();
     stopLoggingOutages();
     services.auth.close();
     await services.bus.close();
@@ -226,6 +238,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     });
     app = await buildApp(services, { logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}) });
     await app.listen({ port: config.port, host: config.host });
+    services.alerts.start(config.alertIntervalMs);
   } catch (err) {
     // A failed start (port in use, bad database) must not leave timers or connections holding the process open.
     await cleanup().catch(() => undefined);

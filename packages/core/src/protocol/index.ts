@@ -9,3 +9,4 @@ export * from './admin-tokens.ts';
 export * from './roles.ts';
 export * from './accounts.ts';
 export * from './setup.ts';
+export * from './fleet.ts';

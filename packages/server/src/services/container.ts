@@ -22,6 +22,9 @@ import type { ImportService } from './sync/import-service.ts';
 import type { EventContext } from './event-context.ts';
 import type { DeviceHealth } from './sync/offline-health.ts';
 import type { Occupancy } from './occupancy-service.ts';
+import type { FleetService } from './fleet-service.ts';
+import type { AlertService } from './alert-service.ts';
+import type { Notifier } from './notifications.ts';
 
 export interface OfflineServices {
   sync: SyncService;
@@ -57,6 +60,12 @@ export interface Services {
   scans: ScanService;
   sync: OfflineServices;
   stats: TableStats;
+  /** Scanner heartbeats and the fleet table (issue 13 §2). */
+  fleet: FleetService;
+  /** Alert rules, evaluation and acknowledgement (issue 13 §3). */
+  alerts: AlertService;
+  /** Webhooks and email (issue 13 §3); silent unless configured. Read at each use, so it can be swapped after creation. */
+  notifier: Notifier;
   /** People inside and admitted at an event. */
   occupancy(ctx: EventContext): Promise<Occupancy>;
   /** Resolves when the database answers (the health probe). */
