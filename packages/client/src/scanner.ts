@@ -6,7 +6,7 @@ import { ManifestIndex } from './manifest.ts';
 import { mergeTicket, type ManifestUpdate } from './manifest-types.ts';
 import { exportLog, recordScan, type DeviceLogExport, type HeadSigner } from './outbox.ts';
 import type { ClientStore, OutboxScan } from './storage/types.ts';
-import { SyncLoop, type SyncLock, type SyncStatus } from './sync-loop.ts';
+import { SyncLoop, type HeartbeatOptions, type SyncLock, type SyncStatus } from './sync-loop.ts';
 
 export interface ScannerOptions {
   store: ClientStore;
@@ -38,6 +38,8 @@ export interface ScannerOptions {
   manifestMsPerTicket?: number;
   keepAcknowledged?: number;
   onStatus?: (status: SyncStatus) => void;
+  /** Heartbeats to the server every 30 s while online and after each sync (see SyncLoopOptions). */
+  heartbeat?: HeartbeatOptions;
 }
 
 export interface ScanOutcome {
@@ -84,7 +86,7 @@ export class Scanner {
       deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
       requestTimeoutMs: o.requestTimeoutMs, manifestMsPerTicket: o.manifestMsPerTicket, keepAcknowledged: o.keepAcknowledged, networkDown: o.networkDown,
       onManifestChanged: (update) => this.manifestChanged(update),
-      onStatus: o.onStatus,
+      onStatus: o.onStatus, heartbeat: o.heartbeat,
     });
   }
 

@@ -40,6 +40,9 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
   const queue = useRef<Promise<void>>(Promise.resolve());
   const verdictKey = useRef(0);
   const eventId = creds.event.id;
+  // Read by each heartbeat: the gate and staff member now, without restarting the engine when they change.
+  const where = useRef({ gateId: gate.gateId, staffId: staff.id });
+  where.current = { gateId: gate.gateId, staffId: staff.id };
 
   useEffect(() => {
     let engineRef: BrowserEngine | null = null;
@@ -49,7 +52,7 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
       setStatus(s);
       if (engineRef) markReady(engineRef);
     };
-    BrowserEngine.start(store, creds, onStatus).then((e) => {
+    BrowserEngine.start(store, creds, onStatus, () => where.current).then((e) => {
       if (cancelled) { e.stop(); return; }
       engineRef = e;
       setEngine(e);

@@ -1,6 +1,10 @@
-import { Scanner, webLocksSyncLock, type ClientStore, type ScanOutcome, type SyncStatus } from '@entrada/client';
+import { Scanner, webLocksSyncLock, type ClientStore, type HeartbeatContext, type ScanOutcome, type SyncStatus } from '@entrada/client';
 import type { Direction } from '@entrada/core';
 import { signerOf, type DeviceCredentials } from '../device/credentials.ts';
+import { watchBattery } from './battery.ts';
+
+/** The scanner app's version as heartbeats report it (organisers see which devices run an old build). */
+export const APP_VERSION = `web ${import.meta.env.VITE_APP_VERSION ?? '0.1.0'}`;
 
 export interface GateChoice { gateId: string | null; direction: Direction }
 
@@ -13,14 +17,17 @@ export class BrowserEngine {
   readonly scanner: Scanner;
   private readonly detach: () => void;
 
-  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void) {
+  private constructor(readonly store: ClientStore, readonly creds: DeviceCredentials, onStatus: (s: SyncStatus) => void, context: () => Omit<HeartbeatContext, 'battery'>) {
     const { publicKey, sign } = signerOf(creds);
+    const battery = watchBattery();
     this.scanner = new Scanner({
       store, baseUrl: location.origin, eventId: creds.event.id,
       device: { deviceId: creds.deviceId, token: creds.token, publicKey, sign },
       lock: webLocksSyncLock(`entrada-sync:${creds.event.id}`),
       networkDown: () => !navigator.onLine,
       onStatus,
+      // Every 30 s while online and after each sync: the organisers' fleet table (gate, staff, pending, battery).
+      heartbeat: { appVersion: APP_VERSION, context: () => ({ ...context(), battery: battery.current() }) },
     });
     const online = (): void => { void this.scanner.sync.onOnline(); };
     const offline = (): void => { this.scanner.sync.onOffline(); };
@@ -29,14 +36,16 @@ export class BrowserEngine {
     window.addEventListener('offline', offline);
     document.addEventListener('visibilitychange', visible);
     this.detach = () => {
+      battery.stop();
       window.removeEventListener('online', online);
       window.removeEventListener('offline', offline);
       document.removeEventListener('visibilitychange', visible);
     };
   }
 
-  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void): Promise<BrowserEngine> {
-    const engine = new BrowserEngine(store, creds, onStatus);
+  static async start(store: ClientStore, creds: DeviceCredentials, onStatus: (s: SyncStatus) => void,
+    context: () => Omit<HeartbeatContext, 'battery'> = () => ({})): Promise<BrowserEngine> {
+    const engine = new BrowserEngine(store, creds, onStatus, context);
     await engine.scanner.start();
     // The browser knows before any request fails.
     if (!navigator.onLine) engine.scanner.sync.onOffline();
