@@ -11,6 +11,7 @@ import { EventsScreen } from '../features/events/EventsScreen.tsx';
 import { StaffScreen } from '../features/events/StaffScreen.tsx';
 import { TicketsScreen } from '../features/tickets/TicketsScreen.tsx';
 import { UsersScreen } from '../features/users/UsersScreen.tsx';
+import { AlertsScreen } from '../features/alerts/AlertsScreen.tsx';
 import { NoEvent, Shell } from './Shell.tsx';
 
 let signedOutListeners: Array<() => void> = [];
@@ -32,6 +33,7 @@ const router = createBrowserRouter([
       { path: 'devices', element: <NoEvent section="devices" /> },
       { path: 'staff', element: <NoEvent section="staff" /> },
       { path: 'users', element: <UsersScreen /> },
+      { path: 'events/:eventId/alerts', element: <AlertsScreen /> }, { path: 'e/:eventId/alerts', element: <AlertsScreen /> }, { path: 'alerts', element: <NoEvent section="alerts" /> },
       { path: '*', element: <Navigate to="/events" replace /> },
     ],
   },
