@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Count, EpochMs, Int53, Text, Uuid } from './values.ts';
+import { Count, EpochMs, Fraction, Int53, Text, Uuid } from './values.ts';
 
 /**
  * A scanner's heartbeat (issue 13 §2): what the device says of itself, every 30 s while online and with each
@@ -10,7 +10,7 @@ export const HeartbeatBody = Type.Object({
   device_time: EpochMs({ description: 'The device clock when it sent this, ms since epoch' }),
   app_version: Text({ minLength: 1, maxLength: 64 }),
   battery: Type.Optional(Type.Union([Type.Object({
-    level: Type.Number({ minimum: 0, maximum: 1, description: '0 to 1 (the Battery Status API\'s level)' }),
+    level: Fraction({ description: '0 to 1 (the Battery Status API\'s level)' }),
     charging: Type.Boolean(),
   }, { additionalProperties: false }), Type.Null()])),
   pending_scans: Count({ description: 'Scans decided on the device and not yet acknowledged by the server' }),

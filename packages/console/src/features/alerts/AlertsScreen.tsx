@@ -9,22 +9,29 @@ import { NavLink, useParams } from 'react-router';
 import { errorText } from '../../api/client.ts';
 import { eventQuery } from '../../api/queries.ts';
 import { useCan } from '../../auth/session.tsx';
-import { dateTime } from '../../lib/time.ts';
+import { dateTime, dayTime, sameDay } from '../../lib/time.ts';
 import { Empty, ErrorBox } from '../../ui/kit.tsx';
 import { alertsQuery, useAcknowledge } from './alerts.queries.ts';
 import '../fleet/fleet.css';
 
+/** "Mon 07:28" today, the full date otherwise (in the event's zone). */
+function when(iso: string, tz: string, now: number): string {
+  const t = Date.parse(iso);
+  return sameDay(t, now, tz) ? dayTime(t, tz) : dateTime(iso, tz);
+}
+
 const n = (v: unknown): string => (typeof v === 'number' ? v.toLocaleString('en') : '?');
 
 /** What the alert means, in a sentence an organiser reads at a glance. */
-export function alertWords(a: AlertView, tz: string): string {
+export function alertWords(a: AlertView, tz: string, now: number): string {
   const d = a.detail;
+  const at = (v: unknown): string => (typeof v === 'string' ? when(v, tz, now) : '?');
   switch (a.rule) {
-    case 'device_offline': return `Not heard from since ${dateTime(d.last_seen_at as string, tz)}${d.pending_scans ? ` with ${n(d.pending_scans)} scans pending` : ''}`;
+    case 'device_offline': return `Not heard from since ${at(d.last_seen_at)}${d.pending_scans ? ` with ${n(d.pending_scans)} scans pending` : ''}`;
     case 'pending_queue': return `${n(d.pending_scans)} scans waiting to upload`;
     case 'sync_failures': return `${n(d.consecutive_failures)} syncs failed in a row: check its network`;
-    case 'conflicts_unresolved': return `${n(d.open)} conflict${d.open === 1 ? '' : 's'} to review, the oldest since ${dateTime(d.oldest_open_at as string, tz)}`;
-    case 'sequence_gap': return `${n(d.missing_count)} scan${d.missing_count === 1 ? '' : 's'} missing since ${dateTime(d.open_since as string, tz)}`;
+    case 'conflicts_unresolved': return `${n(d.open)} conflict${d.open === 1 ? '' : 's'} to review, the oldest since ${at(d.oldest_open_at)}`;
+    case 'sequence_gap': return `${n(d.missing_count)} scan${d.missing_count === 1 ? '' : 's'} missing since ${at(d.open_since)}`;
     case 'clock_offset': return `Clock ${Number(d.clock_offset_min) > 0 ? 'ahead' : 'behind'} by ${Math.abs(Number(d.clock_offset_min))} min`;
     case 'battery_low': return `Battery at ${n(d.battery_percent)} % with ${n(d.pending_scans)} scans not uploaded`;
     case 'zone_over_capacity': return `${n(d.inside)} inside, capacity ${n(d.capacity)}`;
@@ -75,6 +82,7 @@ export function AlertsScreen(): ReactNode {
 function AlertTable({ label, alerts, tz, eventId }: { label: string; alerts: AlertView[]; tz: string; eventId: string }): ReactNode {
   const canAck = useCan('supervisor');
   const ack = useAcknowledge(eventId);
+  const now = Date.now();
   return (
     <div className="scroll-x panel">
       <ErrorBox error={ack.error ? errorText(ack.error) : null} />
@@ -89,13 +97,13 @@ function AlertTable({ label, alerts, tz, eventId }: { label: string; alerts: Ale
           {alerts.map((a) => (
             <tr key={a.id} data-alert={a.id} className={a.cleared_at ? 'cleared' : undefined}>
               <td><SeverityBadge severity={a.severity} /></td>
-              <td><strong>{RULE_TITLES[a.rule] ?? a.rule}</strong><div>{alertWords(a, tz)}</div></td>
+              <td><strong>{RULE_TITLES[a.rule] ?? a.rule}</strong><div>{alertWords(a, tz, now)}</div></td>
               <td>{a.subject.name}<div className="muted small">{a.subject.kind}</div></td>
-              <td>{dateTime(a.raised_at, tz)}</td>
+              <td>{when(a.raised_at, tz, now)}</td>
               <td>
-                {a.cleared_at && <div>{dateTime(a.cleared_at, tz)}</div>}
+                {a.cleared_at && <div>{when(a.cleared_at, tz, now)}</div>}
                 {a.acknowledged_at
-                  ? <div>✓ {a.acknowledged_by} <span className="muted">{dateTime(a.acknowledged_at, tz)}</span></div>
+                  ? <div>✓ {a.acknowledged_by} <span className="muted">{when(a.acknowledged_at, tz, now)}</span></div>
                   : !a.cleared_at && (canAck
                     ? <button type="button" onClick={() => ack.mutate(a.id)} disabled={ack.isPending} aria-label={`Acknowledge ${RULE_TITLES[a.rule] ?? a.rule}: ${a.subject.name}`}>Acknowledge</button>
                     : <span className="muted">not yet</span>)}

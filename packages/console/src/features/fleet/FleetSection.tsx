@@ -15,15 +15,14 @@ import { StateBadge } from './StateBadge.tsx';
 import { fleetQuery } from './fleet.queries.ts';
 import './fleet.css';
 
-type SortKey = 'state' | 'name' | 'gate' | 'seen' | 'pending' | 'oldest' | 'missing' | 'clock' | 'battery' | 'failures';
+type SortKey = 'state' | 'name' | 'gate' | 'seen' | 'pending' | 'missing' | 'clock' | 'battery' | 'failures';
 
 const COLUMNS: Array<{ key: SortKey; label: string; value: (d: FleetDevice) => number | string }> = [
   { key: 'name', label: 'Device', value: (d) => d.name.toLowerCase() },
   { key: 'state', label: 'State', value: (d) => STATE_WORDS[fleetState(d)].rank },
   { key: 'gate', label: 'Gate · staff', value: (d) => d.gate?.name.toLowerCase() ?? '~' },
   { key: 'seen', label: 'Last seen', value: (d) => (d.last_seen_at ? -Date.parse(d.last_seen_at) : Infinity) },
-  { key: 'pending', label: 'Pending', value: (d) => d.pending_scans ?? -1 },
-  { key: 'oldest', label: 'Oldest pending', value: (d) => d.oldest_pending_age_ms ?? -1 },
+  { key: 'pending', label: 'Pending', value: (d) => (d.pending_scans ?? -1) * 1e12 + (d.oldest_pending_age_ms ?? 0) },
   { key: 'missing', label: 'Missing', value: (d) => d.missing_count },
   { key: 'clock', label: 'Clock', value: (d) => Math.abs(d.clock_offset_ms ?? 0) },
   { key: 'battery', label: 'Battery', value: (d) => d.battery?.level ?? 2 },
@@ -90,7 +89,6 @@ export function FleetSection({ eventId, timezone }: { eventId: string; timezone:
                     </button>
                   </th>
                 ))}
-                <th scope="col">App</th>
                 <th scope="col">Alerts</th>
               </tr>
             </thead>
@@ -111,17 +109,22 @@ function FleetRow({ d, now, timezone, onOpen }: { d: FleetDevice; now: number; t
   const lowBattery = d.battery !== null && d.battery.level < 0.15;
   return (
     <tr className={`fleet-row fleet-row-${state}`} data-device={d.device_id}>
-      <td><button type="button" className="link" onClick={onOpen}>{d.name}</button><div className="muted small">{d.device_id}</div></td>
-      <td><StateBadge state={state} /></td>
+      <td><button type="button" className="link" onClick={onOpen}>{d.name}</button><div className="muted small">{d.app_version ?? 'no heartbeat yet'}</div></td>
+      <td>
+        <StateBadge state={state} />
+        {state !== 'online' && state !== 'offline' && <div className="small">{d.online ? '● online' : '○ offline'}</div>}
+      </td>
       <td>{d.gate?.name ?? <span className="muted">no gate</span>}<div className="muted small">{d.staff?.name ?? 'no staff logged in'}</div></td>
       <td title={dateTime(d.last_seen_at, timezone)}>{ago(d.last_seen_at, now)}</td>
-      <td className="num" data-label="pending">{d.pending_scans ?? '—'}{d.upload_lag ? <div className="muted small">lag {d.upload_lag}</div> : null}</td>
-      <td className="num">{durationWords(d.oldest_pending_age_ms)}</td>
+      <td className="num" data-label="pending">
+        <span data-testid="pending">{d.pending_scans ?? '—'}</span>
+        {d.oldest_pending_age_ms !== null && <div className="muted small">oldest {durationWords(d.oldest_pending_age_ms)}</div>}
+        {d.upload_lag ? <div className="muted small">lag {d.upload_lag}</div> : null}
+      </td>
       <td className="num">{d.missing_count || '—'}</td>
       <td className="num">{clockWords(d.clock_offset_ms)}</td>
       <td className={lowBattery ? 'num warn' : 'num'}>{lowBattery && <span aria-hidden="true">▲ </span>}{battery}</td>
       <td className="num">{d.consecutive_sync_failures} in a row<div className="muted small">{d.sync_failures_24h} in 24 h</div></td>
-      <td>{d.app_version ?? '—'}</td>
       <td>{d.alerts.length === 0 ? <span className="muted">none</span> : d.alerts.map((a) => (
         <div key={a.id} className={`alert-chip alert-${a.severity}`}><span aria-hidden="true">{a.severity === 'critical' ? '■ ' : '▲ '}</span>{a.rule.replace(/_/g, ' ')}</div>
       ))}</td>

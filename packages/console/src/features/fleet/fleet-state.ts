@@ -20,10 +20,13 @@ export function fleetState(d: FleetDevice): FleetState {
   return d.online ? 'online' : 'offline';
 }
 
+/** A few failed syncs in a row are a flaky network; this many is worth a look before the alert (over 10). */
+const ATTENTION_FAILURES = 3;
+
 /** Open alerts, scans held on a device that is offline, scans missing, or syncs failing. */
 export function needsAttention(d: FleetDevice): boolean {
   if (d.status === 'revoked') return false;
-  return d.alerts.length > 0 || (!d.online && (d.pending_scans ?? 0) > 0) || d.missing_count > 0 || d.consecutive_sync_failures > 0;
+  return d.alerts.length > 0 || (!d.online && (d.pending_scans ?? 0) > 0) || d.missing_count > 0 || d.consecutive_sync_failures >= ATTENTION_FAILURES;
 }
 
 /** "+2 s", "−7 min": how far the device's clock is from the server's. */
