@@ -4,7 +4,7 @@ import type { Database } from '../db/database.ts';
 import { insertAudit } from '../store/audit.ts';
 import { conflictCounts } from '../store/conflicts.ts';
 import {
-  acknowledgeAlert, actorNames, clearAlerts, eventsToEvaluate, findAlert, insertAlerts, listAlerts, openAlerts, subjectNames, tryEvaluationLock,
+  acknowledgeAlert, actorNames, clearAlerts, eventsToEvaluate, findAlert, insertAlerts, listAlerts, openAlerts, pruneSyncFailures, subjectNames, tryEvaluationLock,
   updateAlerts, type AlertChange, type AlertRow,
 } from '../store/fleet.ts';
 import { iso, ms } from '../store/rows.ts';
@@ -103,6 +103,7 @@ export class AlertService {
   /** One pass over the events that are running or recent, or have open alerts. */
   async evaluateAll(): Promise<void> {
     for (const eventId of await eventsToEvaluate(this.db, this.now())) await this.evaluate(eventId);
+    await pruneSyncFailures(this.db, this.now() - 7 * 24 * 60 * MIN);
   }
 
   /**

@@ -72,6 +72,11 @@ export async function fleetRows(sql: Sql, eventId: string, organisationId: strin
     [eventId, organisationId, new Date(since24h), deviceId], { name: 'fleet_rows' });
 }
 
+/** Failed syncs older than the 24-hour count needs (kept a week for a look back), deleted once per evaluation pass. */
+export async function pruneSyncFailures(sql: Sql, before: number): Promise<void> {
+  await sql.query(`DELETE FROM device_sync_failures WHERE at < $1`, [new Date(before)]);
+}
+
 /** Events the evaluator looks at: running or recent ones, and any with an open alert (so it can clear). */
 export async function eventsToEvaluate(sql: Sql, now: number): Promise<string[]> {
   const rows = await sql.query<{ id: string }>(
