@@ -7,7 +7,7 @@ import { ManifestIndex } from './manifest.ts';
 import { mergeTicket, type ManifestUpdate } from './manifest-types.ts';
 import { exportLog, recordScan, type DeviceLogExport, type HeadSigner } from './outbox.ts';
 import type { ClientStore, OutboxScan, StorageProblem } from './storage/types.ts';
-import { SyncLoop, type SyncLock, type SyncStatus } from './sync-loop.ts';
+import { SyncLoop, type HeartbeatOptions, type SyncLock, type SyncStatus } from './sync-loop.ts';
 import { META_ARCHIVED, type ArchivedCount } from './storage-limits.ts';
 
 export interface ScannerOptions {
@@ -51,6 +51,8 @@ export interface ScannerOptions {
   onConnectivity?: (state: ConnectivityState) => void;
   /** The staff member logged in on the device now (issue 13): sent with online scans and recorded with offline ones. */
   staffId?: () => string | null;
+  /** Heartbeats to the server every 30 s while online and after each sync (see SyncLoopOptions). */
+  heartbeat?: HeartbeatOptions;
 }
 
 export interface ScanOutcome {
@@ -104,7 +106,7 @@ export class Scanner {
       deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
       requestTimeoutMs: o.requestTimeoutMs, manifestMsPerTicket: o.manifestMsPerTicket, keepAcknowledged: o.keepAcknowledged, networkDown: o.networkDown,
       onManifestChanged: (update) => this.manifestChanged(update),
-      onStatus: o.onStatus,
+      onStatus: o.onStatus, heartbeat: o.heartbeat,
     });
     const networkDown = o.networkDown;
     this.connectivity = new ConnectivityMonitor({

@@ -171,6 +171,20 @@ export interface SyncLoopOptions {
   /** Called after a download changed the stored manifest, so the scanner reloads its index. */
   onManifestChanged?: (update: ManifestUpdate) => void | Promise<void>;
   onStatus?: (status: SyncStatus) => void;
+  /** Heartbeats to the server (issue 13): every `everyMs` (30 s) while online, and after each sync. Off when absent. */
+  heartbeat?: HeartbeatOptions;
+}
+
+/** What only the app knows: its version, the gate and staff member now, the battery (where the browser tells). */
+export interface HeartbeatOptions {
+  appVersion: string;
+  everyMs?: number;
+  context?: () => Promise<HeartbeatContext> | HeartbeatContext;
+}
+export interface HeartbeatContext {
+  gateId?: string | null;
+  staffId?: string | null;
+  battery?: { level: number; charging: boolean } | null;
 }
 
 const META_MARKS = (eventId: string): string => `sync-marks:${eventId}`;
@@ -199,6 +213,12 @@ export class SyncLoop {
   private lastDownloadAt: number | null = null;
   /** The event's size for the manifest budget; undefined until read from the store, null when never seen. */
   private eventTickets: number | null | undefined = undefined;
+  private heartbeatTimer: unknown = null;
+  private heartbeatSending = false;
+  /** Online/offline periods the heartbeat reports (device clock). */
+  private onlineSince: number | null = null;
+  private offlineSince: number | null = null;
+  private lastOfflineMs: number | null = null;
   private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'refused' | 'doubleEntries' | 'batchSize' | 'nextAttemptAt'> = {
     online: true, syncing: false, lastSuccessAt: null, lastSummary: null, lastError: null, ackedThrough: 0, missing: [],
   };
@@ -216,11 +236,72 @@ export class SyncLoop {
     if (marks) Object.assign(this.state, marks);
     this.stopped = false;
     this.schedule(0);
+    this.scheduleHeartbeat();
   }
 
   stop(): void {
     this.stopped = true;
     this.clearTimer();
+    if (this.heartbeatTimer !== null) this.o.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  /**
+   * Sends a heartbeat now (and restarts its interval). Never throws and never waits for the sync lock: a lost
+   * heartbeat only makes the device look offline a little sooner; the next one corrects it.
+   */
+  async sendHeartbeat(): Promise<boolean> {
+    const hb = this.o.heartbeat;
+    if (!hb || this.stopped || this.heartbeatSending) return false;
+    this.scheduleHeartbeat();
+    if (!this.state.online || this.o.networkDown?.()) return false;
+    this.heartbeatSending = true;
+    try {
+      const { store, eventId, clock } = this.o;
+      const [counts, oldest, manifest, ctx] = await Promise.all([
+        store.counts(eventId), store.oldestPendingAt(eventId), store.loadManifestHeader(eventId), Promise.resolve(hb.context?.() ?? {}),
+      ]);
+      const generated = manifest ? Date.parse(manifest.header.generated_at) : NaN;
+      const body = {
+        event_id: eventId, device_time: clock.now(), app_version: hb.appVersion, pending_scans: counts.pending,
+        oldest_pending_at: counts.pending > 0 ? oldest : null,
+        manifest_cursor: manifest?.header.cursor ?? null, manifest_generated_at: Number.isFinite(generated) ? generated : null,
+        gate_id: ctx.gateId ?? null, staff_id: ctx.staffId ?? null,
+        ...(ctx.battery ? { battery: { level: Math.min(1, Math.max(0, ctx.battery.level)), charging: ctx.battery.charging } } : {}),
+        online_since: this.onlineSince, last_offline_ms: this.lastOfflineMs, sync_failures: this.attempt,
+      };
+      await this.o.api.request('POST', '/api/v1/devices/heartbeat', body, Math.min(this.timeoutMs, 10_000));
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.heartbeatSending = false;
+    }
+  }
+
+  private scheduleHeartbeat(): void {
+    if (!this.o.heartbeat || this.stopped) return;
+    if (this.heartbeatTimer !== null) this.o.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = this.o.clock.setTimeout(() => {
+      this.heartbeatTimer = null;
+      // A sync running or due within a second sends one when it ends, with the pending count it leaves: not two at once.
+      const syncDue = this.timerAt !== null && this.timerAt - this.o.clock.now() <= 1_000;
+      if (this.state.syncing || syncDue) this.scheduleHeartbeat();
+      else void this.sendHeartbeat();
+    }, this.o.heartbeat.everyMs ?? 30_000);
+  }
+
+  /** Keeps the online/offline periods the heartbeat reports. */
+  private noteOnline(): void {
+    const now = this.o.clock.now();
+    if (this.state.online) {
+      if (this.offlineSince !== null) this.lastOfflineMs = now - this.offlineSince;
+      this.offlineSince = null;
+      this.onlineSince ??= now;
+    } else {
+      this.offlineSince ??= now;
+      this.onlineSince = null;
+    }
   }
 
   /** Triggers. Each runs a sync now (or right after the one in progress). */
@@ -307,6 +388,8 @@ export class SyncLoop {
     // Not retrying a refusal on a timer; the next trigger (or the manifest interval) tries again.
     this.schedule(delay ?? this.manifestEveryMs);
     this.emit();
+    // With each sync: organisers see the pending count it left at once (not up to 30 s later).
+    void this.sendHeartbeat();
   }
 
   private async upload(): Promise<{ uploaded: number; acknowledged: number; conflicts: number; failed: number; refused: number }> {
@@ -529,6 +612,7 @@ export class SyncLoop {
   }
 
   private emit(): void {
+    this.noteOnline();
     if (!this.o.onStatus) return;
     void this.status().then(this.o.onStatus, () => undefined);
   }

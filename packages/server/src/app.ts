@@ -19,6 +19,7 @@ import { defaultConsoleDir, defaultWebDir, registerConsoleApp, registerWebApp } 
 import { pairingRoutes } from './routes/pairing.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { liveRoutes } from './routes/live.ts';
+import { fleetRoutes } from './routes/fleet.ts';
 
 export interface AppOptions {
   logger: Logger | false;
@@ -105,4 +106,5 @@ const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api)
   await api.register(scanningRoutes(services));
   await api.register(offlineRoutes(services));
   await api.register(liveRoutes(services));
+  await api.register(fleetRoutes(services));
 };

@@ -43,6 +43,8 @@ export interface Config {
   owner: { email: string; password: string } | undefined;
   /** ENTRADA_LIVE_MAX: organisers' live streams per instance (default 200); past it, 503 BUSY with Retry-After. */
   liveMax: number;
+  /** ENTRADA_ALERT_INTERVAL_MS: how often alert rules are evaluated (default 15 s; 0 turns the timer off). */
+  alertIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -65,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(nonEmpty(env.ENTRADA_TRUST_PROXY)),
     owner: parseOwner(env),
     liveMax: parseInteger(env.ENTRADA_LIVE_MAX ?? '200', 'ENTRADA_LIVE_MAX', 0, 100_000),
+    alertIntervalMs: parseInteger(env.ENTRADA_ALERT_INTERVAL_MS ?? '15000', 'ENTRADA_ALERT_INTERVAL_MS', 0, 86_400_000),
   };
 }
 

@@ -41,6 +41,9 @@ import { recordSyncFailure } from './store/device-logs.ts';
 import { pingDatabase } from './store/maintenance.ts';
 import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';
+import { FleetService } from './services/fleet-service.ts';
+import { AlertService, type AlertServiceOptions } from './services/alert-service.ts';
+import { silentNotifier, type Notifier } from './services/notifications.ts';
 
 export const VERSION = '0.1.0';
 
@@ -138,6 +141,10 @@ export interface ServiceOptions {
   manifest?: Partial<ManifestOptions> | undefined;
   /** The live streams' limit (ENTRADA_LIVE_MAX) and, in tests, their buffers and timings. */
   live?: Partial<Omit<LiveOptions, 'log' | 'now'>> | undefined;
+  /** Webhooks and email (issue 13); silentNotifier when not given. */
+  notifier?: Notifier | undefined;
+  /** Test-only options of the alert evaluator. */
+  alerts?: AlertServiceOptions | undefined;
 }
 
 export function createServices(db: Database, opts: ServiceOptions): Services {
@@ -178,11 +185,15 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const setup = new SetupService(db, events, directory);
   const audit = new AuditService(db, events);
   const live = new LiveService(db, events, directory, bus, { maxStreams: 200, ...opts.live, log: opts.log, now });
-  return {
+  const fleet = new FleetService(db, contexts, bus, now);
+  const services: Services = {
     bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, live,
     ticketImports: new TicketImportService(db, events, tickets, now, stats),
+    fleet, notifier: opts.notifier ?? silentNotifier,
+    alerts: new AlertService(db, contexts, fleet, bus, () => services.notifier, now, opts.log, opts.alerts),
     occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
   };
+  return services;
 }
 
 export interface RunningServer {
@@ -219,6 +230,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: { maxStreams: config.liveMax, ...opts.live } });
   const stopLoggingOutages = logDatabaseOutages(db, log);
   const cleanup = async (): Promise<void> => {
+    await services.alerts.stop();
     stopLoggingOutages();
     services.auth.close();
     services.live.close();
@@ -234,6 +246,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     });
     app = await buildApp(services, { logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}) });
     await app.listen({ port: config.port, host: config.host });
+    services.alerts.start(config.alertIntervalMs);
   } catch (err) {
     // A failed start (port in use, bad database) must not leave timers or connections holding the process open.
     await cleanup().catch(() => undefined);

@@ -314,6 +314,10 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
     expect(role('post', '/api/v1/offline/import')).toBe('supervisor');
     expect(role('get', '/api/v1/events')).toBe('viewer');
     expect(role('get', '/api/v1/events/{eventId}/live')).toBe('viewer');
+    expect(role('get', '/api/v1/events/{eventId}/devices/health')).toBe('viewer');
+    expect(role('get', '/api/v1/events/{eventId}/devices/{deviceId}/history')).toBe('viewer');
+    expect(role('get', '/api/v1/events/{eventId}/alerts')).toBe('viewer');
+    expect(role('post', '/api/v1/alerts/{id}/acknowledge')).toBe('supervisor');
   });
 });
 

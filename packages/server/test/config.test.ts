@@ -38,6 +38,14 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ ENTRADA_OWNER_EMAIL: 'ops', ENTRADA_OWNER_PASSWORD: 'a long passphrase' })).toThrow('ENTRADA_OWNER_EMAIL must be an email address');
   });
 
+  it('ENTRADA_ALERT_INTERVAL_MS: 15 s by default, 0 turns the evaluator off, anything else is refused', () => {
+    expect(loadConfig({}).alertIntervalMs).toBe(15_000);
+    expect(loadConfig({ ENTRADA_ALERT_INTERVAL_MS: '0' }).alertIntervalMs).toBe(0);
+    expect(loadConfig({ ENTRADA_ALERT_INTERVAL_MS: '250' }).alertIntervalMs).toBe(250);
+    expect(() => loadConfig({ ENTRADA_ALERT_INTERVAL_MS: 'soon' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ENTRADA_ALERT_INTERVAL_MS: '-5' })).toThrow('ENTRADA_ALERT_INTERVAL_MS');
+  });
+
   it('ENTRADA_DEMO: on for the embedded quick start, off with DATABASE_URL or NODE_ENV=production unless asked for', () => {
     const demo = (env: NodeJS.ProcessEnv) => loadConfig(env).demo;
     expect(demo({})).toBe(true);

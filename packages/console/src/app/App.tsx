@@ -38,6 +38,8 @@ const router = createBrowserRouter([
       { path: 'devices', element: <NoEvent section="devices" /> },
       { path: 'staff', element: <NoEvent section="staff" /> },
       { path: 'users', lazy: screen(() => import('../features/users/UsersScreen.tsx'), 'UsersScreen') },
+      { path: 'e/:eventId/alerts', lazy: screen(() => import('../features/alerts/AlertsScreen.tsx'), 'AlertsScreen') },
+      { path: 'alerts', element: <NoEvent section="alerts" /> },
       { path: '*', element: <Navigate to="/events" replace /> },
     ],
   },

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { DirectionSchema } from './common.ts';
 import { Count, Instant, Text, Uuid } from './values.ts';
+import { AlertSettings } from './fleet.ts';
 
 const Name = Text({ minLength: 1, maxLength: 200 });
 
@@ -8,6 +9,7 @@ export const EventSettings = Type.Object({
   duplicate_window_s: Type.Optional(Count({ maximum: 86_400 })),
   default_allow_reentry: Type.Optional(Type.Boolean()),
   offline_holder_names: Type.Optional(Type.Boolean({ description: 'Ship holder names to offline devices' })),
+  alerts: Type.Optional(AlertSettings),
 }, { additionalProperties: false });
 export type EventSettings = Static<typeof EventSettings>;
 

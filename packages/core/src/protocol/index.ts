@@ -10,3 +10,4 @@ export * from './roles.ts';
 export * from './accounts.ts';
 export * from './setup.ts';
 export * from './ticket-imports.ts';
+export * from './fleet.ts';

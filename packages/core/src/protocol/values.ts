@@ -15,7 +15,7 @@
  *   Device clocks are epoch milliseconds: 1970 to 9999. An old-but-possible
  *   device time is stored and flagged by the sync, never refused here.
  */
-import { Type, type TInteger, type TString } from 'typebox';
+import { Type, type TInteger, type TNumber, type TString } from 'typebox';
 
 /** No U+0000 and no unpaired surrogate; JSON Schema patterns are matched with the `u` flag (Ajv, TypeBox). */
 export const TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
@@ -47,6 +47,11 @@ export function Int32(options: { minimum?: number; maximum?: number; description
 /** A count: 0..2³¹−1, or from `minimum`. */
 export function Count(options: { minimum?: number; maximum?: number; description?: string } = {}): TInteger {
   return Int32({ minimum: 0, ...options });
+}
+
+/** A fraction 0..1 (a battery level): the one non-integer a request carries; a `real` column holds it (to 7 digits). */
+export function Fraction(options: { description?: string } = {}): TNumber {
+  return Type.Number({ ...options, minimum: 0, maximum: 1 });
 }
 
 /** An integer of a `bigint` column, as far as JSON numbers are exact (2⁵³−1). */

@@ -54,7 +54,8 @@ function stringProblem(s: JsonSchema): string | null {
 function integerProblem(s: JsonSchema): string | null {
   const { minimum, maximum } = s;
   if (typeof minimum !== 'number' || typeof maximum !== 'number') return 'a number without minimum and maximum';
-  if (s.type === 'number') return 'a number that is not an integer';
+  // Fraction(): 0..1, stored in a `real` column.
+  if (s.type === 'number') return minimum >= 0 && maximum <= 1 ? null : 'a number that is not an integer (other than a Fraction 0..1)';
   if (WIDE_MAXIMUMS.has(maximum)) return minimum >= 0 ? null : 'a 64-bit integer below 0';
   return minimum >= INT32_MIN && maximum <= INT32_MAX ? null : 'an integer outside −2³¹..2³¹−1';
 }

@@ -24,6 +24,9 @@ import type { EventContext } from './event-context.ts';
 import type { DeviceHealth } from './sync/offline-health.ts';
 import type { Occupancy } from './occupancy-service.ts';
 import type { LiveService } from './live-service.ts';
+import type { FleetService } from './fleet-service.ts';
+import type { AlertService } from './alert-service.ts';
+import type { Notifier } from './notifications.ts';
 
 export interface OfflineServices {
   /** Offline uploads (`s.sync.uploads.upload`: issue 11 §5, once `s.sync.sync.sync`). */
@@ -64,6 +67,12 @@ export interface Services {
   stats: TableStats;
   /** The organisers' live streams (issue 13). */
   live: LiveService;
+  /** Scanner heartbeats and the fleet table (issue 13 §2). */
+  fleet: FleetService;
+  /** Alert rules, evaluation and acknowledgement (issue 13 §3). */
+  alerts: AlertService;
+  /** Webhooks and email (issue 13 §3); silent unless configured. Read at each use, so it can be swapped after creation. */
+  notifier: Notifier;
   /** People inside and admitted at an event. */
   occupancy(ctx: EventContext): Promise<Occupancy>;
   /** Resolves when the database answers (the health probe). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ed25519, isValidTimeZone, parseEventTime, type CreateEventBody, type CreateGateBody, type CreateTicketTypeBody, type CreateZoneBody } from '@entrada/core';
+import { alertSettingsProblem, ed25519, isValidTimeZone, parseEventTime, type CreateEventBody, type CreateGateBody, type CreateTicketTypeBody, type CreateZoneBody } from '@entrada/core';
 import type { Database, Sql } from '../db/database.ts';
 import { pgErrorCode, PG_UNIQUE_VIOLATION } from '../db/database.ts';
 import { deriveKey, seal } from '../crypto/seal.ts';
@@ -34,7 +34,10 @@ export class EventService {
       duplicate_window_s: settings.duplicate_window_s ?? 300,
       default_allow_reentry: settings.default_allow_reentry ?? false,
       offline_holder_names: settings.offline_holder_names ?? false,
+      ...(settings.alerts ? { alerts: settings.alerts } : {}),
     };
+    const alertProblem = alertSettingsProblem(settings.alerts);
+    if (alertProblem) throw invalid(alertProblem);
     const keys = ed25519.generateKeyPair((n) => new Uint8Array(randomBytes(n)));
     const event = await this.db.transaction(async (tx) => {
       const event = await insertEvent(tx, { organisationId, name: body.name, startsAt, endsAt, timezone, settings: normalized, codeKey: randomBytes(32) });

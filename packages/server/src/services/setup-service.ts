@@ -1,5 +1,5 @@
 import {
-  isValidTimeZone, parseEventTime,
+  alertSettingsProblem, isValidTimeZone, parseEventTime, type AlertSettings,
   type UpdateDeviceBody, type UpdateEventBody, type UpdateGateBody, type UpdateStaffBody, type UpdateTicketTypeBody, type UpdateZoneBody,
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../db/database.ts';
@@ -70,6 +70,8 @@ export class SetupService {
         settings: body.settings ? { ...before.settings, ...body.settings } : before.settings,
       };
       if (after.endsAt <= after.startsAt) throw invalid('/ends_at must be after /starts_at');
+      const alertProblem = alertSettingsProblem(after.settings.alerts as AlertSettings | undefined);
+      if (alertProblem) throw invalid(alertProblem);
       await updateEvent(tx, after);
       return { before: eventShown(before), after: eventShown(after) };
     });

@@ -57,6 +57,9 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
        UPDATE sync_sessions SET scans_uploaded = scans_uploaded + $14, scans_successful = scans_successful + $15, scans_failed = scans_failed + $16,
          scans_duplicate = scans_duplicate + $17, scans_conflict = scans_conflict + $18, status = 'completed', completed_at = $9
        WHERE event_id = $1 AND id = $12
+       RETURNING 1),
+     failure AS (
+       INSERT INTO device_sync_failures (event_id, device_pk, at) SELECT $1, $2, $9 WHERE NOT $11
        RETURNING 1)
      UPDATE device_logs SET last_seq = $3, acked_through = $4, missing = $5::jsonb, received = received + $6,
        flags = CASE WHEN $7::text[] <@ flags THEN flags ELSE flags || ARRAY(SELECT f FROM unnest($7::text[]) f WHERE f <> ALL(flags)) END,
@@ -64,7 +67,10 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
        implausible_scans = implausible_scans + $19,
        clock_offset_ms = $10, clock_measured_at = $9, syncs = syncs + 1, sync_failures = sync_failures + CASE WHEN $11 THEN 0 ELSE 1 END,
        last_sync_at = $9, last_success_at = CASE WHEN $11 THEN $9 ELSE last_success_at END, last_sync_session_id = $12,
-       reported_last_seq = coalesce($13, reported_last_seq)
+       reported_last_seq = coalesce($13, reported_last_seq),
+       consecutive_failures = CASE WHEN $11 THEN 0 ELSE consecutive_failures + 1 END,
+       -- When the oldest open gap opened (the sequence-gap alert waits before raising).
+       missing_since = CASE WHEN $5::jsonb = '[]'::jsonb THEN NULL ELSE coalesce(missing_since, $9) END
      WHERE event_id = $1 AND device_pk = $2`,
     [eventId, devicePk, log.lastSeq, log.ackedThrough, JSON.stringify(log.missing), log.addReceived, textArray(log.flags), log.flagReason,
       new Date(log.at), log.clockOffsetMs, log.success, log.sessionId, log.reportedLastSeq,
@@ -87,8 +93,10 @@ export async function flagDevice(sql: Sql, eventId: string, devicePk: string, fl
 /** A failed upload still counts in the device's sync failure rate (best effort, outside the failed transaction). */
 export async function recordSyncFailure(sql: Sql, eventId: string, devicePk: string, at: number): Promise<void> {
   await sql.query(
-    `INSERT INTO device_logs (event_id, device_pk, syncs, sync_failures, last_sync_at) VALUES ($1, $2, 1, 1, $3)
-     ON CONFLICT (event_id, device_pk) DO UPDATE SET syncs = device_logs.syncs + 1, sync_failures = device_logs.sync_failures + 1, last_sync_at = $3`,
+    `WITH failure AS (INSERT INTO device_sync_failures (event_id, device_pk, at) VALUES ($1, $2, $3) RETURNING 1)
+     INSERT INTO device_logs (event_id, device_pk, syncs, sync_failures, consecutive_failures, last_sync_at) VALUES ($1, $2, 1, 1, 1, $3)
+     ON CONFLICT (event_id, device_pk) DO UPDATE SET syncs = device_logs.syncs + 1, sync_failures = device_logs.sync_failures + 1,
+       consecutive_failures = device_logs.consecutive_failures + 1, last_sync_at = $3`,
     [eventId, devicePk, new Date(at)]);
 }
 

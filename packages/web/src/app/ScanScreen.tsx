@@ -41,9 +41,9 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
   const queue = useRef<Promise<void>>(Promise.resolve());
   const verdictKey = useRef(0);
   const eventId = creds.event.id;
-  // Read by the engine at each scan (the staff member logged in now), without restarting it.
-  const staffId = useRef(staff.id);
-  staffId.current = staff.id;
+  // Read by each heartbeat: the gate and staff member now, without restarting the engine when they change.
+  const where = useRef({ gateId: gate.gateId, staffId: staff.id });
+  where.current = { gateId: gate.gateId, staffId: staff.id };
 
   useEffect(() => {
     let engineRef: BrowserEngine | null = null;
@@ -54,7 +54,7 @@ export function ScanScreen({ store, creds, staff, gate, onChangeGate, onLoggedOu
       if (engineRef) { markReady(engineRef); setLevel(engineRef.scanner.connectionLevel()); }
     };
     const onConnectivity = (): void => { if (engineRef) setLevel(engineRef.scanner.connectionLevel()); };
-    BrowserEngine.start(store, creds, onStatus, () => staffId.current, onConnectivity).then((e) => {
+    BrowserEngine.start(store, creds, onStatus, () => where.current, onConnectivity).then((e) => {
       if (cancelled) { e.stop(); return; }
       engineRef = e;
       setEngine(e);

@@ -12,6 +12,7 @@ import { DataTable, selectColumn } from '../../ui/DataTable.tsx';
 import { Empty, ErrorBox, Field, Modal, StatusBadge, TextField } from '../../ui/kit.tsx';
 import { useBulkDeviceAction, useUpdateDevice, type DeviceAction } from './devices.queries.ts';
 import { PairDialog } from './PairDialog.tsx';
+import { FleetSection } from '../fleet/FleetSection.tsx';
 
 const NARROW = '(max-width: 900px)';
 /** A tablet-wide screen: the devices of this event are listed without their Events column (the page is the event's). */
@@ -64,6 +65,8 @@ export function DevicesScreen(): ReactNode {
         <h1>Devices{event.data ? ` · ${event.data.name}` : ''}</h1>
         <IfRole role="supervisor"><button type="button" className="primary" onClick={() => setPairing(true)} disabled={!event.data}>Pair a scanner</button></IfRole>
       </div>
+      {event.data && <FleetSection eventId={eventId} timezone={event.data.timezone} />}
+      <h2>Manage devices</h2>
       <ErrorBox error={devices.error ? errorText(devices.error) : null} />
       <IfRole role="supervisor">
         <div className="bulkbar" aria-label="Selected devices" role="toolbar">
