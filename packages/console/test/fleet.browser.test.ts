@@ -159,7 +159,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`fleet health and al
     try {
       const v = await viewerContext.newPage();
       await signIn(v, viewerToken);
-      await v.goto(`/console/events/${ev.eventId}/alerts`);
+      await v.goto(`/console/e/${ev.eventId}/alerts`);
       const open = v.getByRole('table', { name: 'Open alerts' });
       await open.getByRole('row').filter({ hasText: 'Pending queue' }).getByText('not yet').waitFor({ timeout: 30_000 });
       expect(await v.getByRole('button', { name: /^Acknowledge/ }).count()).toBe(0);

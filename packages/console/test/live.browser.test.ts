@@ -114,8 +114,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`live dashboard in C
     await page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 20_000 });
     await page.locator('[data-testid="inside"]:text-is("0")').waitFor();
     expect(await page.getByTestId('pending-band').innerText()).toBe('May rise by up to 212: 1 device offline with pending scans.');
-    expect(await page.getByRole('link', { name: /^Alerts/ }).getAttribute('href')).toBe(`/console/events/${ev.eventId}/alerts`);
-    expect(await page.getByRole('link', { name: /^Conflicts/ }).getAttribute('href')).toBe(`/console/events/${ev.eventId}/conflicts`);
+    expect(await page.locator('#main').getByRole('link', { name: /^Alerts/ }).getAttribute('href')).toBe(`/console/e/${ev.eventId}/alerts`);
+    expect(await page.locator('#main').getByRole('link', { name: /^Conflicts/ }).getAttribute('href')).toBe(`/console/e/${ev.eventId}/conflicts`);
     expect(await page.getByRole('link', { name: 'Live dashboard' }).count()).toBe(1);
   });
 

@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.ts';
 import { scanningRoutes } from './routes/scanning.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { offlineRoutes } from './routes/offline.ts';
+import { operationsRoutes } from './routes/operations.ts';
 import { defaultConsoleDir, defaultWebDir, registerConsoleApp, registerWebApp } from './routes/web-app.ts';
 import { pairingRoutes } from './routes/pairing.ts';
 import { staffRoutes } from './routes/staff.ts';
@@ -107,4 +108,5 @@ const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api)
   await api.register(offlineRoutes(services));
   await api.register(liveRoutes(services));
   await api.register(fleetRoutes(services));
+  await api.register(operationsRoutes(services));
 };

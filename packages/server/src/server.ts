@@ -21,6 +21,7 @@ import { EventContexts } from './services/event-context.ts';
 import { EventService } from './services/event-service.ts';
 import { SetupService } from './services/setup-service.ts';
 import { AuditService } from './services/audit.ts';
+import { ScanLogService } from './services/scan-log-service.ts';
 import { PairingService } from './services/pairing-service.ts';
 import { StaffService } from './services/staff-service.ts';
 import { ScanService } from './services/scan-service.ts';
@@ -191,6 +192,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     ticketImports: new TicketImportService(db, events, tickets, now, stats),
     fleet, notifier: opts.notifier ?? silentNotifier,
     alerts: new AlertService(db, contexts, fleet, bus, () => services.notifier, now, opts.log, opts.alerts),
+    scanLog: new ScanLogService(db, events),
     occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
   };
   return services;

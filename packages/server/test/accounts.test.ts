@@ -318,6 +318,10 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
     expect(role('get', '/api/v1/events/{eventId}/devices/{deviceId}/history')).toBe('viewer');
     expect(role('get', '/api/v1/events/{eventId}/alerts')).toBe('viewer');
     expect(role('post', '/api/v1/alerts/{id}/acknowledge')).toBe('supervisor');
+    expect(role('get', '/api/v1/events/{eventId}/scans')).toBe('viewer');
+    expect(role('get', '/api/v1/events/{eventId}/scans.csv')).toBe('viewer');
+    expect(role('get', '/api/v1/events/{eventId}/conflicts')).toBe('viewer');
+    expect(role('post', '/api/v1/events/{eventId}/conflicts/resolve')).toBe('supervisor');
   });
 });
 

@@ -10,7 +10,7 @@ const LAST_EVENT = 'entrada.console.event';
 export function rememberEvent(id: string): void { try { localStorage.setItem(LAST_EVENT, id); } catch { /* private mode */ } }
 function lastEvent(): string | null { try { return localStorage.getItem(LAST_EVENT); } catch { return null; } }
 
-const SECTIONS = ['setup', 'dashboard', 'tickets', 'devices', 'staff', 'alerts'] as const;
+const SECTIONS = ['setup', 'dashboard', 'tickets', 'devices', 'staff', 'alerts', 'scans', 'conflicts', 'rule-check'] as const;
 
 export function useCurrentEventId(): string | null {
   const { eventId } = useParams();
@@ -59,7 +59,10 @@ export function Shell(): ReactNode {
         <NavLink to={link('tickets')}>Tickets</NavLink>
         <NavLink to={link('devices')}>Devices</NavLink>
         <NavLink to={link('staff')}>Staff</NavLink>
-        <NavLink to={current ? `/events/${current}/alerts` : '/alerts'}>Alerts</NavLink>
+        <NavLink to={link('alerts')}>Alerts</NavLink>
+        {current && <NavLink to={link('scans')}>Scan log</NavLink>}
+        {current && <NavLink to={link('conflicts')}>Conflicts</NavLink>}
+        {current && <NavLink to={link('rule-check')}>Rule check</NavLink>}
         <IfRole role="owner"><NavLink to="/users">Users &amp; tokens</NavLink></IfRole>
       </nav>
       <main className="content" id="main"><Outlet /></main>

@@ -68,3 +68,32 @@ export function ago(iso: string | null | undefined, now: number): string {
   if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
   return `${Math.floor(s / 86_400)} days ago`;
 }
+
+/** "2026-12-12 10:00:05" in the event's zone: the scan log and the conflicts inbox compare times to the second. */
+export function dateTimeSeconds(iso: string | null | undefined, tz: string): string {
+  if (!iso) return '—';
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return '—';
+  const local = new Date(ms + zoneOffsetMs(ms, tz));
+  return `${local.toISOString().slice(0, 10)} ${local.toISOString().slice(11, 19)}`;
+}
+
+/** "+4 min 10 s", "+0 s": how long after the device's time a scan reached the server. */
+export function delay(fromIso: string, toIso: string): string {
+  const s = Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 1000);
+  const sign = s < 0 ? '−' : '+';
+  const a = Math.abs(s);
+  if (a < 60) return `${sign}${a} s`;
+  if (a < 3600) return `${sign}${Math.floor(a / 60)} min ${a % 60} s`;
+  if (a < 86_400) return `${sign}${Math.floor(a / 3600)} h ${Math.floor((a % 3600) / 60)} min`;
+  return `${sign}${Math.floor(a / 86_400)} d ${Math.floor((a % 86_400) / 3600)} h`;
+}
+
+const MONTH = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+
+/** "7 Dec 19:02:05" in the event's zone: narrow table cells (the full date is in the cell's title). */
+export function shortDateTimeSeconds(iso: string, tz: string): string {
+  const full = dateTimeSeconds(iso, tz);
+  if (full === '—') return full;
+  return `${Number(full.slice(8, 10))} ${MONTH[Number(full.slice(5, 7)) - 1]} ${full.slice(11)}`;
+}

@@ -11,3 +11,4 @@ export * from './accounts.ts';
 export * from './setup.ts';
 export * from './ticket-imports.ts';
 export * from './fleet.ts';
+export * from './operations.ts';

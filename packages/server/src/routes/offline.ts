@@ -1,7 +1,7 @@
 import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
-import { DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
+import { ConflictListQuery, DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../services/errors.ts';
@@ -179,14 +179,9 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.get('/api/v1/events/:eventId/conflicts', {
     config: { auth: 'admin', role: 'viewer' },
-    schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review', params: EventParams,
-      querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('void')])), limit: Type.Optional(Digits(5)) }) },
-  }, async (req) => {
-    const admin = req.admin;
-    const limit = Number(req.query.limit ?? 1000);
-    if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
-    return { conflicts: await s.sync.conflicts.list(admin.organisationId, req.params.eventId, req.query.status ?? null, limit) };
-  });
+    schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review (filtered, in pages: cursor = next_cursor)', params: EventParams,
+      querystring: ConflictListQuery },
+  }, async (req) => s.sync.conflicts.page(req.admin.organisationId, req.params.eventId, req.query));
 
   app.post('/api/v1/conflicts/:id/resolve', {
     config: { auth: 'admin', role: 'supervisor' },

@@ -27,6 +27,7 @@ import type { LiveService } from './live-service.ts';
 import type { FleetService } from './fleet-service.ts';
 import type { AlertService } from './alert-service.ts';
 import type { Notifier } from './notifications.ts';
+import type { ScanLogService } from './scan-log-service.ts';
 
 export interface OfflineServices {
   /** Offline uploads (`s.sync.uploads.upload`: issue 11 §5, once `s.sync.sync.sync`). */
@@ -63,6 +64,8 @@ export interface Services {
   pairing: PairingService;
   staff: StaffService;
   scans: ScanService;
+  /** The scan log and its CSV export (organisers). */
+  scanLog: ScanLogService;
   sync: OfflineServices;
   stats: TableStats;
   /** The organisers' live streams (issue 13). */

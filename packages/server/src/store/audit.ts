@@ -41,3 +41,14 @@ export async function listEventAudit(sql: Sql, organisationId: string, eventId: 
     subjectId: r.subject_id, before: parse(r.before), after: parse(r.after), at: ms(r.at)!, position: r.at_text,
   }));
 }
+
+/** Several entries in one statement (a bulk change audits each subject, set-based). */
+export async function insertAudits(sql: Sql, list: readonly AuditWrite[]): Promise<void> {
+  if (list.length === 0) return;
+  const col = <T>(f: (a: AuditWrite) => T): T[] => list.map(f);
+  await sql.query(
+    `INSERT INTO audit_log (organisation_id, event_id, actor, action, subject_kind, subject_id, before, after)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[])`,
+    [col((a) => a.organisationId), col((a) => a.eventId), col((a) => a.actor), col((a) => a.action), col((a) => a.subjectKind), col((a) => a.subjectId),
+      col((a) => (a.before === null ? null : JSON.stringify(a.before))), col((a) => (a.after === null ? null : JSON.stringify(a.after)))]);
+}

@@ -10,6 +10,8 @@ export interface ScanSide {
   scanId: string; deviceId: string; seq: number | null; gateId: string | null; scannedAt: number; source: string; direction: string;
   /** The scan's flags (implausible_time: its time cannot be trusted to order it). */
   flags: string[];
+  /** Upload time, the device's clock uncertainty (null: implausible), names for people. */
+  receivedAt: number; clockUncertaintyMs: number | null; deviceName: string | null; staffId: string | null; staffName: string | null; ambiguous: boolean;
 }
 
 interface Raw {
@@ -18,6 +20,8 @@ interface Raw {
   l_id: string; l_device: string; l_seq: number | null; l_gate: string | null; l_at: Date; l_source: string; l_direction: string; l_flags: string[];
   w_id: string | null; w_device: string | null; w_seq: number | null; w_gate: string | null; w_at: Date | null; w_source: string | null; w_direction: string | null;
   w_flags: string[] | null;
+  l_received: Date; l_uncertainty: number | null; l_device_name: string | null; l_staff: string | null; l_staff_name: string | null; l_ambiguous: boolean;
+  w_received: Date | null; w_uncertainty: number | null; w_device_name: string | null; w_staff: string | null; w_staff_name: string | null; w_ambiguous: boolean | null;
 }
 
 const SELECT = `SELECT c.id, c.event_id, c.ticket_id, t.number, c.reason, c.ambiguous, c.status, c.resolution, c.note, c.resolved_by, c.resolved_at,
@@ -25,19 +29,29 @@ const SELECT = `SELECT c.id, c.event_id, c.ticket_id, t.number, c.reason, c.ambi
     l.id AS l_id, l.device_id AS l_device, l.seq::float8 AS l_seq, l.gate_id AS l_gate, l.scanned_at AS l_at, l.source AS l_source, l.direction AS l_direction,
     l.flags AS l_flags,
     w.id AS w_id, w.device_id AS w_device, w.seq::float8 AS w_seq, w.gate_id AS w_gate, w.scanned_at AS w_at, w.source AS w_source, w.direction AS w_direction,
-    w.flags AS w_flags
+    w.flags AS w_flags,
+    l.received_at AS l_received, l.clock_uncertainty_ms AS l_uncertainty, ld.name AS l_device_name, l.staff_id AS l_staff, ls.name AS l_staff_name, l.ambiguous AS l_ambiguous,
+    w.received_at AS w_received, w.clock_uncertainty_ms AS w_uncertainty, wd.name AS w_device_name, w.staff_id AS w_staff, ws.name AS w_staff_name, w.ambiguous AS w_ambiguous
   FROM conflicts c
   JOIN scans l ON l.event_id = c.event_id AND l.id = c.loser_scan_id
   LEFT JOIN scans w ON w.event_id = c.event_id AND w.id = c.winner_scan_id
-  LEFT JOIN tickets t ON t.event_id = c.event_id AND t.id = c.ticket_id`;
+  LEFT JOIN tickets t ON t.event_id = c.event_id AND t.id = c.ticket_id
+  LEFT JOIN devices ld ON ld.id = l.device_pk
+  LEFT JOIN devices wd ON wd.id = w.device_pk
+  LEFT JOIN event_staff ls ON ls.event_id = l.event_id AND ls.id = l.staff_id
+  LEFT JOIN event_staff ws ON ws.event_id = w.event_id AND ws.id = w.staff_id`;
 
 function toView(r: Raw): ConflictView {
   return {
     id: r.id, eventId: r.event_id, ticketId: r.ticket_id, ticketNumber: r.number, reason: r.reason, ambiguous: r.ambiguous, status: r.status,
     resolution: r.resolution, note: r.note, resolvedBy: r.resolved_by, resolvedAt: ms(r.resolved_at), createdAt: ms(r.created_at)!, updatedAt: ms(r.updated_at)!,
-    loser: { scanId: r.l_id, deviceId: r.l_device, seq: r.l_seq, gateId: r.l_gate, scannedAt: ms(r.l_at)!, source: r.l_source, direction: r.l_direction, flags: r.l_flags },
+    loser: {
+      scanId: r.l_id, deviceId: r.l_device, seq: r.l_seq, gateId: r.l_gate, scannedAt: ms(r.l_at)!, source: r.l_source, direction: r.l_direction, flags: r.l_flags,
+      receivedAt: ms(r.l_received)!, clockUncertaintyMs: r.l_uncertainty, deviceName: r.l_device_name, staffId: r.l_staff, staffName: r.l_staff_name, ambiguous: r.l_ambiguous,
+    },
     winner: r.w_id ? {
       scanId: r.w_id, deviceId: r.w_device!, seq: r.w_seq, gateId: r.w_gate, scannedAt: ms(r.w_at)!, source: r.w_source!, direction: r.w_direction!, flags: r.w_flags ?? [],
+      receivedAt: ms(r.w_received)!, clockUncertaintyMs: r.w_uncertainty, deviceName: r.w_device_name, staffId: r.w_staff, staffName: r.w_staff_name, ambiguous: r.w_ambiguous ?? false,
     } : null,
   };
 }
@@ -45,6 +59,44 @@ function toView(r: Raw): ConflictView {
 export async function listConflicts(sql: Sql, eventId: string, status: string | null, limit: number): Promise<ConflictView[]> {
   const rows = await sql.query<Raw>(`${SELECT} WHERE c.event_id = $1 AND ($2::text IS NULL OR c.status = $2) ORDER BY c.created_at, c.id LIMIT $3`, [eventId, status, limit]);
   return rows.map(toView);
+}
+
+export interface ConflictFilter { status: string | null; ambiguous: boolean | null; reason: string | null; deviceId: string | null }
+
+/**
+ * A page of the inbox, oldest first (the order the existing list had), after
+ * (created_at, id); `device` matches either side. The timestamp travels as
+ * exact text (microseconds) so a page boundary never skips or repeats a row.
+ */
+export async function listConflictPage(sql: Sql, eventId: string, f: ConflictFilter, after: { at: string; id: string } | null, limit: number): Promise<Array<ConflictView & { position: { at: string; id: string } }>> {
+  const rows = await sql.query<Raw & { at_text: string }>(
+    `SELECT * FROM (${SELECT.replace('SELECT c.id,', `SELECT to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_text, c.id,`)}
+      WHERE c.event_id = $1 AND ($2::text IS NULL OR c.status = $2) AND ($3::boolean IS NULL OR c.ambiguous = $3) AND ($4::text IS NULL OR c.reason = $4)
+        AND ($5::text IS NULL OR l.device_id = $5 OR w.device_id = $5)
+        AND ($6::timestamptz IS NULL OR (c.created_at, c.id) > ($6::timestamptz, $7::uuid))
+      ORDER BY c.created_at, c.id LIMIT $8) page`,
+    [eventId, f.status, f.ambiguous, f.reason, f.deviceId, after?.at ?? null, after?.id ?? null, limit]);
+  return rows.map((r) => ({ ...toView(r), position: { at: r.at_text, id: r.id } }));
+}
+
+/** Several conflicts of one event by id (the bulk resolution reads them all first). */
+export async function getConflicts(sql: Sql, eventId: string, ids: readonly string[]): Promise<ConflictView[]> {
+  const rows = await sql.query<Raw>(`${SELECT} WHERE c.event_id = $1 AND c.id = ANY($2::uuid[])`, [eventId, ids]);
+  return rows.map(toView);
+}
+
+/** Marks open conflicts resolved in one statement; returns the ids it changed (fewer than asked: some were resolved meanwhile). */
+export async function markResolvedMany(tx: Sql, eventId: string, ids: readonly string[], r: { resolution: string; note: string | null; by: string; at: number }): Promise<string[]> {
+  const rows = await tx.query<{ id: string }>(
+    `UPDATE conflicts SET status = 'resolved', resolution = $3, note = $4, resolved_by = $5, resolved_at = $6, updated_at = $6, tx = pg_current_xact_id()
+     WHERE event_id = $1 AND id = ANY($2::uuid[]) AND status = 'open' RETURNING id`, [eventId, ids, r.resolution, r.note, r.by, new Date(r.at)]);
+  return rows.map((x) => x.id);
+}
+
+/** The event of a conflict (the bulk route names conflicts, not their event). */
+export async function conflictEvents(sql: Sql, ids: readonly string[]): Promise<Array<{ id: string; eventId: string }>> {
+  const rows = await sql.query<{ id: string; event_id: string }>('SELECT id, event_id FROM conflicts WHERE id = ANY($1::uuid[])', [ids]);
+  return rows.map((r) => ({ id: r.id, eventId: r.event_id }));
 }
 
 export async function getConflict(sql: Sql, conflictId: string): Promise<ConflictView | null> {
@@ -77,4 +129,13 @@ export async function openQuarantineConflicts(tx: Sql, eventId: string, scans: A
      RETURNING id`,
     [eventId, scans.map((s) => s.ticketId), scans.map((s) => s.scanId), new Date(at)]);
   return rows.map((r) => r.id);
+}
+
+/** Losing or quarantined scans accepted as admissions of record, in one statement (a resolution as legitimate). */
+export async function reinstateScans(tx: Sql, eventId: string, scans: ReadonlyArray<{ scanId: string; forced: boolean }>): Promise<void> {
+  if (scans.length === 0) return;
+  await tx.query(
+    `UPDATE scans s SET record_status = 'admitted', forced = s.forced OR x.forced, revision = s.revision + 1, tx = pg_current_xact_id()
+     FROM unnest($2::uuid[], $3::boolean[]) AS x(id, forced) WHERE s.event_id = $1 AND s.id = x.id`,
+    [eventId, scans.map((s) => s.scanId), scans.map((s) => s.forced)]);
 }

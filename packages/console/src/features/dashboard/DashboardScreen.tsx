@@ -5,7 +5,7 @@
  */
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState, type ReactNode } from 'react';
-import { useParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 import { eventQuery } from '../../api/queries.ts';
 import { clock } from '../../lib/time.ts';
 import { useLiveDashboard, type OccupancyLive, type ScanLive, type ZoneLive } from './live.ts';
@@ -37,8 +37,8 @@ export function DashboardScreen(): ReactNode {
             <span aria-hidden="true">{live.status === 'live' ? '●' : '○'}</span>{' '}
             {live.status === 'live' ? 'Live' : live.status === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
           </p>
-          <a href={`/console/events/${eventId}/alerts`}>Alerts{live.alertsRaised > 0 ? ` (${live.alertsRaised} new)` : ''}</a>
-          <a href={`/console/events/${eventId}/conflicts`}>Conflicts{live.conflictsOpened > 0 ? ` (${live.conflictsOpened} new)` : ''}</a>
+          <Link to={`/e/${eventId}/alerts`}>Alerts{live.alertsRaised > 0 ? ` (${live.alertsRaised} new)` : ''}</Link>
+          <Link to={`/e/${eventId}/conflicts`}>Conflicts{live.conflictsOpened > 0 ? ` (${live.conflictsOpened} new)` : ''}</Link>
         </div>
       </div>
 

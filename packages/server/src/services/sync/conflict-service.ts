@@ -1,13 +1,23 @@
-import type { ResolveConflictBody } from '@entrada/core';
+import type { ConflictListQuery, ResolveConflictBody } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
-import { DomainError, notFound } from '../errors.ts';
-import { getConflict, listConflicts, markResolved, type ConflictView } from '../../store/conflicts.ts';
-import { openQuarantineConflicts } from '../../store/conflicts.ts';
-import { quarantineDeviceScans, reinstateScan } from '../../store/offline-scans.ts';
+import { DomainError, invalid, notFound } from '../errors.ts';
+import {
+  conflictCounts, getConflict, getConflicts, listConflictPage, listConflicts, markResolvedMany, openQuarantineConflicts, reinstateScans, type ConflictView,
+} from '../../store/conflicts.ts';
+import { insertAudits } from '../../store/audit.ts';
+import { quarantineDeviceScans } from '../../store/offline-scans.ts';
 import { lockTicketsById } from '../../store/ticket-states.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContexts } from '../event-context.ts';
 import { reconcileTickets } from './reconciliation.ts';
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(at) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { at, id };
+  } catch { /* answered below */ }
+  throw invalid('cursor is not one this server gave; start again without it');
+}
 
 const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
 
@@ -15,6 +25,9 @@ export function conflictView(c: ConflictView, gateName: (id: string | null) => s
   const side = (s: ConflictView['loser']): Record<string, unknown> => ({
     scan_id: s.scanId, device_id: s.deviceId, seq: s.seq, gate_id: s.gateId, gate: gateName(s.gateId), scanned_at: iso(s.scannedAt), source: s.source, direction: s.direction,
     flags: s.flags,
+    // Issue 13: the inbox shows both scans side by side (who, where, device time against upload time, how far the clock may be off).
+    received_at: iso(s.receivedAt), clock_uncertainty_ms: s.clockUncertaintyMs, device_name: s.deviceName, staff_id: s.staffId, staff_name: s.staffName,
+    ambiguous: s.ambiguous,
   });
   return {
     id: c.id, event_id: c.eventId, ticket: { id: c.ticketId, number: c.ticketNumber }, reason: c.reason, ambiguous: c.ambiguous, status: c.status,
@@ -39,29 +52,89 @@ export class ConflictService {
     return (await listConflicts(this.db, eventId, status, limit)).map((c) => conflictView(c, gateName));
   }
 
+  /** One conflict: the bulk path with one id (one way to resolve, audited and published alike). */
   async resolve(organisationId: string, resolvedBy: string, conflictId: string, body: ResolveConflictBody): Promise<Record<string, unknown>> {
     const conflict = await getConflict(this.db, conflictId);
-    const ctx = conflict ? await this.contexts.get(conflict.eventId) : null;
-    if (!conflict || !ctx || ctx.event.organisationId !== organisationId) throw notFound('Conflict');
-    if (conflict.status !== 'open') throw new DomainError('CONFLICT', `This conflict is ${conflict.status}${conflict.resolution ? ` (${conflict.resolution})` : ''}; it cannot be resolved again`);
+    if (!conflict) throw notFound('Conflict');
+    const [view] = await this.resolveMany(organisationId, resolvedBy, conflict.eventId, [conflictId], body, false);
+    return view!;
+  }
+
+  /**
+   * The inbox (issue 13): filtered, oldest first, in pages after an opaque
+   * cursor; `counts` are the event's totals whatever the filter (the tabs).
+   */
+  async page(organisationId: string, eventId: string, q: ConflictListQuery): Promise<{ conflicts: Record<string, unknown>[]; next_cursor: string | null; counts: Record<string, number> }> {
+    const ctx = await this.contexts.get(eventId);
+    if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
+    const limit = Number(q.limit ?? 1000);
+    if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
+    const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
+    const filter = {
+      status: q.status === undefined || q.status === 'all' ? null : q.status, ambiguous: q.ambiguous === undefined ? null : q.ambiguous === 'true',
+      reason: q.reason ?? null, deviceId: q.device_id ?? null,
+    };
+    const [rows, counts] = await Promise.all([
+      listConflictPage(this.db, eventId, filter, q.cursor ? decodeCursor(q.cursor) : null, limit + 1),
+      conflictCounts(this.db, eventId),
+    ]);
+    const page = rows.slice(0, limit);
+    return {
+      conflicts: page.map((c) => conflictView(c, gateName)),
+      next_cursor: rows.length > limit ? Buffer.from(JSON.stringify([page.at(-1)!.position.at, page.at(-1)!.position.id])).toString('base64url') : null,
+      counts: { open: counts.open, ambiguous_open: counts.ambiguous, resolved: counts.resolved },
+    };
+  }
+
+  /**
+   * Resolves conflicts of one event, all or none: every id must be an open
+   * conflict of the event, or nothing is resolved and the answer names the
+   * first that is not (`conflict_ids/<index>`, with `conflict_id`). One
+   * transaction, set-based: the tickets locked once, the conflicts marked in
+   * one statement, the accepted scans reinstated in one, the tickets replayed
+   * together, one audit entry per conflict written in one statement.
+   */
+  async resolveMany(
+    organisationId: string, resolvedBy: string, eventId: string, ids: readonly string[], body: ResolveConflictBody, bulk = true,
+  ): Promise<Record<string, unknown>[]> {
+    const ctx = await this.contexts.get(eventId);
+    if (!ctx || ctx.event.organisationId !== organisationId) throw notFound(bulk ? 'Event' : 'Conflict');
+    const field = (i: number): string => (bulk ? `conflict_ids/${i}: ` : '');
+    const byId = new Map((await getConflicts(this.db, eventId, ids)).map((c) => [c.id, c]));
+    ids.forEach((id, i) => {
+      const c = byId.get(id);
+      if (!c) throw new DomainError('NOT_FOUND', `${field(i)}Conflict not found${bulk ? ' at this event; nothing was resolved' : ''}`, bulk ? { conflict_id: id } : undefined);
+      if (c.status !== 'open') {
+        throw new DomainError('CONFLICT', `${field(i)}This conflict is ${c.status}${c.resolution ? ` (${c.resolution})` : ''}; it cannot be resolved again${bulk ? '; nothing was resolved' : ''}`,
+          bulk ? { conflict_id: id } : undefined);
+      }
+    });
+    const conflicts = ids.map((id) => byId.get(id)!);
+    const ticketIds = [...new Set(conflicts.map((c) => c.ticketId))];
     const at = this.now();
     const reconciled = await this.db.transaction(async (tx) => {
-      await lockTicketsById(tx, ctx.event.id, [conflict.ticketId]);
-      if (!(await markResolved(tx, ctx.event.id, conflict.id, { resolution: body.resolution, note: body.note ?? null, by: resolvedBy, at }))) {
-        throw new DomainError('CONFLICT', 'This conflict was resolved meanwhile');
-      }
+      await lockTicketsById(tx, eventId, ticketIds);
+      const changed = new Set(await markResolvedMany(tx, eventId, ids, { resolution: body.resolution, note: body.note ?? null, by: resolvedBy, at }));
+      const lost = ids.findIndex((id) => !changed.has(id));
+      if (lost >= 0) throw new DomainError('CONFLICT', `${field(lost)}This conflict was resolved meanwhile${bulk ? '; nothing was resolved' : ''}`, bulk ? { conflict_id: ids[lost] } : undefined);
+      await insertAudits(tx, conflicts.map((c) => ({
+        organisationId, eventId, actor: resolvedBy, action: 'conflict.resolve', subjectKind: 'conflict', subjectId: c.id,
+        before: { status: c.status }, after: { status: 'resolved', resolution: body.resolution, note: body.note ?? null, ticket_id: c.ticketId },
+      })));
       if (body.resolution !== 'legitimate') return null;
       // A quarantined scan comes back under the ordinary rules; a lost first-scan-wins decision is overruled.
-      await reinstateScan(tx, ctx.event.id, conflict.loser.scanId, conflict.reason !== 'device_revoked');
-      return reconcileTickets(tx, ctx, [conflict.ticketId], new Set(), at);
+      await reinstateScans(tx, eventId, conflicts.map((c) => ({ scanId: c.loser.scanId, forced: c.reason !== 'device_revoked' })));
+      return reconcileTickets(tx, ctx, ticketIds, new Set(), at);
     });
-    for (const r of reconciled?.values() ?? []) {
-      if (r.version !== undefined) this.bus.publish({ type: 'ticket_changed', eventId: ctx.event.id, ticketId: r.ticketId, version: r.version });
+    const changedTickets = [...(reconciled?.values() ?? [])].filter((r) => r.version !== undefined);
+    if (changedTickets.length > 0) {
+      this.bus.publish({ type: 'tickets_changed', eventId, ticketIds: changedTickets.map((r) => r.ticketId), versions: changedTickets.map((r) => r.version!) });
     }
-    // The admissions of record may have changed (a legitimate loser replayed): live dashboards recount.
-    this.bus.publish({ type: 'occupancy_changed', eventId: ctx.event.id });
-    const after = await getConflict(this.db, conflictId);
-    return conflictView(after!, (id) => (id ? ctx.gates.get(id)?.name ?? null : null));
+    this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: [...ids], state: 'resolved' });
+    if (body.resolution === 'legitimate') this.bus.publish({ type: 'occupancy_changed', eventId });
+    const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
+    const after = new Map((await getConflicts(this.db, eventId, ids)).map((c) => [c.id, c]));
+    return ids.map((id) => conflictView(after.get(id)!, gateName));
   }
 
   /** A revoked device's admissions from `effectiveAt` on leave the admissions of record until reviewed. */
