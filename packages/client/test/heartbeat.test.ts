@@ -19,6 +19,8 @@ describe('heartbeats on an injected clock', () => {
     const syncs: number[] = [];
     const fake: FetchLike = async (url, init) => {
       if (!network) throw new TypeError('fetch failed');
+      // The connectivity monitor's probe is not a sync: answered, not counted.
+      if (url.endsWith('/api/health')) return { status: 200, headers: { get: () => null }, text: async () => '{"status":"ok"}' };
       if (url.endsWith('/api/v1/devices/heartbeat')) {
         beats.push({ at: clock.now(), body: JSON.parse(init.body!) as Record<string, unknown> });
         return { status: 200, headers: { get: () => null }, text: async () => '{}' };

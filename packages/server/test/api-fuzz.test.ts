@@ -157,7 +157,10 @@ describeEachBackend('API fuzzing', (backend: Backend) => {
             method: req.method as 'GET', headers: req.headers, body: req.body, dispatcher: req.failingAuth ? failingAuth : main,
             headersTimeout: 60_000, bodyTimeout: 60_000,
           });
-          res = { status: r.statusCode, headers: r.headers, text: await r.body.text() };
+          // A live stream (Server-Sent Events) never ends: its status and headers are the answer; the stream is closed.
+          const stream = String(r.headers['content-type'] ?? '').startsWith('text/event-stream');
+          if (stream) r.body.destroy();
+          res = { status: r.statusCode, headers: r.headers, text: stream ? '' : await r.body.text() };
         } catch (err) {
           fail('no-answer', null, null, (err as Error).message);
           await probe.settle();

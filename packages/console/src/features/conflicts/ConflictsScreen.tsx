@@ -39,7 +39,7 @@ export function ConflictsScreen(): ReactNode {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
-    setParams(next, { replace: true });
+    setParams(next, { replace: true, flushSync: true });
     setSelection({});
   };
 

@@ -41,7 +41,8 @@ export function FleetSection({ eventId, timezone }: { eventId: string; timezone:
   const set = (changes: Record<string, string | null>): void => {
     const next = new URLSearchParams(params);
     for (const [k, v] of Object.entries(changes)) if (v === null) next.delete(k); else next.set(k, v);
-    setParams(next, { replace: true });
+    // flushSync: the controlled checkbox and sort buttons show the new state at once, not after a transition.
+    setParams(next, { replace: true, flushSync: true });
   };
 
   const rows = useMemo(() => {

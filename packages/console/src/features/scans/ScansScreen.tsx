@@ -35,7 +35,7 @@ export function ScansScreen(): ReactNode {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
-    setParams(next, { replace: true });
+    setParams(next, { replace: true, flushSync: true });
   };
 
   const columns = useMemo<ColumnDef<ScanLogRow, unknown>[]>(() => [
