@@ -31,5 +31,17 @@ export interface Notifier {
   notify(notifications: readonly OrganiserNotification[]): Promise<void>;
 }
 
+/** How producers queue notifications after their commit (never throws: a failure to queue is logged). */
+export type Notify = (notifications: readonly OrganiserNotification[]) => Promise<void>;
+export const notifyNothing: Notify = async () => undefined;
+
+/** Conflicts opened at an event, one notification each (ids only: the console shows the rest). */
+export function conflictsOpened(event: { id: string; name: string; organisationId: string }, conflictIds: readonly string[], at: number): OrganiserNotification[] {
+  return conflictIds.map((id) => ({
+    type: 'conflict.opened', organisationId: event.organisationId, eventId: event.id, occurredAt: at,
+    data: { event_id: event.id, event_name: event.name, conflict_id: id },
+  }));
+}
+
 /** Until webhooks and email are configured in a process (and in tests that do not need them). */
 export const silentNotifier: Notifier = { notify: async () => undefined };
