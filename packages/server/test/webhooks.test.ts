@@ -314,6 +314,20 @@ describeEachBackend('webhooks and email', (backend) => {
     expect(receiver.received.map((r) => JSON.parse(r.body))).toMatchObject([{ type: 'conflict.resolved', data: { conflict_id: opened[0].data.conflict_id, resolution: 'fraud' } }]);
     await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
   });
+
+  it('a queued delivery survives a restart (the outbox is in the database) and is delivered by the next server', async () => {
+    const made = await server.admin.post('/api/v1/webhooks', { url: receiver.url, events: ['device.suspended'] });
+    const { deviceId } = await registerDevice(server.admin, 'Restart');
+    receiver.received.length = 0;
+    expect((await server.admin.post(`/api/v1/devices/${deviceId}/suspend`, { reason: 'restart' })).status).toBe(200);
+    const adminToken = server.adminToken;
+    await server.close();
+    expect(receiver.received).toEqual([]);
+    server = await startTestServer(tdb.db, { adminToken, now: () => clock, config: { alertIntervalMs: 0, notifyIntervalMs: 0, smtpUrl: smtp.url } });
+    await run();
+    expect(receiver.received.map((r) => JSON.parse(r.body))).toMatchObject([{ type: 'device.suspended', data: { device_id: deviceId } }]);
+    await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
+  });
 });
 
 /**
