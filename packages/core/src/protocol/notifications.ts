@@ -9,7 +9,10 @@ export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 export const WebhookCreateBody = Type.Object({
   url: Text({ minLength: 8, maxLength: 2000, description: 'http:// or https://, without credentials; receives a POST per notification' }),
-  events: Type.Array(Type.Union(WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t))), { minItems: 1, maxItems: WEBHOOK_EVENT_TYPES.length, uniqueItems: true }),
+  events: Type.Array(Type.Union([
+    Type.Literal('alert.raised'), Type.Literal('alert.cleared'), Type.Literal('conflict.opened'), Type.Literal('conflict.resolved'),
+    Type.Literal('device.revoked'), Type.Literal('device.suspended'),
+  ]), { minItems: 1, maxItems: WEBHOOK_EVENT_TYPES.length, uniqueItems: true }),
   event_id: Type.Optional(Type.Union([Uuid, Type.Null()], { description: 'Only this event\'s notifications; absent or null: every event and organisation-wide ones' })),
 }, { additionalProperties: false });
 export type WebhookCreateBody = Static<typeof WebhookCreateBody>;

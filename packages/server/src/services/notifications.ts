@@ -1,19 +1,14 @@
+import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '@entrada/core';
+
 /**
  * What organisers are told outside the console (issue 13): webhooks and email. Producers (alerts, conflicts,
  * devices) call `notify` after their change is committed; the implementation queues deliveries durably
  * (an outbox in PostgreSQL) and returns without waiting for any receiver. It never runs on the scan path.
  */
-export type NotificationType =
-  | 'alert.raised'
-  | 'alert.cleared'
-  | 'conflict.opened'
-  | 'conflict.resolved'
-  | 'device.revoked'
-  | 'device.suspended';
+/** The webhook event types (one list, in core: the API's schema, the CLI and the console use it too). */
+export type NotificationType = WebhookEventType;
 
-export const NOTIFICATION_TYPES: readonly NotificationType[] = [
-  'alert.raised', 'alert.cleared', 'conflict.opened', 'conflict.resolved', 'device.revoked', 'device.suspended',
-];
+export const NOTIFICATION_TYPES: readonly NotificationType[] = WEBHOOK_EVENT_TYPES;
 
 export interface OrganiserNotification {
   type: NotificationType;
