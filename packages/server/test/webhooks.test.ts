@@ -1,9 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createLogger } from '../src/server.ts';
 import { NotificationWorker } from '../src/services/notification-worker.ts';
 import { enqueueWebhookDeliveries } from '../src/store/notifications.ts';
 import {
@@ -327,6 +329,38 @@ describeEachBackend('webhooks and email', (backend) => {
     await run();
     expect(receiver.received.map((r) => JSON.parse(r.body))).toMatchObject([{ type: 'device.suspended', data: { device_id: deviceId } }]);
     await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
+  });
+
+  it('logs neither the secret nor the receiver\'s URL (its query may be a credential), even when deliveries fail', async () => {
+    const lines: string[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
+    const logged = await startTestServer(tdb.db, { now: () => clock, logger: createLogger('debug', sink), config: { alertIntervalMs: 0, notifyIntervalMs: 0 } });
+    try {
+      const url = `${receiver.url}?token=receiver-credential-123`;
+      const made = await logged.admin.post('/api/v1/webhooks', { url, events: ['device.suspended'] });
+      expect(made.status).toBe(201);
+      const { deviceId } = await registerDevice(logged.admin, 'Logged');
+      receiver.fallback.status = 500;
+      try {
+        await logged.admin.post(`/api/v1/devices/${deviceId}/suspend`, { reason: 'x' });
+        // Retries until the 24 h are over: the warning about failed deliveries is logged.
+        for (let i = 0; i < 40; i++) {
+          await logged.services.notificationWorker.runOnce();
+          clock += HOUR;
+        }
+      } finally {
+        receiver.fallback.status = 200;
+      }
+      const log = lines.join('');
+      expect(log).toContain('webhook deliveries failed for good');
+      expect(log).not.toContain(made.body.secret);
+      expect(log).not.toContain(made.body.secret.slice(6, 30));
+      expect(log).not.toContain('receiver-credential-123');
+      await logged.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
+    } finally {
+      await logged.close();
+    }
   });
 });
 
