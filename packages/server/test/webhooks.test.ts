@@ -192,6 +192,12 @@ describeEachBackend('webhooks and email', (backend) => {
     expect(page2.body.deliveries.map((d: { type: string }) => d.type)).toEqual(['device.suspended']);
     expect(page2.body.next_cursor).toBeNull();
     expect((await server.admin.get(`/api/v1/webhooks/${made.body.id}/deliveries?cursor=bogus`)).status).toBe(400);
+    // A test message on request, signed alike.
+    receiver.received.length = 0;
+    expect((await server.admin.post(`/api/v1/webhooks/${made.body.id}/test`)).status).toBe(202);
+    await run();
+    expect(receiver.received.map((r) => JSON.parse(r.body))).toMatchObject([{ type: 'webhook.test', data: { webhook_id: made.body.id } }]);
+    expect(verify(secret, receiver.received[0]!, Math.floor(clock / 1000))).toBe(true);
     await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
   });
 

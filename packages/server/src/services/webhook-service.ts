@@ -139,17 +139,22 @@ export class WebhookService {
     return { queued: 1 };
   }
 
-  /** The signed-in user's email subscriptions; an admin token is no person and has no address. */
-  async alertEmail(userId: string | null, organisationId: string): Promise<AlertEmailView> {
+  /** The signed-in person; an admin token is no person and has no address. */
+  private async person(userId: string | null, organisationId: string): Promise<{ id: string; email: string }> {
     const user = userId === null ? null : await findUser(this.db, organisationId, userId);
     if (!user) throw new DomainError('FORBIDDEN', 'Email subscriptions are per person: sign in to the console (an admin token has no address)');
+    return user;
+  }
+
+  async alertEmail(userId: string | null, organisationId: string): Promise<AlertEmailView> {
+    const user = await this.person(userId, organisationId);
     return { critical_alerts: await criticalAlertEmail(this.db, organisationId, user.id), email_enabled: this.emailEnabled, email: user.email };
   }
 
   async setAlertEmail(userId: string | null, organisationId: string, on: boolean): Promise<AlertEmailView> {
-    const current = await this.alertEmail(userId, organisationId);
-    await setCriticalAlertEmail(this.db, organisationId, userId!, on, this.now());
-    return { ...current, critical_alerts: on };
+    const user = await this.person(userId, organisationId);
+    await setCriticalAlertEmail(this.db, organisationId, user.id, on, this.now());
+    return { critical_alerts: on, email_enabled: this.emailEnabled, email: user.email };
   }
 }
 
