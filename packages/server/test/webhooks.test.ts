@@ -41,8 +41,9 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; ans
 }
 
 /** A real SMTP server (smtp-server): records every message. */
-async function startSmtp(): Promise<{ url: string; mails: Array<{ to: string[]; raw: string }>; close(): Promise<void> }> {
+async function startSmtp(): Promise<{ url: string; mails: Array<{ to: string[]; raw: string }>; reject: { on: boolean }; close(): Promise<void> }> {
   const mails: Array<{ to: string[]; raw: string }> = [];
+  const reject = { on: false };
   const server = new SMTPServer({
     authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false,
     onData(stream, session, callback) {
@@ -50,6 +51,8 @@ async function startSmtp(): Promise<{ url: string; mails: Array<{ to: string[]; 
       stream.setEncoding('utf8');
       stream.on('data', (c: string) => { raw += c; });
       stream.on('end', () => {
+        // A temporary failure (mailbox busy): the sender is to try again later.
+        if (reject.on) return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
         mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
         callback();
       });
@@ -57,7 +60,7 @@ async function startSmtp(): Promise<{ url: string; mails: Array<{ to: string[]; 
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.server.address() as AddressInfo;
-  return { url: `smtp://127.0.0.1:${port}`, mails, close: () => new Promise((r) => server.close(() => r())) };
+  return { url: `smtp://127.0.0.1:${port}`, mails, reject, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /** The Standard Webhooks check, written from the specification (not with the server's code). */
@@ -335,6 +338,36 @@ describeEachBackend('webhooks and email', (backend) => {
     await run();
     expect(receiver.received.map((r) => JSON.parse(r.body))).toMatchObject([{ type: 'device.suspended', data: { device_id: deviceId } }]);
     await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
+  });
+
+  it('retries mail the SMTP server refused for now', async () => {
+    const email = `r${Math.random().toString(36).slice(2, 8)}@example.com`;
+    expect((await server.admin.post('/api/v1/users', { email, name: 'Rita', role: 'supervisor', password: PASSWORD })).status).toBe(201);
+    const login = await new Client(server.url, null).request('POST', '/api/v1/auth/login', { email, password: PASSWORD });
+    const session = { cookie: login.headers.get('set-cookie')!.split(';')[0]!, 'x-csrf-token': login.body.csrf_token as string };
+    expect((await new Client(server.url, null).request('PUT', '/api/v1/users/me/alert-email', { critical_alerts: true }, session)).status).toBe(200);
+    const organisationId = login.body.user.organisation_id as string;
+    smtp.mails.length = 0;
+    smtp.reject.on = true;
+    try {
+      await server.services.notifier.notify([{
+        type: 'alert.raised', organisationId, eventId: null, occurredAt: clock,
+        data: { event_name: 'Retry Fest', alert: { rule: 'zone_over_capacity', severity: 'critical', subject: { kind: 'zone', name: 'Pit' }, detail: { inside: 101, capacity: 100 } } },
+      }]);
+      expect((await run()).mail).toBeGreaterThan(0);
+      expect(smtp.mails).toEqual([]);
+      const [queued] = await tdb.db.query<{ state: string; attempts: number; last_error: string }>(
+        'SELECT state, attempts, last_error FROM email_outbox WHERE to_address = $1', [email]);
+      expect(queued).toEqual({ state: 'pending', attempts: 1, last_error: 'SMTP 451' });
+    } finally {
+      smtp.reject.on = false;
+    }
+    clock += 6_000;
+    await run();
+    expect(smtp.mails.filter((m) => m.to.includes(email))).toHaveLength(1);
+    expect(smtp.mails.find((m) => m.to.includes(email))!.raw).toContain('Subject: Entrada critical alert: zone over capacity');
+    const [sent] = await tdb.db.query<{ state: string; attempts: number }>('SELECT state, attempts FROM email_outbox WHERE to_address = $1', [email]);
+    expect(sent).toEqual({ state: 'sent', attempts: 2 });
   });
 
   it('logs neither the secret nor the receiver\'s URL (its query may be a credential), even when deliveries fail', async () => {
