@@ -1,10 +1,10 @@
-import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '@entrada/core';
-
 /**
  * What organisers are told outside the console (issue 13): webhooks and email. Producers (alerts, conflicts,
  * devices) call `notify` after their change is committed; the implementation queues deliveries durably
  * (an outbox in PostgreSQL) and returns without waiting for any receiver. It never runs on the scan path.
  */
+import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '@entrada/core';
+
 /** The webhook event types (one list, in core: the API's schema, the CLI and the console use it too). */
 export type NotificationType = WebhookEventType;
 
