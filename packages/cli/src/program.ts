@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Direction } from '@entrada/core';
+import { WEBHOOK_EVENT_TYPES, type Direction } from '@entrada/core';
 import { createDemo, DEFAULT_DEMO_TICKETS } from './commands/demo.ts';
 import { listDevices, pairDevice, registerDevice } from './commands/devices.ts';
 import { deviceBacklog, deviceClocks, exportServerLog, importDeviceLog, requireDeviceId } from './commands/recovery.ts';
@@ -11,6 +11,7 @@ import {
 } from './commands/setup.ts';
 import { addStaff, deactivateStaff, listStaff } from './commands/staff.ts';
 import { createToken, listTokens, revokeToken } from './commands/tokens.ts';
+import { createWebhook, deleteWebhook, listWebhooks, webhookDeliveries } from './commands/webhooks.ts';
 import { addUser, deactivateUser, listUsers, PASSWORD_ENV, resetPassword, setUserRole } from './commands/users.ts';
 import { runSimulate, SIMULATE_DEFAULTS } from './commands/simulate.ts';
 import { exportTickets } from './commands/tickets-export.ts';
@@ -305,6 +306,40 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
       + examples('entrada tokens revoke 3a9d…'))
     .action(async (tokenId: string, _opts: unknown, cmd: Command) => {
       await revokeToken({ connection: connection(cmd, 'admin'), tokenId }, output);
+    });
+
+  const webhooks = program.command('webhooks').description('Webhooks: alerts, conflicts and device changes POSTed to your URL, signed (a manager\'s or owner\'s token)');
+  webhooks.command('create')
+    .description('Subscribe a URL and print its signing secret (shown once)')
+    .requiredOption('--endpoint <url>', 'the receiver, http:// or https:// (required; --url is the Entrada server)')
+    .requiredOption('--events <types>', `"all" or a comma-separated list of ${WEBHOOK_EVENT_TYPES.join(', ')} (required)`)
+    .option('--event <event-id>', 'only this event\'s notifications (default: every event, and organisation-wide ones)')
+    .addHelpText('after', examples('entrada webhooks create --endpoint https://hooks.example.com/entrada --events all',
+      'entrada webhooks create --endpoint https://ops.example.com/hook --events alert.raised,alert.cleared --event 7c1e…'))
+    .action(async (opts: { endpoint: string; events: string; event?: string }, cmd: Command) => {
+      await createWebhook({ connection: connection(cmd, 'admin'), url: opts.endpoint, events: opts.events, ...(opts.event ? { eventId: opts.event } : {}) }, output);
+    });
+  webhooks.command('list')
+    .description('List the organisation\'s webhooks (never their secrets)')
+    .addHelpText('after', examples('entrada webhooks list'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      await listWebhooks({ connection: connection(cmd, 'admin') }, output);
+    });
+  webhooks.command('delete')
+    .description('Delete a webhook and its queued deliveries')
+    .argument('<webhook-id>', 'the webhook id, from `entrada webhooks list`')
+    .addHelpText('after', examples('entrada webhooks delete 3a9d…'))
+    .action(async (webhookId: string, _opts: unknown, cmd: Command) => {
+      await deleteWebhook({ connection: connection(cmd, 'admin'), webhookId }, output);
+    });
+  webhooks.command('deliveries')
+    .description('A webhook\'s delivery log, newest first: state, attempts, last status and error')
+    .argument('<webhook-id>', 'the webhook id, from `entrada webhooks list`')
+    .option('--limit <n>', 'deliveries per page, 1 to 200 (default 50)', wholeNumber)
+    .option('--cursor <cursor>', 'the next page, as printed after a full page')
+    .addHelpText('after', examples('entrada webhooks deliveries 3a9d…', 'entrada webhooks deliveries 3a9d… --limit 200'))
+    .action(async (webhookId: string, opts: { limit?: number; cursor?: string }, cmd: Command) => {
+      await webhookDeliveries({ connection: connection(cmd, 'admin'), webhookId, ...(opts.limit !== undefined ? { limit: opts.limit } : {}), ...(opts.cursor ? { cursor: opts.cursor } : {}) }, output);
     });
 
   const users = program.command('users').description('Console users of your organisation and their roles (an owner\'s token)');

@@ -21,6 +21,8 @@ const HELP: Array<[string[], string[]]> = [
   [['tokens', 'list'], ['Examples:']],
   [['tokens', 'create'], ['--name', 'Examples:']],
   [['tokens', 'revoke'], ['<token-id>', 'ENTRADA_ADMIN_TOKEN', 'Examples:']],
+  [['webhooks', 'create'], ['--endpoint', '--events', 'device.suspended', 'Examples:']],
+  [['webhooks', 'deliveries'], ['<webhook-id>', '--cursor', 'Examples:']],
   [['events', 'show'], ['<event-id>', 'Examples:']],
   [['events', 'update'], ['<event-id>', '--name', '--starts', '--ends', '--timezone', '--duplicate-window', '--json', 'Examples:']],
   [['zones', 'add'], ['--event', '--name', '--capacity', '--json', 'Examples:']],

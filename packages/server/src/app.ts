@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.ts';
 import { scanningRoutes } from './routes/scanning.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { offlineRoutes } from './routes/offline.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { defaultConsoleDir, defaultWebDir, registerConsoleApp, registerWebApp } from './routes/web-app.ts';
 import { pairingRoutes } from './routes/pairing.ts';
@@ -109,4 +110,5 @@ const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api)
   await api.register(liveRoutes(services));
   await api.register(fleetRoutes(services));
   await api.register(operationsRoutes(services));
+  await api.register(webhookRoutes(services));
 };

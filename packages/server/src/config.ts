@@ -45,6 +45,12 @@ export interface Config {
   liveMax: number;
   /** ENTRADA_ALERT_INTERVAL_MS: how often alert rules are evaluated (default 15 s; 0 turns the timer off). */
   alertIntervalMs: number;
+  /** ENTRADA_NOTIFY_INTERVAL_MS: how often the webhook and mail outboxes are delivered (default 5 s; 0 turns the worker off). */
+  notifyIntervalMs: number;
+  /** SMTP_URL (e.g. smtps://user:pass@mail.example.com): mail is sent only when set. */
+  smtpUrl: string | undefined;
+  /** SMTP_FROM: the sender of Entrada's mail (default entrada@localhost). */
+  smtpFrom: string;
 }
 
 export class ConfigError extends Error {}
@@ -68,7 +74,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     owner: parseOwner(env),
     liveMax: parseInteger(env.ENTRADA_LIVE_MAX ?? '200', 'ENTRADA_LIVE_MAX', 0, 100_000),
     alertIntervalMs: parseInteger(env.ENTRADA_ALERT_INTERVAL_MS ?? '15000', 'ENTRADA_ALERT_INTERVAL_MS', 0, 86_400_000),
+    notifyIntervalMs: parseInteger(env.ENTRADA_NOTIFY_INTERVAL_MS ?? '5000', 'ENTRADA_NOTIFY_INTERVAL_MS', 0, 86_400_000),
+    smtpUrl: parseSmtpUrl(nonEmpty(env.SMTP_URL)),
+    smtpFrom: nonEmpty(env.SMTP_FROM) ?? 'entrada@localhost',
   };
+}
+
+function parseSmtpUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let protocol: string;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    // Not quoted: the URL may hold the SMTP password.
+    throw new ConfigError('SMTP_URL must be a URL such as smtp://host:587 or smtps://user:password@host:465');
+  }
+  if (protocol !== 'smtp:' && protocol !== 'smtps:') throw new ConfigError('SMTP_URL must start with smtp:// or smtps://');
+  return value;
 }
 
 function parseOwner(env: NodeJS.ProcessEnv): Config['owner'] {

@@ -44,7 +44,10 @@ import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';
 import { FleetService } from './services/fleet-service.ts';
 import { AlertService, type AlertServiceOptions } from './services/alert-service.ts';
-import { silentNotifier, type Notifier } from './services/notifications.ts';
+import nodemailer from 'nodemailer';
+import type { Notifier, OrganiserNotification } from './services/notifications.ts';
+import { NotificationWorker, type MailSender, type NotificationWorkerOptions } from './services/notification-worker.ts';
+import { OutboxNotifier, WebhookService } from './services/webhook-service.ts';
 
 export const VERSION = '0.1.0';
 
@@ -142,8 +145,13 @@ export interface ServiceOptions {
   manifest?: Partial<ManifestOptions> | undefined;
   /** The live streams' limit (ENTRADA_LIVE_MAX) and, in tests, their buffers and timings. */
   live?: Partial<Omit<LiveOptions, 'log' | 'now'>> | undefined;
-  /** Webhooks and email (issue 13); silentNotifier when not given. */
+  /** Webhooks and email (issue 13); the outbox (OutboxNotifier) when not given. */
   notifier?: Notifier | undefined;
+  /** SMTP_URL and SMTP_FROM: mail is queued and sent only when smtpUrl is set. */
+  smtpUrl?: string | undefined;
+  smtpFrom?: string | undefined;
+  /** The outbox worker's timings (tests shorten them or inject the randomness). */
+  notifications?: Partial<NotificationWorkerOptions> | undefined;
   /** Test-only options of the alert evaluator. */
   alerts?: AlertServiceOptions | undefined;
 }
@@ -162,22 +170,32 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret, now, stats);
   const directory = new DeviceDirectory(db);
   const cursors = new Cursors(opts.secret);
-  const conflicts = new ConflictService(db, contexts, bus, now);
-  const devices = new DeviceService(db, contexts, ticketCache, bus, now, (pk, at) => conflicts.quarantine(pk, at));
+  // Producers queue notifications after their commit through whatever notifier `services` holds at that moment;
+  // a failure to queue is logged and never fails the change that was already committed.
+  const notify = async (n: readonly OrganiserNotification[]): Promise<void> => {
+    if (n.length === 0) return;
+    try {
+      await services.notifier.notify(n);
+    } catch (err) {
+      opts.log.warn({ err, type: n[0]!.type }, 'notifications could not be queued');
+    }
+  };
+  const conflicts = new ConflictService(db, contexts, bus, now, notify);
+  const devices = new DeviceService(db, contexts, ticketCache, bus, now, (pk, at) => conflicts.quarantine(pk, at), notify);
   const pairing = new PairingService(db, events, contexts, devices, now, opts.publicUrl);
   const staff = new StaffService(db, events, contexts, now);
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
   const auth = new Authenticator(db, bus, now);
   const adminTokens = new AdminTokenService(db, bus, now);
   const accounts = new AccountService(db, bus, now);
-  const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats);
+  const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats, notify);
   const sync = {
     uploads: syncService,
     imports: new ImportService(db, syncService),
     manifest: new ManifestService(db, cursors, now, opts.manifest),
     feed: new FeedService(db, cursors),
     conflicts,
-    legacy: new LegacyReconcileService(db, contexts, bus, now),
+    legacy: new LegacyReconcileService(db, contexts, bus, now, notify),
     status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
     deviceHealth: (ctx: Parameters<typeof deviceHealth>[1], deviceId?: string) => deviceHealth(db, ctx, deviceId),
     offlineHealth: (ctx: Parameters<typeof offlineHealth>[1]) => offlineHealth(db, ctx, now()),
@@ -187,15 +205,24 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const audit = new AuditService(db, events);
   const live = new LiveService(db, events, directory, bus, { maxStreams: 200, ...opts.live, log: opts.log, now });
   const fleet = new FleetService(db, contexts, bus, now);
+  const mail = opts.smtpUrl ? smtpSender(opts.smtpUrl, opts.smtpFrom ?? 'entrada@localhost') : null;
+  const webhooks = new WebhookService(db, opts.secret, now, mail !== null);
+  const notificationWorker = new NotificationWorker(db, (sealed) => webhooks.signingKey(sealed), mail, now, opts.log, { consoleUrl: opts.publicUrl ?? null, ...opts.notifications });
   const services: Services = {
     bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, live,
     ticketImports: new TicketImportService(db, events, tickets, now, stats),
-    fleet, notifier: opts.notifier ?? silentNotifier,
+    fleet, notifier: opts.notifier ?? new OutboxNotifier(db, now, mail !== null), webhooks, notificationWorker,
     alerts: new AlertService(db, contexts, fleet, bus, () => services.notifier, now, opts.log, opts.alerts),
     scanLog: new ScanLogService(db, events),
     occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
   };
   return services;
+}
+
+/** Mail through nodemailer's SMTP transport (SMTP_URL carries host, port, TLS and credentials). */
+function smtpSender(url: string, from: string): MailSender {
+  const transport = nodemailer.createTransport(url);
+  return { async send(m) { await transport.sendMail({ from, to: m.to, subject: m.subject, text: m.text }); } };
 }
 
 export interface RunningServer {
@@ -219,6 +246,7 @@ export interface StartOptions {
   unsafeDisableAdmissionGuard?: boolean;
   manifest?: Partial<ManifestOptions>;
   live?: ServiceOptions['live'];
+  notifications?: ServiceOptions['notifications'];
 }
 
 /** Opens the database, migrates, bootstraps an empty installation and listens. */
@@ -229,10 +257,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(db);
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
-  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: { maxStreams: config.liveMax, ...opts.live } });
+  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: { maxStreams: config.liveMax, ...opts.live }, smtpUrl: config.smtpUrl, smtpFrom: config.smtpFrom, notifications: opts.notifications });
   const stopLoggingOutages = logDatabaseOutages(db, log);
   const cleanup = async (): Promise<void> => {
     await services.alerts.stop();
+    await services.notificationWorker.stop();
     stopLoggingOutages();
     services.auth.close();
     services.live.close();
@@ -249,6 +278,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     app = await buildApp(services, { logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}) });
     await app.listen({ port: config.port, host: config.host });
     services.alerts.start(config.alertIntervalMs);
+    services.notificationWorker.start(config.notifyIntervalMs);
   } catch (err) {
     // A failed start (port in use, bad database) must not leave timers or connections holding the process open.
     await cleanup().catch(() => undefined);

@@ -68,6 +68,7 @@ export class ApiClient {
   get<T>(path: string): Promise<T> { return this.request<T>('GET', path); }
   post<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('POST', path, body ?? {}); }
   patch<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PATCH', path, body); }
+  put<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PUT', path, body); }
   delete<T>(path: string): Promise<T> { return this.request<T>('DELETE', path); }
 
   /** Email and password: the server sets an httpOnly session cookie; we keep only the CSRF token. */

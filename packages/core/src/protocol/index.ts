@@ -12,3 +12,4 @@ export * from './setup.ts';
 export * from './ticket-imports.ts';
 export * from './fleet.ts';
 export * from './operations.ts';
+export * from './notifications.ts';

@@ -27,6 +27,8 @@ import type { LiveService } from './live-service.ts';
 import type { FleetService } from './fleet-service.ts';
 import type { AlertService } from './alert-service.ts';
 import type { Notifier } from './notifications.ts';
+import type { NotificationWorker } from './notification-worker.ts';
+import type { WebhookService } from './webhook-service.ts';
 import type { ScanLogService } from './scan-log-service.ts';
 
 export interface OfflineServices {
@@ -76,6 +78,10 @@ export interface Services {
   alerts: AlertService;
   /** Webhooks and email (issue 13 §3); silent unless configured. Read at each use, so it can be swapped after creation. */
   notifier: Notifier;
+  /** Webhook subscriptions and users' email subscriptions. */
+  webhooks: WebhookService;
+  /** Delivers the webhook and mail outboxes on a timer (ENTRADA_NOTIFY_INTERVAL_MS). */
+  notificationWorker: NotificationWorker;
   /** People inside and admitted at an event. */
   occupancy(ctx: EventContext): Promise<Occupancy>;
   /** Resolves when the database answers (the health probe). */

@@ -10,6 +10,7 @@ import {
 import { existingEventIds } from '../store/events.ts';
 import { sessionScanCount } from '../store/scans.ts';
 import type { Bus } from './bus.ts';
+import { notifyNothing, type Notify } from './notifications.ts';
 import type { EventContexts } from './event-context.ts';
 import type { TicketCache } from './ticket-cache.ts';
 
@@ -62,6 +63,8 @@ export class DeviceService {
     private readonly now: () => number = Date.now,
     /** Quarantines a revoked device's admissions from the effective time on. */
     private readonly onRevoke: (devicePk: string, effectiveAt: number) => Promise<unknown> = async () => undefined,
+    /** Webhooks: device.revoked and device.suspended, after the change. */
+    private readonly notify: Notify = notifyNothing,
   ) {}
 
   /** `sql`: a transaction to register in (pairing consumes its code in the same one). */
@@ -134,6 +137,13 @@ export class DeviceService {
     if (!updated) throw notFound('Device');
     this.bus.publish({ type: 'device_changed', deviceId });
     if (status === 'revoked') await this.onRevoke(updated.pk, at);
+    if (status === 'revoked' || status === 'suspended') {
+      // Organisation-wide (a device may serve several events): webhooks of every event receive it.
+      await this.notify([{
+        type: status === 'revoked' ? 'device.revoked' : 'device.suspended', organisationId, eventId: null, occurredAt: at,
+        data: { device_id: updated.deviceId, name: updated.name, status, reason, effective_at: new Date(at).toISOString() },
+      }]);
+    }
     return updated;
   }
 

@@ -3,17 +3,12 @@
  * devices) call `notify` after their change is committed; the implementation queues deliveries durably
  * (an outbox in PostgreSQL) and returns without waiting for any receiver. It never runs on the scan path.
  */
-export type NotificationType =
-  | 'alert.raised'
-  | 'alert.cleared'
-  | 'conflict.opened'
-  | 'conflict.resolved'
-  | 'device.revoked'
-  | 'device.suspended';
+import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '@entrada/core';
 
-export const NOTIFICATION_TYPES: readonly NotificationType[] = [
-  'alert.raised', 'alert.cleared', 'conflict.opened', 'conflict.resolved', 'device.revoked', 'device.suspended',
-];
+/** The webhook event types (one list, in core: the API's schema, the CLI and the console use it too). */
+export type NotificationType = WebhookEventType;
+
+export const NOTIFICATION_TYPES: readonly NotificationType[] = WEBHOOK_EVENT_TYPES;
 
 export interface OrganiserNotification {
   type: NotificationType;
@@ -29,6 +24,18 @@ export interface OrganiserNotification {
 export interface Notifier {
   /** Queues the notifications for every matching subscriber; resolves once they are durably queued. */
   notify(notifications: readonly OrganiserNotification[]): Promise<void>;
+}
+
+/** How producers queue notifications after their commit (never throws: a failure to queue is logged). */
+export type Notify = (notifications: readonly OrganiserNotification[]) => Promise<void>;
+export const notifyNothing: Notify = async () => undefined;
+
+/** Conflicts opened at an event, one notification each (ids only: the console shows the rest). */
+export function conflictsOpened(event: { id: string; name: string; organisationId: string }, conflictIds: readonly string[], at: number): OrganiserNotification[] {
+  return conflictIds.map((id) => ({
+    type: 'conflict.opened', organisationId: event.organisationId, eventId: event.id, occurredAt: at,
+    data: { event_id: event.id, event_name: event.name, conflict_id: id },
+  }));
 }
 
 /** Until webhooks and email are configured in a process (and in tests that do not need them). */

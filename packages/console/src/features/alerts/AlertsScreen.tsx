@@ -12,6 +12,7 @@ import { useCan } from '../../auth/session.tsx';
 import { dateTime, dayTime, sameDay } from '../../lib/time.ts';
 import { Empty, ErrorBox } from '../../ui/kit.tsx';
 import { alertsQuery, useAcknowledge } from './alerts.queries.ts';
+import { Notifications } from './Notifications.tsx';
 import '../fleet/fleet.css';
 
 /** "Mon 07:28" today, the full date otherwise (in the event's zone). */
@@ -75,6 +76,7 @@ export function AlertsScreen(): ReactNode {
       <h2>Recently cleared</h2>
       {all.data && recent.length === 0 && <Empty>No alert has cleared yet.</Empty>}
       {recent.length > 0 && <AlertTable label="Recently cleared alerts" alerts={recent} tz={tz} eventId={eventId} />}
+      <Notifications eventId={eventId} tz={tz} />
     </section>
   );
 }

@@ -9,6 +9,7 @@ import { quarantineDeviceScans } from '../../store/offline-scans.ts';
 import { lockTicketsById } from '../../store/ticket-states.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContexts } from '../event-context.ts';
+import { notifyNothing, type Notify } from '../notifications.ts';
 import { reconcileTickets } from './reconciliation.ts';
 
 function decodeCursor(cursor: string): { at: string; id: string } {
@@ -43,7 +44,11 @@ export function conflictView(c: ConflictView, gateName: (id: string | null) => s
  * time; `fraud` and `dismissed` close it and keep the admission excluded.
  */
 export class ConflictService {
-  constructor(private readonly db: Database, private readonly contexts: EventContexts, private readonly bus: Bus, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly db: Database, private readonly contexts: EventContexts, private readonly bus: Bus, private readonly now: () => number = Date.now,
+    /** Webhooks: conflict.resolved, after the commit. */
+    private readonly notify: Notify = notifyNothing,
+  ) {}
 
   async list(organisationId: string, eventId: string, status: string | null, limit: number): Promise<Record<string, unknown>[]> {
     const ctx = await this.contexts.get(eventId);
@@ -132,6 +137,10 @@ export class ConflictService {
     }
     this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: [...ids], state: 'resolved' });
     if (body.resolution === 'legitimate') this.bus.publish({ type: 'occupancy_changed', eventId });
+    await this.notify(conflicts.map((c) => ({
+      type: 'conflict.resolved' as const, organisationId, eventId, occurredAt: at,
+      data: { event_id: eventId, event_name: ctx.event.name, conflict_id: c.id, ticket_id: c.ticketId, reason: c.reason, resolution: body.resolution },
+    })));
     const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
     const after = new Map((await getConflicts(this.db, eventId, ids)).map((c) => [c.id, c]));
     return ids.map((id) => conflictView(after.get(id)!, gateName));

@@ -6,6 +6,7 @@ import type { DeviceRecord } from '../../store/devices.ts';
 import { insertLegacyScans } from '../../store/offline-scans.ts';
 import { lockTicketsById, ticketEvents } from '../../store/ticket-states.ts';
 import type { Bus, LiveScan } from '../bus.ts';
+import { conflictsOpened, notifyNothing, type Notify } from '../notifications.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
 import { openedConflictIds, reconcileTickets, type ReconciledTicket } from './reconciliation.ts';
 
@@ -24,7 +25,11 @@ const MAX_STORABLE_MS = Date.parse('9999-12-31T23:59:59.999Z');
  * per device, ticket and scan time, and reconciled first-scan-wins.
  */
 export class LegacyReconcileService {
-  constructor(private readonly db: Database, private readonly contexts: EventContexts, private readonly bus: Bus, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly db: Database, private readonly contexts: EventContexts, private readonly bus: Bus, private readonly now: () => number = Date.now,
+    /** Webhooks: conflict.opened, after the commit. */
+    private readonly notify: Notify = notifyNothing,
+  ) {}
 
   async reconcile(device: DeviceRecord, body: ReconcileBody): Promise<{ success: boolean; reconciled: number; failed: number; results: Result[] }> {
     if (body.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
@@ -100,7 +105,11 @@ export class LegacyReconcileService {
       }));
       if (scans.length > 0) this.bus.publish({ type: 'scans_recorded', eventId, scans });
       const opened = openedConflictIds(reconciled.values());
-      if (opened.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: opened, state: 'opened' });
+      if (opened.length > 0) {
+        this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: opened, state: 'opened' });
+        const ctx = contexts.get(eventId);
+        if (ctx) await this.notify(conflictsOpened(ctx.event, opened, receivedAt));
+      }
     }
     const reconciled = results.filter((r) => r.status === 'SUCCESS').length;
     return { success: true, reconciled, failed: results.length - reconciled, results };

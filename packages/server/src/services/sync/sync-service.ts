@@ -13,6 +13,7 @@ import { attachOfflineCopies, insertOfflineScans, scansByScanId, storedScansBySe
 import { openSyncSession } from '../../store/sync-sessions.ts';
 import { staffOfEvent } from '../../store/staff.ts';
 import type { Bus, LiveScan } from '../bus.ts';
+import { conflictsOpened, notifyNothing, type Notify } from '../notifications.ts';
 import type { EventContext, EventContexts } from '../event-context.ts';
 import type { DeviceDirectory } from '../device-directory.ts';
 import { assertDeviceEvent } from '../device-service.ts';
@@ -82,6 +83,8 @@ export class SyncService {
     /** false only in the race control experiment: reconcile without the tickets' row locks. */
     private readonly lockTickets: boolean = true,
     private readonly stats?: TableStats,
+    /** Webhooks: conflict.opened, after the upload's commit. */
+    private readonly notify: Notify = notifyNothing,
   ) {}
 
   async upload(req: SyncRequest): Promise<SyncResponse> {
@@ -348,7 +351,11 @@ export class SyncService {
     const eventId = ctx.event.id;
     if (ticketIds.length > 0) this.bus.publish({ type: 'tickets_changed', eventId, ticketIds, versions });
     if (a.live.length > 0) this.bus.publish({ type: 'scans_recorded', eventId, scans: a.live });
-    if (a.openedConflicts.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: a.openedConflicts, state: 'opened' });
+    if (a.openedConflicts.length > 0) {
+      this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: a.openedConflicts, state: 'opened' });
+      // Not awaited: the device's answer does not wait for the outbox (the notifier logs its own failures).
+      void this.notify(conflictsOpened(ctx.event, a.openedConflicts, this.now()));
+    }
   }
 }
 
