@@ -113,9 +113,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     try {
       return await s.sync.uploads.upload({ device, body: req.body });
     } catch (err) {
-      if (!(err instanceof DomainError) || err.status >= 500) {
-        await s.sync.recordFailure(req.body.event_id, device.pk).catch(() => undefined);
-      }
+      // Every failed upload becomes a `failed` sync session with its message (seed 001); best effort.
+      await s.sync.recordUploadFailure(device, req.body, err).catch(() => undefined);
       throw err;
     }
   });
