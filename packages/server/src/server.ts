@@ -174,7 +174,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const sync = {
     uploads: syncService,
     imports: new ImportService(db, syncService),
-    manifest: new ManifestService(db, cursors, now, opts.manifest),
+    manifest: new ManifestService(db, cursors, now, { ...opts.manifest, codes: (ctx, rows) => tickets.codesOf(ctx, rows) }),
     feed: new FeedService(db, cursors),
     conflicts,
     legacy: new LegacyReconcileService(db, contexts, bus, now),
