@@ -302,6 +302,26 @@ describeEachBackend('seed clients', (backend) => {
       expect(mine).not.toHaveProperty('ticket_code');
     });
 
+    it('lists ticket_code only when the organiser turned manifest_ticket_codes on, so a seed-000 client can match codes offline', async () => {
+      const coded = await seedEvent(server.admin, { name: 'Codes shipped', settings: { manifest_ticket_codes: true } });
+      const issued = await issueTickets(server.admin, coded.eventId, [
+        { ticket_type_id: coded.types.ga }, { ticket_type_id: coded.types.ga, code: 'IMPORTED-CODE-0001' },
+      ]);
+      const d = await registerDevice(server.admin, 'Seed 000 codes');
+      const client = seed000Client(base(), d.token);
+      const m = (await client.manifest(coded.eventId, d.deviceId)).body as { manifest: { tickets: Array<{ ticket_id: string; ticket_code?: string }> } };
+      const byId = new Map(m.manifest.tickets.map((t) => [t.ticket_id, t.ticket_code]));
+      // The very codes the organiser issued: a signed one re-issued as it was, an imported one as imported.
+      expect(byId.get(issued[0]!.id)).toBe(issued[0]!.code);
+      expect(byId.get(issued[1]!.id)).toBe('IMPORTED-CODE-0001');
+
+      // Turned off again: the next manifest (not the cached one) carries no codes.
+      const off = await server.admin.request('PATCH', `/api/v1/events/${coded.eventId}`, { settings: { manifest_ticket_codes: false } });
+      expect(off.status).toBe(200);
+      const after = (await client.manifest(coded.eventId, d.deviceId)).body as { manifest: { tickets: Array<Record<string, unknown>> } };
+      expect(after.manifest.tickets.every((t) => !('ticket_code' in t))).toBe(true);
+    });
+
     it('reconciles per scan: malformed or unknown ids are ERROR, the same scan twice is DUPLICATE, results in request order', async () => {
       const d = await registerDevice(server.admin, 'Seed 000 gate');
       const client = seed000Client(base(), d.token);
