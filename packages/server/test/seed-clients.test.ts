@@ -265,6 +265,19 @@ describeEachBackend('seed clients', (backend) => {
       expect(third.store.pendingScans).toHaveLength(1);
     });
 
+    it('one ticket scanned by one device in one millisecond is one scan, whichever seed\'s path stored it first', async () => {
+      const d = await seed001Device('Seed 000 and 001');
+      const [a] = await tickets(1);
+      const legacy = seed000Client(base(), d.token);
+      expect((await legacy.reconcile({ device_id: d.deviceId, scans: [{ ticket_id: a!.id, scanned_at: new Date(t0).toISOString(), result: 'ALLOW' }] })).body.reconciled).toBe(1);
+      const r = await d.api.syncScans(ev.eventId, d.deviceId, 'both-1', [{ qrCode: a!.code, scannedAt: t0 }, { qrCode: a!.code, scannedAt: t0 + 1 }]);
+      expect(r.results.map((x) => [x.status, x.sync_status])).toEqual([[200, 'duplicate'], [409, 'conflict']]);
+      expect(await count('SELECT count(*)::int AS n FROM scans WHERE device_id = $1', [d.deviceId])).toBe(2);
+      // And the other way round: seed 000 after seed 001.
+      const again = await legacy.reconcile({ device_id: d.deviceId, scans: [{ ticket_id: a!.id, scanned_at: new Date(t0 + 1).toISOString(), result: 'ALLOW' }] });
+      expect(again.body.results[0]!.status).toBe('DUPLICATE');
+    });
+
     it('a sync that fails is recorded as a failed session with its error message', async () => {
       const d = await seed001Device('Seed 001 too much');
       const scans = Array.from({ length: 5001 }, (_, i) => ({ qrCode: `CODE-${i}`, scannedAt: t0 + i }));
