@@ -324,7 +324,8 @@ export class SyncService {
    * run settles: a deadlock between two uploads whose compare-and-set and
    * locked tickets cross (PostgreSQL aborts one), or an online request of a
    * scan in the upload (same scan_id) that committed between the lookup and
-   * the insert (the next run finds its row). Nothing of a failed run is
+   * the insert (the next run finds its row), or a seed-000 reconcile of the
+   * same unsequenced scan likewise. Nothing of a failed run is
    * applied. scans_device_seq cannot be violated under the device log's lock:
    * if it is, that invariant broke (a 500, not a retry).
    */
@@ -335,7 +336,9 @@ export class SyncService {
       } catch (err) {
         const code = pgErrorCode(err);
         if (code === PG_DEADLOCK && attempt < DEADLOCK_ATTEMPTS) continue;
-        if (code === PG_UNIQUE_VIOLATION && pgConstraint(err) === 'scans_physical_scan') {
+        // scans_legacy_offline: a seed-000 reconcile of this device (it takes no device log lock) stored the same
+        // ticket at the same instant as an unsequenced scan here, between the read and the insert: the next run reads it.
+        if (code === PG_UNIQUE_VIOLATION && (pgConstraint(err) === 'scans_physical_scan' || pgConstraint(err) === 'scans_legacy_offline')) {
           if (attempt < DEADLOCK_ATTEMPTS) continue;
           throw new DomainError('UNAVAILABLE', 'A scan in this upload is being received online right now; nothing was applied, retry the upload', undefined, { 'retry-after': '1' });
         }
