@@ -31,6 +31,12 @@ const examples = (...lines: string[]): string => `\nExamples:\n${lines.map((l) =
 
 const JSON_HELP = 'print the server\'s answer as JSON (for scripts)';
 
+function onOff(value: string): boolean {
+  if (/^(on|true|yes)$/i.test(value.trim())) return true;
+  if (/^(off|false|no)$/i.test(value.trim())) return false;
+  throw new InvalidArgumentError('Expected on or off.');
+}
+
 function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('Expected a whole number.');
   return Number(value);
@@ -405,12 +411,16 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
     .option('--ends <time>', 'end, likewise')
     .option('--timezone <zone>', 'IANA time zone, e.g. Europe/Amsterdam')
     .option('--duplicate-window <s>', 'seconds in which a second read by the same device counts as a double read', wholeNumber)
+    .option('--manifest-ticket-codes <on|off>', 'ship every ticket\'s code in the offline manifest (seed 000 scanner clients); off by default — '
+      + 'a lost device then hands out admissible codes', onOff)
     .option('--json', JSON_HELP)
     .addHelpText('after', examples('entrada events update 7c1e… --name "Summer Fest 2026"', 'entrada events update 7c1e… --starts 2026-08-01T18:00 --ends 2026-08-02T01:00'))
-    .action(async (eventId: string, opts: { name?: string; starts?: string; ends?: string; timezone?: string; duplicateWindow?: number; json?: boolean }, cmd: Command) => {
+    .action(async (eventId: string, opts: {
+      name?: string; starts?: string; ends?: string; timezone?: string; duplicateWindow?: number; manifestTicketCodes?: boolean; json?: boolean;
+    }, cmd: Command) => {
       await updateEvent({
         connection: connection(cmd, 'admin'), eventId, name: opts.name, startsAt: opts.starts, endsAt: opts.ends, timezone: opts.timezone,
-        duplicateWindowS: opts.duplicateWindow, json: opts.json,
+        duplicateWindowS: opts.duplicateWindow, manifestTicketCodes: opts.manifestTicketCodes, json: opts.json,
       }, output);
     });
 

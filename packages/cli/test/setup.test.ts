@@ -25,6 +25,17 @@ describe('entrada: changing set-up', () => {
     expect(bad).toMatchObject({ code: 1, stderr: 'error: /ends_at must be after /starts_at (INVALID_BODY)\n' });
   });
 
+  it('turns manifest ticket codes on only with a warning that says the risk, and off again without one', async () => {
+    const on = await cli(['events', 'update', ev.eventId, '--manifest-ticket-codes', 'on', '--json'], env);
+    expect(on.code).toBe(0);
+    expect(on.stderr).toMatch(/^warning: .*a lost or stolen scanner hands them out/);
+    expect(JSON.parse(on.stdout).settings).toMatchObject({ manifest_ticket_codes: true });
+    const off = await cli(['events', 'update', ev.eventId, '--manifest-ticket-codes', 'off', '--json'], env);
+    expect(off).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(off.stdout).settings).toMatchObject({ manifest_ticket_codes: false });
+    expect((await cli(['events', 'update', ev.eventId, '--manifest-ticket-codes', 'maybe'], env)).code).not.toBe(0);
+  });
+
   it('adds, updates and removes zones, gates and types by name, and explains what blocks a removal', async () => {
     expect((await cli(['zones', 'add', '--event', ev.eventId, '--name', 'Balcony', '--capacity', '300'], env)).stdout).toMatch(/^Added zone "Balcony" \([0-9a-f-]{36}\)\.\n$/);
     expect((await cli(['zones', 'update', 'balcony', '--event', ev.eventId, '--capacity', 'none'], env)).stdout).toBe('Updated zone "Balcony": capacity none.\n');

@@ -70,9 +70,10 @@ export function uploadBody(opts: {
 }
 
 export function ackResults(results: readonly SyncResultItem[]): AckResult[] {
-  return results.map((r) => ({
+  // This client always sends a seq, and the server answers it back.
+  return results.flatMap((r) => r.seq === undefined ? [] : [{
     seq: r.seq, syncStatus: r.sync_status, verdict: r.verdict ?? null, reason: r.reason ?? null, message: r.message, ambiguous: r.ambiguous ?? false,
-  }));
+  }]);
 }
 
 export interface DeviceLogExport {

@@ -430,7 +430,8 @@ export class SyncLoop {
       totals.uploaded += run.length;
       totals.acknowledged = res.acked_through;
       totals.conflicts += res.summary.conflicts;
-      totals.failed += res.summary.failed;
+      // The server counts conflicts in failed too (seed 001's arithmetic); this loop keeps them apart.
+      totals.failed += res.summary.failed - res.summary.conflicts;
       // Every scan answered is stored (acknowledged above, even past a gap the server reports as missing). An answer
       // that leaves some unanswered (an older server) is not sent again and again: stop until the next cycle.
       const answered = new Set(acks.map((a) => a.seq));

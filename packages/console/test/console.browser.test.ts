@@ -212,6 +212,30 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     expect(detail.body.zones.find((z: { name: string }) => z.name === 'Main').capacity).toBe(6500);
   });
 
+  it('turns manifest ticket codes on only with the risk shown in the form, and off again', async () => {
+    const edit = async (): Promise<ReturnType<typeof page.getByRole>> => {
+      await page.getByRole('button', { name: 'Edit event' }).click();
+      return page.getByRole('dialog', { name: 'Edit event' });
+    };
+    let dialog = await edit();
+    const box = dialog.getByRole('checkbox', { name: /Ship ticket codes in the offline manifest/ });
+    expect(await box.isChecked()).toBe(false);
+    await box.check();
+    await dialog.getByRole('alert').getByText(/a lost or stolen scanner hands them out/).waitFor();
+    await check('event-ticket-codes');
+    let answer = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/events/${eventId}`));
+    await dialog.getByRole('button', { name: 'Save event' }).click();
+    expect((await answer).status()).toBe(200);
+    expect((await server.admin.get(`/api/v1/events/${eventId}`)).body.settings).toMatchObject({ manifest_ticket_codes: true, duplicate_window_s: 300 });
+
+    dialog = await edit();
+    await dialog.getByRole('checkbox', { name: /Ship ticket codes/ }).uncheck();
+    answer = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/events/${eventId}`));
+    await dialog.getByRole('button', { name: 'Save event' }).click();
+    expect((await answer).status()).toBe(200);
+    expect((await server.admin.get(`/api/v1/events/${eventId}`)).body.settings).toMatchObject({ manifest_ticket_codes: false });
+  });
+
   it('adds a staff member with a PIN', async () => {
     await page.getByRole('link', { name: 'Staff' }).click();
     const form = page.getByRole('form', { name: 'Add a staff member' });

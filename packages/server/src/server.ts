@@ -34,11 +34,11 @@ import { Cursors } from './services/sync/cursor.ts';
 import { FeedService } from './services/sync/feed-service.ts';
 import { LegacyReconcileService } from './services/sync/legacy-reconcile.ts';
 import { ManifestService, type ManifestOptions } from './services/sync/manifest-service.ts';
-import { syncStatus } from './services/sync/status.ts';
+import { recordUploadFailure, syncStatus } from './services/sync/status.ts';
+import { recordSyncFailure } from './store/device-logs.ts';
 import { deviceHealth, offlineHealth } from './services/sync/offline-health.ts';
 import { computeOccupancy } from './services/occupancy-service.ts';
 import { LiveService, type LiveOptions } from './services/live-service.ts';
-import { recordSyncFailure } from './store/device-logs.ts';
 import { pingDatabase } from './store/maintenance.ts';
 import { SyncService } from './services/sync/sync-service.ts';
 import { ImportService } from './services/sync/import-service.ts';
@@ -192,7 +192,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const sync = {
     uploads: syncService,
     imports: new ImportService(db, syncService),
-    manifest: new ManifestService(db, cursors, now, opts.manifest),
+    manifest: new ManifestService(db, cursors, now, { ...opts.manifest, codes: (ctx, rows) => tickets.codesOf(ctx, rows) }),
     feed: new FeedService(db, cursors),
     conflicts,
     legacy: new LegacyReconcileService(db, contexts, bus, now, notify),
@@ -200,6 +200,8 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     deviceHealth: (ctx: Parameters<typeof deviceHealth>[1], deviceId?: string) => deviceHealth(db, ctx, deviceId),
     offlineHealth: (ctx: Parameters<typeof offlineHealth>[1]) => offlineHealth(db, ctx, now()),
     recordFailure: (eventId: string, devicePk: string) => recordSyncFailure(db, eventId, devicePk, now()),
+    recordUploadFailure: (device: Parameters<typeof recordUploadFailure>[1], body: Parameters<typeof recordUploadFailure>[2], err: unknown) =>
+      recordUploadFailure(db, device, body, err, now()),
   };
   const setup = new SetupService(db, events, directory);
   const audit = new AuditService(db, events);

@@ -57,8 +57,8 @@ const ERROR_STATUS: Record<string, number> = { ...API_ERRORS, ...PAIRING_ERRORS 
 /**
  * What a refused request may write on purpose, left out of the state compared before and after it:
  * the audit of attempts (failed logins, pairings and tokens), the last use of a token or device, a
- * device's flags for the organisers and its count of failed syncs — and a device log row that holds
- * nothing else.
+ * device's flags for the organisers and its count of failed syncs, a failed sync session — and a device
+ * log row or sync session that holds nothing else.
  */
 // device_sync_failures: a failed sync's time, counted like device_logs.sync_failures (issue 13's 24-hour count).
 const AUDIT_TABLES = new Set(['login_logs', 'event_login_logs', 'server_secrets', 'schema_migrations', 'device_sync_failures']);
@@ -66,8 +66,13 @@ const AUDIT_COLUMNS: Record<string, string[]> = {
   devices: ['last_seen_at'],
   admin_tokens: ['last_used_at'],
   device_logs: ['flags', 'flag_reason', 'flagged_at', 'syncs', 'sync_failures', 'last_sync_at', 'consecutive_failures'],
+  // A refused upload is recorded as a failed sync session with its message (seed 001; issue 14 §1).
+  sync_sessions: ['attempts', 'status', 'error_message', 'completed_at'],
 };
-const AUDIT_ONLY_ROWS: Record<string, string> = { device_logs: 'last_seq = 0 AND received = 0 AND last_success_at IS NULL' };
+const AUDIT_ONLY_ROWS: Record<string, string> = {
+  device_logs: 'last_seq = 0 AND received = 0 AND last_success_at IS NULL',
+  sync_sessions: "status = 'failed' AND scans_uploaded = 0",
+};
 
 /** Signs of a value written to the log wholesale: SQL parameters (item 4 of issue #10), PIN hashes, binary keys. */
 const FORBIDDEN_IN_LOG: Array<[RegExp, string]> = [[/"params":/, 'SQL parameters'], [/scrypt\$/, 'a PIN hash'], [/"type":"Buffer"/, 'binary values (token or key digests)']];

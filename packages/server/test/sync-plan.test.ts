@@ -1,6 +1,6 @@
 import { chainGenesis, chainUpload, ed25519, EMPTY_SCAN_STATE, toBase64Url, toHex, type ChainedScan } from '@entrada/core';
 import { describe, expect, it } from 'vitest';
-import { payloadHash } from '../src/services/sync/integrity.ts';
+import { payloadHash, unsequencedIdentity } from '../src/services/sync/integrity.ts';
 import { planUpload, type PlanInput, type PreparedScan } from '../src/services/sync/sync-plan.ts';
 import { answerUpload } from '../src/services/sync/sync-answer.ts';
 import type { ReconciledTicket } from '../src/services/sync/reconciliation.ts';
@@ -23,10 +23,11 @@ function ticket(n: number): LockedTicket {
   } as LockedTicket;
 }
 
-interface ScanIn { seq: number; code: string; at?: number; localResult?: string | null; scanId?: string | null; staffId?: string | null }
+/** seq null: an unsequenced scan (a keyless device, seed 001's shape), identified by (device, qrcode, scanned_at). */
+interface ScanIn { seq: number | null; code: string; at?: number; localResult?: string | null; scanId?: string | null; staffId?: string | null }
 
 function chained(s: ScanIn): ChainedScan {
-  return { seq: s.seq, qrcode: s.code, scannedAt: s.at ?? T0 + s.seq * 1000, direction: 'entry', gateId: null, localResult: s.localResult === undefined ? 'valid' : s.localResult, scanId: s.scanId ?? null };
+  return { seq: s.seq ?? 0, qrcode: s.code, scannedAt: s.at ?? T0 + (s.seq ?? 0) * 1000, direction: 'entry', gateId: null, localResult: s.localResult === undefined ? 'valid' : s.localResult, scanId: s.scanId ?? null };
 }
 
 /** A scan as the read step prepares it; codes here are their own digests (the look-up is the read step's). */
@@ -34,7 +35,7 @@ function prepared(s: ScanIn, index: number): PreparedScan {
   const c = chained(s);
   const hash = payloadHash(EVENT, DEVICE, c);
   return {
-    index, qrcode: s.code, seq: s.seq, scannedAt: c.scannedAt, direction: 'entry', gateId: null, localResult: c.localResult ?? null, scanId: c.scanId ?? null,
+    index, qrcode: s.code, seq: s.seq, identity: s.seq === null ? unsequencedIdentity(EVENT, DEVICE, s.code, c.scannedAt) : null, scannedAt: c.scannedAt, direction: 'entry', gateId: null, localResult: c.localResult ?? null, scanId: c.scanId ?? null,
     staffId: s.staffId ?? null, hash, hashHex: hash.toString('hex'), digestHex: `digest-${s.code}`, codeProblem: null, eventCode: null,
     unparsed: false, flags: [], implausibleTime: false,
   };
@@ -54,7 +55,7 @@ function input(scans: ScanIn[], over: Partial<PlanInput> = {}): PlanInput {
 
 function storedOf(p: PreparedScan, over: Partial<StoredOfflineScan> = {}): StoredOfflineScan {
   return {
-    id: `stored-${p.seq}`, seq: p.seq, ticketId: null, payloadHashHex: p.hashHex, chainLinkHex: null, result: 'valid', recordStatus: 'admitted',
+    id: `stored-${p.seq}`, seq: p.seq!, ticketId: null, payloadHashHex: p.hashHex, chainLinkHex: null, result: 'valid', recordStatus: 'admitted',
     conflictReason: null, winnerScanId: null, scannedAt: p.scannedAt, ...over,
   };
 }
@@ -176,6 +177,96 @@ describe('the sync answer (pure)', () => {
     expect(results.map((x) => [x.seq, x.status, x.sync_status, x.verdict])).toEqual([[1, 200, 'synced', 'admitted'], [2, 409, 'conflict', 'conflict'], [3, 404, 'failed', 'failed']]);
     expect(results[1]!.message).toMatch(/by North door$/);
     expect(results[1]).toMatchObject({ reason: 'already_used', scanned_by: 'gate-2', type: 'General', number: 'T1' });
-    expect(summary).toEqual({ total_uploaded: 3, successful: 1, duplicates: 0, conflicts: 1, failed: 1 });
+    // Seed 001's arithmetic: successful + duplicates + failed = total_uploaded, the conflict counted in failed.
+    expect(summary).toEqual({ total_uploaded: 3, successful: 1, duplicates: 0, conflicts: 1, failed: 2 });
+  });
+
+  it('answers an unsequenced repeat as seed 001 does: 200 duplicate "Already synced by this device", with type, number and admittence', () => {
+    const scans: ScanIn[] = [{ seq: null, code: 'C1', at: T0 }, { seq: null, code: 'C1', at: T0 }];
+    const plan = planUpload(input(scans));
+    const ctx = { types: new Map([['type-1', { name: 'General', maxScans: 1 }]]), gates: new Map(), event: { timezone: 'UTC' } } as unknown as Parameters<typeof answerUpload>[0];
+    const { results, summary } = answerUpload(ctx, input(scans).prepared, plan, new Map(), new Map());
+    expect(results).toEqual([
+      { qrcode: 'C1', status: 200, message: 'Synced successfully', sync_status: 'synced', verdict: 'admitted', ticket_id: ticket(1).id, number: 'T1', type: 'General', admittence: 1 },
+      { qrcode: 'C1', status: 200, message: 'Already synced by this device', sync_status: 'duplicate', verdict: 'admitted', ticket_id: ticket(1).id, number: 'T1', type: 'General', admittence: 1 },
+    ]);
+    expect(summary).toEqual({ total_uploaded: 2, successful: 1, duplicates: 1, conflicts: 0, failed: 0 });
+  });
+});
+
+describe('unsequenced scans (keyless devices, seed 001): identity (device, qrcode, scanned_at)', () => {
+  it('stores a new unsequenced scan without a seq, its identity in client_scan_id, as a candidate admission', () => {
+    const plan = planUpload(input([{ seq: null, code: 'C1', at: T0 }, { seq: null, code: 'NOPE', at: T0 }]));
+    expect(plan.rows.map((r) => [r.seq, r.clientScanId, r.recordStatus])).toEqual([
+      [null, unsequencedIdentity(EVENT, DEVICE, 'C1', T0), 'admitted'], [null, unsequencedIdentity(EVENT, DEVICE, 'NOPE', T0), 'failed'],
+    ]);
+    expect([...plan.candidates.values()].flat().map((c) => c.seq)).toEqual([null]);
+    expect(plan.integrity).toBe('unsigned');
+  });
+
+  it('identity: another device, another millisecond or another code is another scan; the same three are the same', () => {
+    const id = unsequencedIdentity(EVENT, DEVICE, 'C1', T0);
+    expect(unsequencedIdentity(EVENT, DEVICE, 'C1', T0)).toBe(id);
+    expect(new Set([id, unsequencedIdentity(EVENT, 'gate-8', 'C1', T0), unsequencedIdentity(EVENT, DEVICE, 'C1', T0 + 1),
+      unsequencedIdentity(EVENT, DEVICE, 'C2', T0)]).size).toBe(4);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('a stored identity is a duplicate: nothing stored, answered with its verdict', () => {
+    const holders = new Map<string, ScanIdHolder>([[unsequencedIdentity(EVENT, DEVICE, 'C1', T0),
+      { id: 'row-x', devicePk: DEVICE_PK, online: false, seq: null, digestHex: 'digest-C1', recordStatus: 'conflict' }]]);
+    const plan = planUpload(input([{ seq: null, code: 'C1', at: T0 }], { holders }));
+    expect(plan.rows).toEqual([]);
+    expect(plan.candidates.size).toBe(0);
+    expect(plan.replays.get(0)).toMatchObject({ identical: true, stored: { recordStatus: 'conflict' }, ticket: { id: ticket(1).id } });
+    expect(plan.tampered).toBeNull();
+  });
+
+  it('the same scan twice in one upload is stored once; two tickets scanned in the same millisecond are two scans', () => {
+    const plan = planUpload(input([{ seq: null, code: 'C1', at: T0 }, { seq: null, code: 'C2', at: T0 }, { seq: null, code: 'C1', at: T0 }]));
+    expect(plan.rows.map((r) => r.ticketId)).toEqual([ticket(1).id, ticket(2).id]);
+    expect(plan.replays.get(2)).toMatchObject({ identical: true, firstIndex: 0 });
+    // Control: the same code a millisecond later is another scan (a second admission attempt, for the replay to decide).
+    const later = planUpload(input([{ seq: null, code: 'C1', at: T0 }, { seq: null, code: 'C1', at: T0 + 1 }]));
+    expect(later.rows).toHaveLength(2);
+    expect(later.candidates.get(ticket(1).id)).toHaveLength(2);
+  });
+
+  it('one ticket scanned by this device in one millisecond is one scan, whatever the path that stored it (seed 000 or 001)', () => {
+    const unsequencedByTicket = new Map([[`${ticket(1).id}|${T0}`, { recordStatus: 'admitted' }]]);
+    const plan = planUpload(input([{ seq: null, code: 'C1', at: T0 }, { seq: null, code: 'C1', at: T0 + 5 }], { unsequencedByTicket }));
+    expect(plan.replays.get(0)).toMatchObject({ identical: true, stored: { recordStatus: 'admitted' } });
+    expect(plan.rows.map((r) => r.scannedAt)).toEqual([T0 + 5]);
+  });
+
+  it('does not depend on the order of the upload: the same scans in any order give the same rows and candidates', () => {
+    const scans: ScanIn[] = [{ seq: null, code: 'C1', at: T0 + 2 }, { seq: null, code: 'C1', at: T0 }, { seq: null, code: 'C2', at: T0 }, { seq: null, code: 'C1', at: T0 }];
+    const key = (p: ReturnType<typeof planUpload>) => p.rows.map((r) => `${r.clientScanId}|${r.ticketId}|${r.scannedAt}|${r.recordStatus}`).sort();
+    const forward = planUpload(input(scans));
+    const backward = planUpload(input([...scans].reverse()));
+    expect(key(backward)).toEqual(key(forward));
+    expect(forward.rows).toHaveLength(3);
+    expect(backward.replays.size).toBe(1);
+  });
+
+  it('mixes with sequenced scans of a keyless device: seqs and marks as before', () => {
+    const plan = planUpload(input([{ seq: 1, code: 'C1' }, { seq: null, code: 'C2', at: T0 }, { seq: 2, code: 'C3' }]));
+    expect(plan.rows.map((r) => [r.seq, r.clientScanId !== null])).toEqual([[1, false], [null, true], [2, false]]);
+  });
+
+  it('a device registered with a key cannot send a scan without a seq: the upload fails integrity (control: with seqs it verifies)', () => {
+    const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(9));
+    const device = { pk: DEVICE_PK, deviceId: DEVICE, publicKey: Buffer.from(keys.publicKey) };
+    const plan = planUpload(input([{ seq: null, code: 'C1', at: T0 }], { device }));
+    expect(plan.integrity).toBe('failed');
+    expect(plan.integrityProblem).toMatch(/must send a seq/);
+    expect(plan.rows.map((r) => r.recordStatus)).toEqual(['failed']);
+    expect(plan.candidates.size).toBe(0);
+    // Control: the same device's sequenced, signed scan verifies.
+    const genesis = chainGenesis(EVENT, DEVICE);
+    const scan: ScanIn = { seq: 1, code: 'C1' };
+    const { headMessage } = chainUpload(EVENT, DEVICE, genesis, [chained(scan)]);
+    const integrity = { prev_link: toHex(genesis), head_signature: toBase64Url(ed25519.sign(keys.secretKey, headMessage)) };
+    expect(planUpload(input([scan], { device, integrity })).integrity).toBe('chain');
   });
 });

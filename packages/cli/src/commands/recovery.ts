@@ -70,7 +70,8 @@ export async function importDeviceLog(opts: Base & { file: string }, output: Out
   }
   const s = answer.summary;
   output.out(`Imported ${plural(s.total_uploaded, 'scan')} of device ${answer.device_id} (${answer.device_status}) at event ${answer.event_id}:`);
-  output.out(`  ${count(s.successful)} stored, ${count(s.duplicates)} already there, ${count(s.conflicts)} conflicts, ${count(s.failed)} failed`);
+  // The server counts conflicts in failed (seed 001's arithmetic: stored + already there + failed = uploaded).
+  output.out(`  ${count(s.successful)} stored, ${count(s.duplicates)} already there, ${count(s.failed)} failed (${count(s.conflicts)} of them conflicts)`);
   output.out(`  integrity: ${answer.integrity === 'chain' ? 'hash chain and device signature verified' : answer.integrity === 'unsigned' ? 'device has no key (not verified)' : `FAILED — ${answer.integrity_problem ?? 'see --json'}; scans are stored flagged for review`}`);
   output.out(`  server now holds seq 1–${answer.acked_through} contiguously${answer.missing.length > 0 ? `; still missing: ${ranges(answer.missing)}` : ''}`);
   if (answer.conflicts_and_failures.length > 0) output.out(`Review the conflicts in the console, or: entrada offline import ${opts.file} --json | jq '.conflicts_and_failures'`);

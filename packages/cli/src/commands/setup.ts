@@ -5,7 +5,7 @@
  * name. `json: true` prints the server's answer as JSON for scripts; people
  * get a line or a table, with times in the event's time zone.
  */
-import { zoneOffsetMs } from '@entrada/core';
+import { MANIFEST_TICKET_CODES_RISK, zoneOffsetMs } from '@entrada/core';
 import type { EventDetail } from '../api-types.ts';
 import { ApiError, CliError } from '../errors.ts';
 import { explainEventError, fetchEvent } from '../events-api.ts';
@@ -73,13 +73,18 @@ const defined = (o: Record<string, unknown>): Record<string, unknown> => Object.
 
 // --- events ---
 
-export async function updateEvent(opts: InEvent & { name?: string; startsAt?: string; endsAt?: string; timezone?: string; duplicateWindowS?: number }, output: Output): Promise<unknown> {
+export async function updateEvent(opts: InEvent & {
+  name?: string; startsAt?: string; endsAt?: string; timezone?: string; duplicateWindowS?: number; manifestTicketCodes?: boolean;
+}, output: Output): Promise<unknown> {
   requireUuid(opts.eventId, '<event-id>', 'an event');
+  const settings = defined({ duplicate_window_s: opts.duplicateWindowS, manifest_ticket_codes: opts.manifestTicketCodes });
   const body = defined({
     name: opts.name, starts_at: opts.startsAt, ends_at: opts.endsAt, timezone: opts.timezone,
-    settings: opts.duplicateWindowS === undefined ? undefined : { duplicate_window_s: opts.duplicateWindowS },
+    settings: Object.keys(settings).length === 0 ? undefined : settings,
   });
-  noChange(body, '--name, --starts, --ends, --timezone, --duplicate-window');
+  noChange(body, '--name, --starts, --ends, --timezone, --duplicate-window, --manifest-ticket-codes');
+  // Said before it is turned on, on stderr (a --json answer stays parseable): the risk the organiser takes.
+  if (opts.manifestTicketCodes === true) output.err(`warning: ${MANIFEST_TICKET_CODES_RISK}`);
   const r = await call(opts.eventId, () => admin(opts.connection).request<{ name: string; starts_at: string; ends_at: string; timezone: string }>('PATCH', `/api/v1/events/${opts.eventId}`, body));
   emit(output, opts.json, r, () => output.out(`Updated event "${r.name}": ${localTime(r.starts_at, r.timezone)} → ${localTime(r.ends_at, r.timezone)} (${r.timezone}).`));
   return r;

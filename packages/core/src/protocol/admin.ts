@@ -3,12 +3,21 @@ import { DirectionSchema } from './common.ts';
 import { Count, Instant, Text, Uuid } from './values.ts';
 import { AlertSettings } from './fleet.ts';
 
+/**
+ * Why `manifest_ticket_codes` is off by default, said wherever it is turned on (API docs, CLI, console): the manifest
+ * then carries every ticket's code, so a lost or stolen scanner hands out admissible codes for the whole event.
+ */
+export const MANIFEST_TICKET_CODES_RISK = 'Ship each ticket\'s code (`ticket_code`) in the offline manifest, for scanner clients written to seed 000 that '
+  + 'match codes offline. Off by default. Risk: every device holding the manifest then holds every admissible code of the event — '
+  + 'a lost or stolen scanner hands them out (copies of tickets that would be admitted). Turn it on only for such clients, and revoke a lost device at once.';
+
 const Name = Text({ minLength: 1, maxLength: 200 });
 
 export const EventSettings = Type.Object({
   duplicate_window_s: Type.Optional(Count({ maximum: 86_400 })),
   default_allow_reentry: Type.Optional(Type.Boolean()),
   offline_holder_names: Type.Optional(Type.Boolean({ description: 'Ship holder names to offline devices' })),
+  manifest_ticket_codes: Type.Optional(Type.Boolean({ description: MANIFEST_TICKET_CODES_RISK })),
   alerts: Type.Optional(AlertSettings),
 }, { additionalProperties: false });
 export type EventSettings = Static<typeof EventSettings>;

@@ -15,7 +15,10 @@ export const SyncScan = Type.Object({
   /** Any scanned string: codes are matched by keyed digest, never stored as text, so a NUL is an unknown code, not an error. */
   qrcode: Type.String({ maxLength: 4096 }),
   scanned_at: EpochMs({ description: 'Device clock, ms since epoch' }),
-  seq: Int53({ minimum: 1, description: 'Per device and event, gap-free from 1' }),
+  // Optional for devices registered without a public key (seed 001's scans are {qrcode, scanned_at, ticket_types}): such a
+  // scan's identity is (device, qrcode, scanned_at). A device registered with a key must send it (and integrity data).
+  seq: Type.Optional(Int53({ minimum: 1, description: 'Per device and event, gap-free from 1. Required for devices registered with a public key; '
+    + 'without it a scan is identified by (device, qrcode, scanned_at): uploading it again answers `duplicate` and stores nothing' })),
   direction: Type.Optional(DirectionSchema),
   gate_id: Type.Optional(Type.Union([Uuid, Type.Null()])),
   local_result: Type.Optional(Type.Union([ResultCode, Type.Null()])),
@@ -49,7 +52,8 @@ export type SyncItemStatus = 'synced' | 'duplicate' | 'conflict' | 'failed';
 
 export interface SyncResultItem {
   qrcode: string;
-  seq: number;
+  /** The scan's seq, when it was uploaded with one. */
+  seq?: number;
   status: number;
   message: string;
   sync_status: SyncItemStatus;
@@ -60,12 +64,15 @@ export interface SyncResultItem {
   scanned_by?: string;
   type?: string;
   number?: string;
+  /** Seed 001's `admittence`: how many entries the ticket's type allows (its max_scans). */
+  admittence?: number;
   ticket_id?: string;
 }
 
 export interface SyncResponse {
   status: number;
   message: string;
+  /** Seed 001's arithmetic: successful + duplicates + failed = total_uploaded; conflicts are counted in failed, and `conflicts` says how many of them. */
   summary: { total_uploaded: number; successful: number; duplicates: number; conflicts: number; failed: number };
   results: SyncResultItem[];
   sync_session_id: string;
@@ -81,7 +88,8 @@ export interface SyncResponse {
 export const ReconcileBody = Type.Object({
   device_id: Text({ minLength: 1, maxLength: 64 }),
   scans: Type.Array(Type.Object({
-    ticket_id: Uuid,
+    // Checked per scan too: an unknown or malformed ticket id is an ERROR result for that scan, never a 400 for the batch.
+    ticket_id: Text({ maxLength: 200, description: 'The ticket\'s id (a UUID); another value is answered ERROR for that scan' }),
     // Checked per scan (an ERROR result for that scan), never a 400 for the batch: seed 000's clients send a batch
     // once and cannot fix one scan's time.
     scanned_at: Text({ maxLength: 64, description: 'ISO 8601 instant, years 0001-9999; another value is answered ERROR for that scan' }),

@@ -107,15 +107,18 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     config: { auth: 'device' },
     bodyLimit: MAX_SYNC_BYTES,
     preParsing: gunzipRequestBody,
-    schema: { tags, summary: 'Upload offline scans (idempotent per device and seq); every scan is stored whatever its verdict', body: SyncBody },
+    schema: { tags, summary: 'Upload offline scans (idempotent per device and seq, or per device, qrcode and scanned_at without one); every scan is stored whatever its verdict',
+      description: 'Seed 001\'s shape: `seq` may be left out by a device registered without a public key. The summary keeps seed 001\'s arithmetic '
+        + '(successful + duplicates + failed = total_uploaded; conflicts are counted in failed and broken down in `conflicts`). A failed upload '
+        + 'is recorded as a `failed` sync session with its error message.',
+      body: SyncBody },
   }, async (req) => {
     const device = req.device;
     try {
       return await s.sync.uploads.upload({ device, body: req.body });
     } catch (err) {
-      if (!(err instanceof DomainError) || err.status >= 500) {
-        await s.sync.recordFailure(req.body.event_id, device.pk).catch(() => undefined);
-      }
+      // Every failed upload becomes a `failed` sync session with its message (seed 001); best effort.
+      await s.sync.recordUploadFailure(device, req.body, err).catch(() => undefined);
       throw err;
     }
   });
@@ -124,7 +127,10 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     config: { auth: 'device' },
     bodyLimit: MAX_SYNC_BYTES,
     preParsing: gunzipRequestBody,
-    schema: { tags, summary: 'Seed 000 reconciliation for existing scanner clients (same engine as sync)', body: ReconcileBody },
+    schema: { tags, summary: 'Seed 000 reconciliation for existing scanner clients (same engine as sync)',
+      description: 'Answered per scan, in request order: an unknown or malformed ticket_id, or an unusable scanned_at, is that scan\'s `ERROR`; '
+        + 'the same scan (ticket, scan time) twice in one call is `DUPLICATE` the second time.',
+      body: ReconcileBody },
   }, async (req) => {
     const device = req.device;
     if (req.body.scans.length > 5000) throw new DomainError('PAYLOAD_TOO_LARGE', 'At most 5000 scans per call; nothing was applied');
@@ -145,7 +151,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.get('/api/v1/offline/sync/status/:eventId/:deviceId', {
     config: { auth: 'admin-or-device', role: 'viewer' },
-    schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers)', params: Type.Object({ eventId: Uuid, deviceId: Text({ maxLength: 64 }) }) },
+    schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers); last_sync null before its first sync', params: Type.Object({ eventId: Uuid, deviceId: Text({ maxLength: 64 }) }) },
   }, async (req) => {
     const who = req.principal;
     if ('device' in who && who.device.deviceId !== req.params.deviceId) throw new DomainError('FORBIDDEN', 'A device may read only its own sync status');

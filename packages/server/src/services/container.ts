@@ -1,3 +1,4 @@
+import type { DeviceRecord } from '../store/devices.ts';
 import type { AccountService } from './account-service.ts';
 import type { AuditService } from './audit.ts';
 import type { SetupService } from './setup-service.ts';
@@ -46,6 +47,8 @@ export interface OfflineServices {
   offlineHealth(ctx: EventContext): Promise<Record<string, unknown>>;
   /** Counts a sync that failed on the server in the device's log. */
   recordFailure(eventId: string, devicePk: string): Promise<void>;
+  /** Records an upload that failed: a `failed` sync session with its error message; counted in the device's log when the server failed. */
+  recordUploadFailure(device: DeviceRecord, body: { event_id: string; session_token: string }, err: unknown): Promise<void>;
 }
 
 /** Everything routes may call. Routes decode, call one of these, encode. */

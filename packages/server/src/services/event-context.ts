@@ -5,7 +5,11 @@ import { nodeHmacSha256 } from '../crypto/hmac-node.ts';
 import { deriveKey, unseal } from '../crypto/seal.ts';
 import { loadEventAggregate, type EventRow, type GateRow, type TicketTypeRow, type ZoneRow } from '../store/events.ts';
 
-export interface EventSettingsResolved { duplicateWindowS: number; defaultAllowReentry: boolean; offlineHolderNames: boolean }
+export interface EventSettingsResolved {
+  duplicateWindowS: number; defaultAllowReentry: boolean; offlineHolderNames: boolean;
+  /** The manifest ships each ticket's code (`ticket_code`, seed 000): off unless the organiser turned it on knowingly. */
+  manifestTicketCodes: boolean;
+}
 export type GateContext = GateRow & { policy: GatePolicy };
 export type TypeContext = TicketTypeRow & { policy: TicketTypePolicy };
 
@@ -41,6 +45,7 @@ export function resolveSettings(raw: Record<string, unknown>): EventSettingsReso
     duplicateWindowS: typeof raw.duplicate_window_s === 'number' ? raw.duplicate_window_s : 300,
     defaultAllowReentry: raw.default_allow_reentry === true,
     offlineHolderNames: raw.offline_holder_names === true,
+    manifestTicketCodes: raw.manifest_ticket_codes === true,
   };
 }
 

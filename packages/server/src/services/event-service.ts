@@ -34,6 +34,7 @@ export class EventService {
       duplicate_window_s: settings.duplicate_window_s ?? 300,
       default_allow_reentry: settings.default_allow_reentry ?? false,
       offline_holder_names: settings.offline_holder_names ?? false,
+      manifest_ticket_codes: settings.manifest_ticket_codes ?? false,
       ...(settings.alerts ? { alerts: settings.alerts } : {}),
     };
     const alertProblem = alertSettingsProblem(settings.alerts);

@@ -200,6 +200,20 @@ export class TicketService {
     return { tickets, next_after: rows.length === limit ? rows.at(-1)!.ticket.serial : null };
   }
 
+  /**
+   * The codes of tickets for a manifest that ships them (`manifest_ticket_codes`): imported codes unsealed, signed ones
+   * re-issued (deterministically, as for export). In the rows' order; '' when there is none to give.
+   */
+  codesOf(ctx: EventContext, rows: ReadonlyArray<{ ticket: TicketRecord; sealedCode?: Buffer | null }>): string[] {
+    const signer = rows.some((r) => r.ticket.codeKind === 'signed') ? ctx.signer() : null;
+    return rows.map(({ ticket, sealedCode }) => {
+      if (sealedCode) return unseal(this.codeSealKey, sealedCode).toString('utf8');
+      if (ticket.codeKind !== 'signed') return '';
+      const type = ctx.types.get(ticket.typeId);
+      return type ? this.signedCode(ctx, type, ticket.serial, signer!) : '';
+    });
+  }
+
   /** Deterministic: Ed25519 signatures are, so re-issuing for export yields the very same code. */
   private signedCode(ctx: EventContext, type: TypeContext, serial: number, signer: { keyId: number; sign: (m: Uint8Array) => Uint8Array }): string {
     return issueSignedCode({

@@ -8,7 +8,8 @@ import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './t
  * always has a position at or above the cursor handed out now.
  */
 
-export interface ManifestRow { ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string | null }
+/** sealedCode: an imported ticket's sealed code, read only for a manifest that ships codes (`manifest_ticket_codes`). */
+export interface ManifestRow { ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string | null; sealedCode?: Buffer | null }
 
 /**
  * Where a manifest is taken: the horizon (snapshot xmin) and the snapshot
@@ -94,14 +95,20 @@ export async function manifestChangedTickets(sql: Sql, eventId: string, sinceTx:
 }
 
 /** One page of an event's tickets: the next `limit` after a serial, or the given ids; in serial order. */
-export async function manifestTicketPage(sql: Sql, eventId: string, page: { afterSerial: number; limit: number } | { ids: readonly string[] }): Promise<ManifestRow[]> {
+export async function manifestTicketPage(
+  sql: Sql, eventId: string, page: { afterSerial: number; limit: number } | { ids: readonly string[] }, withSealedCodes = false,
+): Promise<ManifestRow[]> {
   const where = 'ids' in page ? 't.id = ANY($2::uuid[]) ORDER BY t.serial' : 't.serial > $2 ORDER BY t.serial LIMIT $3';
-  const rows = await sql.query<RawTicket & { digest: string | null }>(
-    // Only imported codes ship a digest: no hex string per signed ticket.
-    `SELECT ${TICKET_COLUMNS}, CASE WHEN t.code_kind = 'imported' THEN encode(t.code_digest, 'hex') END AS digest
+  const rows = await sql.query<RawTicket & { digest: string | null; sealed_code?: Buffer | null }>(
+    // Only imported codes ship a digest: no hex string per signed ticket. Sealed codes only when the manifest ships codes.
+    `SELECT ${TICKET_COLUMNS}, CASE WHEN t.code_kind = 'imported' THEN encode(t.code_digest, 'hex') END AS digest${withSealedCodes ? ', t.sealed_code' : ''}
      FROM tickets t WHERE t.event_id = $1 AND ${where}`,
     'ids' in page ? [eventId, page.ids] : [eventId, page.afterSerial, page.limit]);
-  return rows.map((r) => ({ ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest }));
+  return rows.map((r) => {
+    const row: ManifestRow = { ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest };
+    if (withSealedCodes) row.sealedCode = r.sealed_code ?? null;
+    return row;
+  });
 }
 
 /**

@@ -106,13 +106,14 @@ export interface DeviceSyncStateRow {
   flag_reason: string | null; last_sync_at: Date | null; last_success_at: Date | null; implausible_scans: number | null;
 }
 
-/** Per-device sync state at one event: the devices with a log there, or an active session (one device with `deviceId`). */
+/** Per-device sync state at one event: the devices with a log there, or an active session; with `deviceId`, that device of the organisation. */
 export async function deviceSyncStates(sql: Sql, eventId: string, organisationId: string, deviceId: string | null): Promise<DeviceSyncStateRow[]> {
   return sql.query<DeviceSyncStateRow>(
     `SELECT d.device_id, d.name, d.status, d.last_seen_at, l.last_seq::float8 AS last_seq, l.acked_through::float8 AS acked_through, l.missing,
        l.reported_last_seq::float8 AS reported_last_seq, l.clock_offset_ms::float8 AS clock_offset_ms, l.syncs, l.sync_failures, l.flags, l.flag_reason,
        l.last_sync_at, l.last_success_at, l.implausible_scans::float8 AS implausible_scans
      FROM devices d LEFT JOIN device_logs l ON l.device_pk = d.id AND l.event_id = $1
-     WHERE d.organisation_id = $2 AND (l.device_pk IS NOT NULL OR d.active_event_id = $1) AND ($3::text IS NULL OR d.device_id = $3)
+     -- One device asked for by id (its sync status) is answered whether it synced here or not (seed 001: last_sync null).
+     WHERE d.organisation_id = $2 AND (l.device_pk IS NOT NULL OR d.active_event_id = $1 OR $3::text IS NOT NULL) AND ($3::text IS NULL OR d.device_id = $3)
      ORDER BY d.device_id`, [eventId, organisationId, deviceId]);
 }

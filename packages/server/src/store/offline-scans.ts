@@ -34,7 +34,8 @@ export interface ScanVerdictOfRecord {
 }
 
 export interface OfflineScanRow {
-  id: string; seq: number; ticketId: string | null; digestHex: string | null; result: string; reason: string; admits: boolean;
+  /** null: an unsequenced scan (a device without a key), identified by its client_scan_id (see sync-plan.ts). */
+  id: string; seq: number | null; ticketId: string | null; digestHex: string | null; result: string; reason: string; admits: boolean;
   direction: Direction; gateId: string | null; scannedAt: number; localResult: string | null; payloadHashHex: string;
   chainLinkHex: string | null; flags: string[]; recordStatus: RecordStatus;
   /** Flagged implausible_time: stored without a bounded clock uncertainty (NULL, read back as unbounded). */
@@ -58,7 +59,7 @@ const SCAN_COPY_COLUMNS = [
  * same physical scan can still violate scans_physical_scan: the transaction
  * then fails and the upload is retried. One COPY (see copy-text.ts: a quarter
  * less PostgreSQL CPU per row than an INSERT of unnested arrays); what is the
- * same for the whole upload is encoded once. Returns the stored seqs.
+ * same for the whole upload is encoded once. Returns the stored seqs (unsequenced rows have none).
  */
 export async function insertOfflineScans(tx: Sql, ctx: {
   eventId: string; devicePk: string; deviceId: string; sessionId: string; receivedAt: number;
@@ -80,7 +81,9 @@ export async function insertOfflineScans(tx: Sql, ctx: {
       + `${r.implausibleTime ? integrityTimeUnknown : integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\t${copyText(r.staffId)}\n`;
   }
   await tx.copyRows('scans', SCAN_COPY_COLUMNS, out);
-  return new Set(rows.map((r) => r.seq));
+  const seqs = new Set<number>();
+  for (const r of rows) if (r.seq !== null) seqs.add(r.seq);
+  return seqs;
 }
 
 export interface StoredOfflineScan {
@@ -155,6 +158,21 @@ export async function insertLegacyScans(tx: Sql, ctx: { eventId: string; deviceP
     [ctx.eventId, ctx.devicePk, ctx.deviceId, new Date(ctx.receivedAt), rows.map((r) => r.id), rows.map((r) => r.ticketId),
       rows.map((r) => r.scannedAt), rows.map((r) => r.admits), rows.map((r) => r.localResult), rows.map((r) => r.reason)]);
   return new Set(inserted.map((r) => `${r.ticket_id}|${Math.round(r.at)}`));
+}
+
+/**
+ * This device's unsequenced offline scans (seed 000 reconcile, seed 001 sync without seq) of these tickets at these
+ * instants, keyed `ticketId|ms`: one statement on scans_legacy_offline's key.
+ */
+export async function unsequencedScansAt(sql: Sql, eventId: string, devicePk: string, keys: Array<{ ticketId: string; at: number }>): Promise<Map<string, { recordStatus: string }>> {
+  if (keys.length === 0) return new Map();
+  const rows = await sql.query<{ ticket_id: string; at: number; record_status: string }>(
+    `SELECT s.ticket_id, (extract(epoch FROM s.scanned_at) * 1000)::float8 AS at, s.record_status
+     FROM unnest($3::uuid[], $4::float8[]) AS k(ticket_id, at)
+     JOIN scans s ON s.event_id = $1 AND s.device_pk = $2 AND s.ticket_id = k.ticket_id AND s.scanned_at = to_timestamp(k.at / 1000.0)
+       AND s.seq IS NULL AND s.source = 'offline'`,
+    [eventId, devicePk, textArray(keys.map((k) => k.ticketId)), keys.map((k) => k.at)], { name: 'sync_unsequenced_at' });
+  return new Map(rows.map((r) => [`${r.ticket_id}|${Math.round(r.at)}`, { recordStatus: r.record_status }]));
 }
 
 /** The scan holding a scan_id at an event (`coalesce(client_scan_id, id)`, unique per event: scans_physical_scan). */

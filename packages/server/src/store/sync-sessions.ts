@@ -26,3 +26,17 @@ export async function lastSyncSession(sql: Sql, eventId: string, deviceId: strin
     [eventId, deviceId, organisationId]);
   return last;
 }
+
+/**
+ * A sync that failed, recorded as a `failed` session with its error message (seed 001's sync_sessions): the session of
+ * that token created or marked failed, in one statement, outside the failed transaction (which rolled its own back).
+ * Only at an event of the device's organisation: a device cannot write rows under another organisation's event.
+ */
+export async function failSyncSession(sql: Sql, s: { eventId: string; devicePk: string; organisationId: string; token: string; message: string; at: number }): Promise<void> {
+  await sql.query(
+    `INSERT INTO sync_sessions (event_id, device_pk, session_token, attempts, status, error_message, started_at, completed_at)
+     SELECT e.id, $2, $3, 1, 'failed', $4, $5, $5 FROM events e WHERE e.id = $1 AND e.organisation_id = $6
+     ON CONFLICT (event_id, device_pk, session_token) DO UPDATE SET attempts = sync_sessions.attempts + 1, status = 'failed',
+       error_message = EXCLUDED.error_message, completed_at = EXCLUDED.completed_at`,
+    [s.eventId, s.devicePk, s.token, s.message, new Date(s.at), s.organisationId]);
+}

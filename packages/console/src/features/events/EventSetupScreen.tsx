@@ -1,6 +1,6 @@
 /** One event's set-up: its details, zones (capacity), gates (which zones) and ticket types (rules in words). */
 import { useQuery } from '@tanstack/react-query';
-import { CreateGateBody, CreateTicketTypeBody, CreateZoneBody } from '@entrada/core';
+import { CreateGateBody, CreateTicketTypeBody, CreateZoneBody, MANIFEST_TICKET_CODES_RISK } from '@entrada/core';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useParams } from 'react-router';
 import { errorText } from '../../api/client.ts';
@@ -51,13 +51,17 @@ function EditEventDialog({ ev, onClose }: { ev: EventDetail; onClose: () => void
   const [starts, setStarts] = useState(toLocalInput(ev.starts_at, ev.timezone));
   const [ends, setEnds] = useState(toLocalInput(ev.ends_at, ev.timezone));
   const [timezone, setTimezone] = useState(ev.timezone);
+  const shipsCodes = ev.settings.manifest_ticket_codes === true;
+  const [ticketCodes, setTicketCodes] = useState(shipsCodes);
   const [errors, setErrors] = useState<FieldErrors>({});
   const update = useUpdateEvent(ev.id);
   function submit(e: FormEvent): void {
     e.preventDefault();
     const { body, errors: errs } = checkEventForm({ name, starts, ends, timezone });
     setErrors(errs);
-    if (!Object.keys(errs).length) update.mutate(body, { onSuccess: onClose });
+    // Sent only when changed: the other settings are merged by the server, never overwritten from here.
+    const withSettings = ticketCodes === shipsCodes ? body : { ...body, settings: { manifest_ticket_codes: ticketCodes } };
+    if (!Object.keys(errs).length) update.mutate(withSettings, { onSuccess: onClose });
   }
   return (
     <Modal title="Edit event" open onOpenChange={(o) => { if (!o) onClose(); }}>
@@ -68,6 +72,12 @@ function EditEventDialog({ ev, onClose }: { ev: EventDetail; onClose: () => void
           <TextField label="Ends" type="datetime-local" value={ends} onChange={setEnds} error={errors.ends_at} />
         </div>
         <TextField label="Time zone" value={timezone} onChange={setTimezone} error={errors.timezone} />
+        <label className="check">
+          <input type="checkbox" checked={ticketCodes} onChange={(e) => setTicketCodes(e.target.checked)} aria-describedby="ticket-codes-risk" />
+          Ship ticket codes in the offline manifest (older scanner apps)
+        </label>
+        {/* The risk, said where it is turned on (issue 14 §1); the same words as the API docs and the CLI. */}
+        <p id="ticket-codes-risk" className={ticketCodes ? 'warn' : 'muted'} role={ticketCodes && !shipsCodes ? 'alert' : undefined}>{MANIFEST_TICKET_CODES_RISK}</p>
         <ErrorBox error={update.error ? errorText(update.error) : null} />
         <div className="actions"><button type="button" onClick={onClose}>Cancel</button><button type="submit" className="primary">Save event</button></div>
       </form>

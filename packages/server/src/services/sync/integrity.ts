@@ -16,6 +16,19 @@ export function payloadHash(eventId: string, deviceId: string, scan: ChainedScan
   return sha256(scanCanonicalText(eventId, deviceId, scan));
 }
 
+/**
+ * An unsequenced scan's identity (device, qrcode, scanned_at) as a UUID (version 8: hash-derived), per event: stored
+ * as the scan's client_scan_id, where the unique scans_physical_scan makes it one row. The event and device are in it
+ * so that no other device's scan, and no random scan id, can hold it by chance.
+ */
+export function unsequencedIdentity(eventId: string, deviceId: string, qrcode: string, scannedAt: number): string {
+  const h = sha256(`entrada/unsequenced/v1\n${eventId}\n${deviceId}\n${scannedAt}\n${qrcode}`);
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** link_n = SHA-256(link_{n-1} || hash_n), as core's nextLink. */
 function nextLink(previous: Buffer, scanHash: Buffer): Buffer {
   return sha256(Buffer.concat([previous, scanHash], previous.length + scanHash.length));

@@ -18,6 +18,8 @@ interface LegacyRow { index: number; id: string; ticketId: string; scannedAt: nu
 /** The instants a scan time may take here: ISO 8601's four-digit years (PostgreSQL holds more, JavaScript's dates less before year 1). */
 const MIN_STORABLE_MS = Date.parse('0001-01-01T00:00:00.000Z');
 const MAX_STORABLE_MS = Date.parse('9999-12-31T23:59:59.999Z');
+/** A ticket id as the tickets table holds it; anything else is answered per scan (never looked up: the cast would fail the batch). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Seed 000's `POST /offline/reconcile`, for existing scanner clients, served by
@@ -37,29 +39,40 @@ export class LegacyReconcileService {
     // Read as core reads instants (a time without a zone is UTC here); null outside years 0001..9999.
     const times = body.scans.map((s) => parseEventTime(s.scanned_at, 'UTC') ?? Number.NaN);
     const mayUse = (eventId: string): boolean => device.eventIds === null || device.eventIds.includes(eventId);
-    const events = await ticketEvents(this.db, device.organisationId, [...new Set(body.scans.map((s) => s.ticket_id))]);
+    // Ticket ids are compared lower case (as PostgreSQL prints a uuid); a malformed one is never sent to the database.
+    const ticketIds = body.scans.map((s) => (UUID.test(s.ticket_id) ? s.ticket_id.toLowerCase() : null));
+    const events = await ticketEvents(this.db, device.organisationId, [...new Set(ticketIds.flatMap((id) => (id ? [id] : [])))]);
     const contexts = new Map<string, EventContext>();
     for (const eventId of new Set(events.values())) {
       const ctx = await this.contexts.get(eventId);
       if (ctx) contexts.set(eventId, ctx);
     }
-    // Answered per scan: what can never be stored is said here, and the rest is stored.
+    // Answered per scan, in request order: what can never be stored is said here, and the rest is stored.
+    // The same scan (ticket, scan time) twice in one call is stored once: the later ones are DUPLICATE.
+    const firstOf = new Set<string>();
     const results: Result[] = body.scans.map((s, i) => {
       const at = times[i]!;
-      const error = !Number.isFinite(at) ? 'scanned_at is not an ISO 8601 date-time'
-        : at < MIN_STORABLE_MS || at > MAX_STORABLE_MS ? 'scanned_at must lie between the years 1 and 9999'
-          : !events.has(s.ticket_id) || !contexts.has(events.get(s.ticket_id)!) ? 'Ticket not found'
-            : !mayUse(events.get(s.ticket_id)!) ? NOT_REGISTERED_FOR_EVENT : null;
-      return error ? { ticket_id: s.ticket_id, status: 'ERROR', message: error } : { ticket_id: s.ticket_id, status: 'SUCCESS', message: '' };
+      const id = ticketIds[i] ?? null;
+      const error = id === null ? 'ticket_id is not a ticket id (a UUID)'
+        : !Number.isFinite(at) ? 'scanned_at is not an ISO 8601 date-time'
+          : at < MIN_STORABLE_MS || at > MAX_STORABLE_MS ? 'scanned_at must lie between the years 1 and 9999'
+            : !events.has(id) || !contexts.has(events.get(id)!) ? 'Ticket not found'
+              : !mayUse(events.get(id)!) ? NOT_REGISTERED_FOR_EVENT : null;
+      if (error) return { ticket_id: s.ticket_id, status: 'ERROR', message: error };
+      const key = `${id}|${at}`;
+      if (firstOf.has(key)) return { ticket_id: s.ticket_id, status: 'DUPLICATE', message: 'Already processed (the same scan earlier in this batch)' };
+      firstOf.add(key);
+      return { ticket_id: s.ticket_id, status: 'SUCCESS', message: '' };
     });
     const byEvent = new Map<string, LegacyRow[]>();
     results.forEach((r, i) => {
       if (r.status !== 'SUCCESS') return;
       const s = body.scans[i]!;
-      const eventId = events.get(s.ticket_id)!;
+      const ticketId = ticketIds[i]!;
+      const eventId = events.get(ticketId)!;
       const admits = s.result === 'ALLOW';
       const row: LegacyRow = {
-        index: i, id: randomUUID(), ticketId: s.ticket_id, scannedAt: times[i]!, admits, localResult: admits ? 'valid' : 'duplicate',
+        index: i, id: randomUUID(), ticketId, scannedAt: times[i]!, admits, localResult: admits ? 'valid' : 'duplicate',
         reason: admits ? 'admitted_offline' : (s.reason ?? 'refused_offline').slice(0, 200),
       };
       const list = byEvent.get(eventId);

@@ -13,11 +13,13 @@ const iso = (v: number | null | undefined): string | null => (v == null ? null :
 export interface ManifestTicket {
   ticket_id: string; serial: number; number: string; tier: string; type_id: string; zones: readonly string[]; max_scans: number;
   current_scans: number; inside: boolean; status: string; status_changed_at?: string | null; code_digest?: string; holder_name?: string | null;
+  /** Seed 000's ticketCode, only with the event setting `manifest_ticket_codes` (see MANIFEST_TICKET_CODES_RISK). */
+  ticket_code?: string;
   first_scan?: { at: string; device_id: string; gate_id: string | null };
   last_scan?: { at: string; direction: string; device_id: string; gate_id: string | null };
 }
 
-export function manifestTicket(ctx: EventContext, r: ManifestRow): ManifestTicket {
+export function manifestTicket(ctx: EventContext, r: ManifestRow, code?: string): ManifestTicket {
   const t = r.ticket;
   const type = ctx.types.get(t.typeId);
   const out: ManifestTicket = {
@@ -27,6 +29,7 @@ export function manifestTicket(ctx: EventContext, r: ManifestRow): ManifestTicke
   if (t.status !== 'valid') out.status_changed_at = iso(t.statusChangedAt);
   if (r.codeKind === 'imported' && r.digestHex) out.code_digest = Buffer.from(r.digestHex, 'hex').subarray(0, MANIFEST_DIGEST_BYTES).toString('base64url');
   if (ctx.settings.offlineHolderNames) out.holder_name = t.holderName;
+  if (code !== undefined) out.ticket_code = code;
   if (t.state.first) out.first_scan = { at: iso(t.state.first.at)!, device_id: t.state.first.deviceId, gate_id: t.state.first.gateId };
   if (t.state.last) out.last_scan = { at: iso(t.state.last.at)!, direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId };
   return out;
@@ -52,6 +55,8 @@ export function contextPart(ctx: EventContext): ContextPart {
       duplicate_window_s: ctx.settings.duplicateWindowS,
       default_allow_reentry: ctx.settings.defaultAllowReentry,
       holder_names: ctx.settings.offlineHolderNames,
+      // Turning codes on or off changes the manifest's context key: a cached manifest of the other setting is not served.
+      ticket_codes: ctx.settings.manifestTicketCodes,
       timezone: ctx.event.timezone,
     },
     // A closed gate carries closed_at (enforcing it at the gate is issue #14).

@@ -38,6 +38,11 @@ export interface ManifestOptions {
   builds: ConcurrencyLimit;
   /** For Retry-After's jitter. */
   random: () => number;
+  /**
+   * The tickets' codes, for an event that ships them (`manifest_ticket_codes`): the ticket service's, which alone
+   * unseals imported codes and re-issues signed ones. Without it no manifest carries codes.
+   */
+  codes?: ((ctx: EventContext, rows: readonly ManifestRow[]) => string[]) | undefined;
 }
 
 /** Two builds at once (each ~1 s of CPU at 100,000 tickets); eight more may wait, a few seconds at most. */
@@ -100,6 +105,7 @@ export class ManifestService {
       pageSize: options.pageSize ?? 5_000,
       builds: options.builds ?? new ConcurrencyLimit(DEFAULT_BUILDS_AT_ONCE, { maxQueued: DEFAULT_BUILDS_QUEUED, now }),
       random: options.random ?? Math.random,
+      codes: options.codes,
     };
     this.cache = new SizedLru(this.o.cacheBytes, (m) => m.gzip.length);
   }
@@ -144,7 +150,7 @@ export class ManifestService {
       return this.full(ctx, part, stillWanted, manifestPosition(changes));
     }
     const build = async (): Promise<BuiltManifest> => {
-      const built = await this.build(ctx, part, changes, false, this.idPages(ctx.event.id, ids));
+      const built = await this.build(ctx, part, changes, false, this.idPages(ctx.event.id, ids, this.shipsCodes(ctx)));
       this.count.deltaBuilds++;
       return built;
     };
@@ -197,7 +203,7 @@ export class ManifestService {
     const built = await this.limited(async () => {
       // Taken before any page is read: every page then sees at least what this snapshot saw (see manifestSnapshot).
       const snapshot = await manifestSnapshot(this.db, eventId);
-      return this.build(ctx, part, snapshot, true, this.serialPages(eventId));
+      return this.build(ctx, part, snapshot, true, this.serialPages(eventId, this.shipsCodes(ctx)));
     }, stillWanted);
     this.count.fullBuilds++;
     const current = this.cache.peek(eventId);
@@ -221,10 +227,12 @@ export class ManifestService {
     const position = manifestPosition(snapshot);
     const feedPosition: Position = snapshot.lastTx === null ? { tx: '0', kind: 0, id: NIL_UUID } : { tx: snapshot.lastTx, kind: 1, id: MAX_UUID };
     let ticketCount = 0;
+    const codesOf = ctx.settings.manifestTicketCodes ? this.o.codes : undefined;
     async function* tickets(): AsyncGenerator<ManifestTicket[]> {
       for await (const rows of pages) {
         ticketCount += rows.length;
-        yield rows.map((r) => manifestTicket(ctx, r));
+        const codes = codesOf?.(ctx, rows);
+        yield rows.map((r, i) => manifestTicket(ctx, r, codes?.[i]));
       }
     }
     const gzip = await gzipPieces(manifestJson(part, {
@@ -235,20 +243,25 @@ export class ManifestService {
   }
 
   /** Every ticket of the event, a page at a time in serial order. */
-  private async *serialPages(eventId: string): AsyncGenerator<ManifestRow[]> {
+  private async *serialPages(eventId: string, withCodes: boolean): AsyncGenerator<ManifestRow[]> {
     let afterSerial = -1;
     for (;;) {
-      const rows = await manifestTicketPage(this.db, eventId, { afterSerial, limit: this.o.pageSize });
+      const rows = await manifestTicketPage(this.db, eventId, { afterSerial, limit: this.o.pageSize }, withCodes);
       yield rows;
       if (rows.length < this.o.pageSize) return;
       afterSerial = rows.at(-1)!.ticket.serial;
     }
   }
 
-  private async *idPages(eventId: string, ids: readonly string[]): AsyncGenerator<ManifestRow[]> {
+  private async *idPages(eventId: string, ids: readonly string[], withCodes: boolean): AsyncGenerator<ManifestRow[]> {
     for (let i = 0; i < ids.length; i += this.o.pageSize) {
-      yield await manifestTicketPage(this.db, eventId, { ids: ids.slice(i, i + this.o.pageSize) });
+      yield await manifestTicketPage(this.db, eventId, { ids: ids.slice(i, i + this.o.pageSize) }, withCodes);
     }
+  }
+
+  /** Whether this event's manifest carries the tickets' codes (its setting, and a way to get them). */
+  private shipsCodes(ctx: EventContext): boolean {
+    return ctx.settings.manifestTicketCodes && this.o.codes !== undefined;
   }
 
   /** Computed once per loaded context (contexts are replaced, never changed, when the event's configuration changes). */

@@ -1,6 +1,9 @@
 import type { Database } from '../../db/database.ts';
+import { recordSyncFailure } from '../../store/device-logs.ts';
+import type { DeviceRecord } from '../../store/devices.ts';
+import { DomainError } from '../errors.ts';
 import { deviceScanCounts } from '../../store/offline-scans.ts';
-import { lastSyncSession } from '../../store/sync-sessions.ts';
+import { failSyncSession, lastSyncSession } from '../../store/sync-sessions.ts';
 import { ms } from '../../store/rows.ts';
 import type { EventContext } from '../event-context.ts';
 import type { DeviceHealth } from './offline-health.ts';
@@ -34,4 +37,18 @@ export async function syncStatus(db: Database, ctx: EventContext, health: Device
     flags: health.flags,
     timestamp: iso(now),
   };
+}
+
+/**
+ * An upload that failed: recorded as a `failed` sync session with its error message (what the device was told, never
+ * the body), and, when the server was at fault (not the request), counted in the device's sync failure rate.
+ * Best effort, after the failed transaction rolled back.
+ */
+export async function recordUploadFailure(
+  db: Database, device: DeviceRecord, body: { event_id: string; session_token: string }, err: unknown, at: number,
+): Promise<void> {
+  const serverFault = !(err instanceof DomainError) || err.status >= 500;
+  const message = err instanceof DomainError ? `${err.code}: ${err.message}`.slice(0, 500) : 'INTERNAL: the server could not apply the upload (nothing was stored)';
+  if (serverFault) await recordSyncFailure(db, body.event_id, device.pk, at);
+  await failSyncSession(db, { eventId: body.event_id, devicePk: device.pk, organisationId: device.organisationId, token: body.session_token, message, at });
 }

@@ -44,11 +44,15 @@ export function answerUpload(
   const results: SyncResultItem[] = [];
   const summary = { total_uploaded: prepared.length, successful: 0, duplicates: 0, conflicts: 0, failed: 0 };
   for (const p of prepared) {
-    const it = resultOf(ctx, p, decided, replays, tampered, verdictOf, winners, deviceNames);
+    const it = resultOf(ctx, p, decided, replays, tampered, verdictOf, winners, deviceNames, results);
+    // Seed 001's arithmetic: successful + duplicates + failed = total_uploaded, a conflict counted in failed
+    // (as the seed counts it) and in `conflicts`, the breakdown.
     if (it.sync_status === 'synced') summary.successful++;
     else if (it.sync_status === 'duplicate') summary.duplicates++;
-    else if (it.sync_status === 'conflict') summary.conflicts++;
-    else summary.failed++;
+    else {
+      summary.failed++;
+      if (it.sync_status === 'conflict') summary.conflicts++;
+    }
     results.push(it);
   }
   return { results, summary };
@@ -58,12 +62,20 @@ function resultOf(
   ctx: Pick<EventContext, 'types' | 'gates' | 'event'>, p: PreparedScan, decided: UploadPlan['decided'], replays: UploadPlan['replays'],
   tampered: string | null, verdictOf: ReadonlyMap<string, { status: 'admitted' | 'conflict'; reason: VerdictReason | null; winner: string | null; ambiguous: boolean }>,
   winners: ReadonlyMap<string, { deviceId: string; scannedAt: number; gateId: string | null }>, deviceNames: ReadonlyMap<string, string | undefined>,
+  earlier: readonly SyncResultItem[],
 ): SyncResultItem {
   const replay = replays.get(p.index);
   if (replay) {
-    return replay.identical
-      ? { qrcode: p.qrcode, seq: p.seq, status: 200, message: 'Already synced by this device', sync_status: 'duplicate', verdict: replay.stored.recordStatus }
-      : { qrcode: p.qrcode, seq: p.seq, status: 409, message: tampered ?? 'Different content for an already received seq', sync_status: 'failed', reason: 'tampering' };
+    if (!replay.identical) {
+      const it: SyncResultItem = { qrcode: p.qrcode, status: 409, message: tampered ?? 'Different content for an already received seq', sync_status: 'failed', reason: 'tampering' };
+      if (p.seq !== null) it.seq = p.seq;
+      return it;
+    }
+    const ticket = replay.ticket ?? null;
+    const it = resultItem(p, ticket, ticket ? ctx.types.get(ticket.typeId) : undefined, 200, 'Already synced by this device', 'duplicate');
+    // A repeat of a scan earlier in this upload has that scan's verdict (its row is the one stored).
+    it.verdict = replay.firstIndex !== undefined ? earlier[replay.firstIndex]?.verdict ?? replay.stored.recordStatus : replay.stored.recordStatus;
+    return it;
   }
   const d = decided.get(p.index)!;
   const type = d.ticket ? ctx.types.get(d.ticket.typeId) : undefined;
@@ -106,13 +118,19 @@ function resultOf(
 
 /** One scan's answer, built field by field: on Node 20 an object spread followed by more properties costs ~1 µs per property. */
 function resultItem(
-  p: PreparedScan, ticket: LockedTicket | null, type: { name: string } | undefined, status: number, message: string, syncStatus: SyncResultItem['sync_status'],
+  p: PreparedScan, ticket: LockedTicket | null, type: { name: string; maxScans: number } | undefined, status: number, message: string,
+  syncStatus: SyncResultItem['sync_status'],
 ): SyncResultItem {
-  const it: SyncResultItem = { qrcode: p.qrcode, seq: p.seq, status, message, sync_status: syncStatus };
+  const it: SyncResultItem = { qrcode: p.qrcode, status, message, sync_status: syncStatus };
+  if (p.seq !== null) it.seq = p.seq;
   if (ticket) {
     it.ticket_id = ticket.id;
     it.number = ticket.number;
   }
-  if (type) it.type = type.name;
+  if (type) {
+    it.type = type.name;
+    // Seed 001's `admittence`: the entries the ticket's type allows.
+    it.admittence = type.maxScans;
+  }
   return it;
 }

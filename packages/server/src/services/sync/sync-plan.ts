@@ -23,7 +23,13 @@ export const DAY_MS = 86_400_000;
 export interface PreparedScan {
   index: number;
   qrcode: string;
-  seq: number;
+  /** null: a scan uploaded without a seq (a device registered without a key, seed 001's shape); identified by `identity`. */
+  seq: number | null;
+  /**
+   * An unsequenced scan's identity, (device, qrcode, scanned_at) as a UUID (see unsequencedIdentity): kept in
+   * client_scan_id, so the unique scans_physical_scan holds one row per identity. null for a scan with a seq.
+   */
+  identity: string | null;
   scannedAt: number;
   direction: Direction;
   gateId: string | null;
@@ -55,7 +61,11 @@ export type Outcome =
 /** A new scan's fate: its row (none when an online row already is this scan), outcome, ticket, and a note for its answer. */
 export interface Decided { row: OfflineScanRow | null; outcome: Outcome; ticket: LockedTicket | null; notice: string | null }
 
-export interface Replay { stored: StoredOfflineScan; identical: boolean }
+/**
+ * A scan already received: by seq (identical or tampering), or an unsequenced scan by identity. `firstIndex`: the scan
+ * earlier in this upload it repeats, whose verdict it shares. `ticket`: its ticket, for the answer's type and number.
+ */
+export interface Replay { stored: StoredOfflineScan; identical: boolean; firstIndex?: number; ticket?: LockedTicket | null }
 
 /** What the read step found; everything the plan decides from. */
 export interface PlanInput {
@@ -66,8 +76,14 @@ export interface PlanInput {
   /** Stored scans of the device at the batch's seqs and its chain neighbours. */
   stored: ReadonlyMap<number, StoredOfflineScan>;
   ticketByDigest: ReadonlyMap<string, LockedTicket>;
-  /** The scans already holding the upload's scan_ids. */
+  /** The scans already holding the upload's scan_ids and its unsequenced scans' identities. */
   holders: ReadonlyMap<string, ScanIdHolder>;
+  /**
+   * This device's stored unsequenced offline scans (seed 000 and 001 paths) at the upload's unsequenced (ticket, scan
+   * time) pairs, keyed `ticketId|ms`: one ticket scanned by one device in one millisecond is one scan, whatever code
+   * spelled it (and scans_legacy_offline keeps it so).
+   */
+  unsequencedByTicket?: ReadonlyMap<string, { recordStatus: string }> | undefined;
   /** The staff ids of the upload that are staff of the event. */
   knownStaff: ReadonlySet<string>;
   /** Links of a chain already verified over a whole imported log. */
@@ -128,7 +144,7 @@ const NO_LINKS: ReadonlyMap<number, ScanIdLink> = new Map();
 function linkScanIds(fresh: readonly PreparedScan[], holders: ReadonlyMap<string, ScanIdHolder>, devicePk: string, integrityFailed: boolean): Map<number, ScanIdLink> {
   const out = new Map<number, ScanIdLink>();
   const claimed = new Map<string, ScanIdHolder>();
-  for (const p of fresh.filter((x) => x.scanId !== null).sort((x, y) => x.seq - y.seq)) {
+  for (const p of fresh.filter((x) => x.scanId !== null).sort((x, y) => (x.seq ?? 0) - (y.seq ?? 0))) {
     const id = p.scanId!;
     const holder = claimed.get(id) ?? holders.get(id);
     if (!holder) {
@@ -145,13 +161,45 @@ function linkScanIds(fresh: readonly PreparedScan[], holders: ReadonlyMap<string
   return out;
 }
 
-/** Re-uploads: same content is a replay (answered with its outcome), other content is tampering. */
-function splitReplays(prepared: readonly PreparedScan[], stored: ReadonlyMap<number, StoredOfflineScan>): { fresh: PreparedScan[]; replays: Map<number, Replay>; tampered: string | null } {
+/** A replay's stand-in for a stored row (only its record status is answered). */
+function repeated(p: PreparedScan, recordStatus: string, hashHex: string): StoredOfflineScan {
+  return {
+    id: '', seq: p.seq ?? 0, ticketId: null, payloadHashHex: hashHex, chainLinkHex: null, result: '', recordStatus: recordStatus as RecordStatus,
+    conflictReason: null, winnerScanId: null, scannedAt: p.scannedAt,
+  };
+}
+
+/**
+ * Re-uploads: same content is a replay (answered with its outcome), other content is tampering. An unsequenced scan
+ * is a replay when its identity (device, qrcode, scanned_at) is stored, appeared earlier in this upload, or its
+ * ticket was scanned by this device in the same millisecond (stored, or earlier in this upload).
+ */
+function splitReplays(input: PlanInput): { fresh: PreparedScan[]; replays: Map<number, Replay>; tampered: string | null } {
+  const { prepared, stored, holders } = input;
   const fresh: PreparedScan[] = [];
   const replays = new Map<number, Replay>();
   const seen = new Map<number, PreparedScan>();
+  const seenIdentity = new Map<string, number>();
   let tampered: string | null = null;
   for (const p of prepared) {
+    if (p.seq === null) {
+      const ticket = p.digestHex ? input.ticketByDigest.get(p.digestHex) ?? null : null;
+      const ticketKey = ticket ? `${ticket.id}|${p.scannedAt}` : null;
+      const held = holders.get(p.identity!) ?? (ticketKey ? input.unsequencedByTicket?.get(ticketKey) : undefined);
+      if (held) {
+        replays.set(p.index, { stored: repeated(p, held.recordStatus, p.hashHex), identical: true, ticket });
+        continue;
+      }
+      const first = seenIdentity.get(p.identity!) ?? (ticketKey ? seenIdentity.get(ticketKey) : undefined);
+      if (first !== undefined) {
+        replays.set(p.index, { stored: repeated(p, 'admitted', p.hashHex), identical: true, firstIndex: first, ticket });
+        continue;
+      }
+      seenIdentity.set(p.identity!, p.index);
+      if (ticketKey) seenIdentity.set(ticketKey, p.index);
+      fresh.push(p);
+      continue;
+    }
     const before = stored.get(p.seq) ?? (seen.has(p.seq) ? null : undefined);
     if (before === undefined) {
       fresh.push(p);
@@ -163,10 +211,7 @@ function splitReplays(prepared: readonly PreparedScan[], stored: ReadonlyMap<num
       const first = seen.get(p.seq)!;
       const identical = first.hash.equals(p.hash);
       if (!identical) tampered = `seq ${p.seq} appears twice in one upload with different content`;
-      replays.set(p.index, {
-        stored: { id: '', seq: p.seq, ticketId: null, payloadHashHex: first.hashHex, chainLinkHex: null, result: '', recordStatus: 'rejected', conflictReason: null, winnerScanId: null, scannedAt: first.scannedAt },
-        identical,
-      });
+      replays.set(p.index, { stored: repeated(p, 'rejected', first.hashHex), identical, firstIndex: first.index });
       continue;
     }
     const identical = before.payloadHashHex === p.hashHex;
@@ -187,19 +232,22 @@ function checkIntegrity(input: PlanInput, fresh: readonly PreparedScan[]): { int
   }
   const { device, stored } = input;
   if (!device.publicKey) return { integrity: 'unsigned', problem: null, links };
+  // A device registered with a key signs every scan into its chain: a scan without a seq cannot be in it.
+  // (The upload is refused before this for that reason; the plan does not rely on it.)
+  if (input.prepared.some((p) => p.seq === null)) return { integrity: 'failed', problem: 'a device registered with a key must send a seq with every scan', links };
   // The upload's seqs in order, each once: a contiguous run chained from the link stored before it.
-  const sorted = [...input.prepared].sort((x, y) => x.seq - y.seq);
+  const sorted = [...input.prepared].sort((x, y) => x.seq! - y.seq!);
   const run = sorted.filter((p, i, arr) => i === 0 || p.seq !== arr[i - 1]!.seq);
-  const before = stored.get(run[0]!.seq - 1);
-  const after = stored.get(run.at(-1)!.seq + 1);
+  const before = stored.get(run[0]!.seq! - 1);
+  const after = stored.get(run.at(-1)!.seq! + 1);
   const check = verifyChain({
-    eventId: input.eventId, deviceId: device.deviceId, publicKey: device.publicKey, hashes: run.map((p) => p.hash), seqs: run.map((p) => p.seq),
+    eventId: input.eventId, deviceId: device.deviceId, publicKey: device.publicKey, hashes: run.map((p) => p.hash), seqs: run.map((p) => p.seq!),
     prevLinkHex: input.integrity?.prev_link, headSignature: input.integrity?.head_signature,
     storedBefore: before?.chainLinkHex ? Buffer.from(before.chainLinkHex, 'hex') : null,
     storedAfter: after?.chainLinkHex && after.payloadHashHex ? { hash: Buffer.from(after.payloadHashHex, 'hex'), link: Buffer.from(after.chainLinkHex, 'hex') } : null,
   });
   if (!check.ok) return { integrity: 'failed', problem: check.reason, links };
-  run.forEach((p, i) => links.set(p.seq, check.links[i]!));
+  run.forEach((p, i) => links.set(p.seq!, check.links[i]!));
   return { integrity: 'chain', problem: null, links };
 }
 
@@ -249,7 +297,7 @@ export function describeOffset(offsetMs: number): string {
 export function planUpload(input: PlanInput): UploadPlan {
   const { device, offset } = input;
   const newId = input.newId ?? uuidv7;
-  const { fresh, replays, tampered } = splitReplays(input.prepared, input.stored);
+  const { fresh, replays, tampered } = splitReplays(input);
   const { integrity, problem: integrityProblem, links } = checkIntegrity(input, fresh);
 
   const idLinks = fresh.some((p) => p.scanId !== null) ? linkScanIds(fresh, input.holders, device.pk, integrityProblem !== null) : NO_LINKS;
@@ -261,11 +309,11 @@ export function planUpload(input: PlanInput): UploadPlan {
   for (const p of fresh) {
     const ticket = p.digestHex ? input.ticketByDigest.get(p.digestHex) ?? null : null;
     const link = p.scanId ? idLinks.get(p.index) : undefined;
-    const chainLinkHex = links.get(p.seq)?.toString('hex') ?? null;
+    const chainLinkHex = p.seq === null ? null : links.get(p.seq)?.toString('hex') ?? null;
     if (link?.kind === 'online') {
       // The offline copy of a scan received online (its answer never reached the device): one physical scan, one row.
       // The online row takes the copy's seq, hash and chain link, so replays and the chain find it.
-      copies.push({ scanId: link.holder.id, seq: p.seq, payloadHashHex: p.hashHex, chainLinkHex, localResult: p.localResult });
+      copies.push({ scanId: link.holder.id, seq: p.seq!, payloadHashHex: p.hashHex, chainLinkHex, localResult: p.localResult });
       decided.set(p.index, { row: null, outcome: { kind: 'received_online', verdict: link.holder.recordStatus }, ticket, notice: null });
       continue;
     }
@@ -291,8 +339,9 @@ export function planUpload(input: PlanInput): UploadPlan {
       id: newId(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
       direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hashHex,
       chainLinkHex, flags, implausibleTime: p.implausibleTime, recordStatus, staffId,
-      // Only a scan_id nobody holds is kept: one id, one physical scan (scans_physical_scan).
-      clientScanId: link?.kind === 'claim' ? p.scanId : null,
+      // Only a scan_id nobody holds is kept: one id, one physical scan (scans_physical_scan). An unsequenced scan keeps
+      // its identity there instead (it carries no scan_id), so the same index makes it stored once.
+      clientScanId: p.identity ?? (link?.kind === 'claim' ? p.scanId : null),
     };
     rows.push(row);
     decided.set(p.index, { row, outcome, ticket, notice });

@@ -4,12 +4,14 @@ import {
 } from '@entrada/core';
 import { pgConstraint, pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
 import { nodeVerifier } from '../../crypto/ed25519-node.ts';
-import { DomainError, notFound } from '../errors.ts';
+import { DomainError, invalid, notFound } from '../errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import type { TicketRecord } from '../../store/tickets.ts';
 import { openQuarantineConflicts } from '../../store/conflicts.ts';
 import { lockDeviceLog, saveDeviceLog, type DeviceLogRow } from '../../store/device-logs.ts';
-import { attachOfflineCopies, insertOfflineScans, scansByScanId, storedScansBySeq, type ScanIdHolder, type StoredOfflineScan } from '../../store/offline-scans.ts';
+import {
+  attachOfflineCopies, insertOfflineScans, scansByScanId, storedScansBySeq, unsequencedScansAt, type ScanIdHolder, type StoredOfflineScan,
+} from '../../store/offline-scans.ts';
 import { openSyncSession } from '../../store/sync-sessions.ts';
 import { staffOfEvent } from '../../store/staff.ts';
 import type { Bus, LiveScan } from '../bus.ts';
@@ -19,7 +21,7 @@ import type { DeviceDirectory } from '../device-directory.ts';
 import { assertDeviceEvent } from '../device-service.ts';
 import type { TicketCache } from '../ticket-cache.ts';
 import type { TableStats } from '../table-stats.ts';
-import { payloadHash } from './integrity.ts';
+import { payloadHash, unsequencedIdentity } from './integrity.ts';
 import { openedConflictIds, reconcileNewCandidates, type ReconciledTicket } from './reconciliation.ts';
 import { advanceMarks, type SeqMarks } from './seq-ranges.ts';
 import { answerUpload, winnerDevices, type UploadAnswer } from './sync-answer.ts';
@@ -45,7 +47,7 @@ interface Begun {
 /** What the read step found, under the device log's lock. */
 interface Read {
   sessionId: string; log: DeviceLogRow; stored: Map<number, StoredOfflineScan>; ticketByDigest: Map<string, TicketRecord>;
-  holders: Map<string, ScanIdHolder>; knownStaff: Set<string>;
+  holders: Map<string, ScanIdHolder>; knownStaff: Set<string>; unsequencedByTicket: Map<string, { recordStatus: string }>;
 }
 
 /** What an upload's transaction stored and decided. */
@@ -117,6 +119,13 @@ export class SyncService {
     const ctx = await this.contexts.get(body.event_id);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
     assertDeviceEvent(device, ctx.event.id);
+    body.scans.forEach((s, i) => {
+      if (s.seq !== undefined) return;
+      // A keyed device chains and signs every scan by its seq: without one, its integrity cannot be checked.
+      if (device.publicKey) throw invalid(`/scans/${i}/seq is required for a device registered with a public key`);
+      // An unsequenced scan's identity is (device, qrcode, scanned_at); the scan_id of an online attempt needs a seq to be linked.
+      if (s.scan_id !== undefined) throw invalid(`/scans/${i}/scan_id needs /scans/${i}/seq`);
+    });
 
     const receivedAt = this.now();
     const offset = body.device_time === undefined ? null : body.device_time - receivedAt;
@@ -154,22 +163,32 @@ export class SyncService {
     // upload only reads the link before it.
     let lo = Infinity;
     let hi = -Infinity;
+    const seqs: number[] = [];
     for (const p of prepared) {
+      if (p.seq === null) continue;
+      seqs.push(p.seq);
       if (p.seq < lo) lo = p.seq;
       if (p.seq > hi) hi = p.seq;
     }
-    const neighbours = prepared.length > 0 ? [lo - 1, hi + 1] : [];
-    const maybeStored = [...prepared.map((p) => p.seq), ...neighbours].filter((seq) => seq >= 1 && seq <= log.lastSeq);
+    const neighbours = seqs.length > 0 ? [lo - 1, hi + 1] : [];
+    const maybeStored = [...seqs, ...neighbours].filter((seq) => seq >= 1 && seq <= log.lastSeq);
     const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...new Set(maybeStored)]);
     // Cached copies (one read for the misses, no lock): whether a code is a ticket of the event never changes,
     // and the admission state is written below with a compare-and-set on the version these copies have.
     const ticketByDigest = await this.resolveCodes(ctx, prepared, tx);
-    // The scans already holding the upload's scan_ids (a timed-out online attempt, or a scan that reused an id).
-    const scanIds = prepared.flatMap((p) => (p.scanId ? [p.scanId] : []));
+    // The scans already holding the upload's scan_ids (a timed-out online attempt, or a scan that reused an id), and
+    // its unsequenced scans' identities (stored before: a re-upload).
+    const scanIds = prepared.flatMap((p) => (p.scanId ? [p.scanId] : p.identity ? [p.identity] : []));
     const holders = await scansByScanId(tx, ctx.event.id, scanIds);
+    // This device's unsequenced scans of the same tickets at the same instants (one ticket, one device, one ms: one scan).
+    const ticketTimes = prepared.flatMap((p) => {
+      const t = p.seq === null && p.digestHex ? ticketByDigest.get(p.digestHex) : undefined;
+      return t ? [{ ticketId: t.id, at: p.scannedAt }] : [];
+    });
+    const unsequencedByTicket = await unsequencedScansAt(tx, ctx.event.id, device.pk, ticketTimes);
     const staffIds = prepared.flatMap((p) => (p.staffId ? [p.staffId] : []));
     const knownStaff = await staffOfEvent(tx, ctx.event.id, staffIds);
-    return { sessionId, log, stored, ticketByDigest, holders, knownStaff };
+    return { sessionId, log, stored, ticketByDigest, holders, knownStaff, unsequencedByTicket };
   }
 
   /** Plan: every decision the replay of the tickets does not make (pure). */
@@ -178,7 +197,7 @@ export class SyncService {
     return planUpload({
       eventId: ctx.event.id, device: { pk: req.device.pk, deviceId: req.device.deviceId, publicKey: req.device.publicKey ?? null },
       integrity: req.body.integrity, prepared: b.prepared, stored: read.stored, ticketByDigest: read.ticketByDigest, holders: read.holders,
-      knownStaff: read.knownStaff, verifiedLinks: req.verifiedLinks, integrityFailure: req.integrityFailure, quarantineFrom: b.quarantineFrom,
+      knownStaff: read.knownStaff, unsequencedByTicket: read.unsequencedByTicket, verifiedLinks: req.verifiedLinks, integrityFailure: req.integrityFailure, quarantineFrom: b.quarantineFrom,
       offset: b.offset, uncertaintyMs: b.uncertaintyMs, unmatched: (code) => unmatchedCode(code, ctx.codeScope, nodeVerifier),
     });
   }
@@ -208,7 +227,7 @@ export class SyncService {
     const marks = advanceMarks(log, inserted);
     const { summary } = answer;
     await saveDeviceLog(tx, ctx.event.id, device.pk, {
-      ...marks, addReceived: inserted.size, addImplausible: plan.implausible, flags: plan.logFlags, flagReason: plan.flagReason,
+      ...marks, addReceived: inserted.size + plan.rows.filter((r) => r.seq === null).length, addImplausible: plan.implausible, flags: plan.logFlags, flagReason: plan.flagReason,
       clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt, success: true, sessionId, reportedLastSeq: body.device_last_seq ?? null,
     }, { uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts });
     return { sessionId, marks, answer, reconciled, digestById, live: liveScans(b, plan, reconciled), openedConflicts };
@@ -242,7 +261,9 @@ export class SyncService {
     const gateId = s.gate_id ?? null;
     const localResult = s.local_result === undefined ? 'valid' : s.local_result;
     const scanId = s.scan_id ?? null;
-    const hash = payloadHash(ctx.event.id, device.deviceId, { seq: s.seq, qrcode: s.qrcode, scannedAt: s.scanned_at, direction, gateId, localResult, scanId });
+    const seq = s.seq ?? null;
+    // An unsequenced scan is hashed as seq 0 (no chain: only a keyless device sends one; the hash is its stored fingerprint).
+    const hash = payloadHash(ctx.event.id, device.deviceId, { seq: seq ?? 0, qrcode: s.qrcode, scannedAt: s.scanned_at, direction, gateId, localResult, scanId });
     const flags: string[] = [];
     const serverTime = s.scanned_at - (offset ?? 0);
     if (serverTime > receivedAt + FUTURE_TOLERANCE_MS) flags.push('future');
@@ -254,7 +275,7 @@ export class SyncService {
     const knownGate = gateId !== null && gates.gates.has(gateId);
     if (gateId && !knownGate) flags.push('unknown_gate');
     const p: PreparedScan = {
-      index, qrcode: s.qrcode, seq: s.seq, scannedAt: s.scanned_at, direction, gateId: knownGate ? gateId : null, localResult, scanId,
+      index, qrcode: s.qrcode, seq, identity: seq === null ? unsequencedIdentity(ctx.event.id, device.deviceId, s.qrcode, s.scanned_at) : null, scannedAt: s.scanned_at, direction, gateId: knownGate ? gateId : null, localResult, scanId,
       staffId: s.staff_id ?? null, hash, hashHex: hash.toString('hex'), flags, implausibleTime, digestHex: null, eventCode: null, codeProblem: null, unparsed: false,
     };
     // Decoding a signed code (base32, frame) was ~4% of the server's CPU on a sync burst; its keyed digest alone
@@ -306,7 +327,8 @@ export class SyncService {
    * run settles: a deadlock between two uploads whose compare-and-set and
    * locked tickets cross (PostgreSQL aborts one), or an online request of a
    * scan in the upload (same scan_id) that committed between the lookup and
-   * the insert (the next run finds its row). Nothing of a failed run is
+   * the insert (the next run finds its row), or a seed-000 reconcile of the
+   * same unsequenced scan likewise. Nothing of a failed run is
    * applied. scans_device_seq cannot be violated under the device log's lock:
    * if it is, that invariant broke (a 500, not a retry).
    */
@@ -317,7 +339,9 @@ export class SyncService {
       } catch (err) {
         const code = pgErrorCode(err);
         if (code === PG_DEADLOCK && attempt < DEADLOCK_ATTEMPTS) continue;
-        if (code === PG_UNIQUE_VIOLATION && pgConstraint(err) === 'scans_physical_scan') {
+        // scans_legacy_offline: a seed-000 reconcile of this device (it takes no device log lock) stored the same
+        // ticket at the same instant as an unsequenced scan here, between the read and the insert: the next run reads it.
+        if (code === PG_UNIQUE_VIOLATION && (pgConstraint(err) === 'scans_physical_scan' || pgConstraint(err) === 'scans_legacy_offline')) {
           if (attempt < DEADLOCK_ATTEMPTS) continue;
           throw new DomainError('UNAVAILABLE', 'A scan in this upload is being received online right now; nothing was applied, retry the upload', undefined, { 'retry-after': '1' });
         }
