@@ -33,7 +33,8 @@ export interface ManifestHeader {
   cursor: string;
   full: boolean;
   policies: { duplicate_window_s: number; default_allow_reentry: boolean; holder_names: boolean; timezone: string };
-  gates: Array<{ id: string; name: string; zone_ids: string[] }>;
+  /** `closed_at`: a closed gate (entries from then on are refused `gate_closed`). */
+  gates: Array<{ id: string; name: string; zone_ids: string[]; closed_at?: string | null }>;
   zones: Array<{ id: string; name: string; capacity: number | null }>;
   ticket_types: Array<{
     id: string; ref: number; name: string; zone_ids: string[]; max_scans: number; allow_reentry: boolean;

@@ -37,6 +37,7 @@ export type VerdictReason =
   | 'not_yet_valid'
   | 'expired'
   | 'wrong_gate'
+  | 'gate_closed'       // entry at a gate closed at or before the scan (result wrong_gate: go to another gate)
   | 'wrong_event'
   | 'unknown_code'
   | 'malformed_code'
@@ -68,6 +69,8 @@ export interface GatePolicy {
   id: string;
   /** Zones this gate admits to. Empty means every zone. */
   zoneIds: readonly string[];
+  /** When the gate was closed: entries scanned at or after it are refused; earlier ones stand. */
+  closedAt?: number | null | undefined;
 }
 
 export interface TicketFacts {

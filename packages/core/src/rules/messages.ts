@@ -46,6 +46,10 @@ export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
       const gates = ctx.suggestedGates ?? [];
       return gates.length > 0 ? `Wrong gate — go to ${gates.join(' or ')}` : 'Wrong gate — not valid for this entrance';
     }
+    case 'gate_closed': {
+      const gates = ctx.suggestedGates ?? [];
+      return gates.length > 0 ? `Gate closed — go to ${gates.join(' or ')}` : 'Gate closed — no entry here';
+    }
     case 'wrong_event': return 'Ticket is for another event';
     case 'unknown_code': return 'Invalid ticket — code not recognised';
     case 'malformed_code': return 'Invalid ticket — unreadable code';

@@ -34,6 +34,7 @@ export function verdictTone(reason: VerdictReason, opts: { stale?: boolean } = {
     case 'not_yet_valid':
     case 'expired':
     case 'wrong_gate':
+    case 'gate_closed':
     case 'wrong_event':
     case 'unknown_code':
     case 'malformed_code':

@@ -85,7 +85,7 @@ export class EventContexts {
     const agg = await loadEventAggregate(this.sql, eventId);
     if (!agg) return null;
     const settings = resolveSettings(agg.event.settings);
-    const gates = new Map(agg.gates.map((g) => [g.id, { ...g, policy: { id: g.id, zoneIds: g.zoneIds } }]));
+    const gates = new Map(agg.gates.map((g) => [g.id, { ...g, policy: { id: g.id, zoneIds: g.zoneIds, closedAt: g.closedAt ?? null } }]));
     const types = new Map(agg.types.map((t) => [t.id, {
       ...t,
       policy: { id: t.id, name: t.name, zoneIds: t.zoneIds, maxScans: t.maxScans, allowReentry: t.allowReentry, validFrom: t.validFrom, validUntil: t.validUntil },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  applyAdmission, decideAdmission, describeVerdict, isInside, readScannedCode, unmatchedCode, zonesOverlap,
+  applyAdmission, decideAdmission, describeVerdict, isInside, readScannedCode, unmatchedCode, gateAdmitsZones,
   type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type Verdict, type VerdictReason,
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
@@ -246,7 +246,7 @@ export class ScanService {
   ): Promise<ScanVerdictResponse> {
     const gateName = (id: string): string | undefined => ctx.gates.get(id)?.name;
     const suggested = verdict.result === 'wrong_gate' && type
-      ? [...ctx.gates.values()].filter((g) => zonesOverlap(g.zoneIds, type.zoneIds)).map((g) => g.name)
+      ? [...ctx.gates.values()].filter((g) => gateAdmitsZones(g.policy, type.zoneIds, now)).map((g) => g.name)
       : [];
     const outcome: ScanVerdictResponse = {
       result: verdict.result,

@@ -16,7 +16,7 @@ import { Empty, ErrorBox, Field, StatusBadge } from '../../ui/kit.tsx';
 import { ConflictDialog, ResolveForm } from './ConflictDialog.tsx';
 import { conflictFiltersOf, conflictsQuery, useResolveConflicts, type Conflict, type ConflictFilters } from './conflicts.queries.ts';
 
-const REASONS = ['already_used', 'already_inside', 'cancelled', 'blocked', 'wrong_gate', 'not_yet_valid', 'expired', 'device_revoked'];
+const REASONS = ['already_used', 'already_inside', 'cancelled', 'blocked', 'wrong_gate', 'gate_closed', 'not_yet_valid', 'expired', 'device_revoked'];
 
 export function ConflictsScreen(): ReactNode {
   const { eventId = '' } = useParams();
