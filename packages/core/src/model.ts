@@ -38,6 +38,7 @@ export type VerdictReason =
   | 'expired'
   | 'wrong_gate'
   | 'gate_closed'       // entry at a gate closed at or before the scan (result wrong_gate: go to another gate)
+  | 'zone_full'         // entry into a zone whose capacity is enforced and reached (result not_valid_now: wait for an exit)
   | 'wrong_event'
   | 'unknown_code'
   | 'malformed_code'
@@ -123,6 +124,8 @@ export interface Verdict {
   admits: boolean;
   /** For `duplicate`: the admission that made this one redundant. */
   previous?: AdmissionRecord | undefined;
+  /** For `zone_full`: the full zone (the first one, in the order the zones were given). */
+  zone?: { id: string; capacity: number; inside: number } | undefined;
   /** For `not_valid_now`: the window that was missed. */
   validFrom?: number | null | undefined;
   validUntil?: number | null | undefined;

@@ -35,6 +35,7 @@ export function verdictTone(reason: VerdictReason, opts: { stale?: boolean } = {
     case 'expired':
     case 'wrong_gate':
     case 'gate_closed':
+    case 'zone_full':
     case 'wrong_event':
     case 'unknown_code':
     case 'malformed_code':
