@@ -9,10 +9,11 @@ import { readCapacityVectors, type OnlineCapacityVector } from '@entrada/core';
 import {
   describeEachBackend, issueTickets, registerDevice, startTestServer, type Client, type TestDatabase, type TestServer,
 } from './harness.ts';
+import { TestDevice } from './offline-helpers.ts';
 
 const { online } = readCapacityVectors(vectors);
 
-describeEachBackend('zone capacity online', (backend) => {
+describeEachBackend('zone capacity', (backend) => {
   let tdb: TestDatabase;
   let server: TestServer;
   let scanner: Client;
@@ -104,5 +105,58 @@ describeEachBackend('zone capacity online', (backend) => {
     expect(answers.filter((r) => r.body.reason === 'zone_full')).toHaveLength(9);
     const occ = (await server.admin.get(`/api/v1/events/${eventId}/occupancy`)).body;
     expect(occ.zones.find((z: { id: string }) => z.id === zone)).toMatchObject({ inside: 3, capacity: 3 });
+  });
+
+  describe('offline admissions over capacity', () => {
+    /** One event with a zone of capacity 2; three devices each admitted one person offline, a minute apart. */
+    const world = async (mode: 'warn' | 'enforce', name: string) => {
+      const eventId = await newEvent(name);
+      const zone = await post(`/api/v1/events/${eventId}/zones`, { name: 'Hall', capacity: 2, capacity_mode: mode });
+      const gate = await post(`/api/v1/events/${eventId}/gates`, { name: 'Hall gate', zone_ids: [zone] });
+      const type = await post(`/api/v1/events/${eventId}/ticket-types`, { name: 'Hall', zone_ids: [zone] });
+      const people = await issueTickets(server.admin, eventId, [0, 1, 2].map(() => ({ ticket_type_id: type })));
+      const devices: TestDevice[] = [];
+      for (let i = 0; i < 3; i++) {
+        const d = await registerDevice(server.admin, `${name} ${i}`);
+        devices.push(new TestDevice(server.client(d.token), d.deviceId, eventId));
+      }
+      const t0 = now - 3_600_000;
+      devices.forEach((d, i) => d.scan({ code: people[i]!.code, at: t0 + i * 60_000, gateId: gate }));
+      return { eventId, zone, gate, people, devices, t0 };
+    };
+    const flagged = async (eventId: string) => (await tdb.db.query<{ device_id: string; ticket_id: string }>(
+      `SELECT device_id, ticket_id FROM scans WHERE event_id = $1 AND 'over_capacity' = ANY(flags) ORDER BY device_id`, [eventId]));
+
+    it('keeps every admission and flags the latest by scan time, whatever the upload order, and raises the alert', async () => {
+      const outcomes: unknown[] = [];
+      for (const [n, order] of [[0, [2, 0, 1]], [1, [0, 1, 2]], [2, [1, 2, 0]]] as const) {
+        const w = await world('warn', `offline order ${n}`);
+        for (const i of order) {
+          const r = await w.devices[i]!.upload();
+          expect(r.status).toBe(200);
+          // Never refused for capacity: the person is inside.
+          expect(r.body.results[0]).toMatchObject({ sync_status: 'synced', verdict: 'admitted' });
+        }
+        const marked = await flagged(w.eventId);
+        expect(marked).toEqual([{ device_id: w.devices[2]!.deviceId, ticket_id: w.people[2]!.id }]);
+        for (const p of w.people) expect((await server.admin.get(`/api/v1/tickets/${p.id}`)).body).toMatchObject({ scans_used: 1, inside: true });
+        expect(await server.services.alerts.evaluate(w.eventId)).toBe(true);
+        const alerts = (await server.admin.get(`/api/v1/events/${w.eventId}/alerts?state=open`)).body.alerts
+          .filter((a: { rule: string }) => a.rule === 'zone_over_capacity');
+        expect(alerts).toEqual([expect.objectContaining({ subject: expect.objectContaining({ id: w.zone, name: 'Hall' }), detail: { inside: 3, capacity: 2 } })]);
+        outcomes.push(marked.length);
+      }
+      expect(outcomes).toEqual([1, 1, 1]);
+    });
+
+    it('moves the flag when an earlier exit arrives late, and never refuses in enforce mode', async () => {
+      const w = await world('enforce', 'offline exit');
+      for (const d of w.devices) expect((await d.upload()).body.results[0]).toMatchObject({ verdict: 'admitted' });
+      expect(await flagged(w.eventId)).toHaveLength(1);
+      // The first person had left before the third came in: nobody took the hall over its capacity.
+      w.devices[0]!.scan({ code: w.people[0]!.code, at: w.t0 + 90_000, gateId: w.gate, direction: 'exit' });
+      expect((await w.devices[0]!.upload(2, 2)).body.results[0]).toMatchObject({ verdict: 'admitted' });
+      expect(await flagged(w.eventId)).toEqual([]);
+    });
   });
 });

@@ -3,7 +3,7 @@ import {
   applyAdmission, applyCapacity, capacityManaged, decideAdmission, describeVerdict, entryZones, gateAdmitsZones, isInside, readScannedCode, unmatchedCode,
   type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type TicketScanState, type Verdict, type VerdictReason, type ZoneCapacity,
 } from '@entrada/core';
-import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../db/database.ts';
+import { pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../db/database.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
 import { nodeVerifier } from '../crypto/ed25519-node.ts';
 import { Lru } from '../cache/lru.ts';
@@ -148,6 +148,8 @@ export class ScanService {
       } catch (err) {
         // The offline copy of this very scan was uploaded in the meantime: decide again, the replay check will find it.
         if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && req.scanId !== undefined) continue;
+        // An upload holding this ticket waited for the zone lock this entry held (capacity.ts): PostgreSQL aborted one; decide again.
+        if (pgErrorCode(err) === PG_DEADLOCK && zones.length > 0) continue;
         throw err;
       }
       const { verdict, write, input, next, overCapacity } = outcome;
