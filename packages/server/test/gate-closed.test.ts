@@ -144,4 +144,38 @@ describeEachBackend('closed gates', (backend) => {
     expect(outcomes[0]).toEqual({ scans_used: 1, inside: true, conflicts: [{ reason: 'gate_closed', loser: 'closed' }] });
     expect(outcomes[1]).toEqual(outcomes[0]);
   });
+
+  it('lets gate staff escalate their device\'s conflict with a note, flagged in the conflicts list', async () => {
+    const ev = await fresh();
+    const d = await device(ev, 'Escalating gate');
+    const other = await device(ev, 'Another gate');
+    const [t, fine] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    clock = Date.now() - 10 * 60_000;
+    await close(ev, ev.gates.main);
+    clock += 10 * 60_000;
+    d.scan({ code: fine!.code, at: clock - 11 * 60_000, gateId: ev.gates.main });
+    d.scan({ code: t!.code, at: clock - 60_000, gateId: ev.gates.main, scanId: crypto.randomUUID() });
+    expect((await d.upload()).body.results[1]).toMatchObject({ sync_status: 'conflict', reason: 'gate_closed' });
+    const escalate = (by: TestDevice, body: Record<string, unknown>) => by.client.post('/api/v1/offline/conflicts/escalate', { event_id: ev.eventId, ...body });
+
+    // Only this device's own open conflict, named by one of seq or scan_id.
+    expect((await escalate(other, { seq: 2, note: 'not mine' })).status).toBe(404);
+    expect((await escalate(d, { seq: 1, note: 'this one won' })).status).toBe(404);
+    expect((await escalate(d, { note: 'which scan?' })).status).toBe(400);
+    expect((await escalate(d, { seq: 2, scan_id: d.log[1]!.scanId, note: 'both' })).status).toBe(400);
+    expect((await escalate(d, { seq: 2, note: '' })).status).toBe(400);
+    expect((await server.admin.post('/api/v1/offline/conflicts/escalate', { event_id: ev.eventId, seq: 2, note: 'an organiser token is not a device' })).status).toBe(401);
+
+    const r = await escalate(d, { seq: 2, note: 'Side door was opened by security for this group' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ reason: 'gate_closed', escalated: true, escalation: { note: 'Side door was opened by security for this group', device_id: d.deviceId, staff_id: null } });
+    // By the scan_id the device sent: the latest note replaces the first.
+    expect((await escalate(d, { scan_id: d.log[1]!.scanId, note: 'Group of 4, supervisor Sam' })).body.escalation.note).toBe('Group of 4, supervisor Sam');
+    const [listed] = await conflictsOf(ev, t!.id);
+    expect(listed).toMatchObject({ escalated: true, escalation: { note: 'Group of 4, supervisor Sam', device_id: d.deviceId } });
+    expect(Date.parse(listed.escalation.at)).not.toBeNaN();
+    // Once resolved it is no longer open to escalation.
+    await server.admin.post(`/api/v1/conflicts/${listed.id}/resolve`, { resolution: 'dismissed' });
+    expect((await escalate(d, { seq: 2, note: 'again' })).status).toBe(404);
+  });
 });
