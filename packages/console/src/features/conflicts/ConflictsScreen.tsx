@@ -51,7 +51,15 @@ export function ConflictsScreen(): ReactNode {
       header: 'Ticket', id: 'ticket', size: 120,
       cell: (c) => <button type="button" className="link" onClick={() => setOpenId(c.row.original.id)}>{c.row.original.ticket.number ?? '—'}</button>,
     },
-    { header: 'Why', id: 'reason', size: 200, cell: (c) => `${c.row.original.reason.replace(/_/g, ' ')}${c.row.original.ambiguous ? ' (ambiguous)' : ''}` },
+    {
+      header: 'Why', id: 'reason', size: 200,
+      cell: (c) => (
+        <>
+          {`${c.row.original.reason.replace(/_/g, ' ')}${c.row.original.ambiguous ? ' (ambiguous)' : ''}`}
+          {c.row.original.escalation && <>{' '}<span className="badge badge-escalated" title={c.row.original.escalation.note}>Escalated</span></>}
+        </>
+      ),
+    },
     { header: 'Won', id: 'winner', cell: (c) => side(c.row.original.winner, tz) },
     { header: 'Lost', id: 'loser', cell: (c) => side(c.row.original.loser, tz) },
     {
