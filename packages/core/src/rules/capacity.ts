@@ -1,4 +1,5 @@
 import type { Direction, Verdict } from '../model.ts';
+import { compareScanOrder } from './ticket-state.ts';
 
 /**
  * Zone capacity (issue 14 §2, seed 004's "insufficient inventory" at a venue). A zone's `capacity` is
@@ -64,6 +65,9 @@ export interface CapacityAdmission {
   ref: string;
   ticketId: string;
   at: number;
+  /** Scan-time ties break as the ticket replay breaks them (device id, then seq), then by ref. */
+  deviceId?: string | undefined;
+  seq?: number | null | undefined;
   direction: Direction;
   /** For an entry: the zones it puts the person in (entryZones). Ignored for an exit. */
   zones: readonly string[];
@@ -71,7 +75,7 @@ export interface CapacityAdmission {
 
 /**
  * The entries that took a managed zone over its capacity: every admission of record replayed in scan-time
- * order (ties by ref) over per-zone occupancy from empty. A person is in the zones of their latest entry
+ * order (ties by device id, seq, then ref) over per-zone occupancy from empty. A person is in the zones of their latest entry
  * until they exit. A function of the set of admissions alone, so the flags do not depend on the order
  * uploads arrived in.
  */
@@ -80,7 +84,10 @@ export function overCapacityEntries(admissions: readonly CapacityAdmission[], zo
   for (const z of zones) if (capacityManaged(z)) managed.set(z.id, z.capacity);
   const flagged = new Set<string>();
   if (managed.size === 0) return flagged;
-  const ordered = [...admissions].sort((a, b) => a.at - b.at || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  // Never by anything an upload assigns (a row id, arrival): the order, and so the flags, must not depend on upload order.
+  const ordered = [...admissions].sort((a, b) => compareScanOrder(
+    { at: a.at, deviceId: a.deviceId ?? '', seq: a.seq }, { at: b.at, deviceId: b.deviceId ?? '', seq: b.seq },
+  ) || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
   const inside = new Map<string, number>();
   const where = new Map<string, readonly string[]>();
   for (const a of ordered) {

@@ -37,15 +37,29 @@ export async function flagOverCapacity(sql: Sql, eventId: string, scanId: string
     [eventId, scanId]);
 }
 
-export interface AdmissionOfRecord { id: string; ticketId: string; typeId: string; at: number; direction: Direction; gateId: string | null; flagged: boolean }
+export interface AdmissionOfRecord {
+  id: string; ticketId: string; typeId: string; at: number; deviceId: string; seq: number | null; direction: Direction; gateId: string | null; flagged: boolean;
+  /** false: a scan flagged before that is no longer an admission of record (it lost since): its flag must go. */
+  admitted: boolean;
+}
 
-/** Every admission of record of the event (online and offline), for the offline capacity replay: one query. */
+/**
+ * Every admission of record of the event (online and offline), for the offline capacity replay, and every scan
+ * still flagged over_capacity (one that has since lost keeps no flag): one query.
+ */
 export async function admissionsOfRecord(sql: Sql, eventId: string): Promise<AdmissionOfRecord[]> {
-  const rows = await sql.query<{ id: string; ticket_id: string; type_id: string; scanned_at: Date; direction: Direction; gate_id: string | null; flagged: boolean }>(
-    `SELECT s.id, s.ticket_id, t.ticket_type_id AS type_id, s.scanned_at, s.direction, s.gate_id, 'over_capacity' = ANY(s.flags) AS flagged
+  const rows = await sql.query<{
+    id: string; ticket_id: string; type_id: string; scanned_at: Date; device_id: string; seq: number | null; direction: Direction; gate_id: string | null; flagged: boolean;
+    admitted: boolean;
+  }>(
+    `SELECT s.id, s.ticket_id, t.ticket_type_id AS type_id, s.scanned_at, s.device_id, s.seq::float8 AS seq, s.direction, s.gate_id,
+       'over_capacity' = ANY(s.flags) AS flagged, (s.record_status = 'admitted' AND s.admits) AS admitted
      FROM scans s JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
-     WHERE s.event_id = $1 AND s.record_status = 'admitted' AND s.admits`, [eventId]);
-  return rows.map((r) => ({ id: r.id, ticketId: r.ticket_id, typeId: r.type_id, at: ms(r.scanned_at)!, direction: r.direction, gateId: r.gate_id, flagged: r.flagged }));
+     WHERE s.event_id = $1 AND ((s.record_status = 'admitted' AND s.admits) OR 'over_capacity' = ANY(s.flags))`, [eventId]);
+  return rows.map((r) => ({
+    id: r.id, ticketId: r.ticket_id, typeId: r.type_id, at: ms(r.scanned_at)!, deviceId: r.device_id, seq: r.seq, direction: r.direction, gateId: r.gate_id, flagged: r.flagged,
+    admitted: r.admitted,
+  }));
 }
 
 /** Sets over_capacity on `add` and takes it off `remove`, in one statement. */

@@ -19,12 +19,13 @@ export async function reconcileCapacity(tx: Sql, ctx: EventContext): Promise<str
   const zones: ZoneCapacity[] = [...ctx.zones.values()].map((z) => ({ id: z.id, capacity: z.capacity, mode: z.capacityMode }));
   await lockZones(tx, ctx.event.id, zones.filter(capacityManaged).map((z) => z.id));
   const rows = await admissionsOfRecord(tx, ctx.event.id);
+  const admitted = rows.filter((r) => r.admitted);
   const all = [...ctx.zones.keys()];
   // Zones by (gate, type): few distinct pairs for many admissions.
   const zonesOf = new Map<string, string[]>();
-  const admissions: CapacityAdmission[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
+  const admissions: CapacityAdmission[] = new Array(admitted.length);
+  for (let i = 0; i < admitted.length; i++) {
+    const r = admitted[i]!;
     let zs: string[] = [];
     if (r.direction === 'entry') {
       const key = `${r.gateId ?? ''}|${r.typeId}`;
@@ -35,7 +36,7 @@ export async function reconcileCapacity(tx: Sql, ctx: EventContext): Promise<str
         zonesOf.set(key, zs);
       }
     }
-    admissions[i] = { ref: r.id, ticketId: r.ticketId, at: r.at, direction: r.direction, zones: zs };
+    admissions[i] = { ref: r.id, ticketId: r.ticketId, at: r.at, deviceId: r.deviceId, seq: r.seq, direction: r.direction, zones: zs };
   }
   const flagged = overCapacityEntries(admissions, zones);
   const add = rows.filter((r) => flagged.has(r.id) && !r.flagged).map((r) => r.id);
