@@ -80,7 +80,7 @@ export function decideLocally(input: DecisionInput): LocalDecision {
   const say = (verdict: Verdict, type?: TicketTypePolicy): string => describeVerdict(verdict, {
     timezone: manifest.event.timezone, now, deviceId, gateName: (id) => manifest.gateName(id),
     // As the server says it: where this ticket can go in.
-    suggestedGates: verdict.result === 'wrong_gate' && type ? manifest.gatesFor(type) : [],
+    suggestedGates: verdict.result === 'wrong_gate' && type ? manifest.gatesFor(type, now) : [],
   });
   if (lookup.kind === 'refused') {
     const verdict: Verdict = { result: lookup.result, reason: lookup.reason, admits: false };

@@ -33,8 +33,10 @@ export interface ManifestHeader {
   cursor: string;
   full: boolean;
   policies: { duplicate_window_s: number; default_allow_reentry: boolean; holder_names: boolean; timezone: string };
-  gates: Array<{ id: string; name: string; zone_ids: string[] }>;
-  zones: Array<{ id: string; name: string; capacity: number | null }>;
+  /** `closed_at`: a closed gate (entries from then on are refused `gate_closed`). */
+  gates: Array<{ id: string; name: string; zone_ids: string[]; closed_at?: string | null }>;
+  /** `capacity_mode` (issue 14): how the server counts the capacity; offline devices never refuse for it. */
+  zones: Array<{ id: string; name: string; capacity: number | null; capacity_mode?: 'off' | 'warn' | 'enforce' }>;
   ticket_types: Array<{
     id: string; ref: number; name: string; zone_ids: string[]; max_scans: number; allow_reentry: boolean;
     valid_from: string | null; valid_until: string | null;

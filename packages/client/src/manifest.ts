@@ -1,5 +1,5 @@
 import {
-  classifyScannedCode, codeDigest, ed25519, fromBase64Url, ticketIdOf, toBase64Url, zonesOverlap,
+  classifyScannedCode, codeDigest, ed25519, fromBase64Url, ticketIdOf, toBase64Url, gateAdmitsZones,
   type AdmissionRecord, type CodeScope, type EventCode, type Direction, type EventPolicy, type GatePolicy, type ScanResult, type TicketFacts, type TicketScanState,
   type TicketStatus, type TicketTypePolicy, type Verifier, type VerdictReason,
 } from '@entrada/core';
@@ -45,7 +45,7 @@ export class ManifestIndex {
         validFrom: isoMs(t.valid_from), validUntil: isoMs(t.valid_until),
       });
     }
-    for (const g of header.gates) this.gates.set(g.id, { id: g.id, zoneIds: g.zone_ids, name: g.name });
+    for (const g of header.gates) this.gates.set(g.id, { id: g.id, zoneIds: g.zone_ids, closedAt: isoMs(g.closed_at ?? null), name: g.name });
     for (const k of header.keys) this.keys.set(k.key_id, fromBase64Url(k.public_key));
     for (const e of header.other_events ?? []) this.otherEvents.set(e.ref, new Map(e.keys.map((k) => [k.key_id, fromBase64Url(k.public_key)])));
     this.scope = {
@@ -114,9 +114,9 @@ export class ManifestIndex {
     return this.gates.get(gateId)?.name;
   }
 
-  /** Names of the gates that admit a ticket of this type: "wrong gate — go to …". */
-  gatesFor(type: TicketTypePolicy): string[] {
-    return [...this.gates.values()].filter((g) => zonesOverlap(g.zoneIds, type.zoneIds)).map((g) => g.name);
+  /** Names of the gates open at `now` that admit a ticket of this type: "wrong gate — go to …". */
+  gatesFor(type: TicketTypePolicy, now: number): string[] {
+    return [...this.gates.values()].filter((g) => gateAdmitsZones(g, type.zoneIds, now)).map((g) => g.name);
   }
 
   type(typeId: string | undefined): TicketTypePolicy | undefined {

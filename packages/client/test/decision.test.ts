@@ -110,6 +110,24 @@ describe('manifest look-up', () => {
     expect(d.message).toBe('Wrong gate — go to North Gate');
   });
 
+  it('refuses an entry at a gate the manifest says is closed, and sends the holder to an open gate only', () => {
+    const v = online.find((x) => x.expect.reason === 'gate_closed')!;
+    const header = vectorHeader(v);
+    header.gates.push({ id: 'north', name: 'North Gate', zone_ids: [...v.type.zoneIds] });
+    header.gates.push({ id: 'south', name: 'South Gate', zone_ids: [...v.type.zoneIds], closed_at: new Date(v.scan.at - 1).toISOString() });
+    // Closes after the scan: still open at the scan's time, so suggested.
+    header.gates.push({ id: 'east', name: 'East Gate', zone_ids: [...v.type.zoneIds], closed_at: new Date(v.scan.at + 1).toISOString() });
+    const m = indexOf(header, [ticketFor(v, {})]);
+    const decide = (gateId: string) => decideLocally({
+      eventId: m.event.id, manifest: m, lookup: m.lookup(codeFor(v)), gateId, direction: 'entry', now: v.scan.at, deviceId: 'd', own: [], staleAfterMs: Infinity,
+    });
+    const d = decide(v.scan.gate!.id);
+    expect(d.verdict).toMatchObject({ result: 'wrong_gate', reason: 'gate_closed', admits: false });
+    expect(d.message).toBe('Gate closed — go to North Gate or East Gate');
+    // Control: the same ticket at the gate closing a millisecond later is admitted.
+    expect(decide('east').verdict).toMatchObject({ result: 'valid', reason: 'admitted' });
+  });
+
   it('marks a decision stale when the manifest is older than the threshold', () => {
     const m = indexOf(vectorHeader(v), tickets, 1_000);
     const base = { eventId: m.event.id, manifest: m, lookup: m.lookup(signedCode(1)), gateId: null, direction: 'entry' as const, deviceId: 'd', own: [], staleAfterMs: 60_000 };

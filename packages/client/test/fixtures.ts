@@ -29,14 +29,14 @@ export function stateFields(state: TicketScanState): Pick<ManifestTicket, 'curre
 
 /** A manifest equivalent to a golden vector's event, type and gates. */
 export function vectorHeader(v: AdmissionVector, eventId = v.event.id): ManifestHeader {
-  const gates = new Map<string, string[]>();
-  for (const s of [...v.history, v.scan]) if (s.gate) gates.set(s.gate.id, [...s.gate.zoneIds]);
+  const gates = new Map<string, { zone_ids: string[]; closed_at: string | null }>();
+  for (const s of [...v.history, v.scan]) if (s.gate) gates.set(s.gate.id, { zone_ids: [...s.gate.zoneIds], closed_at: iso(s.gate.closedAt ?? null) });
   return {
     event_id: eventId,
     event: { id: eventId, ref: EVENT_REF, name: v.name, timezone: v.event.timezone, starts_at: null, ends_at: null },
     generated_at: new Date(0).toISOString(), expires_at: new Date(0).toISOString(), cursor: 'c', full: true,
     policies: { duplicate_window_s: v.event.duplicateWindowMs / 1000, default_allow_reentry: false, holder_names: false, timezone: v.event.timezone },
-    gates: [...gates].map(([id, zone_ids]) => ({ id, name: id, zone_ids })),
+    gates: [...gates].map(([id, g]) => ({ id, name: id, ...g })),
     zones: [],
     ticket_types: [{
       id: v.type.id, ref: 1, name: v.type.name, zone_ids: [...v.type.zoneIds], max_scans: v.type.maxScans, allow_reentry: v.type.allowReentry,

@@ -195,21 +195,22 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     await check('event-setup');
   });
 
-  it('edits a zone\'s capacity (PATCH), the server keeping it', async () => {
+  it('edits a zone\'s capacity and what happens when it is full (PATCH), the server keeping it', async () => {
     await page.getByRole('button', { name: 'Edit zone Main' }).click();
     const dialog = page.getByRole('dialog', { name: 'Edit zone Main' });
     await dialog.getByLabel('Capacity', { exact: true }).fill('lots');
     await dialog.getByRole('button', { name: 'Save zone' }).click();
     await dialog.getByText('Capacity must be a whole number of people, or empty for no limit.').waitFor();
     await dialog.getByLabel('Capacity', { exact: true }).fill('6500');
+    await dialog.getByLabel('When full', { exact: true }).selectOption('enforce');
     await check('zone-edit');
     const answer = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/zones/'));
     await dialog.getByRole('button', { name: 'Save zone' }).click();
     expect((await answer).status()).toBe(200);
     // The zone's row (the ticket types' rules may name the capacity too).
-    await page.getByRole('row', { name: /Main/ }).getByRole('cell', { name: '6500', exact: true }).first().waitFor();
+    await page.getByRole('row', { name: /Main/ }).getByRole('cell', { name: '6500 · refuse entry when full', exact: true }).first().waitFor();
     const detail = await server.admin.get(`/api/v1/events/${eventId}`);
-    expect(detail.body.zones.find((z: { name: string }) => z.name === 'Main').capacity).toBe(6500);
+    expect(detail.body.zones.find((z: { name: string }) => z.name === 'Main')).toMatchObject({ capacity: 6500, capacity_mode: 'enforce' });
   });
 
   it('turns manifest ticket codes on only with the risk shown in the form, and off again', async () => {

@@ -20,7 +20,7 @@ describe('rule check', () => {
       const event: CheckedEvent = {
         id: v.event.id, name: 'Vectors', starts_at: '2026-01-01T00:00:00Z', ends_at: '2027-01-01T00:00:00Z', timezone: v.event.timezone,
         settings: { duplicate_window_s: v.event.duplicateWindowMs / 1000 }, created_at: '2026-01-01T00:00:00Z', zones: [],
-        gates: [...gates.values()].map((g) => ({ id: g.id, name: g.id, zone_ids: [...g.zoneIds] })),
+        gates: [...gates.values()].map((g) => ({ id: g.id, name: g.id, zone_ids: [...g.zoneIds], closed: g.closedAt != null, closed_at: iso(g.closedAt ?? null) })),
         ticket_types: [{
           id: v.type.id, name: v.type.name, zone_ids: [...v.type.zoneIds], max_scans: v.type.maxScans, allow_reentry: v.type.allowReentry,
           valid_from: iso(v.type.validFrom), valid_until: iso(v.type.validUntil),

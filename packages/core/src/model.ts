@@ -37,6 +37,8 @@ export type VerdictReason =
   | 'not_yet_valid'
   | 'expired'
   | 'wrong_gate'
+  | 'gate_closed'       // entry at a gate closed at or before the scan (result wrong_gate: go to another gate)
+  | 'zone_full'         // entry into a zone whose capacity is enforced and reached (result not_valid_now: wait for an exit)
   | 'wrong_event'
   | 'unknown_code'
   | 'malformed_code'
@@ -68,6 +70,8 @@ export interface GatePolicy {
   id: string;
   /** Zones this gate admits to. Empty means every zone. */
   zoneIds: readonly string[];
+  /** When the gate was closed: entries scanned at or after it are refused; earlier ones stand. */
+  closedAt?: number | null | undefined;
 }
 
 export interface TicketFacts {
@@ -120,6 +124,8 @@ export interface Verdict {
   admits: boolean;
   /** For `duplicate`: the admission that made this one redundant. */
   previous?: AdmissionRecord | undefined;
+  /** For `zone_full`: the full zone (the first one, in the order the zones were given). */
+  zone?: { id: string; capacity: number; inside: number } | undefined;
   /** For `not_valid_now`: the window that was missed. */
   validFrom?: number | null | undefined;
   validUntil?: number | null | undefined;

@@ -373,7 +373,7 @@ function principalOf(method: string, path: string, security: unknown[] | undefin
   if (path.startsWith('/api/v1/offline/sync/status/') || path === '/api/v1/offline/events') return 'either';
   if (path.startsWith('/api/v1/scanning/') || path.startsWith('/api/v1/offline/manifest/')
     || path === '/api/v1/offline/sync' || path === '/api/v1/offline/reconcile' || path === '/api/v1/events/{eventId}/login'
-    || path === '/api/v1/devices/heartbeat') return 'device';
+    || path === '/api/v1/devices/heartbeat' || path === '/api/v1/offline/conflicts/escalate') return 'device';
   void method;
   return 'admin';
 }

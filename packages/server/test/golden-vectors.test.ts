@@ -55,7 +55,14 @@ describeEachBackend('golden admission vectors through the online API', (backend)
       const g = scan.gate!;
       if (gates.has(g.id)) continue;
       const zones = await Promise.all(g.zoneIds.map(zone));
-      gates.set(g.id, (await admin.post(`/api/v1/events/${eventId}/gates`, { name: g.id, zone_ids: zones })).body.id);
+      const gateId: string = (await admin.post(`/api/v1/events/${eventId}/gates`, { name: g.id, zone_ids: zones })).body.id;
+      gates.set(g.id, gateId);
+      if (g.closedAt != null) {
+        // Closed through the API at the vector's time: closing stamps closed_at with the server clock.
+        clock = g.closedAt;
+        const closed = await admin.request('PATCH', `/api/v1/events/${eventId}/gates/${gateId}`, { closed: true });
+        expect(closed.body.closed_at).toBe(iso(g.closedAt));
+      }
     }
     const type = await admin.post(`/api/v1/events/${eventId}/ticket-types`, {
       name: v.type.name, zone_ids: await Promise.all(v.type.zoneIds.map(zone)), max_scans: v.type.maxScans,

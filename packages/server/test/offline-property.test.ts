@@ -4,11 +4,17 @@
  * always end in the same admissions, conflicts and counts as a pure reference
  * replay of all scans through core's rules. Device 0 uploads without seqs, as a
  * seed 001 client does (issue 14 §1): its scans are identified by (device,
- * qrcode, scanned_at), and repeating its uploads stores nothing twice.
+ * qrcode, scanned_at), and repeating its uploads stores nothing twice. The main
+ * gate may be closed within the scans' window (issue 14 §2): its later entries
+ * are gate_closed conflicts. The general zone holds one person (capacity mode
+ * warn): the entries flagged over_capacity are core's overCapacityEntries over
+ * the reference admissions.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { isInside, replayTicket, type Direction, type GatePolicy, type ReplayScan, type TicketTypePolicy } from '@entrada/core';
+import {
+  entryZones, isInside, overCapacityEntries, replayTicket, type CapacityAdmission, type Direction, type GatePolicy, type ReplayScan, type TicketTypePolicy,
+} from '@entrada/core';
 import {
   describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type TestDatabase, type TestServer,
 } from './harness.ts';
@@ -62,10 +68,12 @@ const plan: fc.Arbitrary<Plan> = fc.array(fc.array(scanSpec, { minLength: 1, max
 describeEachBackend('offline reconciliation is order-independent', (backend) => {
   let tdb: TestDatabase;
   let server: TestServer;
+  // The server clock: real time, except while a gate is being closed at a generated time (closing stamps it).
+  let clock: number | null = null;
 
   beforeAll(async () => {
     tdb = await backend.open();
-    server = await startTestServer(tdb.db);
+    server = await startTestServer(tdb.db, { now: () => clock ?? Date.now() });
   });
   afterAll(async () => {
     await server?.close();
@@ -73,8 +81,16 @@ describeEachBackend('offline reconciliation is order-independent', (backend) => 
   });
 
   it('ends in the reference replay whatever the upload order, batching or repetition', async () => {
-    await fc.assert(fc.asyncProperty(plan, async (p) => {
+    // Main is closed within the scans' window, or never: the entries scanned there from then on are gate_closed.
+    await fc.assert(fc.asyncProperty(plan, fc.option(fc.integer({ min: 0, max: 900 })), async (p, closeMainS) => {
       const ev = await seedEvent(server.admin, { starts_at: '2026-07-01T10:00:00Z', ends_at: '2026-07-02T10:00:00Z' });
+      // Capacity 1, warn: every admission stands, the ones that took the zone over it are flagged.
+      expect((await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}/zones/${ev.zones.general}`, { capacity: 1, capacity_mode: 'warn' })).status).toBe(200);
+      if (closeMainS !== null) {
+        clock = T0 + closeMainS * 1000;
+        expect((await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}/gates/${ev.gates.main}`, { closed: true })).status).toBe(200);
+        clock = null;
+      }
       const typeIds = [ev.types.ga, ev.types.reentry, ev.types.multi];
       const tickets = await issueTickets(server.admin, ev.eventId, typeIds.map((ticket_type_id) => ({ ticket_type_id })));
       const devices: TestDevice[] = [];
@@ -102,16 +118,19 @@ describeEachBackend('offline reconciliation is order-independent', (backend) => 
       // Reference: core's replay over every scan of each ticket.
       const detail = (await server.admin.get(`/api/v1/events/${ev.eventId}`)).body as {
         timezone: string; settings: { duplicate_window_s: number };
-        gates: Array<{ id: string; zone_ids: string[] }>;
+        gates: Array<{ id: string; zone_ids: string[]; closed_at: string | null }>;
+        zones: Array<{ id: string; capacity: number | null; capacity_mode: 'off' | 'warn' | 'enforce' }>;
         ticket_types: Array<{ id: string; name: string; zone_ids: string[]; max_scans: number; allow_reentry: boolean }>;
       };
-      const gates = new Map<string, GatePolicy>(detail.gates.map((g) => [g.id, { id: g.id, zoneIds: g.zone_ids }]));
+      const gates = new Map<string, GatePolicy>(detail.gates.map((g) => [g.id, { id: g.id, zoneIds: g.zone_ids, closedAt: g.closed_at === null ? null : Date.parse(g.closed_at) }]));
       const types = new Map<string, TicketTypePolicy>(detail.ticket_types.map((t) => [t.id, {
         id: t.id, name: t.name, zoneIds: t.zone_ids, maxScans: t.max_scans, allowReentry: t.allow_reentry, validFrom: null, validUntil: null,
       }]));
       const expectedStatus = new Map<string, string>();
       const expectedConflicts = new Map<string, string>();
       const expectedTickets = new Map<string, { entries: number; inside: boolean }>();
+      const admissions: CapacityAdmission[] = [];
+      const allZones = detail.zones.map((z) => z.id);
       tickets.forEach((t, ti) => {
         const scans: Array<ReplayScan & { ref: string }> = [];
         devices.forEach((d, di) => d.log.forEach((s) => {
@@ -126,6 +145,12 @@ describeEachBackend('offline reconciliation is order-independent', (backend) => 
         }, scans);
         for (const o of outcomes) {
           expectedStatus.set(o.scan.ref!, o.verdict.admits ? 'admitted' : 'conflict');
+          if (o.verdict.admits) {
+            admissions.push({
+              ref: o.scan.ref!, ticketId: t.id, at: o.scan.at, deviceId: o.scan.deviceId, seq: o.scan.seq, direction: o.scan.direction,
+              zones: o.scan.direction === 'entry' ? entryZones(o.scan.gate!.zoneIds, types.get(typeIds[ti]!)!.zoneIds, allZones) : [],
+            });
+          }
           if (!o.verdict.admits) expectedConflicts.set(o.scan.ref!, `${o.verdict.reason}>${o.verdict.previous?.ref ?? '-'}`);
         }
         expectedTickets.set(t.id, { entries: state.entries, inside: isInside(state) });
@@ -145,6 +170,10 @@ describeEachBackend('offline reconciliation is order-independent', (backend) => 
       const conflicts = await tdb.db.query<{ loser_scan_id: string; winner_scan_id: string | null; reason: string }>(
         `SELECT loser_scan_id, winner_scan_id, reason FROM conflicts WHERE event_id = $1 AND status = 'open'`, [ev.eventId]);
       expect(new Map(conflicts.map((c) => [byId.get(c.loser_scan_id)!, `${c.reason}>${c.winner_scan_id ? byId.get(c.winner_scan_id) : '-'}`]))).toEqual(expectedConflicts);
+
+      const expectedFlagged = overCapacityEntries(admissions, detail.zones.map((z) => ({ id: z.id, capacity: z.capacity, mode: z.capacity_mode })));
+      const flagged = await tdb.db.query<{ id: string }>(`SELECT id FROM scans WHERE event_id = $1 AND 'over_capacity' = ANY(flags)`, [ev.eventId]);
+      expect(new Set(flagged.map((f) => byId.get(f.id)))).toEqual(expectedFlagged);
 
       for (const t of tickets) {
         const view = (await server.admin.get(`/api/v1/tickets/${t.id}`)).body;

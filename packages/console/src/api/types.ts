@@ -11,8 +11,8 @@ export type { AdminTokenView, PairingCodeResponse, StaffView };
 export type DeviceView = Static<typeof PairedDeviceView> & { default_gate_id?: string | null };
 
 export interface EventSummary { id: string; name: string; starts_at: string; ends_at: string; timezone: string; settings: Record<string, unknown>; created_at: string }
-export interface Zone { id: string; name: string; capacity: number | null }
-export interface Gate { id: string; name: string; zone_ids: string[] }
+export interface Zone { id: string; name: string; capacity: number | null; capacity_mode?: 'off' | 'warn' | 'enforce' }
+export interface Gate { id: string; name: string; zone_ids: string[]; closed?: boolean; closed_at?: string | null }
 export interface TicketType { id: string; name: string; zone_ids: string[]; max_scans: number; allow_reentry: boolean; valid_from: string | null; valid_until: string | null }
 export interface EventDetail extends EventSummary { zones: Zone[]; gates: Gate[]; ticket_types: TicketType[] }
 

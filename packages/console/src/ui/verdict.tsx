@@ -12,7 +12,7 @@ export function reasonWords(reason: string): string {
 /** Core's reasons (a scan's stored reason may also be the sync's own: `admitted_offline`, `refused_offline`). */
 const CORE_REASONS = new Set<string>([
   'admitted', 're_entry', 'exited', 'exit_not_inside', 'forced', 'double_read', 'already_used', 'already_inside', 'cancelled', 'blocked',
-  'not_yet_valid', 'expired', 'wrong_gate', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key',
+  'not_yet_valid', 'expired', 'wrong_gate', 'gate_closed', 'zone_full', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key',
 ]);
 
 /** The tone of a stored scan: its reason's, or for a reason core does not know, whether it admitted (else red, core's rule). */

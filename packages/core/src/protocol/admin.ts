@@ -31,9 +31,15 @@ export const CreateEventBody = Type.Object({
 }, { additionalProperties: false });
 export type CreateEventBody = Static<typeof CreateEventBody>;
 
+/** How a zone's capacity counts (issue 14): off (shown only), warn (admit and flag), enforce (refuse zone_full online). */
+export const CapacityModeSchema = Type.Union([Type.Literal('off'), Type.Literal('warn'), Type.Literal('enforce')], {
+  description: 'off: shown only; warn: admitted, entries over capacity flagged over_capacity; enforce: online entries into a full zone refused zone_full (offline admissions are flagged, never refused)',
+});
+
 export const CreateZoneBody = Type.Object({
   name: Name,
   capacity: Type.Optional(Type.Union([Count(), Type.Null()])),
+  capacity_mode: Type.Optional(CapacityModeSchema),
 }, { additionalProperties: false });
 export type CreateZoneBody = Static<typeof CreateZoneBody>;
 

@@ -106,6 +106,20 @@ export const ResolveConflictBody = Type.Object({
 }, { additionalProperties: false });
 export type ResolveConflictBody = Static<typeof ResolveConflictBody>;
 
+/**
+ * Gate staff escalate one of their device's conflicts to the organisers (seed 004's "Escalate"): named by the
+ * device's own scan, by its seq or the scan_id it sent (what the device knows), with a note in words.
+ */
+export const EscalateConflictBody = Type.Object({
+  event_id: Uuid,
+  seq: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
+  scan_id: Type.Optional(Uuid),
+  note: Text({ minLength: 1, maxLength: 2000 }),
+  /** The staff member logged in on the device (stored only if staff of the event). */
+  staff_id: Type.Optional(Uuid),
+}, { additionalProperties: false });
+export type EscalateConflictBody = Static<typeof EscalateConflictBody>;
+
 export const MAX_IMPORT_SCANS = 100_000;
 
 /** A device's exported scan log (`entrada/device-log/v1`), imported by an organiser when the device never reconnects. */

@@ -33,4 +33,6 @@ export interface ScanVerdictResponse {
   previous_gate?: string;
   scan_id: string;
   scanned_at: string;
+  /** Names of the zones (capacity mode warn) this admission took over their capacity; the scan is flagged over_capacity. */
+  over_capacity?: string[];
 }

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { EventSettings } from './admin.ts';
+import { CapacityModeSchema, EventSettings } from './admin.ts';
 import { Count, Instant, Text as BoundedText, Uuid } from './values.ts';
 
 /**
@@ -24,6 +24,7 @@ export type UpdateEventBody = Static<typeof UpdateEventBody>;
 export const UpdateZoneBody = patch({
   name: Type.Optional(Name),
   capacity: Type.Optional(Type.Union([Count({ maximum: 10_000_000 }), Type.Null()])),
+  capacity_mode: Type.Optional(CapacityModeSchema),
 });
 export type UpdateZoneBody = Static<typeof UpdateZoneBody>;
 

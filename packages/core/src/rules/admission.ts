@@ -1,4 +1,4 @@
-import type { AdmissionContext, Verdict } from '../model.ts';
+import type { AdmissionContext, GatePolicy, Verdict } from '../model.ts';
 
 /**
  * The admission rules: one pure function, used by the server for online scans,
@@ -21,6 +21,9 @@ export function decideAdmission(ctx: AdmissionContext): Verdict {
 
   if (direction === 'exit') return decideExit(ctx);
 
+  // A closed gate is the first thing to tell: whatever the ticket, this is not the way in. Exits stay free
+  // (letting someone out is always right, and occupancy must see them leave).
+  if (gate && gate.closedAt != null && now >= gate.closedAt) return deny('wrong_gate', 'gate_closed');
   if (gate && !zonesOverlap(gate.zoneIds, type.zoneIds)) return deny('wrong_gate', 'wrong_gate');
 
   if (type.validFrom !== null && now < type.validFrom) {
@@ -64,6 +67,11 @@ function isDoubleRead(
 ): boolean {
   const age = now - last.at;
   return last.deviceId === deviceId && last.direction === direction && age >= 0 && age < windowMs;
+}
+
+/** A gate a ticket of these zones could go in by at `now`: open, sharing a zone ("wrong gate — go to …"). */
+export function gateAdmitsZones(gate: GatePolicy, typeZones: readonly string[], now: number): boolean {
+  return (gate.closedAt == null || now < gate.closedAt) && zonesOverlap(gate.zoneIds, typeZones);
 }
 
 /** Empty on either side means unrestricted, so a simple event needs no zones at all. */

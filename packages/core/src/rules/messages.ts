@@ -8,6 +8,7 @@ export interface MessageContext {
   deviceId?: string;
   gateName?: (gateId: string) => string | undefined;
   deviceName?: (deviceId: string) => string | undefined;
+  zoneName?: (zoneId: string) => string | undefined;
   /** Gates that would admit this ticket, for "go to …". */
   suggestedGates?: readonly string[];
 }
@@ -45,6 +46,15 @@ export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
     case 'wrong_gate': {
       const gates = ctx.suggestedGates ?? [];
       return gates.length > 0 ? `Wrong gate — go to ${gates.join(' or ')}` : 'Wrong gate — not valid for this entrance';
+    }
+    case 'gate_closed': {
+      const gates = ctx.suggestedGates ?? [];
+      return gates.length > 0 ? `Gate closed — go to ${gates.join(' or ')}` : 'Gate closed — no entry here';
+    }
+    case 'zone_full': {
+      const z = verdict.zone;
+      const name = z ? ctx.zoneName?.(z.id) : undefined;
+      return `${name ? `${name} is full` : 'Zone full'}${z ? ` (${z.inside}/${z.capacity})` : ''} — wait for someone to leave`;
     }
     case 'wrong_event': return 'Ticket is for another event';
     case 'unknown_code': return 'Invalid ticket — code not recognised';

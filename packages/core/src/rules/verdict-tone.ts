@@ -34,6 +34,8 @@ export function verdictTone(reason: VerdictReason, opts: { stale?: boolean } = {
     case 'not_yet_valid':
     case 'expired':
     case 'wrong_gate':
+    case 'gate_closed':
+    case 'zone_full':
     case 'wrong_event':
     case 'unknown_code':
     case 'malformed_code':

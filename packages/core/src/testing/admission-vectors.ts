@@ -11,7 +11,7 @@ interface RawScan { at: string; device: string; gate: string; direction: Directi
 interface RawCase {
   name: string;
   event?: { id: string; timezone: string; duplicate_window_s: number };
-  gates?: Record<string, { zones: string[] }>;
+  gates?: Record<string, { zones: string[]; closed_at?: string | null }>;
   type?: { id: string; name: string; zones: string[]; max_scans: number; allow_reentry: boolean; valid_from: string | null; valid_until: string | null };
   ticket?: { id: string; event_id: string; status: TicketStatus; status_changed_at: string | null };
   history?: RawScan[];
@@ -43,7 +43,7 @@ export function readAdmissionVectors(json: unknown): AdmissionVector[] {
     const gate = (name: string): GatePolicy => {
       const g = merged.gates[name];
       if (!g) throw new Error(`vector "${c.name}": unknown gate ${name}`);
-      return { id: name, zoneIds: g.zones };
+      return { id: name, zoneIds: g.zones, closedAt: g.closed_at == null ? null : time(g.closed_at) };
     };
     const scan = (s: RawScan): ReplayScan => ({ at: time(s.at), deviceId: s.device, seq: null, direction: s.direction, gate: gate(s.gate) });
     return {

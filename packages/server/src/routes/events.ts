@@ -8,7 +8,9 @@ import { invalid } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';
-import type { EventRow } from '../store/events.ts';
+import type { EventRow, ZoneRow } from '../store/events.ts';
+
+const zoneView = (z: ZoneRow) => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode });
 
 const EventParams = Type.Object({ eventId: Uuid });
 const ZoneParams = Type.Object({ eventId: Uuid, zoneId: Uuid });
@@ -23,7 +25,7 @@ export function eventSummary(e: EventRow): Record<string, unknown> {
 export function eventDetail(ctx: EventContext): Record<string, unknown> {
   return {
     ...eventSummary(ctx.event),
-    zones: [...ctx.zones.values()],
+    zones: [...ctx.zones.values()].map(zoneView),
     gates: [...ctx.gates.values()].map((g) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds, closed: (g.closedAt ?? null) !== null, closed_at: iso(g.closedAt ?? null) })),
     ticket_types: [...ctx.types.values()].map((t) => ({
       id: t.id, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry,
@@ -53,7 +55,7 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
 
   app.post('/api/v1/events/:eventId/zones', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a zone', params: EventParams, body: CreateZoneBody } }, async (req, reply) => {
     const admin = req.admin;
-    return reply.status(201).send(await s.events.addZone(admin.organisationId, req.params.eventId, req.body, admin.actor));
+    return reply.status(201).send(zoneView(await s.events.addZone(admin.organisationId, req.params.eventId, req.body, admin.actor)));
   });
 
   app.post('/api/v1/events/:eventId/gates', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a gate admitting to zones', params: EventParams, body: CreateGateBody } }, async (req, reply) => {

@@ -1,7 +1,7 @@
 import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
-import { ConflictListQuery, DeviceLogImport, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
+import { ConflictListQuery, DeviceLogImport, EscalateConflictBody, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../services/errors.ts';
@@ -188,6 +188,11 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review (filtered, in pages: cursor = next_cursor)', params: EventParams,
       querystring: ConflictListQuery },
   }, async (req) => s.sync.conflicts.page(req.admin.organisationId, req.params.eventId, req.query));
+
+  app.post('/api/v1/offline/conflicts/escalate', {
+    config: { auth: 'device' },
+    schema: { tags, summary: 'Gate staff escalate one of this device\'s open conflicts to the organisers, with a note (flagged in the conflicts list)', body: EscalateConflictBody },
+  }, async (req) => s.sync.conflicts.escalate(req.device, req.body));
 
   app.post('/api/v1/conflicts/:id/resolve', {
     config: { auth: 'admin', role: 'supervisor' },

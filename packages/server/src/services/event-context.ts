@@ -1,4 +1,4 @@
-import { codeDigest, type CodeScope, type EventPolicy, type GatePolicy, type Signer, type TicketTypePolicy } from '@entrada/core';
+import { capacityManaged, codeDigest, type CodeScope, type EventPolicy, type GatePolicy, type Signer, type TicketTypePolicy } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { nodeSigner } from '../crypto/ed25519-node.ts';
 import { nodeHmacSha256 } from '../crypto/hmac-node.ts';
@@ -19,6 +19,8 @@ export interface EventContext {
   settings: EventSettingsResolved;
   policy: EventPolicy;
   zones: Map<string, ZoneRow>;
+  /** Some zone counts its capacity (mode warn or enforce): entries into it are decided under its lock. */
+  capacityManaged: boolean;
   gates: Map<string, GateContext>;
   types: Map<string, TypeContext>;
   typesByRef: Map<number, TypeContext>;
@@ -90,7 +92,7 @@ export class EventContexts {
     const agg = await loadEventAggregate(this.sql, eventId);
     if (!agg) return null;
     const settings = resolveSettings(agg.event.settings);
-    const gates = new Map(agg.gates.map((g) => [g.id, { ...g, policy: { id: g.id, zoneIds: g.zoneIds } }]));
+    const gates = new Map(agg.gates.map((g) => [g.id, { ...g, policy: { id: g.id, zoneIds: g.zoneIds, closedAt: g.closedAt ?? null } }]));
     const types = new Map(agg.types.map((t) => [t.id, {
       ...t,
       policy: { id: t.id, name: t.name, zoneIds: t.zoneIds, maxScans: t.maxScans, allowReentry: t.allowReentry, validFrom: t.validFrom, validUntil: t.validUntil },
@@ -114,6 +116,7 @@ export class EventContexts {
       settings,
       policy: { id: agg.event.id, timezone: agg.event.timezone, duplicateWindowMs: settings.duplicateWindowS * 1000 },
       zones: new Map(agg.zones.map((z) => [z.id, z])),
+      capacityManaged: agg.zones.some((z) => capacityManaged({ id: z.id, capacity: z.capacity, mode: z.capacityMode })),
       gates,
       types,
       typesByRef: new Map([...types.values()].map((t) => [t.ref, t])),

@@ -69,8 +69,8 @@ export class EventService {
   async addZone(organisationId: string, eventId: string, body: CreateZoneBody, actor = 'system'): Promise<ZoneRow> {
     await this.get(organisationId, eventId);
     const zone = await this.unique(() => this.db.transaction(async (tx) => {
-      const z = await insertZone(tx, { eventId, name: body.name, capacity: body.capacity ?? null });
-      await this.audit(tx, organisationId, eventId, actor, 'zone', z.id, { id: z.id, name: z.name, capacity: z.capacity });
+      const z = await insertZone(tx, { eventId, name: body.name, capacity: body.capacity ?? null, capacityMode: body.capacity_mode ?? 'off' });
+      await this.audit(tx, organisationId, eventId, actor, 'zone', z.id, { id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode });
       return z;
     }), 'zone');
     this.announce(eventId);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
-  applyAdmission, decideAdmission, describeVerdict, isInside, readScannedCode, unmatchedCode, zonesOverlap,
-  type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type Verdict, type VerdictReason,
+  applyAdmission, applyCapacity, capacityManaged, decideAdmission, describeVerdict, entryZones, gateAdmitsZones, isInside, readScannedCode, unmatchedCode,
+  type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type TicketScanState, type Verdict, type VerdictReason, type ZoneCapacity,
 } from '@entrada/core';
-import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
+import { pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../db/database.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
 import { nodeVerifier } from '../crypto/ed25519-node.ts';
 import { Lru } from '../cache/lru.ts';
@@ -13,6 +13,8 @@ import {
   admitIfUnchanged, admitWithoutGuard, getScan, recordUnmatchedScan, rejectIfUnchanged, type GuardedWrite, type ScanRecordInput,
 } from '../store/scans.ts';
 import { flagDevice } from '../store/device-logs.ts';
+import { flagOverCapacity, insideCells, lockZones } from '../store/zone-capacity.ts';
+import { zonesFor } from './occupancy-service.ts';
 import type { TicketRecord } from '../store/tickets.ts';
 import type { Bus } from './bus.ts';
 import type { EventContext, GateContext, TypeContext } from './event-context.ts';
@@ -21,6 +23,29 @@ import type { TicketCache } from './ticket-cache.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { assertDeviceEvent } from './device-service.ts';
 import type { TableStats } from './table-stats.ts';
+
+type ScanBase = Omit<ScanRecordInput, 'ticketId' | 'codeDigest' | 'result' | 'reason' | 'admits'>;
+/** A decision as written: the verdict after capacity, the row, the ticket's new state if it admitted, the warn zones it took over. */
+interface Written { verdict: Verdict; input: ScanRecordInput; next: TicketScanState | null; overCapacity: string[]; write: GuardedWrite }
+const NO_ZONES: readonly ZoneCapacity[] = [];
+
+/** The capacity-managed zones an entry at this gate with this type puts a person in (none for most events: no query then). */
+function capacityZones(ctx: EventContext, gate: GateContext, type: TypeContext): ZoneCapacity[] {
+  if (!ctx.capacityManaged) return [];
+  const out: ZoneCapacity[] = [];
+  for (const id of entryZones(gate.zoneIds, type.zoneIds, [...ctx.zones.keys()])) {
+    const z = ctx.zones.get(id);
+    if (z && capacityManaged({ id, capacity: z.capacity, mode: z.capacityMode })) out.push({ id, capacity: z.capacity, mode: z.capacityMode });
+  }
+  return out;
+}
+
+/** People inside each zone, from the inside cells (last entry gate × type) as occupancy counts them. */
+function zoneInside(ctx: EventContext, cells: ReadonlyArray<{ gateId: string | null; typeId: string; inside: number }>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of cells) for (const z of zonesFor(ctx, c.gateId, c.typeId)) out.set(z, (out.get(z) ?? 0) + c.inside);
+  return out;
+}
 
 /** What a retried scan must repeat to get the stored verdict. */
 type RetryKey = Pick<ScanRecordInput, 'scanId' | 'devicePk' | 'gateId' | 'direction'>;
@@ -75,7 +100,7 @@ export class ScanService {
     const { ctx, gate } = where;
     const direction = req.direction ?? where.direction;
     const now = this.now();
-    const base: Omit<ScanRecordInput, 'ticketId' | 'codeDigest' | 'result' | 'reason' | 'admits'> = {
+    const base: ScanBase = {
       eventId: ctx.event.id, scanId: req.scanId ?? randomUUID(), direction, devicePk: req.device.pk, deviceId: req.device.deviceId,
       gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online', staffId: req.staffId ?? null,
     };
@@ -110,37 +135,24 @@ export class ScanService {
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const facts: TicketFacts = { id: ticket.id, eventId: ticket.eventId, status: ticket.status, statusChangedAt: ticket.statusChangedAt };
-      const verdict = decideAdmission({
+      const decided = decideAdmission({
         event: ctx.policy, ticket: facts, type: type.policy, gate: gate.policy, direction, now, deviceId: req.device.deviceId, state: ticket.state,
       });
-      const input: ScanRecordInput = { ...base, ticketId: ticket.id, codeDigest: digest, result: verdict.result, reason: verdict.reason, admits: verdict.admits };
-      if (verdict.admits) {
-        const next = applyAdmission(ticket.state, { at: now, direction, deviceId: req.device.deviceId, gateId: gate.id }, verdict.reason === 'admitted');
-        let write: GuardedWrite;
-        try {
-          write = this.guard
-            ? await admitIfUnchanged(this.db, ticket.version, next, input, req.scanId !== undefined)
-            : await admitWithoutGuard(this.db, next, input);
-        } catch (err) {
-          // The offline copy of this very scan was uploaded in the meantime: decide again, the replay check will find it.
-          if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && req.scanId !== undefined) continue;
-          throw err;
-        }
-        if (write.kind === 'replay') return this.replayed(ctx, base, digest, true);
-        if (write.kind === 'session_ended') return this.ended(base.sessionId!);
-        if (write.kind === 'stale') {
-          ticket = write.current;
-          this.tickets.update(ctx.event.id, digest, ticket);
-          continue;
-        }
-        const before = ticket;
-        ticket = { ...ticket, state: next, version: write.version };
-        this.tickets.update(ctx.event.id, digest, ticket);
-        this.publishAdmission(ctx, before, ticket, gate, direction, now);
-        this.publishScan(input);
-        return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now);
+      // An entry that puts someone into a capacity-managed zone is decided and written under that zone's lock.
+      const zones = decided.admits && direction === 'entry' && !isInside(ticket.state) ? capacityZones(ctx, gate, type) : NO_ZONES;
+      let outcome: Written;
+      try {
+        outcome = zones.length === 0
+          ? await this.write(this.db, ctx, ticket, decided, base, digest, zones, req)
+          : await this.db.transaction((tx) => this.write(tx, ctx, ticket, decided, base, digest, zones, req));
+      } catch (err) {
+        // The offline copy of this very scan was uploaded in the meantime: decide again, the replay check will find it.
+        if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && req.scanId !== undefined) continue;
+        // An upload holding this ticket waited for the zone lock this entry held (capacity.ts): PostgreSQL aborted one; decide again.
+        if (pgErrorCode(err) === PG_DEADLOCK && zones.length > 0) continue;
+        throw err;
       }
-      const write = await rejectIfUnchanged(this.db, ticket.version, input, req.scanId !== undefined);
+      const { verdict, write, input, next, overCapacity } = outcome;
       if (write.kind === 'replay') return this.replayed(ctx, base, digest, true);
       if (write.kind === 'session_ended') return this.ended(base.sessionId!);
       if (write.kind === 'stale') {
@@ -148,10 +160,39 @@ export class ScanService {
         this.tickets.update(ctx.event.id, digest, ticket);
         continue;
       }
+      if (next) {
+        const before = ticket;
+        ticket = { ...ticket, state: next, version: write.version };
+        this.tickets.update(ctx.event.id, digest, ticket);
+        this.publishAdmission(ctx, before, ticket, gate, direction, now);
+      }
       this.publishScan(input);
-      return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now);
+      return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now, overCapacity);
     }
     throw new DomainError('UNAVAILABLE', 'The ticket is changing too fast; scan again');
+  }
+
+  /**
+   * Writes one decision with the ticket's version guard; for an entry into capacity-managed zones (`zones`,
+   * within the caller's transaction) it first takes the zones' locks, counts who is inside and applies
+   * core's capacity rule: an enforcing full zone refuses `zone_full`, a warn zone admits and flags the scan.
+   */
+  private async write(
+    sql: Sql, ctx: EventContext, ticket: TicketRecord, decided: Verdict, base: ScanBase, digest: Buffer, zones: readonly ZoneCapacity[], req: ScanRequest,
+  ): Promise<Written> {
+    let verdict = decided;
+    let overCapacity: string[] = [];
+    if (zones.length > 0) {
+      await lockZones(sql, ctx.event.id, zones.map((z) => z.id));
+      const inside = zoneInside(ctx, await insideCells(sql, ctx.event.id));
+      ({ verdict, overCapacity } = applyCapacity(decided, base.direction, false, zones, (id) => inside.get(id) ?? 0));
+    }
+    const input: ScanRecordInput = { ...base, ticketId: ticket.id, codeDigest: digest, result: verdict.result, reason: verdict.reason, admits: verdict.admits };
+    if (!verdict.admits) return { verdict, input, next: null, overCapacity, write: await rejectIfUnchanged(sql, ticket.version, input, req.scanId !== undefined) };
+    const next = applyAdmission(ticket.state, { at: base.scannedAt, direction: base.direction, deviceId: base.deviceId, gateId: base.gateId }, verdict.reason === 'admitted');
+    const write = this.guard ? await admitIfUnchanged(sql, ticket.version, next, input, req.scanId !== undefined) : await admitWithoutGuard(sql, next, input);
+    if (write.kind === 'applied' && overCapacity.length > 0) await flagOverCapacity(sql, ctx.event.id, base.scanId);
+    return { verdict, input, next, overCapacity, write };
   }
 
   private async resolveWhere(req: ScanRequest): Promise<{ ctx: EventContext; gate: GateContext; direction: Direction; sessionId: string | null }> {
@@ -243,15 +284,16 @@ export class ScanService {
 
   private async answer(
     ctx: EventContext, verdict: Verdict, direction: Direction, ticket: TicketRecord | null, type: TypeContext | null, scanId: string, now: number,
+    overCapacity: readonly string[] = [],
   ): Promise<ScanVerdictResponse> {
     const gateName = (id: string): string | undefined => ctx.gates.get(id)?.name;
     const suggested = verdict.result === 'wrong_gate' && type
-      ? [...ctx.gates.values()].filter((g) => zonesOverlap(g.zoneIds, type.zoneIds)).map((g) => g.name)
+      ? [...ctx.gates.values()].filter((g) => gateAdmitsZones(g.policy, type.zoneIds, now)).map((g) => g.name)
       : [];
     const outcome: ScanVerdictResponse = {
       result: verdict.result,
       reason: verdict.reason,
-      message: describeVerdict(verdict, { timezone: ctx.event.timezone, now, gateName, suggestedGates: suggested }),
+      message: describeVerdict(verdict, { timezone: ctx.event.timezone, now, gateName, suggestedGates: suggested, zoneName: (id) => ctx.zones.get(id)?.name }),
       direction,
       ticket: ticket && type ? {
         id: ticket.id, number: ticket.number, tier: type.name, holder_name: ticket.holderName, scans_used: ticket.state.entries, max_scans: type.maxScans,
@@ -259,6 +301,12 @@ export class ScanService {
       scan_id: scanId,
       scanned_at: new Date(now).toISOString(),
     };
+    if (overCapacity.length > 0) {
+      // warn: admitted, and said so — the steward lets them in, the organisers see the flag.
+      const names = overCapacity.map((id) => ctx.zones.get(id)?.name ?? id);
+      outcome.over_capacity = names;
+      outcome.message += ` (${names.join(', ')} over capacity)`;
+    }
     const first = ticket?.state.first;
     if (first) {
       outcome.first_scanned_at = new Date(first.at).toISOString();

@@ -22,7 +22,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 
 // What the audit log and the API show of each row: never PIN hashes, tokens or codes.
 export const eventShown = (e: EventSetupRow) => ({ name: e.name, starts_at: iso(e.startsAt), ends_at: iso(e.endsAt), timezone: e.timezone, settings: e.settings });
-export const zoneShown = (z: ZoneSetupRow) => ({ id: z.id, name: z.name, capacity: z.capacity });
+export const zoneShown = (z: ZoneSetupRow) => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode });
 export const gateShown = (g: GateSetupRow) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds, closed: g.closedAt !== null, closed_at: iso(g.closedAt) });
 export const typeShown = (t: TypeSetupRow) => ({
   id: t.id, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry, valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),
@@ -97,7 +97,10 @@ export class SetupService {
     return this.inEvent(c, eventId, 'zone.update', 'zone', zoneId, async (tx) => {
       const before = await lockZone(tx, eventId, zoneId);
       if (!before) throw notFound('Zone');
-      const after = { ...before, name: body.name ?? before.name, capacity: body.capacity !== undefined ? body.capacity : before.capacity };
+      const after = {
+        ...before, name: body.name ?? before.name, capacity: body.capacity !== undefined ? body.capacity : before.capacity,
+        capacityMode: body.capacity_mode ?? before.capacityMode,
+      };
       await this.unique(() => updateZone(tx, eventId, after), 'zone');
       return { before: zoneShown(before), after: zoneShown(after) };
     });

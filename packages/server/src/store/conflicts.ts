@@ -5,6 +5,7 @@ export interface ConflictView {
   id: string; eventId: string; ticketId: string; ticketNumber: string | null; reason: string; ambiguous: boolean; status: string;
   resolution: string | null; note: string | null; resolvedBy: string | null; resolvedAt: number | null; createdAt: number; updatedAt: number;
   loser: ScanSide; winner: ScanSide | null;
+  escalation: { at: number; note: string; byDevice: string; byStaff: string | null } | null;
 }
 export interface ScanSide {
   scanId: string; deviceId: string; seq: number | null; gateId: string | null; scannedAt: number; source: string; direction: string;
@@ -17,6 +18,7 @@ export interface ScanSide {
 interface Raw {
   id: string; event_id: string; ticket_id: string; number: string | null; reason: string; ambiguous: boolean; status: string; resolution: string | null;
   note: string | null; resolved_by: string | null; resolved_at: Date | null; created_at: Date; updated_at: Date;
+  escalated_at: Date | null; escalation_note: string | null; escalated_by_device: string | null; escalated_by_staff: string | null;
   l_id: string; l_device: string; l_seq: number | null; l_gate: string | null; l_at: Date; l_source: string; l_direction: string; l_flags: string[];
   w_id: string | null; w_device: string | null; w_seq: number | null; w_gate: string | null; w_at: Date | null; w_source: string | null; w_direction: string | null;
   w_flags: string[] | null;
@@ -25,7 +27,7 @@ interface Raw {
 }
 
 const SELECT = `SELECT c.id, c.event_id, c.ticket_id, t.number, c.reason, c.ambiguous, c.status, c.resolution, c.note, c.resolved_by, c.resolved_at,
-    c.created_at, c.updated_at,
+    c.created_at, c.updated_at, c.escalated_at, c.escalation_note, c.escalated_by_device, c.escalated_by_staff,
     l.id AS l_id, l.device_id AS l_device, l.seq::float8 AS l_seq, l.gate_id AS l_gate, l.scanned_at AS l_at, l.source AS l_source, l.direction AS l_direction,
     l.flags AS l_flags,
     w.id AS w_id, w.device_id AS w_device, w.seq::float8 AS w_seq, w.gate_id AS w_gate, w.scanned_at AS w_at, w.source AS w_source, w.direction AS w_direction,
@@ -53,6 +55,7 @@ function toView(r: Raw): ConflictView {
       scanId: r.w_id, deviceId: r.w_device!, seq: r.w_seq, gateId: r.w_gate, scannedAt: ms(r.w_at)!, source: r.w_source!, direction: r.w_direction!, flags: r.w_flags ?? [],
       receivedAt: ms(r.w_received)!, clockUncertaintyMs: r.w_uncertainty, deviceName: r.w_device_name, staffId: r.w_staff, staffName: r.w_staff_name, ambiguous: r.w_ambiguous ?? false,
     } : null,
+    escalation: r.escalated_at ? { at: ms(r.escalated_at)!, note: r.escalation_note ?? '', byDevice: r.escalated_by_device ?? '', byStaff: r.escalated_by_staff } : null,
   };
 }
 
@@ -117,6 +120,25 @@ export async function conflictCounts(sql: Sql, eventId: string): Promise<{ open:
        count(*) FILTER (WHERE status = 'resolved')::int AS resolved, min(created_at) FILTER (WHERE status = 'open') AS oldest
      FROM conflicts WHERE event_id = $1`, [eventId]);
   return { open: row!.open, ambiguous: row!.ambiguous, resolved: row!.resolved, oldestOpenAt: ms(row!.oldest) };
+}
+
+/**
+ * Escalates the open conflict whose losing scan is this device's, named by its seq or the scan_id the device sent
+ * (seed 004's "Escalate"); a staff id is kept only if staff of the event. Its id, or null when there is none.
+ */
+export async function escalateConflict(
+  tx: Sql, eventId: string, devicePk: string, scan: { seq: number | null; scanId: string | null },
+  e: { note: string; deviceId: string; staffId: string | null; at: number },
+): Promise<string | null> {
+  const rows = await tx.query<{ id: string }>(
+    `UPDATE conflicts c SET escalated_at = $5, escalation_note = $6, escalated_by_device = $7,
+       escalated_by_staff = (SELECT es.id FROM event_staff es WHERE es.event_id = $1 AND es.id = $8::uuid), updated_at = $5, tx = pg_current_xact_id()
+     FROM scans l
+     WHERE c.event_id = $1 AND c.status = 'open' AND l.event_id = c.event_id AND l.id = c.loser_scan_id AND l.device_pk = $2
+       AND (($3::bigint IS NOT NULL AND l.seq = $3::bigint) OR ($4::uuid IS NOT NULL AND coalesce(l.client_scan_id, l.id) = $4::uuid))
+     RETURNING c.id`,
+    [eventId, devicePk, scan.seq, scan.scanId, new Date(e.at), e.note, e.deviceId, e.staffId]);
+  return rows[0]?.id ?? null;
 }
 
 /** Puts quarantined scans in the organisers' review inbox (conflicts with reason device_revoked). */

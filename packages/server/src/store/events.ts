@@ -1,3 +1,4 @@
+import type { CapacityMode } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { ms } from './rows.ts';
 
@@ -5,7 +6,7 @@ export interface EventRow {
   id: string; organisationId: string; ref: number; name: string;
   startsAt: number; endsAt: number; timezone: string; settings: Record<string, unknown>; createdAt: number;
 }
-export interface ZoneRow { id: string; name: string; capacity: number | null }
+export interface ZoneRow { id: string; name: string; capacity: number | null; capacityMode: CapacityMode }
 export interface GateRow { id: string; name: string; zoneIds: string[]; closedAt?: number | null }
 export interface TicketTypeRow {
   id: string; ref: number; name: string; zoneIds: string[]; maxScans: number; allowReentry: boolean;
@@ -62,7 +63,7 @@ export async function listEvents(sql: Sql, organisationId: string): Promise<Even
 export async function loadEventAggregate(sql: Sql, eventId: string): Promise<EventAggregate | null> {
   const [row] = await sql.query<RawEvent & { code_key: Uint8Array; zones: unknown; gates: unknown; types: unknown; keys: unknown; siblings: unknown }>(
     `SELECT ${EVENT_COLUMNS}, code_key,
-       (SELECT coalesce(json_agg(json_build_object('id', z.id, 'name', z.name, 'capacity', z.capacity) ORDER BY z.created_at, z.name), '[]'::json)
+       (SELECT coalesce(json_agg(json_build_object('id', z.id, 'name', z.name, 'capacity', z.capacity, 'capacityMode', z.capacity_mode) ORDER BY z.created_at, z.name), '[]'::json)
           FROM zones z WHERE z.event_id = e.id) AS zones,
        (SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'zoneIds', g.zone_ids,
             'closedAt', (extract(epoch FROM g.closed_at) * 1000)::float8) ORDER BY g.created_at, g.name), '[]'::json)
@@ -98,9 +99,10 @@ export async function loadEventAggregate(sql: Sql, eventId: string): Promise<Eve
   };
 }
 
-export async function insertZone(sql: Sql, z: { eventId: string; name: string; capacity: number | null }): Promise<ZoneRow> {
-  const [row] = await sql.query<{ id: string; name: string; capacity: number | null }>(
-    `INSERT INTO zones (event_id, name, capacity) VALUES ($1, $2, $3) RETURNING id, name, capacity`, [z.eventId, z.name, z.capacity]);
+export async function insertZone(sql: Sql, z: { eventId: string; name: string; capacity: number | null; capacityMode: CapacityMode }): Promise<ZoneRow> {
+  const [row] = await sql.query<ZoneRow>(
+    `INSERT INTO zones (event_id, name, capacity, capacity_mode) VALUES ($1, $2, $3, $4) RETURNING id, name, capacity, capacity_mode AS "capacityMode"`,
+    [z.eventId, z.name, z.capacity, z.capacityMode]);
   return row!;
 }
 

@@ -3,6 +3,7 @@
  * audit entry), written whole, and what depends on it counted in one
  * statement before a delete.
  */
+import type { CapacityMode } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { ms } from './rows.ts';
 
@@ -22,13 +23,13 @@ export async function updateEvent(sql: Sql, e: EventSetupRow): Promise<void> {
     [e.id, e.name, new Date(e.startsAt), new Date(e.endsAt), e.timezone, JSON.stringify(e.settings)]);
 }
 
-export interface ZoneSetupRow { id: string; name: string; capacity: number | null }
+export interface ZoneSetupRow { id: string; name: string; capacity: number | null; capacityMode: CapacityMode }
 export async function lockZone(sql: Sql, eventId: string, zoneId: string): Promise<ZoneSetupRow | null> {
-  const [r] = await sql.query<ZoneSetupRow>(`SELECT id, name, capacity FROM zones WHERE event_id = $1 AND id = $2 FOR UPDATE`, [eventId, zoneId]);
+  const [r] = await sql.query<ZoneSetupRow>(`SELECT id, name, capacity, capacity_mode AS "capacityMode" FROM zones WHERE event_id = $1 AND id = $2 FOR UPDATE`, [eventId, zoneId]);
   return r ?? null;
 }
 export async function updateZone(sql: Sql, eventId: string, z: ZoneSetupRow): Promise<void> {
-  await sql.query(`UPDATE zones SET name = $3, capacity = $4 WHERE event_id = $1 AND id = $2`, [eventId, z.id, z.name, z.capacity]);
+  await sql.query(`UPDATE zones SET name = $3, capacity = $4, capacity_mode = $5 WHERE event_id = $1 AND id = $2`, [eventId, z.id, z.name, z.capacity, z.capacityMode]);
 }
 
 export interface GateSetupRow { id: string; name: string; zoneIds: string[]; closedAt: number | null }

@@ -65,6 +65,12 @@ export function ConflictDialog({ event, conflict, onClose }: { event: EventDetai
         {conflict.ambiguous && ' — ambiguous: the two devices\' clocks are too uncertain to tell which scan came first.'}
         {' '}<StatusBadge status={conflict.status} />{conflict.resolution ? ` ${conflict.resolution}` : ''}
       </p>
+      {conflict.escalation && (
+        <p className="escalation" data-testid="conflict-escalation">
+          <span className="badge badge-escalated">Escalated</span> by the gate ({conflict.escalation.device_id}, {dateTimeSeconds(conflict.escalation.at, tz)}):
+          {' '}&ldquo;{conflict.escalation.note}&rdquo;
+        </p>
+      )}
       <div className="scroll-x">
         <table className="simple side-by-side" data-testid="conflict-sides">
           <caption className="sr-only">The winning and the losing scan</caption>

@@ -16,7 +16,7 @@ import { Empty, ErrorBox, Field, StatusBadge } from '../../ui/kit.tsx';
 import { ConflictDialog, ResolveForm } from './ConflictDialog.tsx';
 import { conflictFiltersOf, conflictsQuery, useResolveConflicts, type Conflict, type ConflictFilters } from './conflicts.queries.ts';
 
-const REASONS = ['already_used', 'already_inside', 'cancelled', 'blocked', 'wrong_gate', 'not_yet_valid', 'expired', 'device_revoked'];
+const REASONS = ['already_used', 'already_inside', 'cancelled', 'blocked', 'wrong_gate', 'gate_closed', 'not_yet_valid', 'expired', 'device_revoked'];
 
 export function ConflictsScreen(): ReactNode {
   const { eventId = '' } = useParams();
@@ -51,7 +51,15 @@ export function ConflictsScreen(): ReactNode {
       header: 'Ticket', id: 'ticket', size: 120,
       cell: (c) => <button type="button" className="link" onClick={() => setOpenId(c.row.original.id)}>{c.row.original.ticket.number ?? '—'}</button>,
     },
-    { header: 'Why', id: 'reason', size: 200, cell: (c) => `${c.row.original.reason.replace(/_/g, ' ')}${c.row.original.ambiguous ? ' (ambiguous)' : ''}` },
+    {
+      header: 'Why', id: 'reason', size: 200,
+      cell: (c) => (
+        <>
+          {`${c.row.original.reason.replace(/_/g, ' ')}${c.row.original.ambiguous ? ' (ambiguous)' : ''}`}
+          {c.row.original.escalation && <>{' '}<span className="badge badge-escalated" title={c.row.original.escalation.note}>Escalated</span></>}
+        </>
+      ),
+    },
     { header: 'Won', id: 'winner', cell: (c) => side(c.row.original.winner, tz) },
     { header: 'Lost', id: 'loser', cell: (c) => side(c.row.original.loser, tz) },
     {

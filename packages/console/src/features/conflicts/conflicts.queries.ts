@@ -12,6 +12,9 @@ export interface Conflict {
   id: string; event_id: string; ticket: { id: string; number: string | null }; reason: string; ambiguous: boolean; status: 'open' | 'resolved' | 'void';
   winner: ConflictScan | null; loser: ConflictScan;
   resolution: 'legitimate' | 'fraud' | 'dismissed' | null; note: string | null; resolved_by: string | null; resolved_at: string | null; created_at: string;
+  /** Gate staff escalated it with a note (seed 004's "Escalate"). */
+  escalated?: boolean;
+  escalation?: { at: string; note: string; device_id: string; staff_id: string | null } | null;
 }
 export interface ConflictPage { conflicts: Conflict[]; next_cursor: string | null; counts: { open: number; ambiguous_open: number; resolved: number } }
 export type Resolution = 'legitimate' | 'fraud' | 'dismissed';

@@ -87,6 +87,27 @@ function EditEventDialog({ ev, onClose }: { ev: EventDetail; onClose: () => void
 
 const ZONE_LABELS = { name: 'Zone name', capacity: 'Capacity' };
 
+type CapacityMode = NonNullable<Zone['capacity_mode']>;
+/** What each capacity mode does at a gate, in the organiser's words. */
+const CAPACITY_MODES: Array<[CapacityMode, string]> = [
+  ['off', 'Count only'],
+  ['warn', 'Admit and warn when full'],
+  ['enforce', 'Refuse entry when full'],
+];
+const modeWords = (mode: Zone['capacity_mode']): string => CAPACITY_MODES.find(([m]) => m === (mode ?? 'off'))![1].toLowerCase();
+
+function CapacityModeField({ value, onChange, name }: { value: CapacityMode; onChange: (m: CapacityMode) => void; name: string }): ReactNode {
+  return (
+    <Field label="When full">
+      {(id) => (
+        <select id={id} name={name} value={value} onChange={(e) => onChange(e.target.value as CapacityMode)}>
+          {CAPACITY_MODES.map(([m, words]) => <option key={m} value={m}>{words}</option>)}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 function parseCapacity(text: string): number | null | string {
   const t = text.trim();
   if (t === '') return null;
@@ -98,20 +119,25 @@ function ZonesSection({ ev }: { ev: EventDetail }): ReactNode {
   const remove = useDeleteInEvent(ev.id, 'zones');
   const [name, setName] = useState('');
   const [capacity, setCapacity] = useState('');
+  const [mode, setMode] = useState<CapacityMode>('off');
   const [errors, setErrors] = useState<FieldErrors>({});
   const [editing, setEditing] = useState<Zone | null>(null);
   function submit(e: FormEvent): void {
     e.preventDefault();
-    const body = { name: name.trim(), capacity: parseCapacity(capacity) };
+    const body = { name: name.trim(), capacity: parseCapacity(capacity), capacity_mode: mode };
     const errs = validate(CreateZoneBody, body, ZONE_LABELS);
     if (typeof body.capacity === 'string') errs.capacity = 'Capacity must be a whole number of people, or empty for no limit.';
     setErrors(errs);
-    if (!Object.keys(errs).length) add.mutate(body, { onSuccess: () => { setName(''); setCapacity(''); } });
+    if (!Object.keys(errs).length) add.mutate(body, { onSuccess: () => { setName(''); setCapacity(''); setMode('off'); } });
   }
   return (
     <section className="panel" aria-labelledby="zones-h">
       <h2 id="zones-h">Zones</h2>
-      <p className="muted">Areas people enter. Capacity is the most people inside at once; leave it empty for no limit.</p>
+      <p className="muted">
+        Areas people enter. Capacity is the most people inside at once; leave it empty for no limit. When full, a zone can only
+        count, admit and warn, or refuse entry at online gates (an exit frees a place). Scanners working offline cannot know what
+        other gates admitted: their admissions that take a zone over are kept and flagged for you, never refused.
+      </p>
       {ev.zones.length === 0 ? <Empty>No zones yet.</Empty> : (
         <table className="simple">
           <thead><tr><th scope="col">Zone</th><th scope="col">Capacity</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
@@ -119,7 +145,7 @@ function ZonesSection({ ev }: { ev: EventDetail }): ReactNode {
             {ev.zones.map((z) => (
               <tr key={z.id}>
                 <td>{z.name}</td>
-                <td>{z.capacity ?? 'no limit'}</td>
+                <td>{z.capacity === null ? 'no limit' : `${z.capacity} · ${modeWords(z.capacity_mode)}`}</td>
                 <td className="row-actions">
                   <IfRole role="manager">
                     <button type="button" onClick={() => setEditing(z)} aria-label={`Edit zone ${z.name}`}>Edit</button>
@@ -136,6 +162,7 @@ function ZonesSection({ ev }: { ev: EventDetail }): ReactNode {
         <form className="inline-form" onSubmit={submit} noValidate aria-label="Add a zone">
           <TextField label="Zone name" name="zone-name" value={name} onChange={setName} error={errors.name} />
           <TextField label="Capacity" name="zone-capacity" inputMode="numeric" value={capacity} onChange={setCapacity} error={errors.capacity} />
+          <CapacityModeField name="zone-capacity-mode" value={mode} onChange={setMode} />
           <button type="submit" disabled={add.isPending}>Add zone</button>
         </form>
         <ErrorBox error={add.error ? errorText(add.error) : null} />
@@ -149,10 +176,11 @@ function EditZoneDialog({ eventId, zone, onClose }: { eventId: string; zone: Zon
   const update = useUpdateInEvent(eventId, 'zones');
   const [name, setName] = useState(zone.name);
   const [capacity, setCapacity] = useState(zone.capacity === null ? '' : String(zone.capacity));
+  const [mode, setMode] = useState<CapacityMode>(zone.capacity_mode ?? 'off');
   const [errors, setErrors] = useState<FieldErrors>({});
   function submit(e: FormEvent): void {
     e.preventDefault();
-    const body = { name: name.trim(), capacity: parseCapacity(capacity) };
+    const body = { name: name.trim(), capacity: parseCapacity(capacity), capacity_mode: mode };
     const errs = validate(CreateZoneBody, body, ZONE_LABELS);
     if (typeof body.capacity === 'string') errs.capacity = 'Capacity must be a whole number of people, or empty for no limit.';
     setErrors(errs);
@@ -163,6 +191,7 @@ function EditZoneDialog({ eventId, zone, onClose }: { eventId: string; zone: Zon
       <form onSubmit={submit} noValidate>
         <TextField label="Zone name" name="edit-zone-name" value={name} onChange={setName} error={errors.name} />
         <TextField label="Capacity" name="edit-zone-capacity" inputMode="numeric" value={capacity} onChange={setCapacity} error={errors.capacity} />
+        <CapacityModeField name="edit-zone-capacity-mode" value={mode} onChange={setMode} />
         <ErrorBox error={update.error ? errorText(update.error) : null} />
         <div className="actions"><button type="button" onClick={onClose}>Cancel</button><button type="submit" className="primary">Save zone</button></div>
       </form>

@@ -5,7 +5,7 @@
  */
 import {
   classifyScannedCode, describeVerdict, ed25519, fromBase64Url, parseScannedCode, replayTicket, ticketIdOf, verifySignedCode,
-  verdictTone, zonesOverlap, type Direction, type EventPolicy, type GatePolicy, type KeyLookup, type TicketScanState, type TicketStatus,
+  gateAdmitsZones, verdictTone, type Direction, type EventPolicy, type GatePolicy, type KeyLookup, type TicketScanState, type TicketStatus,
   type TicketTypePolicy, type Verdict, type VerdictTone,
 } from '@entrada/core';
 import type { EventDetail, TicketView, TicketWithScans } from '../../api/types.ts';
@@ -60,10 +60,14 @@ export function checkRules(event: CheckedEvent, input: RuleCheckInput, ticket: T
   const eventRef = parsed.kind === 'signed' && verifySignedCode(parsed, keys, ed25519.verify) === 'ok' ? parsed.claims.eventRef : 0;
   const found = classifyScannedCode(input.code, { eventRef, keys, otherEvents: () => undefined }, ed25519.verify, () => ticket ?? undefined, { findProves: true });
   const gates = new Map(event.gates.map((g) => [g.id, g]));
-  const gatePolicy = (id: string | null): GatePolicy | null => (id && gates.get(id) ? { id, zoneIds: gates.get(id)!.zone_ids } : null);
+  const policyOf = (g: EventDetail['gates'][number]): GatePolicy => ({ id: g.id, zoneIds: g.zone_ids, closedAt: g.closed_at ? Date.parse(g.closed_at) : null });
+  const gatePolicy = (id: string | null): GatePolicy | null => {
+    const g = id ? gates.get(id) : undefined;
+    return g ? policyOf(g) : null;
+  };
   const words = (verdict: Verdict, type: TicketTypePolicy | null): string => describeVerdict(verdict, {
     timezone: event.timezone, now: input.at, gateName: (id) => gates.get(id)?.name,
-    suggestedGates: type ? event.gates.filter((g) => zonesOverlap(g.zone_ids, type.zoneIds)).map((g) => g.name) : [],
+    suggestedGates: type ? event.gates.filter((g) => gateAdmitsZones(policyOf(g), type.zoneIds, input.at)).map((g) => g.name) : [],
   });
   if (found.kind === 'refused' || !ticket) {
     const refusal = found.kind === 'refused' ? found.refusal : { result: 'invalid_token' as const, reason: 'unknown_code' as const };

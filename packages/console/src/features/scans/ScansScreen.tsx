@@ -14,7 +14,7 @@ import { exportUrl, filtersOf, scansQuery, type ScanFilters } from './scans.quer
 
 const REASONS = [
   'admitted', 're_entry', 'exited', 'exit_not_inside', 'forced', 'double_read', 'already_used', 'already_inside', 'cancelled', 'blocked',
-  'not_yet_valid', 'expired', 'wrong_gate', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key',
+  'not_yet_valid', 'expired', 'wrong_gate', 'gate_closed', 'zone_full', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key',
 ];
 const VERDICTS = ['admitted', 'conflict', 'rejected', 'failed', 'quarantined'];
 

@@ -1,8 +1,8 @@
-import type { ConflictListQuery, ResolveConflictBody } from '@entrada/core';
+import type { ConflictListQuery, EscalateConflictBody, ResolveConflictBody } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { DomainError, invalid, notFound } from '../errors.ts';
 import {
-  conflictCounts, getConflict, getConflicts, listConflictPage, listConflicts, markResolvedMany, openQuarantineConflicts, reinstateScans, type ConflictView,
+  conflictCounts, escalateConflict, getConflict, getConflicts, listConflictPage, listConflicts, markResolvedMany, openQuarantineConflicts, reinstateScans, type ConflictView,
 } from '../../store/conflicts.ts';
 import { insertAudits } from '../../store/audit.ts';
 import { quarantineDeviceScans } from '../../store/offline-scans.ts';
@@ -10,6 +10,8 @@ import { lockTicketsById } from '../../store/ticket-states.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContexts } from '../event-context.ts';
 import { notifyNothing, type Notify } from '../notifications.ts';
+import type { DeviceRecord } from '../../store/devices.ts';
+import { assertDeviceEvent } from '../device-service.ts';
 import { reconcileTickets } from './reconciliation.ts';
 
 function decodeCursor(cursor: string): { at: string; id: string } {
@@ -34,6 +36,9 @@ export function conflictView(c: ConflictView, gateName: (id: string | null) => s
     id: c.id, event_id: c.eventId, ticket: { id: c.ticketId, number: c.ticketNumber }, reason: c.reason, ambiguous: c.ambiguous, status: c.status,
     winner: c.winner ? side(c.winner) : null, loser: side(c.loser),
     resolution: c.resolution, note: c.note, resolved_by: c.resolvedBy, resolved_at: iso(c.resolvedAt), created_at: iso(c.createdAt), updated_at: iso(c.updatedAt),
+    // Seed 004's "Escalate": gate staff flagged it for the organisers, with a note.
+    escalated: c.escalation !== null,
+    escalation: c.escalation ? { at: iso(c.escalation.at), note: c.escalation.note, device_id: c.escalation.byDevice, staff_id: c.escalation.byStaff } : null,
   };
 }
 
@@ -55,6 +60,23 @@ export class ConflictService {
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
     const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
     return (await listConflicts(this.db, eventId, status, limit)).map((c) => conflictView(c, gateName));
+  }
+
+  /**
+   * Gate staff send one of their device's open conflicts to the organisers with a note (seed 004's "Escalate"),
+   * naming the device's own scan by seq or scan_id; the inbox shows it flagged. Again: the latest note.
+   */
+  async escalate(device: DeviceRecord, body: EscalateConflictBody): Promise<Record<string, unknown>> {
+    if ((body.seq === undefined) === (body.scan_id === undefined)) throw invalid('Name the scan by seq or by scan_id (one of them)');
+    const ctx = await this.contexts.get(body.event_id);
+    if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
+    assertDeviceEvent(device, ctx.event.id);
+    const id = await escalateConflict(this.db, ctx.event.id, device.pk, { seq: body.seq ?? null, scanId: body.scan_id ?? null }, {
+      note: body.note, deviceId: device.deviceId, staffId: body.staff_id ?? null, at: this.now(),
+    });
+    if (!id) throw new DomainError('NOT_FOUND', 'No open conflict of this device\'s scan: it may be resolved already, or the scan won');
+    const gateName = (gid: string | null): string | null => (gid ? ctx.gates.get(gid)?.name ?? null : null);
+    return conflictView((await getConflict(this.db, id))!, gateName);
   }
 
   /** One conflict: the bulk path with one id (one way to resolve, audited and published alike). */

@@ -61,7 +61,7 @@ export function contextPart(ctx: EventContext): ContextPart {
     },
     // A closed gate carries closed_at (enforcing it at the gate is issue #14).
     gates: [...ctx.gates.values()].map((g) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds, ...(g.closedAt != null ? { closed_at: iso(g.closedAt) } : {}) })),
-    zones: [...ctx.zones.values()].map((z) => ({ id: z.id, name: z.name, capacity: z.capacity })),
+    zones: [...ctx.zones.values()].map((z) => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode })),
     ticket_types: [...ctx.types.values()].map((t) => ({
       id: t.id, ref: t.ref, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry,
       valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),

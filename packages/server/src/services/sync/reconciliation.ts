@@ -4,6 +4,7 @@ import { candidateScans } from '../../store/offline-scans.ts';
 import { applyReconciliation, type Reconciliation, type ReconciliationWritten } from '../../store/reconciliation-writes.ts';
 import { compareAndSetTicketStates, lockTicketsById, type LockedTicket } from '../../store/ticket-states.ts';
 import type { EventContext } from '../event-context.ts';
+import { reconcileCapacity } from './capacity.ts';
 import { reconcileTicket, type CandidateScan, type TicketReconciliation } from './reconcile.ts';
 
 /**
@@ -92,7 +93,8 @@ export async function reconcileNewCandidates(
   }
   // Verdicts and conflicts among one upload's own candidates (the same ticket twice in a batch): rare.
   if (settled.some((r) => r.changes.length > 0 || r.conflicts.length > 0)) await write(tx, ctx.event.id, settled, { states: [], voidLosers: [], at }, newScanIds);
-  if (slow.length > 0) for (const [id, r] of await reconcileTickets(tx, ctx, slow, newScanIds, at, guard)) out.set(id, r);
+  if (slow.length > 0) for (const [id, r] of await reconcileTickets(tx, ctx, slow, newScanIds, at, guard, false)) out.set(id, r);
+  if (out.size > 0) await reconcileCapacity(tx, ctx);
   return out;
 }
 
@@ -104,7 +106,7 @@ export async function reconcileNewCandidates(
  * (reconcileNewCandidates relies on it).
  */
 export async function reconcileTickets(
-  tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: ReadonlySet<string>, at: number, lock = true,
+  tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: ReadonlySet<string>, at: number, lock = true, capacity = true,
 ): Promise<Map<string, ReconciledTicket>> {
   const out = new Map<string, ReconciledTicket>();
   if (ticketIds.length === 0) return out;
@@ -129,5 +131,7 @@ export async function reconcileTickets(
   const all = [...out.values()];
   const { versions } = await write(tx, ctx.event.id, all, { states: writes, voidLosers: all.flatMap((r) => r.revived), at }, newScanIds);
   for (const [id, version] of versions) out.get(id)!.version = version;
+  // Admissions of record changed: which entries took a zone over its capacity (capacity.ts).
+  if (capacity) await reconcileCapacity(tx, ctx);
   return out;
 }
