@@ -175,16 +175,33 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`live operations scr
     // Two more double entries, uploaded by two devices through the API.
     const [t1, t2] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
     const base = Date.now() - 600_000;
+    let later: TestDevice | null = null;
     for (const [i, name] of ['API-A', 'API-B'].entries()) {
       const d = await registerDevice(server.admin, name);
       const dev = new TestDevice(server.client(d.token), d.deviceId, ev.eventId);
       dev.scan({ code: t1!.code, at: base + i * 60_000, gateId: ev.gates.main });
       dev.scan({ code: t2!.code, at: base + i * 60_000 + 1000, gateId: ev.gates.main });
       expect((await dev.upload()).status).toBe(200);
+      later = dev;
     }
+    // The later device's staff escalate its first conflict with a note (seed 004's "Escalate").
+    const escalated = await later!.client.post('/api/v1/offline/conflicts/escalate', { event_id: ev.eventId, seq: 1, note: 'Guest shows a paper receipt' });
+    expect(escalated.status).toBe(200);
     // Opened anew (the live stream that refreshes an open inbox comes with the dashboard work of issue 13).
     await page.goto(`/console/e/${ev.eventId}/conflicts`);
     await page.locator('[data-testid="conflict-counts"][data-open="2"]').waitFor();
+    // Flagged in the list, and a filter of its own.
+    const table = page.getByRole('table', { name: 'Conflicts' });
+    await table.getByText('Escalated', { exact: true }).waitFor();
+    // A row is named by its selection box ("Select conflict of ticket N").
+    const rowOf = (n: string) => table.getByRole('row', { name: new RegExp(`^Select conflict of ticket ${n}\\b`) });
+    await page.getByLabel('Escalated only').click();
+    await page.waitForURL(/escalated=true/);
+    await rowOf(t2!.number).waitFor({ state: 'detached' });
+    expect(await rowOf(t1!.number).count()).toBe(1);
+    await check('conflicts-escalated');
+    await page.getByLabel('Escalated only').click();
+    await rowOf(t2!.number).waitFor();
     await page.getByRole('checkbox', { name: 'Select all' }).check();
     const bulk = page.getByTestId('bulk-resolve');
     await bulk.getByRole('radio', { name: 'Dismissed' }).check();

@@ -174,6 +174,11 @@ describeEachBackend('closed gates', (backend) => {
     const [listed] = await conflictsOf(ev, t!.id);
     expect(listed).toMatchObject({ escalated: true, escalation: { note: 'Group of 4, supervisor Sam', device_id: d.deviceId } });
     expect(Date.parse(listed.escalation.at)).not.toBeNaN();
+    // The inbox filters on it: the escalated one only, and without it the rest.
+    const filtered = async (flag: string): Promise<string[]> =>
+      ((await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?escalated=${flag}`)).body.conflicts as Array<{ id: string }>).map((c) => c.id);
+    expect(await filtered('true')).toEqual([listed.id]);
+    expect(await filtered('false')).not.toContain(listed.id);
     // Once resolved it is no longer open to escalation.
     await server.admin.post(`/api/v1/conflicts/${listed.id}/resolve`, { resolution: 'dismissed' });
     expect((await escalate(d, { seq: 2, note: 'again' })).status).toBe(404);

@@ -53,10 +53,11 @@ export type ScanLogRow = Static<typeof ScanLogRow>;
 export const ScanLogPage = Type.Object({ scans: Type.Array(ScanLogRow), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 export type ScanLogPage = Static<typeof ScanLogPage>;
 
-/** The conflicts inbox's filters. `escalated` comes with the alerts issue. */
+/** The conflicts inbox's filters. */
 export const ConflictListQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('void'), Type.Literal('all')], { description: 'Default: all' })),
   ambiguous: Type.Optional(Flag),
+  escalated: Type.Optional(Flag),
   reason: Type.Optional(Token('Why the scan lost (already_used, already_inside, cancelled, device_revoked, …)')),
   device_id: Type.Optional(Text({ minLength: 1, maxLength: 64, description: 'Either side of the conflict was scanned by this device' })),
   cursor: Type.Optional(Cursor),

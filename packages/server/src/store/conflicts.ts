@@ -64,7 +64,7 @@ export async function listConflicts(sql: Sql, eventId: string, status: string | 
   return rows.map(toView);
 }
 
-export interface ConflictFilter { status: string | null; ambiguous: boolean | null; reason: string | null; deviceId: string | null }
+export interface ConflictFilter { status: string | null; ambiguous: boolean | null; escalated: boolean | null; reason: string | null; deviceId: string | null }
 
 /**
  * A page of the inbox, oldest first (the order the existing list had), after
@@ -77,8 +77,9 @@ export async function listConflictPage(sql: Sql, eventId: string, f: ConflictFil
       WHERE c.event_id = $1 AND ($2::text IS NULL OR c.status = $2) AND ($3::boolean IS NULL OR c.ambiguous = $3) AND ($4::text IS NULL OR c.reason = $4)
         AND ($5::text IS NULL OR l.device_id = $5 OR w.device_id = $5)
         AND ($6::timestamptz IS NULL OR (c.created_at, c.id) > ($6::timestamptz, $7::uuid))
+        AND ($9::boolean IS NULL OR (c.escalated_at IS NOT NULL) = $9)
       ORDER BY c.created_at, c.id LIMIT $8) page`,
-    [eventId, f.status, f.ambiguous, f.reason, f.deviceId, after?.at ?? null, after?.id ?? null, limit]);
+    [eventId, f.status, f.ambiguous, f.reason, f.deviceId, after?.at ?? null, after?.id ?? null, limit, f.escalated]);
   return rows.map((r) => ({ ...toView(r), position: { at: r.at_text, id: r.id } }));
 }
 

@@ -107,6 +107,10 @@ export function ConflictsScreen(): ReactNode {
           <input type="checkbox" checked={filters.ambiguous === 'true'} onChange={(e) => set('ambiguous', e.target.checked ? 'true' : null)} />
           <span title="The devices' clocks are too uncertain to tell which scan came first">Ambiguous only</span>
         </label>
+        <label className="check">
+          <input type="checkbox" checked={filters.escalated === 'true'} onChange={(e) => set('escalated', e.target.checked ? 'true' : null)} />
+          <span title="Gate staff sent these to the organisers with a note">Escalated only</span>
+        </label>
       </form>
       <ErrorBox error={conflicts.error ? errorText(conflicts.error) : null} />
       {selectable && selected.length > 0 && (

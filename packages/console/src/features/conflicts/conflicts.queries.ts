@@ -19,7 +19,7 @@ export interface Conflict {
 export interface ConflictPage { conflicts: Conflict[]; next_cursor: string | null; counts: { open: number; ambiguous_open: number; resolved: number } }
 export type Resolution = 'legitimate' | 'fraud' | 'dismissed';
 
-export const CONFLICT_FILTERS = ['status', 'ambiguous', 'reason', 'device_id'] as const;
+export const CONFLICT_FILTERS = ['status', 'ambiguous', 'escalated', 'reason', 'device_id'] as const;
 export type ConflictFilters = Partial<Record<(typeof CONFLICT_FILTERS)[number], string>>;
 
 export function conflictFiltersOf(params: URLSearchParams): ConflictFilters {

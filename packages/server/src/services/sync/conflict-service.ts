@@ -99,6 +99,7 @@ export class ConflictService {
     const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
     const filter = {
       status: q.status === undefined || q.status === 'all' ? null : q.status, ambiguous: q.ambiguous === undefined ? null : q.ambiguous === 'true',
+      escalated: q.escalated === undefined ? null : q.escalated === 'true',
       reason: q.reason ?? null, deviceId: q.device_id ?? null,
     };
     const [rows, counts] = await Promise.all([
