@@ -271,6 +271,12 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
       expect(r.body.role).toBe(role);
       tokens[role] = server.client(r.body.token);
     }
+    // Routes about the signed-in person (`/users/me/…`) need a person, not a token: one user per role, signed in.
+    const people = {} as Record<Role, Session>;
+    for (const role of ROLES) {
+      await addUser(server, { email: `${role}@roles.example.com`, role });
+      people[role] = sessionOf(await login(server, `${role}@roles.example.com`, GOOD));
+    }
     const doc = (await new Client(server.url, null).get('/docs/json')).body as {
       paths: Record<string, Record<string, { 'x-entrada-auth'?: string; 'x-entrada-role'?: Role }>>;
     };
@@ -286,7 +292,10 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
       const url = path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
       const needed = op['x-entrada-role']!;
       for (const role of ROLES) {
-        const r = await tokens[role].request(method.toUpperCase(), url, method === 'get' ? undefined : {});
+        const body = method === 'get' ? undefined : {};
+        const r = path.startsWith('/api/v1/users/me/')
+          ? await withCookie(server, people[role], method.toUpperCase(), url, body)
+          : await tokens[role].request(method.toUpperCase(), url, body);
         const allowed = roleAtLeast(role, needed);
         const got = r.status === 403 ? `403 ${r.body.error}` : 'not 403';
         rows.push(`${method.toUpperCase()} ${path} as ${role}: ${got}`);
