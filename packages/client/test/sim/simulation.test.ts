@@ -6,7 +6,7 @@
  * `node --import tsx packages/client/test/sim/soak.ts --seed N --verbose`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_OPTIONS, runSimulation, SimServer } from './world.ts';
+import { DEFAULT_OPTIONS, runSimulation, SimServer, type ScenarioWorld, type SimOptions } from './world.ts';
 
 const SEEDS = Array.from({ length: 20 }, (_, i) => 1_000 + i);
 
@@ -54,5 +54,47 @@ describe('directed scenario: an online attempt that reaches the server after its
       },
     });
     expect(r.violations).toEqual([]);
+  });
+});
+
+describe('directed scenario: a gate closed while a device was offline (issue 14 §2)', () => {
+  let sim: SimServer;
+  beforeAll(async () => { sim = await SimServer.start(); });
+  afterAll(async () => { await sim?.close(); });
+
+  // Device 0 cannot reach the server: it admits one entry at Main before the gate closes and one after, from a
+  // manifest that does not know the gate closed. After the heal the first stands and the second is a gate_closed
+  // conflict; device 1, online, is refused at Main after the closing.
+  const opts: SimOptions = {
+    ...DEFAULT_OPTIONS, devices: 2, skews: [0, 0], closeGateRate: 0, capacityRate: 0,
+    scenario: async (w: ScenarioWorld) => {
+      const ga = w.tickets.filter((t) => t.typeId === w.event.types.ga);
+      w.net.script = (device) => (device === 0 ? { fate: 'refused' } : null);
+      const [d0, d1] = [w.devices[0]!, w.devices[1]!];
+      const main = { gateId: w.event.gates.main, direction: 'entry' as const };
+      expect(await w.runOp(d0.scanner.scan(ga[0]!.code, main))).toMatchObject({ source: 'offline', result: 'valid' });
+      await w.advance(1_000);
+      await w.closeGate(w.event.gates.main);
+      await w.advance(1_000);
+      expect(await w.runOp(d0.scanner.scan(ga[1]!.code, main))).toMatchObject({ source: 'offline', result: 'valid' });
+      w.net.script = () => ({ fate: 'deliver' });
+      expect(await w.runOp(d1.scanner.scan(ga[2]!.code, main))).toMatchObject({ source: 'online', reason: 'gate_closed' });
+    },
+  };
+
+  it('the entry after closed_at is a gate_closed conflict, the one before stands', async () => {
+    const r = await runSimulation(sim, 11, opts);
+    expect(r.violations).toEqual([]);
+    expect(r.stats).toMatchObject({ gate_closed_conflicts: 1, gate_closed_online_refusals: 1 });
+  });
+
+  // Control: the invariants see the difference. A reference replay that ignores closed_at expects the late entry
+  // admitted (and the ticket inside), and the checks of admissions and ticket state against the reference fail on it.
+  it('control: a reference that ignores closed_at fails the invariants', async () => {
+    const r = await runSimulation(sim, 11, { ...opts, referenceIgnoresClosedAt: true });
+    expect(r.violations).toEqual([
+      expect.stringMatching(/admissions of record differ from the reference replay: expected but not admitted \[device 0 seq 2\]/),
+      expect.stringMatching(/server state entries=0 inside=false, replay entries=1 inside=true/),
+    ]);
   });
 });
