@@ -12,6 +12,8 @@ export interface SimFacts {
   devices: Array<{ index: number; deviceId: string; backing: MemoryBacking; ackSeen: number; status: Promise<SyncStatus> }>;
   /** Control only: the reference replay ignores closed_at (a wrong reference the invariants must catch). */
   referenceIgnoresClosedAt?: boolean;
+  /** Control only: the reference counts no zone's capacity. */
+  referenceIgnoresCapacity?: boolean;
 }
 
 interface ScanRow {
@@ -116,6 +118,8 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
     id: g.id, zoneIds: g.zone_ids, closedAt: f.referenceIgnoresClosedAt ? null : closedAt.get(g.id) ?? null,
   }]));
   const allZones = detail.zones.map((z) => z.id);
+  const conflictReason = new Map((await f.db.query<{ loser_scan_id: string; reason: string }>(
+    `SELECT loser_scan_id, reason FROM conflicts WHERE event_id = $1 AND status = 'open'`, [f.eventId])).map((c) => [c.loser_scan_id, c.reason]));
   const admissions: CapacityAdmission[] = [];
   const rowOfRef = (ref: string): ScanRow | undefined => (ref.startsWith('online:') ? onlineById.get(ref.slice(7)) : offlineByKey.get(ref));
   const types = new Map<string, TicketTypePolicy>(detail.ticket_types.map((t) => [t.id, {
@@ -161,6 +165,9 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
       if (o.verdict.admits) continue;
       const row = rowOfRef(o.scan.ref);
       if (row && row.record_status !== 'conflict') v.push(`ticket ${t.id}: ${pretty(o.scan.ref)} should be a conflict (${o.verdict.reason}), is ${row.record_status}`);
+      // With the reference's reason: the reason is a function of the scans, not of the order they reached the server.
+      const reason = row ? conflictReason.get(row.id) : undefined;
+      if (row && reason !== o.verdict.reason) v.push(`ticket ${t.id}: ${pretty(o.scan.ref)} is a conflict for ${reason ?? 'no open conflict'}, the reference says ${o.verdict.reason}`);
     }
     const view = (await f.admin.get(`/api/v1/tickets/${t.id}`)).body as { scans_used: number; inside: boolean };
     if (view.scans_used !== state.entries || view.inside !== isInside(state)) {
@@ -199,7 +206,7 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
   }
 
   // 7. Capacity: the over_capacity flags are exactly core's overCapacityEntries over the reference's admissions.
-  const zones = detail.zones.map((z) => ({ id: z.id, capacity: z.capacity, mode: z.capacity_mode }));
+  const zones = detail.zones.map((z) => ({ id: z.id, capacity: z.capacity, mode: f.referenceIgnoresCapacity ? 'off' as const : z.capacity_mode }));
   const expectedFlagged = overCapacityEntries(admissions, zones);
   const rowName = (r: ScanRow): string => (r.source === 'online' ? `online ${who(r.device_id)}@${r.scanned_at.getTime() % 1e7}` : `${who(r.device_id)} seq ${r.seq}`);
   for (const r of rows) {
