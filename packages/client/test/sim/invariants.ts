@@ -1,4 +1,4 @@
-import { isInside, replayTicket, type Direction, type GatePolicy, type ReplayScan, type TicketTypePolicy } from '@entrada/core';
+import { entryZones, isInside, overCapacityEntries, replayTicket, type CapacityAdmission, type Direction, type GatePolicy, type ReplayScan, type TicketTypePolicy } from '@entrada/core';
 import type { InjectClient } from './server-setup.ts';
 import type { Sql } from '../../../server/src/db/database.ts';
 import type { SyncStatus } from '../../src/sync-loop.ts';
@@ -10,23 +10,31 @@ export interface SimFacts {
   eventId: string;
   tickets: Array<{ id: string; code: string; typeId: string }>;
   devices: Array<{ index: number; deviceId: string; backing: MemoryBacking; ackSeen: number; status: Promise<SyncStatus> }>;
+  /** Control only: the reference replay ignores closed_at (a wrong reference the invariants must catch). */
+  referenceIgnoresClosedAt?: boolean;
+  /** Control only: the reference counts no zone's capacity. */
+  referenceIgnoresCapacity?: boolean;
 }
 
 interface ScanRow {
   id: string; ticket_id: string | null; device_id: string; seq: number | null; scanned_at: Date; direction: Direction; gate_id: string | null;
   source: 'online' | 'offline'; admits: boolean; reason: string; local_result: string | null; record_status: string; winner_scan_id: string | null;
+  flags: string[];
 }
 
 /**
  * The offline design's invariants after the network healed (sync-protocol §8.10 B):
  * no committed scan lost, none duplicated, acknowledgements monotone and
  * complete, outboxes drained, admissions of record = a pure replay, and every
- * device's view of every ticket = the server's.
+ * device's view of every ticket = the server's. With issue 14 §2: entries at a
+ * closed gate from its closed_at on are gate_closed (conflicts if admitted
+ * offline, refusals online) and none before it is; the over_capacity flags are
+ * core's overCapacityEntries over the reference's admissions.
  */
 export async function checkInvariants(f: SimFacts): Promise<string[]> {
   const v: string[] = [];
   const rows = await f.db.query<ScanRow>(
-    `SELECT id, ticket_id, device_id, seq::float8 AS seq, scanned_at, direction, gate_id, source, admits, reason, local_result, record_status, winner_scan_id
+    `SELECT id, ticket_id, device_id, seq::float8 AS seq, scanned_at, direction, gate_id, source, admits, reason, local_result, record_status, winner_scan_id, flags
      FROM scans WHERE event_id = $1`, [f.eventId]);
   // Rows holding a device's seq: its offline scans, and online scans whose offline copy was uploaded (one physical scan, one row).
   const offlineRows = new Map<string, ScanRow[]>();
@@ -101,10 +109,19 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
   // 4. Admissions of record = pure replay of the candidates (online scans as the server decided them, plus offline ones).
   const detail = (await f.admin.get(`/api/v1/events/${f.eventId}`)).body as {
     timezone: string; settings: { duplicate_window_s: number };
-    gates: Array<{ id: string; zone_ids: string[] }>;
+    gates: Array<{ id: string; zone_ids: string[]; closed_at: string | null }>;
+    zones: Array<{ id: string; capacity: number | null; capacity_mode: 'off' | 'warn' | 'enforce' }>;
     ticket_types: Array<{ id: string; name: string; zone_ids: string[]; max_scans: number; allow_reentry: boolean }>;
   };
-  const gates = new Map<string, GatePolicy>(detail.gates.map((g) => [g.id, { id: g.id, zoneIds: g.zone_ids }]));
+  const closedAt = new Map(detail.gates.map((g) => [g.id, g.closed_at === null ? null : Date.parse(g.closed_at)]));
+  const gates = new Map<string, GatePolicy>(detail.gates.map((g) => [g.id, {
+    id: g.id, zoneIds: g.zone_ids, closedAt: f.referenceIgnoresClosedAt ? null : closedAt.get(g.id) ?? null,
+  }]));
+  const allZones = detail.zones.map((z) => z.id);
+  const conflictReason = new Map((await f.db.query<{ loser_scan_id: string; reason: string }>(
+    `SELECT loser_scan_id, reason FROM conflicts WHERE event_id = $1 AND status = 'open'`, [f.eventId])).map((c) => [c.loser_scan_id, c.reason]));
+  const admissions: CapacityAdmission[] = [];
+  const rowOfRef = (ref: string): ScanRow | undefined => (ref.startsWith('online:') ? onlineById.get(ref.slice(7)) : offlineByKey.get(ref));
   const types = new Map<string, TicketTypePolicy>(detail.ticket_types.map((t) => [t.id, {
     id: t.id, name: t.name, zoneIds: t.zone_ids, maxScans: t.max_scans, allowReentry: t.allow_reentry, validFrom: null, validUntil: null,
   }]));
@@ -125,6 +142,14 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
       type: types.get(t.typeId)!,
     }, scans);
     const expectedAdmitted = new Set(outcomes.filter((o) => o.verdict.admits).map((o) => o.scan.ref));
+    for (const o of outcomes) {
+      const row = o.verdict.admits ? rowOfRef(o.scan.ref) : undefined;
+      if (!row) continue;
+      admissions.push({
+        ref: row.id, ticketId: t.id, at: o.scan.at, deviceId: o.scan.deviceId, seq: o.scan.seq, direction: o.scan.direction,
+        zones: o.scan.direction === 'entry' ? entryZones(o.scan.gate?.zoneIds ?? [], types.get(t.typeId)!.zoneIds, allZones) : [],
+      });
+    }
     const actualAdmitted = new Set<string>();
     for (const r of rows) {
       if (r.ticket_id !== t.id || r.record_status !== 'admitted') continue;
@@ -138,8 +163,11 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
     }
     for (const o of outcomes) {
       if (o.verdict.admits) continue;
-      const row = o.scan.ref.startsWith('online:') ? onlineById.get(o.scan.ref.slice(7)) : offlineByKey.get(o.scan.ref);
+      const row = rowOfRef(o.scan.ref);
       if (row && row.record_status !== 'conflict') v.push(`ticket ${t.id}: ${pretty(o.scan.ref)} should be a conflict (${o.verdict.reason}), is ${row.record_status}`);
+      // With the reference's reason: the reason is a function of the scans, not of the order they reached the server.
+      const reason = row ? conflictReason.get(row.id) : undefined;
+      if (row && reason !== o.verdict.reason) v.push(`ticket ${t.id}: ${pretty(o.scan.ref)} is a conflict for ${reason ?? 'no open conflict'}, the reference says ${o.verdict.reason}`);
     }
     const view = (await f.admin.get(`/api/v1/tickets/${t.id}`)).body as { scans_used: number; inside: boolean };
     if (view.scans_used !== state.entries || view.inside !== isInside(state)) {
@@ -153,6 +181,38 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
       if (mt.current_scans !== view.scans_used || mt.inside !== view.inside) {
         v.push(`${who(d.deviceId)}: manifest says ticket ${t.id} entries=${mt.current_scans} inside=${mt.inside}, server entries=${view.scans_used} inside=${view.inside}`);
       }
+    }
+  }
+
+  // 6. Closed gates: every entry at a closed gate from its closed_at on is gate_closed — a conflict when a device
+  // admitted it offline, a refusal online — and no entry before closed_at is.
+  const gateClosedLosers = new Set((await f.db.query<{ loser_scan_id: string }>(
+    `SELECT loser_scan_id FROM conflicts WHERE event_id = $1 AND reason = 'gate_closed'`, [f.eventId])).map((c) => c.loser_scan_id));
+  const candidateKeys = new Set(offlineCandidates.map((c) => c.ref));
+  for (const r of rows) {
+    const closed = r.gate_id ? closedAt.get(r.gate_id) ?? null : null;
+    const after = closed !== null && r.direction === 'entry' && r.scanned_at.getTime() >= closed;
+    const name = r.source === 'online' ? `online ${who(r.device_id)}@${r.scanned_at.getTime() - (closed ?? 0)} ms after closing` : `${who(r.device_id)} seq ${r.seq}`;
+    const admittedOffline = r.source === 'offline' && r.seq !== null && candidateKeys.has(`${r.device_id}#${r.seq}`);
+    if (after && admittedOffline && (r.record_status !== 'conflict' || !gateClosedLosers.has(r.id))) {
+      v.push(`CLOSED GATE: ${name}, an entry ${r.scanned_at.getTime() - closed} ms after the gate closed, is ${r.record_status}${gateClosedLosers.has(r.id) ? '' : ' without a gate_closed conflict'}`);
+    }
+    if (after && r.source === 'online' && (r.admits || r.reason !== 'gate_closed')) {
+      v.push(`CLOSED GATE: ${name} was answered ${r.reason} (admits=${r.admits}), not gate_closed`);
+    }
+    if (!after && (gateClosedLosers.has(r.id) || r.reason === 'gate_closed')) {
+      v.push(`CLOSED GATE: ${name} is gate_closed but was not an entry after the gate closed (closed_at ${closed === null ? 'none' : closed})`);
+    }
+  }
+
+  // 7. Capacity: the over_capacity flags are exactly core's overCapacityEntries over the reference's admissions.
+  const zones = detail.zones.map((z) => ({ id: z.id, capacity: z.capacity, mode: f.referenceIgnoresCapacity ? 'off' as const : z.capacity_mode }));
+  const expectedFlagged = overCapacityEntries(admissions, zones);
+  const rowName = (r: ScanRow): string => (r.source === 'online' ? `online ${who(r.device_id)}@${r.scanned_at.getTime() % 1e7}` : `${who(r.device_id)} seq ${r.seq}`);
+  for (const r of rows) {
+    const flagged = r.flags.includes('over_capacity');
+    if (flagged !== expectedFlagged.has(r.id)) {
+      v.push(`CAPACITY: ${rowName(r)} (${r.direction}, ${r.record_status}) is ${flagged ? '' : 'not '}flagged over_capacity, the reference says ${expectedFlagged.has(r.id) ? 'flagged' : 'not'}`);
     }
   }
   return v;

@@ -15,7 +15,7 @@ export interface Reply { status: number; body: any } // eslint-disable-line @typ
 export class InjectClient {
   /** `app` is read per request: the server may have restarted since. */
   constructor(private readonly app: () => FastifyInstance, readonly token: string) {}
-  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
+  async request(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<Reply> {
     const r = await this.app().inject({
       method, url: path, headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
@@ -58,6 +58,7 @@ export async function startSimBackend(now: () => number): Promise<SimBackend> {
 export interface SeededEvent {
   eventId: string;
   gates: { main: string; vip: string; any: string };
+  zones: { general: string; vip: string };
   types: { ga: string; reentry: string; multi: string };
 }
 
@@ -77,6 +78,7 @@ export async function seedEvent(admin: InjectClient, startsAt: string, endsAt: s
   const type = async (body: Record<string, unknown>): Promise<string> => ok(await admin.post(`/api/v1/events/${eventId}/ticket-types`, body), 'type').id;
   return {
     eventId,
+    zones: { general, vip },
     gates: { main: await gate('Main', [general]), vip: await gate('VIP Gate', [vip]), any: await gate('Any', []) },
     types: {
       ga: await type({ name: 'GA', zone_ids: [general] }),

@@ -9,9 +9,11 @@
  * for a window); N devices (Scanner + MemoryStore on their own backing) that
  * scan online-first with offline fallback, sync, and crash at named points
  * (before the outbox commit, after the commit before the push, after the push
- * before the ack commit) and restart on the same backing. Then the network
- * heals, every device drains its outbox and downloads, and the invariants in
- * ./invariants.ts are checked.
+ * before the ack commit) and restart on the same backing. A seed may also
+ * close the main gate at a virtual step (the server stamps closed_at with the
+ * virtual clock) and give the General zone a capacity of 1–4 in warn or
+ * enforce mode (issue 14 §2). Then the network heals, every device drains its
+ * outbox and downloads, and the invariants in ./invariants.ts are checked.
  *
  * Nothing runs on real timers: the simulation fires timers and late
  * deliveries in virtual-time order whenever a client is waiting on the
@@ -39,6 +41,19 @@ export interface SimOptions {
   crashRate: number;
   /** Fixed clock skews per device instead of random ones. */
   skews?: number[];
+  /**
+   * Issue 14 §2 at the gates, drawn per seed from its own stream (the other streams stay as they were): the
+   * chance that the main gate is closed at a random step, and that the General zone gets a small capacity
+   * in `warn` mode (offline admissions over it are flagged over_capacity, never refused).
+   */
+  closeGateRate: number;
+  capacityRate: number;
+  /** A fixed capacity for the General zone instead of a drawn one (directed scenarios). */
+  zoneCapacity?: { capacity: number; mode: 'warn' | 'enforce' };
+  /** Controls only: a reference replay that ignores gates' closed_at (the invariants must then fail). */
+  referenceIgnoresClosedAt?: boolean;
+  /** Controls only: a reference that counts no zone's capacity. */
+  referenceIgnoresCapacity?: boolean;
   /** A directed scenario instead of the random steps (setup, heal and invariants stay the same). */
   scenario?: (w: ScenarioWorld) => Promise<void>;
 }
@@ -51,9 +66,13 @@ export interface ScenarioWorld {
   event: SeededEvent;
   runOp<T>(p: Promise<T>): Promise<T>;
   advance(ms: number): Promise<void>;
+  /** Closes a gate now (virtual time; the server stamps closed_at with its clock, which is the virtual one). */
+  closeGate(gateId: string): Promise<void>;
 }
 
-export const DEFAULT_OPTIONS: SimOptions = { devices: 4, steps: 60, faults: DEFAULT_FAULTS, maxSkewMs: 2_000, crashRate: 0.05 };
+export const DEFAULT_OPTIONS: SimOptions = {
+  devices: 4, steps: 60, faults: DEFAULT_FAULTS, maxSkewMs: 2_000, crashRate: 0.05, closeGateRate: 0.6, capacityRate: 0.6,
+};
 
 /** One server on in-memory PGlite whose clock is the current run's virtual clock. */
 export class SimServer {
@@ -102,6 +121,7 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   const netRng = rng.fork(1);
   const stepRng = rng.fork(2);
   const idRng = rng.fork(3);
+  const gateRng = rng.fork(4);
   const sched = new Scheduler(T0);
   sim.use(sched);
   const { admin } = sim.backend;
@@ -116,6 +136,17 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   const tickets = await issueTickets(admin, ev.eventId, Array.from({ length: 12 }, (_, i) => ({ ticket_type_id: typeIds[i % 3] })));
   const ticketTypes = new Map(tickets.map((t, i) => [t.id, typeIds[i % 3]!]));
   const gates = [ev.gates.main, ev.gates.main, ev.gates.any, ev.gates.vip];
+  // Drawn up front so the step stream is untouched by them.
+  const closeAtStep = gateRng.chance(opts.closeGateRate) ? gateRng.int(0, Math.max(0, opts.steps - 1)) : -1;
+  const drawn = gateRng.chance(opts.capacityRate) ? { capacity: gateRng.int(1, 4), mode: gateRng.chance(0.5) ? 'warn' as const : 'enforce' as const } : null;
+  if (opts.zoneCapacity ?? drawn) {
+    // Before any device downloads its manifest. Enforce refuses online entries into the full zone (zone_full);
+    // offline admissions are never refused for capacity, in either mode, only flagged.
+    const { capacity, mode } = (opts.zoneCapacity ?? drawn)!;
+    const r = await admin.request('PATCH', `/api/v1/events/${ev.eventId}/zones/${ev.zones.general}`, { capacity, capacity_mode: mode });
+    if (r.status !== 200) throw new Error(`zone capacity: ${r.status} ${JSON.stringify(r.body)}`);
+    log.push(`zone General: capacity ${capacity}, ${mode}`);
+  }
 
   const net = new Network(() => sim.backend.server.app, sched, netRng, opts.faults);
   const ackSeen = new Map<number, number>();
@@ -162,6 +193,14 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
       await settle();
     }
     sched.setTime(target);
+  };
+  const closeGate = async (gateId: string): Promise<void> => {
+    // Whatever is in flight lands first, so the server's now is the virtual now when it stamps closed_at.
+    await settle();
+    const r = await admin.request('PATCH', `/api/v1/events/${ev.eventId}/gates/${gateId}`, { closed: true });
+    if (r.status !== 200) throw new Error(`close gate: ${r.status} ${JSON.stringify(r.body)}`);
+    count('gates_closed');
+    log.push(`t=${sched.now() - T0} gate ${gateId === ev.gates.main ? 'main' : gateId} closed`);
   };
 
   // --- devices ---
@@ -212,10 +251,11 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   // --- the scenario ---
   const outcomes: Array<{ device: number; ticket: string; out: ScanOutcome }> = [];
   if (opts.scenario) {
-    await opts.scenario({ net, sched, devices, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })), event: ev, runOp, advance });
+    await opts.scenario({ net, sched, devices, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })), event: ev, runOp, advance, closeGate });
   }
   for (let step = 0; step < (opts.scenario ? 0 : opts.steps); step++) {
     await advance(stepRng.chance(0.05) ? stepRng.int(20_000, 90_000) : stepRng.int(1, 6_000));
+    if (step === closeAtStep) await closeGate(ev.gates.main);
     const d = devices[stepRng.int(0, devices.length - 1)]!;
     const r = stepRng.next();
     if (r < 0.05) {
@@ -288,9 +328,21 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   const facts: SimFacts = {
     db: sim.backend.db, admin, eventId: ev.eventId, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })),
     devices: devices.map((d) => ({ index: d.index, deviceId: d.deviceId, backing: d.backing, ackSeen: ackSeen.get(d.index) ?? 0, status: d.scanner.status() })),
+    referenceIgnoresClosedAt: opts.referenceIgnoresClosedAt === true,
+    referenceIgnoresCapacity: opts.referenceIgnoresCapacity === true,
   };
   violations.push(...await checkInvariants(facts));
   for (const f of net.trace) count(`net_${f.fate}`);
+  // How much of issue 14 §2 this seed exercised (the soak prints the totals).
+  const [g] = await sim.backend.db.query<{ closed: number; flagged: number; refused: number; full: number }>(
+    `SELECT (SELECT count(*)::int FROM conflicts WHERE event_id = $1 AND reason = 'gate_closed') AS closed,
+            (SELECT count(*)::int FROM scans WHERE event_id = $1 AND 'over_capacity' = ANY(flags)) AS flagged,
+            (SELECT count(*)::int FROM scans WHERE event_id = $1 AND source = 'online' AND reason = 'gate_closed') AS refused,
+            (SELECT count(*)::int FROM scans WHERE event_id = $1 AND source = 'online' AND reason = 'zone_full') AS full`, [ev.eventId]);
+  if (g!.closed > 0) stats.gate_closed_conflicts = g!.closed;
+  if (g!.refused > 0) stats.gate_closed_online_refusals = g!.refused;
+  if (g!.flagged > 0) stats.over_capacity_flags = g!.flagged;
+  if (g!.full > 0) stats.zone_full_online_refusals = g!.full;
   stats.scans_committed = 0;
   for (const d of devices) stats.scans_committed += (await d.scanner.status()).ackedThrough;
   const trace = net.trace.map((e) => `t=${e.t - T0} device ${e.device} ${e.method} ${e.path} ${e.fate}${e.status !== undefined ? ` -> ${e.status}` : ''}`);
