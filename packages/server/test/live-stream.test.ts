@@ -143,6 +143,34 @@ describeEachBackend('the organisers\' live stream', (backend) => {
     s.close();
   });
 
+  it('dashboards connecting at once share one snapshot read (50 recounts at once stalled scanning in bench:live)', async () => {
+    // Counted at the database handle the server was given: the snapshot's rate query runs once per read.
+    const db = tdb.db as unknown as { query: (...args: unknown[]) => Promise<unknown> };
+    const query = db.query;
+    let rateReads = 0;
+    db.query = function (this: unknown, ...args: unknown[]) {
+      if ((args[2] as { name?: string } | undefined)?.name === 'live_rate') rateReads++;
+      return query.apply(this, args);
+    };
+    // Its own server: recounts 10 s apart, so a snapshot read stays fresh through the test.
+    const quiet = await startTestServer(tdb.db, { live: { recountMs: 10_000, flushMs: 50 } });
+    try {
+      const own = await seedEvent(quiet.admin);
+      const many = await Promise.all(Array.from({ length: 12 }, async () => {
+        const st = await Stream.open(quiet.url, own.eventId, bearer(quiet.adminToken));
+        streams.push(st);
+        return st;
+      }));
+      const snapshots = await Promise.all(many.map((m) => m.next('occupancy')));
+      expect(new Set(snapshots.map((o) => o.id)).size).toBe(1);
+      expect(rateReads).toBe(1);
+      for (const m of many) m.close();
+    } finally {
+      db.query = query;
+      await quiet.close();
+    }
+  });
+
   it('an online scan reaches the stream (no code; holder names for supervisors, not for viewers) and the counts follow', async () => {
     const viewer = await open(bearer(tokens.viewer));
     const supervisor = await open(bearer(tokens.supervisor));

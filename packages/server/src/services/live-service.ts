@@ -84,7 +84,18 @@ interface Channel {
   lastRecountMs: number;
   lastOccupancy: string | null;
   lingerTimer: NodeJS.Timeout | null;
+  /**
+   * The snapshot being read for this event, shared by every stream that asks meanwhile: 50 dashboards
+   * connecting (or draining) at once read the counts once, not 50 times — without this the snapshots'
+   * recounts took every database connection and scanning stalled (bench:live, 1,000 scans/s).
+   */
+  snapshotting: Promise<SnapshotFrames> | null;
+  /** The last snapshot read, reused while nothing was sent since and it is younger than `recountMs`. */
+  lastSnapshot: { frames: SnapshotFrames; at: number } | null;
 }
+
+/** A snapshot's two messages, serialised once, and the seq it reflects (later messages follow it). */
+interface SnapshotFrames { asOf: number; occupancy: string; rate: string }
 
 /**
  * The organisers' live stream (issue 13 §1). One channel per event with
@@ -207,11 +218,32 @@ export class LiveService {
 
   private async snapshot(ctx: EventContext, stream: Stream): Promise<void> {
     const ch = stream.channel;
-    const asOf = ch.lastSeq;
     try {
-      const now = this.now();
-      const [occupancy, rate] = await Promise.all([this.occupancy(ctx), rateSince(this.db, ctx.event.id, now - RATE_WINDOW_MS)]);
+      const snap = await this.snapshotFrames(ctx, ch);
       if (stream.closed) return;
+      stream.sink.write(snap.occupancy);
+      stream.sink.write(snap.rate);
+      // A stream that joined a snapshot already being read queued only what came after it joined; what came
+      // between the snapshot's start and the join is in the counts it reads (occupancy is a full recount).
+      const queued = stream.queue ?? [];
+      stream.queue = null;
+      stream.starting = false;
+      for (const e of queued) if (e.seq > snap.asOf) this.write(stream, e);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'live stream snapshot failed; closing the stream (the client reconnects)');
+      this.end(stream);
+    }
+  }
+
+  /** The event's snapshot: the one being read if there is one (single flight), else a new read. */
+  private snapshotFrames(ctx: EventContext, ch: Channel): Promise<SnapshotFrames> {
+    if (ch.snapshotting) return ch.snapshotting;
+    const now = this.now();
+    // Nothing sent since it was read, and no older than a recount would be: what every other dashboard shows.
+    const last = ch.lastSnapshot;
+    if (last && last.frames.asOf === ch.lastSeq && now - last.at < this.recountMs) return Promise.resolve(last.frames);
+    const asOf = ch.lastSeq;
+    const reading = Promise.all([this.occupancy(ctx), rateSince(this.db, ctx.event.id, now - RATE_WINDOW_MS)]).then(([occupancy, rate]) => {
       const id = `${this.instance}.${asOf}`;
       const gates = [...ctx.gates.values()].map((g) => ({ gate_id: g.id, name: g.name }));
       const buckets = new Map<string, { minute: number; gate_id: string | null; entries: number; exits: number }>();
@@ -222,16 +254,16 @@ export class LiveService {
         else b.exits += r.n;
         buckets.set(key, b);
       }
-      stream.sink.write(frame(id, 'occupancy', JSON.stringify(occupancy)));
-      stream.sink.write(frame(id, 'rate', JSON.stringify({ mode: 'snapshot', from: now - RATE_WINDOW_MS, gates, buckets: [...buckets.values()] })));
-      const queued = stream.queue ?? [];
-      stream.queue = null;
-      stream.starting = false;
-      for (const e of queued) if (e.seq > asOf) this.write(stream, e);
-    } catch (err) {
-      this.opts.log.warn({ err }, 'live stream snapshot failed; closing the stream (the client reconnects)');
-      this.end(stream);
-    }
+      return {
+        asOf,
+        occupancy: frame(id, 'occupancy', JSON.stringify(occupancy)),
+        rate: frame(id, 'rate', JSON.stringify({ mode: 'snapshot', from: now - RATE_WINDOW_MS, gates, buckets: [...buckets.values()] })),
+      };
+    });
+    ch.snapshotting = reading;
+    const done = (): void => { if (ch.snapshotting === reading) ch.snapshotting = null; };
+    reading.then((frames) => { ch.lastSnapshot = { frames, at: now }; done(); }, done);
+    return reading;
   }
 
   private write(stream: Stream, e: Entry): void {
@@ -273,7 +305,7 @@ export class LiveService {
     if (!ch) {
       ch = {
         eventId, organisationId, streams: new Set(), ring: [], lastSeq: this.seq, startSeq: this.seq, evictedSeq: 0, pendingScans: [], droppedScans: 0, rate: new Map(),
-        flushTimer: null, recountTimer: null, recounting: false, dirty: false, lastRecountAt: 0, lastRecountMs: 0, lastOccupancy: null, lingerTimer: null,
+        flushTimer: null, recountTimer: null, recounting: false, dirty: false, lastRecountAt: 0, lastRecountMs: 0, lastOccupancy: null, lingerTimer: null, snapshotting: null, lastSnapshot: null,
       };
       this.channels.set(eventId, ch);
     }
