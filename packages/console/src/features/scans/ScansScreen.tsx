@@ -7,6 +7,7 @@ import { useParams, useSearchParams } from 'react-router';
 import { api, errorText } from '../../api/client.ts';
 import { devicesQuery, eventQuery, staffQuery } from '../../api/queries.ts';
 import { dateTimeSeconds, delay, fromLocalInput, shortDateTimeSeconds, toLocalInput } from '../../lib/time.ts';
+import { saveFile } from '../../lib/save-file.ts';
 import { DataTable } from '../../ui/DataTable.tsx';
 import { Empty, ErrorBox, Field } from '../../ui/kit.tsx';
 import { VerdictTag } from '../../ui/verdict.tsx';
@@ -137,12 +138,7 @@ function ExportLink({ eventId, filters }: { eventId: string; filters: ScanFilter
     try {
       const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
       if (!res.ok) throw new Error(`The export failed (${res.status}).`);
-      const blob = await res.blob();
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'scans.csv';
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      saveFile(await res.blob(), /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'scans.csv');
       setState(null);
     } catch (err) {
       setState(errorText(err));

@@ -3,6 +3,7 @@ import Papa from 'papaparse';
 import { useState, type ReactNode } from 'react';
 import { api, errorText } from '../../api/client.ts';
 import type { EventDetail, TicketPage } from '../../api/types.ts';
+import { saveFile } from '../../lib/save-file.ts';
 
 export function ExportButton({ event }: { event: EventDetail }): ReactNode {
   const [state, setState] = useState<string | null>(null);
@@ -18,12 +19,7 @@ export function ExportButton({ event }: { event: EventDetail }): ReactNode {
         if (page.next_after === null || page.next_after === undefined) break;
         after = String(page.next_after);
       }
-      const blob = new Blob([Papa.unparse(rows)], { type: 'text/csv' });
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = `${event.name.replace(/[^\w.-]+/g, '-')}-tickets.csv`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      saveFile(new Blob([Papa.unparse(rows)], { type: 'text/csv' }), `${event.name.replace(/[^\w.-]+/g, '-')}-tickets.csv`);
       setState(null);
     } catch (err) {
       setState(errorText(err));
