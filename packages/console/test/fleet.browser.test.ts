@@ -127,7 +127,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`fleet health and al
     await page.getByLabel(/Needs attention only/).click();
     await page.waitForURL(/attention=1/, { timeout: 10_000 });
     // Clicked, not check(): the box follows the URL, which the router updates after the click.
-    expect(await page.getByLabel(/Needs attention only/).isChecked()).toBe(true);
+    // The box renders the new URL a moment after it changes: polled, not read once.
+    await expect.poll(() => page.getByLabel(/Needs attention only/).isChecked(), { timeout: 10_000 }).toBe(true);
     await row.getByText('device offline').waitFor({ timeout: 30_000 });
     await check(page, 'fleet-attention');
 
