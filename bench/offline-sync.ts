@@ -257,7 +257,8 @@ function checkReplies(replies: SyncReply[], expectedUploads: number): ReplyCheck
     const b = JSON.parse(r.text) as SyncSummaryBody;
     const s = b.summary;
     out.uploadedTotal += s?.total_uploaded ?? 0;
-    if (!s || s.total_uploaded !== r.upload.scans || s.failed !== 0 || s.duplicates !== 0 || s.successful + s.conflicts !== r.upload.scans) {
+    // Seed 001's arithmetic: successful + duplicates + failed = total_uploaded, conflicts counted inside failed.
+    if (!s || s.total_uploaded !== r.upload.scans || s.failed !== s.conflicts || s.duplicates !== 0 || s.successful + s.failed !== r.upload.scans) {
       out.summaryMismatches++;
       if (out.failures.length < 5) out.failures.push(`device ${r.upload.deviceIndex} batch ${r.upload.batch}: summary ${JSON.stringify(s)}`);
     }
