@@ -48,7 +48,7 @@ export function ConflictsScreen(): ReactNode {
   const columns = useMemo<ColumnDef<Conflict, unknown>[]>(() => [
     ...(selectable ? [selectColumn<Conflict>((c) => `conflict of ticket ${c.ticket.number ?? c.ticket.id}`)] : []),
     {
-      header: 'Ticket', id: 'ticket', size: 120,
+      header: 'Ticket', id: 'ticket', size: 90,
       cell: (c) => <button type="button" className="link" onClick={() => setOpenId(c.row.original.id)}>{c.row.original.ticket.number ?? '—'}</button>,
     },
     {
@@ -60,10 +60,10 @@ export function ConflictsScreen(): ReactNode {
         </>
       ),
     },
-    { header: 'Won', id: 'winner', cell: (c) => side(c.row.original.winner, tz) },
-    { header: 'Lost', id: 'loser', cell: (c) => side(c.row.original.loser, tz) },
+    { header: 'Won', id: 'winner', size: 260, cell: (c) => side(c.row.original.winner, tz) },
+    { header: 'Lost', id: 'loser', size: 260, cell: (c) => side(c.row.original.loser, tz) },
     {
-      header: 'Status', id: 'status', size: 170,
+      header: 'Status', id: 'status', size: 140,
       cell: (c) => <><StatusBadge status={c.row.original.status} />{c.row.original.resolution ? ` ${c.row.original.resolution}` : ''}</>,
     },
   ], [selectable, tz]);
@@ -126,7 +126,7 @@ export function ConflictsScreen(): ReactNode {
       {!conflicts.isPending && rows.length === 0 && <Empty>{filters.status === 'open' ? 'No open conflicts. Double entries and quarantined scans appear here.' : 'No conflict matches.'}</Empty>}
       {rows.length > 0 && <p className="muted">Times in {tz}.</p>}
       {rows.length > 0 && (
-        <div className="wide-table" role="region" aria-label="Conflicts (scrolls sideways)" tabIndex={0}><DataTable
+        <div className="wide-table conflicts-table" role="region" aria-label="Conflicts" tabIndex={0}><DataTable
           label="Conflicts" data={rows} columns={columns} getRowId={(c) => c.id} onEndReached={more} height={480} rowHeight={48}
           onRowOpen={(c) => setOpenId(c.id)} {...(selectable ? { rowSelection: selection, onRowSelectionChange: setSelection } : {})}
         /></div>
