@@ -51,6 +51,11 @@ export interface Config {
   smtpUrl: string | undefined;
   /** SMTP_FROM: the sender of Entrada's mail (default entrada@localhost). */
   smtpFrom: string;
+  /**
+   * ENTRADA_WEBHOOK_ALLOW_PRIVATE=1: webhooks may go to private, loopback and link-local addresses (receivers inside
+   * the operator's own network). Off by default: an organiser's URL must not reach what only the server can.
+   */
+  webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -77,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notifyIntervalMs: parseInteger(env.ENTRADA_NOTIFY_INTERVAL_MS ?? '5000', 'ENTRADA_NOTIFY_INTERVAL_MS', 0, 86_400_000),
     smtpUrl: parseSmtpUrl(nonEmpty(env.SMTP_URL)),
     smtpFrom: nonEmpty(env.SMTP_FROM) ?? 'entrada@localhost',
+    webhookAllowPrivate: parseSwitch(env.ENTRADA_WEBHOOK_ALLOW_PRIVATE, 'ENTRADA_WEBHOOK_ALLOW_PRIVATE', false),
   };
 }
 
@@ -102,12 +108,18 @@ function parseOwner(env: NodeJS.ProcessEnv): Config['owner'] {
   return { email, password };
 }
 
+function parseSwitch(value: string | undefined, name: string, fallback: boolean): boolean {
+  const text = nonEmpty(value)?.toLowerCase();
+  if (text === undefined) return fallback;
+  if (text === 'on' || text === 'true' || text === 'yes' || text === '1') return true;
+  if (text === 'off' || text === 'false' || text === 'no' || text === '0') return false;
+  throw new ConfigError(`${name} must be on or off, got "${value}"`);
+}
+
 function parseDemo(env: NodeJS.ProcessEnv): boolean {
   const text = nonEmpty(env.ENTRADA_DEMO)?.toLowerCase();
   if (text === undefined) return nonEmpty(env.DATABASE_URL) === undefined && env.NODE_ENV !== 'production';
-  if (text === 'on' || text === 'true' || text === 'yes' || text === '1') return true;
-  if (text === 'off' || text === 'false' || text === 'no' || text === '0') return false;
-  throw new ConfigError(`ENTRADA_DEMO must be on or off, got "${env.ENTRADA_DEMO}"`);
+  return parseSwitch(env.ENTRADA_DEMO, 'ENTRADA_DEMO', false);
 }
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);

@@ -149,6 +149,8 @@ export interface ServiceOptions {
   notifier?: Notifier | undefined;
   /** SMTP_URL and SMTP_FROM: mail is queued and sent only when smtpUrl is set. */
   smtpUrl?: string | undefined;
+  /** ENTRADA_WEBHOOK_ALLOW_PRIVATE: webhooks may go to private addresses. */
+  webhookAllowPrivate?: boolean;
   smtpFrom?: string | undefined;
   /** The outbox worker's timings (tests shorten them or inject the randomness). */
   notifications?: Partial<NotificationWorkerOptions> | undefined;
@@ -208,8 +210,8 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const live = new LiveService(db, events, directory, bus, { maxStreams: 200, ...opts.live, log: opts.log, now });
   const fleet = new FleetService(db, contexts, bus, now);
   const mail = opts.smtpUrl ? smtpSender(opts.smtpUrl, opts.smtpFrom ?? 'entrada@localhost') : null;
-  const webhooks = new WebhookService(db, opts.secret, now, mail !== null);
-  const notificationWorker = new NotificationWorker(db, (sealed) => webhooks.signingKey(sealed), mail, now, opts.log, { consoleUrl: opts.publicUrl ?? null, ...opts.notifications });
+  const webhooks = new WebhookService(db, opts.secret, now, mail !== null, opts.webhookAllowPrivate ?? false);
+  const notificationWorker = new NotificationWorker(db, (sealed) => webhooks.signingKey(sealed), mail, now, opts.log, { consoleUrl: opts.publicUrl ?? null, allowPrivate: opts.webhookAllowPrivate ?? false, ...opts.notifications });
   const services: Services = {
     bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, live,
     ticketImports: new TicketImportService(db, events, tickets, now, stats),
@@ -259,7 +261,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await migrate(db);
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
   if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
-  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: { maxStreams: config.liveMax, ...opts.live }, smtpUrl: config.smtpUrl, smtpFrom: config.smtpFrom, notifications: opts.notifications });
+  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: { maxStreams: config.liveMax, ...opts.live }, smtpUrl: config.smtpUrl, smtpFrom: config.smtpFrom, webhookAllowPrivate: config.webhookAllowPrivate, notifications: opts.notifications });
   const stopLoggingOutages = logDatabaseOutages(db, log);
   const cleanup = async (): Promise<void> => {
     await services.alerts.stop();

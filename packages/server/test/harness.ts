@@ -98,7 +98,8 @@ export async function startTestServer(db: Database, opts: {
   live?: StartOptions['live'];
 } = {}): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
-  const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl, ...opts.config };
+  // Test receivers (webhooks) listen on loopback: allowed here; webhooks.test.ts shows the refusal with it off.
+  const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl, webhookAllowPrivate: true, ...opts.config };
   const server = await startServer({ config, db, logger: opts.logger ?? false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: opts.live });
   const client = (token: string): Client => new Client(server.url, token);
   return Object.assign(server, { adminToken, admin: client(adminToken), client });

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
@@ -227,11 +228,55 @@ describeEachBackend('webhooks and email', (backend) => {
     await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
   });
 
+  it('refuses receivers on private addresses unless the operator allows them (server-side request forgery)', async () => {
+    // A server as deployed: private receivers not allowed. Same database, so it sees this suite's webhooks.
+    const strict = await startTestServer(tdb.db, { adminToken: server.adminToken, now: () => clock, config: { alertIntervalMs: 0, notifyIntervalMs: 0, webhookAllowPrivate: false } });
+    try {
+      for (const url of [
+        receiver.url, 'http://169.254.169.254/latest/meta-data/', 'http://10.1.2.3/hook', 'http://192.168.0.10:8080/', 'http://[::1]:9/hook',
+        'http://[::ffff:127.0.0.1]/hook', 'http://[fd00::5]/', 'http://localhost:5432/', 'http://LOCALHOST./x', 'http://db.localhost/', 'http://0.0.0.0:6379/',
+      ]) {
+        const r = await strict.admin.post('/api/v1/webhooks', { url, events: ['alert.raised'] });
+        expect(r.status, url).toBe(400);
+        expect(r.body, url).toMatchObject({ error: 'INVALID_BODY', message: expect.stringContaining('ENTRADA_WEBHOOK_ALLOW_PRIVATE=1') });
+      }
+      // A public name is accepted when saved; what it resolves to is checked at each delivery.
+      const pub = await strict.admin.post('/api/v1/webhooks', { url: 'https://hooks.example.com/entrada', events: ['alert.raised'] });
+      expect(pub.status).toBe(201);
+      await strict.admin.request('DELETE', `/api/v1/webhooks/${pub.body.id}`);
+
+      // Deliveries: a receiver saved while private ones were allowed (here: by this suite's server), one reached by a
+      // literal address and one by a name that resolves to loopback (the hosts file's name of this machine, `vm` or
+      // whatever it is, stands for a DNS name rebound to a private address).
+      const { port } = new URL(receiver.url);
+      const urls = [receiver.url, `http://${os.hostname()}:${port}/by-name`];
+      const hooks = await Promise.all(urls.map(async (url) => (await server.admin.post('/api/v1/webhooks', { url, events: ['device.suspended'] })).body.id as string));
+      const { deviceId } = await registerDevice(server.admin, 'Rebound');
+      expect((await server.admin.post(`/api/v1/devices/${deviceId}/suspend`, { reason: 'x' })).status).toBe(200);
+      receiver.received.length = 0;
+      const worker = (allowPrivate: boolean) =>
+        new NotificationWorker(tdb.db, (s) => server.services.webhooks.signingKey(s), null, () => clock, pino({ level: 'silent' }), { allowPrivate });
+      await worker(false).runOnce();
+      expect(receiver.received).toEqual([]);
+      for (const id of hooks) {
+        const [d] = (await server.admin.get(`/api/v1/webhooks/${id}/deliveries`)).body.deliveries;
+        expect(d).toMatchObject({ state: 'pending', attempts: 1, last_status: null, last_error: 'refused: the receiver resolves to a private, loopback or link-local address' });
+      }
+      // Control: the same deliveries, with private receivers allowed, arrive (the guard, not the network, held them).
+      clock += 2 * HOUR;
+      await worker(true).runOnce();
+      expect(receiver.received.map((r) => r.path).sort()).toEqual(['/by-name', '/hook']);
+      for (const id of hooks) await server.admin.request('DELETE', `/api/v1/webhooks/${id}`);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('a slow receiver times out without holding anything up, and is retried', async () => {
     const slow = http.createServer(() => { /* never answers */ });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`;
-    const worker = new NotificationWorker(tdb.db, (s) => server.services.webhooks.signingKey(s), null, () => clock, pino({ level: 'silent' }), { timeoutMs: 200 });
+    const worker = new NotificationWorker(tdb.db, (s) => server.services.webhooks.signingKey(s), null, () => clock, pino({ level: 'silent' }), { timeoutMs: 200, allowPrivate: true });
     const made = await server.admin.post('/api/v1/webhooks', { url, events: ['device.suspended'] });
     const { deviceId } = await registerDevice(server.admin, 'Slowpoke');
     const t0 = Date.now();
@@ -440,7 +485,7 @@ describePostgres('webhook claims across workers', () => {
       if (arrived === 2) release();
       await Promise.race([bothRead, new Promise((r) => setTimeout(r, 2000))]);
     };
-    const worker = () => new NotificationWorker(tdb.db, (s) => server.services.webhooks.signingKey(s), null, Date.now, pino({ level: 'silent' }), { unsafeNoSkipLocked, afterClaimRead });
+    const worker = () => new NotificationWorker(tdb.db, (s) => server.services.webhooks.signingKey(s), null, Date.now, pino({ level: 'silent' }), { unsafeNoSkipLocked, afterClaimRead, allowPrivate: true });
     await Promise.all([worker().runOnce(), worker().runOnce()]);
     await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
     return { received: receiver.received.length, distinct: new Set(receiver.received.map((r) => r.headers['webhook-id'])).size };

@@ -4,7 +4,9 @@ import {
   claimMail, dueWebhookDeliveries, enqueueOverdueConflictMail, leaseWebhookDeliveries, recordMailResults, recordWebhookAttempts,
   type AttemptResult, type ClaimedDelivery,
 } from '../store/notifications.ts';
+import { PrivateAddressError, privateHostReason, webhookAgent } from './webhook-address.ts';
 import { signWebhook } from './webhook-service.ts';
+import { fetch, type Agent } from 'undici';
 
 const SECOND = 1000;
 const HOUR = 3600 * SECOND;
@@ -27,6 +29,8 @@ export interface NotificationWorkerOptions {
   /** The console's origin for links in mail (ENTRADA_PUBLIC_URL). */
   consoleUrl: string | null;
   random: () => number;
+  /** ENTRADA_WEBHOOK_ALLOW_PRIVATE: deliver to receivers on private addresses too (see webhook-address.ts). */
+  allowPrivate: boolean;
   /** Test-only: claim without FOR UPDATE SKIP LOCKED, to show the double delivery it prevents. */
   unsafeNoSkipLocked?: boolean;
   /** Test-only: called inside the claim's transaction after the due rows are read, before they are leased. */
@@ -35,12 +39,14 @@ export interface NotificationWorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: Omit<NotificationWorkerOptions, 'consoleUrl'> = {
   timeoutMs: 10 * SECOND, batch: 20, retryForMs: 24 * HOUR, baseDelayMs: 5 * SECOND, maxDelayMs: HOUR, conflictMailAfterMs: 24 * HOUR, random: Math.random,
+  allowPrivate: false,
 };
 
 /** Error text for the log: what went wrong, never the URL (its query may hold a receiver's token) or a body. */
 function describeError(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `timed out after ${timeoutMs} ms`;
   const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  if (cause instanceof PrivateAddressError) return `refused: ${cause.message}`;
   if (cause && typeof cause.code === 'string') return `connection failed (${cause.code})`;
   return err instanceof Error ? `${err.name}`.slice(0, 100) : 'failed';
 }
@@ -55,6 +61,8 @@ export class NotificationWorker {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private readonly options: NotificationWorkerOptions;
+  /** Connections for deliveries: to public addresses only unless private receivers are allowed. */
+  private readonly agent: Agent;
 
   constructor(
     private readonly db: Database,
@@ -65,6 +73,7 @@ export class NotificationWorker {
     options: Partial<NotificationWorkerOptions> = {},
   ) {
     this.options = { ...DEFAULT_WORKER_OPTIONS, consoleUrl: null, ...options };
+    this.agent = webhookAgent(this.options.allowPrivate);
   }
 
   /** Runs a pass every `intervalMs` (0: never; tests call `runOnce`). */
@@ -122,8 +131,10 @@ export class NotificationWorker {
     let status: number | null = null;
     let error: string | null = null;
     try {
+      // A literal address never goes through the lookup the agent checks, so it is checked here.
+      if (!this.options.allowPrivate && privateHostReason(new URL(d.url))) throw new TypeError('fetch failed', { cause: new PrivateAddressError() });
       const res = await fetch(d.url, {
-        method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs),
+        method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs), dispatcher: this.agent,
         headers: {
           'content-type': 'application/json', 'user-agent': 'Entrada-Webhooks/1',
           'webhook-id': d.id, 'webhook-timestamp': String(timestampS), 'webhook-signature': signWebhook(this.signingKey(d.secret_sealed), d.id, timestampS, d.body),

@@ -13,6 +13,7 @@ import { iso, ms } from '../store/rows.ts';
 import type { Caller } from './audit.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
 import type { Notifier, OrganiserNotification } from './notifications.ts';
+import { privateHostReason } from './webhook-address.ts';
 
 export const SECRET_PREFIX = 'whsec_';
 
@@ -24,8 +25,11 @@ export function signWebhook(key: Uint8Array, id: string, timestampS: number, bod
   return `v1,${createHmac('sha256', key).update(`${id}.${timestampS}.${body}`).digest('base64')}`;
 }
 
-/** http(s) only, no user:password@ (a credential would sit in the database and in every error message). */
-export function checkWebhookUrl(raw: string): string {
+/**
+ * http(s) only, no user:password@ (a credential would sit in the database and in every error message), and unless
+ * private receivers are allowed, no host that is a private address or this machine (see webhook-address.ts).
+ */
+export function checkWebhookUrl(raw: string, allowPrivate: boolean): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -35,6 +39,10 @@ export function checkWebhookUrl(raw: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('/url must be an http:// or https:// URL');
   if (url.username !== '' || url.password !== '') throw invalid('/url must not carry credentials (user:password@); authenticate the receiver by the signature');
   if (url.hash !== '') throw invalid('/url must not have a #fragment');
+  const privateHost = allowPrivate ? null : privateHostReason(url);
+  if (privateHost) {
+    throw invalid(`/url ${privateHost}: webhooks go to public receivers (an operator can allow receivers inside their network with ENTRADA_WEBHOOK_ALLOW_PRIVATE=1)`);
+  }
   return url.toString();
 }
 
@@ -69,6 +77,8 @@ export class WebhookService {
     private readonly now: () => number,
     /** Whether mail is sent at all (SMTP_URL). */
     private readonly emailEnabled: boolean,
+    /** ENTRADA_WEBHOOK_ALLOW_PRIVATE: receivers on private addresses may be saved. */
+    private readonly allowPrivate = false,
   ) {
     this.sealKey = deriveKey(secret, 'webhook-secret');
   }
@@ -79,7 +89,7 @@ export class WebhookService {
   }
 
   async create(c: Caller, body: WebhookCreateBody): Promise<WebhookCreated> {
-    const url = checkWebhookUrl(body.url);
+    const url = checkWebhookUrl(body.url, this.allowPrivate);
     const eventId = body.event_id ?? null;
     if (eventId !== null && !(await existingEventIds(this.db, c.organisationId, [eventId])).has(eventId)) throw notFound('Event');
     // 32 random bytes (the specification asks for 24 to 64); shown once, stored sealed, never logged.
