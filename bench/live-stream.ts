@@ -1,7 +1,7 @@
 /**
  * Live stream benchmark (issue 13 §1): does watching slow scanning down, and how late do dashboards learn?
  *
- *   node --import tsx bench/live-stream.ts [--quick] [--dashboards N] [--rate N] [--rounds N]
+ *   node --import tsx bench/live-stream.ts [--quick] [--profile] [--dashboards N] [--rate N] [--rounds N]
  *   npm run bench:live -- --quick
  *
  * 1. An Entrada server on a fresh PostgreSQL database (BENCH_PG_URL), in a child process.
@@ -15,20 +15,28 @@
  * 5. A markdown table on stdout, JSON in bench/results/live-<timestamp>.json.
  *
  * Targets: scanning p99 with dashboards within 2 ms of p99 without; delivery delay p99 ≤ 1 s.
+ * --profile: round 1's two phases run with the server's CPU profiled (files in bench/results/) and PostgreSQL's
+ * connections sampled (pg_stat_activity), and both are summarised: where the time with dashboards goes. The
+ * profiler costs throughput, so a profiled run's latencies are not the figures to report.
  * The database it creates is removed at the end.
  */
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Pool } from 'undici';
 import { Api, bulkCreateTickets, createBenchEvent, registerScanners, scanOnce, type BenchDevice } from './lib/api.ts';
+import { summarizeCpuProfile } from './lib/cpuprofile.ts';
 import { LatencyRecorder, fmtMs } from './lib/latency.ts';
 import { openLoop, type OpenLoopResult } from './lib/load.ts';
 import { machineInfo } from './lib/machine.ts';
-import { createScratchDatabase } from './lib/postgres.ts';
-import { fmtInt, markdownTable, pass, saveJson, timestamp } from './lib/report.ts';
-import { spawnServer } from './lib/spawn-server.ts';
+import { sampleQueries } from './lib/pg-queries.ts';
+import { ADMIN_URL, createScratchDatabase, type ScratchDatabase } from './lib/postgres.ts';
+import { RESULTS_DIR, fmtInt, markdownTable, pass, saveJson, timestamp } from './lib/report.ts';
+import { spawnServer, type ServerProcess } from './lib/spawn-server.ts';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
+const PROFILE = argv.includes('--profile');
+const FLAGS = ['--quick', '--profile'];
 const VALUED = ['--dashboards', '--rate', '--rounds'];
 const option = (name: string, fallback: number): number => {
   const i = argv.indexOf(name);
@@ -38,8 +46,8 @@ const DASHBOARDS = option('--dashboards', 50);
 const RATE = option('--rate', 1_000);
 const ROUNDS = option('--rounds', QUICK ? 2 : 3);
 if (![DASHBOARDS, RATE, ROUNDS].every((n) => Number.isInteger(n) && n >= 1)
-  || argv.some((a, i) => a.startsWith('--') && a !== '--quick' && !VALUED.includes(a) && !VALUED.includes(argv[i - 1] ?? ''))) {
-  console.error('usage: node --import tsx bench/live-stream.ts [--quick] [--dashboards N] [--rate N] [--rounds N]');
+  || argv.some((a, i) => a.startsWith('--') && !FLAGS.includes(a) && !VALUED.includes(a) && !VALUED.includes(argv[i - 1] ?? ''))) {
+  console.error('usage: node --import tsx bench/live-stream.ts [--quick] [--profile] [--dashboards N] [--rate N] [--rounds N]');
   process.exit(2);
 }
 const PHASE_MS = QUICK ? 5_000 : 15_000;
@@ -89,6 +97,25 @@ class Dashboard {
   }
 }
 
+/** --profile: the server's CPU profile and PostgreSQL's active statements during `fn`, summarised on stderr. */
+async function profiled<T>(server: ServerProcess, db: ScratchDatabase, name: string, fn: () => Promise<T>): Promise<T> {
+  const file = path.join(RESULTS_DIR, `live-profile-${timestamp()}-${name.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`);
+  const queries = sampleQueries(ADMIN_URL, db.name);
+  await server.startProfile();
+  try {
+    return await fn();
+  } finally {
+    await server.stopProfile(file);
+    const pgActivity = await queries.stop();
+    const cpu = await summarizeCpuProfile(file, 15);
+    log(`profile of "${name}" (${file}): server busy ${fmtInt(cpu.busyMs)} of ${fmtInt(cpu.totalMs)} ms`);
+    for (const o of cpu.byOrigin.slice(0, 12)) log(`  ${o.pct.toFixed(1).padStart(5)}%  ${o.origin}`);
+    for (const f of cpu.topFunctions) log(`  ${f.pct.toFixed(1).padStart(5)}%  ${f.fn}  [${f.origin}]`);
+    log(`  PostgreSQL connections by state (average of ${pgActivity.samples} samples): ${JSON.stringify(pgActivity.byState)}`);
+    for (const q of pgActivity.byStatement.slice(0, 10)) log(`  ${q.share.toFixed(1).padStart(5)}%  ${q.avgConnections.toFixed(2)} conn  ${q.wait}  ${q.statement}`);
+  }
+}
+
 async function main(): Promise<void> {
   const db = await createScratchDatabase('entrada_live_bench');
   const server = await spawnServer({ databaseUrl: db.url, env: { ENTRADA_LIVE_MAX: String(DASHBOARDS + 10) } });
@@ -117,7 +144,8 @@ async function main(): Promise<void> {
     let delivered = 0;
     for (let round = 1; round <= ROUNDS; round++) {
       log(`round ${round}: ${RATE}/s, no dashboard`);
-      without.push(await phase(`round ${round}: no dashboard`, PHASE_MS));
+      const measured = <T>(name: string, fn: () => Promise<T>): Promise<T> => (PROFILE && round === 1 ? profiled(server, db, name, fn) : fn());
+      without.push(await measured('no dashboard', () => phase(`round ${round}: no dashboard`, PHASE_MS)));
       for (let i = 0; i < DASHBOARDS; i++) {
         const d = new Dashboard(server.url, `/api/v1/events/${event.eventId}/live`, server.adminToken, delay);
         await d.open();
@@ -126,7 +154,7 @@ async function main(): Promise<void> {
       // Every dashboard has had its snapshot before the phase starts.
       await new Promise((r) => setTimeout(r, 1_000));
       log(`round ${round}: ${RATE}/s, ${DASHBOARDS} dashboards`);
-      const p = await phase(`round ${round}: ${DASHBOARDS} dashboards`, PHASE_MS);
+      const p = await measured('dashboards', () => phase(`round ${round}: ${DASHBOARDS} dashboards`, PHASE_MS));
       withDash.push(p);
       await new Promise((r) => setTimeout(r, 1_500));
       scansSeen.push(Math.min(...dashboards.map((d) => d.scans)));

@@ -152,8 +152,10 @@ describeEachBackend('the organisers\' live stream', (backend) => {
       if ((args[2] as { name?: string } | undefined)?.name === 'live_rate') rateReads++;
       return query.apply(this, args);
     };
-    // Its own server: recounts 10 s apart, so a snapshot read stays fresh through the test.
-    const quiet = await startTestServer(tdb.db, { live: { recountMs: 10_000, flushMs: 50 } });
+    // Its own server: recounts 10 s apart, so a snapshot read stays fresh through the test. With the same admin
+    // token: a server started with another one revokes it, and the main server's later requests were refused
+    // once its cached copy expired (a slow run).
+    const quiet = await startTestServer(tdb.db, { adminToken: server.adminToken, live: { recountMs: 10_000, flushMs: 50 } });
     try {
       const own = await seedEvent(quiet.admin);
       const many = await Promise.all(Array.from({ length: 12 }, async () => {

@@ -47,7 +47,28 @@ export interface LiveScan {
   reason: string | null;
   offline: boolean;
   ticketId: string | null;
+  /**
+   * What the scan changed in the event's counts, when the recorder knows it exactly (an online scan decided on
+   * the ticket's current version): the live stream adds it up instead of recounting. Absent (offline syncs,
+   * whose replays can correct earlier admissions): the stream recounts.
+   */
+  counts?: ScanCountChange;
 }
+
+/** One scan's effect on the live counts (issue 13): admissions of record, people inside, refusals by reason. */
+export interface ScanCountChange {
+  /** The ticket's type (zones are derived from gate and type), null for a code that matched no ticket. */
+  typeId: string | null;
+  /** An admission of record (an entry or exit that counts); otherwise a refusal, counted under `reason`. */
+  admits: boolean;
+  /** Where the person was inside before the scan and after it: the gate of the ticket's last entry, or null when outside. */
+  insideBefore: InsideAt | null;
+  insideAfter: InsideAt | null;
+  /** The scan is the ticket's first admission (it joins `admitted`). */
+  firstAdmission: boolean;
+}
+
+export interface InsideAt { gateId: string | null }
 
 export interface Bus {
   publish(message: BusMessage): void;

@@ -3,13 +3,13 @@ import { roleAtLeast, type Role } from '@entrada/core';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import type { AdminPrincipal } from '../store/organisations.ts';
-import { holderNames, liveScanCells, pendingFromHeartbeats, rateSince } from '../store/live.ts';
-import type { Bus, BusMessage, LiveScan } from './bus.ts';
+import { holderNames, liveCounts, pendingFromHeartbeats, rateSince } from '../store/live.ts';
+import type { Bus, BusMessage, LiveScan, ScanCountChange } from './bus.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { DomainError } from './errors.ts';
 import type { EventContext } from './event-context.ts';
 import type { EventService } from './event-service.ts';
-import { computeOccupancy, zonesFor } from './occupancy-service.ts';
+import { applyScan, countedOccupancy, countsFromRows, type LiveCounts } from './live-counts.ts';
 
 /**
  * Where a stream's frames go: the route adapts the HTTP response to it, so the
@@ -27,7 +27,7 @@ export interface LiveOptions {
   maxStreams: number;
   /** Unread bytes a stream may hold before it is dropped to a snapshot. */
   bufferBytes?: number;
-  /** The least time between two recounts of one event on this instance. */
+  /** The least time between two `occupancy` messages (and two recounts) of one event on this instance. */
   recountMs?: number;
   /** Scans and rate increments are sent in batches this often (one frame for many scans). */
   flushMs?: number;
@@ -45,6 +45,12 @@ const RING = 2_000;
 const SCANS_PER_FLUSH = 200;
 const RATE_WINDOW_MS = 120 * 60_000;
 const MINUTE = 60_000;
+/**
+ * A full recount tells which scans its snapshot holds among those recorded this long before it: a scan whose
+ * message reaches the stream during the recount is added to it unless it is one of them. So a scan's message
+ * must arrive within this of its recording (online scans: their request's time).
+ */
+const RECENT_MS = 10_000;
 
 interface Entry { seq: number; frame: string; named: string | null }
 
@@ -83,6 +89,20 @@ interface Channel {
   lastRecountAt: number;
   lastRecountMs: number;
   lastOccupancy: string | null;
+  /**
+   * The counts, kept from the online scans' changes (no query per scan); null until the first full recount,
+   * and after a correction arrived while no stream watched.
+   */
+  counts: LiveCounts | null;
+  /** Scans with their changes that arrived while a full recount was being read: added to its result unless it holds them. */
+  held: Array<{ scan: LiveScan; change: ScanCountChange }> | null;
+  /** Something other than an online scan changed admissions of record (a correction, a sync): the next recount reads everything. */
+  needFull: boolean;
+  /** A heartbeat changed the pending band: the next recount reads it. */
+  needPending: boolean;
+  pending: { pending: number; devices: number } | null;
+  /** The recount being run, for a snapshot that needs its counts. */
+  counting: Promise<void> | null;
   lingerTimer: NodeJS.Timeout | null;
   /**
    * The snapshot being read for this event, shared by every stream that asks meanwhile: 50 dashboards
@@ -113,6 +133,7 @@ export class LiveService {
   private seq = 0;
   private nextStreamId = 1;
   private open = 0;
+  private fullReads = 0;
   private closed = false;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -142,6 +163,11 @@ export class LiveService {
   /** Streams open on this instance. */
   get size(): number {
     return this.open;
+  }
+
+  /** Full recounts read by this instance (every other occupancy message is added up from the scans). */
+  get fullRecounts(): number {
+    return this.fullReads;
   }
 
   /**
@@ -193,6 +219,8 @@ export class LiveService {
       stream.starting = false;
       stream.queue = null;
       for (const e of ch.ring) if (e.seq > resumeFrom) this.write(stream, e);
+      // A correction came while nobody watched: the counts are read again and sent.
+      if (ch.counts === null) this.scheduleRecount(ch);
     } else {
       void this.snapshot(ctx, stream);
     }
@@ -224,7 +252,7 @@ export class LiveService {
       stream.sink.write(snap.occupancy);
       stream.sink.write(snap.rate);
       // A stream that joined a snapshot already being read queued only what came after it joined; what came
-      // between the snapshot's start and the join is in the counts it reads (occupancy is a full recount).
+      // between the snapshot's start and the join is in the counts it reads (the event's counts when it is ready).
       const queued = stream.queue ?? [];
       stream.queue = null;
       stream.starting = false;
@@ -243,7 +271,7 @@ export class LiveService {
     const last = ch.lastSnapshot;
     if (last && last.frames.asOf === ch.lastSeq && now - last.at < this.recountMs) return Promise.resolve(last.frames);
     const asOf = ch.lastSeq;
-    const reading = Promise.all([this.occupancy(ctx), rateSince(this.db, ctx.event.id, now - RATE_WINDOW_MS)]).then(([occupancy, rate]) => {
+    const reading = Promise.all([this.currentOccupancy(ctx, ch), rateSince(this.db, ctx.event.id, now - RATE_WINDOW_MS)]).then(([occupancy, rate]) => {
       const id = `${this.instance}.${asOf}`;
       const gates = [...ctx.gates.values()].map((g) => ({ gate_id: g.id, name: g.name }));
       const buckets = new Map<string, { minute: number; gate_id: string | null; entries: number; exits: number }>();
@@ -305,7 +333,8 @@ export class LiveService {
     if (!ch) {
       ch = {
         eventId, organisationId, streams: new Set(), ring: [], lastSeq: this.seq, startSeq: this.seq, evictedSeq: 0, pendingScans: [], droppedScans: 0, rate: new Map(),
-        flushTimer: null, recountTimer: null, recounting: false, dirty: false, lastRecountAt: 0, lastRecountMs: 0, lastOccupancy: null, lingerTimer: null, snapshotting: null, lastSnapshot: null,
+        flushTimer: null, recountTimer: null, recounting: false, dirty: false, lastRecountAt: 0, lastRecountMs: 0, lastOccupancy: null,
+        counts: null, held: null, needFull: false, needPending: false, pending: null, counting: null, lingerTimer: null, snapshotting: null, lastSnapshot: null,
       };
       this.channels.set(eventId, ch);
     }
@@ -344,6 +373,11 @@ export class LiveService {
     switch (m.type) {
       case 'scans_recorded':
         for (const sc of m.scans) {
+          if (!sc.counts) ch.needFull = true;
+          else {
+            if (ch.counts) applyScan(ch.counts, sc, sc.counts);
+            if (ch.held) ch.held.push({ scan: sc, change: sc.counts });
+          }
           if (ch.pendingScans.length < SCANS_PER_FLUSH) ch.pendingScans.push(sc);
           else ch.droppedScans++;
           if (sc.verdict === 'valid') {
@@ -358,21 +392,24 @@ export class LiveService {
         this.scheduleFlush(ch);
         this.scheduleRecount(ch);
         break;
-      // event_changed: zones and their capacities changed (set-up during the event).
+      // Corrections of admissions of record (conflict resolution, cancellation, quarantine, a sync's replay) and
+      // set-up changes: a full recount. An online scan's `ticket_changed` and `occupancy` are in its
+      // `scans_recorded`; every other sender of `ticket_changed` also sends one of these.
       case 'occupancy_changed':
       case 'event_changed':
-      case 'occupancy':
       case 'tickets_changed':
-      case 'ticket_changed':
+        ch.needFull = true;
         this.scheduleRecount(ch);
         break;
       case 'device_health_changed':
         this.broadcast(ch, 'device', { device_id: m.deviceId });
-        // Heartbeats carry the pending scans the occupancy's band is made of.
+        // Heartbeats carry the pending scans the occupancy's band is made of: that alone is read again.
+        ch.needPending = true;
         this.scheduleRecount(ch);
         break;
       case 'conflicts_changed':
         this.broadcast(ch, 'conflict', { conflict_ids: m.conflictIds, state: m.state });
+        ch.needFull = true;
         this.scheduleRecount(ch);
         break;
       case 'alert_changed':
@@ -453,61 +490,114 @@ export class LiveService {
     ch.recountTimer.unref();
   }
 
-  private async recount(ch: Channel): Promise<void> {
-    if (ch.streams.size === 0) return;
+  private recount(ch: Channel, forSnapshot = false): Promise<void> {
+    if (ch.counting) return ch.counting;
+    const counting = this.count(ch, forSnapshot).finally(() => { ch.counting = null; });
+    ch.counting = counting;
+    return counting;
+  }
+
+  /**
+   * Sends the event's occupancy if it changed: from the counts in memory, after reading what is stale — the
+   * pending band after a heartbeat, everything after a correction or when there are no counts yet (one
+   * statement, see liveCounts). For a snapshot, nothing is sent: the snapshot carries the counts, and a message
+   * would only make the next dashboard's snapshot older than the stream (read again instead of shared).
+   */
+  private async count(ch: Channel, forSnapshot: boolean): Promise<void> {
+    if (ch.streams.size === 0) {
+      // Nobody to send to: a correction cannot be added up, so the counts are dropped and read on the next stream.
+      if (ch.needFull) {
+        ch.counts = null;
+        ch.needFull = false;
+      }
+      return;
+    }
     ch.recounting = true;
     ch.dirty = false;
+    const full = ch.needFull || ch.counts === null;
+    const pendingToo = full || ch.needPending || ch.pending === null;
+    ch.needFull = false;
+    ch.needPending = false;
+    // Before the first await: every scan message from here on may or may not be in the recount's snapshot.
+    if (full) {
+      ch.held = [];
+      this.fullReads++;
+    }
     const started = this.now();
     try {
       const ctx = await this.events.get(ch.organisationId, ch.eventId);
-      const occupancy = await this.occupancy(ctx);
-      // `at` aside, an unchanged count is not sent again.
-      const text = JSON.stringify({ ...occupancy, at: 0 });
-      if (text !== ch.lastOccupancy) {
-        ch.lastOccupancy = text;
-        this.broadcast(ch, 'occupancy', occupancy);
+      const [rows, pending] = await Promise.all([
+        full ? liveCounts(this.db, ch.eventId, RECENT_MS) : null,
+        pendingToo ? pendingFromHeartbeats(this.db, ch.eventId) : null,
+      ]);
+      if (rows) {
+        const counts = countsFromRows(rows);
+        for (const h of ch.held ?? []) if (!rows.recent.has(h.scan.scanId)) applyScan(counts, h.scan, h.change);
+        ch.counts = counts;
+      }
+      if (pending) ch.pending = pending;
+      const occupancy = this.occupancyOf(ctx, ch);
+      // Streams already past their snapshot hear of the change by the next recount, from memory.
+      if (forSnapshot) {
+        if ([...ch.streams].some((s) => !s.starting)) ch.dirty = true;
+      } else if (occupancy) {
+        // `at` aside, an unchanged count is not sent again.
+        const text = JSON.stringify({ ...occupancy, at: 0 });
+        if (text !== ch.lastOccupancy) {
+          ch.lastOccupancy = text;
+          this.broadcast(ch, 'occupancy', occupancy);
+        }
       }
     } catch (err) {
+      // Read again next time (the counts in memory go on moving meanwhile).
+      if (full) ch.needFull = true;
+      if (pendingToo) ch.needPending = true;
+      ch.dirty = true;
       this.opts.log.warn({ err }, 'live stream: occupancy recount failed');
     } finally {
+      if (full) ch.held = null;
       ch.recounting = false;
       ch.lastRecountAt = this.now();
-      ch.lastRecountMs = ch.lastRecountAt - started;
+      // Only reads are worth spacing out: sending from memory costs no query.
+      ch.lastRecountMs = full || pendingToo ? ch.lastRecountAt - started : 0;
       if (ch.dirty) this.scheduleRecount(ch);
     }
   }
 
-  /** Occupancy from the admissions of record (tickets' state), zone entries and exits, refusals by reason, and the pending band. */
-  async occupancy(ctx: EventContext): Promise<LiveOccupancy> {
-    const [occ, cells, pending] = await Promise.all([
-      computeOccupancy(this.db, ctx, this.now()), liveScanCells(this.db, ctx.event.id), pendingFromHeartbeats(this.db, ctx.event.id),
-    ]);
-    const entries = new Map<string, number>();
-    const exits = new Map<string, number>();
-    const denied: Record<string, number> = {};
-    let deniedTotal = 0;
-    for (const c of cells) {
-      if (!c.counted) {
-        const reason = c.reason ?? 'unknown';
-        denied[reason] = (denied[reason] ?? 0) + c.n;
-        deniedTotal += c.n;
-        continue;
-      }
-      const into = c.direction === 'entry' ? entries : exits;
-      for (const z of zonesFor(ctx, c.gateId, c.typeId)) into.set(z, (into.get(z) ?? 0) + c.n);
-    }
-    const capacities = occ.zones.map((z) => z.capacity).filter((c): c is number => c !== null);
+  /** The occupancy message from the counts in memory, or null before they were first read. */
+  private occupancyOf(ctx: EventContext, ch: Channel): LiveOccupancy | null {
+    if (!ch.counts || !ch.pending) return null;
+    const counted = countedOccupancy(ctx, ch.counts);
+    const capacities = counted.zones.map((z) => z.capacity).filter((c): c is number => c !== null);
     return {
-      inside: occ.inside,
-      admitted: occ.admitted,
+      inside: counted.inside,
+      admitted: counted.admitted,
       capacity: capacities.length > 0 ? capacities.reduce((a, b) => a + b, 0) : null,
-      zones: occ.zones.map((z) => ({ zone_id: z.id, name: z.name, inside: z.inside, capacity: z.capacity, entries: entries.get(z.id) ?? 0, exits: exits.get(z.id) ?? 0 })),
-      pending_max: pending.pending,
-      pending_devices: pending.devices,
-      denied,
-      denied_total: deniedTotal,
+      zones: counted.zones,
+      pending_max: ch.pending.pending,
+      pending_devices: ch.pending.devices,
+      denied: counted.denied,
+      denied_total: counted.denied_total,
       at: this.now(),
     };
+  }
+
+  /** A snapshot's occupancy: from memory when the counts are current, else after the recount that reads them. */
+  private async currentOccupancy(ctx: EventContext, ch: Channel): Promise<LiveOccupancy> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (!ch.needFull && !ch.needPending) {
+        const ready = this.occupancyOf(ctx, ch);
+        if (ready) return ready;
+      }
+      if (ch.recountTimer) {
+        clearTimeout(ch.recountTimer);
+        ch.recountTimer = null;
+      }
+      await this.recount(ch, true);
+    }
+    const last = this.occupancyOf(ctx, ch);
+    if (!last) throw new Error('live stream: the counts could not be read');
+    return last;
   }
 
   private ping(): void {

@@ -16,7 +16,8 @@ import { flagDevice } from '../store/device-logs.ts';
 import { flagOverCapacity, insideCells, lockZones } from '../store/zone-capacity.ts';
 import { zonesFor } from './occupancy-service.ts';
 import type { TicketRecord } from '../store/tickets.ts';
-import type { Bus } from './bus.ts';
+import type { Bus, ScanCountChange } from './bus.ts';
+import { scanCountChange } from './live-counts.ts';
 import type { EventContext, GateContext, TypeContext } from './event-context.ts';
 import type { EventContexts } from './event-context.ts';
 import type { TicketCache } from './ticket-cache.ts';
@@ -113,7 +114,7 @@ export class ScanService {
       const stored = await recordUnmatchedScan(this.db, { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
       if (stored === 'session_ended') return this.ended(base.sessionId!);
       if (stored === 'replay') return this.replayed(ctx, base, digest, findsTickets);
-      this.publishScan({ ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
+      this.publishScan({ ...base, ticketId: null, codeDigest: digest, result, reason, admits: false }, scanCountChange(null, false, null, null));
       return this.answer(ctx, { result, reason, admits: false }, direction, null, null, base.scanId, now);
     };
 
@@ -160,13 +161,14 @@ export class ScanService {
         this.tickets.update(ctx.event.id, digest, ticket);
         continue;
       }
+      const before = ticket;
       if (next) {
-        const before = ticket;
         ticket = { ...ticket, state: next, version: write.version };
         this.tickets.update(ctx.event.id, digest, ticket);
         this.publishAdmission(ctx, before, ticket, gate, direction, now);
       }
-      this.publishScan(input);
+      // Decided on the ticket's current version (the write's guard): the change is exact, so dashboards add it up.
+      this.publishScan(input, scanCountChange(ticket.typeId, input.admits, before.state, ticket.state));
       return this.answer(ctx, verdict, direction, ticket, type, base.scanId, now, overCapacity);
     }
     throw new DomainError('UNAVAILABLE', 'The ticket is changing too fast; scan again');
@@ -244,11 +246,11 @@ export class ScanService {
   }
 
   /** For the organisers' live dashboards on every instance: what was just recorded, from memory (no query on the scan path). */
-  private publishScan(s: ScanRecordInput): void {
+  private publishScan(s: ScanRecordInput, counts: ScanCountChange): void {
     this.bus.publish({
       type: 'scans_recorded', eventId: s.eventId, scans: [{
         scanId: s.scanId, at: s.scannedAt, receivedAt: s.scannedAt, gateId: s.gateId, deviceId: s.deviceId, staffId: null,
-        direction: s.direction, verdict: s.result, reason: s.reason, offline: false, ticketId: s.ticketId,
+        direction: s.direction, verdict: s.result, reason: s.reason, offline: false, ticketId: s.ticketId, counts,
       }],
     });
   }

@@ -4,19 +4,47 @@ import type { Sql } from '../db/database.ts';
 /** Admissions of record and refusals, grouped small enough to derive zones in the service (live dashboard). */
 export interface LiveScanCell { gateId: string | null; typeId: string | null; direction: Direction; counted: boolean; reason: string | null; n: number }
 
+export interface LiveInsideCell { gateId: string | null; typeId: string | null; n: number }
+
+/** A full recount of the live counts, and the scans recorded in its last `recentMs` (see liveCounts). */
+export interface LiveCountRows {
+  cells: LiveScanCell[];
+  inside: LiveInsideCell[];
+  admitted: number;
+  /** Ids of the scans recorded (received_at) in the recount's last `recentMs`, as its snapshot sees them. */
+  recent: Set<string>;
+}
+
 /**
- * One statement per recount, whatever the number of dashboards: admissions of
- * record (admits, record_status 'admitted') per gate, ticket type and direction
- * (entries and exits per zone), and refusals per reason (the denied totals).
+ * The live stream's full recount, in one statement so that it is one snapshot: admissions of record (admits,
+ * record_status 'admitted') per gate, ticket type and direction (entries and exits per zone), refusals per
+ * reason, people inside by their last entry's gate and type, tickets admitted — and the ids of the scans
+ * recorded shortly before, so the stream can tell which of the scan messages that reached it during the recount
+ * the counts already hold (those recorded after its snapshot are added to it).
  */
-export async function liveScanCells(sql: Sql, eventId: string): Promise<LiveScanCell[]> {
-  const rows = await sql.query<{ gate_id: string | null; type_id: string | null; direction: Direction; counted: boolean; reason: string | null; n: number }>(
-    `SELECT s.gate_id, t.ticket_type_id AS type_id, s.direction, (s.admits AND s.record_status = 'admitted') AS counted,
-            CASE WHEN s.admits THEN NULL ELSE s.reason END AS reason, count(*)::int AS n
+export async function liveCounts(sql: Sql, eventId: string, recentMs: number): Promise<LiveCountRows> {
+  const rows = await sql.query<{ kind: 'cell' | 'inside' | 'admitted' | 'recent'; gate_id: string | null; type_id: string | null; direction: Direction | null; counted: boolean | null; label: string | null; n: number }>(
+    `SELECT 'cell' AS kind, s.gate_id::text, t.ticket_type_id::text AS type_id, s.direction, (s.admits AND s.record_status = 'admitted') AS counted,
+            CASE WHEN s.admits THEN NULL ELSE s.reason END AS label, count(*)::int AS n
      FROM scans s LEFT JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
      WHERE s.event_id = $1 AND (NOT s.admits OR s.record_status = 'admitted')
-     GROUP BY 1, 2, 3, 4, 5`, [eventId], { name: 'live_scan_cells' });
-  return rows.map((r) => ({ gateId: r.gate_id, typeId: r.type_id, direction: r.direction, counted: r.counted, reason: r.reason, n: r.n }));
+     GROUP BY 2, 3, 4, 5, 6
+     UNION ALL
+     SELECT 'inside', last_gate_id::text, ticket_type_id::text, NULL, NULL, NULL, count(*)::int FROM tickets
+     WHERE event_id = $1 AND last_direction = 'entry' GROUP BY 2, 3
+     UNION ALL
+     SELECT 'admitted', NULL, NULL, NULL, NULL, NULL, count(*)::int FROM tickets WHERE event_id = $1 AND first_at IS NOT NULL
+     UNION ALL
+     SELECT 'recent', NULL, NULL, NULL, NULL, id::text, 0 FROM scans WHERE event_id = $1 AND received_at >= now() - make_interval(secs => $2::float8 / 1000)`,
+    [eventId, recentMs], { name: 'live_counts' });
+  const out: LiveCountRows = { cells: [], inside: [], admitted: 0, recent: new Set() };
+  for (const r of rows) {
+    if (r.kind === 'cell') out.cells.push({ gateId: r.gate_id, typeId: r.type_id, direction: r.direction!, counted: r.counted!, reason: r.label, n: r.n });
+    else if (r.kind === 'inside') out.inside.push({ gateId: r.gate_id, typeId: r.type_id, n: r.n });
+    else if (r.kind === 'admitted') out.admitted = r.n;
+    else if (r.label !== null) out.recent.add(r.label);
+  }
+  return out;
 }
 
 /** What the devices' latest heartbeats say they still hold: the most the counts may rise by, and how many devices hold it. */
