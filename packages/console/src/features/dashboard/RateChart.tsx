@@ -17,7 +17,9 @@ export function RateChart({ rate, gates, timezone, now }: Props): ReactNode {
 
   const table = useMemo(() => {
     const shown = gates.filter((g) => [...rate.values()].some((b) => b.gate_id === g.gate_id));
-    const end = Math.floor(now / MINUTE) * MINUTE;
+    // The clock ticks every 30 s; a scan in a minute that began since then still gets its row and point at once.
+    let end = Math.floor(now / MINUTE) * MINUTE;
+    for (const b of rate.values()) if (b.minute > end) end = b.minute;
     const minutes: number[] = [];
     for (let m = end - 119 * MINUTE; m <= end; m += MINUTE) minutes.push(m);
     const cell = (m: number, gate: string, key: 'entries' | 'exits'): number => rate.get(`${m}|${gate}`)?.[key] ?? 0;
