@@ -56,7 +56,7 @@ const SCAN_COPY_COLUMNS = [
  * Inserts the batch's scans, all new: the caller holds the device log's lock,
  * under which no seq above the log's last_seq is stored, and has read back
  * every seq of the batch at or below it. A concurrent online request of the
- * same physical scan can still violate scans_physical_scan: the transaction
+ * same physical scan can still violate scans_pkey (its id is the scan_id): the transaction
  * then fails and the upload is retried. One COPY (see copy-text.ts: a quarter
  * less PostgreSQL CPU per row than an INSERT of unnested arrays); what is the
  * same for the whole upload is encoded once. Returns the stored seqs (unsequenced rows have none).
@@ -175,18 +175,18 @@ export async function unsequencedScansAt(sql: Sql, eventId: string, devicePk: st
   return new Map(rows.map((r) => [`${r.ticket_id}|${Math.round(r.at)}`, { recordStatus: r.record_status }]));
 }
 
-/** The scan holding a scan_id at an event (`coalesce(client_scan_id, id)`, unique per event: scans_physical_scan). */
+/** The scan holding a scan_id at an event: the row whose id it is (a physical scan's id is its row's: migration 023). */
 export interface ScanIdHolder {
   /** The holding row's id. */
   id: string; devicePk: string; online: boolean; seq: number | null; digestHex: string | null; recordStatus: string;
 }
 
-/** The scans holding these scan_ids, from any device, online or offline: one index lookup (scans_physical_scan). */
+/** The scans holding these scan_ids, from any device, online or offline: one primary-key lookup. */
 export async function scansByScanId(sql: Sql, eventId: string, scanIds: string[]): Promise<Map<string, ScanIdHolder>> {
   if (scanIds.length === 0) return new Map();
   const rows = await sql.query<{ key: string; id: string; device_pk: string; source: string; seq: number | null; digest: string | null; record_status: string }>(
-    `SELECT coalesce(client_scan_id, id) AS key, id, device_pk, source, seq::float8 AS seq, encode(code_digest, 'hex') AS digest, record_status
-     FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = ANY($2::uuid[])`, [eventId, scanIds], { name: 'sync_scan_id_holders' });
+    `SELECT id AS key, id, device_pk, source, seq::float8 AS seq, encode(code_digest, 'hex') AS digest, record_status
+     FROM scans WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, scanIds], { name: 'sync_scan_id_holders' });
   return new Map(rows.map((r) => [r.key, {
     id: r.id, devicePk: r.device_pk, online: r.source === 'online', seq: r.seq, digestHex: r.digest, recordStatus: r.record_status,
   }]));
