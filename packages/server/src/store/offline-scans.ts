@@ -1,7 +1,7 @@
 import type { Direction, VerdictReason } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { COPY_NULL, copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
-import { numberArray, textArray } from './pg-arrays.ts';
+import { booleanArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 
 /** scans, as the offline paths write and read them (sync, import, seed-000 reconcile). Every statement handles a whole batch: none runs once per scan. */
@@ -155,8 +155,9 @@ export async function insertLegacyScans(tx: Sql, ctx: { eventId: string; deviceP
      FROM unnest($5::uuid[], $6::uuid[], $7::float8[], $8::boolean[], $9::text[], $10::text[]) AS u(id, ticket_id, at, admits, local_result, reason)
      ON CONFLICT (event_id, device_pk, ticket_id, scanned_at) WHERE seq IS NULL AND source = 'offline' DO NOTHING
      RETURNING ticket_id, (extract(epoch FROM scanned_at) * 1000)::float8 AS at`,
-    [ctx.eventId, ctx.devicePk, ctx.deviceId, new Date(ctx.receivedAt), rows.map((r) => r.id), rows.map((r) => r.ticketId),
-      rows.map((r) => r.scannedAt), rows.map((r) => r.admits), rows.map((r) => r.localResult), rows.map((r) => r.reason)]);
+    [ctx.eventId, ctx.devicePk, ctx.deviceId, new Date(ctx.receivedAt), textArray(rows.map((r) => r.id)), textArray(rows.map((r) => r.ticketId)),
+      numberArray(rows.map((r) => r.scannedAt)), booleanArray(rows.map((r) => r.admits)), textArray(rows.map((r) => r.localResult)),
+      textArray(rows.map((r) => r.reason))]);
   return new Set(inserted.map((r) => `${r.ticket_id}|${Math.round(r.at)}`));
 }
 
