@@ -131,7 +131,7 @@ const CFG = QUICK
     floor: { connections: 20 },
     baseline: { connections: 20, deadlineMs: 90_000 },
     reconcile: { tickets: 100_000, devices: 50, perDevice: 2_000, batch: 500 },
-    watchdogMs: 12 * 60_000,
+    watchdogMs: 16 * 60_000,
   };
 
 if (overlapOverride !== null) CFG.overlap = overlapOverride;
