@@ -30,6 +30,11 @@
  *    (the whole-run table statistics include them; the baseline uses its own tables).
  * 5b. The server's irreducible work per scan (bench/lib/server-work.ts: hashing, chain, code digest, JSON, no database),
  *    in this process after the floor; with the floor it gives the least CPU any sync needs per scan here.
+ * 6b. Reconcile (bench/lib/reconcile.ts): seed 000's `POST /api/v1/offline/reconcile` on a second event of the same size,
+ *    100,000 scans from the same 50 devices in plain JSON batches of 500 (ticket ids and scan times, no seq or chain: seed
+ *    000 has none), 2% of the tickets scanned by two devices; verified like the sync (every answer, then SQL). Against it,
+ *    seed 000's own per-row loop (bench/lib/seed-reconcile-baseline.ts: SELECT, INSERT and UPDATE per scan, one
+ *    transaction per upload) on the same scans. --skip-reconcile skips both; --skip-baseline skips the loop.
  * 6. Baseline: the seeds' per-row loop (a SELECT, an UPDATE and an INSERT per scan, one transaction per upload)
  *    on seed-shaped tables in the same database, directly with `pg`, on the same 100,000 scans.
  * 7. CPU per process group (server, postgres, load generator) during the sync, the floor and the baseline, and what
@@ -40,7 +45,7 @@
  * --profile: CPU-profiles the server during the gzip manifest runs and the sync (files in
  *   bench/results/profile-offline-<timestamp>/); the profiler costs throughput, so do not compare the figures.
  * --raw-uploads: send the upload bodies as plain JSON instead of gzip.
- * --skip-pgbench, --skip-floor, --skip-baseline: skip those parts. --wait-quiet: wait (up to 3 min) for an idle machine.
+ * --skip-pgbench, --skip-floor, --skip-baseline, --skip-reconcile: skip those parts. --wait-quiet: wait (up to 3 min) for an idle machine.
  * --overlap=<fraction>: a diagnostic, the share of tickets scanned by two devices (default 0.02; 0 means no two
  *   uploads share a ticket, so none waits for another's ticket locks).
  * --prime-stats: a diagnostic. Before the ANALYZE, one synthetic scan per ticket is inserted for the event (a fake
@@ -76,12 +81,14 @@ import {
   ADMIN_URL, analyze, appliedMigrations, checkpoint, createScratchDatabase, indexStats, serverSettings, serverVersion, tableStats, withClient, writeCounters,
 } from './lib/postgres.ts';
 import { fmtInt, markdownTable, pass, RESULTS_DIR, saveJson, timestamp } from './lib/report.ts';
+import { buildReconcileUploads, checkReconcileDatabase, checkReconcileReplies, reconcileAll, type ReconcileCheck, type ReconcileDbCheck } from './lib/reconcile.ts';
 import { createSeedTables, runSeedBaseline, type SeedBaselineResult } from './lib/seed-baseline.ts';
+import { createSeed0Tables, runSeed0Baseline, type Seed0BaselineResult } from './lib/seed-reconcile-baseline.ts';
 import { measureServerWork } from './lib/server-work.ts';
 import { prepareSyncFloor, runSyncFloor, type SyncFloorResult } from './lib/sync-floor.ts';
 import { spawnServer, type ServerProcess } from './lib/spawn-server.ts';
 
-const OPTIONS = ['--quick', '--profile', '--skip-pgbench', '--skip-floor', '--skip-baseline', '--raw-uploads', '--wait-quiet', '--prime-stats'];
+const OPTIONS = ['--quick', '--profile', '--skip-pgbench', '--skip-floor', '--skip-baseline', '--skip-reconcile', '--raw-uploads', '--wait-quiet', '--prime-stats'];
 const args = new Set(process.argv.slice(2));
 let overlapOverride: number | null = null;
 let instances = 1;
@@ -113,7 +120,8 @@ const CFG = QUICK
     warmup: { tickets: 2_000, devices: 4, perDevice: 500, batch: 250 },
     floor: { connections: 20 },
     baseline: { connections: 20, deadlineMs: 30_000 },
-    watchdogMs: 3 * 60_000,
+    reconcile: { tickets: 20_000, devices: 10, perDevice: 2_000, batch: 500 },
+    watchdogMs: 6 * 60_000,
   }
   : {
     pgbench: { scale: 10, durationS: 20, runs: [{ clients: 8, threads: 2 }, { clients: 32, threads: 2 }] },
@@ -122,7 +130,8 @@ const CFG = QUICK
     warmup: { tickets: 2_000, devices: 4, perDevice: 500, batch: 250 },
     floor: { connections: 20 },
     baseline: { connections: 20, deadlineMs: 90_000 },
-    watchdogMs: 6 * 60_000,
+    reconcile: { tickets: 100_000, devices: 50, perDevice: 2_000, batch: 500 },
+    watchdogMs: 16 * 60_000,
   };
 
 if (overlapOverride !== null) CFG.overlap = overlapOverride;
@@ -134,6 +143,9 @@ const TARGETS = {
   syncWallMs: 2_000,
   syncScansPerS: 50_000,
   baselineRatio: 10,
+  /** Issue #15: the sync at ≥ 0.6 × the database floor, the reconcile at ≥ 5 × seed 000's loop, both measured in the same run. */
+  floorRatio: 0.6,
+  reconcileRatio: 5,
 };
 
 const control = createRunControl({ watchdogMs: CFG.watchdogMs });
@@ -330,6 +342,73 @@ async function warmUp(api: Api, pool: Pool, server: ServerProcess, devicePrefix 
   return { ms: performance.now() - s, uploads: replies.length };
 }
 
+// ---- reconcile (seed 000's endpoint) ---------------------------------------------------------------------------
+interface ReconcilePhase {
+  scans: number; uploads: number; wallMs: number; scansPerS: number; uploadLatencyMs: LatencySummary; buildMs: number; bodyBytes: number;
+  cpu: CpuUsage; replies: ReconcileCheck; database: ReconcileDbCheck; verified: boolean;
+  loop: (Seed0BaselineResult & { cpu: CpuUsage; loadMs: number }) | null; ratio: number | null;
+}
+
+/**
+ * Seed 000's reconcile on a fresh event of its own (the sync's event has its tickets admitted already): the same devices
+ * (registered for every event of the organisation), all at once, then seed 000's per-row loop on the same scans.
+ */
+async function reconcilePhase(api: Api, pool: Pool, server: ServerProcess, db: { url: string; name: string }, devices: KeyedDevice[], serverGroup: ReturnType<typeof pidGroup>, withLoop: boolean): Promise<ReconcilePhase> {
+  const R = CFG.reconcile;
+  const event = await createBenchEvent(api, server.adminToken, CFG.gates);
+  const { tickets } = await bulkCreateTicketsWithIds(api, server.adminToken, event, R.tickets, CFG.perCall);
+  const plan = planOfflineScans({
+    tickets: R.tickets, devices: R.devices, perDevice: R.perDevice, overlap: CFG.overlap, windowStart: Date.now() - CFG.windowMs - 5 * 60_000, windowMs: CFG.windowMs, seed: 20_261_207,
+  });
+  const users = devices.slice(0, R.devices);
+  const built = buildReconcileUploads({ devices: users, plan, tickets, batch: R.batch });
+  const uploads = built.perDevice.flat().length;
+  await analyze(db.url);
+  await checkpoint();
+  await waitQuiet({ maxMs: QUICK ? 8_000 : 30_000, sampleMs: 500, consecutive: 1 });
+  log(`reconcile: ${users.length} devices send ${fmtInt(plan.totalScans)} scans to /api/v1/offline/reconcile at once, ${uploads / users.length} batches of ${R.batch} each (plain JSON, ${fmtBytes(built.bytes)})`);
+  const cpu = measureCpu({ server: serverGroup, postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid) });
+  const run = await reconcileAll(pool, users, built.perDevice);
+  const usage = cpu.stop();
+  const latency = new LatencyRecorder();
+  for (const r of run.replies) latency.record(r.ms);
+  const scansPerS = plan.totalScans / (run.wallMs / 1000);
+  const replies = checkReconcileReplies(run.replies, uploads);
+  const database = await checkReconcileDatabase(db.url, event.eventId, new Set(plan.doubled.map((i) => tickets[i]!.id)));
+  const verified = replies.ok200 === uploads && replies.mismatches === 0 && replies.reconciled === plan.totalScans
+    && database.offlineScans === plan.totalScans
+    && database.admitted === plan.totalScans - plan.doubled.length && database.conflictScans === plan.doubled.length
+    && database.openConflicts === plan.doubled.length && database.conflictTicketsMatchPlan && database.ticketsWithEntries === plan.totalScans - plan.doubled.length;
+  log(`reconcile: ${run.replies.length} uploads answered in ${fmtS(run.wallMs)} = ${fmtInt(scansPerS)} scans/s; per upload p50 ${fmtMs(latency.summary().p50)} ms; ${describeCpu(usage)}`);
+  // A scan that wins when it arrives and loses to an earlier one uploaded later is answered SUCCESS without `conflict`: only SQL has the final count.
+  log(`reconcile verification: ${replies.ok200}/${uploads} replies 200, ${fmtInt(replies.reconciled)} reconciled, ${replies.conflictsAnswered} answered as conflicts at upload time; SQL ${fmtInt(database.offlineScans)} scans `
+    + `(${fmtInt(database.admitted)} admitted, ${fmtInt(database.conflictScans)} conflict), ${database.openConflicts} open conflicts (on the doubled tickets: ${database.conflictTicketsMatchPlan}) → ${verified ? 'ALL CORRECT' : `MISMATCH ${replies.failures.join(' | ')}`}`);
+  let loop: ReconcilePhase['loop'] = null;
+  if (withLoop) {
+    const { loadMs } = await createSeed0Tables(db.url, tickets.map((t) => t.id));
+    await checkpoint();
+    await waitQuiet({ maxMs: QUICK ? 5_000 : 30_000, sampleMs: 500, consecutive: 1 });
+    log(`seed 000's per-row reconcile loop, ${CFG.baseline.connections} connections, the same ${fmtInt(plan.totalScans)} scans; tables loaded in ${Math.round(loadMs)} ms`);
+    const lcpu = measureCpu({ postgres: postgresGroupFor(db.name), loadgen: pidGroup(process.pid), server: serverGroup });
+    let loopCpu: CpuUsage | null = null;
+    const r = await runSeed0Baseline(db.url, {
+      connections: CFG.baseline.connections, deadlineMs: CFG.baseline.deadlineMs, beforeClose: () => { loopCpu = lcpu.stop(); },
+      devices: users.map((d, i) => {
+        const scans = plan.perDevice[i]!.map((p) => ({ ticketId: tickets[p.ticket]!.id, at: p.at }));
+        const batches: Array<typeof scans> = [];
+        for (let k = 0; k < scans.length; k += R.batch) batches.push(scans.slice(k, k + R.batch));
+        return { deviceId: d.deviceId, uploads: batches };
+      }),
+    });
+    loop = { ...r, cpu: loopCpu ?? lcpu.stop(), loadMs };
+    log(`seed 000's loop: ${fmtInt(r.scans)} scans in ${r.durationS.toFixed(2)} s = ${fmtInt(r.scansPerS)} scans/s${r.stoppedEarly ? ' (STOPPED at the deadline)' : ''}; ${r.deadlocks} deadlock victims resent; ${describeCpu(loop.cpu)}`);
+  }
+  return {
+    scans: plan.totalScans, uploads, wallMs: Math.round(run.wallMs), scansPerS: Math.round(scansPerS), uploadLatencyMs: latency.summary(), buildMs: Math.round(built.buildMs), bodyBytes: built.bytes,
+    cpu: usage, replies, database, verified, loop, ratio: loop ? scansPerS / loop.scansPerS : null,
+  };
+}
+
 // ---- the run -----------------------------------------------------------------------------------------------------
 async function main(): Promise<void> {
   const startedAt = new Date();
@@ -504,14 +583,16 @@ async function main(): Promise<void> {
   }
   const delta = summarizeManifest(deltaRuns);
 
-  // 4. Sync
+  // 4. Sync. Wait for a quiet machine before the bodies are built: each carries its device's clock (device_time) at build
+  // time, and a wait after it (45 s on a busy machine) plus the burst made them a minute stale, flagged clock_skew.
+  await checkpoint();
+  const quietSync = await waitQuiet({ maxMs: QUICK ? 10_000 : 45_000, sampleMs: 500, consecutive: 1 });
   log(`building ${fmtInt(plan.totalScans)} offline scans into ${CFG.devices * Math.ceil(CFG.perDevice / CFG.batch)} upload bodies (chain, signature, JSON${GZIP_UPLOADS ? ', gzip' : ''})`);
   const built = buildUploads({ eventId: event.eventId, devices, plan, codes: tickets.map((x) => x.code), batchSize: CFG.batch, gzip: GZIP_UPLOADS });
   const uploadCount = built.perDevice.flat().length;
   log(`bodies built in ${Math.round(built.buildMs)} ms (chain + signatures ${Math.round(built.chainMs)} ms, JSON ${Math.round(built.jsonMs)} ms, gzip ${Math.round(built.gzipMs)} ms): `
     + `${fmtBytes(built.rawBytes)} of JSON, ${fmtBytes(built.wireBytes)} on the wire (${fmtBytes(built.wireBytes / uploadCount)} per upload)`);
   await checkpoint();
-  const quietSync = await waitQuiet({ maxMs: QUICK ? 10_000 : 45_000, sampleMs: 500, consecutive: 1 });
   if (quietSync >= 0.3) log(`warning: the machine is ${quietSync.toFixed(2)} cores busy with something else before the sync`);
 
   log(`sync: ${CFG.devices} devices upload at once, ${Math.ceil(CFG.perDevice / CFG.batch)} batches of ${CFG.batch} each, one after the other`);
@@ -639,6 +720,10 @@ async function main(): Promise<void> {
     log(`per-row baseline: ${describeCpu(baseline.cpu)}`);
   }
 
+  // 6b. Seed 000's reconcile and its per-row loop
+  const reconcile = args.has('--skip-reconcile') ? null
+    : await reconcilePhase(api, pool, server, db, devices, serverGroup, !args.has('--skip-baseline'));
+
   await api.close();
   await pool.close().catch(() => undefined);
   for (const p of extraPools) await p.close().catch(() => undefined);
@@ -666,6 +751,9 @@ async function main(): Promise<void> {
     { target: `sync ≥ ${fmtInt(TARGETS.syncScansPerS)} scans/s`, value: `${fmtInt(scansPerS)} scans/s`, ok: scansPerS >= TARGETS.syncScansPerS },
     { target: 'every upload 200, summaries, acked_through and SQL counts as expected', value: verified ? 'yes' : 'no', ok: verified },
     { target: `≥ ${TARGETS.baselineRatio}× the seeds' per-row loop`, value: ratio === null ? 'n/a' : `${ratio.toFixed(1)}×`, ok: ratio === null ? null : ratio >= TARGETS.baselineRatio },
+    { target: `sync ≥ ${TARGETS.floorRatio}× the database floor`, value: floor ? `${(scansPerS / floor.scansPerS).toFixed(2)}×` : 'n/a', ok: floor ? scansPerS / floor.scansPerS >= TARGETS.floorRatio : null },
+    { target: 'reconcile: every answer 200, every scan reconciled, SQL counts as expected', value: reconcile ? (reconcile.verified ? 'yes' : 'no') : 'n/a', ok: reconcile ? reconcile.verified : null },
+    { target: `reconcile ≥ ${TARGETS.reconcileRatio}× seed 000's per-row loop`, value: reconcile?.ratio ? `${reconcile.ratio.toFixed(1)}×` : 'n/a', ok: reconcile?.ratio ? reconcile.ratio >= TARGETS.reconcileRatio : null },
   ];
 
   const rows: Array<Array<string | number>> = [];
@@ -742,6 +830,19 @@ async function main(): Promise<void> {
     rows.push(['sync ÷ per-row loop', `${ratio!.toFixed(1)}×`, `${fmtInt(scansPerS)} vs ${fmtInt(baseline.scansPerS)} scans/s`]);
   }
 
+  if (reconcile) {
+    const rus = (group: string): number => round(((reconcile.cpu.groups[group] ?? 0) * reconcile.cpu.seconds * 1e6) / reconcile.scans, 1);
+    rows.push([`**reconcile (seed 000): ${fmtInt(reconcile.scans)} scans, ${CFG.reconcile.devices} devices in parallel, ${reconcile.uploads} uploads of ${CFG.reconcile.batch}**`, `**${fmtS(reconcile.wallMs)}**`,
+      `**${fmtInt(reconcile.scansPerS)} scans/s**; per upload p50 ${fmtMs(reconcile.uploadLatencyMs.p50)} / p99 ${fmtMs(reconcile.uploadLatencyMs.p99)} ms; ${reconcile.verified ? 'verified' : 'MISMATCH'} `
+      + `(${fmtInt(reconcile.database.admitted)} admitted, ${reconcile.database.openConflicts} open conflicts); CPU per scan server ${rus('server')} / PostgreSQL ${rus('postgres')} / load generator ${rus('loadgen')} µs; `
+      + `${reconcile.cpu.machineBusy.toFixed(2)} of ${reconcile.cpu.cores} cores busy, other ${reconcile.cpu.other.toFixed(2)}${reconcile.cpu.other > 0.15 ? ' (FOREIGN LOAD)' : ''}`]);
+    if (reconcile.loop) {
+      rows.push([`seed 000's per-row reconcile loop (pg, ${reconcile.loop.connections} connections, no HTTP)`, `${fmtInt(reconcile.loop.scansPerS)} scans/s`,
+        `${fmtInt(reconcile.loop.scans)} scans in ${reconcile.loop.durationS.toFixed(2)} s${reconcile.loop.stoppedEarly ? ' (stopped at the deadline)' : ''}; ${reconcile.loop.deadlocks} deadlock victims resent; CPU postgres ${reconcile.loop.cpu.groups.postgres?.toFixed(2)}, loadgen ${reconcile.loop.cpu.groups.loadgen?.toFixed(2)}`]);
+      rows.push(['reconcile ÷ seed 000\'s loop', `${reconcile.ratio!.toFixed(1)}×`, `${fmtInt(reconcile.scansPerS)} vs ${fmtInt(reconcile.loop.scansPerS)} scans/s`]);
+    }
+  }
+
   const finishedAt = new Date();
   const header = [
     `## Offline sync and manifest benchmark${QUICK ? ' (--quick)' : ''}${PROFILE ? ' (server CPU-profiled: figures understated)' : ''}${PRIME_STATS ? ' (--prime-stats diagnostic)' : ''}${overlapOverride !== null ? ` (--overlap=${overlapOverride} diagnostic)` : ''}`,
@@ -775,7 +876,7 @@ async function main(): Promise<void> {
     },
     tables, indexes: scanIndexes,
     floor, floorRatio: floor ? round(scansPerS / floor.scansPerS, 3) : null, cpuBudgetUsPerScan: cpuBudgetUs, serverWork,
-    baseline, ratio,
+    baseline, ratio, reconcile,
     targets,
   });
   log(`results saved to ${file} (total ${control.elapsedS().toFixed(0)} s)`);

@@ -136,7 +136,7 @@ export async function escalateConflict(
        escalated_by_staff = (SELECT es.id FROM event_staff es WHERE es.event_id = $1 AND es.id = $8::uuid), updated_at = $5, tx = pg_current_xact_id()
      FROM scans l
      WHERE c.event_id = $1 AND c.status = 'open' AND l.event_id = c.event_id AND l.id = c.loser_scan_id AND l.device_pk = $2
-       AND (($3::bigint IS NOT NULL AND l.seq = $3::bigint) OR ($4::uuid IS NOT NULL AND coalesce(l.client_scan_id, l.id) = $4::uuid))
+       AND (($3::bigint IS NOT NULL AND l.seq = $3::bigint) OR ($4::uuid IS NOT NULL AND l.id = $4::uuid))
      RETURNING c.id`,
     [eventId, devicePk, scan.seq, scan.scanId, new Date(e.at), e.note, e.deviceId, e.staffId]);
   return rows[0]?.id ?? null;

@@ -1,7 +1,7 @@
 import type { Direction, VerdictReason } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { COPY_NULL, copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
-import { numberArray, textArray } from './pg-arrays.ts';
+import { booleanArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 
 /** scans, as the offline paths write and read them (sync, import, seed-000 reconcile). Every statement handles a whole batch: none runs once per scan. */
@@ -56,7 +56,7 @@ const SCAN_COPY_COLUMNS = [
  * Inserts the batch's scans, all new: the caller holds the device log's lock,
  * under which no seq above the log's last_seq is stored, and has read back
  * every seq of the batch at or below it. A concurrent online request of the
- * same physical scan can still violate scans_physical_scan: the transaction
+ * same physical scan can still violate scans_pkey (its id is the scan_id): the transaction
  * then fails and the upload is retried. One COPY (see copy-text.ts: a quarter
  * less PostgreSQL CPU per row than an INSERT of unnested arrays); what is the
  * same for the whole upload is encoded once. Returns the stored seqs (unsequenced rows have none).
@@ -155,8 +155,9 @@ export async function insertLegacyScans(tx: Sql, ctx: { eventId: string; deviceP
      FROM unnest($5::uuid[], $6::uuid[], $7::float8[], $8::boolean[], $9::text[], $10::text[]) AS u(id, ticket_id, at, admits, local_result, reason)
      ON CONFLICT (event_id, device_pk, ticket_id, scanned_at) WHERE seq IS NULL AND source = 'offline' DO NOTHING
      RETURNING ticket_id, (extract(epoch FROM scanned_at) * 1000)::float8 AS at`,
-    [ctx.eventId, ctx.devicePk, ctx.deviceId, new Date(ctx.receivedAt), rows.map((r) => r.id), rows.map((r) => r.ticketId),
-      rows.map((r) => r.scannedAt), rows.map((r) => r.admits), rows.map((r) => r.localResult), rows.map((r) => r.reason)]);
+    [ctx.eventId, ctx.devicePk, ctx.deviceId, new Date(ctx.receivedAt), textArray(rows.map((r) => r.id)), textArray(rows.map((r) => r.ticketId)),
+      numberArray(rows.map((r) => r.scannedAt)), booleanArray(rows.map((r) => r.admits)), textArray(rows.map((r) => r.localResult)),
+      textArray(rows.map((r) => r.reason))]);
   return new Set(inserted.map((r) => `${r.ticket_id}|${Math.round(r.at)}`));
 }
 
@@ -175,18 +176,18 @@ export async function unsequencedScansAt(sql: Sql, eventId: string, devicePk: st
   return new Map(rows.map((r) => [`${r.ticket_id}|${Math.round(r.at)}`, { recordStatus: r.record_status }]));
 }
 
-/** The scan holding a scan_id at an event (`coalesce(client_scan_id, id)`, unique per event: scans_physical_scan). */
+/** The scan holding a scan_id at an event: the row whose id it is (a physical scan's id is its row's: migration 023). */
 export interface ScanIdHolder {
   /** The holding row's id. */
   id: string; devicePk: string; online: boolean; seq: number | null; digestHex: string | null; recordStatus: string;
 }
 
-/** The scans holding these scan_ids, from any device, online or offline: one index lookup (scans_physical_scan). */
+/** The scans holding these scan_ids, from any device, online or offline: one primary-key lookup. */
 export async function scansByScanId(sql: Sql, eventId: string, scanIds: string[]): Promise<Map<string, ScanIdHolder>> {
   if (scanIds.length === 0) return new Map();
   const rows = await sql.query<{ key: string; id: string; device_pk: string; source: string; seq: number | null; digest: string | null; record_status: string }>(
-    `SELECT coalesce(client_scan_id, id) AS key, id, device_pk, source, seq::float8 AS seq, encode(code_digest, 'hex') AS digest, record_status
-     FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = ANY($2::uuid[])`, [eventId, scanIds], { name: 'sync_scan_id_holders' });
+    `SELECT id AS key, id, device_pk, source, seq::float8 AS seq, encode(code_digest, 'hex') AS digest, record_status
+     FROM scans WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, scanIds], { name: 'sync_scan_id_holders' });
   return new Map(rows.map((r) => [r.key, {
     id: r.id, devicePk: r.device_pk, online: r.source === 'online', seq: r.seq, digestHex: r.digest, recordStatus: r.record_status,
   }]));

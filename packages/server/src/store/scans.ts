@@ -133,7 +133,7 @@ export interface RetriedScan extends StoredScan { devicePk: string; codeDigest: 
 /** The scan with this id — or the offline copy of the physical scan a client identified by it. */
 export async function getScan(sql: Sql, eventId: string, scanId: string): Promise<RetriedScan | null> {
   const [row] = await sql.query<RawScan & { device_pk: string; code_digest: Uint8Array | null }>(
-    `SELECT ${SCAN_COLUMNS}, device_pk, code_digest FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [eventId, scanId]);
+    `SELECT ${SCAN_COLUMNS}, device_pk, code_digest FROM scans WHERE event_id = $1 AND id = $2`, [eventId, scanId]);
   return row ? { ...toScan(row), devicePk: row.device_pk, codeDigest: row.code_digest ? Buffer.from(row.code_digest) : null } : null;
 }
 

@@ -50,7 +50,7 @@ export async function compareAndSetTicketStates(tx: Sql, eventId: string, writes
 export async function lockTicketsById(tx: Sql, eventId: string, ids: string[], lock = true): Promise<TicketRecord[]> {
   if (ids.length === 0) return [];
   const rows = await tx.query<RawTicket>(
-    `SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) ORDER BY t.id ${lock ? 'FOR UPDATE' : ''}`, [eventId, ids]);
+    `SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.id = ANY($2::uuid[]) ORDER BY t.id ${lock ? 'FOR UPDATE' : ''}`, [eventId, textArray(ids)]);
   return rows.map(toTicket);
 }
 
@@ -58,6 +58,6 @@ export async function ticketEvents(sql: Sql, organisationId: string, ticketIds: 
   if (ticketIds.length === 0) return new Map();
   const rows = await sql.query<{ id: string; event_id: string }>(
     `SELECT t.id, t.event_id FROM tickets t JOIN events e ON e.id = t.event_id WHERE t.id = ANY($1::uuid[]) AND e.organisation_id = $2`,
-    [ticketIds, organisationId]);
+    [textArray(ticketIds), organisationId]);
   return new Map(rows.map((r) => [r.id, r.event_id]));
 }

@@ -18,7 +18,7 @@ export function payloadHash(eventId: string, deviceId: string, scan: ChainedScan
 
 /**
  * An unsequenced scan's identity (device, qrcode, scanned_at) as a UUID (version 8: hash-derived), per event: stored
- * as the scan's client_scan_id, where the unique scans_physical_scan makes it one row. The event and device are in it
+ * as the scan's id (and client_scan_id), where the primary key makes it one row. The event and device are in it
  * so that no other device's scan, and no random scan id, can hold it by chance.
  */
 export function unsequencedIdentity(eventId: string, deviceId: string, qrcode: string, scannedAt: number): string {

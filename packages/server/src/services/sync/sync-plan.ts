@@ -26,8 +26,8 @@ export interface PreparedScan {
   /** null: a scan uploaded without a seq (a device registered without a key, seed 001's shape); identified by `identity`. */
   seq: number | null;
   /**
-   * An unsequenced scan's identity, (device, qrcode, scanned_at) as a UUID (see unsequencedIdentity): kept in
-   * client_scan_id, so the unique scans_physical_scan holds one row per identity. null for a scan with a seq.
+   * An unsequenced scan's identity, (device, qrcode, scanned_at) as a UUID (see unsequencedIdentity): the row's id
+   * (and client_scan_id), so the primary key holds one row per identity. null for a scan with a seq.
    */
   identity: string | null;
   scannedAt: number;
@@ -335,13 +335,13 @@ export function planUpload(input: PlanInput): UploadPlan {
       staffId = null;
       flags = [...flags, 'unknown_staff'];
     }
+    // Only a scan_id nobody holds is kept: one id, one physical scan. An unsequenced scan keeps its identity instead
+    // (it carries no scan_id). Either becomes the row's id, so the primary key makes it one row (migration 023).
+    const clientScanId = p.identity ?? (link?.kind === 'claim' ? p.scanId : null);
     const row: OfflineScanRow = {
-      id: newId(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
+      id: clientScanId ?? newId(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
       direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hashHex,
-      chainLinkHex, flags, implausibleTime: p.implausibleTime, recordStatus, staffId,
-      // Only a scan_id nobody holds is kept: one id, one physical scan (scans_physical_scan). An unsequenced scan keeps
-      // its identity there instead (it carries no scan_id), so the same index makes it stored once.
-      clientScanId: p.identity ?? (link?.kind === 'claim' ? p.scanId : null),
+      chainLinkHex, flags, implausibleTime: p.implausibleTime, recordStatus, staffId, clientScanId,
     };
     rows.push(row);
     decided.set(p.index, { row, outcome, ticket, notice });

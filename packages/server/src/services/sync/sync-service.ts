@@ -341,7 +341,7 @@ export class SyncService {
         if (code === PG_DEADLOCK && attempt < DEADLOCK_ATTEMPTS) continue;
         // scans_legacy_offline: a seed-000 reconcile of this device (it takes no device log lock) stored the same
         // ticket at the same instant as an unsequenced scan here, between the read and the insert: the next run reads it.
-        if (code === PG_UNIQUE_VIOLATION && (pgConstraint(err) === 'scans_physical_scan' || pgConstraint(err) === 'scans_legacy_offline')) {
+        if (code === PG_UNIQUE_VIOLATION && (pgConstraint(err) === 'scans_pkey' || pgConstraint(err) === 'scans_legacy_offline')) {
           if (attempt < DEADLOCK_ATTEMPTS) continue;
           throw new DomainError('UNAVAILABLE', 'A scan in this upload is being received online right now; nothing was applied, retry the upload', undefined, { 'retry-after': '1' });
         }
