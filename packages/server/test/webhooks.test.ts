@@ -295,8 +295,7 @@ describeEachBackend('webhooks and email', (backend) => {
     expect((await b.client.post('/api/v1/offline/sync', { ...b.body(1, 1), device_time: clock })).status).toBe(200);
     receiver.received.length = 0;
     smtp.mails.length = 0;
-    // The sync answers without waiting for the outbox: the notification is queued a moment later.
-    await new Promise((r) => setTimeout(r, 200));
+    // Queued in the sync's own transaction: there by the time the device has its answer.
     await run();
     const opened = receiver.received.map((r) => JSON.parse(r.body));
     expect(opened).toMatchObject([{ type: 'conflict.opened', data: { event_id: ev.eventId, conflict_id: expect.any(String) } }]);
@@ -350,7 +349,7 @@ describeEachBackend('webhooks and email', (backend) => {
     smtp.mails.length = 0;
     smtp.reject.on = true;
     try {
-      await server.services.notifier.notify([{
+      await server.services.notifier.notify(tdb.db, [{
         type: 'alert.raised', organisationId, eventId: null, occurredAt: clock,
         data: { event_name: 'Retry Fest', alert: { rule: 'zone_over_capacity', severity: 'critical', subject: { kind: 'zone', name: 'Pit' }, detail: { inside: 101, capacity: 100 } } },
       }]);

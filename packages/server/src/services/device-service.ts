@@ -63,7 +63,7 @@ export class DeviceService {
     private readonly now: () => number = Date.now,
     /** Quarantines a revoked device's admissions from the effective time on. */
     private readonly onRevoke: (devicePk: string, effectiveAt: number) => Promise<unknown> = async () => undefined,
-    /** Webhooks: device.revoked and device.suspended, after the change. */
+    /** Webhooks: device.revoked and device.suspended, queued in the status change's transaction. */
     private readonly notify: Notify = notifyNothing,
   ) {}
 
@@ -133,17 +133,21 @@ export class DeviceService {
       if (parsed === null) throw invalid('/effective_at must be an ISO 8601 date-time');
       at = parsed;
     }
-    const updated = await setDeviceStatus(this.db, organisationId, deviceId, status, reason, at);
-    if (!updated) throw notFound('Device');
+    const updated = await this.db.transaction(async (tx) => {
+      const changed = await setDeviceStatus(tx, organisationId, deviceId, status, reason, at);
+      if (!changed) throw notFound('Device');
+      if (status === 'revoked' || status === 'suspended') {
+        // The outbox, in the status change's transaction. Organisation-wide (a device may serve several events):
+        // webhooks of every event receive it.
+        await this.notify(tx, [{
+          type: status === 'revoked' ? 'device.revoked' : 'device.suspended', organisationId, eventId: null, occurredAt: at,
+          data: { device_id: changed.deviceId, name: changed.name, status, reason, effective_at: new Date(at).toISOString() },
+        }]);
+      }
+      return changed;
+    });
     this.bus.publish({ type: 'device_changed', deviceId });
     if (status === 'revoked') await this.onRevoke(updated.pk, at);
-    if (status === 'revoked' || status === 'suspended') {
-      // Organisation-wide (a device may serve several events): webhooks of every event receive it.
-      await this.notify([{
-        type: status === 'revoked' ? 'device.revoked' : 'device.suspended', organisationId, eventId: null, occurredAt: at,
-        data: { device_id: updated.deviceId, name: updated.name, status, reason, effective_at: new Date(at).toISOString() },
-      }]);
-    }
     return updated;
   }
 
