@@ -142,4 +142,29 @@ describeEachBackend('notifications queued in the transaction of their cause', (b
     expect(quarantined).toMatchObject({ reason: 'device_revoked' });
     expect(await queued('conflict.opened', quarantined!.id)).toBe(1);
   });
+
+  it('a revocation whose quarantine fails is not applied: no device revoked with its admissions still counted', async () => {
+    const d = await registerDevice(server.admin, 'Stolen', { event_ids: [ev.eventId] });
+    const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
+    const log = new TestDevice(server.client(d.token), d.deviceId, ev.eventId);
+    log.scan({ code: t!.code, at: clock - MIN, gateId: ev.gates.main });
+    expect((await log.client.post('/api/v1/offline/sync', { ...log.body(1, 1), device_time: clock })).status).toBe(200);
+    const revoke = () => server.admin.post(`/api/v1/devices/${d.deviceId}/revoke`, { reason: 'stolen', effective_at: new Date(clock - 5 * MIN).toISOString() });
+    await tdb.db.exec(`
+      CREATE FUNCTION test_quarantine_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'quarantine down'; END $$;
+      CREATE TRIGGER test_quarantine_down BEFORE INSERT ON conflicts FOR EACH ROW EXECUTE FUNCTION test_quarantine_down();`);
+    try {
+      expect((await revoke()).status).toBe(500);
+    } finally {
+      await tdb.db.exec(`DROP TRIGGER test_quarantine_down ON conflicts; DROP FUNCTION test_quarantine_down();`);
+    }
+    const state = async () => (await tdb.db.query<{ status: string; record_status: string }>(
+      `SELECT d.status, s.record_status FROM devices d JOIN scans s ON s.device_pk = d.id WHERE d.device_id = $1`, [d.deviceId]))[0];
+    // Before, the status change committed on its own: revoked, its admission still of record, nothing to review.
+    expect(await state()).toEqual({ status: 'active', record_status: 'admitted' });
+    expect(await queued('device.revoked', d.deviceId)).toBe(0);
+    expect((await revoke()).status).toBe(200);
+    expect(await state()).toEqual({ status: 'revoked', record_status: 'quarantined' });
+    expect(await queued('device.revoked', d.deviceId)).toBe(1);
+  });
 });

@@ -61,8 +61,11 @@ export class DeviceService {
   constructor(
     private readonly db: Database, private readonly contexts: EventContexts, private readonly tickets: TicketCache, private readonly bus: Bus,
     private readonly now: () => number = Date.now,
-    /** Quarantines a revoked device's admissions from the effective time on. */
-    private readonly onRevoke: (devicePk: string, effectiveAt: number) => Promise<unknown> = async () => undefined,
+    /**
+     * Quarantines a revoked device's admissions from the effective time on, in the revocation's transaction (a crash
+     * cannot leave a revoked device's admissions counted); answers what to announce after the commit.
+     */
+    private readonly onRevoke: (tx: Sql, devicePk: string, effectiveAt: number) => Promise<() => void> = async () => () => undefined,
     /** Webhooks: device.revoked and device.suspended, queued in the status change's transaction. */
     private readonly notify: Notify = notifyNothing,
   ) {}
@@ -133,9 +136,10 @@ export class DeviceService {
       if (parsed === null) throw invalid('/effective_at must be an ISO 8601 date-time');
       at = parsed;
     }
-    const updated = await this.db.transaction(async (tx) => {
+    const { updated, announce } = await this.db.transaction(async (tx) => {
       const changed = await setDeviceStatus(tx, organisationId, deviceId, status, reason, at);
       if (!changed) throw notFound('Device');
+      const quarantined = status === 'revoked' ? await this.onRevoke(tx, changed.pk, at) : null;
       if (status === 'revoked' || status === 'suspended') {
         // The outbox, in the status change's transaction. Organisation-wide (a device may serve several events):
         // webhooks of every event receive it.
@@ -144,10 +148,10 @@ export class DeviceService {
           data: { device_id: changed.deviceId, name: changed.name, status, reason, effective_at: new Date(at).toISOString() },
         }]);
       }
-      return changed;
+      return { updated: changed, announce: quarantined };
     });
     this.bus.publish({ type: 'device_changed', deviceId });
-    if (status === 'revoked') await this.onRevoke(updated.pk, at);
+    announce?.();
     return updated;
   }
 

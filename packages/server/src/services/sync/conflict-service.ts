@@ -1,5 +1,5 @@
 import type { ConflictListQuery, EscalateConflictBody, ResolveConflictBody } from '@entrada/core';
-import type { Database } from '../../db/database.ts';
+import type { Database, Sql } from '../../db/database.ts';
 import { DomainError, invalid, notFound } from '../errors.ts';
 import {
   conflictCounts, escalateConflict, getConflict, getConflicts, listConflictPage, listConflicts, markResolvedMany, openQuarantineConflicts, reinstateScans, type ConflictView,
@@ -170,34 +170,41 @@ export class ConflictService {
     return ids.map((id) => conflictView(after.get(id)!, gateName));
   }
 
+  /** Quarantines in its own transaction (see `quarantineIn`); answers how many admissions left the record. */
+  async quarantine(devicePk: string, effectiveAt: number): Promise<number> {
+    const q = await this.db.transaction((tx) => this.quarantineIn(tx, devicePk, effectiveAt));
+    q.announce();
+    return q.count;
+  }
+
   /**
    * A revoked device's admissions from `effectiveAt` on leave the admissions of record until reviewed: each becomes
-   * an open conflict, and their `conflict.opened` webhooks are queued in the same transaction.
+   * an open conflict, and their `conflict.opened` webhooks are queued, all in `tx` (the revocation's own
+   * transaction). `announce` tells the other instances and the dashboards, after the commit.
    */
-  async quarantine(devicePk: string, effectiveAt: number): Promise<number> {
+  async quarantineIn(tx: Sql, devicePk: string, effectiveAt: number): Promise<{ count: number; announce: () => void }> {
     const at = this.now();
-    const { scans: quarantined, opened } = await this.db.transaction(async (tx) => {
-      const scans = await quarantineDeviceScans(tx, devicePk, effectiveAt);
-      const byEvent = new Map<string, Array<{ ticketId: string; scanId: string }>>();
-      for (const s of scans) byEvent.set(s.eventId, [...(byEvent.get(s.eventId) ?? []), s]);
-      const openedByEvent = new Map<string, string[]>();
-      const notifications: OrganiserNotification[] = [];
-      for (const [eventId, list] of byEvent) {
-        const ctx = await this.contexts.get(eventId);
-        if (!ctx) continue;
-        const ids = await openQuarantineConflicts(tx, eventId, list, at);
-        const reconciled = await reconcileTickets(tx, ctx, [...new Set(list.map((s) => s.ticketId))], new Set(), at);
-        const all = [...new Set([...ids, ...openedConflictIds(reconciled.values())])];
-        openedByEvent.set(eventId, all);
-        notifications.push(...conflictsOpened(ctx.event, all, at));
-      }
-      // The outbox: one statement for every event's conflicts.
-      await this.notify(tx, notifications);
-      return { scans, opened: openedByEvent };
-    });
-    for (const s of quarantined) this.bus.publish({ type: 'ticket_changed', eventId: s.eventId, ticketId: s.ticketId, version: Number.MAX_SAFE_INTEGER });
-    for (const eventId of new Set(quarantined.map((s) => s.eventId))) this.bus.publish({ type: 'occupancy_changed', eventId });
-    for (const [eventId, conflictIds] of opened) if (conflictIds.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds, state: 'opened' });
-    return quarantined.length;
+    const scans = await quarantineDeviceScans(tx, devicePk, effectiveAt);
+    const byEvent = new Map<string, Array<{ ticketId: string; scanId: string }>>();
+    for (const s of scans) byEvent.set(s.eventId, [...(byEvent.get(s.eventId) ?? []), s]);
+    const opened = new Map<string, string[]>();
+    const notifications: OrganiserNotification[] = [];
+    for (const [eventId, list] of byEvent) {
+      const ctx = await this.contexts.get(eventId);
+      if (!ctx) continue;
+      const ids = await openQuarantineConflicts(tx, eventId, list, at);
+      const reconciled = await reconcileTickets(tx, ctx, [...new Set(list.map((s) => s.ticketId))], new Set(), at);
+      const all = [...new Set([...ids, ...openedConflictIds(reconciled.values())])];
+      opened.set(eventId, all);
+      notifications.push(...conflictsOpened(ctx.event, all, at));
+    }
+    // The outbox: one statement for every event's conflicts.
+    await this.notify(tx, notifications);
+    const announce = (): void => {
+      for (const s of scans) this.bus.publish({ type: 'ticket_changed', eventId: s.eventId, ticketId: s.ticketId, version: Number.MAX_SAFE_INTEGER });
+      for (const eventId of byEvent.keys()) this.bus.publish({ type: 'occupancy_changed', eventId });
+      for (const [eventId, conflictIds] of opened) if (conflictIds.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds, state: 'opened' });
+    };
+    return { count: scans.length, announce };
   }
 }
