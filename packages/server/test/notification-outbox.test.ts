@@ -111,6 +111,24 @@ describeEachBackend('notifications queued in the transaction of their cause', (b
     expect(await queued('conflict.resolved', opened!.id)).toBe(1);
   });
 
+  it('conflict opened by a seed-000 reconcile', async () => {
+    const d = await registerDevice(server.admin, 'Legacy', { event_ids: [ev.eventId] });
+    const client = server.client(d.token);
+    const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
+    // The same ticket let in twice offline: the later admission loses (first scan wins) and opens a conflict.
+    const body = { device_id: d.deviceId, scans: [2, 1].map((m) => ({ ticket_id: t!.id, scanned_at: new Date(clock - m * MIN).toISOString(), result: 'ALLOW' })) };
+    const conflictsOf = async (): Promise<Array<{ id: string }>> =>
+      ((await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=all`)).body.conflicts as Array<{ id: string; ticket: { id: string } }>).filter((c) => c.ticket.id === t!.id);
+    expect((await outboxFailing(() => client.post('/api/v1/offline/reconcile', body))).status).toBe(500);
+    expect(await conflictsOf()).toEqual([]);
+    expect((await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId]))[0]!.n).toBe(0);
+    const done = await client.post('/api/v1/offline/reconcile', body);
+    expect(done.body).toMatchObject({ reconciled: 2, failed: 0 });
+    const [opened] = await conflictsOf();
+    expect(opened).toBeDefined();
+    expect(await queued('conflict.opened', opened!.id)).toBe(1);
+  });
+
   it('device suspended, and device revoked with its quarantined admissions opened as conflicts', async () => {
     const d = await registerDevice(server.admin, 'Lost', { event_ids: [ev.eventId] });
     const status = async (): Promise<string> =>
