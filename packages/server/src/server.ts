@@ -176,7 +176,7 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     if (n.length > 0) await services.notifier.notify(tx, n);
   };
   const conflicts = new ConflictService(db, contexts, bus, now, notify);
-  const devices = new DeviceService(db, contexts, ticketCache, bus, now, async (tx, pk, at) => (await conflicts.quarantineIn(tx, pk, at)).announce, notify);
+  const devices = new DeviceService(db, contexts, ticketCache, bus, now, (tx, pk, at) => conflicts.quarantineIn(tx, pk, at), notify);
   const pairing = new PairingService(db, events, contexts, devices, now, opts.publicUrl);
   const staff = new StaffService(db, events, contexts, now);
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);

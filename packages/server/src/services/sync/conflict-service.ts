@@ -170,19 +170,12 @@ export class ConflictService {
     return ids.map((id) => conflictView(after.get(id)!, gateName));
   }
 
-  /** Quarantines in its own transaction (see `quarantineIn`); answers how many admissions left the record. */
-  async quarantine(devicePk: string, effectiveAt: number): Promise<number> {
-    const q = await this.db.transaction((tx) => this.quarantineIn(tx, devicePk, effectiveAt));
-    q.announce();
-    return q.count;
-  }
-
   /**
    * A revoked device's admissions from `effectiveAt` on leave the admissions of record until reviewed: each becomes
    * an open conflict, and their `conflict.opened` webhooks are queued, all in `tx` (the revocation's own
-   * transaction). `announce` tells the other instances and the dashboards, after the commit.
+   * transaction). Answers what tells the other instances and the dashboards, to call after the commit.
    */
-  async quarantineIn(tx: Sql, devicePk: string, effectiveAt: number): Promise<{ count: number; announce: () => void }> {
+  async quarantineIn(tx: Sql, devicePk: string, effectiveAt: number): Promise<() => void> {
     const at = this.now();
     const scans = await quarantineDeviceScans(tx, devicePk, effectiveAt);
     const byEvent = new Map<string, Array<{ ticketId: string; scanId: string }>>();
@@ -200,11 +193,10 @@ export class ConflictService {
     }
     // The outbox: one statement for every event's conflicts.
     await this.notify(tx, notifications);
-    const announce = (): void => {
+    return () => {
       for (const s of scans) this.bus.publish({ type: 'ticket_changed', eventId: s.eventId, ticketId: s.ticketId, version: Number.MAX_SAFE_INTEGER });
       for (const eventId of byEvent.keys()) this.bus.publish({ type: 'occupancy_changed', eventId });
       for (const [eventId, conflictIds] of opened) if (conflictIds.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds, state: 'opened' });
     };
-    return { count: scans.length, announce };
   }
 }
