@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
-import { DatabaseError, databaseError, type Database } from './db/database.ts';
+import { DatabaseError, databaseError, type Database, type Sql } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { openPglite } from './db/pglite.ts';
 import { makePrivateDir, makeTreePrivate } from './db/private-files.ts';
@@ -172,18 +172,13 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const tickets = new TicketService(db, events, contexts, ticketCache, bus, opts.secret, now, stats);
   const directory = new DeviceDirectory(db);
   const cursors = new Cursors(opts.secret);
-  // Producers queue notifications after their commit through whatever notifier `services` holds at that moment;
-  // a failure to queue is logged and never fails the change that was already committed.
-  const notify = async (n: readonly OrganiserNotification[]): Promise<void> => {
-    if (n.length === 0) return;
-    try {
-      await services.notifier.notify(n);
-    } catch (err) {
-      opts.log.warn({ err, type: n[0]!.type }, 'notifications could not be queued');
-    }
+  // Producers queue notifications inside their own transaction, through whatever notifier `services` holds at that
+  // moment (tests swap it): a failure to queue rolls their change back rather than losing the notification.
+  const notify = async (tx: Sql, n: readonly OrganiserNotification[]): Promise<void> => {
+    if (n.length > 0) await services.notifier.notify(tx, n);
   };
   const conflicts = new ConflictService(db, contexts, bus, now, notify);
-  const devices = new DeviceService(db, contexts, ticketCache, bus, now, (pk, at) => conflicts.quarantine(pk, at), notify);
+  const devices = new DeviceService(db, contexts, ticketCache, bus, now, (tx, pk, at) => conflicts.quarantineIn(tx, pk, at), notify);
   const pairing = new PairingService(db, events, contexts, devices, now, opts.publicUrl);
   const staff = new StaffService(db, events, contexts, now);
   const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
@@ -215,8 +210,8 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const services: Services = {
     bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, live,
     ticketImports: new TicketImportService(db, events, tickets, now, stats),
-    fleet, notifier: opts.notifier ?? new OutboxNotifier(db, now, mail !== null), webhooks, notificationWorker,
-    alerts: new AlertService(db, contexts, fleet, bus, () => services.notifier, now, opts.log, opts.alerts),
+    fleet, notifier: opts.notifier ?? new OutboxNotifier(now, mail !== null), webhooks, notificationWorker,
+    alerts: new AlertService(db, contexts, fleet, bus, notify, now, opts.log, opts.alerts),
     scanLog: new ScanLogService(db, events),
     occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
   };

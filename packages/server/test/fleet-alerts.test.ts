@@ -32,7 +32,7 @@ describeEachBackend('fleet health and alerts', (backend) => {
     tdb = await backend.open();
     server = await startTestServer(tdb.db, { now: () => clock, config: { alertIntervalMs: 0 } });
     server.services.bus.subscribe((m) => messages.push(m));
-    server.services.notifier = { notify: async (n) => { notified.push(...n); } };
+    server.services.notifier = { notify: async (_tx, n) => { notified.push(...n); } };
   });
   afterAll(async () => {
     await server?.close();
@@ -397,7 +397,7 @@ describeEachBackend('alert evaluation on the timer', (backend) => {
     const ev = await seedEvent(server.admin);
     const d = await registerDevice(server.admin, 'Timer scanner', { event_ids: [ev.eventId] });
     const notified: OrganiserNotification[] = [];
-    server.services.notifier = { notify: async (n) => { notified.push(...n); } };
+    server.services.notifier = { notify: async (_tx, n) => { notified.push(...n); } };
     expect((await server.client(d.token).post('/api/v1/devices/heartbeat', {
       event_id: ev.eventId, device_time: Date.now(), app_version: 'x', pending_scans: 600, oldest_pending_at: Date.now(),
     })).status).toBe(200);
@@ -449,7 +449,7 @@ describePostgres('alert evaluation lock', () => {
       pools.push(db);
       return createServices(db, {
         secret: Buffer.from(TEST_SECRET), redisUrl: undefined, ticketCacheSize: 100, log: pino({ level: 'silent' }),
-        notifier: { notify: async (n) => { notified += n.length; } }, alerts: { unsafeDisableLock: !lock, afterRead },
+        notifier: { notify: async (_tx, n) => { notified += n.length; } }, alerts: { unsafeDisableLock: !lock, afterRead },
       });
     });
     const results = await Promise.allSettled(instances.map((s) => s.alerts.evaluate(ev.eventId)));

@@ -8,7 +8,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '../src/server.ts';
 import { NotificationWorker } from '../src/services/notification-worker.ts';
-import { enqueueWebhookDeliveries } from '../src/store/notifications.ts';
+import { dueWebhookDeliveries, enqueueWebhookDeliveries, leaseWebhookDeliveries } from '../src/store/notifications.ts';
 import {
   Client, describeEachBackend, describePostgres, issueTickets, registerDevice, seedEvent, startTestServer,
   type TestDatabase, type TestServer, postgresBackend,
@@ -340,8 +340,7 @@ describeEachBackend('webhooks and email', (backend) => {
     expect((await b.client.post('/api/v1/offline/sync', { ...b.body(1, 1), device_time: clock })).status).toBe(200);
     receiver.received.length = 0;
     smtp.mails.length = 0;
-    // The sync answers without waiting for the outbox: the notification is queued a moment later.
-    await new Promise((r) => setTimeout(r, 200));
+    // Queued in the sync's own transaction: there by the time the device has its answer.
     await run();
     const opened = receiver.received.map((r) => JSON.parse(r.body));
     expect(opened).toMatchObject([{ type: 'conflict.opened', data: { event_id: ev.eventId, conflict_id: expect.any(String) } }]);
@@ -385,6 +384,29 @@ describeEachBackend('webhooks and email', (backend) => {
     await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
   });
 
+  it('a delivery leased by a worker that died mid-attempt is delivered by the next server once the lease expires, once', async () => {
+    const made = await server.admin.post('/api/v1/webhooks', { url: receiver.url, events: ['device.suspended'] });
+    const { deviceId } = await registerDevice(server.admin, 'Died mid-attempt');
+    receiver.received.length = 0;
+    expect((await server.admin.post(`/api/v1/devices/${deviceId}/suspend`, { reason: 'crash' })).status).toBe(200);
+    // A worker claims it (the lease written, the attempt counted) and the process dies before calling the receiver.
+    const leased = await tdb.db.transaction(async (tx) => leaseWebhookDeliveries(tx, await dueWebhookDeliveries(tx, clock, 100), clock + 40_000));
+    expect(leased.map((d) => d.type)).toEqual(['device.suspended']);
+    const adminToken = server.adminToken;
+    await server.close();
+    server = await startTestServer(tdb.db, { adminToken, now: () => clock, config: { alertIntervalMs: 0, notifyIntervalMs: 0, smtpUrl: smtp.url } });
+    // Within the lease nobody else takes it (the dead worker might still have been calling the receiver).
+    await run();
+    expect(receiver.received).toEqual([]);
+    clock += 41_000;
+    await run();
+    await run();
+    expect(receiver.received.map((r) => JSON.parse(r.body))).toMatchObject([{ type: 'device.suspended', data: { device_id: deviceId } }]);
+    const [row] = await tdb.db.query<{ state: string; attempts: number }>(`SELECT state, attempts FROM webhook_deliveries WHERE webhook_id = $1`, [made.body.id]);
+    expect(row).toEqual({ state: 'delivered', attempts: 2 });
+    await server.admin.request('DELETE', `/api/v1/webhooks/${made.body.id}`);
+  });
+
   it('retries mail the SMTP server refused for now', async () => {
     const email = `r${Math.random().toString(36).slice(2, 8)}@example.com`;
     expect((await server.admin.post('/api/v1/users', { email, name: 'Rita', role: 'supervisor', password: PASSWORD })).status).toBe(201);
@@ -395,7 +417,7 @@ describeEachBackend('webhooks and email', (backend) => {
     smtp.mails.length = 0;
     smtp.reject.on = true;
     try {
-      await server.services.notifier.notify([{
+      await server.services.notifier.notify(tdb.db, [{
         type: 'alert.raised', organisationId, eventId: null, occurredAt: clock,
         data: { event_name: 'Retry Fest', alert: { rule: 'zone_over_capacity', severity: 'critical', subject: { kind: 'zone', name: 'Pit' }, detail: { inside: 101, capacity: 100 } } },
       }]);

@@ -1,6 +1,6 @@
 import { alertThresholds, type AlertRule, type AlertSeverity, type AlertSubjectKind, type AlertThresholds, type AlertView } from '@entrada/core';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.ts';
+import type { Database, Sql } from '../db/database.ts';
 import { insertAudit } from '../store/audit.ts';
 import { conflictCounts } from '../store/conflicts.ts';
 import {
@@ -13,7 +13,7 @@ import type { Bus } from './bus.ts';
 import { DomainError, notFound } from './errors.ts';
 import type { EventContext, EventContexts } from './event-context.ts';
 import type { DeviceState, FleetService } from './fleet-service.ts';
-import type { Notifier, OrganiserNotification } from './notifications.ts';
+import type { Notify, OrganiserNotification } from './notifications.ts';
 import { computeOccupancy } from './occupancy-service.ts';
 import { missingCount } from './sync/seq-ranges.ts';
 
@@ -77,7 +77,8 @@ export class AlertService {
     private readonly contexts: EventContexts,
     private readonly fleet: FleetService,
     private readonly bus: Bus,
-    private readonly notifier: () => Notifier,
+    /** Webhooks and email: queued in the evaluation's transaction. */
+    private readonly notify: Notify,
     private readonly now: () => number,
     private readonly log: Logger,
     private readonly options: AlertServiceOptions = {},
@@ -135,13 +136,17 @@ export class AlertService {
           if (w.severity !== a.severity) escalated.push({ ...a, severity: w.severity, detail: w.detail });
         }
       }
-      const raised = await insertAlerts(tx, eventId, [...want.values()], now);
+      const raised = [...await insertAlerts(tx, eventId, [...want.values()], now), ...escalated];
       await updateAlerts(tx, eventId, toUpdate);
       const cleared = await clearAlerts(tx, eventId, toClear, now);
-      return { raised: [...raised, ...escalated], cleared };
+      // The outbox: the webhooks' and mails' rows commit with the alerts they tell of, or neither does.
+      if (raised.length + cleared.length > 0) await this.notify(tx, await this.notifications(tx, ctx, raised, cleared, now));
+      return { raised, cleared };
     });
     if (!changes) return false;
-    if (changes.raised.length + changes.cleared.length > 0) await this.announce(ctx, changes.raised, changes.cleared, now);
+    // After the commit: dashboards on every instance.
+    for (const a of changes.raised) this.bus.publish({ type: 'alert_changed', eventId, alertId: a.id, state: 'raised' });
+    for (const a of changes.cleared) this.bus.publish({ type: 'alert_changed', eventId, alertId: a.id, state: 'cleared' });
     return true;
   }
 
@@ -169,26 +174,19 @@ export class AlertService {
     return out;
   }
 
-  /** After commit: the bus (dashboards on every instance) and the notifier (webhooks, email). */
-  private async announce(ctx: EventContext, raised: AlertRow[], cleared: AlertRow[], at: number): Promise<void> {
-    for (const a of raised) this.bus.publish({ type: 'alert_changed', eventId: ctx.event.id, alertId: a.id, state: 'raised' });
-    for (const a of cleared) this.bus.publish({ type: 'alert_changed', eventId: ctx.event.id, alertId: a.id, state: 'cleared' });
-    const views = await this.views(ctx.event.id, [...raised, ...cleared]);
-    const notifications: OrganiserNotification[] = views.map((v) => ({
+  /** What webhooks and email tell of alerts raised (or escalated) and cleared, read in the evaluation's transaction. */
+  private async notifications(tx: Sql, ctx: EventContext, raised: AlertRow[], cleared: AlertRow[], at: number): Promise<OrganiserNotification[]> {
+    const views = await this.views(ctx.event.id, [...raised, ...cleared], tx);
+    return views.map((v) => ({
       type: v.cleared_at === null ? 'alert.raised' : 'alert.cleared', organisationId: ctx.event.organisationId, eventId: ctx.event.id, occurredAt: at,
       data: { event_id: ctx.event.id, event_name: ctx.event.name, alert: v },
     }));
-    try {
-      await this.notifier().notify(notifications);
-    } catch (err) {
-      this.log.warn({ err }, 'alert notifications could not be queued');
-    }
   }
 
   /** Alerts as the API shows them: subject names and acknowledgers' names, two statements for any number. */
-  private async views(eventId: string, rows: AlertRow[]): Promise<AlertView[]> {
-    const names = await subjectNames(this.db, eventId, rows);
-    const actors = await actorNames(this.db, [...new Set(rows.map((r) => r.acknowledged_by).filter((a): a is string => a !== null))]);
+  private async views(eventId: string, rows: AlertRow[], sql: Sql = this.db): Promise<AlertView[]> {
+    const names = await subjectNames(sql, eventId, rows);
+    const actors = await actorNames(sql, [...new Set(rows.map((r) => r.acknowledged_by).filter((a): a is string => a !== null))]);
     return rows.map((r) => ({
       id: r.id, rule: r.rule as AlertRule, severity: r.severity,
       subject: { kind: r.subject_kind, id: r.subject_id, name: names.get(`${r.subject_kind}:${r.subject_id}`) ?? '(deleted)' },

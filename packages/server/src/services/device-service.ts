@@ -61,9 +61,12 @@ export class DeviceService {
   constructor(
     private readonly db: Database, private readonly contexts: EventContexts, private readonly tickets: TicketCache, private readonly bus: Bus,
     private readonly now: () => number = Date.now,
-    /** Quarantines a revoked device's admissions from the effective time on. */
-    private readonly onRevoke: (devicePk: string, effectiveAt: number) => Promise<unknown> = async () => undefined,
-    /** Webhooks: device.revoked and device.suspended, after the change. */
+    /**
+     * Quarantines a revoked device's admissions from the effective time on, in the revocation's transaction (a crash
+     * cannot leave a revoked device's admissions counted); answers what to announce after the commit.
+     */
+    private readonly onRevoke: (tx: Sql, devicePk: string, effectiveAt: number) => Promise<() => void> = async () => () => undefined,
+    /** Webhooks: device.revoked and device.suspended, queued in the status change's transaction. */
     private readonly notify: Notify = notifyNothing,
   ) {}
 
@@ -133,17 +136,22 @@ export class DeviceService {
       if (parsed === null) throw invalid('/effective_at must be an ISO 8601 date-time');
       at = parsed;
     }
-    const updated = await setDeviceStatus(this.db, organisationId, deviceId, status, reason, at);
-    if (!updated) throw notFound('Device');
+    const { updated, announce } = await this.db.transaction(async (tx) => {
+      const changed = await setDeviceStatus(tx, organisationId, deviceId, status, reason, at);
+      if (!changed) throw notFound('Device');
+      const quarantined = status === 'revoked' ? await this.onRevoke(tx, changed.pk, at) : null;
+      if (status === 'revoked' || status === 'suspended') {
+        // The outbox, in the status change's transaction. Organisation-wide (a device may serve several events):
+        // webhooks of every event receive it.
+        await this.notify(tx, [{
+          type: status === 'revoked' ? 'device.revoked' : 'device.suspended', organisationId, eventId: null, occurredAt: at,
+          data: { device_id: changed.deviceId, name: changed.name, status, reason, effective_at: new Date(at).toISOString() },
+        }]);
+      }
+      return { updated: changed, announce: quarantined };
+    });
     this.bus.publish({ type: 'device_changed', deviceId });
-    if (status === 'revoked') await this.onRevoke(updated.pk, at);
-    if (status === 'revoked' || status === 'suspended') {
-      // Organisation-wide (a device may serve several events): webhooks of every event receive it.
-      await this.notify([{
-        type: status === 'revoked' ? 'device.revoked' : 'device.suspended', organisationId, eventId: null, occurredAt: at,
-        data: { device_id: updated.deviceId, name: updated.name, status, reason, effective_at: new Date(at).toISOString() },
-      }]);
-    }
+    announce?.();
     return updated;
   }
 

@@ -1,9 +1,11 @@
 /**
  * What organisers are told outside the console (issue 13): webhooks and email. Producers (alerts, conflicts,
- * devices) call `notify` after their change is committed; the implementation queues deliveries durably
- * (an outbox in PostgreSQL) and returns without waiting for any receiver. It never runs on the scan path.
+ * devices) call `notify` inside the transaction of their change (the outbox pattern): the change and its
+ * deliveries commit together or not at all, so a crash between the two can lose neither. The implementation
+ * only inserts rows and never waits for a receiver. It never runs on the scan path.
  */
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '@entrada/core';
+import type { Sql } from '../db/database.ts';
 
 /** The webhook event types (one list, in core: the API's schema, the CLI and the console use it too). */
 export type NotificationType = WebhookEventType;
@@ -22,12 +24,15 @@ export interface OrganiserNotification {
 }
 
 export interface Notifier {
-  /** Queues the notifications for every matching subscriber; resolves once they are durably queued. */
-  notify(notifications: readonly OrganiserNotification[]): Promise<void>;
+  /**
+   * Queues the notifications for every matching subscriber through `tx`, the transaction of their cause. A failure
+   * throws and so rolls the cause back with them: nothing is half applied.
+   */
+  notify(tx: Sql, notifications: readonly OrganiserNotification[]): Promise<void>;
 }
 
-/** How producers queue notifications after their commit (never throws: a failure to queue is logged). */
-export type Notify = (notifications: readonly OrganiserNotification[]) => Promise<void>;
+/** How producers queue notifications, inside their own transaction. */
+export type Notify = (tx: Sql, notifications: readonly OrganiserNotification[]) => Promise<void>;
 export const notifyNothing: Notify = async () => undefined;
 
 /** Conflicts opened at an event, one notification each (ids only: the console shows the rest). */

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AlertEmailView, WebhookCreateBody, WebhookCreated, WebhookDeliveryView, WebhookEventType, WebhookView } from '@entrada/core';
-import type { Database } from '../db/database.ts';
+import type { Database, Sql } from '../db/database.ts';
 import { deriveKey, seal, unseal } from '../crypto/seal.ts';
 import { insertAudit } from '../store/audit.ts';
 import { existingEventIds } from '../store/events.ts';
@@ -169,20 +169,21 @@ export class WebhookService {
 }
 
 /**
- * The Notifier of a running server: queues a webhook delivery per matching subscription (one INSERT for the batch)
- * and, when mail is configured, a mail per subscribed person for each critical alert raised.
+ * The Notifier of a running server: queues, in the caller's transaction, a webhook delivery per matching
+ * subscription (one INSERT … SELECT for the batch) and, when mail is configured, a mail per subscribed person for
+ * each critical alert raised (one more).
  */
 export class OutboxNotifier implements Notifier {
-  constructor(private readonly db: Database, private readonly now: () => number, private readonly emailEnabled: boolean) {}
+  constructor(private readonly now: () => number, private readonly emailEnabled: boolean) {}
 
-  async notify(notifications: readonly OrganiserNotification[]): Promise<void> {
+  async notify(tx: Sql, notifications: readonly OrganiserNotification[]): Promise<void> {
     if (notifications.length === 0) return;
     const at = this.now();
     const queued: QueuedNotification[] = notifications.map((n) => ({
       type: n.type, organisationId: n.organisationId, eventId: n.eventId, body: webhookBody(n), createdAt: n.occurredAt,
     }));
-    await enqueueWebhookDeliveries(this.db, queued, at);
-    if (this.emailEnabled) await enqueueCriticalAlertMail(this.db, notifications.flatMap((n) => criticalAlertMail(n)));
+    await enqueueWebhookDeliveries(tx, queued, at);
+    if (this.emailEnabled) await enqueueCriticalAlertMail(tx, notifications.flatMap((n) => criticalAlertMail(n)));
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ConflictListQuery, EscalateConflictBody, ResolveConflictBody } from '@entrada/core';
-import type { Database } from '../../db/database.ts';
+import type { Database, Sql } from '../../db/database.ts';
 import { DomainError, invalid, notFound } from '../errors.ts';
 import {
   conflictCounts, escalateConflict, getConflict, getConflicts, listConflictPage, listConflicts, markResolvedMany, openQuarantineConflicts, reinstateScans, type ConflictView,
@@ -9,10 +9,10 @@ import { quarantineDeviceScans } from '../../store/offline-scans.ts';
 import { lockTicketsById } from '../../store/ticket-states.ts';
 import type { Bus } from '../bus.ts';
 import type { EventContexts } from '../event-context.ts';
-import { notifyNothing, type Notify } from '../notifications.ts';
+import { conflictsOpened, notifyNothing, type Notify, type OrganiserNotification } from '../notifications.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
 import { assertDeviceEvent } from '../device-service.ts';
-import { reconcileTickets } from './reconciliation.ts';
+import { openedConflictIds, reconcileTickets } from './reconciliation.ts';
 
 function decodeCursor(cursor: string): { at: string; id: string } {
   try {
@@ -149,6 +149,11 @@ export class ConflictService {
         organisationId, eventId, actor: resolvedBy, action: 'conflict.resolve', subjectKind: 'conflict', subjectId: c.id,
         before: { status: c.status }, after: { status: 'resolved', resolution: body.resolution, note: body.note ?? null, ticket_id: c.ticketId },
       })));
+      // The outbox: the webhooks' rows commit with the resolution, or neither does.
+      await this.notify(tx, conflicts.map((c) => ({
+        type: 'conflict.resolved' as const, organisationId, eventId, occurredAt: at,
+        data: { event_id: eventId, event_name: ctx.event.name, conflict_id: c.id, ticket_id: c.ticketId, reason: c.reason, resolution: body.resolution },
+      })));
       if (body.resolution !== 'legitimate') return null;
       // A quarantined scan comes back under the ordinary rules; a lost first-scan-wins decision is overruled.
       await reinstateScans(tx, eventId, conflicts.map((c) => ({ scanId: c.loser.scanId, forced: c.reason !== 'device_revoked' })));
@@ -160,32 +165,38 @@ export class ConflictService {
     }
     this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: [...ids], state: 'resolved' });
     if (body.resolution === 'legitimate') this.bus.publish({ type: 'occupancy_changed', eventId });
-    await this.notify(conflicts.map((c) => ({
-      type: 'conflict.resolved' as const, organisationId, eventId, occurredAt: at,
-      data: { event_id: eventId, event_name: ctx.event.name, conflict_id: c.id, ticket_id: c.ticketId, reason: c.reason, resolution: body.resolution },
-    })));
     const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
     const after = new Map((await getConflicts(this.db, eventId, ids)).map((c) => [c.id, c]));
     return ids.map((id) => conflictView(after.get(id)!, gateName));
   }
 
-  /** A revoked device's admissions from `effectiveAt` on leave the admissions of record until reviewed. */
-  async quarantine(devicePk: string, effectiveAt: number): Promise<number> {
+  /**
+   * A revoked device's admissions from `effectiveAt` on leave the admissions of record until reviewed: each becomes
+   * an open conflict, and their `conflict.opened` webhooks are queued, all in `tx` (the revocation's own
+   * transaction). Answers what tells the other instances and the dashboards, to call after the commit.
+   */
+  async quarantineIn(tx: Sql, devicePk: string, effectiveAt: number): Promise<() => void> {
     const at = this.now();
-    const quarantined = await this.db.transaction(async (tx) => {
-      const scans = await quarantineDeviceScans(tx, devicePk, effectiveAt);
-      const byEvent = new Map<string, Array<{ ticketId: string; scanId: string }>>();
-      for (const s of scans) byEvent.set(s.eventId, [...(byEvent.get(s.eventId) ?? []), s]);
-      for (const [eventId, list] of byEvent) {
-        const ctx = await this.contexts.get(eventId);
-        if (!ctx) continue;
-        await openQuarantineConflicts(tx, eventId, list, at);
-        await reconcileTickets(tx, ctx, [...new Set(list.map((s) => s.ticketId))], new Set(), at);
-      }
-      return scans;
-    });
-    for (const s of quarantined) this.bus.publish({ type: 'ticket_changed', eventId: s.eventId, ticketId: s.ticketId, version: Number.MAX_SAFE_INTEGER });
-    for (const eventId of new Set(quarantined.map((s) => s.eventId))) this.bus.publish({ type: 'occupancy_changed', eventId });
-    return quarantined.length;
+    const scans = await quarantineDeviceScans(tx, devicePk, effectiveAt);
+    const byEvent = new Map<string, Array<{ ticketId: string; scanId: string }>>();
+    for (const s of scans) byEvent.set(s.eventId, [...(byEvent.get(s.eventId) ?? []), s]);
+    const opened = new Map<string, string[]>();
+    const notifications: OrganiserNotification[] = [];
+    for (const [eventId, list] of byEvent) {
+      const ctx = await this.contexts.get(eventId);
+      if (!ctx) continue;
+      const ids = await openQuarantineConflicts(tx, eventId, list, at);
+      const reconciled = await reconcileTickets(tx, ctx, [...new Set(list.map((s) => s.ticketId))], new Set(), at);
+      const all = [...new Set([...ids, ...openedConflictIds(reconciled.values())])];
+      opened.set(eventId, all);
+      notifications.push(...conflictsOpened(ctx.event, all, at));
+    }
+    // The outbox: one statement for every event's conflicts.
+    await this.notify(tx, notifications);
+    return () => {
+      for (const s of scans) this.bus.publish({ type: 'ticket_changed', eventId: s.eventId, ticketId: s.ticketId, version: Number.MAX_SAFE_INTEGER });
+      for (const eventId of byEvent.keys()) this.bus.publish({ type: 'occupancy_changed', eventId });
+      for (const [eventId, conflictIds] of opened) if (conflictIds.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds, state: 'opened' });
+    };
   }
 }

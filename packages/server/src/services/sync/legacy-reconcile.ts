@@ -29,7 +29,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class LegacyReconcileService {
   constructor(
     private readonly db: Database, private readonly contexts: EventContexts, private readonly bus: Bus, private readonly now: () => number = Date.now,
-    /** Webhooks: conflict.opened, after the commit. */
+    /** Webhooks: conflict.opened, queued in the call's transaction. */
     private readonly notify: Notify = notifyNothing,
   ) {}
 
@@ -92,6 +92,8 @@ export class LegacyReconcileService {
         const reconciled = await reconcileTickets(tx, ctx, [...new Set(newRows.filter((r) => r.admits).map((r) => r.ticketId))], new Set(newRows.map((r) => r.id)), receivedAt);
         out.push({ eventId, rows, fresh, reconciled });
       }
+      // The outbox: the conflicts' webhooks commit with the scans that opened them (one statement for the call).
+      await this.notify(tx, out.flatMap((a) => conflictsOpened(contexts.get(a.eventId)!.event, openedConflictIds(a.reconciled.values()), receivedAt)));
       return out;
     });
     for (const { eventId, rows, fresh, reconciled } of applied) {
@@ -120,8 +122,6 @@ export class LegacyReconcileService {
       const opened = openedConflictIds(reconciled.values());
       if (opened.length > 0) {
         this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: opened, state: 'opened' });
-        const ctx = contexts.get(eventId);
-        if (ctx) await this.notify(conflictsOpened(ctx.event, opened, receivedAt));
       }
     }
     const reconciled = results.filter((r) => r.status === 'SUCCESS').length;

@@ -85,7 +85,7 @@ export class SyncService {
     /** false only in the race control experiment: reconcile without the tickets' row locks. */
     private readonly lockTickets: boolean = true,
     private readonly stats?: TableStats,
-    /** Webhooks: conflict.opened, after the upload's commit. */
+    /** Webhooks: conflict.opened, queued in the upload's transaction. */
     private readonly notify: Notify = notifyNothing,
   ) {}
 
@@ -104,6 +104,8 @@ export class SyncService {
     const applied = await this.inTransaction(async (tx) => {
       const out: Applied[] = [];
       for (const b of begun) out.push(await this.apply(tx, b));
+      // The outbox: the conflicts' webhooks commit with the scans that opened them (one statement for the call).
+      await this.notify(tx, begun.flatMap((b, i) => conflictsOpened(b.ctx.event, out[i]!.openedConflicts, b.receivedAt)));
       return out;
     });
     return begun.map((b, i) => this.finish(b, applied[i]!));
@@ -377,8 +379,6 @@ export class SyncService {
     if (a.live.length > 0) this.bus.publish({ type: 'scans_recorded', eventId, scans: a.live });
     if (a.openedConflicts.length > 0) {
       this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: a.openedConflicts, state: 'opened' });
-      // Not awaited: the device's answer does not wait for the outbox (the notifier logs its own failures).
-      void this.notify(conflictsOpened(ctx.event, a.openedConflicts, this.now()));
     }
   }
 }
