@@ -6,6 +6,8 @@
 
 export interface ManifestScanRef { at: string; device_id: string; gate_id: string | null }
 
+export interface ManifestStatusChange { at: string; status: string }
+
 export interface ManifestTicket {
   ticket_id: string;
   serial: number;
@@ -18,6 +20,8 @@ export interface ManifestTicket {
   inside: boolean;
   status: string;
   status_changed_at?: string | null;
+  /** Every status change, oldest first (only tickets whose status ever changed): scans are judged on the status at their time. */
+  status_history?: ManifestStatusChange[];
   /** First 8 bytes of HMAC-SHA256(code_key, code), base64url; imported codes only. */
   code_digest?: string;
   holder_name?: string | null;
@@ -88,7 +92,7 @@ export interface ManifestCursors {
 
 interface FeedTicketState {
   ticket_id: string; serial: number; status: string; status_changed_at: string | null; current_scans: number; inside: boolean;
-  version: number; first_scan: ManifestScanRef | null; last_scan: (ManifestScanRef & { direction: string }) | null;
+  version: number; status_history?: ManifestStatusChange[]; first_scan: ManifestScanRef | null; last_scan: (ManifestScanRef & { direction: string }) | null;
 }
 
 export type FeedEvent =
@@ -112,6 +116,7 @@ export function feedPatches(events: readonly FeedEvent[]): TicketPatch[] {
     out.set(t.ticket_id, {
       ticket_id: t.ticket_id, serial: t.serial, status: t.status, status_changed_at: t.status_changed_at,
       current_scans: t.current_scans, inside: t.inside, first_scan: t.first_scan, last_scan: t.last_scan,
+      ...(t.status_history ? { status_history: t.status_history } : {}),
     });
   }
   return [...out.values()];

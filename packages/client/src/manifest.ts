@@ -124,7 +124,11 @@ export class ManifestIndex {
   }
 
   facts(ticket: ManifestTicket): TicketFacts {
-    return { id: ticket.ticket_id, eventId: this.event.id, status: ticket.status as TicketStatus, statusChangedAt: isoMs(ticket.status_changed_at) };
+    return {
+      id: ticket.ticket_id, eventId: this.event.id, status: ticket.status as TicketStatus, statusChangedAt: isoMs(ticket.status_changed_at),
+      // The status at a scan's time, as the server will judge it at upload (core's ticketStatusAt).
+      statusHistory: ticket.status_history?.map((c) => ({ at: Date.parse(c.at), status: c.status as TicketStatus })),
+    };
   }
 }
 

@@ -12,7 +12,9 @@ const online = all.filter((v) => v.history.every((h) => h.at < v.scan.at));
 function ticketFor(v: AdmissionVector, fields: Partial<ManifestTicket>): ManifestTicket {
   return {
     ticket_id: ticketIdOf(EVENT_REF, 1), serial: 1, type_id: v.type.id, current_scans: 0, inside: false, status: v.ticket.status,
-    status_changed_at: v.ticket.statusChangedAt === null ? null : new Date(v.ticket.statusChangedAt).toISOString(), ...fields,
+    status_changed_at: v.ticket.statusChangedAt === null ? null : new Date(v.ticket.statusChangedAt).toISOString(),
+    ...(v.ticket.statusHistory ? { status_history: v.ticket.statusHistory.map((c) => ({ at: new Date(c.at).toISOString(), status: c.status })) } : {}),
+    ...fields,
   };
 }
 

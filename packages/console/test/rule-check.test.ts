@@ -30,6 +30,7 @@ describe('rule check', () => {
         id: v.ticket.id, event_id: v.event.id, number: '1', ticket_type_id: v.type.id, tier: v.type.name, holder_name: null,
         status: v.ticket.status, status_reason: null, status_changed_at: iso(v.ticket.statusChangedAt), scans_used: 0, max_scans: v.type.maxScans,
         inside: false, first_scanned_at: null,
+        ...(v.ticket.statusHistory ? { status_history: v.ticket.statusHistory.map((c) => ({ at: new Date(c.at).toISOString(), status: c.status })) } : {}),
         scans: v.history.map((s, i) => ({
           id: `s${i}`, result: 'valid', reason: 'admitted', direction: s.direction, device_id: s.deviceId, gate_id: s.gate!.id, session_id: null,
           source: 'offline', scanned_at: new Date(s.at).toISOString(), received_at: new Date(s.at).toISOString(),

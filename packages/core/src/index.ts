@@ -1,5 +1,6 @@
 export * from './model.ts';
 export * from './rules/admission.ts';
+export * from './rules/ticket-status.ts';
 export * from './rules/ticket-state.ts';
 export * from './rules/replay.ts';
 export * from './rules/capacity.ts';

@@ -74,12 +74,23 @@ export interface GatePolicy {
   closedAt?: number | null | undefined;
 }
 
+/** One change of a ticket's status: `status` holds from `at` (inclusive) until the next change. */
+export interface TicketStatusChange {
+  at: number;
+  status: TicketStatus;
+}
+
 export interface TicketFacts {
   id: string;
   eventId: string;
   status: TicketStatus;
   /** When the status last changed; a scan made before a cancellation stands. */
   statusChangedAt: number | null;
+  /**
+   * Every change of the status, in the order they were made (the last one is `status` since `statusChangedAt`);
+   * a ticket is valid before its first change. Absent or empty: only the current status is known (see ticketStatusAt).
+   */
+  statusHistory?: readonly TicketStatusChange[] | undefined;
 }
 
 /** A successful scan of record, the only kind that changes a ticket's state. */

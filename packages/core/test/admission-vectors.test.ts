@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import vectors from '../vectors/admission.json' with { type: 'json' };
 import {
-  applyAdmission, decideAdmission, EMPTY_SCAN_STATE, evaluateAdmissionVector, readAdmissionVectors,
+  applyAdmission, decideAdmission, EMPTY_SCAN_STATE, evaluateAdmissionVector, readAdmissionVectors, ticketStatusAt,
 } from '../src/index.ts';
 
 const cases = readAdmissionVectors(vectors);
@@ -24,6 +24,30 @@ describe('golden admission vectors', () => {
       const verdict = decideAdmission({ event: v.event, ticket: v.ticket, type: v.type, gate: v.scan.gate, direction: v.scan.direction, now: v.scan.at, deviceId: v.scan.deviceId, state });
       expect({ name: v.name, result: verdict.result, reason: verdict.reason }).toEqual({ name: v.name, ...v.expect });
     }
+  });
+
+  it('the status history decides: judged on the status at upload time instead, some of its vectors come out otherwise (control)', () => {
+    const withHistory = cases.filter((v) => v.ticket.statusHistory !== undefined);
+    expect(withHistory.length).toBeGreaterThanOrEqual(10);
+    const differ = withHistory.filter((v) => {
+      const { statusHistory: _history, ...current } = v.ticket;
+      const verdict = evaluateAdmissionVector({ ...v, ticket: current });
+      return verdict.result !== v.expect.result || verdict.reason !== v.expect.reason;
+    });
+    // A scan while blocked (or cancelled) that is uploaded after the unblock (or reinstatement): admitted on the current status.
+    expect(differ.map((v) => v.name)).toContain('scan while blocked, uploaded after the unblock, is blocked');
+    expect(differ.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('ticketStatusAt: the change instant belongs to the new status; valid before the first change', () => {
+    const ticket = {
+      id: 't', eventId: 'e', status: 'blocked' as const, statusChangedAt: 300,
+      statusHistory: [{ at: 100, status: 'blocked' as const }, { at: 200, status: 'valid' as const }, { at: 300, status: 'blocked' as const }],
+    };
+    expect([99, 100, 199, 200, 299, 300].map((at) => ticketStatusAt(ticket, at))).toEqual(['valid', 'blocked', 'blocked', 'valid', 'valid', 'blocked']);
+    // Without a history only the current status is known: from statusChangedAt on, valid before it (an old manifest).
+    expect([99, 299, 300].map((at) => ticketStatusAt({ ...ticket, statusHistory: undefined }, at))).toEqual(['valid', 'valid', 'blocked']);
+    expect(ticketStatusAt({ id: 't', eventId: 'e', status: 'cancelled', statusChangedAt: null }, 0)).toBe('cancelled');
   });
 
   it('covers every result code', () => {

@@ -8,12 +8,16 @@
  * gate may be closed within the scans' window (issue 14 §2): its later entries
  * are gate_closed conflicts. The general zone holds one person (capacity mode
  * warn): the entries flagged over_capacity are core's overCapacityEntries over
- * the reference admissions.
+ * the reference admissions. Tickets may be blocked and unblocked, or cancelled
+ * and reinstated, at times within the scans' window while the devices are
+ * offline (issue 14 §2): each scan is judged on the status at its time, which
+ * the reference reads from the same changes with core's ticketStatusAt.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  entryZones, isInside, overCapacityEntries, replayTicket, type CapacityAdmission, type Direction, type GatePolicy, type ReplayScan, type TicketTypePolicy,
+  entryZones, isInside, overCapacityEntries, replayTicket, type CapacityAdmission, type Direction, type GatePolicy, type ReplayScan, type TicketStatusChange,
+  type TicketTypePolicy,
 } from '@entrada/core';
 import {
   describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type TestDatabase, type TestServer,
@@ -65,6 +69,18 @@ const plan: fc.Arbitrary<Plan> = fc.array(fc.array(scanSpec, { minLength: 1, max
     return { logs, uploads };
   });
 
+/** Per ticket: the instants (s after T0) its status flips, and whether it is blocked (else cancelled) in between. */
+interface StatusPlan { flipsS: number[]; blocked: boolean }
+const statusPlans: fc.Arbitrary<StatusPlan[]> = fc.array(
+  fc.record({ flipsS: fc.uniqueArray(fc.integer({ min: 0, max: 900 }), { maxLength: 3 }).map((xs) => [...xs].sort((a, b) => a - b)), blocked: fc.boolean() }),
+  { minLength: TICKETS, maxLength: TICKETS },
+);
+
+/** A ticket's status changes: off (blocked or cancelled) at the first flip, valid again at the second, and so on. */
+function statusChanges(p: StatusPlan): TicketStatusChange[] {
+  return p.flipsS.map((s, i) => ({ at: T0 + s * 1000, status: i % 2 === 1 ? 'valid' : p.blocked ? 'blocked' : 'cancelled' }));
+}
+
 describeEachBackend('offline reconciliation is order-independent', (backend) => {
   let tdb: TestDatabase;
   let server: TestServer;
@@ -82,7 +98,7 @@ describeEachBackend('offline reconciliation is order-independent', (backend) => 
 
   it('ends in the reference replay whatever the upload order, batching or repetition', async () => {
     // Main is closed within the scans' window, or never: the entries scanned there from then on are gate_closed.
-    await fc.assert(fc.asyncProperty(plan, fc.option(fc.integer({ min: 0, max: 900 })), async (p, closeMainS) => {
+    await fc.assert(fc.asyncProperty(plan, fc.option(fc.integer({ min: 0, max: 900 })), statusPlans, async (p, closeMainS, statuses) => {
       const ev = await seedEvent(server.admin, { starts_at: '2026-07-01T10:00:00Z', ends_at: '2026-07-02T10:00:00Z' });
       // Capacity 1, warn: every admission stands, the ones that took the zone over it are flagged.
       expect((await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}/zones/${ev.zones.general}`, { capacity: 1, capacity_mode: 'warn' })).status).toBe(200);
@@ -93,6 +109,18 @@ describeEachBackend('offline reconciliation is order-independent', (backend) => 
       }
       const typeIds = [ev.types.ga, ev.types.reentry, ev.types.multi];
       const tickets = await issueTickets(server.admin, ev.eventId, typeIds.map((ticket_type_id) => ({ ticket_type_id })));
+      // The status changes, made while the devices are offline (before any upload), each stamped at its time.
+      const changesOf = statuses.map(statusChanges);
+      for (const [ti, changes] of changesOf.entries()) {
+        let from = 'valid';
+        for (const c of changes) {
+          clock = c.at;
+          const call = c.status === 'valid' ? (from === 'blocked' ? 'unblock' : 'reinstate') : c.status === 'blocked' ? 'block' : 'cancel';
+          expect((await server.admin.post(`/api/v1/tickets/${tickets[ti]!.id}/${call}`, { reason: 'property' })).status).toBe(200);
+          from = c.status;
+        }
+      }
+      clock = null;
       const devices: TestDevice[] = [];
       for (let i = 0; i < DEVICES; i++) {
         const d = await registerDevice(server.admin, `Prop ${i}`);
@@ -140,7 +168,10 @@ describeEachBackend('offline reconciliation is order-independent', (backend) => 
         }));
         const { outcomes, state } = replayTicket({
           event: { id: ev.eventId, timezone: detail.timezone, duplicateWindowMs: detail.settings.duplicate_window_s * 1000 },
-          ticket: { id: t.id, eventId: ev.eventId, status: 'valid', statusChangedAt: null },
+          ticket: {
+            id: t.id, eventId: ev.eventId, status: changesOf[ti]!.at(-1)?.status ?? 'valid', statusChangedAt: changesOf[ti]!.at(-1)?.at ?? null,
+            statusHistory: changesOf[ti],
+          },
           type: types.get(typeIds[ti]!)!,
         }, scans);
         for (const o of outcomes) {

@@ -1,4 +1,4 @@
-import { entryZones, isInside, overCapacityEntries, replayTicket, type CapacityAdmission, type Direction, type GatePolicy, type ReplayScan, type TicketTypePolicy } from '@entrada/core';
+import { entryZones, isInside, overCapacityEntries, replayTicket, ticketStatusAt, type CapacityAdmission, type Direction, type GatePolicy, type ReplayScan, type TicketFacts, type TicketStatus, type TicketTypePolicy } from '@entrada/core';
 import type { InjectClient } from './server-setup.ts';
 import type { Sql } from '../../../server/src/db/database.ts';
 import type { SyncStatus } from '../../src/sync-loop.ts';
@@ -12,6 +12,8 @@ export interface SimFacts {
   devices: Array<{ index: number; deviceId: string; backing: MemoryBacking; ackSeen: number; status: Promise<SyncStatus> }>;
   /** Control only: the reference replay ignores closed_at (a wrong reference the invariants must catch). */
   referenceIgnoresClosedAt?: boolean;
+  /** Control only: the reference judges scans on each ticket's status now, without its status history. */
+  referenceIgnoresStatusHistory?: boolean;
   /** Control only: the reference counts no zone's capacity. */
   referenceIgnoresCapacity?: boolean;
 }
@@ -126,6 +128,7 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
     id: t.id, name: t.name, zoneIds: t.zone_ids, maxScans: t.max_scans, allowReentry: t.allow_reentry, validFrom: null, validUntil: null,
   }]));
   const offlineByKey = new Map([...offlineRows].map(([k, list]) => [k, list[0]!]));
+  const factsOf = new Map<string, TicketFacts>();
   for (const t of f.tickets) {
     const scans: Array<ReplayScan & { ref: string }> = [];
     for (const r of onlineById.values()) {
@@ -136,9 +139,18 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
     for (const c of offlineCandidates as Array<ReplayScan & { ref: string; ticketId: string; gateId: string | null }>) {
       if (c.ticketId === t.id) scans.push({ ref: c.ref, at: c.at, deviceId: c.deviceId, seq: c.seq, direction: c.direction, gate: c.gateId ? gates.get(c.gateId)! : null });
     }
+    // The ticket's status changes (a seed may block and unblock one): each scan is judged on the status at its time.
+    const view = (await f.admin.get(`/api/v1/tickets/${t.id}`)).body as {
+      status: TicketStatus; status_changed_at: string | null; status_history: Array<{ at: string; status: TicketStatus }>; scans_used: number; inside: boolean;
+    };
+    const facts: TicketFacts = {
+      id: t.id, eventId: f.eventId, status: view.status, statusChangedAt: view.status_changed_at === null ? null : Date.parse(view.status_changed_at),
+      statusHistory: f.referenceIgnoresStatusHistory ? undefined : view.status_history.map((c) => ({ at: Date.parse(c.at), status: c.status })),
+    };
+    factsOf.set(t.id, facts);
     const { outcomes, state } = replayTicket({
       event: { id: f.eventId, timezone: detail.timezone, duplicateWindowMs: detail.settings.duplicate_window_s * 1000 },
-      ticket: { id: t.id, eventId: f.eventId, status: 'valid', statusChangedAt: null },
+      ticket: facts,
       type: types.get(t.typeId)!,
     }, scans);
     const expectedAdmitted = new Set(outcomes.filter((o) => o.verdict.admits).map((o) => o.scan.ref));
@@ -169,7 +181,6 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
       const reason = row ? conflictReason.get(row.id) : undefined;
       if (row && reason !== o.verdict.reason) v.push(`ticket ${t.id}: ${pretty(o.scan.ref)} is a conflict for ${reason ?? 'no open conflict'}, the reference says ${o.verdict.reason}`);
     }
-    const view = (await f.admin.get(`/api/v1/tickets/${t.id}`)).body as { scans_used: number; inside: boolean };
     if (view.scans_used !== state.entries || view.inside !== isInside(state)) {
       v.push(`ticket ${t.id}: server state entries=${view.scans_used} inside=${view.inside}, replay entries=${state.entries} inside=${isInside(state)}`);
     }
@@ -191,7 +202,10 @@ export async function checkInvariants(f: SimFacts): Promise<string[]> {
   const candidateKeys = new Set(offlineCandidates.map((c) => c.ref));
   for (const r of rows) {
     const closed = r.gate_id ? closedAt.get(r.gate_id) ?? null : null;
-    const after = closed !== null && r.direction === 'entry' && r.scanned_at.getTime() >= closed;
+    // A ticket blocked at the scan's time is refused for that first (the status is told before the gate).
+    const facts = r.ticket_id ? factsOf.get(r.ticket_id) : undefined;
+    const statusFirst = facts !== undefined && ticketStatusAt(facts, r.scanned_at.getTime()) !== 'valid';
+    const after = closed !== null && r.direction === 'entry' && r.scanned_at.getTime() >= closed && !statusFirst;
     const name = r.source === 'online' ? `online ${who(r.device_id)}@${r.scanned_at.getTime() - (closed ?? 0)} ms after closing` : `${who(r.device_id)} seq ${r.seq}`;
     const admittedOffline = r.source === 'offline' && r.seq !== null && candidateKeys.has(`${r.device_id}#${r.seq}`);
     if (after && admittedOffline && (r.record_status !== 'conflict' || !gateClosedLosers.has(r.id))) {

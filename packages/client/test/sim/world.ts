@@ -12,7 +12,8 @@
  * before the ack commit) and restart on the same backing. A seed may also
  * close the main gate at a virtual step (the server stamps closed_at with the
  * virtual clock) and give the General zone a capacity of 1–4 in warn or
- * enforce mode (issue 14 §2). Then the network heals, every device drains its
+ * enforce mode, and block one ticket at a step and unblock it at a later one
+ * (issue 14 §2). Then the network heals, every device drains its
  * outbox and downloads, and the invariants in ./invariants.ts are checked.
  *
  * Nothing runs on real timers: the simulation fires timers and late
@@ -48,6 +49,14 @@ export interface SimOptions {
    */
   closeGateRate: number;
   capacityRate: number;
+  /**
+   * The chance that one ticket is blocked at a random step and unblocked at a later one (issue 14 §2, the other
+   * direction of the cancellation race): devices offline meanwhile decide on old manifests, and every scan is
+   * judged on the ticket's status at its scan time. Drawn from a stream of its own.
+   */
+  blockRate?: number;
+  /** Controls only: a reference replay that judges every scan on the ticket's status now (no history). */
+  referenceIgnoresStatusHistory?: boolean;
   /** A fixed capacity for the General zone instead of a drawn one (directed scenarios). */
   zoneCapacity?: { capacity: number; mode: 'warn' | 'enforce' };
   /** Controls only: a reference replay that ignores gates' closed_at (the invariants must then fail). */
@@ -68,10 +77,12 @@ export interface ScenarioWorld {
   advance(ms: number): Promise<void>;
   /** Closes a gate now (virtual time; the server stamps closed_at with its clock, which is the virtual one). */
   closeGate(gateId: string): Promise<void>;
+  /** Blocks or unblocks a ticket now (virtual time, as closeGate). */
+  setTicketStatus(ticketId: string, call: 'block' | 'unblock'): Promise<void>;
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {
-  devices: 4, steps: 60, faults: DEFAULT_FAULTS, maxSkewMs: 2_000, crashRate: 0.05, closeGateRate: 0.6, capacityRate: 0.6,
+  devices: 4, steps: 60, faults: DEFAULT_FAULTS, maxSkewMs: 2_000, crashRate: 0.05, closeGateRate: 0.6, capacityRate: 0.6, blockRate: 0.5,
 };
 
 /** One server on in-memory PGlite whose clock is the current run's virtual clock. */
@@ -139,6 +150,11 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   // Drawn up front so the step stream is untouched by them.
   const closeAtStep = gateRng.chance(opts.closeGateRate) ? gateRng.int(0, Math.max(0, opts.steps - 1)) : -1;
   const drawn = gateRng.chance(opts.capacityRate) ? { capacity: gateRng.int(1, 4), mode: gateRng.chance(0.5) ? 'warn' as const : 'enforce' as const } : null;
+  // Its own stream, so seeds drawn before it keep their steps, gates and capacities.
+  const statusRng = rng.fork(5);
+  const blockSteps = statusRng.chance(opts.blockRate ?? 0) ? [statusRng.int(0, Math.max(0, opts.steps - 2))] : [];
+  if (blockSteps.length > 0) blockSteps.push(statusRng.int(blockSteps[0]! + 1, Math.max(blockSteps[0]! + 1, opts.steps - 1)));
+  const blockedTicket = tickets[statusRng.int(0, tickets.length - 1)]!;
   if (opts.zoneCapacity ?? drawn) {
     // Before any device downloads its manifest. Enforce refuses online entries into the full zone (zone_full);
     // offline admissions are never refused for capacity, in either mode, only flagged.
@@ -203,6 +219,15 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
     log.push(`t=${sched.now() - T0} gate ${gateId === ev.gates.main ? 'main' : gateId} closed`);
   };
 
+  const setTicketStatus = async (ticketId: string, call: 'block' | 'unblock'): Promise<void> => {
+    // As for closing a gate: what is in flight lands first, so the server stamps the change with the virtual now.
+    await settle();
+    const r = await admin.request('POST', `/api/v1/tickets/${ticketId}/${call}`, { reason: `simulation ${call}` });
+    if (r.status !== 200) throw new Error(`${call}: ${r.status} ${JSON.stringify(r.body)}`);
+    count(`tickets_${call}ed`);
+    log.push(`t=${sched.now() - T0} ticket ${ticketId} ${call}ed`);
+  };
+
   // --- devices ---
   const devices: SimDevice[] = [];
   const boot = async (d: Omit<SimDevice, 'scanner' | 'crash'> & Partial<SimDevice>): Promise<SimDevice> => {
@@ -251,11 +276,13 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   // --- the scenario ---
   const outcomes: Array<{ device: number; ticket: string; out: ScanOutcome }> = [];
   if (opts.scenario) {
-    await opts.scenario({ net, sched, devices, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })), event: ev, runOp, advance, closeGate });
+    await opts.scenario({ net, sched, devices, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })), event: ev, runOp, advance, closeGate, setTicketStatus });
   }
   for (let step = 0; step < (opts.scenario ? 0 : opts.steps); step++) {
     await advance(stepRng.chance(0.05) ? stepRng.int(20_000, 90_000) : stepRng.int(1, 6_000));
     if (step === closeAtStep) await closeGate(ev.gates.main);
+    if (step === blockSteps[0]) await setTicketStatus(blockedTicket.id, 'block');
+    if (step === blockSteps[1]) await setTicketStatus(blockedTicket.id, 'unblock');
     const d = devices[stepRng.int(0, devices.length - 1)]!;
     const r = stepRng.next();
     if (r < 0.05) {
@@ -329,6 +356,7 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
     db: sim.backend.db, admin, eventId: ev.eventId, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })),
     devices: devices.map((d) => ({ index: d.index, deviceId: d.deviceId, backing: d.backing, ackSeen: ackSeen.get(d.index) ?? 0, status: d.scanner.status() })),
     referenceIgnoresClosedAt: opts.referenceIgnoresClosedAt === true,
+    referenceIgnoresStatusHistory: opts.referenceIgnoresStatusHistory === true,
     referenceIgnoresCapacity: opts.referenceIgnoresCapacity === true,
   };
   violations.push(...await checkInvariants(facts));

@@ -27,6 +27,10 @@ export interface ScanRow {
   id: string; result: string; reason: string | null; direction: string; device_id: string; gate_id: string | null;
   session_id: string | null; source: string; scanned_at: string; received_at: string; staff_id?: string | null;
 }
-export interface TicketWithScans extends TicketView { scans: ScanRow[] }
+export interface TicketWithScans extends TicketView {
+  scans: ScanRow[];
+  /** Every status change, oldest first (absent from servers before issue 14 §2). */
+  status_history?: Array<{ at: string; status: string }>;
+}
 
 export interface UserView { id: string; email: string; name: string; role: string; active?: boolean; created_at?: string; last_login_at?: string | null }

@@ -1,4 +1,5 @@
 import type { AdmissionContext, GatePolicy, Verdict } from '../model.ts';
+import { ticketStatusAt } from './ticket-status.ts';
 
 /**
  * The admission rules: one pure function, used by the server for online scans,
@@ -13,11 +14,10 @@ export function decideAdmission(ctx: AdmissionContext): Verdict {
 
   if (ticket.eventId !== event.id) return deny('wrong_event', 'wrong_event');
 
-  // A scan made before the cancellation stands (it matters when offline scans arrive late).
-  const statusApplies = ticket.statusChangedAt === null || now >= ticket.statusChangedAt;
-  if (ticket.status !== 'valid' && statusApplies) {
-    return deny('cancelled', ticket.status === 'blocked' ? 'blocked' : 'cancelled');
-  }
+  // The status at the scan's time: a scan before a cancellation stands, one made while blocked is refused even when
+  // it arrives after the unblock (it matters when offline scans arrive late).
+  const status = ticketStatusAt(ticket, now);
+  if (status !== 'valid') return deny('cancelled', status === 'blocked' ? 'blocked' : 'cancelled');
 
   if (direction === 'exit') return decideExit(ctx);
 

@@ -13,7 +13,8 @@ interface RawCase {
   event?: { id: string; timezone: string; duplicate_window_s: number };
   gates?: Record<string, { zones: string[]; closed_at?: string | null }>;
   type?: { id: string; name: string; zones: string[]; max_scans: number; allow_reentry: boolean; valid_from: string | null; valid_until: string | null };
-  ticket?: { id: string; event_id: string; status: TicketStatus; status_changed_at: string | null };
+  /** status_history: every status change, oldest first (the last is status since status_changed_at). */
+  ticket?: { id: string; event_id: string; status: TicketStatus; status_changed_at: string | null; status_history?: Array<{ at: string; status: TicketStatus }> };
   history?: RawScan[];
   scan?: RawScan;
   expect: { result: string; reason: string };
@@ -52,6 +53,7 @@ export function readAdmissionVectors(json: unknown): AdmissionVector[] {
       ticket: {
         id: merged.ticket.id, eventId: merged.ticket.event_id, status: merged.ticket.status,
         statusChangedAt: merged.ticket.status_changed_at === null ? null : time(merged.ticket.status_changed_at),
+        ...(merged.ticket.status_history ? { statusHistory: merged.ticket.status_history.map((c) => ({ at: time(c.at), status: c.status })) } : {}),
       },
       type: {
         id: merged.type.id, name: merged.type.name, zoneIds: merged.type.zones, maxScans: merged.type.max_scans,

@@ -42,7 +42,13 @@ const ManifestBody = Type.Object({
   success: Type.Boolean(),
   manifest: Type.Object({
     event_id: Uuid, cursor: Type.String(), feed_cursor: Type.String(), full: Type.Boolean({ description: 'true: replaces the device\'s copy; false: changed tickets only' }),
-    tickets: Type.Array(Type.Object({ ticket_id: Uuid, serial: Type.Integer(), status: Type.String(), current_scans: Type.Integer(), inside: Type.Boolean() }, { additionalProperties: true })),
+    tickets: Type.Array(Type.Object({
+      ticket_id: Uuid, serial: Type.Integer(), status: Type.String(), current_scans: Type.Integer(), inside: Type.Boolean(),
+      status_changed_at: Type.Optional(Type.String({ description: 'When the current status took effect (tickets whose status ever changed)' })),
+      status_history: Type.Optional(Type.Array(Type.Object({ at: Type.String(), status: Type.String() }), {
+        description: 'Every status change, oldest first; each holds from its `at` (inclusive). A scan is judged on the status at its time (core\'s ticketStatusAt)',
+      })),
+    }, { additionalProperties: true })),
     ticket_count: Type.Integer({ description: 'Follows `tickets` in the document (tickets are written as they are read)' }),
   }, { additionalProperties: true }),
 }, { description: 'The manifest, gzipped when the client accepts it' });

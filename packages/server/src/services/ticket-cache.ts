@@ -159,6 +159,6 @@ export class TicketCache {
 function withState(t: TicketRecord, state: TicketRecord['state'], version: number): TicketRecord {
   return {
     id: t.id, eventId: t.eventId, serial: t.serial, typeId: t.typeId, number: t.number, holderName: t.holderName, codeKind: t.codeKind,
-    status: t.status, statusChangedAt: t.statusChangedAt, statusReason: t.statusReason, state, version,
+    status: t.status, statusChangedAt: t.statusChangedAt, statusReason: t.statusReason, statusHistory: t.statusHistory, state, version,
   };
 }

@@ -123,19 +123,24 @@ export class TicketService {
   }
 
   /** The ticket with its scan history: time, gate and device (with their names), verdict, reason, online or offline. */
-  async get(organisationId: string, ticketId: string): Promise<{ view: TicketView; scans: Array<StoredScan & { deviceName: string | null; gateName: string | null }> }> {
+  async get(organisationId: string, ticketId: string): Promise<{ view: TicketView & { status_history: Array<{ at: string; status: TicketStatus }> }; scans: Array<StoredScan & { deviceName: string | null; gateName: string | null }> }> {
     const ticket = await getTicketForOrganisation(this.db, organisationId, ticketId);
     if (!ticket) throw notFound('Ticket');
     const ctx = await this.events.get(organisationId, ticket.eventId);
     const scans = await ticketScans(this.db, ticket.eventId, ticket.id);
-    return { view: this.view(ctx, ticket), scans: scans.map((sc) => ({ ...sc, gateName: sc.gateId === null ? null : ctx.gates.get(sc.gateId)?.name ?? null })) };
+    // The status history (the console's rule check judges a scan at a past time on the status then).
+    const view = { ...this.view(ctx, ticket), status_history: ticket.statusHistory.map((c) => ({ at: new Date(c.at).toISOString(), status: c.status })) };
+    return { view, scans: scans.map((sc) => ({ ...sc, gateName: sc.gateId === null ? null : ctx.gates.get(sc.gateId)?.name ?? null })) };
   }
 
   /**
    * Cancels or blocks a ticket, or undoes it: `unblock` takes a blocked
    * ticket back to valid, `reinstate` a cancelled one. status_changed_at is
-   * the moment of the change either way, and the rules compare a scan's time
-   * with it: a scan made before a cancellation stands, and one made after a
+   * the moment of the change either way, and the change is appended to the
+   * ticket's status history in the same statement: offline scans are judged
+   * on the status at their scan time (core's ticketStatusAt), so a scan made
+   * before a cancellation stands, one made while the ticket was blocked is
+   * refused even when it arrives after the unblock, and one made after a
    * reinstatement is judged on a valid ticket. Audited in the same transaction.
    */
   async setStatus(c: Caller, ticketId: string, change: 'cancel' | 'block' | 'unblock' | 'reinstate', reason: string | null): Promise<TicketView> {
@@ -149,8 +154,11 @@ export class TicketService {
       throw new DomainError('CONFLICT', `The ticket is ${ticket.status}, not ${undoes}: ${ticket.status === 'blocked' ? 'unblock' : 'reinstate'} it instead`);
     }
     const updated = await this.db.transaction(async (tx) => {
-      const row = await setTicketStatus(tx, ticket.eventId, ticket.id, status, reason, this.now(), ticket.status);
-      if (!row) throw new DomainError('CONFLICT', 'The ticket changed meanwhile; look at it again and retry');
+      const changed = await setTicketStatus(tx, ticket.eventId, ticket.id, status, reason, this.now(), ticket.status);
+      if (!changed) throw new DomainError('CONFLICT', 'The ticket changed meanwhile; look at it again and retry');
+      // Read back in the transaction: the row as changed, with the history that now ends in this change.
+      const row = await getTicketForOrganisation(tx, c.organisationId, ticket.id);
+      if (!row) throw notFound('Ticket');
       await insertAudit(tx, {
         organisationId: c.organisationId, eventId: ticket.eventId, actor: c.actor, action: `ticket.${change}`, subjectKind: 'ticket', subjectId: ticket.id,
         before: { status: ticket.status, status_reason: ticket.statusReason }, after: { status, status_reason: reason },

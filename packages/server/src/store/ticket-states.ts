@@ -6,7 +6,7 @@ import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './t
 /** tickets, as reconciliation writes them: their folded scan state and version, set-based. */
 
 /** What reconciliation needs of a ticket (its other columns are not read on the sync path). */
-export type LockedTicket = Pick<TicketRecord, 'id' | 'eventId' | 'typeId' | 'number' | 'status' | 'statusChangedAt' | 'state' | 'version'>;
+export type LockedTicket = Pick<TicketRecord, 'id' | 'eventId' | 'typeId' | 'number' | 'status' | 'statusChangedAt' | 'statusHistory' | 'state' | 'version'>;
 
 /** The SET list that writes a ticket's scan state from an unnest row `u` (entries, first_*, last_*), and bumps its version. */
 export const TICKET_STATE_SET = `entries = u.entries, first_at = to_timestamp(u.first_at / 1000.0), first_device_id = u.first_device, first_gate_id = u.first_gate,

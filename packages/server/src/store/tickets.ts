@@ -1,4 +1,4 @@
-import type { AdmissionRecord, Direction, TicketScanState, TicketStatus } from '@entrada/core';
+import type { AdmissionRecord, Direction, TicketScanState, TicketStatus, TicketStatusChange } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { byteaHexArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
@@ -6,18 +6,38 @@ import { ms } from './rows.ts';
 export interface TicketRecord {
   id: string; eventId: string; serial: number; typeId: string; number: string; holderName: string | null;
   codeKind: 'signed' | 'imported'; status: TicketStatus; statusChangedAt: number | null; statusReason: string | null;
+  /** Every status change (ticket_status_changes, in seq order); empty for a ticket whose status never changed. */
+  statusHistory: readonly TicketStatusChange[];
   state: TicketScanState; version: number;
 }
 
+/**
+ * The ticket's status history as [ms, status] pairs, read with the row itself (so it matches the row's version, and
+ * the sync, the manifest and the feed need no query of their own). Only for tickets whose status ever changed (every
+ * change sets status_changed_at): the subquery does not run for the others.
+ */
+const STATUS_HISTORY_COLUMN = `CASE WHEN t.status_changed_at IS NULL THEN NULL ELSE (
+    SELECT json_agg(json_build_array((extract(epoch FROM h.changed_at) * 1000)::float8, h.status) ORDER BY h.seq)
+    FROM ticket_status_changes h WHERE h.event_id = t.event_id AND h.ticket_id = t.id) END AS status_history`;
+
 export const TICKET_COLUMNS = `t.event_id, t.id, t.serial::float8 AS serial, t.ticket_type_id, t.number, t.holder_name, t.code_kind,
   t.status, t.status_changed_at, t.status_reason, t.entries, t.first_at, t.first_device_id, t.first_gate_id,
-  t.last_at, t.last_direction, t.last_device_id, t.last_gate_id, t.version`;
+  t.last_at, t.last_direction, t.last_device_id, t.last_gate_id, t.version, ${STATUS_HISTORY_COLUMN}`;
 
 export interface RawTicket {
   event_id: string; id: string; serial: number; ticket_type_id: string; number: string; holder_name: string | null;
   code_kind: 'signed' | 'imported'; status: TicketStatus; status_changed_at: Date | null; status_reason: string | null;
   entries: number; first_at: Date | null; first_device_id: string | null; first_gate_id: string | null;
   last_at: Date | null; last_direction: Direction | null; last_device_id: string | null; last_gate_id: string | null; version: number;
+  status_history: Array<[number, TicketStatus]> | string | null;
+}
+
+const NO_CHANGES: readonly TicketStatusChange[] = Object.freeze([]);
+
+function toStatusHistory(raw: RawTicket['status_history']): readonly TicketStatusChange[] {
+  if (raw === null || raw === undefined) return NO_CHANGES;
+  const pairs = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<[number, TicketStatus]>;
+  return pairs.map(([at, status]) => ({ at, status }));
 }
 
 function record(at: Date | null, direction: Direction | null, deviceId: string | null, gateId: string | null): AdmissionRecord | null {
@@ -38,6 +58,7 @@ export function toTicket(r: RawTicket): TicketRecord {
   return {
     id: r.id, eventId: r.event_id, serial: Number(r.serial), typeId: r.ticket_type_id, number: r.number, holderName: r.holder_name,
     codeKind: r.code_kind, status: r.status, statusChangedAt: ms(r.status_changed_at), statusReason: r.status_reason,
+    statusHistory: toStatusHistory(r.status_history),
     state: toScanState(r),
     version: r.version,
   };
@@ -119,14 +140,21 @@ export async function listTickets(sql: Sql, eventId: string, afterSerial: number
 
 /**
  * Changes the status (and bumps the version so every cached copy is detected
- * as stale); with `from`, only if the status is still that (else null).
+ * as stale) and appends the change to the ticket's status history, in one
+ * statement; with `from`, only if the status is still that (else false). The
+ * row lock the update takes orders concurrent changes, so seq is the order
+ * they were made in.
  */
-export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number, from?: TicketStatus): Promise<TicketRecord | null> {
-  const [row] = await sql.query<RawTicket>(
-    `UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1, tx = pg_current_xact_id()
-     WHERE t.event_id = $1 AND t.id = $2 AND ($6::text IS NULL OR t.status = $6) RETURNING ${TICKET_COLUMNS}`,
+export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number, from?: TicketStatus): Promise<boolean> {
+  const rows = await sql.query<{ seq: number }>(
+    `WITH changed AS (
+       UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1, tx = pg_current_xact_id()
+       WHERE t.event_id = $1 AND t.id = $2 AND ($6::text IS NULL OR t.status = $6) RETURNING t.event_id, t.id)
+     INSERT INTO ticket_status_changes (event_id, ticket_id, seq, changed_at, status, reason)
+     SELECT c.event_id, c.id, COALESCE((SELECT max(h.seq) FROM ticket_status_changes h WHERE h.event_id = c.event_id AND h.ticket_id = c.id), 0) + 1, $5, $3, $4
+     FROM changed c RETURNING seq`,
     [eventId, ticketId, status, reason, new Date(at), from ?? null]);
-  return row ? toTicket(row) : null;
+  return rows.length > 0;
 }
 
 /** `%`, `_` and `\` taken literally in a LIKE pattern. */

@@ -5,7 +5,7 @@
  */
 import {
   classifyScannedCode, describeVerdict, ed25519, fromBase64Url, parseScannedCode, replayTicket, ticketIdOf, verifySignedCode,
-  gateAdmitsZones, verdictTone, type Direction, type EventPolicy, type GatePolicy, type KeyLookup, type TicketScanState, type TicketStatus,
+  gateAdmitsZones, verdictTone, type Direction, type EventPolicy, type GatePolicy, type KeyLookup, type TicketFacts, type TicketScanState, type TicketStatus,
   type TicketTypePolicy, type Verdict, type VerdictTone,
 } from '@entrada/core';
 import type { EventDetail, TicketView, TicketWithScans } from '../../api/types.ts';
@@ -82,7 +82,11 @@ export function checkRules(event: CheckedEvent, input: RuleCheckInput, ticket: T
   const type: TicketTypePolicy = {
     id: t.id, name: t.name, zoneIds: t.zone_ids, maxScans: t.max_scans, allowReentry: t.allow_reentry, validFrom: ms(t.valid_from), validUntil: ms(t.valid_until),
   };
-  const facts = { id: ticket.id, eventId: event.id, status: ticket.status as TicketStatus, statusChangedAt: ms(ticket.status_changed_at) };
+  // With the status history, a scan at a past time is judged on the status then (as the sync judges offline scans).
+  const facts: TicketFacts = {
+    id: ticket.id, eventId: event.id, status: ticket.status as TicketStatus, statusChangedAt: ms(ticket.status_changed_at),
+    statusHistory: ticket.status_history?.map((c) => ({ at: Date.parse(c.at), status: c.status as TicketStatus })),
+  };
   const history = ticket.scans.map((s) => ({
     ref: s.id, forced: s.reason === 'forced', at: Date.parse(s.scanned_at), deviceId: s.device_id, seq: null as number | null,
     direction: s.direction as Direction, gate: gatePolicy(s.gate_id),

@@ -6,6 +6,7 @@ import type { TicketRecord } from '../../store/tickets.ts';
 import type { EventContext } from '../event-context.ts';
 import { MAX_UUID, NIL_UUID, type Cursors, type Position } from './cursor.ts';
 import { MANIFEST_DIGEST_BYTES } from './manifest-service.ts';
+import { statusHistoryJson } from './manifest-document.ts';
 
 const iso = (v: number | null | undefined): string | null => (v == null ? null : new Date(v).toISOString());
 
@@ -49,7 +50,7 @@ export class FeedService {
     type Item = { pos: Position; body: Record<string, unknown> };
     const ticketState = (t: TicketRecord): Record<string, unknown> => ({
       ticket_id: t.id, serial: t.serial, number: t.number, type_id: t.typeId, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
-      inside: isInside(t.state), version: t.version,
+      inside: isInside(t.state), version: t.version, ...(t.statusHistory.length > 0 ? { status_history: statusHistoryJson(t.statusHistory) } : {}),
       first_scan: t.state.first ? { at: iso(t.state.first.at), device_id: t.state.first.deviceId, gate_id: t.state.first.gateId } : null,
       last_scan: t.state.last ? { at: iso(t.state.last.at), direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
     });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { isInside } from '@entrada/core';
+import { isInside, type TicketStatusChange } from '@entrada/core';
 import type { ManifestRow } from '../../store/changes.ts';
 import type { EventContext } from '../event-context.ts';
 
@@ -13,10 +13,17 @@ const iso = (v: number | null | undefined): string | null => (v == null ? null :
 export interface ManifestTicket {
   ticket_id: string; serial: number; number: string; tier: string; type_id: string; zones: readonly string[]; max_scans: number;
   current_scans: number; inside: boolean; status: string; status_changed_at?: string | null; code_digest?: string; holder_name?: string | null;
+  /** Every status change (tickets whose status ever changed): the device judges a scan on the status at its time. */
+  status_history?: Array<{ at: string; status: string }>;
   /** Seed 000's ticketCode, only with the event setting `manifest_ticket_codes` (see MANIFEST_TICKET_CODES_RISK). */
   ticket_code?: string;
   first_scan?: { at: string; device_id: string; gate_id: string | null };
   last_scan?: { at: string; direction: string; device_id: string; gate_id: string | null };
+}
+
+/** A ticket's status history as the manifest and the feed carry it (few tickets have one: only those ever changed). */
+export function statusHistoryJson(history: readonly TicketStatusChange[]): Array<{ at: string; status: string }> {
+  return history.map((c) => ({ at: new Date(c.at).toISOString(), status: c.status }));
 }
 
 export function manifestTicket(ctx: EventContext, r: ManifestRow, code?: string): ManifestTicket {
@@ -26,7 +33,8 @@ export function manifestTicket(ctx: EventContext, r: ManifestRow, code?: string)
     ticket_id: t.id, serial: t.serial, number: t.number, tier: type?.name ?? '', type_id: t.typeId, zones: type?.zoneIds ?? [],
     max_scans: type?.maxScans ?? 1, current_scans: t.state.entries, inside: isInside(t.state), status: t.status,
   };
-  if (t.status !== 'valid') out.status_changed_at = iso(t.statusChangedAt);
+  if (t.status !== 'valid' || t.statusChangedAt !== null) out.status_changed_at = iso(t.statusChangedAt);
+  if (t.statusHistory.length > 0) out.status_history = statusHistoryJson(t.statusHistory);
   if (r.codeKind === 'imported' && r.digestHex) out.code_digest = Buffer.from(r.digestHex, 'hex').subarray(0, MANIFEST_DIGEST_BYTES).toString('base64url');
   if (ctx.settings.offlineHolderNames) out.holder_name = t.holderName;
   if (code !== undefined) out.ticket_code = code;

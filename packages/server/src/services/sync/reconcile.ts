@@ -42,7 +42,8 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
   const { outcomes, state } = replayTicket(
     {
       event: ctx.policy,
-      ticket: { id: ticket.id, eventId: ticket.eventId, status: ticket.status, statusChangedAt: ticket.statusChangedAt },
+      // The status history: each scan is judged on the status at its scan time (core's ticketStatusAt).
+      ticket: { id: ticket.id, eventId: ticket.eventId, status: ticket.status, statusChangedAt: ticket.statusChangedAt, statusHistory: ticket.statusHistory },
       type: type.policy,
     },
     replayScans,
