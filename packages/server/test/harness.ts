@@ -94,14 +94,16 @@ export const TEST_SECRET = 'test-secret-do-not-use-in-production';
  * size limits, gzip uploads and authentication before the body (the server
  * stops reading a socket); the API fuzzer (raw requests); framework and
  * transport errors (431, 414, parser errors); web-app headers and
- * compression; process faults and database outages; rate limits and lockouts
- * by client address; anything with `trustProxy`; and any test whose name
- * says HTTP.
+ * compression; process faults and database outages; request logs; rate
+ * limits and lockouts by client address (inject's address is always
+ * 127.0.0.1); anything with `trustProxy`; and any test whose name says HTTP.
+ * Set-up calls around a socket-level check (making the event a stream
+ * watches) may use inject: only the check itself needs the socket.
  *
  * The standards say integration tests use real HTTP: besides the suites above,
- * http-smoke.test.ts goes through every route family once over a socket, and
- * the accounts suite (sessions, cookies, CSRF, per-address limits behind a
- * trusted proxy) runs wholly over HTTP.
+ * http-smoke.test.ts goes through every route family once over a socket, the
+ * accounts suite signs in and uses its sessions (cookies, CSRF, per-address
+ * limits behind a trusted proxy) over HTTP, and the seed clients use fetch.
  */
 
 export interface TestServer extends RunningServer {
