@@ -452,7 +452,13 @@ describeEachBackend('offline sync', (backend) => {
     });
 
     it('with since, sends only what changed: new tickets, scans, cancellations', async () => {
-      const full = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}`)).body.manifest;
+      // A full manifest whose cursor has caught up with the earlier tests' tickets (the cursor stays below the
+      // cluster's oldest running transaction, which other test files on the same PostgreSQL may hold open).
+      const full = await eventually(async () => {
+        const m = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}`)).body.manifest;
+        expect((await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=${encodeURIComponent(m.cursor)}`)).body.manifest.tickets).toEqual([]);
+        return m;
+      });
       const [fresh, cancelled, scanned] = await tickets(3);
       const cursor1 = await eventually(async () => {
         const m = (await client.get(`/api/v1/offline/manifest/${ev.eventId}?device_id=${deviceId}&since=${encodeURIComponent(full.cursor)}`)).body.manifest;
