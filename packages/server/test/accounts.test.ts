@@ -3,8 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import {
-  Client, describeEachBackend, describePostgres, freshPostgresDatabase, REQUIRE_SERVICES, startTestServer,
-  type Reply, type TestDatabase, type TestServer,
+  describeEachBackend, describePostgres, freshPostgresDatabase, REQUIRE_SERVICES, startTestServer,
+  type Client, type Reply, type TestDatabase, type TestServer,
 } from './harness.ts';
 
 const GOOD = 'correct horse battery staple';
@@ -12,8 +12,9 @@ const HOUR = 3_600_000;
 
 interface Session { cookie: string; csrf: string }
 
+// Sessions (cookies, CSRF, per-address limits behind a trusted proxy) go over real HTTP.
 function login(server: TestServer, email: string, password: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Client(server.url, null).request('POST', '/api/v1/auth/login', { email, password }, headers);
+  return server.httpClient(null).request('POST', '/api/v1/auth/login', { email, password }, headers);
 }
 
 function sessionOf(r: Reply): Session {
@@ -24,7 +25,7 @@ function sessionOf(r: Reply): Session {
 /** Requests with the session cookie; `csrf` false leaves the x-csrf-token header out. */
 function withCookie(server: TestServer, s: Session, method: string, path: string, body?: unknown, opts: { csrf?: string | false; headers?: Record<string, string> } = {}): Promise<Reply> {
   const csrf = opts.csrf === undefined ? s.csrf : opts.csrf;
-  return new Client(server.url, null).request(method, path, body, { cookie: s.cookie, ...(csrf === false ? {} : { 'x-csrf-token': csrf }), ...opts.headers });
+  return server.httpClient(null).request(method, path, body, { cookie: s.cookie, ...(csrf === false ? {} : { 'x-csrf-token': csrf }), ...opts.headers });
 }
 
 async function addUser(server: TestServer, body: { email: string; name?: string; role: Role; password?: string }): Promise<string> {
@@ -33,7 +34,8 @@ async function addUser(server: TestServer, body: { email: string; name?: string;
   return r.body.id;
 }
 
-const event = () => ({ name: 'Cookie event', starts_at: new Date(Date.now() - HOUR).toISOString(), ends_at: new Date(Date.now() + HOUR).toISOString(), timezone: 'UTC' });
+/** An event running at `now` (the server's clock). */
+const event = (now: number) => ({ name: 'Cookie event', starts_at: new Date(now - HOUR).toISOString(), ends_at: new Date(now + HOUR).toISOString(), timezone: 'UTC' });
 
 describeEachBackend('organiser accounts and sessions', (backend) => {
   let tdb: TestDatabase;
@@ -66,7 +68,7 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     expect(me.status).toBe(200);
     expect(me.body).toEqual({ user, csrf_token: s.csrf, credential: 'session' });
     // The session acts as its user: a manager may read and make events.
-    expect((await withCookie(server, s, 'POST', '/api/v1/events', event())).status).toBe(201);
+    expect((await withCookie(server, s, 'POST', '/api/v1/events', event(clock))).status).toBe(201);
 
     const out = await withCookie(server, s, 'POST', '/api/v1/auth/logout', {});
     expect(out.status).toBe(204);
@@ -120,19 +122,19 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
   it('needs the session\'s x-csrf-token on every state-changing request made with the cookie; a bearer token needs none', async () => {
     await addUser(server, { email: 'dan@example.com', role: 'manager' });
     const s = sessionOf(await login(server, 'dan@example.com', GOOD));
-    const none = await withCookie(server, s, 'POST', '/api/v1/events', event(), { csrf: false });
+    const none = await withCookie(server, s, 'POST', '/api/v1/events', event(clock), { csrf: false });
     expect(none.status).toBe(403);
     expect(none.body.error).toBe('CSRF_TOKEN_INVALID');
-    const wrong = await withCookie(server, s, 'POST', '/api/v1/events', event(), { csrf: s.csrf.slice(0, -2) + 'xx' });
+    const wrong = await withCookie(server, s, 'POST', '/api/v1/events', event(clock), { csrf: s.csrf.slice(0, -2) + 'xx' });
     expect(wrong.body.error).toBe('CSRF_TOKEN_INVALID');
     // A cross-site form post carries the cookie but cannot set the header.
     const form = await withCookie(server, s, 'POST', '/api/v1/events', 'name=Evil', { csrf: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(form.status).toBe(403);
     expect(form.body.error).toBe('CSRF_TOKEN_INVALID');
-    expect((await withCookie(server, s, 'POST', '/api/v1/events', event())).status).toBe(201);
+    expect((await withCookie(server, s, 'POST', '/api/v1/events', event(clock))).status).toBe(201);
     // Reads need no header; a bearer token needs none at all.
     expect((await withCookie(server, s, 'GET', '/api/v1/events', undefined, { csrf: false })).status).toBe(200);
-    expect((await server.admin.post('/api/v1/events', event())).status).toBe(201);
+    expect((await server.admin.post('/api/v1/events', event(clock))).status).toBe(201);
     // Nothing was made by the refused requests.
     const names = (await server.admin.get('/api/v1/events')).body.events.map((e: { name: string }) => e.name);
     expect(names).not.toContain('Evil');
@@ -277,7 +279,7 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
       await addUser(server, { email: `${role}@roles.example.com`, role });
       people[role] = sessionOf(await login(server, `${role}@roles.example.com`, GOOD));
     }
-    const doc = (await new Client(server.url, null).get('/docs/json')).body as {
+    const doc = (await server.client(null).get('/docs/json')).body as {
       paths: Record<string, Record<string, { 'x-entrada-auth'?: string; 'x-entrada-role'?: Role }>>;
     };
     const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
@@ -306,7 +308,7 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
   });
 
   it('declares the roles of the issue for the routes that exist', async () => {
-    const doc = (await new Client(server.url, null).get('/docs/json')).body as { paths: Record<string, Record<string, { 'x-entrada-role'?: Role }>> };
+    const doc = (await server.client(null).get('/docs/json')).body as { paths: Record<string, Record<string, { 'x-entrada-role'?: Role }>> };
     const role = (method: string, path: string): Role | undefined => doc.paths[path]?.[method]?.['x-entrada-role'];
     expect(role('post', '/api/v1/users')).toBe('owner');
     expect(role('post', '/api/v1/tokens')).toBe('owner');

@@ -119,7 +119,8 @@ describeEachBackend('API fuzzing', (backend: Backend) => {
     sink.on('data', (chunk: Buffer) => logLines.push(chunk.toString('utf8')));
     tdb = await backend.open();
     // The alert evaluator writes on its own timer: off here, where every change must come from the request just sent.
-    server = await startTestServer(tdb.db, { logger: createLogger('debug', sink), config: { alertIntervalMs: 0 } });
+    // Over a socket, set-up included: the fuzzer's raw requests are about what the server reads off the wire.
+    server = await startTestServer(tdb.db, { logger: createLogger('debug', sink), config: { alertIntervalMs: 0 }, http: true });
   });
   afterAll(async () => {
     await server?.close();

@@ -65,7 +65,7 @@ describeEachBackend('authentication before the body', (backend) => {
 
   beforeAll(async () => {
     tdb = await backend.open();
-    server = await startTestServer(tdb.db);
+    server = await startTestServer(tdb.db, { http: true });
   });
   afterAll(async () => {
     await server?.close();

@@ -23,7 +23,8 @@ describeEachBackend('failed authentication limits', (backend) => {
 
   beforeAll(async () => {
     tdb = await backend.open();
-    server = await startTestServer(tdb.db);
+    // Over a socket: the limits are per client address.
+    server = await startTestServer(tdb.db, { http: true });
   });
   afterAll(async () => {
     await server?.close();
@@ -56,7 +57,7 @@ describeEachBackend('failed authentication limits', (backend) => {
 
   it('an address flooding unknown tokens gets no more database lookups for tokens this instance never saw valid, all with Retry-After', async () => {
     // A fresh instance on the same database: its counts and its known tokens start empty.
-    const instance = await startTestServer(tdb.db, { adminToken: server.adminToken });
+    const instance = await startTestServer(tdb.db, { adminToken: server.adminToken, http: true });
     try {
       const device = await registerDevice(instance.admin, 'Known scanner');
       const scanner = instance.client(device.token);

@@ -1,6 +1,6 @@
 /**
  * One code classifier: the golden code-classification vectors through both
- * HTTP paths — the online scan and the offline sync — which must give the
+ * API paths — the online scan and the offline sync — which must give the
  * verdict core gives (and the scanner, client/test/code-vectors.test.ts).
  * Before the classifier was shared, the sync said `wrong_event` ("Ticket is
  * for another event") for any signed code naming another event, forged or of

@@ -40,7 +40,7 @@ describePostgres('concurrent scans of one ticket across two instances', () => {
   async function race(guard: boolean): Promise<{ results: string[]; recorded: number; entries: number }> {
     const dbs = [openPostgres({ connectionString: url, maxConnections: 50 }), openPostgres({ connectionString: url, maxConnections: 50 })];
     const instances: TestServer[] = [];
-    for (const db of dbs) instances.push(await startTestServer(db, { adminToken, unsafeDisableAdmissionGuard: !guard }));
+    for (const db of dbs) instances.push(await startTestServer(db, { adminToken, unsafeDisableAdmissionGuard: !guard, http: true }));
     try {
       const [ticket] = await issueTickets(instances[0]!.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
       // Warm both instances' caches with the ticket, as an event in progress would be.

@@ -1,7 +1,7 @@
 /**
  * Issue 14 §2, seed 004's "location state change" at a venue: a gate closed at a time. Online entries at it
  * are refused `gate_closed`; offline entries scanned after the closing are kept as conflicts `gate_closed`
- * (resolvable like the others); entries scanned before it stand; exits stay free. Through HTTP, both backends.
+ * (resolvable like the others); entries scanned before it stand; exits stay free. Through the API, both backends.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {

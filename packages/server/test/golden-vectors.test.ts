@@ -1,6 +1,6 @@
 /**
  * One rule set: the golden admission vectors core is tested with, replayed
- * through the server's HTTP API with the server clock set to each scan's time.
+ * through the server's API with the server clock set to each scan's time.
  * Vectors whose history reaches the scan's time or later describe replay of
  * late offline uploads (state follows scan time, not arrival); the online path
  * cannot receive such a history, so they are covered by the sync replay tests.

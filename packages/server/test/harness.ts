@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { describe } from 'vitest';
 import type { Database } from '../src/db/database.ts';
@@ -82,10 +83,39 @@ export function describePostgres(title: string, fn: () => void): void {
 
 export const TEST_SECRET = 'test-secret-do-not-use-in-production';
 
+/*
+ * Transport: a test talks to its server through Fastify's `inject` (the
+ * request goes through the whole app: hooks, parsers, schemas, error handler)
+ * unless the socket is the point. The rule: socket-level behaviour → real HTTP,
+ * everything else → inject.
+ *
+ * Real HTTP (`startTestServer(db, { http: true })`, `server.httpClient(token)`
+ * or `new Client(server.url, token)`) is kept for: the live SSE stream; body
+ * size limits, gzip uploads and authentication before the body (the server
+ * stops reading a socket); the API fuzzer (raw requests); framework and
+ * transport errors (431, 414, parser errors); web-app headers and
+ * compression; process faults and database outages; request logs; rate
+ * limits and lockouts by client address (inject's address is always
+ * 127.0.0.1); anything with `trustProxy`; and any test whose name says HTTP.
+ * Set-up calls around a socket-level check (making the event a stream
+ * watches) may use inject: only the check itself needs the socket.
+ *
+ * The standards say integration tests use real HTTP: besides the suites above,
+ * http-smoke.test.ts goes through every route family once over a socket, the
+ * accounts suite signs in and uses its sessions (cookies, CSRF, per-address
+ * limits behind a trusted proxy) over HTTP, and the seed clients use fetch.
+ */
+
 export interface TestServer extends RunningServer {
   adminToken: string;
+  /** The admin token's client (inject, or HTTP when started with `http: true`). */
   admin: Client;
-  client(token: string): Client;
+  /** A client with this token, or none (inject, or HTTP when started with `http: true`). */
+  client(token: string | null): Client;
+  /** A client over a real socket, for socket-level behaviour (see the rule above). */
+  httpClient(token: string | null): Client;
+  /** The server's clock (the injected one, or the real clock): build test data from it. */
+  now(): number;
 }
 
 export async function startTestServer(db: Database, opts: {
@@ -96,32 +126,69 @@ export async function startTestServer(db: Database, opts: {
   config?: Partial<Config>;
   /** Live stream buffers and timings (short in tests). */
   live?: StartOptions['live'];
+  /** `admin` and `client(token)` over real HTTP rather than inject (suites about the socket). */
+  http?: boolean;
 } = {}): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
   // Test receivers (webhooks) listen on loopback: allowed here; webhooks.test.ts shows the refusal with it off.
   const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl, webhookAllowPrivate: true, ...opts.config };
   const server = await startServer({ config, db, logger: opts.logger ?? false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: opts.live });
-  const client = (token: string): Client => new Client(server.url, token);
-  return Object.assign(server, { adminToken, admin: client(adminToken), client });
+  const now = opts.now ?? Date.now;
+  const httpClient = (token: string | null): Client => new Client(server.url, token, undefined, now);
+  const injectClient = (token: string | null): Client => new Client(server.url, token, injectTransport(server.app), now);
+  const client = opts.http ? httpClient : injectClient;
+  return Object.assign(server, { adminToken, admin: client(adminToken), client, httpClient, now });
 }
 
 export interface Reply<T = any> { status: number; body: T; headers: Headers } // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** A tiny JSON-over-HTTP client: real requests to the listening server. */
+/** One request as a client sends it: an absolute URL, headers and an optional body. */
+export interface OutgoingRequest { method: string; url: string; headers: Record<string, string>; body?: string | Uint8Array }
+/** Sends a request and answers the status, the headers and the body as text. */
+export type Transport = (req: OutgoingRequest) => Promise<{ status: number; headers: Headers; text: string }>;
+
+/** Over a real socket, with fetch. */
+export const httpTransport: Transport = async (req) => {
+  // Cast: the DOM lib (the web package type-checks this file too) types BodyInit without generic Uint8Array.
+  const res = await fetch(req.url, { method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body as NonNullable<RequestInit['body']> } : {}) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+};
+
+/** Through Fastify's `inject`: the whole app without a socket. The Host header is the URL's, as over HTTP. */
+export function injectTransport(app: FastifyInstance): Transport {
+  return async (req) => {
+    const url = new URL(req.url);
+    const res = await app.inject({
+      method: req.method as InjectOptions['method'], url: url.pathname + url.search, headers: { host: url.host, ...req.headers },
+      ...(req.body !== undefined ? { payload: typeof req.body === 'string' ? req.body : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) } : {}),
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else if (value !== undefined) headers.append(name, String(value));
+    }
+    return { status: res.statusCode, headers, text: res.payload };
+  };
+}
+
+/** A tiny JSON client: over real HTTP by default, or any transport (the test server's clients use inject). */
 export class Client {
-  constructor(readonly baseUrl: string, readonly token: string | null) {}
+  constructor(
+    readonly baseUrl: string, readonly token: string | null, private readonly transport: Transport = httpTransport,
+    /** The clock of the server it talks to (the real one unless the server's is injected). */
+    readonly now: () => number = Date.now,
+  ) {}
 
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const init: RequestInit = { method, headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers } };
+    const all: Record<string, string> = { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers };
+    let payload: string | Uint8Array | undefined;
     if (body !== undefined) {
-      // Cast: the DOM lib (the web package type-checks this file too) types BodyInit without generic Uint8Array.
-      init.body = (typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body)) as NonNullable<RequestInit['body']>;
-      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+      payload = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+      all['content-type'] ??= 'application/json';
     }
-    const res = await fetch(this.baseUrl + path, init);
-    const text = await res.text();
-    let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    const res = await this.transport({ method, url: this.baseUrl + path, headers: all, ...(payload !== undefined ? { body: payload } : {}) });
+    let parsed: unknown = res.text;
+    try { parsed = res.text ? JSON.parse(res.text) : null; } catch { /* not JSON */ }
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
   get<T = any>(path: string) { return this.request<T>('GET', path); } // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -136,13 +203,15 @@ export interface SeededEvent {
   types: { ga: string; reentry: string; vip: string; multi: string };
 }
 
-/** An event with two zones, three gates and four ticket types, made through the API. */
-export async function seedEvent(admin: Client, overrides: Record<string, unknown> = {}): Promise<SeededEvent> {
+/**
+ * An event with two zones, three gates and four ticket types, made through the
+ * API; it runs from a day before `now` to a day after (the server's clock by default).
+ */
+export async function seedEvent(admin: Client, overrides: Record<string, unknown> = {}, now: number = admin.now()): Promise<SeededEvent> {
   const ok = <T>(r: Reply<T>): T => {
     if (r.status !== 201) throw new Error(`seed failed: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body;
   };
-  const now = Date.now();
   const ev = ok(await admin.post('/api/v1/events', {
     name: 'Test Event', starts_at: new Date(now - 86_400_000).toISOString(), ends_at: new Date(now + 86_400_000).toISOString(),
     timezone: 'Europe/Amsterdam', ...overrides,

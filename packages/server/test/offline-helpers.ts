@@ -35,7 +35,7 @@ export class TestDevice {
   body(from: number, to: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
     const scans = this.log.slice(from - 1, to);
     const body: Record<string, unknown> = {
-      event_id: this.eventId, device_id: this.deviceId, session_token: `sess-${this.deviceId}-${from}-${to}`, device_time: Date.now(),
+      event_id: this.eventId, device_id: this.deviceId, session_token: `sess-${this.deviceId}-${from}-${to}`, device_time: this.client.now(),
       scans: scans.map((s) => ({
         qrcode: s.qrcode, scanned_at: s.scannedAt, seq: s.seq, direction: s.direction, gate_id: s.gateId, local_result: s.localResult,
         ...(s.scanId ? { scan_id: s.scanId } : {}),

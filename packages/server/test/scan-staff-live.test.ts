@@ -1,28 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toBase64Url } from '@entrada/core';
 import type { BusMessage, LiveScan } from '../src/services/bus.ts';
 import {
-  Client, describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type Reply, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type Client, type SeededEvent, type TestDatabase, type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
-
-/** The harness client over Fastify's inject: no socket (none is needed to test what is stored and published). */
-class InjectClient extends Client {
-  constructor(private readonly app: FastifyInstance, token: string | null) {
-    super('inject:', token);
-  }
-
-  override async request<T>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
-    const res = await this.app.inject({
-      method: method as 'GET' | 'POST', url: path, headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
-      ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
-    });
-    let parsed: unknown = res.body;
-    try { parsed = res.body ? JSON.parse(res.body) : null; } catch { /* not JSON */ }
-    return { status: res.statusCode, body: parsed as T, headers: new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)])) };
-  }
-}
 
 /**
  * Issue 13: every scan records the staff member logged in on the device
@@ -46,7 +28,7 @@ describeEachBackend('scan staff and live messages', (backend) => {
     tdb = await backend.open();
     clock = Date.now();
     server = await startTestServer(tdb.db, { now: () => clock });
-    admin = new InjectClient(server.app, server.adminToken);
+    admin = server.admin;
     ev = await seedEvent(admin);
     const other = await seedEvent(admin, { name: 'Other event' });
     staff = (await admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: 'ann', name: 'Ann', pin: '4711' })).body.id;
@@ -66,7 +48,7 @@ describeEachBackend('scan staff and live messages', (backend) => {
   const device = async (name: string): Promise<TestDevice> => {
     const keys = TestDevice.keyPair(seed++);
     const d = await registerDevice(admin, name, { public_key: toBase64Url(keys.publicKey) });
-    const td = new TestDevice(new InjectClient(server.app, d.token), d.deviceId, ev.eventId);
+    const td = new TestDevice(server.client(d.token), d.deviceId, ev.eventId);
     td.keys = keys;
     return td;
   };

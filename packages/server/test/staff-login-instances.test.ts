@@ -21,8 +21,9 @@ describePostgres('login-like limits across API instances', () => {
     const fresh = await freshPostgresDatabase();
     drop = fresh.drop;
     dbs = [openPostgres({ connectionString: fresh.url }), openPostgres({ connectionString: fresh.url })];
-    const first = await startTestServer(dbs[0]!);
-    servers = [first, await startTestServer(dbs[1]!, { adminToken: first.adminToken })];
+    // Over a socket: the limits are per client address.
+    const first = await startTestServer(dbs[0]!, { http: true });
+    servers = [first, await startTestServer(dbs[1]!, { adminToken: first.adminToken, http: true })];
   });
   afterAll(async () => {
     for (const s of servers) await s.close();

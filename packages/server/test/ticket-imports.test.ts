@@ -1,7 +1,7 @@
 /**
  * Ticket imports of any size as one all-or-nothing operation: an import session, chunks of up
  * to 5,000 rows validated and staged, one commit (INSERT … SELECT in one transaction). On PGlite
- * and PostgreSQL, over real HTTP.
+ * and PostgreSQL, through the API (Fastify inject; the import route goes over a socket in http-smoke.test.ts).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MAX_IMPORT_CHUNK_ROWS } from '@entrada/core';

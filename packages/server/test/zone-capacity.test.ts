@@ -1,6 +1,6 @@
 /**
  * Issue 14 §2, seed 004's "insufficient inventory" at a venue: zone capacity per zone (off | warn | enforce),
- * online. Core's golden capacity vectors played through the HTTP API on both backends, then the cases a
+ * online. Core's golden capacity vectors played through the API on both backends, then the cases a
  * vector cannot hold: an exit frees a place, concurrent gates never take more places than there are.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
