@@ -37,6 +37,8 @@
  * statistics; the default leaves the database as a fresh installation has it).
  * Environment: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres);
  * BENCH_SERVER_NODE_ARGS, extra node options for the server children (e.g. --trace-gc);
+ * BENCH_LOG_LEVEL, the servers' LOG_LEVEL (default info, the production default; their lines are counted
+ * per scan and dropped, warnings and errors printed);
  * REDIS_URL for --instances (default redis://127.0.0.1:6379).
  */
 import { randomBytes } from 'node:crypto';
@@ -80,6 +82,7 @@ const QUICK = args.has('--quick');
 const PROFILE = args.has('--profile');
 const ANALYZE = args.has('--analyze');
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 
 type Mode = 'session' | 'no-session';
 const MODES: readonly Mode[] = ['session', 'no-session'];
@@ -122,6 +125,8 @@ interface Instrumented<T> {
   phase: T; cpu: CpuUsage; activity?: ActivitySummary;
   /** Each process group's CPU per successful scan, µs. */
   cpuPerScanUs: Record<string, number>;
+  /** Lines the servers logged per request. */
+  logLinesPerScan: number;
   /** Statements the servers sent to PostgreSQL per request, in all and by statement (PostgreSQL only). */
   statementsPerScan?: { total: number; byStatement: Record<string, number> };
   /** PostgreSQL only, cluster-wide: write transactions per second and WAL bytes per write transaction. */
@@ -142,14 +147,17 @@ async function instrumented<T extends PhaseResult>(
   if (pg) groups.postgres = postgresGroupFor(pg.database);
   const cpu = measureCpu(groups);
   const activity = pg ? sampleActivity(ADMIN_URL, pg.database, 50) : null;
+  const linesBefore = serverOutput.lines;
   const phase = await run();
   const usage = cpu.stop();
+  const sent = sentRequests(phase);
+  const logLinesPerScan = round((serverOutput.lines - linesBefore) / Math.max(1, sent), 3);
   const counts: QueryCount[] = [];
   if (pg) for (const s of servers.list) counts.push(await s.stopQueryCount());
   const after = pg ? await writeCounters(ADMIN_URL) : null;
   const act = activity ? await activity.stop() : undefined;
   const cpuPerScanUs = Object.fromEntries(Object.entries(usage.groups).map(([k, cores]) => [k, Math.round((cores / Math.max(1e-9, phase.throughput)) * 1e6)]));
-  const out: Instrumented<T> = { phase, cpu: usage, cpuPerScanUs, ...(act ? { activity: act } : {}) };
+  const out: Instrumented<T> = { phase, cpu: usage, cpuPerScanUs, logLinesPerScan, ...(act ? { activity: act } : {}) };
   if (pg) {
     const byStatement: Record<string, number> = {};
     let total = 0;
@@ -157,7 +165,7 @@ async function instrumented<T extends PhaseResult>(
       total += c.total;
       for (const [k, n] of Object.entries(c.byStatement)) byStatement[k] = (byStatement[k] ?? 0) + n;
     }
-    const per = (n: number): number => round(n / Math.max(1, phase.requests), 3);
+    const per = (n: number): number => round(n / Math.max(1, sent), 3);
     // Statements below one per hundred scans are the background jobs (fleet, alerts, webhooks...): summed as one.
     const sorted = Object.entries(byStatement).sort((a, b) => b[1] - a[1]);
     const scanPath = sorted.filter(([, n]) => per(n) >= 0.01);
@@ -175,6 +183,11 @@ async function instrumented<T extends PhaseResult>(
   return out;
 }
 
+/** Requests actually sent (an open loop that stopped early counts the ones it did not send as errors). */
+function sentRequests(p: PhaseResult): number {
+  return Object.entries(p.outcomes).filter(([label]) => !label.startsWith('not sent')).reduce((a, [, n]) => a + n, 0);
+}
+
 function describePhase(p: PhaseResult): string {
   const l = p.latencyMs;
   const errs = p.errors > 0 ? `, ${p.errors} ERRORS ${JSON.stringify(p.outcomes)}` : '';
@@ -189,7 +202,7 @@ function describeCpu(c: CpuUsage): string {
 function describePerScan(i: Instrumented<PhaseResult>): string {
   const cpu = Object.entries(i.cpuPerScanUs).map(([k, v]) => `${k} ${v} µs`).join(', ');
   const st = i.statementsPerScan;
-  return `CPU per scan: ${cpu}${st ? `; statements per scan ${st.total} (${Object.entries(st.byStatement).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`;
+  return `CPU per scan: ${cpu}; log lines per scan ${i.logLinesPerScan}${st ? `; statements per scan ${st.total} (${Object.entries(st.byStatement).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`;
 }
 
 /** Start times of clusters of slow requests (a new cluster after a 200 ms gap). */
@@ -396,13 +409,32 @@ function bulkSummary(b: BulkCreateResult): { tickets: number; totalS: number; pe
   };
 }
 
-/** Instances of one installation: the same secret and admin token, Redis fan-out when there are several. */
+/** Lines the servers wrote (their logs), to count log lines per scan. */
+const serverOutput = { lines: 0 };
+
+/** Prints a server's warnings and errors (pino level ≥ 40) and anything not JSON; counts every line. */
+function onServerOutput(line: string): void {
+  serverOutput.lines++;
+  if (line.startsWith('{')) {
+    try {
+      if ((JSON.parse(line) as { level?: number }).level! < 40) return;
+    } catch {
+      // Not a log line: print it.
+    }
+  }
+  process.stderr.write(`[server] ${line}\n`);
+}
+
+/**
+ * Instances of one installation: the same secret and admin token, Redis fan-out when there are several, logging
+ * at LOG_LEVEL (BENCH_LOG_LEVEL, default `info`, the production default: what a deployment writes is measured).
+ */
 async function startServers(opts: { databaseUrl?: string; dataDir?: string; count: number }): Promise<Servers> {
   const shared = { secret: randomBytes(32).toString('base64url'), adminToken: `eat_bench_${randomBytes(24).toString('base64url')}` };
-  const env = opts.count > 1 ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } : undefined;
+  const env: Record<string, string> = { LOG_LEVEL: LOG_LEVEL, ...(opts.count > 1 ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } : {}) };
   const list: ServerProcess[] = [];
   for (let i = 0; i < opts.count; i++) {
-    const server = await spawnServer({ ...opts, nodeArgs: SERVER_NODE_ARGS, ...shared, ...(env ? { env } : {}) });
+    const server = await spawnServer({ ...opts, nodeArgs: SERVER_NODE_ARGS, ...shared, env, onOutput: onServerOutput });
     cleanups.push(() => server.stop());
     list.push(server);
   }
@@ -546,7 +578,7 @@ async function main(): Promise<void> {
   ];
   const perScanRow = (name: string, i: Instrumented<PhaseResult>): Array<string | number> => [
     name, Object.entries(i.cpuPerScanUs).map(([k, v]) => `${k} ${v}`).join(' / ') + ' µs',
-    `${i.cpu.machineBusy.toFixed(2)} of ${i.cpu.cores} cores busy (${Object.entries(i.cpu.groups).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}, other ${i.cpu.other.toFixed(2)}, steal ${i.cpu.steal.toFixed(2)})`
+    `${i.cpu.machineBusy.toFixed(2)} of ${i.cpu.cores} cores busy (${Object.entries(i.cpu.groups).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}, other ${i.cpu.other.toFixed(2)}, steal ${i.cpu.steal.toFixed(2)}); log lines per scan ${i.logLinesPerScan}`
       + (i.statementsPerScan ? `; statements per scan ${i.statementsPerScan.total}: ${Object.entries(i.statementsPerScan.byStatement).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''),
   ];
   const servers = instances > 1 ? `${instances} instances, ` : '';
@@ -600,7 +632,7 @@ async function main(): Promise<void> {
     `## Online scanning benchmark${QUICK ? ' (--quick)' : ''}${PROFILE ? ' (server CPU-profiled: throughput understated)' : ''}${instances > 1 ? ` (${instances} API instances, Redis fan-out)` : ''}`,
     '',
     `${startedAt.toISOString()} · ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB · Node ${machine.node} · PostgreSQL ${pgVersion} · ${machine.kernel}`,
-    `Machine busy before start: ${busyBefore.toFixed(2)} cores. Load generator, server and PostgreSQL share these cores (loopback HTTP).`,
+    `Machine busy before start: ${busyBefore.toFixed(2)} cores. Load generator, server and PostgreSQL share these cores (loopback HTTP). Servers log at ${LOG_LEVEL}.`,
     `PostgreSQL settings: ${Object.entries(pgSettings).filter(([k]) => ['synchronous_commit', 'fsync', 'autovacuum', 'shared_buffers'].includes(k)).map(([k, v]) => `${k}=${v}`).join(', ')}.`,
     `Code: fingerprint ${code.sha256} (${code.files} files of packages/server and packages/core); migrations ${migrations.join(', ') || '?'}${ANALYZE ? '; --analyze: ANALYZE after warm-up' : ''}.`,
     '',
