@@ -490,8 +490,13 @@ async function main(): Promise<void> {
       + `${(t.totalBytes / 2 ** 20).toFixed(1)} MiB; last autoanalyze ${t.lastAutoanalyze ?? 'never'}`);
   }
   const migrations = await appliedMigrations(db.url);
-  const scanIndexes = (await indexStats(db.url, ['scans'])).filter((i) => i.scans > 0);
+  const allScanIndexes = await indexStats(db.url, ['scans']);
+  const scanIndexes = allScanIndexes.filter((i) => i.scans > 0);
   log(`scans indexes used (scans / entries read): ${scanIndexes.map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}`).join(', ')}`);
+  // Bytes per stored scan of each index: a key inserted at random places splits pages half full, an increasing one fills them.
+  const scanRows = pgTables.find((t) => t.table === 'scans')?.inserts ?? 0;
+  const indexBytesPerScan = allScanIndexes.map((i) => ({ index: i.index, bytesPerScan: scanRows > 0 ? Math.round(i.sizeBytes / scanRows) : null }));
+  log(`scans indexes, bytes per stored scan (${fmtInt(scanRows)} scans): ${indexBytesPerScan.map((i) => `${i.index} ${i.bytesPerScan ?? '?'}`).join(', ')}`);
   await pgSetup.close();
   for (const s of pgServers.list) await s.stop();
   await db.drop();
@@ -617,6 +622,8 @@ async function main(): Promise<void> {
     rows.push(['indexes of `scans` used during the run', 'uses / entries read',
       scanIndexes.map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}${i.scans > 0 && i.entriesRead / i.scans > 10 ? ` (${fmtInt(i.entriesRead / i.scans)} per use!)` : ''}`).join(', ')]);
   }
+  rows.push(['indexes of `scans`, bytes per stored scan', `${indexBytesPerScan.reduce((a, i) => a + (i.bytesPerScan ?? 0), 0)} in all`,
+    indexBytesPerScan.map((i) => `${i.index} ${i.bytesPerScan ?? '?'}`).join(', ')]);
   if (pglite) {
     rows.push([`PGlite bulk create ${fmtInt(pglite.bulk.tickets)} tickets`, `${pglite.bulk.totalS.toFixed(2)} s`, `per call ${pglite.bulk.perCallS.map((s) => s.toFixed(2)).join(', ')} s`]);
     for (const mode of MODES) {
@@ -649,7 +656,7 @@ async function main(): Promise<void> {
     entradaPostgres: {
       bulkCreate: bulk, setupMs: pgSetup.setupMs, devices: CFG.devices, ceilingTps: ceiling,
       modes: Object.fromEntries(MODES.map((mode) => [mode, { ...pgModes[mode], ratioToCeiling: ratioOf(pgModes[mode].saturation.phase) }])),
-      tables: pgTables, scanIndexes, migrations, serverProfiles: PROFILE ? profile : null,
+      tables: pgTables, scanIndexes, indexBytesPerScan, migrations, serverProfiles: PROFILE ? profile : null,
     },
     entradaPglite: pglite,
     targets,
