@@ -39,7 +39,8 @@
  * BENCH_SERVER_NODE_ARGS, extra node options for the server children (e.g. --trace-gc);
  * BENCH_LOG_LEVEL, the servers' LOG_LEVEL (default info, the production default; their lines are counted
  * per scan and dropped, warnings and errors printed);
- * REDIS_URL for --instances (default redis://127.0.0.1:6379).
+ * REDIS_URL for --instances (default redis://127.0.0.1:6379); BENCH_SERVER_PG_SOCKET, a folder: the servers reach
+ * PostgreSQL through its Unix socket there instead of TCP (a diagnostic; pgbench stays on TCP).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -409,6 +410,19 @@ function bulkSummary(b: BulkCreateResult): { tickets: number; totalS: number; pe
   };
 }
 
+/**
+ * The servers' DATABASE_URL: the scratch database over TCP as pgbench reaches it, or with BENCH_SERVER_PG_SOCKET
+ * (a folder, e.g. /var/run/postgresql) through PostgreSQL's Unix socket — a diagnostic: a co-located database
+ * spares the loopback TCP stack on both sides.
+ */
+function serverDatabaseUrl(url: string): string {
+  const socket = process.env.BENCH_SERVER_PG_SOCKET;
+  if (!socket) return url;
+  const u = new URL(url);
+  // The host in the URL is a placeholder: the driver takes the `host` parameter, a folder, as the socket.
+  return `postgres://${u.username}@localhost${u.pathname}?host=${encodeURIComponent(socket)}`;
+}
+
 /** Lines the servers wrote (their logs), to count log lines per scan. */
 const serverOutput = { lines: 0 };
 
@@ -472,7 +486,7 @@ async function main(): Promise<void> {
     log(`--profile: the server writes a CPU profile to ${profileDir}`);
   }
   if (profileDir) await mkdir(profileDir, { recursive: true });
-  const pgServers = await startServers({ databaseUrl: db.url, count: instances });
+  const pgServers = await startServers({ databaseUrl: serverDatabaseUrl(db.url), count: instances });
   log(`Entrada on PostgreSQL (database ${db.name}): ${pgServers.list.map((s) => `${s.url} pid ${s.pid}`).join(', ')}${instances > 1 ? ' (Redis fan-out)' : ''}`);
   const pgSetup = await setUp('postgres', pgServers, CFG.tickets, CFG.perCall, CFG.devices, CFG.gates);
   const pgModes = {} as Record<Mode, ModeResult>;
@@ -639,7 +653,7 @@ async function main(): Promise<void> {
     `## Online scanning benchmark${QUICK ? ' (--quick)' : ''}${PROFILE ? ' (server CPU-profiled: throughput understated)' : ''}${instances > 1 ? ` (${instances} API instances, Redis fan-out)` : ''}`,
     '',
     `${startedAt.toISOString()} · ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB · Node ${machine.node} · PostgreSQL ${pgVersion} · ${machine.kernel}`,
-    `Machine busy before start: ${busyBefore.toFixed(2)} cores. Load generator, server and PostgreSQL share these cores (loopback HTTP). Servers log at ${LOG_LEVEL}.`,
+    `Machine busy before start: ${busyBefore.toFixed(2)} cores. Load generator, server and PostgreSQL share these cores (loopback HTTP). Servers log at ${LOG_LEVEL}; they reach PostgreSQL over ${process.env.BENCH_SERVER_PG_SOCKET ? `its Unix socket in ${process.env.BENCH_SERVER_PG_SOCKET}` : 'TCP'}.`,
     `PostgreSQL settings: ${Object.entries(pgSettings).filter(([k]) => ['synchronous_commit', 'fsync', 'autovacuum', 'shared_buffers'].includes(k)).map(([k, v]) => `${k}=${v}`).join(', ')}.`,
     `Code: fingerprint ${code.sha256} (${code.files} files of packages/server and packages/core); migrations ${migrations.join(', ') || '?'}${ANALYZE ? '; --analyze: ANALYZE after warm-up' : ''}.`,
     '',
