@@ -558,11 +558,13 @@ async function main(): Promise<void> {
   const bulk = bulkSummary(pgSetup.modes.session.bulk);
   const ratioOf = (p: PhaseResult): number | null => (ceiling ? p.throughput / ceiling : null);
   const pct = (r: number | null): string => (r === null ? 'n/a' : `${(r * 100).toFixed(0)}%`);
+  // Wrong or failed answers; requests an open loop did not send once it fell behind are reported with its phase.
+  const wrong = (p: PhaseResult | null | undefined): number => (p ? sentRequests(p) - p.ok : 0);
   let totalErrors = 0;
   for (const m of Object.values(pgModes)) {
-    totalErrors += m.warmup.errors + (m.serial?.errors ?? 0) + m.saturation.phase.errors + (m.duplicate?.phase.errors ?? 0) + (m.fixedRate?.phase.errors ?? 0);
+    totalErrors += wrong(m.warmup) + wrong(m.serial) + wrong(m.saturation.phase) + wrong(m.duplicate?.phase) + wrong(m.fixedRate?.phase);
   }
-  for (const m of Object.values(pglite?.modes ?? {})) totalErrors += m.warmup.errors + (m.serial?.errors ?? 0) + m.saturation.phase.errors;
+  for (const m of Object.values(pglite?.modes ?? {})) totalErrors += wrong(m.warmup) + wrong(m.serial) + wrong(m.saturation.phase);
 
   const targets: Array<{ target: string; value: string; ok: boolean | null }> = [];
   for (const mode of MODES) {
@@ -582,7 +584,7 @@ async function main(): Promise<void> {
     const lite = pglite?.modes[mode].saturation.phase;
     targets.push({ target: `PGlite ${mode}: saturation ≥ ${fmtInt(TARGETS.pgliteScansPerS)} scans/s`, value: lite ? `${fmtInt(lite.throughput)}/s` : 'n/a', ok: lite ? lite.throughput >= TARGETS.pgliteScansPerS : null });
   }
-  targets.push({ target: 'every scan answered 200 with the expected result', value: `${totalErrors} errors`, ok: totalErrors === 0 });
+  targets.push({ target: 'every scan sent answered 200 with the expected result', value: `${totalErrors} errors`, ok: totalErrors === 0 });
 
   const rows: Array<Array<string | number>> = [];
   if (pgbench) {
