@@ -119,7 +119,10 @@ export interface BenchDevice {
   headers: Record<string, string>;
 }
 
-/** Registers `count` scanner devices; each starts a scan session at a gate (round robin), which warms the server's ticket cache. */
+/**
+ * Registers `count` scanner devices (of the organisation, not bound to one event); each starts a scan session at
+ * a gate of `event` (round robin), which warms the server's ticket cache for it.
+ */
 export async function registerScanners(api: Api, adminToken: string, event: BenchEvent, count: number): Promise<BenchDevice[]> {
   const devices: BenchDevice[] = [];
   for (let i = 0; i < count; i++) {
@@ -136,11 +139,17 @@ export async function registerScanners(api: Api, adminToken: string, event: Benc
   return devices;
 }
 
-/** One online scan; resolves to the verdict's `result`, or `http_<status> <error>` for a non-200 reply. */
-export async function scanOnce(pool: Pool, device: BenchDevice, code: string): Promise<string> {
+/** Where a scan without a session says it happens (`{code, event_id, gate_id}`). */
+export interface ScanPlace { eventId: string; gateId: string }
+
+/**
+ * One online scan, in the device's session or, given `place`, without one; resolves to the verdict's `result`,
+ * or `http_<status> <error>` for a non-200 reply.
+ */
+export async function scanOnce(pool: Pool, device: BenchDevice, code: string, place?: ScanPlace): Promise<string> {
   const res = await pool.request({
     method: 'POST', path: '/api/v1/scanning/scan', headers: device.headers,
-    body: JSON.stringify({ code, session_id: device.sessionId }),
+    body: JSON.stringify(place ? { code, event_id: place.eventId, gate_id: place.gateId } : { code, session_id: device.sessionId }),
   });
   const text = await res.body.text();
   if (res.statusCode !== 200) {

@@ -183,7 +183,7 @@ export async function tableStats(url: string, tables: string[]): Promise<TableSt
   });
 }
 
-export interface IndexStats { table: string; index: string; scans: number; entriesRead: number }
+export interface IndexStats { table: string; index: string; scans: number; entriesRead: number; sizeBytes: number }
 
 /**
  * How often each index of these tables was used, and how many entries those
@@ -192,10 +192,13 @@ export interface IndexStats { table: string; index: string; scans: number; entri
  */
 export async function indexStats(url: string, tables: string[]): Promise<IndexStats[]> {
   return withClient(url, async (c) => {
-    const rows = (await c.query<{ relname: string; indexrelname: string; idx_scan: string; idx_tup_read: string }>(
-      `SELECT relname, indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes WHERE relname = ANY($1) ORDER BY relname, indexrelname`,
+    const rows = (await c.query<{ relname: string; indexrelname: string; idx_scan: string; idx_tup_read: string; size: string }>(
+      `SELECT relname, indexrelname, idx_scan, idx_tup_read, pg_relation_size(indexrelid) AS size FROM pg_stat_user_indexes
+       WHERE relname = ANY($1) ORDER BY relname, indexrelname`,
       [tables])).rows;
-    return rows.map((r) => ({ table: r.relname, index: r.indexrelname, scans: Number(r.idx_scan), entriesRead: Number(r.idx_tup_read) }));
+    return rows.map((r) => ({
+      table: r.relname, index: r.indexrelname, scans: Number(r.idx_scan), entriesRead: Number(r.idx_tup_read), sizeBytes: Number(r.size),
+    }));
   });
 }
 

@@ -15,11 +15,17 @@ export interface ServerProcess {
   startProfile(): Promise<void>;
   /** The next manifest request builds instead of being served from the cache. */
   clearManifestCache(): Promise<void>;
+  /** Starts counting the statements the server sends to PostgreSQL (a diagnostic; not with PGlite). */
+  startQueryCount(): Promise<void>;
+  /** Stops counting: statements sent since startQueryCount, in all and by prepared statement name or first words. */
+  stopQueryCount(): Promise<QueryCount>;
   /** Stops it and writes the profile to `file` (.cpuprofile, opens in Chrome DevTools). */
   stopProfile(file: string): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL after 15 s) and waits for the process to end. */
   stop(): Promise<void>;
 }
+
+export interface QueryCount { total: number; byStatement: Record<string, number> }
 
 export interface SpawnServerOptions {
   /** PostgreSQL server; omit for the embedded PGlite default (then dataDir is required). */
@@ -108,6 +114,14 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     async clearManifestCache() {
       child.stdin!.write('manifest-cache-clear\n');
       await waitFor('BENCH_MANIFEST_CACHE_CLEARED', 10_000);
+    },
+    async startQueryCount() {
+      child.stdin!.write('queries-start\n');
+      await waitFor('BENCH_QUERIES_STARTED', 10_000);
+    },
+    async stopQueryCount() {
+      child.stdin!.write('queries-stop\n');
+      return JSON.parse(await waitFor('BENCH_QUERIES ', 10_000)) as QueryCount;
     },
     async stopProfile(file) {
       child.stdin!.write(`profile-stop ${file}\n`);

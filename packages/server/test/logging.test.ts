@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SAMPLE_EVERY } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger, startServer, type RunningServer } from '../src/server.ts';
 import {
@@ -65,6 +66,37 @@ it('logs one line per request, when it is answered (issue 15: the "incoming requ
   const forEvents = messages.filter((m) => m.req?.url === '/api/v1/events');
   expect(forEvents.map((m) => m.msg)).toEqual(['request completed', 'request completed', 'request completed']);
   expect(messages.some((m) => m.msg === 'incoming request')).toBe(false);
+});
+
+it('samples the scan route\'s answered requests, one line in SAMPLE_EVERY, and logs every refusal (issue 15)', async () => {
+  const lines: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  const tdb = await pgliteBackend.open();
+  const server = await startServer({
+    config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken: 'eat_sampled_test_token', logLevel: 'info' },
+    db: tdb.db, logger: createLogger('info', sink),
+  });
+  const scans = 2 * SAMPLE_EVERY + 7;
+  try {
+    const admin = new Client(server.url, 'eat_sampled_test_token');
+    const ev = await seedEvent(admin);
+    const dev = await admin.post('/api/v1/devices', { name: 'Sampled log test' });
+    const device = new Client(server.url, dev.body.token);
+    for (let i = 0; i < scans; i++) {
+      const r = await device.post('/api/v1/scanning/scan', { code: `UNKNOWN-${i}`, event_id: ev.eventId, gate_id: ev.gates.main });
+      expect(r.status).toBe(200);
+    }
+    // Refused: no gate. Always logged.
+    expect((await device.post('/api/v1/scanning/scan', { code: 'UNKNOWN-X', event_id: ev.eventId })).status).toBe(400);
+  } finally {
+    await server.close();
+    await tdb.drop();
+  }
+  const messages = lines.map((l) => (JSON.parse(l) as { msg?: string; sampled?: number; req?: { url?: string }; res?: { statusCode?: number } }));
+  const forScans = messages.filter((m) => m.req?.url === '/api/v1/scanning/scan' && m.msg === 'request completed');
+  expect(forScans.filter((m) => m.res?.statusCode === 200).map((m) => m.sampled)).toEqual([SAMPLE_EVERY, SAMPLE_EVERY]);
+  expect(forScans.filter((m) => m.res?.statusCode === 400)).toHaveLength(1);
 });
 
 /**

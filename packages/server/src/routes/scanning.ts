@@ -35,7 +35,7 @@ export const scanningRoutes = (s: Services): FastifyPluginAsyncTypebox => async 
   });
 
   app.post('/api/v1/scanning/scan', {
-    config: { auth: 'device' },
+    config: { auth: 'device', requestLog: 'sampled' },
     bodyLimit: SCAN_BODY_LIMIT,
     schema: { tags, summary: 'Scan a code online: the verdict, with every attempt recorded', body: ScanBody },
   }, async (req) => {
