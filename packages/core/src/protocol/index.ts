@@ -6,6 +6,7 @@ export * from './offline.ts';
 export * from './sync-responses.ts';
 export * from './manifest.ts';
 export * from './setup-responses.ts';
+export * from './ticket-responses.ts';
 export * from './pairing.ts';
 export * from './api-error.ts';
 export * from './admin-tokens.ts';

@@ -11,8 +11,7 @@ import { Uuid } from './values.ts';
 const Settings = Type.Record(Type.String(), Type.Unknown());
 
 export const EventSummary = Type.Object({
-  id: Uuid, name: Type.String(), starts_at: Nullable(Timestamp), ends_at: Nullable(Timestamp), timezone: Type.String(), settings: Settings,
-  created_at: Nullable(Timestamp),
+  id: Uuid, name: Type.String(), starts_at: Timestamp, ends_at: Timestamp, timezone: Type.String(), settings: Settings, created_at: Timestamp,
 });
 export type EventSummary = Static<typeof EventSummary>;
 
@@ -46,7 +45,7 @@ export type EventDetail = Static<typeof EventDetail>;
 
 /** PATCH /events/:eventId: the event's settable fields after the change. */
 export const EventChanged = Type.Object({
-  id: Uuid, name: Type.String(), starts_at: Nullable(Timestamp), ends_at: Nullable(Timestamp), timezone: Type.String(), settings: Settings,
+  id: Uuid, name: Type.String(), starts_at: Timestamp, ends_at: Timestamp, timezone: Type.String(), settings: Settings,
 });
 export type EventChanged = Static<typeof EventChanged>;
 

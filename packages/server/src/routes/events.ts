@@ -19,7 +19,8 @@ const TypeParams = Type.Object({ eventId: Uuid, typeId: Uuid });
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function eventSummary(e: EventRow): EventSummary {
-  return { id: e.id, name: e.name, starts_at: iso(e.startsAt), ends_at: iso(e.endsAt), timezone: e.timezone, settings: e.settings, created_at: iso(e.createdAt) };
+  const at = (ms: number): string => new Date(ms).toISOString();
+  return { id: e.id, name: e.name, starts_at: at(e.startsAt), ends_at: at(e.endsAt), timezone: e.timezone, settings: e.settings, created_at: at(e.createdAt) };
 }
 
 export function eventDetail(ctx: EventContext): EventDetail {

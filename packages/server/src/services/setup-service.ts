@@ -28,7 +28,7 @@ function changed<T>(after: T | null): T {
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 // What the audit log and the API show of each row: never PIN hashes, tokens or codes.
-export const eventShown = (e: EventSetupRow) => ({ name: e.name, starts_at: iso(e.startsAt), ends_at: iso(e.endsAt), timezone: e.timezone, settings: e.settings });
+export const eventShown = (e: EventSetupRow) => ({ name: e.name, starts_at: new Date(e.startsAt).toISOString(), ends_at: new Date(e.endsAt).toISOString(), timezone: e.timezone, settings: e.settings });
 export const zoneShown = (z: ZoneSetupRow) => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode });
 export const gateShown = (g: GateSetupRow) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds, closed: g.closedAt !== null, closed_at: iso(g.closedAt) });
 export const typeShown = (t: TypeSetupRow) => ({
