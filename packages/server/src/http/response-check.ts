@@ -21,7 +21,7 @@ export function checkResponsesAgainstSchemas(app: FastifyInstance): void {
     if (!isDeepStrictEqual(viaSchema, plain)) {
       const where = `${request.method} ${request.routeOptions.url ?? request.url} ${reply.statusCode}`;
       const problem = `${where}: the response schema changes the answer at ${firstDifference(plain, viaSchema, '') ?? '(somewhere)'}`;
-      process.stderr.write(`response-check: ${problem}\n`);
+      console.error(`response-check: ${problem}`);
       throw new Error(problem);
     }
     return payload;
