@@ -1,4 +1,4 @@
-import { type Direction, type ScanResult, type ScanVerdictResponse, type Verifier, type VerdictReason } from '@entrada/core';
+import { type Direction, type ScanReason, type ScanResult, type ScanVerdictResponse, type Verifier } from '@entrada/core';
 import { systemClock, type Clock } from './clock.ts';
 import { ConnectivityMonitor, type ConnectivityState } from './connectivity.ts';
 import { ApiClient, ApiError, type FetchLike } from './http.ts';
@@ -59,7 +59,7 @@ export interface ScanOutcome {
   source: 'online' | 'offline';
   /** null only offline before any manifest was downloaded: the scan is kept, nothing can be checked. */
   result: ScanResult | null;
-  reason: VerdictReason | null;
+  reason: ScanReason | null;
   message: string;
   stale: boolean;
   /** Decided on ticket data past its `expires_at`: the verdict stands, flagged, and the app asks for a sync. */

@@ -44,6 +44,14 @@ export type VerdictReason =
   | 'malformed_code'
   | 'bad_signature'
   | 'unknown_key';
+/** Every VerdictReason, for schemas and exhaustive checks (a reason missing here fails core's typecheck below). */
+export const VERDICT_REASONS = [
+  'admitted', 're_entry', 'exited', 'exit_not_inside', 'forced', 'double_read', 'already_used', 'already_inside', 'cancelled', 'blocked',
+  'not_yet_valid', 'expired', 'wrong_gate', 'gate_closed', 'zone_full', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key',
+] as const satisfies readonly VerdictReason[];
+/** Both ways: a reason added to the type but not to the list makes this `false`, and the export below a type error. */
+type EveryReasonListed = Exclude<VerdictReason, (typeof VERDICT_REASONS)[number]> extends never ? true : false;
+export const VERDICT_REASONS_COMPLETE: EveryReasonListed = true;
 
 export type TicketStatus = 'valid' | 'cancelled' | 'blocked';
 

@@ -22,6 +22,8 @@ import { pairingRoutes } from './routes/pairing.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { liveRoutes } from './routes/live.ts';
 import { fleetRoutes } from './routes/fleet.ts';
+import { checkResponsesAgainstSchemas } from './http/response-check.ts';
+import { declareErrorResponses } from './http/error-response.ts';
 
 export interface AppOptions {
   logger: Logger | false;
@@ -31,6 +33,8 @@ export interface AppOptions {
   webDir?: string;
   /** Folder of the built organiser console to serve at `/console/` (ENTRADA_CONSOLE_DIR). */
   consoleDir?: string;
+  /** Fail any answer its response schema would change (tests: see http/response-check.ts). */
+  checkResponses?: boolean;
 }
 
 /** Builds the HTTP app; only the process entry point listens. */
@@ -53,6 +57,7 @@ export async function buildApp(services: Services, options: AppOptions): Promise
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  if (options.checkResponses) checkResponsesAgainstSchemas(app);
 
   await app.register(swagger, {
     openapi: {
@@ -120,6 +125,7 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
 /** Our routes, in one scope whose every route declares `config.auth` (the docs and the web app's files are public). */
 const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api) => {
   installAuthentication(api, services.auth);
+  declareErrorResponses(api);
   await api.register(healthRoutes(services));
   await api.register(eventRoutes(services));
   await api.register(ticketRoutes(services));

@@ -274,7 +274,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     boot = await bootstrap(db, services, {
       adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db, owner: config.owner,
     });
-    app = await buildApp(services, { logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}) });
+    app = await buildApp(services, {
+      logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}),
+      // The test suites' switch (their vitest configs set it): not a setting of a deployment.
+      checkResponses: process.env.ENTRADA_CHECK_RESPONSES === 'on',
+    });
     await app.listen({ port: config.port, host: config.host });
     services.alerts.start(config.alertIntervalMs);
     services.notificationWorker.start(config.notifyIntervalMs);

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
 import { Uuid } from './values.ts';
 
 export const DirectionSchema = Type.Union([Type.Literal('entry'), Type.Literal('exit')]);
@@ -10,6 +10,35 @@ export const ErrorBody = Type.Object({
 export type ErrorBody = Static<typeof ErrorBody>;
 
 export const IdBody = Type.Object({ id: Uuid });
+
+/**
+ * Every error answer (4xx and 5xx): a code of the closed list below and words for people. Some codes carry more
+ * (`retry_after_s` with BUSY, the field or the conflicting ids with a 409): the schema lets them through, since
+ * Fastify's serializer drops what a schema does not name. `error` is a string here, not the closed union, so
+ * that an error answer never fails to serialise; a server test checks every code against the list.
+ */
+export const ApiErrorBody = Type.Object({
+  error: Type.String({ description: 'Stable machine-readable code (docs/errors.md)' }),
+  message: Type.String({ description: 'Human explanation' }),
+}, { additionalProperties: true, description: 'An error: `{error, message}` and, for some codes, details' });
+export type ApiErrorBody = Static<typeof ApiErrorBody>;
+
+/** An instant as the API writes it: ISO 8601, UTC, milliseconds. */
+export const Timestamp = Type.String({ description: 'ISO 8601 instant (UTC)' });
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/**
+ * A closed set of strings, as JSON Schema's `enum` (what OpenAPI shows) with the exact union as its type. Not a
+ * union of literals: Fastify's serializer checks each branch of an `anyOf` in turn, and an enum it writes as a string.
+ */
+export function StringEnum<const T extends string>(values: readonly T[], options: { description?: string } = {}): TUnsafe<T> {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
+/** Seq ranges `[first, last]` a device still owes (gaps in what it uploaded). */
+export const SeqRanges = Type.Unsafe<Array<[number, number]>>(Type.Array(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }), {
+  description: 'Inclusive ranges [first, last]',
+}));
 
 /**
  * Every error code the API can answer with, and its HTTP status (with

@@ -47,43 +47,6 @@ export const SyncBody = Type.Object({
 }, { additionalProperties: false });
 export type SyncBody = Static<typeof SyncBody>;
 
-/** One uploaded scan's outcome in a sync answer (the client's SyncStatus is its sync loop's state: another thing). */
-export type SyncItemStatus = 'synced' | 'duplicate' | 'conflict' | 'failed';
-
-export interface SyncResultItem {
-  qrcode: string;
-  /** The scan's seq, when it was uploaded with one. */
-  seq?: number;
-  status: number;
-  message: string;
-  sync_status: SyncItemStatus;
-  verdict?: string;
-  reason?: string;
-  ambiguous?: boolean;
-  scanned_at?: string;
-  scanned_by?: string;
-  type?: string;
-  number?: string;
-  /** Seed 001's `admittence`: how many entries the ticket's type allows (its max_scans). */
-  admittence?: number;
-  ticket_id?: string;
-}
-
-export interface SyncResponse {
-  status: number;
-  message: string;
-  /** Seed 001's arithmetic: successful + duplicates + failed = total_uploaded; conflicts are counted in failed, and `conflicts` says how many of them. */
-  summary: { total_uploaded: number; successful: number; duplicates: number; conflicts: number; failed: number };
-  results: SyncResultItem[];
-  sync_session_id: string;
-  synced_at: string;
-  server_time: number;
-  acked_through: number;
-  last_seq: number;
-  missing: Array<[number, number]>;
-  clock_offset_ms: number | null;
-}
-
 /** Seed 000's reconcile request, served by the same engine. */
 export const ReconcileBody = Type.Object({
   device_id: Text({ minLength: 1, maxLength: 64 }),

@@ -6,7 +6,9 @@
  * its device token. Staff then log in on the paired device with a username
  * and PIN per event.
  */
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static } from 'typebox';
+import { Nullable, Timestamp } from './common.ts';
+import { DeviceView } from './setup-responses.ts';
 import { Count, Text, Uuid } from './values.ts';
 
 /** Error codes of these endpoints, with their HTTP status (in addition to API_ERRORS). Never reuse a retired code. */
@@ -108,8 +110,6 @@ export const LoginLogsQuery = Type.Object({
 // ---------------------------------------------------------------------------
 // Responses.
 
-const Timestamp = Type.String({ description: 'ISO 8601 instant' });
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const PairingCodeResponse = Type.Object({
   code: Type.String({ description: 'XXXX-XXXX; shown once (only its digest is stored)' }),
@@ -122,18 +122,8 @@ export const PairingCodeResponse = Type.Object({
 });
 export type PairingCodeResponse = Static<typeof PairingCodeResponse>;
 
-export const PairedDeviceView = Type.Object({
-  device_id: Type.String(),
-  name: Type.String(),
-  device_type: Type.String(),
-  status: Type.String(),
-  has_public_key: Type.Boolean(),
-  last_seen_at: Nullable(Timestamp),
-  status_changed_at: Nullable(Timestamp),
-  status_reason: Nullable(Type.String()),
-  created_at: Timestamp,
-  event_ids: Nullable(Type.Array(Uuid, { description: 'The events this device may use; null: every event of the organisation' })),
-});
+/** The paired device: the organisers' view of it (DeviceView). */
+export const PairedDeviceView = DeviceView;
 
 export const PairedEventView = Type.Object({
   id: Uuid, name: Type.String(), starts_at: Timestamp, ends_at: Timestamp, timezone: Type.String(),

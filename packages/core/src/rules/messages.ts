@@ -14,6 +14,11 @@ export interface MessageContext {
 }
 
 /** Plain words a steward can read at a glance. The result code stays the contract; this is display text. */
+const OFFLINE_REASON_WORDS: Record<string, string> = {
+  admitted_offline: 'Valid — admitted offline', refused_offline: 'Refused at the gate (offline)', received_online: 'Already received online',
+  quarantined: 'Quarantined for review (device revoked)', tampering: 'Refused — altered scan', failed: 'Scan failed', conflict: 'Conflict — the ticket was already used',
+};
+
 export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
   const at = (ms: number): string => formatEventTime(ms, ctx.timezone, ctx.now);
   const where = (gateId: string | null): string => {
@@ -62,4 +67,7 @@ export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
     case 'bad_signature': return 'Invalid ticket — forged or damaged code';
     case 'unknown_key': return 'Invalid ticket — unknown signing key';
   }
+  // A stored scan can carry a reason of the offline upload (an online retry of a scan_id whose offline copy arrived
+  // first answers the copy's): worded too, so an answer never goes without its message.
+  return OFFLINE_REASON_WORDS[verdict.reason as string] ?? 'Scan recorded';
 }

@@ -1,4 +1,4 @@
-import type { VerdictReason } from '../model.ts';
+import type { ScanReason } from '../protocol/scan.ts';
 
 /**
  * How a gate shows a verdict: `go` (green ✓, let the person through), `wait`
@@ -14,7 +14,7 @@ export type VerdictTone = 'go' | 'wait' | 'stop';
  * may be out of date) turns a `go` into a `wait`: the device cannot know what
  * other gates admitted since its data was fetched.
  */
-export function verdictTone(reason: VerdictReason, opts: { stale?: boolean } = {}): VerdictTone {
+export function verdictTone(reason: ScanReason, opts: { stale?: boolean } = {}): VerdictTone {
   const go = opts.stale ? 'wait' : 'go';
   switch (reason) {
     case 'admitted':
@@ -22,7 +22,11 @@ export function verdictTone(reason: VerdictReason, opts: { stale?: boolean } = {
     case 'exited':
     case 'exit_not_inside':
     case 'forced':
+    case 'admitted_offline': // a scan decided offline, answered again to an online retry of its scan_id
       return go;
+    // The same scan already reached the server online: this is its copy, not a second person.
+    case 'received_online':
+      return 'wait';
     // The same device read the same ticket moments ago (a second read of one
     // presentation): not a second person, so look, don't refuse.
     case 'double_read':
@@ -41,6 +45,11 @@ export function verdictTone(reason: VerdictReason, opts: { stale?: boolean } = {
     case 'malformed_code':
     case 'bad_signature':
     case 'unknown_key':
+    case 'refused_offline':
+    case 'failed':
+    case 'quarantined':
+    case 'tampering':
+    case 'conflict':
       return 'stop';
     default:
       return unknownReason(reason);

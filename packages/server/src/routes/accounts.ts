@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import {
-  ChangePasswordBody, CreateUserBody, LoginBody, ResetPasswordBody, SessionResponse, UpdateUserBody, UserListResponse, UserView, Uuid,
+  NoContent, ChangePasswordBody, CreateUserBody, LoginBody, ResetPasswordBody, SessionResponse, UpdateUserBody, UserListResponse, UserView, Uuid,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -73,21 +73,21 @@ export const accountRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.post('/api/v1/auth/logout', {
     config: { auth: 'admin', role: 'viewer' },
-    schema: { tags, summary: 'End this console session (its cookie is refused from now on, on every instance)' },
+    schema: { tags, summary: 'End this console session (its cookie is refused from now on, on every instance)', response: { 204: NoContent } },
   }, async (req, reply) => {
     const { userId, sessionId } = sessionOf(req);
     await s.accounts.logout(userId, sessionId);
     setSessionCookie(req, reply, '', 0);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
   app.post('/api/v1/auth/password', {
     config: { auth: 'admin', role: 'viewer' },
     bodyLimit: 4096,
-    schema: { tags, summary: 'Change your own password (the current one is required); your other sessions end', body: ChangePasswordBody },
+    schema: { tags, summary: 'Change your own password (the current one is required); your other sessions end', body: ChangePasswordBody, response: { 204: NoContent } },
   }, async (req, reply) => {
     await s.accounts.changeOwnPassword(req.admin, req.session?.id ?? null, req.body);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
   app.get('/api/v1/users', {

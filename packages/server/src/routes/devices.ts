@@ -1,5 +1,8 @@
 import { Type } from 'typebox';
-import { CreateDeviceBody, CreateOrganisationBody, DeviceEventsBody, DeviceListQuery, RevokeDeviceBody, Text, UpdateDeviceBody } from '@entrada/core';
+import {
+  CreateDeviceBody, CreatedOrganisation, CreateOrganisationBody, DeviceChanged, DeviceEventsBody, DeviceList, DeviceListQuery, DeviceView, RegisteredDevice,
+  RevokeDeviceBody, Text, UpdateDeviceBody,
+} from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DomainError, invalid } from '../services/errors.ts';
 import { callerOf } from '../services/audit.ts';
@@ -15,7 +18,7 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     config: { auth: 'admin', role: 'manager' },
     schema: {
       tags, summary: 'Register a scanner device; its token is shown once. With event_ids it may use only those events (add more with POST /devices/{deviceId}/events); without, every event of the organisation',
-      body: CreateDeviceBody,
+      body: CreateDeviceBody, response: { 201: RegisteredDevice },
     },
   }, async (req, reply) => {
     const admin = req.admin;
@@ -26,7 +29,7 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   app.get('/api/v1/devices', {
     config: { auth: 'admin', role: 'viewer' },
     schema: {
-      tags, querystring: DeviceListQuery,
+      tags, querystring: DeviceListQuery, response: { 200: DeviceList },
       summary: 'The organisation\'s devices. With event_id, cursor or limit: a page (registration order) as {devices, next_cursor}, of one event\'s devices with event_id; without: all of them',
     },
   }, async (req) => {
@@ -43,7 +46,7 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     config: { auth: 'admin', role: 'manager' },
     schema: {
       tags, summary: 'Let a device use more events: event_ids are added to the events it was registered or paired for (a device of every event keeps every event)',
-      params: DeviceParams, body: DeviceEventsBody,
+      params: DeviceParams, body: DeviceEventsBody, response: { 200: DeviceView },
     },
   }, async (req) => {
     const admin = req.admin;
@@ -52,27 +55,27 @@ export const deviceRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
 
   app.patch('/api/v1/devices/:deviceId', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'Rename a device or set its default gate (a gate of one of its events; null for none)', params: DeviceParams, body: UpdateDeviceBody },
+    schema: { tags, summary: 'Rename a device or set its default gate (a gate of one of its events; null for none)', params: DeviceParams, body: UpdateDeviceBody, response: { 200: DeviceChanged } },
   }, async (req) => {
     return s.setup.updateDevice(callerOf(req.admin), req.params.deviceId, req.body);
   });
 
-  app.post('/api/v1/devices/:deviceId/suspend', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody } }, async (req) => {
+  app.post('/api/v1/devices/:deviceId/suspend', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Suspend a device (reversible)', params: DeviceParams, body: SuspendBody, response: { 200: DeviceView } } }, async (req) => {
     const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'suspended', req.body?.reason ?? null));
   });
 
-  app.post('/api/v1/devices/:deviceId/activate', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Reactivate a suspended device', params: DeviceParams } }, async (req) => {
+  app.post('/api/v1/devices/:deviceId/activate', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Reactivate a suspended device', params: DeviceParams, response: { 200: DeviceView } } }, async (req) => {
     const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'active', null));
   });
 
-  app.post('/api/v1/devices/:deviceId/revoke', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Revoke a device for good (lost or stolen)', params: DeviceParams, body: RevokeDeviceBody } }, async (req) => {
+  app.post('/api/v1/devices/:deviceId/revoke', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Revoke a device for good (lost or stolen)', params: DeviceParams, body: RevokeDeviceBody, response: { 200: DeviceView } } }, async (req) => {
     const admin = req.admin;
     return deviceView(await s.devices.setStatus(admin.organisationId, req.params.deviceId, 'revoked', req.body.reason, req.body.effective_at));
   });
 
-  app.post('/api/v1/organisations', { config: { auth: 'admin', role: 'owner' }, schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody } }, async (req, reply) => {
+  app.post('/api/v1/organisations', { config: { auth: 'admin', role: 'owner' }, schema: { tags: ['organisations'], summary: 'Create an organisation and its first admin token (platform token only)', body: CreateOrganisationBody, response: { 201: CreatedOrganisation } } }, async (req, reply) => {
     const admin = req.admin;
     if (!admin.platform) throw new DomainError('FORBIDDEN', 'Only a platform admin token may create organisations');
     const { id, token } = await s.adminTokens.createOrganisation(req.body.name);

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import {
-  AuditPage, AuditQuery, CreateEventBody, CreateGateBody, CreateTicketTypeBody, CreateZoneBody,
-  UpdateEventBody, UpdateGateBody, UpdateTicketTypeBody, UpdateZoneBody, Uuid,
+  AuditPage, AuditQuery, CreateEventBody, CreateGateBody, CreateTicketTypeBody, CreateZoneBody, EventChanged, EventDetail, EventList, EventSummary,
+  GateView, NewGateView, NoContent, OccupancyResponse, TicketTypeView, UpdateEventBody, UpdateGateBody, UpdateTicketTypeBody, UpdateZoneBody, Uuid, ZoneView,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../services/errors.ts';
@@ -10,7 +10,7 @@ import type { Services } from '../services/container.ts';
 import type { EventContext } from '../services/event-context.ts';
 import type { EventRow, ZoneRow } from '../store/events.ts';
 
-const zoneView = (z: ZoneRow) => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode });
+const zoneView = (z: ZoneRow): ZoneView => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode });
 
 const EventParams = Type.Object({ eventId: Uuid });
 const ZoneParams = Type.Object({ eventId: Uuid, zoneId: Uuid });
@@ -18,11 +18,12 @@ const GateParams = Type.Object({ eventId: Uuid, gateId: Uuid });
 const TypeParams = Type.Object({ eventId: Uuid, typeId: Uuid });
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export function eventSummary(e: EventRow): Record<string, unknown> {
-  return { id: e.id, name: e.name, starts_at: iso(e.startsAt), ends_at: iso(e.endsAt), timezone: e.timezone, settings: e.settings, created_at: iso(e.createdAt) };
+export function eventSummary(e: EventRow): EventSummary {
+  const at = (ms: number): string => new Date(ms).toISOString();
+  return { id: e.id, name: e.name, starts_at: at(e.startsAt), ends_at: at(e.endsAt), timezone: e.timezone, settings: e.settings, created_at: at(e.createdAt) };
 }
 
-export function eventDetail(ctx: EventContext): Record<string, unknown> {
+export function eventDetail(ctx: EventContext): EventDetail {
   return {
     ...eventSummary(ctx.event),
     zones: [...ctx.zones.values()].map(zoneView),
@@ -37,34 +38,34 @@ export function eventDetail(ctx: EventContext): Record<string, unknown> {
 
 export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (app) => {
   const tags = ['events'];
-  app.post('/api/v1/events', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Create an event', body: CreateEventBody } }, async (req, reply) => {
+  app.post('/api/v1/events', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Create an event', body: CreateEventBody, response: { 201: EventSummary } } }, async (req, reply) => {
     const admin = req.admin;
     const event = await s.events.create(admin.organisationId, req.body, admin.actor);
     return reply.status(201).send(eventSummary(event));
   });
 
-  app.get('/api/v1/events', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'List the organisation\'s events' } }, async (req) => {
+  app.get('/api/v1/events', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'List the organisation\'s events', response: { 200: EventList } } }, async (req) => {
     const admin = req.admin;
     return { events: (await s.events.list(admin.organisationId)).map(eventSummary) };
   });
 
-  app.get('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'An event with its zones, gates, ticket types and public keys', params: EventParams } }, async (req) => {
+  app.get('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'An event with its zones, gates, ticket types and public keys', params: EventParams, response: { 200: EventDetail } } }, async (req) => {
     const admin = req.admin;
     return eventDetail(await s.events.get(admin.organisationId, req.params.eventId));
   });
 
-  app.post('/api/v1/events/:eventId/zones', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a zone', params: EventParams, body: CreateZoneBody } }, async (req, reply) => {
+  app.post('/api/v1/events/:eventId/zones', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a zone', params: EventParams, body: CreateZoneBody, response: { 201: ZoneView } } }, async (req, reply) => {
     const admin = req.admin;
     return reply.status(201).send(zoneView(await s.events.addZone(admin.organisationId, req.params.eventId, req.body, admin.actor)));
   });
 
-  app.post('/api/v1/events/:eventId/gates', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a gate admitting to zones', params: EventParams, body: CreateGateBody } }, async (req, reply) => {
+  app.post('/api/v1/events/:eventId/gates', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a gate admitting to zones', params: EventParams, body: CreateGateBody, response: { 201: NewGateView } } }, async (req, reply) => {
     const admin = req.admin;
     const gate = await s.events.addGate(admin.organisationId, req.params.eventId, req.body, admin.actor);
     return reply.status(201).send({ id: gate.id, name: gate.name, zone_ids: gate.zoneIds });
   });
 
-  app.post('/api/v1/events/:eventId/ticket-types', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a ticket type', params: EventParams, body: CreateTicketTypeBody } }, async (req, reply) => {
+  app.post('/api/v1/events/:eventId/ticket-types', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Add a ticket type', params: EventParams, body: CreateTicketTypeBody, response: { 201: TicketTypeView } } }, async (req, reply) => {
     const admin = req.admin;
     const t = await s.events.addTicketType(admin.organisationId, req.params.eventId, req.body, admin.actor);
     return reply.status(201).send({
@@ -72,43 +73,44 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
     });
   });
 
-  app.patch('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change an event (name, times, time zone, settings)', params: EventParams, body: UpdateEventBody } }, async (req) => {
+  app.patch('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change an event (name, times, time zone, settings)', params: EventParams, body: UpdateEventBody, response: { 200: EventChanged } } }, async (req) => {
     return s.setup.updateEvent(callerOf(req.admin), req.params.eventId, req.body);
   });
 
-  app.delete('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete an event with no tickets, scans, pairing codes or uploads (409 names them)', params: EventParams } }, async (req, reply) => {
+  app.delete('/api/v1/events/:eventId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete an event with no tickets, scans, pairing codes or uploads (409 names them)', params: EventParams, response: { 204: NoContent } } }, async (req, reply) => {
     await s.setup.deleteEvent(callerOf(req.admin), req.params.eventId);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
-  app.patch('/api/v1/events/:eventId/zones/:zoneId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change a zone (name, capacity)', params: ZoneParams, body: UpdateZoneBody } }, async (req) => {
+  app.patch('/api/v1/events/:eventId/zones/:zoneId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change a zone (name, capacity)', params: ZoneParams, body: UpdateZoneBody, response: { 200: ZoneView } } }, async (req) => {
     return s.setup.updateZone(callerOf(req.admin), req.params.eventId, req.params.zoneId, req.body);
   });
 
-  app.delete('/api/v1/events/:eventId/zones/:zoneId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a zone no gate or ticket type names (409 names them)', params: ZoneParams } }, async (req, reply) => {
+  app.delete('/api/v1/events/:eventId/zones/:zoneId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a zone no gate or ticket type names (409 names them)', params: ZoneParams, response: { 204: NoContent } } }, async (req, reply) => {
     await s.setup.deleteZone(callerOf(req.admin), req.params.eventId, req.params.zoneId);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
-  app.patch('/api/v1/events/:eventId/gates/:gateId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change a gate (name, zones, closed)', params: GateParams, body: UpdateGateBody } }, async (req) => {
+  app.patch('/api/v1/events/:eventId/gates/:gateId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Change a gate (name, zones, closed)', params: GateParams, body: UpdateGateBody, response: { 200: GateView } } }, async (req) => {
     return s.setup.updateGate(callerOf(req.admin), req.params.eventId, req.params.gateId, req.body, s.now());
   });
 
-  app.delete('/api/v1/events/:eventId/gates/:gateId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a gate never scanned at (409 names what uses it; close it instead)', params: GateParams } }, async (req, reply) => {
+  app.delete('/api/v1/events/:eventId/gates/:gateId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a gate never scanned at (409 names what uses it; close it instead)', params: GateParams, response: { 204: NoContent } } }, async (req, reply) => {
     await s.setup.deleteGate(callerOf(req.admin), req.params.eventId, req.params.gateId);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
   app.patch('/api/v1/events/:eventId/ticket-types/:typeId', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'Change a ticket type (name, zones, max scans, re-entry, validity); devices get it with their next manifest', params: TypeParams, body: UpdateTicketTypeBody },
+    schema: { tags, summary: 'Change a ticket type (name, zones, max scans, re-entry, validity); devices get it with their next manifest', params: TypeParams, body: UpdateTicketTypeBody,
+      response: { 200: TicketTypeView } },
   }, async (req) => {
     return s.setup.updateTicketType(callerOf(req.admin), req.params.eventId, req.params.typeId, req.body);
   });
 
-  app.delete('/api/v1/events/:eventId/ticket-types/:typeId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a ticket type without tickets (409 says how many)', params: TypeParams } }, async (req, reply) => {
+  app.delete('/api/v1/events/:eventId/ticket-types/:typeId', { config: { auth: 'admin', role: 'manager' }, schema: { tags, summary: 'Delete a ticket type without tickets (409 says how many)', params: TypeParams, response: { 204: NoContent } } }, async (req, reply) => {
     await s.setup.deleteTicketType(callerOf(req.admin), req.params.eventId, req.params.typeId);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
   app.get('/api/v1/events/:eventId/audit', {
@@ -127,7 +129,7 @@ export const eventRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
     };
   });
 
-  app.get('/api/v1/events/:eventId/occupancy', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'People inside and admitted, in total, per zone and per gate', params: EventParams } }, async (req) => {
+  app.get('/api/v1/events/:eventId/occupancy', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'People inside and admitted, in total, per zone and per gate', params: EventParams, response: { 200: OccupancyResponse } } }, async (req) => {
     const admin = req.admin;
     const ctx = await s.events.get(admin.organisationId, req.params.eventId);
     return s.occupancy(ctx);

@@ -1,3 +1,5 @@
+import { ApiErrorBody, HealthResponse } from '@entrada/core';
+import { Type } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { databaseUnavailable } from '../services/errors.ts';
 import type { Services } from '../services/container.ts';
@@ -8,7 +10,10 @@ import type { Services } from '../services/container.ts';
  * shape (`DATABASE_UNAVAILABLE`) besides the status fields.
  */
 export const healthRoutes = (s: Services): FastifyPluginAsync => async (app) => {
-  app.get('/api/health', { config: { auth: 'none' }, schema: { tags: ['health'], summary: 'Liveness and database reachability' } }, async (_req, reply) => {
+  app.get('/api/health', { config: { auth: 'none' }, schema: {
+    tags: ['health'], summary: 'Liveness and database reachability',
+    response: { 200: HealthResponse, 503: Type.Intersect([HealthResponse, ApiErrorBody]) },
+  } }, async (_req, reply) => {
     let up = true;
     try {
       await s.ping();
@@ -16,9 +21,10 @@ export const healthRoutes = (s: Services): FastifyPluginAsync => async (app) => 
       up = false;
     }
     reply.header('cache-control', 'no-store');
-    const status = { status: up ? 'ok' : 'degraded', db: up ? 'ok' : 'down', version: s.version, time: new Date(s.now()).toISOString() };
+    const status: HealthResponse = { status: up ? 'ok' : 'degraded', db: up ? 'ok' : 'down', version: s.version, time: new Date(s.now()).toISOString() };
     if (up) return reply.status(200).send(status);
     const down = databaseUnavailable();
-    return reply.status(down.status).headers(down.headers ?? {}).send({ ...status, error: down.code, message: down.message, ...down.details });
+    // DATABASE_UNAVAILABLE is a 503 (the status this route declares).
+    return reply.status(503).headers(down.headers ?? {}).send({ ...status, error: down.code, message: down.message, ...down.details });
   });
 };

@@ -1,7 +1,10 @@
 import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
-import { ConflictListQuery, DeviceLogImport, EscalateConflictBody, MAX_IMPORT_SCANS, MAX_SYNC_BYTES, ReconcileBody, ResolveConflictBody, SyncBody, Text, Uuid } from '@entrada/core';
+import {
+  ConflictListQuery, ConflictPage, ConflictView, DeviceLogImport, DeviceLogImportResponse, EscalateConflictBody, FeedPage, ManifestResponse, MAX_IMPORT_SCANS,
+  MAX_SYNC_BYTES, OfflineHealthResponse, ReconcileBody, ReconcileResponse, ResolveConflictBody, SyncBody, SyncResponse, SyncStatusResponse, Text, Uuid,
+} from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, invalid, notFound } from '../services/errors.ts';
@@ -18,7 +21,7 @@ const EventParams = Type.Object({ eventId: Uuid });
 const Digits = (n: number) => Text({ maxLength: n, pattern: `^[0-9]{1,${n}}$` });
 
 /** Large read-only answers (manifest, feed) are gzipped when the client accepts it. */
-async function sendJson(request: FastifyRequest, reply: FastifyReply, body: unknown): Promise<FastifyReply> {
+async function sendJson(request: FastifyRequest, reply: FastifyReply, body: FeedPage): Promise<FastifyReply> {
   const json = JSON.stringify(body);
   reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store').header('vary', 'accept-encoding');
   if (json.length > 1024 && acceptsGzip(request)) {
@@ -36,22 +39,6 @@ function sendGzipped(request: FastifyRequest, reply: FastifyReply, body: Buffer)
   // Streamed: a second, unzipped copy (~45 times larger) is never held.
   return reply.send(createGunzip().end(body));
 }
-
-// Documentation only: the body is sent as prepared (gzipped) bytes, never through a serializer.
-const ManifestBody = Type.Object({
-  success: Type.Boolean(),
-  manifest: Type.Object({
-    event_id: Uuid, cursor: Type.String(), feed_cursor: Type.String(), full: Type.Boolean({ description: 'true: replaces the device\'s copy; false: changed tickets only' }),
-    tickets: Type.Array(Type.Object({
-      ticket_id: Uuid, serial: Type.Integer(), status: Type.String(), current_scans: Type.Integer(), inside: Type.Boolean(),
-      status_changed_at: Type.Optional(Type.String({ description: 'When the current status took effect (tickets whose status ever changed)' })),
-      status_history: Type.Optional(Type.Array(Type.Object({ at: Type.String(), status: Type.String() }), {
-        description: 'Every status change, oldest first; each holds from its `at` (inclusive). A scan is judged on the status at its time (core\'s ticketStatusAt)',
-      })),
-    }, { additionalProperties: true })),
-    ticket_count: Type.Integer({ description: 'Follows `tickets` in the document (tickets are written as they are read)' }),
-  }, { additionalProperties: true }),
-}, { description: 'The manifest, gzipped when the client accepts it' });
 
 const BusyBody = Type.Object({
   error: Type.Literal('BUSY'),
@@ -87,7 +74,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
         + "event's tickets (and over 1,000): then the full manifest (`full: true`), which replaces the device's copy. "
         + '503 `BUSY` with Retry-After when too many manifest builds are waiting.',
       params: EventParams, querystring: Type.Object({ device_id: Type.Optional(Text({ maxLength: 64 })), since: Type.Optional(Text({ maxLength: 512 })) }),
-      response: { 200: ManifestBody, 503: BusyBody },
+      // Documentation and types: the body is sent as prepared (gzipped) bytes, never through a serializer.
+      response: { 200: ManifestResponse, 503: BusyBody },
     },
   }, async (req, reply) => {
     const device = req.device;
@@ -117,7 +105,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
       description: 'Seed 001\'s shape: `seq` may be left out by a device registered without a public key. The summary keeps seed 001\'s arithmetic '
         + '(successful + duplicates + failed = total_uploaded; conflicts are counted in failed and broken down in `conflicts`). A failed upload '
         + 'is recorded as a `failed` sync session with its error message.',
-      body: SyncBody },
+      body: SyncBody, response: { 200: SyncResponse } },
   }, async (req) => {
     const device = req.device;
     try {
@@ -136,7 +124,7 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     schema: { tags, summary: 'Seed 000 reconciliation for existing scanner clients (same engine as sync)',
       description: 'Answered per scan, in request order: an unknown or malformed ticket_id, or an unusable scanned_at, is that scan\'s `ERROR`; '
         + 'the same scan (ticket, scan time) twice in one call is `DUPLICATE` the second time.',
-      body: ReconcileBody },
+      body: ReconcileBody, response: { 200: ReconcileResponse } },
   }, async (req) => {
     const device = req.device;
     if (req.body.scans.length > 5000) throw new DomainError('PAYLOAD_TOO_LARGE', 'At most 5000 scans per call; nothing was applied');
@@ -148,7 +136,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
     // 100,000 scans with long signed codes.
     bodyLimit: 64 * 1024 * 1024,
     preParsing: gunzipRequestBody,
-    schema: { tags, summary: 'Import the exported scan log of a device that never reconnected (organisers; idempotent)', body: DeviceLogImport },
+    schema: { tags, summary: 'Import the exported scan log of a device that never reconnected (organisers; idempotent)', body: DeviceLogImport,
+      response: { 200: DeviceLogImportResponse } },
   }, async (req) => {
     const admin = req.admin;
     if (req.body.scans.length > MAX_IMPORT_SCANS) throw new DomainError('PAYLOAD_TOO_LARGE', `At most ${MAX_IMPORT_SCANS} scans per file; nothing was applied`);
@@ -157,7 +146,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.get('/api/v1/offline/sync/status/:eventId/:deviceId', {
     config: { auth: 'admin-or-device', role: 'viewer' },
-    schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers); last_sync null before its first sync', params: Type.Object({ eventId: Uuid, deviceId: Text({ maxLength: 64 }) }) },
+    schema: { tags, summary: 'Sync state of one device at one event (the device itself, or organisers); last_sync null before its first sync', params: Type.Object({ eventId: Uuid, deviceId: Text({ maxLength: 64 }) }),
+      response: { 200: SyncStatusResponse } },
   }, async (req) => {
     const who = req.principal;
     if ('device' in who && who.device.deviceId !== req.params.deviceId) throw new DomainError('FORBIDDEN', 'A device may read only its own sync status');
@@ -178,6 +168,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
             + 'whose verdict changed after upload (a scan that lost when an earlier scan arrived later; ticket states come with manifest deltas)',
         })),
       }),
+      // Documentation and types: the page is sent as prepared JSON text (gzipped when large), never through a serializer.
+      response: { 200: FeedPage },
     },
   }, async (req, reply) => {
     const who = req.principal;
@@ -192,17 +184,19 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
   app.get('/api/v1/events/:eventId/conflicts', {
     config: { auth: 'admin', role: 'viewer' },
     schema: { tags, summary: 'Conflicts: double entries and quarantined scans awaiting review (filtered, in pages: cursor = next_cursor)', params: EventParams,
-      querystring: ConflictListQuery },
+      querystring: ConflictListQuery, response: { 200: ConflictPage } },
   }, async (req) => s.sync.conflicts.page(req.admin.organisationId, req.params.eventId, req.query));
 
   app.post('/api/v1/offline/conflicts/escalate', {
     config: { auth: 'device' },
-    schema: { tags, summary: 'Gate staff escalate one of this device\'s open conflicts to the organisers, with a note (flagged in the conflicts list)', body: EscalateConflictBody },
+    schema: { tags, summary: 'Gate staff escalate one of this device\'s open conflicts to the organisers, with a note (flagged in the conflicts list)', body: EscalateConflictBody,
+      response: { 200: ConflictView } },
   }, async (req) => s.sync.conflicts.escalate(req.device, req.body));
 
   app.post('/api/v1/conflicts/:id/resolve', {
     config: { auth: 'admin', role: 'supervisor' },
-    schema: { tags, summary: 'Resolve a conflict: legitimate (accept the admission), fraud or dismissed', params: Type.Object({ id: Uuid }), body: ResolveConflictBody },
+    schema: { tags, summary: 'Resolve a conflict: legitimate (accept the admission), fraud or dismissed', params: Type.Object({ id: Uuid }), body: ResolveConflictBody,
+      response: { 200: ConflictView } },
   }, async (req) => {
     const admin = req.admin;
     return s.sync.conflicts.resolve(admin.organisationId, admin.actor, req.params.id, req.body);
@@ -210,7 +204,8 @@ export const offlineRoutes = (s: Services): FastifyPluginAsyncTypebox => async (
 
   app.get('/api/v1/events/:eventId/offline-health', {
     config: { auth: 'admin', role: 'viewer' },
-    schema: { tags, summary: 'Offline metrics and alerts: gaps, conflicts, silent devices, sync failures', params: EventParams },
+    schema: { tags, summary: 'Offline metrics and alerts: gaps, conflicts, silent devices, sync failures', params: EventParams,
+      response: { 200: OfflineHealthResponse } },
   }, async (req) => {
     const admin = req.admin;
     return s.sync.offlineHealth(await eventFor(admin.organisationId, req.params.eventId));

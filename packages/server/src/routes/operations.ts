@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
-import { BulkResolveBody, ScanExportQuery, ScanLogPage, ScanLogQuery, Uuid } from '@entrada/core';
+import { BulkResolveBody, BulkResolveResponse, ScanExportQuery, ScanLogPage, ScanLogQuery, Uuid } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '../services/container.ts';
 
@@ -34,7 +34,7 @@ export const operationsRoutes = (s: Services): FastifyPluginAsyncTypebox => asyn
   app.post('/api/v1/events/:eventId/conflicts/resolve', {
     config: { auth: 'admin', role: 'supervisor' },
     schema: {
-      tags, params: EventParams, body: BulkResolveBody,
+      tags, params: EventParams, body: BulkResolveBody, response: { 200: BulkResolveResponse },
       summary: 'Resolve several conflicts at once, all or none: one id that is not an open conflict of the event refuses the batch (named as conflict_ids/<index>)',
     },
   }, async (req) => ({

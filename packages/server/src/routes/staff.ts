@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import {
-  CreateStaffBody, UpdateStaffBody, LoginLogsQuery, LoginLogsResponse, StaffListResponse, StaffLoginBody, StaffLoginResponse, StaffView, Uuid,
+  CreateStaffBody, NoContent, StaffChanged, UpdateStaffBody, LoginLogsQuery, LoginLogsResponse, StaffListResponse, StaffLoginBody, StaffLoginResponse, StaffView, Uuid,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../services/errors.ts';
@@ -45,17 +45,17 @@ export const staffRoutes = (s: Services): FastifyPluginAsyncTypebox => async (ap
 
   app.patch('/api/v1/events/:eventId/staff/:staffId', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'Change a staff account (name, PIN, active); the PIN is never shown or logged', params: StaffParams, body: UpdateStaffBody },
+    schema: { tags, summary: 'Change a staff account (name, PIN, active); the PIN is never shown or logged', params: StaffParams, body: UpdateStaffBody, response: { 200: StaffChanged } },
   }, async (req) => {
     return s.setup.updateStaff(callerOf(req.admin), req.params.eventId, req.params.staffId, req.body);
   });
 
   app.delete('/api/v1/events/:eventId/staff/:staffId', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'Delete a staff account that never logged in (409 otherwise: deactivate it)', params: StaffParams },
+    schema: { tags, summary: 'Delete a staff account that never logged in (409 otherwise: deactivate it)', params: StaffParams, response: { 204: NoContent } },
   }, async (req, reply) => {
     await s.setup.deleteStaff(callerOf(req.admin), req.params.eventId, req.params.staffId);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
   app.post('/api/v1/events/:eventId/login', {

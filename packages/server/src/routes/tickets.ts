@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import {
-  CancelTicketBody, CreateTicketImportBody, CreateTicketsBody, TicketImportRowsBody, TicketReasonBody, TicketSearchQuery, Uuid,
+  CancelTicketBody, CommittedImport, CreateTicketImportBody, CreateTicketsBody, IssuedTickets, NoContent, StagedImport, TicketDetail, TicketImportRowsBody,
+  TicketImportView, TicketListResponse, TicketReasonBody, TicketSearchQuery, TicketView, Uuid,
 } from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { invalid } from '../services/errors.ts';
@@ -19,7 +20,7 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   app.post('/api/v1/events/:eventId/tickets', {
     config: { auth: 'admin', role: 'manager' },
     bodyLimit: BULK_BODY_LIMIT,
-    schema: { tags, summary: 'Create up to 10,000 tickets in one call (all or nothing)', params: EventParams, body: CreateTicketsBody },
+    schema: { tags, summary: 'Create up to 10,000 tickets in one call (all or nothing)', params: EventParams, body: CreateTicketsBody, response: { 201: IssuedTickets } },
   }, async (req, reply) => {
     const admin = req.admin;
     const tickets = await s.tickets.create(admin.organisationId, req.params.eventId, req.body);
@@ -29,7 +30,7 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   app.get('/api/v1/events/:eventId/tickets', {
     config: { auth: 'admin', role: 'viewer' },
     schema: {
-      tags, params: EventParams, querystring: TicketSearchQuery,
+      tags, params: EventParams, querystring: TicketSearchQuery, response: { 200: TicketListResponse },
       summary: 'With q (or cursor): search by number prefix, holder name or a whole scanned code, in pages (cursor = next_cursor), without codes. Otherwise: tickets with their codes, in pages (after = last serial seen)',
     },
   }, async (req) => {
@@ -44,7 +45,7 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     return s.tickets.export(admin.organisationId, req.params.eventId, Number(req.query.after ?? 0), limit);
   });
 
-  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'A ticket with its scan history (time, gate, device, verdict, reason, online or offline; staff are not recorded per scan)', params: TicketParams } }, async (req) => {
+  app.get('/api/v1/tickets/:ticketId', { config: { auth: 'admin', role: 'viewer' }, schema: { tags, summary: 'A ticket with its scan history (time, gate, device, verdict, reason, online or offline; staff are not recorded per scan)', params: TicketParams, response: { 200: TicketDetail } } }, async (req) => {
     const admin = req.admin;
     const { view, scans } = await s.tickets.get(admin.organisationId, req.params.ticketId);
     return {
@@ -57,26 +58,26 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
     };
   });
 
-  app.post('/api/v1/tickets/:ticketId/cancel', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Cancel (or refund) a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
+  app.post('/api/v1/tickets/:ticketId/cancel', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Cancel (or refund) a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody), response: { 200: TicketView } } }, async (req) => {
     const admin = req.admin;
     return s.tickets.setStatus(callerOf(admin), req.params.ticketId, 'cancel', req.body?.reason ?? null);
   });
 
-  app.post('/api/v1/tickets/:ticketId/block', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Block a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody) } }, async (req) => {
+  app.post('/api/v1/tickets/:ticketId/block', { config: { auth: 'admin', role: 'supervisor' }, schema: { tags, summary: 'Block a ticket', params: TicketParams, body: Type.Optional(CancelTicketBody), response: { 200: TicketView } } }, async (req) => {
     const admin = req.admin;
     return s.tickets.setStatus(callerOf(admin), req.params.ticketId, 'block', req.body?.reason ?? null);
   });
 
   app.post('/api/v1/tickets/:ticketId/unblock', {
     config: { auth: 'admin', role: 'supervisor' },
-    schema: { tags, summary: 'Unblock a blocked ticket (valid again from now)', params: TicketParams, body: TicketReasonBody },
+    schema: { tags, summary: 'Unblock a blocked ticket (valid again from now)', params: TicketParams, body: TicketReasonBody, response: { 200: TicketView } },
   }, async (req) => {
     return s.tickets.setStatus(callerOf(req.admin), req.params.ticketId, 'unblock', req.body.reason);
   });
 
   app.post('/api/v1/tickets/:ticketId/reinstate', {
     config: { auth: 'admin', role: 'supervisor' },
-    schema: { tags, summary: 'Undo a cancellation (valid again from now)', params: TicketParams, body: TicketReasonBody },
+    schema: { tags, summary: 'Undo a cancellation (valid again from now)', params: TicketParams, body: TicketReasonBody, response: { 200: TicketView } },
   }, async (req) => {
     return s.tickets.setStatus(callerOf(req.admin), req.params.ticketId, 'reinstate', req.body.reason);
   });
@@ -84,33 +85,34 @@ export const ticketRoutes = (s: Services): FastifyPluginAsyncTypebox => async (a
   // Imports of any size, all or nothing: open a session, send chunks of up to 5,000 rows, commit.
   app.post('/api/v1/events/:eventId/ticket-imports', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'Open a ticket import (all or nothing, any size): send its rows in chunks, then commit', params: EventParams, body: Type.Optional(CreateTicketImportBody) },
+    schema: { tags, summary: 'Open a ticket import (all or nothing, any size): send its rows in chunks, then commit', params: EventParams, body: Type.Optional(CreateTicketImportBody),
+      response: { 201: TicketImportView } },
   }, async (req, reply) => reply.status(201).send(await s.ticketImports.open(callerOf(req.admin), req.params.eventId, req.body ?? {})));
 
   app.get('/api/v1/events/:eventId/ticket-imports/:importId', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'A ticket import: its state and how many rows are staged', params: ImportParams },
+    schema: { tags, summary: 'A ticket import: its state and how many rows are staged', params: ImportParams, response: { 200: TicketImportView } },
   }, async (req) => s.ticketImports.get(callerOf(req.admin), req.params.eventId, req.params.importId));
 
   app.post('/api/v1/events/:eventId/ticket-imports/:importId/rows', {
     config: { auth: 'admin', role: 'manager' },
     bodyLimit: BULK_BODY_LIMIT,
     schema: {
-      tags, params: ImportParams, body: TicketImportRowsBody,
+      tags, params: ImportParams, body: TicketImportRowsBody, response: { 200: StagedImport },
       summary: 'Validate and stage up to 5,000 rows (start_row = rows staged + 1); a row at fault fails the whole import, naming the row',
     },
   }, async (req) => s.ticketImports.stage(callerOf(req.admin), req.params.eventId, req.params.importId, req.body));
 
   app.post('/api/v1/events/:eventId/ticket-imports/:importId/commit', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'Every staged row becomes a ticket, in one transaction, or none does (duplicates named by row)', params: ImportParams },
+    schema: { tags, summary: 'Every staged row becomes a ticket, in one transaction, or none does (duplicates named by row)', params: ImportParams, response: { 200: CommittedImport } },
   }, async (req) => s.ticketImports.commit(callerOf(req.admin), req.params.eventId, req.params.importId));
 
   app.delete('/api/v1/events/:eventId/ticket-imports/:importId', {
     config: { auth: 'admin', role: 'manager' },
-    schema: { tags, summary: 'Abandon a ticket import: what it staged is deleted', params: ImportParams },
+    schema: { tags, summary: 'Abandon a ticket import: what it staged is deleted', params: ImportParams, response: { 204: NoContent } },
   }, async (req, reply) => {
     await s.ticketImports.abandon(callerOf(req.admin), req.params.eventId, req.params.importId);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 };

@@ -1,3 +1,4 @@
+import type { OfflineHealthResponse, SyncStatusResponse } from '@entrada/core';
 import type { DeviceRecord } from '../store/devices.ts';
 import type { AccountService } from './account-service.ts';
 import type { AuditService } from './audit.ts';
@@ -40,11 +41,11 @@ export interface OfflineServices {
   conflicts: ConflictService;
   legacy: LegacyReconcileService;
   imports: ImportService;
-  status(ctx: EventContext, health: DeviceHealth): Promise<Record<string, unknown>>;
+  status(ctx: EventContext, health: DeviceHealth): Promise<SyncStatusResponse>;
   /** Per-device sync state at an event (one device with `deviceId`). */
   deviceHealth(ctx: EventContext, deviceId?: string): Promise<DeviceHealth[]>;
   /** Offline metrics and alerts of an event. */
-  offlineHealth(ctx: EventContext): Promise<Record<string, unknown>>;
+  offlineHealth(ctx: EventContext): Promise<OfflineHealthResponse>;
   /** Counts a sync that failed on the server in the device's log. */
   recordFailure(eventId: string, devicePk: string): Promise<void>;
   /** Records an upload that failed: a `failed` sync session with its error message; counted in the device's log when the server failed. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { parseEventTime, type CreateDeviceBody, type DeviceEventsBody, type Direction } from '@entrada/core';
+import { parseEventTime, type CreateDeviceBody, type DeviceEventsBody, type DeviceView, type Direction } from '@entrada/core';
 import type { Database, Sql } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
@@ -14,14 +14,8 @@ import { notifyNothing, type Notify } from './notifications.ts';
 import type { EventContexts } from './event-context.ts';
 import type { TicketCache } from './ticket-cache.ts';
 
-export interface DeviceView {
-  device_id: string; name: string; device_type: string; status: DeviceStatus; has_public_key: boolean;
-  last_seen_at: string | null; status_changed_at: string | null; status_reason: string | null; created_at: string;
-  /** null: every event of the organisation. */
-  event_ids: string[] | null;
-  /** The gate the device starts on (and its event); null: none set. */
-  default_event_id: string | null; default_gate_id: string | null;
-}
+/** A device as the organisers see it: core's wire type. */
+export type { DeviceView };
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

@@ -1,5 +1,6 @@
 import {
   alertSettingsProblem, isValidTimeZone, parseEventTime, type AlertSettings,
+  type DeviceChanged, type EventChanged, type GateView, type StaffChanged, type TicketTypeView, type ZoneView,
   type UpdateDeviceBody, type UpdateEventBody, type UpdateGateBody, type UpdateStaffBody, type UpdateTicketTypeBody, type UpdateZoneBody,
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../db/database.ts';
@@ -18,10 +19,16 @@ import type { DeviceDirectory } from './device-directory.ts';
 import type { EventService } from './event-service.ts';
 
 const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
+
+/** What an update's change returned: never null (only a deletion's change has no `after`). */
+function changed<T>(after: T | null): T {
+  if (after === null) throw new Error('an update answered no row');
+  return after;
+}
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 // What the audit log and the API show of each row: never PIN hashes, tokens or codes.
-export const eventShown = (e: EventSetupRow) => ({ name: e.name, starts_at: iso(e.startsAt), ends_at: iso(e.endsAt), timezone: e.timezone, settings: e.settings });
+export const eventShown = (e: EventSetupRow) => ({ name: e.name, starts_at: new Date(e.startsAt).toISOString(), ends_at: new Date(e.endsAt).toISOString(), timezone: e.timezone, settings: e.settings });
 export const zoneShown = (z: ZoneSetupRow) => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode });
 export const gateShown = (g: GateSetupRow) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds, closed: g.closedAt !== null, closed_at: iso(g.closedAt) });
 export const typeShown = (t: TypeSetupRow) => ({
@@ -52,7 +59,7 @@ function changes(before: Record<string, unknown>, after: Record<string, unknown>
 export class SetupService {
   constructor(private readonly db: Database, private readonly events: EventService, private readonly directory?: DeviceDirectory) {}
 
-  async updateEvent(c: Caller, eventId: string, body: UpdateEventBody): Promise<Record<string, unknown>> {
+  async updateEvent(c: Caller, eventId: string, body: UpdateEventBody): Promise<EventChanged> {
     const shown = await this.inEvent(c, eventId, 'event.update', 'event', eventId, async (tx) => {
       const before = await lockEvent(tx, c.organisationId, eventId);
       if (!before) throw notFound('Event');
@@ -75,7 +82,7 @@ export class SetupService {
       await updateEvent(tx, after);
       return { before: eventShown(before), after: eventShown(after) };
     });
-    return { id: eventId, ...shown };
+    return { id: eventId, ...changed(shown) };
   }
 
   async deleteEvent(c: Caller, eventId: string): Promise<void> {
@@ -93,8 +100,8 @@ export class SetupService {
     });
   }
 
-  async updateZone(c: Caller, eventId: string, zoneId: string, body: UpdateZoneBody): Promise<Record<string, unknown>> {
-    return this.inEvent(c, eventId, 'zone.update', 'zone', zoneId, async (tx) => {
+  async updateZone(c: Caller, eventId: string, zoneId: string, body: UpdateZoneBody): Promise<ZoneView> {
+    return changed(await this.inEvent(c, eventId, 'zone.update', 'zone', zoneId, async (tx) => {
       const before = await lockZone(tx, eventId, zoneId);
       if (!before) throw notFound('Zone');
       const after = {
@@ -103,7 +110,7 @@ export class SetupService {
       };
       await this.unique(() => updateZone(tx, eventId, after), 'zone');
       return { before: zoneShown(before), after: zoneShown(after) };
-    });
+    }));
   }
 
   async deleteZone(c: Caller, eventId: string, zoneId: string): Promise<void> {
@@ -118,8 +125,8 @@ export class SetupService {
     });
   }
 
-  async updateGate(c: Caller, eventId: string, gateId: string, body: UpdateGateBody, now: number): Promise<Record<string, unknown>> {
-    return this.inEvent(c, eventId, 'gate.update', 'gate', gateId, async (tx) => {
+  async updateGate(c: Caller, eventId: string, gateId: string, body: UpdateGateBody, now: number): Promise<GateView> {
+    return changed(await this.inEvent(c, eventId, 'gate.update', 'gate', gateId, async (tx) => {
       const before = await lockGate(tx, eventId, gateId);
       if (!before) throw notFound('Gate');
       if (body.zone_ids) await this.checkZones(tx, eventId, body.zone_ids);
@@ -127,7 +134,7 @@ export class SetupService {
       const after = { ...before, name: body.name ?? before.name, zoneIds: body.zone_ids ?? before.zoneIds, closedAt };
       await this.unique(() => updateGate(tx, eventId, after), 'gate');
       return { before: gateShown(before), after: gateShown(after) };
-    });
+    }));
   }
 
   async deleteGate(c: Caller, eventId: string, gateId: string): Promise<void> {
@@ -145,7 +152,7 @@ export class SetupService {
     });
   }
 
-  async updateTicketType(c: Caller, eventId: string, typeId: string, body: UpdateTicketTypeBody): Promise<Record<string, unknown>> {
+  async updateTicketType(c: Caller, eventId: string, typeId: string, body: UpdateTicketTypeBody): Promise<TicketTypeView> {
     const ctx = await this.events.get(c.organisationId, eventId);
     const tz = ctx.event.timezone;
     const time = (field: string, v: string | null | undefined, current: number | null): number | null => {
@@ -155,7 +162,7 @@ export class SetupService {
       if (t === null) throw invalid(`/${field} must be a date and time such as 2026-08-01T19:00 (read in ${tz})`);
       return t;
     };
-    return this.inEvent(c, eventId, 'ticket_type.update', 'ticket_type', typeId, async (tx) => {
+    return changed(await this.inEvent(c, eventId, 'ticket_type.update', 'ticket_type', typeId, async (tx) => {
       const before = await lockTicketType(tx, eventId, typeId);
       if (!before) throw notFound('Ticket type');
       if (body.zone_ids) await this.checkZones(tx, eventId, body.zone_ids);
@@ -167,7 +174,7 @@ export class SetupService {
       if (after.validFrom !== null && after.validUntil !== null && after.validUntil <= after.validFrom) throw invalid('/valid_until must be after /valid_from');
       await this.unique(() => updateTicketType(tx, eventId, after), 'ticket type');
       return { before: typeShown(before), after: typeShown(after) };
-    });
+    }));
   }
 
   async deleteTicketType(c: Caller, eventId: string, typeId: string): Promise<void> {
@@ -181,16 +188,16 @@ export class SetupService {
     });
   }
 
-  async updateStaff(c: Caller, eventId: string, staffId: string, body: UpdateStaffBody): Promise<Record<string, unknown>> {
+  async updateStaff(c: Caller, eventId: string, staffId: string, body: UpdateStaffBody): Promise<StaffChanged> {
     const pinHash = body.pin === undefined ? null : await hashPin(body.pin);
-    return this.inEvent(c, eventId, 'staff.update', 'staff', staffId, async (tx) => {
+    return changed(await this.inEvent(c, eventId, 'staff.update', 'staff', staffId, async (tx) => {
       const before = await lockStaff(tx, c.organisationId, eventId, staffId);
       if (!before) throw notFound('Staff member');
       const after = { ...before, name: body.name ?? before.name, active: body.active ?? before.active, pinHash: pinHash ?? before.pinHash };
       await updateStaff(tx, eventId, after);
       // The PIN itself never reaches the log: only that it changed.
       return { before: staffShown(before), after: staffShown(after), extra: pinHash ? { pin_changed: true } : undefined };
-    }, false);
+    }, false));
   }
 
   async deleteStaff(c: Caller, eventId: string, staffId: string): Promise<void> {
@@ -205,7 +212,7 @@ export class SetupService {
   }
 
   /** Name and default gate of a device: an organisation-level change (the audit entry names the gate's event, if any). */
-  async updateDevice(c: Caller, deviceId: string, body: UpdateDeviceBody): Promise<Record<string, unknown>> {
+  async updateDevice(c: Caller, deviceId: string, body: UpdateDeviceBody): Promise<DeviceChanged> {
     const result = await this.db.transaction(async (tx) => {
       const before = await lockDevice(tx, c.organisationId, deviceId);
       if (!before) throw notFound('Device');
@@ -243,11 +250,11 @@ export class SetupService {
    * change is one scanning decides by, tells every instance (and so every
    * device's next manifest).
    */
-  private async inEvent(
+  private async inEvent<T extends Record<string, unknown>>(
     c: Caller, eventId: string, action: string, subjectKind: string, subjectId: string,
-    change: (tx: Sql) => Promise<{ before: Record<string, unknown>; after: Record<string, unknown> | null; extra?: Record<string, unknown> | undefined }>,
+    change: (tx: Sql) => Promise<{ before: Record<string, unknown>; after: T | null; extra?: Record<string, unknown> | undefined }>,
     rules = true,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<T | null> {
     await this.events.get(c.organisationId, eventId);
     const after = await this.db.transaction(async (tx) => {
       const r = await change(tx);
@@ -261,7 +268,7 @@ export class SetupService {
       return r.after;
     });
     if (rules) this.events.announce(eventId);
-    return after ?? {};
+    return after;
   }
 
   private async checkZones(tx: Sql, eventId: string, zoneIds: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { issueSignedCode, isInside, parseScannedCode, ticketIdOf, type CreateTicketsBody, type NewTicket, type TicketStatus } from '@entrada/core';
+import { issueSignedCode, isInside, parseScannedCode, ticketIdOf, type CreateTicketsBody, type IssuedTicket, type NewTicket, type TicketStatus, type TicketView } from '@entrada/core';
 import type { Database } from '../db/database.ts';
 import { deriveKey, seal, unseal } from '../crypto/seal.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
@@ -15,17 +15,12 @@ import type { EventService } from './event-service.ts';
 import type { TicketCache } from './ticket-cache.ts';
 import type { TableStats } from './table-stats.ts';
 
-export interface IssuedTicket { id: string; code: string; number: string }
+export type { IssuedTicket };
 
 /** A new ticket checked against the event, before it has a serial. */
 export interface PreparedTicket { type: TypeContext; code: string | null; number: string | undefined; holderName: string | null }
 
-export interface TicketView {
-  id: string; event_id: string; number: string; ticket_type_id: string; tier: string; holder_name: string | null;
-  status: TicketStatus; status_reason: string | null; status_changed_at: string | null;
-  scans_used: number; max_scans: number; inside: boolean; first_scanned_at: string | null; first_scanned_by: string | null;
-  last_scan: { at: string; direction: string; device_id: string; gate_id: string | null } | null;
-}
+export type { TicketView };
 
 const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 

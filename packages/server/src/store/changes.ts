@@ -1,3 +1,4 @@
+import type { Direction, RecordStatus, ScanResult } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { ms } from './rows.ts';
 import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './tickets.ts';
@@ -135,8 +136,9 @@ export async function manifestChangedSince(sql: Sql, eventId: string, since: Man
 export interface FeedScan {
   /** The scanned ticket's state now (admissions change it without a ticket change of its own). */
   ticket: TicketRecord | null;
-  tx: string; id: string; ticketId: string | null; deviceId: string; seq: number | null; scannedAt: number; direction: string; gateId: string | null;
-  result: string; reason: string; recordStatus: string; conflictReason: string | null; winnerScanId: string | null; ambiguous: boolean; source: string; revision: number;
+  tx: string; id: string; ticketId: string | null; deviceId: string; seq: number | null; scannedAt: number; direction: Direction; gateId: string | null;
+  result: ScanResult; reason: string; recordStatus: RecordStatus; conflictReason: string | null; winnerScanId: string | null; ambiguous: boolean;
+  source: 'online' | 'offline'; revision: number;
 }
 export interface FeedTicket { tx: string; ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string }
 
@@ -193,8 +195,9 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
        ORDER BY t.tx, t.id LIMIT $5`,
       [eventId, xmin, opts.ticketsAfter.tx, opts.ticketsAfter.id, opts.limit]),
     sql.query<RawTicket & {
-      txt: string; scan_id: string; scan_ticket_id: string | null; scan_device_id: string; seq: number | null; scanned_at: Date; direction: string; gate_id: string | null;
-      result: string; reason: string; record_status: string; conflict_reason: string | null; winner_scan_id: string | null; ambiguous: boolean; source: string; revision: number;
+      txt: string; scan_id: string; scan_ticket_id: string | null; scan_device_id: string; seq: number | null; scanned_at: Date; direction: Direction; gate_id: string | null;
+      result: ScanResult; reason: string; record_status: RecordStatus; conflict_reason: string | null; winner_scan_id: string | null; ambiguous: boolean;
+      source: 'online' | 'offline'; revision: number;
     }>(
       `SELECT s.tx::text AS txt, s.id AS scan_id, s.ticket_id AS scan_ticket_id, s.device_id AS scan_device_id, s.seq::float8 AS seq, s.scanned_at,
          s.direction, s.gate_id, s.result, s.reason, s.record_status, s.conflict_reason, s.winner_scan_id, s.ambiguous, s.source, s.revision, ${TICKET_COLUMNS}

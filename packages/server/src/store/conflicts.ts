@@ -1,14 +1,15 @@
+import type { ConflictReason, Direction } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { ms } from './rows.ts';
 
 export interface ConflictView {
-  id: string; eventId: string; ticketId: string; ticketNumber: string | null; reason: string; ambiguous: boolean; status: string;
-  resolution: string | null; note: string | null; resolvedBy: string | null; resolvedAt: number | null; createdAt: number; updatedAt: number;
+  id: string; eventId: string; ticketId: string; ticketNumber: string | null; reason: ConflictReason; ambiguous: boolean; status: 'open' | 'resolved' | 'void';
+  resolution: 'legitimate' | 'fraud' | 'dismissed' | null; note: string | null; resolvedBy: string | null; resolvedAt: number | null; createdAt: number; updatedAt: number;
   loser: ScanSide; winner: ScanSide | null;
   escalation: { at: number; note: string; byDevice: string; byStaff: string | null } | null;
 }
 export interface ScanSide {
-  scanId: string; deviceId: string; seq: number | null; gateId: string | null; scannedAt: number; source: string; direction: string;
+  scanId: string; deviceId: string; seq: number | null; gateId: string | null; scannedAt: number; source: 'online' | 'offline'; direction: Direction;
   /** The scan's flags (implausible_time: its time cannot be trusted to order it). */
   flags: string[];
   /** Upload time, the device's clock uncertainty (null: implausible), names for people. */
@@ -16,11 +17,13 @@ export interface ScanSide {
 }
 
 interface Raw {
-  id: string; event_id: string; ticket_id: string; number: string | null; reason: string; ambiguous: boolean; status: string; resolution: string | null;
+  id: string; event_id: string; ticket_id: string; number: string | null; reason: ConflictReason; ambiguous: boolean; status: ConflictView['status'];
+  resolution: ConflictView['resolution'];
   note: string | null; resolved_by: string | null; resolved_at: Date | null; created_at: Date; updated_at: Date;
   escalated_at: Date | null; escalation_note: string | null; escalated_by_device: string | null; escalated_by_staff: string | null;
-  l_id: string; l_device: string; l_seq: number | null; l_gate: string | null; l_at: Date; l_source: string; l_direction: string; l_flags: string[];
-  w_id: string | null; w_device: string | null; w_seq: number | null; w_gate: string | null; w_at: Date | null; w_source: string | null; w_direction: string | null;
+  l_id: string; l_device: string; l_seq: number | null; l_gate: string | null; l_at: Date; l_source: ScanSide['source']; l_direction: Direction; l_flags: string[];
+  w_id: string | null; w_device: string | null; w_seq: number | null; w_gate: string | null; w_at: Date | null; w_source: ScanSide['source'] | null;
+  w_direction: Direction | null;
   w_flags: string[] | null;
   l_received: Date; l_uncertainty: number | null; l_device_name: string | null; l_staff: string | null; l_staff_name: string | null; l_ambiguous: boolean;
   w_received: Date | null; w_uncertainty: number | null; w_device_name: string | null; w_staff: string | null; w_staff_name: string | null; w_ambiguous: boolean | null;

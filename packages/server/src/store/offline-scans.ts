@@ -1,4 +1,4 @@
-import type { Direction, VerdictReason } from '@entrada/core';
+import type { Direction, SyncItemReason, VerdictReason } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { COPY_NULL, copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
 import { booleanArray, numberArray, textArray } from './pg-arrays.ts';
@@ -35,7 +35,7 @@ export interface ScanVerdictOfRecord {
 
 export interface OfflineScanRow {
   /** null: an unsequenced scan (a device without a key), identified by its client_scan_id (see sync-plan.ts). */
-  id: string; seq: number | null; ticketId: string | null; digestHex: string | null; result: string; reason: string; admits: boolean;
+  id: string; seq: number | null; ticketId: string | null; digestHex: string | null; result: string; reason: SyncItemReason; admits: boolean;
   direction: Direction; gateId: string | null; scannedAt: number; localResult: string | null; payloadHashHex: string;
   chainLinkHex: string | null; flags: string[]; recordStatus: RecordStatus;
   /** Flagged implausible_time: stored without a bounded clock uncertainty (NULL, read back as unbounded). */
@@ -179,13 +179,13 @@ export async function unsequencedScansAt(sql: Sql, eventId: string, devicePk: st
 /** The scan holding a scan_id at an event: the row whose id it is (a physical scan's id is its row's: migration 023). */
 export interface ScanIdHolder {
   /** The holding row's id. */
-  id: string; devicePk: string; online: boolean; seq: number | null; digestHex: string | null; recordStatus: string;
+  id: string; devicePk: string; online: boolean; seq: number | null; digestHex: string | null; recordStatus: RecordStatus;
 }
 
 /** The scans holding these scan_ids, from any device, online or offline: one primary-key lookup. */
 export async function scansByScanId(sql: Sql, eventId: string, scanIds: string[]): Promise<Map<string, ScanIdHolder>> {
   if (scanIds.length === 0) return new Map();
-  const rows = await sql.query<{ key: string; id: string; device_pk: string; source: string; seq: number | null; digest: string | null; record_status: string }>(
+  const rows = await sql.query<{ key: string; id: string; device_pk: string; source: string; seq: number | null; digest: string | null; record_status: RecordStatus }>(
     `SELECT id AS key, id, device_pk, source, seq::float8 AS seq, encode(code_digest, 'hex') AS digest, record_status
      FROM scans WHERE event_id = $1 AND id = ANY($2::uuid[])`, [eventId, scanIds], { name: 'sync_scan_id_holders' });
   return new Map(rows.map((r) => [r.key, {

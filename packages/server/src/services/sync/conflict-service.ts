@@ -1,4 +1,4 @@
-import type { ConflictListQuery, EscalateConflictBody, ResolveConflictBody } from '@entrada/core';
+import type { ConflictListQuery, ConflictPage, ConflictView as ConflictAnswer, EscalateConflictBody, ResolveConflictBody } from '@entrada/core';
 import type { Database, Sql } from '../../db/database.ts';
 import { DomainError, invalid, notFound } from '../errors.ts';
 import {
@@ -23,22 +23,23 @@ function decodeCursor(cursor: string): { at: string; id: string } {
 }
 
 const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
+const isoAt = (v: number): string => new Date(v).toISOString();
 
-export function conflictView(c: ConflictView, gateName: (id: string | null) => string | null): Record<string, unknown> {
-  const side = (s: ConflictView['loser']): Record<string, unknown> => ({
-    scan_id: s.scanId, device_id: s.deviceId, seq: s.seq, gate_id: s.gateId, gate: gateName(s.gateId), scanned_at: iso(s.scannedAt), source: s.source, direction: s.direction,
+export function conflictView(c: ConflictView, gateName: (id: string | null) => string | null): ConflictAnswer {
+  const side = (s: ConflictView['loser']): ConflictAnswer['loser'] => ({
+    scan_id: s.scanId, device_id: s.deviceId, seq: s.seq, gate_id: s.gateId, gate: gateName(s.gateId), scanned_at: isoAt(s.scannedAt), source: s.source, direction: s.direction,
     flags: s.flags,
     // Issue 13: the inbox shows both scans side by side (who, where, device time against upload time, how far the clock may be off).
-    received_at: iso(s.receivedAt), clock_uncertainty_ms: s.clockUncertaintyMs, device_name: s.deviceName, staff_id: s.staffId, staff_name: s.staffName,
+    received_at: isoAt(s.receivedAt), clock_uncertainty_ms: s.clockUncertaintyMs, device_name: s.deviceName, staff_id: s.staffId, staff_name: s.staffName,
     ambiguous: s.ambiguous,
   });
   return {
     id: c.id, event_id: c.eventId, ticket: { id: c.ticketId, number: c.ticketNumber }, reason: c.reason, ambiguous: c.ambiguous, status: c.status,
     winner: c.winner ? side(c.winner) : null, loser: side(c.loser),
-    resolution: c.resolution, note: c.note, resolved_by: c.resolvedBy, resolved_at: iso(c.resolvedAt), created_at: iso(c.createdAt), updated_at: iso(c.updatedAt),
+    resolution: c.resolution, note: c.note, resolved_by: c.resolvedBy, resolved_at: iso(c.resolvedAt), created_at: isoAt(c.createdAt), updated_at: isoAt(c.updatedAt),
     // Seed 004's "Escalate": gate staff flagged it for the organisers, with a note.
     escalated: c.escalation !== null,
-    escalation: c.escalation ? { at: iso(c.escalation.at), note: c.escalation.note, device_id: c.escalation.byDevice, staff_id: c.escalation.byStaff } : null,
+    escalation: c.escalation ? { at: isoAt(c.escalation.at), note: c.escalation.note, device_id: c.escalation.byDevice, staff_id: c.escalation.byStaff } : null,
   };
 }
 
@@ -55,7 +56,7 @@ export class ConflictService {
     private readonly notify: Notify = notifyNothing,
   ) {}
 
-  async list(organisationId: string, eventId: string, status: string | null, limit: number): Promise<Record<string, unknown>[]> {
+  async list(organisationId: string, eventId: string, status: string | null, limit: number): Promise<ConflictAnswer[]> {
     const ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
     const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
@@ -66,7 +67,7 @@ export class ConflictService {
    * Gate staff send one of their device's open conflicts to the organisers with a note (seed 004's "Escalate"),
    * naming the device's own scan by seq or scan_id; the inbox shows it flagged. Again: the latest note.
    */
-  async escalate(device: DeviceRecord, body: EscalateConflictBody): Promise<Record<string, unknown>> {
+  async escalate(device: DeviceRecord, body: EscalateConflictBody): Promise<ConflictAnswer> {
     if ((body.seq === undefined) === (body.scan_id === undefined)) throw invalid('Name the scan by seq or by scan_id (one of them)');
     const ctx = await this.contexts.get(body.event_id);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
@@ -80,7 +81,7 @@ export class ConflictService {
   }
 
   /** One conflict: the bulk path with one id (one way to resolve, audited and published alike). */
-  async resolve(organisationId: string, resolvedBy: string, conflictId: string, body: ResolveConflictBody): Promise<Record<string, unknown>> {
+  async resolve(organisationId: string, resolvedBy: string, conflictId: string, body: ResolveConflictBody): Promise<ConflictAnswer> {
     const conflict = await getConflict(this.db, conflictId);
     if (!conflict) throw notFound('Conflict');
     const [view] = await this.resolveMany(organisationId, resolvedBy, conflict.eventId, [conflictId], body, false);
@@ -91,7 +92,7 @@ export class ConflictService {
    * The inbox (issue 13): filtered, oldest first, in pages after an opaque
    * cursor; `counts` are the event's totals whatever the filter (the tabs).
    */
-  async page(organisationId: string, eventId: string, q: ConflictListQuery): Promise<{ conflicts: Record<string, unknown>[]; next_cursor: string | null; counts: Record<string, number> }> {
+  async page(organisationId: string, eventId: string, q: ConflictListQuery): Promise<ConflictPage> {
     const ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
     const limit = Number(q.limit ?? 1000);
@@ -124,7 +125,7 @@ export class ConflictService {
    */
   async resolveMany(
     organisationId: string, resolvedBy: string, eventId: string, ids: readonly string[], body: ResolveConflictBody, bulk = true,
-  ): Promise<Record<string, unknown>[]> {
+  ): Promise<ConflictAnswer[]> {
     const ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound(bulk ? 'Event' : 'Conflict');
     const field = (i: number): string => (bulk ? `conflict_ids/${i}: ` : '');

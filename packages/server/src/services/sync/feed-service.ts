@@ -1,4 +1,4 @@
-import { isInside } from '@entrada/core';
+import { isInside, type FeedEvent, type FeedPage, type FeedTicketState } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { invalid } from '../errors.ts';
 import { DOUBLE_ENTRY_WINDOW, feedPage } from '../../store/changes.ts';
@@ -9,6 +9,7 @@ import { MANIFEST_DIGEST_BYTES } from './manifest-service.ts';
 import { statusHistoryJson } from './manifest-document.ts';
 
 const iso = (v: number | null | undefined): string | null => (v == null ? null : new Date(v).toISOString());
+const isoAt = (v: number): string => new Date(v).toISOString();
 
 /**
  * The download phase (seed 004): everything that changed at an event since a
@@ -32,7 +33,7 @@ export class FeedService {
    * ticket's state from its manifest deltas and reads only these here, so a
    * device far behind never pages through every scan made meanwhile.
    */
-  async page(ctx: EventContext, opts: { since: string | undefined; limit: number; excludeDevicePk: string | null; doubleEntries?: boolean }): Promise<Record<string, unknown>> {
+  async page(ctx: EventContext, opts: { since: string | undefined; limit: number; excludeDevicePk: string | null; doubleEntries?: boolean }): Promise<FeedPage> {
     if (opts.doubleEntries && opts.excludeDevicePk === null) throw invalid('only=double_entries is a scanner device\'s view: call it with a device token');
     let from: Position = { tx: '0', kind: 0, id: NIL_UUID };
     if (opts.since) {
@@ -47,12 +48,12 @@ export class FeedService {
       ticketsAfter, scansAfter, excludeDevicePk: opts.excludeDevicePk, limit: opts.limit + 1, doubleEntriesOf: opts.doubleEntries ? opts.excludeDevicePk : null,
       window: this.doubleEntryWindow,
     });
-    type Item = { pos: Position; body: Record<string, unknown> };
-    const ticketState = (t: TicketRecord): Record<string, unknown> => ({
+    type Item = { pos: Position; body: FeedEvent };
+    const ticketState = (t: TicketRecord): FeedTicketState => ({
       ticket_id: t.id, serial: t.serial, number: t.number, type_id: t.typeId, status: t.status, status_changed_at: iso(t.statusChangedAt), current_scans: t.state.entries,
       inside: isInside(t.state), version: t.version, ...(t.statusHistory.length > 0 ? { status_history: statusHistoryJson(t.statusHistory) } : {}),
-      first_scan: t.state.first ? { at: iso(t.state.first.at), device_id: t.state.first.deviceId, gate_id: t.state.first.gateId } : null,
-      last_scan: t.state.last ? { at: iso(t.state.last.at), direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
+      first_scan: t.state.first ? { at: isoAt(t.state.first.at), device_id: t.state.first.deviceId, gate_id: t.state.first.gateId } : null,
+      last_scan: t.state.last ? { at: isoAt(t.state.last.at), direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId } : null,
     });
     const items: Item[] = [
       ...tickets.map(({ tx, ticket: t, codeKind, digestHex }): Item => ({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { MAX_SYNC_SCANS, type DeviceLogImport, type SyncResultItem } from '@entrada/core';
+import { MAX_SYNC_SCANS, type DeviceLogImport, type DeviceLogImportResponse, type SyncResultItem } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { DomainError, notFound } from '../errors.ts';
 import { getDevice } from '../../store/devices.ts';
@@ -17,7 +17,7 @@ import type { SyncRequest, SyncService } from './sync-service.ts';
 export class ImportService {
   constructor(private readonly db: Database, private readonly sync: SyncService) {}
 
-  async importLog(organisationId: string, doc: DeviceLogImport): Promise<Record<string, unknown>> {
+  async importLog(organisationId: string, doc: DeviceLogImport): Promise<DeviceLogImportResponse> {
     const device = await getDevice(this.db, organisationId, doc.device_id);
     if (!device) throw notFound('Device');
     const fileKey = doc.public_key ? Buffer.from(doc.public_key, 'base64url') : null;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { isInside, type TicketStatusChange } from '@entrada/core';
+import { isInside, type ManifestDocument, type ManifestHeader, type ManifestStatusChange, type ManifestTicket, type TicketStatusChange } from '@entrada/core';
 import type { ManifestRow } from '../../store/changes.ts';
 import type { EventContext } from '../event-context.ts';
 
@@ -10,19 +10,11 @@ export const MANIFEST_DIGEST_BYTES = 8;
 
 const iso = (v: number | null | undefined): string | null => (v == null ? null : new Date(v).toISOString());
 
-export interface ManifestTicket {
-  ticket_id: string; serial: number; number: string; tier: string; type_id: string; zones: readonly string[]; max_scans: number;
-  current_scans: number; inside: boolean; status: string; status_changed_at?: string | null; code_digest?: string; holder_name?: string | null;
-  /** Every status change (tickets whose status ever changed): the device judges a scan on the status at its time. */
-  status_history?: Array<{ at: string; status: string }>;
-  /** Seed 000's ticketCode, only with the event setting `manifest_ticket_codes` (see MANIFEST_TICKET_CODES_RISK). */
-  ticket_code?: string;
-  first_scan?: { at: string; device_id: string; gate_id: string | null };
-  last_scan?: { at: string; direction: string; device_id: string; gate_id: string | null };
-}
+/** A manifest's ticket: core's wire type (the field ticket_code only with the event setting `manifest_ticket_codes`, see MANIFEST_TICKET_CODES_RISK). */
+export type { ManifestTicket };
 
 /** A ticket's status history as the manifest and the feed carry it (few tickets have one: only those ever changed). */
-export function statusHistoryJson(history: readonly TicketStatusChange[]): Array<{ at: string; status: string }> {
+export function statusHistoryJson(history: readonly TicketStatusChange[]): ManifestStatusChange[] {
   return history.map((c) => ({ at: new Date(c.at).toISOString(), status: c.status }));
 }
 
@@ -52,13 +44,14 @@ export function manifestTicket(ctx: EventContext, r: ManifestRow, code?: string)
  */
 export interface ContextPart {
   key: string;
-  event: Record<string, unknown>;
-  rest: Record<string, unknown>;
+  event: ManifestHeader['event'];
+  /** Everything of the document after its tickets (written once per context). */
+  rest: Omit<ManifestDocument, 'event_id' | 'event' | 'generated_at' | 'expires_at' | 'cursor' | 'feed_cursor' | 'full' | 'tickets' | 'ticket_count'>;
 }
 
 export function contextPart(ctx: EventContext): ContextPart {
-  const event = { id: ctx.event.id, ref: ctx.event.ref, name: ctx.event.name, timezone: ctx.event.timezone, starts_at: iso(ctx.event.startsAt), ends_at: iso(ctx.event.endsAt) };
-  const rest = {
+  const event: ContextPart['event'] = { id: ctx.event.id, ref: ctx.event.ref, name: ctx.event.name, timezone: ctx.event.timezone, starts_at: iso(ctx.event.startsAt), ends_at: iso(ctx.event.endsAt) };
+  const rest: ContextPart['rest'] = {
     policies: {
       duplicate_window_s: ctx.settings.duplicateWindowS,
       default_allow_reentry: ctx.settings.defaultAllowReentry,

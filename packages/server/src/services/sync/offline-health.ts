@@ -1,3 +1,4 @@
+import type { OfflineHealthResponse } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { ms } from '../../store/rows.ts';
 import { conflictCounts } from '../../store/conflicts.ts';
@@ -37,7 +38,7 @@ export async function deviceHealth(db: Database, ctx: EventContext, deviceId?: s
 export interface Alert { severity: 'warning' | 'critical'; code: string; message: string; device_id?: string }
 
 /** Offline metrics and alerts for an event (seed 004's monitoring tables). */
-export async function offlineHealth(db: Database, ctx: EventContext, now: number): Promise<Record<string, unknown>> {
+export async function offlineHealth(db: Database, ctx: EventContext, now: number): Promise<OfflineHealthResponse> {
   const devices = await deviceHealth(db, ctx);
   const conflicts = await conflictCounts(db, ctx.event.id);
   const alerts: Alert[] = [];

@@ -1,3 +1,4 @@
+import type { SyncStatusResponse } from '@entrada/core';
 import type { Database } from '../../db/database.ts';
 import { recordSyncFailure } from '../../store/device-logs.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
@@ -11,7 +12,7 @@ import type { DeviceHealth } from './offline-health.ts';
 const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
 
 /** Seed 001's sync status response, plus the device log's marks. */
-export async function syncStatus(db: Database, ctx: EventContext, health: DeviceHealth, now: number): Promise<Record<string, unknown>> {
+export async function syncStatus(db: Database, ctx: EventContext, health: DeviceHealth, now: number): Promise<SyncStatusResponse> {
   const counts = await deviceScanCounts(db, ctx.event.id, health.device_id, ctx.event.organisationId);
   const last = await lastSyncSession(db, ctx.event.id, health.device_id, ctx.event.organisationId);
   return {
@@ -35,7 +36,7 @@ export async function syncStatus(db: Database, ctx: EventContext, health: Device
     last_seen_at: health.last_seen_at,
     last_sync_at: health.last_sync_at,
     flags: health.flags,
-    timestamp: iso(now),
+    timestamp: new Date(now).toISOString(),
   };
 }
 

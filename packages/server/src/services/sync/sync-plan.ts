@@ -1,4 +1,4 @@
-import type { CodeRefusal, Direction, EventCode } from '@entrada/core';
+import type { CodeRefusal, Direction, EventCode, SyncItemReason } from '@entrada/core';
 import { uuidv7 } from '../../crypto/uuidv7.ts';
 import type { CandidateScan, OfflineCopy, OfflineScanRow, RecordStatus, ScanIdHolder, StoredOfflineScan } from '../../store/offline-scans.ts';
 import type { LockedTicket } from '../../store/ticket-states.ts';
@@ -54,7 +54,7 @@ export interface PreparedScan {
 export type Outcome =
   | { kind: 'failed'; status: number; message: string }
   /** An offline copy of a scan the server already received online (its online attempt timed out on the device). */
-  | { kind: 'received_online'; verdict: string }
+  | { kind: 'received_online'; verdict: RecordStatus }
   | { kind: 'recorded'; message: string }
   | { kind: 'candidate' };
 
@@ -251,7 +251,7 @@ function checkIntegrity(input: PlanInput, fresh: readonly PreparedScan[]): { int
   return { integrity: 'chain', problem: null, links };
 }
 
-interface Classified { outcome: Outcome; result: string; reason: string; admits: boolean; recordStatus: RecordStatus }
+interface Classified { outcome: Outcome; result: string; reason: SyncItemReason; admits: boolean; recordStatus: RecordStatus }
 
 /** How the upload's answer words a code the classifier refused. */
 const REFUSAL_STATUS: Record<CodeRefusal['reason'], number> = { malformed_code: 400, wrong_event: 422, unknown_code: 404, bad_signature: 404, unknown_key: 404 };
@@ -266,7 +266,7 @@ const NOT_FOUND: CodeRefusal = { result: 'invalid_token', reason: 'unknown_code'
  * classify: the server runs under tsx, whose esbuild output names every
  * closure it creates (a defineProperty per scan, ~1% of a sync burst's CPU).
  */
-function failedScan(admits: boolean, status: number, message: string, result: string, reason = 'failed'): Classified {
+function failedScan(admits: boolean, status: number, message: string, result: string, reason: SyncItemReason = 'failed'): Classified {
   return { outcome: { kind: 'failed', status, message }, result, reason, admits, recordStatus: 'failed' };
 }
 
