@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox';
 import { DirectionSchema, Nullable, StringEnum, Timestamp } from './common.ts';
 import { ScanResultSchema } from './scan.ts';
-import { TicketStatusSchema } from './manifest.ts';
+import { ManifestStatusChange, TicketStatusSchema } from './manifest.ts';
 import { TicketImportView } from './ticket-imports.ts';
 import { Uuid } from './values.ts';
 
@@ -36,6 +36,7 @@ export const TicketListResponse = Type.Object({
 
 export const TicketDetail = Type.Object({
   ...TicketView.properties,
+  status_history: Type.Array(ManifestStatusChange, { description: 'Every status change, oldest first (empty: never changed)' }),
   scans: Type.Array(Type.Object({
     id: Uuid, result: ScanResultSchema,
     reason: Type.String({ description: 'A ScanReason (seed 000 devices may have sent their own words)' }),
