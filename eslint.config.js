@@ -34,23 +34,46 @@ export default tseslint.config(
   {
     files: ['packages/core/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'net', 'http', 'https', 'pg', 'fastify', 'crypto', 'dexie', '@electric-sql/*', 'ioredis'],
-            message: 'core is pure: no I/O or platform modules (time, randomness and keys are parameters).' },
-        ],
-      }],
-      'no-restricted-globals': ['error',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                'fs',
+                'net',
+                'http',
+                'https',
+                'pg',
+                'fastify',
+                'crypto',
+                'dexie',
+                '@electric-sql/*',
+                'ioredis',
+              ],
+              message: 'core is pure: no I/O or platform modules (time, randomness and keys are parameters).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
         { name: 'fetch', message: 'core does no I/O' },
         { name: 'process', message: 'core does no I/O' },
         { name: 'localStorage', message: 'core does no I/O' },
       ],
-      'no-restricted-properties': ['error',
+      'no-restricted-properties': [
+        'error',
         { object: 'Date', property: 'now', message: 'core takes time as a parameter' },
         { object: 'Math', property: 'random', message: 'core takes randomness as a parameter' },
       ],
-      'no-restricted-syntax': ['error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'core takes time as a parameter' },
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'core takes time as a parameter',
+        },
       ],
     },
   },
@@ -59,37 +82,59 @@ export default tseslint.config(
     // A store's record type may still name a route's input or output (`import type`).
     files: ['packages/server/src/routes/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['**/store/**'], allowTypeImports: true, message: 'routes call services, not stores (import type of a record is allowed).' },
-          { group: ['**/db/**'], message: 'routes do not touch the database: call a service.' },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/store/**'],
+              allowTypeImports: true,
+              message: 'routes call services, not stores (import type of a record is allowed).',
+            },
+            { group: ['**/db/**'], message: 'routes do not touch the database: call a service.' },
+          ],
+        },
+      ],
     },
   },
   {
     // Services receive a Database/Sql handle (a type) and call stores; they open no connection themselves.
     files: ['packages/server/src/services/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['**/db/postgres*', '**/db/pglite*', '**/db/migrate*'], message: 'services receive a database handle; they do not open one.' },
-          { group: ['**/routes/**'], message: 'services do not depend on routes.' },
-          // DomainError is services/errors.ts; the manifest's concurrency limit is the one http/ helper a service still uses.
-          { group: ['**/http/**', '!**/http/concurrency-limit.ts'], message: 'services do not depend on the HTTP layer (DomainError is in services/errors.ts).' },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/db/postgres*', '**/db/pglite*', '**/db/migrate*'],
+              message: 'services receive a database handle; they do not open one.',
+            },
+            { group: ['**/routes/**'], message: 'services do not depend on routes.' },
+            // DomainError is services/errors.ts; the manifest's concurrency limit is the one http/ helper a service still uses.
+            {
+              group: ['**/http/**', '!**/http/concurrency-limit.ts'],
+              message: 'services do not depend on the HTTP layer (DomainError is in services/errors.ts).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // Stores are SQL and rows only: nothing from the layers above them.
     files: ['packages/server/src/store/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['**/services/**', '**/routes/**', '**/http/**'], message: 'store may import only db/, other stores and @entrada/core.' },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/services/**', '**/routes/**', '**/http/**'],
+              message: 'store may import only db/, other stores and @entrada/core.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -97,7 +142,8 @@ export default tseslint.config(
     files: ['packages/server/src/**/*.ts'],
     ignores: ['packages/server/src/store/**', 'packages/server/src/db/**'],
     rules: {
-      'no-restricted-syntax': ['error',
+      'no-restricted-syntax': [
+        'error',
         { selector: `Literal[value=${SQL}]`, message: SQL_MESSAGE },
         { selector: `TemplateLiteral[quasis.0.value.raw=${SQL}]`, message: SQL_MESSAGE },
       ],

@@ -42,18 +42,41 @@ if (PGLITE) {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   db = openPostgres({ connectionString: url.toString(), maxConnections: 20 });
-  drop = async () => { await db.close(); await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); await admin.end(); };
+  drop = async () => {
+    await db.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  };
 }
 const adminToken = `eat_bench_${randomBytes(8).toString('hex')}`;
 const server = await startServer({
-  config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: 'bench-secret', demo: false, adminToken, alertIntervalMs: 0 }, db, logger: false,
+  config: {
+    ...loadConfig({}),
+    port: 0,
+    host: '127.0.0.1',
+    secret: 'bench-secret',
+    demo: false,
+    adminToken,
+    alertIntervalMs: 0,
+  },
+  db,
+  logger: false,
 });
 // The benchmark reads answers loosely (it checks statuses, not shapes).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type LooseBody = any;
-async function call(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: LooseBody }> {
+async function call(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: LooseBody }> {
   const res = await fetch(server.url + path, {
-    method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
@@ -66,30 +89,44 @@ async function created(path: string, body: unknown): Promise<{ id: string; token
 
 try {
   const now = Date.now();
-  const event = await created('/api/v1/events', { name: 'Bench', starts_at: new Date(now - 3_600_000).toISOString(), ends_at: new Date(now + 86_400_000).toISOString() });
+  const event = await created('/api/v1/events', {
+    name: 'Bench',
+    starts_at: new Date(now - 3_600_000).toISOString(),
+    ends_at: new Date(now + 86_400_000).toISOString(),
+  });
   const zone = await created(`/api/v1/events/${event.id}/zones`, { name: 'Main', capacity: 10_000 });
   const gate = await created(`/api/v1/events/${event.id}/gates`, { name: 'Main', zone_ids: [zone.id] });
   const ev = { eventId: event.id, gates: { main: gate.id } };
   const devices: Array<{ token: string }> = [];
-  for (let i = 0; i < N; i++) devices.push({ token: (await created('/api/v1/devices', { name: `Bench ${i}`, event_ids: [ev.eventId] })).token! });
+  for (let i = 0; i < N; i++)
+    devices.push({ token: (await created('/api/v1/devices', { name: `Bench ${i}`, event_ids: [ev.eventId] })).token! });
 
   const latencies: number[] = [];
-  const jobs = devices.flatMap((d, i) => Array.from({ length: 5 }, (_, k) => ({ d, pending: i % 10 === 0 ? 150 + k : k })));
+  const jobs = devices.flatMap((d, i) =>
+    Array.from({ length: 5 }, (_, k) => ({ d, pending: i % 10 === 0 ? 150 + k : k })),
+  );
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: 50 }, async () => {
-    for (;;) {
-      const job = jobs[next++];
-      if (!job) return;
-      const t0 = performance.now();
-      const r = await call(job.d.token, 'POST', '/api/v1/devices/heartbeat', {
-        event_id: ev.eventId, device_time: Date.now(), app_version: 'bench 1', pending_scans: job.pending, oldest_pending_at: job.pending ? Date.now() - 60_000 : null,
-        battery: { level: 0.5, charging: false }, gate_id: ev.gates.main,
-      });
-      if (r.status !== 200) throw new Error(`heartbeat answered ${r.status}: ${JSON.stringify(r.body)}`);
-      latencies.push(performance.now() - t0);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      for (;;) {
+        const job = jobs[next++];
+        if (!job) return;
+        const t0 = performance.now();
+        const r = await call(job.d.token, 'POST', '/api/v1/devices/heartbeat', {
+          event_id: ev.eventId,
+          device_time: Date.now(),
+          app_version: 'bench 1',
+          pending_scans: job.pending,
+          oldest_pending_at: job.pending ? Date.now() - 60_000 : null,
+          battery: { level: 0.5, charging: false },
+          gate_id: ev.gates.main,
+        });
+        if (r.status !== 200) throw new Error(`heartbeat answered ${r.status}: ${JSON.stringify(r.body)}`);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
 
@@ -117,7 +154,9 @@ try {
   console.log(`\nFleet health, ${N} devices, ${PGLITE ? 'PGlite' : 'PostgreSQL'}\n`);
   console.log('| Measure | Result |');
   console.log('|---|---|');
-  console.log(`| Heartbeats (${jobs.length}, 50 in flight) | ${Math.round(jobs.length / elapsed)}/s, p50 ${f(percentileOfSorted(latencies, 50))} ms, p99 ${f(percentileOfSorted(latencies, 99))} ms |`);
+  console.log(
+    `| Heartbeats (${jobs.length}, 50 in flight) | ${Math.round(jobs.length / elapsed)}/s, p50 ${f(percentileOfSorted(latencies, 50))} ms, p99 ${f(percentileOfSorted(latencies, 99))} ms |`,
+  );
   console.log(`| GET devices/health (${N} rows), median of 10 | ${f(healthMs)} ms |`);
   console.log(`| Alert evaluation, first pass (raises ${raised}) | ${f(firstPassMs)} ms |`);
   console.log(`| Alert evaluation, unchanged, median of 10 | ${f(passMs)} ms |`);

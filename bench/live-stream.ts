@@ -45,9 +45,15 @@ const option = (name: string, fallback: number): number => {
 const DASHBOARDS = option('--dashboards', 50);
 const RATE = option('--rate', 1_000);
 const ROUNDS = option('--rounds', QUICK ? 2 : 3);
-if (![DASHBOARDS, RATE, ROUNDS].every((n) => Number.isInteger(n) && n >= 1)
-  || argv.some((a, i) => a.startsWith('--') && !FLAGS.includes(a) && !VALUED.includes(a) && !VALUED.includes(argv[i - 1] ?? ''))) {
-  console.error('usage: node --import tsx bench/live-stream.ts [--quick] [--profile] [--dashboards N] [--rate N] [--rounds N]');
+if (
+  ![DASHBOARDS, RATE, ROUNDS].every((n) => Number.isInteger(n) && n >= 1) ||
+  argv.some(
+    (a, i) => a.startsWith('--') && !FLAGS.includes(a) && !VALUED.includes(a) && !VALUED.includes(argv[i - 1] ?? ''),
+  )
+) {
+  console.error(
+    'usage: node --import tsx bench/live-stream.ts [--quick] [--profile] [--dashboards N] [--rate N] [--rounds N]',
+  );
   process.exit(2);
 }
 const PHASE_MS = QUICK ? 5_000 : 15_000;
@@ -62,11 +68,20 @@ class Dashboard {
   messages = 0;
   scans = 0;
   private closed = false;
-  constructor(url: string, private readonly path: string, private readonly token: string, private readonly delay: LatencyRecorder) {
+  constructor(
+    url: string,
+    private readonly path: string,
+    private readonly token: string,
+    private readonly delay: LatencyRecorder,
+  ) {
     this.client = new Client(url, { bodyTimeout: 0, headersTimeout: 30_000 });
   }
   async open(): Promise<void> {
-    const res = await this.client.request({ method: 'GET', path: this.path, headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' } });
+    const res = await this.client.request({
+      method: 'GET',
+      path: this.path,
+      headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' },
+    });
     if (res.statusCode !== 200) throw new Error(`live stream: ${res.statusCode} ${await res.body.text()}`);
     let buf = '';
     res.body.setEncoding('utf8');
@@ -111,8 +126,11 @@ async function profiled<T>(server: ServerProcess, db: ScratchDatabase, name: str
     log(`profile of "${name}" (${file}): server busy ${fmtInt(cpu.busyMs)} of ${fmtInt(cpu.totalMs)} ms`);
     for (const o of cpu.byOrigin.slice(0, 12)) log(`  ${o.pct.toFixed(1).padStart(5)}%  ${o.origin}`);
     for (const f of cpu.topFunctions) log(`  ${f.pct.toFixed(1).padStart(5)}%  ${f.fn}  [${f.origin}]`);
-    log(`  PostgreSQL connections by state (average of ${pgActivity.samples} samples): ${JSON.stringify(pgActivity.byState)}`);
-    for (const q of pgActivity.byStatement.slice(0, 10)) log(`  ${q.share.toFixed(1).padStart(5)}%  ${q.avgConnections.toFixed(2)} conn  ${q.wait}  ${q.statement}`);
+    log(
+      `  PostgreSQL connections by state (average of ${pgActivity.samples} samples): ${JSON.stringify(pgActivity.byState)}`,
+    );
+    for (const q of pgActivity.byStatement.slice(0, 10))
+      log(`  ${q.share.toFixed(1).padStart(5)}%  ${q.avgConnections.toFixed(2)} conn  ${q.wait}  ${q.statement}`);
   }
 }
 
@@ -129,11 +147,15 @@ async function main(): Promise<void> {
     const { codes } = await bulkCreateTickets(api, server.adminToken, event, needed, 10_000);
     const devices = await registerScanners(api, server.adminToken, event, 50);
     let next = 0;
-    const phase = (name: string, ms: number): Promise<OpenLoopResult> => openLoop<{ d: BenchDevice; code: string }>({
-      name, rate: RATE, durationMs: ms, expect: 'valid',
-      next: (i) => (next < codes.length ? { d: devices[i % devices.length]!, code: codes[next++]! } : undefined),
-      run: ({ d, code }) => scanOnce(pool, d, code),
-    });
+    const phase = (name: string, ms: number): Promise<OpenLoopResult> =>
+      openLoop<{ d: BenchDevice; code: string }>({
+        name,
+        rate: RATE,
+        durationMs: ms,
+        expect: 'valid',
+        next: (i) => (next < codes.length ? { d: devices[i % devices.length]!, code: codes[next++]! } : undefined),
+        run: ({ d, code }) => scanOnce(pool, d, code),
+      });
 
     log('warm-up');
     await phase('warm-up', WARM_MS);
@@ -144,7 +166,8 @@ async function main(): Promise<void> {
     let delivered = 0;
     for (let round = 1; round <= ROUNDS; round++) {
       log(`round ${round}: ${RATE}/s, no dashboard`);
-      const measured = <T>(name: string, fn: () => Promise<T>): Promise<T> => (PROFILE && round === 1 ? profiled(server, db, name, fn) : fn());
+      const measured = <T>(name: string, fn: () => Promise<T>): Promise<T> =>
+        PROFILE && round === 1 ? profiled(server, db, name, fn) : fn();
       without.push(await measured('no dashboard', () => phase(`round ${round}: no dashboard`, PHASE_MS)));
       for (let i = 0; i < DASHBOARDS; i++) {
         const d = new Dashboard(server.url, `/api/v1/events/${event.eventId}/live`, server.adminToken, delay);
@@ -168,22 +191,70 @@ async function main(): Promise<void> {
     const p99With = median(withDash.map((p) => p.latencyMs.p99));
     const gap = p99With - p99Without;
     const delivery = delay.summary();
-    const rows = without.flatMap((w, i) => [w, withDash[i]!]).map((p) => [
-      p.name, fmtInt(p.requests), fmtInt(p.ok), fmtInt(p.errors), fmtMs(p.latencyMs.p50), fmtMs(p.latencyMs.p90), fmtMs(p.latencyMs.p99), fmtMs(p.latencyMs.max),
-    ]);
-    const table = markdownTable([`phase (${fmtInt(RATE)} scans/s)`, 'requests', 'valid', 'errors', 'p50', 'p90', 'p99', 'max'], rows);
+    const rows = without
+      .flatMap((w, i) => [w, withDash[i]!])
+      .map((p) => [
+        p.name,
+        fmtInt(p.requests),
+        fmtInt(p.ok),
+        fmtInt(p.errors),
+        fmtMs(p.latencyMs.p50),
+        fmtMs(p.latencyMs.p90),
+        fmtMs(p.latencyMs.p99),
+        fmtMs(p.latencyMs.max),
+      ]);
+    const table = markdownTable(
+      [`phase (${fmtInt(RATE)} scans/s)`, 'requests', 'valid', 'errors', 'p50', 'p90', 'p99', 'max'],
+      rows,
+    );
     const perRound = scansSeen.map((n, i) => `${fmtInt(n)} of ${fmtInt(withDash[i]!.ok)}`).join(', ');
-    const load = (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' / ');
-    const summary = markdownTable(['measure', 'value', 'target', ''], [
-      ['scanning p99, median of the rounds: with dashboards − without', `${fmtMs(p99With)} − ${fmtMs(p99Without)} = ${gap.toFixed(2)} ms`, `≤ ${TARGETS.p99GapMs} ms`, pass(gap <= TARGETS.p99GapMs)],
-      [`delivery delay to ${DASHBOARDS} dashboards, p50 / p99 / max`, `${fmtMs(delivery.p50)} / ${fmtMs(delivery.p99)} / ${fmtMs(delivery.max)}`, `p99 ≤ ${TARGETS.deliveryP99Ms} ms`, pass(delivery.p99 <= TARGETS.deliveryP99Ms)],
-      ['scans the slowest dashboard received, per round', perRound, 'all', pass(scansSeen.every((n, i) => n >= withDash[i]!.ok))],
-      ['machine load average (1 / 5 / 15 min) at the end', load, '', ''],
-    ]);
-    console.log(`\n## Live stream: ${fmtInt(RATE)} online scans/s with 0 and ${DASHBOARDS} dashboards (${QUICK ? 'quick' : 'full'}, ${ROUNDS} rounds)\n\n${table}\n\n${summary}\n`);
+    const load = (await import('node:os'))
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ');
+    const summary = markdownTable(
+      ['measure', 'value', 'target', ''],
+      [
+        [
+          'scanning p99, median of the rounds: with dashboards − without',
+          `${fmtMs(p99With)} − ${fmtMs(p99Without)} = ${gap.toFixed(2)} ms`,
+          `≤ ${TARGETS.p99GapMs} ms`,
+          pass(gap <= TARGETS.p99GapMs),
+        ],
+        [
+          `delivery delay to ${DASHBOARDS} dashboards, p50 / p99 / max`,
+          `${fmtMs(delivery.p50)} / ${fmtMs(delivery.p99)} / ${fmtMs(delivery.max)}`,
+          `p99 ≤ ${TARGETS.deliveryP99Ms} ms`,
+          pass(delivery.p99 <= TARGETS.deliveryP99Ms),
+        ],
+        [
+          'scans the slowest dashboard received, per round',
+          perRound,
+          'all',
+          pass(scansSeen.every((n, i) => n >= withDash[i]!.ok)),
+        ],
+        ['machine load average (1 / 5 / 15 min) at the end', load, '', ''],
+      ],
+    );
+    console.log(
+      `\n## Live stream: ${fmtInt(RATE)} online scans/s with 0 and ${DASHBOARDS} dashboards (${QUICK ? 'quick' : 'full'}, ${ROUNDS} rounds)\n\n${table}\n\n${summary}\n`,
+    );
     const file = await saveJson(`live-${timestamp()}`, {
-      machine: machineInfo(), loadavg: load, quick: QUICK, rate: RATE, phaseMs: PHASE_MS, rounds: ROUNDS, dashboards: DASHBOARDS,
-      without, withDashboards: withDash, delivery, delivered, p99WithoutMs: p99Without, p99WithMs: p99With, p99GapMs: gap, scansSeen,
+      machine: machineInfo(),
+      loadavg: load,
+      quick: QUICK,
+      rate: RATE,
+      phaseMs: PHASE_MS,
+      rounds: ROUNDS,
+      dashboards: DASHBOARDS,
+      without,
+      withDashboards: withDash,
+      delivery,
+      delivered,
+      p99WithoutMs: p99Without,
+      p99WithMs: p99With,
+      p99GapMs: gap,
+      scansSeen,
     });
     console.log(`JSON: ${file}`);
   } finally {
@@ -196,7 +267,10 @@ async function main(): Promise<void> {
 }
 
 const started = performance.now();
-main().then(() => log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -49,7 +49,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import {
-  Api, bulkCreateTickets, createBenchEvent, registerScanners, scanOnce, type BenchDevice, type BenchEvent, type BulkCreateResult, type ScanPlace,
+  Api,
+  bulkCreateTickets,
+  createBenchEvent,
+  registerScanners,
+  scanOnce,
+  type BenchDevice,
+  type BenchEvent,
+  type BulkCreateResult,
+  type ScanPlace,
 } from './lib/api.ts';
 import { createRunControl, round, waitQuiet } from './lib/run-control.ts';
 import { machineBusyNow, measureCpu, pidGroup, type CpuUsage, type ProcessGroup } from './lib/cpu.ts';
@@ -60,7 +68,17 @@ import { codeFingerprint, machineInfo } from './lib/machine.ts';
 import { postgresGroupFor } from './lib/pg-processes.ts';
 import { pgbenchCeiling, type PgbenchResult } from './lib/pgbench.ts';
 import {
-  ADMIN_URL, analyze, appliedMigrations, checkpoint, createScratchDatabase, indexStats, sampleActivity, serverSettings, serverVersion, tableStats, writeCounters,
+  ADMIN_URL,
+  analyze,
+  appliedMigrations,
+  checkpoint,
+  createScratchDatabase,
+  indexStats,
+  sampleActivity,
+  serverSettings,
+  serverVersion,
+  tableStats,
+  writeCounters,
   type ActivitySummary,
 } from './lib/postgres.ts';
 import { fmtInt, markdownTable, pass, RESULTS_DIR, saveJson, timestamp } from './lib/report.ts';
@@ -90,19 +108,47 @@ const MODES: readonly Mode[] = ['session', 'no-session'];
 
 const CFG = QUICK
   ? {
-    pgbench: { scale: 10, durationS: 4, runs: [{ clients: 8, threads: 2 }, { clients: 32, threads: 2 }] },
-    tickets: 40_000, perCall: 10_000, devices: 32, gates: 4,
-    warmup: { ms: 1_500, maxTickets: 4_000 }, serialMs: 1_000, saturationMs: 5_000, duplicateMs: 3_000, fixed: { rate: 1_000, ms: 5_000 },
-    pglite: { tickets: 20_000, perCall: 10_000, warmupMs: 1_000, serialMs: 1_000, saturationMs: 4_000 },
-    watchdogMs: 6 * 60_000,
-  }
+      pgbench: {
+        scale: 10,
+        durationS: 4,
+        runs: [
+          { clients: 8, threads: 2 },
+          { clients: 32, threads: 2 },
+        ],
+      },
+      tickets: 40_000,
+      perCall: 10_000,
+      devices: 32,
+      gates: 4,
+      warmup: { ms: 1_500, maxTickets: 4_000 },
+      serialMs: 1_000,
+      saturationMs: 5_000,
+      duplicateMs: 3_000,
+      fixed: { rate: 1_000, ms: 5_000 },
+      pglite: { tickets: 20_000, perCall: 10_000, warmupMs: 1_000, serialMs: 1_000, saturationMs: 4_000 },
+      watchdogMs: 6 * 60_000,
+    }
   : {
-    pgbench: { scale: 10, durationS: 20, runs: [{ clients: 8, threads: 2 }, { clients: 32, threads: 2 }] },
-    tickets: 100_000, perCall: 10_000, devices: 32, gates: 4,
-    warmup: { ms: 3_000, maxTickets: 8_000 }, serialMs: 2_000, saturationMs: 15_000, duplicateMs: 10_000, fixed: { rate: 1_000, ms: 15_000 },
-    pglite: { tickets: 20_000, perCall: 10_000, warmupMs: 2_000, serialMs: 2_000, saturationMs: 8_000 },
-    watchdogMs: 12 * 60_000,
-  };
+      pgbench: {
+        scale: 10,
+        durationS: 20,
+        runs: [
+          { clients: 8, threads: 2 },
+          { clients: 32, threads: 2 },
+        ],
+      },
+      tickets: 100_000,
+      perCall: 10_000,
+      devices: 32,
+      gates: 4,
+      warmup: { ms: 3_000, maxTickets: 8_000 },
+      serialMs: 2_000,
+      saturationMs: 15_000,
+      duplicateMs: 10_000,
+      fixed: { rate: 1_000, ms: 15_000 },
+      pglite: { tickets: 20_000, perCall: 10_000, warmupMs: 2_000, serialMs: 2_000, saturationMs: 8_000 },
+      watchdogMs: 12 * 60_000,
+    };
 
 /** Issue 15's targets. */
 const TARGETS = {
@@ -117,13 +163,17 @@ const TARGETS = {
 const control = createRunControl({ watchdogMs: CFG.watchdogMs });
 const { log, cleanups } = control;
 
-
 // ---- helpers ---------------------------------------------------------------------------------------------
 /** The servers under test: one, or several instances of one installation (devices spread over them). */
-interface Servers { list: ServerProcess[]; group: ProcessGroup }
+interface Servers {
+  list: ServerProcess[];
+  group: ProcessGroup;
+}
 
 interface Instrumented<T> {
-  phase: T; cpu: CpuUsage; activity?: ActivitySummary;
+  phase: T;
+  cpu: CpuUsage;
+  activity?: ActivitySummary;
   /** Each process group's CPU per successful scan, µs. */
   cpuPerScanUs: Record<string, number>;
   /** Lines the servers logged per request. */
@@ -131,7 +181,8 @@ interface Instrumented<T> {
   /** Statements the servers sent to PostgreSQL per request, in all and by statement (PostgreSQL only). */
   statementsPerScan?: { total: number; byStatement: Record<string, number> };
   /** PostgreSQL only, cluster-wide: write transactions per second and WAL bytes per write transaction. */
-  writeTxPerS?: number; walBytesPerWriteTx?: number | null;
+  writeTxPerS?: number;
+  walBytesPerWriteTx?: number | null;
 }
 
 /**
@@ -139,12 +190,17 @@ interface Instrumented<T> {
  * the servers' statements.
  */
 async function instrumented<T extends PhaseResult>(
-  servers: Servers, pg: { database: string } | null, run: () => Promise<T>,
+  servers: Servers,
+  pg: { database: string } | null,
+  run: () => Promise<T>,
 ): Promise<Instrumented<T>> {
   const before = pg ? await writeCounters(ADMIN_URL) : null;
   if (pg) for (const s of servers.list) await s.startQueryCount();
   const groups: Record<string, ProcessGroup> = { server: servers.group, loadgen: pidGroup(process.pid) };
-  if (servers.list.length > 1) servers.list.forEach((s, i) => { groups[`server ${i + 1}`] = pidGroup(s.pid); });
+  if (servers.list.length > 1)
+    servers.list.forEach((s, i) => {
+      groups[`server ${i + 1}`] = pidGroup(s.pid);
+    });
   if (pg) groups.postgres = postgresGroupFor(pg.database);
   const cpu = measureCpu(groups);
   const activity = pg ? sampleActivity(ADMIN_URL, pg.database, 50) : null;
@@ -157,7 +213,9 @@ async function instrumented<T extends PhaseResult>(
   if (pg) for (const s of servers.list) counts.push(await s.stopQueryCount());
   const after = pg ? await writeCounters(ADMIN_URL) : null;
   const act = activity ? await activity.stop() : undefined;
-  const cpuPerScanUs = Object.fromEntries(Object.entries(usage.groups).map(([k, cores]) => [k, Math.round((cores / Math.max(1e-9, phase.throughput)) * 1e6)]));
+  const cpuPerScanUs = Object.fromEntries(
+    Object.entries(usage.groups).map(([k, cores]) => [k, Math.round((cores / Math.max(1e-9, phase.throughput)) * 1e6)]),
+  );
   const out: Instrumented<T> = { phase, cpu: usage, cpuPerScanUs, logLinesPerScan, ...(act ? { activity: act } : {}) };
   if (pg) {
     const byStatement: Record<string, number> = {};
@@ -173,7 +231,10 @@ async function instrumented<T extends PhaseResult>(
     const background = sorted.filter(([, n]) => per(n) < 0.01).reduce((a, [, n]) => a + n, 0);
     out.statementsPerScan = {
       total: per(total),
-      byStatement: Object.fromEntries([...scanPath.map(([k, n]) => [k, per(n)] as const), ...(background > 0 ? [['(background, each < 0.01)', per(background)] as const] : [])]),
+      byStatement: Object.fromEntries([
+        ...scanPath.map(([k, n]) => [k, per(n)] as const),
+        ...(background > 0 ? [['(background, each < 0.01)', per(background)] as const] : []),
+      ]),
     };
   }
   if (before && after) {
@@ -186,7 +247,9 @@ async function instrumented<T extends PhaseResult>(
 
 /** Requests actually sent (an open loop that stopped early counts the ones it did not send as errors). */
 function sentRequests(p: PhaseResult): number {
-  return Object.entries(p.outcomes).filter(([label]) => !label.startsWith('not sent')).reduce((a, [, n]) => a + n, 0);
+  return Object.entries(p.outcomes)
+    .filter(([label]) => !label.startsWith('not sent'))
+    .reduce((a, [, n]) => a + n, 0);
 }
 
 function describePhase(p: PhaseResult): string {
@@ -196,14 +259,24 @@ function describePhase(p: PhaseResult): string {
 }
 
 function describeCpu(c: CpuUsage): string {
-  const g = Object.entries(c.groups).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  const g = Object.entries(c.groups)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
   return `CPU (cores of ${c.cores}): ${g}, other ${c.other.toFixed(2)}, machine busy ${c.machineBusy.toFixed(2)}${c.steal > 0.005 ? `, stolen by the hypervisor ${c.steal.toFixed(2)}` : ''}`;
 }
 
 function describePerScan(i: Instrumented<PhaseResult>): string {
-  const cpu = Object.entries(i.cpuPerScanUs).map(([k, v]) => `${k} ${v} µs`).join(', ');
+  const cpu = Object.entries(i.cpuPerScanUs)
+    .map(([k, v]) => `${k} ${v} µs`)
+    .join(', ');
   const st = i.statementsPerScan;
-  return `CPU per scan: ${cpu}; log lines per scan ${i.logLinesPerScan}${st ? `; statements per scan ${st.total} (${Object.entries(st.byStatement).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`;
+  return `CPU per scan: ${cpu}; log lines per scan ${i.logLinesPerScan}${
+    st
+      ? `; statements per scan ${st.total} (${Object.entries(st.byStatement)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')})`
+      : ''
+  }`;
 }
 
 /** Start times of clusters of slow requests (a new cluster after a 200 ms gap). */
@@ -224,8 +297,12 @@ class TicketSource {
   take(limit: number): string | undefined {
     return this.next < Math.min(limit, this.codes.length) ? this.codes[this.next++] : undefined;
   }
-  get used(): number { return this.next; }
-  get size(): number { return this.codes.length; }
+  get used(): number {
+    return this.next;
+  }
+  get size(): number {
+    return this.codes.length;
+  }
 }
 
 interface ModeResult {
@@ -239,11 +316,23 @@ interface ModeResult {
 }
 
 /** A device, the HTTP pool of the instance it talks to, and where it scans without a session. */
-interface Scanner { d: BenchDevice; pool: Pool; place: ScanPlace | undefined }
+interface Scanner {
+  d: BenchDevice;
+  pool: Pool;
+  place: ScanPlace | undefined;
+}
 
 async function scanPhases(opts: {
-  label: string; mode: Mode; servers: Servers; pg: { database: string; url: string } | null; scanners: Scanner[]; codes: string[];
-  warmupMs: number; warmupTickets: number; saturationMs: number; duplicateMs: number | null;
+  label: string;
+  mode: Mode;
+  servers: Servers;
+  pg: { database: string; url: string } | null;
+  scanners: Scanner[];
+  codes: string[];
+  warmupMs: number;
+  warmupTickets: number;
+  saturationMs: number;
+  duplicateMs: number | null;
   fixed: { rate: number; ms: number } | null;
   /** Duration of a one-request-at-a-time phase before saturation (0: none). */
   serialMs: number;
@@ -265,8 +354,14 @@ async function scanPhases(opts: {
   log(`${name}: warm-up ${opts.warmupMs / 1000} s`);
   const warmLimit = Math.min(opts.warmupTickets, saturationLimit);
   const warmup = await closedLoop<{ s: Scanner; code: string }>({
-    name: 'warm-up', concurrency, durationMs: opts.warmupMs, expect: 'valid',
-    next: (w) => { const code = source.take(warmLimit); return code === undefined ? undefined : { s: scanners[w]!, code }; },
+    name: 'warm-up',
+    concurrency,
+    durationMs: opts.warmupMs,
+    expect: 'valid',
+    next: (w) => {
+      const code = source.take(warmLimit);
+      return code === undefined ? undefined : { s: scanners[w]!, code };
+    },
     run: (j) => scan(j.s, j.code),
   });
   log(`${name}: warm-up ${describePhase(warmup)}`);
@@ -296,38 +391,63 @@ async function scanPhases(opts: {
     const first = scanners[0]!;
     const limit = Math.min(saturationLimit, source.used + 5_000);
     serial = await closedLoop<string>({
-      name: 'one at a time', concurrency: 1, durationMs: opts.serialMs, expect: 'valid',
+      name: 'one at a time',
+      concurrency: 1,
+      durationMs: opts.serialMs,
+      expect: 'valid',
       next: () => source.take(limit),
       run: (code) => scan(first, code),
     });
     log(`${name}: one scan at a time ${describePhase(serial)}`);
   }
 
-  log(`${name}: saturation, ${concurrency} devices with one scan in flight each, ${opts.saturationMs / 1000} s, fresh tickets (expect valid)`);
-  const saturation = await instrumented(opts.servers, opts.pg, () => profiled('valid', () => closedLoop<{ s: Scanner; code: string }>({
-    name: 'saturation (valid)', concurrency, durationMs: opts.saturationMs, expect: 'valid',
-    next: (w) => { const code = source.take(saturationLimit); return code === undefined ? undefined : { s: scanners[w]!, code }; },
-    run: async (j) => {
-      const label = await scan(j.s, j.code);
-      if (label === 'valid') admitted.push(j);
-      return label;
-    },
-  })));
+  log(
+    `${name}: saturation, ${concurrency} devices with one scan in flight each, ${opts.saturationMs / 1000} s, fresh tickets (expect valid)`,
+  );
+  const saturation = await instrumented(opts.servers, opts.pg, () =>
+    profiled('valid', () =>
+      closedLoop<{ s: Scanner; code: string }>({
+        name: 'saturation (valid)',
+        concurrency,
+        durationMs: opts.saturationMs,
+        expect: 'valid',
+        next: (w) => {
+          const code = source.take(saturationLimit);
+          return code === undefined ? undefined : { s: scanners[w]!, code };
+        },
+        run: async (j) => {
+          const label = await scan(j.s, j.code);
+          if (label === 'valid') admitted.push(j);
+          return label;
+        },
+      }),
+    ),
+  );
   log(`${name}: saturation ${describePhase(saturation.phase)}`);
   log(`${name}: ${describeCpu(saturation.cpu)}`);
   log(`${name}: ${describePerScan(saturation)}`);
-  if (saturation.activity) log(`${name}: server's PostgreSQL connections (average per sample): ${JSON.stringify(saturation.activity.averageConnections)}`);
+  if (saturation.activity)
+    log(
+      `${name}: server's PostgreSQL connections (average per sample): ${JSON.stringify(saturation.activity.averageConnections)}`,
+    );
 
   let duplicate: Instrumented<PhaseResult> | null = null;
   if (opts.duplicateMs !== null && admitted.length > 0) {
     log(`${name}: saturation on used tickets, ${opts.duplicateMs / 1000} s (expect duplicate)`);
     let i = 0;
-    duplicate = await instrumented(opts.servers, opts.pg, () => profiled('duplicate', () => closedLoop<{ s: Scanner; code: string }>({
-      name: 'saturation (duplicate)', concurrency, durationMs: opts.duplicateMs!, expect: 'duplicate',
-      // Another device than the one that admitted it (most of the time): "already used", the rejection insert path.
-      next: (w) => ({ s: scanners[(w + 7) % scanners.length]!, code: admitted[i++ % admitted.length]!.code }),
-      run: (j) => scan(j.s, j.code),
-    })));
+    duplicate = await instrumented(opts.servers, opts.pg, () =>
+      profiled('duplicate', () =>
+        closedLoop<{ s: Scanner; code: string }>({
+          name: 'saturation (duplicate)',
+          concurrency,
+          durationMs: opts.duplicateMs!,
+          expect: 'duplicate',
+          // Another device than the one that admitted it (most of the time): "already used", the rejection insert path.
+          next: (w) => ({ s: scanners[(w + 7) % scanners.length]!, code: admitted[i++ % admitted.length]!.code }),
+          run: (j) => scan(j.s, j.code),
+        }),
+      ),
+    );
     log(`${name}: duplicates ${describePhase(duplicate.phase)}`);
     log(`${name}: ${describeCpu(duplicate.cpu)}`);
     log(`${name}: ${describePerScan(duplicate)}`);
@@ -337,15 +457,32 @@ async function scanPhases(opts: {
   if (opts.fixed) {
     const { rate, ms } = opts.fixed;
     log(`${name}: fixed rate ${rate}/s for ${ms / 1000} s, fresh tickets (open loop)`);
-    fixedRate = await instrumented(opts.servers, opts.pg, () => openLoop<{ s: Scanner; code: string }>({
-      name: `fixed rate ${rate}/s`, rate, durationMs: ms, expect: 'valid',
-      next: (i) => { const code = source.take(source.size); return code === undefined ? undefined : { s: scanners[i % scanners.length]!, code }; },
-      run: (j) => scan(j.s, j.code),
-    }));
+    fixedRate = await instrumented(opts.servers, opts.pg, () =>
+      openLoop<{ s: Scanner; code: string }>({
+        name: `fixed rate ${rate}/s`,
+        rate,
+        durationMs: ms,
+        expect: 'valid',
+        next: (i) => {
+          const code = source.take(source.size);
+          return code === undefined ? undefined : { s: scanners[i % scanners.length]!, code };
+        },
+        run: (j) => scan(j.s, j.code),
+      }),
+    );
     const f = fixedRate.phase;
-    log(`${name}: fixed rate ${describePhase(f)}; from scheduled time p90 ${fmtMs(f.latencyMs.p90)} ms; service time p50 ${fmtMs(f.serviceLatencyMs.p50)} / p99 ${fmtMs(f.serviceLatencyMs.p99)} ms; send lag p50 ${fmtMs(f.sendLagMs.p50)} / p99 ${fmtMs(f.sendLagMs.p99)} ms`);
+    log(
+      `${name}: fixed rate ${describePhase(f)}; from scheduled time p90 ${fmtMs(f.latencyMs.p90)} ms; service time p50 ${fmtMs(f.serviceLatencyMs.p50)} / p99 ${fmtMs(f.serviceLatencyMs.p99)} ms; send lag p50 ${fmtMs(f.sendLagMs.p50)} / p99 ${fmtMs(f.sendLagMs.p99)} ms`,
+    );
     log(`${name}: ${describePerScan(fixedRate)}`);
-    if (f.slow.dueAtMs.length > 0) log(`${name}: replies slower than ${f.slow.thresholdMs} ms: ${f.slow.dueAtMs.length}, in stalls starting at ${stalls(f.slow.dueAtMs).map((t) => `${(t / 1000).toFixed(2)} s`).join(', ')} into the phase`);
+    if (f.slow.dueAtMs.length > 0)
+      log(
+        `${name}: replies slower than ${f.slow.thresholdMs} ms: ${f.slow.dueAtMs.length}, in stalls starting at ${stalls(
+          f.slow.dueAtMs,
+        )
+          .map((t) => `${(t / 1000).toFixed(2)} s`)
+          .join(', ')} into the phase`,
+      );
   }
   return { mode: opts.mode, profiles, warmup, serial, saturation, duplicate, fixedRate };
 }
@@ -363,7 +500,14 @@ interface Installation {
  * Two events with `tickets` each; `devices` devices, each with a scan session at the first event's gates and
  * none at the second's; each device talks to one instance (round robin) over a keep-alive connection of its own.
  */
-async function setUp(label: string, servers: Servers, tickets: number, perCall: number, deviceCount: number, gates: number): Promise<Installation> {
+async function setUp(
+  label: string,
+  servers: Servers,
+  tickets: number,
+  perCall: number,
+  deviceCount: number,
+  gates: number,
+): Promise<Installation> {
   const first = servers.list[0]!;
   const api = new Api(first.url, { connections: 4 });
   cleanups.push(() => api.close().catch(() => undefined));
@@ -373,25 +517,41 @@ async function setUp(label: string, servers: Servers, tickets: number, perCall: 
   const eventsMs = Date.now() - t;
   log(`${label}: bulk-creating ${fmtInt(tickets)} tickets per event in calls of ${fmtInt(perCall)}`);
   const bulkSession = await bulkCreateTickets(api, first.adminToken, withSessions, tickets, perCall);
-  log(`${label}: bulk create ${(bulkSession.totalMs / 1000).toFixed(2)} s (calls: ${bulkSession.callMs.map((m) => (m / 1000).toFixed(2)).join(', ')} s)`);
+  log(
+    `${label}: bulk create ${(bulkSession.totalMs / 1000).toFixed(2)} s (calls: ${bulkSession.callMs.map((m) => (m / 1000).toFixed(2)).join(', ')} s)`,
+  );
   const bulkNoSession = await bulkCreateTickets(api, first.adminToken, withoutSessions, tickets, perCall);
   t = Date.now();
   const devices = await registerScanners(api, first.adminToken, withSessions, deviceCount);
   const devicesMs = Date.now() - t;
-  log(`${label}: ${deviceCount} devices registered, each with a scan session at the first event (${devicesMs} ms); none at the second`);
-  const pools = servers.list.map((s) => new Pool(s.url, {
-    connections: Math.ceil(deviceCount / servers.list.length), pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000,
-  }));
+  log(
+    `${label}: ${deviceCount} devices registered, each with a scan session at the first event (${devicesMs} ms); none at the second`,
+  );
+  const pools = servers.list.map(
+    (s) =>
+      new Pool(s.url, {
+        connections: Math.ceil(deviceCount / servers.list.length),
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      }),
+  );
   for (const p of pools) cleanups.push(() => p.destroy().catch(() => undefined));
   const scanners = (place: (i: number) => ScanPlace | undefined): Scanner[] =>
     devices.map((d, i) => ({ d, pool: pools[i % pools.length]!, place: place(i) }));
   return {
-    servers, api,
+    servers,
+    api,
     modes: {
       session: { event: withSessions, bulk: bulkSession, scanners: scanners(() => undefined) },
       'no-session': {
-        event: withoutSessions, bulk: bulkNoSession,
-        scanners: scanners((i) => ({ eventId: withoutSessions.eventId, gateId: withoutSessions.gateIds[i % withoutSessions.gateIds.length]! })),
+        event: withoutSessions,
+        bulk: bulkNoSession,
+        scanners: scanners((i) => ({
+          eventId: withoutSessions.eventId,
+          gateId: withoutSessions.gateIds[i % withoutSessions.gateIds.length]!,
+        })),
       },
     },
     setupMs: { events: eventsMs, devices: devicesMs },
@@ -403,9 +563,16 @@ async function setUp(label: string, servers: Servers, tickets: number, perCall: 
   };
 }
 
-function bulkSummary(b: BulkCreateResult): { tickets: number; totalS: number; perCallS: number[]; ticketsPerS: number } {
+function bulkSummary(b: BulkCreateResult): {
+  tickets: number;
+  totalS: number;
+  perCallS: number[];
+  ticketsPerS: number;
+} {
   return {
-    tickets: b.codes.length, totalS: round(b.totalMs / 1000, 3), perCallS: b.callMs.map((m) => round(m / 1000, 3)),
+    tickets: b.codes.length,
+    totalS: round(b.totalMs / 1000, 3),
+    perCallS: b.callMs.map((m) => round(m / 1000, 3)),
     ticketsPerS: Math.round(b.codes.length / (b.totalMs / 1000)),
   };
 }
@@ -444,8 +611,14 @@ function onServerOutput(line: string): void {
  * at LOG_LEVEL (BENCH_LOG_LEVEL, default `info`, the production default: what a deployment writes is measured).
  */
 async function startServers(opts: { databaseUrl?: string; dataDir?: string; count: number }): Promise<Servers> {
-  const shared = { secret: randomBytes(32).toString('base64url'), adminToken: `eat_bench_${randomBytes(24).toString('base64url')}` };
-  const env: Record<string, string> = { LOG_LEVEL: LOG_LEVEL, ...(opts.count > 1 ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } : {}) };
+  const shared = {
+    secret: randomBytes(32).toString('base64url'),
+    adminToken: `eat_bench_${randomBytes(24).toString('base64url')}`,
+  };
+  const env: Record<string, string> = {
+    LOG_LEVEL: LOG_LEVEL,
+    ...(opts.count > 1 ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } : {}),
+  };
   const list: ServerProcess[] = [];
   for (let i = 0; i < opts.count; i++) {
     const server = await spawnServer({ ...opts, nodeArgs: SERVER_NODE_ARGS, ...shared, env, onOutput: onServerOutput });
@@ -455,23 +628,35 @@ async function startServers(opts: { databaseUrl?: string; dataDir?: string; coun
   return { list, group: pidGroup(...list.map((s) => s.pid)) };
 }
 
-
 // ---- the run -----------------------------------------------------------------------------------------------
 async function main(): Promise<void> {
   const startedAt = new Date();
   const machine = machineInfo();
-  const code = codeFingerprint(fileURLToPath(new URL('../', import.meta.url)), ['packages/server/src', 'packages/server/migrations', 'packages/core/src']);
+  const code = codeFingerprint(fileURLToPath(new URL('../', import.meta.url)), [
+    'packages/server/src',
+    'packages/server/migrations',
+    'packages/core/src',
+  ]);
   const pgVersion = await serverVersion();
   const pgSettings = await serverSettings();
-  const busyBefore = args.has('--wait-quiet') ? await waitQuiet({ maxMs: 180_000, sampleMs: 2_000, consecutive: 3, log }) : await machineBusyNow(1_000);
+  const busyBefore = args.has('--wait-quiet')
+    ? await waitQuiet({ maxMs: 180_000, sampleMs: 2_000, consecutive: 3, log })
+    : await machineBusyNow(1_000);
   control.armWatchdog();
-  log(`online-scan benchmark${QUICK ? ' (--quick)' : ''}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${pgVersion}`);
-  if (busyBefore > 0.25) log(`warning: the machine was already ${busyBefore.toFixed(2)} cores busy before the benchmark started; figures will suffer`);
+  log(
+    `online-scan benchmark${QUICK ? ' (--quick)' : ''}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, PostgreSQL ${pgVersion}`,
+  );
+  if (busyBefore > 0.25)
+    log(
+      `warning: the machine was already ${busyBefore.toFixed(2)} cores busy before the benchmark started; figures will suffer`,
+    );
 
   // 1. Ceiling
   let pgbench: PgbenchResult | null = null;
   if (!args.has('--skip-pgbench')) {
-    log(`pgbench ceiling: -i -s ${CFG.pgbench.scale}, then -N for ${CFG.pgbench.durationS} s at ${CFG.pgbench.runs.map((r) => `-c ${r.clients}`).join(' and ')}`);
+    log(
+      `pgbench ceiling: -i -s ${CFG.pgbench.scale}, then -N for ${CFG.pgbench.durationS} s at ${CFG.pgbench.runs.map((r) => `-c ${r.clients}`).join(' and ')}`,
+    );
     pgbench = await pgbenchCeiling({ ...CFG.pgbench, log: (l) => log(l) });
   }
   const ceilingRun = pgbench?.runs.find((r) => r.clients === 32) ?? pgbench?.runs.at(-1) ?? null;
@@ -487,37 +672,66 @@ async function main(): Promise<void> {
   }
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const pgServers = await startServers({ databaseUrl: serverDatabaseUrl(db.url), count: instances });
-  log(`Entrada on PostgreSQL (database ${db.name}): ${pgServers.list.map((s) => `${s.url} pid ${s.pid}`).join(', ')}${instances > 1 ? ' (Redis fan-out)' : ''}`);
+  log(
+    `Entrada on PostgreSQL (database ${db.name}): ${pgServers.list.map((s) => `${s.url} pid ${s.pid}`).join(', ')}${instances > 1 ? ' (Redis fan-out)' : ''}`,
+  );
   const pgSetup = await setUp('postgres', pgServers, CFG.tickets, CFG.perCall, CFG.devices, CFG.gates);
   const pgModes = {} as Record<Mode, ModeResult>;
   for (const mode of MODES) {
     const m = pgSetup.modes[mode];
     pgModes[mode] = await scanPhases({
-      label: 'postgres', mode, servers: pgServers, pg: { database: db.name, url: db.url }, scanners: m.scanners, codes: m.bulk.codes,
-      warmupMs: CFG.warmup.ms, warmupTickets: CFG.warmup.maxTickets, saturationMs: CFG.saturationMs,
-      duplicateMs: mode === 'session' ? CFG.duplicateMs : null, fixed: CFG.fixed, serialMs: CFG.serialMs, profileDir,
+      label: 'postgres',
+      mode,
+      servers: pgServers,
+      pg: { database: db.name, url: db.url },
+      scanners: m.scanners,
+      codes: m.bulk.codes,
+      warmupMs: CFG.warmup.ms,
+      warmupTickets: CFG.warmup.maxTickets,
+      saturationMs: CFG.saturationMs,
+      duplicateMs: mode === 'session' ? CFG.duplicateMs : null,
+      fixed: CFG.fixed,
+      serialMs: CFG.serialMs,
+      profileDir,
     });
   }
   const pgTables = await tableStats(db.url, ['tickets', 'scans']);
   for (const t of pgTables) {
-    log(`table ${t.table}: ${fmtInt(t.inserts)} inserts, ${fmtInt(t.updates)} updates of which ${fmtInt(t.hotUpdates)} HOT, ${t.indexes} indexes, `
-      + `${(t.totalBytes / 2 ** 20).toFixed(1)} MiB; last autoanalyze ${t.lastAutoanalyze ?? 'never'}`);
+    log(
+      `table ${t.table}: ${fmtInt(t.inserts)} inserts, ${fmtInt(t.updates)} updates of which ${fmtInt(t.hotUpdates)} HOT, ${t.indexes} indexes, ` +
+        `${(t.totalBytes / 2 ** 20).toFixed(1)} MiB; last autoanalyze ${t.lastAutoanalyze ?? 'never'}`,
+    );
   }
   const migrations = await appliedMigrations(db.url);
   const allScanIndexes = await indexStats(db.url, ['scans']);
   const scanIndexes = allScanIndexes.filter((i) => i.scans > 0);
-  log(`scans indexes used (scans / entries read): ${scanIndexes.map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}`).join(', ')}`);
+  log(
+    `scans indexes used (scans / entries read): ${scanIndexes.map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}`).join(', ')}`,
+  );
   // Bytes per stored scan of each index: a key inserted at random places splits pages half full, an increasing one fills them.
   const scanRows = pgTables.find((t) => t.table === 'scans')?.inserts ?? 0;
-  const indexBytesPerScan = allScanIndexes.map((i) => ({ index: i.index, bytesPerScan: scanRows > 0 ? Math.round(i.sizeBytes / scanRows) : null }));
-  log(`scans indexes, bytes per stored scan (${fmtInt(scanRows)} scans): ${indexBytesPerScan.map((i) => `${i.index} ${i.bytesPerScan ?? '?'}`).join(', ')}`);
+  const indexBytesPerScan = allScanIndexes.map((i) => ({
+    index: i.index,
+    bytesPerScan: scanRows > 0 ? Math.round(i.sizeBytes / scanRows) : null,
+  }));
+  log(
+    `scans indexes, bytes per stored scan (${fmtInt(scanRows)} scans): ${indexBytesPerScan.map((i) => `${i.index} ${i.bytesPerScan ?? '?'}`).join(', ')}`,
+  );
   await pgSetup.close();
   for (const s of pgServers.list) await s.stop();
   await db.drop();
   const profile: Record<string, ProfileSummary> = {};
   for (const mode of MODES) {
     for (const [phase, file] of Object.entries(pgModes[mode].profiles)) {
-      const summary = await summarizeCpuProfile(file, 30, ['scan', 'device', 'query', 'answer', 'resolveWhere', 'admitIfUnchanged', 'rejectIfUnchanged']);
+      const summary = await summarizeCpuProfile(file, 30, [
+        'scan',
+        'device',
+        'query',
+        'answer',
+        'resolveWhere',
+        'admitIfUnchanged',
+        'rejectIfUnchanged',
+      ]);
       profile[`${mode}-${phase}`] = summary;
       log(`server CPU profile, ${mode} ${phase}: ${file} (busy ${summary.busyMs} ms); self time by origin:`);
       for (const o of summary.byOrigin.slice(0, 12)) log(`  ${o.pct.toFixed(1).padStart(5)}%  ${o.origin}`);
@@ -525,20 +739,43 @@ async function main(): Promise<void> {
   }
 
   // 5. Embedded default: PGlite (one instance: it is an in-process database)
-  let pglite: { bulk: ReturnType<typeof bulkSummary>; modes: Record<Mode, { warmup: PhaseResult; serial: PhaseResult | null; saturation: Instrumented<PhaseResult> }> } | null = null;
+  let pglite: {
+    bulk: ReturnType<typeof bulkSummary>;
+    modes: Record<Mode, { warmup: PhaseResult; serial: PhaseResult | null; saturation: Instrumented<PhaseResult> }>;
+  } | null = null;
   if (!args.has('--skip-pglite')) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'entrada-bench-pglite-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const liteServers = await startServers({ dataDir, count: 1 });
     log(`Entrada on PGlite (${dataDir}) listening at ${liteServers.list[0]!.url}, pid ${liteServers.list[0]!.pid}`);
-    const liteSetup = await setUp('pglite', liteServers, CFG.pglite.tickets, CFG.pglite.perCall, CFG.devices, CFG.gates);
-    const modes = {} as Record<Mode, { warmup: PhaseResult; serial: PhaseResult | null; saturation: Instrumented<PhaseResult> }>;
+    const liteSetup = await setUp(
+      'pglite',
+      liteServers,
+      CFG.pglite.tickets,
+      CFG.pglite.perCall,
+      CFG.devices,
+      CFG.gates,
+    );
+    const modes = {} as Record<
+      Mode,
+      { warmup: PhaseResult; serial: PhaseResult | null; saturation: Instrumented<PhaseResult> }
+    >;
     for (const mode of MODES) {
       const m = liteSetup.modes[mode];
       const r = await scanPhases({
-        label: 'pglite', mode, servers: liteServers, pg: null, scanners: m.scanners, codes: m.bulk.codes,
-        warmupMs: CFG.pglite.warmupMs, warmupTickets: 2_000, saturationMs: CFG.pglite.saturationMs,
-        duplicateMs: null, fixed: null, serialMs: CFG.pglite.serialMs, profileDir,
+        label: 'pglite',
+        mode,
+        servers: liteServers,
+        pg: null,
+        scanners: m.scanners,
+        codes: m.bulk.codes,
+        warmupMs: CFG.pglite.warmupMs,
+        warmupTickets: 2_000,
+        saturationMs: CFG.pglite.saturationMs,
+        duplicateMs: null,
+        fixed: null,
+        serialMs: CFG.pglite.serialMs,
+        profileDir,
       });
       modes[mode] = { warmup: r.warmup, serial: r.serial, saturation: r.saturation };
       for (const [phase, file] of Object.entries(r.profiles)) {
@@ -562,9 +799,15 @@ async function main(): Promise<void> {
   const wrong = (p: PhaseResult | null | undefined): number => (p ? sentRequests(p) - p.ok : 0);
   let totalErrors = 0;
   for (const m of Object.values(pgModes)) {
-    totalErrors += wrong(m.warmup) + wrong(m.serial) + wrong(m.saturation.phase) + wrong(m.duplicate?.phase) + wrong(m.fixedRate?.phase);
+    totalErrors +=
+      wrong(m.warmup) +
+      wrong(m.serial) +
+      wrong(m.saturation.phase) +
+      wrong(m.duplicate?.phase) +
+      wrong(m.fixedRate?.phase);
   }
-  for (const m of Object.values(pglite?.modes ?? {})) totalErrors += wrong(m.warmup) + wrong(m.serial) + wrong(m.saturation.phase);
+  for (const m of Object.values(pglite?.modes ?? {}))
+    totalErrors += wrong(m.warmup) + wrong(m.serial) + wrong(m.saturation.phase);
 
   const targets: Array<{ target: string; value: string; ok: boolean | null }> = [];
   for (const mode of MODES) {
@@ -573,40 +816,99 @@ async function main(): Promise<void> {
     const cpu = m.saturation.cpuPerScanUs;
     const f = m.fixedRate?.phase ?? null;
     targets.push(
-      { target: `${mode}: saturation ≥ ${TARGETS.ceilingRatio} × pgbench -N -c 32`, value: r === null ? 'n/a' : `${r.toFixed(2)} ×`, ok: r === null ? null : r >= TARGETS.ceilingRatio },
-      { target: `${mode}: server CPU per scan ≤ ${TARGETS.serverCpuUs} µs`, value: `${cpu.server} µs`, ok: cpu.server! <= TARGETS.serverCpuUs },
-      { target: `${mode}: PostgreSQL CPU per scan ≤ ${TARGETS.postgresCpuUs} µs`, value: `${cpu.postgres} µs`, ok: cpu.postgres! <= TARGETS.postgresCpuUs },
-      { target: `${mode}: p99 ≤ ${TARGETS.fixedP99Ms} ms at ${fmtInt(CFG.fixed.rate)} scans/s`, value: f ? `${fmtMs(f.latencyMs.p99)} ms` : 'n/a', ok: f ? f.latencyMs.p99 <= TARGETS.fixedP99Ms : null },
+      {
+        target: `${mode}: saturation ≥ ${TARGETS.ceilingRatio} × pgbench -N -c 32`,
+        value: r === null ? 'n/a' : `${r.toFixed(2)} ×`,
+        ok: r === null ? null : r >= TARGETS.ceilingRatio,
+      },
+      {
+        target: `${mode}: server CPU per scan ≤ ${TARGETS.serverCpuUs} µs`,
+        value: `${cpu.server} µs`,
+        ok: cpu.server! <= TARGETS.serverCpuUs,
+      },
+      {
+        target: `${mode}: PostgreSQL CPU per scan ≤ ${TARGETS.postgresCpuUs} µs`,
+        value: `${cpu.postgres} µs`,
+        ok: cpu.postgres! <= TARGETS.postgresCpuUs,
+      },
+      {
+        target: `${mode}: p99 ≤ ${TARGETS.fixedP99Ms} ms at ${fmtInt(CFG.fixed.rate)} scans/s`,
+        value: f ? `${fmtMs(f.latencyMs.p99)} ms` : 'n/a',
+        ok: f ? f.latencyMs.p99 <= TARGETS.fixedP99Ms : null,
+      },
     );
   }
-  targets.push({ target: `bulk create ${fmtInt(CFG.tickets)} tickets ≤ ${TARGETS.bulkCreateMs / 1000} s`, value: `${bulk.totalS.toFixed(2)} s`, ok: QUICK ? null : bulk.totalS * 1000 <= TARGETS.bulkCreateMs });
+  targets.push({
+    target: `bulk create ${fmtInt(CFG.tickets)} tickets ≤ ${TARGETS.bulkCreateMs / 1000} s`,
+    value: `${bulk.totalS.toFixed(2)} s`,
+    ok: QUICK ? null : bulk.totalS * 1000 <= TARGETS.bulkCreateMs,
+  });
   for (const mode of MODES) {
     const lite = pglite?.modes[mode].saturation.phase;
-    targets.push({ target: `PGlite ${mode}: saturation ≥ ${fmtInt(TARGETS.pgliteScansPerS)} scans/s`, value: lite ? `${fmtInt(lite.throughput)}/s` : 'n/a', ok: lite ? lite.throughput >= TARGETS.pgliteScansPerS : null });
+    targets.push({
+      target: `PGlite ${mode}: saturation ≥ ${fmtInt(TARGETS.pgliteScansPerS)} scans/s`,
+      value: lite ? `${fmtInt(lite.throughput)}/s` : 'n/a',
+      ok: lite ? lite.throughput >= TARGETS.pgliteScansPerS : null,
+    });
   }
-  targets.push({ target: 'every scan sent answered 200 with the expected result', value: `${totalErrors} errors`, ok: totalErrors === 0 });
+  targets.push({
+    target: 'every scan sent answered 200 with the expected result',
+    value: `${totalErrors} errors`,
+    ok: totalErrors === 0,
+  });
 
   const rows: Array<Array<string | number>> = [];
   if (pgbench) {
-    for (const r of pgbench.runs) rows.push([`pgbench -N -c ${r.clients} -j ${r.threads} -T ${r.durationS} (scale ${pgbench.scale})`, `${fmtInt(r.tps)} tps`, `latency avg ${r.latencyAvgMs ?? '?'} ms`]);
+    for (const r of pgbench.runs)
+      rows.push([
+        `pgbench -N -c ${r.clients} -j ${r.threads} -T ${r.durationS} (scale ${pgbench.scale})`,
+        `${fmtInt(r.tps)} tps`,
+        `latency avg ${r.latencyAvgMs ?? '?'} ms`,
+      ]);
     const c = pgbench.commitLatencyMs;
-    rows.push(['one durable single-row commit at a time (latency floor)', `p50 ${fmtMs(c.p50)} ms`, `p90 ${fmtMs(c.p90)} / p99 ${fmtMs(c.p99)} ms over ${fmtInt(c.count)} commits`]);
+    rows.push([
+      'one durable single-row commit at a time (latency floor)',
+      `p50 ${fmtMs(c.p50)} ms`,
+      `p90 ${fmtMs(c.p90)} / p99 ${fmtMs(c.p99)} ms over ${fmtInt(c.count)} commits`,
+    ]);
   }
-  rows.push([`bulk create ${fmtInt(bulk.tickets)} tickets (${bulk.perCallS.length} calls)`, `${bulk.totalS.toFixed(2)} s`, `${fmtInt(bulk.ticketsPerS)} tickets/s; per call ${bulk.perCallS.map((s) => s.toFixed(2)).join(', ')} s`]);
+  rows.push([
+    `bulk create ${fmtInt(bulk.tickets)} tickets (${bulk.perCallS.length} calls)`,
+    `${bulk.totalS.toFixed(2)} s`,
+    `${fmtInt(bulk.ticketsPerS)} tickets/s; per call ${bulk.perCallS.map((s) => s.toFixed(2)).join(', ')} s`,
+  ]);
   const phaseRow = (name: string, p: PhaseResult, extra = ''): Array<string | number> => [
-    name, `${fmtInt(p.throughput)} scans/s`,
+    name,
+    `${fmtInt(p.throughput)} scans/s`,
     `p50 ${fmtMs(p.latencyMs.p50)} / p99 ${fmtMs(p.latencyMs.p99)} / max ${fmtMs(p.latencyMs.max)} ms; ${fmtInt(p.ok)} ok, ${p.errors} errors in ${p.durationS.toFixed(1)} s${p.exhausted ? ' (ran out of tickets)' : ''}${extra}`,
   ];
   const perScanRow = (name: string, i: Instrumented<PhaseResult>): Array<string | number> => [
-    name, Object.entries(i.cpuPerScanUs).map(([k, v]) => `${k} ${v}`).join(' / ') + ' µs',
-    `${i.cpu.machineBusy.toFixed(2)} of ${i.cpu.cores} cores busy (${Object.entries(i.cpu.groups).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}, other ${i.cpu.other.toFixed(2)}, steal ${i.cpu.steal.toFixed(2)}); log lines per scan ${i.logLinesPerScan}`
-      + (i.statementsPerScan ? `; statements per scan ${i.statementsPerScan.total}: ${Object.entries(i.statementsPerScan.byStatement).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''),
+    name,
+    Object.entries(i.cpuPerScanUs)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' / ') + ' µs',
+    `${i.cpu.machineBusy.toFixed(2)} of ${i.cpu.cores} cores busy (${Object.entries(i.cpu.groups)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(
+        ', ',
+      )}, other ${i.cpu.other.toFixed(2)}, steal ${i.cpu.steal.toFixed(2)}); log lines per scan ${i.logLinesPerScan}` +
+      (i.statementsPerScan
+        ? `; statements per scan ${i.statementsPerScan.total}: ${Object.entries(i.statementsPerScan.byStatement)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`
+        : ''),
   ];
   const servers = instances > 1 ? `${instances} instances, ` : '';
   for (const mode of MODES) {
     const m = pgModes[mode];
     if (m.serial) rows.push(phaseRow(`PostgreSQL ${mode}: one scan at a time (no queueing)`, m.serial));
-    rows.push(phaseRow(`**PostgreSQL ${mode}: saturation, ${servers}${CFG.devices} devices (valid)**`, m.saturation.phase, `; **${pct(ratioOf(m.saturation.phase))} of pgbench -c 32**`));
+    rows.push(
+      phaseRow(
+        `**PostgreSQL ${mode}: saturation, ${servers}${CFG.devices} devices (valid)**`,
+        m.saturation.phase,
+        `; **${pct(ratioOf(m.saturation.phase))} of pgbench -c 32**`,
+      ),
+    );
     rows.push(perScanRow(`CPU per valid scan (${mode})`, m.saturation));
     if (m.duplicate) {
       rows.push(phaseRow(`PostgreSQL ${mode}: saturation (duplicate)`, m.duplicate.phase));
@@ -615,33 +917,64 @@ async function main(): Promise<void> {
     const f = m.fixedRate?.phase;
     if (f && m.fixedRate) {
       rows.push([
-        `PostgreSQL ${mode}: fixed rate ${fmtInt(f.targetRate)}/s (open loop)`, `${fmtInt(f.throughput)} scans/s`,
+        `PostgreSQL ${mode}: fixed rate ${fmtInt(f.targetRate)}/s (open loop)`,
+        `${fmtInt(f.throughput)} scans/s`,
         `from scheduled time: p50 ${fmtMs(f.latencyMs.p50)} / p90 ${fmtMs(f.latencyMs.p90)} / p99 ${fmtMs(f.latencyMs.p99)} / max ${fmtMs(f.latencyMs.max)} ms; service time p50 ${fmtMs(f.serviceLatencyMs.p50)} / p99 ${fmtMs(f.serviceLatencyMs.p99)} ms; generator send lag p50 ${fmtMs(f.sendLagMs.p50)} / p99 ${fmtMs(f.sendLagMs.p99)} ms; ${f.slow.dueAtMs.length} replies > ${f.slow.thresholdMs} ms in ${stalls(f.slow.dueAtMs).length} stall(s); ${f.errors} errors${f.overloaded ? '; STOPPED EARLY: the server fell behind the schedule' : ''}`,
       ]);
       rows.push(perScanRow(`CPU per scan at ${fmtInt(f.targetRate)}/s (${mode})`, m.fixedRate));
     }
-    for (const [what, ph] of [['valid', m.saturation], ['duplicate', m.duplicate]] as const) {
+    for (const [what, ph] of [
+      ['valid', m.saturation],
+      ['duplicate', m.duplicate],
+    ] as const) {
       if (ph?.writeTxPerS === undefined) continue;
-      rows.push([`PostgreSQL write transactions during saturation (${mode}, ${what})`, `${fmtInt(ph.writeTxPerS)}/s`,
-        `${fmtInt(ph.walBytesPerWriteTx ?? 0)} WAL bytes per transaction (cluster-wide counters)`]);
+      rows.push([
+        `PostgreSQL write transactions during saturation (${mode}, ${what})`,
+        `${fmtInt(ph.writeTxPerS)}/s`,
+        `${fmtInt(ph.walBytesPerWriteTx ?? 0)} WAL bytes per transaction (cluster-wide counters)`,
+      ]);
     }
     if (m.saturation.activity) {
-      rows.push([`server pool connections during saturation (${mode})`, 'avg per sample', Object.entries(m.saturation.activity.averageConnections).map(([k, v]) => `${k} ${v}`).join(', ')]);
+      rows.push([
+        `server pool connections during saturation (${mode})`,
+        'avg per sample',
+        Object.entries(m.saturation.activity.averageConnections)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ]);
     }
   }
   const tk = pgTables.find((t) => t.table === 'tickets');
   if (tk) {
-    rows.push(['tickets table after the run', `${fmtInt(tk.updates)} updates`,
-      `${fmtInt(tk.hotUpdates)} HOT (${tk.updates ? ((tk.hotUpdates / tk.updates) * 100).toFixed(0) : 0}%); ${tk.indexes} indexes; a non-HOT update adds an entry to every index`]);
+    rows.push([
+      'tickets table after the run',
+      `${fmtInt(tk.updates)} updates`,
+      `${fmtInt(tk.hotUpdates)} HOT (${tk.updates ? ((tk.hotUpdates / tk.updates) * 100).toFixed(0) : 0}%); ${tk.indexes} indexes; a non-HOT update adds an entry to every index`,
+    ]);
   }
   if (scanIndexes.length > 0) {
-    rows.push(['indexes of `scans` used during the run', 'uses / entries read',
-      scanIndexes.map((i) => `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}${i.scans > 0 && i.entriesRead / i.scans > 10 ? ` (${fmtInt(i.entriesRead / i.scans)} per use!)` : ''}`).join(', ')]);
+    rows.push([
+      'indexes of `scans` used during the run',
+      'uses / entries read',
+      scanIndexes
+        .map(
+          (i) =>
+            `${i.index} ${fmtInt(i.scans)} / ${fmtInt(i.entriesRead)}${i.scans > 0 && i.entriesRead / i.scans > 10 ? ` (${fmtInt(i.entriesRead / i.scans)} per use!)` : ''}`,
+        )
+        .join(', '),
+    ]);
   }
-  rows.push(['indexes of `scans`, bytes per stored scan', `${indexBytesPerScan.reduce((a, i) => a + (i.bytesPerScan ?? 0), 0)} in all`,
-    indexBytesPerScan.map((i) => `${i.index} ${i.bytesPerScan ?? '?'}`).join(', ')]);
+  rows.push([
+    'indexes of `scans`, bytes per stored scan',
+    `${indexBytesPerScan.reduce((a, i) => a + (i.bytesPerScan ?? 0), 0)} in all`,
+    indexBytesPerScan.map((i) => `${i.index} ${i.bytesPerScan ?? '?'}`).join(', '),
+  ]);
   if (pglite) {
-    rows.push([`PGlite bulk create ${fmtInt(pglite.bulk.tickets)} tickets`, `${pglite.bulk.totalS.toFixed(2)} s`, `per call ${pglite.bulk.perCallS.map((s) => s.toFixed(2)).join(', ')} s`]);
+    rows.push([
+      `PGlite bulk create ${fmtInt(pglite.bulk.tickets)} tickets`,
+      `${pglite.bulk.totalS.toFixed(2)} s`,
+      `per call ${pglite.bulk.perCallS.map((s) => s.toFixed(2)).join(', ')} s`,
+    ]);
     for (const mode of MODES) {
       const m = pglite.modes[mode];
       if (m.serial) rows.push(phaseRow(`PGlite ${mode}: one scan at a time (no queueing)`, m.serial));
@@ -656,23 +989,50 @@ async function main(): Promise<void> {
     '',
     `${startedAt.toISOString()} · ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB · Node ${machine.node} · PostgreSQL ${pgVersion} · ${machine.kernel}`,
     `Machine busy before start: ${busyBefore.toFixed(2)} cores. Load generator, server and PostgreSQL share these cores (loopback HTTP). Servers log at ${LOG_LEVEL}; they reach PostgreSQL over ${process.env.BENCH_SERVER_PG_SOCKET ? `its Unix socket in ${process.env.BENCH_SERVER_PG_SOCKET}` : 'TCP'}.`,
-    `PostgreSQL settings: ${Object.entries(pgSettings).filter(([k]) => ['synchronous_commit', 'fsync', 'autovacuum', 'shared_buffers'].includes(k)).map(([k, v]) => `${k}=${v}`).join(', ')}.`,
+    `PostgreSQL settings: ${Object.entries(pgSettings)
+      .filter(([k]) => ['synchronous_commit', 'fsync', 'autovacuum', 'shared_buffers'].includes(k))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}.`,
     `Code: fingerprint ${code.sha256} (${code.files} files of packages/server and packages/core); migrations ${migrations.join(', ') || '?'}${ANALYZE ? '; --analyze: ANALYZE after warm-up' : ''}.`,
     '',
   ].join('\n');
   const table = markdownTable(['measure', 'figure', 'detail'], rows);
-  const targetTable = markdownTable(['target (issue 15)', 'measured', 'result'], targets.map((t) => [t.target, t.value, pass(t.ok)]));
+  const targetTable = markdownTable(
+    ['target (issue 15)', 'measured', 'result'],
+    targets.map((t) => [t.target, t.value, pass(t.ok)]),
+  );
   console.log(`\n${header}${table}\n\n${targetTable}\n`);
 
   const file = await saveJson(`online-${timestamp(startedAt)}.json`, {
-    benchmark: 'online-scan', mode: QUICK ? 'quick' : 'full', instances, profiled: PROFILE, command: `node --import tsx bench/online-scan.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), runtimeS: round((finishedAt.getTime() - startedAt.getTime()) / 1000, 1),
-    machine, machineBusyBeforeStart: busyBefore, code, analyzeAfterWarmup: ANALYZE, postgres: { version: pgVersion, settings: pgSettings }, config: CFG, targetsConfig: TARGETS,
+    benchmark: 'online-scan',
+    mode: QUICK ? 'quick' : 'full',
+    instances,
+    profiled: PROFILE,
+    command: `node --import tsx bench/online-scan.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    runtimeS: round((finishedAt.getTime() - startedAt.getTime()) / 1000, 1),
+    machine,
+    machineBusyBeforeStart: busyBefore,
+    code,
+    analyzeAfterWarmup: ANALYZE,
+    postgres: { version: pgVersion, settings: pgSettings },
+    config: CFG,
+    targetsConfig: TARGETS,
     pgbench,
     entradaPostgres: {
-      bulkCreate: bulk, setupMs: pgSetup.setupMs, devices: CFG.devices, ceilingTps: ceiling,
-      modes: Object.fromEntries(MODES.map((mode) => [mode, { ...pgModes[mode], ratioToCeiling: ratioOf(pgModes[mode].saturation.phase) }])),
-      tables: pgTables, scanIndexes, indexBytesPerScan, migrations, serverProfiles: PROFILE ? profile : null,
+      bulkCreate: bulk,
+      setupMs: pgSetup.setupMs,
+      devices: CFG.devices,
+      ceilingTps: ceiling,
+      modes: Object.fromEntries(
+        MODES.map((mode) => [mode, { ...pgModes[mode], ratioToCeiling: ratioOf(pgModes[mode].saturation.phase) }]),
+      ),
+      tables: pgTables,
+      scanIndexes,
+      indexBytesPerScan,
+      migrations,
+      serverProfiles: PROFILE ? profile : null,
     },
     entradaPglite: pglite,
     targets,

@@ -53,12 +53,33 @@ async function insertUnnest(tx: Sql, ctx: Batch['ctx'], rows: OfflineScanRow[]):
          $17::float8[], $18::text[], $19::bytea[], $20::bytea[], $21::text[], $22::text[], $23::uuid[])
        AS u(id, seq, ticket_id, digest, result, reason, admits, direction, gate_id, scanned_at, local_result, payload_hash, chain_link,
          flags, record_status, client_scan_id)`,
-    [ctx.eventId, ctx.devicePk, ctx.deviceId, ctx.sessionId, new Date(ctx.receivedAt), ctx.integrity, ctx.uncertaintyMs,
-      textArray(col((r) => r.id)), numberArray(col((r) => r.seq)), textArray(col((r) => r.ticketId)), byteaHexArray(col((r) => r.digestHex)),
-      textArray(col((r) => r.result)), textArray(col((r) => r.reason)), booleanArray(col((r) => r.admits)), textArray(col((r) => r.direction)),
-      textArray(col((r) => r.gateId)), numberArray(col((r) => r.scannedAt)), textArray(col((r) => r.localResult)),
-      byteaHexArray(col((r) => r.payloadHashHex)), byteaHexArray(col((r) => r.chainLinkHex)), textArray(col((r) => r.flags.join(','))),
-      textArray(col((r) => r.recordStatus)), textArray(col((r) => r.clientScanId))], { name: 'bench_insert_unnest' });
+    [
+      ctx.eventId,
+      ctx.devicePk,
+      ctx.deviceId,
+      ctx.sessionId,
+      new Date(ctx.receivedAt),
+      ctx.integrity,
+      ctx.uncertaintyMs,
+      textArray(col((r) => r.id)),
+      numberArray(col((r) => r.seq)),
+      textArray(col((r) => r.ticketId)),
+      byteaHexArray(col((r) => r.digestHex)),
+      textArray(col((r) => r.result)),
+      textArray(col((r) => r.reason)),
+      booleanArray(col((r) => r.admits)),
+      textArray(col((r) => r.direction)),
+      textArray(col((r) => r.gateId)),
+      numberArray(col((r) => r.scannedAt)),
+      textArray(col((r) => r.localResult)),
+      byteaHexArray(col((r) => r.payloadHashHex)),
+      byteaHexArray(col((r) => r.chainLinkHex)),
+      textArray(col((r) => r.flags.join(','))),
+      textArray(col((r) => r.recordStatus)),
+      textArray(col((r) => r.clientScanId)),
+    ],
+    { name: 'bench_insert_unnest' },
+  );
 }
 
 function buildBatches(eventId: string, gateId: string): Batch[] {
@@ -69,12 +90,38 @@ function buildBatches(eventId: string, gateId: string): Batch[] {
     for (let i = 0; i < BATCH; i++) {
       const k = i * 128;
       rows.push({
-        id: uuidv7(), seq: i + 1, ticketId: randomUUID(), digestHex: fake.slice(k, k + 32), result: 'valid', reason: 'admitted_offline', admits: true,
-        direction: 'entry', gateId, scannedAt: Date.now() - i * 1000, localResult: 'valid', payloadHashHex: fake.slice(k, k + 64),
-        chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null, staffId: null,
+        id: uuidv7(),
+        seq: i + 1,
+        ticketId: randomUUID(),
+        digestHex: fake.slice(k, k + 32),
+        result: 'valid',
+        reason: 'admitted_offline',
+        admits: true,
+        direction: 'entry',
+        gateId,
+        scannedAt: Date.now() - i * 1000,
+        localResult: 'valid',
+        payloadHashHex: fake.slice(k, k + 64),
+        chainLinkHex: fake.slice(k + 64, k + 128),
+        flags: [],
+        implausibleTime: false,
+        recordStatus: 'admitted',
+        clientScanId: null,
+        staffId: null,
       });
     }
-    out.push({ ctx: { eventId, devicePk: randomUUID(), deviceId: `bench-${b}`, sessionId: randomUUID(), receivedAt: Date.now(), integrity: 'chain', uncertaintyMs: 2_000 }, rows });
+    out.push({
+      ctx: {
+        eventId,
+        devicePk: randomUUID(),
+        deviceId: `bench-${b}`,
+        sessionId: randomUUID(),
+        receivedAt: Date.now(),
+        integrity: 'chain',
+        uncertaintyMs: 2_000,
+      },
+      rows,
+    });
   }
   return out;
 }
@@ -82,7 +129,14 @@ function buildBatches(eventId: string, gateId: string): Batch[] {
 async function main(): Promise<void> {
   const scratch = await createScratchDatabase('entrada_bench_insert');
   const db = openPostgres({ connectionString: scratch.url, maxConnections: CONNECTIONS });
-  const results: Array<{ way: string; round: number; wallMs: number; rowsPerS: number; pgUsPerRow: number; clientUsPerRow: number }> = [];
+  const results: Array<{
+    way: string;
+    round: number;
+    wallMs: number;
+    rowsPerS: number;
+    pgUsPerRow: number;
+    clientUsPerRow: number;
+  }> = [];
   try {
     await migrate(db);
     const eventId = randomUUID();
@@ -95,19 +149,34 @@ async function main(): Promise<void> {
         const cpu = measureCpu({ postgres: postgresGroupFor(scratch.name), client: pidGroup(process.pid) });
         const t0 = performance.now();
         let next = 0;
-        await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-          for (;;) {
-            const b = batches[next++];
-            if (!b) return;
-            await db.transaction((tx) => (way === 'copy' ? insertOfflineScans(tx, b.ctx, b.rows).then(() => undefined) : insertUnnest(tx, b.ctx, b.rows)));
-          }
-        }));
+        await Promise.all(
+          Array.from({ length: CONNECTIONS }, async () => {
+            for (;;) {
+              const b = batches[next++];
+              if (!b) return;
+              await db.transaction((tx) =>
+                way === 'copy'
+                  ? insertOfflineScans(tx, b.ctx, b.rows).then(() => undefined)
+                  : insertUnnest(tx, b.ctx, b.rows),
+              );
+            }
+          }),
+        );
         const wallMs = performance.now() - t0;
         const u = cpu.stop();
         const perRow = (cores: number): number => round((cores * u.seconds * 1e6) / ROWS, 1);
-        const r = { way, round: round_, wallMs: round(wallMs, 0), rowsPerS: Math.round(ROWS / (wallMs / 1000)), pgUsPerRow: perRow(u.groups.postgres!), clientUsPerRow: perRow(u.groups.client!) };
+        const r = {
+          way,
+          round: round_,
+          wallMs: round(wallMs, 0),
+          rowsPerS: Math.round(ROWS / (wallMs / 1000)),
+          pgUsPerRow: perRow(u.groups.postgres!),
+          clientUsPerRow: perRow(u.groups.client!),
+        };
         results.push(r);
-        console.log(`round ${round_} ${way}: ${ROWS} rows in ${r.wallMs} ms = ${r.rowsPerS} rows/s; CPU per row: PostgreSQL ${r.pgUsPerRow} µs, client ${r.clientUsPerRow} µs`);
+        console.log(
+          `round ${round_} ${way}: ${ROWS} rows in ${r.wallMs} ms = ${r.rowsPerS} rows/s; CPU per row: PostgreSQL ${r.pgUsPerRow} µs, client ${r.clientUsPerRow} µs`,
+        );
       }
     }
   } finally {
@@ -119,10 +188,15 @@ async function main(): Promise<void> {
     return round(xs.reduce((a, b) => a + b, 0) / xs.length, 1);
   };
   console.log('');
-  console.log(markdownTable(['way', 'rows/s (mean)', 'PostgreSQL µs per row (mean)', 'client µs per row (mean)'], ['copy', 'insert-unnest'].map((w) => [
-    w, mean(w, 'rowsPerS'), mean(w, 'pgUsPerRow'), mean(w, 'clientUsPerRow'),
-  ])));
-  console.log(`\nresults saved to ${await saveJson(`scan-insert-${timestamp()}`, { rows: ROWS, batch: BATCH, connections: CONNECTIONS, results })}`);
+  console.log(
+    markdownTable(
+      ['way', 'rows/s (mean)', 'PostgreSQL µs per row (mean)', 'client µs per row (mean)'],
+      ['copy', 'insert-unnest'].map((w) => [w, mean(w, 'rowsPerS'), mean(w, 'pgUsPerRow'), mean(w, 'clientUsPerRow')]),
+    ),
+  );
+  console.log(
+    `\nresults saved to ${await saveJson(`scan-insert-${timestamp()}`, { rows: ROWS, batch: BATCH, connections: CONNECTIONS, results })}`,
+  );
 }
 
 await main();

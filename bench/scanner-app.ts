@@ -33,7 +33,10 @@ import { writeQrVideoSequence } from '../packages/web/test/support/fake-camera.t
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const flag = (name: string): string | undefined => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const TICKETS = Number(flag('--tickets') ?? (quick ? 20_000 : 100_000));
 const POSTGRES = args.includes('--postgres');
 const STARTS = quick ? 2 : 5;
@@ -43,14 +46,27 @@ const CAMERA_TICKETS = quick ? 6 : 24;
 const control = createRunControl({ watchdogMs: 20 * 60_000 });
 const { log, cleanups } = control;
 
-interface Summary { n: number; p50: number; p95: number; max: number }
+interface Summary {
+  n: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
 function summarise(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
-  return { n: sorted.length, p50: round(percentileOfSorted(sorted, 50), 1), p95: round(percentileOfSorted(sorted, 95), 1), max: round(sorted.at(-1) ?? 0, 1) };
+  return {
+    n: sorted.length,
+    p50: round(percentileOfSorted(sorted, 50), 1),
+    p95: round(percentileOfSorted(sorted, 95), 1),
+    max: round(sorted.at(-1) ?? 0, 1),
+  };
 }
 
 async function readyAt(device: Device, timeoutMs = 60_000): Promise<number> {
-  await device.page.waitForFunction(() => performance.getEntriesByName('entrada:ready').length > 0, undefined, { timeout: timeoutMs, polling: 20 });
+  await device.page.waitForFunction(() => performance.getEntriesByName('entrada:ready').length > 0, undefined, {
+    timeout: timeoutMs,
+    polling: 20,
+  });
   return device.page.evaluate(() => performance.getEntriesByName('entrada:ready')[0]!.startTime);
 }
 
@@ -73,18 +89,30 @@ await control.run(async () => {
   cleanups.push(() => server.stop());
   const api = new Api(server.url);
   cleanups.push(() => api.close());
-  log(`server on ${server.url} (${POSTGRES ? 'PostgreSQL' : 'PGlite'}); creating an event with ${TICKETS.toLocaleString('en')} tickets`);
+  log(
+    `server on ${server.url} (${POSTGRES ? 'PostgreSQL' : 'PGlite'}); creating an event with ${TICKETS.toLocaleString('en')} tickets`,
+  );
 
   const event = await createBenchEvent(api, server.adminToken, 2);
   const { codes } = await bulkCreateTickets(api, server.adminToken, event, TICKETS);
-  await api.expect(201, 'POST', `/api/v1/events/${event.eventId}/staff`, server.adminToken, { username: 'bench', name: 'Bench', pin: '1234' });
-  const pairing = await api.expect<{ code: string }>(201, 'POST', '/api/v1/devices/pairing-codes', server.adminToken, { event_id: event.eventId, gate_id: event.gateIds[0] });
+  await api.expect(201, 'POST', `/api/v1/events/${event.eventId}/staff`, server.adminToken, {
+    username: 'bench',
+    name: 'Bench',
+    pin: '1234',
+  });
+  const pairing = await api.expect<{ code: string }>(201, 'POST', '/api/v1/devices/pairing-codes', server.adminToken, {
+    event_id: event.eventId,
+    gate_id: event.gateIds[0],
+  });
 
   const videoDir = await mkdtemp(path.join(os.tmpdir(), 'entrada-bench-camera-'));
   cleanups.push(() => rm(videoDir, { recursive: true, force: true }));
   const video = path.join(videoDir, 'tickets.y4m');
   // Spread over the event so the tickets are not neighbours in any index.
-  const shown = Array.from({ length: CAMERA_TICKETS }, (_, i) => codes[Math.floor((i + 0.5) * codes.length / CAMERA_TICKETS)]!);
+  const shown = Array.from(
+    { length: CAMERA_TICKETS },
+    (_, i) => codes[Math.floor(((i + 0.5) * codes.length) / CAMERA_TICKETS)]!,
+  );
   writeQrVideoSequence(video, shown, { width: 640, height: 480, fps: 10, showSeconds: 1, blankSeconds: 1 });
 
   const device = new Device('bench', server.url, video);
@@ -118,7 +146,9 @@ await control.run(async () => {
     await device.page.goto('/');
     restarts.push(await readyAt(device));
   }
-  log(`B. app start: reloads ${reloads.map((v) => round(v, 0)).join(', ')} ms; browser restarts ${restarts.map((v) => round(v, 0)).join(', ')} ms`);
+  log(
+    `B. app start: reloads ${reloads.map((v) => round(v, 0)).join(', ')} ms; browser restarts ${restarts.map((v) => round(v, 0)).join(', ')} ms`,
+  );
 
   // C. Camera, offline.
   await device.setOffline(true);
@@ -140,20 +170,61 @@ await control.run(async () => {
   const decodeFound = summarise(cam.decodeFound.slice(1));
 
   const results = {
-    when: new Date().toISOString(), command: `node --import tsx bench/scanner-app.ts ${args.join(' ')}`.trim(), machine: machineInfo(),
-    database: POSTGRES ? 'postgres' : 'pglite', tickets: TICKETS,
-    firstDownloadReadyMs: round(firstReady, 0), startReloadMs: reloads.map((v) => round(v, 0)), startRestartMs: restarts.map((v) => round(v, 0)),
-    camera: { ticketsShown: CAMERA_TICKETS, reads: cam.toVerdict.length, firstReadToVerdictMs: round(cam.toVerdict[0] ?? 0, 1), toVerdict, decodeFound, perFrame },
+    when: new Date().toISOString(),
+    command: `node --import tsx bench/scanner-app.ts ${args.join(' ')}`.trim(),
+    machine: machineInfo(),
+    database: POSTGRES ? 'postgres' : 'pglite',
+    tickets: TICKETS,
+    firstDownloadReadyMs: round(firstReady, 0),
+    startReloadMs: reloads.map((v) => round(v, 0)),
+    startRestartMs: restarts.map((v) => round(v, 0)),
+    camera: {
+      ticketsShown: CAMERA_TICKETS,
+      reads: cam.toVerdict.length,
+      firstReadToVerdictMs: round(cam.toVerdict[0] ?? 0, 1),
+      toVerdict,
+      decodeFound,
+      perFrame,
+    },
   };
   const judged = TICKETS >= 100_000;
   const startWorst = Math.max(...reloads, ...restarts);
-  console.log(`\n### Scanner app (PWA in Chromium), ${TICKETS.toLocaleString('en')} tickets, ${POSTGRES ? 'PostgreSQL' : 'PGlite'}\n`);
-  console.log(markdownTable(['Measure', 'Figure', 'Target', ''], [
-    ['First download → ready to scan', `${round(firstReady, 0)} ms`, '≤ 5,000 ms', judged ? pass(firstReady <= 5000) : 'n/a (quick)'],
-    ['App start, manifest stored (reload / browser restart)', `${reloads.map((v) => round(v, 0)).join(', ')} / ${restarts.map((v) => round(v, 0)).join(', ')} ms`, '≤ 2,000 ms', judged ? pass(startWorst <= 2000) : 'n/a (quick)'],
-    ['Decode per frame (all frames)', perFrame ? `p50 ${round(perFrame.p50, 1)} / p95 ${round(perFrame.p95, 1)} / max ${round(perFrame.max, 1)} ms (${perFrame.frames} frames)` : 'none', '≤ 50 ms', pass(perFrame !== null && perFrame.p95 <= 50)],
-    ['Camera frame → verdict on screen', `p50 ${toVerdict.p50} / p95 ${toVerdict.p95} / max ${toVerdict.max} ms (${toVerdict.n} reads; first ${round(cam.toVerdict[0] ?? 0, 0)} ms)`, 'p95 ≤ 150 ms', pass(toVerdict.n > 0 && toVerdict.p95 <= 150)],
-  ]));
+  console.log(
+    `\n### Scanner app (PWA in Chromium), ${TICKETS.toLocaleString('en')} tickets, ${POSTGRES ? 'PostgreSQL' : 'PGlite'}\n`,
+  );
+  console.log(
+    markdownTable(
+      ['Measure', 'Figure', 'Target', ''],
+      [
+        [
+          'First download → ready to scan',
+          `${round(firstReady, 0)} ms`,
+          '≤ 5,000 ms',
+          judged ? pass(firstReady <= 5000) : 'n/a (quick)',
+        ],
+        [
+          'App start, manifest stored (reload / browser restart)',
+          `${reloads.map((v) => round(v, 0)).join(', ')} / ${restarts.map((v) => round(v, 0)).join(', ')} ms`,
+          '≤ 2,000 ms',
+          judged ? pass(startWorst <= 2000) : 'n/a (quick)',
+        ],
+        [
+          'Decode per frame (all frames)',
+          perFrame
+            ? `p50 ${round(perFrame.p50, 1)} / p95 ${round(perFrame.p95, 1)} / max ${round(perFrame.max, 1)} ms (${perFrame.frames} frames)`
+            : 'none',
+          '≤ 50 ms',
+          pass(perFrame !== null && perFrame.p95 <= 50),
+        ],
+        [
+          'Camera frame → verdict on screen',
+          `p50 ${toVerdict.p50} / p95 ${toVerdict.p95} / max ${toVerdict.max} ms (${toVerdict.n} reads; first ${round(cam.toVerdict[0] ?? 0, 0)} ms)`,
+          'p95 ≤ 150 ms',
+          pass(toVerdict.n > 0 && toVerdict.p95 <= 150),
+        ],
+      ],
+    ),
+  );
   const file = await saveJson(`scanner-app-${timestamp()}`, results);
   log(`saved ${file}`);
 });

@@ -65,9 +65,16 @@ async function main(): Promise<void> {
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'entrada-import-bench-'));
   const scratch = PGLITE ? null : await createScratchDatabase('bench_import');
-  const db: Database = scratch ? openPostgres({ connectionString: scratch.url, maxConnections: 10 }) : await openPglite(path.join(dir, 'pglite'));
+  const db: Database = scratch
+    ? openPostgres({ connectionString: scratch.url, maxConnections: 10 })
+    : await openPglite(path.join(dir, 'pglite'));
   const adminToken = `eat_bench_${randomBytes(8).toString('hex')}`;
-  const server = await startServer({ config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: 'bench-secret', demo: false, adminToken }, db, logger: false });
+  const server = await startServer({
+    config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: 'bench-secret', demo: false, adminToken },
+    db,
+    logger: false,
+  });
+  // prettier-ignore
   const call = async (method: string, p: string, body?: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
     const res = await fetch(server.url + p, {
       method, headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : null,
@@ -77,7 +84,12 @@ async function main(): Promise<void> {
     return json;
   };
   try {
-    const ev = await call('POST', '/api/v1/events', { name: 'Import bench', starts_at: '2026-08-01T10:00Z', ends_at: '2026-08-03T02:00Z', timezone: 'Europe/Amsterdam' });
+    const ev = await call('POST', '/api/v1/events', {
+      name: 'Import bench',
+      starts_at: '2026-08-01T10:00Z',
+      ends_at: '2026-08-03T02:00Z',
+      timezone: 'Europe/Amsterdam',
+    });
     const weekend = await call('POST', `/api/v1/events/${ev.id}/ticket-types`, { name: 'Weekend', zone_ids: [] });
     const vip = await call('POST', `/api/v1/events/${ev.id}/ticket-types`, { name: 'VIP', zone_ids: [] });
     const file = path.join(dir, 'tickets.csv');
@@ -92,15 +104,27 @@ async function main(): Promise<void> {
       t0 = performance.now();
       const parsed = Papa.parse<string[]>(await readFile(file, 'utf8'), { skipEmptyLines: 'greedy' });
       const [headers = [], ...rows] = parsed.data;
-      const prepared = prepareRows(rows, guessMapping(headers), new Map([['Weekend', weekend.id as string], ['VIP', vip.id as string]]), null);
-      if (prepared.errors.length > 0 || prepared.tickets.length !== ROWS) throw new Error(`the CSV did not check out: ${JSON.stringify(prepared.errors.slice(0, 3))}`);
+      const prepared = prepareRows(
+        rows,
+        guessMapping(headers),
+        new Map([
+          ['Weekend', weekend.id as string],
+          ['VIP', vip.id as string],
+        ]),
+        null,
+      );
+      if (prepared.errors.length > 0 || prepared.tickets.length !== ROWS)
+        throw new Error(`the CSV did not check out: ${JSON.stringify(prepared.errors.slice(0, 3))}`);
       t1 = performance.now();
 
       // 2. Upload: chunks of 5,000, each validated and staged by the server.
       const session = await call('POST', `/api/v1/events/${ev.id}/ticket-imports`, { total_rows: ROWS });
       for (let start = 0; start < ROWS; start += MAX_IMPORT_CHUNK_ROWS) {
         const c0 = performance.now();
-        await call('POST', `/api/v1/events/${ev.id}/ticket-imports/${session.id}/rows`, { start_row: start + 1, tickets: prepared.tickets.slice(start, start + MAX_IMPORT_CHUNK_ROWS) });
+        await call('POST', `/api/v1/events/${ev.id}/ticket-imports/${session.id}/rows`, {
+          start_row: start + 1,
+          tickets: prepared.tickets.slice(start, start + MAX_IMPORT_CHUNK_ROWS),
+        });
         chunkMs.push(performance.now() - c0);
       }
       t2 = performance.now();
@@ -110,23 +134,46 @@ async function main(): Promise<void> {
       t3 = performance.now();
       if (done.imported !== ROWS) throw new Error(`imported ${done.imported}, expected ${ROWS}`);
     }
-    const [check] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tickets WHERE event_id = $1', [ev.id]);
+    const [check] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tickets WHERE event_id = $1', [
+      ev.id,
+    ]);
     if (Number(check!.n) !== ROWS) throw new Error(`${check!.n} tickets in the database, expected ${ROWS}`);
 
     const s = (ms: number): number => round(ms / 1000);
     const total = t3 - t0;
-    console.log(`${ROWS.toLocaleString('en-US')} rows, ${CODES ? 'imported codes' : 'Entrada-signed codes'}, ${PGLITE ? 'PGlite' : 'PostgreSQL'}${BROWSER ? ', through the console in Chromium' : ''}`);
-    console.log(markdownTable(['step', 'seconds', 'rows/s'], [
-      ['parse + check (Papa Parse, console mapping)', s(t1 - t0), Math.round(ROWS / ((t1 - t0) / 1000))],
-      [`upload (${Math.ceil(ROWS / MAX_IMPORT_CHUNK_ROWS)} chunks, validate + stage)`, s(t2 - t1), Math.round(ROWS / ((t2 - t1) / 1000))],
-      ['commit (one INSERT … SELECT)', s(t3 - t2), Math.round(ROWS / ((t3 - t2) / 1000))],
-      ['end to end', s(total), Math.round(ROWS / (total / 1000))],
-    ]));
+    console.log(
+      `${ROWS.toLocaleString('en-US')} rows, ${CODES ? 'imported codes' : 'Entrada-signed codes'}, ${PGLITE ? 'PGlite' : 'PostgreSQL'}${BROWSER ? ', through the console in Chromium' : ''}`,
+    );
+    console.log(
+      markdownTable(
+        ['step', 'seconds', 'rows/s'],
+        [
+          ['parse + check (Papa Parse, console mapping)', s(t1 - t0), Math.round(ROWS / ((t1 - t0) / 1000))],
+          [
+            `upload (${Math.ceil(ROWS / MAX_IMPORT_CHUNK_ROWS)} chunks, validate + stage)`,
+            s(t2 - t1),
+            Math.round(ROWS / ((t2 - t1) / 1000)),
+          ],
+          ['commit (one INSERT … SELECT)', s(t3 - t2), Math.round(ROWS / ((t3 - t2) / 1000))],
+          ['end to end', s(total), Math.round(ROWS / (total / 1000))],
+        ],
+      ),
+    );
     console.log(`chunk times (ms): ${chunkMs.map((m) => Math.round(m)).join(' ')}`);
     console.log(`end to end ${s(total)} s (target ≤ ${TARGET_S} s): ${pass(total / 1000 <= TARGET_S)}`);
     const out = await saveJson(`ticket-import-${timestamp()}.json`, {
-      rows: ROWS, cores_busy_before: busy, through: BROWSER ? 'console in chromium' : 'api', backend: PGLITE ? 'pglite' : 'postgres', codes: CODES ? 'imported' : 'signed', target_s: TARGET_S,
-      parse_s: s(t1 - t0), upload_s: s(t2 - t1), commit_s: s(t3 - t2), total_s: s(total), chunk_ms: chunkMs.map((m) => Math.round(m)), rows_per_s: Math.round(ROWS / (total / 1000)),
+      rows: ROWS,
+      cores_busy_before: busy,
+      through: BROWSER ? 'console in chromium' : 'api',
+      backend: PGLITE ? 'pglite' : 'postgres',
+      codes: CODES ? 'imported' : 'signed',
+      target_s: TARGET_S,
+      parse_s: s(t1 - t0),
+      upload_s: s(t2 - t1),
+      commit_s: s(t3 - t2),
+      total_s: s(total),
+      chunk_ms: chunkMs.map((m) => Math.round(m)),
+      rows_per_s: Math.round(ROWS / (total / 1000)),
     });
     console.log(`saved ${out}`);
   } finally {
@@ -138,11 +185,23 @@ async function main(): Promise<void> {
 }
 
 /** The same import through the console's screens in Chromium; times from the page's own requests. */
-async function throughConsole(url: string, token: string, eventId: string, file: string): Promise<{ t0: number; t1: number; t2: number; t3: number; chunkMs: number[] }> {
+async function throughConsole(
+  url: string,
+  token: string,
+  eventId: string,
+  file: string,
+): Promise<{ t0: number; t1: number; t2: number; t3: number; chunkMs: number[] }> {
   // The console the server serves is the built one: build it if its sources changed (as the browser tests do).
-  const built = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/ensure-console-build.mjs', import.meta.url))], { stdio: 'inherit' });
+  const built = spawnSync(
+    process.execPath,
+    [fileURLToPath(new URL('../scripts/ensure-console-build.mjs', import.meta.url))],
+    { stdio: 'inherit' },
+  );
   if (built.status !== 0) throw new Error('the console build failed');
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
   try {
     const page = await (await browser.newContext({ baseURL: url, viewport: { width: 1280, height: 800 } })).newPage();
     await page.goto('/console/');
@@ -160,7 +219,10 @@ async function throughConsole(url: string, token: string, eventId: string, file:
       if (/\/rows$/.test(r.url())) sent.set(r, performance.now());
       if (/\/commit$/.test(r.url())) commitAt = performance.now();
     });
-    page.on('requestfinished', (r) => { const at = sent.get(r); if (at !== undefined) chunkMs.push(performance.now() - at); });
+    page.on('requestfinished', (r) => {
+      const at = sent.get(r);
+      if (at !== undefined) chunkMs.push(performance.now() - at);
+    });
     const t0 = performance.now();
     await dialog.getByLabel('CSV file', { exact: true }).setInputFiles(file);
     const n = ROWS.toLocaleString('en');

@@ -34,14 +34,58 @@ const TARGET_P99_MS = 50;
 // A small seeded generator: the same names and queries every run.
 let state = 0x2545f491;
 const rand = (): number => {
-  state ^= state << 13; state >>>= 0;
+  state ^= state << 13;
+  state >>>= 0;
   state ^= state >>> 17;
-  state ^= state << 5; state >>>= 0;
+  state ^= state << 5;
+  state >>>= 0;
   return state / 0x1_0000_0000;
 };
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-const FIRST = ['Ada', 'Grace', 'Alan', 'Barbara', 'Edsger', 'Donald', 'Margaret', 'Dennis', 'Ken', 'Frances', 'John', 'Radia', 'Leslie', 'Tim', 'Sophie', 'Lena', 'Mohamed', 'Yuki', 'Ines', 'Pieter'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Liskov', 'Dijkstra', 'Knuth', 'Hamilton', 'Ritchie', 'Thompson', 'Allen', 'McCarthy', 'Perlman', 'Lamport', 'Berners-Lee', 'Wilson', 'de Vries', 'Janssen', 'Bakker', 'Tanaka', 'Okafor'];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Barbara',
+  'Edsger',
+  'Donald',
+  'Margaret',
+  'Dennis',
+  'Ken',
+  'Frances',
+  'John',
+  'Radia',
+  'Leslie',
+  'Tim',
+  'Sophie',
+  'Lena',
+  'Mohamed',
+  'Yuki',
+  'Ines',
+  'Pieter',
+];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Liskov',
+  'Dijkstra',
+  'Knuth',
+  'Hamilton',
+  'Ritchie',
+  'Thompson',
+  'Allen',
+  'McCarthy',
+  'Perlman',
+  'Lamport',
+  'Berners-Lee',
+  'Wilson',
+  'de Vries',
+  'Janssen',
+  'Bakker',
+  'Tanaka',
+  'Okafor',
+];
 
 async function main(): Promise<void> {
   if (process.argv.includes('--wait-quiet')) {
@@ -51,7 +95,12 @@ async function main(): Promise<void> {
   const scratch = await createScratchDatabase('bench_search');
   const db = openPostgres({ connectionString: scratch.url, maxConnections: 10 });
   const adminToken = `eat_bench_${randomBytes(8).toString('hex')}`;
-  const server = await startServer({ config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: 'bench-secret', demo: false, adminToken }, db, logger: false });
+  const server = await startServer({
+    config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: 'bench-secret', demo: false, adminToken },
+    db,
+    logger: false,
+  });
+  // prettier-ignore
   const call = async (method: string, path: string, body?: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
     const res = await fetch(server.url + path, {
       method, headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : null,
@@ -62,7 +111,11 @@ async function main(): Promise<void> {
   };
   try {
     const ev = await call('POST', '/api/v1/events', {
-      name: 'Search bench', starts_at: '2026-08-01T10:00Z', ends_at: '2026-08-03T02:00Z', timezone: 'Europe/Amsterdam', settings: { offline_holder_names: true },
+      name: 'Search bench',
+      starts_at: '2026-08-01T10:00Z',
+      ends_at: '2026-08-03T02:00Z',
+      timezone: 'Europe/Amsterdam',
+      settings: { offline_holder_names: true },
     });
     const type = await call('POST', `/api/v1/events/${ev.id}/ticket-types`, { name: 'GA', zone_ids: [] });
     const names: string[] = [];
@@ -96,11 +149,15 @@ async function main(): Promise<void> {
       }
       return pick(codes);
     };
-    const search = (q: string): Promise<{ tickets: unknown[] }> => call('GET', `/api/v1/events/${ev.id}/tickets?q=${encodeURIComponent(q)}`);
+    const search = (q: string): Promise<{ tickets: unknown[] }> =>
+      call('GET', `/api/v1/events/${ev.id}/tickets?q=${encodeURIComponent(q)}`);
     for (let i = 0; i < 50; i++) await search(query(kinds[i % 3]!));
 
     const all = new LatencyRecorder();
-    const per = Object.fromEntries(kinds.map((k) => [k, new LatencyRecorder()])) as Record<(typeof kinds)[number], LatencyRecorder>;
+    const per = Object.fromEntries(kinds.map((k) => [k, new LatencyRecorder()])) as Record<
+      (typeof kinds)[number],
+      LatencyRecorder
+    >;
     const hits = { number: 0, name: 0, code: 0 };
     for (let i = 0; i < QUERIES; i++) {
       const kind = kinds[i % 3]!;
@@ -116,12 +173,19 @@ async function main(): Promise<void> {
       ...kinds.map((k): [string, LatencySummary, number] => [k, per[k].summary(), hits[k]]),
       ['all', all.summary(), hits.number + hits.name + hits.code],
     ];
-    console.log(markdownTable(['queries', 'count', 'with results', 'p50 ms', 'p99 ms', 'max ms'],
-      rows.map(([k, s, h]) => [k, s.count, h, round(s.p50), round(s.p99), round(s.max)])));
+    console.log(
+      markdownTable(
+        ['queries', 'count', 'with results', 'p50 ms', 'p99 ms', 'max ms'],
+        rows.map(([k, s, h]) => [k, s.count, h, round(s.p50), round(s.p99), round(s.max)]),
+      ),
+    );
     const p99 = all.summary().p99;
     console.log(`p99 ${round(p99)} ms (target ≤ ${TARGET_P99_MS} ms): ${pass(p99 <= TARGET_P99_MS)}`);
     const file = await saveJson(`ticket-search-${timestamp()}.json`, {
-      tickets: TICKETS, queries: QUERIES, target_p99_ms: TARGET_P99_MS, results: Object.fromEntries(rows.map(([k, s, h]) => [k, { ...s, with_results: h }])),
+      tickets: TICKETS,
+      queries: QUERIES,
+      target_p99_ms: TARGET_P99_MS,
+      results: Object.fromEntries(rows.map(([k, s, h]) => [k, { ...s, with_results: h }])),
     });
     console.log(`saved ${file}`);
   } finally {

@@ -4,8 +4,17 @@ import { ensureViteBuild, isMain } from './lib/vite-build.mjs';
 
 export function ensureConsoleBuild({ force = false, quiet = false } = {}) {
   return ensureViteBuild({
-    pkg: 'packages/console', label: 'the organiser console', force, quiet,
-    sources: ['packages/console/src', 'packages/console/index.html', 'packages/console/vite.config.ts', 'packages/console/package.json', 'packages/core/src'],
+    pkg: 'packages/console',
+    label: 'the organiser console',
+    force,
+    quiet,
+    sources: [
+      'packages/console/src',
+      'packages/console/index.html',
+      'packages/console/vite.config.ts',
+      'packages/console/package.json',
+      'packages/core/src',
+    ],
   });
 }
 

@@ -17,15 +17,23 @@ export const SERVER_BUNDLE = path.join(OUT, 'bin/entrada.mjs');
 /** The benchmarks' server entry (bench/lib/server-process.ts), bundled alike so they measure what `npm start` runs. */
 export const BENCH_SERVER_BUNDLE = path.join(OUT, 'bench/server-process.mjs');
 const SOURCES = [
-  'packages/cli/src', 'packages/server/src', 'packages/core/src', 'packages/client/src', 'packages/server/package.json', 'packages/cli/package.json',
-  'bench/lib/server-process.ts', 'scripts/ensure-server-build.mjs',
+  'packages/cli/src',
+  'packages/server/src',
+  'packages/core/src',
+  'packages/client/src',
+  'packages/server/package.json',
+  'packages/cli/package.json',
+  'bench/lib/server-process.ts',
+  'scripts/ensure-server-build.mjs',
 ];
 
 /** Our workspace packages and relative imports are bundled; every other package is imported at run time. */
 const externalPackages = {
   name: 'external-packages',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@entrada/') ? undefined : { path: args.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('@entrada/') ? undefined : { path: args.path, external: true },
+    );
   },
 };
 
@@ -35,7 +43,10 @@ export async function ensureServerBuild({ force = false, quiet = false } = {}) {
   if (!force && built > changed) return false;
   if (!quiet) console.log('Bundling the entrada command (packages/server/build/bin)…');
   await build({
-    entryPoints: { 'bin/entrada': path.join(root, 'packages/cli/src/bin.ts'), 'bench/server-process': path.join(root, 'bench/lib/server-process.ts') },
+    entryPoints: {
+      'bin/entrada': path.join(root, 'packages/cli/src/bin.ts'),
+      'bench/server-process': path.join(root, 'bench/lib/server-process.ts'),
+    },
     outdir: OUT,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -45,12 +56,17 @@ export async function ensureServerBuild({ force = false, quiet = false } = {}) {
     sourcemap: true,
     plugins: [externalPackages],
     // Bundled CommonJS-style code that calls require() (none of ours today) would need one in an ES module.
-    banner: { js: "import { createRequire as __entradaCreateRequire } from 'node:module'; const require = __entradaCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __entradaCreateRequire } from 'node:module'; const require = __entradaCreateRequire(import.meta.url);",
+    },
     logLevel: quiet ? 'warning' : 'info',
   });
   for (const bundle of [SERVER_BUNDLE, BENCH_SERVER_BUNDLE]) {
     mkdirSync(path.dirname(bundle), { recursive: true });
-    copyFileSync(path.join(root, 'packages/server/src/accounts/common-passwords.txt'), path.join(path.dirname(bundle), 'common-passwords.txt'));
+    copyFileSync(
+      path.join(root, 'packages/server/src/accounts/common-passwords.txt'),
+      path.join(path.dirname(bundle), 'common-passwords.txt'),
+    );
   }
   return true;
 }

@@ -4,10 +4,18 @@ import { ensureViteBuild, isMain } from './lib/vite-build.mjs';
 
 export function ensureWebBuild({ force = false, quiet = false } = {}) {
   return ensureViteBuild({
-    pkg: 'packages/web', label: 'the scanner app', force, quiet,
+    pkg: 'packages/web',
+    label: 'the scanner app',
+    force,
+    quiet,
     sources: [
-      'packages/web/src', 'packages/web/public', 'packages/web/index.html', 'packages/web/vite.config.ts', 'packages/web/package.json',
-      'packages/client/src', 'packages/core/src',
+      'packages/web/src',
+      'packages/web/public',
+      'packages/web/index.html',
+      'packages/web/vite.config.ts',
+      'packages/web/package.json',
+      'packages/client/src',
+      'packages/core/src',
     ],
   });
 }

@@ -10,10 +10,19 @@ const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const out = path.join(root, '.test-results', 'vitest.json');
 mkdirSync(path.dirname(out), { recursive: true });
 
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
+const args = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${out}`,
+  ...process.argv.slice(2),
+];
 const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env: process.env });
 
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 if (existsSync(out)) {
   const report = JSON.parse(readFileSync(out, 'utf8'));
   passed = report.numPassedTests ?? 0;
@@ -24,7 +33,9 @@ if (existsSync(out)) {
 }
 const strict = process.env.ENTRADA_REQUIRE_SERVICES === '1';
 if (strict && skipped > 0) {
-  console.error(`\n${skipped} test(s) were skipped, and ENTRADA_REQUIRE_SERVICES=1 forbids skipping: counted as failures.`);
+  console.error(
+    `\n${skipped} test(s) were skipped, and ENTRADA_REQUIRE_SERVICES=1 forbids skipping: counted as failures.`,
+  );
   failed += skipped;
 }
 if (run.status !== 0 && failed === 0) failed = 1;

@@ -7,12 +7,18 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 
-export interface Reply<T> { status: number; body: T }
+export interface Reply<T> {
+  status: number;
+  body: T;
+}
 
 export class Api {
   readonly pool: Pool;
 
-  constructor(readonly baseUrl: string, opts: { connections?: number; pipelining?: number } = {}) {
+  constructor(
+    readonly baseUrl: string,
+    opts: { connections?: number; pipelining?: number } = {},
+  ) {
     this.pool = new Pool(baseUrl, {
       connections: opts.connections ?? 8,
       pipelining: opts.pipelining ?? 1,
@@ -22,11 +28,21 @@ export class Api {
     });
   }
 
-  async call<T = unknown>(method: 'GET' | 'POST' | 'PUT', path: string, token: string | null, body?: unknown): Promise<Reply<T>> {
+  async call<T = unknown>(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    token: string | null,
+    body?: unknown,
+  ): Promise<Reply<T>> {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.pool.request({ method, path, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await this.pool.request({
+      method,
+      path,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.body.text();
     let parsed: unknown = text;
     try {
@@ -38,9 +54,16 @@ export class Api {
   }
 
   /** The call, or an error naming the step when the status is not `expect`. */
-  async expect<T = unknown>(status: number, method: 'GET' | 'POST' | 'PUT', path: string, token: string | null, body?: unknown): Promise<T> {
+  async expect<T = unknown>(
+    status: number,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    token: string | null,
+    body?: unknown,
+  ): Promise<T> {
     const r = await this.call<T>(method, path, token, body);
-    if (r.status !== status) throw new Error(`${method} ${path}: expected ${status}, got ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+    if (r.status !== status)
+      throw new Error(`${method} ${path}: expected ${status}, got ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
     return r.body;
   }
 
@@ -65,18 +88,47 @@ export interface BenchEvent {
 export async function createBenchEvent(api: Api, adminToken: string, gates = 4): Promise<BenchEvent> {
   const now = Date.now();
   const ev = await api.expect<{ id: string }>(201, 'POST', '/api/v1/events', adminToken, {
-    name: 'Benchmark Festival', starts_at: new Date(now - 86_400_000).toISOString(), ends_at: new Date(now + 86_400_000).toISOString(),
+    name: 'Benchmark Festival',
+    starts_at: new Date(now - 86_400_000).toISOString(),
+    ends_at: new Date(now + 86_400_000).toISOString(),
     timezone: 'Europe/Amsterdam',
   });
   const eventId = ev.id;
-  const general = (await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/zones`, adminToken, { name: 'General', capacity: 200_000 })).id;
-  const vip = (await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/zones`, adminToken, { name: 'VIP', capacity: 5_000 })).id;
+  const general = (
+    await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/zones`, adminToken, {
+      name: 'General',
+      capacity: 200_000,
+    })
+  ).id;
+  const vip = (
+    await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/zones`, adminToken, {
+      name: 'VIP',
+      capacity: 5_000,
+    })
+  ).id;
   const gateIds: string[] = [];
   for (let g = 1; g <= gates; g++) {
-    gateIds.push((await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/gates`, adminToken, { name: `Gate ${g}`, zone_ids: [general] })).id);
+    gateIds.push(
+      (
+        await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/gates`, adminToken, {
+          name: `Gate ${g}`,
+          zone_ids: [general],
+        })
+      ).id,
+    );
   }
-  const ga = (await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/ticket-types`, adminToken, { name: 'GA', zone_ids: [general] })).id;
-  const vipType = (await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/ticket-types`, adminToken, { name: 'VIP', zone_ids: [general, vip] })).id;
+  const ga = (
+    await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/ticket-types`, adminToken, {
+      name: 'GA',
+      zone_ids: [general],
+    })
+  ).id;
+  const vipType = (
+    await api.expect<{ id: string }>(201, 'POST', `/api/v1/events/${eventId}/ticket-types`, adminToken, {
+      name: 'VIP',
+      zone_ids: [general, vip],
+    })
+  ).id;
   return { eventId, zoneIds: [general, vip], gateIds, typeIds: [ga, vipType] };
 }
 
@@ -92,7 +144,13 @@ export interface BulkCreateResult {
  * and reading the reply with its codes). One in 50 tickets is VIP; every
  * ticket has a holder name.
  */
-export async function bulkCreateTickets(api: Api, adminToken: string, event: BenchEvent, total: number, perCall = 10_000): Promise<BulkCreateResult> {
+export async function bulkCreateTickets(
+  api: Api,
+  adminToken: string,
+  event: BenchEvent,
+  total: number,
+  perCall = 10_000,
+): Promise<BulkCreateResult> {
   const codes: string[] = [];
   const callMs: number[] = [];
   const t0 = performance.now();
@@ -103,7 +161,13 @@ export async function bulkCreateTickets(api: Api, adminToken: string, event: Ben
       holder_name: `Guest ${done + i + 1}`,
     }));
     const c0 = performance.now();
-    const body = await api.expect<{ tickets: Array<{ code: string }> }>(201, 'POST', `/api/v1/events/${event.eventId}/tickets`, adminToken, { tickets });
+    const body = await api.expect<{ tickets: Array<{ code: string }> }>(
+      201,
+      'POST',
+      `/api/v1/events/${event.eventId}/tickets`,
+      adminToken,
+      { tickets },
+    );
     callMs.push(performance.now() - c0);
     for (const t of body.tickets) codes.push(t.code);
   }
@@ -123,16 +187,29 @@ export interface BenchDevice {
  * Registers `count` scanner devices (of the organisation, not bound to one event); each starts a scan session at
  * a gate of `event` (round robin), which warms the server's ticket cache for it.
  */
-export async function registerScanners(api: Api, adminToken: string, event: BenchEvent, count: number): Promise<BenchDevice[]> {
+export async function registerScanners(
+  api: Api,
+  adminToken: string,
+  event: BenchEvent,
+  count: number,
+): Promise<BenchDevice[]> {
   const devices: BenchDevice[] = [];
   for (let i = 0; i < count; i++) {
     const d = await api.expect<{ device_id: string; token: string }>(201, 'POST', '/api/v1/devices', adminToken, {
-      name: `Scanner ${i + 1}`, device_id: `bench-scanner-${String(i + 1).padStart(3, '0')}`,
+      name: `Scanner ${i + 1}`,
+      device_id: `bench-scanner-${String(i + 1).padStart(3, '0')}`,
     });
     const gateId = event.gateIds[i % event.gateIds.length]!;
-    const session = await api.expect<{ id: string }>(201, 'POST', '/api/v1/scanning/sessions', d.token, { event_id: event.eventId, gate_id: gateId, direction: 'entry' });
+    const session = await api.expect<{ id: string }>(201, 'POST', '/api/v1/scanning/sessions', d.token, {
+      event_id: event.eventId,
+      gate_id: gateId,
+      direction: 'entry',
+    });
     devices.push({
-      deviceId: d.device_id, token: d.token, gateId, sessionId: session.id,
+      deviceId: d.device_id,
+      token: d.token,
+      gateId,
+      sessionId: session.id,
       headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
     });
   }
@@ -140,7 +217,10 @@ export async function registerScanners(api: Api, adminToken: string, event: Benc
 }
 
 /** Where a scan without a session says it happens (`{code, event_id, gate_id}`). */
-export interface ScanPlace { eventId: string; gateId: string }
+export interface ScanPlace {
+  eventId: string;
+  gateId: string;
+}
 
 /**
  * One online scan, in the device's session or, given `place`, without one; resolves to the verdict's `result`,
@@ -148,8 +228,12 @@ export interface ScanPlace { eventId: string; gateId: string }
  */
 export async function scanOnce(pool: Pool, device: BenchDevice, code: string, place?: ScanPlace): Promise<string> {
   const res = await pool.request({
-    method: 'POST', path: '/api/v1/scanning/scan', headers: device.headers,
-    body: JSON.stringify(place ? { code, event_id: place.eventId, gate_id: place.gateId } : { code, session_id: device.sessionId }),
+    method: 'POST',
+    path: '/api/v1/scanning/scan',
+    headers: device.headers,
+    body: JSON.stringify(
+      place ? { code, event_id: place.eventId, gate_id: place.gateId } : { code, session_id: device.sessionId },
+    ),
   });
   const text = await res.body.text();
   if (res.statusCode !== 200) {

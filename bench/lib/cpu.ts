@@ -16,7 +16,7 @@ try {
 }
 
 /** A process group: fixed pids, or every process whose command name matches. */
-export type ProcessGroup = { pids: () => number[] } ;
+export type ProcessGroup = { pids: () => number[] };
 
 export function pidGroup(...pids: number[]): ProcessGroup {
   return { pids: () => pids };
@@ -87,9 +87,14 @@ export interface CpuUsage {
 
 /** Starts a measurement now; `stop()` returns the usage since. */
 export function measureCpu(groups: Record<string, ProcessGroup>): { stop(): CpuUsage } {
-  const snap = (): { at: number; machine: { busy: number; steal: number; total: number }; per: Map<string, Map<number, number>> } => {
+  const snap = (): {
+    at: number;
+    machine: { busy: number; steal: number; total: number };
+    per: Map<string, Map<number, number>>;
+  } => {
     const per = new Map<string, Map<number, number>>();
-    for (const [name, g] of Object.entries(groups)) per.set(name, new Map(g.pids().map((pid) => [pid, processTicks(pid)])));
+    for (const [name, g] of Object.entries(groups))
+      per.set(name, new Map(g.pids().map((pid) => [pid, processTicks(pid)])));
     return { at: performance.now(), machine: machineTicks(), per };
   };
   const a = snap();
@@ -112,7 +117,14 @@ export function measureCpu(groups: Record<string, ProcessGroup>): { stop(): CpuU
         out[name] = round2(c);
         sum += c;
       }
-      return { seconds: round2(seconds), cores, machineBusy: round2(machineBusy), steal: round2(steal), groups: out, other: round2(Math.max(0, machineBusy - sum)) };
+      return {
+        seconds: round2(seconds),
+        cores,
+        machineBusy: round2(machineBusy),
+        steal: round2(steal),
+        groups: out,
+        other: round2(Math.max(0, machineBusy - sum)),
+      };
     },
   };
 }

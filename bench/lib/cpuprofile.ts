@@ -13,7 +13,13 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 export interface ProfileSummary {
   totalMs: number;
@@ -35,7 +41,11 @@ function originOf(url: string, functionName: string): string {
   const ours = /packages\/([^/]+)\/src\/(.+)$/.exec(url);
   if (ours) return `@entrada/${ours[1]}: ${ours[2]}`;
   if (url.startsWith('node:')) return 'node internals';
-  return url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
+  return url
+    .replace(/^file:\/\//, '')
+    .split('/')
+    .slice(-2)
+    .join('/');
 }
 
 export async function summarizeCpuProfile(file: string, top = 25, watch: string[] = []): Promise<ProfileSummary> {
@@ -81,8 +91,14 @@ export async function summarizeCpuProfile(file: string, top = 25, watch: string[
   return {
     totalMs: Math.round(totalMs),
     busyMs: Math.round(busyMs),
-    byOrigin: [...origins].filter(([o]) => o !== '(idle)').sort((a, b) => b[1] - a[1]).map(([origin, ms]) => ({ origin, ms: Math.round(ms), pct: pct(ms) })),
-    topFunctions: [...fns.values()].filter((f) => f.fn !== '(idle):0').sort((a, b) => b.ms - a.ms).slice(0, top)
+    byOrigin: [...origins]
+      .filter(([o]) => o !== '(idle)')
+      .sort((a, b) => b[1] - a[1])
+      .map(([origin, ms]) => ({ origin, ms: Math.round(ms), pct: pct(ms) })),
+    topFunctions: [...fns.values()]
+      .filter((f) => f.fn !== '(idle):0')
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, top)
       .map((f) => ({ ...f, ms: Math.round(f.ms), pct: pct(f.ms) })),
     inclusive: [...inclusive].sort((a, b) => b[1] - a[1]).map(([fn, ms]) => ({ fn, ms: Math.round(ms), pct: pct(ms) })),
   };
@@ -94,7 +110,14 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.error('usage: node --import tsx bench/lib/cpuprofile.ts <file.cpuprofile> [top]');
     process.exit(2);
   }
-  const s = await summarizeCpuProfile(file, Number(process.argv[3] ?? 30), ['scan', 'device', 'query', 'handleRequest', 'parse', 'serialize']);
+  const s = await summarizeCpuProfile(file, Number(process.argv[3] ?? 30), [
+    'scan',
+    'device',
+    'query',
+    'handleRequest',
+    'parse',
+    'serialize',
+  ]);
   console.log(`busy ${s.busyMs} ms of ${s.totalMs} ms profiled\n\nBy origin (self time, % of busy):`);
   for (const o of s.byOrigin.slice(0, 25)) console.log(`  ${o.pct.toFixed(1).padStart(5)}%  ${o.origin}`);
   console.log('\nTop functions (self time):');

@@ -135,7 +135,9 @@ export async function openLoop<J>(opts: {
   const startedAtMs = Date.now();
   const start = performance.now();
   let allAnswered: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => { allAnswered = resolve; });
+  const done = new Promise<void>((resolve) => {
+    allAnswered = resolve;
+  });
 
   const fire = (due: number, job: J): void => {
     const t0 = performance.now();
@@ -183,19 +185,49 @@ export async function openLoop<J>(opts: {
   if (abandoned > 0) outcomes['abandoned (no reply before drain timeout)'] = abandoned;
   const unsent = overloaded ? total - sent : 0;
   if (unsent > 0) outcomes[`not sent (stopped: ${maxInFlight} requests awaiting replies)`] = unsent;
-  const base = finish(opts.name, start, Math.max(lastReply, start), sent + unsent, outcomes, opts.expect, exhausted, latency);
+  const base = finish(
+    opts.name,
+    start,
+    Math.max(lastReply, start),
+    sent + unsent,
+    outcomes,
+    opts.expect,
+    exhausted,
+    latency,
+  );
   return {
-    ...base, targetRate: opts.rate, serviceLatencyMs: service.summary(), sendLagMs: sendLag.summary(), abandoned, overloaded, startedAtMs,
+    ...base,
+    targetRate: opts.rate,
+    serviceLatencyMs: service.summary(),
+    sendLagMs: sendLag.summary(),
+    abandoned,
+    overloaded,
+    startedAtMs,
     slow: { thresholdMs: slowMs, dueAtMs: slowDue.sort((a, b) => a - b) },
   };
 }
 
 function finish(
-  name: string, start: number, end: number, requests: number, outcomes: Record<string, number>, expect: string, exhausted: boolean, latency: LatencyRecorder,
+  name: string,
+  start: number,
+  end: number,
+  requests: number,
+  outcomes: Record<string, number>,
+  expect: string,
+  exhausted: boolean,
+  latency: LatencyRecorder,
 ): PhaseResult {
   const durationS = Math.max(1e-9, (end - start) / 1000);
   const ok = outcomes[expect] ?? 0;
   return {
-    name, durationS, requests, ok, errors: requests - ok, throughput: ok / durationS, outcomes, exhausted, latencyMs: latency.summary(),
+    name,
+    durationS,
+    requests,
+    ok,
+    errors: requests - ok,
+    throughput: ok / durationS,
+    outcomes,
+    exhausted,
+    latencyMs: latency.summary(),
   };
 }

@@ -12,11 +12,23 @@ import { gzipSync } from 'node:zlib';
 import { chainGenesis, chainUpload, ed25519, toBase64Url, toHex, type ChainedScan } from '@entrada/core';
 import type { Api, BenchEvent } from './api.ts';
 
-export interface IssuedTicket { id: string; code: string; number: string }
+export interface IssuedTicket {
+  id: string;
+  code: string;
+  number: string;
+}
 
 /** Like api.ts's bulkCreateTickets (same ticket mix), but keeps each ticket's id and number too. */
-export async function bulkCreateTicketsWithIds(api: Api, adminToken: string, event: BenchEvent, total: number, perCall = 10_000): Promise<{
-  tickets: IssuedTicket[]; callMs: number[]; totalMs: number;
+export async function bulkCreateTicketsWithIds(
+  api: Api,
+  adminToken: string,
+  event: BenchEvent,
+  total: number,
+  perCall = 10_000,
+): Promise<{
+  tickets: IssuedTicket[];
+  callMs: number[];
+  totalMs: number;
 }> {
   const tickets: IssuedTicket[] = [];
   const callMs: number[] = [];
@@ -28,7 +40,13 @@ export async function bulkCreateTicketsWithIds(api: Api, adminToken: string, eve
       holder_name: `Guest ${done + i + 1}`,
     }));
     const c0 = performance.now();
-    const res = await api.expect<{ tickets: IssuedTicket[] }>(201, 'POST', `/api/v1/events/${event.eventId}/tickets`, adminToken, { tickets: body });
+    const res = await api.expect<{ tickets: IssuedTicket[] }>(
+      201,
+      'POST',
+      `/api/v1/events/${event.eventId}/tickets`,
+      adminToken,
+      { tickets: body },
+    );
     callMs.push(performance.now() - c0);
     for (const t of res.tickets) tickets.push({ id: t.id, code: t.code, number: t.number });
   }
@@ -45,15 +63,35 @@ export interface KeyedDevice {
 }
 
 /** Registers `count` scanners, each with its own Ed25519 key pair (public key sent as base64url). */
-export async function registerKeyedDevices(api: Api, adminToken: string, event: BenchEvent, count: number, prefix: string): Promise<KeyedDevice[]> {
+export async function registerKeyedDevices(
+  api: Api,
+  adminToken: string,
+  event: BenchEvent,
+  count: number,
+  prefix: string,
+): Promise<KeyedDevice[]> {
   const out: KeyedDevice[] = [];
   for (let i = 0; i < count; i++) {
     const keys = ed25519.generateKeyPair((n) => new Uint8Array(randomBytes(n)));
-    const d = await api.expect<{ device_id: string; token: string; has_public_key: boolean }>(201, 'POST', '/api/v1/devices', adminToken, {
-      name: `Offline scanner ${i + 1}`, device_id: `${prefix}-${String(i + 1).padStart(3, '0')}`, public_key: toBase64Url(keys.publicKey),
-    });
+    const d = await api.expect<{ device_id: string; token: string; has_public_key: boolean }>(
+      201,
+      'POST',
+      '/api/v1/devices',
+      adminToken,
+      {
+        name: `Offline scanner ${i + 1}`,
+        device_id: `${prefix}-${String(i + 1).padStart(3, '0')}`,
+        public_key: toBase64Url(keys.publicKey),
+      },
+    );
     if (!d.has_public_key) throw new Error(`device ${d.device_id} was registered without its public key`);
-    out.push({ deviceId: d.device_id, token: d.token, secretKey: keys.secretKey, publicKey: keys.publicKey, gateId: event.gateIds[i % event.gateIds.length]! });
+    out.push({
+      deviceId: d.device_id,
+      token: d.token,
+      secretKey: keys.secretKey,
+      publicKey: keys.publicKey,
+      gateId: event.gateIds[i % event.gateIds.length]!,
+    });
   }
   return out;
 }
@@ -78,7 +116,10 @@ function shuffle<T>(a: T[], rnd: () => number): T[] {
   return a;
 }
 
-export interface PlannedScan { ticket: number; at: number }
+export interface PlannedScan {
+  ticket: number;
+  at: number;
+}
 
 export interface OfflinePlan {
   /** Per device, its scans in time order: scan i has seq i + 1. */
@@ -96,13 +137,25 @@ export interface OfflinePlan {
  * scanned ticket by one; scan times are uniform over [windowStart, windowStart
  * + windowMs). Deterministic for a seed.
  */
-export function planOfflineScans(opts: { tickets: number; devices: number; perDevice: number; overlap: number; windowStart: number; windowMs: number; seed: number }): OfflinePlan {
+export function planOfflineScans(opts: {
+  tickets: number;
+  devices: number;
+  perDevice: number;
+  overlap: number;
+  windowStart: number;
+  windowMs: number;
+  seed: number;
+}): OfflinePlan {
   const rnd = prng(opts.seed);
   const total = opts.devices * opts.perDevice;
   const doubledCount = Math.round(opts.overlap * opts.tickets);
   const unique = total - doubledCount;
-  if (unique > opts.tickets || unique < doubledCount) throw new Error(`cannot plan ${total} scans with ${doubledCount} doubled over ${opts.tickets} tickets`);
-  const order = shuffle(Array.from({ length: opts.tickets }, (_, i) => i), rnd);
+  if (unique > opts.tickets || unique < doubledCount)
+    throw new Error(`cannot plan ${total} scans with ${doubledCount} doubled over ${opts.tickets} tickets`);
+  const order = shuffle(
+    Array.from({ length: opts.tickets }, (_, i) => i),
+    rnd,
+  );
   const notScanned = order.slice(0, opts.tickets - unique);
   const scanned = order.slice(opts.tickets - unique);
   const doubled = scanned.slice(0, doubledCount);
@@ -129,7 +182,9 @@ export function planOfflineScans(opts: { tickets: number; devices: number; perDe
   }
   const perDevice: PlannedScan[][] = [];
   for (let d = 0; d < opts.devices; d++) {
-    const scans = list.slice(d * P, (d + 1) * P).map((ticket) => ({ ticket, at: Math.floor(opts.windowStart + rnd() * opts.windowMs) }));
+    const scans = list
+      .slice(d * P, (d + 1) * P)
+      .map((ticket) => ({ ticket, at: Math.floor(opts.windowStart + rnd() * opts.windowMs) }));
     scans.sort((a, b) => a.at - b.at);
     perDevice.push(scans);
   }
@@ -168,7 +223,12 @@ export interface BuiltUploads {
  * CompressionStream and zlib default to) unless `gzip` is false.
  */
 export function buildUploads(opts: {
-  eventId: string; devices: KeyedDevice[]; plan: OfflinePlan; codes: string[]; batchSize: number; gzip: boolean;
+  eventId: string;
+  devices: KeyedDevice[];
+  plan: OfflinePlan;
+  codes: string[];
+  batchSize: number;
+  gzip: boolean;
 }): BuiltUploads {
   const t0 = performance.now();
   let chainMs = 0;
@@ -179,7 +239,12 @@ export function buildUploads(opts: {
   const perDevice: Upload[][] = [];
   opts.devices.forEach((dev, d) => {
     const scans: ChainedScan[] = opts.plan.perDevice[d]!.map((p, i) => ({
-      seq: i + 1, qrcode: opts.codes[p.ticket]!, scannedAt: p.at, direction: 'entry', gateId: dev.gateId, localResult: 'valid',
+      seq: i + 1,
+      qrcode: opts.codes[p.ticket]!,
+      scannedAt: p.at,
+      direction: 'entry',
+      gateId: dev.gateId,
+      localResult: 'valid',
     }));
     const uploads: Upload[] = [];
     let prev = chainGenesis(opts.eventId, dev.deviceId);
@@ -191,9 +256,19 @@ export function buildUploads(opts: {
       chainMs += performance.now() - c0;
       const j0 = performance.now();
       const json = JSON.stringify({
-        event_id: opts.eventId, device_id: dev.deviceId, session_token: `bench-${dev.deviceId}-${slice[0]!.seq}-${slice.at(-1)!.seq}`,
-        device_time: Date.now(), device_last_seq: scans.length,
-        scans: slice.map((s) => ({ qrcode: s.qrcode, scanned_at: s.scannedAt, seq: s.seq, direction: s.direction, gate_id: s.gateId, local_result: s.localResult })),
+        event_id: opts.eventId,
+        device_id: dev.deviceId,
+        session_token: `bench-${dev.deviceId}-${slice[0]!.seq}-${slice.at(-1)!.seq}`,
+        device_time: Date.now(),
+        device_last_seq: scans.length,
+        scans: slice.map((s) => ({
+          qrcode: s.qrcode,
+          scanned_at: s.scannedAt,
+          seq: s.seq,
+          direction: s.direction,
+          gate_id: s.gateId,
+          local_result: s.localResult,
+        })),
         integrity: { prev_link: toHex(prev), head_signature: toBase64Url(signature) },
       });
       const raw = Buffer.from(json);
@@ -206,7 +281,16 @@ export function buildUploads(opts: {
       }
       rawBytes += raw.length;
       wireBytes += body.length;
-      uploads.push({ deviceIndex: d, batch, fromSeq: slice[0]!.seq, toSeq: slice.at(-1)!.seq, scans: slice.length, body, rawBytes: raw.length, gzipped: opts.gzip });
+      uploads.push({
+        deviceIndex: d,
+        batch,
+        fromSeq: slice[0]!.seq,
+        toSeq: slice.at(-1)!.seq,
+        scans: slice.length,
+        body,
+        rawBytes: raw.length,
+        gzipped: opts.gzip,
+      });
       prev = links.at(-1)!;
     }
     perDevice.push(uploads);

@@ -20,7 +20,11 @@ function shorten(q: string, max = 72): string {
   return q.replace(/\s+/g, ' ').trim().slice(0, max);
 }
 
-export function sampleQueries(adminUrl: string, database: string, everyMs = 20): { stop(): Promise<QuerySampleSummary> } {
+export function sampleQueries(
+  adminUrl: string,
+  database: string,
+  everyMs = 20,
+): { stop(): Promise<QuerySampleSummary> } {
   const states = new Map<string, number>();
   const statements = new Map<string, { statement: string; wait: string; n: number }>();
   let samples = 0;
@@ -30,13 +34,23 @@ export function sampleQueries(adminUrl: string, database: string, everyMs = 20):
   const loop = (async () => {
     await client.connect();
     while (running) {
-      const rows = (await client.query<{ state: string | null; wait_event_type: string | null; wait_event: string | null; query: string }>(
-        `SELECT state, wait_event_type, wait_event, left(query, 200) AS query FROM pg_stat_activity
-         WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`, [database])).rows;
+      const rows = (
+        await client.query<{
+          state: string | null;
+          wait_event_type: string | null;
+          wait_event: string | null;
+          query: string;
+        }>(
+          `SELECT state, wait_event_type, wait_event, left(query, 200) AS query FROM pg_stat_activity
+         WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+          [database],
+        )
+      ).rows;
       samples++;
       for (const r of rows) {
         const wait = r.wait_event ? `${r.wait_event_type}/${r.wait_event}` : 'cpu';
-        const state = r.state === 'active' ? (r.wait_event ? `active: ${wait}` : 'active (cpu)') : (r.state ?? 'unknown');
+        const state =
+          r.state === 'active' ? (r.wait_event ? `active: ${wait}` : 'active (cpu)') : (r.state ?? 'unknown');
         states.set(state, (states.get(state) ?? 0) + 1);
         if (r.state !== 'active') continue;
         active++;
@@ -59,11 +73,24 @@ export function sampleQueries(adminUrl: string, database: string, everyMs = 20):
       const cpuTotal = onCpu.reduce((a, e) => a + e.n, 0);
       return {
         samples,
-        cpuByStatement: onCpu.sort((a, b) => b.n - a.n).slice(0, 12)
-          .map((e) => ({ statement: e.statement, avgConnections: per(e.n), share: Math.round((e.n / Math.max(1, cpuTotal)) * 1000) / 10 })),
+        cpuByStatement: onCpu
+          .sort((a, b) => b.n - a.n)
+          .slice(0, 12)
+          .map((e) => ({
+            statement: e.statement,
+            avgConnections: per(e.n),
+            share: Math.round((e.n / Math.max(1, cpuTotal)) * 1000) / 10,
+          })),
         byState: Object.fromEntries([...states].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, per(v)])),
-        byStatement: [...statements.values()].sort((a, b) => b.n - a.n).slice(0, 15)
-          .map((e) => ({ statement: e.statement, wait: e.wait, avgConnections: per(e.n), share: Math.round((e.n / Math.max(1, active)) * 1000) / 10 })),
+        byStatement: [...statements.values()]
+          .sort((a, b) => b.n - a.n)
+          .slice(0, 15)
+          .map((e) => ({
+            statement: e.statement,
+            wait: e.wait,
+            avgConnections: per(e.n),
+            share: Math.round((e.n / Math.max(1, active)) * 1000) / 10,
+          })),
       };
     },
   };

@@ -32,10 +32,17 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
@@ -58,7 +65,12 @@ export function parsePgbenchOutput(out: string): Omit<PgbenchRun, 'clients' | 't
   const lat = /latency average = ([\d.]+) ms/.exec(out);
   const tx = /number of transactions actually processed: (\d+)/.exec(out);
   const failed = /number of failed transactions: (\d+)/.exec(out);
-  return { tps: Number(tps[1]), latencyAvgMs: lat ? Number(lat[1]) : null, transactions: tx ? Number(tx[1]) : null, failed: failed ? Number(failed[1]) : null };
+  return {
+    tps: Number(tps[1]),
+    latencyAvgMs: lat ? Number(lat[1]) : null,
+    transactions: tx ? Number(tx[1]) : null,
+    failed: failed ? Number(failed[1]) : null,
+  };
 }
 
 export async function pgbenchVersion(): Promise<string> {
@@ -89,14 +101,22 @@ export async function pgbenchCeiling(opts: {
     const runs: PgbenchRun[] = [];
     for (const r of opts.runs) {
       await checkpoint(adminUrl);
-      const out = await run('pgbench', [...args, '-N', '-c', String(r.clients), '-j', String(r.threads), '-T', String(opts.durationS), '-n', db.name],
-        env, (opts.durationS + 60) * 1000);
+      const out = await run(
+        'pgbench',
+        [...args, '-N', '-c', String(r.clients), '-j', String(r.threads), '-T', String(opts.durationS), '-n', db.name],
+        env,
+        (opts.durationS + 60) * 1000,
+      );
       const parsed = { clients: r.clients, threads: r.threads, durationS: opts.durationS, ...parsePgbenchOutput(out) };
-      log(`pgbench -N -c ${r.clients} -j ${r.threads} -T ${opts.durationS}: ${parsed.tps.toFixed(0)} tps, latency avg ${parsed.latencyAvgMs ?? '?'} ms`);
+      log(
+        `pgbench -N -c ${r.clients} -j ${r.threads} -T ${opts.durationS}: ${parsed.tps.toFixed(0)} tps, latency avg ${parsed.latencyAvgMs ?? '?'} ms`,
+      );
       runs.push(parsed);
     }
     const commitLatencyMs = await singleCommitLatency(db.url);
-    log(`single-row commit, one at a time: p50 ${commitLatencyMs.p50.toFixed(3)} ms, p99 ${commitLatencyMs.p99.toFixed(3)} ms`);
+    log(
+      `single-row commit, one at a time: p50 ${commitLatencyMs.p50.toFixed(3)} ms, p99 ${commitLatencyMs.p99.toFixed(3)} ms`,
+    );
     return { version, scale: opts.scale, script: 'simple-update (-N)', initSeconds, runs, commitLatencyMs };
   } finally {
     await db.drop().catch((err: unknown) => log(`could not drop ${db.name}: ${String(err)}`));

@@ -12,11 +12,19 @@ import type { Pool } from 'undici';
 import type { IssuedTicket, OfflinePlan } from './offline.ts';
 import { withClient } from './postgres.ts';
 
-export interface ReconcileUpload { deviceIndex: number; batch: number; scans: number; body: Buffer }
+export interface ReconcileUpload {
+  deviceIndex: number;
+  batch: number;
+  scans: number;
+  body: Buffer;
+}
 
 /** Every device's uploads, in time order, `batch` scans each. */
 export function buildReconcileUploads(opts: {
-  devices: Array<{ deviceId: string }>; plan: OfflinePlan; tickets: IssuedTicket[]; batch: number;
+  devices: Array<{ deviceId: string }>;
+  plan: OfflinePlan;
+  tickets: IssuedTicket[];
+  batch: number;
 }): { perDevice: ReconcileUpload[][]; buildMs: number; bytes: number } {
   const t0 = performance.now();
   let bytes = 0;
@@ -25,10 +33,17 @@ export function buildReconcileUploads(opts: {
     const uploads: ReconcileUpload[] = [];
     for (let from = 0, batch = 1; from < scans.length; from += opts.batch, batch++) {
       const slice = scans.slice(from, from + opts.batch);
-      const body = Buffer.from(JSON.stringify({
-        device_id: d.deviceId,
-        scans: slice.map((p) => ({ ticket_id: opts.tickets[p.ticket]!.id, scanned_at: new Date(p.at).toISOString(), result: 'ALLOW', scan_count: 1 })),
-      }));
+      const body = Buffer.from(
+        JSON.stringify({
+          device_id: d.deviceId,
+          scans: slice.map((p) => ({
+            ticket_id: opts.tickets[p.ticket]!.id,
+            scanned_at: new Date(p.at).toISOString(),
+            result: 'ALLOW',
+            scan_count: 1,
+          })),
+        }),
+      );
       bytes += body.length;
       uploads.push({ deviceIndex: i, batch, scans: slice.length, body });
     }
@@ -37,32 +52,48 @@ export function buildReconcileUploads(opts: {
   return { perDevice, buildMs: performance.now() - t0, bytes };
 }
 
-export interface ReconcileReply { statusCode: number; text: string; ms: number; upload: ReconcileUpload }
+export interface ReconcileReply {
+  statusCode: number;
+  text: string;
+  ms: number;
+  upload: ReconcileUpload;
+}
 
 /** All devices at once, each sending its uploads one after the other (a device stops at its first failed upload). */
-export async function reconcileAll(pool: Pool, devices: Array<{ token: string }>, perDevice: ReconcileUpload[][]): Promise<{ wallMs: number; replies: ReconcileReply[] }> {
+export async function reconcileAll(
+  pool: Pool,
+  devices: Array<{ token: string }>,
+  perDevice: ReconcileUpload[][],
+): Promise<{ wallMs: number; replies: ReconcileReply[] }> {
   const replies: ReconcileReply[] = [];
   const start = performance.now();
-  await Promise.all(devices.map(async (d, i) => {
-    const headers = { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' };
-    for (const u of perDevice[i]!) {
-      const s = performance.now();
-      try {
-        const res = await pool.request({ method: 'POST', path: '/api/v1/offline/reconcile', headers, body: u.body });
-        const text = await res.body.text();
-        replies.push({ statusCode: res.statusCode, text, ms: performance.now() - s, upload: u });
-        if (res.statusCode !== 200) return;
-      } catch (err) {
-        replies.push({ statusCode: 0, text: String(err), ms: performance.now() - s, upload: u });
-        return;
+  await Promise.all(
+    devices.map(async (d, i) => {
+      const headers = { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' };
+      for (const u of perDevice[i]!) {
+        const s = performance.now();
+        try {
+          const res = await pool.request({ method: 'POST', path: '/api/v1/offline/reconcile', headers, body: u.body });
+          const text = await res.body.text();
+          replies.push({ statusCode: res.statusCode, text, ms: performance.now() - s, upload: u });
+          if (res.statusCode !== 200) return;
+        } catch (err) {
+          replies.push({ statusCode: 0, text: String(err), ms: performance.now() - s, upload: u });
+          return;
+        }
       }
-    }
-  }));
+    }),
+  );
   return { wallMs: performance.now() - start, replies };
 }
 
 export interface ReconcileCheck {
-  ok200: number; reconciled: number; failed: number; conflictsAnswered: number; mismatches: number; failures: string[];
+  ok200: number;
+  reconciled: number;
+  failed: number;
+  conflictsAnswered: number;
+  mismatches: number;
+  failures: string[];
 }
 
 /** Every answer 200 and `success`, one result per scan, every scan SUCCESS (a lost first-scan-wins is SUCCESS with `conflict`). */
@@ -70,38 +101,80 @@ export function checkReconcileReplies(replies: ReconcileReply[], expectedUploads
   const out: ReconcileCheck = { ok200: 0, reconciled: 0, failed: 0, conflictsAnswered: 0, mismatches: 0, failures: [] };
   for (const r of replies) {
     if (r.statusCode !== 200) {
-      if (out.failures.length < 5) out.failures.push(`device ${r.upload.deviceIndex} batch ${r.upload.batch}: ${r.statusCode} ${r.text.slice(0, 300)}`);
+      if (out.failures.length < 5)
+        out.failures.push(
+          `device ${r.upload.deviceIndex} batch ${r.upload.batch}: ${r.statusCode} ${r.text.slice(0, 300)}`,
+        );
       continue;
     }
     out.ok200++;
-    const b = JSON.parse(r.text) as { success?: boolean; reconciled?: number; failed?: number; results?: Array<{ status: string; conflict?: boolean }> };
+    const b = JSON.parse(r.text) as {
+      success?: boolean;
+      reconciled?: number;
+      failed?: number;
+      results?: Array<{ status: string; conflict?: boolean }>;
+    };
     out.reconciled += b.reconciled ?? 0;
     out.failed += b.failed ?? 0;
     for (const x of b.results ?? []) if (x.conflict) out.conflictsAnswered++;
-    if (b.success !== true || b.reconciled !== r.upload.scans || b.failed !== 0 || b.results?.length !== r.upload.scans) {
+    if (
+      b.success !== true ||
+      b.reconciled !== r.upload.scans ||
+      b.failed !== 0 ||
+      b.results?.length !== r.upload.scans
+    ) {
       out.mismatches++;
-      if (out.failures.length < 5) out.failures.push(`device ${r.upload.deviceIndex} batch ${r.upload.batch}: ${r.text.slice(0, 300)}`);
+      if (out.failures.length < 5)
+        out.failures.push(`device ${r.upload.deviceIndex} batch ${r.upload.batch}: ${r.text.slice(0, 300)}`);
     }
   }
-  if (replies.length !== expectedUploads && out.failures.length < 5) out.failures.push(`${replies.length} replies for ${expectedUploads} uploads`);
+  if (replies.length !== expectedUploads && out.failures.length < 5)
+    out.failures.push(`${replies.length} replies for ${expectedUploads} uploads`);
   return out;
 }
 
-export interface ReconcileDbCheck { offlineScans: number; admitted: number; conflictScans: number; openConflicts: number; conflictTicketsMatchPlan: boolean; ticketsWithEntries: number }
+export interface ReconcileDbCheck {
+  offlineScans: number;
+  admitted: number;
+  conflictScans: number;
+  openConflicts: number;
+  conflictTicketsMatchPlan: boolean;
+  ticketsWithEntries: number;
+}
 
-export async function checkReconcileDatabase(url: string, eventId: string, doubledIds: Set<string>): Promise<ReconcileDbCheck> {
+export async function checkReconcileDatabase(
+  url: string,
+  eventId: string,
+  doubledIds: Set<string>,
+): Promise<ReconcileDbCheck> {
   return withClient(url, async (c) => {
-    const s = (await c.query<Record<string, string>>(
-      `SELECT count(*) FILTER (WHERE source = 'offline') AS offline,
+    const s = (
+      await c.query<Record<string, string>>(
+        `SELECT count(*) FILTER (WHERE source = 'offline') AS offline,
          count(*) FILTER (WHERE source = 'offline' AND record_status = 'admitted') AS admitted,
          count(*) FILTER (WHERE source = 'offline' AND record_status = 'conflict') AS conflict
-       FROM scans WHERE event_id = $1`, [eventId])).rows[0]!;
-    const open = (await c.query<{ ticket_id: string }>(`SELECT ticket_id FROM conflicts WHERE event_id = $1 AND status = 'open'`, [eventId])).rows;
+       FROM scans WHERE event_id = $1`,
+        [eventId],
+      )
+    ).rows[0]!;
+    const open = (
+      await c.query<{ ticket_id: string }>(`SELECT ticket_id FROM conflicts WHERE event_id = $1 AND status = 'open'`, [
+        eventId,
+      ])
+    ).rows;
     const openSet = new Set(open.map((r) => r.ticket_id));
-    const t = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM tickets WHERE event_id = $1 AND entries > 0`, [eventId])).rows[0]!;
+    const t = (
+      await c.query<{ n: string }>(`SELECT count(*) AS n FROM tickets WHERE event_id = $1 AND entries > 0`, [eventId])
+    ).rows[0]!;
     return {
-      offlineScans: Number(s.offline), admitted: Number(s.admitted), conflictScans: Number(s.conflict), openConflicts: open.length,
-      conflictTicketsMatchPlan: open.length === doubledIds.size && openSet.size === doubledIds.size && [...doubledIds].every((id) => openSet.has(id)),
+      offlineScans: Number(s.offline),
+      admitted: Number(s.admitted),
+      conflictScans: Number(s.conflict),
+      openConflicts: open.length,
+      conflictTicketsMatchPlan:
+        open.length === doubledIds.size &&
+        openSet.size === doubledIds.size &&
+        [...doubledIds].every((id) => openSet.has(id)),
       ticketsWithEntries: Number(t.n),
     };
   });

@@ -14,7 +14,10 @@ export function markdownTable(header: string[], rows: Array<Array<string | numbe
 
 /** "2025-01-31T12-00-00Z": sortable and safe in file names. */
 export function timestamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 export async function saveJson(name: string, data: unknown): Promise<string> {

@@ -20,7 +20,9 @@ export interface RunControl {
 export function createRunControl(opts: { watchdogMs: number }): RunControl {
   const t0 = Date.now();
   const elapsedS = (): number => (Date.now() - t0) / 1000;
-  const log = (msg: string): void => { process.stderr.write(`[${elapsedS().toFixed(1).padStart(6)}s] ${msg}\n`); };
+  const log = (msg: string): void => {
+    process.stderr.write(`[${elapsedS().toFixed(1).padStart(6)}s] ${msg}\n`);
+  };
   const cleanups: Array<() => Promise<void>> = [];
   const cleanUp = async (): Promise<void> => {
     while (cleanups.length > 0) {
@@ -44,13 +46,16 @@ export function createRunControl(opts: { watchdogMs: number }): RunControl {
     cleanups,
     elapsedS,
     armWatchdog() {
-      setTimeout(() => void abort(`watchdog: the benchmark exceeded ${opts.watchdogMs / 60_000} minutes`, 1), opts.watchdogMs).unref();
+      setTimeout(
+        () => void abort(`watchdog: the benchmark exceeded ${opts.watchdogMs / 60_000} minutes`, 1),
+        opts.watchdogMs,
+      ).unref();
     },
     async run(main) {
       try {
         await main();
       } catch (err) {
-        log(`benchmark failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        log(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         process.exitCode = 1;
       } finally {
         await cleanUp();
@@ -65,7 +70,13 @@ export function createRunControl(opts: { watchdogMs: number }): RunControl {
  * busy: `consecutive` samples in a row under `threshold` cores. Returns the
  * last sample.
  */
-export async function waitQuiet(opts: { maxMs: number; sampleMs: number; consecutive: number; threshold?: number; log?: (msg: string) => void }): Promise<number> {
+export async function waitQuiet(opts: {
+  maxMs: number;
+  sampleMs: number;
+  consecutive: number;
+  threshold?: number;
+  log?: (msg: string) => void;
+}): Promise<number> {
   const threshold = opts.threshold ?? 0.3;
   const deadline = Date.now() + opts.maxMs;
   let quiet = 0;

@@ -15,7 +15,11 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { LatencyRecorder, type LatencySummary } from './latency.ts';
 
-export async function createSeedTables(url: string, eventId: string, tickets: Array<{ code: string; number: string; type: string }>): Promise<{ loadMs: number }> {
+export async function createSeedTables(
+  url: string,
+  eventId: string,
+  tickets: Array<{ code: string; number: string; type: string }>,
+): Promise<{ loadMs: number }> {
   const t0 = performance.now();
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -43,7 +47,8 @@ export async function createSeedTables(url: string, eventId: string, tickets: Ar
       await c.query(
         `INSERT INTO seed_offline_tickets (event_id, qrcode, ticket_number, event_ticket_type, event_ticket_admittence)
          SELECT $1, u.code, u.number, u.type, 'general' FROM unnest($2::text[], $3::text[], $4::text[]) AS u(code, number, type)`,
-        [eventId, part.map((t) => t.code), part.map((t) => t.number), part.map((t) => t.type)]);
+        [eventId, part.map((t) => t.code), part.map((t) => t.number), part.map((t) => t.type)],
+      );
     }
     await c.query('ANALYZE seed_offline_tickets, seed_device_scan_logs, seed_sync_sessions');
   } finally {
@@ -76,24 +81,31 @@ export interface SeedBaselineResult {
  * starting uploads at the deadline, and every worker stops at the first other
  * error.
  */
-export async function runSeedBaseline(url: string, opts: {
-  eventId: string;
-  devices: Array<{ deviceId: string; uploads: Array<Array<{ qrcode: string; at: number }>> }>;
-  connections: number;
-  deadlineMs: number;
-  /** Called after the last upload, before the connections close (their backends exit then: stop CPU measurements here). */
-  beforeClose?: () => void;
-}): Promise<SeedBaselineResult> {
+export async function runSeedBaseline(
+  url: string,
+  opts: {
+    eventId: string;
+    devices: Array<{ deviceId: string; uploads: Array<Array<{ qrcode: string; at: number }>> }>;
+    connections: number;
+    deadlineMs: number;
+    /** Called after the last upload, before the connections close (their backends exit then: stop CPU measurements here). */
+    beforeClose?: () => void;
+  },
+): Promise<SeedBaselineResult> {
   const pool = new pg.Pool({ connectionString: url, max: opts.connections });
   // A connection cut while checked out (the database dropped on an abort) must not crash the process.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => { client.on('error', () => undefined); });
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   // Open the connections before timing.
-  await Promise.all(Array.from({ length: opts.connections }, async () => {
-    const c = await pool.connect();
-    await c.query('SELECT 1');
-    return c;
-  })).then((cs) => cs.forEach((c) => c.release()));
+  await Promise.all(
+    Array.from({ length: opts.connections }, async () => {
+      const c = await pool.connect();
+      await c.query('SELECT 1');
+      return c;
+    }),
+  ).then((cs) => cs.forEach((c) => c.release()));
   const latency = new LatencyRecorder();
   const outcomes = { synced: 0, duplicate: 0, conflict: 0, failed: 0 };
   let scans = 0;
@@ -106,7 +118,11 @@ export async function runSeedBaseline(url: string, opts: {
   const deadline = start + opts.deadlineMs;
 
   /** One upload in one transaction; false when PostgreSQL chose it as a deadlock victim (rolled back, nothing counted). */
-  const upload = async (deviceId: string, batch: Array<{ qrcode: string; at: number }>, token: string): Promise<boolean> => {
+  const upload = async (
+    deviceId: string,
+    batch: Array<{ qrcode: string; at: number }>,
+    token: string,
+  ): Promise<boolean> => {
     const c = await pool.connect();
     const t0 = performance.now();
     const counted = { synced: 0, duplicate: 0, conflict: 0, failed: 0 };
@@ -114,23 +130,40 @@ export async function runSeedBaseline(url: string, opts: {
     try {
       await c.query('BEGIN');
       const now = new Date();
-      const [session] = (await c.query<{ id: string }>(
-        `INSERT INTO seed_sync_sessions (event_id, device_id, session_token, scans_uploaded, started_at, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'in_progress', $5, $5) RETURNING id`, [opts.eventId, deviceId, token, batch.length, now])).rows;
+      const [session] = (
+        await c.query<{ id: string }>(
+          `INSERT INTO seed_sync_sessions (event_id, device_id, session_token, scans_uploaded, started_at, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'in_progress', $5, $5) RETURNING id`,
+          [opts.eventId, deviceId, token, batch.length, now],
+        )
+      ).rows;
       stmts += 2;
       let ok = 0;
       let failed = 0;
       let dup = 0;
       for (const s of batch) {
         const scannedAt = new Date(s.at);
-        const ticket = (await c.query<{ id: string; log_count: number; event_ticket_type: string; ticket_number: string; scanned_at: Date | null; device_id: string | null }>(
-          `SELECT id, log_count, event_ticket_type, event_ticket_admittence, ticket_number, scanned_at, device_id
-           FROM seed_offline_tickets WHERE qrcode = $1 AND event_id = $2 LIMIT 1`, [s.qrcode, opts.eventId])).rows[0];
+        const ticket = (
+          await c.query<{
+            id: string;
+            log_count: number;
+            event_ticket_type: string;
+            ticket_number: string;
+            scanned_at: Date | null;
+            device_id: string | null;
+          }>(
+            `SELECT id, log_count, event_ticket_type, event_ticket_admittence, ticket_number, scanned_at, device_id
+           FROM seed_offline_tickets WHERE qrcode = $1 AND event_id = $2 LIMIT 1`,
+            [s.qrcode, opts.eventId],
+          )
+        ).rows[0];
         stmts++;
         const log = async (status: string, error: string | null): Promise<void> => {
           await c.query(
             `INSERT INTO seed_device_scan_logs (event_id, device_id, qrcode, scanned_at_device, synced_at, sync_status, sync_error, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $5)`, [opts.eventId, deviceId, s.qrcode, scannedAt, new Date(), status, error]);
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $5)`,
+            [opts.eventId, deviceId, s.qrcode, scannedAt, new Date(), status, error],
+          );
           stmts++;
         };
         if (!ticket) {
@@ -150,7 +183,10 @@ export async function runSeedBaseline(url: string, opts: {
           }
           continue;
         }
-        await c.query(`UPDATE seed_offline_tickets SET log_count = 1, sync = 1, scanned_at = $2, device_id = $3 WHERE id = $1`, [ticket.id, scannedAt, deviceId]);
+        await c.query(
+          `UPDATE seed_offline_tickets SET log_count = 1, sync = 1, scanned_at = $2, device_id = $3 WHERE id = $1`,
+          [ticket.id, scannedAt, deviceId],
+        );
         stmts++;
         ok++;
         counted.synced++;
@@ -158,7 +194,9 @@ export async function runSeedBaseline(url: string, opts: {
       }
       await c.query(
         `UPDATE seed_sync_sessions SET scans_successful = $2, scans_failed = $3, scans_duplicate = $4, completed_at = $5, status = 'completed', updated_at = $5
-         WHERE id = $1`, [session!.id, ok, failed, dup, new Date()]);
+         WHERE id = $1`,
+        [session!.id, ok, failed, dup, new Date()],
+      );
       await c.query('COMMIT');
       statements += stmts + 2;
       scans += batch.length;
@@ -178,31 +216,42 @@ export async function runSeedBaseline(url: string, opts: {
   };
 
   let lastDone = start;
-  await Promise.all(opts.devices.map(async (d) => {
-    try {
-      for (let b = 0; b < d.uploads.length && failure === null; b++) {
-        if (performance.now() > deadline) {
-          stoppedEarly = true;
-          return;
+  await Promise.all(
+    opts.devices.map(async (d) => {
+      try {
+        for (let b = 0; b < d.uploads.length && failure === null; b++) {
+          if (performance.now() > deadline) {
+            stoppedEarly = true;
+            return;
+          }
+          // A deadlock victim is sent again (bounded: a device gives up after 20 tries).
+          let tries = 0;
+          while (!(await upload(d.deviceId, d.uploads[b]!, `seed-${d.deviceId}-${b + 1}-${tries}`))) {
+            deadlocks++;
+            if (++tries >= 20) throw new Error(`upload ${b + 1} of ${d.deviceId} deadlocked 20 times`);
+          }
+          lastDone = performance.now();
         }
-        // A deadlock victim is sent again (bounded: a device gives up after 20 tries).
-        let tries = 0;
-        while (!(await upload(d.deviceId, d.uploads[b]!, `seed-${d.deviceId}-${b + 1}-${tries}`))) {
-          deadlocks++;
-          if (++tries >= 20) throw new Error(`upload ${b + 1} of ${d.deviceId} deadlocked 20 times`);
-        }
-        lastDone = performance.now();
+      } catch (err) {
+        failure ??= err;
       }
-    } catch (err) {
-      failure ??= err;
-    }
-  }));
+    }),
+  );
   opts.beforeClose?.();
   await pool.end().catch(() => undefined);
   if (failure !== null) throw failure instanceof Error ? failure : new Error(String(failure));
   const durationS = (lastDone - start) / 1000;
   return {
-    scans, uploads, durationS, scansPerS: scans / durationS, statements, statementsPerS: statements / durationS, outcomes,
-    uploadLatencyMs: latency.summary(), connections: opts.connections, stoppedEarly, deadlocks,
+    scans,
+    uploads,
+    durationS,
+    scansPerS: scans / durationS,
+    statements,
+    statementsPerS: statements / durationS,
+    outcomes,
+    uploadLatencyMs: latency.summary(),
+    connections: opts.connections,
+    stoppedEarly,
+    deadlocks,
   };
 }

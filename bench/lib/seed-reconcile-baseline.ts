@@ -35,27 +35,47 @@ export async function createSeed0Tables(url: string, ticketIds: string[]): Promi
   return { loadMs: performance.now() - t0 };
 }
 
-export interface Seed0Scan { ticketId: string; at: number }
+export interface Seed0Scan {
+  ticketId: string;
+  at: number;
+}
 
 export interface Seed0BaselineResult {
-  scans: number; uploads: number; durationS: number; scansPerS: number; statements: number; statementsPerS: number;
-  uploadLatencyMs: LatencySummary; connections: number; stoppedEarly: boolean;
+  scans: number;
+  uploads: number;
+  durationS: number;
+  scansPerS: number;
+  statements: number;
+  statementsPerS: number;
+  uploadLatencyMs: LatencySummary;
+  connections: number;
+  stoppedEarly: boolean;
   /** Uploads rolled back as deadlock victims and sent again (the loop updates tickets in scan order). */
   deadlocks: number;
 }
 
 /** Every device sends its uploads one after the other, all devices at once, each upload on one of `connections` pooled connections. */
-export async function runSeed0Baseline(url: string, opts: {
-  devices: Array<{ deviceId: string; uploads: Seed0Scan[][] }>; connections: number; deadlineMs: number; beforeClose?: () => void;
-}): Promise<Seed0BaselineResult> {
+export async function runSeed0Baseline(
+  url: string,
+  opts: {
+    devices: Array<{ deviceId: string; uploads: Seed0Scan[][] }>;
+    connections: number;
+    deadlineMs: number;
+    beforeClose?: () => void;
+  },
+): Promise<Seed0BaselineResult> {
   const pool = new pg.Pool({ connectionString: url, max: opts.connections });
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => { client.on('error', () => undefined); });
-  await Promise.all(Array.from({ length: opts.connections }, async () => {
-    const c = await pool.connect();
-    await c.query('SELECT 1');
-    return c;
-  })).then((cs) => cs.forEach((c) => c.release()));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+  await Promise.all(
+    Array.from({ length: opts.connections }, async () => {
+      const c = await pool.connect();
+      await c.query('SELECT 1');
+      return c;
+    }),
+  ).then((cs) => cs.forEach((c) => c.release()));
   const latency = new LatencyRecorder();
   let scans = 0;
   let uploads = 0;
@@ -75,14 +95,21 @@ export async function runSeed0Baseline(url: string, opts: {
       stmts++;
       for (const s of batch) {
         const at = new Date(s.at);
-        const existing = await c.query(`SELECT id FROM seed0_scans WHERE ticket_id = $1 AND scanned_at = $2`, [s.ticketId, at]);
+        const existing = await c.query(`SELECT id FROM seed0_scans WHERE ticket_id = $1 AND scanned_at = $2`, [
+          s.ticketId,
+          at,
+        ]);
         stmts++;
         if (existing.rows.length > 0) continue;
-        await c.query(`INSERT INTO seed0_scans (ticket_id, device_id, result, reason, scanned_at) VALUES ($1, $2, $3, $4, $5)`,
-          [s.ticketId, deviceId, 'ALLOW', null, at]);
+        await c.query(
+          `INSERT INTO seed0_scans (ticket_id, device_id, result, reason, scanned_at) VALUES ($1, $2, $3, $4, $5)`,
+          [s.ticketId, deviceId, 'ALLOW', null, at],
+        );
         await c.query(
           `UPDATE seed0_tickets SET scan_count = GREATEST(COALESCE(scan_count, 0), $1), last_scanned_at = GREATEST(COALESCE(last_scanned_at, $2), $2),
-             first_scanned_at = LEAST(COALESCE(first_scanned_at, $2), $2) WHERE id = $3`, [1, at, s.ticketId]);
+             first_scanned_at = LEAST(COALESCE(first_scanned_at, $2), $2) WHERE id = $3`,
+          [1, at, s.ticketId],
+        );
         stmts += 2;
       }
       await c.query('COMMIT');
@@ -103,30 +130,40 @@ export async function runSeed0Baseline(url: string, opts: {
   };
 
   let lastDone = start;
-  await Promise.all(opts.devices.map(async (d) => {
-    try {
-      for (let b = 0; b < d.uploads.length && failure === null; b++) {
-        if (performance.now() > deadline) {
-          stoppedEarly = true;
-          return;
+  await Promise.all(
+    opts.devices.map(async (d) => {
+      try {
+        for (let b = 0; b < d.uploads.length && failure === null; b++) {
+          if (performance.now() > deadline) {
+            stoppedEarly = true;
+            return;
+          }
+          let tries = 0;
+          while (!(await upload(d.deviceId, d.uploads[b]!))) {
+            deadlocks++;
+            if (++tries >= 20) throw new Error(`upload ${b + 1} of ${d.deviceId} deadlocked 20 times`);
+          }
+          lastDone = performance.now();
         }
-        let tries = 0;
-        while (!(await upload(d.deviceId, d.uploads[b]!))) {
-          deadlocks++;
-          if (++tries >= 20) throw new Error(`upload ${b + 1} of ${d.deviceId} deadlocked 20 times`);
-        }
-        lastDone = performance.now();
+      } catch (err) {
+        failure ??= err;
       }
-    } catch (err) {
-      failure ??= err;
-    }
-  }));
+    }),
+  );
   opts.beforeClose?.();
   await pool.end().catch(() => undefined);
   if (failure !== null) throw failure instanceof Error ? failure : new Error(String(failure));
   const durationS = (lastDone - start) / 1000;
   return {
-    scans, uploads, durationS, scansPerS: scans / durationS, statements, statementsPerS: statements / durationS,
-    uploadLatencyMs: latency.summary(), connections: opts.connections, stoppedEarly, deadlocks,
+    scans,
+    uploads,
+    durationS,
+    scansPerS: scans / durationS,
+    statements,
+    statementsPerS: statements / durationS,
+    uploadLatencyMs: latency.summary(),
+    connections: opts.connections,
+    stoppedEarly,
+    deadlocks,
   };
 }

@@ -22,7 +22,9 @@ import { loadConfig, startServer } from '@entrada/server';
 
 const config = loadConfig(process.env);
 const server = await startServer({ config });
-process.stdout.write(`BENCH_SERVER_READY ${JSON.stringify({ url: server.url, pid: process.pid, db: server.dbKind })}\n`);
+process.stdout.write(
+  `BENCH_SERVER_READY ${JSON.stringify({ url: server.url, pid: process.pid, db: server.dbKind })}\n`,
+);
 
 let inspector: Session | null = null;
 
@@ -101,5 +103,8 @@ async function stop(): Promise<void> {
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
 const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => void command(line).catch((err: unknown) => process.stderr.write(`bench command failed: ${String(err)}\n`)));
+lines.on(
+  'line',
+  (line) => void command(line).catch((err: unknown) => process.stderr.write(`bench command failed: ${String(err)}\n`)),
+);
 lines.on('close', () => void stop());

@@ -15,14 +15,33 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { chainGenesis, chainUpload, codeDigest, ed25519, issueSignedCode, toBase64Url, toHex, type ChainedScan } from '@entrada/core';
+import {
+  chainGenesis,
+  chainUpload,
+  codeDigest,
+  ed25519,
+  issueSignedCode,
+  toBase64Url,
+  toHex,
+  type ChainedScan,
+} from '@entrada/core';
 import { nodeHmacSha256 } from '../../packages/server/src/crypto/hmac-node.ts';
 import { payloadHash, verifyChain } from '../../packages/server/src/services/sync/integrity.ts';
 import { round } from './run-control.ts';
 
 const SCANS = 500;
 
-type Upload = { scans: Array<{ qrcode: string; scanned_at: number; seq: number; direction: 'entry'; gate_id: string; local_result: string }>; integrity: { prev_link: string; head_signature: string } };
+type Upload = {
+  scans: Array<{
+    qrcode: string;
+    scanned_at: number;
+    seq: number;
+    direction: 'entry';
+    gate_id: string;
+    local_result: string;
+  }>;
+  integrity: { prev_link: string; head_signature: string };
+};
 
 export interface ServerWork {
   scans: number;
@@ -38,42 +57,91 @@ export function measureServerWork(iterations = 400): ServerWork {
   const gateId = randomUUID();
   const eventKeys = ed25519.generateKeyPair((n) => new Uint8Array(randomBytes(n)));
   const deviceKeys = ed25519.generateKeyPair((n) => new Uint8Array(randomBytes(n)));
-  const codes = Array.from({ length: SCANS }, (_, i) => issueSignedCode(
-    { keyId: 1, eventRef: 7, ticketSerial: 10_000 + i, typeRef: 1, validFrom: null, validUntil: null },
-    (m) => ed25519.sign(eventKeys.secretKey, m),
-  ));
+  const codes = Array.from({ length: SCANS }, (_, i) =>
+    issueSignedCode(
+      { keyId: 1, eventRef: 7, ticketSerial: 10_000 + i, typeRef: 1, validFrom: null, validUntil: null },
+      (m) => ed25519.sign(eventKeys.secretKey, m),
+    ),
+  );
   const scans: ChainedScan[] = codes.map((qrcode, i) => ({
-    seq: i + 1, qrcode, scannedAt: Date.now() - (SCANS - i) * 1000, direction: 'entry', gateId, localResult: 'valid',
+    seq: i + 1,
+    qrcode,
+    scannedAt: Date.now() - (SCANS - i) * 1000,
+    direction: 'entry',
+    gateId,
+    localResult: 'valid',
   }));
   const prev = chainGenesis(eventId, deviceId);
   const { headMessage } = chainUpload(eventId, deviceId, prev, scans);
-  const body = gzipSync(Buffer.from(JSON.stringify({
-    event_id: eventId, device_id: deviceId, session_token: `s-${randomUUID()}`, device_time: Date.now(), device_last_seq: SCANS,
-    scans: scans.map((s) => ({ qrcode: s.qrcode, scanned_at: s.scannedAt, seq: s.seq, direction: s.direction, gate_id: s.gateId, local_result: s.localResult })),
-    integrity: { prev_link: toHex(prev), head_signature: toBase64Url(ed25519.sign(deviceKeys.secretKey, headMessage)) },
-  })));
+  const body = gzipSync(
+    Buffer.from(
+      JSON.stringify({
+        event_id: eventId,
+        device_id: deviceId,
+        session_token: `s-${randomUUID()}`,
+        device_time: Date.now(),
+        device_last_seq: SCANS,
+        scans: scans.map((s) => ({
+          qrcode: s.qrcode,
+          scanned_at: s.scannedAt,
+          seq: s.seq,
+          direction: s.direction,
+          gate_id: s.gateId,
+          local_result: s.localResult,
+        })),
+        integrity: {
+          prev_link: toHex(prev),
+          head_signature: toBase64Url(ed25519.sign(deviceKeys.secretKey, headMessage)),
+        },
+      }),
+    ),
+  );
   const codeKey = randomBytes(32);
 
   const parsed = JSON.parse(gunzipSync(body).toString('utf8')) as Upload;
-  const canonical = (s: Upload['scans'][number]): ChainedScan =>
-    ({ seq: s.seq, qrcode: s.qrcode, scannedAt: s.scanned_at, direction: s.direction, gateId: s.gate_id, localResult: s.local_result, scanId: null });
+  const canonical = (s: Upload['scans'][number]): ChainedScan => ({
+    seq: s.seq,
+    qrcode: s.qrcode,
+    scannedAt: s.scanned_at,
+    direction: s.direction,
+    gateId: s.gate_id,
+    localResult: s.local_result,
+    scanId: null,
+  });
   const hashes = parsed.scans.map((s) => payloadHash(eventId, deviceId, canonical(s)));
   const answer = parsed.scans.map((s, i) => ({
-    qrcode: s.qrcode, seq: s.seq, status: 200, message: 'Synced successfully', sync_status: 'synced', ticket_id: randomUUID(), number: `T-${100_000 + i}`,
-    type: 'General admission', verdict: 'admitted',
+    qrcode: s.qrcode,
+    seq: s.seq,
+    status: 200,
+    message: 'Synced successfully',
+    sync_status: 'synced',
+    ticket_id: randomUUID(),
+    number: `T-${100_000 + i}`,
+    type: 'General admission',
+    verdict: 'admitted',
   }));
 
   const steps: Array<[string, () => unknown]> = [
     ['gunzip the body', () => gunzipSync(body)],
     ['JSON.parse the body', () => JSON.parse(gunzipSync(body).toString('utf8'))],
     ['payload hash of each scan', () => parsed.scans.map((s) => payloadHash(eventId, deviceId, canonical(s)))],
-    ['chain links + one head signature', () => {
-      const r = verifyChain({
-        eventId, deviceId, publicKey: deviceKeys.publicKey, hashes, seqs: parsed.scans.map((s) => s.seq),
-        prevLinkHex: parsed.integrity.prev_link, headSignature: parsed.integrity.head_signature, storedBefore: null, storedAfter: null,
-      });
-      if (!r.ok) throw new Error(`chain did not verify: ${r.reason}`);
-    }],
+    [
+      'chain links + one head signature',
+      () => {
+        const r = verifyChain({
+          eventId,
+          deviceId,
+          publicKey: deviceKeys.publicKey,
+          hashes,
+          seqs: parsed.scans.map((s) => s.seq),
+          prevLinkHex: parsed.integrity.prev_link,
+          headSignature: parsed.integrity.head_signature,
+          storedBefore: null,
+          storedAfter: null,
+        });
+        if (!r.ok) throw new Error(`chain did not verify: ${r.reason}`);
+      },
+    ],
     ['keyed digest of each code (HMAC)', () => parsed.scans.map((s) => codeDigest(codeKey, s.qrcode, nodeHmacSha256))],
     ['JSON.stringify the answer', () => JSON.stringify({ status: 200, results: answer })],
   ];
@@ -88,6 +156,9 @@ export function measureServerWork(iterations = 400): ServerWork {
   }
   // JSON.parse's row includes the gunzip: count the parse alone.
   rows[1]![1] = round(rows[1]![1] - rows[0]![1], 2);
-  const total = round(rows.reduce((a, [, us]) => a + us, 0), 2);
+  const total = round(
+    rows.reduce((a, [, us]) => a + us, 0),
+    2,
+  );
   return { scans: SCANS, gzippedBytes: body.length, steps: rows.map(([step, us]) => ({ step, us })), totalUs: total };
 }

@@ -25,7 +25,10 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export interface QueryCount { total: number; byStatement: Record<string, number> }
+export interface QueryCount {
+  total: number;
+  byStatement: Record<string, number>;
+}
 
 export interface SpawnServerOptions {
   /** PostgreSQL server; omit for the embedded PGlite default (then dataDir is required). */
@@ -63,16 +66,30 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
     ...opts.env,
   };
   // The server runs bundled, as `npm start` runs it (scripts/ensure-server-build.mjs), not under tsx.
-  const { ensureServerBuild, BENCH_SERVER_BUNDLE } = await import(BUILD_SCRIPT) as { ensureServerBuild(o: { quiet: boolean }): Promise<boolean>; BENCH_SERVER_BUNDLE: string };
+  const { ensureServerBuild, BENCH_SERVER_BUNDLE } = (await import(BUILD_SCRIPT)) as {
+    ensureServerBuild(o: { quiet: boolean }): Promise<boolean>;
+    BENCH_SERVER_BUNDLE: string;
+  };
   await ensureServerBuild({ quiet: true });
-  const child = spawn(process.execPath, ['--enable-source-maps', ...PRODUCTION_NODE_ARGS, ...(opts.nodeArgs ?? []), BENCH_SERVER_BUNDLE], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', ...PRODUCTION_NODE_ARGS, ...(opts.nodeArgs ?? []), BENCH_SERVER_BUNDLE],
+    { env, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   const output = opts.onOutput ?? ((line: string) => process.stderr.write(`[server] ${line}\n`));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const waiters: Array<{ prefix: string; resolve: (rest: string) => void }> = [];
-  const waitFor = (prefix: string, timeoutMs: number): Promise<string> => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not answer ${prefix} in time`)), timeoutMs);
-    waiters.push({ prefix, resolve: (rest) => { clearTimeout(timer); resolve(rest); } });
-  });
+  const waitFor = (prefix: string, timeoutMs: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the server did not answer ${prefix} in time`)), timeoutMs);
+      waiters.push({
+        prefix,
+        resolve: (rest) => {
+          clearTimeout(timer);
+          resolve(rest);
+        },
+      });
+    });
 
   let buffer = '';
   const onLine = (line: string): void => {
@@ -92,12 +109,18 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
       buffer = buffer.slice(nl + 1);
     }
   });
-  child.stderr!.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) if (l.trim()) output(l); });
+  child.stderr!.on('data', (d: Buffer) => {
+    for (const l of d.toString().split('\n')) if (l.trim()) output(l);
+  });
   child.stdin!.on('error', () => undefined);
 
   const ready = await Promise.race([
-    waitFor('BENCH_SERVER_READY ', opts.startTimeoutMs ?? 60_000).then((rest) => JSON.parse(rest) as { url: string; pid: number }),
-    exited.then((code) => { throw new Error(`the server exited during start-up (code ${code})`); }),
+    waitFor('BENCH_SERVER_READY ', opts.startTimeoutMs ?? 60_000).then(
+      (rest) => JSON.parse(rest) as { url: string; pid: number },
+    ),
+    exited.then((code) => {
+      throw new Error(`the server exited during start-up (code ${code})`);
+    }),
   ]).catch(async (err: unknown) => {
     await kill(child, exited);
     throw err;

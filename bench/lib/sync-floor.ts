@@ -73,9 +73,19 @@ export interface SyncFloorPlan {
  * builds every transaction's rows: `devices` devices × `perDevice` scans in
  * transactions of `batch`, each scan a distinct ticket.
  */
-export async function prepareSyncFloor(url: string, opts: {
-  eventId: string; devices: number; perDevice: number; batch: number; gateIds: string[]; windowStart: number; windowMs: number; seed?: number;
-}): Promise<SyncFloorPlan> {
+export async function prepareSyncFloor(
+  url: string,
+  opts: {
+    eventId: string;
+    devices: number;
+    perDevice: number;
+    batch: number;
+    gateIds: string[];
+    windowStart: number;
+    windowMs: number;
+    seed?: number;
+  },
+): Promise<SyncFloorPlan> {
   const t0 = performance.now();
   const total = opts.devices * opts.perDevice;
   const c = new pg.Client({ connectionString: url });
@@ -85,15 +95,23 @@ export async function prepareSyncFloor(url: string, opts: {
     // Untimed: the tickets go back to "never scanned" and VACUUM frees their pages, so the floor's updates
     // find the same room for in-place (HOT) versions as the sync's first updates did. Without this every
     // floor update was a ticket's second one, and a fifth to a third of them were not HOT.
-    await c.query(`UPDATE tickets SET entries = 0, first_at = NULL, first_device_id = NULL, first_gate_id = NULL, last_at = NULL,
-      last_direction = NULL, last_device_id = NULL, last_gate_id = NULL WHERE event_id = $1`, [opts.eventId]);
+    await c.query(
+      `UPDATE tickets SET entries = 0, first_at = NULL, first_device_id = NULL, first_gate_id = NULL, last_at = NULL,
+      last_direction = NULL, last_device_id = NULL, last_gate_id = NULL WHERE event_id = $1`,
+      [opts.eventId],
+    );
     await c.query('VACUUM tickets');
-    tickets = (await c.query<{ id: string; version: number; entries: number; digest: string }>(
-      `SELECT id, version, entries, encode(code_digest, 'hex') AS digest FROM tickets WHERE event_id = $1 ORDER BY serial`, [opts.eventId])).rows;
+    tickets = (
+      await c.query<{ id: string; version: number; entries: number; digest: string }>(
+        `SELECT id, version, entries, encode(code_digest, 'hex') AS digest FROM tickets WHERE event_id = $1 ORDER BY serial`,
+        [opts.eventId],
+      )
+    ).rows;
   } finally {
     await c.end().catch(() => undefined);
   }
-  if (tickets.length < total) throw new Error(`database floor: ${total} scans need as many distinct tickets, the event has ${tickets.length}`);
+  if (tickets.length < total)
+    throw new Error(`database floor: ${total} scans need as many distinct tickets, the event has ${tickets.length}`);
   const rnd = prng(opts.seed ?? 4_242);
   for (let i = tickets.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
@@ -102,7 +120,9 @@ export async function prepareSyncFloor(url: string, opts: {
 
   const uploadsPerDevice = Math.ceil(opts.perDevice / opts.batch);
   const devices = Array.from({ length: opts.devices }, (_, d) => ({
-    devicePk: randomUUID(), deviceId: `bench-floor-${String(d + 1).padStart(3, '0')}`, gateId: opts.gateIds[d % opts.gateIds.length] ?? null,
+    devicePk: randomUUID(),
+    deviceId: `bench-floor-${String(d + 1).padStart(3, '0')}`,
+    gateId: opts.gateIds[d % opts.gateIds.length] ?? null,
   }));
   const receivedAt = Date.now();
   const transactions: FloorTransaction[] = [];
@@ -121,20 +141,56 @@ export async function prepareSyncFloor(url: string, opts: {
         const t = tickets[next++]!;
         const at = Math.floor(opts.windowStart + rnd() * opts.windowMs);
         rows.push({
-          id: uuidv7(), seq, ticketId: t.id, digestHex: t.digest, result: 'valid', reason: 'admitted_offline', admits: true,
-          direction: 'entry', gateId: dev.gateId, scannedAt: at, localResult: 'valid', payloadHashHex: fake.slice(k, k + 64),
-          chainLinkHex: fake.slice(k + 64, k + 128), flags: [], implausibleTime: false, recordStatus: 'admitted', clientScanId: null, staffId: null,
+          id: uuidv7(),
+          seq,
+          ticketId: t.id,
+          digestHex: t.digest,
+          result: 'valid',
+          reason: 'admitted_offline',
+          admits: true,
+          direction: 'entry',
+          gateId: dev.gateId,
+          scannedAt: at,
+          localResult: 'valid',
+          payloadHashHex: fake.slice(k, k + 64),
+          chainLinkHex: fake.slice(k + 64, k + 128),
+          flags: [],
+          implausibleTime: false,
+          recordStatus: 'admitted',
+          clientScanId: null,
+          staffId: null,
         });
         const admission = { at, direction: 'entry' as const, deviceId: dev.deviceId, gateId: dev.gateId };
-        writes.push({ ticketId: t.id, expectedVersion: t.version, state: { entries: t.entries + 1, first: admission, last: admission } });
+        writes.push({
+          ticketId: t.id,
+          expectedVersion: t.version,
+          state: { entries: t.entries + 1, first: admission, last: admission },
+        });
       }
       transactions.push({
-        ctx: { eventId: opts.eventId, devicePk: dev.devicePk, deviceId: dev.deviceId, sessionId: randomUUID(), receivedAt, integrity: 'chain', uncertaintyMs: 2_000 },
-        rows, writes,
+        ctx: {
+          eventId: opts.eventId,
+          devicePk: dev.devicePk,
+          deviceId: dev.deviceId,
+          sessionId: randomUUID(),
+          receivedAt,
+          integrity: 'chain',
+          uncertaintyMs: 2_000,
+        },
+        rows,
+        writes,
       });
     }
   }
-  return { url, eventId: opts.eventId, scans: total, devices: opts.devices, batch: opts.batch, transactions, precomputeMs: performance.now() - t0 };
+  return {
+    url,
+    eventId: opts.eventId,
+    scans: total,
+    devices: opts.devices,
+    batch: opts.batch,
+    transactions,
+    precomputeMs: performance.now() - t0,
+  };
 }
 
 export interface SyncFloorResult {
@@ -188,9 +244,14 @@ function sqlOf(c: pg.ClientBase): Sql {
  * `cpuGroups` over the same span (stopped before the connections close, as
  * the backends' time is lost when they exit).
  */
-export async function runSyncFloor(plan: SyncFloorPlan, opts: {
-  adminUrl: string; connections: number; cpuGroups: Record<string, ProcessGroup>;
-}): Promise<SyncFloorResult> {
+export async function runSyncFloor(
+  plan: SyncFloorPlan,
+  opts: {
+    adminUrl: string;
+    connections: number;
+    cpuGroups: Record<string, ProcessGroup>;
+  },
+): Promise<SyncFloorResult> {
   const clients: pg.Client[] = [];
   let ticketUpdates: SyncFloorResult['ticketUpdates'] = null;
   let cpu: CpuUsage;
@@ -206,10 +267,12 @@ export async function runSyncFloor(plan: SyncFloorPlan, opts: {
       c.on('error', () => undefined);
       clients.push(c);
     }
-    await Promise.all(clients.map(async (c) => {
-      await c.connect();
-      await c.query('SELECT 1');
-    }));
+    await Promise.all(
+      clients.map(async (c) => {
+        await c.connect();
+        await c.query('SELECT 1');
+      }),
+    );
     const statsBefore = (await tableStats(plan.url, ['tickets'])).find((x) => x.table === 'tickets');
     const countersBefore = await writeCounters(opts.adminUrl);
 
@@ -217,45 +280,68 @@ export async function runSyncFloor(plan: SyncFloorPlan, opts: {
     let failure: unknown = null;
     const m = measureCpu(opts.cpuGroups);
     const start = performance.now();
-    await Promise.all(clients.map(async (c) => {
-      const tx = sqlOf(c);
-      while (failure === null && next < plan.transactions.length) {
-        const t = plan.transactions[next++]!;
-        const t0 = performance.now();
-        try {
-          await c.query('BEGIN');
-          const ins = await insertOfflineScans(tx, t.ctx, t.rows);
-          const written = await compareAndSetTicketStates(tx, plan.eventId, t.writes);
-          await c.query('COMMIT');
-          inserted += ins.size;
-          ticketsWritten += written.size;
-          latency.record(performance.now() - t0);
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          failure ??= err;
+    await Promise.all(
+      clients.map(async (c) => {
+        const tx = sqlOf(c);
+        while (failure === null && next < plan.transactions.length) {
+          const t = plan.transactions[next++]!;
+          const t0 = performance.now();
+          try {
+            await c.query('BEGIN');
+            const ins = await insertOfflineScans(tx, t.ctx, t.rows);
+            const written = await compareAndSetTicketStates(tx, plan.eventId, t.writes);
+            await c.query('COMMIT');
+            inserted += ins.size;
+            ticketsWritten += written.size;
+            latency.record(performance.now() - t0);
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => undefined);
+            failure ??= err;
+          }
         }
-      }
-    }));
+      }),
+    );
     wallMs = performance.now() - start;
     cpu = m.stop();
     if (failure !== null) throw failure instanceof Error ? failure : new Error(String(failure));
     const countersAfter = await writeCounters(opts.adminUrl);
-    writes = { walBytes: countersAfter.walBytes - countersBefore.walBytes, writeTransactions: countersAfter.nextXid - countersBefore.nextXid };
+    writes = {
+      walBytes: countersAfter.walBytes - countersBefore.walBytes,
+      writeTransactions: countersAfter.nextXid - countersBefore.nextXid,
+    };
     await Promise.all(clients.splice(0).map((c) => c.end().catch(() => undefined)));
     // The backends publish their statistics as they exit.
     await new Promise((resolve) => setTimeout(resolve, 500));
     const statsAfter = (await tableStats(plan.url, ['tickets'])).find((x) => x.table === 'tickets');
-    if (statsBefore && statsAfter) ticketUpdates = { updates: statsAfter.updates - statsBefore.updates, hot: statsAfter.hotUpdates - statsBefore.hotUpdates };
+    if (statsBefore && statsAfter)
+      ticketUpdates = {
+        updates: statsAfter.updates - statsBefore.updates,
+        hot: statsAfter.hotUpdates - statsBefore.hotUpdates,
+      };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
-  const cpuUsPerScan = Object.fromEntries(Object.entries(cpu.groups).map(([k, v]) => [k, Math.round((v * cpu.seconds * 1e6) / plan.scans * 10) / 10]));
+  const cpuUsPerScan = Object.fromEntries(
+    Object.entries(cpu.groups).map(([k, v]) => [k, Math.round(((v * cpu.seconds * 1e6) / plan.scans) * 10) / 10]),
+  );
   return {
-    scans: plan.scans, transactions: plan.transactions.length, batch: plan.batch, devices: plan.devices, connections: opts.connections,
-    wallMs, scansPerS: plan.scans / (wallMs / 1000), transactionLatencyMs: latency.summary(),
-    inserted, ticketsWritten, complete: inserted === plan.scans && ticketsWritten === plan.scans,
-    precomputeMs: plan.precomputeMs, cpu, cpuUsPerScan,
-    walBytes: writes.walBytes, walBytesPerScan: Math.round(writes.walBytes / plan.scans), writeTransactions: writes.writeTransactions,
+    scans: plan.scans,
+    transactions: plan.transactions.length,
+    batch: plan.batch,
+    devices: plan.devices,
+    connections: opts.connections,
+    wallMs,
+    scansPerS: plan.scans / (wallMs / 1000),
+    transactionLatencyMs: latency.summary(),
+    inserted,
+    ticketsWritten,
+    complete: inserted === plan.scans && ticketsWritten === plan.scans,
+    precomputeMs: plan.precomputeMs,
+    cpu,
+    cpuUsPerScan,
+    walBytes: writes.walBytes,
+    walBytesPerScan: Math.round(writes.walBytes / plan.scans),
+    writeTransactions: writes.writeTransactions,
     ticketUpdates,
   };
 }

@@ -26,7 +26,11 @@ export function ensureViteBuild({ pkg, label, sources, force = false, quiet = fa
   const changed = Math.max(...sources.map((p) => newest(path.join(root, p))));
   if (!force && built > changed) return false;
   if (!quiet) console.log(`Building ${label} (${pkg})…`);
-  const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', quiet ? 'warn' : 'info'], { cwd: dir, stdio: 'inherit' });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', quiet ? 'warn' : 'info'],
+    { cwd: dir, stdio: 'inherit' },
+  );
   if (r.status !== 0) throw new Error(`vite build of ${pkg} failed (exit ${r.status})`);
   return true;
 }

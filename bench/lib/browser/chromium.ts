@@ -23,11 +23,23 @@ import type { ProcessGroup } from '../cpu.ts';
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** The flags every run uses (playwright adds --headless and its own automation defaults). */
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export function chromiumVersion(): string {
   try {
-    return execFileSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000 }).trim();
+    return execFileSync(CHROMIUM_PATH, ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 20_000,
+    }).trim();
   } catch {
     return 'unknown';
   }
@@ -37,7 +49,13 @@ export function chromiumVersion(): string {
 export async function bundlePage(entry: string): Promise<{ code: string; bytes: number; ms: number }> {
   const t = performance.now();
   const result = await build({
-    entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', target: 'es2022', write: false, logLevel: 'silent',
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
   });
   const out = result.outputFiles[0];
   if (!out) throw new Error('esbuild produced no output');
@@ -67,10 +85,19 @@ export interface PageHost {
   close(): Promise<void>;
 }
 
-const HTML = '<!doctype html><html><head><meta charset="utf-8"><title>entrada client benchmark</title></head>'
-  + '<body><script type="module" src="/bench.js"></script></body></html>';
+const HTML =
+  '<!doctype html><html><head><meta charset="utf-8"><title>entrada client benchmark</title></head>' +
+  '<body><script type="module" src="/bench.js"></script></body></html>';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 function endToEnd(h: IncomingHttpHeaders): IncomingHttpHeaders {
   return Object.fromEntries(Object.entries(h).filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase())));
 }
@@ -87,24 +114,43 @@ export async function hostPage(opts: { bundle: string; apiUpstream: string }): P
       const at = performance.now();
       let requestBytes = 0;
       let received = at;
-      req.on('data', (c: Buffer) => { requestBytes += c.length; });
-      req.on('end', () => { received = performance.now(); });
-      const up = request({
-        host: upstream.hostname, port: upstream.port, method: req.method, path: url, agent,
-        headers: { ...endToEnd(req.headers), host: upstream.host },
-      }, (ur) => {
-        const firstByte = performance.now();
-        res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
-        let responseBytes = 0;
-        ur.on('data', (c: Buffer) => { responseBytes += c.length; });
-        ur.pipe(res);
-        ur.on('end', () => {
-          log.push({
-            method: req.method ?? '?', path, status: ur.statusCode ?? 0, at, requestBytes, upstreamFirstByteMs: firstByte - received,
-            totalMs: performance.now() - at, responseBytes,
-          });
-        });
+      req.on('data', (c: Buffer) => {
+        requestBytes += c.length;
       });
+      req.on('end', () => {
+        received = performance.now();
+      });
+      const up = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: url,
+          agent,
+          headers: { ...endToEnd(req.headers), host: upstream.host },
+        },
+        (ur) => {
+          const firstByte = performance.now();
+          res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
+          let responseBytes = 0;
+          ur.on('data', (c: Buffer) => {
+            responseBytes += c.length;
+          });
+          ur.pipe(res);
+          ur.on('end', () => {
+            log.push({
+              method: req.method ?? '?',
+              path,
+              status: ur.statusCode ?? 0,
+              at,
+              requestBytes,
+              upstreamFirstByteMs: firstByte - received,
+              totalMs: performance.now() - at,
+              responseBytes,
+            });
+          });
+        },
+      );
       up.on('error', (err) => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'PROXY', message: String(err) }));
@@ -115,7 +161,9 @@ export async function hostPage(opts: { bundle: string; apiUpstream: string }): P
     if (path === '/' || path === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(HTML);
     } else if (path === '/bench.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(opts.bundle);
+      res
+        .writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' })
+        .end(opts.bundle);
     } else {
       res.writeHead(404).end();
     }
@@ -132,11 +180,12 @@ export async function hostPage(opts: { bundle: string; apiUpstream: string }): P
       log = [];
       return out;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-      agent.destroy();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+        agent.destroy();
+      }),
   };
 }
 
@@ -154,11 +203,16 @@ export interface ChromiumSession {
 
 /** Chromium on a fresh temporary profile (removed by close()). */
 export async function launchChromium(): Promise<ChromiumSession> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH`);
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(`no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH`);
   const profileDir = await mkdtemp(join(tmpdir(), 'entrada-bench-chromium-'));
-  const start = (): Promise<BrowserContext> => chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM_PATH, headless: true, timeout: 60_000, args: CHROMIUM_ARGS,
-  });
+  const start = (): Promise<BrowserContext> =>
+    chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      timeout: 60_000,
+      args: CHROMIUM_ARGS,
+    });
   let context: BrowserContext;
   try {
     context = await start();
@@ -179,7 +233,9 @@ export async function launchChromium(): Promise<ChromiumSession> {
         await page.waitForFunction('globalThis.__bench?.ready === true', undefined, { timeout: 30_000 });
       } catch (e) {
         await page.close().catch(() => undefined);
-        throw new Error(`benchmark page did not start: ${(e as Error).message}${errors.length ? `\npage errors:\n${errors.join('\n')}` : ''}`);
+        throw new Error(
+          `benchmark page did not start: ${(e as Error).message}${errors.length ? `\npage errors:\n${errors.join('\n')}` : ''}`,
+        );
       }
       return page;
     },
@@ -219,7 +275,11 @@ export function processTree(matches: (cmdline: string) => boolean): ProcessGroup
       }
       const out: number[] = [];
       for (const pid of parent.keys()) {
-        for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = parent.get(p), hops++) {
+        for (
+          let p: number | undefined = pid, hops = 0;
+          p !== undefined && p > 1 && hops < 64;
+          p = parent.get(p), hops++
+        ) {
           if (roots.has(p)) {
             out.push(pid);
             break;

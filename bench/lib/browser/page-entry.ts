@@ -15,29 +15,76 @@
  */
 import { ed25519, fromBase64Url } from '@entrada/core';
 import {
-  ApiClient, decideLocally, DexieStore, ManifestIndex, Scanner, SyncLoop, systemClock,
-  type ClientStore, type FetchLike, type LocalDecision, type ManifestTicket, type OutboxScan, type OwnAdmission,
+  ApiClient,
+  decideLocally,
+  DexieStore,
+  ManifestIndex,
+  Scanner,
+  SyncLoop,
+  systemClock,
+  type ClientStore,
+  type FetchLike,
+  type LocalDecision,
+  type ManifestTicket,
+  type OutboxScan,
+  type OwnAdmission,
 } from '@entrada/client';
 import type {
-  AppStartParams, AppStartResult, DecisionResultCounts, DecisionsResult, DeviceConfig, DownloadResult, DurableScansResult, FetchCall, IdbCeilingResult, PageApi, StoreCall,
-  SyncResult, UploadStep,
+  AppStartParams,
+  AppStartResult,
+  DecisionResultCounts,
+  DecisionsResult,
+  DeviceConfig,
+  DownloadResult,
+  DurableScansResult,
+  FetchCall,
+  IdbCeilingResult,
+  PageApi,
+  StoreCall,
+  SyncResult,
+  UploadStep,
 } from './protocol.ts';
 
 // The first statement of the bundle: navigation start → here is the page load and script evaluation.
 const scriptStartedAt = performance.now();
 
 /** The few IndexedDB types the ceiling phase uses (bench/ is typechecked without the DOM library). */
-interface IdbRequest<T> { result: T; error: unknown; onsuccess: (() => void) | null; onerror: (() => void) | null }
-interface IdbObjectStore { put(value: unknown): IdbRequest<unknown>; getAll(): IdbRequest<unknown[]> }
-interface IdbTransaction { objectStore(name: string): IdbObjectStore; error: unknown; oncomplete: (() => void) | null; onerror: (() => void) | null; onabort: (() => void) | null }
-interface IdbDatabase { transaction(stores: string[], mode: 'readonly' | 'readwrite'): IdbTransaction; createObjectStore(name: string, o: { keyPath: string[] }): IdbObjectStore; close(): void }
-interface IdbOpenRequest extends IdbRequest<IdbDatabase> { onupgradeneeded: (() => void) | null; onblocked: (() => void) | null }
+interface IdbRequest<T> {
+  result: T;
+  error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbObjectStore {
+  put(value: unknown): IdbRequest<unknown>;
+  getAll(): IdbRequest<unknown[]>;
+}
+interface IdbTransaction {
+  objectStore(name: string): IdbObjectStore;
+  error: unknown;
+  oncomplete: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+}
+interface IdbDatabase {
+  transaction(stores: string[], mode: 'readonly' | 'readwrite'): IdbTransaction;
+  createObjectStore(name: string, o: { keyPath: string[] }): IdbObjectStore;
+  close(): void;
+}
+interface IdbOpenRequest extends IdbRequest<IdbDatabase> {
+  onupgradeneeded: (() => void) | null;
+  onblocked: (() => void) | null;
+}
 
 interface BrowserGlobals {
   location: { origin: string; search: string };
   indexedDB: {
     open(name: string, version: number): IdbOpenRequest;
-    deleteDatabase(name: string): { onsuccess: (() => void) | null; onerror: (() => void) | null; onblocked: (() => void) | null };
+    deleteDatabase(name: string): {
+      onsuccess: (() => void) | null;
+      onerror: (() => void) | null;
+      onblocked: (() => void) | null;
+    };
   };
   performance: typeof performance & {
     memory?: { usedJSHeapSize: number };
@@ -70,7 +117,8 @@ function timedStore(inner: ClientStore): TimedStore {
       if (prop === 'calls') return state.calls;
       if (prop === 'inner') return target;
       const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function' || typeof prop !== 'string' || prop === 'close') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      if (typeof v !== 'function' || typeof prop !== 'string' || prop === 'close')
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       return async (...args: unknown[]) => {
         const start = now();
         const result = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
@@ -95,8 +143,17 @@ function timedFetch(log: Array<FetchCall & { url: string }>): FetchLike {
     const start = now();
     const res = await fetch(url, init);
     const entry: FetchCall & { url: string } = {
-      url, method: init.method, path: url.slice(browser.location.origin.length), start, headers: now(), end: 0, status: res.status,
-      requestChars: init.body?.length ?? 0, responseChars: 0, encodedBytes: null, decodedBytes: null,
+      url,
+      method: init.method,
+      path: url.slice(browser.location.origin.length),
+      start,
+      headers: now(),
+      end: 0,
+      status: res.status,
+      requestChars: init.body?.length ?? 0,
+      responseChars: 0,
+      encodedBytes: null,
+      decodedBytes: null,
     };
     log.push(entry);
     return {
@@ -112,7 +169,11 @@ function timedFetch(log: Array<FetchCall & { url: string }>): FetchLike {
   };
 }
 
-interface ResourceEntry { name: string; encodedBodySize: number; decodedBodySize: number }
+interface ResourceEntry {
+  name: string;
+  encodedBodySize: number;
+  decodedBodySize: number;
+}
 
 /** Bytes on the wire of each request, from Resource Timing (matched by URL, in order). */
 function withWireBytes(log: Array<FetchCall & { url: string }>): FetchCall[] {
@@ -139,25 +200,49 @@ function admittedLocally(s: OutboxScan): boolean {
   return !s.server || s.server.syncStatus === 'synced' || s.server.syncStatus === 'duplicate';
 }
 
-interface TimedDecision { d: LocalDecision; lookupMs: number; ownMs: number; decideMs: number; own: number }
+interface TimedDecision {
+  d: LocalDecision;
+  lookupMs: number;
+  ownMs: number;
+  decideMs: number;
+  own: number;
+}
 
 /**
  * The decision half of Scanner.scanOffline, step for step (lookup, own scans
  * from the outbox, decideLocally), without recording the scan: Scanner keeps
  * its index private and has no decide-only call.
  */
-async function decide(index: ManifestIndex, store: ClientStore, cfg: DeviceConfig, code: string): Promise<TimedDecision> {
+async function decide(
+  index: ManifestIndex,
+  store: ClientStore,
+  cfg: DeviceConfig,
+  code: string,
+): Promise<TimedDecision> {
   const t0 = now();
   const lookup = index.lookup(code);
   const t1 = now();
   let own: OwnAdmission[] = [];
   if (lookup.kind === 'ticket') {
     const logged = await store.scansOfTicket(cfg.eventId, lookup.ticket.ticket_id);
-    own = logged.filter(admittedLocally).map((s) => ({ at: s.scannedAt, direction: s.direction, gateId: s.gateId, consumesEntry: s.localReason === 'admitted' }));
+    own = logged.filter(admittedLocally).map((s) => ({
+      at: s.scannedAt,
+      direction: s.direction,
+      gateId: s.gateId,
+      consumesEntry: s.localReason === 'admitted',
+    }));
   }
   const t2 = now();
   const d = decideLocally({
-    eventId: cfg.eventId, manifest: index, lookup, gateId: cfg.gateId, direction: 'entry', now: Date.now(), deviceId: cfg.deviceId, own, staleAfterMs: 10 * 60_000,
+    eventId: cfg.eventId,
+    manifest: index,
+    lookup,
+    gateId: cfg.gateId,
+    direction: 'entry',
+    now: Date.now(),
+    deviceId: cfg.deviceId,
+    own,
+    staleAfterMs: 10 * 60_000,
   });
   const t3 = now();
   return { d, lookupMs: t1 - t0, ownMs: t2 - t1, decideMs: t3 - t2, own: own.length };
@@ -187,7 +272,8 @@ function writeAll(db: IdbDatabase, store: string, fill: (s: IdbObjectStore) => v
   });
 }
 
-const sum = (calls: StoreCall[], op: string): number => calls.filter((c) => c.op === op).reduce((a, c) => a + (c.end - c.start), 0);
+const sum = (calls: StoreCall[], op: string): number =>
+  calls.filter((c) => c.op === op).reduce((a, c) => a + (c.end - c.start), 0);
 
 // ---- the app's composition, kept per database for the phases that share it (durable scans, decisions, sync) ----
 interface AppState {
@@ -208,10 +294,19 @@ function app(cfg: DeviceConfig, db: string): Promise<AppState> {
       const signMs = { total: 0 };
       const sign = signer(cfg);
       const scanner = new Scanner({
-        store, baseUrl: browser.location.origin, eventId: cfg.eventId,
+        store,
+        baseUrl: browser.location.origin,
+        eventId: cfg.eventId,
         device: {
-          deviceId: cfg.deviceId, token: cfg.token, publicKey: fromBase64Url(cfg.publicKey),
-          sign: (m) => { const t = now(); const s = sign(m); signMs.total += now() - t; return s; },
+          deviceId: cfg.deviceId,
+          token: cfg.token,
+          publicKey: fromBase64Url(cfg.publicKey),
+          sign: (m) => {
+            const t = now();
+            const s = sign(m);
+            signMs.total += now() - t;
+            return s;
+          },
         },
         fetch: timedFetch(fetches),
       });
@@ -231,8 +326,14 @@ const api: PageApi = {
     // A holder, not a `let`: the callback below fills it in.
     const built: { index: ManifestIndex | null; indexMs: number } = { index: null, indexMs: 0 };
     const loop = new SyncLoop({
-      store, api: new ApiClient(browser.location.origin, cfg.token, timedFetch(fetches), systemClock), clock: systemClock, random: Math.random,
-      newId: () => globalThis.crypto.randomUUID(), eventId: cfg.eventId, deviceId: cfg.deviceId, sign: signer(cfg),
+      store,
+      api: new ApiClient(browser.location.origin, cfg.token, timedFetch(fetches), systemClock),
+      clock: systemClock,
+      random: Math.random,
+      newId: () => globalThis.crypto.randomUUID(),
+      eventId: cfg.eventId,
+      deviceId: cfg.deviceId,
+      sign: signer(cfg),
       // What Scanner.reloadManifest does after a download.
       onManifestChanged: async () => {
         const stored = await store.loadManifest(cfg.eventId);
@@ -252,23 +353,49 @@ const api: PageApi = {
     const status = await loop.status();
     if (status.lastError) throw new Error(`sync run failed: ${status.lastError.message}`);
     const calls = store.calls.map((c) => ({ ...c, start: c.start - t0, end: c.end - t0 }));
-    const fetchCalls = withWireBytes(fetches).map((f) => ({ ...f, start: f.start - t0, headers: f.headers - t0, end: f.end - t0 }));
+    const fetchCalls = withWireBytes(fetches).map((f) => ({
+      ...f,
+      start: f.start - t0,
+      headers: f.headers - t0,
+      end: f.end - t0,
+    }));
     const manifest = fetchCalls.find((f) => f.path.startsWith('/api/v1/offline/manifest/'));
     const save = calls.find((c) => c.op === 'saveManifest');
     const load = calls.filter((c) => c.op === 'loadManifest').at(-1);
-    if (!manifest || !save || !load) throw new Error('download: the manifest request, saveManifest or loadManifest is missing');
+    if (!manifest || !save || !load)
+      throw new Error('download: the manifest request, saveManifest or loadManifest is missing');
     const feed = fetchCalls.filter((f) => f.path.startsWith('/api/v1/offline/events'));
-    const feedMs = feed.reduce((a, f) => a + (f.end - f.start), 0) + sum(calls.filter((c) => c.start > save.end), 'applyManifestDelta');
+    const feedMs =
+      feed.reduce((a, f) => a + (f.end - f.start), 0) +
+      sum(
+        calls.filter((c) => c.start > save.end),
+        'applyManifestDelta',
+      );
     const totalMs = tDecided - t0;
     const steps = {
-      beforeRequestMs: manifest.start, firstByteMs: manifest.headers - manifest.start, bodyMs: manifest.end - manifest.headers,
-      parseMs: save.start - manifest.end, saveMs: save.end - save.start, feedMs, loadMs: load.end - load.start, indexMs: built.indexMs, decideMs: tDecided - tReady, otherMs: 0,
+      beforeRequestMs: manifest.start,
+      firstByteMs: manifest.headers - manifest.start,
+      bodyMs: manifest.end - manifest.headers,
+      parseMs: save.start - manifest.end,
+      saveMs: save.end - save.start,
+      feedMs,
+      loadMs: load.end - load.start,
+      indexMs: built.indexMs,
+      decideMs: tDecided - tReady,
+      otherMs: 0,
     };
     steps.otherMs = totalMs - Object.values(steps).reduce((a, b) => a + b, 0);
     await store.close();
     return {
-      tickets: index.tickets.size, totalMs, readyMs: tReady - t0, steps,
-      manifestWireBytes: manifest.encodedBytes, manifestJsonChars: manifest.responseChars, firstDecision: verdictOf(first.d), fetches: fetchCalls, storeCalls: calls,
+      tickets: index.tickets.size,
+      totalMs,
+      readyMs: tReady - t0,
+      steps,
+      manifestWireBytes: manifest.encodedBytes,
+      manifestJsonChars: manifest.responseChars,
+      firstDecision: verdictOf(first.d),
+      fetches: fetchCalls,
+      storeCalls: calls,
     } satisfies DownloadResult;
   },
 
@@ -278,8 +405,15 @@ const api: PageApi = {
       // A second connection to the same database whose write transactions ask Chromium to flush to disk before committing.
       const store = timedStore(await DexieStore.open(db, { chromeTransactionDurability: 'strict' }));
       const scanner = new Scanner({
-        store, baseUrl: browser.location.origin, eventId: cfg.eventId,
-        device: { deviceId: cfg.deviceId, token: cfg.token, publicKey: fromBase64Url(cfg.publicKey), sign: signer(cfg) },
+        store,
+        baseUrl: browser.location.origin,
+        eventId: cfg.eventId,
+        device: {
+          deviceId: cfg.deviceId,
+          token: cfg.token,
+          publicKey: fromBase64Url(cfg.publicKey),
+          sign: signer(cfg),
+        },
       });
       a = { store, scanner, fetches: [], signMs: { total: 0 }, index: null };
     } else {
@@ -308,7 +442,16 @@ const api: PageApi = {
     }
     a.store.calls = [];
     if (durability === 'strict') await a.store.close();
-    return { totalMs, ownReadMs, appendMs, results, firstSeq, lastSeq, reloadMs, durability } satisfies DurableScansResult;
+    return {
+      totalMs,
+      ownReadMs,
+      appendMs,
+      results,
+      firstSeq,
+      lastSeq,
+      reloadMs,
+      durability,
+    } satisfies DurableScansResult;
   },
 
   async decisions(cfg, db, codes) {
@@ -321,7 +464,16 @@ const api: PageApi = {
     }
     const setupMs = now() - s0;
     const index = a.index;
-    const out: DecisionsResult = { totalMs: [], lookupMs: [], ownMs: [], decideMs: [], results: {}, verdicts: [], withOwnScans: 0, setupMs };
+    const out: DecisionsResult = {
+      totalMs: [],
+      lookupMs: [],
+      ownMs: [],
+      decideMs: [],
+      results: {},
+      verdicts: [],
+      withOwnScans: 0,
+      setupMs,
+    };
     for (const code of codes) {
       const t = now();
       const r = await decide(index, a.store.inner, cfg, code);
@@ -348,30 +500,55 @@ const api: PageApi = {
     await a.scanner.sync.syncNow();
     const tEnd = now();
     const calls = a.store.calls.map((c) => ({ ...c, start: c.start - t0, end: c.end - t0 }));
-    const fetches = withWireBytes(a.fetches).map((f) => ({ ...f, start: f.start - t0, headers: f.headers - t0, end: f.end - t0 }));
+    const fetches = withWireBytes(a.fetches).map((f) => ({
+      ...f,
+      start: f.start - t0,
+      headers: f.headers - t0,
+      end: f.end - t0,
+    }));
     // The upload loop ends when pending() comes back empty; the download starts with loadManifest.
     const drained = calls.find((c) => c.op === 'pending' && c.rows === 0);
     const uploadsFetches = fetches.filter((f) => f.path === '/api/v1/offline/sync');
     const uploads: UploadStep[] = uploadsFetches.map((f) => {
       const reads = calls.filter((c) => (c.op === 'pending' || c.op === 'counts') && c.end <= f.start);
       const lastPending = [...reads].reverse().find((c) => c.op === 'pending');
-      const readMs = reads.filter((c) => lastPending && c.start >= lastPending.start).reduce((x, c) => x + (c.end - c.start), 0);
+      const readMs = reads
+        .filter((c) => lastPending && c.start >= lastPending.start)
+        .reduce((x, c) => x + (c.end - c.start), 0);
       const acks = calls.filter((c) => (c.op === 'acknowledge' || c.op === 'setMeta') && c.start >= f.end);
       const ack = acks.find((c) => c.op === 'acknowledge');
       const meta = acks.find((c) => c.op === 'setMeta');
-      return { scans: lastPending?.rows ?? 0, readMs, requestMs: f.end - f.start, requestChars: f.requestChars, ackMs: (ack ? ack.end - ack.start : 0) + (meta ? meta.end - meta.start : 0) };
+      return {
+        scans: lastPending?.rows ?? 0,
+        readMs,
+        requestMs: f.end - f.start,
+        requestChars: f.requestChars,
+        ackMs: (ack ? ack.end - ack.start : 0) + (meta ? meta.end - meta.start : 0),
+      };
     });
     const after = await a.store.inner.counts(cfg.eventId);
     const status = await a.scanner.sync.status();
     a.store.calls = [];
     return {
-      pendingBefore: before.pending, pendingAfter: after.pending, syncedAfter: after.synced,
-      uploadMs: drained ? drained.end : tEnd - t0, cycleMs: tEnd - t0, uploads, signMs: a.signMs.total,
+      pendingBefore: before.pending,
+      pendingAfter: after.pending,
+      syncedAfter: after.synced,
+      uploadMs: drained ? drained.end : tEnd - t0,
+      cycleMs: tEnd - t0,
+      uploads,
+      signMs: a.signMs.total,
       ackedThrough: status.ackedThrough,
       lastSummary: status.lastSummary
-        ? { uploaded: status.lastSummary.uploaded, acknowledged: status.lastSummary.acknowledged, conflicts: status.lastSummary.conflicts, failed: status.lastSummary.failed }
+        ? {
+            uploaded: status.lastSummary.uploaded,
+            acknowledged: status.lastSummary.acknowledged,
+            conflicts: status.lastSummary.conflicts,
+            failed: status.lastSummary.failed,
+          }
         : null,
-      lastError: status.lastError?.message ?? null, fetches, storeCalls: calls,
+      lastError: status.lastError?.message ?? null,
+      fetches,
+      storeCalls: calls,
     } satisfies SyncResult;
   },
 
@@ -389,24 +566,41 @@ const api: PageApi = {
     const idb = await request(open);
     try {
       let t = now();
-      await writeAll(idb, 'rows', (s) => { for (const r of rows) s.put(r); });
+      await writeAll(idb, 'rows', (s) => {
+        for (const r of rows) s.put(r);
+      });
       const perTicketPutMs = now() - t;
       t = now();
-      const back = (await request(idb.transaction(['rows'], 'readonly').objectStore('rows').getAll())) as ManifestTicket[];
+      const back = (await request(
+        idb.transaction(['rows'], 'readonly').objectStore('rows').getAll(),
+      )) as ManifestTicket[];
       const map = new Map(back.map((r) => [r.ticket_id, r]));
       const perTicketGetAllMs = now() - t;
       const chunks: Array<{ eventId: string; chunk: number; tickets: typeof rows }> = [];
-      for (let i = 0; i < rows.length; i += chunkSize) chunks.push({ eventId: cfg.eventId, chunk: i / chunkSize, tickets: rows.slice(i, i + chunkSize) });
+      for (let i = 0; i < rows.length; i += chunkSize)
+        chunks.push({ eventId: cfg.eventId, chunk: i / chunkSize, tickets: rows.slice(i, i + chunkSize) });
       t = now();
-      await writeAll(idb, 'chunks', (s) => { for (const c of chunks) s.put(c); });
+      await writeAll(idb, 'chunks', (s) => {
+        for (const c of chunks) s.put(c);
+      });
       const chunkedPutMs = now() - t;
       t = now();
-      const backChunks = (await request(idb.transaction(['chunks'], 'readonly').objectStore('chunks').getAll())) as Array<{ tickets: ManifestTicket[] }>;
+      const backChunks = (await request(
+        idb.transaction(['chunks'], 'readonly').objectStore('chunks').getAll(),
+      )) as Array<{ tickets: ManifestTicket[] }>;
       const map2 = new Map<string, ManifestTicket>();
       for (const c of backChunks) for (const r of c.tickets) map2.set(r.ticket_id, r);
       const chunkedGetAllMs = now() - t;
-      if (map.size !== rows.length || map2.size !== rows.length) throw new Error(`idbCeiling read back ${map.size} and ${map2.size} of ${rows.length} tickets`);
-      return { tickets: rows.length, chunkSize, perTicketPutMs, perTicketGetAllMs, chunkedPutMs, chunkedGetAllMs } satisfies IdbCeilingResult;
+      if (map.size !== rows.length || map2.size !== rows.length)
+        throw new Error(`idbCeiling read back ${map.size} and ${map2.size} of ${rows.length} tickets`);
+      return {
+        tickets: rows.length,
+        chunkSize,
+        perTicketPutMs,
+        perTicketGetAllMs,
+        chunkedPutMs,
+        chunkedGetAllMs,
+      } satisfies IdbCeilingResult;
     } finally {
       idb.close();
       await api.deleteDatabase(scratchDb);
@@ -418,8 +612,14 @@ const api: PageApi = {
       const req = browser.indexedDB.deleteDatabase(db);
       // `blocked` also fires while a connection that was just closed finishes its transactions: wait, within reason.
       const timer = setTimeout(() => reject(new Error(`deleting ${db} stayed blocked by an open connection`)), 15_000);
-      req.onsuccess = () => { clearTimeout(timer); resolve(); };
-      req.onerror = () => { clearTimeout(timer); reject(new Error(`could not delete ${db}`)); };
+      req.onsuccess = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      req.onerror = () => {
+        clearTimeout(timer);
+        reject(new Error(`could not delete ${db}`));
+      };
       req.onblocked = null;
     });
   },
@@ -440,8 +640,16 @@ async function appStart(p: AppStartParams): Promise<AppStartResult> {
   const heap = browser.performance.memory?.usedJSHeapSize;
   await store.close();
   return {
-    tickets: stored.tickets.size, navToScriptMs: scriptStartedAt, openMs: t1 - t0, loadMs: t2 - t1, indexMs: t3 - t2, decideMs: t4 - t3,
-    engineMs: t4 - t0, fromNavigationMs: t4, firstDecision: verdictOf(first.d), heapMb: heap === undefined ? null : Math.round(heap / 2 ** 20),
+    tickets: stored.tickets.size,
+    navToScriptMs: scriptStartedAt,
+    openMs: t1 - t0,
+    loadMs: t2 - t1,
+    indexMs: t3 - t2,
+    decideMs: t4 - t3,
+    engineMs: t4 - t0,
+    fromNavigationMs: t4,
+    firstDecision: verdictOf(first.d),
+    heapMb: heap === undefined ? null : Math.round(heap / 2 ** 20),
   };
 }
 

@@ -18,7 +18,12 @@ export interface DeviceConfig {
 }
 
 /** One store call made by the engine (a ClientStore method), timed by the page's wrapper. */
-export interface StoreCall { op: string; start: number; end: number; rows?: number }
+export interface StoreCall {
+  op: string;
+  start: number;
+  end: number;
+  rows?: number;
+}
 
 /** One request made by the engine's ApiClient (through the page's timed fetch). */
 export interface FetchCall {
@@ -172,11 +177,20 @@ export interface PageApi {
   /** Set when the page was opened with `?start=...`: the app-start measurement, begun by the bundle's first statement. */
   appStartResult?: Promise<AppStartResult>;
   download(cfg: DeviceConfig, db: string, firstCode: string): Promise<DownloadResult>;
-  durableScans(cfg: DeviceConfig, db: string, codes: string[], durability: 'default' | 'strict'): Promise<DurableScansResult>;
+  durableScans(
+    cfg: DeviceConfig,
+    db: string,
+    codes: string[],
+    durability: 'default' | 'strict',
+  ): Promise<DurableScansResult>;
   decisions(cfg: DeviceConfig, db: string, codes: string[]): Promise<DecisionsResult>;
   sync(cfg: DeviceConfig, db: string): Promise<SyncResult>;
   idbCeiling(cfg: DeviceConfig, db: string, scratchDb: string, chunkSize: number): Promise<IdbCeilingResult>;
   deleteDatabase(db: string): Promise<void>;
 }
 
-export interface AppStartParams { cfg: DeviceConfig; db: string; code: string }
+export interface AppStartParams {
+  cfg: DeviceConfig;
+  db: string;
+  code: string;
+}

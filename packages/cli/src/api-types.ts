@@ -3,6 +3,15 @@
  * core's protocol type, the schema the server declares for the route.
  */
 export type {
-  AdminTokenView as AdminToken, CreatedAdminTokenResponse as CreatedAdminToken, DeviceView, EventDetail, EventSummary, IssuedTicket,
-  PairingCodeResponse as PairingCode, ScanVerdictResponse as ScanVerdict, StaffView as StaffMember, TicketPage, UserView as User,
+  AdminTokenView as AdminToken,
+  CreatedAdminTokenResponse as CreatedAdminToken,
+  DeviceView,
+  EventDetail,
+  EventSummary,
+  IssuedTicket,
+  PairingCodeResponse as PairingCode,
+  ScanVerdictResponse as ScanVerdict,
+  StaffView as StaffMember,
+  TicketPage,
+  UserView as User,
 } from '@entrada/core';

@@ -43,10 +43,18 @@ export async function printDemoDetails(d: DemoDetails, output: Output): Promise<
   output.out(`  Event id      ${d.eventId}`);
   output.out(`  Device token  ${d.deviceToken}  (device ${d.deviceId})`);
   output.out('  Gates');
-  for (const line of table(['NAME', 'GATE ID'], d.gates.map((g) => [g.name, g.id]))) output.out(`    ${line}`);
+  for (const line of table(
+    ['NAME', 'GATE ID'],
+    d.gates.map((g) => [g.name, g.id]),
+  ))
+    output.out(`    ${line}`);
   if (d.sampleCodes.length > 0) {
     output.out('  Sample codes');
-    for (const line of table(['TIER', 'NUMBER', 'CODE'], d.sampleCodes.map((s) => [s.tier, s.number, s.code]))) output.out(`    ${line}`);
+    for (const line of table(
+      ['TIER', 'NUMBER', 'CODE'],
+      d.sampleCodes.map((s) => [s.tier, s.number, s.code]),
+    ))
+      output.out(`    ${line}`);
   }
   const example = scanExample(d);
   if (example) {
@@ -59,10 +67,13 @@ export async function printDemoDetails(d: DemoDetails, output: Output): Promise<
     const gate = d.gates.find((g) => g.id === d.pairing!.gateId);
     output.out('');
     output.out('Pair a phone or scanner with the scanner app:');
-    output.out(`  Pairing code  ${d.pairing.code}  (one device, valid until ${d.pairing.expiresAt}${gate ? `, at ${gate.name}` : ''})`);
+    output.out(
+      `  Pairing code  ${d.pairing.code}  (one device, valid until ${d.pairing.expiresAt}${gate ? `, at ${gate.name}` : ''})`,
+    );
     output.out(`  Pair URL      ${pairUrl}`);
     if (d.staff) output.out(`  Staff login   username ${d.staff.username}, PIN ${d.staff.pin}`);
-    if (isLoopback(pairUrl)) output.out('  (a phone cannot open localhost: set ENTRADA_PUBLIC_URL to an address it can reach)');
+    if (isLoopback(pairUrl))
+      output.out('  (a phone cannot open localhost: set ENTRADA_PUBLIC_URL to an address it can reach)');
     await printQr(pairUrl, output);
   } else if (d.staff) {
     output.out('');

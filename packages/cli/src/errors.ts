@@ -3,7 +3,10 @@
  * stack trace. Anything else that escapes a command is a bug.
  */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -11,7 +14,11 @@ export class CliError extends Error {
 
 /** The server answered `{error, message}`. */
 export class ApiError extends CliError {
-  constructor(readonly status: number, readonly code: string, readonly serverMessage: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly serverMessage: string,
+  ) {
     super(`${serverMessage} (${code})`);
     this.name = 'ApiError';
   }

@@ -5,7 +5,9 @@ import { requireUuid, type HttpClient } from './http-client.ts';
 /** Turns the API's bare "Event not found" into what to do about it. */
 export function explainEventError(err: unknown, eventId: string): unknown {
   if (err instanceof ApiError && err.status === 404 && /event/i.test(err.serverMessage)) {
-    return new CliError(`event ${eventId} not found for this admin token (NOT_FOUND); \`entrada events list\` shows the events you can use`);
+    return new CliError(
+      `event ${eventId} not found for this admin token (NOT_FOUND); \`entrada events list\` shows the events you can use`,
+    );
   }
   return err;
 }

@@ -9,7 +9,11 @@ export class ReaderGoneError extends Error {}
 export class TextWriter {
   private failure: Error | null = null;
 
-  constructor(private readonly stream: NodeJS.WritableStream, private readonly name: string, private readonly owned: boolean) {
+  constructor(
+    private readonly stream: NodeJS.WritableStream,
+    private readonly name: string,
+    private readonly owned: boolean,
+  ) {
     stream.on('error', (err: Error) => {
       this.failure = err;
     });
@@ -29,7 +33,8 @@ export class TextWriter {
   }
 
   private check(): void {
-    if ((this.failure as NodeJS.ErrnoException | null)?.code === 'EPIPE') throw new ReaderGoneError('reader closed the pipe');
+    if ((this.failure as NodeJS.ErrnoException | null)?.code === 'EPIPE')
+      throw new ReaderGoneError('reader closed the pipe');
     if (this.failure) throw new CliError(`cannot write ${this.name}: ${this.failure.message}`);
   }
 }
@@ -38,7 +43,10 @@ export class TextWriter {
 async function settled(stream: NodeJS.WritableStream, event: string): Promise<void> {
   const abort = new AbortController();
   try {
-    await Promise.race([once(stream, event, { signal: abort.signal }), once(stream, 'error', { signal: abort.signal })]);
+    await Promise.race([
+      once(stream, event, { signal: abort.signal }),
+      once(stream, 'error', { signal: abort.signal }),
+    ]);
   } catch {
     // The error itself is recorded by the constructor's listener and reported by check().
   } finally {

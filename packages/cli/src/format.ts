@@ -11,13 +11,17 @@ export function seconds(ms: number): string {
 }
 
 export function perSecond(n: number, ms: number): string {
-  return `${count(Math.round(n / Math.max(ms, 1) * 1000))}/s`;
+  return `${count(Math.round((n / Math.max(ms, 1)) * 1000))}/s`;
 }
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)];
 }
 

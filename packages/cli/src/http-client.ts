@@ -34,7 +34,8 @@ export function unreachableMessage(url: string, code: string | undefined): strin
   if (code === 'ECONNREFUSED') {
     return `the Entrada server is not reachable at ${url} (connection refused). Start it with \`entrada serve\` (or \`npm start\`), or point --url / ENTRADA_URL at it`;
   }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot resolve the host of ${url} (${code}); check --url / ENTRADA_URL`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `cannot resolve the host of ${url} (${code}); check --url / ENTRADA_URL`;
   return `lost the connection to the Entrada server at ${url}${code ? ` (${code})` : ''}`;
 }
 
@@ -70,7 +71,11 @@ export class HttpClient {
     try {
       res = await fetch(this.baseUrl + path, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
@@ -88,11 +93,18 @@ export class HttpClient {
     if (!res.ok) {
       const failure = parseApiError(res.status, parsed, res.headers.get('retry-after'), Date.now());
       if (failure.code.startsWith('HTTP_')) {
-        throw new ApiError(res.status, failure.code, `the server at ${this.baseUrl} answered ${method} ${path.split('?')[0]} with HTTP ${res.status} ${res.statusText}`.trim());
+        throw new ApiError(
+          res.status,
+          failure.code,
+          `the server at ${this.baseUrl} answered ${method} ${path.split('?')[0]} with HTTP ${res.status} ${res.statusText}`.trim(),
+        );
       }
       throw new ApiError(res.status, failure.code, failure.message);
     }
-    if (parsed === undefined) throw new CliError(`the server at ${this.baseUrl} did not answer with JSON; is --url pointing at an Entrada server?`);
+    if (parsed === undefined)
+      throw new CliError(
+        `the server at ${this.baseUrl} did not answer with JSON; is --url pointing at an Entrada server?`,
+      );
     return parsed as T;
   }
 }
@@ -104,7 +116,8 @@ function parseBaseUrl(text: string): string {
   } catch {
     throw new CliError(`--url must be an http(s) URL such as ${DEFAULT_URL}, got "${text}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--url must be an http(s) URL such as ${DEFAULT_URL}, got "${text}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(`--url must be an http(s) URL such as ${DEFAULT_URL}, got "${text}"`);
   return url.toString().replace(/\/+$/, '');
 }
 

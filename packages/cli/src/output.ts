@@ -48,7 +48,11 @@ export function colorEnabled(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
 export function processOutput(env: NodeJS.ProcessEnv = process.env): Output {
   const stdoutIsTTY = process.stdout.isTTY === true;
   return createOutput({
-    stdout: process.stdout, stderr: process.stderr, stdoutIsTTY, stderrIsTTY: process.stderr.isTTY === true,
-    color: colorEnabled(env, stdoutIsTTY), columns: process.stdout.columns ?? 80,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdoutIsTTY,
+    stderrIsTTY: process.stderr.isTTY === true,
+    color: colorEnabled(env, stdoutIsTTY),
+    columns: process.stdout.columns ?? 80,
   });
 }

@@ -26,14 +26,21 @@ export function startProgress(output: Output, opts: ProgressOptions): Progress {
 
 function barProgress(output: Output, opts: ProgressOptions): Progress {
   const started = Date.now();
-  const format = opts.total === null
-    ? `${opts.label} {value} ${opts.unit} | {rate}`
-    : `${opts.label} [{bar}] {percentage}% | {value}/{total} ${opts.unit} | {rate} | ETA {eta_formatted}`;
-  const bar = new cliProgress.SingleBar({
-    format, stream: opts.to === 'stdout' ? output.stdout : output.stderr, hideCursor: true, barsize: 30,
-    formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? count(v) : String(v)),
-  }, cliProgress.Presets.shades_classic);
-  const rate = (done: number): string => `${count(Math.round(done / Math.max(Date.now() - started, 1) * 1000))}/s`;
+  const format =
+    opts.total === null
+      ? `${opts.label} {value} ${opts.unit} | {rate}`
+      : `${opts.label} [{bar}] {percentage}% | {value}/{total} ${opts.unit} | {rate} | ETA {eta_formatted}`;
+  const bar = new cliProgress.SingleBar(
+    {
+      format,
+      stream: opts.to === 'stdout' ? output.stdout : output.stderr,
+      hideCursor: true,
+      barsize: 30,
+      formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? count(v) : String(v)),
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const rate = (done: number): string => `${count(Math.round((done / Math.max(Date.now() - started, 1)) * 1000))}/s`;
   bar.start(opts.total ?? 0, 0, { rate: rate(0) });
   let stopped = false;
   return {

@@ -39,8 +39,14 @@ export function describeDatabase(config: Config): string {
 export function explainStartupError(err: unknown, config: Config): unknown {
   if (err instanceof CliError || !(err instanceof Error)) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new CliError(`port ${config.port} is already in use on ${config.host}: stop the other process, or set PORT (or --port)`);
-  if (code === 'EACCES' && /listen/.test(err.message)) return new CliError(`not allowed to listen on ${config.host}:${config.port}; use a port above 1024 (PORT or --port)`);
+  if (code === 'EADDRINUSE')
+    return new CliError(
+      `port ${config.port} is already in use on ${config.host}: stop the other process, or set PORT (or --port)`,
+    );
+  if (code === 'EACCES' && /listen/.test(err.message))
+    return new CliError(
+      `not allowed to listen on ${config.host}:${config.port}; use a port above 1024 (PORT or --port)`,
+    );
   if (config.databaseUrl && (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000')) {
     return new CliError(`cannot use the database at ${describeDatabase(config)}: ${err.message}`);
   }

@@ -3,7 +3,10 @@ import { parse, type CsvError } from 'csv-parse';
 import { MAX_CODE_LENGTH, parseScannedCode, type NewTicket } from '@entrada/core';
 import { count } from './format.ts';
 
-export interface Problem { line: number; message: string }
+export interface Problem {
+  line: number;
+  message: string;
+}
 
 export interface TicketFile {
   tickets: NewTicket[];
@@ -13,7 +16,10 @@ export interface TicketFile {
   importedCodes: number;
 }
 
-export interface TicketTypeRef { id: string; name: string }
+export interface TicketTypeRef {
+  id: string;
+  name: string;
+}
 
 const COLUMNS = ['ticket_type', 'code', 'number', 'holder_name'] as const;
 type Column = (typeof COLUMNS)[number];
@@ -22,7 +28,11 @@ type Column = (typeof COLUMNS)[number];
 const MAX_NUMBER_LENGTH = 64;
 const MAX_HOLDER_LENGTH = 200;
 
-const normalizeHeader = (h: string): string => h.trim().toLowerCase().replace(/[\s-]+/g, '_');
+const normalizeHeader = (h: string): string =>
+  h
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 
 /** Maps what a CSV says (a name in any case, or an id) to a ticket type id. */
 export function ticketTypeResolver(types: TicketTypeRef[]): (value: string) => string | undefined {
@@ -35,7 +45,8 @@ export function ticketTypeResolver(types: TicketTypeRef[]): (value: string) => s
     // Two types differing only in case are ambiguous without the exact spelling.
     byLowerName.set(lower, byLowerName.has(lower) ? null : t.id);
   }
-  return (value) => byKey.get(value) ?? byKey.get(value.toLowerCase()) ?? byLowerName.get(value.toLowerCase()) ?? undefined;
+  return (value) =>
+    byKey.get(value) ?? byKey.get(value.toLowerCase()) ?? byLowerName.get(value.toLowerCase()) ?? undefined;
 }
 
 /**
@@ -52,12 +63,17 @@ export async function readTicketCsv(file: string, types: TicketTypeRef[]): Promi
   const numberLines = new Map<string, number>();
   let index: Partial<Record<Column, number>> | null = null;
 
-  const parser = createReadStream(file).pipe(parse({
-    bom: true, info: true, skip_empty_lines: true, skip_records_with_error: true,
-    on_skip: (err: CsvError | undefined) => {
-      if (err) problem(Number(err.lines) || 0, `malformed CSV: ${err.message.replace(/ (?:on|at) line \d+/, '')}`);
-    },
-  }));
+  const parser = createReadStream(file).pipe(
+    parse({
+      bom: true,
+      info: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      on_skip: (err: CsvError | undefined) => {
+        if (err) problem(Number(err.lines) || 0, `malformed CSV: ${err.message.replace(/ (?:on|at) line \d+/, '')}`);
+      },
+    }),
+  );
 
   for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
     // csv-parse reports the line a record ends on; a quoted field may span lines.
@@ -81,13 +97,16 @@ export async function readTicketCsv(file: string, types: TicketTypeRef[]): Promi
       else ticket.ticket_type_id = typeId;
     }
 
-    const rawCode = index.code === undefined ? '' : record[index.code] ?? '';
+    const rawCode = index.code === undefined ? '' : (record[index.code] ?? '');
     if (rawCode.trim() !== '') {
       const parsed = parseScannedCode(rawCode);
       if (parsed.kind === 'invalid') {
-        problem(line, parsed.reason === 'too_long'
-          ? `code is ${count(rawCode.trim().length)} characters long; the maximum is ${MAX_CODE_LENGTH}`
-          : `code is not usable (${parsed.reason.replaceAll('_', ' ')})`);
+        problem(
+          line,
+          parsed.reason === 'too_long'
+            ? `code is ${count(rawCode.trim().length)} characters long; the maximum is ${MAX_CODE_LENGTH}`
+            : `code is not usable (${parsed.reason.replaceAll('_', ' ')})`,
+        );
       } else if (parsed.kind === 'signed') {
         problem(line, 'code looks like an Entrada-signed code; leave code empty to have Entrada issue one');
       } else {
@@ -102,14 +121,16 @@ export async function readTicketCsv(file: string, types: TicketTypeRef[]): Promi
     const number = cell('number');
     if (number !== '') {
       const twin = numberLines.get(number);
-      if (number.length > MAX_NUMBER_LENGTH) problem(line, `number is ${number.length} characters long; the maximum is ${MAX_NUMBER_LENGTH}`);
+      if (number.length > MAX_NUMBER_LENGTH)
+        problem(line, `number is ${number.length} characters long; the maximum is ${MAX_NUMBER_LENGTH}`);
       else if (twin !== undefined) problem(line, `number "${number}" repeats line ${twin}`);
       else numberLines.set(number, line);
       ticket.number = number;
     }
 
     const holder = cell('holder_name');
-    if (holder.length > MAX_HOLDER_LENGTH) problem(line, `holder_name is ${holder.length} characters long; the maximum is ${MAX_HOLDER_LENGTH}`);
+    if (holder.length > MAX_HOLDER_LENGTH)
+      problem(line, `holder_name is ${holder.length} characters long; the maximum is ${MAX_HOLDER_LENGTH}`);
     if (holder !== '') ticket.holder_name = holder;
 
     result.tickets.push(ticket);
@@ -120,7 +141,10 @@ export async function readTicketCsv(file: string, types: TicketTypeRef[]): Promi
   return result;
 }
 
-function readHeader(record: string[], problem: (line: number, message: string) => void): Partial<Record<Column, number>> {
+function readHeader(
+  record: string[],
+  problem: (line: number, message: string) => void,
+): Partial<Record<Column, number>> {
   const index: Partial<Record<Column, number>> = {};
   record.forEach((raw, i) => {
     const name = normalizeHeader(raw);
@@ -132,6 +156,7 @@ function readHeader(record: string[], problem: (line: number, message: string) =
       index[name as Column] = i;
     }
   });
-  if (index.ticket_type === undefined) problem(1, 'the header has no ticket_type column (required: a ticket type name or id)');
+  if (index.ticket_type === undefined)
+    problem(1, 'the header has no ticket_type column (required: a ticket type name or id)');
   return index;
 }

@@ -15,14 +15,22 @@ const RESET = '\x1b[0m';
 /** The word a gate shows: the reason when it is more telling than the result. */
 export function verdictTitle(v: Pick<ScanVerdict, 'result' | 'reason' | 'direction'>): string {
   switch (v.result) {
-    case 'valid': return v.direction === 'exit' ? 'VALID — EXIT' : v.reason === 're_entry' ? 'VALID — RE-ENTRY' : 'VALID';
-    case 'duplicate': return 'DUPLICATE';
-    case 'invalid_token': return 'INVALID';
-    case 'wrong_event': return 'WRONG EVENT';
-    case 'wrong_gate': return 'WRONG GATE';
-    case 'cancelled': return v.reason === 'blocked' ? 'BLOCKED' : 'CANCELLED';
-    case 'not_valid_now': return v.reason === 'not_yet_valid' ? 'NOT YET VALID' : v.reason === 'expired' ? 'EXPIRED' : 'NOT VALID NOW';
-    default: return String(v.result).toUpperCase();
+    case 'valid':
+      return v.direction === 'exit' ? 'VALID — EXIT' : v.reason === 're_entry' ? 'VALID — RE-ENTRY' : 'VALID';
+    case 'duplicate':
+      return 'DUPLICATE';
+    case 'invalid_token':
+      return 'INVALID';
+    case 'wrong_event':
+      return 'WRONG EVENT';
+    case 'wrong_gate':
+      return 'WRONG GATE';
+    case 'cancelled':
+      return v.reason === 'blocked' ? 'BLOCKED' : 'CANCELLED';
+    case 'not_valid_now':
+      return v.reason === 'not_yet_valid' ? 'NOT YET VALID' : v.reason === 'expired' ? 'EXPIRED' : 'NOT VALID NOW';
+    default:
+      return String(v.result).toUpperCase();
   }
 }
 

@@ -3,7 +3,13 @@ import type { FetchLike } from '@entrada/client';
 import { boundedManifestFetch } from '../src/simulate/bounded-fetch.ts';
 
 /** A fetch whose bodies are handed out by the test, counting the manifest bodies held at once. */
-function controlledFetch(): { fetch: FetchLike; finish: () => void; held: () => number; peak: () => number; started: () => number } {
+function controlledFetch(): {
+  fetch: FetchLike;
+  finish: () => void;
+  held: () => number;
+  peak: () => number;
+  started: () => number;
+} {
   let held = 0;
   let peak = 0;
   let started = 0;
@@ -15,7 +21,8 @@ function controlledFetch(): { fetch: FetchLike; finish: () => void; held: () => 
     peak = Math.max(peak, held);
     await new Promise<void>((resolve) => pending.push(resolve));
     return {
-      status: 200, headers: { get: () => null },
+      status: 200,
+      headers: { get: () => null },
       text: async () => {
         held--;
         return '{"manifest":{}}';
@@ -28,11 +35,13 @@ function controlledFetch(): { fetch: FetchLike; finish: () => void; held: () => 
 const init = (method: string) => ({ method, headers: {}, signal: new AbortController().signal });
 const tick = () => new Promise((r) => setImmediate(r));
 
-describe('simulated devices\' fetch', () => {
+describe("simulated devices' fetch", () => {
   it('holds at most the limit of manifest bodies at once, and lets other requests through', async () => {
     const inner = controlledFetch();
     const fetch = boundedManifestFetch(inner.fetch, 2);
-    const manifests = Array.from({ length: 5 }, (_, i) => fetch(`http://x/api/v1/offline/manifest/e?device_id=d${i}`, init('GET')).then((r) => r.text()));
+    const manifests = Array.from({ length: 5 }, (_, i) =>
+      fetch(`http://x/api/v1/offline/manifest/e?device_id=d${i}`, init('GET')).then((r) => r.text()),
+    );
     const sync = await fetch('http://x/api/v1/offline/sync', init('POST'));
     expect(await sync.text()).toBe('{}');
     await tick();

@@ -26,7 +26,10 @@ describe('entrada devices', () => {
     // The printed token really is a device token.
     expect((await server.client(token!).post('/api/v1/scanning/scan', { code: 'x' })).body.error).toBe('INVALID_BODY');
 
-    const phone = await cli(['devices', 'register', '--name', 'Phone Ann', '--type', 'mobile', '--device-id', 'phone-ann'], env);
+    const phone = await cli(
+      ['devices', 'register', '--name', 'Phone Ann', '--type', 'mobile', '--device-id', 'phone-ann'],
+      env,
+    );
     expect(phone.stdout).toContain('Registered device "Phone Ann" (mobile).');
     expect(phone.stdout).toContain('device_id  phone-ann');
 
@@ -47,7 +50,10 @@ describe('entrada devices', () => {
 
   it('needs an admin token', async () => {
     const r = await cli(['devices', 'list', '--url', server.url]);
-    expect(r).toMatchObject({ code: 1, stderr: 'error: no admin token: pass --token or set ENTRADA_ADMIN_TOKEN (`entrada serve` prints it on start)\n' });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: 'error: no admin token: pass --token or set ENTRADA_ADMIN_TOKEN (`entrada serve` prints it on start)\n',
+    });
     const wrong = await cli(['devices', 'list', '--url', server.url, '--token', 'eat_wrong']);
     expect(wrong).toMatchObject({ code: 1, stderr: 'error: Invalid admin token (UNAUTHORIZED)\n' });
   });

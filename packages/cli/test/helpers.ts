@@ -50,7 +50,11 @@ export async function startServerForTests(): Promise<{ server: TestServer; close
 }
 
 /** Runs a whole command line in-process, as `entrada …` would, with only the given environment. */
-export async function cli(args: string[], env: NodeJS.ProcessEnv = {}, opts: { color?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  opts: { color?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const captured = captureOutput(opts);
   const code = await runCli(['node', 'entrada', ...args], { output: captured.output, env });
   return { code, stdout: captured.stdout(), stderr: captured.stderr() };

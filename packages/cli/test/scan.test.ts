@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueTickets, registerDevice, seedEvent, type SeededEvent, type TestServer } from '../../server/test/harness.ts';
+import {
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  type SeededEvent,
+  type TestServer,
+} from '../../server/test/harness.ts';
 import { scanCode } from '../src/commands/scan.ts';
 import { colorEnabled } from '../src/output.ts';
 import { captureOutput, cli, SLOW, startServerForTests } from './helpers.ts';
@@ -16,11 +22,22 @@ beforeAll(async () => {
 }, SLOW);
 afterAll(() => close());
 
-const scanArgs = (code: string): string[] => ['scan', code, '--event', ev.eventId, '--gate', ev.gates.main, '--url', server.url];
+const scanArgs = (code: string): string[] => [
+  'scan',
+  code,
+  '--event',
+  ev.eventId,
+  '--gate',
+  ev.gates.main,
+  '--url',
+  server.url,
+];
 
 describe('entrada scan', () => {
   it('shows VALID (exit 0), then DUPLICATE with who, when and where it was first scanned (exit 2)', async () => {
-    const [ticket] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga, holder_name: 'Ann Example', number: 'A-1' }]);
+    const [ticket] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga, holder_name: 'Ann Example', number: 'A-1' },
+    ]);
     const env = { ENTRADA_DEVICE_TOKEN: device.token };
 
     const first = await cli(scanArgs(ticket!.code), env);
@@ -54,12 +71,28 @@ describe('entrada scan', () => {
   it('draws a full-width coloured band when colour is on, and none under NO_COLOR', async () => {
     const [ticket] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
     const captured = captureOutput({ color: true, columns: 100 });
-    const { exitCode, verdict } = await scanCode({ connection: { url: server.url, token: device.token }, code: ticket!.code, eventId: ev.eventId, gateId: ev.gates.main }, captured.output);
+    const { exitCode, verdict } = await scanCode(
+      {
+        connection: { url: server.url, token: device.token },
+        code: ticket!.code,
+        eventId: ev.eventId,
+        gateId: ev.gates.main,
+      },
+      captured.output,
+    );
     expect([exitCode, verdict.result]).toEqual([0, 'valid']);
     const band = captured.stdout().split('\n').slice(0, 3);
     expect(band[0]).toBe(`\x1b[1;97;42m${' '.repeat(100)}\x1b[0m`);
     const red = captureOutput({ color: true });
-    await scanCode({ connection: { url: server.url, token: device.token }, code: 'nope', eventId: ev.eventId, gateId: ev.gates.main }, red.output);
+    await scanCode(
+      {
+        connection: { url: server.url, token: device.token },
+        code: 'nope',
+        eventId: ev.eventId,
+        gateId: ev.gates.main,
+      },
+      red.output,
+    );
     expect(red.stdout()).toContain('\x1b[1;97;41m');
 
     expect(colorEnabled({}, true)).toBe(true);
@@ -71,7 +104,9 @@ describe('entrada scan', () => {
 
   it('scans in a session, in either direction', async () => {
     const [ticket] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.reentry }]);
-    const session = await server.client(device.token).post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: ev.gates.main });
+    const session = await server
+      .client(device.token)
+      .post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: ev.gates.main });
     expect(session.status).toBe(201);
     const env = { ENTRADA_DEVICE_TOKEN: device.token, ENTRADA_URL: server.url };
     const entry = await cli(['scan', ticket!.code, '--session', session.body.id], env);
@@ -84,15 +119,26 @@ describe('entrada scan', () => {
   it('refuses bad invocations with one line and exit 1', async () => {
     const env = { ENTRADA_URL: server.url };
     const noToken = await cli(scanArgs('X'), { ...env, ENTRADA_ADMIN_TOKEN: server.adminToken });
-    expect(noToken).toMatchObject({ code: 1, stderr: 'error: no device token: pass --token or set ENTRADA_DEVICE_TOKEN (`entrada devices register` prints one)\n' });
+    expect(noToken).toMatchObject({
+      code: 1,
+      stderr:
+        'error: no device token: pass --token or set ENTRADA_DEVICE_TOKEN (`entrada devices register` prints one)\n',
+    });
     const adminToken = await cli([...scanArgs('X'), '--token', server.adminToken], env);
     expect(adminToken).toMatchObject({ code: 1, stderr: 'error: Invalid device token (UNAUTHORIZED)\n' });
     const nowhere = await cli(['scan', 'X', '--token', device.token], env);
-    expect(nowhere.stderr).toBe('error: say where the scan happens: --event EVENT_ID --gate GATE_ID, or --session SESSION_ID\n');
-    const unknownGate = await cli(['scan', 'X', '--event', ev.eventId, '--gate', '6f1c1e0e-0000-4000-8000-000000000000', '--token', device.token], env);
+    expect(nowhere.stderr).toBe(
+      'error: say where the scan happens: --event EVENT_ID --gate GATE_ID, or --session SESSION_ID\n',
+    );
+    const unknownGate = await cli(
+      ['scan', 'X', '--event', ev.eventId, '--gate', '6f1c1e0e-0000-4000-8000-000000000000', '--token', device.token],
+      env,
+    );
     expect(unknownGate).toMatchObject({ code: 1, stderr: 'error: Gate not found (NOT_FOUND)\n' });
     const direction = await cli([...scanArgs('X'), '--direction', 'sideways', '--token', device.token], env);
     expect(direction.code).toBe(1);
-    expect(direction.stderr).toContain("error: option '--direction <direction>' argument 'sideways' is invalid. Allowed choices are entry, exit.");
+    expect(direction.stderr).toContain(
+      "error: option '--direction <direction>' argument 'sideways' is invalid. Allowed choices are entry, exit.",
+    );
   });
 });

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueTickets, registerDevice, seedEvent, type SeededEvent, type TestServer } from '../../server/test/harness.ts';
+import {
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  type SeededEvent,
+  type TestServer,
+} from '../../server/test/harness.ts';
 import { cli, SLOW, startServerForTests } from './helpers.ts';
 
 let server: TestServer;
@@ -15,12 +21,22 @@ beforeAll(async () => {
 afterAll(() => close());
 
 describe('entrada: changing set-up', () => {
-  it('updates an event, printing its times in the event\'s time zone, and answers --json for scripts', async () => {
+  it("updates an event, printing its times in the event's time zone, and answers --json for scripts", async () => {
     const r = await cli(['events', 'update', ev.eventId, '--name', 'Summer Fest', '--starts', '2026-08-01T18:00'], env);
-    expect(r).toMatchObject({ code: 0, stdout: 'Updated event "Summer Fest": 2026-08-01 18:00 → 2026-08-03 02:00 (Europe/Amsterdam).\n' });
+    expect(r).toMatchObject({
+      code: 0,
+      stdout: 'Updated event "Summer Fest": 2026-08-01 18:00 → 2026-08-03 02:00 (Europe/Amsterdam).\n',
+    });
     const j = await cli(['events', 'update', ev.eventId, '--name', 'Summer Fest 2026', '--json'], env);
-    expect(JSON.parse(j.stdout)).toMatchObject({ id: ev.eventId, name: 'Summer Fest 2026', starts_at: '2026-08-01T16:00:00.000Z' });
-    expect(await cli(['events', 'update', ev.eventId], env)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: nothing to change: give at least one of --name/) });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      id: ev.eventId,
+      name: 'Summer Fest 2026',
+      starts_at: '2026-08-01T16:00:00.000Z',
+    });
+    expect(await cli(['events', 'update', ev.eventId], env)).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^error: nothing to change: give at least one of --name/),
+    });
     const bad = await cli(['events', 'update', ev.eventId, '--ends', '2020-01-01T00:00'], env);
     expect(bad).toMatchObject({ code: 1, stderr: 'error: /ends_at must be after /starts_at (INVALID_BODY)\n' });
   });
@@ -37,29 +53,84 @@ describe('entrada: changing set-up', () => {
   });
 
   it('adds, updates and removes zones, gates and types by name, and explains what blocks a removal', async () => {
-    expect((await cli(['zones', 'add', '--event', ev.eventId, '--name', 'Balcony', '--capacity', '300'], env)).stdout).toMatch(/^Added zone "Balcony" \([0-9a-f-]{36}\)\.\n$/);
-    expect((await cli(['zones', 'update', 'balcony', '--event', ev.eventId, '--capacity', 'none'], env)).stdout).toBe('Updated zone "Balcony": capacity none.\n');
-    expect((await cli(['gates', 'add', '--event', ev.eventId, '--name', 'Upstairs', '--zones', 'Balcony'], env)).code).toBe(0);
+    expect(
+      (await cli(['zones', 'add', '--event', ev.eventId, '--name', 'Balcony', '--capacity', '300'], env)).stdout,
+    ).toMatch(/^Added zone "Balcony" \([0-9a-f-]{36}\)\.\n$/);
+    expect((await cli(['zones', 'update', 'balcony', '--event', ev.eventId, '--capacity', 'none'], env)).stdout).toBe(
+      'Updated zone "Balcony": capacity none.\n',
+    );
+    expect(
+      (await cli(['gates', 'add', '--event', ev.eventId, '--name', 'Upstairs', '--zones', 'Balcony'], env)).code,
+    ).toBe(0);
     const unknownZone = await cli(['gates', 'update', 'Upstairs', '--event', ev.eventId, '--zones', 'Roof'], env);
-    expect(unknownZone.stderr).toBe(`error: no zone "Roof" in event Summer Fest 2026; its zones are "General", "VIP", "Balcony" (\`entrada events show ${ev.eventId}\` lists them with their ids)\n`);
-    expect((await cli(['gates', 'update', 'Upstairs', '--event', ev.eventId, '--closed'], env)).stdout).toMatch(/^Updated gate "Upstairs" \(closed\)\./);
+    expect(unknownZone.stderr).toBe(
+      `error: no zone "Roof" in event Summer Fest 2026; its zones are "General", "VIP", "Balcony" (\`entrada events show ${ev.eventId}\` lists them with their ids)\n`,
+    );
+    expect((await cli(['gates', 'update', 'Upstairs', '--event', ev.eventId, '--closed'], env)).stdout).toMatch(
+      /^Updated gate "Upstairs" \(closed\)\./,
+    );
     const blocked = await cli(['zones', 'rm', 'Balcony', '--event', ev.eventId], env);
-    expect(blocked).toMatchObject({ code: 1, stderr: 'error: The zone cannot be deleted: 1 gate admits to this zone; take it off them first (CONFLICT)\n' });
+    expect(blocked).toMatchObject({
+      code: 1,
+      stderr: 'error: The zone cannot be deleted: 1 gate admits to this zone; take it off them first (CONFLICT)\n',
+    });
     expect((await cli(['gates', 'rm', 'Upstairs', '--event', ev.eventId], env)).code).toBe(0);
-    expect((await cli(['zones', 'rm', 'Balcony', '--event', ev.eventId], env)).stdout).toMatch(/^Deleted zone "Balcony"/);
+    expect((await cli(['zones', 'rm', 'Balcony', '--event', ev.eventId], env)).stdout).toMatch(
+      /^Deleted zone "Balcony"/,
+    );
 
-    expect((await cli(['types', 'add', '--event', ev.eventId, '--name', 'Weekend', '--zones', 'General', '--max-scans', '2', '--reentry'], env)).code).toBe(0);
-    const t = await cli(['types', 'update', 'Weekend', '--event', ev.eventId, '--max-scans', '1', '--no-reentry', '--valid-from', '2026-08-01T12:00'], env);
-    expect(t.stdout).toBe('Updated ticket type "Weekend": one entry, valid 2026-08-01 12:00 – … (Europe/Amsterdam).\nScanners get the change with their next download.\n');
+    expect(
+      (
+        await cli(
+          [
+            'types',
+            'add',
+            '--event',
+            ev.eventId,
+            '--name',
+            'Weekend',
+            '--zones',
+            'General',
+            '--max-scans',
+            '2',
+            '--reentry',
+          ],
+          env,
+        )
+      ).code,
+    ).toBe(0);
+    const t = await cli(
+      [
+        'types',
+        'update',
+        'Weekend',
+        '--event',
+        ev.eventId,
+        '--max-scans',
+        '1',
+        '--no-reentry',
+        '--valid-from',
+        '2026-08-01T12:00',
+      ],
+      env,
+    );
+    expect(t.stdout).toBe(
+      'Updated ticket type "Weekend": one entry, valid 2026-08-01 12:00 – … (Europe/Amsterdam).\nScanners get the change with their next download.\n',
+    );
     await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.multi }]);
     const typeBlocked = await cli(['types', 'rm', '3-day', '--event', ev.eventId], env);
-    expect(typeBlocked.stderr).toBe('error: The ticket type cannot be deleted: 1 ticket of this type exists; cancel or move them first (CONFLICT)\n');
-    expect((await cli(['types', 'rm', 'Weekend', '--event', ev.eventId, '--json'], env)).stdout).toMatch(/"deleted": "[0-9a-f-]{36}"/);
+    expect(typeBlocked.stderr).toBe(
+      'error: The ticket type cannot be deleted: 1 ticket of this type exists; cancel or move them first (CONFLICT)\n',
+    );
+    expect((await cli(['types', 'rm', 'Weekend', '--event', ev.eventId, '--json'], env)).stdout).toMatch(
+      /"deleted": "[0-9a-f-]{36}"/,
+    );
   });
 
   it('searches, unblocks and reinstates tickets', async () => {
     const [a, b] = await issueTickets(server.admin, ev.eventId, [
-      { ticket_type_id: ev.types.ga, holder_name: 'Grace Hopper', number: 'G-1' }, { ticket_type_id: ev.types.ga, holder_name: 'Alan Turing', number: 'G-2' },
+      { ticket_type_id: ev.types.ga, holder_name: 'Grace Hopper', number: 'G-1' },
+      { ticket_type_id: ev.types.ga, holder_name: 'Alan Turing', number: 'G-2' },
     ]);
     const found = await cli(['tickets', 'search', 'hopper', '--event', ev.eventId], env);
     expect(found.stdout.split('\n')[0]).toMatch(/^TICKET ID\s+NUMBER\s+TYPE\s+HOLDER\s+STATUS\s+SCANS\s+INSIDE$/);
@@ -71,39 +142,70 @@ describe('entrada: changing set-up', () => {
 
     await server.admin.post(`/api/v1/tickets/${a!.id}/block`, { reason: 'fraud check' });
     await server.admin.post(`/api/v1/tickets/${b!.id}/cancel`, { reason: 'refund' });
-    expect(await cli(['tickets', 'unblock', a!.id, '--reason', 'ID checked'], env)).toMatchObject({ code: 0, stdout: 'Ticket G-1 is valid again (unblocked: ID checked).\n' });
-    expect((await cli(['tickets', 'unblock', b!.id, '--reason', 'x'], env)).stderr).toBe('error: The ticket is cancelled, not blocked: reinstate it instead (CONFLICT)\n');
+    expect(await cli(['tickets', 'unblock', a!.id, '--reason', 'ID checked'], env)).toMatchObject({
+      code: 0,
+      stdout: 'Ticket G-1 is valid again (unblocked: ID checked).\n',
+    });
+    expect((await cli(['tickets', 'unblock', b!.id, '--reason', 'x'], env)).stderr).toBe(
+      'error: The ticket is cancelled, not blocked: reinstate it instead (CONFLICT)\n',
+    );
     expect((await cli(['tickets', 'reinstate', b!.id, '--reason', 'refund reversed'], env)).code).toBe(0);
     const device = await registerDevice(server.admin, 'North 7');
-    await server.client(device.token).post('/api/v1/scanning/scan', { code: b!.code, event_id: ev.eventId, gate_id: ev.gates.main });
+    await server
+      .client(device.token)
+      .post('/api/v1/scanning/scan', { code: b!.code, event_id: ev.eventId, gate_id: ev.gates.main });
     const shown = await cli(['tickets', 'show', b!.id], env);
-    expect(shown.stdout.split('\n')[0]).toBe(`Ticket G-2 (${b!.id}), GA, Alan Turing: valid (refund reversed), 1/1 scans, inside`);
-    expect(shown.stdout.split('\n')[1]).toMatch(/^TIME \(Europe\/Amsterdam\)\s+GATE\s+DEVICE\s+DIRECTION\s+VERDICT\s+REASON\s+SOURCE$/);
-    expect(shown.stdout.split('\n')[2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d\s+Main\s+North 7\s+entry\s+valid\s+admitted\s+online$/);
-    expect((await cli(['tickets', 'reinstate', crypto.randomUUID(), '--reason', 'x'], env)).stderr).toMatch(/^error: ticket .* not found for this admin token; find it with `entrada tickets search/);
+    expect(shown.stdout.split('\n')[0]).toBe(
+      `Ticket G-2 (${b!.id}), GA, Alan Turing: valid (refund reversed), 1/1 scans, inside`,
+    );
+    expect(shown.stdout.split('\n')[1]).toMatch(
+      /^TIME \(Europe\/Amsterdam\)\s+GATE\s+DEVICE\s+DIRECTION\s+VERDICT\s+REASON\s+SOURCE$/,
+    );
+    expect(shown.stdout.split('\n')[2]).toMatch(
+      /^\d{4}-\d\d-\d\d \d\d:\d\d\s+Main\s+North 7\s+entry\s+valid\s+admitted\s+online$/,
+    );
+    expect((await cli(['tickets', 'reinstate', crypto.randomUUID(), '--reason', 'x'], env)).stderr).toMatch(
+      /^error: ticket .* not found for this admin token; find it with `entrada tickets search/,
+    );
   });
 
   it('renames a device and sets its gate', async () => {
     const d = await registerDevice(server.admin, 'Scanner 1');
-    expect((await cli(['devices', 'rename', d.deviceId, 'North 1'], env)).stdout).toBe(`Renamed device ${d.deviceId} to "North 1".\n`);
-    expect((await cli(['devices', 'set-gate', d.deviceId, ev.gates.main], env)).stdout).toBe(`Device "North 1" starts at gate ${ev.gates.main}.\n`);
-    expect((await cli(['devices', 'set-gate', d.deviceId, 'none'], env)).stdout).toBe('Device "North 1" has no default gate.\n');
-    expect((await cli(['devices', 'rename', 'no-such-device', 'x'], env)).stderr).toBe('error: device "no-such-device" not found; `entrada devices list` shows your devices\' ids\n');
+    expect((await cli(['devices', 'rename', d.deviceId, 'North 1'], env)).stdout).toBe(
+      `Renamed device ${d.deviceId} to "North 1".\n`,
+    );
+    expect((await cli(['devices', 'set-gate', d.deviceId, ev.gates.main], env)).stdout).toBe(
+      `Device "North 1" starts at gate ${ev.gates.main}.\n`,
+    );
+    expect((await cli(['devices', 'set-gate', d.deviceId, 'none'], env)).stdout).toBe(
+      'Device "North 1" has no default gate.\n',
+    );
+    expect((await cli(['devices', 'rename', 'no-such-device', 'x'], env)).stderr).toBe(
+      'error: device "no-such-device" not found; `entrada devices list` shows your devices\' ids\n',
+    );
   });
 
-  it('shows the audit log with times in the event\'s zone, paged, and as JSON', async () => {
+  it("shows the audit log with times in the event's zone, paged, and as JSON", async () => {
     const r = await cli(['audit', '--event', ev.eventId], env);
     expect(r.code).toBe(0);
     const [header, ...lines] = r.stdout.split('\n');
     expect(header).toMatch(/^TIME \(Europe\/Amsterdam\)\s+BY\s+ACTION\s+SUBJECT\s+CHANGE$/);
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d\s+token:[0-9a-f-]{36}\s+event.create\s+/);
-    expect(lines.find((l) => l.includes('event.update'))).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+token:[0-9a-f-]{36}\\s+event.update\\s+${ev.eventId}\\s+name: "Test Event" → "Summer Fest"`));
+    expect(lines.find((l) => l.includes('event.update'))).toMatch(
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+token:[0-9a-f-]{36}\\s+event.update\\s+${ev.eventId}\\s+name: "Test Event" → "Summer Fest"`,
+      ),
+    );
     expect(r.stdout).toContain('zone.delete');
     const page = await cli(['audit', '--event', ev.eventId, '--limit', '2'], env);
     const more = /More: entrada audit --event \S+ --cursor (\S+)/.exec(page.stdout);
     expect(more).not.toBeNull();
     const all = JSON.parse((await cli(['audit', '--event', ev.eventId, '--limit', '500', '--json'], env)).stdout);
-    const next = JSON.parse((await cli(['audit', '--event', ev.eventId, '--limit', '2', '--cursor', more![1]!, '--json'], env)).stdout);
-    expect(next.entries.map((e: { id: string }) => e.id)).toEqual(all.entries.slice(2, 4).map((e: { id: string }) => e.id));
+    const next = JSON.parse(
+      (await cli(['audit', '--event', ev.eventId, '--limit', '2', '--cursor', more![1]!, '--json'], env)).stdout,
+    );
+    expect(next.entries.map((e: { id: string }) => e.id)).toEqual(
+      all.entries.slice(2, 4).map((e: { id: string }) => e.id),
+    );
   });
 });

@@ -56,7 +56,13 @@ export interface ConnectivityOptions {
  */
 export class ConnectivityMonitor {
   private state: ConnectivityState = {
-    level: 'unknown', latencyMs: -1, lastCheckedAt: null, serverReachable: false, hintOffline: false, detail: null, nextProbeAt: null,
+    level: 'unknown',
+    latencyMs: -1,
+    lastCheckedAt: null,
+    serverReachable: false,
+    hintOffline: false,
+    detail: null,
+    nextProbeAt: null,
   };
   private timer: unknown = null;
   private running = false;
@@ -107,7 +113,13 @@ export class ConnectivityMonitor {
    * then (a Node hint has no event to call onOnline).
    */
   onOffline(): void {
-    this.set({ level: 'offline', latencyMs: -1, serverReachable: false, hintOffline: true, detail: 'No network on this device' });
+    this.set({
+      level: 'offline',
+      latencyMs: -1,
+      serverReachable: false,
+      hintOffline: true,
+      detail: 'No network on this device',
+    });
     this.schedule(this.backoff.baseMs);
   }
 
@@ -119,7 +131,12 @@ export class ConnectivityMonitor {
    */
   report(level: 'online' | 'slow' | 'offline', latencyMs: number, detail: string | null = null): void {
     if (!this.running) return;
-    this.conclude(level, latencyMs, level !== 'offline', detail ?? (level === 'slow' ? this.slowDetail(latencyMs) : null));
+    this.conclude(
+      level,
+      latencyMs,
+      level !== 'offline',
+      detail ?? (level === 'slow' ? this.slowDetail(latencyMs) : null),
+    );
   }
 
   /** One probe now (joins one already running). Resolves with the state it ended in. */
@@ -128,7 +145,9 @@ export class ConnectivityMonitor {
       this.onOffline();
       return Promise.resolve(this.current);
     }
-    this.inFlight ??= this.runProbe().finally(() => { this.inFlight = null; });
+    this.inFlight ??= this.runProbe().finally(() => {
+      this.inFlight = null;
+    });
     return this.inFlight;
   }
 
@@ -140,25 +159,49 @@ export class ConnectivityMonitor {
     let answered = false;
     // Past the threshold with no answer yet: slow already — scans stop waiting for it now, not at the 5 s budget.
     const slowTimer = clock.setTimeout(() => {
-      if (!answered) this.set({ level: 'slow', latencyMs: -1, serverReachable: this.state.serverReachable, detail: `No answer within ${seconds(this.slowMs)}` });
+      if (!answered)
+        this.set({
+          level: 'slow',
+          latencyMs: -1,
+          serverReachable: this.state.serverReachable,
+          detail: `No answer within ${seconds(this.slowMs)}`,
+        });
     }, this.slowMs);
     const budget = clock.setTimeout(() => controller.abort(), this.timeoutMs);
-    const timedOut = new Promise<'timeout'>((resolve) => controller.signal.addEventListener('abort', () => resolve('timeout')));
+    const timedOut = new Promise<'timeout'>((resolve) =>
+      controller.signal.addEventListener('abort', () => resolve('timeout')),
+    );
     try {
       const res = await Promise.race([
-        this.o.fetch(this.o.baseUrl + '/api/health', { method: 'GET', headers: { accept: 'application/json' }, signal: controller.signal }),
+        this.o.fetch(this.o.baseUrl + '/api/health', {
+          method: 'GET',
+          headers: { accept: 'application/json' },
+          signal: controller.signal,
+        }),
         timedOut,
       ]);
       if (res === 'timeout') return this.conclude('offline', -1, false, `No answer within ${seconds(this.timeoutMs)}`);
       // The body too: a server that sends its headers and then stalls is not answering.
-      if ((await Promise.race([res.text(), timedOut])) === 'timeout') return this.conclude('offline', -1, true, `No complete answer within ${seconds(this.timeoutMs)}`);
+      if ((await Promise.race([res.text(), timedOut])) === 'timeout')
+        return this.conclude('offline', -1, true, `No complete answer within ${seconds(this.timeoutMs)}`);
       answered = true;
       const latency = clock.now() - started;
       // 503: the server is there but its database is not; a scan sent to it would fail, so decide on the device.
-      if (res.status !== 200) return this.conclude('offline', latency, true, `The server answered ${res.status} (not ready)`);
-      return this.conclude(latency > this.slowMs ? 'slow' : 'online', latency, true, latency > this.slowMs ? this.slowDetail(latency) : null);
+      if (res.status !== 200)
+        return this.conclude('offline', latency, true, `The server answered ${res.status} (not ready)`);
+      return this.conclude(
+        latency > this.slowMs ? 'slow' : 'online',
+        latency,
+        true,
+        latency > this.slowMs ? this.slowDetail(latency) : null,
+      );
     } catch (err) {
-      return this.conclude('offline', -1, false, `Cannot reach the server (${err instanceof Error ? err.message : String(err)})`);
+      return this.conclude(
+        'offline',
+        -1,
+        false,
+        `Cannot reach the server (${err instanceof Error ? err.message : String(err)})`,
+      );
     } finally {
       answered = true;
       clock.clearTimeout(slowTimer);
@@ -166,12 +209,28 @@ export class ConnectivityMonitor {
     }
   }
 
-  private conclude(level: 'online' | 'slow' | 'offline', latencyMs: number, reachable: boolean, detail: string | null): ConnectivityState {
+  private conclude(
+    level: 'online' | 'slow' | 'offline',
+    latencyMs: number,
+    reachable: boolean,
+    detail: string | null,
+  ): ConnectivityState {
     this.failures = level === 'online' ? 0 : this.failures + 1;
-    const delay = level === 'online'
-      ? this.onlineEveryMs
-      : Math.max(250, Math.floor(this.o.random() * Math.min(this.backoff.capMs, this.backoff.baseMs * 2 ** (this.failures - 1))));
-    this.set({ level, latencyMs, lastCheckedAt: this.o.clock.now(), serverReachable: reachable, hintOffline: false, detail });
+    const delay =
+      level === 'online'
+        ? this.onlineEveryMs
+        : Math.max(
+            250,
+            Math.floor(this.o.random() * Math.min(this.backoff.capMs, this.backoff.baseMs * 2 ** (this.failures - 1))),
+          );
+    this.set({
+      level,
+      latencyMs,
+      lastCheckedAt: this.o.clock.now(),
+      serverReachable: reachable,
+      hintOffline: false,
+      detail,
+    });
     this.schedule(delay);
     return this.current;
   }
@@ -180,7 +239,10 @@ export class ConnectivityMonitor {
     this.clearTimer();
     if (!this.running) return;
     this.state.nextProbeAt = this.o.clock.now() + ms;
-    this.timer = this.o.clock.setTimeout(() => { this.timer = null; void this.probe(); }, ms);
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = null;
+      void this.probe();
+    }, ms);
   }
 
   private clearTimer(): void {
@@ -196,7 +258,12 @@ export class ConnectivityMonitor {
   private set(patch: Partial<ConnectivityState>): void {
     const before = this.state;
     this.state = { ...this.state, ...patch };
-    if (before.level !== this.state.level || before.detail !== this.state.detail || before.latencyMs !== this.state.latencyMs) this.o.onChange?.(this.current);
+    if (
+      before.level !== this.state.level ||
+      before.detail !== this.state.detail ||
+      before.latencyMs !== this.state.latencyMs
+    )
+      this.o.onChange?.(this.current);
   }
 }
 

@@ -3,7 +3,10 @@ import type { Clock } from './clock.ts';
 
 export { parseRetryAfter };
 
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }) => Promise<{
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+) => Promise<{
   status: number;
   headers: { get(name: string): string | null };
   text(): Promise<string>;
@@ -47,7 +50,10 @@ export class ApiClient {
   async request<T>(method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<T> {
     const controller = new AbortController();
     let timedOut = false;
-    const timer = this.clock.setTimeout(() => { timedOut = true; controller.abort(); }, timeoutMs);
+    const timer = this.clock.setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
     try {
       const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
       const init: Parameters<FetchLike>[1] = { method, headers, signal: controller.signal };
@@ -56,7 +62,11 @@ export class ApiClient {
         init.body = JSON.stringify(body);
       }
       // Raced with the abort, so an injected fetch that ignores the signal still cannot outlive the budget.
-      const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new ApiError('timeout', `${method} ${path} took longer than ${timeoutMs} ms`))));
+      const aborted = new Promise<never>((_, reject) =>
+        controller.signal.addEventListener('abort', () =>
+          reject(new ApiError('timeout', `${method} ${path} took longer than ${timeoutMs} ms`)),
+        ),
+      );
       let res: Awaited<ReturnType<FetchLike>>;
       let text: string;
       try {
@@ -68,7 +78,11 @@ export class ApiClient {
         throw new ApiError('network', `${method} ${path}: ${err instanceof Error ? err.message : String(err)}`);
       }
       let parsed: unknown = null;
-      try { parsed = text ? JSON.parse(text) : null; } catch { parsed = text; }
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = text;
+      }
       if (res.status >= 200 && res.status < 300) return parsed as T;
       const failure = parseApiError(res.status, parsed, res.headers.get('retry-after'), this.clock.now());
       throw new ApiError('http', failure.message, res.status, failure.retryAfterMs, parsed, failure.code);

@@ -1,6 +1,15 @@
 import {
-  applyAdmission, decideAdmission, describeVerdict,
-  type AdmissionRecord, type Direction, type EventPolicy, type GatePolicy, type TicketFacts, type TicketScanState, type TicketTypePolicy, type Verdict,
+  applyAdmission,
+  decideAdmission,
+  describeVerdict,
+  type AdmissionRecord,
+  type Direction,
+  type EventPolicy,
+  type GatePolicy,
+  type TicketFacts,
+  type TicketScanState,
+  type TicketTypePolicy,
+  type Verdict,
 } from '@entrada/core';
 import { manifestState, type CodeLookup, type ManifestIndex } from './manifest.ts';
 import type { ManifestTicket } from './manifest-types.ts';
@@ -28,7 +37,10 @@ export interface LocalDecision {
 
 /** A manifest of another event reached a decision: refused outright, never decided on (its tickets and rules are not this event's). */
 export class ManifestEventMismatchError extends Error {
-  constructor(readonly manifestEventId: string, readonly eventId: string) {
+  constructor(
+    readonly manifestEventId: string,
+    readonly eventId: string,
+  ) {
     super(`The stored ticket data is for event ${manifestEventId}, not ${eventId}: not deciding on it`);
     this.name = 'ManifestEventMismatchError';
   }
@@ -66,7 +78,13 @@ export function overlayState(base: TicketScanState, own: readonly OwnAdmission[]
 
 /** The same rule call the server makes, on what this device knows. Pure. */
 export function decideFromParts(parts: {
-  event: EventPolicy; ticket: TicketFacts; type: TicketTypePolicy; gate: GatePolicy | null; direction: Direction; now: number; deviceId: string;
+  event: EventPolicy;
+  ticket: TicketFacts;
+  type: TicketTypePolicy;
+  gate: GatePolicy | null;
+  direction: Direction;
+  now: number;
+  deviceId: string;
   state: TicketScanState;
 }): Verdict {
   return decideAdmission(parts);
@@ -74,14 +92,19 @@ export function decideFromParts(parts: {
 
 export function decideLocally(input: DecisionInput): LocalDecision {
   const { manifest, lookup, gateId, direction, now, deviceId } = input;
-  if (manifest.event.id !== input.eventId || manifest.header.event_id !== input.eventId) throw new ManifestEventMismatchError(manifest.header.event_id, input.eventId);
+  if (manifest.event.id !== input.eventId || manifest.header.event_id !== input.eventId)
+    throw new ManifestEventMismatchError(manifest.header.event_id, input.eventId);
   const expired = manifest.expired(now);
   const stale = expired || now - manifest.refreshedAt > input.staleAfterMs;
-  const say = (verdict: Verdict, type?: TicketTypePolicy): string => describeVerdict(verdict, {
-    timezone: manifest.event.timezone, now, deviceId, gateName: (id) => manifest.gateName(id),
-    // As the server says it: where this ticket can go in.
-    suggestedGates: verdict.result === 'wrong_gate' && type ? manifest.gatesFor(type, now) : [],
-  });
+  const say = (verdict: Verdict, type?: TicketTypePolicy): string =>
+    describeVerdict(verdict, {
+      timezone: manifest.event.timezone,
+      now,
+      deviceId,
+      gateName: (id) => manifest.gateName(id),
+      // As the server says it: where this ticket can go in.
+      suggestedGates: verdict.result === 'wrong_gate' && type ? manifest.gatesFor(type, now) : [],
+    });
   if (lookup.kind === 'refused') {
     const verdict: Verdict = { result: lookup.result, reason: lookup.reason, admits: false };
     return { verdict, message: say(verdict), ticket: null, code: lookup.code, stale, expired };
@@ -95,7 +118,14 @@ export function decideLocally(input: DecisionInput): LocalDecision {
   }
   const state = overlayState(manifestState(ticket), input.own, deviceId);
   const verdict = decideFromParts({
-    event: manifest.event, ticket: manifest.facts(ticket), type, gate: manifest.gate(gateId), direction, now, deviceId, state,
+    event: manifest.event,
+    ticket: manifest.facts(ticket),
+    type,
+    gate: manifest.gate(gateId),
+    direction,
+    now,
+    deviceId,
+    state,
   });
   return { verdict, message: say(verdict, type), ticket, code: lookup.code, stale, expired };
 }

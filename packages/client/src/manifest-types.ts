@@ -7,7 +7,15 @@
 import type { FeedEvent, ManifestDocument, ManifestHeader, ManifestTicket } from '@entrada/core';
 
 /** The wire's shapes are core's protocol types (the server's response schemas). */
-export type { FeedEvent, FeedPage, ManifestDocument, ManifestHeader, ManifestScanRef, ManifestStatusChange, ManifestTicket } from '@entrada/core';
+export type {
+  FeedEvent,
+  FeedPage,
+  ManifestDocument,
+  ManifestHeader,
+  ManifestScanRef,
+  ManifestStatusChange,
+  ManifestTicket,
+} from '@entrada/core';
 
 /** What the store keeps: the header, when this device received it (its own clock), and the feed cursor. */
 export interface StoredManifest {
@@ -20,8 +28,7 @@ export interface StoredManifest {
 
 /** What a download changed, so a scanner can update its in-memory index without reading every ticket back. */
 export type ManifestUpdate =
-  | { kind: 'full' }
-  | { kind: 'delta'; header: ManifestHeader; refreshedAt: number; patches: readonly TicketPatch[] };
+  { kind: 'full' } | { kind: 'delta'; header: ManifestHeader; refreshedAt: number; patches: readonly TicketPatch[] };
 
 /** A partial ticket update (from the feed); merged into the stored ticket by ticket_id. */
 export type TicketPatch = Partial<ManifestTicket> & { ticket_id: string };
@@ -45,8 +52,14 @@ export function feedPatches(events: readonly FeedEvent[]): TicketPatch[] {
     if (!t) continue;
     // Later items in a page are later in commit order: the last one wins.
     out.set(t.ticket_id, {
-      ticket_id: t.ticket_id, serial: t.serial, status: t.status, status_changed_at: t.status_changed_at,
-      current_scans: t.current_scans, inside: t.inside, first_scan: t.first_scan, last_scan: t.last_scan,
+      ticket_id: t.ticket_id,
+      serial: t.serial,
+      status: t.status,
+      status_changed_at: t.status_changed_at,
+      current_scans: t.current_scans,
+      inside: t.inside,
+      first_scan: t.first_scan,
+      last_scan: t.last_scan,
       ...(t.status_history ? { status_history: t.status_history } : {}),
     });
   }

@@ -1,7 +1,24 @@
 import {
-  classifyScannedCode, codeDigest, ed25519, fromBase64Url, ticketIdOf, toBase64Url, gateAdmitsZones,
-  type AdmissionRecord, type CodeScope, type EventCode, type Direction, type EventPolicy, type GatePolicy, type ScanResult, type TicketFacts, type TicketScanState,
-  type TicketStatus, type TicketTypePolicy, type Verifier, type VerdictReason,
+  classifyScannedCode,
+  codeDigest,
+  ed25519,
+  fromBase64Url,
+  ticketIdOf,
+  toBase64Url,
+  gateAdmitsZones,
+  type AdmissionRecord,
+  type CodeScope,
+  type EventCode,
+  type Direction,
+  type EventPolicy,
+  type GatePolicy,
+  type ScanResult,
+  type TicketFacts,
+  type TicketScanState,
+  type TicketStatus,
+  type TicketTypePolicy,
+  type Verifier,
+  type VerdictReason,
 } from '@entrada/core';
 import type { ManifestHeader, ManifestTicket, StoredManifest } from './manifest-types.ts';
 
@@ -37,17 +54,28 @@ export class ManifestIndex {
     private readonly verify: Verifier = ed25519.verify,
   ) {
     this.eventRef = header.event.ref;
-    this.event = { id: header.event_id, timezone: header.policies.timezone, duplicateWindowMs: header.policies.duplicate_window_s * 1000 };
+    this.event = {
+      id: header.event_id,
+      timezone: header.policies.timezone,
+      duplicateWindowMs: header.policies.duplicate_window_s * 1000,
+    };
     for (const t of tickets.values()) if (t.code_digest) this.byDigest.set(t.code_digest, t.ticket_id);
     for (const t of header.ticket_types) {
       this.types.set(t.id, {
-        id: t.id, name: t.name, zoneIds: t.zone_ids, maxScans: t.max_scans, allowReentry: t.allow_reentry,
-        validFrom: isoMs(t.valid_from), validUntil: isoMs(t.valid_until),
+        id: t.id,
+        name: t.name,
+        zoneIds: t.zone_ids,
+        maxScans: t.max_scans,
+        allowReentry: t.allow_reentry,
+        validFrom: isoMs(t.valid_from),
+        validUntil: isoMs(t.valid_until),
       });
     }
-    for (const g of header.gates) this.gates.set(g.id, { id: g.id, zoneIds: g.zone_ids, closedAt: isoMs(g.closed_at ?? null), name: g.name });
+    for (const g of header.gates)
+      this.gates.set(g.id, { id: g.id, zoneIds: g.zone_ids, closedAt: isoMs(g.closed_at ?? null), name: g.name });
     for (const k of header.keys) this.keys.set(k.key_id, fromBase64Url(k.public_key));
-    for (const e of header.other_events ?? []) this.otherEvents.set(e.ref, new Map(e.keys.map((k) => [k.key_id, fromBase64Url(k.public_key)])));
+    for (const e of header.other_events ?? [])
+      this.otherEvents.set(e.ref, new Map(e.keys.map((k) => [k.key_id, fromBase64Url(k.public_key)])));
     this.scope = {
       eventRef: this.eventRef,
       keys: (keyId) => this.keys.get(keyId),
@@ -95,19 +123,23 @@ export class ManifestIndex {
    * checked before the look-up; imported codes by the manifest's truncated keyed digest.
    */
   lookup(scanned: string): CodeLookup {
-    const found = classifyScannedCode(scanned, this.scope, this.verify, (code) => this.find(code), { findProves: false });
-    if (found.kind === 'refused') return { kind: 'refused', result: found.refusal.result, reason: found.refusal.reason, code: found.text };
+    const found = classifyScannedCode(scanned, this.scope, this.verify, (code) => this.find(code), {
+      findProves: false,
+    });
+    if (found.kind === 'refused')
+      return { kind: 'refused', result: found.refusal.result, reason: found.refusal.reason, code: found.text };
     return { kind: 'ticket', ticket: found.ticket, code: found.code.text };
   }
 
   private find(code: EventCode): ManifestTicket | undefined {
-    if (code.kind === 'signed') return this.tickets.get(ticketIdOf(code.code.claims.eventRef, code.code.claims.ticketSerial));
+    if (code.kind === 'signed')
+      return this.tickets.get(ticketIdOf(code.code.claims.eventRef, code.code.claims.ticketSerial));
     const id = this.byDigest.get(toBase64Url(codeDigest(this.digestKey, code.text).slice(0, this.digestBytes)));
     return id === undefined ? undefined : this.tickets.get(id);
   }
 
   gate(gateId: string | null): (GatePolicy & { name: string }) | null {
-    return gateId === null ? null : this.gates.get(gateId) ?? null;
+    return gateId === null ? null : (this.gates.get(gateId) ?? null);
   }
 
   gateName(gateId: string): string | undefined {
@@ -125,7 +157,10 @@ export class ManifestIndex {
 
   facts(ticket: ManifestTicket): TicketFacts {
     return {
-      id: ticket.ticket_id, eventId: this.event.id, status: ticket.status as TicketStatus, statusChangedAt: isoMs(ticket.status_changed_at),
+      id: ticket.ticket_id,
+      eventId: this.event.id,
+      status: ticket.status as TicketStatus,
+      statusChangedAt: isoMs(ticket.status_changed_at),
       // The status at a scan's time, as the server will judge it at upload (core's ticketStatusAt).
       statusHistory: ticket.status_history?.map((c) => ({ at: Date.parse(c.at), status: c.status as TicketStatus })),
     };
@@ -135,10 +170,20 @@ export class ManifestIndex {
 /** The folded scan state the server had for a ticket, rebuilt from the manifest's fields (lossless for the rules). */
 export function manifestState(ticket: ManifestTicket): TicketScanState {
   const first: AdmissionRecord | null = ticket.first_scan
-    ? { at: Date.parse(ticket.first_scan.at), direction: 'entry', deviceId: ticket.first_scan.device_id, gateId: ticket.first_scan.gate_id }
+    ? {
+        at: Date.parse(ticket.first_scan.at),
+        direction: 'entry',
+        deviceId: ticket.first_scan.device_id,
+        gateId: ticket.first_scan.gate_id,
+      }
     : null;
   const last: AdmissionRecord | null = ticket.last_scan
-    ? { at: Date.parse(ticket.last_scan.at), direction: ticket.last_scan.direction as Direction, deviceId: ticket.last_scan.device_id, gateId: ticket.last_scan.gate_id }
+    ? {
+        at: Date.parse(ticket.last_scan.at),
+        direction: ticket.last_scan.direction as Direction,
+        deviceId: ticket.last_scan.device_id,
+        gateId: ticket.last_scan.gate_id,
+      }
     : null;
   return { entries: ticket.current_scans, first, last };
 }

@@ -1,4 +1,10 @@
-import { type Direction, type ScanReason, type ScanResult, type ScanVerdictResponse, type Verifier } from '@entrada/core';
+import {
+  type Direction,
+  type ScanReason,
+  type ScanResult,
+  type ScanVerdictResponse,
+  type Verifier,
+} from '@entrada/core';
 import { systemClock, type Clock } from './clock.ts';
 import { ConnectivityMonitor, type ConnectivityState } from './connectivity.ts';
 import { ApiClient, ApiError, type FetchLike } from './http.ts';
@@ -99,18 +105,35 @@ export class Scanner {
     this.clock = o.clock ?? systemClock;
     this.newId = o.newId ?? (() => globalThis.crypto.randomUUID());
     // Wrapped: a bare reference to window.fetch called as a method of another object throws "Illegal invocation" in browsers.
-    const fetchFn: FetchLike = o.fetch ?? ((url, init) => globalThis.fetch(url, init) as unknown as ReturnType<FetchLike>);
+    const fetchFn: FetchLike =
+      o.fetch ?? ((url, init) => globalThis.fetch(url, init) as unknown as ReturnType<FetchLike>);
     this.api = new ApiClient(o.baseUrl, o.device.token, fetchFn, this.clock);
     this.sync = new SyncLoop({
-      store: o.store, api: this.api, clock: this.clock, random: o.random ?? Math.random, newId: this.newId, eventId: o.eventId,
-      deviceId: o.device.deviceId, sign: o.device.sign ?? null, lock: o.lock, uploadEveryMs: o.uploadEveryMs, manifestEveryMs: o.manifestEveryMs,
-      requestTimeoutMs: o.requestTimeoutMs, manifestMsPerTicket: o.manifestMsPerTicket, keepAcknowledged: o.keepAcknowledged, networkDown: o.networkDown,
+      store: o.store,
+      api: this.api,
+      clock: this.clock,
+      random: o.random ?? Math.random,
+      newId: this.newId,
+      eventId: o.eventId,
+      deviceId: o.device.deviceId,
+      sign: o.device.sign ?? null,
+      lock: o.lock,
+      uploadEveryMs: o.uploadEveryMs,
+      manifestEveryMs: o.manifestEveryMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      manifestMsPerTicket: o.manifestMsPerTicket,
+      keepAcknowledged: o.keepAcknowledged,
+      networkDown: o.networkDown,
       onManifestChanged: (update) => this.manifestChanged(update),
-      onStatus: o.onStatus, heartbeat: o.heartbeat,
+      onStatus: o.onStatus,
+      heartbeat: o.heartbeat,
     });
     const networkDown = o.networkDown;
     this.connectivity = new ConnectivityMonitor({
-      baseUrl: o.baseUrl, fetch: fetchFn, clock: this.clock, random: o.random ?? Math.random,
+      baseUrl: o.baseUrl,
+      fetch: fetchFn,
+      clock: this.clock,
+      random: o.random ?? Math.random,
       ...(networkDown ? { onlineHint: () => !networkDown() } : {}),
       onChange: (state) => this.connectivityChanged(state),
     });
@@ -182,7 +205,8 @@ export class Scanner {
     if (horizon !== null) {
       for (const [id, list] of this.recentOnline) {
         const kept = list.filter((a) => a.at >= horizon);
-        if (kept.length === 0) this.recentOnline.delete(id); else this.recentOnline.set(id, kept);
+        if (kept.length === 0) this.recentOnline.delete(id);
+        else this.recentOnline.set(id, kept);
       }
     }
   }
@@ -194,21 +218,43 @@ export class Scanner {
     // A slow or unreachable server (the connectivity probe's verdict) is not waited for: the gate decides at once.
     if (!this.o.networkDown?.() && !this.serverSlowOrDown() && (this.sync.online || now >= this.nextProbeAt)) {
       try {
-        const r = await this.api.request<ScanVerdictResponse>('POST', '/api/v1/scanning/scan', {
-          code, event_id: this.o.eventId, ...(where.gateId ? { gate_id: where.gateId } : {}), direction: where.direction, scan_id: scanId,
-          ...(staffId ? { staff_id: staffId } : {}),
-        }, this.o.onlineBudgetMs ?? 1_500);
+        const r = await this.api.request<ScanVerdictResponse>(
+          'POST',
+          '/api/v1/scanning/scan',
+          {
+            code,
+            event_id: this.o.eventId,
+            ...(where.gateId ? { gate_id: where.gateId } : {}),
+            direction: where.direction,
+            scan_id: scanId,
+            ...(staffId ? { staff_id: staffId } : {}),
+          },
+          this.o.onlineBudgetMs ?? 1_500,
+        );
         this.connectivity.report('online', this.clock.now() - now);
         this.wentOnline();
         this.rememberOnline(r);
         return {
-          source: 'online', result: r.result, reason: r.reason, message: r.message, stale: false, expired: false, scanId, seq: null,
-          ticket: r.ticket ? { id: r.ticket.id, number: r.ticket.number, tier: r.ticket.tier, holderName: r.ticket.holder_name } : null,
+          source: 'online',
+          result: r.result,
+          reason: r.reason,
+          message: r.message,
+          stale: false,
+          expired: false,
+          scanId,
+          seq: null,
+          ticket: r.ticket
+            ? { id: r.ticket.id, number: r.ticket.number, tier: r.ticket.tier, holderName: r.ticket.holder_name }
+            : null,
         };
       } catch (err) {
         // Only "could not reach the server in time" falls back; a refusal (revoked device, unknown gate) must be seen.
         if (!(err instanceof ApiError) || !err.retryable) throw err;
-        this.connectivity.report(err.kind === 'timeout' ? 'slow' : 'offline', this.clock.now() - now, `A scan got no answer from the server (${err.message})`);
+        this.connectivity.report(
+          err.kind === 'timeout' ? 'slow' : 'offline',
+          this.clock.now() - now,
+          `A scan got no answer from the server (${err.message})`,
+        );
         this.wentOffline();
       }
     }
@@ -216,36 +262,85 @@ export class Scanner {
   }
 
   /** Decide on this device and record the scan durably before answering. */
-  async scanOffline(code: string, where: { gateId: string | null; direction: Direction }, scanId: string | null = null): Promise<ScanOutcome> {
+  async scanOffline(
+    code: string,
+    where: { gateId: string | null; direction: Direction },
+    scanId: string | null = null,
+  ): Promise<ScanOutcome> {
     const { store, eventId, device } = this.o;
     const now = this.clock.now();
     const manifest = this.manifest;
     if (!manifest || manifest.event.id !== eventId) {
       const scan = await recordScan(store, eventId, device.deviceId, {
-        qrcode: code, scannedAt: now, direction: where.direction, gateId: where.gateId, localResult: null, localReason: null, ticketId: null, scanId,
+        qrcode: code,
+        scannedAt: now,
+        direction: where.direction,
+        gateId: where.gateId,
+        localResult: null,
+        localReason: null,
+        ticketId: null,
+        scanId,
         staffId: this.o.staffId?.() ?? null,
       });
       this.sync.notifyPending();
-    this.emitStatus();
+      this.emitStatus();
       const message = manifest || this.otherEventManifest ? OTHER_EVENT_MESSAGE : NO_MANIFEST_MESSAGE;
-      return { source: 'offline', result: null, reason: null, message, stale: true, expired: false, scanId: scanId ?? '', seq: scan.seq, ticket: null };
+      return {
+        source: 'offline',
+        result: null,
+        reason: null,
+        message,
+        stale: true,
+        expired: false,
+        scanId: scanId ?? '',
+        seq: scan.seq,
+        ticket: null,
+      };
     }
     const lookup = manifest.lookup(code);
     const own = lookup.kind === 'ticket' ? await this.ownAdmissions(lookup.ticket.ticket_id) : [];
     const d = decideLocally({
-      eventId, manifest, lookup, gateId: where.gateId, direction: where.direction, now, deviceId: device.deviceId, own, staleAfterMs: this.o.staleAfterMs ?? 10 * 60_000,
+      eventId,
+      manifest,
+      lookup,
+      gateId: where.gateId,
+      direction: where.direction,
+      now,
+      deviceId: device.deviceId,
+      own,
+      staleAfterMs: this.o.staleAfterMs ?? 10 * 60_000,
     });
     const scan = await recordScan(store, eventId, device.deviceId, {
       // The canonical spelling, so the server's digest matches whatever case the scanner produced.
-      qrcode: d.code ?? code, scannedAt: now, direction: where.direction, gateId: where.gateId,
-      localResult: d.verdict.result, localReason: d.verdict.reason, ticketId: d.ticket?.ticket_id ?? null, scanId,
+      qrcode: d.code ?? code,
+      scannedAt: now,
+      direction: where.direction,
+      gateId: where.gateId,
+      localResult: d.verdict.result,
+      localReason: d.verdict.reason,
+      ticketId: d.ticket?.ticket_id ?? null,
+      scanId,
       staffId: this.o.staffId?.() ?? null,
     });
     this.sync.notifyPending();
     this.emitStatus();
     return {
-      source: 'offline', result: d.verdict.result, reason: d.verdict.reason, message: d.message, stale: d.stale, expired: d.expired, scanId: scanId ?? '', seq: scan.seq,
-      ticket: d.ticket ? { id: d.ticket.ticket_id, number: d.ticket.number ?? null, tier: d.ticket.tier ?? null, holderName: d.ticket.holder_name ?? null } : null,
+      source: 'offline',
+      result: d.verdict.result,
+      reason: d.verdict.reason,
+      message: d.message,
+      stale: d.stale,
+      expired: d.expired,
+      scanId: scanId ?? '',
+      seq: scan.seq,
+      ticket: d.ticket
+        ? {
+            id: d.ticket.ticket_id,
+            number: d.ticket.number ?? null,
+            tier: d.ticket.tier ?? null,
+            holderName: d.ticket.holder_name ?? null,
+          }
+        : null,
     };
   }
 
@@ -266,14 +361,21 @@ export class Scanner {
 
   exportLog(): Promise<DeviceLogExport> {
     return exportLog(this.o.store, {
-      eventId: this.o.eventId, deviceId: this.o.device.deviceId, now: this.clock.now(), publicKey: this.o.device.publicKey ?? null, sign: this.o.device.sign ?? null,
+      eventId: this.o.eventId,
+      deviceId: this.o.device.deviceId,
+      now: this.clock.now(),
+      publicKey: this.o.device.publicKey ?? null,
+      sign: this.o.device.sign ?? null,
     });
   }
 
   private async ownAdmissions(ticketId: string): Promise<OwnAdmission[]> {
     const logged = await this.o.store.scansOfTicket(this.o.eventId, ticketId);
     const fromLog = logged.filter(admittedLocally).map((s) => ({
-      at: s.scannedAt, direction: s.direction, gateId: s.gateId, consumesEntry: s.localReason === 'admitted',
+      at: s.scannedAt,
+      direction: s.direction,
+      gateId: s.gateId,
+      consumesEntry: s.localReason === 'admitted',
     }));
     return [...fromLog, ...(this.recentOnline.get(ticketId) ?? [])];
   }
@@ -281,7 +383,12 @@ export class Scanner {
   private rememberOnline(r: ScanVerdictResponse): void {
     if (!r.ticket || r.result !== 'valid') return;
     const list = this.recentOnline.get(r.ticket.id) ?? [];
-    list.push({ at: Date.parse(r.scanned_at), direction: r.direction, gateId: null, consumesEntry: r.reason === 'admitted' });
+    list.push({
+      at: Date.parse(r.scanned_at),
+      direction: r.direction,
+      gateId: null,
+      consumesEntry: r.reason === 'admitted',
+    });
     this.recentOnline.set(r.ticket.id, list);
   }
 
@@ -329,4 +436,3 @@ function admittedLocally(s: OutboxScan): boolean {
   if (s.localResult !== 'valid') return false;
   return !s.server || s.server.syncStatus === 'synced' || s.server.syncStatus === 'duplicate';
 }
-

@@ -4,7 +4,10 @@ import type { ClientStore } from './storage/types.ts';
 export const ARCHIVE_ANSWERED_AFTER_MS = 30 * 86_400_000;
 
 /** How many scans the storage limits removed from this event's log, so the device can still account for every seq. */
-export interface ArchivedCount { count: number; lastAt: number }
+export interface ArchivedCount {
+  count: number;
+  lastAt: number;
+}
 export const META_ARCHIVED = (eventId: string): string => `archived:${eventId}`;
 
 /**
@@ -15,11 +18,18 @@ export const META_ARCHIVED = (eventId: string): string => `archived:${eventId}`;
  * back), with a count kept; then acknowledged scans beyond `keep` are pruned
  * by count. Pending scans are never touched by either.
  */
-export async function enforceStorageLimits(store: ClientStore, eventId: string, opts: { now: number; keep: number; archiveAfterMs?: number }): Promise<number> {
+export async function enforceStorageLimits(
+  store: ClientStore,
+  eventId: string,
+  opts: { now: number; keep: number; archiveAfterMs?: number },
+): Promise<number> {
   const archived = await store.archiveAnswered(eventId, opts.now - (opts.archiveAfterMs ?? ARCHIVE_ANSWERED_AFTER_MS));
   if (archived > 0) {
     const before = (await store.getMeta<ArchivedCount>(META_ARCHIVED(eventId))) ?? { count: 0, lastAt: 0 };
-    await store.setMeta(META_ARCHIVED(eventId), { count: before.count + archived, lastAt: opts.now } satisfies ArchivedCount);
+    await store.setMeta(META_ARCHIVED(eventId), {
+      count: before.count + archived,
+      lastAt: opts.now,
+    } satisfies ArchivedCount);
   }
   const counts = await store.counts(eventId);
   // 10% slack so the prune runs now and then, not after every sync.

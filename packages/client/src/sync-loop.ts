@@ -1,7 +1,15 @@
 import type { SyncResponse } from '@entrada/core';
 import type { Clock } from './clock.ts';
 import { ApiError, type ApiClient } from './http.ts';
-import { feedPatches, splitManifest, type FeedEvent, type FeedPage, type ManifestDocument, type ManifestUpdate, type TicketPatch } from './manifest-types.ts';
+import {
+  feedPatches,
+  splitManifest,
+  type FeedEvent,
+  type FeedPage,
+  type ManifestDocument,
+  type ManifestUpdate,
+  type TicketPatch,
+} from './manifest-types.ts';
 import { ackResults, contiguousRun, MAX_UPLOAD_BATCH, uploadBody, type HeadSigner } from './outbox.ts';
 import type { AckResult, ClientStore, OutboxScan } from './storage/types.ts';
 import { enforceStorageLimits } from './storage-limits.ts';
@@ -23,8 +31,15 @@ const UNKNOWN_EVENT_TICKETS = 100_000;
 const MAX_MANIFEST_TIMEOUT_MS = 10 * 60_000;
 
 /** The time budget of a manifest download for an event of `tickets` tickets (null: not known yet). */
-export function manifestTimeoutMs(requestTimeoutMs: number, tickets: number | null, msPerTicket = MANIFEST_MS_PER_TICKET): number {
-  return Math.min(MAX_MANIFEST_TIMEOUT_MS, Math.max(requestTimeoutMs, requestTimeoutMs + Math.ceil((tickets ?? UNKNOWN_EVENT_TICKETS) * msPerTicket)));
+export function manifestTimeoutMs(
+  requestTimeoutMs: number,
+  tickets: number | null,
+  msPerTicket = MANIFEST_MS_PER_TICKET,
+): number {
+  return Math.min(
+    MAX_MANIFEST_TIMEOUT_MS,
+    Math.max(requestTimeoutMs, requestTimeoutMs + Math.ceil((tickets ?? UNKNOWN_EVENT_TICKETS) * msPerTicket)),
+  );
 }
 
 /** One sync at a time per device. The browser can pass a Web Locks implementation so tabs do not sync at once. */
@@ -46,7 +61,10 @@ export class InProcessLock implements SyncLock {
   }
 }
 
-export interface BackoffPolicy { baseMs: number; capMs: number }
+export interface BackoffPolicy {
+  baseMs: number;
+  capMs: number;
+}
 
 /** Full jitter (AWS): uniformly random in [0, min(cap, base·2^attempt)), so a gate's devices do not retry in lockstep. */
 export function backoffDelay(attempt: number, random: () => number, policy: BackoffPolicy): number {
@@ -101,7 +119,12 @@ export interface SyncStatus {
   batchSize: number;
 }
 
-export interface RefusedScan { seq: number; qrcode: string; message: string; at: number }
+export interface RefusedScan {
+  seq: number;
+  qrcode: string;
+  message: string;
+  at: number;
+}
 
 export interface DoubleEntry {
   /** The losing scan (server id), from the download feed. */
@@ -219,8 +242,17 @@ export class SyncLoop {
   private onlineSince: number | null = null;
   private offlineSince: number | null = null;
   private lastOfflineMs: number | null = null;
-  private state: Omit<SyncStatus, 'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'refused' | 'doubleEntries' | 'batchSize' | 'nextAttemptAt'> = {
-    online: true, syncing: false, lastSuccessAt: null, lastSummary: null, lastError: null, ackedThrough: 0, missing: [],
+  private state: Omit<
+    SyncStatus,
+    'pending' | 'oldestPendingAgeMs' | 'conflicts' | 'refused' | 'doubleEntries' | 'batchSize' | 'nextAttemptAt'
+  > = {
+    online: true,
+    syncing: false,
+    lastSuccessAt: null,
+    lastSummary: null,
+    lastError: null,
+    ackedThrough: 0,
+    missing: [],
   };
 
   constructor(private readonly o: SyncLoopOptions) {
@@ -232,7 +264,9 @@ export class SyncLoop {
   }
 
   async start(): Promise<void> {
-    const marks = await this.o.store.getMeta<{ ackedThrough: number; missing: Array<[number, number]> }>(META_MARKS(this.o.eventId));
+    const marks = await this.o.store.getMeta<{ ackedThrough: number; missing: Array<[number, number]> }>(
+      META_MARKS(this.o.eventId),
+    );
     if (marks) Object.assign(this.state, marks);
     this.stopped = false;
     this.schedule(0);
@@ -259,16 +293,28 @@ export class SyncLoop {
     try {
       const { store, eventId, clock } = this.o;
       const [counts, oldest, manifest, ctx] = await Promise.all([
-        store.counts(eventId), store.oldestPendingAt(eventId), store.loadManifestHeader(eventId), Promise.resolve(hb.context?.() ?? {}),
+        store.counts(eventId),
+        store.oldestPendingAt(eventId),
+        store.loadManifestHeader(eventId),
+        Promise.resolve(hb.context?.() ?? {}),
       ]);
       const generated = manifest ? Date.parse(manifest.header.generated_at) : NaN;
       const body = {
-        event_id: eventId, device_time: clock.now(), app_version: hb.appVersion, pending_scans: counts.pending,
+        event_id: eventId,
+        device_time: clock.now(),
+        app_version: hb.appVersion,
+        pending_scans: counts.pending,
         oldest_pending_at: counts.pending > 0 ? oldest : null,
-        manifest_cursor: manifest?.header.cursor ?? null, manifest_generated_at: Number.isFinite(generated) ? generated : null,
-        gate_id: ctx.gateId ?? null, staff_id: ctx.staffId ?? null,
-        ...(ctx.battery ? { battery: { level: Math.min(1, Math.max(0, ctx.battery.level)), charging: ctx.battery.charging } } : {}),
-        online_since: this.onlineSince, last_offline_ms: this.lastOfflineMs, sync_failures: this.attempt,
+        manifest_cursor: manifest?.header.cursor ?? null,
+        manifest_generated_at: Number.isFinite(generated) ? generated : null,
+        gate_id: ctx.gateId ?? null,
+        staff_id: ctx.staffId ?? null,
+        ...(ctx.battery
+          ? { battery: { level: Math.min(1, Math.max(0, ctx.battery.level)), charging: ctx.battery.charging } }
+          : {}),
+        online_since: this.onlineSince,
+        last_offline_ms: this.lastOfflineMs,
+        sync_failures: this.attempt,
       };
       await this.o.api.request('POST', '/api/v1/devices/heartbeat', body, Math.min(this.timeoutMs, 10_000));
       return true;
@@ -305,9 +351,17 @@ export class SyncLoop {
   }
 
   /** Triggers. Each runs a sync now (or right after the one in progress). */
-  onOnline(): Promise<void> { this.attempt = 0; return this.syncNow(); }
-  onResume(): Promise<void> { return this.syncNow(); }
-  onOffline(): void { this.state.online = false; this.emit(); }
+  onOnline(): Promise<void> {
+    this.attempt = 0;
+    return this.syncNow();
+  }
+  onResume(): Promise<void> {
+    return this.syncNow();
+  }
+  onOffline(): void {
+    this.state.online = false;
+    this.emit();
+  }
   /** A scan went to the outbox: make sure an upload is due within the upload interval. */
   notifyPending(): void {
     if (this.stopped) return;
@@ -320,7 +374,10 @@ export class SyncLoop {
 
   /** Something else proved the network works (an online scan answered). */
   markOnline(): void {
-    if (!this.state.online) { this.state.online = true; this.emit(); }
+    if (!this.state.online) {
+      this.state.online = true;
+      this.emit();
+    }
   }
 
   async syncNow(): Promise<void> {
@@ -344,8 +401,15 @@ export class SyncLoop {
     const refused = (await store.getMeta<RefusedScan[]>(META_REFUSED(eventId))) ?? [];
     const doubleEntries = (await store.getMeta<DoubleEntry[]>(META_DOUBLE_ENTRIES(eventId))) ?? [];
     return {
-      ...this.state, missing: [...this.state.missing], pending: counts.pending, oldestPendingAgeMs: oldest === null ? null : clock.now() - oldest,
-      conflicts, refused, doubleEntries, batchSize: this.batchSize, nextAttemptAt: this.timerAt,
+      ...this.state,
+      missing: [...this.state.missing],
+      pending: counts.pending,
+      oldestPendingAgeMs: oldest === null ? null : clock.now() - oldest,
+      conflicts,
+      refused,
+      doubleEntries,
+      batchSize: this.batchSize,
+      nextAttemptAt: this.timerAt,
     };
   }
 
@@ -367,7 +431,11 @@ export class SyncLoop {
       const summary = await this.cycle();
       this.attempt = 0;
       Object.assign(this.state, { online: true, lastSuccessAt: summary.at, lastSummary: summary, lastError: null });
-      await enforceStorageLimits(this.o.store, this.o.eventId, { now: this.o.clock.now(), keep: this.o.keepAcknowledged ?? DEFAULT_KEEP_ACKNOWLEDGED, archiveAfterMs: this.o.archiveAnsweredAfterMs });
+      await enforceStorageLimits(this.o.store, this.o.eventId, {
+        now: this.o.clock.now(),
+        keep: this.o.keepAcknowledged ?? DEFAULT_KEEP_ACKNOWLEDGED,
+        archiveAfterMs: this.o.archiveAnsweredAfterMs,
+      });
       const counts = await this.o.store.counts(this.o.eventId);
       delay = counts.pending > 0 ? this.uploadEveryMs : this.manifestEveryMs;
     } catch (err) {
@@ -375,7 +443,12 @@ export class SyncLoop {
       const retryable = api ? api.retryable : false;
       // A refusal (400/401/403) proves the network works; only transport trouble means offline.
       this.state.online = api?.kind === 'http';
-      this.state.lastError = { at: this.o.clock.now(), message: err instanceof Error ? err.message : String(err), status: api?.status ?? null, retryable };
+      this.state.lastError = {
+        at: this.o.clock.now(),
+        message: err instanceof Error ? err.message : String(err),
+        status: api?.status ?? null,
+        retryable,
+      };
       delay = retryDelay(err, this.attempt, this.o.random, this.backoff);
       if (delay !== null) this.attempt++;
     } finally {
@@ -392,14 +465,28 @@ export class SyncLoop {
     void this.sendHeartbeat();
   }
 
-  private async upload(): Promise<{ uploaded: number; acknowledged: number; conflicts: number; failed: number; refused: number }> {
+  private async upload(): Promise<{
+    uploaded: number;
+    acknowledged: number;
+    conflicts: number;
+    failed: number;
+    refused: number;
+  }> {
     const { store, api, eventId, deviceId, clock } = this.o;
     const totals = { uploaded: 0, acknowledged: 0, conflicts: 0, failed: 0, refused: 0 };
     for (;;) {
       const run = contiguousRun(await store.pending(eventId, this.batchSize));
       if (run.length === 0) return totals;
       const lastSeq = (await store.counts(eventId)).lastSeq;
-      const body = uploadBody({ eventId, deviceId, sessionToken: `s-${this.o.newId()}`, deviceTime: clock.now(), deviceLastSeq: lastSeq, scans: run, sign: this.o.sign });
+      const body = uploadBody({
+        eventId,
+        deviceId,
+        sessionToken: `s-${this.o.newId()}`,
+        deviceTime: clock.now(),
+        deviceLastSeq: lastSeq,
+        scans: run,
+        sign: this.o.sign,
+      });
       let res: SyncResponse;
       try {
         res = await api.request<SyncResponse>('POST', '/api/v1/offline/sync', body, this.timeoutMs);
@@ -451,9 +538,15 @@ export class SyncLoop {
     const stored = await store.loadManifestHeader(eventId);
     const since = stored ? `&since=${encodeURIComponent(stored.header.cursor)}` : '';
     // A delta may come back as the full manifest (the server's choice when most tickets changed): same budget either way.
-    if (this.eventTickets === undefined) this.eventTickets = (await store.getMeta<number>(META_EVENT_SIZE(eventId))) ?? null;
+    if (this.eventTickets === undefined)
+      this.eventTickets = (await store.getMeta<number>(META_EVENT_SIZE(eventId))) ?? null;
     const budget = manifestTimeoutMs(this.timeoutMs, this.eventTickets, this.o.manifestMsPerTicket);
-    const res = await api.request<{ manifest: ManifestDocument }>('GET', `/api/v1/offline/manifest/${eventId}?device_id=${encodeURIComponent(deviceId)}${since}`, undefined, budget);
+    const res = await api.request<{ manifest: ManifestDocument }>(
+      'GET',
+      `/api/v1/offline/manifest/${eventId}?device_id=${encodeURIComponent(deviceId)}${since}`,
+      undefined,
+      budget,
+    );
     const now = clock.now();
     const doc = res.manifest;
     await this.noteEventSize(doc.tickets);
@@ -488,7 +581,9 @@ export class SyncLoop {
       feedCursor = p.next_cursor;
       if (!p.has_more) break;
     }
-    await this.o.onManifestChanged?.(full ? { kind: 'full' } : { kind: 'delta', header, refreshedAt: clock.now(), patches });
+    await this.o.onManifestChanged?.(
+      full ? { kind: 'full' } : { kind: 'delta', header, refreshedAt: clock.now(), patches },
+    );
     return { ticketsChanged: changed, fullManifest: full, lateConflicts };
   }
 
@@ -509,10 +604,15 @@ export class SyncLoop {
    */
   private async setAside(scan: OutboxScan, message: string): Promise<void> {
     const { store, eventId, clock } = this.o;
-    await store.acknowledge(eventId, 0, [{ seq: scan.seq, syncStatus: 'failed', verdict: null, reason: 'refused', message, ambiguous: false }]);
+    await store.acknowledge(eventId, 0, [
+      { seq: scan.seq, syncStatus: 'failed', verdict: null, reason: 'refused', message, ambiguous: false },
+    ]);
     const known = (await store.getMeta<RefusedScan[]>(META_REFUSED(eventId))) ?? [];
     if (known.some((r) => r.seq === scan.seq)) return;
-    await store.setMeta(META_REFUSED(eventId), [{ seq: scan.seq, qrcode: scan.qrcode, message, at: clock.now() }, ...known].slice(0, MAX_REFUSED));
+    await store.setMeta(
+      META_REFUSED(eventId),
+      [{ seq: scan.seq, qrcode: scan.qrcode, message, at: clock.now() }, ...known].slice(0, MAX_REFUSED),
+    );
   }
 
   /** This device's scans the server ruled conflicts, newest first (a re-upload's `duplicate` answer does not remove one). */
@@ -523,10 +623,17 @@ export class SyncLoop {
     const bySeq = new Map(run.map((s) => [s.seq, s]));
     const known = (await store.getMeta<SyncStatus['conflicts']>(META_CONFLICTS(eventId))) ?? [];
     const seen = new Set(known.map((c) => c.seq));
-    const added = found.filter((a) => !seen.has(a.seq)).map((a) => ({
-      seq: a.seq, qrcode: bySeq.get(a.seq)?.qrcode ?? '', reason: a.reason, message: a.message, ambiguous: a.ambiguous,
-    }));
-    if (added.length > 0) await store.setMeta(META_CONFLICTS(eventId), [...added.reverse(), ...known].slice(0, MAX_DOUBLE_ENTRIES));
+    const added = found
+      .filter((a) => !seen.has(a.seq))
+      .map((a) => ({
+        seq: a.seq,
+        qrcode: bySeq.get(a.seq)?.qrcode ?? '',
+        reason: a.reason,
+        message: a.message,
+        ambiguous: a.ambiguous,
+      }));
+    if (added.length > 0)
+      await store.setMeta(META_CONFLICTS(eventId), [...added.reverse(), ...known].slice(0, MAX_DOUBLE_ENTRIES));
   }
 
   /**
@@ -539,8 +646,10 @@ export class SyncLoop {
   private async noteDoubleEntries(events: readonly FeedEvent[]): Promise<void> {
     // (This device's own scans in the feed are verdict changes: noteLateVerdicts.)
     const { store, eventId, deviceId } = this.o;
-    const candidates = events.filter((e): e is Extract<FeedEvent, { kind: 'scan' }> & { ticket_id: string } =>
-      e.kind === 'scan' && e.verdict === 'conflict' && e.ticket_id !== null && e.device_id !== deviceId);
+    const candidates = events.filter(
+      (e): e is Extract<FeedEvent, { kind: 'scan' }> & { ticket_id: string } =>
+        e.kind === 'scan' && e.verdict === 'conflict' && e.ticket_id !== null && e.device_id !== deviceId,
+    );
     if (candidates.length === 0) return;
     const known = (await store.getMeta<DoubleEntry[]>(META_DOUBLE_ENTRIES(eventId))) ?? [];
     const seen = new Set(known.map((d) => d.scanId));
@@ -549,11 +658,17 @@ export class SyncLoop {
       if (seen.has(e.scan_id)) continue;
       seen.add(e.scan_id);
       added.push({
-        scanId: e.scan_id, ticketId: e.ticket_id, deviceId: e.device_id, at: e.scanned_at ? Date.parse(e.scanned_at) : null, gateId: e.gate_id,
-        reason: e.conflict_reason ?? null, ambiguous: e.ambiguous ?? false,
+        scanId: e.scan_id,
+        ticketId: e.ticket_id,
+        deviceId: e.device_id,
+        at: e.scanned_at ? Date.parse(e.scanned_at) : null,
+        gateId: e.gate_id,
+        reason: e.conflict_reason ?? null,
+        ambiguous: e.ambiguous ?? false,
       });
     }
-    if (added.length > 0) await store.setMeta(META_DOUBLE_ENTRIES(eventId), [...added, ...known].slice(0, MAX_DOUBLE_ENTRIES));
+    if (added.length > 0)
+      await store.setMeta(META_DOUBLE_ENTRIES(eventId), [...added, ...known].slice(0, MAX_DOUBLE_ENTRIES));
   }
 
   /**
@@ -567,8 +682,14 @@ export class SyncLoop {
    */
   private async noteLateVerdicts(events: readonly FeedEvent[]): Promise<number> {
     const { store, eventId, deviceId } = this.o;
-    const own = events.filter((e): e is Extract<FeedEvent, { kind: 'scan' }> & { seq: number } =>
-      e.kind === 'scan' && e.device_id === deviceId && e.seq !== null && e.revision > 0 && (e.verdict === 'conflict' || e.verdict === 'admitted'));
+    const own = events.filter(
+      (e): e is Extract<FeedEvent, { kind: 'scan' }> & { seq: number } =>
+        e.kind === 'scan' &&
+        e.device_id === deviceId &&
+        e.seq !== null &&
+        e.revision > 0 &&
+        (e.verdict === 'conflict' || e.verdict === 'admitted'),
+    );
     if (own.length === 0) return 0;
     const known = (await store.getMeta<SyncStatus['conflicts']>(META_CONFLICTS(eventId))) ?? [];
     const bySeq = new Map(known.map((c) => [c.seq, c]));
@@ -577,14 +698,30 @@ export class SyncLoop {
     for (const e of own) {
       if (e.verdict === 'admitted') {
         bySeq.delete(e.seq);
-        acks.push({ seq: e.seq, syncStatus: 'synced', verdict: 'admitted', reason: null, message: 'Admitted after review', ambiguous: false });
+        acks.push({
+          seq: e.seq,
+          syncStatus: 'synced',
+          verdict: 'admitted',
+          reason: null,
+          message: 'Admitted after review',
+          ambiguous: false,
+        });
         continue;
       }
       const message = `Double entry: another device admitted this ticket earlier (${e.conflict_reason ?? 'already used'}); its scan arrived after yours`;
-      const ack: AckResult = { seq: e.seq, syncStatus: 'conflict', verdict: 'conflict', reason: e.conflict_reason ?? null, message, ambiguous: e.ambiguous ?? false };
+      const ack: AckResult = {
+        seq: e.seq,
+        syncStatus: 'conflict',
+        verdict: 'conflict',
+        reason: e.conflict_reason ?? null,
+        message,
+        ambiguous: e.ambiguous ?? false,
+      };
       acks.push(ack);
       if (bySeq.has(e.seq)) continue;
-      const qrcode = e.ticket_id ? (await store.scansOfTicket(eventId, e.ticket_id)).find((sc) => sc.seq === e.seq)?.qrcode ?? '' : '';
+      const qrcode = e.ticket_id
+        ? ((await store.scansOfTicket(eventId, e.ticket_id)).find((sc) => sc.seq === e.seq)?.qrcode ?? '')
+        : '';
       const c = { seq: e.seq, qrcode, reason: ack.reason, message, ambiguous: ack.ambiguous };
       bySeq.set(e.seq, c);
       added.push(c);

@@ -11,7 +11,7 @@ import { codeVectorWorld, type CodeVectorWorld } from '../../server/test/code-ve
 import { ManifestIndex } from '../src/manifest.ts';
 import { splitManifest, type ManifestDocument } from '../src/manifest-types.ts';
 
-describe('golden code-classification vectors through the scanner\'s manifest', () => {
+describe("golden code-classification vectors through the scanner's manifest", () => {
   let tdb: TestDatabase;
   let w: CodeVectorWorld;
   let index: ManifestIndex;
@@ -19,7 +19,9 @@ describe('golden code-classification vectors through the scanner\'s manifest', (
   beforeAll(async () => {
     tdb = await pgliteBackend.open();
     w = await codeVectorWorld(tdb.db);
-    const r = await w.device.client.get<{ manifest: ManifestDocument }>(`/api/v1/offline/manifest/${w.eventId}?device_id=${w.device.deviceId}`);
+    const r = await w.device.client.get<{ manifest: ManifestDocument }>(
+      `/api/v1/offline/manifest/${w.eventId}?device_id=${w.device.deviceId}`,
+    );
     expect(r.status).toBe(200);
     const { header, tickets } = splitManifest(r.body.manifest);
     index = new ManifestIndex(header, new Map(tickets.map((t) => [t.ticket_id, t])), 0);
@@ -29,16 +31,17 @@ describe('golden code-classification vectors through the scanner\'s manifest', (
     await tdb?.drop();
   });
 
-  it('gives each vector\'s verdict', () => {
+  it("gives each vector's verdict", () => {
     const got = w.v.cases.map((c) => {
       const found = index.lookup(c.code);
-      const answer: CodeVectorExpect = found.kind === 'ticket' ? { ticket: found.ticket.serial } : { result: found.result, reason: found.reason };
+      const answer: CodeVectorExpect =
+        found.kind === 'ticket' ? { ticket: found.ticket.serial } : { result: found.result, reason: found.reason };
       return { name: c.name, ...answer };
     });
     expect(got).toEqual(w.v.cases.map((c) => ({ name: c.name, ...c.expect })));
   });
 
-  it('a manifest from a server without other_events refuses every other event\'s code, never wrong_event', () => {
+  it("a manifest from a server without other_events refuses every other event's code, never wrong_event", () => {
     const { other_events: _others, ...older } = index.header;
     const old = new ManifestIndex(older, index.tickets, 0);
     for (const c of w.v.cases) expect(old.lookup(c.code)).not.toMatchObject({ result: 'wrong_event' });

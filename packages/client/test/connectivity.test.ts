@@ -30,7 +30,10 @@ class HeldServer {
         res.end(JSON.stringify({ status: this.status === 200 ? 'ok' : 'degraded' }));
       };
       if (req.url === '/api/health') this.held.push(answer);
-      else { res.writeHead(500); res.end('{}'); }
+      else {
+        res.writeHead(500);
+        res.end('{}');
+      }
       for (const w of this.arrived.splice(0)) w();
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -66,10 +69,15 @@ describe('connectivity probe (GET /api/health) against a real HTTP server', () =
   const srv = new HeldServer();
   let clock: ManualClock;
   let seen: ConnectivityState[];
-  const monitor = (opts: { onlineHint?: () => boolean; baseUrl?: string } = {}): ConnectivityMonitor => new ConnectivityMonitor({
-    baseUrl: opts.baseUrl ?? srv.url, fetch: realFetch, clock, random: () => 0.999, onChange: (s) => seen.push(s),
-    ...(opts.onlineHint ? { onlineHint: opts.onlineHint } : {}),
-  });
+  const monitor = (opts: { onlineHint?: () => boolean; baseUrl?: string } = {}): ConnectivityMonitor =>
+    new ConnectivityMonitor({
+      baseUrl: opts.baseUrl ?? srv.url,
+      fetch: realFetch,
+      clock,
+      random: () => 0.999,
+      onChange: (s) => seen.push(s),
+      ...(opts.onlineHint ? { onlineHint: opts.onlineHint } : {}),
+    });
 
   beforeAll(() => srv.start());
   afterAll(() => srv.close());
@@ -173,8 +181,15 @@ describe('connectivity probe (GET /api/health) against a real HTTP server', () =
   it('a scanner facing a slow server decides scans on the device at once and queues them, without trying the server', async () => {
     const store = new MemoryStore();
     const scanner = new Scanner({
-      store, baseUrl: srv.url, eventId: EVENT, fetch: realFetch, clock, random: () => 0.5,
-      device: { deviceId: 'gate-phone', token: 'edt_test' }, uploadEveryMs: 3_600_000, manifestEveryMs: 3_600_000,
+      store,
+      baseUrl: srv.url,
+      eventId: EVENT,
+      fetch: realFetch,
+      clock,
+      random: () => 0.5,
+      device: { deviceId: 'gate-phone', token: 'edt_test' },
+      uploadEveryMs: 3_600_000,
+      manifestEveryMs: 3_600_000,
     });
     await scanner.start();
     await srv.waitHeld();

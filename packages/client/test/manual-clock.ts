@@ -5,13 +5,17 @@ export class ManualClock implements Clock {
   private timers = new Map<number, { at: number; fn: () => void }>();
   private nextId = 1;
   constructor(private t: number) {}
-  now(): number { return this.t; }
+  now(): number {
+    return this.t;
+  }
   setTimeout(fn: () => void, ms: number): unknown {
     const id = this.nextId++;
     this.timers.set(id, { at: this.t + ms, fn });
     return id;
   }
-  clearTimeout(handle: unknown): void { this.timers.delete(handle as number); }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
   /** Moves time forward, firing due timers in order. */
   advance(ms: number): void {
     const end = this.t + ms;
@@ -24,5 +28,7 @@ export class ManualClock implements Clock {
     }
     this.t = end;
   }
-  pendingTimers(): number[] { return [...this.timers.values()].map((x) => x.at).sort((a, b) => a - b); }
+  pendingTimers(): number[] {
+    return [...this.timers.values()].map((x) => x.at).sort((a, b) => a - b);
+  }
 }

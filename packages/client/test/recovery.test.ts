@@ -4,7 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519, toBase64Url } from '@entrada/core';
-import { eventually, issueTickets, pgliteBackend, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer } from '../../server/test/harness.ts';
+import {
+  eventually,
+  issueTickets,
+  pgliteBackend,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
+} from '../../server/test/harness.ts';
 import type { FetchLike } from '../src/http.ts';
 import { NodeFileStore } from '../src/node.ts';
 import { Scanner } from '../src/scanner.ts';
@@ -42,14 +52,29 @@ describe('recovery: the engine on a damaged store (real server, real files)', ()
     dirs.push(dir);
     const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(42));
     const device = await registerDevice(server.admin, 'Damaged phone', { public_key: toBase64Url(keys.publicKey) });
-    const tickets = await issueTickets(server.admin, ev.eventId, Array.from({ length: 5 }, () => ({ ticket_type_id: ev.types.ga })));
+    const tickets = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 5 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     let down = false;
-    const switchable: FetchLike = (url, init) => realFetch(down ? url.replace(server.url, 'http://127.0.0.1:9') : url, init);
+    const switchable: FetchLike = (url, init) =>
+      realFetch(down ? url.replace(server.url, 'http://127.0.0.1:9') : url, init);
     const make = async (): Promise<{ scanner: Scanner; store: NodeFileStore }> => {
       const store = await NodeFileStore.open(dir);
       const scanner = new Scanner({
-        store, baseUrl: server.url, eventId: ev.eventId, fetch: switchable, random: () => 0.5, probeConnectivity: false,
-        device: { deviceId: device.deviceId, token: device.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
+        store,
+        baseUrl: server.url,
+        eventId: ev.eventId,
+        fetch: switchable,
+        random: () => 0.5,
+        probeConnectivity: false,
+        device: {
+          deviceId: device.deviceId,
+          token: device.token,
+          publicKey: keys.publicKey,
+          sign: (m) => ed25519.sign(keys.secretKey, m),
+        },
         networkDown: () => down,
       });
       return { scanner, store };
@@ -60,7 +85,11 @@ describe('recovery: the engine on a damaged store (real server, real files)', ()
     await first.scanner.sync.syncNow();
     expect(first.scanner.hasManifest).toBe(true);
     down = true;
-    for (const t of tickets) expect(await first.scanner.scan(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ source: 'offline', result: 'valid' });
+    for (const t of tickets)
+      expect(await first.scanner.scan(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+        source: 'offline',
+        result: 'valid',
+      });
     first.scanner.stop();
     await first.store.close();
 
@@ -115,16 +144,33 @@ describe('recovery: the engine on a damaged store (real server, real files)', ()
     const device = await registerDevice(server.admin, 'Two-event phone', { public_key: toBase64Url(keys.publicKey) });
     const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
     let now = Date.now();
-    const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => globalThis.setTimeout(fn, ms), clearTimeout: (h: unknown) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>) };
+    const clock = {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => globalThis.setTimeout(fn, ms),
+      clearTimeout: (h: unknown) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),
+    };
     const scanner = new Scanner({
-      store, baseUrl: server.url, eventId: ev.eventId, fetch: realFetch, clock, random: () => 0.5, probeConnectivity: false,
-      device: { deviceId: device.deviceId, token: device.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
+      store,
+      baseUrl: server.url,
+      eventId: ev.eventId,
+      fetch: realFetch,
+      clock,
+      random: () => 0.5,
+      probeConnectivity: false,
+      device: {
+        deviceId: device.deviceId,
+        token: device.token,
+        publicKey: keys.publicKey,
+        sign: (m) => ed25519.sign(keys.secretKey, m),
+      },
     });
     await scanner.sync.syncNow();
     await scanner.reloadManifest();
     const mine = (await store.loadManifest(ev.eventId))!;
     // Expiry: 12 h after it arrived on this device.
-    expect(scanner.manifestExpiresAt).toBe(mine.refreshedAt + (Date.parse(mine.header.expires_at) - Date.parse(mine.header.generated_at)));
+    expect(scanner.manifestExpiresAt).toBe(
+      mine.refreshedAt + (Date.parse(mine.header.expires_at) - Date.parse(mine.header.generated_at)),
+    );
     expect(scanner.manifestExpired()).toBe(false);
     now = scanner.manifestExpiresAt! + 1;
     expect(scanner.manifestExpired()).toBe(true);
@@ -132,7 +178,11 @@ describe('recovery: the engine on a damaged store (real server, real files)', ()
     expect(late).toMatchObject({ result: 'valid', expired: true, stale: true });
 
     // The other event's manifest stored under this event's key (a damaged or hand-copied store): never used.
-    const foreignHeader: ManifestHeader = { ...mine.header, event_id: other.eventId, event: { ...mine.header.event, id: other.eventId } };
+    const foreignHeader: ManifestHeader = {
+      ...mine.header,
+      event_id: other.eventId,
+      event: { ...mine.header.event, id: other.eventId },
+    };
     await store.saveManifest(ev.eventId, foreignHeader, [...mine.tickets.values()], now);
     await scanner.reloadManifest();
     expect(scanner.hasManifest).toBe(false);

@@ -19,17 +19,36 @@ const OTHER = '22222222-2222-4222-8222-222222222222';
 export function fakeScan(slot: NextSlot, extra: Partial<OutboxScan> = {}): OutboxScan {
   const prevLink = slot.prevLink ?? 'genesis';
   return {
-    seq: slot.seq, prevLink, link: `${prevLink}>${slot.seq}`, scanId: null, qrcode: `CODE-${slot.seq}`, scannedAt: 1_000 + slot.seq,
-    direction: 'entry', gateId: null, localResult: 'valid', localReason: 'admitted', ticketId: `t${slot.seq % 3}`, synced: false, ...extra,
+    seq: slot.seq,
+    prevLink,
+    link: `${prevLink}>${slot.seq}`,
+    scanId: null,
+    qrcode: `CODE-${slot.seq}`,
+    scannedAt: 1_000 + slot.seq,
+    direction: 'entry',
+    gateId: null,
+    localResult: 'valid',
+    localReason: 'admitted',
+    ticketId: `t${slot.seq % 3}`,
+    synced: false,
+    ...extra,
   };
 }
 
 export function header(cursor = 'c0'): ManifestHeader {
   return {
-    event_id: EVENT, event: { id: EVENT, ref: 7, name: 'E', timezone: 'UTC', starts_at: null, ends_at: null },
-    generated_at: '2026-01-01T00:00:00.000Z', expires_at: '2026-01-01T12:00:00.000Z', cursor, full: true,
+    event_id: EVENT,
+    event: { id: EVENT, ref: 7, name: 'E', timezone: 'UTC', starts_at: null, ends_at: null },
+    generated_at: '2026-01-01T00:00:00.000Z',
+    expires_at: '2026-01-01T12:00:00.000Z',
+    cursor,
+    full: true,
     policies: { duplicate_window_s: 5, default_allow_reentry: false, holder_names: false, timezone: 'UTC' },
-    gates: [], zones: [], ticket_types: [], keys: [], code_digest: { algorithm: 'hmac-sha256', bytes: 8, key: 'AAAA' },
+    gates: [],
+    zones: [],
+    ticket_types: [],
+    keys: [],
+    code_digest: { algorithm: 'hmac-sha256', bytes: 8, key: 'AAAA' },
   };
 }
 
@@ -73,7 +92,14 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
       expect(await s.loadManifest(EVENT)).toBeUndefined();
       await expect(s.applyManifestDelta(EVENT, [], { refreshedAt: 1 })).rejects.toThrow();
       await s.saveManifest(EVENT, header('c1'), [ticket('a'), ticket('b')], 100);
-      await s.applyManifestDelta(EVENT, [{ ticket_id: 'a', current_scans: 1, inside: true }, { ticket_id: 'c', serial: 9, current_scans: 0, inside: false, status: 'valid' }], { manifest: 'c2', refreshedAt: 200 });
+      await s.applyManifestDelta(
+        EVENT,
+        [
+          { ticket_id: 'a', current_scans: 1, inside: true },
+          { ticket_id: 'c', serial: 9, current_scans: 0, inside: false, status: 'valid' },
+        ],
+        { manifest: 'c2', refreshedAt: 200 },
+      );
       await s.applyManifestDelta(EVENT, [], { feed: 'f1', refreshedAt: 300 });
       await s.close();
       const r = await loc.open();
@@ -108,7 +134,11 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
     it('rejects a builder that returns another seq, and a throwing builder leaves nothing', async () => {
       const s = await (await factory.fresh()).open();
       await expect(s.appendScan(EVENT, (n) => fakeScan({ ...n, seq: n.seq + 1 }))).rejects.toThrow();
-      await expect(s.appendScan(EVENT, () => { throw new Error('crash before commit'); })).rejects.toThrow('crash before commit');
+      await expect(
+        s.appendScan(EVENT, () => {
+          throw new Error('crash before commit');
+        }),
+      ).rejects.toThrow('crash before commit');
       expect((await s.appendScan(EVENT, (n) => fakeScan(n))).seq).toBe(1);
       await s.close();
     });
@@ -128,7 +158,16 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
       for (let i = 0; i < 5; i++) await s.appendScan(EVENT, (n) => fakeScan(n, { scannedAt: 10 * n.seq }));
       expect((await s.pending(EVENT, 2)).map((p) => p.seq)).toEqual([1, 2]);
       expect(await s.oldestPendingAt(EVENT)).toBe(10);
-      await s.acknowledge(EVENT, 3, [{ seq: 2, syncStatus: 'conflict', verdict: 'conflict', reason: 'already_used', message: 'Already used', ambiguous: false }]);
+      await s.acknowledge(EVENT, 3, [
+        {
+          seq: 2,
+          syncStatus: 'conflict',
+          verdict: 'conflict',
+          reason: 'already_used',
+          message: 'Already used',
+          ambiguous: false,
+        },
+      ]);
       expect((await s.pending(EVENT, 10)).map((p) => p.seq)).toEqual([4, 5]);
       expect(await s.oldestPendingAt(EVENT)).toBe(40);
       expect(await s.counts(EVENT)).toEqual({ total: 5, pending: 2, synced: 3, lastSeq: 5 });
@@ -144,7 +183,9 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
     it('marks a scan the server answered by itself synced, even above the acknowledged prefix (it is stored past a gap)', async () => {
       const s = await (await factory.fresh()).open();
       for (let i = 0; i < 4; i++) await s.appendScan(EVENT, (n) => fakeScan(n, { scannedAt: 10 * n.seq }));
-      await s.acknowledge(EVENT, 1, [{ seq: 3, syncStatus: 'synced', verdict: 'admitted', reason: null, message: 'Synced', ambiguous: false }]);
+      await s.acknowledge(EVENT, 1, [
+        { seq: 3, syncStatus: 'synced', verdict: 'admitted', reason: null, message: 'Synced', ambiguous: false },
+      ]);
       expect((await s.pending(EVENT, 10)).map((p) => p.seq)).toEqual([2, 4]);
       expect(await s.counts(EVENT)).toEqual({ total: 4, pending: 2, synced: 2, lastSeq: 4 });
       expect((await s.all(EVENT))[2]).toMatchObject({ synced: true, server: { syncStatus: 'synced' } });
@@ -178,12 +219,23 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
       const s = await loc.open();
       // seq n scanned at 1000 + n; the cutoff 1008 makes seqs 1–7 old enough.
       for (let i = 0; i < 9; i++) await s.appendScan(EVENT, (n) => fakeScan(n));
-      const answer = (seq: number, syncStatus: 'synced' | 'conflict' | 'failed', reason: string | null = null) =>
-        ({ seq, syncStatus, verdict: syncStatus === 'synced' ? 'admitted' : syncStatus, reason, message: 'm', ambiguous: false });
+      const answer = (seq: number, syncStatus: 'synced' | 'conflict' | 'failed', reason: string | null = null) => ({
+        seq,
+        syncStatus,
+        verdict: syncStatus === 'synced' ? 'admitted' : syncStatus,
+        reason,
+        message: 'm',
+        ambiguous: false,
+      });
       await s.acknowledge(EVENT, 0, [
-        answer(1, 'failed', 'unknown_code'), answer(2, 'synced'), answer(3, 'conflict', 'already_used'),
+        answer(1, 'failed', 'unknown_code'),
+        answer(2, 'synced'),
+        answer(3, 'conflict', 'already_used'),
         // Refused by name: the server never stored it, so it stays however old.
-        answer(5, 'failed', 'refused'), answer(6, 'failed', 'unknown_code'), answer(8, 'failed', 'unknown_code'), answer(9, 'conflict'),
+        answer(5, 'failed', 'refused'),
+        answer(6, 'failed', 'unknown_code'),
+        answer(8, 'failed', 'unknown_code'),
+        answer(9, 'conflict'),
       ]);
       // seq 4 and 7: still pending (no answer) — never archived. seq 8: answered but too young. seq 9: the newest scan.
       expect(await s.archiveAnswered(EVENT, 1_008)).toBe(3);
@@ -204,7 +256,9 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
       const a = await loc.open();
       for (let i = 0; i < 3; i++) await a.appendScan(EVENT, (n) => fakeScan(n));
       await a.acknowledge(EVENT, 2, []);
-      const lost = a.appendScan(EVENT, () => { throw new Error('power cut'); });
+      const lost = a.appendScan(EVENT, () => {
+        throw new Error('power cut');
+      });
       await expect(lost).rejects.toThrow();
       // No close(): the process "died". A second instance opens the same data.
       const b = await loc.open();
@@ -217,41 +271,51 @@ export function storeContract(name: string, factory: StoreFactory, api: Contract
     });
 
     it('never gaps or reuses a seq under random appends, acks and crashes (fast-check)', async () => {
-      await fc.assert(fc.asyncProperty(
-        fc.array(fc.oneof(
-          fc.record({ op: fc.constant('append' as const), n: fc.integer({ min: 1, max: 4 }), fail: fc.boolean() }),
-          fc.record({ op: fc.constant('ack' as const), upTo: fc.nat({ max: 30 }) }),
-          fc.record({ op: fc.constant('crash' as const) }),
-        ), { maxLength: 12 }),
-        async (ops) => {
-          const loc = await factory.fresh();
-          let store = await loc.open();
-          const open: ClientStore[] = [store];
-          let committed = 0;
-          let acked = 0;
-          for (const o of ops) {
-            if (o.op === 'append') {
-              const results = await Promise.allSettled(Array.from({ length: o.n }, (_, i) => store.appendScan(EVENT, (n) => {
-                if (o.fail && i === 0) throw new Error('crash before commit');
-                return fakeScan(n);
-              })));
-              committed += results.filter((r) => r.status === 'fulfilled').length;
-            } else if (o.op === 'ack') {
-              const through = Math.min(o.upTo, committed);
-              await store.acknowledge(EVENT, through, []);
-              acked = Math.max(acked, through);
-            } else {
-              store = await loc.open();
-              open.push(store);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.oneof(
+              fc.record({ op: fc.constant('append' as const), n: fc.integer({ min: 1, max: 4 }), fail: fc.boolean() }),
+              fc.record({ op: fc.constant('ack' as const), upTo: fc.nat({ max: 30 }) }),
+              fc.record({ op: fc.constant('crash' as const) }),
+            ),
+            { maxLength: 12 },
+          ),
+          async (ops) => {
+            const loc = await factory.fresh();
+            let store = await loc.open();
+            const open: ClientStore[] = [store];
+            let committed = 0;
+            let acked = 0;
+            for (const o of ops) {
+              if (o.op === 'append') {
+                const results = await Promise.allSettled(
+                  Array.from({ length: o.n }, (_, i) =>
+                    store.appendScan(EVENT, (n) => {
+                      if (o.fail && i === 0) throw new Error('crash before commit');
+                      return fakeScan(n);
+                    }),
+                  ),
+                );
+                committed += results.filter((r) => r.status === 'fulfilled').length;
+              } else if (o.op === 'ack') {
+                const through = Math.min(o.upTo, committed);
+                await store.acknowledge(EVENT, through, []);
+                acked = Math.max(acked, through);
+              } else {
+                store = await loc.open();
+                open.push(store);
+              }
             }
-          }
-          const all = await store.all(EVENT);
-          expect(all.map((s) => s.seq)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
-          all.forEach((s, i) => expect(s.prevLink).toBe(i === 0 ? 'genesis' : all[i - 1]!.link));
-          expect(all.filter((s) => s.synced).length).toBe(acked);
-          for (const s of open) await s.close().catch(() => undefined);
-        },
-      ), { numRuns: 25 });
+            const all = await store.all(EVENT);
+            expect(all.map((s) => s.seq)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
+            all.forEach((s, i) => expect(s.prevLink).toBe(i === 0 ? 'genesis' : all[i - 1]!.link));
+            expect(all.filter((s) => s.synced).length).toBe(acked);
+            for (const s of open) await s.close().catch(() => undefined);
+          },
+        ),
+        { numRuns: 25 },
+      );
     });
   });
 }

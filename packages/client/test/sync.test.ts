@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ed25519, toBase64Url } from '@entrada/core';
-import { eventually, issueTickets, pgliteBackend, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer } from '../../server/test/harness.ts';
+import {
+  eventually,
+  issueTickets,
+  pgliteBackend,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
+} from '../../server/test/harness.ts';
 import { ConcurrencyLimit } from '../../server/src/http/concurrency-limit.ts';
 import { ApiClient, type FetchLike } from '../src/http.ts';
 import type { ManifestDocument, ManifestHeader } from '../src/manifest-types.ts';
@@ -30,18 +40,42 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   let seed = 1;
-  async function makeScanner(opts: { backing?: MemoryBacking; fetch?: FetchLike; baseUrl?: string; name?: string; keepAcknowledged?: number; networkDown?: () => boolean; staffId?: () => string | null; device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> } } = {}) {
+  async function makeScanner(
+    opts: {
+      backing?: MemoryBacking;
+      fetch?: FetchLike;
+      baseUrl?: string;
+      name?: string;
+      keepAcknowledged?: number;
+      networkDown?: () => boolean;
+      staffId?: () => string | null;
+      device?: { deviceId: string; token: string; keys: ReturnType<typeof ed25519.generateKeyPair> };
+    } = {},
+  ) {
     let device = opts.device;
     if (!device) {
       const keys = ed25519.generateKeyPair((n) => new Uint8Array(n).fill(seed++));
-      const d = await registerDevice(server.admin, opts.name ?? `Scanner ${seed}`, { public_key: toBase64Url(keys.publicKey) });
+      const d = await registerDevice(server.admin, opts.name ?? `Scanner ${seed}`, {
+        public_key: toBase64Url(keys.publicKey),
+      });
       device = { ...d, keys };
     }
     const backing = opts.backing ?? memoryBacking();
     const scanner = new Scanner({
-      store: new MemoryStore(backing), baseUrl: opts.baseUrl ?? server.url, eventId: ev.eventId, fetch: opts.fetch ?? realFetch,
-      device: { deviceId: device.deviceId, token: device.token, publicKey: device.keys.publicKey, sign: (m) => ed25519.sign(device.keys.secretKey, m) },
-      random: () => 0.5, onlineBudgetMs: 1_500, ...(opts.keepAcknowledged !== undefined ? { keepAcknowledged: opts.keepAcknowledged } : {}), networkDown: opts.networkDown,
+      store: new MemoryStore(backing),
+      baseUrl: opts.baseUrl ?? server.url,
+      eventId: ev.eventId,
+      fetch: opts.fetch ?? realFetch,
+      device: {
+        deviceId: device.deviceId,
+        token: device.token,
+        publicKey: device.keys.publicKey,
+        sign: (m) => ed25519.sign(device.keys.secretKey, m),
+      },
+      random: () => 0.5,
+      onlineBudgetMs: 1_500,
+      ...(opts.keepAcknowledged !== undefined ? { keepAcknowledged: opts.keepAcknowledged } : {}),
+      networkDown: opts.networkDown,
       ...(opts.staffId ? { staffId: opts.staffId } : {}),
     });
     return { scanner, backing, device };
@@ -50,7 +84,10 @@ describe('sync loop and scanner against the real server', () => {
   it('takes a gate added after the first download from the next delta, and applies deltas without reading every ticket back', async () => {
     const { scanner, backing } = await makeScanner();
     await scanner.sync.syncNow();
-    const gate = await server.admin.post(`/api/v1/events/${ev.eventId}/gates`, { name: 'South Gate', zone_ids: [ev.zones.general] });
+    const gate = await server.admin.post(`/api/v1/events/${ev.eventId}/gates`, {
+      name: 'South Gate',
+      zone_ids: [ev.zones.general],
+    });
     expect(gate.status).toBe(201);
     const [fresh] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.vip }]);
     const store = new MemoryStore(backing);
@@ -70,7 +107,10 @@ describe('sync loop and scanner against the real server', () => {
     const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
     let down = false;
     let requests = 0;
-    const counting: FetchLike = (url, init) => { requests++; return realFetch(url, init); };
+    const counting: FetchLike = (url, init) => {
+      requests++;
+      return realFetch(url, init);
+    };
     const { scanner } = await makeScanner({ fetch: counting, networkDown: () => down });
     await scanner.sync.syncNow();
     down = true;
@@ -79,33 +119,58 @@ describe('sync loop and scanner against the real server', () => {
     expect(r).toMatchObject({ source: 'offline', result: 'valid' });
     await scanner.sync.syncNow();
     expect(requests).toBe(before);
-    expect((await scanner.status())).toMatchObject({ online: false, pending: 1 });
+    expect(await scanner.status()).toMatchObject({ online: false, pending: 1 });
     down = false;
     await scanner.sync.onOnline();
-    expect((await scanner.status())).toMatchObject({ online: true, pending: 0 });
+    expect(await scanner.status()).toMatchObject({ online: true, pending: 0 });
     scanner.stop();
   });
 
   it('records the staff member logged in on the device with every scan, online and offline (issue 13)', async () => {
-    const staff = (await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: `gatekeeper${seed}`, name: 'Gatekeeper', pin: '4711' })).body.id as string;
-    const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const staff = (
+      await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, {
+        username: `gatekeeper${seed}`,
+        name: 'Gatekeeper',
+        pin: '4711',
+      })
+    ).body.id as string;
+    const [a, b] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+    ]);
     let down = false;
     const { scanner, backing, device } = await makeScanner({ networkDown: () => down, staffId: () => staff });
     await scanner.sync.syncNow();
-    expect(await scanner.scan(a!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ source: 'online', result: 'valid' });
+    expect(await scanner.scan(a!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+      source: 'online',
+      result: 'valid',
+    });
     down = true;
-    expect(await scanner.scan(b!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ source: 'offline', result: 'valid' });
+    expect(await scanner.scan(b!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+      source: 'offline',
+      result: 'valid',
+    });
     // The outbox holds who scanned, so the upload carries it.
     expect((await new MemoryStore(backing).all(ev.eventId)).map((s) => s.staffId)).toEqual([staff]);
     down = false;
     await scanner.sync.syncNow();
-    const rows = await tdb.db.query<{ source: string; staff_id: string | null }>(`SELECT source, staff_id FROM scans WHERE device_id = $1 ORDER BY source`, [device.deviceId]);
-    expect(rows).toEqual([{ source: 'offline', staff_id: staff }, { source: 'online', staff_id: staff }]);
+    const rows = await tdb.db.query<{ source: string; staff_id: string | null }>(
+      `SELECT source, staff_id FROM scans WHERE device_id = $1 ORDER BY source`,
+      [device.deviceId],
+    );
+    expect(rows).toEqual([
+      { source: 'offline', staff_id: staff },
+      { source: 'online', staff_id: staff },
+    ]);
     scanner.stop();
   });
 
   it('keeps acknowledged scans up to its storage limit after a sync, pending ones always', async () => {
-    const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 6 }, () => ({ ticket_type_id: ev.types.ga })));
+    const issued = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 6 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     const { scanner, backing } = await makeScanner({ keepAcknowledged: 2 });
     await scanner.sync.syncNow();
     for (const t of issued) await scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' });
@@ -117,7 +182,10 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   it('downloads the manifest, decides offline, uploads the signed chain and gets it acknowledged; a re-upload is idempotent', async () => {
-    const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga, code: 'IMPORTED-A-1' }]);
+    const [a, b] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga, code: 'IMPORTED-A-1' },
+    ]);
     const { scanner, backing, device } = await makeScanner();
     await scanner.sync.syncNow();
     expect(scanner.hasManifest).toBe(true);
@@ -126,8 +194,15 @@ describe('sync loop and scanner against the real server', () => {
     expect(first).toMatchObject({ source: 'offline', result: 'valid', reason: 'admitted', seq: 1, stale: false });
     const again = await scanner.scanOffline(a!.code, { gateId: ev.gates.any, direction: 'entry' });
     expect(again).toMatchObject({ result: 'duplicate', reason: 'double_read', seq: 2 });
-    expect(await scanner.scanOffline('IMPORTED-A-1', { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid', seq: 3, ticket: { id: b!.id } });
-    expect(await scanner.scanOffline('nobody', { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'invalid_token', reason: 'unknown_code' });
+    expect(await scanner.scanOffline('IMPORTED-A-1', { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+      result: 'valid',
+      seq: 3,
+      ticket: { id: b!.id },
+    });
+    expect(await scanner.scanOffline('nobody', { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+      result: 'invalid_token',
+      reason: 'unknown_code',
+    });
     expect((await scanner.status()).pending).toBe(4);
 
     await scanner.sync.syncNow();
@@ -141,7 +216,10 @@ describe('sync loop and scanner against the real server', () => {
 
     // The same log on a "restored" device that lost its acknowledgements: uploading again changes nothing.
     const copy: MemoryBacking = structuredClone(backing);
-    copy.outbox.set(ev.eventId, copy.outbox.get(ev.eventId)!.map((s) => ({ ...s, synced: false, server: undefined })));
+    copy.outbox.set(
+      ev.eventId,
+      copy.outbox.get(ev.eventId)!.map((s) => ({ ...s, synced: false, server: undefined })),
+    );
     const twin = await makeScanner({ backing: copy, device });
     await twin.scanner.sync.syncNow();
     const twinLog = await new MemoryStore(copy).all(ev.eventId);
@@ -155,7 +233,11 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   it('a device far behind takes ticket states from its manifest and reads only its double entries from the feed', async () => {
-    const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 30 }, () => ({ ticket_type_id: ev.types.ga })));
+    const issued = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 30 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     const requests: string[] = [];
     const counting: FetchLike = (url, init) => {
       requests.push(new URL(url).pathname + new URL(url).search);
@@ -166,8 +248,13 @@ describe('sync loop and scanner against the real server', () => {
     await winner.scanner.sync.syncNow();
     await other.scanner.sync.syncNow();
     // Both offline: the winner admits ticket 0 first, the other device admits it later, and 29 more tickets.
-    expect(await winner.scanner.scanOffline(issued[0]!.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
-    for (const t of issued) expect(await other.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    expect(
+      await winner.scanner.scanOffline(issued[0]!.code, { gateId: ev.gates.main, direction: 'entry' }),
+    ).toMatchObject({ result: 'valid' });
+    for (const t of issued)
+      expect(await other.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+        result: 'valid',
+      });
     await winner.scanner.sync.syncNow();
     await other.scanner.sync.syncNow();
     expect((await other.scanner.status()).conflicts).toEqual([expect.objectContaining({ reason: 'already_used' })]);
@@ -176,7 +263,9 @@ describe('sync loop and scanner against the real server', () => {
     await eventually(async () => {
       await winner.scanner.sync.syncNow();
       const st = await winner.scanner.status();
-      expect(st.doubleEntries).toEqual([expect.objectContaining({ ticketId: issued[0]!.id, deviceId: other.device.deviceId, reason: 'already_used' })]);
+      expect(st.doubleEntries).toEqual([
+        expect.objectContaining({ ticketId: issued[0]!.id, deviceId: other.device.deviceId, reason: 'already_used' }),
+      ]);
     });
     // Every ticket the other device admitted is known to the winner, from the manifest delta alone.
     const store = new MemoryStore(winner.backing);
@@ -190,7 +279,11 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   it('halves the batch on 413 until the server takes it', async () => {
-    const tickets = await issueTickets(server.admin, ev.eventId, Array.from({ length: 7 }, () => ({ ticket_type_id: ev.types.ga })));
+    const tickets = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 7 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     const sizes: number[] = [];
     const limited: FetchLike = async (url, init) => {
       if (url.endsWith('/api/v1/offline/sync')) {
@@ -211,7 +304,11 @@ describe('sync loop and scanner against the real server', () => {
   });
 
   it('scans online first, falls back offline when the server is unreachable, and recovers', async () => {
-    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+    ]);
     let down = false;
     // A real connection refused (closed port) while "down", the real server otherwise.
     const switchable: FetchLike = (url, init) => realFetch(down ? url.replace(server.url, closedPort) : url, init);
@@ -242,7 +339,8 @@ describe('sync loop and scanner against the real server', () => {
   it('falls back to the local decision when the server does not answer within the budget', async () => {
     const [a] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
     let hang = false;
-    const slow: FetchLike = (url, init) => (hang && url.endsWith('/scanning/scan') ? new Promise(() => undefined) : realFetch(url, init));
+    const slow: FetchLike = (url, init) =>
+      hang && url.endsWith('/scanning/scan') ? new Promise(() => undefined) : realFetch(url, init);
     const { scanner } = await makeScanner({ fetch: slow });
     await scanner.sync.syncNow();
     hang = true;
@@ -275,7 +373,9 @@ describe('sync loop and scanner against the real server', () => {
     expect(view.scans_used).toBe(1);
     // One physical scan, one row: the offline copy took its place in the online row.
     expect(view.scans.map((x: { source: string }) => x.source)).toEqual(['online']);
-    const conflicts = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter((c: { ticket: { id: string } }) => c.ticket.id === a!.id);
+    const conflicts = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter(
+      (c: { ticket: { id: string } }) => c.ticket.id === a!.id,
+    );
     expect(conflicts).toEqual([]);
     scanner.stop();
   });
@@ -302,16 +402,30 @@ describe('a device is never stuck behind one bad scan, and learns every double e
     const device = await registerDevice(server.admin, name, { public_key: toBase64Url(keys.publicKey) });
     const backing = memoryBacking();
     const scanner = new Scanner({
-      store: new MemoryStore(backing), baseUrl: server.url, eventId: ev.eventId, fetch: realFetch, random: () => 0.5,
-      device: { deviceId: device.deviceId, token: device.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
+      store: new MemoryStore(backing),
+      baseUrl: server.url,
+      eventId: ev.eventId,
+      fetch: realFetch,
+      random: () => 0.5,
+      device: {
+        deviceId: device.deviceId,
+        token: device.token,
+        publicKey: keys.publicKey,
+        sign: (m) => ed25519.sign(keys.secretKey, m),
+      },
     });
     await scanner.sync.syncNow();
     return { scanner, backing, device };
   }
-  const deviceStatus = async (deviceId: string) => (await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${deviceId}`)).body;
+  const deviceStatus = async (deviceId: string) =>
+    (await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${deviceId}`)).body;
 
   it('sets aside a scan the server refuses by name (a code longer than it takes), shows it, and syncs the scans after it', async () => {
-    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+    ]);
     const { scanner, backing, device } = await makeScanner('Reads a very long code');
     const huge = `X${'9'.repeat(5_000)}`;
     await scanner.scanOffline(a!.code, { gateId: ev.gates.main, direction: 'entry' });
@@ -320,7 +434,9 @@ describe('a device is never stuck behind one bad scan, and learns every double e
     await scanner.sync.syncNow();
     const st = await scanner.status();
     expect(st).toMatchObject({ pending: 0, lastError: null, ackedThrough: 1, missing: [[2, 2]] });
-    expect(st.refused).toEqual([expect.objectContaining({ seq: 2, qrcode: huge, message: expect.stringMatching(/^\/scans\/1\/qrcode/) })]);
+    expect(st.refused).toEqual([
+      expect.objectContaining({ seq: 2, qrcode: huge, message: expect.stringMatching(/^\/scans\/1\/qrcode/) }),
+    ]);
     expect(st.lastSummary).toMatchObject({ refused: 1 });
     // Kept in the device's log with the server's refusal, not sent again.
     const kept = (await new MemoryStore(backing).all(ev.eventId)).find((sc) => sc.seq === 2);
@@ -337,13 +453,23 @@ describe('a device is never stuck behind one bad scan, and learns every double e
   });
 
   it('two scans of its log sharing a scan_id (a device bug) are both synced, not retried forever', async () => {
-    const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const [a, b] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+    ]);
     const { scanner, backing, device } = await makeScanner('Repeats an id');
     const store = new MemoryStore(backing);
     const scanId = crypto.randomUUID();
     for (const t of [a!, b!]) {
       await recordScan(store, ev.eventId, device.deviceId, {
-        qrcode: t.code, scannedAt: Date.now(), direction: 'entry', gateId: ev.gates.main, localResult: 'valid', localReason: 'admitted', ticketId: t.id, scanId,
+        qrcode: t.code,
+        scannedAt: Date.now(),
+        direction: 'entry',
+        gateId: ev.gates.main,
+        localResult: 'valid',
+        localReason: 'admitted',
+        ticketId: t.id,
+        scanId,
       });
     }
     await scanner.sync.syncNow();
@@ -353,15 +479,28 @@ describe('a device is never stuck behind one bad scan, and learns every double e
   });
 
   it('learns that a scan it uploaded as admitted lost when an earlier scan arrived later; the devices together report every double entry', async () => {
-    const ts = await issueTickets(server.admin, ev.eventId, Array.from({ length: 5 }, () => ({ ticket_type_id: ev.types.ga })));
+    const ts = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 5 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     const a = await makeScanner('Uploads first');
     const b = await makeScanner('Uploads later');
     // Offline, both: B admits tickets 0-2 first, A all five, then B tickets 3-4.
-    for (const t of ts.slice(0, 3)) expect(await b.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    for (const t of ts.slice(0, 3))
+      expect(await b.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+        result: 'valid',
+      });
     await new Promise((r) => setTimeout(r, 5));
-    for (const t of ts) expect(await a.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    for (const t of ts)
+      expect(await a.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+        result: 'valid',
+      });
     await new Promise((r) => setTimeout(r, 5));
-    for (const t of ts.slice(3)) expect(await b.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({ result: 'valid' });
+    for (const t of ts.slice(3))
+      expect(await b.scanner.scanOffline(t.code, { gateId: ev.gates.main, direction: 'entry' })).toMatchObject({
+        result: 'valid',
+      });
     await a.scanner.sync.syncNow();
     expect((await a.scanner.status()).conflicts).toEqual([]);
     await b.scanner.sync.syncNow();
@@ -376,14 +515,21 @@ describe('a device is never stuck behind one bad scan, and learns every double e
     expect(late.conflicts[0]).toMatchObject({ reason: 'already_used', qrcode: expect.stringMatching(/^EN/) });
     expect(late.conflicts[0]!.message).toMatch(/another device admitted this ticket earlier/);
     // The scans in A's log carry the verdict of record now.
-    expect((await new MemoryStore(a.backing).all(ev.eventId)).slice(0, 3).map((sc) => sc.server?.syncStatus)).toEqual(['conflict', 'conflict', 'conflict']);
+    expect((await new MemoryStore(a.backing).all(ev.eventId)).slice(0, 3).map((sc) => sc.server?.syncStatus)).toEqual([
+      'conflict',
+      'conflict',
+      'conflict',
+    ]);
     // The totals across devices equal the double entries: the organisers' inbox, and each device's server status.
-    const inbox = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts
-      .filter((c: { ticket: { id: string } }) => ts.some((t) => t.id === c.ticket.id));
+    const inbox = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter(
+      (c: { ticket: { id: string } }) => ts.some((t) => t.id === c.ticket.id),
+    );
     const learned = (await a.scanner.status()).conflicts.length + (await b.scanner.status()).conflicts.length;
     expect(learned).toBe(inbox.length);
     expect(inbox).toHaveLength(5);
-    expect((await deviceStatus(a.device.deviceId)).conflicts + (await deviceStatus(b.device.deviceId)).conflicts).toBe(5);
+    expect((await deviceStatus(a.device.deviceId)).conflicts + (await deviceStatus(b.device.deviceId)).conflicts).toBe(
+      5,
+    );
     // A later cycle does not count them again.
     await a.scanner.sync.syncNow();
     expect((await a.scanner.status()).conflicts).toHaveLength(3);
@@ -407,7 +553,9 @@ describe('retry and backoff with an injected clock', () => {
     const clock = new ManualClock(1_000_000);
     const answers: Array<() => Awaited<ReturnType<FetchLike>>> = [
       () => ({ status: 429, headers: { get: (h) => (h === 'retry-after' ? '7' : null) }, text: async () => '{}' }),
-      () => { throw new TypeError('fetch failed'); },
+      () => {
+        throw new TypeError('fetch failed');
+      },
       () => ({ status: 503, headers: { get: () => null }, text: async () => '{}' }),
     ];
     const calls: number[] = [];
@@ -418,13 +566,22 @@ describe('retry and backoff with an injected clock', () => {
       return { status: 401, headers: { get: () => null }, text: async () => '{"message":"revoked"}' };
     };
     const scanner = new Scanner({
-      store: new MemoryStore(), baseUrl: 'http://entrada.invalid', eventId: '00000000-0000-4000-8000-000000000000', fetch: fake, clock, random: () => 0.5,
-      device: { deviceId: 'dev-1', token: 'edt_x' }, newId: () => '00000000-0000-4000-8000-000000000001',
+      store: new MemoryStore(),
+      baseUrl: 'http://entrada.invalid',
+      eventId: '00000000-0000-4000-8000-000000000000',
+      fetch: fake,
+      clock,
+      random: () => 0.5,
+      device: { deviceId: 'dev-1', token: 'edt_x' },
+      newId: () => '00000000-0000-4000-8000-000000000001',
       // Counts the sync loop's requests alone (the health probe has its own test, connectivity.test.ts).
       probeConnectivity: false,
     });
     await scanner.start(); // schedules the first sync at once
-    const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve(); await new Promise((r) => setImmediate(r)); };
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      await new Promise((r) => setImmediate(r));
+    };
     clock.advance(0);
     await settle();
     expect(calls).toEqual([1_000_000]);
@@ -460,14 +617,26 @@ describe('manifest download budget', () => {
     const clock = new ManualClock(1_000_000);
     const eventId = '00000000-0000-4000-8000-0000000000e1';
     const header: ManifestHeader = {
-      event_id: eventId, event: { id: eventId, ref: 1, name: 'Big', timezone: 'UTC', starts_at: null, ends_at: null },
-      generated_at: new Date(0).toISOString(), expires_at: new Date(0).toISOString(), cursor: 'c1', full: true,
+      event_id: eventId,
+      event: { id: eventId, ref: 1, name: 'Big', timezone: 'UTC', starts_at: null, ends_at: null },
+      generated_at: new Date(0).toISOString(),
+      expires_at: new Date(0).toISOString(),
+      cursor: 'c1',
+      full: true,
       policies: { duplicate_window_s: 300, default_allow_reentry: false, holder_names: false, timezone: 'UTC' },
-      gates: [], zones: [], ticket_types: [], keys: [], code_digest: { algorithm: 'hmac-sha256', bytes: 8, key: 'AAAA' },
+      gates: [],
+      zones: [],
+      ticket_types: [],
+      keys: [],
+      code_digest: { algorithm: 'hmac-sha256', bytes: 8, key: 'AAAA' },
     };
     const doc: ManifestDocument = {
-      ...header, ticket_count: 2,
-      tickets: [{ ticket_id: 't1', serial: 1, current_scans: 0, inside: false, status: 'valid' }, { ticket_id: 't20000', serial: 20_000, current_scans: 0, inside: false, status: 'valid' }],
+      ...header,
+      ticket_count: 2,
+      tickets: [
+        { ticket_id: 't1', serial: 1, current_scans: 0, inside: false, status: 'valid' },
+        { ticket_id: 't20000', serial: 20_000, current_scans: 0, inside: false, status: 'valid' },
+      ],
     };
     let hang = true;
     const requests: Array<{ url: string; signal: AbortSignal }> = [];
@@ -481,11 +650,22 @@ describe('manifest download budget', () => {
       throw new Error(`unexpected ${url}`);
     };
     const backing = memoryBacking();
-    const loop = () => new SyncLoop({
-      store: new MemoryStore(backing), api: new ApiClient('http://entrada.invalid', 'edt_x', fake, clock), clock, random: () => 0.5,
-      newId: () => 'id', eventId, deviceId: 'dev-1', sign: null, requestTimeoutMs: 30_000,
-    });
-    const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve(); await new Promise((r) => setImmediate(r)); };
+    const loop = () =>
+      new SyncLoop({
+        store: new MemoryStore(backing),
+        api: new ApiClient('http://entrada.invalid', 'edt_x', fake, clock),
+        clock,
+        random: () => 0.5,
+        newId: () => 'id',
+        eventId,
+        deviceId: 'dev-1',
+        sign: null,
+        requestTimeoutMs: 30_000,
+      });
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      await new Promise((r) => setImmediate(r));
+    };
     /** Runs a cycle whose request to `path` never answers, and says after how long it was given up. */
     const budgetOf = async (engine: SyncLoop, path: string): Promise<number> => {
       const started = clock.now();
@@ -494,7 +674,9 @@ describe('manifest download budget', () => {
       const request = requests.at(-1)!;
       expect(request.url).toContain(path);
       let abortedAt = 0;
-      request.signal.addEventListener('abort', () => { abortedAt = clock.now(); });
+      request.signal.addEventListener('abort', () => {
+        abortedAt = clock.now();
+      });
       clock.advance(15 * 60_000);
       await settle();
       expect(await cycle).toMatchObject({ kind: 'timeout' });
@@ -525,7 +707,11 @@ describe('manifest downloads against a busy server', () => {
     // No build waits (a full slot turns the next away), the Retry-After jitter pinned, and deltas of any size judged by the quarter rule.
     server = await startTestServer(tdb.db, { manifest: { builds, random: () => 0, deltaMinTickets: 0 } });
     ev = await seedEvent(server.admin);
-    await issueTickets(server.admin, ev.eventId, Array.from({ length: 12 }, () => ({ ticket_type_id: ev.types.ga })));
+    await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 12 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
   });
   afterAll(async () => {
     await server?.close();
@@ -536,15 +722,25 @@ describe('manifest downloads against a busy server', () => {
     const d = await registerDevice(server.admin, 'Busy reader');
     const backing = memoryBacking();
     const scanner = new Scanner({
-      store: new MemoryStore(backing), baseUrl: server.url, eventId: ev.eventId, fetch: realFetch, random: () => 0.5,
-      device: { deviceId: d.deviceId, token: d.token }, ...(clock ? { clock } : {}),
+      store: new MemoryStore(backing),
+      baseUrl: server.url,
+      eventId: ev.eventId,
+      fetch: realFetch,
+      random: () => 0.5,
+      device: { deviceId: d.deviceId, token: d.token },
+      ...(clock ? { clock } : {}),
     });
     return { scanner, store: new MemoryStore(backing) };
   };
 
   it('waits as long as a 503 BUSY says (Retry-After), not its own backoff, then downloads', async () => {
     let release!: () => void;
-    const held = builds.run(() => new Promise<void>((r) => { release = r; }));
+    const held = builds.run(
+      () =>
+        new Promise<void>((r) => {
+          release = r;
+        }),
+    );
     const clock = new ManualClock(Date.now());
     const { scanner } = await scannerFor(clock);
     await scanner.start();
@@ -572,8 +768,16 @@ describe('manifest downloads against a busy server', () => {
     await scanner.sync.syncNow();
     const first = (await store.loadManifest(ev.eventId))!;
     // A ticket only this device's copy has: a merge would keep it, a replacement drops it.
-    await store.applyManifestDelta(ev.eventId, [{ ticket_id: 'stale-only-here', serial: 1, current_scans: 0, inside: false, status: 'valid' }], { refreshedAt: 0 });
-    const added = await issueTickets(server.admin, ev.eventId, Array.from({ length: first.tickets.size }, () => ({ ticket_type_id: ev.types.ga })));
+    await store.applyManifestDelta(
+      ev.eventId,
+      [{ ticket_id: 'stale-only-here', serial: 1, current_scans: 0, inside: false, status: 'valid' }],
+      { refreshedAt: 0 },
+    );
+    const added = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: first.tickets.size }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     await eventually(async () => {
       await scanner.sync.syncNow();
       expect((await scanner.status()).lastSummary).toMatchObject({ fullManifest: true });

@@ -6,13 +6,21 @@ import { InProcessLock } from '../src/sync-loop.ts';
 function fakeLockManager() {
   const held = new Set<string>();
   return {
-    async request<T>(name: string, options: { ifAvailable: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T> {
+    async request<T>(
+      name: string,
+      options: { ifAvailable: boolean },
+      callback: (lock: unknown) => Promise<T>,
+    ): Promise<T> {
       if (held.has(name)) {
         if (options.ifAvailable) return callback(null);
         throw new Error('the fake only supports ifAvailable');
       }
       held.add(name);
-      try { return await callback({ name }); } finally { held.delete(name); }
+      try {
+        return await callback({ name });
+      } finally {
+        held.delete(name);
+      }
     },
   };
 }
@@ -24,7 +32,12 @@ describe('Web Locks sync lock', () => {
     const tabB = webLocksSyncLock('entrada-sync:e1', manager);
     const otherEvent = webLocksSyncLock('entrada-sync:e2', manager);
     let release!: () => void;
-    const running = tabA.tryRun(() => new Promise<string>((r) => { release = () => r('a done'); }));
+    const running = tabA.tryRun(
+      () =>
+        new Promise<string>((r) => {
+          release = () => r('a done');
+        }),
+    );
     expect(await tabB.tryRun(async () => 'b')).toEqual({ ran: false });
     expect(await otherEvent.tryRun(async () => 'e2')).toEqual({ ran: true, value: 'e2' });
     release();

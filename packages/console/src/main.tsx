@@ -6,7 +6,11 @@ import { App, signedOut } from './app/App.tsx';
 import './styles.css';
 
 const queryClient = new QueryClient({
-  queryCache: new QueryCache({ onError: (err) => { if (err instanceof ApiError && err.status === 401) signedOut(); } }),
+  queryCache: new QueryCache({
+    onError: (err) => {
+      if (err instanceof ApiError && err.status === 401) signedOut();
+    },
+  }),
   defaultOptions: {
     queries: {
       // Old data stays on screen while a refresh runs; a 4xx is not retried.
@@ -19,6 +23,8 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <QueryClientProvider client={queryClient}><App /></QueryClientProvider>
+    <QueryClientProvider client={queryClient}>
+      <App />
+    </QueryClientProvider>
   </StrictMode>,
 );

@@ -7,10 +7,17 @@ type Call = { url: string; method: string; headers: Record<string, string>; body
 function double(routes: Record<string, (call: Call) => [number, unknown]>): { fetch: typeof fetch; calls: Call[] } {
   const calls: Call[] = [];
   const f = (async (url: string, init: RequestInit = {}) => {
-    const call: Call = { url, method: init.method ?? 'GET', headers: (init.headers ?? {}) as Record<string, string>, body: init.body as string | undefined };
+    const call: Call = {
+      url,
+      method: init.method ?? 'GET',
+      headers: (init.headers ?? {}) as Record<string, string>,
+      body: init.body as string | undefined,
+    };
     calls.push(call);
     const route = routes[`${call.method} ${url}`];
-    const [status, body] = route ? route(call) : [404, { error: 'NOT_FOUND', message: `No route ${call.method} ${url}` }];
+    const [status, body] = route
+      ? route(call)
+      : [404, { error: 'NOT_FOUND', message: `No route ${call.method} ${url}` }];
     return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   }) as unknown as typeof fetch;
   return { fetch: f, calls };
@@ -18,7 +25,16 @@ function double(routes: Record<string, (call: Call) => [number, unknown]>): { fe
 
 function memoryStore(): SessionStore & { data: Map<string, string> } {
   const data = new Map<string, string>();
-  return { data, getItem: (k) => data.get(k) ?? null, setItem: (k, v) => { data.set(k, v); }, removeItem: (k) => { data.delete(k); } };
+  return {
+    data,
+    getItem: (k) => data.get(k) ?? null,
+    setItem: (k, v) => {
+      data.set(k, v);
+    },
+    removeItem: (k) => {
+      data.delete(k);
+    },
+  };
 }
 
 const user = { id: 'u1', email: 'ana@example.org', name: 'Ana', role: 'manager', organisation_id: 'o1' };
@@ -26,7 +42,10 @@ const user = { id: 'u1', email: 'ana@example.org', name: 'Ana', role: 'manager',
 describe('console API client', () => {
   it('logs in with email and password, then sends the CSRF token on every state-changing request (never a bearer token)', async () => {
     const { fetch, calls } = double({
-      'POST /api/v1/auth/login': (c) => (JSON.parse(c.body!).password === 'correct horse battery' ? [200, { user, csrf_token: 'csrf-1' }] : [401, { error: 'UNAUTHORIZED', message: 'Wrong email or password' }]),
+      'POST /api/v1/auth/login': (c) =>
+        JSON.parse(c.body!).password === 'correct horse battery'
+          ? [200, { user, csrf_token: 'csrf-1' }]
+          : [401, { error: 'UNAUTHORIZED', message: 'Wrong email or password' }],
       'GET /api/v1/events': () => [200, { events: [] }],
       'POST /api/v1/events': () => [201, { id: 'e1' }],
       'POST /api/v1/auth/logout': () => [200, {}],
@@ -59,7 +78,12 @@ describe('console API client', () => {
   });
 
   it('signs in with an admin token on a server without organiser accounts: checked by reading events, shown as owner', async () => {
-    const { fetch, calls } = double({ 'GET /api/v1/events': (c) => (c.headers.authorization === 'Bearer eat_good' ? [200, { events: [] }] : [401, { error: 'UNAUTHORIZED', message: 'Invalid token' }]) });
+    const { fetch, calls } = double({
+      'GET /api/v1/events': (c) =>
+        c.headers.authorization === 'Bearer eat_good'
+          ? [200, { events: [] }]
+          : [401, { error: 'UNAUTHORIZED', message: 'Invalid token' }],
+    });
     const store = memoryStore();
     const client = new ApiClient(fetch, store, () => 0);
     await expect(client.loginWithToken('eat_bad')).rejects.toBeInstanceOf(ApiError);
@@ -70,14 +94,19 @@ describe('console API client', () => {
     expect(calls.at(-1)!.headers.authorization).toBe('Bearer eat_good');
   });
 
-  it('uses the token\'s own user when /auth/me knows it', async () => {
+  it("uses the token's own user when /auth/me knows it", async () => {
     const { fetch } = double({ 'GET /api/v1/auth/me': () => [200, { user: { ...user, role: 'viewer' } }] });
     const client = new ApiClient(fetch, memoryStore(), () => 0);
     expect((await client.loginWithToken('eat_x')).role).toBe('viewer');
   });
 
   it('says failures in words', async () => {
-    const { fetch } = double({ 'DELETE /api/v1/events/e1/zones/z1': () => [409, { error: 'CONFLICT', message: 'Zone Main is used by gate North' }] });
+    const { fetch } = double({
+      'DELETE /api/v1/events/e1/zones/z1': () => [
+        409,
+        { error: 'CONFLICT', message: 'Zone Main is used by gate North' },
+      ],
+    });
     const client = new ApiClient(fetch, memoryStore(), () => 0);
     const conflict = await client.delete('/api/v1/events/e1/zones/z1').catch((e: unknown) => e);
     expect(errorText(conflict)).toBe('Zone Main is used by gate North');

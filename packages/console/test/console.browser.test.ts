@@ -13,7 +13,13 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  pgliteBackend, postgresBackend, REQUIRE_SERVICES, startTestServer, TEST_DATABASE_URL, type TestDatabase, type TestServer,
+  pgliteBackend,
+  postgresBackend,
+  REQUIRE_SERVICES,
+  startTestServer,
+  TEST_DATABASE_URL,
+  type TestDatabase,
+  type TestServer,
 } from '../../server/test/harness.ts';
 import { axeSerious, BASE_ARGS, CHROMIUM, screenshots } from './support/console-browser.ts';
 
@@ -41,7 +47,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
 
   async function check(name: string): Promise<void> {
     const v = await axeSerious(page);
-    accessibility[name] = v.map((x) => `${x.id} (${x.impact}): ${x.help} at ${JSON.stringify(x.nodes.slice(0, 3).map((n) => n.target))}`);
+    accessibility[name] = v.map(
+      (x) => `${x.id} (${x.impact}): ${x.help} at ${JSON.stringify(x.nodes.slice(0, 3).map((n) => n.target))}`,
+    );
     await screenshots(page, name);
   }
 
@@ -49,14 +57,23 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     tdb = await backend.open();
     server = await startTestServer(tdb.db);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
-    context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, timezoneId: 'Europe/Amsterdam', locale: 'en-GB' });
+    context = await browser.newContext({
+      baseURL: server.url,
+      viewport: { width: 1280, height: 800 },
+      deviceScaleFactor: 1,
+      timezoneId: 'Europe/Amsterdam',
+      locale: 'en-GB',
+    });
     page = await context.newPage();
     page.on('pageerror', (err) => console.log(`[console] page error: ${err.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') console.log(`[console] ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.log(`[console] ${m.text()}`);
+    });
   });
 
   afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') await screenshots(page, `failed-${ctx.task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => undefined);
+    if (ctx.task.result?.state === 'fail')
+      await screenshots(page, `failed-${ctx.task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => undefined);
   });
 
   afterAll(async () => {
@@ -80,7 +97,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
 
   it('signs a new organiser in with email and password (an owner made through the API) and shows who is signed in', async () => {
     // The bootstrapped owner's token makes the organiser's account, as `entrada users add` does.
-    const made = await server.admin.post('/api/v1/users', { email: 'olivia@harbour.example', name: 'Olivia Organiser', role: 'owner', password: OLIVIA_PASSWORD });
+    const made = await server.admin.post('/api/v1/users', {
+      email: 'olivia@harbour.example',
+      name: 'Olivia Organiser',
+      role: 'owner',
+      password: OLIVIA_PASSWORD,
+    });
     expect(made.status).toBe(201);
     await page.goto('/console/');
     await page.getByRole('heading', { name: 'Entrada console' }).waitFor();
@@ -132,8 +154,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
       await form.getByText('CSRF_TOKEN_INVALID', { exact: false }).waitFor();
       // Another site's page (here an opaque origin): SameSite=Lax keeps the cookie off its POST, so the server sees no session.
       await form.goto('about:blank');
-      await form.setContent(`<form method="POST" action="${server.url}/api/v1/events"><input name="name" value="Forged event"><button>Send</button></form>`);
-      const crossAnswer = form.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/api/v1/events'));
+      await form.setContent(
+        `<form method="POST" action="${server.url}/api/v1/events"><input name="name" value="Forged event"><button>Send</button></form>`,
+      );
+      const crossAnswer = form.waitForResponse(
+        (r) => r.request().method() === 'POST' && r.url().endsWith('/api/v1/events'),
+      );
       await form.getByRole('button', { name: 'Send' }).click();
       const cross = await crossAnswer;
       // 401, not 403 CSRF_TOKEN_INVALID: the server saw no session, so the cookie stayed off. (Not read from the
@@ -164,14 +190,21 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
 
   it('adds two zones, three gates and two ticket types, with the rules in words', async () => {
     const zones = page.getByRole('form', { name: 'Add a zone' });
-    for (const [name, cap] of [['Main', '5000'], ['VIP', '200']] as const) {
+    for (const [name, cap] of [
+      ['Main', '5000'],
+      ['VIP', '200'],
+    ] as const) {
       await zones.getByLabel('Zone name', { exact: true }).fill(name);
       await zones.getByLabel('Capacity', { exact: true }).fill(cap);
       await zones.getByRole('button', { name: 'Add zone' }).click();
       await page.getByRole('cell', { name, exact: true }).first().waitFor();
     }
     const gates = page.getByRole('form', { name: 'Add a gate' });
-    for (const [name, into] of [['North', ['Main']], ['South', ['Main']], ['VIP entrance', ['Main', 'VIP']]] as const) {
+    for (const [name, into] of [
+      ['North', ['Main']],
+      ['South', ['Main']],
+      ['VIP entrance', ['Main', 'VIP']],
+    ] as const) {
       await gates.getByLabel('Gate name', { exact: true }).fill(name);
       for (const z of into) await gates.getByRole('checkbox', { name: z, exact: true }).check();
       await gates.getByRole('button', { name: 'Add gate' }).click();
@@ -194,7 +227,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     await types.getByRole('button', { name: 'Add ticket type' }).click();
     await page.getByRole('cell', { name: 'VIP', exact: true }).nth(1).waitFor();
     const rules = await page.getByTestId('type-rules').allInnerTexts();
-    expect(rules).toEqual(['one entry; no re-entry; valid the whole event; zone Main', 'one entry; re-entry after exit; valid Sat 10:00–23:00; zones Main, VIP']);
+    expect(rules).toEqual([
+      'one entry; no re-entry; valid the whole event; zone Main',
+      'one entry; re-entry after exit; valid Sat 10:00–23:00; zones Main, VIP',
+    ]);
     const detail = await server.admin.get(`/api/v1/events/${eventId}`);
     expect(detail.body.zones).toHaveLength(2);
     expect(detail.body.gates).toHaveLength(3);
@@ -202,7 +238,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     await check('event-setup');
   });
 
-  it('edits a zone\'s capacity and what happens when it is full (PATCH), the server keeping it', async () => {
+  it("edits a zone's capacity and what happens when it is full (PATCH), the server keeping it", async () => {
     await page.getByRole('button', { name: 'Edit zone Main' }).click();
     const dialog = page.getByRole('dialog', { name: 'Edit zone Main' });
     await dialog.getByLabel('Capacity', { exact: true }).fill('lots');
@@ -215,9 +251,16 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     await dialog.getByRole('button', { name: 'Save zone' }).click();
     expect((await answer).status()).toBe(200);
     // The zone's row (the ticket types' rules may name the capacity too).
-    await page.getByRole('row', { name: /Main/ }).getByRole('cell', { name: '6500 · refuse entry when full', exact: true }).first().waitFor();
+    await page
+      .getByRole('row', { name: /Main/ })
+      .getByRole('cell', { name: '6500 · refuse entry when full', exact: true })
+      .first()
+      .waitFor();
     const detail = await server.admin.get(`/api/v1/events/${eventId}`);
-    expect(detail.body.zones.find((z: { name: string }) => z.name === 'Main')).toMatchObject({ capacity: 6500, capacity_mode: 'enforce' });
+    expect(detail.body.zones.find((z: { name: string }) => z.name === 'Main')).toMatchObject({
+      capacity: 6500,
+      capacity_mode: 'enforce',
+    });
   });
 
   it('turns manifest ticket codes on only with the risk shown in the form, and off again', async () => {
@@ -229,19 +272,29 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     const box = dialog.getByRole('checkbox', { name: /Ship ticket codes in the offline manifest/ });
     expect(await box.isChecked()).toBe(false);
     await box.check();
-    await dialog.getByRole('alert').getByText(/a lost or stolen scanner hands them out/).waitFor();
+    await dialog
+      .getByRole('alert')
+      .getByText(/a lost or stolen scanner hands them out/)
+      .waitFor();
     await check('event-ticket-codes');
-    let answer = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/events/${eventId}`));
+    let answer = page.waitForResponse(
+      (r) => r.request().method() === 'PATCH' && r.url().endsWith(`/events/${eventId}`),
+    );
     await dialog.getByRole('button', { name: 'Save event' }).click();
     expect((await answer).status()).toBe(200);
-    expect((await server.admin.get(`/api/v1/events/${eventId}`)).body.settings).toMatchObject({ manifest_ticket_codes: true, duplicate_window_s: 300 });
+    expect((await server.admin.get(`/api/v1/events/${eventId}`)).body.settings).toMatchObject({
+      manifest_ticket_codes: true,
+      duplicate_window_s: 300,
+    });
 
     dialog = await edit();
     await dialog.getByRole('checkbox', { name: /Ship ticket codes/ }).uncheck();
     answer = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/events/${eventId}`));
     await dialog.getByRole('button', { name: 'Save event' }).click();
     expect((await answer).status()).toBe(200);
-    expect((await server.admin.get(`/api/v1/events/${eventId}`)).body.settings).toMatchObject({ manifest_ticket_codes: false });
+    expect((await server.admin.get(`/api/v1/events/${eventId}`)).body.settings).toMatchObject({
+      manifest_ticket_codes: false,
+    });
   });
 
   it('adds a staff member with a PIN', async () => {
@@ -263,19 +316,33 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     await page.getByRole('heading', { name: /^Tickets/ }).waitFor();
     await page.getByRole('button', { name: 'Import CSV' }).click();
     const dialog = page.getByRole('dialog', { name: 'Import tickets from CSV' });
-    await dialog.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'tickets.csv', mimeType: 'text/csv', buffer: Buffer.from(csv(1000, 500)) });
-    await dialog.getByTestId('import-summary').getByText('1,000 rows: 999 ready, 1 with errors.', { exact: false }).waitFor();
-    expect(await dialog.getByTestId('row-errors').innerText()).toBe('Line 501: ticket type "Backstage" does not exist in this event');
+    await dialog
+      .getByLabel('CSV file', { exact: true })
+      .setInputFiles({ name: 'tickets.csv', mimeType: 'text/csv', buffer: Buffer.from(csv(1000, 500)) });
+    await dialog
+      .getByTestId('import-summary')
+      .getByText('1,000 rows: 999 ready, 1 with errors.', { exact: false })
+      .waitFor();
+    expect(await dialog.getByTestId('row-errors').innerText()).toBe(
+      'Line 501: ticket type "Backstage" does not exist in this event',
+    );
     expect(await dialog.getByRole('button', { name: /^Import/ }).isDisabled()).toBe(true);
     await check('tickets-import-errors');
     expect((await server.admin.get(`/api/v1/events/${eventId}/tickets?limit=10`)).body.tickets).toHaveLength(0);
 
-    await dialog.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'tickets-fixed.csv', mimeType: 'text/csv', buffer: Buffer.from(csv(1000, null)) });
+    await dialog
+      .getByLabel('CSV file', { exact: true })
+      .setInputFiles({ name: 'tickets-fixed.csv', mimeType: 'text/csv', buffer: Buffer.from(csv(1000, null)) });
     await dialog.getByText('1,000 rows: 1,000 ready, no errors.').waitFor();
     // One import session: the rows are staged, then one commit writes them all.
-    const commit = page.waitForResponse((r) => r.request().method() === 'POST' && /\/ticket-imports\/[0-9a-f-]+\/commit$/.test(r.url()));
+    const commit = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && /\/ticket-imports\/[0-9a-f-]+\/commit$/.test(r.url()),
+    );
     await dialog.getByRole('button', { name: 'Import 1,000 tickets' }).click();
-    expect(await (await commit).json()).toMatchObject({ imported: 1000, import: { state: 'committed', total_rows: 1000 } });
+    expect(await (await commit).json()).toMatchObject({
+      imported: 1000,
+      import: { state: 'committed', total_rows: 1000 },
+    });
     await dialog.getByText('1,000 tickets imported from tickets-fixed.csv.').waitFor();
     await dialog.getByRole('button', { name: 'Done' }).click();
     const all = await server.admin.get(`/api/v1/events/${eventId}/tickets?limit=5000`);
@@ -295,7 +362,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     // Over 5,000: several chunks of one import session, one commit.
     await dialog.getByLabel('How many', { exact: true }).fill('10025');
     const rowsSent: number[] = [];
-    page.on('request', (r) => { if (/\/ticket-imports\/[0-9a-f-]+\/rows$/.test(r.url())) rowsSent.push((r.postDataJSON() as { tickets: unknown[] }).tickets.length); });
+    page.on('request', (r) => {
+      if (/\/ticket-imports\/[0-9a-f-]+\/rows$/.test(r.url()))
+        rowsSent.push((r.postDataJSON() as { tickets: unknown[] }).tickets.length);
+    });
     await dialog.getByRole('button', { name: 'Issue tickets' }).click();
     await dialog.getByText('10,025 tickets issued.').waitFor({ timeout: 120_000 });
     expect(rowsSent).toEqual([5000, 5000, 25]);
@@ -361,7 +431,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
     const bulk = page.getByRole('dialog', { name: 'Suspend devices' });
     await bulk.getByLabel('Reason', { exact: true }).fill('left at the gate');
     await bulk.getByRole('button', { name: 'Suspend 1 device' }).click();
-    await page.getByRole('row', { name: /North phone 1/ }).getByText('suspended').waitFor();
+    await page
+      .getByRole('row', { name: /North phone 1/ })
+      .getByText('suspended')
+      .waitFor();
     await check('devices');
   });
 
@@ -391,7 +464,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
       const made = await server.admin.post('/api/v1/tokens', { name: 'Vic Viewer', role: 'viewer' });
       expect(made.status).toBe(201);
       const viewerToken = made.body.token as string;
-      const refused = await server.client(viewerToken).post('/api/v1/events', { name: 'Not allowed', starts_at: '2026-08-01T10:00:00Z', ends_at: '2026-08-02T10:00:00Z', timezone: 'UTC' });
+      const refused = await server.client(viewerToken).post('/api/v1/events', {
+        name: 'Not allowed',
+        starts_at: '2026-08-01T10:00:00Z',
+        ends_at: '2026-08-02T10:00:00Z',
+        timezone: 'UTC',
+      });
       expect({ status: refused.status, error: refused.body.error }).toEqual({ status: 403, error: 'FORBIDDEN' });
       await v.goto('/console/');
       await v.getByRole('tab', { name: 'API token' }).click();
@@ -403,15 +481,24 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`organiser console i
       expect(await v.getByRole('link', { name: 'Users & tokens' }).count()).toBe(0);
       await v.getByRole('link', { name: 'Harbour Festival' }).click();
       await v.getByRole('heading', { name: 'Zones' }).waitFor();
-      for (const name of ['Edit event', 'Add zone', 'Add gate', 'Add ticket type', 'Edit zone Main', 'Delete gate North']) {
+      for (const name of [
+        'Edit event',
+        'Add zone',
+        'Add gate',
+        'Add ticket type',
+        'Edit zone Main',
+        'Delete gate North',
+      ]) {
         expect(await v.getByRole('button', { name }).count(), name).toBe(0);
       }
       await v.getByRole('link', { name: 'Tickets' }).click();
       await v.getByTestId('ticket-count').getByText('tickets', { exact: false }).waitFor();
-      for (const name of ['Import CSV', 'Issue tickets']) expect(await v.getByRole('button', { name }).count(), name).toBe(0);
+      for (const name of ['Import CSV', 'Issue tickets'])
+        expect(await v.getByRole('button', { name }).count(), name).toBe(0);
       await v.getByRole('link', { name: 'Devices' }).click();
       await v.getByRole('cell', { name: 'North phone 1', exact: true }).waitFor();
-      for (const name of ['Pair a scanner', 'Suspend', 'Revoke', 'Edit North phone 1']) expect(await v.getByRole('button', { name }).count(), name).toBe(0);
+      for (const name of ['Pair a scanner', 'Suspend', 'Revoke', 'Edit North phone 1'])
+        expect(await v.getByRole('button', { name }).count(), name).toBe(0);
       // No row selection for bulk actions (the fleet's read-only filter is a checkbox too).
       expect(await v.getByRole('checkbox', { name: /^Select/ }).count()).toBe(0);
       await v.goto('/console/users');

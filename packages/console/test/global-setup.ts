@@ -7,7 +7,9 @@ import path from 'node:path';
  */
 export default function setup(): void {
   for (const name of ['ensure-console-build.mjs', 'ensure-web-build.mjs']) {
-    const r = spawnSync(process.execPath, [path.resolve(import.meta.dirname, '../../../scripts', name)], { stdio: 'inherit' });
+    const r = spawnSync(process.execPath, [path.resolve(import.meta.dirname, '../../../scripts', name)], {
+      stdio: 'inherit',
+    });
     if (r.status !== 0) throw new Error(`${name} failed`);
   }
 }

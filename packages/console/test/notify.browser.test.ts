@@ -15,8 +15,15 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  pgliteBackend, postgresBackend, REQUIRE_SERVICES, seedEvent, startTestServer, TEST_DATABASE_URL,
-  type SeededEvent, type TestDatabase, type TestServer,
+  pgliteBackend,
+  postgresBackend,
+  REQUIRE_SERVICES,
+  seedEvent,
+  startTestServer,
+  TEST_DATABASE_URL,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from '../../server/test/harness.ts';
 import { ARTIFACTS, axeSerious, BASE_ARGS, CHROMIUM, screenshots } from './support/console-browser.ts';
 
@@ -38,7 +45,9 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`webhooks and email 
 
   async function check(p: Page, name: string): Promise<void> {
     const v = await axeSerious(p);
-    accessibility[name] = v.map((x) => `${x.id} (${x.impact}): ${x.help} at ${JSON.stringify(x.nodes.slice(0, 3).map((n) => n.target))}`);
+    accessibility[name] = v.map(
+      (x) => `${x.id} (${x.impact}): ${x.help} at ${JSON.stringify(x.nodes.slice(0, 3).map((n) => n.target))}`,
+    );
     await screenshots(p, name);
   }
 
@@ -60,29 +69,54 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`webhooks and email 
     tdb = await backend.open();
     receiver = http.createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString('utf8'); });
-      req.on('end', () => { received.push({ headers: req.headers, body }); res.end(); });
+      req.on('data', (c: Buffer) => {
+        body += c.toString('utf8');
+      });
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.end();
+      });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/entrada-hook`;
-    smtp = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, onData(s, _session, cb) { s.resume(); s.on('end', () => cb()); } });
+    smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      logger: false,
+      onData(s, _session, cb) {
+        s.resume();
+        s.on('end', () => cb());
+      },
+    });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
     const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
     // The worker delivers on its timer, as in production, only more often.
     server = await startTestServer(tdb.db, { config: { alertIntervalMs: 0, notifyIntervalMs: 300, smtpUrl } });
     ev = await seedEvent(server.admin, { name: 'Harbour Festival' });
-    for (const [email, name, role] of [['olivia@harbour.example', 'Olivia Owner', 'owner'], ['vera@harbour.example', 'Vera Viewer', 'viewer']] as const) {
+    for (const [email, name, role] of [
+      ['olivia@harbour.example', 'Olivia Owner', 'owner'],
+      ['vera@harbour.example', 'Vera Viewer', 'viewer'],
+    ] as const) {
       expect((await server.admin.post('/api/v1/users', { email, name, role, password: PASSWORD })).status).toBe(201);
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
-    context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, timezoneId: 'Europe/Amsterdam', locale: 'en-GB' });
+    context = await browser.newContext({
+      baseURL: server.url,
+      viewport: { width: 1280, height: 800 },
+      deviceScaleFactor: 1,
+      timezoneId: 'Europe/Amsterdam',
+      locale: 'en-GB',
+    });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
     page = await context.newPage();
     page.on('pageerror', (err) => console.log(`[console] page error: ${err.message}`));
   });
 
   afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') await screenshots(page, `notify-failed-${ctx.task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => undefined);
+    if (ctx.task.result?.state === 'fail')
+      await screenshots(page, `notify-failed-${ctx.task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(
+        () => undefined,
+      );
   });
 
   afterAll(async () => {
@@ -137,13 +171,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`webhooks and email 
 
     // A device suspended: the server's worker delivers it on its timer.
     const device = await server.admin.post('/api/v1/devices', { name: 'North gate 3' });
-    expect((await server.admin.post(`/api/v1/devices/${device.body.device_id}/suspend`, { reason: 'battery swap' })).status).toBe(200);
+    expect(
+      (await server.admin.post(`/api/v1/devices/${device.body.device_id}/suspend`, { reason: 'battery swap' })).status,
+    ).toBe(200);
     await expect.poll(() => received.length, { timeout: 15_000 }).toBe(1);
     const hit = received[0]!;
     const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
-    const expected = createHmac('sha256', key).update(`${String(hit.headers['webhook-id'])}.${String(hit.headers['webhook-timestamp'])}.${hit.body}`).digest('base64');
+    const expected = createHmac('sha256', key)
+      .update(`${String(hit.headers['webhook-id'])}.${String(hit.headers['webhook-timestamp'])}.${hit.body}`)
+      .digest('base64');
     expect(hit.headers['webhook-signature']).toBe(`v1,${expected}`);
-    expect(JSON.parse(hit.body)).toMatchObject({ type: 'device.suspended', data: { name: 'North gate 3', reason: 'battery swap' } });
+    expect(JSON.parse(hit.body)).toMatchObject({
+      type: 'device.suspended',
+      data: { name: 'North gate 3', reason: 'battery swap' },
+    });
 
     await row.getByRole('button', { name: `Deliveries of ${receiverUrl}` }).click();
     const dialog = page.getByRole('dialog', { name: `Deliveries · ${receiverUrl}` });
@@ -160,7 +201,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`webhooks and email 
   });
 
   it('shows a viewer their own email toggle and no webhooks', async () => {
-    const viewerContext = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 }, timezoneId: 'Europe/Amsterdam', locale: 'en-GB' });
+    const viewerContext = await browser.newContext({
+      baseURL: server.url,
+      viewport: { width: 1280, height: 800 },
+      timezoneId: 'Europe/Amsterdam',
+      locale: 'en-GB',
+    });
     try {
       const v = await viewerContext.newPage();
       await signIn(v, 'vera@harbour.example');

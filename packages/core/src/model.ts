@@ -8,15 +8,15 @@ export const DIRECTIONS: readonly Direction[] = ['entry', 'exit'];
 
 /** The closed set of scan results (seed 002, extended). Never reuse or rename a code. */
 export type ScanResult =
-  | 'valid'
-  | 'duplicate'
-  | 'invalid_token'
-  | 'wrong_event'
-  | 'wrong_gate'
-  | 'cancelled'
-  | 'not_valid_now';
+  'valid' | 'duplicate' | 'invalid_token' | 'wrong_event' | 'wrong_gate' | 'cancelled' | 'not_valid_now';
 export const SCAN_RESULTS: readonly ScanResult[] = [
-  'valid', 'duplicate', 'invalid_token', 'wrong_event', 'wrong_gate', 'cancelled', 'not_valid_now',
+  'valid',
+  'duplicate',
+  'invalid_token',
+  'wrong_event',
+  'wrong_gate',
+  'cancelled',
+  'not_valid_now',
 ];
 
 /**
@@ -24,21 +24,21 @@ export const SCAN_RESULTS: readonly ScanResult[] = [
  * ("double read" and "already used" are both `duplicate`).
  */
 export type VerdictReason =
-  | 'admitted'          // valid entry that consumes one of max_scans
-  | 're_entry'          // valid entry after an exit, free with allow_reentry
-  | 'exited'            // valid exit of a ticket that was inside
-  | 'exit_not_inside'   // valid exit of a ticket that was not inside (harmless, occupancy unchanged)
-  | 'forced'            // admitted of record by an organiser's decision (a conflict resolved as legitimate)
-  | 'double_read'       // same device, same direction, within the duplicate window
-  | 'already_used'      // entries exhausted
-  | 'already_inside'    // re-entry ticket scanned for entry while inside
+  | 'admitted' // valid entry that consumes one of max_scans
+  | 're_entry' // valid entry after an exit, free with allow_reentry
+  | 'exited' // valid exit of a ticket that was inside
+  | 'exit_not_inside' // valid exit of a ticket that was not inside (harmless, occupancy unchanged)
+  | 'forced' // admitted of record by an organiser's decision (a conflict resolved as legitimate)
+  | 'double_read' // same device, same direction, within the duplicate window
+  | 'already_used' // entries exhausted
+  | 'already_inside' // re-entry ticket scanned for entry while inside
   | 'cancelled'
   | 'blocked'
   | 'not_yet_valid'
   | 'expired'
   | 'wrong_gate'
-  | 'gate_closed'       // entry at a gate closed at or before the scan (result wrong_gate: go to another gate)
-  | 'zone_full'         // entry into a zone whose capacity is enforced and reached (result not_valid_now: wait for an exit)
+  | 'gate_closed' // entry at a gate closed at or before the scan (result wrong_gate: go to another gate)
+  | 'zone_full' // entry into a zone whose capacity is enforced and reached (result not_valid_now: wait for an exit)
   | 'wrong_event'
   | 'unknown_code'
   | 'malformed_code'
@@ -46,8 +46,26 @@ export type VerdictReason =
   | 'unknown_key';
 /** Every VerdictReason, for schemas and exhaustive checks (a reason missing here fails core's typecheck below). */
 export const VERDICT_REASONS = [
-  'admitted', 're_entry', 'exited', 'exit_not_inside', 'forced', 'double_read', 'already_used', 'already_inside', 'cancelled', 'blocked',
-  'not_yet_valid', 'expired', 'wrong_gate', 'gate_closed', 'zone_full', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key',
+  'admitted',
+  're_entry',
+  'exited',
+  'exit_not_inside',
+  'forced',
+  'double_read',
+  'already_used',
+  'already_inside',
+  'cancelled',
+  'blocked',
+  'not_yet_valid',
+  'expired',
+  'wrong_gate',
+  'gate_closed',
+  'zone_full',
+  'wrong_event',
+  'unknown_code',
+  'malformed_code',
+  'bad_signature',
+  'unknown_key',
 ] as const satisfies readonly VerdictReason[];
 /** Both ways: a reason added to the type but not to the list makes this `false`, and the export below a type error. */
 type EveryReasonListed = Exclude<VerdictReason, (typeof VERDICT_REASONS)[number]> extends never ? true : false;

@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import vectors from '../vectors/codes.json' with { type: 'json' };
 import {
-  classifyScannedCode, codeVectorScope, ed25519, evaluateCodeVector, readCodeVectors, readScannedCode, signedCodeText,
+  classifyScannedCode,
+  codeVectorScope,
+  ed25519,
+  evaluateCodeVector,
+  readCodeVectors,
+  readScannedCode,
+  signedCodeText,
 } from '../src/index.ts';
 import { buildCodeVectors } from './code-vectors.generate.ts';
 
 const v = readCodeVectors(vectors);
 
 describe('golden code-classification vectors', () => {
-  it('are the generator\'s output (fixed keys, deterministic signatures)', () => {
+  it("are the generator's output (fixed keys, deterministic signatures)", () => {
     expect(vectors).toEqual(JSON.parse(JSON.stringify(buildCodeVectors())));
   });
 
@@ -16,7 +22,7 @@ describe('golden code-classification vectors', () => {
     expect(evaluateCodeVector(v, c.code, ed25519.verify)).toEqual(c.expect);
   });
 
-  it('a look-up by serial (a scanner\'s manifest) gives the same answer when it checks the signature first', () => {
+  it("a look-up by serial (a scanner's manifest) gives the same answer when it checks the signature first", () => {
     const scope = codeVectorScope(v);
     const signed = new Map<number, number>();
     const imported = new Map<string, number>();
@@ -26,14 +32,20 @@ describe('golden code-classification vectors', () => {
       else imported.set(t.code, t.serial);
     }
     for (const c of v.cases) {
-      const out = classifyScannedCode(c.code, scope, ed25519.verify, (code) => (code.kind === 'signed'
-        ? signed.get(code.code.claims.ticketSerial) : imported.get(code.text)), { findProves: false });
-      const got = out.kind === 'ticket' ? { ticket: out.ticket } : { result: out.refusal.result, reason: out.refusal.reason };
+      const out = classifyScannedCode(
+        c.code,
+        scope,
+        ed25519.verify,
+        (code) => (code.kind === 'signed' ? signed.get(code.code.claims.ticketSerial) : imported.get(code.text)),
+        { findProves: false },
+      );
+      const got =
+        out.kind === 'ticket' ? { ticket: out.ticket } : { result: out.refusal.result, reason: out.refusal.reason };
       expect({ name: c.name, ...got }).toEqual({ name: c.name, ...c.expect });
     }
   });
 
-  it('the digest shortcut is sound: a signed ticket\'s digest text is the text the classifier looks up', () => {
+  it("the digest shortcut is sound: a signed ticket's digest text is the text the classifier looks up", () => {
     for (const c of v.cases) {
       const read = readScannedCode(c.code, codeVectorScope(v), ed25519.verify);
       if (read.kind === 'signed') expect(signedCodeText(c.code)).toBe(read.text);
@@ -42,7 +54,8 @@ describe('golden code-classification vectors', () => {
 
   it('covers every kind of code', () => {
     const reasons = new Set(v.cases.map((c) => ('reason' in c.expect ? c.expect.reason : 'ticket')));
-    for (const r of ['ticket', 'wrong_event', 'bad_signature', 'unknown_key', 'unknown_code', 'malformed_code']) expect(reasons).toContain(r);
+    for (const r of ['ticket', 'wrong_event', 'bad_signature', 'unknown_key', 'unknown_code', 'malformed_code'])
+      expect(reasons).toContain(r);
   });
 
   it('answers the same for an organisation that does not know the other event: never wrong_event', () => {
@@ -54,8 +67,17 @@ describe('golden code-classification vectors', () => {
   });
 
   it('never throws, whatever the scope returns', () => {
-    const hostile = { eventRef: v.event.ref, keys: () => { throw new Error('x'); }, otherEvents: () => { throw new Error('y'); } };
-    for (const c of v.cases) expect(() => classifyScannedCode(c.code, hostile, ed25519.verify, () => undefined)).not.toThrow();
+    const hostile = {
+      eventRef: v.event.ref,
+      keys: () => {
+        throw new Error('x');
+      },
+      otherEvents: () => {
+        throw new Error('y');
+      },
+    };
+    for (const c of v.cases)
+      expect(() => classifyScannedCode(c.code, hostile, ed25519.verify, () => undefined)).not.toThrow();
     expect(readScannedCode(42, hostile, ed25519.verify)).toMatchObject({ kind: 'unreadable' });
   });
 });

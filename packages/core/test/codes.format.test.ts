@@ -3,7 +3,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBase32, encodeBase32 } from '../src/codes/base32.ts';
 import { decodeFrame, encodeFrameBody, signingMessage } from '../src/codes/frame.ts';
-import { ed25519, fromBase64Url, fromHex, issueSignedCode, parseScannedCode, toBase64Url, toHex, verifySignedCode } from '../src/codes/index.ts';
+import {
+  ed25519,
+  fromBase64Url,
+  fromHex,
+  issueSignedCode,
+  parseScannedCode,
+  toBase64Url,
+  toHex,
+  verifySignedCode,
+} from '../src/codes/index.ts';
 import { readVarint, writeVarint } from '../src/codes/varint.ts';
 
 const EPOCH = 1_704_067_200_000;
@@ -15,12 +24,25 @@ describe('frame layout', () => {
   it('encodes header, key id and varints as documented', () => {
     expect(toHex(encodeFrameBody({ keyId: 1, eventRef: 300, ticketSerial: 5, typeRef: 0 }))).toBe('1001ac020500');
     expect(
-      toHex(encodeFrameBody({ keyId: 1, eventRef: 300, ticketSerial: 5, typeRef: 0, validFrom: EPOCH + MINUTE + 1, validUntil: EPOCH + 200 * MINUTE - 5 })),
+      toHex(
+        encodeFrameBody({
+          keyId: 1,
+          eventRef: 300,
+          ticketSerial: 5,
+          typeRef: 0,
+          validFrom: EPOCH + MINUTE + 1,
+          validUntil: EPOCH + 200 * MINUTE - 5,
+        }),
+      ),
     ).toBe('1301ac020500' + '01' + 'c801');
-    expect(toHex(encodeFrameBody({ keyId: 7, eventRef: 1, ticketSerial: 1, typeRef: 1, validUntil: EPOCH }))).toBe('1207010101' + '00');
-    expect(toHex(encodeFrameBody({ keyId: 255, eventRef: 2 ** 32 - 1, ticketSerial: 128, typeRef: 65_535, validFrom: EPOCH }))).toBe(
-      '11ff' + 'ffffffff0f' + '8001' + 'ffff03' + '00',
+    expect(toHex(encodeFrameBody({ keyId: 7, eventRef: 1, ticketSerial: 1, typeRef: 1, validUntil: EPOCH }))).toBe(
+      '1207010101' + '00',
     );
+    expect(
+      toHex(
+        encodeFrameBody({ keyId: 255, eventRef: 2 ** 32 - 1, ticketSerial: 128, typeRef: 65_535, validFrom: EPOCH }),
+      ),
+    ).toBe('11ff' + 'ffffffff0f' + '8001' + 'ffff03' + '00');
   });
 
   it('signs the domain-separated frame body', () => {
@@ -47,7 +69,14 @@ describe('frame layout', () => {
     expect(toHex(publicKey)).toBe('03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8');
     const golden =
       'ENCMA2YAQFAAA4QAKEFHN5ZOBVTO2JHFXAYUWQN7QW5ZWIBYFWGIHDIWSNXVOANA2TADENL7OBAQ2RWHGY4EF5LN5TYVAG7JFDSRHNWTDSZY24HZ5EBUJQG';
-    const claims = { keyId: 1, eventRef: 300, ticketSerial: 5, typeRef: 0, validFrom: EPOCH + MINUTE, validUntil: EPOCH + 200 * MINUTE };
+    const claims = {
+      keyId: 1,
+      eventRef: 300,
+      ticketSerial: 5,
+      typeRef: 0,
+      validFrom: EPOCH + MINUTE,
+      validUntil: EPOCH + 200 * MINUTE,
+    };
     expect(issueSignedCode(claims, (m) => ed25519.sign(secretKey, m))).toBe(golden);
     const parsed = parseScannedCode(golden);
     expect(parsed).toMatchObject({ kind: 'signed', claims });
@@ -107,25 +136,33 @@ describe('varint', () => {
 
   it('round-trips every u32 and reads exactly what was written', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 0xffffffffn }).map(Number), fc.uint8Array({ maxLength: 4 }), (value, tail) => {
-        const out: number[] = [];
-        writeVarint(value, out);
-        const bytes = Uint8Array.from([...out, ...tail]);
-        expect(readVarint(bytes, 0, 0, 0xffffffff)).toEqual({ value, next: out.length });
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: 0xffffffffn }).map(Number),
+        fc.uint8Array({ maxLength: 4 }),
+        (value, tail) => {
+          const out: number[] = [];
+          writeVarint(value, out);
+          const bytes = Uint8Array.from([...out, ...tail]);
+          expect(readVarint(bytes, 0, 0, 0xffffffff)).toEqual({ value, next: out.length });
+        },
+      ),
     );
   });
 
   it('accepts only the minimal encoding of in-range values', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 7 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (bytes, max) => {
-        const read = readVarint(bytes, 0, 0, max);
-        if (read === null) return;
-        expect(read.value).toBeLessThanOrEqual(max);
-        const out: number[] = [];
-        writeVarint(read.value, out);
-        expect(toHex(Uint8Array.from(out))).toBe(toHex(bytes.subarray(0, read.next)));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 7 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (bytes, max) => {
+          const read = readVarint(bytes, 0, 0, max);
+          if (read === null) return;
+          expect(read.value).toBeLessThanOrEqual(max);
+          const out: number[] = [];
+          writeVarint(read.value, out);
+          expect(toHex(Uint8Array.from(out))).toBe(toHex(bytes.subarray(0, read.next)));
+        },
+      ),
     );
   });
 });
@@ -147,7 +184,20 @@ describe('base32', () => {
   });
 
   it('rejects padding, foreign characters, impossible lengths and non-zero trailing bits', () => {
-    for (const text of ['MY======', 'MZ', 'MZXR', 'M', 'MZX', 'MZXW6Y', 'MZ1Q', 'MZ8Q', 'MZ-Q', 'MZ Q', 'MZÉQ', 'MZXW6YTBO\u0130']) {
+    for (const text of [
+      'MY======',
+      'MZ',
+      'MZXR',
+      'M',
+      'MZX',
+      'MZXW6Y',
+      'MZ1Q',
+      'MZ8Q',
+      'MZ-Q',
+      'MZ Q',
+      'MZÉQ',
+      'MZXW6YTBO\u0130',
+    ]) {
       expect(decodeBase32(text)).toBeNull();
     }
   });
@@ -162,10 +212,13 @@ describe('base32', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcxyz01'), maxLength: 40 }), (text) => {
-        const bytes = decodeBase32(text);
-        if (bytes !== null) expect(encodeBase32(bytes)).toBe(text.toUpperCase());
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcxyz01'), maxLength: 40 }),
+        (text) => {
+          const bytes = decodeBase32(text);
+          if (bytes !== null) expect(encodeBase32(bytes)).toBe(text.toUpperCase());
+        },
+      ),
     );
   });
 });

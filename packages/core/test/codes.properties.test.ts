@@ -4,7 +4,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBase32, encodeBase32 } from '../src/codes/base32.ts';
 import { decodeFrame, encodeFrameBody } from '../src/codes/frame.ts';
-import { ed25519, issueSignedCode, MAX_CODE_LENGTH, parseScannedCode, signedCodeText, verifySignedCode } from '../src/codes/index.ts';
+import {
+  ed25519,
+  issueSignedCode,
+  MAX_CODE_LENGTH,
+  parseScannedCode,
+  signedCodeText,
+  verifySignedCode,
+} from '../src/codes/index.ts';
 import type { CodeParseResult, SignatureCheck, SignedTicketClaims } from '../src/codes/index.ts';
 
 const EPOCH = 1_704_067_200_000;
@@ -28,7 +35,15 @@ const subMinute = fc.integer({ min: 0, max: MINUTE - 1 });
  * minute and validUntil at or before its, so both round to in-range minutes, in order.
  */
 const windowArb = fc
-  .record({ a: minutes, b: minutes, fromMs: subMinute, untilMs: subMinute, hasFrom: fc.boolean(), hasUntil: fc.boolean(), absent: fc.constantFrom(null, undefined) })
+  .record({
+    a: minutes,
+    b: minutes,
+    fromMs: subMinute,
+    untilMs: subMinute,
+    hasFrom: fc.boolean(),
+    hasUntil: fc.boolean(),
+    absent: fc.constantFrom(null, undefined),
+  })
   .map(({ a, b, fromMs, untilMs, hasFrom, hasUntil, absent }) => {
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
@@ -53,7 +68,11 @@ const claimsArb: fc.Arbitrary<SignedTicketClaims> = fc
 function expectedClaims(claims: SignedTicketClaims): SignedTicketClaims {
   const minutes = (ms: number | null | undefined, round: (x: number) => number) =>
     ms === null || ms === undefined ? null : EPOCH + (round((ms - EPOCH) / MINUTE) + 0) * MINUTE;
-  return { ...claims, validFrom: minutes(claims.validFrom, Math.floor), validUntil: minutes(claims.validUntil, Math.ceil) };
+  return {
+    ...claims,
+    validFrom: minutes(claims.validFrom, Math.floor),
+    validUntil: minutes(claims.validUntil, Math.ceil),
+  };
 }
 
 function frameOf(text: string): Uint8Array {
@@ -75,8 +94,12 @@ describe('signed code properties', () => {
         const parsed = parseScannedCode(text);
         expect(parsed).toMatchObject({ kind: 'signed', text, claims: expectedClaims(claims) });
         if (parsed.kind !== 'signed') return;
-        expect(verifySignedCode(parsed, (id) => (id === claims.keyId ? publicKey : undefined), ed25519.verify)).toBe('ok');
-        expect(verifySignedCode(parsed, (id) => (id === claims.keyId ? undefined : publicKey), ed25519.verify)).toBe('unknown_key');
+        expect(verifySignedCode(parsed, (id) => (id === claims.keyId ? publicKey : undefined), ed25519.verify)).toBe(
+          'ok',
+        );
+        expect(verifySignedCode(parsed, (id) => (id === claims.keyId ? undefined : publicKey), ed25519.verify)).toBe(
+          'unknown_key',
+        );
         // Re-issuing decoded claims reproduces the code: one claim set, one encoding.
         expect(issueSignedCode(parsed.claims, sign)).toBe(text);
         expect(parseScannedCode(`  ${text.toLowerCase()}\r\n`)).toMatchObject({ kind: 'signed', text });
@@ -127,7 +150,12 @@ describe('signed code properties', () => {
   });
 
   it('rejects every single bit flip of one code exhaustively', () => {
-    const frame = frameOf(issueSignedCode({ keyId: 3, eventRef: 4242, ticketSerial: 99, typeRef: 2, validFrom: EPOCH, validUntil: EPOCH + 9 * MINUTE }, sign));
+    const frame = frameOf(
+      issueSignedCode(
+        { keyId: 3, eventRef: 4242, ticketSerial: 99, typeRef: 2, validFrom: EPOCH, validUntil: EPOCH + 9 * MINUTE },
+        sign,
+      ),
+    );
     for (let bit = 0; bit < frame.length * 8; bit++) {
       const mutated = frame.slice();
       mutated[bit >> 3] = mutated[bit >> 3]! ^ (1 << (bit & 7));
@@ -138,18 +166,24 @@ describe('signed code properties', () => {
   it('rejects any single-character change, insertion or deletion in the text', () => {
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
     fc.assert(
-      fc.property(claimsArb, fc.nat(), fc.constantFrom(...alphabet), fc.constantFrom('replace', 'insert', 'delete'), (claims, position, char, edit) => {
-        const text = issueSignedCode(claims, sign);
-        const index = 2 + (position % (text.length - 2));
-        const mutated =
-          edit === 'replace'
-            ? text.slice(0, index) + char + text.slice(index + 1)
-            : edit === 'insert'
-              ? text.slice(0, index) + char + text.slice(index)
-              : text.slice(0, index) + text.slice(index + 1);
-        fc.pre(mutated !== text);
-        expect(check(parseScannedCode(mutated))).not.toBe('ok');
-      }),
+      fc.property(
+        claimsArb,
+        fc.nat(),
+        fc.constantFrom(...alphabet),
+        fc.constantFrom('replace', 'insert', 'delete'),
+        (claims, position, char, edit) => {
+          const text = issueSignedCode(claims, sign);
+          const index = 2 + (position % (text.length - 2));
+          const mutated =
+            edit === 'replace'
+              ? text.slice(0, index) + char + text.slice(index + 1)
+              : edit === 'insert'
+                ? text.slice(0, index) + char + text.slice(index)
+                : text.slice(0, index) + text.slice(index + 1);
+          fc.pre(mutated !== text);
+          expect(check(parseScannedCode(mutated))).not.toBe('ok');
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -211,7 +245,9 @@ describe('parseScannedCode properties', () => {
   });
 
   it('never throws on strings of arbitrary UTF-16 code units, lone surrogates included', () => {
-    const units = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 300 }).map((codes) => String.fromCharCode(...codes));
+    const units = fc
+      .array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 300 })
+      .map((codes) => String.fromCharCode(...codes));
     fc.assert(fc.property(units, assertWellBehaved), { numRuns: 1_000 });
   });
 
@@ -220,21 +256,31 @@ describe('parseScannedCode properties', () => {
       fc.uint8Array({ maxLength: 300 }).map((bytes) => String.fromCharCode(...bytes)),
       fc.uint8Array({ maxLength: 300 }).map((bytes) => new TextDecoder().decode(bytes)),
       fc.uint8Array({ maxLength: 120 }).map((bytes) => 'EN' + encodeBase32(bytes)),
-      fc.uint8Array({ minLength: 64, maxLength: 100 }).map((bytes) => 'en' + encodeBase32(Uint8Array.from([0x10 | (bytes[0]! & 3), ...bytes.subarray(1)]))),
+      fc
+        .uint8Array({ minLength: 64, maxLength: 100 })
+        .map((bytes) => 'en' + encodeBase32(Uint8Array.from([0x10 | (bytes[0]! & 3), ...bytes.subarray(1)]))),
       fc.string({ unit: fc.constantFrom(...'ENABCXYZ234567 \t\r\nen-'), maxLength: 200 }),
     );
     fc.assert(fc.property(fromBytes, assertWellBehaved), { numRuns: 2_000 });
   });
 
   it('never throws on arbitrary values', () => {
-    fc.assert(fc.property(fc.anything({ withBigInt: true, withMap: true, withSet: true, withTypedArray: true, withBoxedValues: true }), assertWellBehaved));
+    fc.assert(
+      fc.property(
+        fc.anything({ withBigInt: true, withMap: true, withSet: true, withTypedArray: true, withBoxedValues: true }),
+        assertWellBehaved,
+      ),
+    );
   });
 
   it('is insensitive to one trailing line ending and surrounding blanks', () => {
     const blanks = fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 3 });
     fc.assert(
       fc.property(
-        fc.string({ unit: fc.constantFrom('a', 'E', 'N', ' ', '\t', '\r', '\n', '\u0000', '\u0085', '\ud800', '\udc00', 'é'), maxLength: 260 }),
+        fc.string({
+          unit: fc.constantFrom('a', 'E', 'N', ' ', '\t', '\r', '\n', '\u0000', '\u0085', '\ud800', '\udc00', 'é'),
+          maxLength: 260,
+        }),
         fc.constantFrom('', '\n', '\r', '\r\n'),
         blanks,
         blanks,
@@ -249,22 +295,34 @@ describe('parseScannedCode properties', () => {
 
   it('signedCodeText gives a signed code the very text parsing gives it, in any case and with scanner noise', () => {
     const noise = fc.constantFrom('', ' ', '\t', '\n', '\r\n', ' \r\n');
-    fc.assert(fc.property(claimsArb, fc.boolean(), noise, noise, (claims, lower, before, after) => {
-      const code = issueSignedCode(claims, sign);
-      const scanned = before.replace(/[\r\n]/g, '') + (lower ? code.toLowerCase() : code) + after;
-      const parsed = parseScannedCode(scanned);
-      expect(parsed.kind).toBe('signed');
-      expect(signedCodeText(scanned)).toBe(parsed.kind === 'signed' ? parsed.text : null);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(claimsArb, fc.boolean(), noise, noise, (claims, lower, before, after) => {
+        const code = issueSignedCode(claims, sign);
+        const scanned = before.replace(/[\r\n]/g, '') + (lower ? code.toLowerCase() : code) + after;
+        const parsed = parseScannedCode(scanned);
+        expect(parsed.kind).toBe('signed');
+        expect(signedCodeText(scanned)).toBe(parsed.kind === 'signed' ? parsed.text : null);
+      }),
+      { numRuns: 300 },
+    );
   });
 
-  it('signedCodeText is null for whatever parsing cannot read as a signed code\'s spelling, and never throws', () => {
-    fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', 'E', 'N', 'e', 'n', 'Z', '2', ' ', '\t', '\n', '\u0000', 'é'), maxLength: 300 }), (text) => {
-      const guess = signedCodeText(text);
-      const parsed = parseScannedCode(text);
-      // A guess is only ever the parsed signed text, or a text that parses otherwise (then the server parses it).
-      if (parsed.kind === 'signed') expect(guess).toBe(parsed.text);
-      if (parsed.kind === 'invalid') expect(guess).toBeNull();
-    }), { numRuns: 2_000 });
+  it("signedCodeText is null for whatever parsing cannot read as a signed code's spelling, and never throws", () => {
+    fc.assert(
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom('a', 'E', 'N', 'e', 'n', 'Z', '2', ' ', '\t', '\n', '\u0000', 'é'),
+          maxLength: 300,
+        }),
+        (text) => {
+          const guess = signedCodeText(text);
+          const parsed = parseScannedCode(text);
+          // A guess is only ever the parsed signed text, or a text that parses otherwise (then the server parses it).
+          if (parsed.kind === 'signed') expect(guess).toBe(parsed.text);
+          if (parsed.kind === 'invalid') expect(guess).toBeNull();
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });

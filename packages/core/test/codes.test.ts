@@ -56,7 +56,11 @@ describe('signed codes: round trip', () => {
   it('round-trips a validity window, widened to whole minutes', () => {
     const claims = { ...typical, validFrom: EPOCH + 1_000 * MINUTE + 59_999, validUntil: EPOCH + 2_000 * MINUTE + 1 };
     const parsed = expectSigned(parseScannedCode(issue(claims)));
-    expect(parsed.claims).toEqual({ ...typical, validFrom: EPOCH + 1_000 * MINUTE, validUntil: EPOCH + 2_001 * MINUTE });
+    expect(parsed.claims).toEqual({
+      ...typical,
+      validFrom: EPOCH + 1_000 * MINUTE,
+      validUntil: EPOCH + 2_001 * MINUTE,
+    });
     expect(verifySignedCode(parsed, keys, ed25519.verify)).toBe('ok');
   });
 
@@ -100,9 +104,17 @@ describe('signed codes: length', () => {
   it.each<{ name: string; claims: SignedTicketClaims; length: number }>([
     { name: 'smallest', claims: { keyId: 0, eventRef: 1, ticketSerial: 1, typeRef: 0 }, length: 113 },
     { name: 'typical', claims: typical, length: 118 },
-    { name: 'typical upper bound', claims: { keyId: 255, eventRef: 2 ** 14 - 1, ticketSerial: 2 ** 21 - 1, typeRef: 2 ** 14 - 1 }, length: 119 },
+    {
+      name: 'typical upper bound',
+      claims: { keyId: 255, eventRef: 2 ** 14 - 1, ticketSerial: 2 ** 21 - 1, typeRef: 2 ** 14 - 1 },
+      length: 119,
+    },
     { name: 'typical but typeRef >= 2^14', claims: { ...typical, typeRef: 2 ** 14 }, length: 121 },
-    { name: '2026 window', claims: { ...typical, validFrom: Date.UTC(2026, 5, 1), validUntil: Date.UTC(2026, 5, 2) }, length: 127 },
+    {
+      name: '2026 window',
+      claims: { ...typical, validFrom: Date.UTC(2026, 5, 1), validUntil: Date.UTC(2026, 5, 2) },
+      length: 127,
+    },
     {
       name: 'largest',
       claims: {
@@ -122,7 +134,9 @@ describe('signed codes: length', () => {
   });
 
   it('keeps a typical code (no window, eventRef < 2^14, serial < 2^21) within 120 characters', () => {
-    expect(issue({ keyId: 255, eventRef: 2 ** 14 - 1, ticketSerial: 2 ** 21 - 1, typeRef: 255 }).length).toBeLessThanOrEqual(120);
+    expect(
+      issue({ keyId: 255, eventRef: 2 ** 14 - 1, ticketSerial: 2 ** 21 - 1, typeRef: 255 }).length,
+    ).toBeLessThanOrEqual(120);
   });
 });
 
@@ -135,7 +149,9 @@ describe('signed codes: keys', () => {
 
   it("answers 'unknown_key' when the key id is not known", () => {
     const parsed = expectSigned(parseScannedCode(issue({ ...typical, keyId: 2 }, key2.secretKey)));
-    expect(verifySignedCode(parsed, (id) => (id === 1 ? key1.publicKey : undefined), ed25519.verify)).toBe('unknown_key');
+    expect(verifySignedCode(parsed, (id) => (id === 1 ? key1.publicKey : undefined), ed25519.verify)).toBe(
+      'unknown_key',
+    );
     expect(verifySignedCode(parsed, () => undefined, ed25519.verify)).toBe('unknown_key');
   });
 
@@ -154,7 +170,12 @@ describe('signed codes: scanner input tolerance', () => {
   const text = issue(typical);
 
   it('decodes case-insensitively and reports the canonical spelling', () => {
-    for (const variant of [text.toLowerCase(), 'en' + text.slice(2), 'eN' + text.slice(2).toLowerCase(), text.replace(/[A-Z]/g, (c, i: number) => (i % 2 ? c.toLowerCase() : c))]) {
+    for (const variant of [
+      text.toLowerCase(),
+      'en' + text.slice(2),
+      'eN' + text.slice(2).toLowerCase(),
+      text.replace(/[A-Z]/g, (c, i: number) => (i % 2 ? c.toLowerCase() : c)),
+    ]) {
       const parsed = expectSigned(parseScannedCode(variant));
       expect(parsed.text).toBe(text);
       expect(parsed.claims).toEqual(normalized(typical));
@@ -174,7 +195,13 @@ describe('signed codes: scanner input tolerance', () => {
   });
 
   it('falls back to imported when an EN code is not a well-formed frame', () => {
-    for (const variant of [text + 'A', text + 'AA', text.slice(0, -1), text.slice(0, -8), `${text.slice(0, 10)}1${text.slice(11)}`]) {
+    for (const variant of [
+      text + 'A',
+      text + 'AA',
+      text.slice(0, -1),
+      text.slice(0, -8),
+      `${text.slice(0, 10)}1${text.slice(11)}`,
+    ]) {
       expect(parseScannedCode(variant)).toEqual({ kind: 'imported', code: variant });
     }
   });
@@ -182,7 +209,17 @@ describe('signed codes: scanner input tolerance', () => {
 
 describe('parseScannedCode', () => {
   it('treats other printable strings, including ones starting with EN, as imported codes', () => {
-    for (const code of ['ENT-1234', 'EN', 'en', 'ENAAAA', 'TKT-0001', '1234567890', 'Ticket ✓ 🎫', 'a b  c', 'x'.repeat(MAX_CODE_LENGTH)]) {
+    for (const code of [
+      'ENT-1234',
+      'EN',
+      'en',
+      'ENAAAA',
+      'TKT-0001',
+      '1234567890',
+      'Ticket ✓ 🎫',
+      'a b  c',
+      'x'.repeat(MAX_CODE_LENGTH),
+    ]) {
       expect(parseScannedCode(code)).toEqual({ kind: 'imported', code });
     }
   });
@@ -192,7 +229,19 @@ describe('parseScannedCode', () => {
   });
 
   it("rejects non-strings with 'not_text'", () => {
-    for (const input of [undefined, null, 42, true, {}, [], new Uint8Array(3), Symbol('x'), 10n, new String('ENT-1'), () => 'x']) {
+    for (const input of [
+      undefined,
+      null,
+      42,
+      true,
+      {},
+      [],
+      new Uint8Array(3),
+      Symbol('x'),
+      10n,
+      new String('ENT-1'),
+      () => 'x',
+    ]) {
       expect(parseScannedCode(input)).toEqual({ kind: 'invalid', reason: 'not_text' });
     }
   });
@@ -205,12 +254,29 @@ describe('parseScannedCode', () => {
 
   it(`rejects more than ${MAX_CODE_LENGTH} characters with 'too_long'`, () => {
     expect(parseScannedCode('x'.repeat(MAX_CODE_LENGTH + 1))).toEqual({ kind: 'invalid', reason: 'too_long' });
-    expect(parseScannedCode(`  ${'x'.repeat(MAX_CODE_LENGTH)}  \n`)).toEqual({ kind: 'imported', code: 'x'.repeat(MAX_CODE_LENGTH) });
+    expect(parseScannedCode(`  ${'x'.repeat(MAX_CODE_LENGTH)}  \n`)).toEqual({
+      kind: 'imported',
+      code: 'x'.repeat(MAX_CODE_LENGTH),
+    });
     expect(parseScannedCode('x'.repeat(1_000_000))).toEqual({ kind: 'invalid', reason: 'too_long' });
   });
 
   it("rejects control characters and lone surrogates with 'control_characters'", () => {
-    for (const input of ['a\u0000b', 'a\tb', 'a\nb', 'a\rb', 'ab\u001b', 'a\u007fb', 'a\u0080b', 'a\u0085b', 'a\u009fb', 'a\ud800b', 'a\udc00b', '\udfff\ud800', 'ab\ud83c']) {
+    for (const input of [
+      'a\u0000b',
+      'a\tb',
+      'a\nb',
+      'a\rb',
+      'ab\u001b',
+      'a\u007fb',
+      'a\u0080b',
+      'a\u0085b',
+      'a\u009fb',
+      'a\ud800b',
+      'a\udc00b',
+      '\udfff\ud800',
+      'ab\ud83c',
+    ]) {
       expect(parseScannedCode(input)).toEqual({ kind: 'invalid', reason: 'control_characters' });
     }
   });
@@ -239,7 +305,10 @@ describe('issueSignedCode rejects out-of-range claims', () => {
     ['validUntil past the last minute', { ...typical, validUntil: EPOCH + (2 ** 32 - 1) * MINUTE + 1 }],
     ['validFrom NaN', { ...typical, validFrom: Number.NaN }],
     ['inverted window', { ...typical, validFrom: EPOCH + 10 * MINUTE, validUntil: EPOCH + 5 * MINUTE }],
-    ['window inverted within one minute', { ...typical, validFrom: EPOCH + 10 * MINUTE + 2, validUntil: EPOCH + 10 * MINUTE + 1 }],
+    [
+      'window inverted within one minute',
+      { ...typical, validFrom: EPOCH + 10 * MINUTE + 2, validUntil: EPOCH + 10 * MINUTE + 1 },
+    ],
   ])('%s', (_name, claims) => {
     expect(() => issueSignedCode(claims, sign)).toThrow(RangeError);
   });
@@ -274,7 +343,9 @@ describe('verifySignedCode never throws', () => {
     ]) {
       expect(verifySignedCode({ ...parsed, claims }, keys, ed25519.verify)).toBe('bad_signature');
     }
-    expect(verifySignedCode({ ...parsed, claims: { ...parsed.claims, validFrom: undefined } }, keys, ed25519.verify)).toBe('ok');
+    expect(
+      verifySignedCode({ ...parsed, claims: { ...parsed.claims, validFrom: undefined } }, keys, ed25519.verify),
+    ).toBe('ok');
   });
 
   it("answers 'bad_signature' for malformed parsed values", () => {

@@ -2,9 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { chainGenesis, chainHeadMessage, ed25519, nextLink, scanHash, toHex, type ChainedScan } from '../src/index.ts';
 
 const scan = (seq: number, over: Partial<ChainedScan> = {}): ChainedScan => ({
-  seq, qrcode: `CODE-${seq}`, scannedAt: 1_782_928_800_000 + seq * 1000, direction: 'entry', gateId: 'g1', localResult: 'valid', ...over,
+  seq,
+  qrcode: `CODE-${seq}`,
+  scannedAt: 1_782_928_800_000 + seq * 1000,
+  direction: 'entry',
+  gateId: 'g1',
+  localResult: 'valid',
+  ...over,
 });
-const chain = (scans: ChainedScan[]): Uint8Array => scans.reduce((link, s) => nextLink(link, scanHash('ev', 'dev', s)), chainGenesis('ev', 'dev'));
+const chain = (scans: ChainedScan[]): Uint8Array =>
+  scans.reduce((link, s) => nextLink(link, scanHash('ev', 'dev', s)), chainGenesis('ev', 'dev'));
 
 describe('scan hash chain', () => {
   const base = [scan(1), scan(2), scan(3)];

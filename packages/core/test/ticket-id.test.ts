@@ -11,9 +11,15 @@ describe('derived ticket ids', () => {
   });
 
   it('round-trips every event ref and safe serial', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 0xffff_ffff }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (ref, serial) => {
-      expect(parseTicketId(ticketIdOf(ref, serial))).toEqual({ eventRef: ref, serial });
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 0xffff_ffff }),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        (ref, serial) => {
+          expect(parseTicketId(ticketIdOf(ref, serial))).toEqual({ eventRef: ref, serial });
+        },
+      ),
+    );
   });
 
   it('does not parse random UUIDs or garbage', () => {

@@ -4,8 +4,20 @@ import { verdictTone, type VerdictReason } from '../src/index.ts';
 describe('verdictTone', () => {
   it('is green for every admission, amber for a double read, red for every refusal', () => {
     const go: VerdictReason[] = ['admitted', 're_entry', 'exited', 'exit_not_inside', 'forced'];
-    const stop: VerdictReason[] = ['already_used', 'already_inside', 'cancelled', 'blocked', 'not_yet_valid', 'expired',
-      'wrong_gate', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key'];
+    const stop: VerdictReason[] = [
+      'already_used',
+      'already_inside',
+      'cancelled',
+      'blocked',
+      'not_yet_valid',
+      'expired',
+      'wrong_gate',
+      'wrong_event',
+      'unknown_code',
+      'malformed_code',
+      'bad_signature',
+      'unknown_key',
+    ];
     for (const r of go) expect(verdictTone(r), r).toBe('go');
     for (const r of stop) expect(verdictTone(r), r).toBe('stop');
     expect(verdictTone('double_read')).toBe('wait');
@@ -17,7 +29,7 @@ describe('verdictTone', () => {
     expect(verdictTone('double_read', { stale: true })).toBe('wait');
   });
 
-  it('shows red, never crashes, for a reason it does not know (a newer server\'s)', () => {
+  it("shows red, never crashes, for a reason it does not know (a newer server's)", () => {
     expect(verdictTone('some_future_reason' as VerdictReason)).toBe('stop');
   });
 });

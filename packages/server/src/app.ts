@@ -1,4 +1,10 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -40,7 +46,7 @@ export interface AppOptions {
 /** Builds the HTTP app; only the process entry point listens. */
 export async function buildApp(services: Services, options: AppOptions): Promise<FastifyInstance> {
   // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's generic logger type.
-  const log = options.logger === false ? undefined : options.logger as FastifyBaseLogger;
+  const log = options.logger === false ? undefined : (options.logger as FastifyBaseLogger);
   const app = Fastify({
     ...(log === undefined ? { logger: false } : { loggerInstance: log }),
     // A hop count trusts the nearest N proxies (what Fastify does with a number, which its types do not list).
@@ -61,7 +67,11 @@ export async function buildApp(services: Services, options: AppOptions): Promise
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Entrada API', version: services.version, description: 'Offline-first ticket scanning. Errors are `{error, message}`.' },
+      info: {
+        title: 'Entrada API',
+        version: services.version,
+        description: 'Offline-first ticket scanning. Errors are `{error, message}`.',
+      },
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer' },
@@ -111,7 +121,10 @@ class OneLinePerRequest extends LogController {
     }
     if (reply.statusCode < 400 && request.routeOptions.config.requestLog === 'sampled') {
       if (++this.answered % SAMPLE_EVERY !== 0) return;
-      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime, sampled: SAMPLE_EVERY }, 'request completed');
+      reply.log.info(
+        { req: request, res: reply, responseTime: reply.elapsedTime, sampled: SAMPLE_EVERY },
+        'request completed',
+      );
       return;
     }
     reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
@@ -123,21 +136,23 @@ function trustHops(hops: number): (address: string, hop: number) => boolean {
 }
 
 /** Our routes, in one scope whose every route declares `config.auth` (the docs and the web app's files are public). */
-const apiRoutes = (services: Services): FastifyPluginAsyncTypebox => async (api) => {
-  installAuthentication(api, services.auth);
-  declareErrorResponses(api);
-  await api.register(healthRoutes(services));
-  await api.register(eventRoutes(services));
-  await api.register(ticketRoutes(services));
-  await api.register(deviceRoutes(services));
-  await api.register(adminTokenRoutes(services));
-  await api.register(accountRoutes(services));
-  await api.register(pairingRoutes(services));
-  await api.register(staffRoutes(services));
-  await api.register(scanningRoutes(services));
-  await api.register(offlineRoutes(services));
-  await api.register(liveRoutes(services));
-  await api.register(fleetRoutes(services));
-  await api.register(operationsRoutes(services));
-  await api.register(webhookRoutes(services));
-};
+const apiRoutes =
+  (services: Services): FastifyPluginAsyncTypebox =>
+  async (api) => {
+    installAuthentication(api, services.auth);
+    declareErrorResponses(api);
+    await api.register(healthRoutes(services));
+    await api.register(eventRoutes(services));
+    await api.register(ticketRoutes(services));
+    await api.register(deviceRoutes(services));
+    await api.register(adminTokenRoutes(services));
+    await api.register(accountRoutes(services));
+    await api.register(pairingRoutes(services));
+    await api.register(staffRoutes(services));
+    await api.register(scanningRoutes(services));
+    await api.register(offlineRoutes(services));
+    await api.register(liveRoutes(services));
+    await api.register(fleetRoutes(services));
+    await api.register(operationsRoutes(services));
+    await api.register(webhookRoutes(services));
+  };

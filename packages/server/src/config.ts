@@ -79,7 +79,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     owner: parseOwner(env),
     liveMax: parseInteger(env.ENTRADA_LIVE_MAX ?? '200', 'ENTRADA_LIVE_MAX', 0, 100_000),
     alertIntervalMs: parseInteger(env.ENTRADA_ALERT_INTERVAL_MS ?? '15000', 'ENTRADA_ALERT_INTERVAL_MS', 0, 86_400_000),
-    notifyIntervalMs: parseInteger(env.ENTRADA_NOTIFY_INTERVAL_MS ?? '5000', 'ENTRADA_NOTIFY_INTERVAL_MS', 0, 86_400_000),
+    notifyIntervalMs: parseInteger(
+      env.ENTRADA_NOTIFY_INTERVAL_MS ?? '5000',
+      'ENTRADA_NOTIFY_INTERVAL_MS',
+      0,
+      86_400_000,
+    ),
     smtpUrl: parseSmtpUrl(nonEmpty(env.SMTP_URL)),
     smtpFrom: nonEmpty(env.SMTP_FROM) ?? 'entrada@localhost',
     webhookAllowPrivate: parseSwitch(env.ENTRADA_WEBHOOK_ALLOW_PRIVATE, 'ENTRADA_WEBHOOK_ALLOW_PRIVATE', false),
@@ -95,7 +100,8 @@ function parseSmtpUrl(value: string | undefined): string | undefined {
     // Not quoted: the URL may hold the SMTP password.
     throw new ConfigError('SMTP_URL must be a URL such as smtp://host:587 or smtps://user:password@host:465');
   }
-  if (protocol !== 'smtp:' && protocol !== 'smtps:') throw new ConfigError('SMTP_URL must start with smtp:// or smtps://');
+  if (protocol !== 'smtp:' && protocol !== 'smtps:')
+    throw new ConfigError('SMTP_URL must start with smtp:// or smtps://');
   return value;
 }
 
@@ -103,8 +109,12 @@ function parseOwner(env: NodeJS.ProcessEnv): Config['owner'] {
   const email = nonEmpty(env.ENTRADA_OWNER_EMAIL)?.trim();
   const password = nonEmpty(env.ENTRADA_OWNER_PASSWORD);
   if (!email && !password) return undefined;
-  if (!email || !password) throw new ConfigError('ENTRADA_OWNER_EMAIL and ENTRADA_OWNER_PASSWORD go together: set both (the first owner\'s login) or neither');
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new ConfigError(`ENTRADA_OWNER_EMAIL must be an email address, got "${email}"`);
+  if (!email || !password)
+    throw new ConfigError(
+      "ENTRADA_OWNER_EMAIL and ENTRADA_OWNER_PASSWORD go together: set both (the first owner's login) or neither",
+    );
+  if (!/^[^\s@]+@[^\s@]+$/.test(email))
+    throw new ConfigError(`ENTRADA_OWNER_EMAIL must be an email address, got "${email}"`);
   return { email, password };
 }
 
@@ -134,11 +144,16 @@ export function parseTrustProxy(text: string | undefined): TrustProxy {
     const hops = parseInteger(lower, 'ENTRADA_TRUST_PROXY (a hop count)', 0, 16);
     return hops === 0 ? false : hops;
   }
-  const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   const bad = entries.find((e) => !isProxyAddress(e));
   if (entries.length === 0 || bad !== undefined) {
-    throw new ConfigError('ENTRADA_TRUST_PROXY must be off, true, a hop count (1-16) or a comma-separated list of proxy addresses and CIDR ranges '
-      + `(e.g. 10.0.0.0/8,127.0.0.1), got "${text}"${bad === undefined ? '' : `: "${bad}" is not an IP address or CIDR range`}`);
+    throw new ConfigError(
+      'ENTRADA_TRUST_PROXY must be off, true, a hop count (1-16) or a comma-separated list of proxy addresses and CIDR ranges ' +
+        `(e.g. 10.0.0.0/8,127.0.0.1), got "${text}"${bad === undefined ? '' : `: "${bad}" is not an IP address or CIDR range`}`,
+    );
   }
   return entries;
 }
@@ -166,13 +181,16 @@ function parsePublicUrl(text: string | undefined): string | undefined {
     url = new URL('invalid:');
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
-    throw new ConfigError(`ENTRADA_PUBLIC_URL must be an http(s) URL such as https://tickets.example.com, got "${text}"`);
+    throw new ConfigError(
+      `ENTRADA_PUBLIC_URL must be an http(s) URL such as https://tickets.example.com, got "${text}"`,
+    );
   }
   return url.toString().replace(/\/+$/, '');
 }
 
 function parseInteger(text: string, name: string, min: number, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${text}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${text}"`);
   return n;
 }

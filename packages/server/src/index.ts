@@ -1,5 +1,13 @@
 export { loadConfig, ConfigError, type Config } from './config.ts';
-export { startServer, openDatabase, createServices, createLogger, VERSION, type RunningServer, type StartOptions } from './server.ts';
+export {
+  startServer,
+  openDatabase,
+  createServices,
+  createLogger,
+  VERSION,
+  type RunningServer,
+  type StartOptions,
+} from './server.ts';
 export { migrate } from './db/migrate.ts';
 export { openPglite } from './db/pglite.ts';
 export { openPostgres } from './db/postgres.ts';

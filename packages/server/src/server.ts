@@ -88,10 +88,23 @@ export function errorLogFields(value: unknown): unknown {
   }
   const err = !(value instanceof DatabaseError) && DRIVER_FIELDS.some((f) => f in value) ? databaseError(value) : value;
   const message = err.message.slice(0, MAX_MESSAGE);
-  const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).slice(0, 20);
-  const fields: Record<string, unknown> = { type: err.name, message, stack: [`${err.name}: ${message}`, ...frames].join('\n') };
+  const frames = (err.stack ?? '')
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, 20);
+  const fields: Record<string, unknown> = {
+    type: err.name,
+    message,
+    stack: [`${err.name}: ${message}`, ...frames].join('\n'),
+  };
   if (err instanceof DatabaseError) {
-    Object.assign(fields, { sqlstate: err.code, constraint: err.constraint, table: err.table, column: err.column, unavailable: err.unavailable });
+    Object.assign(fields, {
+      sqlstate: err.code,
+      constraint: err.constraint,
+      table: err.table,
+      column: err.column,
+      unavailable: err.unavailable,
+    });
   } else {
     const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
     if (typeof code === 'string') fields.error_code = code.slice(0, 64);
@@ -101,25 +114,46 @@ export function errorLogFields(value: unknown): unknown {
 }
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({
-    level,
-    // Tokens and personal data never reach the logs.
-    redact: {
-      paths: [
-        'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]',
-        '*.token', '*.holder_name', '*.code', '*.password', '*.current_password', '*.new_password', '*.csrf_token',
-      ],
-      censor: '[redacted]',
+  return pino(
+    {
+      level,
+      // Tokens and personal data never reach the logs.
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-csrf-token"]',
+          'res.headers["set-cookie"]',
+          '*.token',
+          '*.holder_name',
+          '*.code',
+          '*.password',
+          '*.current_password',
+          '*.new_password',
+          '*.csrf_token',
+        ],
+        censor: '[redacted]',
+      },
+      // Fastify's request fields, but a pair URL's code (`/?pair=XXXX-XXXX`, opened by a scanner) is a credential.
+      serializers: {
+        err: errorLogFields,
+        req: (req: {
+          method?: string;
+          url?: string;
+          host?: string;
+          ip?: string;
+          socket?: { remotePort?: number };
+        }) => ({
+          method: req.method,
+          url: req.url?.replace(/([?&]pair=)[^&#]*/gi, '$1[redacted]'),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
     },
-    // Fastify's request fields, but a pair URL's code (`/?pair=XXXX-XXXX`, opened by a scanner) is a credential.
-    serializers: {
-      err: errorLogFields,
-      req: (req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
-        method: req.method, url: req.url?.replace(/([?&]pair=)[^&#]*/gi, '$1[redacted]'), host: req.host,
-        remoteAddress: req.ip, remotePort: req.socket?.remotePort,
-      }),
-    },
-  }, destination ?? process.stdout);
+    destination ?? process.stdout,
+  );
 }
 
 /**
@@ -130,13 +164,25 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
 export function logDatabaseOutages(db: Database, log: Logger): () => void {
   return db.availability.subscribe((change) => {
     const since = new Date(change.since).toISOString();
-    if (!change.available) log.error({ db_error: change.code, outage_since: since }, 'database unavailable: answering 503 DATABASE_UNAVAILABLE until it answers again');
-    else log.warn({ outage_since: since, outage_ms: change.durationMs }, `database available again after an outage of ${((change.durationMs ?? 0) / 1000).toFixed(1)} s`);
+    if (!change.available)
+      log.error(
+        { db_error: change.code, outage_since: since },
+        'database unavailable: answering 503 DATABASE_UNAVAILABLE until it answers again',
+      );
+    else
+      log.warn(
+        { outage_since: since, outage_ms: change.durationMs },
+        `database available again after an outage of ${((change.durationMs ?? 0) / 1000).toFixed(1)} s`,
+      );
   });
 }
 
 export interface ServiceOptions {
-  secret: Buffer; redisUrl: string | undefined; ticketCacheSize: number; log: Logger; now?: (() => number) | undefined;
+  secret: Buffer;
+  redisUrl: string | undefined;
+  ticketCacheSize: number;
+  log: Logger;
+  now?: (() => number) | undefined;
   /** ENTRADA_PUBLIC_URL: the origin of pair URLs (otherwise the request's). */
   publicUrl?: string | undefined;
   /** Test-only: turn off the admission guards (online compare-and-set, sync row locks) to demonstrate the races they prevent. */
@@ -178,27 +224,61 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
     if (n.length > 0) await services.notifier.notify(tx, n);
   };
   const conflicts = new ConflictService(db, contexts, bus, now, notify);
-  const devices = new DeviceService(db, contexts, ticketCache, bus, now, (tx, pk, at) => conflicts.quarantineIn(tx, pk, at), notify);
+  const devices = new DeviceService(
+    db,
+    contexts,
+    ticketCache,
+    bus,
+    now,
+    (tx, pk, at) => conflicts.quarantineIn(tx, pk, at),
+    notify,
+  );
   const pairing = new PairingService(db, events, contexts, devices, now, opts.publicUrl);
   const staff = new StaffService(db, events, contexts, now);
-  const scans = new ScanService(db, contexts, ticketCache, directory, bus, now, !opts.unsafeDisableAdmissionGuard, stats);
+  const scans = new ScanService(
+    db,
+    contexts,
+    ticketCache,
+    directory,
+    bus,
+    now,
+    !opts.unsafeDisableAdmissionGuard,
+    stats,
+  );
   const auth = new Authenticator(db, bus, now);
   const adminTokens = new AdminTokenService(db, bus, now);
   const accounts = new AccountService(db, bus, now);
-  const syncService = new SyncService(db, contexts, directory, bus, ticketCache, now, !opts.unsafeDisableAdmissionGuard, stats, notify);
+  const syncService = new SyncService(
+    db,
+    contexts,
+    directory,
+    bus,
+    ticketCache,
+    now,
+    !opts.unsafeDisableAdmissionGuard,
+    stats,
+    notify,
+  );
   const sync = {
     uploads: syncService,
     imports: new ImportService(db, syncService),
-    manifest: new ManifestService(db, cursors, now, { ...opts.manifest, codes: (ctx, rows) => tickets.codesOf(ctx, rows) }),
+    manifest: new ManifestService(db, cursors, now, {
+      ...opts.manifest,
+      codes: (ctx, rows) => tickets.codesOf(ctx, rows),
+    }),
     feed: new FeedService(db, cursors),
     conflicts,
     legacy: new LegacyReconcileService(db, contexts, bus, now, notify),
-    status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) => syncStatus(db, ctx, health, now()),
+    status: (ctx: Parameters<typeof syncStatus>[1], health: Parameters<typeof syncStatus>[2]) =>
+      syncStatus(db, ctx, health, now()),
     deviceHealth: (ctx: Parameters<typeof deviceHealth>[1], deviceId?: string) => deviceHealth(db, ctx, deviceId),
     offlineHealth: (ctx: Parameters<typeof offlineHealth>[1]) => offlineHealth(db, ctx, now()),
     recordFailure: (eventId: string, devicePk: string) => recordSyncFailure(db, eventId, devicePk, now()),
-    recordUploadFailure: (device: Parameters<typeof recordUploadFailure>[1], body: Parameters<typeof recordUploadFailure>[2], err: unknown) =>
-      recordUploadFailure(db, device, body, err, now()),
+    recordUploadFailure: (
+      device: Parameters<typeof recordUploadFailure>[1],
+      body: Parameters<typeof recordUploadFailure>[2],
+      err: unknown,
+    ) => recordUploadFailure(db, device, body, err, now()),
   };
   const setup = new SetupService(db, events, directory);
   const audit = new AuditService(db, events);
@@ -206,14 +286,40 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
   const fleet = new FleetService(db, contexts, bus, now);
   const mail = opts.smtpUrl ? smtpSender(opts.smtpUrl, opts.smtpFrom ?? 'entrada@localhost') : null;
   const webhooks = new WebhookService(db, opts.secret, now, mail !== null, opts.webhookAllowPrivate ?? false);
-  const notificationWorker = new NotificationWorker(db, (sealed) => webhooks.signingKey(sealed), mail, now, opts.log, { consoleUrl: opts.publicUrl ?? null, allowPrivate: opts.webhookAllowPrivate ?? false, ...opts.notifications });
+  const notificationWorker = new NotificationWorker(db, (sealed) => webhooks.signingKey(sealed), mail, now, opts.log, {
+    consoleUrl: opts.publicUrl ?? null,
+    allowPrivate: opts.webhookAllowPrivate ?? false,
+    ...opts.notifications,
+  });
   const services: Services = {
-    bus, auth, adminTokens, accounts, contexts, tickets, ticketCache, events, setup, audit, devices, pairing, staff, scans, sync, stats, live,
+    bus,
+    auth,
+    adminTokens,
+    accounts,
+    contexts,
+    tickets,
+    ticketCache,
+    events,
+    setup,
+    audit,
+    devices,
+    pairing,
+    staff,
+    scans,
+    sync,
+    stats,
+    live,
     ticketImports: new TicketImportService(db, events, tickets, now, stats),
-    fleet, notifier: opts.notifier ?? new OutboxNotifier(now, mail !== null), webhooks, notificationWorker,
+    fleet,
+    notifier: opts.notifier ?? new OutboxNotifier(now, mail !== null),
+    webhooks,
+    notificationWorker,
     alerts: new AlertService(db, contexts, fleet, bus, notify, now, opts.log, opts.alerts),
     scanLog: new ScanLogService(db, events),
-    occupancy: (ctx) => computeOccupancy(db, ctx, now()), ping: () => pingDatabase(db), now, version: VERSION,
+    occupancy: (ctx) => computeOccupancy(db, ctx, now()),
+    ping: () => pingDatabase(db),
+    now,
+    version: VERSION,
   };
   return services;
 }
@@ -221,7 +327,11 @@ export function createServices(db: Database, opts: ServiceOptions): Services {
 /** Mail through nodemailer's SMTP transport (SMTP_URL carries host, port, TLS and credentials). */
 function smtpSender(url: string, from: string): MailSender {
   const transport = nodemailer.createTransport(url);
-  return { async send(m) { await transport.sendMail({ from, to: m.to, subject: m.subject, text: m.text }); } };
+  return {
+    async send(m) {
+      await transport.sendMail({ from, to: m.to, subject: m.subject, text: m.text });
+    },
+  };
 }
 
 export interface RunningServer {
@@ -255,8 +365,25 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const db = opts.db ?? (await openDatabase(config));
   await migrate(db);
   const { secret, source } = await resolveServerSecret({ secret: config.secret, db, dataDir: config.dataDir });
-  if (source === 'database') log.warn('ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.');
-  const services = createServices(db, { secret, redisUrl: config.redisUrl, ticketCacheSize: config.ticketCacheSize, log, now: opts.now, publicUrl: config.publicUrl, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: { maxStreams: config.liveMax, ...opts.live }, smtpUrl: config.smtpUrl, smtpFrom: config.smtpFrom, webhookAllowPrivate: config.webhookAllowPrivate, notifications: opts.notifications });
+  if (source === 'database')
+    log.warn(
+      'ENTRADA_SECRET is not set: the server secret is stored in the database itself. Set ENTRADA_SECRET in production.',
+    );
+  const services = createServices(db, {
+    secret,
+    redisUrl: config.redisUrl,
+    ticketCacheSize: config.ticketCacheSize,
+    log,
+    now: opts.now,
+    publicUrl: config.publicUrl,
+    unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard,
+    manifest: opts.manifest,
+    live: { maxStreams: config.liveMax, ...opts.live },
+    smtpUrl: config.smtpUrl,
+    smtpFrom: config.smtpFrom,
+    webhookAllowPrivate: config.webhookAllowPrivate,
+    notifications: opts.notifications,
+  });
   const stopLoggingOutages = logDatabaseOutages(db, log);
   const cleanup = async (): Promise<void> => {
     await services.alerts.stop();
@@ -272,10 +399,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   try {
     // Credentials are kept in the data folder only for a database that lives there (not an injected one).
     boot = await bootstrap(db, services, {
-      adminToken: config.adminToken, demo: config.demo, dataDir: config.dataDir, demoTickets: opts.demoTickets, persist: !opts.db, owner: config.owner,
+      adminToken: config.adminToken,
+      demo: config.demo,
+      dataDir: config.dataDir,
+      demoTickets: opts.demoTickets,
+      persist: !opts.db,
+      owner: config.owner,
     });
     app = await buildApp(services, {
-      logger: opts.logger === false ? false : log, trustProxy: config.trustProxy, ...(config.webDir ? { webDir: config.webDir } : {}),
+      logger: opts.logger === false ? false : log,
+      trustProxy: config.trustProxy,
+      ...(config.webDir ? { webDir: config.webDir } : {}),
       // The test suites' switch (their vitest configs set it): not a setting of a deployment.
       checkResponses: process.env.ENTRADA_CHECK_RESPONSES === 'on',
     });
@@ -291,7 +425,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   return {
-    app, url: config.publicUrl ?? `http://${host}:${port}`, services, dbKind: db.kind, bootstrap: boot, secretSource: source,
+    app,
+    url: config.publicUrl ?? `http://${host}:${port}`,
+    services,
+    dbKind: db.kind,
+    bootstrap: boot,
+    secretSource: source,
     async close() {
       await app.close();
       await services.auth.flushLastSeen();

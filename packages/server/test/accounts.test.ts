@@ -3,17 +3,32 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import {
-  describeEachBackend, describePostgres, freshPostgresDatabase, REQUIRE_SERVICES, startTestServer,
-  type Client, type Reply, type TestDatabase, type TestServer,
+  describeEachBackend,
+  describePostgres,
+  freshPostgresDatabase,
+  REQUIRE_SERVICES,
+  startTestServer,
+  type Client,
+  type Reply,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 
 const GOOD = 'correct horse battery staple';
 const HOUR = 3_600_000;
 
-interface Session { cookie: string; csrf: string }
+interface Session {
+  cookie: string;
+  csrf: string;
+}
 
 // Sessions (cookies, CSRF, per-address limits behind a trusted proxy) go over real HTTP.
-function login(server: TestServer, email: string, password: string, headers: Record<string, string> = {}): Promise<Reply> {
+function login(
+  server: TestServer,
+  email: string,
+  password: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   return server.httpClient(null).request('POST', '/api/v1/auth/login', { email, password }, headers);
 }
 
@@ -23,19 +38,38 @@ function sessionOf(r: Reply): Session {
 }
 
 /** Requests with the session cookie; `csrf` false leaves the x-csrf-token header out. */
-function withCookie(server: TestServer, s: Session, method: string, path: string, body?: unknown, opts: { csrf?: string | false; headers?: Record<string, string> } = {}): Promise<Reply> {
+function withCookie(
+  server: TestServer,
+  s: Session,
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { csrf?: string | false; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const csrf = opts.csrf === undefined ? s.csrf : opts.csrf;
-  return server.httpClient(null).request(method, path, body, { cookie: s.cookie, ...(csrf === false ? {} : { 'x-csrf-token': csrf }), ...opts.headers });
+  return server.httpClient(null).request(method, path, body, {
+    cookie: s.cookie,
+    ...(csrf === false ? {} : { 'x-csrf-token': csrf }),
+    ...opts.headers,
+  });
 }
 
-async function addUser(server: TestServer, body: { email: string; name?: string; role: Role; password?: string }): Promise<string> {
+async function addUser(
+  server: TestServer,
+  body: { email: string; name?: string; role: Role; password?: string },
+): Promise<string> {
   const r = await server.admin.post('/api/v1/users', { name: body.email.split('@')[0], password: GOOD, ...body });
   if (r.status !== 201) throw new Error(`user failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.id;
 }
 
 /** An event running at `now` (the server's clock). */
-const event = (now: number) => ({ name: 'Cookie event', starts_at: new Date(now - HOUR).toISOString(), ends_at: new Date(now + HOUR).toISOString(), timezone: 'UTC' });
+const event = (now: number) => ({
+  name: 'Cookie event',
+  starts_at: new Date(now - HOUR).toISOString(),
+  ends_at: new Date(now + HOUR).toISOString(),
+  timezone: 'UTC',
+});
 
 describeEachBackend('organiser accounts and sessions', (backend) => {
   let tdb: TestDatabase;
@@ -55,7 +89,13 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
   it('logs in, answers who is logged in with the CSRF token, and logs out', async () => {
     const id = await addUser(server, { email: 'Ann@Example.com', name: 'Ann', role: 'manager' });
     const r = await login(server, 'ann@example.COM', GOOD);
-    const user = { id, email: 'Ann@Example.com', name: 'Ann', role: 'manager', organisation_id: expect.stringMatching(/^[0-9a-f-]{36}$/) };
+    const user = {
+      id,
+      email: 'Ann@Example.com',
+      name: 'Ann',
+      role: 'manager',
+      organisation_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    };
     expect(r.body).toEqual({ user, csrf_token: expect.any(String) });
     const cookie = r.headers.get('set-cookie')!;
     expect(cookie).toMatch(/^entrada_session=ess_[\w-]+; Path=\/; Max-Age=604800; HttpOnly; SameSite=Lax$/);
@@ -77,23 +117,41 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     expect(after.status).toBe(401);
     // An admin token is not a session.
     // An admin token is described as one (no session, no CSRF token), with its role.
-    expect((await server.admin.get('/api/v1/auth/me')).body).toMatchObject({ user: { name: 'API token', role: 'owner' }, csrf_token: null, credential: 'token' });
+    expect((await server.admin.get('/api/v1/auth/me')).body).toMatchObject({
+      user: { name: 'API token', role: 'owner' },
+      csrf_token: null,
+      credential: 'token',
+    });
     expect((await server.admin.post('/api/v1/auth/logout')).status).toBe(401);
     // The email is one account per installation whatever its case.
-    expect((await server.admin.post('/api/v1/users', { email: 'ANN@example.com', name: 'Ann 2', role: 'viewer', password: GOOD })).body.error).toBe('CONFLICT');
+    expect(
+      (
+        await server.admin.post('/api/v1/users', {
+          email: 'ANN@example.com',
+          name: 'Ann 2',
+          role: 'viewer',
+          password: GOOD,
+        })
+      ).body.error,
+    ).toBe('CONFLICT');
   });
 
   it('answers a wrong password and an unknown email alike, and logs the attempt without the password', async () => {
     await addUser(server, { email: 'bob@example.com', role: 'viewer' });
     const wrong = await login(server, 'bob@example.com', 'not-the-password-xyz', { 'x-forwarded-for': '10.9.9.9' });
-    const unknown = await login(server, 'nobody@example.com', 'not-the-password-xyz', { 'x-forwarded-for': '10.9.9.9' });
+    const unknown = await login(server, 'nobody@example.com', 'not-the-password-xyz', {
+      'x-forwarded-for': '10.9.9.9',
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.body).toEqual({ error: 'UNAUTHORIZED', message: 'Wrong email or password' });
     expect(unknown.body).toEqual(wrong.body);
     expect(wrong.headers.get('set-cookie')).toBeNull();
-    const logs = await tdb.db.query<Record<string, unknown>>(`SELECT * FROM login_logs WHERE ip_address = '10.9.9.9' ORDER BY created_at`);
+    const logs = await tdb.db.query<Record<string, unknown>>(
+      `SELECT * FROM login_logs WHERE ip_address = '10.9.9.9' ORDER BY created_at`,
+    );
     expect(logs.map((l) => [l.identifier, l.success, l.message])).toEqual([
-      ['user:bob@example.com', false, 'wrong password'], ['user:nobody@example.com', false, 'unknown email'],
+      ['user:bob@example.com', false, 'wrong password'],
+      ['user:nobody@example.com', false, 'unknown email'],
     ]);
     expect(JSON.stringify(logs)).not.toContain('not-the-password-xyz');
   });
@@ -101,7 +159,8 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
   it('limits failed logins per account and address with Retry-After, never the right password from another address', async () => {
     await addUser(server, { email: 'carol@example.com', role: 'viewer' });
     const from = (ip: string) => ({ 'x-forwarded-for': ip });
-    for (let i = 0; i < 5; i++) expect((await login(server, 'carol@example.com', `wrong-guess-${i}-abc`, from('10.1.1.1'))).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await login(server, 'carol@example.com', `wrong-guess-${i}-abc`, from('10.1.1.1'))).status).toBe(401);
     const limited = await login(server, 'carol@example.com', GOOD, from('10.1.1.1'));
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -109,7 +168,8 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     expect((await login(server, 'carol@example.com', GOOD, from('10.1.1.2'))).status).toBe(200);
 
     // One address guessing many accounts.
-    for (let i = 0; i < 20; i++) expect((await login(server, `guess${i}@example.com`, 'wrong-guess-abc', from('10.2.2.2'))).status).toBe(401);
+    for (let i = 0; i < 20; i++)
+      expect((await login(server, `guess${i}@example.com`, 'wrong-guess-abc', from('10.2.2.2'))).status).toBe(401);
     const flooded = await login(server, 'carol@example.com', GOOD, from('10.2.2.2'));
     expect(flooded.status).toBe(429);
     expect(flooded.headers.get('retry-after')).not.toBeNull();
@@ -119,16 +179,21 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     expect((await login(server, 'carol@example.com', GOOD, from('10.1.1.1'))).status).toBe(200);
   });
 
-  it('needs the session\'s x-csrf-token on every state-changing request made with the cookie; a bearer token needs none', async () => {
+  it("needs the session's x-csrf-token on every state-changing request made with the cookie; a bearer token needs none", async () => {
     await addUser(server, { email: 'dan@example.com', role: 'manager' });
     const s = sessionOf(await login(server, 'dan@example.com', GOOD));
     const none = await withCookie(server, s, 'POST', '/api/v1/events', event(clock), { csrf: false });
     expect(none.status).toBe(403);
     expect(none.body.error).toBe('CSRF_TOKEN_INVALID');
-    const wrong = await withCookie(server, s, 'POST', '/api/v1/events', event(clock), { csrf: s.csrf.slice(0, -2) + 'xx' });
+    const wrong = await withCookie(server, s, 'POST', '/api/v1/events', event(clock), {
+      csrf: s.csrf.slice(0, -2) + 'xx',
+    });
     expect(wrong.body.error).toBe('CSRF_TOKEN_INVALID');
     // A cross-site form post carries the cookie but cannot set the header.
-    const form = await withCookie(server, s, 'POST', '/api/v1/events', 'name=Evil', { csrf: false, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await withCookie(server, s, 'POST', '/api/v1/events', 'name=Evil', {
+      csrf: false,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(form.status).toBe(403);
     expect(form.body.error).toBe('CSRF_TOKEN_INVALID');
     expect((await withCookie(server, s, 'POST', '/api/v1/events', event(clock))).status).toBe(201);
@@ -165,17 +230,32 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
   });
 
   it('refuses short and common passwords naming the rule, and lets users change their own', async () => {
-    const short = await server.admin.post('/api/v1/users', { email: 'fay@example.com', name: 'Fay', role: 'viewer', password: 'short1' });
+    const short = await server.admin.post('/api/v1/users', {
+      email: 'fay@example.com',
+      name: 'Fay',
+      role: 'viewer',
+      password: 'short1',
+    });
     expect(short.status).toBe(400);
     expect(short.body.message).toMatch(/at least 10 characters/);
     for (const common of ['1234567890', 'Password123', 'qwertyuiop']) {
-      const r = await server.admin.post('/api/v1/users', { email: 'fay@example.com', name: 'Fay', role: 'viewer', password: common });
-      expect({ common, status: r.status, message: r.body.message }).toEqual({ common, status: 400, message: expect.stringMatching(/common passwords/) });
+      const r = await server.admin.post('/api/v1/users', {
+        email: 'fay@example.com',
+        name: 'Fay',
+        role: 'viewer',
+        password: common,
+      });
+      expect({ common, status: r.status, message: r.body.message }).toEqual({
+        common,
+        status: 400,
+        message: expect.stringMatching(/common passwords/),
+      });
     }
     await addUser(server, { email: 'fay@example.com', role: 'viewer' });
     const s = sessionOf(await login(server, 'fay@example.com', GOOD));
     const other = sessionOf(await login(server, 'fay@example.com', GOOD));
-    const change = (current: string, next: string) => withCookie(server, s, 'POST', '/api/v1/auth/password', { current_password: current, new_password: next });
+    const change = (current: string, next: string) =>
+      withCookie(server, s, 'POST', '/api/v1/auth/password', { current_password: current, new_password: next });
     expect((await change('not my password!', 'another good passphrase')).status).toBe(403);
     const weak = await change(GOOD, 'password123');
     expect(weak.status).toBe(400);
@@ -193,7 +273,11 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     const manager = sessionOf(await login(server, 'dan@example.com', GOOD));
     const refused = await withCookie(server, manager, 'GET', '/api/v1/users');
     expect(refused.status).toBe(403);
-    expect(refused.body).toMatchObject({ error: 'FORBIDDEN', message: expect.stringContaining('needs the owner role'), role_needed: 'owner' });
+    expect(refused.body).toMatchObject({
+      error: 'FORBIDDEN',
+      message: expect.stringContaining('needs the owner role'),
+      role_needed: 'owner',
+    });
 
     const o = sessionOf(await login(server, 'gus@example.com', GOOD));
     const listed = await withCookie(server, o, 'GET', '/api/v1/users');
@@ -207,7 +291,9 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     const h = sessionOf(await login(server, 'hal@example.com', GOOD));
     const renamed = await withCookie(server, o, 'PATCH', `/api/v1/users/${hal}`, { name: 'Hal 9000', role: 'manager' });
     expect(renamed.body).toMatchObject({ id: hal, name: 'Hal 9000', role: 'manager', active: true });
-    expect((await withCookie(server, h, 'GET', '/api/v1/auth/me', undefined, { csrf: false })).body.user.role).toBe('manager');
+    expect((await withCookie(server, h, 'GET', '/api/v1/auth/me', undefined, { csrf: false })).body.user.role).toBe(
+      'manager',
+    );
     expect((await withCookie(server, o, 'PATCH', `/api/v1/users/${hal}`, { active: false })).body.active).toBe(false);
     expect((await withCookie(server, h, 'GET', '/api/v1/auth/me', undefined, { csrf: false })).status).toBe(401);
     expect((await login(server, 'hal@example.com', GOOD)).status).toBe(401);
@@ -217,18 +303,31 @@ describeEachBackend('organiser accounts and sessions', (backend) => {
     const made = await server.admin.post('/api/v1/organisations', { name: 'Other org' });
     expect(made.status).toBe(201);
     const other = server.client(made.body.admin_token);
-    const theirs = await other.post('/api/v1/users', { email: 'ivy@other.example', name: 'Ivy', role: 'owner', password: GOOD });
+    const theirs = await other.post('/api/v1/users', {
+      email: 'ivy@other.example',
+      name: 'Ivy',
+      role: 'owner',
+      password: GOOD,
+    });
     expect(theirs.status).toBe(201);
     const ours = (await server.admin.get('/api/v1/users')).body.users;
     expect(ours.map((u: { email: string }) => u.email)).not.toContain('ivy@other.example');
-    expect((await other.get('/api/v1/users')).body.users.map((u: { email: string }) => u.email)).toEqual(['ivy@other.example']);
+    expect((await other.get('/api/v1/users')).body.users.map((u: { email: string }) => u.email)).toEqual([
+      'ivy@other.example',
+    ]);
     const ourUser = ours[0].id as string;
     expect((await other.request('PATCH', `/api/v1/users/${ourUser}`, { active: false })).status).toBe(404);
-    expect((await other.post(`/api/v1/users/${ourUser}/password`, { password: 'taken over password' })).status).toBe(404);
+    expect((await other.post(`/api/v1/users/${ourUser}/password`, { password: 'taken over password' })).status).toBe(
+      404,
+    );
     // Ivy's session sees her organisation only.
     const ivy = sessionOf(await login(server, 'ivy@other.example', GOOD));
-    expect((await withCookie(server, ivy, 'GET', '/api/v1/auth/me', undefined, { csrf: false })).body.user.organisation_id).toBe(made.body.id);
-    expect((await withCookie(server, ivy, 'GET', '/api/v1/events', undefined, { csrf: false })).body.events).toEqual([]);
+    expect(
+      (await withCookie(server, ivy, 'GET', '/api/v1/auth/me', undefined, { csrf: false })).body.user.organisation_id,
+    ).toBe(made.body.id);
+    expect((await withCookie(server, ivy, 'GET', '/api/v1/events', undefined, { csrf: false })).body.events).toEqual(
+      [],
+    );
   });
 });
 
@@ -237,16 +336,23 @@ describeEachBackend('the first owner from the environment', (backend) => {
     const tdb = await backend.open();
     try {
       const weak = startTestServer(tdb.db, { config: { owner: { email: 'ops@example.com', password: 'short' } } });
-      await expect(weak).rejects.toThrow('ENTRADA_OWNER_PASSWORD: is too short: a password needs at least 10 characters');
+      await expect(weak).rejects.toThrow(
+        'ENTRADA_OWNER_PASSWORD: is too short: a password needs at least 10 characters',
+      );
       const owner = { email: 'ops@example.com', password: 'the operator passphrase' };
       const first = await startTestServer(tdb.db, { config: { owner } });
       expect(first.bootstrap.owner).toEqual({ email: 'ops@example.com', password: null, source: 'env' });
       expect((await login(first, owner.email, owner.password)).body.user).toMatchObject({ role: 'owner' });
       await first.close();
       // The organisation has a user now: another start makes none, whatever the environment says.
-      const again = await startTestServer(tdb.db, { adminToken: first.adminToken, config: { owner: { email: 'other@example.com', password: 'another passphrase' } } });
+      const again = await startTestServer(tdb.db, {
+        adminToken: first.adminToken,
+        config: { owner: { email: 'other@example.com', password: 'another passphrase' } },
+      });
       expect(again.bootstrap.owner).toBeNull();
-      expect((await again.admin.get('/api/v1/users')).body.users.map((u: { email: string }) => u.email)).toEqual(['ops@example.com']);
+      expect((await again.admin.get('/api/v1/users')).body.users.map((u: { email: string }) => u.email)).toEqual([
+        'ops@example.com',
+      ]);
       await again.close();
     } finally {
       await tdb.drop();
@@ -266,7 +372,7 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
     await tdb?.drop();
   });
 
-  it('answers 403 below each route\'s declared role and never 403 at or above it', async () => {
+  it("answers 403 below each route's declared role and never 403 at or above it", async () => {
     const tokens = {} as Record<Role, Client>;
     for (const role of ROLES) {
       const r = await server.admin.post('/api/v1/tokens', { name: `${role} token`, role });
@@ -282,10 +388,15 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
     const doc = (await server.client(null).get('/docs/json')).body as {
       paths: Record<string, Record<string, { 'x-entrada-auth'?: string; 'x-entrada-role'?: Role }>>;
     };
-    const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
-    const organiser = routes.filter((r) => r.op['x-entrada-auth'] === 'admin' || r.op['x-entrada-auth'] === 'admin-or-device');
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ path, method, op })),
+    );
+    const organiser = routes.filter(
+      (r) => r.op['x-entrada-auth'] === 'admin' || r.op['x-entrada-auth'] === 'admin-or-device',
+    );
     // Every API route says who may call it, and every organiser route its role.
-    for (const r of routes.filter((x) => x.path.startsWith('/api/'))) expect(r.op['x-entrada-auth'], `${r.method} ${r.path}`).toBeDefined();
+    for (const r of routes.filter((x) => x.path.startsWith('/api/')))
+      expect(r.op['x-entrada-auth'], `${r.method} ${r.path}`).toBeDefined();
     for (const r of organiser) expect(ROLES, `${r.method} ${r.path}`).toContain(r.op['x-entrada-role']);
     expect(organiser.length).toBeGreaterThan(35);
 
@@ -301,14 +412,18 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
         const allowed = roleAtLeast(role, needed);
         const got = r.status === 403 ? `403 ${r.body.error}` : 'not 403';
         rows.push(`${method.toUpperCase()} ${path} as ${role}: ${got}`);
-        expect(`${method.toUpperCase()} ${path} as ${role}: ${got}`).toBe(`${method.toUpperCase()} ${path} as ${role}: ${allowed ? 'not 403' : '403 FORBIDDEN'}`);
+        expect(`${method.toUpperCase()} ${path} as ${role}: ${got}`).toBe(
+          `${method.toUpperCase()} ${path} as ${role}: ${allowed ? 'not 403' : '403 FORBIDDEN'}`,
+        );
       }
     }
     expect(rows.length).toBe(organiser.length * ROLES.length);
   });
 
   it('declares the roles of the issue for the routes that exist', async () => {
-    const doc = (await server.client(null).get('/docs/json')).body as { paths: Record<string, Record<string, { 'x-entrada-role'?: Role }>> };
+    const doc = (await server.client(null).get('/docs/json')).body as {
+      paths: Record<string, Record<string, { 'x-entrada-role'?: Role }>>;
+    };
     const role = (method: string, path: string): Role | undefined => doc.paths[path]?.[method]?.['x-entrada-role'];
     expect(role('post', '/api/v1/users')).toBe('owner');
     expect(role('post', '/api/v1/tokens')).toBe('owner');
@@ -337,7 +452,8 @@ describeEachBackend('roles on every organiser route (from the OpenAPI document)'
 });
 
 const REDIS_URL = process.env.REDIS_URL;
-if (!REDIS_URL && REQUIRE_SERVICES) throw new Error('ENTRADA_REQUIRE_SERVICES=1 but REDIS_URL is not set: Redis tests would be skipped');
+if (!REDIS_URL && REQUIRE_SERVICES)
+  throw new Error('ENTRADA_REQUIRE_SERVICES=1 but REDIS_URL is not set: Redis tests would be skipped');
 
 /** A user deactivated through one API instance is logged out on another that had the session cached. */
 function deactivationSuite(redisUrl: string | undefined): void {

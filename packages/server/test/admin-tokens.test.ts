@@ -4,7 +4,13 @@ import { hashToken } from '../src/crypto/tokens.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import type { Database } from '../src/db/database.ts';
 import {
-  describeEachBackend, describePostgres, freshPostgresDatabase, startTestServer, type Client, type TestDatabase, type TestServer,
+  describeEachBackend,
+  describePostgres,
+  freshPostgresDatabase,
+  startTestServer,
+  type Client,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -24,24 +30,42 @@ describeEachBackend('admin tokens', (backend) => {
     await tdb?.drop();
   });
 
-  it('lists, makes and revokes the organisation\'s tokens, never showing a token or its digest', async () => {
+  it("lists, makes and revokes the organisation's tokens, never showing a token or its digest", async () => {
     const list = await server.admin.get('/api/v1/tokens');
     expect(list.status).toBe(200);
-    expect(list.body.tokens).toEqual([{
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'ENTRADA_ADMIN_TOKEN', origin: 'env', role: 'owner', platform: true,
-      created_at: expect.any(String), last_used_at: null, revoked_at: null, current: true,
-    }]);
+    expect(list.body.tokens).toEqual([
+      {
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        name: 'ENTRADA_ADMIN_TOKEN',
+        origin: 'env',
+        role: 'owner',
+        platform: true,
+        created_at: expect.any(String),
+        last_used_at: null,
+        revoked_at: null,
+        current: true,
+      },
+    ]);
 
     const made = await server.admin.post('/api/v1/tokens', { name: 'Box office laptop' });
     expect(made.status).toBe(201);
-    expect(made.body).toMatchObject({ name: 'Box office laptop', origin: 'api', platform: true, current: false, revoked_at: null });
+    expect(made.body).toMatchObject({
+      name: 'Box office laptop',
+      origin: 'api',
+      platform: true,
+      current: false,
+      revoked_at: null,
+    });
     expect(made.body.token).toMatch(/^eat_[A-Za-z0-9_-]{43}$/);
     const laptop = server.client(made.body.token);
     expect((await laptop.get('/api/v1/events')).status).toBe(200);
 
     await server.services.auth.flushLastSeen();
     const listed = await laptop.get('/api/v1/tokens');
-    expect(listed.body.tokens.map((t: { name: string; current: boolean }) => [t.name, t.current])).toEqual([['ENTRADA_ADMIN_TOKEN', false], ['Box office laptop', true]]);
+    expect(listed.body.tokens.map((t: { name: string; current: boolean }) => [t.name, t.current])).toEqual([
+      ['ENTRADA_ADMIN_TOKEN', false],
+      ['Box office laptop', true],
+    ]);
     expect(listed.body.tokens.every((t: { last_used_at: string | null }) => t.last_used_at !== null)).toBe(true);
     const text = JSON.stringify(listed.body);
     for (const token of [server.adminToken, made.body.token as string]) {
@@ -60,10 +84,12 @@ describeEachBackend('admin tokens', (backend) => {
     expect((await revoke(server.admin, crypto.randomUUID())).status).toBe(404);
     expect((await revoke(server.admin, 'not-an-id')).status).toBe(400);
     expect((await server.admin.post('/api/v1/tokens', { name: '' })).status).toBe(400);
-    expect((await server.admin.post('/api/v1/tokens', { name: 'x', platform: true })).body.message).toBe('(body) is not allowed (unknown field "platform")');
+    expect((await server.admin.post('/api/v1/tokens', { name: 'x', platform: true })).body.message).toBe(
+      '(body) is not allowed (unknown field "platform")',
+    );
   });
 
-  it('keeps organisations apart and refuses to revoke an organisation\'s last token', async () => {
+  it("keeps organisations apart and refuses to revoke an organisation's last token", async () => {
     const org = await server.admin.post('/api/v1/organisations', { name: 'Token Org' });
     const other = server.client(org.body.admin_token);
     const [initial] = (await other.get('/api/v1/tokens')).body.tokens;
@@ -103,7 +129,11 @@ describeEachBackend('admin tokens', (backend) => {
       expect((await s.client(t2).get('/api/v1/events')).status).toBe(200);
       // Only the previous environment token is revoked: tokens made through the API stay.
       expect((await s.client(kept).get('/api/v1/events')).status).toBe(200);
-      expect(((await s.admin.get('/api/v1/tokens')).body.tokens as Array<{ origin: string }>).filter((t) => t.origin === 'env')).toHaveLength(1);
+      expect(
+        ((await s.admin.get('/api/v1/tokens')).body.tokens as Array<{ origin: string }>).filter(
+          (t) => t.origin === 'env',
+        ),
+      ).toHaveLength(1);
     } finally {
       await s.close();
     }

@@ -39,15 +39,36 @@ import { API_ERRORS, PAIRING_ERRORS, parseScannedCode, toBase64Url } from '@entr
 import type { Database } from '../src/db/database.ts';
 import { createLogger } from '../src/server.ts';
 import {
-  MALFORMED_AUTH, MARK, MARKER_LENGTH, UNICODE_TWIN, marker, mutate, requestArb, toJson, unicodeTwin,
-  type GenContext, type JsonSchema, type RequestPlan, type RouteShape,
+  MALFORMED_AUTH,
+  MARK,
+  MARKER_LENGTH,
+  UNICODE_TWIN,
+  marker,
+  mutate,
+  requestArb,
+  toJson,
+  unicodeTwin,
+  type GenContext,
+  type JsonSchema,
+  type RequestPlan,
+  type RouteShape,
 } from './api-fuzz-cases.ts';
 import {
-  Client, describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type Backend, type TestDatabase, type TestServer,
+  Client,
+  describeEachBackend,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Backend,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
-const SEED = process.env.ENTRADA_FUZZ_SEED ? Number(process.env.ENTRADA_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
+const SEED = process.env.ENTRADA_FUZZ_SEED
+  ? Number(process.env.ENTRADA_FUZZ_SEED)
+  : Math.floor(Math.random() * 2 ** 31);
 const RUNS = Number(process.env.ENTRADA_FUZZ_RUNS ?? 200);
 const ROUTE_FILTER = process.env.ENTRADA_FUZZ_ROUTE ?? '';
 
@@ -61,7 +82,13 @@ const ERROR_STATUS: Record<string, number> = { ...API_ERRORS, ...PAIRING_ERRORS 
  * log row or sync session that holds nothing else.
  */
 // device_sync_failures: a failed sync's time, counted like device_logs.sync_failures (issue 13's 24-hour count).
-const AUDIT_TABLES = new Set(['login_logs', 'event_login_logs', 'server_secrets', 'schema_migrations', 'device_sync_failures']);
+const AUDIT_TABLES = new Set([
+  'login_logs',
+  'event_login_logs',
+  'server_secrets',
+  'schema_migrations',
+  'device_sync_failures',
+]);
 const AUDIT_COLUMNS: Record<string, string[]> = {
   devices: ['last_seen_at'],
   admin_tokens: ['last_used_at'],
@@ -75,7 +102,11 @@ const AUDIT_ONLY_ROWS: Record<string, string> = {
 };
 
 /** Signs of a value written to the log wholesale: SQL parameters (item 4 of issue #10), PIN hashes, binary keys. */
-const FORBIDDEN_IN_LOG: Array<[RegExp, string]> = [[/"params":/, 'SQL parameters'], [/scrypt\$/, 'a PIN hash'], [/"type":"Buffer"/, 'binary values (token or key digests)']];
+const FORBIDDEN_IN_LOG: Array<[RegExp, string]> = [
+  [/"params":/, 'SQL parameters'],
+  [/scrypt\$/, 'a PIN hash'],
+  [/"type":"Buffer"/, 'binary values (token or key digests)'],
+];
 
 const DESTRUCTIVE = /\/(end|revoke|suspend|deactivate|cancel|block|resolve)$/;
 
@@ -85,7 +116,12 @@ const FAILING_AUTH_ADDRESS = '127.0.0.2';
 
 type Principal = 'admin' | 'device' | 'either' | 'none';
 
-interface Route extends RouteShape { key: string; index: number; template: string; principal: Principal }
+interface Route extends RouteShape {
+  key: string;
+  index: number;
+  template: string;
+  principal: Principal;
+}
 
 interface Failure {
   route: string;
@@ -120,7 +156,11 @@ describeEachBackend('API fuzzing', (backend: Backend) => {
     tdb = await backend.open();
     // The alert evaluator writes on its own timer: off here, where every change must come from the request just sent.
     // Over a socket, set-up included: the fuzzer's raw requests are about what the server reads off the wire.
-    server = await startTestServer(tdb.db, { logger: createLogger('debug', sink), config: { alertIntervalMs: 0 }, http: true });
+    server = await startTestServer(tdb.db, {
+      logger: createLogger('debug', sink),
+      config: { alertIntervalMs: 0 },
+      http: true,
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -129,104 +169,184 @@ describeEachBackend('API fuzzing', (backend: Backend) => {
     await main.close();
   });
 
-  it('answers every generated request with a listed error or a success, applies nothing it refuses and logs none of it', async () => {
-    const started = Date.now();
-    const world = await buildWorld(server);
-    // Routes that end, revoke or cancel what the others use run last, so the others meet live objects.
-    const routes = routesOf(server.app.swagger() as unknown as OpenApi).filter((r) => r.key.includes(ROUTE_FILTER))
-      .sort((a, b) => Number(DESTRUCTIVE.test(a.key)) - Number(DESTRUCTIVE.test(b.key)));
-    expect(routes.length).toBeGreaterThan(ROUTE_FILTER ? 0 : 30);
-    const runs = backend.name === 'postgres' ? Math.max(1, Math.round(RUNS / 4)) : RUNS;
-    const probe = await StateProbe.open(tdb.db);
-    const failures: Failure[] = [];
-    const caseText = new Map<string, { route: string; index: number; request: string }>();
-    const now = Date.now();
-    const perRoute: string[] = [];
+  it(
+    'answers every generated request with a listed error or a success, applies nothing it refuses and logs none of it',
+    async () => {
+      const started = Date.now();
+      const world = await buildWorld(server);
+      // Routes that end, revoke or cancel what the others use run last, so the others meet live objects.
+      const routes = routesOf(server.app.swagger() as unknown as OpenApi)
+        .filter((r) => r.key.includes(ROUTE_FILTER))
+        .sort((a, b) => Number(DESTRUCTIVE.test(a.key)) - Number(DESTRUCTIVE.test(b.key)));
+      expect(routes.length).toBeGreaterThan(ROUTE_FILTER ? 0 : 30);
+      const runs = backend.name === 'postgres' ? Math.max(1, Math.round(RUNS / 4)) : RUNS;
+      const probe = await StateProbe.open(tdb.db);
+      const failures: Failure[] = [];
+      const caseText = new Map<string, { route: string; index: number; request: string }>();
+      const now = Date.now();
+      const perRoute: string[] = [];
 
-    for (const route of routes) {
-      const routeStart = Date.now();
-      const statuses = new Map<string, number>();
-      const cleanRefusals: string[] = [];
-      const ctx: GenContext = { pool: (name) => world.pools(route.key, name), now };
-      const plans = fc.sample(requestArb(route, ctx), { seed: routeSeed(SEED, route.key), numRuns: runs });
-      for (let i = 0; i < plans.length; i++) {
-        const mark = marker(route.index, i);
-        const req = buildRequest(route, plans[i]!, world, mark);
-        caseText.set(mark, { route: route.key, index: i, request: req.describe });
-        const fail = (kind: string, status: number | null, error: string | null, detail: string): void => {
-          failures.push({ route: route.key, kind, status, error, detail, caseIndex: i, request: req.describe, size: req.size });
-        };
-        const logBefore = logLines.length;
-        let res: { status: number; headers: Record<string, string | string[] | undefined>; text: string };
-        try {
-          const r = await request(server.url + req.path, {
-            method: req.method as 'GET', headers: req.headers, body: req.body, dispatcher: req.failingAuth ? failingAuth : main,
-            headersTimeout: 60_000, bodyTimeout: 60_000,
-          });
-          // A live stream (Server-Sent Events) never ends: its status and headers are the answer; the stream is closed.
-          const stream = String(r.headers['content-type'] ?? '').startsWith('text/event-stream');
-          if (stream) r.body.destroy();
-          res = { status: r.statusCode, headers: r.headers, text: stream ? '' : await r.body.text() };
-        } catch (err) {
-          fail('no-answer', null, null, (err as Error).message);
-          await probe.settle();
-          continue;
-        }
-        let body: unknown = null;
-        try { body = JSON.parse(res.text); } catch { /* checked below */ }
-        const error = isRecord(body) && typeof body.error === 'string' ? body.error : null;
-        const message = isRecord(body) && typeof body.message === 'string' ? body.message : null;
-        const outcome = `${res.status}${error ? ` ${error}` : ''}`;
-        statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
-        if (req.clean && res.status >= 400 && cleanRefusals.length < 3) cleanRefusals.push(`${outcome} ${message ?? ''}`.slice(0, 160));
-
-        if (res.status >= 500) fail('5xx', res.status, error, `${message ?? res.text.slice(0, 200)}${serverError(logLines.slice(logBefore))}`);
-        if (res.status >= 400) {
-          if (error === null || message === null) fail('error-shape', res.status, error, res.text.slice(0, 200));
-          else if (!(error in ERROR_STATUS)) fail('unlisted-code', res.status, error, message);
-          else if (ERROR_STATUS[error] !== res.status) fail('status-mismatch', res.status, error, `${error} is declared ${ERROR_STATUS[error]}: ${message}`);
-          if (res.status === 429 && res.headers['retry-after'] === undefined) fail('no-retry-after', res.status, error, message ?? '');
-        }
-        if (res.status < 400) {
-          if (!req.authorised) fail('unauthorised-success', res.status, null, `${req.authNote} answered ${res.status}`);
-          const foreign = req.org === 'A' ? world.idsB : req.org === 'B' ? world.idsA : [];
-          // Echoing an id the request sent tells nothing; naming one it did not is a leak.
-          const leaked = foreign.find((id) => res.text.includes(id) && !req.sent.includes(id));
-          if (leaked) fail('cross-organisation', res.status, null, `the answer to organisation ${req.org} names ${leaked}`);
-          if (route.key === 'POST /api/v1/scanning/scan' && isRecord(body) && body.result === 'valid' && !isTicketCode(world, req.scannedCode)) {
-            fail('forged-valid', res.status, null, `code ${JSON.stringify(req.scannedCode?.slice(0, 60))} answered valid`);
+      for (const route of routes) {
+        const routeStart = Date.now();
+        const statuses = new Map<string, number>();
+        const cleanRefusals: string[] = [];
+        const ctx: GenContext = { pool: (name) => world.pools(route.key, name), now };
+        const plans = fc.sample(requestArb(route, ctx), { seed: routeSeed(SEED, route.key), numRuns: runs });
+        for (let i = 0; i < plans.length; i++) {
+          const mark = marker(route.index, i);
+          const req = buildRequest(route, plans[i]!, world, mark);
+          caseText.set(mark, { route: route.key, index: i, request: req.describe });
+          const fail = (kind: string, status: number | null, error: string | null, detail: string): void => {
+            failures.push({
+              route: route.key,
+              kind,
+              status,
+              error,
+              detail,
+              caseIndex: i,
+              request: req.describe,
+              size: req.size,
+            });
+          };
+          const logBefore = logLines.length;
+          let res: { status: number; headers: Record<string, string | string[] | undefined>; text: string };
+          try {
+            const r = await request(server.url + req.path, {
+              method: req.method as 'GET',
+              headers: req.headers,
+              body: req.body,
+              dispatcher: req.failingAuth ? failingAuth : main,
+              headersTimeout: 60_000,
+              bodyTimeout: 60_000,
+            });
+            // A live stream (Server-Sent Events) never ends: its status and headers are the answer; the stream is closed.
+            const stream = String(r.headers['content-type'] ?? '').startsWith('text/event-stream');
+            if (stream) r.body.destroy();
+            res = { status: r.statusCode, headers: r.headers, text: stream ? '' : await r.body.text() };
+          } catch (err) {
+            fail('no-answer', null, null, (err as Error).message);
+            await probe.settle();
+            continue;
           }
+          let body: unknown = null;
+          try {
+            body = JSON.parse(res.text);
+          } catch {
+            /* checked below */
+          }
+          const error = isRecord(body) && typeof body.error === 'string' ? body.error : null;
+          const message = isRecord(body) && typeof body.message === 'string' ? body.message : null;
+          const outcome = `${res.status}${error ? ` ${error}` : ''}`;
+          statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
+          if (req.clean && res.status >= 400 && cleanRefusals.length < 3)
+            cleanRefusals.push(`${outcome} ${message ?? ''}`.slice(0, 160));
+
+          if (res.status >= 500)
+            fail(
+              '5xx',
+              res.status,
+              error,
+              `${message ?? res.text.slice(0, 200)}${serverError(logLines.slice(logBefore))}`,
+            );
+          if (res.status >= 400) {
+            if (error === null || message === null) fail('error-shape', res.status, error, res.text.slice(0, 200));
+            else if (!(error in ERROR_STATUS)) fail('unlisted-code', res.status, error, message);
+            else if (ERROR_STATUS[error] !== res.status)
+              fail('status-mismatch', res.status, error, `${error} is declared ${ERROR_STATUS[error]}: ${message}`);
+            if (res.status === 429 && res.headers['retry-after'] === undefined)
+              fail('no-retry-after', res.status, error, message ?? '');
+          }
+          if (res.status < 400) {
+            if (!req.authorised)
+              fail('unauthorised-success', res.status, null, `${req.authNote} answered ${res.status}`);
+            const foreign = req.org === 'A' ? world.idsB : req.org === 'B' ? world.idsA : [];
+            // Echoing an id the request sent tells nothing; naming one it did not is a leak.
+            const leaked = foreign.find((id) => res.text.includes(id) && !req.sent.includes(id));
+            if (leaked)
+              fail('cross-organisation', res.status, null, `the answer to organisation ${req.org} names ${leaked}`);
+            if (
+              route.key === 'POST /api/v1/scanning/scan' &&
+              isRecord(body) &&
+              body.result === 'valid' &&
+              !isTicketCode(world, req.scannedCode)
+            ) {
+              fail(
+                'forged-valid',
+                res.status,
+                null,
+                `code ${JSON.stringify(req.scannedCode?.slice(0, 60))} answered valid`,
+              );
+            }
+          }
+          const changed = await probe.changedSince();
+          if (res.status >= 400 && changed.length > 0)
+            fail('partially-applied', res.status, error, `refused, yet changed: ${changed.join(', ')}`);
         }
-        const changed = await probe.changedSince();
-        if (res.status >= 400 && changed.length > 0) fail('partially-applied', res.status, error, `refused, yet changed: ${changed.join(', ')}`);
+        const seen = [...statuses]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', ');
+        perRoute.push(
+          `${route.key}: ${plans.length} cases, ${Date.now() - routeStart} ms (${seen})${cleanRefusals.length ? `\n    unmutated requests refused: ${cleanRefusals.join(' | ')}` : ''}`,
+        );
       }
-      const seen = [...statuses].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ');
-      perRoute.push(`${route.key}: ${plans.length} cases, ${Date.now() - routeStart} ms (${seen})${cleanRefusals.length ? `\n    unmutated requests refused: ${cleanRefusals.join(' | ')}` : ''}`);
-    }
 
-    // The log, read once at the end (lines of a request can follow its answer): no marker, no secret of the setup.
-    const log = logLines.join('');
-    const reported = new Set<string>();
-    for (const match of log.matchAll(/FzQ[0-9a-z]{7}Qz/g)) {
-      const found = caseText.get(match[0]);
-      if (!found || reported.has(match[0])) continue;
-      reported.add(match[0]);
-      const line = lineAround(log, match.index);
-      failures.push({ route: found.route, kind: 'logged-request-value', status: null, error: null, detail: line, caseIndex: found.index, request: found.request, size: found.request.length });
-    }
-    for (const [pattern, what] of FORBIDDEN_IN_LOG) {
-      const at = log.search(pattern);
-      if (at >= 0) failures.push({ route: '(log)', kind: 'logged-values', status: null, error: what, detail: lineAround(log, at), caseIndex: -1, request: what, size: 0 });
-    }
-    for (const secret of world.secrets) {
-      const at = log.indexOf(secret);
-      if (at >= 0) failures.push({ route: '(setup)', kind: 'logged-secret', status: null, error: null, detail: lineAround(log, at), caseIndex: -1, request: secret.slice(0, 12), size: 0 });
-    }
+      // The log, read once at the end (lines of a request can follow its answer): no marker, no secret of the setup.
+      const log = logLines.join('');
+      const reported = new Set<string>();
+      for (const match of log.matchAll(/FzQ[0-9a-z]{7}Qz/g)) {
+        const found = caseText.get(match[0]);
+        if (!found || reported.has(match[0])) continue;
+        reported.add(match[0]);
+        const line = lineAround(log, match.index);
+        failures.push({
+          route: found.route,
+          kind: 'logged-request-value',
+          status: null,
+          error: null,
+          detail: line,
+          caseIndex: found.index,
+          request: found.request,
+          size: found.request.length,
+        });
+      }
+      for (const [pattern, what] of FORBIDDEN_IN_LOG) {
+        const at = log.search(pattern);
+        if (at >= 0)
+          failures.push({
+            route: '(log)',
+            kind: 'logged-values',
+            status: null,
+            error: what,
+            detail: lineAround(log, at),
+            caseIndex: -1,
+            request: what,
+            size: 0,
+          });
+      }
+      for (const secret of world.secrets) {
+        const at = log.indexOf(secret);
+        if (at >= 0)
+          failures.push({
+            route: '(setup)',
+            kind: 'logged-secret',
+            status: null,
+            error: null,
+            detail: lineAround(log, at),
+            caseIndex: -1,
+            request: secret.slice(0, 12),
+            size: 0,
+          });
+      }
 
-    console.log(`API fuzz [${backend.name}] seed ${SEED}, ${runs} cases per route, ${routes.length} routes, ${((Date.now() - started) / 1000).toFixed(1)} s`
-      + (process.env.ENTRADA_FUZZ_VERBOSE ? `\n  ${perRoute.join('\n  ')}` : ''));
-    if (failures.length > 0) throw new Error(summarise(failures, backend.name));
-  }, Math.max(300_000, RUNS * 2_000));
+      console.log(
+        `API fuzz [${backend.name}] seed ${SEED}, ${runs} cases per route, ${routes.length} routes, ${((Date.now() - started) / 1000).toFixed(1)} s` +
+          (process.env.ENTRADA_FUZZ_VERBOSE ? `\n  ${perRoute.join('\n  ')}` : ''),
+      );
+      if (failures.length > 0) throw new Error(summarise(failures, backend.name));
+    },
+    Math.max(300_000, RUNS * 2_000),
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -243,8 +363,12 @@ async function buildWorld(server: TestServer): Promise<World> {
   const imported = [`IMPORTED-${randomUUID()}`, `IMPORTED-${randomUUID()}`];
   const holders = [`Holder ${randomUUID().slice(0, 8)}`, `Holder ${randomUUID().slice(0, 8)}`];
   const tickets = await issueTickets(adminA, E, [
-    { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.reentry }, { ticket_type_id: ev.types.vip },
-    { ticket_type_id: ev.types.multi }, { ticket_type_id: ev.types.ga, code: imported[0], holder_name: holders[0] },
+    { ticket_type_id: ev.types.ga },
+    { ticket_type_id: ev.types.ga },
+    { ticket_type_id: ev.types.reentry },
+    { ticket_type_id: ev.types.vip },
+    { ticket_type_id: ev.types.multi },
+    { ticket_type_id: ev.types.ga, code: imported[0], holder_name: holders[0] },
     { ticket_type_id: ev.types.reentry, code: imported[1], holder_name: holders[1] },
   ]);
 
@@ -252,15 +376,38 @@ async function buildWorld(server: TestServer): Promise<World> {
   const d1 = await registerDevice(adminA, 'Fuzz scanner');
   const victims = [await registerDevice(adminA, 'Victim 1'), await registerDevice(adminA, 'Victim 2')];
   const pairingCodes: string[] = [];
-  for (let i = 0; i < 4; i++) pairingCodes.push(ok(await adminA.post('/api/v1/devices/pairing-codes', { event_id: E, gate_id: ev.gates.main }), 'pairing code').code);
+  for (let i = 0; i < 4; i++)
+    pairingCodes.push(
+      ok(await adminA.post('/api/v1/devices/pairing-codes', { event_id: E, gate_id: ev.gates.main }), 'pairing code')
+        .code,
+    );
   const keys = TestDevice.keyPair(7);
   const publicKey = toBase64Url(keys.publicKey);
-  const paired = ok(await new Client(server.url, null).post('/api/v1/devices/pair', { code: pairingCodes.shift(), public_key: publicKey }), 'pairing');
+  const paired = ok(
+    await new Client(server.url, null).post('/api/v1/devices/pair', {
+      code: pairingCodes.shift(),
+      public_key: publicKey,
+    }),
+    'pairing',
+  );
   const d1Client = server.client(d1.token);
-  const session = ok(await d1Client.post('/api/v1/scanning/sessions', { event_id: E, gate_id: ev.gates.main }), 'session');
+  const session = ok(
+    await d1Client.post('/api/v1/scanning/sessions', { event_id: E, gate_id: ev.gates.main }),
+    'session',
+  );
   const scanIds = [randomUUID(), randomUUID()];
-  ok(await d1Client.post('/api/v1/scanning/scan', { code: tickets[0]!.code, session_id: session.id, scan_id: scanIds[0] }), 'online scan');
-  ok(await d1Client.post('/api/v1/scanning/scan', { code: 'NOT-A-TICKET', session_id: session.id, scan_id: scanIds[1] }), 'online scan');
+  ok(
+    await d1Client.post('/api/v1/scanning/scan', {
+      code: tickets[0]!.code,
+      session_id: session.id,
+      scan_id: scanIds[0],
+    }),
+    'online scan',
+  );
+  ok(
+    await d1Client.post('/api/v1/scanning/scan', { code: 'NOT-A-TICKET', session_id: session.id, scan_id: scanIds[1] }),
+    'online scan',
+  );
 
   // A double entry: D2 admits ticket 1 offline, D1 scans it 30 s later → a conflict to resolve.
   const t = Date.now() - 120_000;
@@ -271,17 +418,29 @@ async function buildWorld(server: TestServer): Promise<World> {
   const dev1 = new TestDevice(d1Client, d1.deviceId, E);
   dev1.scan({ code: tickets[1]!.code, at: t + 30_000, gateId: ev.gates.main });
   ok(await dev1.upload(), 'offline upload');
-  const conflicts = ok(await adminA.get(`/api/v1/events/${E}/conflicts`), 'conflicts').conflicts as Array<{ id: string }>;
+  const conflicts = ok(await adminA.get(`/api/v1/events/${E}/conflicts`), 'conflicts').conflicts as Array<{
+    id: string;
+  }>;
   if (conflicts.length === 0) throw new Error('setup: no conflict');
 
-  const staff = ok(await adminA.post(`/api/v1/events/${E}/staff`, { username: 'gate-a', name: 'Gate A', pin: PIN }), 'staff');
+  const staff = ok(
+    await adminA.post(`/api/v1/events/${E}/staff`, { username: 'gate-a', name: 'Gate A', pin: PIN }),
+    'staff',
+  );
   const manifest = await d1Client.get(`/api/v1/offline/manifest/${E}?device_id=${encodeURIComponent(d1.deviceId)}`);
   const feed = await d1Client.get(`/api/v1/offline/events?event_id=${E}`);
-  const cursors = [manifest.body?.manifest?.cursor, manifest.body?.manifest?.feed_cursor, feed.body?.next_cursor].filter((c): c is string => typeof c === 'string');
+  const cursors = [
+    manifest.body?.manifest?.cursor,
+    manifest.body?.manifest?.feed_cursor,
+    feed.body?.next_cursor,
+  ].filter((c): c is string => typeof c === 'string');
   const detail = ok(await adminA.get(`/api/v1/events/${E}`), 'event');
   // A second event of the organisation: batches that span events (reconcile) must be all or nothing.
   const ev2 = await seedEvent(adminA, { name: 'Second event' });
-  const tickets2 = await issueTickets(adminA, ev2.eventId, [{ ticket_type_id: ev2.types.ga }, { ticket_type_id: ev2.types.reentry }]);
+  const tickets2 = await issueTickets(adminA, ev2.eventId, [
+    { ticket_type_id: ev2.types.ga },
+    { ticket_type_id: ev2.types.reentry },
+  ]);
   const scanRows = ok(await adminA.get(`/api/v1/tickets/${tickets[1]!.id}`), 'ticket').scans as Array<{ id: string }>;
 
   // Another organisation, with an event and a device of its own.
@@ -292,11 +451,31 @@ async function buildWorld(server: TestServer): Promise<World> {
   const dB = await registerDevice(adminB, 'Other scanner');
 
   const idsA = [
-    E, ev2.eventId, ...tickets2.map((x) => x.id), ...Object.values(ev.zones), ...Object.values(ev.gates), ...Object.values(ev.types), ...tickets.map((x) => x.id), session.id as string,
-    staff.id as string, ...conflicts.map((c) => c.id), ...scanRows.map((s) => s.id), d1.deviceId, paired.device_id as string, ...victims.map((v) => v.deviceId),
+    E,
+    ev2.eventId,
+    ...tickets2.map((x) => x.id),
+    ...Object.values(ev.zones),
+    ...Object.values(ev.gates),
+    ...Object.values(ev.types),
+    ...tickets.map((x) => x.id),
+    session.id as string,
+    staff.id as string,
+    ...conflicts.map((c) => c.id),
+    ...scanRows.map((s) => s.id),
+    d1.deviceId,
+    paired.device_id as string,
+    ...victims.map((v) => v.deviceId),
     ...(detail.keys as Array<{ public_key: string }>).map((k) => k.public_key),
   ];
-  const idsB = [orgB.id as string, evB.eventId, ...Object.values(evB.zones), ...Object.values(evB.gates), ...Object.values(evB.types), ticketB!.id, dB.deviceId];
+  const idsB = [
+    orgB.id as string,
+    evB.eventId,
+    ...Object.values(evB.zones),
+    ...Object.values(evB.gates),
+    ...Object.values(evB.types),
+    ticketB!.id,
+    dB.deviceId,
+  ];
 
   const named: Record<string, string[]> = {
     eventId: [E, E, E, E, E, ev2.eventId, evB.eventId],
@@ -315,7 +494,13 @@ async function buildWorld(server: TestServer): Promise<World> {
     device_id: [d1.deviceId],
     deviceId: victims.map((v) => v.deviceId),
     // Codes of tickets, of the other organisation's ticket, and forged ones (never `valid`).
-    code: [...tickets.map((x) => x.code), tickets2[0]!.code, ticketB!.code, `${MARK}-FORGED`, forgeSignature(tickets[0]!.code)],
+    code: [
+      ...tickets.map((x) => x.code),
+      tickets2[0]!.code,
+      ticketB!.code,
+      `${MARK}-FORGED`,
+      forgeSignature(tickets[0]!.code),
+    ],
     qrcode: [...tickets.map((x) => x.code), ticketB!.code, `${MARK}-FORGED`],
     username: ['gate-a'],
     pin: [PIN],
@@ -325,7 +510,10 @@ async function buildWorld(server: TestServer): Promise<World> {
   const overrides: Record<string, Record<string, string[] | undefined>> = {
     'POST /api/v1/devices/pair': { code: pairingCodes },
     // Retry keys of earlier scans with other codes: a retry key must not turn a forged code into `valid`.
-    'POST /api/v1/scanning/scan': { code: [...tickets.map((x) => x.code), `${MARK}-FORGED`, `${MARK}-FORGED`, 'TOTALLY-FORGED'], scan_id: [scanIds[0]!, scanIds[0]!, scanIds[1]!] },
+    'POST /api/v1/scanning/scan': {
+      code: [...tickets.map((x) => x.code), `${MARK}-FORGED`, `${MARK}-FORGED`, 'TOTALLY-FORGED'],
+      scan_id: [scanIds[0]!, scanIds[0]!, scanIds[1]!],
+    },
     'POST /api/v1/devices': { device_id: undefined },
     'POST /api/v1/events/{eventId}/tickets': { code: undefined },
     'POST /api/v1/events/{eventId}/staff': { username: undefined, pin: undefined },
@@ -341,14 +529,28 @@ async function buildWorld(server: TestServer): Promise<World> {
     idsA,
     idsB,
     ticketCodes: new Set([...tickets, ...tickets2].map((x) => x.code)),
-    secrets: [server.adminToken, d1.token, paired.token, orgB.admin_token, dB.token, ...victims.map((v) => v.token), PIN, ...pairingCodes, ...imported, ...holders],
+    secrets: [
+      server.adminToken,
+      d1.token,
+      paired.token,
+      orgB.admin_token,
+      dB.token,
+      ...victims.map((v) => v.token),
+      PIN,
+      ...pairingCodes,
+      ...imported,
+      ...holders,
+    ],
   };
 }
 
 /** Whether core reads `code` as one of the tickets' codes (scanners add case changes, blanks and a line ending). */
 function isTicketCode(world: World, code: string | null): boolean {
   const parsed = parseScannedCode(code);
-  return (parsed.kind === 'signed' && world.ticketCodes.has(parsed.text)) || (parsed.kind === 'imported' && world.ticketCodes.has(parsed.code));
+  return (
+    (parsed.kind === 'signed' && world.ticketCodes.has(parsed.text)) ||
+    (parsed.kind === 'imported' && world.ticketCodes.has(parsed.code))
+  );
 }
 
 /** A signed code with one character changed well inside its signature (the last ones carry padding bits). */
@@ -361,20 +563,33 @@ function forgeSignature(code: string): string {
 // Routes from the OpenAPI document.
 
 interface OpenApi {
-  paths: Record<string, Record<string, {
-    parameters?: Array<{ in: string; name: string; required?: boolean; schema: JsonSchema }>;
-    requestBody?: { content: Record<string, { schema: JsonSchema }> };
-    security?: unknown[];
-  }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        parameters?: Array<{ in: string; name: string; required?: boolean; schema: JsonSchema }>;
+        requestBody?: { content: Record<string, { schema: JsonSchema }> };
+        security?: unknown[];
+      }
+    >
+  >;
 }
 
 /** Scanner routes take a device token; the sync status and the feed take either; the rest are the organisers'. */
 function principalOf(method: string, path: string, security: unknown[] | undefined): Principal {
   if (path === '/api/health' || (security && security.length === 0)) return 'none';
   if (path.startsWith('/api/v1/offline/sync/status/') || path === '/api/v1/offline/events') return 'either';
-  if (path.startsWith('/api/v1/scanning/') || path.startsWith('/api/v1/offline/manifest/')
-    || path === '/api/v1/offline/sync' || path === '/api/v1/offline/reconcile' || path === '/api/v1/events/{eventId}/login'
-    || path === '/api/v1/devices/heartbeat' || path === '/api/v1/offline/conflicts/escalate') return 'device';
+  if (
+    path.startsWith('/api/v1/scanning/') ||
+    path.startsWith('/api/v1/offline/manifest/') ||
+    path === '/api/v1/offline/sync' ||
+    path === '/api/v1/offline/reconcile' ||
+    path === '/api/v1/events/{eventId}/login' ||
+    path === '/api/v1/devices/heartbeat' ||
+    path === '/api/v1/offline/conflicts/escalate'
+  )
+    return 'device';
   void method;
   return 'admin';
 }
@@ -386,11 +601,16 @@ function routesOf(doc: OpenApi): Route[] {
       const method = m.toUpperCase();
       const params = op.parameters ?? [];
       routes.push({
-        key: `${method} ${template}`, index: routes.length, template, method,
+        key: `${method} ${template}`,
+        index: routes.length,
+        template,
+        method,
         principal: principalOf(method, template, op.security),
         body: op.requestBody?.content['application/json']?.schema ?? null,
         path: params.filter((p) => p.in === 'path').map((p) => ({ name: p.name, schema: p.schema })),
-        query: params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, schema: p.schema, required: p.required === true })),
+        query: params
+          .filter((p) => p.in === 'query')
+          .map((p) => ({ name: p.name, schema: p.schema, required: p.required === true })),
       });
     }
   }
@@ -438,22 +658,43 @@ function buildRequest(route: Route, plan: RequestPlan, world: World, mark: strin
   names.forEach((name, i) => {
     const valid = inUrl(plan.pathParams[name] ?? '');
     const bad = plan.badPath && plan.badPath.param % names.length === i ? plan.badPath.value : null;
-    path = path.replace(`{${name}}`, bad === UNICODE_TWIN ? encodeURIComponent(unicodeTwin(valid)) : bad ?? encodeURIComponent(valid));
+    path = path.replace(
+      `{${name}}`,
+      bad === UNICODE_TWIN ? encodeURIComponent(unicodeTwin(valid)) : (bad ?? encodeURIComponent(valid)),
+    );
   });
   const pairs = Object.entries(plan.query).map(([k, v]) => [k, encodeURIComponent(inUrl(v))] as [string, string]);
   const first = route.query[0]?.name ?? 'x';
   if (plan.badQuery) {
     const q = plan.badQuery;
     switch (q.kind) {
-      case 'dup': pairs.push([first, '1'], [first, '2']); break;
-      case '%00': pairs.push([first, '%00']); break;
-      case '%ZZ': pairs.push([first, '%ZZ']); break;
-      case 'long': pairs.push([first, 'x'.repeat(10_000)]); break;
-      case 'unknown': pairs.push(['x_unknown', '1']); break;
-      case 'empty': pairs.push([first, '']); break;
-      case 'bracket': pairs.push([`${first}[]`, '1']); break;
-      case 'proto': pairs.push(['__proto__', 'x'], ['constructor', 'y']); break;
-      case 'drop': pairs.splice(0, pairs.length); break;
+      case 'dup':
+        pairs.push([first, '1'], [first, '2']);
+        break;
+      case '%00':
+        pairs.push([first, '%00']);
+        break;
+      case '%ZZ':
+        pairs.push([first, '%ZZ']);
+        break;
+      case 'long':
+        pairs.push([first, 'x'.repeat(10_000)]);
+        break;
+      case 'unknown':
+        pairs.push(['x_unknown', '1']);
+        break;
+      case 'empty':
+        pairs.push([first, '']);
+        break;
+      case 'bracket':
+        pairs.push([`${first}[]`, '1']);
+        break;
+      case 'proto':
+        pairs.push(['__proto__', 'x'], ['constructor', 'y']);
+        break;
+      case 'drop':
+        pairs.splice(0, pairs.length);
+        break;
       case 'unicode': {
         const present = Object.entries(plan.query);
         const [k, v] = present[q.variant % Math.max(1, present.length)] ?? [first, 'x'];
@@ -473,19 +714,39 @@ function buildRequest(route: Route, plan: RequestPlan, world: World, mark: strin
   let authorised = true;
   let org: 'A' | 'B' | null = 'A';
   switch (plan.auth) {
-    case 'right': headers.authorization = `Bearer ${wantDevice ? tokens.deviceA : tokens.adminA}`; break;
-    case 'none': authorised = false; org = null; break;
-    case 'malformed': headers.authorization = fill(MALFORMED_AUTH[plan.authVariant % MALFORMED_AUTH.length]!); authorised = false; org = null; break;
-    case 'wrong-token': headers.authorization = `Bearer ${wantDevice ? 'edt_' : 'eat_'}${mark}${'w'.repeat(plan.authVariant % 40)}`; failing = true; authorised = false; org = null; break;
+    case 'right':
+      headers.authorization = `Bearer ${wantDevice ? tokens.deviceA : tokens.adminA}`;
+      break;
+    case 'none':
+      authorised = false;
+      org = null;
+      break;
+    case 'malformed':
+      headers.authorization = fill(MALFORMED_AUTH[plan.authVariant % MALFORMED_AUTH.length]!);
+      authorised = false;
+      org = null;
+      break;
+    case 'wrong-token':
+      headers.authorization = `Bearer ${wantDevice ? 'edt_' : 'eat_'}${mark}${'w'.repeat(plan.authVariant % 40)}`;
+      failing = true;
+      authorised = false;
+      org = null;
+      break;
     case 'other-kind':
       headers.authorization = `Bearer ${wantDevice ? tokens.adminA : tokens.deviceA}`;
       failing = route.principal !== 'either';
       authorised = route.principal === 'either';
       break;
-    case 'cross-org': headers.authorization = `Bearer ${wantDevice ? tokens.deviceB : tokens.adminB}`; org = 'B'; break;
+    case 'cross-org':
+      headers.authorization = `Bearer ${wantDevice ? tokens.deviceB : tokens.adminB}`;
+      org = 'B';
+      break;
   }
   // Open routes ignore credentials: nobody is authenticated there.
-  if (route.principal === 'none') { authorised = true; org = null; }
+  if (route.principal === 'none') {
+    authorised = true;
+    org = null;
+  }
 
   // Body.
   let text: string | undefined;
@@ -512,17 +773,40 @@ function buildRequest(route: Route, plan: RequestPlan, world: World, mark: strin
       if (plan.encoding === 'gzip-bomb') body = GZIP_BOMB;
     }
   }
-  if (plan.hugeHeader) { headers['x-padding'] = 'p'.repeat(20_000); notes.push('20 KB header'); }
-  if (plan.markedHeaders) { headers['user-agent'] = `fuzz/${mark}`; headers.referer = `http://example.test/${mark}`; }
-  if (plan.badPath) notes.push(`path ${plan.badPath.value.slice(0, 20)}${plan.badPath.value.length > 20 ? `… (${plan.badPath.value.length} chars)` : ''}`);
+  if (plan.hugeHeader) {
+    headers['x-padding'] = 'p'.repeat(20_000);
+    notes.push('20 KB header');
+  }
+  if (plan.markedHeaders) {
+    headers['user-agent'] = `fuzz/${mark}`;
+    headers.referer = `http://example.test/${mark}`;
+  }
+  if (plan.badPath)
+    notes.push(
+      `path ${plan.badPath.value.slice(0, 20)}${plan.badPath.value.length > 20 ? `… (${plan.badPath.value.length} chars)` : ''}`,
+    );
   if (plan.badQuery) notes.push(`query ${plan.badQuery.kind}`);
 
   const authNote = plan.auth === 'right' ? (wantDevice ? 'device' : 'admin') : plan.auth;
-  const excerpt = text === undefined ? '' : ` ${text.length > 300 ? `${text.slice(0, 300)}… (${text.length} chars)` : text}`;
+  const excerpt =
+    text === undefined ? '' : ` ${text.length > 300 ? `${text.slice(0, 300)}… (${text.length} chars)` : text}`;
   const shownPath = path.length > 160 ? `${path.slice(0, 160)}… (${path.length} chars)` : path;
   return {
-    method: route.method, path, headers, body, failingAuth: failing, authorised, authNote, org, scannedCode, sent: path + (text ?? ''),
-    clean: plan.auth === 'right' && notes.length === 0 && !plan.markedHeaders && (route.body === null || (plan.body.kind === 'value' && plan.body.mutations.length === 0)),
+    method: route.method,
+    path,
+    headers,
+    body,
+    failingAuth: failing,
+    authorised,
+    authNote,
+    org,
+    scannedCode,
+    sent: path + (text ?? ''),
+    clean:
+      plan.auth === 'right' &&
+      notes.length === 0 &&
+      !plan.markedHeaders &&
+      (route.body === null || (plan.body.kind === 'value' && plan.body.mutations.length === 0)),
     describe: `${route.method} ${shownPath} [${authNote}${notes.length ? `; ${notes.join('; ')}` : ''}]${excerpt}`,
     size: (text?.length ?? 0) + path.length,
   };
@@ -535,15 +819,27 @@ class StateProbe {
   private last = new Map<string, string>();
   private lastXid = '';
 
-  private constructor(private readonly db: Database, private readonly sql: string) {}
+  private constructor(
+    private readonly db: Database,
+    private readonly sql: string,
+  ) {}
 
   static async open(db: Database): Promise<StateProbe> {
-    const tables = (await db.query<{ name: string }>(
-      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
-    )).map((t) => t.name).filter((t) => !AUDIT_TABLES.has(t));
+    const tables = (
+      await db.query<{ name: string }>(
+        `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
+      )
+    )
+      .map((t) => t.name)
+      .filter((t) => !AUDIT_TABLES.has(t));
     const drop = (t: string): string => `ARRAY[${(AUDIT_COLUMNS[t] ?? []).map((c) => `'${c}'`).join(',')}]::text[]`;
-    const sql = tables.map((t) => `SELECT '${t}' AS t, count(*)::text || ':' || md5(coalesce(string_agg(r, ',' ORDER BY r), '')) AS h `
-      + `FROM (SELECT (to_jsonb(x) - ${drop(t)})::text AS r FROM "${t}" x${AUDIT_ONLY_ROWS[t] ? ` WHERE NOT (${AUDIT_ONLY_ROWS[t]})` : ''}) s`).join(' UNION ALL ');
+    const sql = tables
+      .map(
+        (t) =>
+          `SELECT '${t}' AS t, count(*)::text || ':' || md5(coalesce(string_agg(r, ',' ORDER BY r), '')) AS h ` +
+          `FROM (SELECT (to_jsonb(x) - ${drop(t)})::text AS r FROM "${t}" x${AUDIT_ONLY_ROWS[t] ? ` WHERE NOT (${AUDIT_ONLY_ROWS[t]})` : ''}) s`,
+      )
+      .join(' UNION ALL ');
     const probe = new StateProbe(db, sql);
     await probe.settle();
     return probe;
@@ -564,7 +860,9 @@ class StateProbe {
     if (x!.x === this.lastXid) return [];
     this.lastXid = x!.x;
     const now = new Map((await this.db.query<{ t: string; h: string }>(this.sql)).map((r) => [r.t, r.h]));
-    const changed = [...now].filter(([t, h]) => this.last.size > 0 && this.last.get(t) !== h).map(([t, h]) => `${t} (${this.last.get(t)?.split(':')[0]} → ${h.split(':')[0]} rows)`);
+    const changed = [...now]
+      .filter(([t, h]) => this.last.size > 0 && this.last.get(t) !== h)
+      .map(([t, h]) => `${t} (${this.last.get(t)?.split(':')[0]} → ${h.split(':')[0]} rows)`);
     this.last = now;
     return changed;
   }
@@ -584,8 +882,12 @@ function summarise(failures: Failure[], backend: string): string {
   };
   const kind = (f: Failure): string => `${f.kind} | ${f.status ?? '-'} ${f.error ?? ''}`.trim();
   const byRoute = group((f) => `${f.route} | ${kind(f)}`);
-  const out = [`API fuzz [${backend}]: ${failures.length} failures in ${byRoute.length} groups. Replay: ENTRADA_FUZZ_SEED=${SEED} (ENTRADA_FUZZ_ROUTE="<route>" for one route).`, ''];
-  for (const [key, list] of group(kind)) out.push(`${key} — ${list.length}× on ${[...new Set(list.map((f) => f.route))].join(', ')}`);
+  const out = [
+    `API fuzz [${backend}]: ${failures.length} failures in ${byRoute.length} groups. Replay: ENTRADA_FUZZ_SEED=${SEED} (ENTRADA_FUZZ_ROUTE="<route>" for one route).`,
+    '',
+  ];
+  for (const [key, list] of group(kind))
+    out.push(`${key} — ${list.length}× on ${[...new Set(list.map((f) => f.route))].join(', ')}`);
   for (const [key, list] of byRoute) {
     const smallest = list.reduce((a, b) => (b.size < a.size ? b : a));
     out.push(`\n■ ${key} — ${list.length}×`);
@@ -601,8 +903,11 @@ function serverError(lines: string[]): string {
     if (!line.includes('"level":50')) continue;
     try {
       const err = (JSON.parse(line) as { err?: { type?: string; code?: string; message?: string } }).err;
-      if (err) return ` — server: ${err.type ?? 'Error'}${err.code ? ` ${err.code}` : ''}: ${(err.message ?? '').slice(0, 160)}`;
-    } catch { /* not JSON */ }
+      if (err)
+        return ` — server: ${err.type ?? 'Error'}${err.code ? ` ${err.code}` : ''}: ${(err.message ?? '').slice(0, 160)}`;
+    } catch {
+      /* not JSON */
+    }
   }
   return '';
 }
@@ -617,4 +922,3 @@ function lineAround(log: string, at: number): string {
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
-

@@ -3,16 +3,35 @@ import { gzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installAuthentication } from '../src/http/authentication.ts';
-import { describeEachBackend, pgliteBackend, registerDevice, startTestServer, type TestDatabase, type TestServer } from './harness.ts';
+import {
+  describeEachBackend,
+  pgliteBackend,
+  registerDevice,
+  startTestServer,
+  type TestDatabase,
+  type TestServer,
+} from './harness.ts';
 
-interface RawAnswer { status: number; headers: string; body: string; closedByServer: boolean }
+interface RawAnswer {
+  status: number;
+  headers: string;
+  body: string;
+  closedByServer: boolean;
+}
 
 /**
  * Sends a request's headers and only the first chunk of a body whose
  * Content-Length announces far more, then waits for an answer without ever
  * sending the rest: only a server that decides before reading the body answers.
  */
-function partialUpload(url: string, path: string, headers: Record<string, string>, firstChunk: Buffer, declaredLength: number, waitMs = 5_000): Promise<RawAnswer> {
+function partialUpload(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  firstChunk: Buffer,
+  declaredLength: number,
+  waitMs = 5_000,
+): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -20,7 +39,9 @@ function partialUpload(url: string, path: string, headers: Record<string, string
     let answer: RawAnswer | null = null;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no answer within ${waitMs} ms while the body was incomplete (the server is waiting for the body)`));
+      reject(
+        new Error(`no answer within ${waitMs} ms while the body was incomplete (the server is waiting for the body)`),
+      );
     }, waitMs);
     const finish = (closedByServer: boolean): void => {
       const end = received.indexOf('\r\n\r\n');
@@ -32,10 +53,13 @@ function partialUpload(url: string, path: string, headers: Record<string, string
       clearTimeout(timer);
       answer ??= { status: Number(head.split(' ')[1]), headers: head, body, closedByServer };
       // Give the server a moment to close a connection it does not want to keep.
-      setTimeout(() => {
-        socket.destroy();
-        resolve(answer!);
-      }, closedByServer ? 0 : 200);
+      setTimeout(
+        () => {
+          socket.destroy();
+          resolve(answer!);
+        },
+        closedByServer ? 0 : 200,
+      );
     };
     socket.on('data', (d: Buffer) => {
       received += d.toString('latin1');
@@ -49,7 +73,12 @@ function partialUpload(url: string, path: string, headers: Record<string, string
       if (!answer) reject(err);
     });
     socket.on('connect', () => {
-      const lines = [`POST ${path} HTTP/1.1`, `host: ${hostname}:${port}`, `content-length: ${declaredLength}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      const lines = [
+        `POST ${path} HTTP/1.1`,
+        `host: ${hostname}:${port}`,
+        `content-length: ${declaredLength}`,
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      ];
       socket.write(lines.join('\r\n') + '\r\n\r\n');
       socket.write(firstChunk);
     });
@@ -60,7 +89,11 @@ describeEachBackend('authentication before the body', (backend) => {
   let tdb: TestDatabase;
   let server: TestServer;
   // The start of a gzip body that would inflate to ~58 MB of JSON (issue #10, item 6): 64 KiB of it is all that is ever sent.
-  const bomb = gzipSync(Buffer.from(`{"format":"entrada/device-log/v1","scans":[${'{"seq":1,"qrcode":"AAAAAAAAAAAAAAAAAAAA"},'.repeat(200_000)}`)).subarray(0, 64 * 1024);
+  const bomb = gzipSync(
+    Buffer.from(
+      `{"format":"entrada/device-log/v1","scans":[${'{"seq":1,"qrcode":"AAAAAAAAAAAAAAAAAAAA"},'.repeat(200_000)}`,
+    ),
+  ).subarray(0, 64 * 1024);
   const gzipJson = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
 
   beforeAll(async () => {
@@ -74,7 +107,13 @@ describeEachBackend('authentication before the body', (backend) => {
 
   it('refuses an unauthenticated gzip upload with 401 before reading it, and closes the connection', async () => {
     for (const authorization of [undefined, 'Bearer eat_wrong']) {
-      const r = await partialUpload(server.url, '/api/v1/offline/import', { ...gzipJson, ...(authorization ? { authorization } : {}) }, bomb, 60 * 1024 * 1024);
+      const r = await partialUpload(
+        server.url,
+        '/api/v1/offline/import',
+        { ...gzipJson, ...(authorization ? { authorization } : {}) },
+        bomb,
+        60 * 1024 * 1024,
+      );
       expect(r.status).toBe(401);
       expect(JSON.parse(r.body).error).toBe('UNAUTHORIZED');
       expect(r.headers).toMatch(/\r\nconnection: close/i);
@@ -84,16 +123,40 @@ describeEachBackend('authentication before the body', (backend) => {
 
   it('refuses a token of the wrong kind and a bad device token the same way (sync, scan)', async () => {
     const device = await registerDevice(server.admin, 'Not an organiser');
-    const asDevice = await partialUpload(server.url, '/api/v1/offline/import', { ...gzipJson, authorization: `Bearer ${device.token}` }, bomb, 60 * 1024 * 1024);
+    const asDevice = await partialUpload(
+      server.url,
+      '/api/v1/offline/import',
+      { ...gzipJson, authorization: `Bearer ${device.token}` },
+      bomb,
+      60 * 1024 * 1024,
+    );
     expect(asDevice.status).toBe(401);
-    const badDevice = await partialUpload(server.url, '/api/v1/offline/sync', { ...gzipJson, authorization: 'Bearer edt_wrong' }, bomb, 4 * 1024 * 1024);
+    const badDevice = await partialUpload(
+      server.url,
+      '/api/v1/offline/sync',
+      { ...gzipJson, authorization: 'Bearer edt_wrong' },
+      bomb,
+      4 * 1024 * 1024,
+    );
     expect(badDevice.status).toBe(401);
-    const adminOnScan = await partialUpload(server.url, '/api/v1/scanning/scan', { 'content-type': 'application/json', authorization: `Bearer ${server.adminToken}` }, Buffer.from('{"code":"'), 16 * 1024);
+    const adminOnScan = await partialUpload(
+      server.url,
+      '/api/v1/scanning/scan',
+      { 'content-type': 'application/json', authorization: `Bearer ${server.adminToken}` },
+      Buffer.from('{"code":"'),
+      16 * 1024,
+    );
     expect(adminOnScan.status).toBe(401);
   });
 
   it('still reads the body of an authenticated request', async () => {
-    const r = await partialUpload(server.url, '/api/v1/offline/import', { ...gzipJson, authorization: `Bearer ${server.adminToken}` }, bomb, bomb.length);
+    const r = await partialUpload(
+      server.url,
+      '/api/v1/offline/import',
+      { ...gzipJson, authorization: `Bearer ${server.adminToken}` },
+      bomb,
+      bomb.length,
+    );
     // The truncated gzip stream is read, inflated and found wanting: the request got past authentication to the body.
     expect(r.status).toBe(400);
   });
@@ -118,7 +181,9 @@ describe('declared authentication', () => {
       app.get('/api/v1/forgotten', async () => ({ secret: true }));
       await app.ready();
     };
-    await expect(start()).rejects.toThrow("Route GET /api/v1/forgotten must declare config.auth: 'admin' | 'device' | 'admin-or-device' | 'none'");
+    await expect(start()).rejects.toThrow(
+      "Route GET /api/v1/forgotten must declare config.auth: 'admin' | 'device' | 'admin-or-device' | 'none'",
+    );
     await app.close();
   });
 
@@ -129,7 +194,9 @@ describe('declared authentication', () => {
       noRole.get('/api/v1/roleless', { config: { auth: 'admin' } }, async () => ({}));
       await noRole.ready();
     };
-    await expect(roleless()).rejects.toThrow('Route GET /api/v1/roleless must declare config.role: viewer | supervisor | manager | owner');
+    await expect(roleless()).rejects.toThrow(
+      'Route GET /api/v1/roleless must declare config.role: viewer | supervisor | manager | owner',
+    );
     await noRole.close();
     const deviceRole = Fastify({ logger: false });
     installAuthentication(deviceRole, server.services.auth);
@@ -144,9 +211,15 @@ describe('declared authentication', () => {
   it('gives the handler the caller its route declared, typed', async () => {
     const app = Fastify({ logger: false });
     installAuthentication(app, server.services.auth);
-    app.get('/admin', { config: { auth: 'admin', role: 'viewer' } }, async (req) => ({ organisation: req.admin.organisationId }));
-    app.get('/either', { config: { auth: 'admin-or-device', role: 'viewer' } }, async (req) => ({ kind: 'device' in req.principal ? 'device' : 'admin' }));
-    app.get('/confused', { config: { auth: 'admin', role: 'viewer' } }, async (req) => ({ device: req.device.deviceId }));
+    app.get('/admin', { config: { auth: 'admin', role: 'viewer' } }, async (req) => ({
+      organisation: req.admin.organisationId,
+    }));
+    app.get('/either', { config: { auth: 'admin-or-device', role: 'viewer' } }, async (req) => ({
+      kind: 'device' in req.principal ? 'device' : 'admin',
+    }));
+    app.get('/confused', { config: { auth: 'admin', role: 'viewer' } }, async (req) => ({
+      device: req.device.deviceId,
+    }));
     app.get('/public', { config: { auth: 'none' } }, async () => ({ ok: true }));
     const bearer = { authorization: `Bearer ${server.adminToken}` };
     const admin = await app.inject({ url: '/admin', headers: bearer });

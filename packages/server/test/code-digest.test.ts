@@ -11,10 +11,17 @@ import { codeDigest, nobleHmacSha256, toHex } from '@entrada/core';
 import { nodeHmacSha256 } from '../src/crypto/hmac-node.ts';
 
 describe('codeDigest with an injected HMAC', () => {
-  it('gives the same bytes with node\'s HMAC and core\'s pure one, for any key and any text', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.string({ unit: 'grapheme', maxLength: 300 }), (key, code) => {
-      expect(toHex(codeDigest(key, code, nodeHmacSha256))).toBe(toHex(codeDigest(key, code, nobleHmacSha256)));
-    }), { numRuns: 2000 });
+  it("gives the same bytes with node's HMAC and core's pure one, for any key and any text", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.string({ unit: 'grapheme', maxLength: 300 }),
+        (key, code) => {
+          expect(toHex(codeDigest(key, code, nodeHmacSha256))).toBe(toHex(codeDigest(key, code, nobleHmacSha256)));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('is RFC 4231 test case 2 truncated to 16 bytes, with either HMAC', () => {
@@ -24,11 +31,13 @@ describe('codeDigest with an injected HMAC', () => {
     }
   });
 
-  it('matches WebCrypto\'s HMAC (what a browser has natively)', async () => {
+  it("matches WebCrypto's HMAC (what a browser has natively)", async () => {
     const key = new Uint8Array(32).fill(21);
     const cryptoKey = await webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     for (const code of ['TK-0001', 'ENT-1234', 'é', 'e\u0301', '😀 ticket', 'X'.repeat(256)]) {
-      const web = new Uint8Array(await webcrypto.subtle.sign('HMAC', cryptoKey, new TextEncoder().encode(code))).subarray(0, 16);
+      const web = new Uint8Array(
+        await webcrypto.subtle.sign('HMAC', cryptoKey, new TextEncoder().encode(code)),
+      ).subarray(0, 16);
       expect(toHex(codeDigest(key, code, nodeHmacSha256))).toBe(toHex(web));
     }
   });

@@ -17,7 +17,9 @@ export interface CodeVectorWorld {
   v: CodeVectors;
   server: TestServer;
   /** The scanned event, its gate and a device of its organisation. */
-  eventId: string; gateId: string; device: { deviceId: string; token: string; client: Client };
+  eventId: string;
+  gateId: string;
+  device: { deviceId: string; token: string; client: Client };
   /** The other organisation's event, its gate, a device and admin of that organisation. */
   stranger: { eventId: string; gateId: string; device: { deviceId: string; token: string; client: Client } };
   /** The scanned event's tickets by serial (their ids and codes as the server issued them). */
@@ -25,11 +27,21 @@ export interface CodeVectorWorld {
 }
 
 async function event(admin: Client, name: string): Promise<{ eventId: string; gateId: string; typeId: string }> {
-  const e = await admin.post('/api/v1/events', { name, starts_at: '2026-01-01T00:00:00Z', ends_at: '2030-01-01T00:00:00Z', timezone: 'Europe/Amsterdam' });
+  const e = await admin.post('/api/v1/events', {
+    name,
+    starts_at: '2026-01-01T00:00:00Z',
+    ends_at: '2030-01-01T00:00:00Z',
+    timezone: 'Europe/Amsterdam',
+  });
   if (e.status !== 201) throw new Error(`event: ${e.status} ${JSON.stringify(e.body)}`);
   const eventId: string = e.body.id;
   const gate = await admin.post(`/api/v1/events/${eventId}/gates`, { name: 'Main', zone_ids: [] });
-  const type = await admin.post(`/api/v1/events/${eventId}/ticket-types`, { name: 'GA', zone_ids: [], max_scans: 100, allow_reentry: true });
+  const type = await admin.post(`/api/v1/events/${eventId}/ticket-types`, {
+    name: 'GA',
+    zone_ids: [],
+    max_scans: 100,
+    allow_reentry: true,
+  });
   return { eventId, gateId: gate.body.id, typeId: type.body.id };
 }
 
@@ -40,8 +52,12 @@ async function adopt(db: Database, eventId: string, e: VectorEventKeys, codeKey?
   if (codeKey) await db.query(`UPDATE events SET code_key = $2 WHERE id = $1`, [eventId, Buffer.from(codeKey)]);
   await db.query(`DELETE FROM event_keys WHERE event_id = $1`, [eventId]);
   for (const [keyId, k] of e.keys) {
-    await db.query(`INSERT INTO event_keys (event_id, key_id, public_key, sealed_secret) VALUES ($1, $2, $3, $4)`,
-      [eventId, keyId, Buffer.from(k.publicKey), seal(sealKey, k.secretKey)]);
+    await db.query(`INSERT INTO event_keys (event_id, key_id, public_key, sealed_secret) VALUES ($1, $2, $3, $4)`, [
+      eventId,
+      keyId,
+      Buffer.from(k.publicKey),
+      seal(sealKey, k.secretKey),
+    ]);
   }
 }
 
@@ -55,7 +71,7 @@ export async function codeVectorWorld(db: Database, opts: { now?: () => number }
   const siblings = [];
   for (const s of v.organisationEvents) siblings.push({ s, e: await event(setup.admin, `Sibling ${s.ref}`) });
   const strangerAdmin = setup.client(org.body.admin_token);
-  const there = await event(strangerAdmin, 'Another organisation\'s event');
+  const there = await event(strangerAdmin, "Another organisation's event");
   const device = await registerDevice(setup.admin, 'Scanner');
   const strangerDevice = await registerDevice(strangerAdmin, 'Stranger scanner');
   await setup.close();
@@ -69,16 +85,32 @@ export async function codeVectorWorld(db: Database, opts: { now?: () => number }
   // Issued in the vectors' order, so serials match; a signed ticket's code must come out exactly as the vector's.
   for (const t of v.event.tickets) {
     const imported = parseScannedCode(t.code).kind === 'imported';
-    const [issued] = await issueTickets(server.admin, here.eventId, [{ ticket_type_id: here.typeId, ...(imported ? { code: t.code } : {}) }]);
-    if (issued!.code !== t.code) throw new Error(`ticket ${t.serial}: the server issued ${issued!.code}, the vector has ${t.code}`);
+    const [issued] = await issueTickets(server.admin, here.eventId, [
+      { ticket_type_id: here.typeId, ...(imported ? { code: t.code } : {}) },
+    ]);
+    if (issued!.code !== t.code)
+      throw new Error(`ticket ${t.serial}: the server issued ${issued!.code}, the vector has ${t.code}`);
     tickets.set(t.serial, { id: issued!.id, code: issued!.code });
   }
   for (const { s, e } of siblings) {
-    if (s.importedTickets.length > 0) await issueTickets(server.admin, e.eventId, s.importedTickets.map((code) => ({ ticket_type_id: e.typeId, code })));
+    if (s.importedTickets.length > 0)
+      await issueTickets(
+        server.admin,
+        e.eventId,
+        s.importedTickets.map((code) => ({ ticket_type_id: e.typeId, code })),
+      );
   }
   return {
-    v, server, eventId: here.eventId, gateId: here.gateId, tickets,
+    v,
+    server,
+    eventId: here.eventId,
+    gateId: here.gateId,
+    tickets,
     device: { ...device, client: server.client(device.token) },
-    stranger: { eventId: there.eventId, gateId: there.gateId, device: { ...strangerDevice, client: server.client(strangerDevice.token) } },
+    stranger: {
+      eventId: there.eventId,
+      gateId: there.gateId,
+      device: { ...strangerDevice, client: server.client(strangerDevice.token) },
+    },
   };
 }

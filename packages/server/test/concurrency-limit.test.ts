@@ -8,15 +8,16 @@ describe('ConcurrencyLimit', () => {
     let peak = 0;
     const order: number[] = [];
     const releases: Array<() => void> = [];
-    const job = (i: number, fail = false) => limit.run(async () => {
-      active++;
-      peak = Math.max(peak, active);
-      order.push(i);
-      await new Promise<void>((r) => releases.push(r));
-      active--;
-      if (fail) throw new Error(`job ${i}`);
-      return i;
-    });
+    const job = (i: number, fail = false) =>
+      limit.run(async () => {
+        active++;
+        peak = Math.max(peak, active);
+        order.push(i);
+        await new Promise<void>((r) => releases.push(r));
+        active--;
+        if (fail) throw new Error(`job ${i}`);
+        return i;
+      });
     const all = [job(1, true), job(2), job(3), job(4), job(5)].map((p) => p.catch((e: Error) => e.message));
     for (let n = 0; n < 5; n++) {
       await new Promise((r) => setImmediate(r));
@@ -34,10 +35,17 @@ describe('ConcurrencyLimit with a bounded queue', () => {
     let clock = 0;
     const limit = new ConcurrencyLimit(1, { maxQueued: 1, now: () => clock });
     expect(limit.expectedWaitMs()).toBe(1000);
-    await limit.run(async () => { clock += 400; });
+    await limit.run(async () => {
+      clock += 400;
+    });
     expect(limit.expectedWaitMs()).toBe(400);
     let release!: () => void;
-    const running = limit.run(() => new Promise<void>((r) => { release = r; }));
+    const running = limit.run(
+      () =>
+        new Promise<void>((r) => {
+          release = r;
+        }),
+    );
     const waiting = limit.run(async () => 'second');
     await new Promise((r) => setImmediate(r));
     expect(limit.queued).toBe(1);

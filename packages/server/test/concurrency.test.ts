@@ -1,8 +1,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgres } from '../src/db/postgres.ts';
 import {
-  describePostgres, freshPostgresDatabase, issueTickets, registerDevice, seedEvent, startTestServer,
-  type Client, type SeededEvent, type TestServer,
+  describePostgres,
+  freshPostgresDatabase,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Client,
+  type SeededEvent,
+  type TestServer,
 } from './harness.ts';
 
 /**
@@ -38,9 +45,13 @@ describePostgres('concurrent scans of one ticket across two instances', () => {
   });
 
   async function race(guard: boolean): Promise<{ results: string[]; recorded: number; entries: number }> {
-    const dbs = [openPostgres({ connectionString: url, maxConnections: 50 }), openPostgres({ connectionString: url, maxConnections: 50 })];
+    const dbs = [
+      openPostgres({ connectionString: url, maxConnections: 50 }),
+      openPostgres({ connectionString: url, maxConnections: 50 }),
+    ];
     const instances: TestServer[] = [];
-    for (const db of dbs) instances.push(await startTestServer(db, { adminToken, unsafeDisableAdmissionGuard: !guard, http: true }));
+    for (const db of dbs)
+      instances.push(await startTestServer(db, { adminToken, unsafeDisableAdmissionGuard: !guard, http: true }));
     try {
       const [ticket] = await issueTickets(instances[0]!.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
       // Warm both instances' caches with the ticket, as an event in progress would be.
@@ -50,11 +61,16 @@ describePostgres('concurrent scans of one ticket across two instances', () => {
         await inst.services.ticketCache.warm(ev.eventId);
       }
       const requests = clients.flatMap((client) =>
-        Array.from({ length: SCANS_PER_DEVICE }, () => client.post('/api/v1/scanning/scan', { code: ticket!.code, event_id: ev.eventId, gate_id: ev.gates.main })));
+        Array.from({ length: SCANS_PER_DEVICE }, () =>
+          client.post('/api/v1/scanning/scan', { code: ticket!.code, event_id: ev.eventId, gate_id: ev.gates.main }),
+        ),
+      );
       const replies = await Promise.all(requests);
       for (const r of replies) expect(r.status).toBe(200);
       const db = dbs[0]!;
-      const [recorded] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE ticket_id = $1`, [ticket!.id]);
+      const [recorded] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE ticket_id = $1`, [
+        ticket!.id,
+      ]);
       const [state] = await db.query<{ entries: number }>(`SELECT entries FROM tickets WHERE id = $1`, [ticket!.id]);
       return { results: replies.map((r) => r.body.result as string), recorded: recorded!.n, entries: state!.entries };
     } finally {

@@ -8,7 +8,11 @@ describe('cursors', () => {
   const cursor = cursors.encode('feed', eventId, { tx: '12345', kind: 1, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' });
 
   it('reads back its own cursor, for its stream and event only', () => {
-    expect(cursors.decode('feed', eventId, cursor)).toEqual({ tx: '12345', kind: 1, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b' });
+    expect(cursors.decode('feed', eventId, cursor)).toEqual({
+      tx: '12345',
+      kind: 1,
+      id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b',
+    });
     expect(cursors.decode('manifest', eventId, cursor)).toBeNull();
     expect(cursors.decode('feed', '00000000-0000-4000-8000-000000000000', cursor)).toBeNull();
     expect(new Cursors(randomBytes(32)).decode('feed', eventId, cursor)).toBeNull();

@@ -7,7 +7,14 @@ import { DatabaseError, type Database } from '../src/db/database.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { createLogger, startServer, type RunningServer } from '../src/server.ts';
 import {
-  Client, describePostgres, freshPostgresDatabase, issueTickets, registerDevice, seedEvent, TEST_DATABASE_URL, TEST_SECRET,
+  Client,
+  describePostgres,
+  freshPostgresDatabase,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  TEST_DATABASE_URL,
+  TEST_SECRET,
   type SeededEvent,
 } from './harness.ts';
 
@@ -30,7 +37,10 @@ class CuttableProxy {
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
       }
       client.pipe(upstream).pipe(client);
     });
@@ -69,12 +79,22 @@ describePostgres('a database outage', () => {
     db = openPostgres({ connectionString: target.toString(), maxConnections: 5 });
     const sink = new PassThrough();
     sink.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
     });
     const adminToken = 'eat_outage_test_token';
     server = await startServer({
-      config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, logLevel: 'info' },
-      db, logger: createLogger('info', sink),
+      config: {
+        ...loadConfig({}),
+        port: 0,
+        host: '127.0.0.1',
+        secret: TEST_SECRET,
+        demo: false,
+        adminToken,
+        logLevel: 'info',
+      },
+      db,
+      logger: createLogger('info', sink),
     });
     admin = new Client(server.url, adminToken);
     ev = await seedEvent(admin);
@@ -107,7 +127,12 @@ describePostgres('a database outage', () => {
     const health = await admin.get('/api/health');
     expect(health.status).toBe(503);
     expect(health.headers.get('retry-after')).toBe('5');
-    expect(health.body).toMatchObject({ status: 'degraded', db: 'down', error: 'DATABASE_UNAVAILABLE', message: expect.any(String) });
+    expect(health.body).toMatchObject({
+      status: 'degraded',
+      db: 'down',
+      error: 'DATABASE_UNAVAILABLE',
+      message: expect.any(String),
+    });
 
     await proxy.open();
     expect((await admin.get('/api/health')).status).toBe(200);
@@ -152,7 +177,10 @@ describePostgres('connection-class failures', () => {
   });
 
   const failure = async (p: Promise<unknown>): Promise<DatabaseError> => {
-    const err: unknown = await p.then(() => null, (e: unknown) => e);
+    const err: unknown = await p.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DatabaseError);
     return err as DatabaseError;
   };
@@ -161,8 +189,12 @@ describePostgres('connection-class failures', () => {
     await db.exec(`CREATE TABLE probe (id int PRIMARY KEY)`);
     await db.query(`INSERT INTO probe VALUES (1)`);
     const err = await failure(db.query(`INSERT INTO probe VALUES ($1)`, [1]));
-    expect({ code: err.code, constraint: err.constraint, table: err.table, unavailable: err.unavailable })
-      .toEqual({ code: '23505', constraint: 'probe_pkey', table: 'probe', unavailable: false });
+    expect({ code: err.code, constraint: err.constraint, table: err.table, unavailable: err.unavailable }).toEqual({
+      code: '23505',
+      constraint: 'probe_pkey',
+      table: 'probe',
+      unavailable: false,
+    });
     expect(Object.keys(err).sort()).toEqual(['code', 'column', 'constraint', 'name', 'table', 'unavailable']);
     expect(db.availability.available).toBe(true);
   });
@@ -170,8 +202,21 @@ describePostgres('connection-class failures', () => {
   it('57P01 admin_shutdown: the backend running a statement is terminated', async () => {
     // Its failure is awaited from the start: it may come while the test awaits something else (an unhandled rejection).
     const sleeping = failure(db.query(`SELECT pg_sleep(30)`));
-    await expect.poll(async () => (await superuser.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%'`, [dbName()])).rows[0].n).toBe(1);
-    await superuser.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName()]);
+    await expect
+      .poll(
+        async () =>
+          (
+            await superuser.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%'`,
+              [dbName()],
+            )
+          ).rows[0].n,
+      )
+      .toBe(1);
+    await superuser.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [dbName()],
+    );
     const err = await sleeping;
     expect(err.code).toBe('57P01');
     expect(err.unavailable).toBe(true);

@@ -1,6 +1,15 @@
 /** `GET /api/v1/devices` in pages (cursor), of one event with event_id; the unpaged answer unchanged for the CLI. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachBackend, registerDevice, seedEvent, startTestServer, type Reply, type SeededEvent, type TestDatabase, type TestServer } from './harness.ts';
+import {
+  describeEachBackend,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Reply,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
+} from './harness.ts';
 
 describeEachBackend('device list in pages', (backend) => {
   let tdb: TestDatabase;
@@ -24,12 +33,14 @@ describeEachBackend('device list in pages', (backend) => {
     await tdb?.drop();
   });
 
-  it('pages through one event\'s devices with the cursor, each once, in registration order', async () => {
+  it("pages through one event's devices with the cursor, each once, in registration order", async () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r: Reply = await server.admin.get(`/api/v1/devices?event_id=${a.eventId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const r: Reply = await server.admin.get(
+        `/api/v1/devices?event_id=${a.eventId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(r.status).toBe(200);
       expect(r.body.devices.length).toBeLessThanOrEqual(2);
       seen.push(...r.body.devices.map((d: { device_id: string }) => d.device_id));
@@ -47,12 +58,17 @@ describeEachBackend('device list in pages', (backend) => {
   it('keeps the unpaged answer as it was (every device, no cursor) for the CLI and scripts', async () => {
     const r = await server.admin.get('/api/v1/devices');
     expect(Object.keys(r.body)).toEqual(['devices']);
-    expect(r.body.devices.map((d: { device_id: string }) => d.device_id)).toEqual(Array.from({ length: 9 }, (_, i) => `scanner-${i}`));
+    expect(r.body.devices.map((d: { device_id: string }) => d.device_id)).toEqual(
+      Array.from({ length: 9 }, (_, i) => `scanner-${i}`),
+    );
   });
 
   it('refuses a made-up cursor or limit, naming it; another organisation sees none of these', async () => {
     const bad = await server.admin.get('/api/v1/devices?cursor=bm90LWEtY3Vyc29y');
-    expect(bad.body).toEqual({ error: 'INVALID_BODY', message: 'cursor is not one this server gave; start again without it' });
+    expect(bad.body).toEqual({
+      error: 'INVALID_BODY',
+      message: 'cursor is not one this server gave; start again without it',
+    });
     expect((await server.admin.get('/api/v1/devices?limit=0')).body.error).toBe('INVALID_BODY');
     const org = await server.admin.post('/api/v1/organisations', { name: 'Other Org' });
     const other = server.client(org.body.admin_token);

@@ -28,14 +28,18 @@ async function codesUsedInSource(): Promise<Map<string, string[]>> {
 /** `| \`CODE\` | 400 | … |` rows of docs/errors.md. */
 async function documentedCodes(): Promise<Record<string, number>> {
   const text = await readFile(DOCS, 'utf8');
-  return Object.fromEntries([...text.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
+  return Object.fromEntries(
+    [...text.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])]),
+  );
 }
 
 describe('the closed list of error codes', () => {
   it('every error code the server answers with is in the list', async () => {
     const used = await codesUsedInSource();
     expect(used.size).toBeGreaterThan(15);
-    const unlisted = [...used].filter(([code]) => !(code in CLOSED_LIST)).map(([code, files]) => `${code} (${files.join(', ')})`);
+    const unlisted = [...used]
+      .filter(([code]) => !(code in CLOSED_LIST))
+      .map(([code, files]) => `${code} (${files.join(', ')})`);
     expect(unlisted).toEqual([]);
   });
 

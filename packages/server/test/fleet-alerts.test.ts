@@ -6,8 +6,19 @@ import { createServices } from '../src/server.ts';
 import type { BusMessage } from '../src/services/bus.ts';
 import type { OrganiserNotification } from '../src/services/notifications.ts';
 import {
-  describeEachBackend, describePostgres, eventually, freshPostgresDatabase, issueTickets, registerDevice, seedEvent, startTestServer,
-  TEST_SECRET, type Client, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  describePostgres,
+  eventually,
+  freshPostgresDatabase,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  TEST_SECRET,
+  type Client,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -15,8 +26,15 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 interface AlertJson {
-  id: string; rule: string; severity: string; subject: { kind: string; id: string; name: string }; raised_at: string; cleared_at: string | null;
-  acknowledged_by: string | null; acknowledged_at: string | null; detail: Record<string, unknown>;
+  id: string;
+  rule: string;
+  severity: string;
+  subject: { kind: string; id: string; name: string };
+  raised_at: string;
+  cleared_at: string | null;
+  acknowledged_by: string | null;
+  acknowledged_at: string | null;
+  detail: Record<string, unknown>;
 }
 
 /** Heartbeats, the fleet table and every alert rule at its thresholds, on an injected clock (issue 13 §2–3). */
@@ -32,7 +50,11 @@ describeEachBackend('fleet health and alerts', (backend) => {
     tdb = await backend.open();
     server = await startTestServer(tdb.db, { now: () => clock, config: { alertIntervalMs: 0 } });
     server.services.bus.subscribe((m) => messages.push(m));
-    server.services.notifier = { notify: async (_tx, n) => { notified.push(...n); } };
+    server.services.notifier = {
+      notify: async (_tx, n) => {
+        notified.push(...n);
+      },
+    };
   });
   afterAll(async () => {
     await server?.close();
@@ -40,15 +62,27 @@ describeEachBackend('fleet health and alerts', (backend) => {
   });
 
   /** A fresh event (running around the injected clock) and a device registered for it. */
-  async function fresh(overrides: Record<string, unknown> = {}): Promise<{ ev: SeededEvent; device: Client; deviceId: string }> {
+  async function fresh(
+    overrides: Record<string, unknown> = {},
+  ): Promise<{ ev: SeededEvent; device: Client; deviceId: string }> {
     const ev = await seedEvent(server.admin, {
-      starts_at: new Date(clock - HOUR).toISOString(), ends_at: new Date(clock + HOUR).toISOString(), ...overrides,
+      starts_at: new Date(clock - HOUR).toISOString(),
+      ends_at: new Date(clock + HOUR).toISOString(),
+      ...overrides,
     });
-    const d = await registerDevice(server.admin, `Scanner ${Math.random().toString(36).slice(2, 6)}`, { event_ids: [ev.eventId] });
+    const d = await registerDevice(server.admin, `Scanner ${Math.random().toString(36).slice(2, 6)}`, {
+      event_ids: [ev.eventId],
+    });
     return { ev, device: server.client(d.token), deviceId: d.deviceId };
   }
   const beat = (device: Client, eventId: string, extra: Record<string, unknown> = {}) =>
-    device.post('/api/v1/devices/heartbeat', { event_id: eventId, device_time: clock, app_version: 'web 1.2.3', pending_scans: 0, ...extra });
+    device.post('/api/v1/devices/heartbeat', {
+      event_id: eventId,
+      device_time: clock,
+      app_version: 'web 1.2.3',
+      pending_scans: 0,
+      ...extra,
+    });
   const alerts = async (eventId: string, state: 'open' | 'all' = 'open'): Promise<AlertJson[]> => {
     const r = await server.admin.get(`/api/v1/events/${eventId}/alerts?state=${state}`);
     expect(r.status).toBe(200);
@@ -81,10 +115,13 @@ describeEachBackend('fleet health and alerts', (backend) => {
         expect(r.body.error).toBe('INVALID_BODY');
         expect(r.body.message, JSON.stringify(extra)).toContain(field);
       }
-      expect((await device.post('/api/v1/devices/heartbeat', { device_time: clock, app_version: 'x', pending_scans: 0 })).body.message).toContain('event_id');
+      expect(
+        (await device.post('/api/v1/devices/heartbeat', { device_time: clock, app_version: 'x', pending_scans: 0 }))
+          .body.message,
+      ).toContain('event_id');
     });
 
-    it('takes a device\'s heartbeat only for its own events, and only from a device', async () => {
+    it("takes a device's heartbeat only for its own events, and only from a device", async () => {
       const { ev, device } = await fresh();
       const other = await fresh();
       expect((await beat(device, ev.eventId)).status).toBe(200);
@@ -104,7 +141,8 @@ describeEachBackend('fleet health and alerts', (backend) => {
 
     it('publishes device_health_changed only when what organisers see changes', async () => {
       const { ev, device, deviceId } = await fresh();
-      const count = (): number => messages.filter((m) => m.type === 'device_health_changed' && m.deviceId === deviceId).length;
+      const count = (): number =>
+        messages.filter((m) => m.type === 'device_health_changed' && m.deviceId === deviceId).length;
       await beat(device, ev.eventId, { pending_scans: 2, battery: { level: 0.8, charging: false } });
       expect(count()).toBe(1); // came online
       await beat(device, ev.eventId, { pending_scans: 2, battery: { level: 0.79, charging: false } });
@@ -120,36 +158,74 @@ describeEachBackend('fleet health and alerts', (backend) => {
   });
 
   describe('GET /events/:id/devices/health', () => {
-    it('shows each device\'s state: online, gate, staff, pending, gaps, clock, battery, version, failures', async () => {
+    it("shows each device's state: online, gate, staff, pending, gaps, clock, battery, version, failures", async () => {
       const { ev, device, deviceId } = await fresh();
-      const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: `ann${Date.now()}`, name: 'Ann Gate', pin: '4321' });
+      const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, {
+        username: `ann${Date.now()}`,
+        name: 'Ann Gate',
+        pin: '4321',
+      });
       expect(staff.status).toBe(201);
-      const [t1, t2] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+      const [t1, t2] = await issueTickets(server.admin, ev.eventId, [
+        { ticket_type_id: ev.types.ga },
+        { ticket_type_id: ev.types.ga },
+      ]);
       // An offline log with seq 2 missing, and the device saying it holds 4.
       const log = new TestDevice(device, deviceId, ev.eventId);
       log.scan({ code: t1!.code, at: clock - MIN, gateId: ev.gates.main });
       log.scan({ code: 'nothing', at: clock - MIN });
       log.scan({ code: t2!.code, at: clock - MIN, gateId: ev.gates.main });
-      expect((await device.post('/api/v1/offline/sync', { ...log.body(3, 3), device_time: clock, device_last_seq: 4 })).status).toBe(200);
-      expect((await device.post('/api/v1/offline/sync', { ...log.body(1, 1), device_time: clock, device_last_seq: 4 })).status).toBe(200);
-      expect((await beat(device, ev.eventId, {
-        device_time: clock + 2_000, pending_scans: 2, oldest_pending_at: clock - 5 * MIN, gate_id: ev.gates.main, staff_id: staff.body.id,
-        battery: { level: 0.42, charging: true }, app_version: 'web 2.0.0', sync_failures: 3,
-      })).status).toBe(200);
+      expect(
+        (await device.post('/api/v1/offline/sync', { ...log.body(3, 3), device_time: clock, device_last_seq: 4 }))
+          .status,
+      ).toBe(200);
+      expect(
+        (await device.post('/api/v1/offline/sync', { ...log.body(1, 1), device_time: clock, device_last_seq: 4 }))
+          .status,
+      ).toBe(200);
+      expect(
+        (
+          await beat(device, ev.eventId, {
+            device_time: clock + 2_000,
+            pending_scans: 2,
+            oldest_pending_at: clock - 5 * MIN,
+            gate_id: ev.gates.main,
+            staff_id: staff.body.id,
+            battery: { level: 0.42, charging: true },
+            app_version: 'web 2.0.0',
+            sync_failures: 3,
+          })
+        ).status,
+      ).toBe(200);
       clock += 1_000;
       const r = await server.admin.get(`/api/v1/events/${ev.eventId}/devices/health`);
       expect(r.status).toBe(200);
       expect(r.body.timezone).toBe('Europe/Amsterdam');
       const [d] = r.body.devices;
       expect(d).toMatchObject({
-        device_id: deviceId, status: 'active', online: true, gate: { id: ev.gates.main, name: 'Main' }, staff: { id: staff.body.id, name: 'Ann Gate' },
-        pending_scans: 2, oldest_pending_age_ms: 5 * MIN + 3_000, // 5 min + 1 s by device time, and its clock 2 s fast
-        upload_lag: 3, missing: [[2, 2]], missing_count: 1, clock_offset_ms: 2_000,
-        battery: { level: 0.42, charging: true }, app_version: 'web 2.0.0', consecutive_sync_failures: 3, sync_failures_24h: 0, alerts: [],
-        last_heartbeat_at: new Date(clock - 1_000).toISOString(), last_success_at: new Date(clock - 1_000).toISOString(),
+        device_id: deviceId,
+        status: 'active',
+        online: true,
+        gate: { id: ev.gates.main, name: 'Main' },
+        staff: { id: staff.body.id, name: 'Ann Gate' },
+        pending_scans: 2,
+        oldest_pending_age_ms: 5 * MIN + 3_000, // 5 min + 1 s by device time, and its clock 2 s fast
+        upload_lag: 3,
+        missing: [[2, 2]],
+        missing_count: 1,
+        clock_offset_ms: 2_000,
+        battery: { level: 0.42, charging: true },
+        app_version: 'web 2.0.0',
+        consecutive_sync_failures: 3,
+        sync_failures_24h: 0,
+        alerts: [],
+        last_heartbeat_at: new Date(clock - 1_000).toISOString(),
+        last_success_at: new Date(clock - 1_000).toISOString(),
       });
       clock += 90_000; // 91 s after the heartbeat
-      expect((await server.admin.get(`/api/v1/events/${ev.eventId}/devices/health`)).body.devices[0].online).toBe(false);
+      expect((await server.admin.get(`/api/v1/events/${ev.eventId}/devices/health`)).body.devices[0].online).toBe(
+        false,
+      );
 
       // Failures the server answered: counted in a row and over 24 hours.
       const pk = (await server.services.fleet.states((await server.services.contexts.get(ev.eventId))!))[0]!.state.pk;
@@ -157,7 +233,9 @@ describeEachBackend('fleet health and alerts', (backend) => {
       const after = (await server.admin.get(`/api/v1/events/${ev.eventId}/devices/health`)).body.devices[0];
       expect(after).toMatchObject({ consecutive_sync_failures: 4, sync_failures_24h: 4 });
       clock += 24 * HOUR + 1;
-      expect((await server.admin.get(`/api/v1/events/${ev.eventId}/devices/health`)).body.devices[0].sync_failures_24h).toBe(0);
+      expect(
+        (await server.admin.get(`/api/v1/events/${ev.eventId}/devices/health`)).body.devices[0].sync_failures_24h,
+      ).toBe(0);
 
       // Per device: its sync sessions, logins and scans (no codes).
       const history = await server.admin.get(`/api/v1/events/${ev.eventId}/devices/${deviceId}/history`);
@@ -176,24 +254,42 @@ describeEachBackend('fleet health and alerts', (backend) => {
       expect(await evaluated(ev.eventId, 'pending_queue')).toEqual([]);
       await beat(device, ev.eventId, { pending_scans: 101, oldest_pending_at: clock });
       const [warning] = await evaluated(ev.eventId, 'pending_queue');
-      expect(warning).toMatchObject({ severity: 'warning', subject: { kind: 'device', name: expect.stringMatching(/^Scanner/) }, detail: { pending_scans: 101 } });
+      expect(warning).toMatchObject({
+        severity: 'warning',
+        subject: { kind: 'device', name: expect.stringMatching(/^Scanner/) },
+        detail: { pending_scans: 101 },
+      });
       await beat(device, ev.eventId, { pending_scans: 500, oldest_pending_at: clock });
       expect((await evaluated(ev.eventId, 'pending_queue'))[0]).toMatchObject({ id: warning!.id, severity: 'warning' });
       await beat(device, ev.eventId, { pending_scans: 501, oldest_pending_at: clock });
-      expect((await evaluated(ev.eventId, 'pending_queue'))[0]).toMatchObject({ id: warning!.id, severity: 'critical', detail: { pending_scans: 501 } });
+      expect((await evaluated(ev.eventId, 'pending_queue'))[0]).toMatchObject({
+        id: warning!.id,
+        severity: 'critical',
+        detail: { pending_scans: 501 },
+      });
       await beat(device, ev.eventId, { pending_scans: 0 });
       expect(await evaluated(ev.eventId, 'pending_queue')).toEqual([]);
       const all = (await alerts(ev.eventId, 'all')).filter((a) => a.rule === 'pending_queue');
       expect(all).toHaveLength(1);
       expect(all[0]!.cleared_at).toBe(new Date(clock).toISOString());
       // Raised (and escalated) and cleared reached the notifier and the bus.
-      expect(notified.filter((n) => (n.data.alert as AlertJson).id === warning!.id).map((n) => n.type)).toEqual(['alert.raised', 'alert.raised', 'alert.cleared']);
-      expect(messages.filter((m) => m.type === 'alert_changed' && m.alertId === warning!.id).map((m) => m.type === 'alert_changed' && m.state))
-        .toEqual(['raised', 'raised', 'cleared']);
+      expect(notified.filter((n) => (n.data.alert as AlertJson).id === warning!.id).map((n) => n.type)).toEqual([
+        'alert.raised',
+        'alert.raised',
+        'alert.cleared',
+      ]);
+      expect(
+        messages
+          .filter((m) => m.type === 'alert_changed' && m.alertId === warning!.id)
+          .map((m) => m.type === 'alert_changed' && m.state),
+      ).toEqual(['raised', 'raised', 'cleared']);
     });
 
     it('device offline: > 24 h warning, > 72 h critical, while scans are pending or the event runs', async () => {
-      const { ev, device } = await fresh({ starts_at: new Date(clock - HOUR).toISOString(), ends_at: new Date(clock + 100 * HOUR).toISOString() });
+      const { ev, device } = await fresh({
+        starts_at: new Date(clock - HOUR).toISOString(),
+        ends_at: new Date(clock + 100 * HOUR).toISOString(),
+      });
       await beat(device, ev.eventId, { pending_scans: 0 });
       const t0 = clock;
       clock = t0 + 24 * HOUR;
@@ -210,11 +306,17 @@ describeEachBackend('fleet health and alerts', (backend) => {
     });
 
     it('device offline after the event: only while it holds pending scans', async () => {
-      const { ev, device } = await fresh({ starts_at: new Date(clock - 3 * HOUR).toISOString(), ends_at: new Date(clock - HOUR).toISOString() });
+      const { ev, device } = await fresh({
+        starts_at: new Date(clock - 3 * HOUR).toISOString(),
+        ends_at: new Date(clock - HOUR).toISOString(),
+      });
       await beat(device, ev.eventId, { pending_scans: 0 });
       clock += 25 * HOUR;
       expect(await evaluated(ev.eventId, 'device_offline')).toEqual([]);
-      const other = await fresh({ starts_at: new Date(clock - 3 * HOUR).toISOString(), ends_at: new Date(clock - HOUR).toISOString() });
+      const other = await fresh({
+        starts_at: new Date(clock - 3 * HOUR).toISOString(),
+        ends_at: new Date(clock - HOUR).toISOString(),
+      });
       await beat(other.device, other.ev.eventId, { pending_scans: 4, oldest_pending_at: clock });
       clock += 25 * HOUR;
       expect(await evaluated(other.ev.eventId, 'device_offline')).toHaveLength(1);
@@ -225,7 +327,10 @@ describeEachBackend('fleet health and alerts', (backend) => {
       await beat(device, ev.eventId, { sync_failures: 10 });
       expect(await evaluated(ev.eventId, 'sync_failures')).toEqual([]);
       await beat(device, ev.eventId, { sync_failures: 11 });
-      expect((await evaluated(ev.eventId, 'sync_failures'))[0]).toMatchObject({ severity: 'critical', detail: { consecutive_failures: 11 } });
+      expect((await evaluated(ev.eventId, 'sync_failures'))[0]).toMatchObject({
+        severity: 'critical',
+        detail: { consecutive_failures: 11 },
+      });
       await beat(device, ev.eventId, { sync_failures: 0 });
       expect(await evaluated(ev.eventId, 'sync_failures')).toEqual([]);
       const ctx = (await server.services.contexts.get(ev.eventId))!;
@@ -240,7 +345,10 @@ describeEachBackend('fleet health and alerts', (backend) => {
     });
 
     it('conflicts unresolved: > 24 h warning, > 7 days critical; cleared when resolved', async () => {
-      const { ev, device, deviceId } = await fresh({ starts_at: new Date(clock - HOUR).toISOString(), ends_at: new Date(clock + 300 * HOUR).toISOString() });
+      const { ev, device, deviceId } = await fresh({
+        starts_at: new Date(clock - HOUR).toISOString(),
+        ends_at: new Date(clock + 300 * HOUR).toISOString(),
+      });
       const second = await registerDevice(server.admin, 'Second', { event_ids: [ev.eventId] });
       const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
       const a = new TestDevice(device, deviceId, ev.eventId);
@@ -257,12 +365,26 @@ describeEachBackend('fleet health and alerts', (backend) => {
       expect(await evaluated(ev.eventId, 'conflicts_unresolved')).toEqual([]);
       clock = t0 + 24 * HOUR + 1;
       const [w] = await evaluated(ev.eventId, 'conflicts_unresolved');
-      expect(w).toMatchObject({ severity: 'warning', subject: { kind: 'event', id: ev.eventId, name: 'Test Event' }, detail: { open: 1 } });
+      expect(w).toMatchObject({
+        severity: 'warning',
+        subject: { kind: 'event', id: ev.eventId, name: 'Test Event' },
+        detail: { open: 1 },
+      });
       clock = t0 + 7 * 24 * HOUR;
       expect((await evaluated(ev.eventId, 'conflicts_unresolved'))[0]!.severity).toBe('warning');
       clock = t0 + 7 * 24 * HOUR + 1;
-      expect((await evaluated(ev.eventId, 'conflicts_unresolved'))[0]).toMatchObject({ id: w!.id, severity: 'critical' });
-      expect((await server.admin.post(`/api/v1/conflicts/${conflicts[0].id}/resolve`, { resolution: 'legitimate', note: 'checked' })).status).toBe(200);
+      expect((await evaluated(ev.eventId, 'conflicts_unresolved'))[0]).toMatchObject({
+        id: w!.id,
+        severity: 'critical',
+      });
+      expect(
+        (
+          await server.admin.post(`/api/v1/conflicts/${conflicts[0].id}/resolve`, {
+            resolution: 'legitimate',
+            note: 'checked',
+          })
+        ).status,
+      ).toBe(200);
       expect(await evaluated(ev.eventId, 'conflicts_unresolved')).toEqual([]);
     });
 
@@ -277,7 +399,10 @@ describeEachBackend('fleet health and alerts', (backend) => {
       clock = t0 + 15 * MIN;
       expect(await evaluated(ev.eventId, 'sequence_gap')).toEqual([]);
       clock = t0 + 15 * MIN + 1;
-      expect((await evaluated(ev.eventId, 'sequence_gap'))[0]).toMatchObject({ severity: 'warning', detail: { missing: [[2, 2]], missing_count: 1 } });
+      expect((await evaluated(ev.eventId, 'sequence_gap'))[0]).toMatchObject({
+        severity: 'warning',
+        detail: { missing: [[2, 2]], missing_count: 1 },
+      });
       expect((await device.post('/api/v1/offline/sync', { ...log.body(2, 2), device_time: clock })).status).toBe(200);
       expect(await evaluated(ev.eventId, 'sequence_gap')).toEqual([]);
     });
@@ -287,7 +412,10 @@ describeEachBackend('fleet health and alerts', (backend) => {
       await beat(device, ev.eventId, { device_time: clock + 5 * MIN });
       expect(await evaluated(ev.eventId, 'clock_offset')).toEqual([]);
       await beat(device, ev.eventId, { device_time: clock - 5 * MIN - 1 });
-      expect((await evaluated(ev.eventId, 'clock_offset'))[0]).toMatchObject({ severity: 'warning', detail: { clock_offset_min: -5 } });
+      expect((await evaluated(ev.eventId, 'clock_offset'))[0]).toMatchObject({
+        severity: 'warning',
+        detail: { clock_offset_min: -5 },
+      });
       await beat(device, ev.eventId, { device_time: clock + 5 * MIN + 1 });
       expect(await evaluated(ev.eventId, 'clock_offset')).toHaveLength(1);
       await beat(device, ev.eventId, { device_time: clock });
@@ -296,29 +424,49 @@ describeEachBackend('fleet health and alerts', (backend) => {
 
     it('battery below 15 % while holding pending scans', async () => {
       const { ev, device } = await fresh();
-      await beat(device, ev.eventId, { battery: { level: 0.15, charging: false }, pending_scans: 3, oldest_pending_at: clock });
+      await beat(device, ev.eventId, {
+        battery: { level: 0.15, charging: false },
+        pending_scans: 3,
+        oldest_pending_at: clock,
+      });
       expect(await evaluated(ev.eventId, 'battery_low')).toEqual([]);
       await beat(device, ev.eventId, { battery: { level: 0.14, charging: false }, pending_scans: 0 });
       expect(await evaluated(ev.eventId, 'battery_low')).toEqual([]);
-      await beat(device, ev.eventId, { battery: { level: 0.14, charging: false }, pending_scans: 3, oldest_pending_at: clock });
-      expect((await evaluated(ev.eventId, 'battery_low'))[0]).toMatchObject({ severity: 'warning', detail: { battery_percent: 14, pending_scans: 3 } });
+      await beat(device, ev.eventId, {
+        battery: { level: 0.14, charging: false },
+        pending_scans: 3,
+        oldest_pending_at: clock,
+      });
+      expect((await evaluated(ev.eventId, 'battery_low'))[0]).toMatchObject({
+        severity: 'warning',
+        detail: { battery_percent: 14, pending_scans: 3 },
+      });
       await beat(device, ev.eventId, { battery: { level: 0.14, charging: true }, pending_scans: 0 });
       expect(await evaluated(ev.eventId, 'battery_low')).toEqual([]);
     });
 
     it('a zone over capacity', async () => {
       const { ev, device } = await fresh();
-      const zone = (capacity: number) => server.admin.request('PATCH', `/api/v1/events/${ev.eventId}/zones/${ev.zones.general}`, { capacity });
+      const zone = (capacity: number) =>
+        server.admin.request('PATCH', `/api/v1/events/${ev.eventId}/zones/${ev.zones.general}`, { capacity });
       expect((await zone(2)).status).toBe(200);
-      const tickets = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+      const tickets = await issueTickets(server.admin, ev.eventId, [
+        { ticket_type_id: ev.types.ga },
+        { ticket_type_id: ev.types.ga },
+      ]);
       const session = await device.post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: ev.gates.main });
-      for (const t of tickets) expect((await device.post('/api/v1/scanning/scan', { code: t.code, session_id: session.body.id })).body.result).toBe('valid');
+      for (const t of tickets)
+        expect(
+          (await device.post('/api/v1/scanning/scan', { code: t.code, session_id: session.body.id })).body.result,
+        ).toBe('valid');
       await server.services.contexts.invalidate(ev.eventId);
       expect(await evaluated(ev.eventId, 'zone_over_capacity')).toEqual([]);
       expect((await zone(1)).status).toBe(200);
       server.services.contexts.invalidate(ev.eventId);
       expect((await evaluated(ev.eventId, 'zone_over_capacity'))[0]).toMatchObject({
-        severity: 'critical', subject: { kind: 'zone', id: ev.zones.general, name: 'General' }, detail: { inside: 2, capacity: 1 },
+        severity: 'critical',
+        subject: { kind: 'zone', id: ev.zones.general, name: 'General' },
+        detail: { inside: 2, capacity: 1 },
       });
       expect((await zone(5)).status).toBe(200);
       server.services.contexts.invalidate(ev.eventId);
@@ -327,22 +475,31 @@ describeEachBackend('fleet health and alerts', (backend) => {
   });
 
   describe('thresholds per event', () => {
-    it('uses the event\'s own thresholds, validated', async () => {
+    it("uses the event's own thresholds, validated", async () => {
       const { ev, device } = await fresh({ settings: { alerts: { pending_warning: 5, pending_critical: 10 } } });
       await beat(device, ev.eventId, { pending_scans: 6, oldest_pending_at: clock });
       expect((await evaluated(ev.eventId, 'pending_queue'))[0]!.severity).toBe('warning');
-      const bad = await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}`, { settings: { alerts: { pending_warning: 20, pending_critical: 10 } } });
+      const bad = await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}`, {
+        settings: { alerts: { pending_warning: 20, pending_critical: 10 } },
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.message).toContain('/settings/alerts/pending_warning');
-      const range = await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}`, { settings: { alerts: { battery_percent: 101 } } });
+      const range = await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}`, {
+        settings: { alerts: { battery_percent: 101 } },
+      });
       expect(range.status).toBe(400);
       expect(range.body.message).toContain('battery_percent');
       const created = await server.admin.post('/api/v1/events', {
-        name: 'Bad', starts_at: '2026-08-01T10:00Z', ends_at: '2026-08-02T10:00Z', settings: { alerts: { device_offline_warning_min: 100, device_offline_critical_min: 50 } },
+        name: 'Bad',
+        starts_at: '2026-08-01T10:00Z',
+        ends_at: '2026-08-02T10:00Z',
+        settings: { alerts: { device_offline_warning_min: 100, device_offline_critical_min: 50 } },
       });
       expect(created.status).toBe(400);
       expect(created.body.message).toContain('/settings/alerts/device_offline_warning_min');
-      const ok = await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}`, { settings: { alerts: { pending_warning: 1, pending_critical: 2 } } });
+      const ok = await server.admin.request('PATCH', `/api/v1/events/${ev.eventId}`, {
+        settings: { alerts: { pending_warning: 1, pending_critical: 2 } },
+      });
       expect(ok.status).toBe(200);
       server.services.contexts.invalidate(ev.eventId);
       expect((await evaluated(ev.eventId, 'pending_queue'))[0]!.severity).toBe('critical');
@@ -354,21 +511,36 @@ describeEachBackend('fleet health and alerts', (backend) => {
       const { ev, device } = await fresh();
       await beat(device, ev.eventId, { pending_scans: 101, oldest_pending_at: clock });
       const [a] = await evaluated(ev.eventId, 'pending_queue');
-      const token = async (role: string): Promise<Client> => server.client((await server.admin.post('/api/v1/tokens', { name: `${role} ${Math.random()}`, role })).body.token);
+      const token = async (role: string): Promise<Client> =>
+        server.client(
+          (await server.admin.post('/api/v1/tokens', { name: `${role} ${Math.random()}`, role })).body.token,
+        );
       const viewer = await token('viewer');
       const supervisor = await token('supervisor');
       expect((await viewer.post(`/api/v1/alerts/${a!.id}/acknowledge`)).status).toBe(403);
       const acked = await supervisor.post(`/api/v1/alerts/${a!.id}/acknowledge`);
       expect(acked.status).toBe(200);
-      expect(acked.body).toMatchObject({ id: a!.id, acknowledged_by: expect.stringMatching(/^supervisor/), acknowledged_at: new Date(clock).toISOString(), cleared_at: null });
+      expect(acked.body).toMatchObject({
+        id: a!.id,
+        acknowledged_by: expect.stringMatching(/^supervisor/),
+        acknowledged_at: new Date(clock).toISOString(),
+        cleared_at: null,
+      });
       const firstAt = acked.body.acknowledged_at;
       clock += 1_000;
       expect((await server.admin.post(`/api/v1/alerts/${a!.id}/acknowledge`)).body.acknowledged_at).toBe(firstAt);
       expect((await alerts(ev.eventId)).find((x) => x.id === a!.id)).toMatchObject({ acknowledged_at: firstAt });
-      const audit = (await server.admin.get(`/api/v1/events/${ev.eventId}/audit`)).body.entries as Array<{ action: string; subject_id: string }>;
+      const audit = (await server.admin.get(`/api/v1/events/${ev.eventId}/audit`)).body.entries as Array<{
+        action: string;
+        subject_id: string;
+      }>;
       expect(audit.filter((e) => e.action === 'alert.acknowledge').map((e) => e.subject_id)).toEqual([a!.id]);
-      expect(messages.some((m) => m.type === 'alert_changed' && m.alertId === a!.id && m.state === 'acknowledged')).toBe(true);
-      expect((await server.admin.post('/api/v1/alerts/00000000-0000-4000-8000-000000000000/acknowledge')).status).toBe(404);
+      expect(
+        messages.some((m) => m.type === 'alert_changed' && m.alertId === a!.id && m.state === 'acknowledged'),
+      ).toBe(true);
+      expect((await server.admin.post('/api/v1/alerts/00000000-0000-4000-8000-000000000000/acknowledge')).status).toBe(
+        404,
+      );
       // Another organisation does not find it.
       const org = await server.admin.post('/api/v1/organisations', { name: `Third ${Math.random()}` });
       expect((await server.client(org.body.admin_token).post(`/api/v1/alerts/${a!.id}/acknowledge`)).status).toBe(404);
@@ -397,12 +569,26 @@ describeEachBackend('alert evaluation on the timer', (backend) => {
     const ev = await seedEvent(server.admin);
     const d = await registerDevice(server.admin, 'Timer scanner', { event_ids: [ev.eventId] });
     const notified: OrganiserNotification[] = [];
-    server.services.notifier = { notify: async (_tx, n) => { notified.push(...n); } };
-    expect((await server.client(d.token).post('/api/v1/devices/heartbeat', {
-      event_id: ev.eventId, device_time: Date.now(), app_version: 'x', pending_scans: 600, oldest_pending_at: Date.now(),
-    })).status).toBe(200);
+    server.services.notifier = {
+      notify: async (_tx, n) => {
+        notified.push(...n);
+      },
+    };
+    expect(
+      (
+        await server.client(d.token).post('/api/v1/devices/heartbeat', {
+          event_id: ev.eventId,
+          device_time: Date.now(),
+          app_version: 'x',
+          pending_scans: 600,
+          oldest_pending_at: Date.now(),
+        })
+      ).status,
+    ).toBe(200);
     await eventually(async () => expect(notified.map((n) => n.type)).toEqual(['alert.raised']), 20_000);
-    expect((await server.admin.get(`/api/v1/events/${ev.eventId}/alerts`)).body.alerts).toMatchObject([{ rule: 'pending_queue', severity: 'critical' }]);
+    expect((await server.admin.get(`/api/v1/events/${ev.eventId}/alerts`)).body.alerts).toMatchObject([
+      { rule: 'pending_queue', severity: 'critical' },
+    ]);
   });
 });
 
@@ -430,14 +616,24 @@ describePostgres('alert evaluation lock', () => {
     await drop?.();
   });
 
-  async function race(lock: boolean): Promise<{ results: PromiseSettledResult<boolean>[]; alerts: number; notified: number }> {
+  async function race(
+    lock: boolean,
+  ): Promise<{ results: PromiseSettledResult<boolean>[]; alerts: number; notified: number }> {
     const ev = await seedEvent(server.admin);
     const d = await registerDevice(server.admin, 'Race scanner', { event_ids: [ev.eventId] });
-    await server.client(d.token).post('/api/v1/devices/heartbeat', { event_id: ev.eventId, device_time: Date.now(), app_version: 'x', pending_scans: 200, oldest_pending_at: Date.now() });
+    await server.client(d.token).post('/api/v1/devices/heartbeat', {
+      event_id: ev.eventId,
+      device_time: Date.now(),
+      app_version: 'x',
+      pending_scans: 200,
+      oldest_pending_at: Date.now(),
+    });
     // Both evaluators wait after reading the open alerts until both have read them (or 2 s: with the lock only one gets there).
     let arrived = 0;
     let release!: () => void;
-    const bothRead = new Promise<void>((r) => { release = r; });
+    const bothRead = new Promise<void>((r) => {
+      release = r;
+    });
     const afterRead = async (): Promise<void> => {
       arrived++;
       if (arrived === 2) release();
@@ -448,8 +644,16 @@ describePostgres('alert evaluation lock', () => {
       const db = openPostgres({ connectionString: url });
       pools.push(db);
       return createServices(db, {
-        secret: Buffer.from(TEST_SECRET), redisUrl: undefined, ticketCacheSize: 100, log: pino({ level: 'silent' }),
-        notifier: { notify: async (_tx, n) => { notified += n.length; } }, alerts: { unsafeDisableLock: !lock, afterRead },
+        secret: Buffer.from(TEST_SECRET),
+        redisUrl: undefined,
+        ticketCacheSize: 100,
+        log: pino({ level: 'silent' }),
+        notifier: {
+          notify: async (_tx, n) => {
+            notified += n.length;
+          },
+        },
+        alerts: { unsafeDisableLock: !lock, afterRead },
       });
     });
     const results = await Promise.allSettled(instances.map((s) => s.alerts.evaluate(ev.eventId)));

@@ -5,7 +5,14 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -34,8 +41,10 @@ describeEachBackend('closed gates', (backend) => {
     const d = await registerDevice(server.admin, name);
     return new TestDevice(server.client(d.token), d.deviceId, ev.eventId);
   };
-  const conflictsOf = async (ev: SeededEvent, ticketId: string) => (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts
-    .filter((c: { ticket: { id: string } }) => c.ticket.id === ticketId);
+  const conflictsOf = async (ev: SeededEvent, ticketId: string) =>
+    (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter(
+      (c: { ticket: { id: string } }) => c.ticket.id === ticketId,
+    );
 
   it('refuses online entries at a closed gate, names the open gates, lets people out and admits again once reopened', async () => {
     const ev = await fresh();
@@ -49,7 +58,11 @@ describeEachBackend('closed gates', (backend) => {
     const refused = await scan(ev.gates.main);
     expect(refused.status).toBe(200);
     // Main is closed; VIP Gate does not admit to General; Any is open and does.
-    expect(refused.body).toMatchObject({ result: 'wrong_gate', reason: 'gate_closed', message: 'Gate closed — go to Any' });
+    expect(refused.body).toMatchObject({
+      result: 'wrong_gate',
+      reason: 'gate_closed',
+      message: 'Gate closed — go to Any',
+    });
     expect((await server.admin.get(`/api/v1/tickets/${t!.id}`)).body).toMatchObject({ scans_used: 0, inside: false });
     // The refusal is recorded for audit, like every refusal.
     const stored = (await server.admin.get(`/api/v1/tickets/${t!.id}`)).body.scans;
@@ -64,7 +77,11 @@ describeEachBackend('closed gates', (backend) => {
     const [u] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
     expect(await close(ev, ev.gates.main, false)).toBeNull();
     clock += 1_000;
-    const admitted = await d.client.post('/api/v1/scanning/scan', { code: u!.code, event_id: ev.eventId, gate_id: ev.gates.main });
+    const admitted = await d.client.post('/api/v1/scanning/scan', {
+      code: u!.code,
+      event_id: ev.eventId,
+      gate_id: ev.gates.main,
+    });
     expect(admitted.body).toMatchObject({ result: 'valid', reason: 'admitted' });
   });
 
@@ -84,7 +101,9 @@ describeEachBackend('closed gates', (backend) => {
     const ev = await fresh();
     const d = await device(ev, 'Offline gate');
     const [before, after, exiting] = await issueTickets(server.admin, ev.eventId, [
-      { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
     ]);
     clock = Date.now();
     const closedAt = clock - 10 * 60_000;
@@ -98,29 +117,54 @@ describeEachBackend('closed gates', (backend) => {
     const r = await d.upload();
     expect(r.status).toBe(200);
     expect(r.body.results[0]).toMatchObject({ sync_status: 'synced', verdict: 'admitted' });
-    expect(r.body.results[1]).toMatchObject({ sync_status: 'conflict', status: 409, reason: 'gate_closed', message: 'Gate closed — no entry here' });
+    expect(r.body.results[1]).toMatchObject({
+      sync_status: 'conflict',
+      status: 409,
+      reason: 'gate_closed',
+      message: 'Gate closed — no entry here',
+    });
     expect(r.body.results[2]).toMatchObject({ sync_status: 'synced', verdict: 'admitted' });
     expect(r.body.results[3]).toMatchObject({ sync_status: 'synced', verdict: 'admitted' });
     expect(r.body.summary).toMatchObject({ total_uploaded: 4, conflicts: 1 });
-    expect((await server.admin.get(`/api/v1/tickets/${before!.id}`)).body).toMatchObject({ scans_used: 1, inside: true });
-    expect((await server.admin.get(`/api/v1/tickets/${after!.id}`)).body).toMatchObject({ scans_used: 0, inside: false });
-    expect((await server.admin.get(`/api/v1/tickets/${exiting!.id}`)).body).toMatchObject({ scans_used: 1, inside: false });
+    expect((await server.admin.get(`/api/v1/tickets/${before!.id}`)).body).toMatchObject({
+      scans_used: 1,
+      inside: true,
+    });
+    expect((await server.admin.get(`/api/v1/tickets/${after!.id}`)).body).toMatchObject({
+      scans_used: 0,
+      inside: false,
+    });
+    expect((await server.admin.get(`/api/v1/tickets/${exiting!.id}`)).body).toMatchObject({
+      scans_used: 1,
+      inside: false,
+    });
 
     // Kept and shown to the organiser: a conflict with no winner (it lost to the closing, not to a scan).
     const [conflict] = await conflictsOf(ev, after!.id);
-    expect(conflict).toMatchObject({ reason: 'gate_closed', status: 'open', winner: null, loser: { device_id: d.deviceId, seq: 2 } });
+    expect(conflict).toMatchObject({
+      reason: 'gate_closed',
+      status: 'open',
+      winner: null,
+      loser: { device_id: d.deviceId, seq: 2 },
+    });
     expect(await conflictsOf(ev, before!.id)).toEqual([]);
     // A re-upload is a duplicate that still says it lost.
     expect((await d.upload(2, 2)).body.results[0]).toMatchObject({ sync_status: 'duplicate', verdict: 'conflict' });
     // Resolvable like the others: accepted, the person is inside of record (a forced admission, which uses no entry).
-    const resolved = await server.admin.post(`/api/v1/conflicts/${conflict.id}/resolve`, { resolution: 'legitimate', note: 'steward kept the side door open' });
+    const resolved = await server.admin.post(`/api/v1/conflicts/${conflict.id}/resolve`, {
+      resolution: 'legitimate',
+      note: 'steward kept the side door open',
+    });
     expect(resolved.status).toBe(200);
     expect((await server.admin.get(`/api/v1/tickets/${after!.id}`)).body).toMatchObject({ inside: true });
   });
 
   it('decides the same whatever the upload order: a refused entry at the closed gate uses no entry', async () => {
     const outcomes: unknown[] = [];
-    for (const order of [['closed', 'open'], ['open', 'closed']] as const) {
+    for (const order of [
+      ['closed', 'open'],
+      ['open', 'closed'],
+    ] as const) {
       const ev = await fresh();
       const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
       clock = Date.now() - 30 * 60_000;
@@ -137,26 +181,35 @@ describeEachBackend('closed gates', (backend) => {
       for (const which of order) expect((await devices[which].upload()).status).toBe(200);
       const ticket = (await server.admin.get(`/api/v1/tickets/${t!.id}`)).body;
       const conflicts = (await conflictsOf(ev, t!.id)).map((c: { reason: string; loser: { device_id: string } }) => ({
-        reason: c.reason, loser: c.loser.device_id === devices.closed.deviceId ? 'closed' : 'open',
+        reason: c.reason,
+        loser: c.loser.device_id === devices.closed.deviceId ? 'closed' : 'open',
       }));
       outcomes.push({ scans_used: ticket.scans_used, inside: ticket.inside, conflicts });
     }
-    expect(outcomes[0]).toEqual({ scans_used: 1, inside: true, conflicts: [{ reason: 'gate_closed', loser: 'closed' }] });
+    expect(outcomes[0]).toEqual({
+      scans_used: 1,
+      inside: true,
+      conflicts: [{ reason: 'gate_closed', loser: 'closed' }],
+    });
     expect(outcomes[1]).toEqual(outcomes[0]);
   });
 
-  it('lets gate staff escalate their device\'s conflict with a note, flagged in the conflicts list', async () => {
+  it("lets gate staff escalate their device's conflict with a note, flagged in the conflicts list", async () => {
     const ev = await fresh();
     const d = await device(ev, 'Escalating gate');
     const other = await device(ev, 'Another gate');
-    const [t, fine] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const [t, fine] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+    ]);
     clock = Date.now() - 10 * 60_000;
     await close(ev, ev.gates.main);
     clock += 10 * 60_000;
     d.scan({ code: fine!.code, at: clock - 11 * 60_000, gateId: ev.gates.main });
     d.scan({ code: t!.code, at: clock - 60_000, gateId: ev.gates.main, scanId: crypto.randomUUID() });
     expect((await d.upload()).body.results[1]).toMatchObject({ sync_status: 'conflict', reason: 'gate_closed' });
-    const escalate = (by: TestDevice, body: Record<string, unknown>) => by.client.post('/api/v1/offline/conflicts/escalate', { event_id: ev.eventId, ...body });
+    const escalate = (by: TestDevice, body: Record<string, unknown>) =>
+      by.client.post('/api/v1/offline/conflicts/escalate', { event_id: ev.eventId, ...body });
 
     // Only this device's own open conflict, named by one of seq or scan_id.
     expect((await escalate(other, { seq: 2, note: 'not mine' })).status).toBe(404);
@@ -164,19 +217,40 @@ describeEachBackend('closed gates', (backend) => {
     expect((await escalate(d, { note: 'which scan?' })).status).toBe(400);
     expect((await escalate(d, { seq: 2, scan_id: d.log[1]!.scanId, note: 'both' })).status).toBe(400);
     expect((await escalate(d, { seq: 2, note: '' })).status).toBe(400);
-    expect((await server.admin.post('/api/v1/offline/conflicts/escalate', { event_id: ev.eventId, seq: 2, note: 'an organiser token is not a device' })).status).toBe(401);
+    expect(
+      (
+        await server.admin.post('/api/v1/offline/conflicts/escalate', {
+          event_id: ev.eventId,
+          seq: 2,
+          note: 'an organiser token is not a device',
+        })
+      ).status,
+    ).toBe(401);
 
     const r = await escalate(d, { seq: 2, note: 'Side door was opened by security for this group' });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(r.body).toMatchObject({ reason: 'gate_closed', escalated: true, escalation: { note: 'Side door was opened by security for this group', device_id: d.deviceId, staff_id: null } });
+    expect(r.body).toMatchObject({
+      reason: 'gate_closed',
+      escalated: true,
+      escalation: { note: 'Side door was opened by security for this group', device_id: d.deviceId, staff_id: null },
+    });
     // By the scan_id the device sent: the latest note replaces the first.
-    expect((await escalate(d, { scan_id: d.log[1]!.scanId, note: 'Group of 4, supervisor Sam' })).body.escalation.note).toBe('Group of 4, supervisor Sam');
+    expect(
+      (await escalate(d, { scan_id: d.log[1]!.scanId, note: 'Group of 4, supervisor Sam' })).body.escalation.note,
+    ).toBe('Group of 4, supervisor Sam');
     const [listed] = await conflictsOf(ev, t!.id);
-    expect(listed).toMatchObject({ escalated: true, escalation: { note: 'Group of 4, supervisor Sam', device_id: d.deviceId } });
+    expect(listed).toMatchObject({
+      escalated: true,
+      escalation: { note: 'Group of 4, supervisor Sam', device_id: d.deviceId },
+    });
     expect(Date.parse(listed.escalation.at)).not.toBeNaN();
     // The inbox filters on it: the escalated one only, and without it the rest.
     const filtered = async (flag: string): Promise<string[]> =>
-      ((await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?escalated=${flag}`)).body.conflicts as Array<{ id: string }>).map((c) => c.id);
+      (
+        (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?escalated=${flag}`)).body.conflicts as Array<{
+          id: string;
+        }>
+      ).map((c) => c.id);
     expect(await filtered('true')).toEqual([listed.id]);
     expect(await filtered('false')).not.toContain(listed.id);
     // Once resolved it is no longer open to escalation.

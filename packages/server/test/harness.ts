@@ -23,7 +23,11 @@ export interface Backend {
   name: 'pglite' | 'postgres';
   open(): Promise<TestDatabase>;
 }
-export interface TestDatabase { db: Database; url: string | null; drop(): Promise<void> }
+export interface TestDatabase {
+  db: Database;
+  url: string | null;
+  drop(): Promise<void>;
+}
 
 /** A fresh, empty PostgreSQL database on the test server; dropped afterwards. */
 export async function freshPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -59,13 +63,21 @@ export const postgresBackend: Backend = {
   async open() {
     const fresh = await freshPostgresDatabase();
     const db = openPostgres({ connectionString: fresh.url, maxConnections: 20 });
-    return { db, url: fresh.url, async drop() { await db.close(); await fresh.drop(); } };
+    return {
+      db,
+      url: fresh.url,
+      async drop() {
+        await db.close();
+        await fresh.drop();
+      },
+    };
   },
 };
 
 export function postgresAvailable(): boolean {
   if (TEST_DATABASE_URL) return true;
-  if (REQUIRE_SERVICES) throw new Error('ENTRADA_REQUIRE_SERVICES=1 but TEST_DATABASE_URL is not set: PostgreSQL tests would be skipped');
+  if (REQUIRE_SERVICES)
+    throw new Error('ENTRADA_REQUIRE_SERVICES=1 but TEST_DATABASE_URL is not set: PostgreSQL tests would be skipped');
   return false;
 }
 
@@ -118,39 +130,75 @@ export interface TestServer extends RunningServer {
   now(): number;
 }
 
-export async function startTestServer(db: Database, opts: {
-  adminToken?: string; now?: () => number; redisUrl?: string; unsafeDisableAdmissionGuard?: boolean; manifest?: Partial<ManifestOptions>;
-  /** Where the server logs (e.g. `createLogger('debug', sink)` to read the log); silent by default. */
-  logger?: Logger;
-  /** More configuration (trustProxy, owner…). */
-  config?: Partial<Config>;
-  /** Live stream buffers and timings (short in tests). */
-  live?: StartOptions['live'];
-  /** `admin` and `client(token)` over real HTTP rather than inject (suites about the socket). */
-  http?: boolean;
-} = {}): Promise<TestServer> {
+export async function startTestServer(
+  db: Database,
+  opts: {
+    adminToken?: string;
+    now?: () => number;
+    redisUrl?: string;
+    unsafeDisableAdmissionGuard?: boolean;
+    manifest?: Partial<ManifestOptions>;
+    /** Where the server logs (e.g. `createLogger('debug', sink)` to read the log); silent by default. */
+    logger?: Logger;
+    /** More configuration (trustProxy, owner…). */
+    config?: Partial<Config>;
+    /** Live stream buffers and timings (short in tests). */
+    live?: StartOptions['live'];
+    /** `admin` and `client(token)` over real HTTP rather than inject (suites about the socket). */
+    http?: boolean;
+  } = {},
+): Promise<TestServer> {
   const adminToken = opts.adminToken ?? `eat_test_${randomBytes(8).toString('hex')}`;
   // Test receivers (webhooks) listen on loopback: allowed here; webhooks.test.ts shows the refusal with it off.
-  const config = { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, redisUrl: opts.redisUrl, webhookAllowPrivate: true, ...opts.config };
-  const server = await startServer({ config, db, logger: opts.logger ?? false, now: opts.now, unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard, manifest: opts.manifest, live: opts.live });
+  const config = {
+    ...loadConfig({}),
+    port: 0,
+    host: '127.0.0.1',
+    secret: TEST_SECRET,
+    demo: false,
+    adminToken,
+    redisUrl: opts.redisUrl,
+    webhookAllowPrivate: true,
+    ...opts.config,
+  };
+  const server = await startServer({
+    config,
+    db,
+    logger: opts.logger ?? false,
+    now: opts.now,
+    unsafeDisableAdmissionGuard: opts.unsafeDisableAdmissionGuard,
+    manifest: opts.manifest,
+    live: opts.live,
+  });
   const now = opts.now ?? Date.now;
   const httpClient = (token: string | null): Client => new Client(server.url, token, undefined, now);
-  const injectClient = (token: string | null): Client => new Client(server.url, token, injectTransport(server.app), now);
+  const injectClient = (token: string | null): Client =>
+    new Client(server.url, token, injectTransport(server.app), now);
   const client = opts.http ? httpClient : injectClient;
   return Object.assign(server, { adminToken, admin: client(adminToken), client, httpClient, now });
 }
 
-export interface Reply<T = any> { status: number; body: T; headers: Headers } // eslint-disable-line @typescript-eslint/no-explicit-any
+// prettier-ignore
+export interface Reply<T = any> { status: number; body: T; headers: Headers }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** One request as a client sends it: an absolute URL, headers and an optional body. */
-export interface OutgoingRequest { method: string; url: string; headers: Record<string, string>; body?: string | Uint8Array }
+export interface OutgoingRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+}
 /** Sends a request and answers the status, the headers and the body as text. */
 export type Transport = (req: OutgoingRequest) => Promise<{ status: number; headers: Headers; text: string }>;
 
 /** Over a real socket, with fetch. */
 export const httpTransport: Transport = async (req) => {
   // Cast: the DOM lib (the web package type-checks this file too) types BodyInit without generic Uint8Array.
-  const res = await fetch(req.url, { method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body as NonNullable<RequestInit['body']> } : {}) });
+  const res = await fetch(req.url, {
+    method: req.method,
+    headers: req.headers,
+    ...(req.body !== undefined ? { body: req.body as NonNullable<RequestInit['body']> } : {}),
+  });
   return { status: res.status, headers: res.headers, text: await res.text() };
 };
 
@@ -159,8 +207,17 @@ export function injectTransport(app: FastifyInstance): Transport {
   return async (req) => {
     const url = new URL(req.url);
     const res = await app.inject({
-      method: req.method as InjectOptions['method'], url: url.pathname + url.search, headers: { host: url.host, ...req.headers },
-      ...(req.body !== undefined ? { payload: typeof req.body === 'string' ? req.body : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) } : {}),
+      method: req.method as InjectOptions['method'],
+      url: url.pathname + url.search,
+      headers: { host: url.host, ...req.headers },
+      ...(req.body !== undefined
+        ? {
+            payload:
+              typeof req.body === 'string'
+                ? req.body
+                : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength),
+          }
+        : {}),
     });
     const headers = new Headers();
     for (const [name, value] of Object.entries(res.headers)) {
@@ -174,11 +231,14 @@ export function injectTransport(app: FastifyInstance): Transport {
 /** A tiny JSON client: over real HTTP by default, or any transport (the test server's clients use inject). */
 export class Client {
   constructor(
-    readonly baseUrl: string, readonly token: string | null, private readonly transport: Transport = httpTransport,
+    readonly baseUrl: string,
+    readonly token: string | null,
+    private readonly transport: Transport = httpTransport,
     /** The clock of the server it talks to (the real one unless the server's is injected). */
     readonly now: () => number = Date.now,
   ) {}
 
+  // prettier-ignore
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const all: Record<string, string> = { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers };
     let payload: string | Uint8Array | undefined;
@@ -191,8 +251,11 @@ export class Client {
     try { parsed = res.text ? JSON.parse(res.text) : null; } catch { /* not JSON */ }
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
+  // prettier-ignore
   get<T = any>(path: string) { return this.request<T>('GET', path); } // eslint-disable-line @typescript-eslint/no-explicit-any
+  // prettier-ignore
   post<T = any>(path: string, body?: unknown) { return this.request<T>('POST', path, body ?? {}); } // eslint-disable-line @typescript-eslint/no-explicit-any
+  // prettier-ignore
   put<T = any>(path: string, body?: unknown) { return this.request<T>('PUT', path, body); } // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
@@ -207,21 +270,33 @@ export interface SeededEvent {
  * An event with two zones, three gates and four ticket types, made through the
  * API; it runs from a day before `now` to a day after (the server's clock by default).
  */
-export async function seedEvent(admin: Client, overrides: Record<string, unknown> = {}, now: number = admin.now()): Promise<SeededEvent> {
+export async function seedEvent(
+  admin: Client,
+  overrides: Record<string, unknown> = {},
+  now: number = admin.now(),
+): Promise<SeededEvent> {
   const ok = <T>(r: Reply<T>): T => {
     if (r.status !== 201) throw new Error(`seed failed: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body;
   };
-  const ev = ok(await admin.post('/api/v1/events', {
-    name: 'Test Event', starts_at: new Date(now - 86_400_000).toISOString(), ends_at: new Date(now + 86_400_000).toISOString(),
-    timezone: 'Europe/Amsterdam', ...overrides,
-  }));
+  const ev = ok(
+    await admin.post('/api/v1/events', {
+      name: 'Test Event',
+      starts_at: new Date(now - 86_400_000).toISOString(),
+      ends_at: new Date(now + 86_400_000).toISOString(),
+      timezone: 'Europe/Amsterdam',
+      ...overrides,
+    }),
+  );
   const eventId = ev.id as string;
-  const zone = async (name: string): Promise<string> => ok(await admin.post(`/api/v1/events/${eventId}/zones`, { name, capacity: 100 })).id;
+  const zone = async (name: string): Promise<string> =>
+    ok(await admin.post(`/api/v1/events/${eventId}/zones`, { name, capacity: 100 })).id;
   const general = await zone('General');
   const vip = await zone('VIP');
-  const gate = async (name: string, zone_ids: string[]): Promise<string> => ok(await admin.post(`/api/v1/events/${eventId}/gates`, { name, zone_ids })).id;
-  const type = async (body: Record<string, unknown>): Promise<string> => ok(await admin.post(`/api/v1/events/${eventId}/ticket-types`, body)).id;
+  const gate = async (name: string, zone_ids: string[]): Promise<string> =>
+    ok(await admin.post(`/api/v1/events/${eventId}/gates`, { name, zone_ids })).id;
+  const type = async (body: Record<string, unknown>): Promise<string> =>
+    ok(await admin.post(`/api/v1/events/${eventId}/ticket-types`, body)).id;
   return {
     eventId,
     zones: { general, vip },
@@ -235,13 +310,21 @@ export async function seedEvent(admin: Client, overrides: Record<string, unknown
   };
 }
 
-export async function issueTickets(admin: Client, eventId: string, tickets: Array<Record<string, unknown>>): Promise<Array<{ id: string; code: string; number: string }>> {
+export async function issueTickets(
+  admin: Client,
+  eventId: string,
+  tickets: Array<Record<string, unknown>>,
+): Promise<Array<{ id: string; code: string; number: string }>> {
   const r = await admin.post(`/api/v1/events/${eventId}/tickets`, { tickets });
   if (r.status !== 201) throw new Error(`issue failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.tickets;
 }
 
-export async function registerDevice(admin: Client, name = 'Scanner', extra: Record<string, unknown> = {}): Promise<{ deviceId: string; token: string }> {
+export async function registerDevice(
+  admin: Client,
+  name = 'Scanner',
+  extra: Record<string, unknown> = {},
+): Promise<{ deviceId: string; token: string }> {
   const r = await admin.post('/api/v1/devices', { name, ...extra });
   if (r.status !== 201) throw new Error(`device failed: ${r.status} ${JSON.stringify(r.body)}`);
   return { deviceId: r.body.device_id, token: r.body.token };

@@ -1,7 +1,16 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  describeEachBackend, eventually, issueTickets, registerDevice, seedEvent, startTestServer, type Client, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  eventually,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Client,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -22,7 +31,11 @@ class OccupancyReader {
 
   static async open(baseUrl: string, eventId: string, token: string): Promise<OccupancyReader> {
     const r = new OccupancyReader();
-    const res = await undiciFetch(`${baseUrl}/api/v1/events/${eventId}/live`, { headers: { authorization: `Bearer ${token}` }, signal: r.abort.signal, dispatcher: r.agent });
+    const res = await undiciFetch(`${baseUrl}/api/v1/events/${eventId}/live`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: r.abort.signal,
+      dispatcher: r.agent,
+    });
     expect(res.status).toBe(200);
     void r.read(res.body!);
     return r;
@@ -96,14 +109,25 @@ describeEachBackend('live counts from increments', (backend) => {
   };
   /** The full reads the scanning server's live stream made since `baseline`. */
   const serverReads = (): number => server.services.live.fullRecounts - baseline;
-  const scanner = async (name: string): Promise<Client> => server.client((await registerDevice(server.admin, name)).token);
-  const scan = async (c: Client, code: string, gateId: string, direction: 'entry' | 'exit' = 'entry', eventId = ev.eventId): Promise<string> =>
-    (await c.post('/api/v1/scanning/scan', { code, event_id: eventId, gate_id: gateId, direction })).body.result as string;
+  const scanner = async (name: string): Promise<Client> =>
+    server.client((await registerDevice(server.admin, name)).token);
+  const scan = async (
+    c: Client,
+    code: string,
+    gateId: string,
+    direction: 'entry' | 'exit' = 'entry',
+    eventId = ev.eventId,
+  ): Promise<string> =>
+    (await c.post('/api/v1/scanning/scan', { code, event_id: eventId, gate_id: gateId, direction })).body
+      .result as string;
 
   beforeAll(async () => {
     tdb = await backend.open();
     server = await startTestServer(tdb.db, { live: { recountMs: 50, flushMs: 50 } });
-    fresh = await startTestServer(tdb.db, { adminToken: server.adminToken, live: { recountMs: 50, flushMs: 50, lingerMs: 1 } });
+    fresh = await startTestServer(tdb.db, {
+      adminToken: server.adminToken,
+      live: { recountMs: 50, flushMs: 50, lingerMs: 1 },
+    });
     ev = await seedEvent(server.admin);
   });
   afterAll(async () => {
@@ -119,7 +143,11 @@ describeEachBackend('live counts from increments', (backend) => {
     baseline = server.services.live.fullRecounts;
     const gate = await scanner('Gate');
     const [ga1, ga2, re, vip, multi] = await issueTickets(server.admin, ev.eventId, [
-      { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.reentry }, { ticket_type_id: ev.types.vip }, { ticket_type_id: ev.types.multi },
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.reentry },
+      { ticket_type_id: ev.types.vip },
+      { ticket_type_id: ev.types.multi },
     ]);
     const steps: Array<[string, string, 'entry' | 'exit']> = [
       [ga1!.code, ev.gates.main, 'entry'],
@@ -149,9 +177,13 @@ describeEachBackend('live counts from increments', (backend) => {
     expect(serverReads()).toBe(0);
   });
 
-  it('scans recorded while a dashboard\'s first recount reads are neither lost nor counted twice', async () => {
+  it("scans recorded while a dashboard's first recount reads are neither lost nor counted twice", async () => {
     const other = await seedEvent(server.admin);
-    const tickets = await issueTickets(server.admin, other.eventId, Array.from({ length: 30 }, () => ({ ticket_type_id: other.types.ga })));
+    const tickets = await issueTickets(
+      server.admin,
+      other.eventId,
+      Array.from({ length: 30 }, () => ({ ticket_type_id: other.types.ga })),
+    );
     const gate = await scanner('Burst');
     // The recount is held up before its statement runs (scans recorded then are in its snapshot: not to be added
     // again) and after (scans recorded then are not: to be added), while scans go on all along.
@@ -189,7 +221,11 @@ describeEachBackend('live counts from increments', (backend) => {
     await agrees(dashboard);
     baseline = server.services.live.fullRecounts;
     const gate = await scanner('Gate 2');
-    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+    const [a, b, c] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+      { ticket_type_id: ev.types.ga },
+    ]);
 
     // Online scans: added up, no read.
     expect(await scan(gate, a!.code, ev.gates.main)).toBe('valid');
@@ -213,10 +249,18 @@ describeEachBackend('live counts from increments', (backend) => {
     expect(afterSync).toBeGreaterThanOrEqual(1);
 
     // The conflict's resolution: fraud (the admission of record stands or goes as the resolution says).
-    const conflicts = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=open`)).body.conflicts as Array<{ id: string; ticket: { id: string } }>;
+    const conflicts = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=open`)).body
+      .conflicts as Array<{ id: string; ticket: { id: string } }>;
     const conflict = conflicts.find((x) => x.ticket.id === c!.id);
     expect(conflict).toBeDefined();
-    expect((await server.admin.post(`/api/v1/conflicts/${conflict!.id}/resolve`, { resolution: 'fraud', note: 'two devices' })).status).toBe(200);
+    expect(
+      (
+        await server.admin.post(`/api/v1/conflicts/${conflict!.id}/resolve`, {
+          resolution: 'fraud',
+          note: 'two devices',
+        })
+      ).status,
+    ).toBe(200);
     await eventually(async () => expect(serverReads()).toBeGreaterThan(afterSync));
     await agrees(dashboard);
 

@@ -6,11 +6,23 @@ import type { Database } from '../src/db/database.ts';
 import { upsertHeartbeat } from '../src/store/live.ts';
 import type { LiveSink } from '../src/services/live-service.ts';
 import {
-  Client, describeEachBackend, describePostgres, eventually, freshPostgresDatabase, issueTickets, registerDevice, REQUIRE_SERVICES, seedEvent,
-  startTestServer, type SeededEvent, type TestDatabase, type TestServer,
+  Client,
+  describeEachBackend,
+  describePostgres,
+  eventually,
+  freshPostgresDatabase,
+  issueTickets,
+  registerDevice,
+  REQUIRE_SERVICES,
+  seedEvent,
+  startTestServer,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
+// prettier-ignore
 interface Message { id: string; event: string; data: any } // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A real SSE reader over HTTP: every message parsed as it arrives. */
@@ -27,7 +39,11 @@ class Stream {
 
   static async open(baseUrl: string, eventId: string, headers: Record<string, string>): Promise<Stream> {
     const s = new Stream();
-    const res = await undiciFetch(`${baseUrl}/api/v1/events/${eventId}/live`, { headers, signal: s.abort.signal, dispatcher: s.agent });
+    const res = await undiciFetch(`${baseUrl}/api/v1/events/${eventId}/live`, {
+      headers,
+      signal: s.abort.signal,
+      dispatcher: s.agent,
+    });
     s.status = res.status;
     s.headers = res.headers;
     if (res.status !== 200) {
@@ -71,6 +87,7 @@ class Stream {
     return this.of(event).at(-1);
   }
   /** Waits (generously: a loaded machine) for a message that passes `test`. */
+  // prettier-ignore
   async next(event: string, test: (data: any) => boolean = () => true, timeoutMs = 20_000): Promise<Message> { // eslint-disable-line @typescript-eslint/no-explicit-any
     return eventually(async () => {
       const m = this.messages.find((x) => x.event === event && test(x.data));
@@ -86,7 +103,7 @@ class Stream {
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
-describeEachBackend('the organisers\' live stream', (backend) => {
+describeEachBackend("the organisers' live stream", (backend) => {
   let tdb: TestDatabase;
   let server: TestServer;
   let ev: SeededEvent;
@@ -94,7 +111,10 @@ describeEachBackend('the organisers\' live stream', (backend) => {
   const tokens = {} as Record<Role, string>;
   const t0 = Date.now() - 3600_000;
 
-  const open = async (headers: Record<string, string> = bearer(server.adminToken), eventId = ev.eventId): Promise<Stream> => {
+  const open = async (
+    headers: Record<string, string> = bearer(server.adminToken),
+    eventId = ev.eventId,
+  ): Promise<Stream> => {
     const s = await Stream.open(server.url, eventId, headers);
     streams.push(s);
     return s;
@@ -121,22 +141,45 @@ describeEachBackend('the organisers\' live stream', (backend) => {
     await tdb?.drop();
   });
 
-  it('sends a snapshot on connect: occupancy per zone with the pending band from the devices\' heartbeats, and the rate', async () => {
+  it("sends a snapshot on connect: occupancy per zone with the pending band from the devices' heartbeats, and the rate", async () => {
     const a = await scanner('Heartbeat A');
     const b = await scanner('Heartbeat B');
-    await upsertHeartbeat(tdb.db, { eventId: ev.eventId, devicePk: a.pk, receivedAt: Date.now(), deviceTime: Date.now(), appVersion: 't', pendingScans: 12 });
-    await upsertHeartbeat(tdb.db, { eventId: ev.eventId, devicePk: b.pk, receivedAt: Date.now(), deviceTime: Date.now(), appVersion: 't', pendingScans: 200 });
-    await upsertHeartbeat(tdb.db, { eventId: ev.eventId, devicePk: b.pk, receivedAt: Date.now(), deviceTime: Date.now(), appVersion: 't', pendingScans: 30 });
+    await upsertHeartbeat(tdb.db, {
+      eventId: ev.eventId,
+      devicePk: a.pk,
+      receivedAt: Date.now(),
+      deviceTime: Date.now(),
+      appVersion: 't',
+      pendingScans: 12,
+    });
+    await upsertHeartbeat(tdb.db, {
+      eventId: ev.eventId,
+      devicePk: b.pk,
+      receivedAt: Date.now(),
+      deviceTime: Date.now(),
+      appVersion: 't',
+      pendingScans: 200,
+    });
+    await upsertHeartbeat(tdb.db, {
+      eventId: ev.eventId,
+      devicePk: b.pk,
+      receivedAt: Date.now(),
+      deviceTime: Date.now(),
+      appVersion: 't',
+      pendingScans: 30,
+    });
     const s = await open();
     expect(s.status).toBe(200);
     expect(s.headers!.get('content-type')).toMatch(/^text\/event-stream/);
     const occ = await s.next('occupancy');
     expect(occ.id).toMatch(/^[0-9a-f]{8}\.[0-9]+$/);
     expect(occ.data).toMatchObject({ inside: 0, admitted: 0, capacity: 200, pending_max: 42, pending_devices: 2 });
-    expect(occ.data.zones).toEqual(expect.arrayContaining([
-      { zone_id: ev.zones.general, name: 'General', inside: 0, capacity: 100, entries: 0, exits: 0 },
-      { zone_id: ev.zones.vip, name: 'VIP', inside: 0, capacity: 100, entries: 0, exits: 0 },
-    ]));
+    expect(occ.data.zones).toEqual(
+      expect.arrayContaining([
+        { zone_id: ev.zones.general, name: 'General', inside: 0, capacity: 100, entries: 0, exits: 0 },
+        { zone_id: ev.zones.vip, name: 'VIP', inside: 0, capacity: 100, entries: 0, exits: 0 },
+      ]),
+    );
     const rate = await s.next('rate');
     expect(rate.data).toMatchObject({ mode: 'snapshot', buckets: [] });
     expect(rate.data.gates).toEqual(expect.arrayContaining([{ gate_id: ev.gates.main, name: 'Main' }]));
@@ -155,14 +198,19 @@ describeEachBackend('the organisers\' live stream', (backend) => {
     // Its own server: recounts 10 s apart, so a snapshot read stays fresh through the test. With the same admin
     // token: a server started with another one revokes it, and the main server's later requests were refused
     // once its cached copy expired (a slow run).
-    const quiet = await startTestServer(tdb.db, { adminToken: server.adminToken, live: { recountMs: 10_000, flushMs: 50 } });
+    const quiet = await startTestServer(tdb.db, {
+      adminToken: server.adminToken,
+      live: { recountMs: 10_000, flushMs: 50 },
+    });
     try {
       const own = await seedEvent(quiet.admin);
-      const many = await Promise.all(Array.from({ length: 12 }, async () => {
-        const st = await Stream.open(quiet.url, own.eventId, bearer(quiet.adminToken));
-        streams.push(st);
-        return st;
-      }));
+      const many = await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const st = await Stream.open(quiet.url, own.eventId, bearer(quiet.adminToken));
+          streams.push(st);
+          return st;
+        }),
+      );
       const snapshots = await Promise.all(many.map((m) => m.next('occupancy')));
       expect(new Set(snapshots.map((o) => o.id)).size).toBe(1);
       expect(rateReads).toBe(1);
@@ -179,15 +227,31 @@ describeEachBackend('the organisers\' live stream', (backend) => {
     await viewer.next('occupancy');
     await supervisor.next('occupancy');
     const d = await scanner('Online');
-    const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga, holder_name: 'Ada Lovelace' }]);
+    const [t] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga, holder_name: 'Ada Lovelace' },
+    ]);
     expect((await scan(d.client, t!.code)).body.result).toBe('valid');
-    const seen = await viewer.next('scan', (x) => x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId));
+    const seen = await viewer.next('scan', (x) =>
+      x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId),
+    );
     const one = seen.data.scans.find((sc: { device_id: string }) => sc.device_id === d.deviceId);
-    expect(one).toMatchObject({ gate_id: ev.gates.main, gate: 'Main', device: 'Online', direction: 'entry', verdict: 'valid', reason: 'admitted', offline: false });
+    expect(one).toMatchObject({
+      gate_id: ev.gates.main,
+      gate: 'Main',
+      device: 'Online',
+      direction: 'entry',
+      verdict: 'valid',
+      reason: 'admitted',
+      offline: false,
+    });
     expect(one).not.toHaveProperty('holder_name');
     expect(JSON.stringify(viewer.messages)).not.toContain(t!.code);
-    const named = await supervisor.next('scan', (x) => x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId));
-    expect(named.data.scans.find((sc: { device_id: string }) => sc.device_id === d.deviceId).holder_name).toBe('Ada Lovelace');
+    const named = await supervisor.next('scan', (x) =>
+      x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId),
+    );
+    expect(named.data.scans.find((sc: { device_id: string }) => sc.device_id === d.deviceId).holder_name).toBe(
+      'Ada Lovelace',
+    );
     await viewer.next('occupancy', (x) => x.inside === 1);
     const rate = await viewer.next('rate', (x) => x.mode === 'increment');
     expect(rate.data.buckets).toContainEqual(expect.objectContaining({ gate_id: ev.gates.main, entries: 1, exits: 0 }));
@@ -216,20 +280,24 @@ describeEachBackend('the organisers\' live stream', (backend) => {
   it('one person re-entering after an exit is inside once (and the zone counts the entries and the exit)', async () => {
     const s = await open();
     const first = (await s.next('occupancy')).data;
-    const general = (o: { zones: Array<{ zone_id: string; entries: number; exits: number; inside: number }> }) => o.zones.find((z) => z.zone_id === ev.zones.general)!;
+    const general = (o: { zones: Array<{ zone_id: string; entries: number; exits: number; inside: number }> }) =>
+      o.zones.find((z) => z.zone_id === ev.zones.general)!;
     const d = await scanner('Re-entry');
     const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.reentry }]);
     expect((await scan(d.client, t!.code)).body.result).toBe('valid');
     expect((await scan(d.client, t!.code, 'exit')).body.result).toBe('valid');
     expect((await scan(d.client, t!.code)).body.result).toBe('valid');
-    const occ = await s.next('occupancy', (x) => general(x).entries === general(first).entries + 2 && general(x).exits === general(first).exits + 1);
+    const occ = await s.next(
+      'occupancy',
+      (x) => general(x).entries === general(first).entries + 2 && general(x).exits === general(first).exits + 1,
+    );
     expect(occ.data.inside).toBe(first.inside + 1);
     expect(general(occ.data).inside).toBe(general(first).inside + 1);
     expect(occ.data.admitted).toBe(first.admitted + 1);
     s.close();
   });
 
-  it('a conflict resolution corrects the occupancy (a revoked device\'s quarantined admission accepted)', async () => {
+  it("a conflict resolution corrects the occupancy (a revoked device's quarantined admission accepted)", async () => {
     const s = await open();
     const start = (await s.next('occupancy')).data.inside as number;
     const d = await registerDevice(server.admin, 'Stolen');
@@ -238,11 +306,19 @@ describeEachBackend('the organisers\' live stream', (backend) => {
     dev.scan({ code: t!.code, at: t0 + 30 * 60_000, gateId: ev.gates.main });
     await dev.upload();
     await s.next('occupancy', (x) => x.inside === start + 1);
-    await server.admin.post(`/api/v1/devices/${d.deviceId}/revoke`, { reason: 'stolen', effective_at: new Date(t0).toISOString() });
+    await server.admin.post(`/api/v1/devices/${d.deviceId}/revoke`, {
+      reason: 'stolen',
+      effective_at: new Date(t0).toISOString(),
+    });
     await s.next('occupancy', (x) => x.inside === start && x.at > 0 && s.of('occupancy').length > 2);
-    const inbox = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=open`)).body.conflicts.find((c: { ticket: { id: string } }) => c.ticket.id === t!.id);
+    const inbox = (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=open`)).body.conflicts.find(
+      (c: { ticket: { id: string } }) => c.ticket.id === t!.id,
+    );
     const count = s.of('occupancy').length;
-    expect((await server.admin.post(`/api/v1/conflicts/${inbox.id}/resolve`, { resolution: 'legitimate', note: 'checked' })).status).toBe(200);
+    expect(
+      (await server.admin.post(`/api/v1/conflicts/${inbox.id}/resolve`, { resolution: 'legitimate', note: 'checked' }))
+        .status,
+    ).toBe(200);
     await eventually(async () => {
       expect(s.of('occupancy').length).toBeGreaterThan(count);
       expect(s.last('occupancy')!.data.inside).toBe(start + 1);
@@ -251,9 +327,17 @@ describeEachBackend('the organisers\' live stream', (backend) => {
   });
 
   it('any organiser role may watch (a session cookie too); a device token and another organisation may not', async () => {
-    const user = await server.admin.post('/api/v1/users', { email: 'wall@example.com', name: 'Wall', role: 'viewer', password: 'a-long-passphrase-for-tests' });
+    const user = await server.admin.post('/api/v1/users', {
+      email: 'wall@example.com',
+      name: 'Wall',
+      role: 'viewer',
+      password: 'a-long-passphrase-for-tests',
+    });
     expect(user.status).toBe(201);
-    const login = await new Client(server.url, null).request('POST', '/api/v1/auth/login', { email: 'wall@example.com', password: 'a-long-passphrase-for-tests' });
+    const login = await new Client(server.url, null).request('POST', '/api/v1/auth/login', {
+      email: 'wall@example.com',
+      password: 'a-long-passphrase-for-tests',
+    });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     const byCookie = await open({ cookie });
     expect(byCookie.status).toBe(200);
@@ -280,7 +364,9 @@ describeEachBackend('the organisers\' live stream', (backend) => {
     // Give the batch time to be numbered and kept in the ring before reconnecting.
     await new Promise((r) => setTimeout(r, 300));
     const resumed = await open({ ...bearer(server.adminToken), 'last-event-id': lastId });
-    const m = await resumed.next('scan', (x) => x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId));
+    const m = await resumed.next('scan', (x) =>
+      x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId),
+    );
     expect(resumed.messages.some((x) => x.event === 'rate' && x.data.mode === 'snapshot')).toBe(false);
     const ids = resumed.messages.map((x) => Number(x.id.split('.')[1]));
     expect(ids[0]).toBeGreaterThan(Number(lastId.split('.')[1]));
@@ -301,7 +387,10 @@ describeEachBackend('live stream limits', (backend) => {
 
   beforeAll(async () => {
     tdb = await backend.open();
-    server = await startTestServer(tdb.db, { config: { liveMax: 2 }, live: { recountMs: 50, flushMs: 50, bufferBytes: 1024 } });
+    server = await startTestServer(tdb.db, {
+      config: { liveMax: 2 },
+      live: { recountMs: 50, flushMs: 50, bufferBytes: 1024 },
+    });
     ev = await seedEvent(server.admin);
   });
   afterAll(async () => {
@@ -339,20 +428,40 @@ describeEachBackend('live stream limits', (backend) => {
     let drain: (() => void) | null = null;
     const written: string[] = [];
     const sink: LiveSink = {
-      write: (text) => { written.push(text); if (stalled) unread += text.length; },
+      write: (text) => {
+        written.push(text);
+        if (stalled) unread += text.length;
+      },
       buffered: () => unread,
-      onDrain: (l) => { drain = l; },
+      onDrain: (l) => {
+        drain = l;
+      },
       end: () => undefined,
     };
-    const [org] = await tdb.db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [ev.eventId]);
-    const owner = { organisationId: org!.organisation_id, role: 'owner' as const, userId: null, tokenId: null, actor: 'test', platform: false };
+    const [org] = await tdb.db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [
+      ev.eventId,
+    ]);
+    const owner = {
+      organisationId: org!.organisation_id,
+      role: 'owner' as const,
+      userId: null,
+      tokenId: null,
+      actor: 'test',
+      platform: false,
+    };
     const live = await server.services.live.admit(owner, ev.eventId);
     const stop = live.start(sink, undefined);
-    await eventually(async () => expect(written.some((w) => w.startsWith('id: ') && w.includes('event: rate'))).toBe(true));
+    await eventually(async () =>
+      expect(written.some((w) => w.startsWith('id: ') && w.includes('event: rate'))).toBe(true),
+    );
     stalled = true;
     const d = await registerDevice(server.admin, 'Busy gate');
     const c = server.client(d.token);
-    const tickets = await issueTickets(server.admin, ev.eventId, Array.from({ length: 40 }, () => ({ ticket_type_id: ev.types.ga })));
+    const tickets = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 40 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     for (const t of tickets) {
       const r = await c.post('/api/v1/scanning/scan', { code: t.code, event_id: ev.eventId, gate_id: ev.gates.main });
       expect(r.body.result).toBe('valid');
@@ -364,7 +473,10 @@ describeEachBackend('live stream limits', (backend) => {
     expect(unread).toBeGreaterThan(1024);
     expect(unread).toBeLessThan(1024 + 64 * 1024);
     const [extra] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
-    expect((await c.post('/api/v1/scanning/scan', { code: extra!.code, event_id: ev.eventId, gate_id: ev.gates.main })).body.result).toBe('valid');
+    expect(
+      (await c.post('/api/v1/scanning/scan', { code: extra!.code, event_id: ev.eventId, gate_id: ev.gates.main })).body
+        .result,
+    ).toBe('valid');
     await new Promise((res) => setTimeout(res, 300));
     expect(written.length).toBe(whenDropped);
     // It reads again: a fresh snapshot with every admission, not the backlog.
@@ -394,39 +506,53 @@ describeEachBackend('live stream limits', (backend) => {
 });
 
 const REDIS_URL = process.env.REDIS_URL;
-if (!REDIS_URL && REQUIRE_SERVICES) throw new Error('ENTRADA_REQUIRE_SERVICES=1 but REDIS_URL is not set: Redis tests would be skipped');
+if (!REDIS_URL && REQUIRE_SERVICES)
+  throw new Error('ENTRADA_REQUIRE_SERVICES=1 but REDIS_URL is not set: Redis tests would be skipped');
 
-(REDIS_URL ? describePostgres : (title: string) => describe.skip(title, () => undefined))('the live stream across instances (Redis)', () => {
-  let drop: () => Promise<void>;
-  const dbs: Database[] = [];
-  let a: TestServer;
-  let b: TestServer;
+(REDIS_URL ? describePostgres : (title: string) => describe.skip(title, () => undefined))(
+  'the live stream across instances (Redis)',
+  () => {
+    let drop: () => Promise<void>;
+    const dbs: Database[] = [];
+    let a: TestServer;
+    let b: TestServer;
 
-  beforeAll(async () => {
-    const fresh = await freshPostgresDatabase();
-    drop = fresh.drop;
-    dbs.push(openPostgres({ connectionString: fresh.url }), openPostgres({ connectionString: fresh.url }));
-    a = await startTestServer(dbs[0]!, { redisUrl: REDIS_URL });
-    b = await startTestServer(dbs[1]!, { redisUrl: REDIS_URL, adminToken: a.adminToken });
-    await new Promise((r) => setTimeout(r, 200)); // let the subscribers connect
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    for (const db of dbs) await db.close();
-    await drop?.();
-  });
+    beforeAll(async () => {
+      const fresh = await freshPostgresDatabase();
+      drop = fresh.drop;
+      dbs.push(openPostgres({ connectionString: fresh.url }), openPostgres({ connectionString: fresh.url }));
+      a = await startTestServer(dbs[0]!, { redisUrl: REDIS_URL });
+      b = await startTestServer(dbs[1]!, { redisUrl: REDIS_URL, adminToken: a.adminToken });
+      await new Promise((r) => setTimeout(r, 200)); // let the subscribers connect
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      for (const db of dbs) await db.close();
+      await drop?.();
+    });
 
-  it('a scan on A reaches a dashboard on B, with B\'s occupancy recounted', async () => {
-    const ev = await seedEvent(a.admin);
-    const [t] = await issueTickets(a.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
-    const d = await registerDevice(a.admin, 'On A');
-    const onB = await Stream.open(b.url, ev.eventId, bearer(a.adminToken));
-    await onB.next('occupancy', (x) => x.inside === 0);
-    expect((await a.client(d.token).post('/api/v1/scanning/scan', { code: t!.code, event_id: ev.eventId, gate_id: ev.gates.main })).body.result).toBe('valid');
-    const m = await onB.next('scan', (x) => x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId), 10_000);
-    expect(m.data.scans[0]).toMatchObject({ verdict: 'valid', offline: false, device: 'On A' });
-    await onB.next('occupancy', (x) => x.inside === 1, 10_000);
-    onB.close();
-  });
-});
+    it("a scan on A reaches a dashboard on B, with B's occupancy recounted", async () => {
+      const ev = await seedEvent(a.admin);
+      const [t] = await issueTickets(a.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
+      const d = await registerDevice(a.admin, 'On A');
+      const onB = await Stream.open(b.url, ev.eventId, bearer(a.adminToken));
+      await onB.next('occupancy', (x) => x.inside === 0);
+      expect(
+        (
+          await a
+            .client(d.token)
+            .post('/api/v1/scanning/scan', { code: t!.code, event_id: ev.eventId, gate_id: ev.gates.main })
+        ).body.result,
+      ).toBe('valid');
+      const m = await onB.next(
+        'scan',
+        (x) => x.scans.some((sc: { device_id: string }) => sc.device_id === d.deviceId),
+        10_000,
+      );
+      expect(m.data.scans[0]).toMatchObject({ verdict: 'valid', offline: false, device: 'On A' });
+      await onB.next('occupancy', (x) => x.inside === 1, 10_000);
+      onB.close();
+    });
+  },
+);

@@ -3,12 +3,24 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConcurrencyLimit } from '../src/http/concurrency-limit.ts';
 import {
-  describeEachBackend, eventually, issueTickets, registerDevice, seedEvent, startTestServer,
-  type Client, type Reply, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  eventually,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Client,
+  type Reply,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 
 interface Manifest {
-  cursor: string; feed_cursor: string; full: boolean; ticket_count: number;
+  cursor: string;
+  feed_cursor: string;
+  full: boolean;
+  ticket_count: number;
   tickets: Array<{ ticket_id: string; status: string; current_scans: number }>;
   gates: Array<{ name: string }>;
 }
@@ -39,9 +51,20 @@ describeEachBackend('manifest sharing', (backend) => {
     await tdb?.drop();
   });
 
-  const tickets = (event: SeededEvent, n: number) => issueTickets(server.admin, event.eventId, Array.from({ length: n }, () => ({ ticket_type_id: event.types.ga })));
-  const get = (i: number, eventId = ev.eventId, since?: string): Promise<Reply<{ manifest: Manifest; retry_after_s?: number }>> =>
-    devices[i]!.client.get(`/api/v1/offline/manifest/${eventId}?device_id=${devices[i]!.deviceId}${since ? `&since=${encodeURIComponent(since)}` : ''}`);
+  const tickets = (event: SeededEvent, n: number) =>
+    issueTickets(
+      server.admin,
+      event.eventId,
+      Array.from({ length: n }, () => ({ ticket_type_id: event.types.ga })),
+    );
+  const get = (
+    i: number,
+    eventId = ev.eventId,
+    since?: string,
+  ): Promise<Reply<{ manifest: Manifest; retry_after_s?: number }>> =>
+    devices[i]!.client.get(
+      `/api/v1/offline/manifest/${eventId}?device_id=${devices[i]!.deviceId}${since ? `&since=${encodeURIComponent(since)}` : ''}`,
+    );
   const manifest = async (i = 0, since?: string): Promise<Manifest> => {
     const r = await get(i, ev.eventId, since);
     expect(r.status).toBe(200);
@@ -51,8 +74,16 @@ describeEachBackend('manifest sharing', (backend) => {
   /** Takes the only build slot until the returned function is called. */
   const holdBuilds = (): (() => Promise<void>) => {
     let release!: () => void;
-    const held = builds.run(() => new Promise<void>((r) => { release = r; }));
-    return async () => { release(); await held; };
+    const held = builds.run(
+      () =>
+        new Promise<void>((r) => {
+          release = r;
+        }),
+    );
+    return async () => {
+      release();
+      await held;
+    };
   };
 
   it('builds the manifest once for many devices asking at once, and serves it from the cache afterwards', async () => {
@@ -93,7 +124,11 @@ describeEachBackend('manifest sharing', (backend) => {
     const scanned = codes[0]!;
     const m3 = await manifest(2);
     expect(m3.tickets.map((t) => t.ticket_id)).toContain(scanned.id);
-    const scan = await devices[0]!.client.post('/api/v1/scanning/scan', { code: scanned.code, event_id: ev.eventId, gate_id: ev.gates.main });
+    const scan = await devices[0]!.client.post('/api/v1/scanning/scan', {
+      code: scanned.code,
+      event_id: ev.eventId,
+      gate_id: ev.gates.main,
+    });
     expect(scan.body.result).toBe('valid');
     const m4 = await manifest(1);
     expect(m4.tickets.find((t) => t.ticket_id === scanned.id)?.current_scans).toBe(1);
@@ -108,10 +143,20 @@ describeEachBackend('manifest sharing', (backend) => {
     const before = counters();
     expect((await manifest(1)).gates.map((g) => g.name)).not.toContain('Late Gate');
     expect(counters().cacheHits).toBe(before.cacheHits + 1);
-    expect((await server.admin.post(`/api/v1/events/${ev.eventId}/gates`, { name: 'Late Gate', zone_ids: [ev.zones.general] })).status).toBe(201);
+    expect(
+      (
+        await server.admin.post(`/api/v1/events/${ev.eventId}/gates`, {
+          name: 'Late Gate',
+          zone_ids: [ev.zones.general],
+        })
+      ).status,
+    ).toBe(201);
     expect((await manifest(2)).gates.map((g) => g.name)).toContain('Late Gate');
     expect(counters().fullBuilds).toBe(before.fullBuilds + 1);
-    expect((await server.admin.post(`/api/v1/events/${ev.eventId}/ticket-types`, { name: 'Late Type', zone_ids: [] })).status).toBe(201);
+    expect(
+      (await server.admin.post(`/api/v1/events/${ev.eventId}/ticket-types`, { name: 'Late Type', zone_ids: [] }))
+        .status,
+    ).toBe(201);
     const m = (await get(0)).body.manifest as Manifest & { ticket_types: Array<{ name: string }> };
     expect(m.ticket_types.map((t) => t.name)).toContain('Late Type');
     expect(counters().fullBuilds).toBe(before.fullBuilds + 2);
@@ -160,18 +205,22 @@ describeEachBackend('manifest sharing', (backend) => {
     const cursors = [await currentCursor()];
     for (let i = 0; i < 2; i++) {
       const [t] = await tickets(ev, 1);
-      cursors.push(await eventually(async () => {
-        const d = await manifest(0, cursors.at(-1));
-        expect(d.tickets.map((x) => x.ticket_id)).toContain(t!.id);
-        return d.cursor;
-      }));
+      cursors.push(
+        await eventually(async () => {
+          const d = await manifest(0, cursors.at(-1));
+          expect(d.tickets.map((x) => x.ticket_id)).toContain(t!.id);
+          return d.cursor;
+        }),
+      );
     }
     expect(new Set(cursors).size).toBe(3);
     await tickets(ev, (await manifest()).ticket_count);
     // Wait until every one of those deltas is too large (the new tickets are below the horizon), without building.
     await eventually(async () => {
       const [row] = await tdb.db.query<{ x: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x');
-      const [last] = await tdb.db.query<{ tx: string }>('SELECT max(tx)::text AS tx FROM tickets WHERE event_id = $1', [ev.eventId]);
+      const [last] = await tdb.db.query<{ tx: string }>('SELECT max(tx)::text AS tx FROM tickets WHERE event_id = $1', [
+        ev.eventId,
+      ]);
       expect(BigInt(row!.x)).toBeGreaterThan(BigInt(last!.tx));
     });
     const before = counters();
@@ -187,7 +236,7 @@ describeEachBackend('manifest sharing', (backend) => {
 
   // PostgreSQL only (registered, not skipped: CI counts a skipped test as a failure): the race needs a long-running transaction on another connection.
   if (backend.name === 'postgres') {
-    it('never answers a delta with a full manifest whose cursor is not past the delta\'s own', async () => {
+    it("never answers a delta with a full manifest whose cursor is not past the delta's own", async () => {
       // A transaction left open on another connection holds the horizon (snapshot xmin) back while tickets are added
       // and the full manifest is built: that manifest shows the tickets, but its cursor is older than they are.
       const holder = new pg.Client({ connectionString: tdb.url! });
@@ -242,7 +291,8 @@ describeEachBackend('manifest sharing', (backend) => {
     const aborter = new AbortController();
     const d = devices[0]!;
     const gone = fetch(`${server.url}/api/v1/offline/manifest/${other.eventId}?device_id=${d.deviceId}`, {
-      headers: { authorization: `Bearer ${d.client.token}` }, signal: aborter.signal,
+      headers: { authorization: `Bearer ${d.client.token}` },
+      signal: aborter.signal,
     }).catch((err: unknown) => err);
     await eventually(async () => expect(builds.queued).toBe(1));
     const before = counters();
@@ -258,13 +308,26 @@ describeEachBackend('manifest sharing', (backend) => {
   it('sends the same document unzipped to a client that does not take gzip', async () => {
     const zipped = await manifest();
     const d = devices[0]!;
-    const plain = await new Promise<{ status: number; encoding: string | undefined; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${server.url}/api/v1/offline/manifest/${ev.eventId}?device_id=${d.deviceId}`, { headers: { authorization: `Bearer ${d.client.token}` } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, encoding: res.headers['content-encoding'], body }));
-      });
-      req.on('error', reject).end();
-    });
+    const plain = await new Promise<{ status: number; encoding: string | undefined; body: string }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          `${server.url}/api/v1/offline/manifest/${ev.eventId}?device_id=${d.deviceId}`,
+          { headers: { authorization: `Bearer ${d.client.token}` } },
+          (res) => {
+            let body = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => {
+                body += c;
+              })
+              .on('end', () =>
+                resolve({ status: res.statusCode ?? 0, encoding: res.headers['content-encoding'], body }),
+              );
+          },
+        );
+        req.on('error', reject).end();
+      },
+    );
     expect(plain.status).toBe(200);
     expect(plain.encoding).toBeUndefined();
     expect((JSON.parse(plain.body) as { manifest: Manifest }).manifest).toEqual(zipped);

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgres } from '../src/db/postgres.ts';
 import type { Database } from '../src/db/database.ts';
 import {
-  describePostgres, freshPostgresDatabase, issueTickets, registerDevice, seedEvent, startTestServer, type TestServer,
+  describePostgres,
+  freshPostgresDatabase,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -26,14 +32,23 @@ describePostgres('devices syncing overlapping scans concurrently', () => {
     await drop?.();
   });
 
-  async function race(guard: boolean, batch: number): Promise<{ doubleAdmitted: number; wrongWinner: number; statuses: number[] }> {
+  async function race(
+    guard: boolean,
+    batch: number,
+  ): Promise<{ doubleAdmitted: number; wrongWinner: number; statuses: number[] }> {
     const dbs: Database[] = [openPostgres({ connectionString: url }), openPostgres({ connectionString: url })];
     const servers: TestServer[] = [];
     servers.push(await startTestServer(dbs[0]!, { unsafeDisableAdmissionGuard: !guard }));
-    servers.push(await startTestServer(dbs[1]!, { unsafeDisableAdmissionGuard: !guard, adminToken: servers[0]!.adminToken }));
+    servers.push(
+      await startTestServer(dbs[1]!, { unsafeDisableAdmissionGuard: !guard, adminToken: servers[0]!.adminToken }),
+    );
     try {
       const ev = await seedEvent(servers[0]!.admin);
-      const tickets = await issueTickets(servers[0]!.admin, ev.eventId, Array.from({ length: TICKETS }, () => ({ ticket_type_id: ev.types.ga })));
+      const tickets = await issueTickets(
+        servers[0]!.admin,
+        ev.eventId,
+        Array.from({ length: TICKETS }, () => ({ ticket_type_id: ev.types.ga })),
+      );
       const a = await registerDevice(servers[0]!.admin, 'North');
       const b = await registerDevice(servers[0]!.admin, 'South');
       const north = new TestDevice(servers[0]!.client(a.token), a.deviceId, ev.eventId);
@@ -46,11 +61,14 @@ describePostgres('devices syncing overlapping scans concurrently', () => {
       });
       const statuses: number[] = [];
       const batches = async (d: TestDevice): Promise<void> => {
-        for (let from = 1; from <= TICKETS; from += batch) statuses.push((await d.upload(from, from + batch - 1)).status);
+        for (let from = 1; from <= TICKETS; from += batch)
+          statuses.push((await d.upload(from, from + batch - 1)).status);
       };
       await Promise.all([batches(north), batches(south)]);
       const rows = await dbs[0]!.query<{ ticket_id: string; device_id: string; record_status: string }>(
-        `SELECT ticket_id, device_id, record_status FROM scans WHERE event_id = $1`, [ev.eventId]);
+        `SELECT ticket_id, device_id, record_status FROM scans WHERE event_id = $1`,
+        [ev.eventId],
+      );
       let doubleAdmitted = 0;
       let wrongWinner = 0;
       tickets.forEach((t, i) => {
@@ -95,14 +113,19 @@ describePostgres('devices syncing overlapping scans concurrently', () => {
     const b = await startTestServer(dbs[1]!, { adminToken: a.adminToken });
     try {
       const ev = await seedEvent(a.admin);
-      const tickets = await issueTickets(a.admin, ev.eventId, Array.from({ length: 10 }, () => ({ ticket_type_id: ev.types.ga })));
+      const tickets = await issueTickets(
+        a.admin,
+        ev.eventId,
+        Array.from({ length: 10 }, () => ({ ticket_type_id: ev.types.ga })),
+      );
       const n = await registerDevice(a.admin, 'North');
       const s = await registerDevice(a.admin, 'South');
       const north = new TestDevice(a.client(n.token), n.deviceId, ev.eventId);
       const south = new TestDevice(b.client(s.token), s.deviceId, ev.eventId);
       const t0 = Date.now() - 3600_000;
       // A refused scan of every ticket through A: A now caches each ticket at version 0.
-      for (const t of tickets) north.scan({ code: t.code, at: t0 - 60_000, gateId: ev.gates.main, localResult: 'wrong_gate' });
+      for (const t of tickets)
+        north.scan({ code: t.code, at: t0 - 60_000, gateId: ev.gates.main, localResult: 'wrong_gate' });
       expect((await north.upload()).status).toBe(200);
       for (const t of tickets) south.scan({ code: t.code, at: t0 + 5_000, gateId: ev.gates.main });
       const late = await south.upload();
@@ -110,14 +133,23 @@ describePostgres('devices syncing overlapping scans concurrently', () => {
       for (const t of tickets) north.scan({ code: t.code, at: t0, gateId: ev.gates.main });
       const early = await north.upload(11, 20);
       expect(early.status).toBe(200);
-      expect((early.body.results as Array<{ sync_status: string }>).every((r) => r.sync_status === 'synced')).toBe(true);
+      expect((early.body.results as Array<{ sync_status: string }>).every((r) => r.sync_status === 'synced')).toBe(
+        true,
+      );
       const rows = await dbs[0]!.query<{ device_id: string; record_status: string; n: number }>(
-        `SELECT device_id, record_status, count(*)::int AS n FROM scans WHERE event_id = $1 AND admits GROUP BY 1, 2 ORDER BY 1, 2`, [ev.eventId]);
-      expect(rows).toEqual([
-        { device_id: n.deviceId, record_status: 'admitted', n: 10 },
-        { device_id: s.deviceId, record_status: 'conflict', n: 10 },
-      ].sort((x, y) => x.device_id.localeCompare(y.device_id)));
-      const versions = await dbs[0]!.query<{ version: number }>(`SELECT DISTINCT version FROM tickets WHERE event_id = $1`, [ev.eventId]);
+        `SELECT device_id, record_status, count(*)::int AS n FROM scans WHERE event_id = $1 AND admits GROUP BY 1, 2 ORDER BY 1, 2`,
+        [ev.eventId],
+      );
+      expect(rows).toEqual(
+        [
+          { device_id: n.deviceId, record_status: 'admitted', n: 10 },
+          { device_id: s.deviceId, record_status: 'conflict', n: 10 },
+        ].sort((x, y) => x.device_id.localeCompare(y.device_id)),
+      );
+      const versions = await dbs[0]!.query<{ version: number }>(
+        `SELECT DISTINCT version FROM tickets WHERE event_id = $1`,
+        [ev.eventId],
+      );
       expect(versions).toEqual([{ version: 2 }]);
     } finally {
       await a.close();

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url } from '@entrada/core';
 import {
-  describeEachBackend, eventually, issueTickets, registerDevice, seedEvent, startTestServer, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  eventually,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -42,11 +50,20 @@ describeEachBackend('offline hardening', (backend) => {
     td.keys = keys;
     return td;
   };
-  const tickets = async (n: number) => issueTickets(server.admin, ev.eventId, Array.from({ length: n }, () => ({ ticket_type_id: ev.types.ga })));
+  const tickets = async (n: number) =>
+    issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: n }, () => ({ ticket_type_id: ev.types.ga })),
+    );
   const scanFlags = async (deviceId: string): Promise<string[][]> =>
-    (await tdb.db.query<{ flags: string[] }>(`SELECT flags FROM scans WHERE device_id = $1 ORDER BY seq`, [deviceId])).map((r) => r.flags);
+    (
+      await tdb.db.query<{ flags: string[] }>(`SELECT flags FROM scans WHERE device_id = $1 ORDER BY seq`, [deviceId])
+    ).map((r) => r.flags);
   const conflictsOf = async (ticketId: string) =>
-    (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter((c: { ticket: { id: string } }) => c.ticket.id === ticketId);
+    (await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`)).body.conflicts.filter(
+      (c: { ticket: { id: string } }) => c.ticket.id === ticketId,
+    );
 
   describe('device clocks far off (item 2)', () => {
     for (const { name, at } of deviceClocks(Date.now())) {
@@ -61,7 +78,9 @@ describeEachBackend('offline hardening', (backend) => {
         for (let attempt = 0; attempt < 2; attempt++) {
           const r = await skewed.upload(1, 1, { device_time: at + 2_000 });
           expect(r.status).toBe(200);
-          expect(r.body.results[0].sync_status).toEqual(attempt === 0 ? expect.stringMatching(/^(synced|conflict)$/) : 'duplicate');
+          expect(r.body.results[0].sync_status).toEqual(
+            attempt === 0 ? expect.stringMatching(/^(synced|conflict)$/) : 'duplicate',
+          );
           expect(Math.abs(r.body.clock_offset_ms - (at + 2_000 - Date.now()))).toBeLessThan(60_000);
         }
         expect(await scanFlags(skewed.deviceId)).toEqual([expect.arrayContaining(['implausible_time'])]);
@@ -69,13 +88,20 @@ describeEachBackend('offline hardening', (backend) => {
         expect(status).toMatchObject({ acked_through: 1, flags: expect.arrayContaining(['implausible_time']) });
         expect(Math.abs(status.clock_offset_ms - (at + 2_000 - Date.now()))).toBeLessThan(60_000);
         const health = (await server.admin.get(`/api/v1/events/${ev.eventId}/offline-health`)).body;
-        expect(health.alerts).toContainEqual(expect.objectContaining({ code: 'DEVICE_IMPLAUSIBLE_TIME', device_id: skewed.deviceId }));
-        expect(health.devices.find((d: { device_id: string }) => d.device_id === skewed.deviceId)).toMatchObject({ implausible_time_scans: 1 });
+        expect(health.alerts).toContainEqual(
+          expect.objectContaining({ code: 'DEVICE_IMPLAUSIBLE_TIME', device_id: skewed.deviceId }),
+        );
+        expect(health.devices.find((d: { device_id: string }) => d.device_id === skewed.deviceId)).toMatchObject({
+          implausible_time_scans: 1,
+        });
         // Whichever scan won, the decision between them is for a person to review, and says why.
         const [c] = await conflictsOf(t!.id);
         expect(c).toMatchObject({ ambiguous: true, status: 'open' });
         const skewedSide = c.loser.device_id === skewed.deviceId ? c.loser : c.winner;
-        expect(skewedSide).toMatchObject({ device_id: skewed.deviceId, flags: expect.arrayContaining(['implausible_time']) });
+        expect(skewedSide).toMatchObject({
+          device_id: skewed.deviceId,
+          flags: expect.arrayContaining(['implausible_time']),
+        });
       });
     }
 
@@ -87,25 +113,48 @@ describeEachBackend('offline hardening', (backend) => {
         d.scan({ code: b!.code, at: at + 2_000, gateId: ev.gates.main });
         const body = d.body(1, 2);
         const file = {
-          format: 'entrada/device-log/v1', event_id: ev.eventId, device_id: d.deviceId, exported_at: at + 3_000,
-          public_key: toBase64Url(d.keys!.publicKey), scans: body.scans, integrity: body.integrity,
+          format: 'entrada/device-log/v1',
+          event_id: ev.eventId,
+          device_id: d.deviceId,
+          exported_at: at + 3_000,
+          public_key: toBase64Url(d.keys!.publicKey),
+          scans: body.scans,
+          integrity: body.integrity,
         };
         const r = await server.admin.post('/api/v1/offline/import', file);
         expect(r.status).toBe(200);
-        expect(r.body).toMatchObject({ integrity: 'chain', acked_through: 2, summary: { total_uploaded: 2, successful: 2 } });
-        expect(await scanFlags(d.deviceId)).toEqual([expect.arrayContaining(['implausible_time']), expect.arrayContaining(['implausible_time'])]);
+        expect(r.body).toMatchObject({
+          integrity: 'chain',
+          acked_through: 2,
+          summary: { total_uploaded: 2, successful: 2 },
+        });
+        expect(await scanFlags(d.deviceId)).toEqual([
+          expect.arrayContaining(['implausible_time']),
+          expect.arrayContaining(['implausible_time']),
+        ]);
         expect((await server.admin.post('/api/v1/offline/import', file)).body.summary).toMatchObject({ duplicates: 2 });
       });
     }
 
     it('a log exported 25 days ago by a device with a right clock imports without a clock flag', async () => {
       const at = Date.now() - 25 * 86_400_000;
-      const old = await seedEvent(server.admin, { starts_at: new Date(at - 86_400_000).toISOString(), ends_at: new Date(at + 86_400_000).toISOString() });
+      const old = await seedEvent(server.admin, {
+        starts_at: new Date(at - 86_400_000).toISOString(),
+        ends_at: new Date(at + 86_400_000).toISOString(),
+      });
       const [t] = await issueTickets(server.admin, old.eventId, [{ ticket_type_id: old.types.ga }]);
       const d = await registerDevice(server.admin, 'Exported last month');
       const td = new TestDevice(server.client(d.token), d.deviceId, old.eventId);
       td.scan({ code: t!.code, at, gateId: old.gates.main });
-      const file = { format: 'entrada/device-log/v1', event_id: old.eventId, device_id: d.deviceId, exported_at: at + 60_000, public_key: null, scans: td.body(1, 1).scans, integrity: null };
+      const file = {
+        format: 'entrada/device-log/v1',
+        event_id: old.eventId,
+        device_id: d.deviceId,
+        exported_at: at + 60_000,
+        public_key: null,
+        scans: td.body(1, 1).scans,
+        integrity: null,
+      };
       const r = await server.admin.post('/api/v1/offline/import', file);
       expect(r.status).toBe(200);
       expect(r.body.summary).toMatchObject({ successful: 1 });
@@ -125,23 +174,37 @@ describeEachBackend('offline hardening', (backend) => {
           expect((await first.upload()).status).toBe(200);
         }
         const scanId = crypto.randomUUID();
-        const live = await d.client.post('/api/v1/scanning/scan', { code: t!.code, event_id: ev.eventId, gate_id: ev.gates.main, scan_id: scanId });
+        const live = await d.client.post('/api/v1/scanning/scan', {
+          code: t!.code,
+          event_id: ev.eventId,
+          gate_id: ev.gates.main,
+          scan_id: scanId,
+        });
         expect(live.body.result).toBe(attempt === 'refused' ? 'duplicate' : 'valid');
         // The device timed out, decided offline with the attempt's id, and uploads that copy (twice: the first answer was lost too).
         d.scan({ code: t!.code, at: Date.now(), gateId: ev.gates.main, scanId, localResult: 'valid' });
         const r = await d.upload(1, 1);
         expect(r.status).toBe(200);
-        expect(r.body.results[0]).toMatchObject({ sync_status: 'duplicate', reason: 'received_online', verdict: attempt === 'refused' ? 'rejected' : 'admitted' });
+        expect(r.body.results[0]).toMatchObject({
+          sync_status: 'duplicate',
+          reason: 'received_online',
+          verdict: attempt === 'refused' ? 'rejected' : 'admitted',
+        });
         expect(r.body.acked_through).toBe(1);
         expect((await d.upload(1, 1)).body.results[0]).toMatchObject({ sync_status: 'duplicate' });
-        const rows = await tdb.db.query<{ id: string; source: string; seq: number }>(`SELECT id, source, seq::float8 AS seq FROM scans WHERE device_id = $1`, [d.deviceId]);
+        const rows = await tdb.db.query<{ id: string; source: string; seq: number }>(
+          `SELECT id, source, seq::float8 AS seq FROM scans WHERE device_id = $1`,
+          [d.deviceId],
+        );
         expect(rows).toEqual([{ id: scanId, source: 'online', seq: 1 }]);
         // The next upload connects to the online row's chain link.
         d.scan({ code: u!.code, at: Date.now(), gateId: ev.gates.main });
         const next = await d.upload(2, 2);
         expect(next.body.results[0]).toMatchObject({ sync_status: 'synced', verdict: 'admitted' });
         expect(next.body).toMatchObject({ acked_through: 2, missing: [] });
-        expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body.flags).toEqual([]);
+        expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body.flags).toEqual(
+          [],
+        );
         expect((await server.admin.get(`/api/v1/tickets/${t!.id}`)).body.scans_used).toBe(1);
       });
     }
@@ -164,7 +227,9 @@ describeEachBackend('offline hardening', (backend) => {
       expect((await d.upload()).body.summary).toMatchObject({ duplicates: 3 });
       // The scan happened: its admission counts; the device is flagged for carrying a repeated id.
       expect((await server.admin.get(`/api/v1/tickets/${c!.id}`)).body.scans_used).toBe(1);
-      expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body.flags).toContain('scan_id_reused');
+      expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body.flags).toContain(
+        'scan_id_reused',
+      );
       expect(await scanFlags(d.deviceId)).toEqual([[], [], ['scan_id_reused']]);
     });
 
@@ -174,7 +239,16 @@ describeEachBackend('offline hardening', (backend) => {
       const [a, b, c] = await tickets(3);
       const mine = crypto.randomUUID();
       const theirs = crypto.randomUUID();
-      expect((await other.client.post('/api/v1/scanning/scan', { code: c!.code, event_id: ev.eventId, gate_id: ev.gates.main, scan_id: theirs })).body.result).toBe('valid');
+      expect(
+        (
+          await other.client.post('/api/v1/scanning/scan', {
+            code: c!.code,
+            event_id: ev.eventId,
+            gate_id: ev.gates.main,
+            scan_id: theirs,
+          })
+        ).body.result,
+      ).toBe('valid');
       d.scan({ code: a!.code, at: Date.now() - 3_000, gateId: ev.gates.main, scanId: mine });
       expect((await d.upload(1, 1)).status).toBe(200);
       d.scan({ code: b!.code, at: Date.now() - 2_000, gateId: ev.gates.main, scanId: mine });
@@ -197,17 +271,25 @@ describeEachBackend('offline hardening', (backend) => {
       const d = await device('Legacy, two events');
       const second = await seedEvent(server.admin);
       const [a] = await tickets(1);
-      const [b, c] = await issueTickets(server.admin, second.eventId, [{ ticket_type_id: second.types.ga }, { ticket_type_id: second.types.ga }]);
+      const [b, c] = await issueTickets(server.admin, second.eventId, [
+        { ticket_type_id: second.types.ga },
+        { ticket_type_id: second.types.ga },
+      ]);
       const at = new Date(Date.now() - 60_000).toISOString();
-      const body = { device_id: d.deviceId, scans: [
-        { ticket_id: a!.id, scanned_at: at, result: 'ALLOW' },
-        { ticket_id: b!.id, scanned_at: at, result: 'ALLOW' },
-        { ticket_id: c!.id, scanned_at: '-200000-01-01T00:00:00Z', result: 'ALLOW' },
-      ] };
+      const body = {
+        device_id: d.deviceId,
+        scans: [
+          { ticket_id: a!.id, scanned_at: at, result: 'ALLOW' },
+          { ticket_id: b!.id, scanned_at: at, result: 'ALLOW' },
+          { ticket_id: c!.id, scanned_at: '-200000-01-01T00:00:00Z', result: 'ALLOW' },
+        ],
+      };
       for (let attempt = 0; attempt < 2; attempt++) {
         const r = await d.client.post('/api/v1/offline/reconcile', body);
         expect(r.status).toBe(200);
-        expect(r.body.results.map((x: { status: string }) => x.status)).toEqual(attempt === 0 ? ['SUCCESS', 'SUCCESS', 'ERROR'] : ['DUPLICATE', 'DUPLICATE', 'ERROR']);
+        expect(r.body.results.map((x: { status: string }) => x.status)).toEqual(
+          attempt === 0 ? ['SUCCESS', 'SUCCESS', 'ERROR'] : ['DUPLICATE', 'DUPLICATE', 'ERROR'],
+        );
         expect(r.body.results[2].message).toMatch(/scanned_at/);
       }
       expect((await server.admin.get(`/api/v1/tickets/${a!.id}`)).body.scans_used).toBe(1);
@@ -221,7 +303,13 @@ describeEachBackend('offline hardening', (backend) => {
       const [a] = await tickets(1);
       const [b] = await issueTickets(server.admin, second.eventId, [{ ticket_type_id: second.types.ga }]);
       const at = new Date(Date.now() - 60_000).toISOString();
-      const body = { device_id: d.deviceId, scans: [{ ticket_id: a!.id, scanned_at: at, result: 'ALLOW' }, { ticket_id: b!.id, scanned_at: at, result: 'ALLOW' }] };
+      const body = {
+        device_id: d.deviceId,
+        scans: [
+          { ticket_id: a!.id, scanned_at: at, result: 'ALLOW' },
+          { ticket_id: b!.id, scanned_at: at, result: 'ALLOW' },
+        ],
+      };
       await tdb.db.exec(`
         CREATE FUNCTION test_fail_event() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN IF NEW.event_id = '${second.eventId}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;
@@ -232,41 +320,76 @@ describeEachBackend('offline hardening', (backend) => {
         await tdb.db.exec(`DROP TRIGGER test_fail_event ON scans; DROP FUNCTION test_fail_event();`);
       }
       expect((await server.admin.get(`/api/v1/tickets/${a!.id}`)).body.scans_used).toBe(0);
-      expect((await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId]))[0]!.n).toBe(0);
+      expect(
+        (
+          await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId])
+        )[0]!.n,
+      ).toBe(0);
       const again = await d.client.post('/api/v1/offline/reconcile', body);
       expect(again.body).toMatchObject({ reconciled: 2, failed: 0 });
     });
 
     it('import: 6,000 scans of which two share a scan_id are all stored, in one go, and answered per scan', async () => {
       const d = await device('Long shift', true);
-      const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 6_000 }, () => ({ ticket_type_id: ev.types.ga })));
+      const issued = await issueTickets(
+        server.admin,
+        ev.eventId,
+        Array.from({ length: 6_000 }, () => ({ ticket_type_id: ev.types.ga })),
+      );
       const id = crypto.randomUUID();
       const t0 = Date.now() - 3_600_000;
-      issued.forEach((t, i) => d.scan({ code: t.code, at: t0 + i * 100, gateId: ev.gates.main, ...(i === 2 || i === 5_500 ? { scanId: id } : {}) }));
+      issued.forEach((t, i) =>
+        d.scan({
+          code: t.code,
+          at: t0 + i * 100,
+          gateId: ev.gates.main,
+          ...(i === 2 || i === 5_500 ? { scanId: id } : {}),
+        }),
+      );
       const body = d.body(1, 6_000);
       const file = {
-        format: 'entrada/device-log/v1', event_id: ev.eventId, device_id: d.deviceId, exported_at: Date.now(),
-        public_key: toBase64Url(d.keys!.publicKey), scans: body.scans, integrity: body.integrity,
+        format: 'entrada/device-log/v1',
+        event_id: ev.eventId,
+        device_id: d.deviceId,
+        exported_at: Date.now(),
+        public_key: toBase64Url(d.keys!.publicKey),
+        scans: body.scans,
+        integrity: body.integrity,
       };
       for (let attempt = 0; attempt < 2; attempt++) {
         const r = await server.admin.post('/api/v1/offline/import', file);
         expect(r.status).toBe(200);
         expect(r.body).toMatchObject({ integrity: 'chain', acked_through: 6_000, missing: [] });
-        expect(r.body.summary).toMatchObject(attempt === 0 ? { total_uploaded: 6_000, successful: 6_000 } : { duplicates: 6_000 });
+        expect(r.body.summary).toMatchObject(
+          attempt === 0 ? { total_uploaded: 6_000, successful: 6_000 } : { duplicates: 6_000 },
+        );
       }
-      expect((await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId]))[0]!.n).toBe(6_000);
+      expect(
+        (
+          await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId])
+        )[0]!.n,
+      ).toBe(6_000);
       expect((await server.admin.get(`/api/v1/tickets/${issued[5_500]!.id}`)).body.scans_used).toBe(1);
     });
 
     it('import: a failure in its last chunk leaves nothing of the first ones applied, and the import can be run again', async () => {
       const d = await device('Fails late', true);
-      const issued = await issueTickets(server.admin, ev.eventId, Array.from({ length: 5_002 }, () => ({ ticket_type_id: ev.types.ga })));
+      const issued = await issueTickets(
+        server.admin,
+        ev.eventId,
+        Array.from({ length: 5_002 }, () => ({ ticket_type_id: ev.types.ga })),
+      );
       const t0 = Date.now() - 3_600_000;
       issued.forEach((t, i) => d.scan({ code: t.code, at: t0 + i * 100, gateId: ev.gates.main }));
       const body = d.body(1, 5_002);
       const file = {
-        format: 'entrada/device-log/v1', event_id: ev.eventId, device_id: d.deviceId, exported_at: Date.now(),
-        public_key: toBase64Url(d.keys!.publicKey), scans: body.scans, integrity: body.integrity,
+        format: 'entrada/device-log/v1',
+        event_id: ev.eventId,
+        device_id: d.deviceId,
+        exported_at: Date.now(),
+        public_key: toBase64Url(d.keys!.publicKey),
+        scans: body.scans,
+        integrity: body.integrity,
       };
       // A real database failure, injected: the second chunk's insert fails.
       await tdb.db.exec(`
@@ -279,7 +402,11 @@ describeEachBackend('offline hardening', (backend) => {
       } finally {
         await tdb.db.exec(`DROP TRIGGER test_fail_seq ON scans; DROP FUNCTION test_fail_seq();`);
       }
-      expect((await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId]))[0]!.n).toBe(0);
+      expect(
+        (
+          await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE device_id = $1`, [d.deviceId])
+        )[0]!.n,
+      ).toBe(0);
       expect((await server.admin.get(`/api/v1/tickets/${issued[0]!.id}`)).body.scans_used).toBe(0);
       const again = await server.admin.post('/api/v1/offline/import', file);
       expect(again.body).toMatchObject({ acked_through: 5_002, summary: { successful: 5_002 } });
@@ -308,13 +435,17 @@ describeEachBackend('offline hardening', (backend) => {
       // A's next feed read (a scanner reads only its double entries) says which of its scans lost since.
       const late = await eventually(async () => {
         const feed = await a.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries&limit=5000`);
-        const own = feed.body.events.filter((e: { kind: string; device_id: string }) => e.kind === 'scan' && e.device_id === a.deviceId);
+        const own = feed.body.events.filter(
+          (e: { kind: string; device_id: string }) => e.kind === 'scan' && e.device_id === a.deviceId,
+        );
         expect(own.map((e: { seq: number }) => e.seq).sort()).toEqual([1, 2, 3]);
         return own;
       });
-      for (const e of late) expect(e).toMatchObject({ verdict: 'conflict', conflict_reason: 'already_used', revision: 1 });
+      for (const e of late)
+        expect(e).toMatchObject({ verdict: 'conflict', conflict_reason: 'already_used', revision: 1 });
       // Each device's status view counts its losing scans, whenever it learned them.
-      const status = async (d: TestDevice) => (await d.client.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body;
+      const status = async (d: TestDevice) =>
+        (await d.client.get(`/api/v1/offline/sync/status/${ev.eventId}/${d.deviceId}`)).body;
       expect((await status(a)).conflicts).toBe(3);
       expect((await status(b)).conflicts).toBe(2);
       expect(late.length + upA.body.summary.conflicts + upB.body.summary.conflicts).toBe(doubleEntries.length);
@@ -322,7 +453,11 @@ describeEachBackend('offline hardening', (backend) => {
       await eventually(async () => {
         const feed = await b.client.get(`/api/v1/offline/events?event_id=${ev.eventId}&only=double_entries&limit=5000`);
         const scans = feed.body.events.filter((e: { kind: string }) => e.kind === 'scan');
-        expect(scans.map((e: { device_id: string; seq: number }) => [e.device_id, e.seq]).sort()).toEqual([[a.deviceId, 1], [a.deviceId, 2], [a.deviceId, 3]]);
+        expect(scans.map((e: { device_id: string; seq: number }) => [e.device_id, e.seq]).sort()).toEqual([
+          [a.deviceId, 1],
+          [a.deviceId, 2],
+          [a.deviceId, 3],
+        ]);
       });
     });
   });

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer,
-  type Client, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Client,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 import { csvCell } from '../src/services/scan-log-service.ts';
@@ -33,9 +40,17 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
     await tdb?.drop();
   });
 
-  const tickets = (n: number) => issueTickets(server.admin, ev.eventId, Array.from({ length: n }, () => ({ ticket_type_id: ev.types.ga })));
+  const tickets = (n: number) =>
+    issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: n }, () => ({ ticket_type_id: ev.types.ga })),
+    );
   /** Two offline devices admit the same tickets: A first (by device time), B a minute later; B's scans become the conflicts. */
-  const doubleEntries = async (n: number, offset: number): Promise<Array<{ id: string; code: string; number: string }>> => {
+  const doubleEntries = async (
+    n: number,
+    offset: number,
+  ): Promise<Array<{ id: string; code: string; number: string }>> => {
     const ts = await tickets(n);
     const fromA = a.log.length + 1;
     const fromB = b.log.length + 1;
@@ -47,6 +62,7 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
     expect((await b.upload(fromB, b.log.length)).status).toBe(200);
     return ts;
   };
+  // prettier-ignore
   const conflictsOf = async (q = ''): Promise<Array<Record<string, any>>> => { // eslint-disable-line @typescript-eslint/no-explicit-any
     const r = await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts${q}`);
     expect(r.status).toBe(200);
@@ -59,13 +75,18 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
       // An online scan with an exit, to filter on source and direction.
       const dev = server.client((await registerDevice(server.admin, 'Online gate')).token);
       const [t3] = await tickets(1);
-      expect((await dev.post('/api/v1/scanning/scan', { code: t3!.code, event_id: ev.eventId, gate_id: ev.gates.main })).body.result).toBe('valid');
+      expect(
+        (await dev.post('/api/v1/scanning/scan', { code: t3!.code, event_id: ev.eventId, gate_id: ev.gates.main })).body
+          .result,
+      ).toBe('valid');
 
+      // prettier-ignore
       const all: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
       let cursor: string | null = null;
       do {
-        const r: { status: number; body: { scans: typeof all; next_cursor: string | null } } =
-          await server.admin.get(`/api/v1/events/${ev.eventId}/scans?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+        const r: { status: number; body: { scans: typeof all; next_cursor: string | null } } = await server.admin.get(
+          `/api/v1/events/${ev.eventId}/scans?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        );
         expect(r.status).toBe(200);
         expect(r.body.scans.length).toBeLessThanOrEqual(2);
         all.push(...r.body.scans);
@@ -78,8 +99,13 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
 
       const offline = all.find((s) => s.ticket?.id === t1!.id && s.device.id === b.deviceId)!;
       expect(offline).toMatchObject({
-        source: 'offline', direction: 'entry', verdict: 'conflict', conflict_reason: 'already_used', scanned_at: new Date(t0 + 60_000).toISOString(),
-        gate: { id: ev.gates.any, name: 'Any' }, device: { id: b.deviceId, name: '=HYPERLINK("http://evil.example")' },
+        source: 'offline',
+        direction: 'entry',
+        verdict: 'conflict',
+        conflict_reason: 'already_used',
+        scanned_at: new Date(t0 + 60_000).toISOString(),
+        gate: { id: ev.gates.any, name: 'Any' },
+        device: { id: b.deviceId, name: '=HYPERLINK("http://evil.example")' },
         ticket: { id: t1!.id, number: t1!.number },
       });
       // Upload time is the server's: an hour after the device's.
@@ -92,35 +118,49 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
         expect(r.status, q).toBe(200);
         return r.body.scans.map((s: { id: string }) => s.id).sort();
       };
+      // prettier-ignore
       const where = (f: (s: Record<string, any>) => boolean): string[] => all.filter(f).map((s) => s.id).sort(); // eslint-disable-line @typescript-eslint/no-explicit-any
       expect(await ids(`device_id=${b.deviceId}`)).toEqual(where((s) => s.device.id === b.deviceId));
       expect(await ids(`gate_id=${ev.gates.main}`)).toEqual(where((s) => s.gate?.id === ev.gates.main));
       expect(await ids('source=online')).toEqual(where((s) => s.source === 'online'));
-      expect((await ids('source=online'))).toHaveLength(1);
+      expect(await ids('source=online')).toHaveLength(1);
       expect(await ids('conflicts=true')).toEqual(where((s) => s.verdict === 'conflict'));
       expect(await ids('conflicts=true')).toHaveLength(2);
       expect(await ids('verdict=admitted')).toEqual(where((s) => s.verdict === 'admitted'));
       expect(await ids('reason=already_used')).toEqual(where((s) => s.reason === 'already_used'));
       expect(await ids('direction=exit')).toEqual([]);
       // Time range: [from, to), in the event's zone when the text has no offset.
-      expect(await ids(`from=${new Date(t0 + 30_000).toISOString()}&to=${new Date(t0 + 61_000).toISOString()}`)).toEqual(
-        where((s) => Date.parse(s.scanned_at) >= t0 + 30_000 && Date.parse(s.scanned_at) < t0 + 61_000));
-      expect(await ids(`from=${new Date(t0 + 30_000).toISOString()}&to=${new Date(t0 + 61_000).toISOString()}`)).toHaveLength(1);
+      expect(
+        await ids(`from=${new Date(t0 + 30_000).toISOString()}&to=${new Date(t0 + 61_000).toISOString()}`),
+      ).toEqual(where((s) => Date.parse(s.scanned_at) >= t0 + 30_000 && Date.parse(s.scanned_at) < t0 + 61_000));
+      expect(
+        await ids(`from=${new Date(t0 + 30_000).toISOString()}&to=${new Date(t0 + 61_000).toISOString()}`),
+      ).toHaveLength(1);
 
       // Bad input is a 400 naming the field, never a 5xx.
-      for (const q of ['limit=0', 'limit=1001', 'cursor=nonsense', 'verdict=maybe', 'from=yesterday', 'direction=up', 'staff_id=x']) {
+      for (const q of [
+        'limit=0',
+        'limit=1001',
+        'cursor=nonsense',
+        'verdict=maybe',
+        'from=yesterday',
+        'direction=up',
+        'staff_id=x',
+      ]) {
         const r = await server.admin.get(`/api/v1/events/${ev.eventId}/scans?${q}`);
         expect(r.status, q).toBe(400);
         expect(r.body.error, q).toBe('INVALID_BODY');
       }
     });
 
-    it('exports CSV in the event\'s time zone, each instant with its own offset, with formula-safe cells', async () => {
+    it("exports CSV in the event's time zone, each instant with its own offset, with formula-safe cells", async () => {
       const [t] = await tickets(1);
       const from = b.log.length + 1;
       b.scan({ code: t!.code, at: summer, gateId: ev.gates.main });
       expect((await b.upload(from, from)).status).toBe(200);
-      const res = await fetch(`${server.url}/api/v1/events/${ev.eventId}/scans.csv?device_id=${b.deviceId}`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+      const res = await fetch(`${server.url}/api/v1/events/${ev.eventId}/scans.csv?device_id=${b.deviceId}`, {
+        headers: { authorization: `Bearer ${server.adminToken}` },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
       expect(res.headers.get('content-disposition')).toBe('attachment; filename="scans-Test-Event.csv"');
@@ -129,8 +169,10 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
       expect([...raw.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
       const text = raw.subarray(3).toString('utf8');
       const lines = text.split('\r\n');
-      expect(lines[0]).toBe('scanned_at,received_at,upload_delay_s,direction,verdict,result,reason,conflict_reason,source,clock_uncertainty_ms,'
-        + 'gate,device_id,device,staff,ticket_number,holder_name,scan_id');
+      expect(lines[0]).toBe(
+        'scanned_at,received_at,upload_delay_s,direction,verdict,result,reason,conflict_reason,source,clock_uncertainty_ms,' +
+          'gate,device_id,device,staff,ticket_number,holder_name,scan_id',
+      );
       const row = lines.find((l) => l.startsWith('2026-07-04'))!;
       expect(row.startsWith('2026-07-04T19:02:03.120+02:00,')).toBe(true);
       // The formula is neutralised and quoted (it holds quotes); the received time is December's +01:00.
@@ -142,11 +184,11 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
     });
 
     it('escapes every cell a spreadsheet would read as a formula', () => {
-      expect(csvCell('=1+1')).toBe('\'=1+1');
-      expect(csvCell('+31 6')).toBe('\'+31 6');
-      expect(csvCell('-2')).toBe('\'-2');
-      expect(csvCell('@SUM(A1)')).toBe('\'@SUM(A1)');
-      expect(csvCell('\tx')).toBe('\'\tx');
+      expect(csvCell('=1+1')).toBe("'=1+1");
+      expect(csvCell('+31 6')).toBe("'+31 6");
+      expect(csvCell('-2')).toBe("'-2");
+      expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
+      expect(csvCell('\tx')).toBe("'\tx");
       expect(csvCell('\rx')).toBe('"\'\rx"');
       expect(csvCell('a,b')).toBe('"a,b"');
       expect(csvCell('say "hi"')).toBe('"say ""hi"""');
@@ -162,8 +204,12 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
         `INSERT INTO scans (event_id, id, result, reason, admits, direction, device_pk, device_id, gate_id, scanned_at, received_at, source)
          SELECT $1, gen_random_uuid(), 'invalid_token', 'unknown_code', false, 'entry', $2, 'bulk-device', $3,
                 $4::timestamptz - (g * interval '1 millisecond'), now(), 'offline'
-         FROM generate_series(1, 40000) g`, [ev.eventId, dev!.id, ev.gates.main, new Date(t0 - 7 * 86_400_000)]);
-      const res = await fetch(`${server.url}/api/v1/events/${ev.eventId}/scans.csv?device_id=bulk-device`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+         FROM generate_series(1, 40000) g`,
+        [ev.eventId, dev!.id, ev.gates.main, new Date(t0 - 7 * 86_400_000)],
+      );
+      const res = await fetch(`${server.url}/api/v1/events/${ev.eventId}/scans.csv?device_id=bulk-device`, {
+        headers: { authorization: `Bearer ${server.adminToken}` },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-length')).toBeNull();
       const reader = res.body!.getReader();
@@ -177,7 +223,8 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
       await tdb.db.query(
         `INSERT INTO scans (event_id, id, result, reason, admits, direction, device_pk, device_id, scanned_at, source)
          VALUES ($1, '00000000-0000-4000-8000-00000000beef', 'invalid_token', 'unknown_code', false, 'entry', $2, 'bulk-device', $3, 'offline')`,
-        [ev.eventId, dev!.id, new Date(t0 - 30 * 86_400_000)]);
+        [ev.eventId, dev!.id, new Date(t0 - 30 * 86_400_000)],
+      );
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
@@ -195,10 +242,20 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
       expect(open.length).toBeGreaterThanOrEqual(2);
       const c = open[0]!;
       expect(c.loser).toMatchObject({
-        device_id: b.deviceId, device_name: '=HYPERLINK("http://evil.example")', gate: 'Any', source: 'offline', ambiguous: false,
-        received_at: expect.any(String), clock_uncertainty_ms: expect.anything(),
+        device_id: b.deviceId,
+        device_name: '=HYPERLINK("http://evil.example")',
+        gate: 'Any',
+        source: 'offline',
+        ambiguous: false,
+        received_at: expect.any(String),
+        clock_uncertainty_ms: expect.anything(),
       });
-      expect(c.winner).toMatchObject({ device_id: a.deviceId, device_name: 'North, "door" 1', gate: 'Main', received_at: expect.any(String) });
+      expect(c.winner).toMatchObject({
+        device_id: a.deviceId,
+        device_name: 'North, "door" 1',
+        gate: 'Main',
+        received_at: expect.any(String),
+      });
       expect(Date.parse(c.winner.scanned_at)).toBeLessThan(Date.parse(c.loser.scanned_at));
 
       const r = await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=open`);
@@ -207,8 +264,9 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
       const paged: string[] = [];
       let cursor: string | null = null;
       do {
-        const p: { body: { conflicts: Array<{ id: string }>; next_cursor: string | null } } =
-          await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=open&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        const p: { body: { conflicts: Array<{ id: string }>; next_cursor: string | null } } = await server.admin.get(
+          `/api/v1/events/${ev.eventId}/conflicts?status=open&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+        );
         paged.push(...p.body.conflicts.map((x) => x.id));
         cursor = p.body.next_cursor;
       } while (cursor);
@@ -238,31 +296,63 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
 
       const missing = await server.admin.post(url, { conflict_ids: [ids[0], unknown], resolution: 'fraud' });
       expect(missing.status).toBe(404);
-      expect(missing.body).toMatchObject({ error: 'NOT_FOUND', conflict_id: unknown, message: expect.stringMatching(/^conflict_ids\/1: /) });
+      expect(missing.body).toMatchObject({
+        error: 'NOT_FOUND',
+        conflict_id: unknown,
+        message: expect.stringMatching(/^conflict_ids\/1: /),
+      });
       expect((await conflictsOf('?status=open')).map((c) => c.id)).toEqual(expect.arrayContaining(ids));
 
       // The last one resolved alone first: a batch that includes it is refused whole.
-      expect((await server.admin.post(`/api/v1/conflicts/${ids[2]}/resolve`, { resolution: 'dismissed' })).body.status).toBe('resolved');
+      expect(
+        (await server.admin.post(`/api/v1/conflicts/${ids[2]}/resolve`, { resolution: 'dismissed' })).body.status,
+      ).toBe('resolved');
       const closed = await server.admin.post(url, { conflict_ids: ids, resolution: 'legitimate', note: 'x' });
       expect(closed.status).toBe(409);
-      expect(closed.body).toMatchObject({ error: 'CONFLICT', conflict_id: ids[2], message: expect.stringMatching(/^conflict_ids\/2: /) });
+      expect(closed.body).toMatchObject({
+        error: 'CONFLICT',
+        conflict_id: ids[2],
+        message: expect.stringMatching(/^conflict_ids\/2: /),
+      });
       const stillOpen = (await conflictsOf('?status=open')).map((c) => c.id);
       expect(stillOpen).toEqual(expect.arrayContaining([ids[0], ids[1]]));
 
       expect((await server.admin.post(url, { conflict_ids: [ids[0], ids[0]], resolution: 'fraud' })).status).toBe(400);
       expect((await server.admin.post(url, { conflict_ids: [], resolution: 'fraud' })).status).toBe(400);
 
-      const verdicts = async (): Promise<string[]> => ((await server.admin.get(`/api/v1/events/${ev.eventId}/scans?device_id=${b.deviceId}`)).body.scans as
-        Array<{ ticket: { id: string }; verdict: string }>).filter((x) => x.ticket.id === ts[0]!.id).map((x) => x.verdict);
+      const verdicts = async (): Promise<string[]> =>
+        (
+          (await server.admin.get(`/api/v1/events/${ev.eventId}/scans?device_id=${b.deviceId}`)).body.scans as Array<{
+            ticket: { id: string };
+            verdict: string;
+          }>
+        )
+          .filter((x) => x.ticket.id === ts[0]!.id)
+          .map((x) => x.verdict);
       expect(await verdicts()).toEqual(['conflict']);
-      const ok = await server.admin.post(url, { conflict_ids: [ids[0], ids[1]], resolution: 'legitimate', note: 'two wristbands' });
+      const ok = await server.admin.post(url, {
+        conflict_ids: [ids[0], ids[1]],
+        resolution: 'legitimate',
+        note: 'two wristbands',
+      });
       expect(ok.status).toBe(200);
-      expect(ok.body.conflicts.map((c: { id: string; status: string; resolution: string; note: string }) => [c.id, c.status, c.resolution, c.note]))
-        .toEqual([[ids[0], 'resolved', 'legitimate', 'two wristbands'], [ids[1], 'resolved', 'legitimate', 'two wristbands']]);
+      expect(
+        ok.body.conflicts.map((c: { id: string; status: string; resolution: string; note: string }) => [
+          c.id,
+          c.status,
+          c.resolution,
+          c.note,
+        ]),
+      ).toEqual([
+        [ids[0], 'resolved', 'legitimate', 'two wristbands'],
+        [ids[1], 'resolved', 'legitimate', 'two wristbands'],
+      ]);
       // Accepted: the losing scan is an admission of record now.
       expect(await verdicts()).toEqual(['admitted']);
       const audited = await tdb.db.query<{ subject_id: string; action: string }>(
-        `SELECT subject_id, action FROM audit_log WHERE event_id = $1 AND action = 'conflict.resolve' ORDER BY subject_id`, [ev.eventId]);
+        `SELECT subject_id, action FROM audit_log WHERE event_id = $1 AND action = 'conflict.resolve' ORDER BY subject_id`,
+        [ev.eventId],
+      );
       expect(audited.map((x) => x.subject_id)).toEqual(expect.arrayContaining([ids[0], ids[1], ids[2]]));
       const r = await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts?status=resolved`);
       expect(r.body.counts.resolved).toBe(3);
@@ -272,16 +362,30 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
       const open = await conflictsOf('?status=open');
       const org = await server.admin.post('/api/v1/organisations', { name: `Other ${crypto.randomUUID()}` });
       const other: Client = server.client(org.body.admin_token);
-      for (const path of [`/api/v1/events/${ev.eventId}/scans`, `/api/v1/events/${ev.eventId}/scans.csv`, `/api/v1/events/${ev.eventId}/conflicts`]) {
+      for (const path of [
+        `/api/v1/events/${ev.eventId}/scans`,
+        `/api/v1/events/${ev.eventId}/scans.csv`,
+        `/api/v1/events/${ev.eventId}/conflicts`,
+      ]) {
         const r = await other.get(path);
         expect(r.status, path).toBe(404);
         expect(r.body.error, path).toBe('NOT_FOUND');
       }
       const theirs = await seedEvent(other);
       if (open[0]) {
-        expect((await other.post(`/api/v1/events/${ev.eventId}/conflicts/resolve`, { conflict_ids: [open[0].id], resolution: 'fraud' })).status).toBe(404);
+        expect(
+          (
+            await other.post(`/api/v1/events/${ev.eventId}/conflicts/resolve`, {
+              conflict_ids: [open[0].id],
+              resolution: 'fraud',
+            })
+          ).status,
+        ).toBe(404);
         // Their own event does not hold our conflict either.
-        const r = await other.post(`/api/v1/events/${theirs.eventId}/conflicts/resolve`, { conflict_ids: [open[0].id], resolution: 'fraud' });
+        const r = await other.post(`/api/v1/events/${theirs.eventId}/conflicts/resolve`, {
+          conflict_ids: [open[0].id],
+          resolution: 'fraud',
+        });
         expect(r.status).toBe(404);
         expect((await conflictsOf('?status=open')).map((c) => c.id)).toContain(open[0].id);
       }
@@ -289,4 +393,3 @@ describeEachBackend('scan log and conflicts inbox', (backend) => {
     });
   });
 });
-

@@ -10,8 +10,17 @@ import { pairingCodeHash, PAIRING_FAILURE_LIMIT } from '../src/services/pairing-
 import { LOGIN_DEVICE_FAILURES, LOGIN_IP_FAILURES } from '../src/services/staff-service.ts';
 import { insertPairingCode } from '../src/store/pairing.ts';
 import {
-  Client, describeEachBackend, pgliteBackend, registerDevice, seedEvent, startTestServer, TEST_SECRET,
-  type Reply, type SeededEvent, type TestDatabase, type TestServer,
+  Client,
+  describeEachBackend,
+  pgliteBackend,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  TEST_SECRET,
+  type Reply,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 
 const CODE = /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/;
@@ -67,30 +76,50 @@ describeEachBackend('pairing and staff login', (backend) => {
       expect(expires).toBeGreaterThanOrEqual(before + 900_000);
       expect(expires).toBeLessThanOrEqual(now() + 900_000);
       const day = await makeCode({ ttl_s: 86_400 });
-      expect(Date.parse(day.body.expires_at) - Date.parse(r.body.expires_at)).toBeGreaterThan(86_400_000 - 900_000 - 60_000);
+      expect(Date.parse(day.body.expires_at) - Date.parse(r.body.expires_at)).toBeGreaterThan(
+        86_400_000 - 900_000 - 60_000,
+      );
       expect(day.body.gate_id).toBeNull();
 
       // Documented, the redemption without a bearer token.
       const doc = await anon.get('/docs/json');
-      expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining([
-        '/api/v1/devices/pairing-codes', '/api/v1/devices/pair', '/api/v1/events/{eventId}/staff', '/api/v1/events/{eventId}/login',
-        '/api/v1/events/{eventId}/staff/{staffId}/deactivate', '/api/v1/events/{eventId}/login-logs',
-      ]));
+      expect(Object.keys(doc.body.paths)).toEqual(
+        expect.arrayContaining([
+          '/api/v1/devices/pairing-codes',
+          '/api/v1/devices/pair',
+          '/api/v1/events/{eventId}/staff',
+          '/api/v1/events/{eventId}/login',
+          '/api/v1/events/{eventId}/staff/{staffId}/deactivate',
+          '/api/v1/events/{eventId}/login-logs',
+        ]),
+      );
       expect(doc.body.paths['/api/v1/devices/pair'].post.security).toEqual([]);
 
       // Only its digest is stored.
-      const rows = await tdb.db.query<{ code_hash: string }>(`SELECT code_hash FROM pairing_codes WHERE event_id = $1`, [ev.eventId]);
+      const rows = await tdb.db.query<{ code_hash: string }>(
+        `SELECT code_hash FROM pairing_codes WHERE event_id = $1`,
+        [ev.eventId],
+      );
       expect(rows.map((x) => x.code_hash)).toContain(pairingCodeHash(normalisePairingCode(r.body.code)!));
       expect(JSON.stringify(rows)).not.toContain(r.body.code.replace('-', ''));
     });
 
     it('validates the request and keeps organisations apart', async () => {
       const post = (body: unknown, client = server.admin) => client.post('/api/v1/devices/pairing-codes', body);
-      expect((await post({ event_id: ev.eventId, ttl_s: 59 })).body).toEqual({ error: 'INVALID_BODY', message: '/ttl_s must be >= 60' });
+      expect((await post({ event_id: ev.eventId, ttl_s: 59 })).body).toEqual({
+        error: 'INVALID_BODY',
+        message: '/ttl_s must be >= 60',
+      });
       expect((await post({ event_id: ev.eventId, ttl_s: 86_401 })).status).toBe(400);
       expect((await post({})).body.message).toBe('/event_id is required');
-      expect((await post({ event_id: crypto.randomUUID() })).body).toEqual({ error: 'NOT_FOUND', message: 'Event not found' });
-      expect((await post({ event_id: ev.eventId, gate_id: crypto.randomUUID() })).body).toEqual({ error: 'NOT_FOUND', message: 'Gate not found' });
+      expect((await post({ event_id: crypto.randomUUID() })).body).toEqual({
+        error: 'NOT_FOUND',
+        message: 'Event not found',
+      });
+      expect((await post({ event_id: ev.eventId, gate_id: crypto.randomUUID() })).body).toEqual({
+        error: 'NOT_FOUND',
+        message: 'Gate not found',
+      });
       expect((await post({ event_id: ev.eventId }, anon)).status).toBe(401);
 
       const org = await server.admin.post('/api/v1/organisations', { name: 'Pairing Rivals' });
@@ -98,33 +127,60 @@ describeEachBackend('pairing and staff login', (backend) => {
       expect((await post({ event_id: ev.eventId }, other)).body.error).toBe('NOT_FOUND');
       const theirs = await seedEvent(other);
       // Their event with our gate: the gate is not theirs.
-      expect((await post({ event_id: theirs.eventId, gate_id: ev.gates.main }, other)).body).toEqual({ error: 'NOT_FOUND', message: 'Gate not found' });
+      expect((await post({ event_id: theirs.eventId, gate_id: ev.gates.main }, other)).body).toEqual({
+        error: 'NOT_FOUND',
+        message: 'Gate not found',
+      });
       expect((await post({ event_id: theirs.eventId, gate_id: theirs.gates.vip }, other)).status).toBe(201);
     });
 
     it('pairs a device with its public key and token, once', async () => {
       const made = await makeCode({ gate_id: ev.gates.vip });
       const key = publicKey();
-      const r = await anon.request('POST', '/api/v1/devices/pair', { code: made.body.code, public_key: key, name: 'Phone Ann', platform: 'android' });
+      const r = await anon.request('POST', '/api/v1/devices/pair', {
+        code: made.body.code,
+        public_key: key,
+        name: 'Phone Ann',
+        platform: 'android',
+      });
       expect(r.status).toBe(201);
       expect(r.body).toMatchObject({
-        device_id: expect.stringMatching(/^dev_[0-9a-f]{12}$/), token: expect.stringMatching(/^edt_/), gate_id: ev.gates.vip,
+        device_id: expect.stringMatching(/^dev_[0-9a-f]{12}$/),
+        token: expect.stringMatching(/^edt_/),
+        gate_id: ev.gates.vip,
         device: { name: 'Phone Ann', device_type: 'scanner', status: 'active', has_public_key: true },
-        event: { id: ev.eventId, name: 'Test Event', timezone: 'Europe/Amsterdam', starts_at: expect.any(String), ends_at: expect.any(String) },
+        event: {
+          id: ev.eventId,
+          name: 'Test Event',
+          timezone: 'Europe/Amsterdam',
+          starts_at: expect.any(String),
+          ends_at: expect.any(String),
+        },
       });
       expect(r.body.device.device_id).toBe(r.body.device_id);
       expect(r.body.gates.map((g: { id: string }) => g.id).sort()).toEqual(Object.values(ev.gates).sort());
-      expect(r.body.gates[0]).toEqual({ id: expect.any(String), name: expect.any(String), zone_ids: expect.any(Array) });
+      expect(r.body.gates[0]).toEqual({
+        id: expect.any(String),
+        name: expect.any(String),
+        zone_ids: expect.any(Array),
+      });
 
       // The token is a working device token, and the key is the one sent.
       const device = server.client(r.body.token);
-      expect((await device.post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: ev.gates.vip })).status).toBe(201);
-      const [row] = await tdb.db.query<{ public_key: Uint8Array; settings: Record<string, unknown>; organisation_id: string }>(
-        `SELECT public_key, settings, organisation_id FROM devices WHERE device_id = $1`, [r.body.device_id]);
+      expect(
+        (await device.post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: ev.gates.vip })).status,
+      ).toBe(201);
+      const [row] = await tdb.db.query<{
+        public_key: Uint8Array;
+        settings: Record<string, unknown>;
+        organisation_id: string;
+      }>(`SELECT public_key, settings, organisation_id FROM devices WHERE device_id = $1`, [r.body.device_id]);
       expect(Buffer.from(row!.public_key).toString('base64url')).toBe(key);
       expect(row!.settings).toEqual({ platform: 'android' });
       const [code] = await tdb.db.query<{ used_at: Date | null; device_id: string | null }>(
-        `SELECT used_at, device_id FROM pairing_codes WHERE code_hash = $1`, [pairingCodeHash(normalisePairingCode(made.body.code)!)]);
+        `SELECT used_at, device_id FROM pairing_codes WHERE code_hash = $1`,
+        [pairingCodeHash(normalisePairingCode(made.body.code)!)],
+      );
       expect(code!.used_at).not.toBeNull();
       expect(code!.device_id).toBe(r.body.device_id);
 
@@ -143,17 +199,30 @@ describeEachBackend('pairing and staff login', (backend) => {
       expect(normalisePairingCode('aob l-c o d i')).toBe('A0B1C0D1');
       expect(normalisePairingCode('A0B1-C0DU')).toBeNull(); // U is not in Crockford's alphabet
       expect(normalisePairingCode('A0B1-C0D')).toBeNull();
-      const orgId = (await tdb.db.query<{ organisation_id: string }>(`SELECT organisation_id FROM events WHERE id = $1`, [ev.eventId]))[0]!.organisation_id;
+      const orgId = (
+        await tdb.db.query<{ organisation_id: string }>(`SELECT organisation_id FROM events WHERE id = $1`, [
+          ev.eventId,
+        ])
+      )[0]!.organisation_id;
       // A code with the ambiguous digits in it, stored the way the service stores one.
       await insertPairingCode(tdb.db, {
-        organisationId: orgId, eventId: ev.eventId, codeHash: pairingCodeHash('A0B1C0D1'), name: null, gateId: null, createdAt: now(), expiresAt: now() + 60_000,
+        organisationId: orgId,
+        eventId: ev.eventId,
+        codeHash: pairingCodeHash('A0B1C0D1'),
+        name: null,
+        gateId: null,
+        createdAt: now(),
+        expiresAt: now() + 60_000,
       });
       expect((await pair('aob l-c o d i')).status).toBe(201);
       expect((await pair('A0B1-C0D1')).body.error).toBe('PAIRING_CODE_USED');
     });
 
     it('answers unknown 404, expired and used 410, a bad public key 400 (without using the code up)', async () => {
-      expect((await pair('ZZZZ-ZZZZ')).body).toEqual({ error: 'PAIRING_CODE_INVALID', message: expect.stringContaining('Unknown pairing code') });
+      expect((await pair('ZZZZ-ZZZZ')).body).toEqual({
+        error: 'PAIRING_CODE_INVALID',
+        message: expect.stringContaining('Unknown pairing code'),
+      });
       expect((await pair('ZZZZ-ZZZZ')).status).toBe(404);
       expect((await pair('not a code')).body.error).toBe('PAIRING_CODE_INVALID');
 
@@ -178,17 +247,26 @@ describeEachBackend('pairing and staff login', (backend) => {
     it('one code, many simultaneous redemptions: exactly one device', async () => {
       const made = await makeCode();
       // On PostgreSQL a second instance shares the database, so the race is across connections and processes' caches.
-      const second = backend.name === 'postgres' && tdb.url
-        ? await (async () => {
-          const db = openPostgres({ connectionString: tdb.url!, maxConnections: 10 });
-          const inst = await startTestServer(db, { adminToken: server.adminToken, now });
-          return { inst, async close() { await inst.close(); await db.close(); } };
-        })()
-        : null;
+      const second =
+        backend.name === 'postgres' && tdb.url
+          ? await (async () => {
+              const db = openPostgres({ connectionString: tdb.url!, maxConnections: 10 });
+              const inst = await startTestServer(db, { adminToken: server.adminToken, now });
+              return {
+                inst,
+                async close() {
+                  await inst.close();
+                  await db.close();
+                },
+              };
+            })()
+          : null;
       try {
         const clients = [anon, second ? new Client(second.inst.url, null) : anon];
         const [before] = await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM devices`);
-        const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => pair(made.body.code, {}, clients[i % 2]!)));
+        const replies = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => pair(made.body.code, {}, clients[i % 2]!)),
+        );
         const statuses = replies.map((r) => r.status).sort();
         expect(statuses).toEqual([201, 410, 410, 410, 410, 410, 410, 410]);
         for (const r of replies.filter((x) => x.status === 410)) expect(r.body.error).toBe('PAIRING_CODE_USED');
@@ -215,13 +293,19 @@ describeEachBackend('pairing and staff login', (backend) => {
 
       // A burst of parallel guesses gets no more tries than the limit.
       offset += 20 * 60_000;
-      const burst = await Promise.all(Array.from({ length: PAIRING_FAILURE_LIMIT + 8 }, (_, i) => pair(`YYYY-YY${i % 10}${'ABCDEFGH'[i % 8]}`)));
+      const burst = await Promise.all(
+        Array.from({ length: PAIRING_FAILURE_LIMIT + 8 }, (_, i) => pair(`YYYY-YY${i % 10}${'ABCDEFGH'[i % 8]}`)),
+      );
       expect(burst.filter((r) => r.status === 404)).toHaveLength(PAIRING_FAILURE_LIMIT);
       expect(burst.filter((r) => r.status === 429)).toHaveLength(8);
 
       // Attempts are logged without the code.
-      const logs = await tdb.db.query<Record<string, unknown>>(`SELECT * FROM login_logs WHERE identifier = 'pairing-code' ORDER BY created_at`);
-      expect(logs.map((l) => l.message)).toEqual(expect.arrayContaining(['unknown pairing code', 'rate limited', 'device paired']));
+      const logs = await tdb.db.query<Record<string, unknown>>(
+        `SELECT * FROM login_logs WHERE identifier = 'pairing-code' ORDER BY created_at`,
+      );
+      expect(logs.map((l) => l.message)).toEqual(
+        expect.arrayContaining(['unknown pairing code', 'rate limited', 'device paired']),
+      );
       expect(logs.some((l) => l.user_agent === UA && l.success === true && l.event_id === ev.eventId)).toBe(true);
       const text = JSON.stringify(logs);
       expect(text).not.toContain(good.body.code);
@@ -242,14 +326,27 @@ describeEachBackend('pairing and staff login', (backend) => {
     it('adds, lists and deactivates staff accounts', async () => {
       const r = await server.admin.post(staffUrl(), { username: 'Ann', name: 'Ann de Vries', pin: '4711' });
       expect(r.status).toBe(201);
-      expect(r.body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), username: 'Ann', name: 'Ann de Vries', active: true, created_at: expect.any(String) });
+      expect(r.body).toEqual({
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        username: 'Ann',
+        name: 'Ann de Vries',
+        active: true,
+        created_at: expect.any(String),
+      });
       const dup = await server.admin.post(staffUrl(), { username: 'ANN', name: 'Other Ann', pin: '1234' });
       expect(dup.status).toBe(409);
       expect(dup.body.error).toBe('CONFLICT');
-      expect((await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob', pin: '12a4' })).body).toEqual({ error: 'INVALID_BODY', message: '/pin must match pattern "^[0-9]{4,12}$"' });
+      expect((await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob', pin: '12a4' })).body).toEqual({
+        error: 'INVALID_BODY',
+        message: '/pin must match pattern "^[0-9]{4,12}$"',
+      });
       expect((await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob', pin: '123' })).status).toBe(400);
-      expect((await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob', pin: '1234567890123' })).status).toBe(400);
-      expect((await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob' })).body.message).toBe('/pin is required');
+      expect((await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob', pin: '1234567890123' })).status).toBe(
+        400,
+      );
+      expect((await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob' })).body.message).toBe(
+        '/pin is required',
+      );
       const bob = await server.admin.post(staffUrl(), { username: 'bob', name: 'Bob', pin: '000000000000' });
       expect(bob.status).toBe(201);
 
@@ -265,8 +362,11 @@ describeEachBackend('pairing and staff login', (backend) => {
       expect((await server.admin.post(`${staffUrl()}/${crypto.randomUUID()}/deactivate`)).status).toBe(404);
 
       // PINs are stored as salted scrypt hashes.
-      const rows = await tdb.db.query<{ pin_hash: string }>(`SELECT pin_hash FROM event_staff WHERE event_id = $1`, [ev.eventId]);
-      for (const row of rows) expect(row.pin_hash).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+      const rows = await tdb.db.query<{ pin_hash: string }>(`SELECT pin_hash FROM event_staff WHERE event_id = $1`, [
+        ev.eventId,
+      ]);
+      for (const row of rows)
+        expect(row.pin_hash).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
       expect(new Set(rows.map((x) => x.pin_hash.split('$')[4])).size).toBe(rows.length);
     });
 
@@ -278,7 +378,11 @@ describeEachBackend('pairing and staff login', (backend) => {
 
       const ok = await login(token, 'CARLA', '2468');
       expect(ok.status).toBe(200);
-      expect(ok.body).toEqual({ staff: { id: expect.any(String), username: 'carla', name: 'Carla' }, event_id: ev.eventId, logged_in_at: expect.any(String) });
+      expect(ok.body).toEqual({
+        staff: { id: expect.any(String), username: 'carla', name: 'Carla' },
+        event_id: ev.eventId,
+        logged_in_at: expect.any(String),
+      });
       expect(Math.abs(Date.parse(ok.body.logged_in_at) - now())).toBeLessThan(60_000);
 
       const wrongPin = await login(token, 'carla', '2469');
@@ -297,10 +401,14 @@ describeEachBackend('pairing and staff login', (backend) => {
       const org = await server.admin.post('/api/v1/organisations', { name: 'Login Rivals' });
       const other = server.client(org.body.admin_token);
       const theirs = await seedEvent(other);
-      expect((await login(token, 'carla', '2468', theirs.eventId)).body).toEqual({ error: 'NOT_FOUND', message: 'Event not found' });
+      expect((await login(token, 'carla', '2468', theirs.eventId)).body).toEqual({
+        error: 'NOT_FOUND',
+        message: 'Event not found',
+      });
       const theirDevice = await registerDevice(other, 'Their scanner');
       expect((await login(theirDevice.token, 'carla', '2468')).status).toBe(404);
-      for (const path of [staffUrl(), `/api/v1/events/${ev.eventId}/login-logs`]) expect((await other.get(path)).status).toBe(404);
+      for (const path of [staffUrl(), `/api/v1/events/${ev.eventId}/login-logs`])
+        expect((await other.get(path)).status).toBe(404);
       expect((await other.post(staffUrl(), { username: 'x', name: 'X', pin: '1234' })).status).toBe(404);
       expect((await other.post(`${staffUrl()}/${quiet.body.id}/deactivate`)).status).toBe(404);
       // An admin token is not a device token, and a suspended device cannot log anyone in.
@@ -346,7 +454,7 @@ describeEachBackend('pairing and staff login', (backend) => {
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     });
 
-    it('writes every attempt to the event\'s login log, never the PIN', async () => {
+    it("writes every attempt to the event's login log, never the PIN", async () => {
       await server.admin.post(staffUrl(), { username: 'gina', name: 'Gina', pin: '73918462' });
       const token = devices[3]!.token;
       expect((await login(token, 'gina', '73918462')).status).toBe(200);
@@ -358,9 +466,21 @@ describeEachBackend('pairing and staff login', (backend) => {
       expect(r.status).toBe(200);
       const logs = r.body.logs as Array<Record<string, unknown>>;
       expect(logs).toHaveLength(7);
-      expect(logs.map((l) => l.message)).toEqual(['rate limited', 'wrong PIN', 'wrong PIN', 'wrong PIN', 'wrong PIN', 'wrong PIN', 'logged in']);
+      expect(logs.map((l) => l.message)).toEqual([
+        'rate limited',
+        'wrong PIN',
+        'wrong PIN',
+        'wrong PIN',
+        'wrong PIN',
+        'wrong PIN',
+        'logged in',
+      ]);
       expect(logs[6]).toMatchObject({
-        identifier: 'gina', device_id: devices[3]!.deviceId, staff_id: expect.any(String), success: true, user_agent: UA,
+        identifier: 'gina',
+        device_id: devices[3]!.deviceId,
+        staff_id: expect.any(String),
+        success: true,
+        user_agent: UA,
         ip_address: expect.stringMatching(/127\.0\.0\.1|::1/),
       });
       expect(logs[0]).toMatchObject({ success: false, staff_id: null });
@@ -370,7 +490,9 @@ describeEachBackend('pairing and staff login', (backend) => {
       expect((await server.admin.get(`/api/v1/events/${ev.eventId}/login-logs`)).body.logs.length).toBeGreaterThan(7);
 
       // Every text column (ids and times are left out: a short PIN can turn up inside a UUID).
-      const all = JSON.stringify(await tdb.db.query(`SELECT identifier, device_id, message, ip_address, user_agent FROM event_login_logs`));
+      const all = JSON.stringify(
+        await tdb.db.query(`SELECT identifier, device_id, message, ip_address, user_agent FROM event_login_logs`),
+      );
       for (const pin of ['73918462', '55501234', '2468', '9999', '8080']) expect(all).not.toContain(pin);
     });
   });
@@ -380,7 +502,14 @@ describe('pair URLs with ENTRADA_PUBLIC_URL', () => {
   it('use the public origin, whatever host the request came in on', async () => {
     const tdb = await pgliteBackend.open();
     const adminToken = 'eat_public_url_test';
-    const config = { ...loadConfig({ ENTRADA_PUBLIC_URL: 'https://tickets.example.org/entrada/' }), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken };
+    const config = {
+      ...loadConfig({ ENTRADA_PUBLIC_URL: 'https://tickets.example.org/entrada/' }),
+      port: 0,
+      host: '127.0.0.1',
+      secret: TEST_SECRET,
+      demo: false,
+      adminToken,
+    };
     const server = await startServer({ config, db: tdb.db, logger: false });
     try {
       expect(server.url).toBe('https://tickets.example.org/entrada');
@@ -392,7 +521,9 @@ describe('pair URLs with ENTRADA_PUBLIC_URL', () => {
       await server.close();
       await tdb.drop();
     }
-    expect(() => loadConfig({ ENTRADA_PUBLIC_URL: 'tickets.example.org' })).toThrow(/ENTRADA_PUBLIC_URL must be an http\(s\) URL/);
+    expect(() => loadConfig({ ENTRADA_PUBLIC_URL: 'tickets.example.org' })).toThrow(
+      /ENTRADA_PUBLIC_URL must be an http\(s\) URL/,
+    );
   });
 });
 
@@ -404,8 +535,17 @@ describe('logs of pairing and staff login', () => {
     const tdb = await pgliteBackend.open();
     const adminToken = 'eat_pairing_log_test_secret';
     const server = await startServer({
-      config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken, logLevel: 'debug' },
-      db: tdb.db, logger: createLogger('debug', sink),
+      config: {
+        ...loadConfig({}),
+        port: 0,
+        host: '127.0.0.1',
+        secret: TEST_SECRET,
+        demo: false,
+        adminToken,
+        logLevel: 'debug',
+      },
+      db: tdb.db,
+      logger: createLogger('debug', sink),
     });
     const secrets: string[] = [adminToken, 'edt_'];
     try {
@@ -416,14 +556,23 @@ describe('logs of pairing and staff login', () => {
       const anon = new Client(server.url, null);
       // The scanner opens the pair URL (the app's page) before it redeems the code.
       await fetch(made.body.pair_url);
-      const paired = await anon.post('/api/v1/devices/pair', { code: made.body.code.toLowerCase(), public_key: publicKey() });
+      const paired = await anon.post('/api/v1/devices/pair', {
+        code: made.body.code.toLowerCase(),
+        public_key: publicKey(),
+      });
       expect(paired.status).toBe(201);
-      expect((await anon.post('/api/v1/devices/pair', { code: made.body.code, public_key: publicKey() })).status).toBe(410);
+      expect((await anon.post('/api/v1/devices/pair', { code: made.body.code, public_key: publicKey() })).status).toBe(
+        410,
+      );
       await admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: 'hanna', name: 'Hanna', pin: '739184620571' });
       secrets.push('739184620571', '618273645091');
       const device = new Client(server.url, paired.body.token);
-      expect((await device.post(`/api/v1/events/${ev.eventId}/login`, { username: 'hanna', pin: '739184620571' })).status).toBe(200);
-      expect((await device.post(`/api/v1/events/${ev.eventId}/login`, { username: 'hanna', pin: '618273645091' })).status).toBe(401);
+      expect(
+        (await device.post(`/api/v1/events/${ev.eventId}/login`, { username: 'hanna', pin: '739184620571' })).status,
+      ).toBe(200);
+      expect(
+        (await device.post(`/api/v1/events/${ev.eventId}/login`, { username: 'hanna', pin: '618273645091' })).status,
+      ).toBe(401);
     } finally {
       await server.close();
       await tdb.drop();

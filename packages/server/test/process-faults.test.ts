@@ -19,10 +19,19 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { toBase64Url } from '@entrada/core';
-import { Client, describePostgres, freshPostgresDatabase, issueTickets, seedEvent, type SeededEvent } from './harness.ts';
+import {
+  Client,
+  describePostgres,
+  freshPostgresDatabase,
+  issueTickets,
+  seedEvent,
+  type SeededEvent,
+} from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
-const SEED = process.env.ENTRADA_FAULT_SEED ? Number(process.env.ENTRADA_FAULT_SEED) : Math.floor(Math.random() * 2 ** 31);
+const SEED = process.env.ENTRADA_FAULT_SEED
+  ? Number(process.env.ENTRADA_FAULT_SEED)
+  : Math.floor(Math.random() * 2 ** 31);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const ADMIN_TOKEN = 'eat_process_fault_test_admin_token_0123456789';
 const SECRET = 'process-fault-test-secret-0123456789abcdef';
@@ -34,7 +43,12 @@ const HOUR = 3_600_000;
 
 type GateKey = 'main' | 'any' | 'vip';
 type TypeKey = 'ga' | 'reentry' | 'multi' | 'vip';
-interface ScanSpec { ticket: number; offsetS: number; direction: 'entry' | 'exit'; gate: GateKey }
+interface ScanSpec {
+  ticket: number;
+  offsetS: number;
+  direction: 'entry' | 'exit';
+  gate: GateKey;
+}
 interface Plan {
   tickets: TypeKey[];
   logs: ScanSpec[][];
@@ -45,22 +59,47 @@ interface Plan {
 }
 
 const planArb: fc.Arbitrary<Plan> = fc.record({
-  tickets: fc.array(fc.constantFrom<TypeKey>('ga', 'ga', 'reentry', 'multi', 'vip'), { minLength: TICKETS, maxLength: TICKETS }),
-  logs: fc.array(fc.array(fc.record({
-    ticket: fc.integer({ min: 0, max: TICKETS - 1 }),
-    // A narrow window: double entries, re-entries and near-ties are common.
-    offsetS: fc.integer({ min: 0, max: 1_800 }),
-    direction: fc.constantFrom<'entry' | 'exit'>('entry', 'entry', 'exit'),
-    gate: fc.constantFrom<GateKey>('main', 'main', 'any', 'vip'),
-  }), { minLength: SCANS_PER_DEVICE, maxLength: SCANS_PER_DEVICE }), { minLength: DEVICES, maxLength: DEVICES }),
-  cuts: fc.array(fc.array(fc.integer({ min: 1, max: 8 }), { minLength: SCANS_PER_DEVICE, maxLength: SCANS_PER_DEVICE }), { minLength: DEVICES, maxLength: DEVICES })
-    .map((sizes) => sizes.map((s) => {
-      const ends: number[] = [];
-      for (let end = 0, i = 0; end < SCANS_PER_DEVICE; i++) ends.push((end = Math.min(SCANS_PER_DEVICE, end + s[i]!)));
-      return ends;
-    })),
-  kills: fc.tuple(fc.integer({ min: 5, max: 40 }), fc.integer({ min: 50, max: 85 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }))
-    .map(([a, b, d1, d2]) => [{ afterShare: a / 100, delayMs: d1 }, { afterShare: b / 100, delayMs: d2 }]),
+  tickets: fc.array(fc.constantFrom<TypeKey>('ga', 'ga', 'reentry', 'multi', 'vip'), {
+    minLength: TICKETS,
+    maxLength: TICKETS,
+  }),
+  logs: fc.array(
+    fc.array(
+      fc.record({
+        ticket: fc.integer({ min: 0, max: TICKETS - 1 }),
+        // A narrow window: double entries, re-entries and near-ties are common.
+        offsetS: fc.integer({ min: 0, max: 1_800 }),
+        direction: fc.constantFrom<'entry' | 'exit'>('entry', 'entry', 'exit'),
+        gate: fc.constantFrom<GateKey>('main', 'main', 'any', 'vip'),
+      }),
+      { minLength: SCANS_PER_DEVICE, maxLength: SCANS_PER_DEVICE },
+    ),
+    { minLength: DEVICES, maxLength: DEVICES },
+  ),
+  cuts: fc
+    .array(fc.array(fc.integer({ min: 1, max: 8 }), { minLength: SCANS_PER_DEVICE, maxLength: SCANS_PER_DEVICE }), {
+      minLength: DEVICES,
+      maxLength: DEVICES,
+    })
+    .map((sizes) =>
+      sizes.map((s) => {
+        const ends: number[] = [];
+        for (let end = 0, i = 0; end < SCANS_PER_DEVICE; i++)
+          ends.push((end = Math.min(SCANS_PER_DEVICE, end + s[i]!)));
+        return ends;
+      }),
+    ),
+  kills: fc
+    .tuple(
+      fc.integer({ min: 5, max: 40 }),
+      fc.integer({ min: 50, max: 85 }),
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 40 }),
+    )
+    .map(([a, b, d1, d2]) => [
+      { afterShare: a / 100, delayMs: d1 },
+      { afterShare: b / 100, delayMs: d2 },
+    ]),
 });
 
 /** One `entrada serve` process on a fixed port, restartable. */
@@ -70,7 +109,10 @@ class ServerProcess {
   readonly url: string;
   kills = 0;
 
-  constructor(private readonly databaseUrl: string, private readonly port: number) {
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly port: number,
+  ) {
     this.url = `http://127.0.0.1:${port}`;
   }
 
@@ -78,18 +120,34 @@ class ServerProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/bin.ts', 'serve'], {
       cwd: REPO,
       env: {
-        PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: this.databaseUrl, PORT: String(this.port), HOST: '127.0.0.1',
-        ENTRADA_SECRET: SECRET, ENTRADA_ADMIN_TOKEN: ADMIN_TOKEN, ENTRADA_DEMO: 'off', LOG_LEVEL: 'warn', REDIS_URL: '',
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: this.databaseUrl,
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+        ENTRADA_SECRET: SECRET,
+        ENTRADA_ADMIN_TOKEN: ADMIN_TOKEN,
+        ENTRADA_DEMO: 'off',
+        LOG_LEVEL: 'warn',
+        REDIS_URL: '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    child.stdout!.on('data', (d: Buffer) => { this.output += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { this.output += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`the server exited during start (code ${child.exitCode}):\n${this.tail()}`);
-      const ok = await fetch(`${this.url}/api/health`).then((r) => r.status === 200, () => false);
+      if (child.exitCode !== null)
+        throw new Error(`the server exited during start (code ${child.exitCode}):\n${this.tail()}`);
+      const ok = await fetch(`${this.url}/api/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`the server did not start:\n${this.tail()}`);
       await sleep(50);
@@ -132,8 +190,10 @@ describePostgres('server processes killed with SIGKILL during offline uploads', 
     try {
       // Both runs at once: independent databases and processes.
       const [control, faulted] = await Promise.all([execute(plan, t0, false), execute(plan, t0, true)]);
-      console.log(`process faults: seed ${SEED}, ${faulted.kills} kills, ${faulted.interrupted} uploads cut off, `
-        + `${control.state.counts.scans} scans (${control.state.counts.admitted} admitted), ${control.state.counts.conflicts} conflicts`);
+      console.log(
+        `process faults: seed ${SEED}, ${faulted.kills} kills, ${faulted.interrupted} uploads cut off, ` +
+          `${control.state.counts.scans} scans (${control.state.counts.admitted} admitted), ${control.state.counts.conflicts} conflicts`,
+      );
       expect(control.state.counts.conflicts, 'the inputs make conflicts').toBeGreaterThan(0);
       expect(control.state.counts.admitted, 'the inputs admit tickets').toBeGreaterThan(0);
       expect(faulted.kills).toBe(4);
@@ -152,23 +212,44 @@ describePostgres('server processes killed with SIGKILL during offline uploads', 
  * the uploads run, one after they are all acknowledged; each followed by a
  * restart.
  */
-async function execute(plan: Plan, t0: number, faults: boolean): Promise<{ state: FinalState; kills: number; interrupted: number }> {
+async function execute(
+  plan: Plan,
+  t0: number,
+  faults: boolean,
+): Promise<{ state: FinalState; kills: number; interrupted: number }> {
   const db = await freshPostgresDatabase();
   const server = new ServerProcess(db.url, await freePort());
   runs.push({ server, db });
   await server.start();
   const admin = new Client(server.url, ADMIN_TOKEN);
 
-  const ev = await seedEvent(admin, { starts_at: new Date(t0 - 24 * HOUR).toISOString(), ends_at: new Date(t0 + 24 * HOUR).toISOString() });
-  await issueTickets(admin, ev.eventId, plan.tickets.map((type, i) => ({ ticket_type_id: ev.types[type], code: `FAULT-${i}`, number: `F${i}` })));
+  const ev = await seedEvent(admin, {
+    starts_at: new Date(t0 - 24 * HOUR).toISOString(),
+    ends_at: new Date(t0 + 24 * HOUR).toISOString(),
+  });
+  await issueTickets(
+    admin,
+    ev.eventId,
+    plan.tickets.map((type, i) => ({ ticket_type_id: ev.types[type], code: `FAULT-${i}`, number: `F${i}` })),
+  );
   const devices: TestDevice[] = [];
   for (let d = 0; d < DEVICES; d++) {
     const keys = TestDevice.keyPair(d + 1);
-    const r = await admin.post('/api/v1/devices', { name: `Gate scanner ${d}`, device_id: `fault-dev-${d}`, public_key: toBase64Url(keys.publicKey) });
+    const r = await admin.post('/api/v1/devices', {
+      name: `Gate scanner ${d}`,
+      device_id: `fault-dev-${d}`,
+      public_key: toBase64Url(keys.publicKey),
+    });
     if (r.status !== 201) throw new Error(`device: ${r.status} ${JSON.stringify(r.body)}`);
     const device = new TestDevice(new Client(server.url, r.body.token), `fault-dev-${d}`, ev.eventId);
     device.keys = keys;
-    for (const s of plan.logs[d]!) device.scan({ code: `FAULT-${s.ticket}`, at: t0 + s.offsetS * 1000, direction: s.direction, gateId: ev.gates[s.gate] });
+    for (const s of plan.logs[d]!)
+      device.scan({
+        code: `FAULT-${s.ticket}`,
+        at: t0 + s.offsetS * 1000,
+        direction: s.direction,
+        gateId: ev.gates[s.gate],
+      });
     devices.push(device);
   }
 
@@ -187,7 +268,9 @@ async function execute(plan: Plan, t0: number, faults: boolean): Promise<{ state
   let sent = 0;
   let interrupted = 0;
   const uploads = plan.cuts.reduce((n, c) => n + c.length, 0);
-  const pendingKills = faults ? plan.kills.map((k) => ({ afterUpload: Math.max(1, Math.round(k.afterShare * uploads)), delayMs: k.delayMs })) : [];
+  const pendingKills = faults
+    ? plan.kills.map((k) => ({ afterUpload: Math.max(1, Math.round(k.afterShare * uploads)), delayMs: k.delayMs }))
+    : [];
   const upload = async (device: TestDevice, from: number, to: number): Promise<void> => {
     const body = JSON.stringify(device.body(from, to, { device_time: undefined, device_last_seq: device.log.length }));
     for (let attempt = 0; ; attempt++) {
@@ -203,7 +286,10 @@ async function execute(plan: Plan, t0: number, faults: boolean): Promise<{ state
       let text: string;
       try {
         const res = await fetch(`${server.url}/api/v1/offline/sync`, {
-          method: 'POST', headers: { authorization: `Bearer ${device.client.token}`, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(30_000),
+          method: 'POST',
+          headers: { authorization: `Bearer ${device.client.token}`, 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(30_000),
         });
         status = res.status;
         text = await res.text();
@@ -226,13 +312,15 @@ async function execute(plan: Plan, t0: number, faults: boolean): Promise<{ state
     }
   };
 
-  await Promise.all(devices.map(async (device, d) => {
-    let from = 1;
-    for (const to of plan.cuts[d]!) {
-      await upload(device, from, to);
-      from = to + 1;
-    }
-  }));
+  await Promise.all(
+    devices.map(async (device, d) => {
+      let from = 1;
+      for (const to of plan.cuts[d]!) {
+        await upload(device, from, to);
+        from = to + 1;
+      }
+    }),
+  );
   await restarting;
   if (faults) {
     // Every upload acknowledged: what was acknowledged must survive a kill.
@@ -270,26 +358,38 @@ async function finalState(url: string, ev: SeededEvent): Promise<FinalState> {
          FROM scans s LEFT JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
          LEFT JOIN gates g ON g.event_id = s.event_id AND g.id = s.gate_id
          LEFT JOIN scans w ON w.event_id = s.event_id AND w.id = s.winner_scan_id
-        WHERE s.event_id = $1 ORDER BY s.device_id, s.seq`);
+        WHERE s.event_id = $1 ORDER BY s.device_id, s.seq`,
+    );
     const conflicts = await q(
       `SELECT l.device_id || '#' || l.seq AS loser, w.device_id || '#' || w.seq AS winner, t.number, c.reason, c.ambiguous, c.status
          FROM conflicts c JOIN scans l ON l.event_id = c.event_id AND l.id = c.loser_scan_id
          LEFT JOIN scans w ON w.event_id = c.event_id AND w.id = c.winner_scan_id
          JOIN tickets t ON t.event_id = c.event_id AND t.id = c.ticket_id
-        WHERE c.event_id = $1 AND c.status <> 'void' ORDER BY loser`);
+        WHERE c.event_id = $1 AND c.status <> 'void' ORDER BY loser`,
+    );
     const tickets = await q(
       `SELECT t.number, t.status, t.entries, (extract(epoch FROM t.first_at) * 1000)::bigint::text AS first_at, t.first_device_id, fg.name AS first_gate,
               (extract(epoch FROM t.last_at) * 1000)::bigint::text AS last_at, t.last_direction, t.last_device_id, lg.name AS last_gate
          FROM tickets t LEFT JOIN gates fg ON fg.event_id = t.event_id AND fg.id = t.first_gate_id
          LEFT JOIN gates lg ON lg.event_id = t.event_id AND lg.id = t.last_gate_id
-        WHERE t.event_id = $1 ORDER BY t.number`);
+        WHERE t.event_id = $1 ORDER BY t.number`,
+    );
     const deviceLogs = await q(
       `SELECT d.device_id, l.last_seq::int AS last_seq, l.acked_through::int AS acked_through, l.missing, l.received::int AS received, l.flags, l.flag_reason,
               l.clock_offset_ms, l.reported_last_seq::int AS reported_last_seq
-         FROM device_logs l JOIN devices d ON d.id = l.device_pk WHERE l.event_id = $1 ORDER BY d.device_id`);
+         FROM device_logs l JOIN devices d ON d.id = l.device_pk WHERE l.event_id = $1 ORDER BY d.device_id`,
+    );
     return {
-      counts: { scans: scans.length, tickets: tickets.length, conflicts: conflicts.length, admitted: scans.filter((s) => s.record_status === 'admitted').length },
-      scans, conflicts, tickets, deviceLogs,
+      counts: {
+        scans: scans.length,
+        tickets: tickets.length,
+        conflicts: conflicts.length,
+        admitted: scans.filter((s) => s.record_status === 'admitted').length,
+      },
+      scans,
+      conflicts,
+      tickets,
+      deviceLogs,
     };
   } finally {
     await c.end();

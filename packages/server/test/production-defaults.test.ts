@@ -21,7 +21,9 @@ async function modes(dir: string): Promise<Map<string, { folder: boolean; mode: 
 
 /** Folders 0700 and files 0600, all of them (the list names any that are not). */
 function expectPrivate(found: Map<string, { folder: boolean; mode: number }>): void {
-  const open = [...found].filter(([, f]) => f.mode !== (f.folder ? 0o700 : 0o600)).map(([name, f]) => `${name} ${f.mode.toString(8)}`);
+  const open = [...found]
+    .filter(([, f]) => f.mode !== (f.folder ? 0o700 : 0o600))
+    .map(([name, f]) => `${name} ${f.mode.toString(8)}`);
   expect(open).toEqual([]);
   expect(found.size).toBeGreaterThan(100);
 }
@@ -41,7 +43,12 @@ describe('the embedded database on disk', () => {
     await mkdir(dataDir, { mode: 0o755 });
     await chmod(dataDir, 0o755);
     const adminToken = `eat_test_${randomBytes(8).toString('hex')}`;
-    const config = { ...loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'production' }), port: 0, host: '127.0.0.1', adminToken };
+    const config = {
+      ...loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'production' }),
+      port: 0,
+      host: '127.0.0.1',
+      adminToken,
+    };
     expect(config.demo).toBe(false);
     const server = await startServer({ config, logger: false });
     let closed = false;
@@ -56,7 +63,11 @@ describe('the embedded database on disk', () => {
       const admin = new Client(server.url, adminToken);
       expect((await admin.get('/api/v1/events')).body.events).toEqual([]);
       // Tables made while running: new files.
-      const ev = await admin.post('/api/v1/events', { name: 'On disk', starts_at: '2026-08-01T19:00Z', ends_at: '2026-08-02T02:00Z' });
+      const ev = await admin.post('/api/v1/events', {
+        name: 'On disk',
+        starts_at: '2026-08-01T19:00Z',
+        ends_at: '2026-08-02T02:00Z',
+      });
       expect(ev.status).toBe(201);
       await server.close();
       closed = true;
@@ -71,8 +82,13 @@ describePostgres('a server on PostgreSQL', () => {
   it('starts without the demo: no event, pairing code or staff login is made or printed', async () => {
     const fresh = await freshPostgresDatabase();
     const config = {
-      ...loadConfig({ DATABASE_URL: fresh.url, ENTRADA_SECRET: 'production-defaults-test', ENTRADA_ADMIN_TOKEN: `eat_test_${randomBytes(8).toString('hex')}` }),
-      port: 0, host: '127.0.0.1',
+      ...loadConfig({
+        DATABASE_URL: fresh.url,
+        ENTRADA_SECRET: 'production-defaults-test',
+        ENTRADA_ADMIN_TOKEN: `eat_test_${randomBytes(8).toString('hex')}`,
+      }),
+      port: 0,
+      host: '127.0.0.1',
     };
     expect(config.demo).toBe(false);
     const server = await startServer({ config, logger: false });
@@ -85,7 +101,8 @@ describePostgres('a server on PostgreSQL', () => {
     try {
       const [counts] = await db.query<{ events: number; pairing: number; staff: number; devices: number }>(
         `SELECT (SELECT count(*)::int FROM events) AS events, (SELECT count(*)::int FROM pairing_codes) AS pairing,
-                (SELECT count(*)::int FROM event_staff) AS staff, (SELECT count(*)::int FROM devices) AS devices`);
+                (SELECT count(*)::int FROM event_staff) AS staff, (SELECT count(*)::int FROM devices) AS devices`,
+      );
       expect(counts).toEqual({ events: 0, pairing: 0, staff: 0, devices: 0 });
     } finally {
       await db.close();

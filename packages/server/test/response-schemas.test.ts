@@ -18,13 +18,23 @@ const NOT_JSON = new Set([
  * gains a schema fails the test until it leaves the list; a new route cannot join it unnoticed.
  */
 const NOT_YET = new Set([
-  'post /api/v1/devices/heartbeat', 'get /api/v1/events/{eventId}/devices/health', 'get /api/v1/events/{eventId}/devices/{deviceId}/history',
-  'get /api/v1/events/{eventId}/alerts', 'post /api/v1/alerts/{id}/acknowledge',
-  'post /api/v1/webhooks', 'get /api/v1/webhooks', 'delete /api/v1/webhooks/{id}', 'get /api/v1/webhooks/{id}/deliveries', 'post /api/v1/webhooks/{id}/test',
-  'get /api/v1/users/me/alert-email', 'put /api/v1/users/me/alert-email',
+  'post /api/v1/devices/heartbeat',
+  'get /api/v1/events/{eventId}/devices/health',
+  'get /api/v1/events/{eventId}/devices/{deviceId}/history',
+  'get /api/v1/events/{eventId}/alerts',
+  'post /api/v1/alerts/{id}/acknowledge',
+  'post /api/v1/webhooks',
+  'get /api/v1/webhooks',
+  'delete /api/v1/webhooks/{id}',
+  'get /api/v1/webhooks/{id}/deliveries',
+  'post /api/v1/webhooks/{id}/test',
+  'get /api/v1/users/me/alert-email',
+  'put /api/v1/users/me/alert-email',
 ]);
 
-interface Operation { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }
+interface Operation {
+  responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
 
 describe('response schemas (from the OpenAPI document)', () => {
   let tdb: TestDatabase;
@@ -39,8 +49,11 @@ describe('response schemas (from the OpenAPI document)', () => {
   });
 
   it('declares a success schema and the error body on every JSON route of the API', async () => {
-    const doc = (await new Client(server.url, null).get('/docs/json')).body as { paths: Record<string, Record<string, Operation>> };
-    const routes = Object.entries(doc.paths).filter(([path]) => path.startsWith('/api/'))
+    const doc = (await new Client(server.url, null).get('/docs/json')).body as {
+      paths: Record<string, Record<string, Operation>>;
+    };
+    const routes = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/api/'))
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ key: `${method} ${path}`, op })));
     expect(routes.length).toBeGreaterThan(80);
     const missing: string[] = [];
@@ -67,8 +80,13 @@ describe('the response check (tests run with it)', () => {
   const build = async (check: boolean) => {
     const app = Fastify();
     if (check) checkResponsesAgainstSchemas(app);
-    app.get('/thing', { schema: { response: { 200: Type.Object({ id: Type.String() }) } } }, async () => ({ id: 'a', forgotten: 1 }));
-    app.get('/null', { schema: { response: { 200: Type.Object({ name: Type.String() }) } } }, async () => ({ name: null }));
+    app.get('/thing', { schema: { response: { 200: Type.Object({ id: Type.String() }) } } }, async () => ({
+      id: 'a',
+      forgotten: 1,
+    }));
+    app.get('/null', { schema: { response: { 200: Type.Object({ name: Type.String() }) } } }, async () => ({
+      name: null,
+    }));
     await app.ready();
     return app;
   };

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  describeEachBackend, issueTickets, registerDevice, seedEvent, startTestServer,
-  type Client, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Client,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 
 describeEachBackend('online scanning', (backend) => {
@@ -28,19 +35,31 @@ describeEachBackend('online scanning', (backend) => {
     await tdb?.drop();
   });
 
-  const scan = (dev: Client, code: string, gate = ev.gates.main, direction: 'entry' | 'exit' = 'entry', extra: Record<string, unknown> = {}) =>
-    dev.post('/api/v1/scanning/scan', { code, event_id: ev.eventId, gate_id: gate, direction, ...extra });
+  const scan = (
+    dev: Client,
+    code: string,
+    gate = ev.gates.main,
+    direction: 'entry' | 'exit' = 'entry',
+    extra: Record<string, unknown> = {},
+  ) => dev.post('/api/v1/scanning/scan', { code, event_id: ev.eventId, gate_id: gate, direction, ...extra });
   const ticket = async (type: keyof SeededEvent['types'], extra: Record<string, unknown> = {}) =>
-    (await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types[type], holder_name: 'Ada Lovelace', ...extra }]))[0]!;
+    (
+      await issueTickets(server.admin, ev.eventId, [
+        { ticket_type_id: ev.types[type], holder_name: 'Ada Lovelace', ...extra },
+      ])
+    )[0]!;
 
   it('admits a valid ticket once and names the ticket', async () => {
     const t = await ticket('ga');
     const r = await scan(devA, t.code);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({
-      result: 'valid', reason: 'admitted', direction: 'entry',
+      result: 'valid',
+      reason: 'admitted',
+      direction: 'entry',
       ticket: { id: t.id, number: t.number, tier: 'GA', holder_name: 'Ada Lovelace', scans_used: 1, max_scans: 1 },
-      scanned_by: devAId, scanned_by_name: 'Scanner A',
+      scanned_by: devAId,
+      scanned_by_name: 'Scanner A',
     });
     expect(r.body.scan_id).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -60,8 +79,12 @@ describeEachBackend('online scanning', (backend) => {
     clock += 60_000;
     const r = await scan(devB, t.code);
     expect(r.body).toMatchObject({
-      result: 'duplicate', reason: 'already_used', scanned_by: devAId, scanned_by_name: 'Scanner A',
-      first_scanned_at: first.body.scanned_at, previous_gate: 'Main',
+      result: 'duplicate',
+      reason: 'already_used',
+      scanned_by: devAId,
+      scanned_by_name: 'Scanner A',
+      first_scanned_at: first.body.scanned_at,
+      previous_gate: 'Main',
     });
     expect(r.body.message).toMatch(/^Already used at Main at \d\d:\d\d$/);
   });
@@ -87,7 +110,11 @@ describeEachBackend('online scanning', (backend) => {
     expect((await scan(devA, t.code)).body.reason).toBe('admitted');
     expect((await scan(devB, t.code)).body).toMatchObject({ result: 'duplicate', reason: 'already_inside' });
     expect((await scan(devB, t.code, ev.gates.any, 'exit')).body).toMatchObject({ result: 'valid', reason: 'exited' });
-    expect((await scan(devA, t.code)).body).toMatchObject({ result: 'valid', reason: 're_entry', ticket: { scans_used: 1 } });
+    expect((await scan(devA, t.code)).body).toMatchObject({
+      result: 'valid',
+      reason: 're_entry',
+      ticket: { scans_used: 1 },
+    });
   });
 
   it('without re-entry an exit does not give the entry back', async () => {
@@ -100,7 +127,10 @@ describeEachBackend('online scanning', (backend) => {
   it('an exit of a ticket that never entered is valid but changes no occupancy', async () => {
     const t = await ticket('ga');
     const before = (await server.admin.get(`/api/v1/events/${ev.eventId}/occupancy`)).body.inside;
-    expect((await scan(devA, t.code, ev.gates.main, 'exit')).body).toMatchObject({ result: 'valid', reason: 'exit_not_inside' });
+    expect((await scan(devA, t.code, ev.gates.main, 'exit')).body).toMatchObject({
+      result: 'valid',
+      reason: 'exit_not_inside',
+    });
     expect((await server.admin.get(`/api/v1/events/${ev.eventId}/occupancy`)).body.inside).toBe(before);
   });
 
@@ -115,7 +145,11 @@ describeEachBackend('online scanning', (backend) => {
   it('refuses cancelled and blocked tickets', async () => {
     const c = await ticket('ga');
     expect((await server.admin.post(`/api/v1/tickets/${c.id}/cancel`, { reason: 'refunded' })).status).toBe(200);
-    expect((await scan(devA, c.code)).body).toMatchObject({ result: 'cancelled', reason: 'cancelled', message: 'Ticket cancelled' });
+    expect((await scan(devA, c.code)).body).toMatchObject({
+      result: 'cancelled',
+      reason: 'cancelled',
+      message: 'Ticket cancelled',
+    });
     const b = await ticket('ga');
     expect((await server.admin.post(`/api/v1/tickets/${b.id}/block`)).status).toBe(200);
     expect((await scan(devA, b.code)).body).toMatchObject({ result: 'cancelled', reason: 'blocked' });
@@ -131,12 +165,24 @@ describeEachBackend('online scanning', (backend) => {
 
   it('refuses tickets outside their validity window, in the event time zone', async () => {
     const future = new Date(clock + 3 * 3600_000).toISOString();
-    const later = (await server.admin.post(`/api/v1/events/${ev.eventId}/ticket-types`, { name: 'Later', zone_ids: [], valid_from: future })).body.id;
+    const later = (
+      await server.admin.post(`/api/v1/events/${ev.eventId}/ticket-types`, {
+        name: 'Later',
+        zone_ids: [],
+        valid_from: future,
+      })
+    ).body.id;
     const t1 = (await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: later }]))[0]!;
     const r = await scan(devA, t1.code);
     expect(r.body).toMatchObject({ result: 'not_valid_now', reason: 'not_yet_valid' });
     expect(r.body.message).toMatch(/^Not valid until \d\d:\d\d$/);
-    const past = (await server.admin.post(`/api/v1/events/${ev.eventId}/ticket-types`, { name: 'Earlier', zone_ids: [], valid_until: new Date(clock - 60_000).toISOString() })).body.id;
+    const past = (
+      await server.admin.post(`/api/v1/events/${ev.eventId}/ticket-types`, {
+        name: 'Earlier',
+        zone_ids: [],
+        valid_until: new Date(clock - 60_000).toISOString(),
+      })
+    ).body.id;
     const t2 = (await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: past }]))[0]!;
     expect((await scan(devA, t2.code)).body).toMatchObject({ result: 'not_valid_now', reason: 'expired' });
   });
@@ -173,9 +219,13 @@ describeEachBackend('online scanning', (backend) => {
   it('answers wrong_event for a genuine signed ticket of another event of the organisation', async () => {
     const other = await seedEvent(server.admin);
     const [signed, imported] = await issueTickets(server.admin, other.eventId, [
-      { ticket_type_id: other.types.ga }, { ticket_type_id: other.types.ga, code: 'OTHER-EVENT-1' },
+      { ticket_type_id: other.types.ga },
+      { ticket_type_id: other.types.ga, code: 'OTHER-EVENT-1' },
     ]);
-    expect((await scan(devA, signed!.code)).body).toMatchObject({ result: 'wrong_event', message: 'Ticket is for another event' });
+    expect((await scan(devA, signed!.code)).body).toMatchObject({
+      result: 'wrong_event',
+      message: 'Ticket is for another event',
+    });
     // Imported codes are matched in the scanned event only (as the sync and the scanners, which hold no other event's digests).
     expect((await scan(devA, imported!.code)).body).toMatchObject({ result: 'invalid_token', reason: 'unknown_code' });
   });
@@ -207,14 +257,21 @@ describeEachBackend('online scanning', (backend) => {
 
   describe('a scan_id answers only a retry of its own request', () => {
     const countRows = async (scanId: string): Promise<number> =>
-      (await tdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`, [ev.eventId, scanId]))[0]!.n;
+      (
+        await tdb.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM scans WHERE event_id = $1 AND coalesce(client_scan_id, id) = $2`,
+          [ev.eventId, scanId],
+        )
+      )[0]!.n;
     const flagsOf = async (deviceId: string): Promise<{ flags: string[]; reason: string | null; alerts: string }> => {
       const health = (await server.admin.get(`/api/v1/events/${ev.eventId}/offline-health`)).body;
-      const d = (health.devices as Array<{ device_id: string; flags: string[]; flag_reason: string | null }>).find((x) => x.device_id === deviceId);
+      const d = (health.devices as Array<{ device_id: string; flags: string[]; flag_reason: string | null }>).find(
+        (x) => x.device_id === deviceId,
+      );
       return { flags: d?.flags ?? [], reason: d?.flag_reason ?? null, alerts: JSON.stringify(health.alerts) };
     };
 
-    it('another code with an admitted scan\'s scan_id is refused, forged or genuine, from the same device or another', async () => {
+    it("another code with an admitted scan's scan_id is refused, forged or genuine, from the same device or another", async () => {
       const admitted = await ticket('ga');
       const other = await ticket('ga');
       const scanId = crypto.randomUUID();
@@ -238,7 +295,11 @@ describeEachBackend('online scanning', (backend) => {
       // Nothing was admitted or recorded by them; the genuine retry still gets its verdict.
       expect((await server.admin.get(`/api/v1/tickets/${other.id}`)).body.scans_used).toBe(0);
       expect(await countRows(scanId)).toBe(1);
-      expect((await scan(devA, admitted.code, ev.gates.main, 'entry', { scan_id: scanId })).body).toMatchObject({ result: 'valid', reason: 'admitted', scan_id: scanId });
+      expect((await scan(devA, admitted.code, ev.gates.main, 'entry', { scan_id: scanId })).body).toMatchObject({
+        result: 'valid',
+        reason: 'admitted',
+        scan_id: scanId,
+      });
 
       // The attempts are on record for the organisers, on the devices that made them, without the codes.
       for (const id of [devAId, b.deviceId]) {
@@ -250,38 +311,57 @@ describeEachBackend('online scanning', (backend) => {
       }
     });
 
-    it('an unknown or unreadable code\'s scan_id is bound to that code too', async () => {
+    it("an unknown or unreadable code's scan_id is bound to that code too", async () => {
       const t = await ticket('ga');
       for (const first of ['NO-SUCH-TICKET', '\u0002']) {
         const scanId = crypto.randomUUID();
-        expect((await scan(devB, first, ev.gates.main, 'entry', { scan_id: scanId })).body.result).toBe('invalid_token');
-        expect((await scan(devB, first, ev.gates.main, 'entry', { scan_id: scanId })).body).toMatchObject({ result: 'invalid_token', scan_id: scanId });
+        expect((await scan(devB, first, ev.gates.main, 'entry', { scan_id: scanId })).body.result).toBe(
+          'invalid_token',
+        );
+        expect((await scan(devB, first, ev.gates.main, 'entry', { scan_id: scanId })).body).toMatchObject({
+          result: 'invalid_token',
+          scan_id: scanId,
+        });
         for (const code of [t.code, 'NO-SUCH-TICKET-EITHER', '\u0003']) {
-          expect((await scan(devB, code, ev.gates.main, 'entry', { scan_id: scanId })).body.error).toBe('SCAN_ID_REUSED');
+          expect((await scan(devB, code, ev.gates.main, 'entry', { scan_id: scanId })).body.error).toBe(
+            'SCAN_ID_REUSED',
+          );
         }
         expect(await countRows(scanId)).toBe(1);
       }
       expect((await server.admin.get(`/api/v1/tickets/${t.id}`)).body.scans_used).toBe(0);
     });
 
-    it('the online attempt arriving after its offline copy still gets the copy\'s verdict', async () => {
+    it("the online attempt arriving after its offline copy still gets the copy's verdict", async () => {
       const d = await registerDevice(server.admin, 'Timed out');
       const dev = server.client(d.token);
       const t = await ticket('ga');
       const [good, unreadable] = [crypto.randomUUID(), crypto.randomUUID()];
       const synced = await dev.post('/api/v1/offline/sync', {
-        event_id: ev.eventId, device_id: d.deviceId, session_token: `late-${good}`,
+        event_id: ev.eventId,
+        device_id: d.deviceId,
+        session_token: `late-${good}`,
         scans: [
           { qrcode: t.code, scanned_at: clock, seq: 1, gate_id: ev.gates.main, scan_id: good },
           { qrcode: '\u0004', scanned_at: clock, seq: 2, gate_id: ev.gates.main, scan_id: unreadable },
         ],
       });
       expect(synced.status).toBe(200);
-      expect((await scan(dev, t.code, ev.gates.main, 'entry', { scan_id: good })).body).toMatchObject({ result: 'valid', scan_id: good });
-      expect((await scan(dev, '\u0004', ev.gates.main, 'entry', { scan_id: unreadable })).body).toMatchObject({ result: 'invalid_token', scan_id: unreadable });
+      expect((await scan(dev, t.code, ev.gates.main, 'entry', { scan_id: good })).body).toMatchObject({
+        result: 'valid',
+        scan_id: good,
+      });
+      expect((await scan(dev, '\u0004', ev.gates.main, 'entry', { scan_id: unreadable })).body).toMatchObject({
+        result: 'invalid_token',
+        scan_id: unreadable,
+      });
       // Still bound: another code or device with those ids is refused.
-      expect((await scan(dev, 'TOTALLY-FORGED', ev.gates.main, 'entry', { scan_id: good })).body.error).toBe('SCAN_ID_REUSED');
-      expect((await scan(dev, 'TOTALLY-FORGED', ev.gates.main, 'entry', { scan_id: unreadable })).body.error).toBe('SCAN_ID_REUSED');
+      expect((await scan(dev, 'TOTALLY-FORGED', ev.gates.main, 'entry', { scan_id: good })).body.error).toBe(
+        'SCAN_ID_REUSED',
+      );
+      expect((await scan(dev, 'TOTALLY-FORGED', ev.gates.main, 'entry', { scan_id: unreadable })).body.error).toBe(
+        'SCAN_ID_REUSED',
+      );
       expect((await scan(devA, t.code, ev.gates.main, 'entry', { scan_id: good })).body.error).toBe('SCAN_ID_REUSED');
       expect(await countRows(good)).toBe(1);
     });
@@ -297,7 +377,11 @@ describeEachBackend('online scanning', (backend) => {
       expect(r.body.result).toBe('valid');
       expect((await devB.get(`/api/v1/scanning/sessions/${s1.body.id}`)).body.scan_count).toBe(1);
 
-      const s2 = await devB.post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: ev.gates.any, direction: 'exit' });
+      const s2 = await devB.post('/api/v1/scanning/sessions', {
+        event_id: ev.eventId,
+        gate_id: ev.gates.any,
+        direction: 'exit',
+      });
       expect(s2.body.ended_session_id).toBe(s1.body.id);
       expect((await devB.get(`/api/v1/scanning/sessions/${s1.body.id}`)).body.status).toBe('ended');
       const old = await devB.post('/api/v1/scanning/scan', { code: t.code, session_id: s1.body.id });
@@ -316,8 +400,14 @@ describeEachBackend('online scanning', (backend) => {
     });
 
     it('rejects unknown gates and events and incomplete requests', async () => {
-      expect((await devA.post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: crypto.randomUUID() })).body.error).toBe('NOT_FOUND');
-      expect((await devA.post('/api/v1/scanning/sessions', { event_id: crypto.randomUUID(), gate_id: ev.gates.main })).status).toBe(404);
+      expect(
+        (await devA.post('/api/v1/scanning/sessions', { event_id: ev.eventId, gate_id: crypto.randomUUID() })).body
+          .error,
+      ).toBe('NOT_FOUND');
+      expect(
+        (await devA.post('/api/v1/scanning/sessions', { event_id: crypto.randomUUID(), gate_id: ev.gates.main }))
+          .status,
+      ).toBe(404);
       const r = await devA.post('/api/v1/scanning/scan', { code: 'x' });
       expect(r.status).toBe(400);
       expect(r.body).toEqual({ error: 'INVALID_BODY', message: 'Send session_id, or event_id and gate_id' });
@@ -327,9 +417,15 @@ describeEachBackend('online scanning', (backend) => {
   describe('device authentication', () => {
     it('needs a valid device token', async () => {
       const anon = server.client('');
-      expect((await anon.post('/api/v1/scanning/scan', { code: 'x', event_id: ev.eventId, gate_id: ev.gates.main })).body.error).toBe('UNAUTHORIZED');
+      expect(
+        (await anon.post('/api/v1/scanning/scan', { code: 'x', event_id: ev.eventId, gate_id: ev.gates.main })).body
+          .error,
+      ).toBe('UNAUTHORIZED');
       expect((await server.client('edt_nope').post('/api/v1/scanning/scan', { code: 'x' })).status).toBe(401);
-      expect((await server.admin.post('/api/v1/scanning/scan', { code: 'x', event_id: ev.eventId, gate_id: ev.gates.main })).status).toBe(401);
+      expect(
+        (await server.admin.post('/api/v1/scanning/scan', { code: 'x', event_id: ev.eventId, gate_id: ev.gates.main }))
+          .status,
+      ).toBe(401);
     });
 
     it('suspended devices are refused until reactivated; revoked ones for good', async () => {
@@ -357,7 +453,9 @@ describeEachBackend('online scanning', (backend) => {
   it('occupancy counts people per zone and gate, not scans', async () => {
     const other = await seedEvent(server.admin);
     const [a, b, c] = await issueTickets(server.admin, other.eventId, [
-      { ticket_type_id: other.types.reentry }, { ticket_type_id: other.types.vip }, { ticket_type_id: other.types.ga },
+      { ticket_type_id: other.types.reentry },
+      { ticket_type_id: other.types.vip },
+      { ticket_type_id: other.types.ga },
     ]);
     const s = (code: string, gate: string, direction: 'entry' | 'exit' = 'entry') =>
       devA.post('/api/v1/scanning/scan', { code, event_id: other.eventId, gate_id: gate, direction });

@@ -3,8 +3,18 @@ import type { Database } from '../src/db/database.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { existingZoneIds } from '../src/store/events.ts';
 import {
-  describeEachBackend, describePostgres, freshPostgresDatabase, issueTickets, registerDevice, seedEvent, startTestServer,
-  type Client, type Reply, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  describePostgres,
+  freshPostgresDatabase,
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startTestServer,
+  type Client,
+  type Reply,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 
 const patch = (c: Client, path: string, body: unknown): Promise<Reply> => c.request('PATCH', path, body);
@@ -31,8 +41,11 @@ describeEachBackend('set-up that can be changed', (backend) => {
     await tdb?.drop();
   });
 
+  // prettier-ignore
   const detail = async (eventId = ev.eventId): Promise<Record<string, any>> => (await server.admin.get(`/api/v1/events/${eventId}`)).body; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const audit = async (eventId = ev.eventId, query = ''): Promise<Reply> => server.admin.get(`/api/v1/events/${eventId}/audit${query}`);
+  const audit = async (eventId = ev.eventId, query = ''): Promise<Reply> =>
+    server.admin.get(`/api/v1/events/${eventId}/audit${query}`);
+  // prettier-ignore
   async function lastAudit(action: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const entries: Array<Record<string, unknown>> = [];
     let cursor: string | null = null;
@@ -50,78 +63,169 @@ describeEachBackend('set-up that can be changed', (backend) => {
     it('changes an event, read in its (new) time zone, and audits what changed', async () => {
       const { eventId } = await seedEvent(server.admin, { name: 'Typo Fest' });
       const r = await patch(server.admin, `/api/v1/events/${eventId}`, {
-        name: 'Tipo Fest', timezone: 'Europe/London', starts_at: '2026-08-01T19:00', ends_at: '2026-08-02T02:00', settings: { duplicate_window_s: 30 },
+        name: 'Tipo Fest',
+        timezone: 'Europe/London',
+        starts_at: '2026-08-01T19:00',
+        ends_at: '2026-08-02T02:00',
+        settings: { duplicate_window_s: 30 },
       });
       expect(r.status).toBe(200);
       const d = await detail(eventId);
-      expect(d).toMatchObject({ name: 'Tipo Fest', timezone: 'Europe/London', starts_at: '2026-08-01T18:00:00.000Z', settings: { duplicate_window_s: 30 } });
+      expect(d).toMatchObject({
+        name: 'Tipo Fest',
+        timezone: 'Europe/London',
+        starts_at: '2026-08-01T18:00:00.000Z',
+        settings: { duplicate_window_s: 30 },
+      });
       const page = await audit(eventId);
       // The set-up made through the API is audited too, oldest first.
       expect(page.body.entries.slice(0, 10).map((e: { action: string }) => e.action)).toEqual([
-        'event.create', 'zone.create', 'zone.create', 'gate.create', 'gate.create', 'gate.create',
-        'ticket_type.create', 'ticket_type.create', 'ticket_type.create', 'ticket_type.create',
+        'event.create',
+        'zone.create',
+        'zone.create',
+        'gate.create',
+        'gate.create',
+        'gate.create',
+        'ticket_type.create',
+        'ticket_type.create',
+        'ticket_type.create',
+        'ticket_type.create',
       ]);
       expect(page.body.entries[1]).toMatchObject({ before: null, after: { name: 'General', capacity: 100 } });
       const entry = page.body.entries.find((e: { action: string }) => e.action === 'event.update');
       expect(entry).toMatchObject({
-        actor: expect.stringMatching(/^token:[0-9a-f-]{36}$/), subject_kind: 'event', subject_id: eventId,
-        before: { name: 'Typo Fest', timezone: 'Europe/Amsterdam' }, after: { name: 'Tipo Fest', timezone: 'Europe/London', starts_at: '2026-08-01T18:00:00.000Z' },
+        actor: expect.stringMatching(/^token:[0-9a-f-]{36}$/),
+        subject_kind: 'event',
+        subject_id: eventId,
+        before: { name: 'Typo Fest', timezone: 'Europe/Amsterdam' },
+        after: { name: 'Tipo Fest', timezone: 'Europe/London', starts_at: '2026-08-01T18:00:00.000Z' },
       });
     });
 
     it('changes a zone, a gate (closing it), a ticket type, a staff member and a device', async () => {
-      expect((await patch(server.admin, `/api/v1/events/${ev.eventId}/zones/${ev.zones.vip}`, { capacity: 250 })).body).toMatchObject({ capacity: 250 });
-      const g = await patch(server.admin, `/api/v1/events/${ev.eventId}/gates/${ev.gates.any}`, { name: 'Any Door', closed: true });
+      expect(
+        (await patch(server.admin, `/api/v1/events/${ev.eventId}/zones/${ev.zones.vip}`, { capacity: 250 })).body,
+      ).toMatchObject({ capacity: 250 });
+      const g = await patch(server.admin, `/api/v1/events/${ev.eventId}/gates/${ev.gates.any}`, {
+        name: 'Any Door',
+        closed: true,
+      });
       expect(g.status).toBe(200);
-      const t = await patch(server.admin, `/api/v1/events/${ev.eventId}/ticket-types/${ev.types.multi}`, { max_scans: 2, valid_from: '2026-08-01T10:00', allow_reentry: true });
+      const t = await patch(server.admin, `/api/v1/events/${ev.eventId}/ticket-types/${ev.types.multi}`, {
+        max_scans: 2,
+        valid_from: '2026-08-01T10:00',
+        allow_reentry: true,
+      });
       expect(t.status).toBe(200);
       const d = await detail();
       expect(d.zones.find((z: { id: string }) => z.id === ev.zones.vip).capacity).toBe(250);
-      expect(d.gates.find((x: { id: string }) => x.id === ev.gates.any)).toMatchObject({ name: 'Any Door', closed: true, closed_at: expect.any(String) });
-      expect(d.ticket_types.find((x: { id: string }) => x.id === ev.types.multi)).toMatchObject({ max_scans: 2, allow_reentry: true, valid_from: '2026-08-01T08:00:00.000Z' });
-      expect((await lastAudit('zone.update'))).toMatchObject({ before: { capacity: 100 }, after: { capacity: 250 } });
-      expect((await lastAudit('ticket_type.update')).after).toEqual({ max_scans: 2, allow_reentry: true, valid_from: '2026-08-01T08:00:00.000Z' });
+      expect(d.gates.find((x: { id: string }) => x.id === ev.gates.any)).toMatchObject({
+        name: 'Any Door',
+        closed: true,
+        closed_at: expect.any(String),
+      });
+      expect(d.ticket_types.find((x: { id: string }) => x.id === ev.types.multi)).toMatchObject({
+        max_scans: 2,
+        allow_reentry: true,
+        valid_from: '2026-08-01T08:00:00.000Z',
+      });
+      expect(await lastAudit('zone.update')).toMatchObject({ before: { capacity: 100 }, after: { capacity: 250 } });
+      expect((await lastAudit('ticket_type.update')).after).toEqual({
+        max_scans: 2,
+        allow_reentry: true,
+        valid_from: '2026-08-01T08:00:00.000Z',
+      });
       // Reopened.
-      expect((await patch(server.admin, `/api/v1/events/${ev.eventId}/gates/${ev.gates.any}`, { closed: false })).body).toMatchObject({ closed: false, closed_at: null });
+      expect(
+        (await patch(server.admin, `/api/v1/events/${ev.eventId}/gates/${ev.gates.any}`, { closed: false })).body,
+      ).toMatchObject({ closed: false, closed_at: null });
 
-      const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: 'ann', name: 'Ann', pin: '1234' });
-      const s = await patch(server.admin, `/api/v1/events/${ev.eventId}/staff/${staff.body.id}`, { name: 'Ann B.', pin: '987654', active: false });
+      const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, {
+        username: 'ann',
+        name: 'Ann',
+        pin: '1234',
+      });
+      const s = await patch(server.admin, `/api/v1/events/${ev.eventId}/staff/${staff.body.id}`, {
+        name: 'Ann B.',
+        pin: '987654',
+        active: false,
+      });
       expect(s.body).toMatchObject({ name: 'Ann B.', active: false });
-      expect((await lastAudit('staff.create')).after).toEqual({ id: staff.body.id, username: 'ann', name: 'Ann', active: true });
+      expect((await lastAudit('staff.create')).after).toEqual({
+        id: staff.body.id,
+        username: 'ann',
+        name: 'Ann',
+        active: true,
+      });
       const staffEntry = await lastAudit('staff.update');
       expect(staffEntry.after).toEqual({ name: 'Ann B.', active: false, pin_changed: true });
       expect(JSON.stringify(staffEntry)).not.toMatch(/scrypt|987654|1234|pin_hash/);
 
       const device = await registerDevice(server.admin, 'Scanner A', { event_ids: [ev.eventId] });
-      const dv = await patch(server.admin, `/api/v1/devices/${device.deviceId}`, { name: 'Scanner North', default_gate_id: ev.gates.main });
+      const dv = await patch(server.admin, `/api/v1/devices/${device.deviceId}`, {
+        name: 'Scanner North',
+        default_gate_id: ev.gates.main,
+      });
       expect(dv.status).toBe(200);
-      const listed = (await server.admin.get('/api/v1/devices')).body.devices.find((x: { device_id: string }) => x.device_id === device.deviceId);
-      expect(listed).toMatchObject({ name: 'Scanner North', default_event_id: ev.eventId, default_gate_id: ev.gates.main });
+      const listed = (await server.admin.get('/api/v1/devices')).body.devices.find(
+        (x: { device_id: string }) => x.device_id === device.deviceId,
+      );
+      expect(listed).toMatchObject({
+        name: 'Scanner North',
+        default_event_id: ev.eventId,
+        default_gate_id: ev.gates.main,
+      });
       const devEntry = await lastAudit('device.update');
-      expect(devEntry.after).toEqual({ name: 'Scanner North', default_event_id: ev.eventId, default_gate_id: ev.gates.main });
+      expect(devEntry.after).toEqual({
+        name: 'Scanner North',
+        default_event_id: ev.eventId,
+        default_gate_id: ev.gates.main,
+      });
       expect(JSON.stringify(devEntry)).not.toContain(device.token);
       // A gate of another organisation's event is not one of ours.
-      const foreign = await patch(server.admin, `/api/v1/devices/${device.deviceId}`, { default_gate_id: other.ev.gates.main });
-      expect(foreign.body).toEqual({ error: 'INVALID_BODY', message: '/default_gate_id is not a gate of any of your events' });
+      const foreign = await patch(server.admin, `/api/v1/devices/${device.deviceId}`, {
+        default_gate_id: other.ev.gates.main,
+      });
+      expect(foreign.body).toEqual({
+        error: 'INVALID_BODY',
+        message: '/default_gate_id is not a gate of any of your events',
+      });
     });
 
     it('answers 400 INVALID_BODY naming the field, and applies nothing of a refused change', async () => {
       const types = `/api/v1/events/${ev.eventId}/ticket-types/${ev.types.ga}`;
       const before = await detail();
-      const window = await patch(server.admin, types, { name: 'Renamed', valid_from: '2026-08-01T20:00', valid_until: '2026-08-01T19:00' });
+      const window = await patch(server.admin, types, {
+        name: 'Renamed',
+        valid_from: '2026-08-01T20:00',
+        valid_until: '2026-08-01T19:00',
+      });
       expect(window.body).toEqual({ error: 'INVALID_BODY', message: '/valid_until must be after /valid_from' });
       const zones = await patch(server.admin, types, { name: 'Renamed', zone_ids: [crypto.randomUUID()] });
       expect(zones.status).toBe(400);
       expect(zones.body.message).toMatch(/^\/zone_ids: unknown zone/);
       expect((await patch(server.admin, types, { max_scans: 0 })).body.message).toMatch(/^\/max_scans/);
-      expect((await patch(server.admin, types, {})).body).toEqual({ error: 'INVALID_BODY', message: '(body) must name at least one field to change' });
+      expect((await patch(server.admin, types, {})).body).toEqual({
+        error: 'INVALID_BODY',
+        message: '(body) must name at least one field to change',
+      });
       expect((await patch(server.admin, types, { colour: 'red' })).body.message).toMatch(/colour/);
-      expect((await patch(server.admin, types, { name: 'a\u0000b' })).body.message).toBe('/name must not contain U+0000 or an unpaired UTF-16 surrogate');
-      const ev2 = await patch(server.admin, `/api/v1/events/${ev.eventId}`, { name: 'Renamed', ends_at: '2020-01-01T00:00Z' });
+      expect((await patch(server.admin, types, { name: 'a\u0000b' })).body.message).toBe(
+        '/name must not contain U+0000 or an unpaired UTF-16 surrogate',
+      );
+      const ev2 = await patch(server.admin, `/api/v1/events/${ev.eventId}`, {
+        name: 'Renamed',
+        ends_at: '2020-01-01T00:00Z',
+      });
       expect(ev2.body).toEqual({ error: 'INVALID_BODY', message: '/ends_at must be after /starts_at' });
-      expect((await patch(server.admin, `/api/v1/events/${ev.eventId}`, { timezone: 'Mars/Olympus' })).body.message).toMatch(/^\/timezone/);
+      expect(
+        (await patch(server.admin, `/api/v1/events/${ev.eventId}`, { timezone: 'Mars/Olympus' })).body.message,
+      ).toMatch(/^\/timezone/);
       // A name another zone has: 409, and the capacity given with it is not applied either.
-      const clash = await patch(server.admin, `/api/v1/events/${ev.eventId}/zones/${ev.zones.vip}`, { name: 'General', capacity: 1 });
+      const clash = await patch(server.admin, `/api/v1/events/${ev.eventId}/zones/${ev.zones.vip}`, {
+        name: 'General',
+        capacity: 1,
+      });
       expect(clash.status).toBe(409);
       const after = await detail();
       expect(after.name).toBe(before.name);
@@ -135,16 +239,28 @@ describeEachBackend('set-up that can be changed', (backend) => {
     it('keeps other organisations out: their ids are 404 here, ours 404 there', async () => {
       const mine = server.admin;
       expect((await patch(mine, `/api/v1/events/${other.ev.eventId}`, { name: 'x' })).status).toBe(404);
-      expect((await patch(mine, `/api/v1/events/${other.ev.eventId}/zones/${other.ev.zones.vip}`, { capacity: 1 })).status).toBe(404);
-      expect((await patch(mine, `/api/v1/events/${ev.eventId}/zones/${other.ev.zones.vip}`, { capacity: 1 })).status).toBe(404);
-      expect((await del(mine, `/api/v1/events/${other.ev.eventId}/ticket-types/${other.ev.types.vip}`)).status).toBe(404);
+      expect(
+        (await patch(mine, `/api/v1/events/${other.ev.eventId}/zones/${other.ev.zones.vip}`, { capacity: 1 })).status,
+      ).toBe(404);
+      expect(
+        (await patch(mine, `/api/v1/events/${ev.eventId}/zones/${other.ev.zones.vip}`, { capacity: 1 })).status,
+      ).toBe(404);
+      expect((await del(mine, `/api/v1/events/${other.ev.eventId}/ticket-types/${other.ev.types.vip}`)).status).toBe(
+        404,
+      );
       expect((await del(other.admin, `/api/v1/events/${ev.eventId}/gates/${ev.gates.vip}`)).status).toBe(404);
       expect((await other.admin.get(`/api/v1/events/${ev.eventId}/audit`)).status).toBe(404);
       expect((await other.admin.get(`/api/v1/events/${ev.eventId}/tickets?q=1`)).status).toBe(404);
       const [t] = await issueTickets(mine, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
       await mine.post(`/api/v1/tickets/${t!.id}/block`, { reason: 'x' });
       expect((await other.admin.post(`/api/v1/tickets/${t!.id}/unblock`, { reason: 'x' })).status).toBe(404);
-      expect((await other.admin.request('PATCH', `/api/v1/devices/${(await registerDevice(mine, 'Mine')).deviceId}`, { name: 'x' })).status).toBe(404);
+      expect(
+        (
+          await other.admin.request('PATCH', `/api/v1/devices/${(await registerDevice(mine, 'Mine')).deviceId}`, {
+            name: 'x',
+          })
+        ).status,
+      ).toBe(404);
       const o = await detail(ev.eventId);
       expect(o.zones.find((z: { id: string }) => z.id === ev.zones.vip).capacity).not.toBe(1);
     });
@@ -156,6 +272,7 @@ describeEachBackend('set-up that can be changed', (backend) => {
       await issueTickets(server.admin, e.eventId, [{ ticket_type_id: e.types.multi }]);
       const d = await registerDevice(server.admin, 'Manifest scanner');
       const device = server.client(d.token);
+      // prettier-ignore
       const get = async (since?: string): Promise<Record<string, any>> => { // eslint-disable-line @typescript-eslint/no-explicit-any
         const r = await device.get(`/api/v1/offline/manifest/${e.eventId}?device_id=${d.deviceId}${since ? `&since=${encodeURIComponent(since)}` : ''}`);
         expect(r.status).toBe(200);
@@ -164,12 +281,18 @@ describeEachBackend('set-up that can be changed', (backend) => {
       const first = await get();
       expect(first.ticket_types.find((t: { id: string }) => t.id === e.types.multi).max_scans).toBe(3);
       await patch(server.admin, `/api/v1/events/${e.eventId}/ticket-types/${e.types.multi}`, { max_scans: 1 });
-      await patch(server.admin, `/api/v1/events/${e.eventId}/gates/${e.gates.vip}`, { zone_ids: [e.zones.general], closed: true });
+      await patch(server.admin, `/api/v1/events/${e.eventId}/gates/${e.gates.vip}`, {
+        zone_ids: [e.zones.general],
+        closed: true,
+      });
       await patch(server.admin, `/api/v1/events/${e.eventId}/zones/${e.zones.general}`, { name: 'Floor' });
       const delta = await get(first.cursor);
       expect(delta.full).toBe(false);
       expect(delta.ticket_types.find((t: { id: string }) => t.id === e.types.multi).max_scans).toBe(1);
-      expect(delta.gates.find((g: { id: string }) => g.id === e.gates.vip)).toMatchObject({ zone_ids: [e.zones.general], closed_at: expect.any(String) });
+      expect(delta.gates.find((g: { id: string }) => g.id === e.gates.vip)).toMatchObject({
+        zone_ids: [e.zones.general],
+        closed_at: expect.any(String),
+      });
       expect(delta.zones.find((z: { id: string }) => z.id === e.zones.general).name).toBe('Floor');
     });
   });
@@ -180,14 +303,32 @@ describeEachBackend('set-up that can be changed', (backend) => {
       const base = `/api/v1/events/${e.eventId}`;
       // The VIP zone is named by the VIP gate and the VIP type.
       const zone = await del(server.admin, `${base}/zones/${e.zones.vip}`);
-      expect(zone.body).toEqual({ error: 'CONFLICT', message: 'The zone cannot be deleted: 1 gate admits to this zone and 1 ticket type grants it; take it off them first' });
-      await issueTickets(server.admin, e.eventId, [{ ticket_type_id: e.types.ga }, { ticket_type_id: e.types.ga }, { ticket_type_id: e.types.ga }]);
+      expect(zone.body).toEqual({
+        error: 'CONFLICT',
+        message:
+          'The zone cannot be deleted: 1 gate admits to this zone and 1 ticket type grants it; take it off them first',
+      });
+      await issueTickets(server.admin, e.eventId, [
+        { ticket_type_id: e.types.ga },
+        { ticket_type_id: e.types.ga },
+        { ticket_type_id: e.types.ga },
+      ]);
       const type = await del(server.admin, `${base}/ticket-types/${e.types.ga}`);
-      expect(type.body).toEqual({ error: 'CONFLICT', message: 'The ticket type cannot be deleted: 3 tickets of this type exist; cancel or move them first' });
-      const code = await server.admin.post('/api/v1/devices/pairing-codes', { event_id: e.eventId, gate_id: e.gates.main });
+      expect(type.body).toEqual({
+        error: 'CONFLICT',
+        message: 'The ticket type cannot be deleted: 3 tickets of this type exist; cancel or move them first',
+      });
+      const code = await server.admin.post('/api/v1/devices/pairing-codes', {
+        event_id: e.eventId,
+        gate_id: e.gates.main,
+      });
       expect(code.status).toBe(201);
-      expect((await del(server.admin, `${base}/gates/${e.gates.main}`)).body.message).toBe('The gate cannot be deleted: 1 pairing code name it. Close it instead (closed: true)');
-      expect((await del(server.admin, base)).body.message).toMatch(/^The event cannot be deleted: 3 tickets, 1 pairing code belong to it/);
+      expect((await del(server.admin, `${base}/gates/${e.gates.main}`)).body.message).toBe(
+        'The gate cannot be deleted: 1 pairing code name it. Close it instead (closed: true)',
+      );
+      expect((await del(server.admin, base)).body.message).toMatch(
+        /^The event cannot be deleted: 3 tickets, 1 pairing code belong to it/,
+      );
 
       expect((await del(server.admin, `${base}/ticket-types/${e.types.vip}`)).status).toBe(204);
       expect((await del(server.admin, `${base}/gates/${e.gates.vip}`)).status).toBe(204);
@@ -198,8 +339,15 @@ describeEachBackend('set-up that can be changed', (backend) => {
       expect(d.zones.map((z: { name: string }) => z.name)).toEqual(['General']);
       expect(d.gates.map((g: { name: string }) => g.name)).toEqual(['Main', 'Any']);
       expect(d.ticket_types.map((t: { name: string }) => t.name)).toEqual(['GA', 'Re-entry', '3-day']);
-      const deleted = (await audit(e.eventId, '?limit=500')).body.entries.filter((x: { action: string }) => x.action.endsWith('.delete'));
-      expect(deleted.map((x: { action: string }) => x.action)).toEqual(['ticket_type.delete', 'gate.delete', 'zone.delete', 'staff.delete']);
+      const deleted = (await audit(e.eventId, '?limit=500')).body.entries.filter((x: { action: string }) =>
+        x.action.endsWith('.delete'),
+      );
+      expect(deleted.map((x: { action: string }) => x.action)).toEqual([
+        'ticket_type.delete',
+        'gate.delete',
+        'zone.delete',
+        'staff.delete',
+      ]);
       expect(deleted[2]).toMatchObject({ before: { name: 'VIP', capacity: 100 }, after: null });
     });
 
@@ -209,51 +357,99 @@ describeEachBackend('set-up that can be changed', (backend) => {
       const device = await registerDevice(server.admin, 'Scoped', { event_ids: [e.eventId, ev.eventId] });
       expect((await del(server.admin, `/api/v1/events/${e.eventId}`)).status).toBe(204);
       expect((await server.admin.get(`/api/v1/events/${e.eventId}`)).status).toBe(404);
-      const listed = (await server.admin.get('/api/v1/devices')).body.devices.find((x: { device_id: string }) => x.device_id === device.deviceId);
+      const listed = (await server.admin.get('/api/v1/devices')).body.devices.find(
+        (x: { device_id: string }) => x.device_id === device.deviceId,
+      );
       expect(listed.event_ids).toEqual([ev.eventId]);
     });
   });
 
   describe('tickets: unblock, reinstate, search, history', () => {
     it('unblocks and reinstates with a reason, refusing the wrong undo, and audits both', async () => {
-      const [a, b] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }, { ticket_type_id: ev.types.ga }]);
+      const [a, b] = await issueTickets(server.admin, ev.eventId, [
+        { ticket_type_id: ev.types.ga },
+        { ticket_type_id: ev.types.ga },
+      ]);
       await server.admin.post(`/api/v1/tickets/${a!.id}/block`, { reason: 'suspicious' });
       await server.admin.post(`/api/v1/tickets/${b!.id}/cancel`, { reason: 'refunded' });
       expect((await server.admin.post(`/api/v1/tickets/${a!.id}/reinstate`, { reason: 'x' })).body).toEqual({
-        error: 'CONFLICT', message: 'The ticket is blocked, not cancelled: unblock it instead',
+        error: 'CONFLICT',
+        message: 'The ticket is blocked, not cancelled: unblock it instead',
       });
       expect((await server.admin.post(`/api/v1/tickets/${a!.id}/unblock`, {})).body.message).toMatch(/reason/);
       const un = await server.admin.post(`/api/v1/tickets/${a!.id}/unblock`, { reason: 'checked ID' });
-      expect(un.body).toMatchObject({ status: 'valid', status_reason: 'checked ID', status_changed_at: expect.any(String) });
+      expect(un.body).toMatchObject({
+        status: 'valid',
+        status_reason: 'checked ID',
+        status_changed_at: expect.any(String),
+      });
       const re = await server.admin.post(`/api/v1/tickets/${b!.id}/reinstate`, { reason: 'refund reversed' });
       expect(re.body).toMatchObject({ status: 'valid', status_reason: 'refund reversed' });
-      expect((await lastAudit('ticket.unblock'))).toMatchObject({ subject_id: a!.id, before: { status: 'blocked', status_reason: 'suspicious' }, after: { status: 'valid', status_reason: 'checked ID' } });
+      expect(await lastAudit('ticket.unblock')).toMatchObject({
+        subject_id: a!.id,
+        before: { status: 'blocked', status_reason: 'suspicious' },
+        after: { status: 'valid', status_reason: 'checked ID' },
+      });
       expect((await lastAudit('ticket.block')).subject_id).toBe(a!.id);
       // Scanning admits it again.
       const device = await registerDevice(server.admin, 'Gate scanner');
-      const scan = await server.client(device.token).post('/api/v1/scanning/scan', { code: b!.code, event_id: ev.eventId, gate_id: ev.gates.main });
+      const scan = await server
+        .client(device.token)
+        .post('/api/v1/scanning/scan', { code: b!.code, event_id: ev.eventId, gate_id: ev.gates.main });
       expect(scan.body.result).toBe('valid');
       const history = await server.admin.get(`/api/v1/tickets/${b!.id}`);
-      expect(history.body.scans).toEqual([expect.objectContaining({
-        result: 'valid', reason: 'admitted', gate_id: ev.gates.main, gate_name: 'Main', device_id: device.deviceId, device_name: 'Gate scanner', source: 'online',
-      })]);
+      expect(history.body.scans).toEqual([
+        expect.objectContaining({
+          result: 'valid',
+          reason: 'admitted',
+          gate_id: ev.gates.main,
+          gate_name: 'Main',
+          device_id: device.deviceId,
+          device_name: 'Gate scanner',
+          source: 'online',
+        }),
+      ]);
     });
 
     it('searches by number prefix, holder name and whole code, in pages', async () => {
       const e = await seedEvent(server.admin, { name: 'Search', settings: { offline_holder_names: true } });
-      const people = ['Ada Lovelace', 'Grace Hopper', 'Alan Turing', 'Barbara Liskov', 'Edsger Dijkstra', 'Donald Knuth', 'Ada Yonath'];
+      const people = [
+        'Ada Lovelace',
+        'Grace Hopper',
+        'Alan Turing',
+        'Barbara Liskov',
+        'Edsger Dijkstra',
+        'Donald Knuth',
+        'Ada Yonath',
+      ];
       const issued = await issueTickets(server.admin, e.eventId, [
         ...people.map((holder_name, i) => ({ ticket_type_id: e.types.ga, holder_name, number: `A-${100 + i}` })),
         { ticket_type_id: e.types.ga, number: 'B-1', code: 'IMPORTED-CODE-0001' },
         { ticket_type_id: e.types.ga, number: '50%_off' },
       ]);
-      const search = async (q: string, extra = ''): Promise<Reply> => server.admin.get(`/api/v1/events/${e.eventId}/tickets?q=${encodeURIComponent(q)}${extra}`);
-      expect((await search('A-10')).body.tickets.map((t: { number: string }) => t.number)).toEqual(['A-100', 'A-101', 'A-102', 'A-103', 'A-104', 'A-105', 'A-106']);
-      expect((await search('ada')).body.tickets.map((t: { holder_name: string }) => t.holder_name)).toEqual(['Ada Lovelace', 'Ada Yonath']);
+      const search = async (q: string, extra = ''): Promise<Reply> =>
+        server.admin.get(`/api/v1/events/${e.eventId}/tickets?q=${encodeURIComponent(q)}${extra}`);
+      expect((await search('A-10')).body.tickets.map((t: { number: string }) => t.number)).toEqual([
+        'A-100',
+        'A-101',
+        'A-102',
+        'A-103',
+        'A-104',
+        'A-105',
+        'A-106',
+      ]);
+      expect((await search('ada')).body.tickets.map((t: { holder_name: string }) => t.holder_name)).toEqual([
+        'Ada Lovelace',
+        'Ada Yonath',
+      ]);
       expect((await search('HOPP')).body.tickets.map((t: { number: string }) => t.number)).toEqual(['A-101']);
       expect((await search('imported-code-0001 ')).body.tickets).toEqual([]);
-      expect((await search('IMPORTED-CODE-0001')).body.tickets.map((t: { number: string }) => t.number)).toEqual(['B-1']);
-      expect((await search(issued[2]!.code)).body.tickets.map((t: { holder_name: string }) => t.holder_name)).toEqual(['Alan Turing']);
+      expect((await search('IMPORTED-CODE-0001')).body.tickets.map((t: { number: string }) => t.number)).toEqual([
+        'B-1',
+      ]);
+      expect((await search(issued[2]!.code)).body.tickets.map((t: { holder_name: string }) => t.holder_name)).toEqual([
+        'Alan Turing',
+      ]);
       // LIKE's wildcards are taken literally.
       expect((await search('50%')).body.tickets.map((t: { number: string }) => t.number)).toEqual(['50%_off']);
       expect((await search('%')).body.tickets).toEqual([]);
@@ -272,9 +468,14 @@ describeEachBackend('set-up that can be changed', (backend) => {
       } while (cursor);
       expect(pages).toBe(3);
       expect(seen).toEqual(['A-100', 'A-101', 'A-102', 'A-103', 'A-104', 'A-105', 'A-106']);
-      expect((await search('A-', '&cursor=nonsense')).body).toEqual({ error: 'INVALID_BODY', message: 'cursor is not one this server gave; start again without it' });
+      expect((await search('A-', '&cursor=nonsense')).body).toEqual({
+        error: 'INVALID_BODY',
+        message: 'cursor is not one this server gave; start again without it',
+      });
       // Without q: the export, as before.
-      expect((await server.admin.get(`/api/v1/events/${e.eventId}/tickets?limit=2`)).body).toMatchObject({ next_after: 2 });
+      expect((await server.admin.get(`/api/v1/events/${e.eventId}/tickets?limit=2`)).body).toMatchObject({
+        next_after: 2,
+      });
     });
   });
 
@@ -282,7 +483,10 @@ describeEachBackend('set-up that can be changed', (backend) => {
     it('pages in a stable (at, id) order without gaps or repeats', async () => {
       const e = await seedEvent(server.admin, { name: 'Audited' });
       for (let i = 0; i < 7; i++) {
-        expect((await patch(server.admin, `/api/v1/events/${e.eventId}/zones/${e.zones.general}`, { capacity: 200 + i })).status).toBe(200);
+        expect(
+          (await patch(server.admin, `/api/v1/events/${e.eventId}/zones/${e.zones.general}`, { capacity: 200 + i }))
+            .status,
+        ).toBe(200);
       }
       const all: Array<{ id: string; action: string; after: { capacity: number } }> = [];
       let cursor: string | null = null;
@@ -323,20 +527,30 @@ describePostgres('set-up changes under concurrency', () => {
 
   it('a zone deleted while a gate is being given it either sees the gate (409) or is gone for it, never a gate naming a deleted zone', async () => {
     const ev = await seedEvent(server.admin);
-    const balcony = (await server.admin.post(`/api/v1/events/${ev.eventId}/zones`, { name: 'Balcony' })).body.id as string;
+    const balcony = (await server.admin.post(`/api/v1/events/${ev.eventId}/zones`, { name: 'Balcony' })).body
+      .id as string;
     let deleted: Promise<Reply> | null = null;
     let settledEarly = false;
     await db.transaction(async (tx) => {
       // What a gate update does: check the zones (share-locked), then write the gate.
       expect(await existingZoneIds(tx, ev.eventId, [balcony])).toEqual(new Set([balcony]));
       deleted = del(server.admin, `/api/v1/events/${ev.eventId}/zones/${balcony}`);
-      void deleted.then(() => { settledEarly = true; });
+      void deleted.then(() => {
+        settledEarly = true;
+      });
       await new Promise((r) => setTimeout(r, 300));
-      await tx.query(`UPDATE gates SET zone_ids = array_append(zone_ids, $2::uuid) WHERE event_id = $1 AND id = $3`, [ev.eventId, balcony, ev.gates.any]);
+      await tx.query(`UPDATE gates SET zone_ids = array_append(zone_ids, $2::uuid) WHERE event_id = $1 AND id = $3`, [
+        ev.eventId,
+        balcony,
+        ev.gates.any,
+      ]);
       // Checked while the lock is held: once COMMIT releases it, the delete may finish before COMMIT's own answer is read.
       expect(settledEarly).toBe(false);
     });
     const r = await deleted!;
-    expect(r.body).toEqual({ error: 'CONFLICT', message: 'The zone cannot be deleted: 1 gate admits to this zone; take it off them first' });
+    expect(r.body).toEqual({
+      error: 'CONFLICT',
+      message: 'The zone cannot be deleted: 1 gate admits to this zone; take it off them first',
+    });
   });
 });

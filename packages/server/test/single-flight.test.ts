@@ -6,16 +6,44 @@ describe('SingleFlight', () => {
     const flights = new SingleFlight<string>();
     let runs = 0;
     let finish!: (v: string) => void;
-    const work = () => { runs++; return new Promise<string>((r) => { finish = r; }); };
-    const calls = [flights.run('k', () => true, work), flights.run('k', () => true, work), flights.run('other', () => true, async () => 'x')];
+    const work = () => {
+      runs++;
+      return new Promise<string>((r) => {
+        finish = r;
+      });
+    };
+    const calls = [
+      flights.run('k', () => true, work),
+      flights.run('k', () => true, work),
+      flights.run(
+        'other',
+        () => true,
+        async () => 'x',
+      ),
+    ];
     await new Promise((r) => setImmediate(r));
     finish('v');
     expect(await Promise.all(calls)).toEqual(['v', 'v', 'x']);
     expect([runs, flights.joined]).toEqual([1, 1]);
 
-    const failing = [flights.run('k', () => true, async () => { throw new Error('boom'); }), flights.run('k', () => true, work)];
+    const failing = [
+      flights.run(
+        'k',
+        () => true,
+        async () => {
+          throw new Error('boom');
+        },
+      ),
+      flights.run('k', () => true, work),
+    ];
     for (const p of failing) await expect(p).rejects.toThrow('boom');
-    expect(await flights.run('k', () => true, async () => 'fresh')).toBe('fresh');
+    expect(
+      await flights.run(
+        'k',
+        () => true,
+        async () => 'fresh',
+      ),
+    ).toBe('fresh');
   });
 
   it('tells the work whether anyone still wants the answer', async () => {
@@ -24,7 +52,12 @@ describe('SingleFlight', () => {
     let second = true;
     let check!: () => boolean;
     let finish!: () => void;
-    const work = (stillWanted: () => boolean) => { check = stillWanted; return new Promise<boolean>((r) => { finish = () => r(stillWanted()); }); };
+    const work = (stillWanted: () => boolean) => {
+      check = stillWanted;
+      return new Promise<boolean>((r) => {
+        finish = () => r(stillWanted());
+      });
+    };
     const a = flights.run('k', () => first, work);
     const b = flights.run('k', () => second, work);
     await new Promise((r) => setImmediate(r));

@@ -4,15 +4,31 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Database, Sql } from '../src/db/database.ts';
 import { createBus } from '../src/services/bus.ts';
 import { TicketCache } from '../src/services/ticket-cache.ts';
-import { describeEachBackend, issueTickets, seedEvent, startTestServer, type TestDatabase, type TestServer } from './harness.ts';
+import {
+  describeEachBackend,
+  issueTickets,
+  seedEvent,
+  startTestServer,
+  type TestDatabase,
+  type TestServer,
+} from './harness.ts';
 
 /** Counts the statements that reach the real database (the cache must spare them). */
 function counting(db: Database): { sql: Sql; statements: () => number } {
   let n = 0;
   const sql: Sql = {
-    query: (text, params, opts) => { n++; return db.query(text, params, opts); },
-    exec: (text) => { n++; return db.exec(text); },
-    copyRows: (table, columns, rows) => { n++; return db.copyRows(table, columns, rows); },
+    query: (text, params, opts) => {
+      n++;
+      return db.query(text, params, opts);
+    },
+    exec: (text) => {
+      n++;
+      return db.exec(text);
+    },
+    copyRows: (table, columns, rows) => {
+      n++;
+      return db.copyRows(table, columns, rows);
+    },
   };
   return { sql, statements: () => n };
 }
@@ -29,9 +45,16 @@ describeEachBackend('ticket cache', (backend) => {
     server = await startTestServer(test.db);
     const ev = await seedEvent(server.admin);
     eventId = ev.eventId;
-    const tickets = await issueTickets(server.admin, eventId, Array.from({ length: 6 }, () => ({ ticket_type_id: ev.types.ga })));
+    const tickets = await issueTickets(
+      server.admin,
+      eventId,
+      Array.from({ length: 6 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
     ticketIds = tickets.map((t) => t.id);
-    const rows = await test.db.query<{ id: string; digest: string }>(`SELECT id, encode(code_digest, 'hex') AS digest FROM tickets WHERE event_id = $1`, [eventId]);
+    const rows = await test.db.query<{ id: string; digest: string }>(
+      `SELECT id, encode(code_digest, 'hex') AS digest FROM tickets WHERE event_id = $1`,
+      [eventId],
+    );
     const byId = new Map(rows.map((r) => [r.id, r.digest]));
     digests = ticketIds.map((id) => byId.get(id)!);
   });
@@ -56,7 +79,7 @@ describeEachBackend('ticket cache', (backend) => {
     expect(statements()).toBe(2);
   });
 
-  it('loads an event\'s tickets on its first miss, so later scans of other tickets read nothing (no session needed)', async () => {
+  it("loads an event's tickets on its first miss, so later scans of other tickets read nothing (no session needed)", async () => {
     const { sql, statements } = counting(test.db);
     const cache = new TicketCache(sql, 100, bus());
     const digest = (i: number) => Buffer.from(digests[i]!, 'hex');
@@ -88,7 +111,11 @@ describeEachBackend('ticket cache', (backend) => {
     const cache = new TicketCache(test.db, 100, b);
     const { sql, statements } = counting(test.db);
     const [ticket] = [...(await cache.findMany(eventId, digests.slice(0, 1), sql)).values()];
-    const state = { entries: 1, first: { at: 1, direction: 'entry' as const, deviceId: 'd', gateId: null }, last: { at: 1, direction: 'entry' as const, deviceId: 'd', gateId: null } };
+    const state = {
+      entries: 1,
+      first: { at: 1, direction: 'entry' as const, deviceId: 'd', gateId: null },
+      last: { at: 1, direction: 'entry' as const, deviceId: 'd', gateId: null },
+    };
     cache.advance(eventId, digests[0]!, ticket!.version + 5, state, ticket!.version + 6);
     expect((await cache.findMany(eventId, digests.slice(0, 1), sql)).get(digests[0]!)!.version).toBe(ticket!.version);
     cache.advance(eventId, digests[0]!, ticket!.version, state, ticket!.version + 1);

@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MAX_IMPORT_CHUNK_ROWS } from '@entrada/core';
 import {
-  describeEachBackend, issueTickets, seedEvent, startTestServer, type Client, type Reply, type SeededEvent, type TestDatabase, type TestServer,
+  describeEachBackend,
+  issueTickets,
+  seedEvent,
+  startTestServer,
+  type Client,
+  type Reply,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 
 describeEachBackend('ticket imports in chunks, committed all or nothing', (backend) => {
@@ -31,22 +39,45 @@ describeEachBackend('ticket imports in chunks, committed all or nothing', (backe
 
   const base = (eventId = ev.eventId): string => `/api/v1/events/${eventId}/ticket-imports`;
   const ticketCount = async (eventId = ev.eventId): Promise<number> =>
-    Number((await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tickets WHERE event_id = $1', [eventId]))[0]!.n);
-  const stagedCount = async (): Promise<number> => Number((await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM ticket_import_rows'))[0]!.n);
-  const open = async (body: Record<string, unknown> = {}, admin = server.admin, eventId = ev.eventId): Promise<string> => {
+    Number(
+      (await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tickets WHERE event_id = $1', [eventId]))[0]!
+        .n,
+    );
+  const stagedCount = async (): Promise<number> =>
+    Number((await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM ticket_import_rows'))[0]!.n);
+  const open = async (
+    body: Record<string, unknown> = {},
+    admin = server.admin,
+    eventId = ev.eventId,
+  ): Promise<string> => {
     const r = await admin.post(base(eventId), body);
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body).toMatchObject({ state: 'open', staged_rows: 0, event_id: eventId });
     return r.body.id as string;
   };
-  const rows = (id: string, start: number, tickets: unknown[]): Promise<Reply> => server.admin.post(`${base()}/${id}/rows`, { start_row: start, tickets });
-  const chunk = (prefix: string, from: number, n: number, extra: (i: number) => Record<string, unknown> = () => ({})): unknown[] =>
-    Array.from({ length: n }, (_, k) => ({ ticket_type_id: ev.types.ga, number: `${prefix}-${from + k}`, holder_name: `Guest ${from + k}`, ...extra(from + k) }));
+  const rows = (id: string, start: number, tickets: unknown[]): Promise<Reply> =>
+    server.admin.post(`${base()}/${id}/rows`, { start_row: start, tickets });
+  const chunk = (
+    prefix: string,
+    from: number,
+    n: number,
+    extra: (i: number) => Record<string, unknown> = () => ({}),
+  ): unknown[] =>
+    Array.from({ length: n }, (_, k) => ({
+      ticket_type_id: ev.types.ga,
+      number: `${prefix}-${from + k}`,
+      holder_name: `Guest ${from + k}`,
+      ...extra(from + k),
+    }));
 
-  it('imports 12,000 rows (beyond one call\'s 10,000) in chunks of 5,000: one commit, one audit entry', async () => {
+  it("imports 12,000 rows (beyond one call's 10,000) in chunks of 5,000: one commit, one audit entry", async () => {
     const before = await ticketCount();
     const id = await open({ total_rows: 12_000 });
-    for (const [start, n] of [[1, 5000], [5001, 5000], [10_001, 2000]] as const) {
+    for (const [start, n] of [
+      [1, 5000],
+      [5001, 5000],
+      [10_001, 2000],
+    ] as const) {
       const r = await rows(id, start, chunk('BIG', start, n));
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(r.body.staged_rows).toBe(start + n - 1);
@@ -66,18 +97,25 @@ describeEachBackend('ticket imports in chunks, committed all or nothing', (backe
     const found = await server.admin.get(`/api/v1/events/${ev.eventId}/tickets?q=BIG-11999`);
     expect(found.body.tickets.map((t: { holder_name: string }) => t.holder_name)).toEqual(['Guest 11999']);
     const audit = await server.admin.get(`/api/v1/events/${ev.eventId}/audit?limit=500`);
-    const entry = audit.body.entries.find((e: { action: string; subject_id: string }) => e.action === 'tickets.import' && e.subject_id === id);
+    const entry = audit.body.entries.find(
+      (e: { action: string; subject_id: string }) => e.action === 'tickets.import' && e.subject_id === id,
+    );
     expect(entry).toMatchObject({ subject_kind: 'ticket_import', after: { tickets: 12_000 } });
     expect(entry.actor).toMatch(/^token:/);
   });
 
   it('refuses the whole import when chunk 7 has a code already used by a ticket, naming the row; the commit is refused after', async () => {
-    const [existing] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga, code: 'EXISTING-CODE-0001', number: 'EX-1' }]);
+    const [existing] = await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga, code: 'EXISTING-CODE-0001', number: 'EX-1' },
+    ]);
     expect(existing).toBeDefined();
     const before = await ticketCount();
     const id = await open({ total_rows: 1000 });
-    const code = (i: number): Record<string, unknown> => ({ code: i === 650 ? 'EXISTING-CODE-0001' : `IMPORT-CODE-${String(i).padStart(6, '0')}` });
-    for (let c = 0; c < 6; c++) expect((await rows(id, c * 100 + 1, chunk('C7', c * 100 + 1, 100, code))).status).toBe(200);
+    const code = (i: number): Record<string, unknown> => ({
+      code: i === 650 ? 'EXISTING-CODE-0001' : `IMPORT-CODE-${String(i).padStart(6, '0')}`,
+    });
+    for (let c = 0; c < 6; c++)
+      expect((await rows(id, c * 100 + 1, chunk('C7', c * 100 + 1, 100, code))).status).toBe(200);
     const seventh = await rows(id, 601, chunk('C7', 601, 100, code));
     expect(seventh.status).toBe(409);
     expect(seventh.body.error).toBe('DUPLICATE_CODE');
@@ -86,7 +124,15 @@ describeEachBackend('ticket imports in chunks, committed all or nothing', (backe
     const state = await server.admin.get(`${base()}/${id}`);
     expect(state.body).toMatchObject({ state: 'failed', failure: expect.stringContaining('row 650') });
     // The chunks around the bad one cannot be committed by mistake, and nothing is left staged.
-    expect((await rows(id, 601, chunk('C7', 601, 100, (i) => ({ code: `OTHER-${i}` })))).body.error).toBe('CONFLICT');
+    expect(
+      (
+        await rows(
+          id,
+          601,
+          chunk('C7', 601, 100, (i) => ({ code: `OTHER-${i}` })),
+        )
+      ).body.error,
+    ).toBe('CONFLICT');
     const commit = await server.admin.post(`${base()}/${id}/commit`);
     expect({ status: commit.status, error: commit.body.error }).toEqual({ status: 409, error: 'CONFLICT' });
     expect(commit.body.message).toContain('row 650');
@@ -96,8 +142,20 @@ describeEachBackend('ticket imports in chunks, committed all or nothing', (backe
 
   it('names both rows when a code repeats across chunks of the same import', async () => {
     const id = await open();
-    expect((await rows(id, 1, chunk('REP', 1, 50, (i) => ({ code: `REPEAT-${i}` })))).status).toBe(200);
-    const r = await rows(id, 51, chunk('REP', 51, 50, (i) => ({ code: i === 77 ? 'REPEAT-12' : `REPEAT-${i}` })));
+    expect(
+      (
+        await rows(
+          id,
+          1,
+          chunk('REP', 1, 50, (i) => ({ code: `REPEAT-${i}` })),
+        )
+      ).status,
+    ).toBe(200);
+    const r = await rows(
+      id,
+      51,
+      chunk('REP', 51, 50, (i) => ({ code: i === 77 ? 'REPEAT-12' : `REPEAT-${i}` })),
+    );
     expect(r.body).toMatchObject({ error: 'DUPLICATE_CODE' });
     expect(r.body.message).toMatch(/row 77: code repeats row 12/);
   });
@@ -128,7 +186,10 @@ describeEachBackend('ticket imports in chunks, committed all or nothing', (backe
     (bad[13] as Record<string, unknown>).ticket_type_id = other.ev.types.ga;
     const r = await rows(id, 1, bad);
     expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error: 'INVALID_BODY', message: 'row 14: ticket_type_id is not a ticket type of this event' });
+    expect(r.body).toEqual({
+      error: 'INVALID_BODY',
+      message: 'row 14: ticket_type_id is not a ticket type of this event',
+    });
     expect((await server.admin.get(`${base()}/${id}`)).body.state).toBe('failed');
   });
 
@@ -153,11 +214,13 @@ describeEachBackend('ticket imports in chunks, committed all or nothing', (backe
     expect((await server.admin.post(`${base(`00000000-0000-4000-8000-000000000000`)}`, {})).status).toBe(404);
   });
 
-  it('keeps organisations apart: another organisation\'s import is not found, nor its event', async () => {
+  it("keeps organisations apart: another organisation's import is not found, nor its event", async () => {
     const id = await open();
     const theirs = `${base()}/${id}`;
     expect((await other.admin.get(theirs)).status).toBe(404);
-    expect((await other.admin.post(`${theirs}/rows`, { start_row: 1, tickets: [{ ticket_type_id: ev.types.ga }] })).status).toBe(404);
+    expect(
+      (await other.admin.post(`${theirs}/rows`, { start_row: 1, tickets: [{ ticket_type_id: ev.types.ga }] })).status,
+    ).toBe(404);
     expect((await other.admin.post(`${theirs}/commit`)).status).toBe(404);
     expect((await other.admin.request('DELETE', theirs)).status).toBe(404);
     expect((await other.admin.post(base())).status).toBe(404);
@@ -169,11 +232,20 @@ describeEachBackend('ticket imports in chunks, committed all or nothing', (backe
   it('deletes stale sessions (untouched for an hour) when an import starts', async () => {
     const id = await open();
     expect((await rows(id, 1, chunk('STALE', 1, 10))).status).toBe(200);
-    const later = await startTestServer(tdb.db, { adminToken: server.adminToken, now: () => Date.now() + 2 * 60 * 60_000 });
+    const later = await startTestServer(tdb.db, {
+      adminToken: server.adminToken,
+      now: () => Date.now() + 2 * 60 * 60_000,
+    });
     try {
       await open({}, later.admin);
       expect((await server.admin.get(`${base()}/${id}`)).status).toBe(404);
-      expect((await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM ticket_import_rows WHERE import_id = $1', [id]))[0]!.n).toBe(0);
+      expect(
+        (
+          await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM ticket_import_rows WHERE import_id = $1', [
+            id,
+          ])
+        )[0]!.n,
+      ).toBe(0);
     } finally {
       await later.close();
     }

@@ -13,14 +13,28 @@ it('serves the scanner app with a policy that allows only its own origin, no fra
   await writeFile(path.join(webDir, 'assets', 'app-1a2b3c.js'), 'void 0;');
   const tdb = await pgliteBackend.open();
   const server = await startServer({
-    config: { ...loadConfig({}), port: 0, host: '127.0.0.1', secret: TEST_SECRET, demo: false, adminToken: 'eat_web_headers_test', webDir },
-    db: tdb.db, logger: false,
+    config: {
+      ...loadConfig({}),
+      port: 0,
+      host: '127.0.0.1',
+      secret: TEST_SECRET,
+      demo: false,
+      adminToken: 'eat_web_headers_test',
+      webDir,
+    },
+    db: tdb.db,
+    logger: false,
   });
   try {
     const page = await fetch(`${server.url}/`);
     expect(page.status).toBe(200);
     const csp = page.headers.get('content-security-policy') ?? '';
-    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+    const directives = new Map(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...values]) => [name, values]),
+    );
     expect(directives.get('default-src')).toEqual(["'self'"]);
     expect(directives.get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
     expect(directives.get('connect-src')).toEqual(["'self'"]);

@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import vectors from '@entrada/core/vectors/capacity.json' with { type: 'json' };
 import { readCapacityVectors, type OnlineCapacityVector } from '@entrada/core';
 import {
-  describeEachBackend, issueTickets, registerDevice, startTestServer, type Client, type TestDatabase, type TestServer,
+  describeEachBackend,
+  issueTickets,
+  registerDevice,
+  startTestServer,
+  type Client,
+  type TestDatabase,
+  type TestServer,
 } from './harness.ts';
 import { TestDevice } from './offline-helpers.ts';
 
@@ -29,9 +35,15 @@ describeEachBackend('zone capacity', (backend) => {
   });
 
   const now = Date.now();
-  const newEvent = async (name: string): Promise<string> => (await server.admin.post('/api/v1/events', {
-    name, starts_at: new Date(now - 86_400_000).toISOString(), ends_at: new Date(now + 86_400_000).toISOString(), timezone: 'Europe/Amsterdam',
-  })).body.id;
+  const newEvent = async (name: string): Promise<string> =>
+    (
+      await server.admin.post('/api/v1/events', {
+        name,
+        starts_at: new Date(now - 86_400_000).toISOString(),
+        ends_at: new Date(now + 86_400_000).toISOString(),
+        timezone: 'Europe/Amsterdam',
+      })
+    ).body.id;
   const post = async (path: string, body: Record<string, unknown>): Promise<string> => {
     const r = await server.admin.post(path, body);
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -45,29 +57,46 @@ describeEachBackend('zone capacity', (backend) => {
   const scan = (eventId: string, gateId: string, code: string, direction: 'entry' | 'exit' = 'entry', by = scanner) =>
     by.post('/api/v1/scanning/scan', { code, event_id: eventId, gate_id: gateId, direction });
   const flagsOf = async (scanId: string): Promise<string[]> =>
-    (await tdb.db.query<{ flags: string[] }>('SELECT flags::text[] AS flags FROM scans WHERE id = $1', [scanId]))[0]!.flags;
+    (await tdb.db.query<{ flags: string[] }>('SELECT flags::text[] AS flags FROM scans WHERE id = $1', [scanId]))[0]!
+      .flags;
 
   describe('golden capacity vectors', () => {
     it.each(online.map((v) => [v.name, v] as const))('%s', async (_name, v: OnlineCapacityVector) => {
       const eventId = await newEvent(v.name);
       // Zones named as in the vector, counted "off" while they are filled.
       const zoneIds = new Map<string, string>();
-      for (const z of v.zones) zoneIds.set(z.id, await post(`/api/v1/events/${eventId}/zones`, { name: z.id, capacity: z.capacity }));
+      for (const z of v.zones)
+        zoneIds.set(z.id, await post(`/api/v1/events/${eventId}/zones`, { name: z.id, capacity: z.capacity }));
       const ids = (names: string[]) => names.map((n) => zoneIds.get(n)!);
       for (const z of v.zones) {
         if (z.inside === 0) continue;
         const gate = await post(`/api/v1/events/${eventId}/gates`, { name: `fill ${z.id}`, zone_ids: ids([z.id]) });
-        const type = await post(`/api/v1/events/${eventId}/ticket-types`, { name: `only ${z.id}`, zone_ids: ids([z.id]) });
-        const people = await issueTickets(server.admin, eventId, Array.from({ length: z.inside }, () => ({ ticket_type_id: type })));
+        const type = await post(`/api/v1/events/${eventId}/ticket-types`, {
+          name: `only ${z.id}`,
+          zone_ids: ids([z.id]),
+        });
+        const people = await issueTickets(
+          server.admin,
+          eventId,
+          Array.from({ length: z.inside }, () => ({ ticket_type_id: type })),
+        );
         for (const p of people) expect((await scan(eventId, gate, p.code)).body.result).toBe('valid');
       }
-      for (const z of v.zones) expect(await patchZone(eventId, zoneIds.get(z.id)!, { capacity_mode: z.mode })).toMatchObject({ capacity_mode: z.mode });
+      for (const z of v.zones)
+        expect(await patchZone(eventId, zoneIds.get(z.id)!, { capacity_mode: z.mode })).toMatchObject({
+          capacity_mode: z.mode,
+        });
       const gate = await post(`/api/v1/events/${eventId}/gates`, { name: 'the gate', zone_ids: ids(v.gateZones) });
-      const type = await post(`/api/v1/events/${eventId}/ticket-types`, { name: 'the type', zone_ids: ids(v.typeZones) });
+      const type = await post(`/api/v1/events/${eventId}/ticket-types`, {
+        name: 'the type',
+        zone_ids: ids(v.typeZones),
+      });
       const [t] = await issueTickets(server.admin, eventId, [{ ticket_type_id: type }]);
       const r = await scan(eventId, gate, t!.code, v.direction);
       expect(r.status).toBe(200);
-      expect({ result: r.body.result, reason: r.body.reason, over_capacity: r.body.over_capacity ?? [] }).toEqual(v.expect);
+      expect({ result: r.body.result, reason: r.body.reason, over_capacity: r.body.over_capacity ?? [] }).toEqual(
+        v.expect,
+      );
       expect(await flagsOf(r.body.scan_id)).toEqual(v.expect.over_capacity.length > 0 ? ['over_capacity'] : []);
     });
   });
@@ -76,11 +105,19 @@ describeEachBackend('zone capacity', (backend) => {
     const eventId = await newEvent('exit frees a place');
     const zone = await post(`/api/v1/events/${eventId}/zones`, { name: 'Pit', capacity: 1, capacity_mode: 'enforce' });
     const gate = await post(`/api/v1/events/${eventId}/gates`, { name: 'Pit gate', zone_ids: [zone] });
-    const type = await post(`/api/v1/events/${eventId}/ticket-types`, { name: 'Pit', zone_ids: [zone], allow_reentry: true });
+    const type = await post(`/api/v1/events/${eventId}/ticket-types`, {
+      name: 'Pit',
+      zone_ids: [zone],
+      allow_reentry: true,
+    });
     const [a, b] = await issueTickets(server.admin, eventId, [{ ticket_type_id: type }, { ticket_type_id: type }]);
     expect((await scan(eventId, gate, a!.code)).body).toMatchObject({ result: 'valid', reason: 'admitted' });
     const refused = await scan(eventId, gate, b!.code);
-    expect(refused.body).toMatchObject({ result: 'not_valid_now', reason: 'zone_full', message: 'Pit is full (1/1) — wait for someone to leave' });
+    expect(refused.body).toMatchObject({
+      result: 'not_valid_now',
+      reason: 'zone_full',
+      message: 'Pit is full (1/1) — wait for someone to leave',
+    });
     expect((await server.admin.get(`/api/v1/tickets/${b!.id}`)).body).toMatchObject({ scans_used: 0, inside: false });
     expect((await scan(eventId, gate, a!.code, 'exit')).body).toMatchObject({ result: 'valid', reason: 'exited' });
     expect((await scan(eventId, gate, b!.code)).body).toMatchObject({ result: 'valid', reason: 'admitted' });
@@ -95,11 +132,21 @@ describeEachBackend('zone capacity', (backend) => {
   it('lets concurrent gates take no more places than the zone has', async () => {
     const eventId = await newEvent('concurrent gates');
     const zone = await post(`/api/v1/events/${eventId}/zones`, { name: 'Hall', capacity: 3, capacity_mode: 'enforce' });
-    const gates = await Promise.all([0, 1, 2, 3].map((i) => post(`/api/v1/events/${eventId}/gates`, { name: `Hall ${i}`, zone_ids: [zone] })));
+    const gates = await Promise.all(
+      [0, 1, 2, 3].map((i) => post(`/api/v1/events/${eventId}/gates`, { name: `Hall ${i}`, zone_ids: [zone] })),
+    );
     const type = await post(`/api/v1/events/${eventId}/ticket-types`, { name: 'Hall', zone_ids: [zone] });
-    const people = await issueTickets(server.admin, eventId, Array.from({ length: 12 }, () => ({ ticket_type_id: type })));
-    const devices = await Promise.all(gates.map(async (_, i) => server.client((await registerDevice(server.admin, `Hall scanner ${i}`)).token)));
-    const answers = await Promise.all(people.map((p, i) => scan(eventId, gates[i % 4]!, p.code, 'entry', devices[i % 4]!)));
+    const people = await issueTickets(
+      server.admin,
+      eventId,
+      Array.from({ length: 12 }, () => ({ ticket_type_id: type })),
+    );
+    const devices = await Promise.all(
+      gates.map(async (_, i) => server.client((await registerDevice(server.admin, `Hall scanner ${i}`)).token)),
+    );
+    const answers = await Promise.all(
+      people.map((p, i) => scan(eventId, gates[i % 4]!, p.code, 'entry', devices[i % 4]!)),
+    );
     expect(answers.map((r) => r.status)).toEqual(people.map(() => 200));
     expect(answers.filter((r) => r.body.result === 'valid')).toHaveLength(3);
     expect(answers.filter((r) => r.body.reason === 'zone_full')).toHaveLength(9);
@@ -114,7 +161,11 @@ describeEachBackend('zone capacity', (backend) => {
       const zone = await post(`/api/v1/events/${eventId}/zones`, { name: 'Hall', capacity: 2, capacity_mode: mode });
       const gate = await post(`/api/v1/events/${eventId}/gates`, { name: 'Hall gate', zone_ids: [zone] });
       const type = await post(`/api/v1/events/${eventId}/ticket-types`, { name: 'Hall', zone_ids: [zone] });
-      const people = await issueTickets(server.admin, eventId, [0, 1, 2].map(() => ({ ticket_type_id: type })));
+      const people = await issueTickets(
+        server.admin,
+        eventId,
+        [0, 1, 2].map(() => ({ ticket_type_id: type })),
+      );
       const devices: TestDevice[] = [];
       for (let i = 0; i < 3; i++) {
         const d = await registerDevice(server.admin, `${name} ${i}`);
@@ -124,12 +175,19 @@ describeEachBackend('zone capacity', (backend) => {
       devices.forEach((d, i) => d.scan({ code: people[i]!.code, at: t0 + i * 60_000, gateId: gate }));
       return { eventId, zone, gate, people, devices, t0 };
     };
-    const flagged = async (eventId: string) => (await tdb.db.query<{ device_id: string; ticket_id: string }>(
-      `SELECT device_id, ticket_id FROM scans WHERE event_id = $1 AND 'over_capacity' = ANY(flags) ORDER BY device_id`, [eventId]));
+    const flagged = async (eventId: string) =>
+      await tdb.db.query<{ device_id: string; ticket_id: string }>(
+        `SELECT device_id, ticket_id FROM scans WHERE event_id = $1 AND 'over_capacity' = ANY(flags) ORDER BY device_id`,
+        [eventId],
+      );
 
     it('keeps every admission and flags the latest by scan time, whatever the upload order, and raises the alert', async () => {
       const outcomes: unknown[] = [];
-      for (const [n, order] of [[0, [2, 0, 1]], [1, [0, 1, 2]], [2, [1, 2, 0]]] as const) {
+      for (const [n, order] of [
+        [0, [2, 0, 1]],
+        [1, [0, 1, 2]],
+        [2, [1, 2, 0]],
+      ] as const) {
         const w = await world('warn', `offline order ${n}`);
         for (const i of order) {
           const r = await w.devices[i]!.upload();
@@ -139,11 +197,21 @@ describeEachBackend('zone capacity', (backend) => {
         }
         const marked = await flagged(w.eventId);
         expect(marked).toEqual([{ device_id: w.devices[2]!.deviceId, ticket_id: w.people[2]!.id }]);
-        for (const p of w.people) expect((await server.admin.get(`/api/v1/tickets/${p.id}`)).body).toMatchObject({ scans_used: 1, inside: true });
+        for (const p of w.people)
+          expect((await server.admin.get(`/api/v1/tickets/${p.id}`)).body).toMatchObject({
+            scans_used: 1,
+            inside: true,
+          });
         expect(await server.services.alerts.evaluate(w.eventId)).toBe(true);
-        const alerts = (await server.admin.get(`/api/v1/events/${w.eventId}/alerts?state=open`)).body.alerts
-          .filter((a: { rule: string }) => a.rule === 'zone_over_capacity');
-        expect(alerts).toEqual([expect.objectContaining({ subject: expect.objectContaining({ id: w.zone, name: 'Hall' }), detail: { inside: 3, capacity: 2 } })]);
+        const alerts = (await server.admin.get(`/api/v1/events/${w.eventId}/alerts?state=open`)).body.alerts.filter(
+          (a: { rule: string }) => a.rule === 'zone_over_capacity',
+        );
+        expect(alerts).toEqual([
+          expect.objectContaining({
+            subject: expect.objectContaining({ id: w.zone, name: 'Hall' }),
+            detail: { inside: 3, capacity: 2 },
+          }),
+        ]);
         outcomes.push(marked.length);
       }
       expect(outcomes).toEqual([1, 1, 1]);

@@ -5,4 +5,8 @@ import { registerServiceWorker } from './app/service-worker.ts';
 import './styles.css';
 
 registerServiceWorker();
-createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>);
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -15,8 +15,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOutput } from '../../cli/src/output.ts';
 import { runCli } from '../../cli/src/program.ts';
 import {
-  issueTickets, pgliteBackend, postgresBackend, REQUIRE_SERVICES, seedEvent, startTestServer, TEST_DATABASE_URL,
-  type SeededEvent, type TestDatabase, type TestServer,
+  issueTickets,
+  pgliteBackend,
+  postgresBackend,
+  REQUIRE_SERVICES,
+  seedEvent,
+  startTestServer,
+  TEST_DATABASE_URL,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from '../../server/test/harness.ts';
 import { Device } from './support/browser.ts';
 import { writeQrVideo } from './support/fake-camera.ts';
@@ -27,10 +35,25 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 async function axeSerious(page: Page): Promise<Array<{ id: string; help: string }>> {
   await page.evaluate(`${axeSource}\n;0`);
   const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string | null; help: string }> }> } }).axe;
+    const axe = (
+      globalThis as unknown as {
+        axe: {
+          run(
+            ctx: unknown,
+            opts: unknown,
+          ): Promise<{ violations: Array<{ id: string; impact: string | null; help: string }> }>;
+        };
+      }
+    ).axe;
     return (await axe.run(document, { resultTypes: ['violations'] })).violations;
   });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({ id: v.id, help: v.help, nodes: JSON.stringify((v as unknown as { nodes: Array<{ target: unknown }> }).nodes.map((n) => n.target)) }));
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({
+      id: v.id,
+      help: v.help,
+      nodes: JSON.stringify((v as unknown as { nodes: Array<{ target: unknown }> }).nodes.map((n) => n.target)),
+    }));
 }
 
 async function scanTyped(page: Page, code: string): Promise<string> {
@@ -57,11 +80,25 @@ describe(`scanner app: connection levels, guarded export, offline import (${back
     tdb = await backend.open();
     server = await startTestServer(tdb.db);
     ev = await seedEvent(server.admin);
-    tickets = await issueTickets(server.admin, ev.eventId, Array.from({ length: 3 }, () => ({ ticket_type_id: ev.types.ga })));
-    const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: 'anna', name: 'Anna', pin: '2468' });
+    tickets = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 3 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
+    const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, {
+      username: 'anna',
+      name: 'Anna',
+      pin: '2468',
+    });
     expect(staff.status).toBe(201);
     workDir = mkdtempSync(path.join(tmpdir(), 'entrada-device-status-'));
-    writeQrVideo(path.join(workDir, 'blank.y4m'), 'NONE', { width: 200, height: 150, fps: 1, showSeconds: 0, blankSeconds: 5 });
+    writeQrVideo(path.join(workDir, 'blank.y4m'), 'NONE', {
+      width: 200,
+      height: 150,
+      fps: 1,
+      showSeconds: 0,
+      blankSeconds: 5,
+    });
   });
 
   afterEach(async (ctx) => {
@@ -76,7 +113,11 @@ describe(`scanner app: connection levels, guarded export, offline import (${back
   });
 
   it('shows slow and offline by word and shape, decides locally while slow, and exports unsent scans only after a confirmation, for `entrada offline import`', async () => {
-    const pair = await server.admin.post('/api/v1/devices/pairing-codes', { event_id: ev.eventId, gate_id: ev.gates.main, name: 'Status phone' });
+    const pair = await server.admin.post('/api/v1/devices/pairing-codes', {
+      event_id: ev.eventId,
+      gate_id: ev.gates.main,
+      name: 'Status phone',
+    });
     device = new Device('status-phone', server.url, path.join(workDir, 'blank.y4m'));
     const page = await device.launch();
     await page.goto(`/?pair=${pair.body.code as string}`);
@@ -91,7 +132,10 @@ describe(`scanner app: connection levels, guarded export, offline import (${back
 
     // The real server's health answer held for 2.5 s: over the 1.5 s line.
     let scanRequests = 0;
-    await page.route('**/api/v1/scanning/scan', async (route) => { scanRequests++; await route.continue(); });
+    await page.route('**/api/v1/scanning/scan', async (route) => {
+      scanRequests++;
+      await route.continue();
+    });
     await page.route('**/api/health', async (route) => {
       await new Promise((resolve) => setTimeout(resolve, 2_500));
       await route.continue().catch(() => undefined);
@@ -133,7 +177,10 @@ describe(`scanner app: connection levels, guarded export, offline import (${back
     await page.getByRole('button', { name: 'Cancel' }).click();
     await confirm.waitFor({ state: 'detached' });
     await page.getByRole('button', { name: 'Export unsent scans…' }).click();
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save file' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Save file' }).click(),
+    ]);
     const file = path.join(workDir, download.suggestedFilename());
     await download.saveAs(file);
     await page.getByTestId('exported').waitFor();
@@ -147,18 +194,42 @@ describe(`scanner app: connection levels, guarded export, offline import (${back
 
     // The organiser imports it; the server now holds both scans, the phone still offline.
     let out = '';
-    const output = createOutput({ stdout: { write: (t: string) => { out += t; return true; } } as unknown as NodeJS.WritableStream, stderr: process.stderr });
-    const code = await runCli(['node', 'entrada', 'offline', 'import', file, '--json'], { output, env: { ENTRADA_URL: server.url, ENTRADA_ADMIN_TOKEN: server.adminToken } });
+    const output = createOutput({
+      stdout: {
+        write: (t: string) => {
+          out += t;
+          return true;
+        },
+      } as unknown as NodeJS.WritableStream,
+      stderr: process.stderr,
+    });
+    const code = await runCli(['node', 'entrada', 'offline', 'import', file, '--json'], {
+      output,
+      env: { ENTRADA_URL: server.url, ENTRADA_ADMIN_TOKEN: server.adminToken },
+    });
     expect(code).toBe(0);
     // Every scan of the file is on the server: the unsent ones stored now, any the background sync already took as duplicates.
-    expect((JSON.parse(out) as { summary: Record<string, number> }).summary).toMatchObject({ total_uploaded: 2, successful: pending, duplicates: 2 - pending });
+    expect((JSON.parse(out) as { summary: Record<string, number> }).summary).toMatchObject({
+      total_uploaded: 2,
+      successful: pending,
+      duplicates: 2 - pending,
+    });
 
     // Back online, the phone's own upload finds them there: nothing is stored twice.
     await device.setOffline(false);
     await page.getByRole('button', { name: 'Close' }).click();
-    await page.locator('[data-testid="status"][data-connection="online"][data-pending="0"]').waitFor({ timeout: 30_000 });
-    const devices = (await server.admin.get('/api/v1/devices')).body.devices as Array<{ device_id: string; name: string }>;
+    await page
+      .locator('[data-testid="status"][data-connection="online"][data-pending="0"]')
+      .waitFor({ timeout: 30_000 });
+    const devices = (await server.admin.get('/api/v1/devices')).body.devices as Array<{
+      device_id: string;
+      name: string;
+    }>;
     const id = devices.find((d) => d.name === 'Status phone')!.device_id;
-    expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${id}`)).body).toMatchObject({ last_seq: 2, acked_through: 2, total_scans: 2 });
+    expect((await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${id}`)).body).toMatchObject({
+      last_seq: 2,
+      acked_through: 2,
+      total_scans: 2,
+    });
   });
 });

@@ -12,15 +12,27 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  issueTickets, pgliteBackend, postgresBackend, REQUIRE_SERVICES, seedEvent, startTestServer, TEST_DATABASE_URL,
-  type SeededEvent, type TestDatabase, type TestServer,
+  issueTickets,
+  pgliteBackend,
+  postgresBackend,
+  REQUIRE_SERVICES,
+  seedEvent,
+  startTestServer,
+  TEST_DATABASE_URL,
+  type SeededEvent,
+  type TestDatabase,
+  type TestServer,
 } from '../../server/test/harness.ts';
 import { Device } from './support/browser.ts';
 import { writeQrVideo } from './support/fake-camera.ts';
 
 const backend = TEST_DATABASE_URL || REQUIRE_SERVICES ? postgresBackend : pgliteBackend;
 
-async function waitForStatus(page: Page, want: Partial<{ online: string; pending: number; conflicts: number }>, timeout = 30_000): Promise<void> {
+async function waitForStatus(
+  page: Page,
+  want: Partial<{ online: string; pending: number; conflicts: number }>,
+  timeout = 30_000,
+): Promise<void> {
   const sel = ['[data-testid="status"]'];
   if (want.online !== undefined) sel.push(`[data-online="${want.online}"]`);
   if (want.pending !== undefined) sel.push(`[data-pending="${want.pending}"]`);
@@ -52,11 +64,23 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
     tdb = await backend.open();
     server = await startTestServer(tdb.db);
     ev = await seedEvent(server.admin, { settings: { duplicate_window_s: 600, offline_holder_names: true } });
-    [ticket] = (await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga, holder_name: 'Ada Lovelace' }])) as [typeof ticket];
-    const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: 'anna', name: 'Anna', pin: '2468' });
+    [ticket] = (await issueTickets(server.admin, ev.eventId, [
+      { ticket_type_id: ev.types.ga, holder_name: 'Ada Lovelace' },
+    ])) as [typeof ticket];
+    const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, {
+      username: 'anna',
+      name: 'Anna',
+      pin: '2468',
+    });
     expect(staff.status).toBe(201);
     videoDir = mkdtempSync(path.join(tmpdir(), 'entrada-camera-'));
-    writeQrVideo(path.join(videoDir, 'ticket.y4m'), ticket.code, { width: 400, height: 300, fps: 2, showSeconds: 1.5, blankSeconds: 90 });
+    writeQrVideo(path.join(videoDir, 'ticket.y4m'), ticket.code, {
+      width: 400,
+      height: 300,
+      fps: 2,
+      showSeconds: 1.5,
+      blankSeconds: 90,
+    });
   });
 
   afterEach(async (ctx) => {
@@ -73,7 +97,11 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
   });
 
   async function pairingCode(name: string): Promise<string> {
-    const r = await server.admin.post('/api/v1/devices/pairing-codes', { event_id: ev.eventId, gate_id: ev.gates.main, name });
+    const r = await server.admin.post('/api/v1/devices/pairing-codes', {
+      event_id: ev.eventId,
+      gate_id: ev.gates.main,
+      name,
+    });
     expect(r.status).toBe(201);
     return r.body.code as string;
   }
@@ -96,7 +124,9 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
     await waitForStatus(page, { online: 'yes' });
     await page.getByText('data up to date').waitFor({ timeout: 30_000 });
     // The service worker has precached the app: from here on it loads with no network.
-    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
     return device;
   }
 
@@ -119,10 +149,16 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
     devices.splice(devices.indexOf(device), 1);
   });
 
-  it('pairs by scanning the organiser\'s pairing QR and takes codes from a keyboard-wedge scanner', async () => {
+  it("pairs by scanning the organiser's pairing QR and takes codes from a keyboard-wedge scanner", async () => {
     const r = await server.admin.post('/api/v1/devices/pairing-codes', { event_id: ev.eventId, name: 'Wedge' });
     const video = path.join(videoDir, 'pairing.y4m');
-    writeQrVideo(video, r.body.pair_url as string, { width: 400, height: 300, fps: 2, showSeconds: 3, blankSeconds: 60 });
+    writeQrVideo(video, r.body.pair_url as string, {
+      width: 400,
+      height: 300,
+      fps: 2,
+      showSeconds: 3,
+      blankSeconds: 60,
+    });
     const device = new Device('wedge', server.url, video);
     devices.push(device);
     const page = await device.launch();
@@ -171,7 +207,9 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
       toVerdict: performance.getEntriesByName('entrada:frame-to-verdict').map((e) => e.duration),
     }));
     expect(timings.toVerdict.length).toBeGreaterThan(0);
-    console.log(`camera: decode ${timings.decode.map((d) => d.toFixed(1)).join(', ')} ms; frame to verdict ${timings.toVerdict.map((d) => d.toFixed(1)).join(', ')} ms`);
+    console.log(
+      `camera: decode ${timings.decode.map((d) => d.toFixed(1)).join(', ')} ms; frame to verdict ${timings.toVerdict.map((d) => d.toFixed(1)).join(', ')} ms`,
+    );
     await a.allowCamera(false);
     await waitForStatus(a.page, { pending: 1 });
 
@@ -221,7 +259,9 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
     await a.setOffline(false);
     await waitForStatus(a.page, { online: 'yes', pending: 0 });
     // On the server: all three of A's offline scans, whatever their verdict.
-    const deviceA = ((await server.admin.get('/api/v1/devices')).body.devices as Array<{ device_id: string; name: string }>).find((d) => d.name === 'Gate-A')!;
+    const deviceA = (
+      (await server.admin.get('/api/v1/devices')).body.devices as Array<{ device_id: string; name: string }>
+    ).find((d) => d.name === 'Gate-A')!;
     const statusA = await server.admin.get(`/api/v1/offline/sync/status/${ev.eventId}/${deviceA.device_id}`);
     expect(statusA.body).toMatchObject({ last_seq: 3, acked_through: 3, missing: [] });
     await b.setOffline(false);
@@ -237,7 +277,9 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
       try {
         await waitForStatus(a.page, { conflicts: 1 }, 2_000);
         break;
-      } catch { /* not yet below the horizon */ }
+      } catch {
+        /* not yet below the horizon */
+      }
     }
     await waitForStatus(a.page, { conflicts: 1 }, 1_000);
     await a.page.getByRole('button', { name: 'Sync details' }).click();
@@ -246,7 +288,9 @@ describe(`scanner app in Chromium (${backend.name})`, () => {
 
     const conflicts = await server.admin.get(`/api/v1/events/${ev.eventId}/conflicts`);
     expect(conflicts.status).toBe(200);
-    const forTicket = (conflicts.body.conflicts as Array<{ ticket: { id: string } }>).filter((c) => c.ticket.id === ticket.id);
+    const forTicket = (conflicts.body.conflicts as Array<{ ticket: { id: string } }>).filter(
+      (c) => c.ticket.id === ticket.id,
+    );
     expect(forTicket).toHaveLength(1);
   });
 });

@@ -8,32 +8,65 @@ import { formatAge, present } from '../src/verdict/present.ts';
 
 function outcome(over: Partial<ScanOutcome>): ScanOutcome {
   return {
-    source: 'online', result: 'valid', reason: 'admitted', message: 'Valid — admit', stale: false, expired: false, scanId: 's', seq: null,
-    ticket: { id: 't', number: '12', tier: 'GA', holderName: 'Ada' }, ...over,
+    source: 'online',
+    result: 'valid',
+    reason: 'admitted',
+    message: 'Valid — admit',
+    stale: false,
+    expired: false,
+    scanId: 's',
+    seq: null,
+    ticket: { id: 't', number: '12', tier: 'GA', holderName: 'Ada' },
+    ...over,
   };
 }
 
 describe('verdict presentation', () => {
   it('is green only for a fresh valid verdict, amber for a stale one or a double read, red for every refusal', () => {
-    expect(present(outcome({}), { dataAgeMs: 0 })).toMatchObject({ tone: 'go', icon: '✓', headline: 'ADMIT', who: 'Ada · GA · #12', badge: null });
-    expect(present(outcome({ source: 'offline', stale: true }), { dataAgeMs: 14 * 60_000 })).toMatchObject({ tone: 'wait', badge: 'Offline · data 14 min old' });
-    expect(present(outcome({ result: 'duplicate', reason: 'double_read', message: 'Already admitted 4 s ago at this gate' }), { dataAgeMs: 0 }))
-      .toMatchObject({ tone: 'wait', headline: 'JUST SCANNED', detail: 'Already admitted 4 s ago at this gate' });
-    for (const [reason, headline] of [['already_used', 'ALREADY USED'], ['wrong_gate', 'WRONG GATE'], ['cancelled', 'CANCELLED'], ['unknown_code', 'INVALID']] as const) {
+    expect(present(outcome({}), { dataAgeMs: 0 })).toMatchObject({
+      tone: 'go',
+      icon: '✓',
+      headline: 'ADMIT',
+      who: 'Ada · GA · #12',
+      badge: null,
+    });
+    expect(present(outcome({ source: 'offline', stale: true }), { dataAgeMs: 14 * 60_000 })).toMatchObject({
+      tone: 'wait',
+      badge: 'Offline · data 14 min old',
+    });
+    expect(
+      present(
+        outcome({ result: 'duplicate', reason: 'double_read', message: 'Already admitted 4 s ago at this gate' }),
+        { dataAgeMs: 0 },
+      ),
+    ).toMatchObject({ tone: 'wait', headline: 'JUST SCANNED', detail: 'Already admitted 4 s ago at this gate' });
+    for (const [reason, headline] of [
+      ['already_used', 'ALREADY USED'],
+      ['wrong_gate', 'WRONG GATE'],
+      ['cancelled', 'CANCELLED'],
+      ['unknown_code', 'INVALID'],
+    ] as const) {
       const p = present(outcome({ result: 'invalid_token', reason }), { dataAgeMs: 0 });
       expect(p).toMatchObject({ tone: 'stop', icon: '✕', headline, holdMs: null });
     }
     expect(present(outcome({ reason: 'exited' }), { dataAgeMs: 0 }).headline).toBe('EXIT OK');
     // Ticket data past its expires_at: still a verdict, amber, and the badge says the data expired.
-    expect(present(outcome({ source: 'offline', stale: true, expired: true }), { dataAgeMs: 13 * 3_600_000 }))
-      .toMatchObject({ tone: 'wait', badge: 'Offline · data EXPIRED (13 h old)' });
-    expect(present(outcome({ source: 'offline', result: null, reason: null, ticket: null }), { dataAgeMs: null }))
-      .toMatchObject({ tone: 'wait', headline: 'CHECK MANUALLY', badge: 'Offline · no ticket data' });
+    expect(
+      present(outcome({ source: 'offline', stale: true, expired: true }), { dataAgeMs: 13 * 3_600_000 }),
+    ).toMatchObject({ tone: 'wait', badge: 'Offline · data EXPIRED (13 h old)' });
+    expect(
+      present(outcome({ source: 'offline', result: null, reason: null, ticket: null }), { dataAgeMs: null }),
+    ).toMatchObject({ tone: 'wait', headline: 'CHECK MANUALLY', badge: 'Offline · no ticket data' });
   });
 
   it('says ages compactly', () => {
-    expect([formatAge(4_400), formatAge(60_000), formatAge(14 * 60_000 + 5_000), formatAge(3 * 3_600_000), formatAge(185 * 60_000)])
-      .toEqual(['4 s', '1 min', '14 min', '3 h', '3 h 5 min']);
+    expect([
+      formatAge(4_400),
+      formatAge(60_000),
+      formatAge(14 * 60_000 + 5_000),
+      formatAge(3 * 3_600_000),
+      formatAge(185 * 60_000),
+    ]).toEqual(['4 s', '1 min', '14 min', '3 h', '3 h 5 min']);
   });
 });
 
@@ -53,7 +86,10 @@ describe('reading codes', () => {
     let t = 0;
     const type = (text: string, gap: number): string | null => {
       let out: string | null = null;
-      for (const ch of [...text, 'Enter']) { t += gap; out = w.key(ch === 'Enter' ? 'Enter' : ch, t) ?? out; }
+      for (const ch of [...text, 'Enter']) {
+        t += gap;
+        out = w.key(ch === 'Enter' ? 'Enter' : ch, t) ?? out;
+      }
       return out;
     };
     expect(type('ENCAAQCAIBEL', 8)).toBe('ENCAAQCAIBEL');

@@ -20,7 +20,10 @@ export interface DemoOptions {
   now?: number;
 }
 
-interface Created { id: string; name: string }
+interface Created {
+  id: string;
+  name: string;
+}
 
 /**
  * A festival to try everything on, made through the public API only (so it
@@ -37,12 +40,17 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
   const now = opts.now ?? Date.now();
   const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   const event = await client.post<EventSummary>('/api/v1/events', {
-    name: opts.name ?? 'Demo Festival', starts_at: new Date(now - DAY_MS).toISOString(), ends_at: new Date(now + 7 * DAY_MS).toISOString(),
-    timezone, settings: { duplicate_window_s: 300 },
+    name: opts.name ?? 'Demo Festival',
+    starts_at: new Date(now - DAY_MS).toISOString(),
+    ends_at: new Date(now + 7 * DAY_MS).toISOString(),
+    timezone,
+    settings: { duplicate_window_s: 300 },
   });
   const path = `/api/v1/events/${event.id}`;
-  const zone = (name: string, capacity: number): Promise<Created> => client.post<Created>(`${path}/zones`, { name, capacity });
-  const gate = (name: string, zoneIds: string[]): Promise<Created> => client.post<Created>(`${path}/gates`, { name, zone_ids: zoneIds });
+  const zone = (name: string, capacity: number): Promise<Created> =>
+    client.post<Created>(`${path}/zones`, { name, capacity });
+  const gate = (name: string, zoneIds: string[]): Promise<Created> =>
+    client.post<Created>(`${path}/gates`, { name, zone_ids: zoneIds });
   const type = (body: Record<string, unknown>): Promise<Created> => client.post<Created>(`${path}/ticket-types`, body);
 
   const general = await zone('General', Math.max(10, total));
@@ -53,7 +61,9 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
     await type({ name: 'Weekend re-entry', zone_ids: [general.id], allow_reentry: true }),
     await type({ name: 'VIP', zone_ids: [general.id, vip.id], allow_reentry: true }),
   ];
-  output.out(`Created event "${event.name}" (${event.id}) with zones General and VIP, gates ${gates.map((g) => g.name).join(', ')}.`);
+  output.out(
+    `Created event "${event.name}" (${event.id}) with zones General and VIP, gates ${gates.map((g) => g.name).join(', ')}.`,
+  );
 
   const samples: DemoDetails['sampleCodes'] = [];
   const started = Date.now();
@@ -62,11 +72,15 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
     for (let start = 0; start < total; start += MAX_TICKETS_PER_CALL) {
       const n = Math.min(MAX_TICKETS_PER_CALL, total - start);
       const typeOf = (i: number): Created => types[(start + i) % types.length]!;
-      const batch = Array.from({ length: n }, (_, i) => ({ ticket_type_id: typeOf(i).id, holder_name: `Guest ${start + i + 1}` }));
+      const batch = Array.from({ length: n }, (_, i) => ({
+        ticket_type_id: typeOf(i).id,
+        holder_name: `Guest ${start + i + 1}`,
+      }));
       const { tickets } = await client.post<{ tickets: IssuedTicket[] }>(`${path}/tickets`, { tickets: batch });
       // One sample per tier, so each ticket type's behaviour can be tried.
       for (let i = 0; i < tickets.length && samples.length < types.length; i++) {
-        if (!samples.some((s) => s.tier === typeOf(i).name)) samples.push({ tier: typeOf(i).name, number: tickets[i]!.number, code: tickets[i]!.code });
+        if (!samples.some((s) => s.tier === typeOf(i).name))
+          samples.push({ tier: typeOf(i).name, number: tickets[i]!.number, code: tickets[i]!.code });
       }
       progress.update(start + n);
     }
@@ -78,10 +92,21 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
 
   const device = await client.post<{ device_id: string; token: string }>('/api/v1/devices', { name: 'Demo scanner' });
   await client.post(`${path}/staff`, { ...DEMO_STAFF });
-  const pairing = await client.post<PairingCode>('/api/v1/devices/pairing-codes', { event_id: event.id, gate_id: gates[0]!.id, ttl_s: DAY_MS / 1000 });
+  const pairing = await client.post<PairingCode>('/api/v1/devices/pairing-codes', {
+    event_id: event.id,
+    gate_id: gates[0]!.id,
+    ttl_s: DAY_MS / 1000,
+  });
   const details: DemoDetails = {
-    url: client.baseUrl, eventId: event.id, eventName: event.name, tickets: total, deviceId: device.device_id, deviceToken: device.token,
-    gates: gates.map((g) => ({ id: g.id, name: g.name })), sampleCodes: samples, staff: { ...DEMO_STAFF },
+    url: client.baseUrl,
+    eventId: event.id,
+    eventName: event.name,
+    tickets: total,
+    deviceId: device.device_id,
+    deviceToken: device.token,
+    gates: gates.map((g) => ({ id: g.id, name: g.name })),
+    sampleCodes: samples,
+    staff: { ...DEMO_STAFF },
     pairing: { code: pairing.code, expiresAt: pairing.expires_at, gateId: pairing.gate_id, pairUrl: pairing.pair_url },
   };
   output.out('');

@@ -14,7 +14,9 @@ export interface RegisterDeviceOptions {
   publicKey?: string;
 }
 
-export interface RegisteredDevice extends DeviceView { token: string }
+export interface RegisteredDevice extends DeviceView {
+  token: string;
+}
 
 export async function registerDevice(opts: RegisterDeviceOptions, output: Output): Promise<RegisteredDevice> {
   const client = new HttpClient(opts.connection, 'admin');
@@ -41,12 +43,18 @@ export async function listDevices(opts: { connection: Connection }, output: Outp
     return devices;
   }
   const rows = devices.map((d) => [
-    d.device_id, d.name, d.device_type, d.status, d.has_public_key ? 'yes' : 'no', d.last_seen_at ?? 'never', d.created_at,
+    d.device_id,
+    d.name,
+    d.device_type,
+    d.status,
+    d.has_public_key ? 'yes' : 'no',
+    d.last_seen_at ?? 'never',
+    d.created_at,
   ]);
-  for (const line of table(['DEVICE ID', 'NAME', 'TYPE', 'STATUS', 'KEY', 'LAST SEEN', 'CREATED'], rows)) output.out(line);
+  for (const line of table(['DEVICE ID', 'NAME', 'TYPE', 'STATUS', 'KEY', 'LAST SEEN', 'CREATED'], rows))
+    output.out(line);
   return devices;
 }
-
 
 /** `900`, `90s`, `15m`, `2h`, `1d` → seconds; null when it is none of these. */
 export function parseDuration(text: string): number | null {
@@ -81,7 +89,10 @@ export async function pairDevice(opts: PairDeviceOptions, output: Output): Promi
   }
   const client = new HttpClient(opts.connection, 'admin');
   const made = await client.post<PairingCode>('/api/v1/devices/pairing-codes', {
-    event_id: eventId, ttl_s: ttlS, ...(gateId ? { gate_id: gateId } : {}), ...(opts.name ? { name: opts.name } : {}),
+    event_id: eventId,
+    ttl_s: ttlS,
+    ...(gateId ? { gate_id: gateId } : {}),
+    ...(opts.name ? { name: opts.name } : {}),
   });
   output.out(`Pairing code  ${made.code}`);
   output.out(`Pair URL      ${made.pair_url}`);

@@ -16,7 +16,10 @@ import { HttpClient, type Connection } from '../http-client.ts';
 import type { Output } from '../output.ts';
 import { localTime } from './setup.ts';
 
-interface Base { connection: Connection; json?: boolean | undefined }
+interface Base {
+  connection: Connection;
+  json?: boolean | undefined;
+}
 
 const DEVICE_LOG_FORMAT = 'entrada/device-log/v1';
 /** The server flags a device clock off by more than this (sync-service's SKEW_FLAG_MS): the same line here. */
@@ -25,9 +28,15 @@ export const SKEW_FLAG_MS = 60_000;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 export interface ImportAnswer {
-  event_id: string; device_id: string; device_status: string; integrity: 'chain' | 'unsigned' | 'failed'; integrity_problem?: string;
+  event_id: string;
+  device_id: string;
+  device_status: string;
+  integrity: 'chain' | 'unsigned' | 'failed';
+  integrity_problem?: string;
   summary: { total_uploaded: number; successful: number; duplicates: number; conflicts: number; failed: number };
-  acked_through: number; last_seq: number; missing: Array<[number, number]>;
+  acked_through: number;
+  last_seq: number;
+  missing: Array<[number, number]>;
   conflicts_and_failures: Array<{ seq: number; sync_status: string; message: string }>;
 }
 
@@ -36,23 +45,34 @@ export async function importDeviceLog(opts: Base & { file: string }, output: Out
   let text: string;
   try {
     const buf = await readFile(opts.file);
-    if (buf.length > MAX_FILE_BYTES) throw new CliError(`${opts.file} is larger than 64 MB; a scanner's export is far smaller — is it the right file?`);
+    if (buf.length > MAX_FILE_BYTES)
+      throw new CliError(
+        `${opts.file} is larger than 64 MB; a scanner's export is far smaller — is it the right file?`,
+      );
     text = buf.toString('utf8');
   } catch (err) {
     if (err instanceof CliError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'ENOENT' ? `no file ${opts.file}: give the path of the scanner's exported scan log (entrada-scans-….json)` : `cannot read ${opts.file}: ${(err as Error).message}`);
+    throw new CliError(
+      code === 'ENOENT'
+        ? `no file ${opts.file}: give the path of the scanner's exported scan log (entrada-scans-….json)`
+        : `cannot read ${opts.file}: ${(err as Error).message}`,
+    );
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new CliError(`${opts.file} is not JSON; export the log again from the scanner app (tap the status bar → Export unsent scans) and import that file unchanged`);
+    throw new CliError(
+      `${opts.file} is not JSON; export the log again from the scanner app (tap the status bar → Export unsent scans) and import that file unchanged`,
+    );
   }
   const format = typeof doc === 'object' && doc !== null ? (doc as { format?: unknown }).format : undefined;
   if (format !== DEVICE_LOG_FORMAT) {
-    throw new CliError(`${opts.file} is not a scanner's exported scan log (format "${String(format)}", expected "${DEVICE_LOG_FORMAT}"); `
-      + 'export it from the scanner app (tap the status bar → Export unsent scans)');
+    throw new CliError(
+      `${opts.file} is not a scanner's exported scan log (format "${String(format)}", expected "${DEVICE_LOG_FORMAT}"); ` +
+        'export it from the scanner app (tap the status bar → Export unsent scans)',
+    );
   }
   const client = new HttpClient(opts.connection, 'admin');
   let answer: ImportAnswer;
@@ -60,7 +80,9 @@ export async function importDeviceLog(opts: Base & { file: string }, output: Out
     answer = await client.post<ImportAnswer>('/api/v1/offline/import', doc);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      throw new CliError(`the device or event of ${opts.file} is not in this organisation (${err.code}): check --url and the admin token, and \`entrada devices list\``);
+      throw new CliError(
+        `the device or event of ${opts.file} is not in this organisation (${err.code}): check --url and the admin token, and \`entrada devices list\``,
+      );
     }
     throw err;
   }
@@ -69,28 +91,71 @@ export async function importDeviceLog(opts: Base & { file: string }, output: Out
     return answer;
   }
   const s = answer.summary;
-  output.out(`Imported ${plural(s.total_uploaded, 'scan')} of device ${answer.device_id} (${answer.device_status}) at event ${answer.event_id}:`);
+  output.out(
+    `Imported ${plural(s.total_uploaded, 'scan')} of device ${answer.device_id} (${answer.device_status}) at event ${answer.event_id}:`,
+  );
   // The server counts conflicts in failed (seed 001's arithmetic: stored + already there + failed = uploaded).
-  output.out(`  ${count(s.successful)} stored, ${count(s.duplicates)} already there, ${count(s.failed)} failed (${count(s.conflicts)} of them conflicts)`);
-  output.out(`  integrity: ${answer.integrity === 'chain' ? 'hash chain and device signature verified' : answer.integrity === 'unsigned' ? 'device has no key (not verified)' : `FAILED — ${answer.integrity_problem ?? 'see --json'}; scans are stored flagged for review`}`);
-  output.out(`  server now holds seq 1–${answer.acked_through} contiguously${answer.missing.length > 0 ? `; still missing: ${ranges(answer.missing)}` : ''}`);
-  if (answer.conflicts_and_failures.length > 0) output.out(`Review the conflicts in the console, or: entrada offline import ${opts.file} --json | jq '.conflicts_and_failures'`);
+  output.out(
+    `  ${count(s.successful)} stored, ${count(s.duplicates)} already there, ${count(s.failed)} failed (${count(s.conflicts)} of them conflicts)`,
+  );
+  output.out(
+    `  integrity: ${answer.integrity === 'chain' ? 'hash chain and device signature verified' : answer.integrity === 'unsigned' ? 'device has no key (not verified)' : `FAILED — ${answer.integrity_problem ?? 'see --json'}; scans are stored flagged for review`}`,
+  );
+  output.out(
+    `  server now holds seq 1–${answer.acked_through} contiguously${answer.missing.length > 0 ? `; still missing: ${ranges(answer.missing)}` : ''}`,
+  );
+  if (answer.conflicts_and_failures.length > 0)
+    output.out(
+      `Review the conflicts in the console, or: entrada offline import ${opts.file} --json | jq '.conflicts_and_failures'`,
+    );
   return answer;
 }
 
 interface FeedScan {
-  kind: 'scan'; scan_id: string; device_id: string; seq: number | null; scanned_at: string | null; direction: string; gate_id: string | null;
-  result: string; reason: string; verdict: string; revision: number; conflict_reason?: string | null;
+  kind: 'scan';
+  scan_id: string;
+  device_id: string;
+  seq: number | null;
+  scanned_at: string | null;
+  direction: string;
+  gate_id: string | null;
+  result: string;
+  reason: string;
+  verdict: string;
+  revision: number;
+  conflict_reason?: string | null;
 }
-interface FeedPage { events: Array<FeedScan | { kind: 'ticket' }>; next_cursor: string; has_more: boolean }
-interface SyncStatusAnswer { last_seq: number; acked_through: number; missing: Array<[number, number]>; clock_offset_ms: number | null; last_sync_at: string | null }
+interface FeedPage {
+  events: Array<FeedScan | { kind: 'ticket' }>;
+  next_cursor: string;
+  has_more: boolean;
+}
+interface SyncStatusAnswer {
+  last_seq: number;
+  acked_through: number;
+  missing: Array<[number, number]>;
+  clock_offset_ms: number | null;
+  last_sync_at: string | null;
+}
 
 export interface ServerDeviceLog {
   format: 'entrada/server-device-log/v1';
-  event_id: string; device_id: string; exported_at: string;
+  event_id: string;
+  device_id: string;
+  exported_at: string;
   /** The device's marks as the server keeps them; null when it never uploaded (online scans only). */
   sync: { last_seq: number; acked_through: number; missing: Array<[number, number]> } | null;
-  scans: Array<{ seq: number | null; scan_id: string; scanned_at: string | null; direction: string; gate_id: string | null; verdict: string; result: string; reason: string; conflict_reason: string | null }>;
+  scans: Array<{
+    seq: number | null;
+    scan_id: string;
+    scanned_at: string | null;
+    direction: string;
+    gate_id: string | null;
+    verdict: string;
+    result: string;
+    reason: string;
+    conflict_reason: string | null;
+  }>;
 }
 
 /**
@@ -99,13 +164,18 @@ export interface ServerDeviceLog {
  * now), read from the event's change feed — so it compares against a
  * device's own export after a recovery.
  */
-export async function exportServerLog(opts: Base & { eventId: string; deviceId: string; out?: string | undefined }, output: Output): Promise<ServerDeviceLog> {
+export async function exportServerLog(
+  opts: Base & { eventId: string; deviceId: string; out?: string | undefined },
+  output: Output,
+): Promise<ServerDeviceLog> {
   const client = new HttpClient(opts.connection, 'admin');
   const event = await fetchEvent(client, opts.eventId);
   const byId = new Map<string, FeedScan>();
   let since: string | null = null;
   for (;;) {
-    const page: FeedPage = await client.get<FeedPage>(`/api/v1/offline/events?event_id=${event.id}&limit=5000${since ? `&since=${encodeURIComponent(since)}` : ''}`);
+    const page: FeedPage = await client.get<FeedPage>(
+      `/api/v1/offline/events?event_id=${event.id}&limit=5000${since ? `&since=${encodeURIComponent(since)}` : ''}`,
+    );
     // A scan appears again when its verdict changes (revision): the latest is what the server holds now.
     for (const e of page.events) if (e.kind === 'scan' && e.device_id === opts.deviceId) byId.set(e.scan_id, e);
     since = page.next_cursor;
@@ -113,20 +183,37 @@ export async function exportServerLog(opts: Base & { eventId: string; deviceId: 
   }
   let sync: ServerDeviceLog['sync'] = null;
   try {
-    const st = await client.get<SyncStatusAnswer>(`/api/v1/offline/sync/status/${event.id}/${encodeURIComponent(opts.deviceId)}`);
+    const st = await client.get<SyncStatusAnswer>(
+      `/api/v1/offline/sync/status/${event.id}/${encodeURIComponent(opts.deviceId)}`,
+    );
     sync = { last_seq: st.last_seq, acked_through: st.acked_through, missing: st.missing };
   } catch (err) {
     // A device that never uploaded has no sync state (older servers answer 404 for it); its online scans are still listed.
     if (!(err instanceof ApiError && err.status === 404)) throw err;
   }
-  const scans = [...byId.values()].sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity) || String(a.scanned_at).localeCompare(String(b.scanned_at)));
+  const scans = [...byId.values()].sort(
+    (a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity) || String(a.scanned_at).localeCompare(String(b.scanned_at)),
+  );
   if (scans.length === 0 && sync === null) {
-    throw new CliError(`the server holds no scans of device "${opts.deviceId}" at ${event.name}; check the id with \`entrada devices list\` (ids are case-sensitive)`);
+    throw new CliError(
+      `the server holds no scans of device "${opts.deviceId}" at ${event.name}; check the id with \`entrada devices list\` (ids are case-sensitive)`,
+    );
   }
   const log: ServerDeviceLog = {
-    format: 'entrada/server-device-log/v1', event_id: event.id, device_id: opts.deviceId, exported_at: new Date().toISOString(), sync,
+    format: 'entrada/server-device-log/v1',
+    event_id: event.id,
+    device_id: opts.deviceId,
+    exported_at: new Date().toISOString(),
+    sync,
     scans: scans.map((s) => ({
-      seq: s.seq, scan_id: s.scan_id, scanned_at: s.scanned_at, direction: s.direction, gate_id: s.gate_id, verdict: s.verdict, result: s.result, reason: s.reason,
+      seq: s.seq,
+      scan_id: s.scan_id,
+      scanned_at: s.scanned_at,
+      direction: s.direction,
+      gate_id: s.gate_id,
+      verdict: s.verdict,
+      result: s.result,
+      reason: s.reason,
       conflict_reason: s.conflict_reason ?? null,
     })),
   };
@@ -142,30 +229,60 @@ export async function exportServerLog(opts: Base & { eventId: string; deviceId: 
     return log;
   }
   const offline = log.scans.filter((s) => s.seq !== null).length;
-  const summary = `${plural(log.scans.length, 'scan')} of device ${opts.deviceId} at ${event.name} (${count(offline)} uploaded offline, ${count(log.scans.length - offline)} online)`
-    + (sync ? `; seq 1–${sync.acked_through} complete${sync.missing.length > 0 ? `, missing ${ranges(sync.missing)}` : ''}` : '; never synced');
+  const summary =
+    `${plural(log.scans.length, 'scan')} of device ${opts.deviceId} at ${event.name} (${count(offline)} uploaded offline, ${count(log.scans.length - offline)} online)` +
+    (sync
+      ? `; seq 1–${sync.acked_through} complete${sync.missing.length > 0 ? `, missing ${ranges(sync.missing)}` : ''}`
+      : '; never synced');
   if (opts.out) {
     output.out(`Wrote ${summary} to ${opts.out}`);
     return log;
   }
   const gate = gateNamer(event);
-  const rows = log.scans.map((s) => [s.seq === null ? 'online' : String(s.seq), localTime(s.scanned_at, event.timezone), s.direction, gate(s.gate_id), s.verdict, s.conflict_reason ?? s.reason]);
-  for (const line of table(['SEQ', `TIME (${event.timezone})`, 'DIR', 'GATE', 'VERDICT', 'REASON'], rows)) output.out(line);
+  const rows = log.scans.map((s) => [
+    s.seq === null ? 'online' : String(s.seq),
+    localTime(s.scanned_at, event.timezone),
+    s.direction,
+    gate(s.gate_id),
+    s.verdict,
+    s.conflict_reason ?? s.reason,
+  ]);
+  for (const line of table(['SEQ', `TIME (${event.timezone})`, 'DIR', 'GATE', 'VERDICT', 'REASON'], rows))
+    output.out(line);
   output.out(summary);
   return log;
 }
 
 interface HealthAnswer {
   devices: Array<{
-    device_id: string; name: string; status: string; clock_offset_ms: number | null; last_sync_at: string | null; last_success_at: string | null; last_seen_at: string | null;
-    flags: string[]; implausible_time_scans: number; upload_lag: number | null; missing_count: number; last_seq: number; acked_through: number; sync_failures: number;
+    device_id: string;
+    name: string;
+    status: string;
+    clock_offset_ms: number | null;
+    last_sync_at: string | null;
+    last_success_at: string | null;
+    last_seen_at: string | null;
+    flags: string[];
+    implausible_time_scans: number;
+    upload_lag: number | null;
+    missing_count: number;
+    last_seq: number;
+    acked_through: number;
+    sync_failures: number;
   }>;
   alerts: Array<{ severity: string; code: string; message: string; device_id?: string }>;
   totals: { conflicts_open: number };
 }
 
 export interface DeviceBacklog {
-  device_id: string; name: string; status: string; waiting: number | null; missing: number; last_success_at: string | null; last_seen_at: string | null; flags: string[];
+  device_id: string;
+  name: string;
+  status: string;
+  waiting: number | null;
+  missing: number;
+  last_success_at: string | null;
+  last_seen_at: string | null;
+  flags: string[];
 }
 
 /**
@@ -179,13 +296,27 @@ export async function deviceBacklog(opts: Base & { eventId: string }, output: Ou
   const event = await fetchEvent(client, opts.eventId);
   const health = await client.get<HealthAnswer>(`/api/v1/events/${event.id}/offline-health`);
   const rows: DeviceBacklog[] = health.devices.map((d) => ({
-    device_id: d.device_id, name: d.name, status: d.status, waiting: d.upload_lag, missing: d.missing_count, last_success_at: d.last_success_at,
-    last_seen_at: d.last_seen_at, flags: d.flags,
+    device_id: d.device_id,
+    name: d.name,
+    status: d.status,
+    waiting: d.upload_lag,
+    missing: d.missing_count,
+    last_success_at: d.last_success_at,
+    last_seen_at: d.last_seen_at,
+    flags: d.flags,
   }));
   const backlog = (d: DeviceBacklog): number => (d.waiting ?? 0) + d.missing;
-  rows.sort((a, b) => backlog(b) - backlog(a) || String(a.last_success_at ?? '').localeCompare(String(b.last_success_at ?? '')));
+  rows.sort(
+    (a, b) => backlog(b) - backlog(a) || String(a.last_success_at ?? '').localeCompare(String(b.last_success_at ?? '')),
+  );
   if (opts.json) {
-    output.out(JSON.stringify({ event_id: event.id, devices: rows, alerts: health.alerts, conflicts_open: health.totals.conflicts_open }, null, 2));
+    output.out(
+      JSON.stringify(
+        { event_id: event.id, devices: rows, alerts: health.alerts, conflicts_open: health.totals.conflicts_open },
+        null,
+        2,
+      ),
+    );
     return rows;
   }
   if (rows.length === 0) {
@@ -193,16 +324,34 @@ export async function deviceBacklog(opts: Base & { eventId: string }, output: Ou
     return rows;
   }
   const table_ = rows.map((d) => [
-    d.device_id, d.name, d.status, d.waiting === null ? '?' : count(d.waiting), count(d.missing), localTime(d.last_success_at, event.timezone) || 'never', d.flags.join(',') || '',
+    d.device_id,
+    d.name,
+    d.status,
+    d.waiting === null ? '?' : count(d.waiting),
+    count(d.missing),
+    localTime(d.last_success_at, event.timezone) || 'never',
+    d.flags.join(',') || '',
   ]);
-  for (const line of table(['DEVICE ID', 'NAME', 'STATUS', 'WAITING', 'MISSING', `LAST SYNC (${event.timezone})`, 'FLAGS'], table_)) output.out(line);
-  output.out(`${plural(rows.filter((d) => backlog(d) > 0).length, 'device')} with scans not on the server; ${plural(health.totals.conflicts_open, 'open conflict')}.`);
+  for (const line of table(
+    ['DEVICE ID', 'NAME', 'STATUS', 'WAITING', 'MISSING', `LAST SYNC (${event.timezone})`, 'FLAGS'],
+    table_,
+  ))
+    output.out(line);
+  output.out(
+    `${plural(rows.filter((d) => backlog(d) > 0).length, 'device')} with scans not on the server; ${plural(health.totals.conflicts_open, 'open conflict')}.`,
+  );
   for (const a of health.alerts) output.out(`${a.severity === 'critical' ? 'CRITICAL' : 'warning '}  ${a.message}`);
   return rows;
 }
 
 export interface DeviceClock {
-  device_id: string; name: string; clock_offset_ms: number | null; measured_at: string | null; skewed: boolean; implausible_time_scans: number; flags: string[];
+  device_id: string;
+  name: string;
+  clock_offset_ms: number | null;
+  measured_at: string | null;
+  skewed: boolean;
+  implausible_time_scans: number;
+  flags: string[];
 }
 
 /**
@@ -215,9 +364,14 @@ export async function deviceClocks(opts: Base & { eventId: string }, output: Out
   const event = await fetchEvent(client, opts.eventId);
   const health = await client.get<HealthAnswer>(`/api/v1/events/${event.id}/offline-health`);
   const clocks: DeviceClock[] = health.devices.map((d) => ({
-    device_id: d.device_id, name: d.name, clock_offset_ms: d.clock_offset_ms, measured_at: d.last_sync_at,
-    skewed: d.flags.includes('clock_skew') || (d.clock_offset_ms !== null && Math.abs(d.clock_offset_ms) > SKEW_FLAG_MS),
-    implausible_time_scans: d.implausible_time_scans, flags: d.flags,
+    device_id: d.device_id,
+    name: d.name,
+    clock_offset_ms: d.clock_offset_ms,
+    measured_at: d.last_sync_at,
+    skewed:
+      d.flags.includes('clock_skew') || (d.clock_offset_ms !== null && Math.abs(d.clock_offset_ms) > SKEW_FLAG_MS),
+    implausible_time_scans: d.implausible_time_scans,
+    flags: d.flags,
   }));
   if (opts.json) {
     output.out(JSON.stringify({ event_id: event.id, skew_flag_ms: SKEW_FLAG_MS, devices: clocks }, null, 2));
@@ -228,14 +382,21 @@ export async function deviceClocks(opts: Base & { eventId: string }, output: Out
     return clocks;
   }
   const rows = clocks.map((c) => [
-    c.device_id, c.name, c.clock_offset_ms === null ? 'not measured' : describeOffset(c.clock_offset_ms), localTime(c.measured_at, event.timezone),
-    c.implausible_time_scans > 0 ? String(c.implausible_time_scans) : '', c.skewed ? 'SKEWED' : 'ok',
+    c.device_id,
+    c.name,
+    c.clock_offset_ms === null ? 'not measured' : describeOffset(c.clock_offset_ms),
+    localTime(c.measured_at, event.timezone),
+    c.implausible_time_scans > 0 ? String(c.implausible_time_scans) : '',
+    c.skewed ? 'SKEWED' : 'ok',
   ]);
-  for (const line of table(['DEVICE ID', 'NAME', 'CLOCK', `MEASURED (${event.timezone})`, 'IMPLAUSIBLE', 'FLAG'], rows)) output.out(line);
+  for (const line of table(['DEVICE ID', 'NAME', 'CLOCK', `MEASURED (${event.timezone})`, 'IMPLAUSIBLE', 'FLAG'], rows))
+    output.out(line);
   const skewed = clocks.filter((c) => c.skewed).length;
   if (skewed > 0) {
-    output.out(`${plural(skewed, 'device')} off by more than ${SKEW_FLAG_MS / 1000} s: set the phone's time to automatic, then sync it. `
-      + 'Its scans keep their seq order; conflicts involving implausible times are marked ambiguous for review (docs/operations.md, clock skew).');
+    output.out(
+      `${plural(skewed, 'device')} off by more than ${SKEW_FLAG_MS / 1000} s: set the phone's time to automatic, then sync it. ` +
+        'Its scans keep their seq order; conflicts involving implausible times are marked ambiguous for review (docs/operations.md, clock skew).',
+    );
   }
   return clocks;
 }
@@ -261,11 +422,13 @@ function ranges(list: ReadonlyArray<[number, number]>): string {
 
 function gateNamer(event: EventDetail): (id: string | null) => string {
   const names = new Map(event.gates.map((g) => [g.id, g.name]));
-  return (id) => (id === null ? '' : names.get(id) ?? id);
+  return (id) => (id === null ? '' : (names.get(id) ?? id));
 }
 
 export function requireDeviceId(value: string): string {
-  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(value)) throw new CliError(`--device must be a device id (1-64 of A-Z a-z 0-9 . _ : -, from \`entrada devices list\`), got "${value}"`);
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(value))
+    throw new CliError(
+      `--device must be a device id (1-64 of A-Z a-z 0-9 . _ : -, from \`entrada devices list\`), got "${value}"`,
+    );
   return value;
 }
-

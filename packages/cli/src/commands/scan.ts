@@ -28,12 +28,20 @@ export async function scanCode(opts: ScanOptions, output: Output): Promise<{ ver
 
 function scanBody(opts: ScanOptions): Record<string, string> {
   if (opts.sessionId) {
-    if (opts.eventId || opts.gateId) throw new CliError('use --session alone, or --event with --gate (a session already names its event and gate)');
-    return { code: opts.code, session_id: requireUuid(opts.sessionId, '--session', 'a scan session'), ...(opts.direction ? { direction: opts.direction } : {}) };
+    if (opts.eventId || opts.gateId)
+      throw new CliError('use --session alone, or --event with --gate (a session already names its event and gate)');
+    return {
+      code: opts.code,
+      session_id: requireUuid(opts.sessionId, '--session', 'a scan session'),
+      ...(opts.direction ? { direction: opts.direction } : {}),
+    };
   }
-  if (!opts.eventId || !opts.gateId) throw new CliError('say where the scan happens: --event EVENT_ID --gate GATE_ID, or --session SESSION_ID');
+  if (!opts.eventId || !opts.gateId)
+    throw new CliError('say where the scan happens: --event EVENT_ID --gate GATE_ID, or --session SESSION_ID');
   return {
-    code: opts.code, event_id: requireUuid(opts.eventId, '--event', 'an event'), gate_id: requireUuid(opts.gateId, '--gate', 'a gate'),
+    code: opts.code,
+    event_id: requireUuid(opts.eventId, '--event', 'an event'),
+    gate_id: requireUuid(opts.gateId, '--gate', 'a gate'),
     direction: opts.direction ?? 'entry',
   };
 }

@@ -34,16 +34,22 @@ export async function runServe(opts: ServeOptions, output: Output): Promise<void
       }
       closing = true;
       output.out(`${signal} received: shutting down…`);
-      server.close().then(() => {
-        output.out('Stopped.');
-      }, (err: unknown) => {
-        output.err(`error: shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = 1;
-      }).finally(() => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      });
+      server
+        .close()
+        .then(
+          () => {
+            output.out('Stopped.');
+          },
+          (err: unknown) => {
+            output.err(`error: shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+            process.exitCode = 1;
+          },
+        )
+        .finally(() => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -67,20 +73,31 @@ async function printBanner(server: RunningServer, config: Config, output: Output
     output.out('  Admin token  set by ENTRADA_ADMIN_TOKEN (not shown); a previous one set there no longer works');
     output.out(`  CLI          export ENTRADA_URL=${server.url} ENTRADA_ADMIN_TOKEN=<the token you set>`);
   } else if (boot.adminTokenSource === 'env-revoked' || boot.adminTokenSource === 'revoked') {
-    const which = boot.adminTokenSource === 'env-revoked' ? 'ENTRADA_ADMIN_TOKEN' : `The token kept in ${path.join(config.dataDir, 'bootstrap.json')}`;
+    const which =
+      boot.adminTokenSource === 'env-revoked'
+        ? 'ENTRADA_ADMIN_TOKEN'
+        : `The token kept in ${path.join(config.dataDir, 'bootstrap.json')}`;
     output.out(`  Admin token  ${which} has been revoked and stays revoked.`);
-    output.out('               Use another admin token (`entrada tokens list`), or set a new ENTRADA_ADMIN_TOKEN (e.g. `openssl rand -base64 32`).');
+    output.out(
+      '               Use another admin token (`entrada tokens list`), or set a new ENTRADA_ADMIN_TOKEN (e.g. `openssl rand -base64 32`).',
+    );
   } else {
     output.out('  Admin token  unknown: it was shown on the first start only.');
-    output.out('               To set one, start with ENTRADA_ADMIN_TOKEN=<a long random secret> (e.g. `openssl rand -base64 32`);');
-    output.out('               it replaces any previous ENTRADA_ADMIN_TOKEN. `entrada tokens list|create|revoke` manage the others.');
+    output.out(
+      '               To set one, start with ENTRADA_ADMIN_TOKEN=<a long random secret> (e.g. `openssl rand -base64 32`);',
+    );
+    output.out(
+      '               it replaces any previous ENTRADA_ADMIN_TOKEN. `entrada tokens list|create|revoke` manage the others.',
+    );
   }
   if (boot.demo) {
     output.out('');
     await printDemoDetails({ url: server.url, eventName: 'Demo Festival', ...boot.demo }, output);
   } else if (boot.firstStart && !config.demo) {
     output.out('');
-    output.out('No demo event (ENTRADA_DEMO=off: its default with DATABASE_URL or NODE_ENV=production). Create one any time with: entrada demo');
+    output.out(
+      'No demo event (ENTRADA_DEMO=off: its default with DATABASE_URL or NODE_ENV=production). Create one any time with: entrada demo',
+    );
   }
   output.out('');
   output.out('Press Ctrl-C to stop.');
@@ -96,9 +113,11 @@ function printOwner(server: RunningServer, config: Config, output: Output): void
     return;
   }
   output.out(`  Login        ${owner.email}  password ${owner.password}`);
-  output.out(owner.source === 'generated'
-    ? `               (generated now; kept in ${path.join(config.dataDir, 'bootstrap.json')} until you change it)`
-    : `               (from ${path.join(config.dataDir, 'bootstrap.json')}; change it in the console)`);
+  output.out(
+    owner.source === 'generated'
+      ? `               (generated now; kept in ${path.join(config.dataDir, 'bootstrap.json')} until you change it)`
+      : `               (from ${path.join(config.dataDir, 'bootstrap.json')}; change it in the console)`,
+  );
 }
 
 function tokenSource(source: RunningServer['bootstrap']['adminTokenSource'], config: Config): string {
@@ -108,7 +127,9 @@ function tokenSource(source: RunningServer['bootstrap']['adminTokenSource'], con
       return config.databaseUrl
         ? '(generated now and shown this once: store it now)'
         : `(generated now; kept in ${saved} so it is shown on every start)`;
-    case 'data-dir': return `(from the data folder: ${saved})`;
-    default: return '';
+    case 'data-dir':
+      return `(from the data folder: ${saved})`;
+    default:
+      return '';
   }
 }

@@ -10,7 +10,14 @@ import { planScans, reconnectOffsets } from '../simulate/plan.ts';
 import { boundedManifestFetch } from '../simulate/bounded-fetch.ts';
 import { manifestPool, nativeVerifier, SimStore } from '../simulate/store.ts';
 
-export const SIMULATE_DEFAULTS = { devices: 50, tickets: 100_000, offlineMinutes: 30, overlap: 0.02, timeoutS: 600, reconnectOverS: 0 } as const;
+export const SIMULATE_DEFAULTS = {
+  devices: 50,
+  tickets: 100_000,
+  offlineMinutes: 30,
+  overlap: 0.02,
+  timeoutS: 600,
+  reconnectOverS: 0,
+} as const;
 const MAX_DEVICES = 1_000;
 const MAX_TICKETS = 5_000_000;
 const MANIFEST_DOWNLOADS_AT_ONCE = 4;
@@ -74,7 +81,10 @@ interface SimDevice {
   watch: ((status: SyncStatus) => void) | null;
 }
 
-interface Created { id: string; name: string }
+interface Created {
+  id: string;
+  name: string;
+}
 
 interface OfflineHealth {
   totals: { conflicts_open: number; conflicts_resolved: number; missing_scans: number };
@@ -97,7 +107,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => globalThis.setTi
 
 /** A failed sync's cause without its device, cursors and ids, so the same trouble on 50 devices counts as one line. */
 export function failureCause(message: string): string {
-  return message.replace(/\?[^\s]*/g, '').replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, ':id');
+  return message
+    .replace(/\?[^\s]*/g, '')
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, ':id');
 }
 
 /** The engine's own retry schedule (SyncLoop's default: full jitter from 1 s, doubling, capped at 5 min). */
@@ -105,9 +117,11 @@ const ENGINE_BACKOFF = { baseMs: 1_000, capMs: 5 * 60_000 };
 
 async function inBatches<T>(items: readonly T[], atOnce: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(atOnce, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(atOnce, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /**
@@ -129,28 +143,52 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
   const timeoutMs = (opts.timeoutS ?? SIMULATE_DEFAULTS.timeoutS) * 1000;
   const reconnectOverS = opts.reconnectOverS ?? SIMULATE_DEFAULTS.reconnectOverS;
-  check(Number.isInteger(devicesN) && devicesN >= 1 && devicesN <= MAX_DEVICES, `--devices must be a whole number from 1 to ${count(MAX_DEVICES)}, got ${devicesN}`);
-  check(Number.isInteger(ticketsN) && ticketsN >= 1 && ticketsN <= MAX_TICKETS, `--tickets must be a whole number from 1 to ${count(MAX_TICKETS)}, got ${ticketsN}`);
-  check(Number.isInteger(minutes) && minutes >= 1 && minutes <= 24 * 60, `--offline-minutes must be a whole number from 1 to 1440, got ${minutes}`);
-  check(Number.isFinite(overlap) && overlap >= 0 && overlap <= 1, `--overlap must be a number from 0 to 1, got ${String(opts.overlap)}`);
-  check(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff, `--seed must be a whole number from 0 to 4294967295, got ${seed}`);
-  check(Number.isInteger(reconnectOverS) && reconnectOverS >= 0 && reconnectOverS * 1000 < timeoutMs, `--reconnect-over must be a whole number of seconds below --timeout, got ${reconnectOverS}`);
+  check(
+    Number.isInteger(devicesN) && devicesN >= 1 && devicesN <= MAX_DEVICES,
+    `--devices must be a whole number from 1 to ${count(MAX_DEVICES)}, got ${devicesN}`,
+  );
+  check(
+    Number.isInteger(ticketsN) && ticketsN >= 1 && ticketsN <= MAX_TICKETS,
+    `--tickets must be a whole number from 1 to ${count(MAX_TICKETS)}, got ${ticketsN}`,
+  );
+  check(
+    Number.isInteger(minutes) && minutes >= 1 && minutes <= 24 * 60,
+    `--offline-minutes must be a whole number from 1 to 1440, got ${minutes}`,
+  );
+  check(
+    Number.isFinite(overlap) && overlap >= 0 && overlap <= 1,
+    `--overlap must be a number from 0 to 1, got ${String(opts.overlap)}`,
+  );
+  check(
+    Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff,
+    `--seed must be a whole number from 0 to 4294967295, got ${seed}`,
+  );
+  check(
+    Number.isInteger(reconnectOverS) && reconnectOverS >= 0 && reconnectOverS * 1000 < timeoutMs,
+    `--reconnect-over must be a whole number of seconds below --timeout, got ${reconnectOverS}`,
+  );
 
   const client = new HttpClient(opts.connection, 'admin');
   const rng = new Prng(seed);
   const now = Date.now();
-  output.out(`Simulating ${count(devicesN)} devices, ${count(ticketsN)} tickets, ${minutes} min offline, overlap ${overlap}, `
-    + `${reconnectOverS === 0 ? 'all reconnecting at once' : `reconnecting over ${reconnectOverS} s`} (seed ${seed}).`);
+  output.out(
+    `Simulating ${count(devicesN)} devices, ${count(ticketsN)} tickets, ${minutes} min offline, overlap ${overlap}, ` +
+      `${reconnectOverS === 0 ? 'all reconnecting at once' : `reconnecting over ${reconnectOverS} s`} (seed ${seed}).`,
+  );
 
   // --- the event: one zone, a gate per 10 devices, two single-entry types (so a ticket scanned twice is exactly one conflict) ---
   const event = await client.post<EventSummary>('/api/v1/events', {
-    name: `Simulation ${seed}`, starts_at: new Date(now - 24 * HOUR_MS - minutes * 60_000).toISOString(), ends_at: new Date(now + 24 * HOUR_MS).toISOString(),
-    timezone: 'UTC', settings: { duplicate_window_s: 300 },
+    name: `Simulation ${seed}`,
+    starts_at: new Date(now - 24 * HOUR_MS - minutes * 60_000).toISOString(),
+    ends_at: new Date(now + 24 * HOUR_MS).toISOString(),
+    timezone: 'UTC',
+    settings: { duplicate_window_s: 300 },
   });
   const path = `/api/v1/events/${event.id}`;
   const zone = await client.post<Created>(`${path}/zones`, { name: 'General', capacity: ticketsN });
   const gates: Created[] = [];
-  for (let g = 0; g < Math.ceil(devicesN / 10); g++) gates.push(await client.post<Created>(`${path}/gates`, { name: `Gate ${g + 1}`, zone_ids: [zone.id] }));
+  for (let g = 0; g < Math.ceil(devicesN / 10); g++)
+    gates.push(await client.post<Created>(`${path}/gates`, { name: `Gate ${g + 1}`, zone_ids: [zone.id] }));
   const types = [
     await client.post<Created>(`${path}/ticket-types`, { name: 'GA', zone_ids: [zone.id] }),
     await client.post<Created>(`${path}/ticket-types`, { name: 'GA Late', zone_ids: [zone.id] }),
@@ -179,7 +217,10 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
   // --- devices: seeded Ed25519 keys, registered, each downloading the manifest through the engine ---
   const pool = manifestPool();
   // All devices share one process here: their manifest bodies are held a few at a time (see bounded-fetch.ts).
-  const deviceFetch = boundedManifestFetch((url, init) => globalThis.fetch(url, init) as unknown as ReturnType<FetchLike>, MANIFEST_DOWNLOADS_AT_ONCE);
+  const deviceFetch = boundedManifestFetch(
+    (url, init) => globalThis.fetch(url, init) as unknown as ReturnType<FetchLike>,
+    MANIFEST_DOWNLOADS_AT_ONCE,
+  );
   const syncFailures: Record<string, number> = {};
   const noteFailure = (st: SyncStatus): void => {
     if (!st.lastError) return;
@@ -192,11 +233,21 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
   for (let i = 0; i < devicesN; i++) {
     const keyRng = rng.fork(10 + i);
     const keys = ed25519.generateKeyPair((n) => keyRng.bytes(n));
-    const reg = await client.post<{ device_id: string; token: string }>('/api/v1/devices', { name: `Sim ${seed}/${i + 1}`, public_key: toBase64Url(keys.publicKey) });
+    const reg = await client.post<{ device_id: string; token: string }>('/api/v1/devices', {
+      name: `Sim ${seed}/${i + 1}`,
+      public_key: toBase64Url(keys.publicKey),
+    });
     const stampAt = { value: null as number | null };
     const idRng = rng.fork(1000 + i);
     const device: SimDevice = {
-      index: i, deviceId: reg.device_id, stampAt, acked: 0, lastSeq: 0, convergedAt: null, error: null, watch: null,
+      index: i,
+      deviceId: reg.device_id,
+      stampAt,
+      acked: 0,
+      lastSeq: 0,
+      convergedAt: null,
+      error: null,
+      watch: null,
       store: new SimStore(pool, (through) => {
         ackedTotal += through - device.acked;
         device.acked = through;
@@ -205,11 +256,22 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
       scanner: null as unknown as Scanner,
     };
     device.scanner = new Scanner({
-      store: device.store, baseUrl: client.baseUrl, eventId: event.id, clock: simClock(stampAt), random: () => idRng.next(), verify: nativeVerifier, fetch: deviceFetch,
+      store: device.store,
+      baseUrl: client.baseUrl,
+      eventId: event.id,
+      clock: simClock(stampAt),
+      random: () => idRng.next(),
+      verify: nativeVerifier,
+      fetch: deviceFetch,
       onStatus: (st) => device.watch?.(st),
       // This command triggers every request itself; a background health probe per device would only add load.
       probeConnectivity: false,
-      device: { deviceId: reg.device_id, token: reg.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
+      device: {
+        deviceId: reg.device_id,
+        token: reg.token,
+        publicKey: keys.publicKey,
+        sign: (m) => ed25519.sign(keys.secretKey, m),
+      },
     });
     devices.push(device);
   }
@@ -229,7 +291,9 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
         if (d.scanner.hasManifest && !st.lastError) break;
         noteFailure(st);
         if (st.lastError?.retryable === false || Date.now() >= deadline) {
-          throw new CliError(`device ${d.index + 1} could not download the manifest: ${st.lastError?.message ?? 'unknown error'}`);
+          throw new CliError(
+            `device ${d.index + 1} could not download the manifest: ${st.lastError?.message ?? 'unknown error'}`,
+          );
         }
         await sleep(backoffDelay(attempt, Math.random, ENGINE_BACKOFF));
       }
@@ -239,7 +303,9 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
     downloading.stop();
   }
   phasesMs.manifests = Date.now() - started;
-  output.out(`Registered ${count(devicesN)} devices; each downloaded the manifest (${seconds(phasesMs.manifests)}, ${pool.stats.built === 1 ? 'one ticket map shared by all' : `${count(pool.stats.built)} distinct ticket maps`}).`);
+  output.out(
+    `Registered ${count(devicesN)} devices; each downloaded the manifest (${seconds(phasesMs.manifests)}, ${pool.stats.built === 1 ? 'one ticket map shared by all' : `${count(pool.stats.built)} distinct ticket maps`}).`,
+  );
 
   // --- offline: every device scans its share, stamped over the last M minutes ---
   const windowEnd = Date.now();
@@ -265,8 +331,13 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
     scanning.stop();
   }
   phasesMs.scanning = Date.now() - started;
-  output.out(`Made ${count(plan.scans)} offline scans in ${seconds(phasesMs.scanning)} (${count(plan.overlapping)} tickets on two devices).`);
-  if (localRefusals > 0) output.err(`warning: ${count(localRefusals)} offline scan(s) were refused locally; expected conflicts assume every scan admits.`);
+  output.out(
+    `Made ${count(plan.scans)} offline scans in ${seconds(phasesMs.scanning)} (${count(plan.overlapping)} tickets on two devices).`,
+  );
+  if (localRefusals > 0)
+    output.err(
+      `warning: ${count(localRefusals)} offline scan(s) were refused locally; expected conflicts assume every scan admits.`,
+    );
 
   // --- reconnect: the network is back for every device at once (or over --reconnect-over). Each engine syncs on its own from here, as in the
   // app: its loop starts a cycle (upload, then download) at once, retries failures on its own backoff (honouring
@@ -276,7 +347,12 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
   const reconnectAt = Date.now();
   const offsets = reconnectOffsets(seed, devicesN, reconnectOverS * 1000);
   const reconnecting: Array<ReturnType<typeof globalThis.setTimeout>> = [];
-  const syncing = startProgress(output, { label: 'Syncing', unit: 'scans acknowledged', total: plan.scans, to: 'stdout' });
+  const syncing = startProgress(output, {
+    label: 'Syncing',
+    unit: 'scans acknowledged',
+    total: plan.scans,
+    to: 'stdout',
+  });
   let drainedAt: number | null = null;
   onAck = () => {
     syncing.update(ackedTotal);
@@ -353,55 +429,97 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
   const lostScans = scansMade - acknowledged;
   // Each device's log on the server must be exactly its outbox: same last seq, all of it acknowledged, no gap.
   const onServer = new Map((server?.health.devices ?? []).map((h) => [h.device_id, h]));
-  const mismatched = server ? devices.filter((d) => {
-    const h = onServer.get(d.deviceId);
-    return !h || h.last_seq !== d.lastSeq || h.acked_through !== d.lastSeq || h.missing_count !== 0;
-  }) : [];
+  const mismatched = server
+    ? devices.filter((d) => {
+        const h = onServer.get(d.deviceId);
+        return !h || h.last_seq !== d.lastSeq || h.acked_through !== d.lastSeq || h.missing_count !== 0;
+      })
+    : [];
   // Every ticket admitted exactly once (none lost, none counted twice) and every second scan exactly one conflict.
-  const exitCode: 0 | 1 = server && converged && lostScans === 0 && missingOnServer === 0 && mismatched.length === 0
-    && server.admitted === ticketsN && conflicts === plan.overlapping ? 0 : 1;
+  const exitCode: 0 | 1 =
+    server &&
+    converged &&
+    lostScans === 0 &&
+    missingOnServer === 0 &&
+    mismatched.length === 0 &&
+    server.admitted === ticketsN &&
+    conflicts === plan.overlapping
+      ? 0
+      : 1;
   const failedSyncs = Object.values(syncFailures).reduce((a, b) => a + b, 0);
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   const fromServer = (v: string): string => (server ? v : 'unknown (server not reachable)');
 
   output.out('');
-  for (const line of table(['Simulation', ''], [
-    ['Devices', count(devicesN)],
-    ['Tickets', count(ticketsN)],
-    ['Scans made', count(scansMade)],
-    ['Scans acknowledged', count(acknowledged)],
-    ['Admitted', fromServer(`${count(server?.admitted ?? 0)} tickets`)],
-    ['Conflicts', fromServer(count(conflicts ?? 0))],
-    ['Expected conflicts', count(plan.overlapping)],
-    ['Device logs matching the server', fromServer(`${count(devicesN - mismatched.length)}/${count(devicesN)}`)],
-    ['Failed syncs (retried)', count(failedSyncs)],
-    ['All scans acknowledged after', drainMs === null ? 'never' : seconds(drainMs)],
-    ['Time to converge', convergeMs === null ? 'did not converge' : seconds(convergeMs)],
-    ['Scans/s', drainMs === null ? '-' : perSecond(acknowledged, drainMs)],
-    ['Issue / manifests / offline scans', `${seconds(phasesMs.issue)} / ${seconds(phasesMs.manifests)} / ${seconds(phasesMs.scanning)}`],
-    ['Peak memory (this process)', `${count(peakRssMb)} MiB`],
-    ['Event', event.id],
-    ['Seed', String(seed)],
-  ])) output.out(line);
+  for (const line of table(
+    ['Simulation', ''],
+    [
+      ['Devices', count(devicesN)],
+      ['Tickets', count(ticketsN)],
+      ['Scans made', count(scansMade)],
+      ['Scans acknowledged', count(acknowledged)],
+      ['Admitted', fromServer(`${count(server?.admitted ?? 0)} tickets`)],
+      ['Conflicts', fromServer(count(conflicts ?? 0))],
+      ['Expected conflicts', count(plan.overlapping)],
+      ['Device logs matching the server', fromServer(`${count(devicesN - mismatched.length)}/${count(devicesN)}`)],
+      ['Failed syncs (retried)', count(failedSyncs)],
+      ['All scans acknowledged after', drainMs === null ? 'never' : seconds(drainMs)],
+      ['Time to converge', convergeMs === null ? 'did not converge' : seconds(convergeMs)],
+      ['Scans/s', drainMs === null ? '-' : perSecond(acknowledged, drainMs)],
+      [
+        'Issue / manifests / offline scans',
+        `${seconds(phasesMs.issue)} / ${seconds(phasesMs.manifests)} / ${seconds(phasesMs.scanning)}`,
+      ],
+      ['Peak memory (this process)', `${count(peakRssMb)} MiB`],
+      ['Event', event.id],
+      ['Seed', String(seed)],
+    ],
+  ))
+    output.out(line);
   output.out('');
   for (const d of devices) if (d.error) output.err(`device ${d.index + 1} (${d.deviceId}): ${d.error}`);
   for (const [cause, n] of Object.entries(syncFailures)) output.out(`Failed sync, retried (${count(n)}×): ${cause}`);
   if (serverError !== null) output.err(`The server's figures could not be read: ${serverError}`);
   for (const d of mismatched) {
     const h = onServer.get(d.deviceId);
-    output.err(`device ${d.index + 1} (${d.deviceId}): outbox ends at seq ${d.lastSeq}; the server has ${h ? `last seq ${h.last_seq}, acknowledged through ${h.acked_through}, ${h.missing_count} missing` : 'no log'}.`);
+    output.err(
+      `device ${d.index + 1} (${d.deviceId}): outbox ends at seq ${d.lastSeq}; the server has ${h ? `last seq ${h.last_seq}, acknowledged through ${h.acked_through}, ${h.missing_count} missing` : 'no log'}.`,
+    );
   }
-  if (server && server.admitted !== ticketsN) output.err(`${count(server.admitted)} ticket(s) admitted on the server, ${count(ticketsN)} expected.`);
-  if (conflicts !== null && conflicts !== plan.overlapping) output.err(`${count(conflicts)} conflict(s) on the server, ${count(plan.overlapping)} expected.`);
-  if (exitCode === 0) output.out(`Converged: every scan acknowledged, none lost, none duplicated, every double entry one conflict. Replay with --seed ${seed}.`);
+  if (server && server.admitted !== ticketsN)
+    output.err(`${count(server.admitted)} ticket(s) admitted on the server, ${count(ticketsN)} expected.`);
+  if (conflicts !== null && conflicts !== plan.overlapping)
+    output.err(`${count(conflicts)} conflict(s) on the server, ${count(plan.overlapping)} expected.`);
+  if (exitCode === 0)
+    output.out(
+      `Converged: every scan acknowledged, none lost, none duplicated, every double entry one conflict. Replay with --seed ${seed}.`,
+    );
   else if (!converged || lostScans > 0 || (missingOnServer ?? 0) > 0) {
-    output.err(`Not converged: ${count(lostScans)} scan(s) not acknowledged${missingOnServer === null ? '' : `, ${count(missingOnServer)} missing on the server`}. Replay with --seed ${seed}.`);
+    output.err(
+      `Not converged: ${count(lostScans)} scan(s) not acknowledged${missingOnServer === null ? '' : `, ${count(missingOnServer)} missing on the server`}. Replay with --seed ${seed}.`,
+    );
   } else output.err(`Converged, but the server's figures differ from the plan (above). Replay with --seed ${seed}.`);
 
   for (const d of devices) d.scanner.stop();
   return {
-    seed, eventId: event.id, devices: devicesN, tickets: ticketsN, scansMade, scansAcknowledged: acknowledged, admitted: server?.admitted ?? null, conflicts,
-    expectedConflicts: plan.overlapping, drainMs, convergeMs, converged, lostScans, devicesMismatched: mismatched.length, syncFailures, phasesMs,
-    manifestCopies: pool.stats.built, peakRssMb, exitCode,
+    seed,
+    eventId: event.id,
+    devices: devicesN,
+    tickets: ticketsN,
+    scansMade,
+    scansAcknowledged: acknowledged,
+    admitted: server?.admitted ?? null,
+    conflicts,
+    expectedConflicts: plan.overlapping,
+    drainMs,
+    convergeMs,
+    converged,
+    lostScans,
+    devicesMismatched: mismatched.length,
+    syncFailures,
+    phasesMs,
+    manifestCopies: pool.stats.built,
+    peakRssMb,
+    exitCode,
   };
 }

@@ -8,7 +8,16 @@ import type { Output } from '../output.ts';
 import { startProgress } from '../progress.ts';
 
 export const EXPORT_PAGE_SIZE = 5000;
-export const EXPORT_COLUMNS = ['id', 'number', 'tier', 'holder_name', 'status', 'code', 'scans_used', 'inside'] as const;
+export const EXPORT_COLUMNS = [
+  'id',
+  'number',
+  'tier',
+  'holder_name',
+  'status',
+  'code',
+  'scans_used',
+  'inside',
+] as const;
 
 export interface ExportOptions {
   connection: Connection;
@@ -17,7 +26,10 @@ export interface ExportOptions {
   outFile?: string;
 }
 
-export async function exportTickets(opts: ExportOptions, output: Output): Promise<{ exported: number; elapsedMs: number }> {
+export async function exportTickets(
+  opts: ExportOptions,
+  output: Output,
+): Promise<{ exported: number; elapsedMs: number }> {
   const client = new HttpClient(opts.connection, 'admin');
   requireUuid(opts.eventId, '--event', 'an event');
   // Fetch the first page before creating the file, so a wrong event id leaves no empty file behind.
@@ -25,14 +37,18 @@ export async function exportTickets(opts: ExportOptions, output: Output): Promis
   const writer = opts.outFile ? await openFileWriter(opts.outFile) : new TextWriter(output.stdout, 'stdout', false);
   const started = Date.now();
   // A bar only makes sense when it does not share the terminal with the CSV itself.
-  const progress = opts.outFile || !output.stdoutIsTTY ? startProgress(output, { label: 'Exporting', unit: 'tickets', total: null, to: 'stderr' }) : null;
+  const progress =
+    opts.outFile || !output.stdoutIsTTY
+      ? startProgress(output, { label: 'Exporting', unit: 'tickets', total: null, to: 'stderr' })
+      : null;
   let exported = 0;
   try {
     await writer.write(csvRow([...EXPORT_COLUMNS]));
     let current: TicketPage | null = first;
     while (current) {
       let chunk = '';
-      for (const t of current.tickets) chunk += csvRow([t.id, t.number, t.tier, t.holder_name, t.status, t.code, t.scans_used, t.inside]);
+      for (const t of current.tickets)
+        chunk += csvRow([t.id, t.number, t.tier, t.holder_name, t.status, t.code, t.scans_used, t.inside]);
       await writer.write(chunk);
       exported += current.tickets.length;
       progress?.update(exported);

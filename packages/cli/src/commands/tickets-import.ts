@@ -48,10 +48,14 @@ export async function importTickets(opts: ImportOptions, output: Output): Promis
   if (file.tickets.length === 0) throw new CliError(`${opts.file} has a header but no ticket rows; nothing to import`);
   const total = file.tickets.length;
   const batches = Math.ceil(total / batchSize);
-  output.out(`Checked ${plural(total, 'row')} of ${opts.file} in ${seconds(Date.now() - parseStarted)}: `
-    + `${count(file.importedCodes)} with imported codes, ${count(total - file.importedCodes)} to get Entrada-signed codes.`);
+  output.out(
+    `Checked ${plural(total, 'row')} of ${opts.file} in ${seconds(Date.now() - parseStarted)}: ` +
+      `${count(file.importedCodes)} with imported codes, ${count(total - file.importedCodes)} to get Entrada-signed codes.`,
+  );
   if (opts.dryRun) {
-    output.out(`Dry run: nothing was imported. Without --dry-run, ${plural(total, 'ticket')} would be created in "${event.name}" in one import (${plural(batches, 'chunk')} of up to ${count(batchSize)}, then one commit).`);
+    output.out(
+      `Dry run: nothing was imported. Without --dry-run, ${plural(total, 'ticket')} would be created in "${event.name}" in one import (${plural(batches, 'chunk')} of up to ${count(batchSize)}, then one commit).`,
+    );
     return { rows: total, created: 0, elapsedMs: 0 };
   }
 
@@ -67,7 +71,9 @@ export async function importTickets(opts: ImportOptions, output: Output): Promis
     for (let start = 0; start < total; start += batchSize) {
       const chunk = file.tickets.slice(start, start + batchSize);
       const staged = await client.post<TicketImportView & { tickets?: IssuedTicket[] }>(`${base}/${session.id}/rows`, {
-        start_row: start + 1, tickets: chunk, ...(opts.outFile ? { return_codes: true } : {}),
+        start_row: start + 1,
+        tickets: chunk,
+        ...(opts.outFile ? { return_codes: true } : {}),
       });
       if (staged.tickets) issued.push(...staged.tickets);
       progress.update(start + chunk.length);
@@ -88,14 +94,18 @@ export async function importTickets(opts: ImportOptions, output: Output): Promis
     await out.close();
   }
   const elapsedMs = Date.now() - started;
-  output.out(`Imported ${plural(created, 'ticket')} into "${event.name}" in ${seconds(elapsedMs)} (${perSecond(created, elapsedMs)}).`);
+  output.out(
+    `Imported ${plural(created, 'ticket')} into "${event.name}" in ${seconds(elapsedMs)} (${perSecond(created, elapsedMs)}).`,
+  );
   if (opts.outFile) output.out(`Created tickets (id, number, code) written to ${opts.outFile}.`);
   return { rows: total, created, elapsedMs };
 }
 
 async function requireReadableFile(file: string): Promise<void> {
   const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
-    throw new CliError(err.code === 'ENOENT' ? `cannot read ${file}: no such file` : `cannot read ${file}: ${err.message}`);
+    throw new CliError(
+      err.code === 'ENOENT' ? `cannot read ${file}: no such file` : `cannot read ${file}: ${err.message}`,
+    );
   });
   if (!info.isFile()) throw new CliError(`cannot read ${file}: not a file`);
 }
@@ -123,11 +133,15 @@ function importFailure(err: unknown, c: { committing: boolean; lines: number[] }
     output.err('The import was refused as a whole: no ticket from the file was created.');
     const row = /\brows? ([\d,]+)/.exec(err.serverMessage);
     const culprit = row ? c.lines[Number(row[1]!.replace(/,/g, '')) - 1] : undefined;
-    return new CliError(`import failed: ${err.message}${culprit ? `; the offending row is CSV line ${count(culprit)}` : ''}`);
+    return new CliError(
+      `import failed: ${err.message}${culprit ? `; the offending row is CSV line ${count(culprit)}` : ''}`,
+    );
   }
   // No answer: the commit may have gone through before the connection dropped.
-  output.err(c.committing
-    ? 'The commit got no answer: the tickets may or may not have been created; check with `entrada tickets export` before importing again.'
-    : 'The upload got no answer: nothing was created.');
+  output.err(
+    c.committing
+      ? 'The commit got no answer: the tickets may or may not have been created; check with `entrada tickets export` before importing again.'
+      : 'The upload got no answer: nothing was created.',
+  );
   return new CliError(`import failed: ${err.message}`);
 }

@@ -11,14 +11,24 @@ export async function listTokens(opts: { connection: Connection }, output: Outpu
   const client = new HttpClient(opts.connection, 'admin');
   const { tokens } = await client.get<{ tokens: AdminToken[] }>('/api/v1/tokens');
   const rows = tokens.map((t) => [
-    t.id, t.name + (t.current ? ' (this token)' : ''), t.role, ORIGIN[t.origin], t.platform ? 'yes' : 'no', t.last_used_at ?? 'never', t.created_at,
+    t.id,
+    t.name + (t.current ? ' (this token)' : ''),
+    t.role,
+    ORIGIN[t.origin],
+    t.platform ? 'yes' : 'no',
+    t.last_used_at ?? 'never',
+    t.created_at,
   ]);
-  for (const line of table(['TOKEN ID', 'NAME', 'ROLE', 'ORIGIN', 'PLATFORM', 'LAST USED', 'CREATED'], rows)) output.out(line);
+  for (const line of table(['TOKEN ID', 'NAME', 'ROLE', 'ORIGIN', 'PLATFORM', 'LAST USED', 'CREATED'], rows))
+    output.out(line);
   return tokens;
 }
 
 /** A new admin token of the organisation, printed once. */
-export async function createToken(opts: { connection: Connection; name: string; role?: string }, output: Output): Promise<CreatedAdminToken> {
+export async function createToken(
+  opts: { connection: Connection; name: string; role?: string },
+  output: Output,
+): Promise<CreatedAdminToken> {
   const role = opts.role === undefined ? undefined : requireRole(opts.role);
   const client = new HttpClient(opts.connection, 'admin');
   const made = await client.post<CreatedAdminToken>('/api/v1/tokens', { name: opts.name, ...(role ? { role } : {}) });
@@ -32,7 +42,10 @@ export async function createToken(opts: { connection: Connection; name: string; 
 }
 
 /** Revokes an admin token: from now on it is refused on every instance. */
-export async function revokeToken(opts: { connection: Connection; tokenId: string }, output: Output): Promise<AdminToken> {
+export async function revokeToken(
+  opts: { connection: Connection; tokenId: string },
+  output: Output,
+): Promise<AdminToken> {
   const tokenId = requireUuid(opts.tokenId, 'the token id', 'an admin token');
   const client = new HttpClient(opts.connection, 'admin');
   const revoked = await client.delete<AdminToken>(`/api/v1/tokens/${tokenId}`);

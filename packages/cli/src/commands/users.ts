@@ -13,7 +13,8 @@ export const PASSWORD_ENV = 'ENTRADA_NEW_PASSWORD';
 
 export function requireRole(value: string): Role {
   const role = value.trim().toLowerCase();
-  if (!(ROLES as readonly string[]).includes(role)) throw new CliError(`--role must be one of ${ROLES.join(', ')}, got "${value}"`);
+  if (!(ROLES as readonly string[]).includes(role))
+    throw new CliError(`--role must be one of ${ROLES.join(', ')}, got "${value}"`);
   return role as Role;
 }
 
@@ -27,8 +28,13 @@ function newPassword(env: NodeJS.ProcessEnv): { password: string; generated: boo
 /** A user by id or email (any case). */
 async function resolveUser(client: HttpClient, who: string): Promise<User> {
   const { users } = await client.get<{ users: User[] }>('/api/v1/users');
-  const found = UUID.test(who) ? users.find((u) => u.id === who.toLowerCase()) : users.find((u) => u.email.toLowerCase() === who.trim().toLowerCase());
-  if (!found) throw new CliError(`No user ${UUID.test(who) ? 'with the id' : 'with the email'} "${who}" in this organisation (see \`entrada users list\`)`);
+  const found = UUID.test(who)
+    ? users.find((u) => u.id === who.toLowerCase())
+    : users.find((u) => u.email.toLowerCase() === who.trim().toLowerCase());
+  if (!found)
+    throw new CliError(
+      `No user ${UUID.test(who) ? 'with the id' : 'with the email'} "${who}" in this organisation (see \`entrada users list\`)`,
+    );
   return found;
 }
 
@@ -40,7 +46,10 @@ export async function listUsers(opts: { connection: Connection }, output: Output
   return users;
 }
 
-export async function addUser(opts: { connection: Connection; email: string; name: string; role: string; env: NodeJS.ProcessEnv }, output: Output): Promise<User> {
+export async function addUser(
+  opts: { connection: Connection; email: string; name: string; role: string; env: NodeJS.ProcessEnv },
+  output: Output,
+): Promise<User> {
   const role = requireRole(opts.role);
   const client = new HttpClient(opts.connection, 'admin');
   const { password, generated } = newPassword(opts.env);
@@ -50,7 +59,10 @@ export async function addUser(opts: { connection: Connection; email: string; nam
   return user;
 }
 
-export async function setUserRole(opts: { connection: Connection; user: string; role: string }, output: Output): Promise<User> {
+export async function setUserRole(
+  opts: { connection: Connection; user: string; role: string },
+  output: Output,
+): Promise<User> {
   const role = requireRole(opts.role);
   const client = new HttpClient(opts.connection, 'admin');
   const user = await resolveUser(client, opts.user);
@@ -67,7 +79,10 @@ export async function deactivateUser(opts: { connection: Connection; user: strin
   return updated;
 }
 
-export async function resetPassword(opts: { connection: Connection; user: string; env: NodeJS.ProcessEnv }, output: Output): Promise<User> {
+export async function resetPassword(
+  opts: { connection: Connection; user: string; env: NodeJS.ProcessEnv },
+  output: Output,
+): Promise<User> {
   const client = new HttpClient(opts.connection, 'admin');
   const user = await resolveUser(client, opts.user);
   const { password, generated } = newPassword(opts.env);

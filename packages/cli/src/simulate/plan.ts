@@ -20,7 +20,14 @@ export interface ScanPlan {
  * second time by another device (the double entry two offline gates cannot
  * see). Times are uniform in [windowEnd - windowMs, windowEnd).
  */
-export function planScans(seed: number, tickets: number, devices: number, overlap: number, windowEnd: number, windowMs: number): ScanPlan {
+export function planScans(
+  seed: number,
+  tickets: number,
+  devices: number,
+  overlap: number,
+  windowEnd: number,
+  windowMs: number,
+): ScanPlan {
   const rng = new Prng(seed).fork(2);
   const perDevice: PlannedScan[][] = Array.from({ length: devices }, () => []);
   const at = (): number => windowEnd - windowMs + Math.floor(rng.next() * windowMs);

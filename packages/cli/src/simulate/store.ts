@@ -1,6 +1,13 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import {
-  MemoryStore, mergeTicket, type AckResult, type ManifestCursors, type ManifestHeader, type ManifestTicket, type StoredManifest, type TicketPatch,
+  MemoryStore,
+  mergeTicket,
+  type AckResult,
+  type ManifestCursors,
+  type ManifestHeader,
+  type ManifestTicket,
+  type StoredManifest,
+  type TicketPatch,
 } from '@entrada/client';
 import type { Verifier } from '@entrada/core';
 
@@ -65,7 +72,10 @@ export function sameJson(a: unknown, b: unknown): boolean {
 export class SimStore extends MemoryStore {
   private own: StoredManifest | null = null;
 
-  constructor(private readonly pool: ManifestPool, private readonly onAck: (ackedThrough: number) => void) {
+  constructor(
+    private readonly pool: ManifestPool,
+    private readonly onAck: (ackedThrough: number) => void,
+  ) {
     super();
   }
 
@@ -73,17 +83,27 @@ export class SimStore extends MemoryStore {
     return this.own ? { ...this.own } : undefined;
   }
 
-  override async saveManifest(_eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
+  override async saveManifest(
+    _eventId: string,
+    header: ManifestHeader,
+    tickets: readonly ManifestTicket[],
+    refreshedAt: number,
+  ): Promise<void> {
     const pooled = this.pool.tickets;
     let map: Map<string, ManifestTicket>;
-    if (pooled !== null && pooled.size === tickets.length && tickets.every((t) => sameJson(pooled.get(t.ticket_id), t))) {
+    if (
+      pooled !== null &&
+      pooled.size === tickets.length &&
+      tickets.every((t) => sameJson(pooled.get(t.ticket_id), t))
+    ) {
       map = pooled;
       this.pool.stats.shared++;
     } else {
       map = new Map();
       for (const t of tickets) {
         const before = pooled?.get(t.ticket_id);
-        if (before !== undefined && sameJson(before, t)) map.set(before.ticket_id, before); else map.set(t.ticket_id, t);
+        if (before !== undefined && sameJson(before, t)) map.set(before.ticket_id, before);
+        else map.set(t.ticket_id, t);
       }
       this.pool.tickets = map;
       this.pool.stats.built++;
@@ -91,7 +111,11 @@ export class SimStore extends MemoryStore {
     this.own = { header, refreshedAt, feedCursor: this.own?.feedCursor ?? null, tickets: map };
   }
 
-  override async applyManifestDelta(eventId: string, patches: readonly TicketPatch[], cursors: ManifestCursors): Promise<void> {
+  override async applyManifestDelta(
+    eventId: string,
+    patches: readonly TicketPatch[],
+    cursors: ManifestCursors,
+  ): Promise<void> {
     const own = this.own;
     if (!own) throw new Error(`no manifest for event ${eventId}: download the full manifest first`);
     for (const p of patches) own.tickets.set(p.ticket_id, mergeTicket(own.tickets.get(p.ticket_id), p));

@@ -1,13 +1,40 @@
 import { Dexie, type Table } from 'dexie';
-import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
+import type {
+  ManifestCursors,
+  ManifestHeader,
+  ManifestTicket,
+  StoredManifest,
+  TicketPatch,
+} from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
-import { acknowledged, archivable, checkSlot, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+import {
+  acknowledged,
+  archivable,
+  checkSlot,
+  type AckResult,
+  type ClientStore,
+  type NextSlot,
+  type OutboxCounts,
+  type OutboxScan,
+} from './types.ts';
 
-interface MetaRow { key: string; value: unknown }
-interface ManifestRow { eventId: string; header: ManifestHeader; refreshedAt: number; feedCursor: string | null }
+interface MetaRow {
+  key: string;
+  value: unknown;
+}
+interface ManifestRow {
+  eventId: string;
+  header: ManifestHeader;
+  refreshedAt: number;
+  feedCursor: string | null;
+}
 type TicketRow = ManifestTicket & { eventId: string };
 /** A bucket of the manifest's tickets (see TICKET_BUCKETS). */
-interface ChunkRow { eventId: string; bucket: number; tickets: ManifestTicket[] }
+interface ChunkRow {
+  eventId: string;
+  bucket: number;
+  tickets: ManifestTicket[];
+}
 /** `pend` is 1 while unacknowledged: IndexedDB cannot index booleans. */
 type OutboxRow = OutboxScan & { eventId: string; pend: 0 | 1 };
 
@@ -27,16 +54,18 @@ class EntradaDb extends Dexie {
     });
     // One record per ticket cost ~20 s to write 100,000 tickets in Chromium (IndexedDB's per-record
     // overhead); the same tickets in 256 bucket records take a fraction of that. See docs/benchmarks.md.
-    this.version(2).stores({ tickets: null, ticketBuckets: '[eventId+bucket]' }).upgrade(async (tx) => {
-      const rows = (await tx.table('tickets').toArray()) as TicketRow[];
-      const byEvent = new Map<string, ManifestTicket[]>();
-      for (const r of rows) {
-        const list = byEvent.get(r.eventId) ?? [];
-        list.push(fromTicketRow(r));
-        byEvent.set(r.eventId, list);
-      }
-      for (const [eventId, tickets] of byEvent) await tx.table('ticketBuckets').bulkPut(bucketRows(eventId, tickets));
-    });
+    this.version(2)
+      .stores({ tickets: null, ticketBuckets: '[eventId+bucket]' })
+      .upgrade(async (tx) => {
+        const rows = (await tx.table('tickets').toArray()) as TicketRow[];
+        const byEvent = new Map<string, ManifestTicket[]>();
+        for (const r of rows) {
+          const list = byEvent.get(r.eventId) ?? [];
+          list.push(fromTicketRow(r));
+          byEvent.set(r.eventId, list);
+        }
+        for (const [eventId, tickets] of byEvent) await tx.table('ticketBuckets').bulkPut(bucketRows(eventId, tickets));
+      });
   }
 }
 
@@ -58,7 +87,8 @@ function bucketRows(eventId: string, tickets: Iterable<ManifestTicket>): ChunkRo
   for (const t of tickets) {
     const b = bucketOf(t.ticket_id);
     const list = buckets.get(b);
-    if (list) list.push(t); else buckets.set(b, [t]);
+    if (list) list.push(t);
+    else buckets.set(b, [t]);
   }
   return [...buckets].map(([bucket, list]) => ({ eventId, bucket, tickets: list }));
 }
@@ -77,7 +107,10 @@ function fromTicketRow(row: TicketRow): ManifestTicket {
   return ticket;
 }
 
-interface StorageManagerLike { persist?: () => Promise<boolean>; persisted?: () => Promise<boolean> }
+interface StorageManagerLike {
+  persist?: () => Promise<boolean>;
+  persisted?: () => Promise<boolean>;
+}
 
 /**
  * Asks the browser not to evict our data under storage pressure: the outbox may
@@ -107,7 +140,10 @@ export class DexieStore implements ClientStore {
     this.db = new EntradaDb(name, options);
   }
 
-  static async open(name = 'entrada-client', options: ConstructorParameters<typeof Dexie>[1] = {}): Promise<DexieStore> {
+  static async open(
+    name = 'entrada-client',
+    options: ConstructorParameters<typeof Dexie>[1] = {},
+  ): Promise<DexieStore> {
     const store = new DexieStore(name, options);
     await store.db.open();
     await requestPersistentStorage();
@@ -127,7 +163,8 @@ export class DexieStore implements ClientStore {
       const m = await this.db.manifests.get(eventId);
       if (!m) return undefined;
       const tickets = new Map<string, ManifestTicket>();
-      for (const row of await this.bucketsOf(eventId).toArray()) for (const t of row.tickets) tickets.set(t.ticket_id, t);
+      for (const row of await this.bucketsOf(eventId).toArray())
+        for (const t of row.tickets) tickets.set(t.ticket_id, t);
       return { header: m.header, refreshedAt: m.refreshedAt, feedCursor: m.feedCursor, tickets };
     });
   }
@@ -137,7 +174,12 @@ export class DexieStore implements ClientStore {
     return m ? { header: m.header, refreshedAt: m.refreshedAt, feedCursor: m.feedCursor } : undefined;
   }
 
-  async saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
+  async saveManifest(
+    eventId: string,
+    header: ManifestHeader,
+    tickets: readonly ManifestTicket[],
+    refreshedAt: number,
+  ): Promise<void> {
     await this.db.transaction('rw', this.db.manifests, this.db.ticketBuckets, async () => {
       const before = await this.db.manifests.get(eventId);
       await this.bucketsOf(eventId).delete();
@@ -154,16 +196,23 @@ export class DexieStore implements ClientStore {
         // Read-modify-write of only the buckets the patches fall in.
         const touched = [...new Set(patches.map((p) => bucketOf(p.ticket_id)))];
         const rows = await this.db.ticketBuckets.bulkGet(touched.map((b) => [eventId, b] as [string, number]));
-        const buckets = new Map(touched.map((b, i) => [b, new Map((rows[i]?.tickets ?? []).map((t) => [t.ticket_id, t]))]));
+        const buckets = new Map(
+          touched.map((b, i) => [b, new Map((rows[i]?.tickets ?? []).map((t) => [t.ticket_id, t]))]),
+        );
         for (const p of patches) {
           const bucket = buckets.get(bucketOf(p.ticket_id))!;
           bucket.set(p.ticket_id, mergeTicket(bucket.get(p.ticket_id), p));
         }
-        await this.db.ticketBuckets.bulkPut([...buckets].map(([bucket, list]) => ({ eventId, bucket, tickets: [...list.values()] })));
+        await this.db.ticketBuckets.bulkPut(
+          [...buckets].map(([bucket, list]) => ({ eventId, bucket, tickets: [...list.values()] })),
+        );
       }
       await this.db.manifests.put({
         eventId,
-        header: cursors.manifest !== undefined ? { ...(cursors.header ?? m.header), cursor: cursors.manifest } : cursors.header ?? m.header,
+        header:
+          cursors.manifest !== undefined
+            ? { ...(cursors.header ?? m.header), cursor: cursors.manifest }
+            : (cursors.header ?? m.header),
         refreshedAt: cursors.refreshedAt,
         feedCursor: cursors.feed ?? m.feedCursor,
       });
@@ -176,7 +225,10 @@ export class DexieStore implements ClientStore {
 
   async appendScan(eventId: string, build: (next: NextSlot) => OutboxScan): Promise<OutboxScan> {
     return this.db.transaction('rw', this.db.outbox, async () => {
-      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
+      const last = await this.db.outbox
+        .where('[eventId+seq]')
+        .between([eventId, Dexie.minKey], [eventId, Dexie.maxKey])
+        .last();
       const slot: NextSlot = { seq: (last?.seq ?? 0) + 1, prevLink: last?.link ?? null };
       const scan = build(slot);
       checkSlot(scan, slot);
@@ -187,23 +239,36 @@ export class DexieStore implements ClientStore {
   }
 
   async pending(eventId: string, limit: number): Promise<OutboxScan[]> {
-    const rows = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).limit(limit).toArray();
+    const rows = await this.db.outbox
+      .where('[eventId+pend+seq]')
+      .between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey])
+      .limit(limit)
+      .toArray();
     return rows.map(fromRow);
   }
 
   async acknowledge(eventId: string, ackedThrough: number, results: readonly AckResult[]): Promise<void> {
     await this.db.transaction('rw', this.db.outbox, async () => {
       const bySeq = new Map(results.map((r) => [r.seq, r]));
-      const acked = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, 0], [eventId, 1, ackedThrough], true, true).toArray();
-      const answered = (await this.db.outbox.bulkGet(results.map((r) => [eventId, r.seq] as [string, number]))).filter((r) => r !== undefined);
+      const acked = await this.db.outbox
+        .where('[eventId+pend+seq]')
+        .between([eventId, 1, 0], [eventId, 1, ackedThrough], true, true)
+        .toArray();
+      const answered = (await this.db.outbox.bulkGet(results.map((r) => [eventId, r.seq] as [string, number]))).filter(
+        (r) => r !== undefined,
+      );
       const rows = new Map<number, OutboxRow>();
       for (const r of [...acked, ...answered]) rows.set(r.seq, r);
-      await this.db.outbox.bulkPut([...rows.values()].map((r) => toRow(eventId, acknowledged(fromRow(r), ackedThrough, bySeq.get(r.seq)))));
+      await this.db.outbox.bulkPut(
+        [...rows.values()].map((r) => toRow(eventId, acknowledged(fromRow(r), ackedThrough, bySeq.get(r.seq)))),
+      );
     });
   }
 
   async all(eventId: string): Promise<OutboxScan[]> {
-    return (await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).toArray()).map(fromRow);
+    return (
+      await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).toArray()
+    ).map(fromRow);
   }
 
   async scansOfTicket(eventId: string, ticketId: string): Promise<OutboxScan[]> {
@@ -215,18 +280,30 @@ export class DexieStore implements ClientStore {
     return this.db.transaction('r', this.db.outbox, async () => {
       const range = this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]);
       const total = await range.count();
-      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
-      const pending = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).count();
+      const last = await this.db.outbox
+        .where('[eventId+seq]')
+        .between([eventId, Dexie.minKey], [eventId, Dexie.maxKey])
+        .last();
+      const pending = await this.db.outbox
+        .where('[eventId+pend+seq]')
+        .between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey])
+        .count();
       return { total, pending, synced: total - pending, lastSeq: last?.seq ?? 0 };
     });
   }
 
   async archiveAnswered(eventId: string, cutoff: number): Promise<number> {
     return this.db.transaction('rw', this.db.outbox, async () => {
-      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
+      const last = await this.db.outbox
+        .where('[eventId+seq]')
+        .between([eventId, Dexie.minKey], [eventId, Dexie.maxKey])
+        .last();
       // Acknowledged scans only (pend 0): a pending scan is never even read here.
-      const keys = (await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey])
-        .filter((r) => r.seq !== last?.seq && archivable(fromRow(r), cutoff)).primaryKeys());
+      const keys = await this.db.outbox
+        .where('[eventId+pend+seq]')
+        .between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey])
+        .filter((r) => r.seq !== last?.seq && archivable(fromRow(r), cutoff))
+        .primaryKeys();
       await this.db.outbox.bulkDelete(keys);
       return keys.length;
     });
@@ -234,20 +311,35 @@ export class DexieStore implements ClientStore {
 
   async pruneSynced(eventId: string, keep: number): Promise<number> {
     return this.db.transaction('rw', this.db.outbox, async () => {
-      const synced = this.db.outbox.where('[eventId+pend+seq]').between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey]);
+      const synced = this.db.outbox
+        .where('[eventId+pend+seq]')
+        .between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey]);
       const excess = (await synced.count()) - Math.max(0, keep);
       if (excess <= 0) return 0;
-      const last = await this.db.outbox.where('[eventId+seq]').between([eventId, Dexie.minKey], [eventId, Dexie.maxKey]).last();
+      const last = await this.db.outbox
+        .where('[eventId+seq]')
+        .between([eventId, Dexie.minKey], [eventId, Dexie.maxKey])
+        .last();
       // Synced scans in seq order: the oldest `excess` go, except the newest scan of all (the chain continues from its link).
-      const keys = (await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey]).limit(excess).toArray())
-        .filter((r) => r.seq !== last?.seq).map((r) => [eventId, r.seq] as [string, number]);
+      const keys = (
+        await this.db.outbox
+          .where('[eventId+pend+seq]')
+          .between([eventId, 0, Dexie.minKey], [eventId, 0, Dexie.maxKey])
+          .limit(excess)
+          .toArray()
+      )
+        .filter((r) => r.seq !== last?.seq)
+        .map((r) => [eventId, r.seq] as [string, number]);
       await this.db.outbox.bulkDelete(keys);
       return keys.length;
     });
   }
 
   async oldestPendingAt(eventId: string): Promise<number | null> {
-    const first = await this.db.outbox.where('[eventId+pend+seq]').between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey]).first();
+    const first = await this.db.outbox
+      .where('[eventId+pend+seq]')
+      .between([eventId, 1, Dexie.minKey], [eventId, 1, Dexie.maxKey])
+      .first();
     return first?.scannedAt ?? null;
   }
 

@@ -1,7 +1,23 @@
-import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
+import type {
+  ManifestCursors,
+  ManifestHeader,
+  ManifestTicket,
+  StoredManifest,
+  TicketPatch,
+} from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
 import { Mutex } from './lock.ts';
-import { acknowledged, checkSlot, seqsToArchive, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan } from './types.ts';
+import {
+  acknowledged,
+  checkSlot,
+  seqsToArchive,
+  seqsToPrune,
+  type AckResult,
+  type ClientStore,
+  type NextSlot,
+  type OutboxCounts,
+  type OutboxScan,
+} from './types.ts';
 
 /** What survives a "crash" of a MemoryStore: pass the same backing to a new store to reopen it. */
 export interface MemoryBacking {
@@ -26,7 +42,9 @@ export class MemoryStore implements ClientStore {
   }
 
   setMeta(key: string, value: unknown): Promise<void> {
-    return this.mutex.run(() => { this.backing.meta.set(key, structuredClone(value)); });
+    return this.mutex.run(() => {
+      this.backing.meta.set(key, structuredClone(value));
+    });
   }
 
   async loadManifest(eventId: string): Promise<StoredManifest | undefined> {
@@ -42,11 +60,22 @@ export class MemoryStore implements ClientStore {
     return rest;
   }
 
-  saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
+  saveManifest(
+    eventId: string,
+    header: ManifestHeader,
+    tickets: readonly ManifestTicket[],
+    refreshedAt: number,
+  ): Promise<void> {
     return this.mutex.run(() => {
-      this.backing.manifests.set(eventId, structuredClone({
-        header, refreshedAt, feedCursor: this.backing.manifests.get(eventId)?.feedCursor ?? null, tickets: new Map(tickets.map((t) => [t.ticket_id, t])),
-      }));
+      this.backing.manifests.set(
+        eventId,
+        structuredClone({
+          header,
+          refreshedAt,
+          feedCursor: this.backing.manifests.get(eventId)?.feedCursor ?? null,
+          tickets: new Map(tickets.map((t) => [t.ticket_id, t])),
+        }),
+      );
     });
   }
 
@@ -56,7 +85,8 @@ export class MemoryStore implements ClientStore {
       if (!m) throw new Error(`no manifest for event ${eventId}: download the full manifest first`);
       // Built on a copy and swapped in, so a throw half-way changes nothing.
       const next: StoredManifest = structuredClone(m);
-      for (const p of patches) next.tickets.set(p.ticket_id, mergeTicket(next.tickets.get(p.ticket_id), structuredClone(p)));
+      for (const p of patches)
+        next.tickets.set(p.ticket_id, mergeTicket(next.tickets.get(p.ticket_id), structuredClone(p)));
       if (cursors.header !== undefined) next.header = structuredClone(cursors.header);
       if (cursors.manifest !== undefined) next.header.cursor = cursors.manifest;
       if (cursors.feed !== undefined) next.feedCursor = cursors.feed;
@@ -78,13 +108,20 @@ export class MemoryStore implements ClientStore {
   }
 
   async pending(eventId: string, limit: number): Promise<OutboxScan[]> {
-    return structuredClone(this.log(eventId).filter((s) => !s.synced).slice(0, limit));
+    return structuredClone(
+      this.log(eventId)
+        .filter((s) => !s.synced)
+        .slice(0, limit),
+    );
   }
 
   acknowledge(eventId: string, ackedThrough: number, results: readonly AckResult[]): Promise<void> {
     return this.mutex.run(() => {
       const bySeq = new Map(results.map((r) => [r.seq, r]));
-      this.backing.outbox.set(eventId, this.log(eventId).map((s) => acknowledged(s, ackedThrough, bySeq.get(s.seq))));
+      this.backing.outbox.set(
+        eventId,
+        this.log(eventId).map((s) => acknowledged(s, ackedThrough, bySeq.get(s.seq))),
+      );
     });
   }
 
@@ -110,7 +147,11 @@ export class MemoryStore implements ClientStore {
     return this.mutex.run(() => {
       const log = this.log(eventId);
       const drop = seqsToPrune(log, keep);
-      if (drop.size > 0) this.backing.outbox.set(eventId, log.filter((s) => !drop.has(s.seq)));
+      if (drop.size > 0)
+        this.backing.outbox.set(
+          eventId,
+          log.filter((s) => !drop.has(s.seq)),
+        );
       return drop.size;
     });
   }
@@ -119,7 +160,11 @@ export class MemoryStore implements ClientStore {
     return this.mutex.run(() => {
       const log = this.log(eventId);
       const drop = seqsToArchive(log, cutoff);
-      if (drop.size > 0) this.backing.outbox.set(eventId, log.filter((s) => !drop.has(s.seq)));
+      if (drop.size > 0)
+        this.backing.outbox.set(
+          eventId,
+          log.filter((s) => !drop.has(s.seq)),
+        );
       return drop.size;
     });
   }

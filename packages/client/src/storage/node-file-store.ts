@@ -1,9 +1,26 @@
 import { copyFile, mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
+import type {
+  ManifestCursors,
+  ManifestHeader,
+  ManifestTicket,
+  StoredManifest,
+  TicketPatch,
+} from '../manifest-types.ts';
 import { mergeTicket } from '../manifest-types.ts';
 import { Mutex } from './lock.ts';
-import { acknowledged, checkSlot, seqsToArchive, seqsToPrune, type AckResult, type ClientStore, type NextSlot, type OutboxCounts, type OutboxScan, type StorageProblem } from './types.ts';
+import {
+  acknowledged,
+  checkSlot,
+  seqsToArchive,
+  seqsToPrune,
+  type AckResult,
+  type ClientStore,
+  type NextSlot,
+  type OutboxCounts,
+  type OutboxScan,
+  type StorageProblem,
+} from './types.ts';
 
 type LogRecord =
   | { op: 'scan'; scan: OutboxScan }
@@ -11,9 +28,17 @@ type LogRecord =
   /** Storage limit: the listed acknowledged scans are dropped (the log keeps the record, reads skip them). */
   | { op: 'prune'; seqs: number[] };
 
-interface ManifestFile { header: ManifestHeader; refreshedAt: number; feedCursor: string | null; tickets: ManifestTicket[] }
+interface ManifestFile {
+  header: ManifestHeader;
+  refreshedAt: number;
+  feedCursor: string | null;
+  tickets: ManifestTicket[];
+}
 
-interface OpenLog { handle: FileHandle; scans: OutboxScan[] }
+interface OpenLog {
+  handle: FileHandle;
+  scans: OutboxScan[];
+}
 
 /**
  * A folder on disk, for Node scanners and kiosks. The outbox is a write-ahead
@@ -51,7 +76,12 @@ export class NodeFileStore implements ClientStore {
     return this.mutex.run(async () => {
       const f = await this.readManifestFile(eventId);
       if (!f) return undefined;
-      return { header: f.header, refreshedAt: f.refreshedAt, feedCursor: f.feedCursor, tickets: new Map(f.tickets.map((t) => [t.ticket_id, t])) };
+      return {
+        header: f.header,
+        refreshedAt: f.refreshedAt,
+        feedCursor: f.feedCursor,
+        tickets: new Map(f.tickets.map((t) => [t.ticket_id, t])),
+      };
     });
   }
 
@@ -62,7 +92,12 @@ export class NodeFileStore implements ClientStore {
     });
   }
 
-  saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void> {
+  saveManifest(
+    eventId: string,
+    header: ManifestHeader,
+    tickets: readonly ManifestTicket[],
+    refreshedAt: number,
+  ): Promise<void> {
     return this.mutex.run(async () => {
       const before = await this.readManifestFile(eventId);
       const file: ManifestFile = { header, refreshedAt, feedCursor: before?.feedCursor ?? null, tickets: [...tickets] };
@@ -78,8 +113,13 @@ export class NodeFileStore implements ClientStore {
       const tickets = new Map(f.tickets.map((t) => [t.ticket_id, t]));
       for (const p of patches) tickets.set(p.ticket_id, mergeTicket(tickets.get(p.ticket_id), p));
       const next: ManifestFile = {
-        header: cursors.manifest !== undefined ? { ...(cursors.header ?? f.header), cursor: cursors.manifest } : cursors.header ?? f.header,
-        refreshedAt: cursors.refreshedAt, feedCursor: cursors.feed ?? f.feedCursor, tickets: [...tickets.values()],
+        header:
+          cursors.manifest !== undefined
+            ? { ...(cursors.header ?? f.header), cursor: cursors.manifest }
+            : (cursors.header ?? f.header),
+        refreshedAt: cursors.refreshedAt,
+        feedCursor: cursors.feed ?? f.feedCursor,
+        tickets: [...tickets.values()],
       };
       await this.writeAtomic(this.manifestName(eventId), JSON.stringify(next));
     });
@@ -99,7 +139,9 @@ export class NodeFileStore implements ClientStore {
   }
 
   pending(eventId: string, limit: number): Promise<OutboxScan[]> {
-    return this.mutex.run(async () => structuredClone((await this.log(eventId)).scans.filter((s) => !s.synced).slice(0, limit)));
+    return this.mutex.run(async () =>
+      structuredClone((await this.log(eventId)).scans.filter((s) => !s.synced).slice(0, limit)),
+    );
   }
 
   acknowledge(eventId: string, ackedThrough: number, results: readonly AckResult[]): Promise<void> {
@@ -115,7 +157,9 @@ export class NodeFileStore implements ClientStore {
   }
 
   scansOfTicket(eventId: string, ticketId: string): Promise<OutboxScan[]> {
-    return this.mutex.run(async () => structuredClone((await this.log(eventId)).scans.filter((s) => s.ticketId === ticketId)));
+    return this.mutex.run(async () =>
+      structuredClone((await this.log(eventId)).scans.filter((s) => s.ticketId === ticketId)),
+    );
   }
 
   counts(eventId: string): Promise<OutboxCounts> {
@@ -184,7 +228,11 @@ export class NodeFileStore implements ClientStore {
    * rename makes a torn write impossible) is copied aside and read as absent,
    * so the device starts rather than failing on every start.
    */
-  private async readJsonOrSetAside<T>(name: string, part: 'meta' | 'manifest', eventId: string | null): Promise<T | undefined> {
+  private async readJsonOrSetAside<T>(
+    name: string,
+    part: 'meta' | 'manifest',
+    eventId: string | null,
+  ): Promise<T | undefined> {
     const path = join(this.dir, name);
     try {
       return await readJson<T>(path);
@@ -193,10 +241,15 @@ export class NodeFileStore implements ClientStore {
       const preservedAs = await preserve(path);
       await rename(path, `${path}.unreadable`).catch(() => undefined);
       this.found.push({
-        part, eventId, kept: 0, skipped: 1, preservedAs,
-        message: part === 'meta'
-          ? 'This device\'s settings file was unreadable and was reset (pairing and staff login may be needed again); the scans are kept separately'
-          : 'The stored ticket list was unreadable and will be downloaded again at the next sync',
+        part,
+        eventId,
+        kept: 0,
+        skipped: 1,
+        preservedAs,
+        message:
+          part === 'meta'
+            ? "This device's settings file was unreadable and was reset (pairing and staff login may be needed again); the scans are kept separately"
+            : 'The stored ticket list was unreadable and will be downloaded again at the next sync',
       });
       return undefined;
     }
@@ -226,9 +279,14 @@ export class NodeFileStore implements ClientStore {
       const preservedAs = await preserve(path);
       const kept = records.filter((r) => r.op === 'scan').length;
       this.found.push({
-        part: 'outbox', eventId, kept, skipped, preservedAs,
-        message: `The scan log had ${skipped} unreadable record(s); every readable scan (${kept}) is kept and will be uploaded. `
-          + 'A scan lost in the damage shows on the server as a missing seq; export the scan log and report it to the organisers',
+        part: 'outbox',
+        eventId,
+        kept,
+        skipped,
+        preservedAs,
+        message:
+          `The scan log had ${skipped} unreadable record(s); every readable scan (${kept}) is kept and will be uploaded. ` +
+          'A scan lost in the damage shows on the server as a missing seq; export the scan log and report it to the organisers',
       });
     }
     const handle = await open(path, 'a+');
@@ -280,7 +338,13 @@ function isRecord(value: unknown): value is LogRecord {
   const r = value as Partial<Record<string, unknown>> & { op?: unknown };
   if (r.op === 'scan') {
     const scan = r.scan as Partial<OutboxScan> | undefined;
-    return typeof scan === 'object' && scan !== null && Number.isInteger(scan.seq) && typeof scan.link === 'string' && typeof scan.qrcode === 'string';
+    return (
+      typeof scan === 'object' &&
+      scan !== null &&
+      Number.isInteger(scan.seq) &&
+      typeof scan.link === 'string' &&
+      typeof scan.qrcode === 'string'
+    );
   }
   if (r.op === 'ack') return typeof r.through === 'number' && Array.isArray(r.results);
   if (r.op === 'prune') return Array.isArray(r.seqs);
@@ -294,12 +358,15 @@ function isRecord(value: unknown): value is LogRecord {
  * every readable record after it is kept — unsent scans are never dropped
  * because an earlier line went bad.
  */
-async function readLog(path: string): Promise<{ records: LogRecord[]; validBytes: number; totalBytes: number; skipped: number }> {
+async function readLog(
+  path: string,
+): Promise<{ records: LogRecord[]; validBytes: number; totalBytes: number; skipped: number }> {
   let buf: Buffer;
   try {
     buf = await readFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], validBytes: 0, totalBytes: 0, skipped: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { records: [], validBytes: 0, totalBytes: 0, skipped: 0 };
     throw err;
   }
   const records: LogRecord[] = [];
@@ -334,6 +401,12 @@ async function syncDir(dir: string): Promise<void> {
   // Makes the rename itself durable; not supported on every platform (Windows), hence best effort.
   try {
     const handle = await open(dir, 'r');
-    try { await handle.sync(); } finally { await handle.close(); }
-  } catch { /* best effort */ }
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    /* best effort */
+  }
 }

@@ -1,5 +1,11 @@
 import type { Direction, ScanResult, SyncItemStatus, VerdictReason } from '@entrada/core';
-import type { ManifestCursors, ManifestHeader, ManifestTicket, StoredManifest, TicketPatch } from '../manifest-types.ts';
+import type {
+  ManifestCursors,
+  ManifestHeader,
+  ManifestTicket,
+  StoredManifest,
+  TicketPatch,
+} from '../manifest-types.ts';
 
 /**
  * One scan in the device's log. Kept after acknowledgement: the device is a
@@ -27,7 +33,9 @@ export interface OutboxScan {
   staffId?: string | null;
   synced: boolean;
   /** The server's answer for this scan, once it gave one. */
-  server?: { syncStatus: SyncItemStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean } | undefined;
+  server?:
+    | { syncStatus: SyncItemStatus; verdict: string | null; reason: string | null; message: string; ambiguous: boolean }
+    | undefined;
 }
 
 export interface AckResult {
@@ -39,10 +47,18 @@ export interface AckResult {
   ambiguous: boolean;
 }
 
-export interface OutboxCounts { total: number; pending: number; synced: number; lastSeq: number }
+export interface OutboxCounts {
+  total: number;
+  pending: number;
+  synced: number;
+  lastSeq: number;
+}
 
 /** What `appendScan` hands the builder: the seq and link it must use. `prevLink` is null before seq 1 (use the chain genesis). */
-export interface NextSlot { seq: number; prevLink: string | null }
+export interface NextSlot {
+  seq: number;
+  prevLink: string | null;
+}
 
 /**
  * Everything the engine persists, behind one narrow interface so the browser
@@ -57,7 +73,12 @@ export interface ClientStore {
   /** The manifest without its tickets: cursors and policies, cheap to read on every sync. */
   loadManifestHeader(eventId: string): Promise<Omit<StoredManifest, 'tickets'> | undefined>;
   /** Replaces the event's manifest (header, every ticket, cursor) in one step. */
-  saveManifest(eventId: string, header: ManifestHeader, tickets: readonly ManifestTicket[], refreshedAt: number): Promise<void>;
+  saveManifest(
+    eventId: string,
+    header: ManifestHeader,
+    tickets: readonly ManifestTicket[],
+    refreshedAt: number,
+  ): Promise<void>;
   /** Merges changed tickets and advances the cursor(s) in one step. */
   applyManifestDelta(eventId: string, tickets: readonly TicketPatch[], cursors: ManifestCursors): Promise<void>;
 
@@ -137,7 +158,12 @@ export function seqsToPrune(scans: readonly OutboxScan[], keep: number): Set<num
   const lastSeq = scans.at(-1)?.seq;
   const synced = scans.filter((s) => s.synced);
   const excess = synced.length - Math.max(0, keep);
-  return new Set(synced.slice(0, Math.max(0, excess)).map((s) => s.seq).filter((seq) => seq !== lastSeq));
+  return new Set(
+    synced
+      .slice(0, Math.max(0, excess))
+      .map((s) => s.seq)
+      .filter((seq) => seq !== lastSeq),
+  );
 }
 
 export function checkSlot(scan: OutboxScan, slot: NextSlot): void {
@@ -158,7 +184,13 @@ export function acknowledged(scan: OutboxScan, ackedThrough: number, result: Ack
     ...scan,
     synced,
     server: result
-      ? { syncStatus: result.syncStatus, verdict: result.verdict, reason: result.reason, message: result.message, ambiguous: result.ambiguous }
+      ? {
+          syncStatus: result.syncStatus,
+          verdict: result.verdict,
+          reason: result.reason,
+          message: result.message,
+          ambiguous: result.ambiguous,
+        }
       : scan.server,
   };
 }

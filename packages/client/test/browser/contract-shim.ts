@@ -18,7 +18,9 @@ export interface ContractRegistry {
 
 function show(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? { Map: [...x.entries()] } : x === undefined ? '<undefined>' : x));
+    return JSON.stringify(v, (_k, x: unknown) =>
+      x instanceof Map ? { Map: [...x.entries()] } : x === undefined ? '<undefined>' : x,
+    );
   } catch {
     return String(v);
   }
@@ -39,8 +41,12 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     for (const [k, v] of a) if (!b.has(k) || !deepEqual(v, b.get(k))) return false;
     return true;
   }
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
-  const keys = (o: Record<string, unknown>) => Object.keys(o).filter((k) => o[k] !== undefined).sort();
+  if (a instanceof Date || b instanceof Date)
+    return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  const keys = (o: Record<string, unknown>) =>
+    Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
   const ka = keys(a);
   const kb = keys(b);
   return deepEqual(ka, kb) && ka.every((k) => deepEqual(a[k], b[k]));
@@ -49,7 +55,11 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 /** Like Vitest's toMatchObject: every property of `expected` matches, recursively. */
 export function matchesObject(actual: unknown, expected: unknown): boolean {
   if (Array.isArray(expected)) {
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((e, i) => matchesObject(actual[i], e));
+    return (
+      Array.isArray(actual) &&
+      actual.length === expected.length &&
+      expected.every((e, i) => matchesObject(actual[i], e))
+    );
   }
   if (isObject(expected) && !(expected instanceof Map) && !(expected instanceof Date)) {
     return isObject(actual) && Object.keys(expected).every((k) => k in actual && matchesObject(actual[k], expected[k]));
@@ -64,16 +74,28 @@ class AssertionError extends Error {
 const NONE = Symbol('none');
 
 function fail(what: string, actual: unknown, expected: unknown = NONE): never {
-  throw new AssertionError(expected !== NONE ? `expected ${show(actual)} ${what} ${show(expected)}` : `expected ${show(actual)} ${what}`);
+  throw new AssertionError(
+    expected !== NONE ? `expected ${show(actual)} ${what} ${show(expected)}` : `expected ${show(actual)} ${what}`,
+  );
 }
 
 function matchers(actual: unknown) {
   return {
-    toBe(expected: unknown) { if (!Object.is(actual, expected)) fail('to be', actual, expected); },
-    toEqual(expected: unknown) { if (!deepEqual(actual, expected)) fail('to equal', actual, expected); },
-    toMatchObject(expected: unknown) { if (!matchesObject(actual, expected)) fail('to match object', actual, expected); },
-    toBeUndefined() { if (actual !== undefined) fail('to be undefined', actual); },
-    toBeNull() { if (actual !== null) fail('to be null', actual); },
+    toBe(expected: unknown) {
+      if (!Object.is(actual, expected)) fail('to be', actual, expected);
+    },
+    toEqual(expected: unknown) {
+      if (!deepEqual(actual, expected)) fail('to equal', actual, expected);
+    },
+    toMatchObject(expected: unknown) {
+      if (!matchesObject(actual, expected)) fail('to match object', actual, expected);
+    },
+    toBeUndefined() {
+      if (actual !== undefined) fail('to be undefined', actual);
+    },
+    toBeNull() {
+      if (actual !== null) fail('to be null', actual);
+    },
     rejects: {
       async toThrow(expected?: string | RegExp) {
         let error: unknown;
@@ -99,7 +121,11 @@ export function contractRegistry(): ContractRegistry {
   const api = {
     describe(name: string, fn: () => void) {
       prefix.push(name);
-      try { fn(); } finally { prefix.pop(); }
+      try {
+        fn();
+      } finally {
+        prefix.pop();
+      }
     },
     it(name: string, fn: Check) {
       if (checks.has(name)) throw new Error(`duplicate check name: ${name}`);

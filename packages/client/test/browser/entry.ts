@@ -12,7 +12,12 @@ import { contractRegistry } from './contract-shim.ts';
 
 export const SUITE = 'DexieStore (Chromium IndexedDB)';
 
-export interface CheckResult { name: string; ok: boolean; error: string | null; ms: number }
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  error: string | null;
+  ms: number;
+}
 
 export interface PageApi {
   /** The contract's check names, in declaration order. */
@@ -30,12 +35,16 @@ export interface PageApi {
 const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 let dbCounter = 0;
 const { api, checks } = contractRegistry();
-storeContract(SUITE, {
-  async fresh() {
-    const name = `entrada-contract-${run}-${++dbCounter}`;
-    return { open: () => DexieStore.open(name) };
+storeContract(
+  SUITE,
+  {
+    async fresh() {
+      const name = `entrada-contract-${run}-${++dbCounter}`;
+      return { open: () => DexieStore.open(name) };
+    },
   },
-}, api);
+  api,
+);
 
 // Like the app: one store per database, opened on first use and held open (no close on unload).
 const stores = new Map<string, Promise<DexieStore>>();

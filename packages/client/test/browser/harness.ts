@@ -36,20 +36,23 @@ export async function bundleEntry(): Promise<string> {
     write: false,
     sourcemap: 'inline',
     logLevel: 'silent',
-    plugins: [{
-      name: 'vitest-to-shim',
-      setup(b) {
-        b.onResolve({ filter: /^vitest$/ }, () => ({ path: shim }));
+    plugins: [
+      {
+        name: 'vitest-to-shim',
+        setup(b) {
+          b.onResolve({ filter: /^vitest$/ }, () => ({ path: shim }));
+        },
       },
-    }],
+    ],
   });
   const out = result.outputFiles[0];
   if (!out) throw new Error('esbuild produced no output');
   return out.text;
 }
 
-const PAGE = '<!doctype html><html><head><meta charset="utf-8"><title>entrada store test</title></head>'
-  + '<body><script type="module" src="/entry.js"></script></body></html>';
+const PAGE =
+  '<!doctype html><html><head><meta charset="utf-8"><title>entrada store test</title></head>' +
+  '<body><script type="module" src="/entry.js"></script></body></html>';
 
 export async function serve(bundle: string): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
@@ -69,10 +72,11 @@ export async function serve(bundle: string): Promise<{ url: string; close(): Pro
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -98,7 +102,15 @@ export async function launch(): Promise<Browser> {
       executablePath: CHROMIUM_PATH,
       headless: true,
       timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   } catch (e) {
     await server.close();
@@ -132,7 +144,9 @@ export async function loadEntry(page: Page, url?: string): Promise<void> {
     else await page.reload({ waitUntil: 'load' });
     await page.waitForFunction('typeof globalThis.__entrada === "object"', undefined, { timeout: 10_000 });
   } catch (e) {
-    throw new Error(`test page did not start: ${(e as Error).message}${errors.length ? `\npage errors:\n${errors.join('\n')}` : ''}`);
+    throw new Error(
+      `test page did not start: ${(e as Error).message}${errors.length ? `\npage errors:\n${errors.join('\n')}` : ''}`,
+    );
   } finally {
     page.off('pageerror', onError);
   }
@@ -141,7 +155,11 @@ export async function loadEntry(page: Page, url?: string): Promise<void> {
 type Method = keyof PageApi;
 
 /** Calls `globalThis.__entrada[method](...args)` in the page and returns its (cloned) result. */
-export function call<M extends Method>(page: Page, method: M, ...args: Parameters<PageApi[M]>): Promise<Awaited<ReturnType<PageApi[M]>>> {
+export function call<M extends Method>(
+  page: Page,
+  method: M,
+  ...args: Parameters<PageApi[M]>
+): Promise<Awaited<ReturnType<PageApi[M]>>> {
   return page.evaluate(
     ([m, a]) => {
       const api = (globalThis as unknown as { __entrada: Record<string, (...x: unknown[]) => unknown> }).__entrada;

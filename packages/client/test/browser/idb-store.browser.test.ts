@@ -32,7 +32,9 @@ const required = process.env.ENTRADA_REQUIRE_SERVICES === '1';
 const present = chromiumAvailable();
 
 if (!present && !required) {
-  console.warn(`[browser tests] SKIPPED: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH).`);
+  console.warn(
+    `[browser tests] SKIPPED: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH).`,
+  );
 }
 
 describe.skipIf(!present && !required)(SUITE, { timeout: 60_000 }, () => {

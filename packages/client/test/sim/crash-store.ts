@@ -16,11 +16,19 @@ export type CrashPoint = 'before_outbox_commit' | 'before_ack_commit';
  * what was durable. Armed crash points kill it at the named step, before the
  * write happens.
  */
-export function crashableStore(backing: MemoryBacking): { store: ClientStore; kill: () => void; arm: (p: CrashPoint | null) => void; readonly dead: boolean } {
+export function crashableStore(backing: MemoryBacking): {
+  store: ClientStore;
+  kill: () => void;
+  arm: (p: CrashPoint | null) => void;
+  readonly dead: boolean;
+} {
   const inner = new MemoryStore(backing);
   let dead = false;
   let armed: CrashPoint | null = null;
-  const trigger: Partial<Record<keyof ClientStore, CrashPoint>> = { appendScan: 'before_outbox_commit', acknowledge: 'before_ack_commit' };
+  const trigger: Partial<Record<keyof ClientStore, CrashPoint>> = {
+    appendScan: 'before_outbox_commit',
+    acknowledge: 'before_ack_commit',
+  };
   const store = new Proxy(inner, {
     get(target, key, receiver) {
       const v = Reflect.get(target, key, receiver) as unknown;
@@ -38,8 +46,14 @@ export function crashableStore(backing: MemoryBacking): { store: ClientStore; ki
   }) as ClientStore;
   return {
     store,
-    kill: () => { dead = true; },
-    arm: (p) => { armed = p; },
-    get dead() { return dead; },
+    kill: () => {
+      dead = true;
+    },
+    arm: (p) => {
+      armed = p;
+    },
+    get dead() {
+      return dead;
+    },
   };
 }

@@ -17,11 +17,25 @@ export interface FaultRates {
   maxDelayMs: number;
 }
 
-export const DEFAULT_FAULTS: FaultRates = { refused: 0.04, dropRequest: 0.06, dropResponse: 0.08, duplicate: 0.06, delay: 0.08, maxDelayMs: 4_000 };
+export const DEFAULT_FAULTS: FaultRates = {
+  refused: 0.04,
+  dropRequest: 0.06,
+  dropResponse: 0.08,
+  duplicate: 0.06,
+  delay: 0.08,
+  maxDelayMs: 4_000,
+};
 
 type Response = Awaited<ReturnType<FetchLike>>;
 
-export interface TraceEntry { t: number; device: number; method: string; path: string; fate: Fate | 'partitioned'; status?: number }
+export interface TraceEntry {
+  t: number;
+  device: number;
+  method: string;
+  path: string;
+  fate: Fate | 'partitioned';
+  status?: number;
+}
 
 /**
  * The simulated network between the devices and the server (Fastify's
@@ -75,7 +89,13 @@ export class Network {
     if (this.perfect) return 'deliver';
     const f = this.faults;
     let x = this.rng.next();
-    for (const [fate, p] of [['refused', f.refused], ['drop_request', f.dropRequest], ['drop_response', f.dropResponse], ['duplicate', f.duplicate], ['delay', f.delay]] as const) {
+    for (const [fate, p] of [
+      ['refused', f.refused],
+      ['drop_request', f.dropRequest],
+      ['drop_response', f.dropResponse],
+      ['duplicate', f.duplicate],
+      ['delay', f.delay],
+    ] as const) {
       if (x < p) return fate;
       x -= p;
     }
@@ -83,12 +103,33 @@ export class Network {
   }
 
   /** The server sees the request now (on the shared clock). */
-  private deliver(method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<Response> {
-    const p = this.app().inject({ method: method as 'GET' | 'POST', url: path, headers, ...(body !== undefined ? { payload: body } : {}) }).then((r) => {
-      const text = r.payload;
-      const h = r.headers;
-      return { status: r.statusCode, headers: { get: (n: string) => { const v = h[n.toLowerCase()]; return v === undefined ? null : String(v); } }, text: async () => text };
-    });
+  private deliver(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Response> {
+    const p = this.app()
+      .inject({
+        method: method as 'GET' | 'POST',
+        url: path,
+        headers,
+        ...(body !== undefined ? { payload: body } : {}),
+      })
+      .then((r) => {
+        const text = r.payload;
+        const h = r.headers;
+        return {
+          status: r.statusCode,
+          headers: {
+            get: (n: string) => {
+              const v = h[n.toLowerCase()];
+              return v === undefined ? null : String(v);
+            },
+          },
+          text: async () => text,
+        };
+      });
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
     return p;
@@ -99,25 +140,41 @@ export class Network {
     return (url, init) => {
       const path = url.startsWith(SIM_BASE_URL) ? url.slice(SIM_BASE_URL.length) : url;
       const headers = { ...init.headers };
-      const forced = this.perfect ? null : this.script?.(device, path) ?? null;
-      const fate: Fate | 'partitioned' = forced ? forced.fate : this.isPartitioned(device) ? 'partitioned' : this.pickFate();
-      const entry: TraceEntry = { t: this.sched.now(), device, method: init.method, path: path.replace(/\?.*$/, ''), fate };
+      const forced = this.perfect ? null : (this.script?.(device, path) ?? null);
+      const fate: Fate | 'partitioned' = forced
+        ? forced.fate
+        : this.isPartitioned(device)
+          ? 'partitioned'
+          : this.pickFate();
+      const entry: TraceEntry = {
+        t: this.sched.now(),
+        device,
+        method: init.method,
+        path: path.replace(/\?.*$/, ''),
+        fate,
+      };
       this.trace.push(entry);
       if (fate === 'partitioned' || fate === 'refused') return Promise.reject(new TypeError(`fetch failed (${fate})`));
 
       this.outstanding++;
       let settled = false;
       const done = (): void => {
-        if (!settled) { settled = true; this.outstanding--; }
+        if (!settled) {
+          settled = true;
+          this.outstanding--;
+        }
       };
       // The client gave up (its timeout): nobody waits for this request any more.
       init.signal.addEventListener('abort', done);
       const seen = (r: Response): Response => {
         entry.status = r.status;
-        if (alive() && !init.signal.aborted) void r.text().then((t) => this.onResponse?.(device, entry.path, r.status, t));
+        if (alive() && !init.signal.aborted)
+          void r.text().then((t) => this.onResponse?.(device, entry.path, r.status, t));
         return r;
       };
-      const hang = new Promise<Response>((_, reject) => init.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+      const hang = new Promise<Response>((_, reject) =>
+        init.signal.addEventListener('abort', () => reject(new Error('aborted'))),
+      );
       void hang.catch(() => undefined);
 
       const run = async (): Promise<Response> => {
@@ -131,13 +188,17 @@ export class Network {
             const first = await this.deliver(init.method, path, headers, init.body);
             // The copy arrives a little later, maybe after the device's next request.
             const later = this.rng.int(0, this.faults.maxDelayMs);
-            this.sched.at(this.sched.now() + later, () => { void this.deliver(init.method, path, headers, init.body).catch(() => undefined); });
+            this.sched.at(this.sched.now() + later, () => {
+              void this.deliver(init.method, path, headers, init.body).catch(() => undefined);
+            });
             return first;
           }
           case 'delay': {
             const later = forced?.delayMs ?? this.rng.int(1, this.faults.maxDelayMs);
             return new Promise<Response>((resolve, reject) => {
-              this.sched.at(this.sched.now() + later, () => { this.deliver(init.method, path, headers, init.body).then(resolve, reject); });
+              this.sched.at(this.sched.now() + later, () => {
+                this.deliver(init.method, path, headers, init.body).then(resolve, reject);
+              });
             });
           }
           default:

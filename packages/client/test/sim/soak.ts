@@ -21,9 +21,10 @@ const { values } = parseArgs({
   },
 });
 
-const seeds = values.seed !== undefined
-  ? [Number(values.seed)]
-  : Array.from({ length: Number(values.seeds) }, (_, i) => Number(values.start) + i);
+const seeds =
+  values.seed !== undefined
+    ? [Number(values.seed)]
+    : Array.from({ length: Number(values.seeds) }, (_, i) => Number(values.start) + i);
 const opts = { ...DEFAULT_OPTIONS, steps: Number(values.steps), devices: Number(values.devices) };
 
 const sim = await SimServer.start();
@@ -48,7 +49,9 @@ try {
     if (values.trace) console.log(trace.join('\n'));
     if (violations.length > 0) {
       failed.push(seed);
-      console.log(`FAIL seed ${seed} — replay: node --import tsx packages/client/test/sim/soak.ts --seed ${seed} --steps ${opts.steps} --devices ${opts.devices} --verbose`);
+      console.log(
+        `FAIL seed ${seed} — replay: node --import tsx packages/client/test/sim/soak.ts --seed ${seed} --steps ${opts.steps} --devices ${opts.devices} --verbose`,
+      );
       for (const v of violations) console.log(`  ${v}`);
     } else if (values.verbose || seeds.length <= 20) {
       console.log(`ok   seed ${seed}`);
@@ -57,8 +60,15 @@ try {
 } finally {
   await sim.close();
 }
-console.log(`${seeds.length - failed.length}/${seeds.length} seeds passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-console.log(`totals: ${Object.entries(totals).sort().map(([k, n]) => `${k}=${n}`).join(' ')}`);
+console.log(
+  `${seeds.length - failed.length}/${seeds.length} seeds passed in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
+console.log(
+  `totals: ${Object.entries(totals)
+    .sort()
+    .map(([k, n]) => `${k}=${n}`)
+    .join(' ')}`,
+);
 if (failed.length > 0) {
   console.log(`failing seeds: ${failed.join(' ')}`);
   process.exitCode = 1;

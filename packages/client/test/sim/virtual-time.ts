@@ -1,6 +1,10 @@
 import type { Clock } from '../../src/clock.ts';
 
-interface Task { at: number; order: number; fn: () => void }
+interface Task {
+  at: number;
+  order: number;
+  fn: () => void;
+}
 
 /**
  * One virtual timeline for the whole simulation: the server's `now`, every
@@ -30,7 +34,8 @@ export class Scheduler {
   }
   private earliest(): [number, Task] | undefined {
     let best: [number, Task] | undefined;
-    for (const e of this.tasks) if (!best || e[1].at < best[1].at || (e[1].at === best[1].at && e[1].order < best[1].order)) best = e;
+    for (const e of this.tasks)
+      if (!best || e[1].at < best[1].at || (e[1].at === best[1].at && e[1].order < best[1].order)) best = e;
     return best;
   }
   /** Runs the next task (moving time to it); false when nothing is scheduled. */
@@ -53,7 +58,10 @@ export class Scheduler {
 
 /** A device's clock: the shared timeline plus a fixed skew. Timers run on the shared timeline. */
 export class DeviceClock implements Clock {
-  constructor(private readonly sched: Scheduler, readonly skewMs: number) {}
+  constructor(
+    private readonly sched: Scheduler,
+    readonly skewMs: number,
+  ) {}
   now(): number {
     return this.sched.now() + this.skewMs;
   }

@@ -28,7 +28,14 @@ import { checkInvariants, type SimFacts } from './invariants.ts';
 import { DEFAULT_FAULTS, Network, SIM_BASE_URL, type FaultRates } from './network.ts';
 import { Prng } from '../../src/prng.ts';
 import { DeviceClock, Scheduler } from './virtual-time.ts';
-import { issueTickets, registerDevice, seedEvent, startSimBackend, type SeededEvent, type SimBackend } from './server-setup.ts';
+import {
+  issueTickets,
+  registerDevice,
+  seedEvent,
+  startSimBackend,
+  type SeededEvent,
+  type SimBackend,
+} from './server-setup.ts';
 
 /** Virtual start of every run: inside the simulated event. */
 export const T0 = Date.parse('2026-07-01T18:00:00Z');
@@ -82,12 +89,22 @@ export interface ScenarioWorld {
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {
-  devices: 4, steps: 60, faults: DEFAULT_FAULTS, maxSkewMs: 2_000, crashRate: 0.05, closeGateRate: 0.6, capacityRate: 0.6, blockRate: 0.5,
+  devices: 4,
+  steps: 60,
+  faults: DEFAULT_FAULTS,
+  maxSkewMs: 2_000,
+  crashRate: 0.05,
+  closeGateRate: 0.6,
+  capacityRate: 0.6,
+  blockRate: 0.5,
 };
 
 /** One server on in-memory PGlite whose clock is the current run's virtual clock. */
 export class SimServer {
-  private constructor(readonly backend: SimBackend, private readonly holder: { now: () => number }) {}
+  private constructor(
+    readonly backend: SimBackend,
+    private readonly holder: { now: () => number },
+  ) {}
 
   static async start(): Promise<SimServer> {
     const holder = { now: () => T0 };
@@ -127,7 +144,11 @@ export interface SimResult {
 }
 
 /** Runs one seeded simulation against `sim` (a fresh event and fresh devices), heals, and checks the invariants. */
-export async function runSimulation(sim: SimServer, seed: number, opts: SimOptions = DEFAULT_OPTIONS): Promise<SimResult> {
+export async function runSimulation(
+  sim: SimServer,
+  seed: number,
+  opts: SimOptions = DEFAULT_OPTIONS,
+): Promise<SimResult> {
   const rng = new Prng(seed);
   const netRng = rng.fork(1);
   const stepRng = rng.fork(2);
@@ -138,28 +159,40 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   const { admin } = sim.backend;
   const log: string[] = [];
   const stats: Record<string, number> = {};
-  const count = (k: string): void => { stats[k] = (stats[k] ?? 0) + 1; };
+  const count = (k: string): void => {
+    stats[k] = (stats[k] ?? 0) + 1;
+  };
   const violations: string[] = [];
 
   // The event: single-entry, re-entry and 3-entry tickets; fixed dates so the virtual time is inside it.
   const ev: SeededEvent = await seedEvent(admin, '2026-07-01T10:00:00Z', '2026-07-02T10:00:00Z');
   const typeIds = [ev.types.ga, ev.types.reentry, ev.types.multi];
-  const tickets = await issueTickets(admin, ev.eventId, Array.from({ length: 12 }, (_, i) => ({ ticket_type_id: typeIds[i % 3] })));
+  const tickets = await issueTickets(
+    admin,
+    ev.eventId,
+    Array.from({ length: 12 }, (_, i) => ({ ticket_type_id: typeIds[i % 3] })),
+  );
   const ticketTypes = new Map(tickets.map((t, i) => [t.id, typeIds[i % 3]!]));
   const gates = [ev.gates.main, ev.gates.main, ev.gates.any, ev.gates.vip];
   // Drawn up front so the step stream is untouched by them.
   const closeAtStep = gateRng.chance(opts.closeGateRate) ? gateRng.int(0, Math.max(0, opts.steps - 1)) : -1;
-  const drawn = gateRng.chance(opts.capacityRate) ? { capacity: gateRng.int(1, 4), mode: gateRng.chance(0.5) ? 'warn' as const : 'enforce' as const } : null;
+  const drawn = gateRng.chance(opts.capacityRate)
+    ? { capacity: gateRng.int(1, 4), mode: gateRng.chance(0.5) ? ('warn' as const) : ('enforce' as const) }
+    : null;
   // Its own stream, so seeds drawn before it keep their steps, gates and capacities.
   const statusRng = rng.fork(5);
   const blockSteps = statusRng.chance(opts.blockRate ?? 0) ? [statusRng.int(0, Math.max(0, opts.steps - 2))] : [];
-  if (blockSteps.length > 0) blockSteps.push(statusRng.int(blockSteps[0]! + 1, Math.max(blockSteps[0]! + 1, opts.steps - 1)));
+  if (blockSteps.length > 0)
+    blockSteps.push(statusRng.int(blockSteps[0]! + 1, Math.max(blockSteps[0]! + 1, opts.steps - 1)));
   const blockedTicket = tickets[statusRng.int(0, tickets.length - 1)]!;
   if (opts.zoneCapacity ?? drawn) {
     // Before any device downloads its manifest. Enforce refuses online entries into the full zone (zone_full);
     // offline admissions are never refused for capacity, in either mode, only flagged.
     const { capacity, mode } = (opts.zoneCapacity ?? drawn)!;
-    const r = await admin.request('PATCH', `/api/v1/events/${ev.eventId}/zones/${ev.zones.general}`, { capacity, capacity_mode: mode });
+    const r = await admin.request('PATCH', `/api/v1/events/${ev.eventId}/zones/${ev.zones.general}`, {
+      capacity,
+      capacity_mode: mode,
+    });
     if (r.status !== 200) throw new Error(`zone capacity: ${r.status} ${JSON.stringify(r.body)}`);
     log.push(`zone General: capacity ${capacity}, ${mode}`);
   }
@@ -170,7 +203,8 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
     if (path !== '/api/v1/offline/sync' || status !== 200) return;
     const acked = (JSON.parse(body) as { acked_through: number }).acked_through;
     const before = ackSeen.get(device) ?? 0;
-    if (acked < before) violations.push(`device ${device}: acked_through moved back from ${before} to ${acked} (t=${sched.now() - T0})`);
+    if (acked < before)
+      violations.push(`device ${device}: acked_through moved back from ${before} to ${acked} (t=${sched.now() - T0})`);
     ackSeen.set(device, Math.max(before, acked));
     count('sync_responses_seen');
   };
@@ -180,7 +214,10 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
     let idle = 0;
     while (idle < 3) {
       await new Promise((r) => setImmediate(r));
-      if (net.busy > 0) { idle = 0; await net.drain(); } else idle++;
+      if (net.busy > 0) {
+        idle = 0;
+        await net.drain();
+      } else idle++;
     }
   };
   /** Until no client waits on the network: fire timers and late deliveries in virtual-time order. */
@@ -194,7 +231,14 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   };
   const runOp = async <T>(p: Promise<T>): Promise<T> => {
     let done = false;
-    p.then(() => { done = true; }, () => { done = true; });
+    p.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
     await settle();
     if (!done) await quiesce();
     if (!done) throw new Error('operation hung with the network quiet');
@@ -238,10 +282,22 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
     const keys = d.keys;
     d.crash = crash;
     d.scanner = new Scanner({
-      store: crash.store, baseUrl: SIM_BASE_URL, eventId: ev.eventId, fetch: net.fetchFor(d.index, alive), clock: d.clock,
-      random: () => devRng.next(), newId: () => idRng.uuid(),
-      device: { deviceId: d.deviceId, token: d.token, publicKey: keys.publicKey, sign: (m) => ed25519.sign(keys.secretKey, m) },
-      onlineBudgetMs: 1_500, requestTimeoutMs: 5_000, probeOnlineEveryMs: 10_000,
+      store: crash.store,
+      baseUrl: SIM_BASE_URL,
+      eventId: ev.eventId,
+      fetch: net.fetchFor(d.index, alive),
+      clock: d.clock,
+      random: () => devRng.next(),
+      newId: () => idRng.uuid(),
+      device: {
+        deviceId: d.deviceId,
+        token: d.token,
+        publicKey: keys.publicKey,
+        sign: (m) => ed25519.sign(keys.secretKey, m),
+      },
+      onlineBudgetMs: 1_500,
+      requestTimeoutMs: 5_000,
+      probeOnlineEveryMs: 10_000,
       // The simulation decides when each device reaches the server; a background health probe would add unseeded traffic.
       probeConnectivity: false,
     });
@@ -256,7 +312,17 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
     const reg = await registerDevice(admin, `Sim ${seed}/${i}`, { public_key: toBase64Url(keys.publicKey) });
     const drawn = rng.int(-opts.maxSkewMs, opts.maxSkewMs);
     const skew = opts.skews?.[i] ?? drawn;
-    devices.push(await boot({ index: i, ...reg, keys, backing: memoryBacking(), clock: new DeviceClock(sched, skew), incarnation: 0, restarts: 0 }));
+    devices.push(
+      await boot({
+        index: i,
+        ...reg,
+        keys,
+        backing: memoryBacking(),
+        clock: new DeviceClock(sched, skew),
+        incarnation: 0,
+        restarts: 0,
+      }),
+    );
     log.push(`device ${i} = ${reg.deviceId} skew ${skew} ms`);
   }
   const restart = async (d: SimDevice, why: string): Promise<void> => {
@@ -276,7 +342,17 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   // --- the scenario ---
   const outcomes: Array<{ device: number; ticket: string; out: ScanOutcome }> = [];
   if (opts.scenario) {
-    await opts.scenario({ net, sched, devices, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })), event: ev, runOp, advance, closeGate, setTicketStatus });
+    await opts.scenario({
+      net,
+      sched,
+      devices,
+      tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })),
+      event: ev,
+      runOp,
+      advance,
+      closeGate,
+      setTicketStatus,
+    });
   }
   for (let step = 0; step < (opts.scenario ? 0 : opts.steps); step++) {
     await advance(stepRng.chance(0.05) ? stepRng.int(20_000, 90_000) : stepRng.int(1, 6_000));
@@ -306,7 +382,9 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
       await runOp(d.scanner.sync.syncNow());
       d.crash.arm(null);
       count('syncs');
-      log.push(`t=${sched.now() - T0} device ${d.index} sync${crashAfterPush ? ' (crash armed before ack commit)' : ''}: ${d.crash.dead ? 'crashed' : 'done'}`);
+      log.push(
+        `t=${sched.now() - T0} device ${d.index} sync${crashAfterPush ? ' (crash armed before ack commit)' : ''}: ${d.crash.dead ? 'crashed' : 'done'}`,
+      );
       if (d.crash.dead) await restart(d, 'after_push_before_ack');
       continue;
     }
@@ -320,7 +398,9 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
       const out = await runOp(d.scanner.scan(t.code, { gateId, direction }));
       outcomes.push({ device: d.index, ticket: t.id, out });
       count(`scan_${out.source}`);
-      log.push(`t=${sched.now() - T0} device ${d.index} scan #${ti} ${direction} @${gateId === ev.gates.vip ? 'vip' : gateId === ev.gates.any ? 'any' : 'main'}: ${out.source} ${out.result}/${out.reason}${out.seq ? ` seq ${out.seq}` : ''}`);
+      log.push(
+        `t=${sched.now() - T0} device ${d.index} scan #${ti} ${direction} @${gateId === ev.gates.vip ? 'vip' : gateId === ev.gates.any ? 'any' : 'main'}: ${out.source} ${out.result}/${out.reason}${out.seq ? ` seq ${out.seq}` : ''}`,
+      );
     } catch (err) {
       if (!(err instanceof CrashError)) {
         violations.push(`step ${step}: scan threw ${err instanceof Error ? err.stack : String(err)}`);
@@ -353,26 +433,40 @@ export async function runSimulation(sim: SimServer, seed: number, opts: SimOptio
   for (const d of devices) await runOp(d.scanner.sync.syncNow());
 
   const facts: SimFacts = {
-    db: sim.backend.db, admin, eventId: ev.eventId, tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })),
-    devices: devices.map((d) => ({ index: d.index, deviceId: d.deviceId, backing: d.backing, ackSeen: ackSeen.get(d.index) ?? 0, status: d.scanner.status() })),
+    db: sim.backend.db,
+    admin,
+    eventId: ev.eventId,
+    tickets: tickets.map((t) => ({ ...t, typeId: ticketTypes.get(t.id)! })),
+    devices: devices.map((d) => ({
+      index: d.index,
+      deviceId: d.deviceId,
+      backing: d.backing,
+      ackSeen: ackSeen.get(d.index) ?? 0,
+      status: d.scanner.status(),
+    })),
     referenceIgnoresClosedAt: opts.referenceIgnoresClosedAt === true,
     referenceIgnoresStatusHistory: opts.referenceIgnoresStatusHistory === true,
     referenceIgnoresCapacity: opts.referenceIgnoresCapacity === true,
   };
-  violations.push(...await checkInvariants(facts));
+  violations.push(...(await checkInvariants(facts)));
   for (const f of net.trace) count(`net_${f.fate}`);
   // How much of issue 14 §2 this seed exercised (the soak prints the totals).
   const [g] = await sim.backend.db.query<{ closed: number; flagged: number; refused: number; full: number }>(
     `SELECT (SELECT count(*)::int FROM conflicts WHERE event_id = $1 AND reason = 'gate_closed') AS closed,
             (SELECT count(*)::int FROM scans WHERE event_id = $1 AND 'over_capacity' = ANY(flags)) AS flagged,
             (SELECT count(*)::int FROM scans WHERE event_id = $1 AND source = 'online' AND reason = 'gate_closed') AS refused,
-            (SELECT count(*)::int FROM scans WHERE event_id = $1 AND source = 'online' AND reason = 'zone_full') AS full`, [ev.eventId]);
+            (SELECT count(*)::int FROM scans WHERE event_id = $1 AND source = 'online' AND reason = 'zone_full') AS full`,
+    [ev.eventId],
+  );
   if (g!.closed > 0) stats.gate_closed_conflicts = g!.closed;
   if (g!.refused > 0) stats.gate_closed_online_refusals = g!.refused;
   if (g!.flagged > 0) stats.over_capacity_flags = g!.flagged;
   if (g!.full > 0) stats.zone_full_online_refusals = g!.full;
   stats.scans_committed = 0;
   for (const d of devices) stats.scans_committed += (await d.scanner.status()).ackedThrough;
-  const trace = net.trace.map((e) => `t=${e.t - T0} device ${e.device} ${e.method} ${e.path} ${e.fate}${e.status !== undefined ? ` -> ${e.status}` : ''}`);
+  const trace = net.trace.map(
+    (e) =>
+      `t=${e.t - T0} device ${e.device} ${e.method} ${e.path} ${e.fate}${e.status !== undefined ? ` -> ${e.status}` : ''}`,
+  );
   return { seed, violations, stats, log, trace };
 }

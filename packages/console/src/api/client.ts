@@ -7,21 +7,38 @@
  */
 import { parseApiError, type ApiFailure, type Role } from '@entrada/core';
 
-export interface ConsoleUser { id: string; email: string; name: string; role: Role; organisation_id: string }
-export interface LoginAnswer { user: ConsoleUser; csrf_token: string }
+export interface ConsoleUser {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  organisation_id: string;
+}
+export interface LoginAnswer {
+  user: ConsoleUser;
+  csrf_token: string;
+}
 
 export class ApiError extends Error {
   constructor(readonly failure: ApiFailure) {
     super(failure.message);
     this.name = 'ApiError';
   }
-  get status(): number { return this.failure.status; }
-  get code(): string { return this.failure.code; }
+  get status(): number {
+    return this.failure.status;
+  }
+  get code(): string {
+    return this.failure.code;
+  }
 }
 
 export type Credentials = { kind: 'token'; token: string } | { kind: 'cookie'; csrf: string } | { kind: 'none' };
 
-export interface SessionStore { getItem(key: string): string | null; setItem(key: string, value: string): void; removeItem(key: string): void }
+export interface SessionStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
 
 const TOKEN_KEY = 'entrada.console.token';
 const CSRF_KEY = 'entrada.console.csrf';
@@ -42,7 +59,9 @@ export class ApiClient {
     else if (csrf) this.creds = { kind: 'cookie', csrf };
   }
 
-  get credentials(): Credentials { return this.creds; }
+  get credentials(): Credentials {
+    return this.creds;
+  }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -60,16 +79,30 @@ export class ApiClient {
     const res = await this.fetchFn(path, init);
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON: a proxy's page */ }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON: a proxy's page */
+    }
     if (!res.ok) throw new ApiError(parseApiError(res.status, parsed, res.headers.get('retry-after'), this.now()));
     return parsed as T;
   }
 
-  get<T>(path: string): Promise<T> { return this.request<T>('GET', path); }
-  post<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('POST', path, body ?? {}); }
-  patch<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PATCH', path, body); }
-  put<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PUT', path, body); }
-  delete<T>(path: string): Promise<T> { return this.request<T>('DELETE', path); }
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('POST', path, body ?? {});
+  }
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, body);
+  }
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
 
   /** Email and password: the server sets an httpOnly session cookie; we keep only the CSRF token. */
   async login(email: string, password: string): Promise<ConsoleUser> {
@@ -136,7 +169,8 @@ export function errorText(err: unknown): string {
     if (err.status === 401) return 'You are not signed in any more. Sign in again.';
     if (err.status === 403) return 'Your role does not allow this.';
     if (err.code === 'CONFLICT') return err.message;
-    if (err.status === 404 && /^(No route|Route .* not found)/.test(err.message)) return 'This server does not offer this yet (it needs a newer Entrada).';
+    if (err.status === 404 && /^(No route|Route .* not found)/.test(err.message))
+      return 'This server does not offer this yet (it needs a newer Entrada).';
     return err.message;
   }
   if (err instanceof TypeError) return 'The server could not be reached. Check the connection and try again.';

@@ -7,10 +7,32 @@ import { IfRole, useSession } from '../auth/session.tsx';
 
 const LAST_EVENT = 'entrada.console.event';
 
-export function rememberEvent(id: string): void { try { localStorage.setItem(LAST_EVENT, id); } catch { /* private mode */ } }
-function lastEvent(): string | null { try { return localStorage.getItem(LAST_EVENT); } catch { return null; } }
+export function rememberEvent(id: string): void {
+  try {
+    localStorage.setItem(LAST_EVENT, id);
+  } catch {
+    /* private mode */
+  }
+}
+function lastEvent(): string | null {
+  try {
+    return localStorage.getItem(LAST_EVENT);
+  } catch {
+    return null;
+  }
+}
 
-const SECTIONS = ['setup', 'dashboard', 'tickets', 'devices', 'staff', 'alerts', 'scans', 'conflicts', 'rule-check'] as const;
+const SECTIONS = [
+  'setup',
+  'dashboard',
+  'tickets',
+  'devices',
+  'staff',
+  'alerts',
+  'scans',
+  'conflicts',
+  'rule-check',
+] as const;
 
 export function useCurrentEventId(): string | null {
   const { eventId } = useParams();
@@ -29,33 +51,56 @@ export function Shell(): ReactNode {
   const location = useLocation();
   const section = SECTIONS.find((s) => location.pathname.endsWith(`/${s}`)) ?? 'setup';
 
-  useEffect(() => { if (current) rememberEvent(current); }, [current]);
+  useEffect(() => {
+    if (current) rememberEvent(current);
+  }, [current]);
 
   const link = (s: string): string => (current ? `/e/${current}/${s}` : `/${s === 'setup' ? 'events' : s}`);
   return (
     <div className="shell">
       <header className="topbar">
-        <a className="brand" href="/console/events">Entrada</a>
+        <a className="brand" href="/console/events">
+          Entrada
+        </a>
         <label className="switcher">
           <span>Event</span>
           <select
-            value={current ?? ''} disabled={!events.data?.length}
-            onChange={(e) => navigate(`/e/${e.target.value}/${location.pathname.startsWith('/e/') ? section : 'setup'}`)}
+            value={current ?? ''}
+            disabled={!events.data?.length}
+            onChange={(e) =>
+              navigate(`/e/${e.target.value}/${location.pathname.startsWith('/e/') ? section : 'setup'}`)
+            }
           >
             {!events.data?.length && <option value="">No events yet</option>}
-            {events.data?.map((e) => <option key={e.id} value={e.id}>{e.name}</option>)}
+            {events.data?.map((e) => (
+              <option key={e.id} value={e.id}>
+                {e.name}
+              </option>
+            ))}
           </select>
         </label>
         <div className="who" data-testid="who">
           <span className="who-name">{user.name}</span>
           <span className="role">{user.role}</span>
         </div>
-        <button type="button" onClick={logout}>Log out</button>
+        <button type="button" onClick={logout}>
+          Log out
+        </button>
       </header>
       <nav className="sidenav" aria-label="Main">
-        <NavLink to="/events" end>Events</NavLink>
-        {current && <NavLink to={link('setup')} className="sub">Set-up</NavLink>}
-        {current && <NavLink to={link('dashboard')} className="sub">Live dashboard</NavLink>}
+        <NavLink to="/events" end>
+          Events
+        </NavLink>
+        {current && (
+          <NavLink to={link('setup')} className="sub">
+            Set-up
+          </NavLink>
+        )}
+        {current && (
+          <NavLink to={link('dashboard')} className="sub">
+            Live dashboard
+          </NavLink>
+        )}
         <NavLink to={link('tickets')}>Tickets</NavLink>
         <NavLink to={link('devices')}>Devices</NavLink>
         <NavLink to={link('staff')}>Staff</NavLink>
@@ -63,9 +108,13 @@ export function Shell(): ReactNode {
         {current && <NavLink to={link('scans')}>Scan log</NavLink>}
         {current && <NavLink to={link('conflicts')}>Conflicts</NavLink>}
         {current && <NavLink to={link('rule-check')}>Rule check</NavLink>}
-        <IfRole role="owner"><NavLink to="/users">Users &amp; tokens</NavLink></IfRole>
+        <IfRole role="owner">
+          <NavLink to="/users">Users &amp; tokens</NavLink>
+        </IfRole>
       </nav>
-      <main className="content" id="main"><Outlet /></main>
+      <main className="content" id="main">
+        <Outlet />
+      </main>
     </div>
   );
 }
@@ -77,7 +126,9 @@ export function NoEvent({ section }: { section: string }): ReactNode {
   return (
     <section>
       <h1>{section[0]!.toUpperCase() + section.slice(1)}</h1>
-      <p className="empty">Create an event first: {section} belong to an event. <NavLink to="/events">Go to events</NavLink></p>
+      <p className="empty">
+        Create an event first: {section} belong to an event. <NavLink to="/events">Go to events</NavLink>
+      </p>
     </section>
   );
 }

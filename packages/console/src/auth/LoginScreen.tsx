@@ -18,7 +18,12 @@ export function LoginScreen({ onLogin }: { onLogin: (user: ConsoleUser) => void 
     try {
       onLogin(await attempt());
     } catch (err) {
-      setError(errorText(err).replace('You are not signed in any more. Sign in again.', 'Those details were not accepted. Check them and try again.'));
+      setError(
+        errorText(err).replace(
+          'You are not signed in any more. Sign in again.',
+          'Those details were not accepted. Check them and try again.',
+        ),
+      );
     } finally {
       setBusy(false);
     }
@@ -36,20 +41,43 @@ export function LoginScreen({ onLogin }: { onLogin: (user: ConsoleUser) => void 
           </Tabs.List>
           <Tabs.Content value="password">
             <form onSubmit={(e) => void run(e, () => api.login(email.trim(), password))}>
-              <TextField label="Email" type="email" name="email" autoComplete="username" value={email} onChange={setEmail} />
-              <TextField label="Password" type="password" name="password" autoComplete="current-password" value={password} onChange={setPassword} />
+              <TextField
+                label="Email"
+                type="email"
+                name="email"
+                autoComplete="username"
+                value={email}
+                onChange={setEmail}
+              />
+              <TextField
+                label="Password"
+                type="password"
+                name="password"
+                autoComplete="current-password"
+                value={password}
+                onChange={setPassword}
+              />
               <ErrorBox error={error} />
-              <button type="submit" className="primary" disabled={busy || !email || !password}>Sign in</button>
+              <button type="submit" className="primary" disabled={busy || !email || !password}>
+                Sign in
+              </button>
             </form>
           </Tabs.Content>
           <Tabs.Content value="token">
             <form onSubmit={(e) => void run(e, () => api.loginWithToken(token.trim()))}>
               <TextField
-                label="API token" type="password" name="token" autoComplete="off" value={token} onChange={setToken}
+                label="API token"
+                type="password"
+                name="token"
+                autoComplete="off"
+                value={token}
+                onChange={setToken}
                 hint="An admin token (eat_…) from entrada tokens create or the server's first start. Kept only in this browser tab."
               />
               <ErrorBox error={error} />
-              <button type="submit" className="primary" disabled={busy || !token.trim()}>Sign in with token</button>
+              <button type="submit" className="primary" disabled={busy || !token.trim()}>
+                Sign in with token
+              </button>
             </form>
           </Tabs.Content>
         </Tabs.Root>

@@ -3,7 +3,10 @@ import { roleAtLeast, type Role } from '@entrada/core';
 import { createContext, useContext, type ReactNode } from 'react';
 import type { ConsoleUser } from '../api/client.ts';
 
-export interface Session { user: ConsoleUser; logout: () => void }
+export interface Session {
+  user: ConsoleUser;
+  logout: () => void;
+}
 
 const SessionContext = createContext<Session | null>(null);
 

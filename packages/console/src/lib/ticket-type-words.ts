@@ -23,7 +23,11 @@ export function describeTicketType(t: TicketTypeRules, zoneNames: ReadonlyMap<st
   const from = t.valid_from ? Date.parse(t.valid_from) : null;
   const until = t.valid_until ? Date.parse(t.valid_until) : null;
   if (from !== null && until !== null) {
-    parts.push(sameDay(from, until, tz) ? `valid ${dayTime(from, tz)}–${clock(until, tz)}` : `valid ${dayTime(from, tz)} – ${dayTime(until, tz)}`);
+    parts.push(
+      sameDay(from, until, tz)
+        ? `valid ${dayTime(from, tz)}–${clock(until, tz)}`
+        : `valid ${dayTime(from, tz)} – ${dayTime(until, tz)}`,
+    );
   } else if (from !== null) {
     parts.push(`valid from ${dayTime(from, tz)}`);
   } else if (until !== null) {

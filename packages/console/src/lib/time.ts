@@ -6,11 +6,25 @@ import { parseEventTime, zoneOffsetMs } from '@entrada/core';
 
 const WEEKDAY = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 
-interface Wall { y: number; mo: number; d: number; h: number; mi: number; wd: string }
+interface Wall {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  wd: string;
+}
 
 function wall(ms: number, tz: string): Wall {
   const local = new Date(ms + zoneOffsetMs(ms, tz));
-  return { y: local.getUTCFullYear(), mo: local.getUTCMonth() + 1, d: local.getUTCDate(), h: local.getUTCHours(), mi: local.getUTCMinutes(), wd: WEEKDAY[local.getUTCDay()]! };
+  return {
+    y: local.getUTCFullYear(),
+    mo: local.getUTCMonth() + 1,
+    d: local.getUTCDate(),
+    h: local.getUTCHours(),
+    mi: local.getUTCMinutes(),
+    wd: WEEKDAY[local.getUTCDay()]!,
+  };
 }
 
 const p2 = (n: number): string => String(n).padStart(2, '0');

@@ -3,7 +3,10 @@ import * as Dialog from '@radix-ui/react-dialog';
 import { useId, type ReactNode } from 'react';
 
 export function Field(props: {
-  label: string; error?: string | undefined; hint?: string; children: (id: string, describedBy: string | undefined) => ReactNode;
+  label: string;
+  error?: string | undefined;
+  hint?: string;
+  children: (id: string, describedBy: string | undefined) => ReactNode;
 }): ReactNode {
   const id = useId();
   const errId = `${id}-err`;
@@ -13,23 +16,47 @@ export function Field(props: {
     <div className="field">
       <label htmlFor={id}>{props.label}</label>
       {props.children(id, describedBy)}
-      {props.hint && <span id={hintId} className="hint">{props.hint}</span>}
-      {props.error && <span id={errId} className="field-error" role="alert">{props.error}</span>}
+      {props.hint && (
+        <span id={hintId} className="hint">
+          {props.hint}
+        </span>
+      )}
+      {props.error && (
+        <span id={errId} className="field-error" role="alert">
+          {props.error}
+        </span>
+      )}
     </div>
   );
 }
 
 export function TextField(props: {
-  label: string; value: string; onChange: (v: string) => void; error?: string | undefined; hint?: string;
-  type?: string; name?: string; autoFocus?: boolean; inputMode?: 'numeric' | 'text'; placeholder?: string; autoComplete?: string;
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  error?: string | undefined;
+  hint?: string;
+  type?: string;
+  name?: string;
+  autoFocus?: boolean;
+  inputMode?: 'numeric' | 'text';
+  placeholder?: string;
+  autoComplete?: string;
 }): ReactNode {
   return (
     <Field label={props.label} error={props.error} {...(props.hint ? { hint: props.hint } : {})}>
       {(id, describedBy) => (
         <input
-          id={id} name={props.name} type={props.type ?? 'text'} value={props.value} autoFocus={props.autoFocus}
-          inputMode={props.inputMode} placeholder={props.placeholder} autoComplete={props.autoComplete}
-          aria-invalid={props.error ? true : undefined} aria-describedby={describedBy}
+          id={id}
+          name={props.name}
+          type={props.type ?? 'text'}
+          value={props.value}
+          autoFocus={props.autoFocus}
+          inputMode={props.inputMode}
+          placeholder={props.placeholder}
+          autoComplete={props.autoComplete}
+          aria-invalid={props.error ? true : undefined}
+          aria-describedby={describedBy}
           onChange={(e) => props.onChange(e.target.value)}
         />
       )}
@@ -39,10 +66,21 @@ export function TextField(props: {
 
 export function ErrorBox({ error }: { error: string | null | undefined }): ReactNode {
   if (!error) return null;
-  return <div className="error-box" role="alert">{error}</div>;
+  return (
+    <div className="error-box" role="alert">
+      {error}
+    </div>
+  );
 }
 
-export function Modal(props: { title: string; open: boolean; onOpenChange: (open: boolean) => void; children: ReactNode; wide?: boolean; description?: string }): ReactNode {
+export function Modal(props: {
+  title: string;
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+  children: ReactNode;
+  wide?: boolean;
+  description?: string;
+}): ReactNode {
   return (
     <Dialog.Root open={props.open} onOpenChange={props.onOpenChange}>
       <Dialog.Portal>
@@ -50,7 +88,9 @@ export function Modal(props: { title: string; open: boolean; onOpenChange: (open
         <Dialog.Content className={props.wide ? 'dialog wide' : 'dialog'} aria-describedby={undefined}>
           <div className="dialog-head">
             <Dialog.Title>{props.title}</Dialog.Title>
-            <Dialog.Close className="icon-button" aria-label="Close">×</Dialog.Close>
+            <Dialog.Close className="icon-button" aria-label="Close">
+              ×
+            </Dialog.Close>
           </div>
           {props.description && <Dialog.Description className="muted">{props.description}</Dialog.Description>}
           {props.children}

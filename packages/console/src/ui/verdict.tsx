@@ -11,8 +11,26 @@ export function reasonWords(reason: string): string {
 
 /** Core's reasons (a scan's stored reason may also be the sync's own: `admitted_offline`, `refused_offline`). */
 const CORE_REASONS = new Set<string>([
-  'admitted', 're_entry', 'exited', 'exit_not_inside', 'forced', 'double_read', 'already_used', 'already_inside', 'cancelled', 'blocked',
-  'not_yet_valid', 'expired', 'wrong_gate', 'gate_closed', 'zone_full', 'wrong_event', 'unknown_code', 'malformed_code', 'bad_signature', 'unknown_key',
+  'admitted',
+  're_entry',
+  'exited',
+  'exit_not_inside',
+  'forced',
+  'double_read',
+  'already_used',
+  'already_inside',
+  'cancelled',
+  'blocked',
+  'not_yet_valid',
+  'expired',
+  'wrong_gate',
+  'gate_closed',
+  'zone_full',
+  'wrong_event',
+  'unknown_code',
+  'malformed_code',
+  'bad_signature',
+  'unknown_key',
 ]);
 
 /** The tone of a stored scan: its reason's, or for a reason core does not know, whether it admitted (else red, core's rule). */
@@ -22,7 +40,15 @@ export function scanTone(reason: string, admitted?: boolean): VerdictTone {
 }
 
 /** "✓ valid · admitted" in the reason's tone, by shape and words as well as colour. */
-export function VerdictTag({ result, reason, admitted }: { result?: string; reason: string; admitted?: boolean }): ReactNode {
+export function VerdictTag({
+  result,
+  reason,
+  admitted,
+}: {
+  result?: string;
+  reason: string;
+  admitted?: boolean;
+}): ReactNode {
   const tone = scanTone(reason, admitted ?? result === 'valid');
   return (
     <span className={`verdict-tag tone-${tone}`} data-tone={tone}>

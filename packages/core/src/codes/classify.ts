@@ -26,9 +26,7 @@ export interface CodeRefusal {
 }
 
 /** A code that may be a ticket of this event: look its ticket up by the keyed digest of `text`. */
-export type EventCode =
-  | { kind: 'signed'; text: string; code: SignedCode }
-  | { kind: 'imported'; text: string };
+export type EventCode = { kind: 'signed'; text: string; code: SignedCode } | { kind: 'imported'; text: string };
 
 export type ScannedCode =
   | EventCode
@@ -68,7 +66,11 @@ export function readScannedCode(input: unknown, scope: CodeScope, verify: Verifi
     keys = undefined;
   }
   const check = verifySignedCode(parsed, keys ?? (() => undefined), verify);
-  return { kind: 'other_event', text: parsed.text, refusal: check === 'ok' ? WRONG_EVENT : { result: 'invalid_token', reason: check } };
+  return {
+    kind: 'other_event',
+    text: parsed.text,
+    refusal: check === 'ok' ? WRONG_EVENT : { result: 'invalid_token', reason: check },
+  };
 }
 
 /**
@@ -100,16 +102,25 @@ export type CodeClass<T> =
  * signed codes), and then the signature is checked before the look-up.
  */
 export function classifyScannedCode<T>(
-  input: unknown, scope: CodeScope, verify: Verifier, find: (code: EventCode) => T | undefined, options: { findProves?: boolean } = {},
+  input: unknown,
+  scope: CodeScope,
+  verify: Verifier,
+  find: (code: EventCode) => T | undefined,
+  options: { findProves?: boolean } = {},
 ): CodeClass<T> {
   const code = readScannedCode(input, scope, verify);
   if (code.kind === 'unreadable') return { kind: 'refused', refusal: code.refusal, text: null };
   if (code.kind === 'other_event') return { kind: 'refused', refusal: code.refusal, text: code.text };
   if (code.kind === 'signed' && options.findProves === false) {
     const check = verifySignedCode(code.code, scope.keys, verify);
-    if (check !== 'ok') return { kind: 'refused', refusal: { result: 'invalid_token', reason: check }, text: code.text };
+    if (check !== 'ok')
+      return { kind: 'refused', refusal: { result: 'invalid_token', reason: check }, text: code.text };
   }
   const ticket = find(code);
   if (ticket !== undefined) return { kind: 'ticket', ticket, code };
-  return { kind: 'refused', refusal: options.findProves === false ? UNKNOWN_CODE : unmatchedCode(code, scope, verify), text: code.text };
+  return {
+    kind: 'refused',
+    refusal: options.findProves === false ? UNKNOWN_CODE : unmatchedCode(code, scope, verify),
+    text: code.text,
+  };
 }

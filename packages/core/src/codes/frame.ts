@@ -51,7 +51,9 @@ const DOMAIN_BYTES = new TextEncoder().encode(SIGNING_DOMAIN);
 /** The frame without its signature, i.e. what gets signed (after the domain prefix). Throws RangeError on out-of-range claims. */
 export function encodeFrameBody(claims: SignedTicketClaims): Uint8Array {
   const fields = claimsToFrameFields(claims);
-  const flags = (fields.validFromMinutes === null ? 0 : FLAG_VALID_FROM) | (fields.validUntilMinutes === null ? 0 : FLAG_VALID_UNTIL);
+  const flags =
+    (fields.validFromMinutes === null ? 0 : FLAG_VALID_FROM) |
+    (fields.validUntilMinutes === null ? 0 : FLAG_VALID_UNTIL);
   const out: number[] = [(FRAME_VERSION << 4) | flags, fields.keyId];
   writeVarint(fields.eventRef, out);
   writeVarint(fields.ticketSerial, out);

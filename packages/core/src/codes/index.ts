@@ -15,7 +15,14 @@ export { SIGNED_CODE_PREFIX, issueSignedCode, verifySignedCode, type SignedCode 
 export { MAX_CODE_LENGTH, parseScannedCode, signedCodeText } from './scanned-code.ts';
 export { CODE_DIGEST_LENGTH, codeDigest, nobleHmacSha256, type HmacSha256 } from './digest.ts';
 export {
-  classifyScannedCode, readScannedCode, unmatchedCode, type CodeClass, type CodeRefusal, type CodeScope, type EventCode, type ScannedCode,
+  classifyScannedCode,
+  readScannedCode,
+  unmatchedCode,
+  type CodeClass,
+  type CodeRefusal,
+  type CodeScope,
+  type EventCode,
+  type ScannedCode,
 } from './classify.ts';
 export { fromHex, toHex } from './hex.ts';
 export { fromBase64Url, toBase64Url } from './base64url.ts';

@@ -39,7 +39,13 @@ function isBlank(code: number): boolean {
  */
 export function signedCodeText(input: string): string | null {
   const text = stripScannerNoise(input);
-  if (text.length <= SIGNED_CODE_PREFIX.length || text.length > MAX_CODE_LENGTH || !hasSignedPrefix(text) || FORBIDDEN.test(text)) return null;
+  if (
+    text.length <= SIGNED_CODE_PREFIX.length ||
+    text.length > MAX_CODE_LENGTH ||
+    !hasSignedPrefix(text) ||
+    FORBIDDEN.test(text)
+  )
+    return null;
   return SIGNED_CODE_PREFIX + text.slice(SIGNED_CODE_PREFIX.length).toUpperCase();
 }
 

@@ -1,7 +1,14 @@
 // Issuing and verifying Entrada-signed ticket codes. The byte layout lives in frame.ts.
 
 import { decodeBase32, encodeBase32 } from './base32.ts';
-import { bodyOfSigningMessage, concatFrame, decodeFrame, encodeFrameBody, SIGNATURE_LENGTH, signingMessage } from './frame.ts';
+import {
+  bodyOfSigningMessage,
+  concatFrame,
+  decodeFrame,
+  encodeFrameBody,
+  SIGNATURE_LENGTH,
+  signingMessage,
+} from './frame.ts';
 import type { KeyLookup, ParsedCode, SignatureCheck, SignedTicketClaims, Signer, Verifier } from './types.ts';
 
 export const SIGNED_CODE_PREFIX = 'EN';

@@ -14,7 +14,8 @@ const MARKER = '454e';
 const ID_PATTERN = /^([0-9a-f]{8})-454e-8000-([89ab][0-9a-f]{3})-([0-9a-f]{12})$/;
 
 export function ticketIdOf(eventRef: number, serial: number): string {
-  if (!Number.isInteger(eventRef) || eventRef < 1 || eventRef > 0xffff_ffff) throw new RangeError(`eventRef out of range: ${eventRef}`);
+  if (!Number.isInteger(eventRef) || eventRef < 1 || eventRef > 0xffff_ffff)
+    throw new RangeError(`eventRef out of range: ${eventRef}`);
   if (!Number.isSafeInteger(serial) || serial < 1) throw new RangeError(`serial out of range: ${serial}`);
   const hex = serial.toString(16).padStart(16, '0');
   const high = (parseInt(hex.slice(0, 2), 16) & 0x3f) | 0x80;
@@ -25,7 +26,9 @@ export function parseTicketId(id: string): { eventRef: number; serial: number } 
   const m = ID_PATTERN.exec(id);
   if (!m) return null;
   const eventRef = parseInt(m[1]!, 16);
-  const serial = Number(BigInt(`0x${(parseInt(m[2]!.slice(0, 2), 16) & 0x3f).toString(16).padStart(2, '0')}${m[2]!.slice(2)}${m[3]}`));
+  const serial = Number(
+    BigInt(`0x${(parseInt(m[2]!.slice(0, 2), 16) & 0x3f).toString(16).padStart(2, '0')}${m[2]!.slice(2)}${m[3]}`),
+  );
   if (eventRef < 1 || serial < 1 || !Number.isSafeInteger(serial)) return null;
   return { eventRef, serial };
 }

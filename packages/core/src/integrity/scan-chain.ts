@@ -25,7 +25,18 @@ const encoder = new TextEncoder();
 
 /** Canonical text of one scan: a JSON array in a fixed order (JSON.stringify is deterministic for these types). */
 export function scanCanonicalText(eventId: string, deviceId: string, s: ChainedScan): string {
-  return JSON.stringify(['entrada/scan/v1', eventId, deviceId, s.seq, s.scannedAt, s.direction, s.gateId, s.localResult, s.qrcode, s.scanId ?? null]);
+  return JSON.stringify([
+    'entrada/scan/v1',
+    eventId,
+    deviceId,
+    s.seq,
+    s.scannedAt,
+    s.direction,
+    s.gateId,
+    s.localResult,
+    s.qrcode,
+    s.scanId ?? null,
+  ]);
 }
 
 /** Canonical bytes of one scan: the UTF-8 encoding of its canonical text. */
@@ -58,7 +69,12 @@ export function chainHeadMessage(eventId: string, deviceId: string, lastSeq: num
  * Chains a contiguous run of scans from `prevLink` and returns every link and
  * the message the device must sign (with its Ed25519 key) for the upload.
  */
-export function chainUpload(eventId: string, deviceId: string, prevLink: Uint8Array, scans: readonly ChainedScan[]): { links: Uint8Array[]; headMessage: Uint8Array } {
+export function chainUpload(
+  eventId: string,
+  deviceId: string,
+  prevLink: Uint8Array,
+  scans: readonly ChainedScan[],
+): { links: Uint8Array[]; headMessage: Uint8Array } {
   const links: Uint8Array[] = [];
   let link = prevLink;
   for (const s of scans) {

@@ -9,14 +9,18 @@ import { Text, Uuid } from './values.ts';
 const Timestamp = Type.String({ description: 'ISO 8601 instant' });
 
 export const AdminTokenOrigin = Type.Union([Type.Literal('env'), Type.Literal('generated'), Type.Literal('api')], {
-  description: 'env: ENTRADA_ADMIN_TOKEN (a new one there revokes it); generated: printed by the first start; api: POST /api/v1/tokens or an organisation\'s first token',
+  description:
+    "env: ENTRADA_ADMIN_TOKEN (a new one there revokes it); generated: printed by the first start; api: POST /api/v1/tokens or an organisation's first token",
 });
 export type AdminTokenOrigin = Static<typeof AdminTokenOrigin>;
 
-export const CreateAdminTokenBody = Type.Object({
-  name: Text({ minLength: 1, maxLength: 200, description: 'Who or what uses it, e.g. "box office laptop"' }),
-  role: Type.Optional(RoleSchema),
-}, { additionalProperties: false });
+export const CreateAdminTokenBody = Type.Object(
+  {
+    name: Text({ minLength: 1, maxLength: 200, description: 'Who or what uses it, e.g. "box office laptop"' }),
+    role: Type.Optional(RoleSchema),
+  },
+  { additionalProperties: false },
+);
 export type CreateAdminTokenBody = Static<typeof CreateAdminTokenBody>;
 
 const adminTokenFields = {
@@ -26,7 +30,9 @@ const adminTokenFields = {
   role: RoleSchema,
   platform: Type.Boolean({ description: 'May create organisations' }),
   created_at: Timestamp,
-  last_used_at: Type.Union([Timestamp, Type.Null()], { description: 'Written at most every 30 s per token and instance' }),
+  last_used_at: Type.Union([Timestamp, Type.Null()], {
+    description: 'Written at most every 30 s per token and instance',
+  }),
   revoked_at: Type.Union([Timestamp, Type.Null()]),
   current: Type.Boolean({ description: 'The token making this request' }),
 };

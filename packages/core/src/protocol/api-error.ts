@@ -30,7 +30,8 @@ export function isKnownErrorCode(code: string): code is ApiErrorCode | PairingEr
  * `details.unrecognised_code`.
  */
 export function parseApiError(status: number, body: unknown, retryAfter: string | null, now: number): ApiFailure {
-  const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const fields =
+    typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
   const { error, message, ...details } = fields;
   let code: ApiFailureCode = `HTTP_${status}`;
   if (typeof error === 'string') {
@@ -38,7 +39,8 @@ export function parseApiError(status: number, body: unknown, retryAfter: string 
     else details.unrecognised_code = error.slice(0, 64);
   }
   const text = typeof message === 'string' && message !== '' ? message : `HTTP ${status}`;
-  const fromBody = typeof details.retry_after_s === 'number' && details.retry_after_s >= 0 ? details.retry_after_s * 1000 : null;
+  const fromBody =
+    typeof details.retry_after_s === 'number' && details.retry_after_s >= 0 ? details.retry_after_s * 1000 : null;
   return { status, code, message: text, retryAfterMs: parseRetryAfter(retryAfter, now) ?? fromBody, details };
 }
 

@@ -17,10 +17,13 @@ export const IdBody = Type.Object({ id: Uuid });
  * Fastify's serializer drops what a schema does not name. `error` is a string here, not the closed union, so
  * that an error answer never fails to serialise; a server test checks every code against the list.
  */
-export const ApiErrorBody = Type.Object({
-  error: Type.String({ description: 'Stable machine-readable code (docs/errors.md)' }),
-  message: Type.String({ description: 'Human explanation' }),
-}, { additionalProperties: true, description: 'An error: `{error, message}` and, for some codes, details' });
+export const ApiErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'Stable machine-readable code (docs/errors.md)' }),
+    message: Type.String({ description: 'Human explanation' }),
+  },
+  { additionalProperties: true, description: 'An error: `{error, message}` and, for some codes, details' },
+);
 export type ApiErrorBody = Static<typeof ApiErrorBody>;
 
 /** An instant as the API writes it: ISO 8601, UTC, milliseconds. */
@@ -31,14 +34,19 @@ export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]
  * A closed set of strings, as JSON Schema's `enum` (what OpenAPI shows) with the exact union as its type. Not a
  * union of literals: Fastify's serializer checks each branch of an `anyOf` in turn, and an enum it writes as a string.
  */
-export function StringEnum<const T extends string>(values: readonly T[], options: { description?: string } = {}): TUnsafe<T> {
+export function StringEnum<const T extends string>(
+  values: readonly T[],
+  options: { description?: string } = {},
+): TUnsafe<T> {
   return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
 }
 
 /** Seq ranges `[first, last]` a device still owes (gaps in what it uploaded). */
-export const SeqRanges = Type.Unsafe<Array<[number, number]>>(Type.Array(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }), {
-  description: 'Inclusive ranges [first, last]',
-}));
+export const SeqRanges = Type.Unsafe<Array<[number, number]>>(
+  Type.Array(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }), {
+    description: 'Inclusive ranges [first, last]',
+  }),
+);
 
 /**
  * Every error code the API can answer with, and its HTTP status (with

@@ -35,11 +35,13 @@ export const PAIRING_CODE_BYTES = 5;
 
 /** Formats 5 random bytes as a display code `XXXX-XXXX`. Randomness is the caller's. */
 export function formatPairingCode(random: Uint8Array): string {
-  if (random.length !== PAIRING_CODE_BYTES) throw new RangeError(`a pairing code is made of ${PAIRING_CODE_BYTES} random bytes`);
+  if (random.length !== PAIRING_CODE_BYTES)
+    throw new RangeError(`a pairing code is made of ${PAIRING_CODE_BYTES} random bytes`);
   let bits = 0n;
   for (const b of random) bits = (bits << 8n) | BigInt(b);
   let out = '';
-  for (let i = PAIRING_CODE_LENGTH - 1; i >= 0; i--) out += PAIRING_CODE_ALPHABET[Number((bits >> BigInt(i * 5)) & 31n)];
+  for (let i = PAIRING_CODE_LENGTH - 1; i >= 0; i--)
+    out += PAIRING_CODE_ALPHABET[Number((bits >> BigInt(i * 5)) & 31n)];
   return `${out.slice(0, 4)}-${out.slice(4)}`;
 }
 
@@ -49,7 +51,11 @@ export function formatPairingCode(random: Uint8Array): string {
  * ignored, Crockford's confusables read as digits (O → 0, I and L → 1).
  */
 export function normalisePairingCode(input: string): string | null {
-  const text = input.replace(/[\s-]+/g, '').toUpperCase().replace(/O/g, '0').replace(/[IL]/g, '1');
+  const text = input
+    .replace(/[\s-]+/g, '')
+    .toUpperCase()
+    .replace(/O/g, '0')
+    .replace(/[IL]/g, '1');
   if (text.length !== PAIRING_CODE_LENGTH) return null;
   for (const ch of text) if (!PAIRING_CODE_ALPHABET.includes(ch)) return null;
   return text;
@@ -70,46 +76,83 @@ export const PAIRING_TTL_DEFAULT_S = 900;
 export const PAIRING_TTL_MIN_S = 60;
 export const PAIRING_TTL_MAX_S = 86_400;
 
-export const CreatePairingCodeBody = Type.Object({
-  event_id: Uuid,
-  name: Type.Optional(Text({ minLength: 1, maxLength: 200, description: 'Name the paired device gets' })),
-  gate_id: Type.Optional(Uuid),
-  ttl_s: Type.Optional(Count({ minimum: PAIRING_TTL_MIN_S, maximum: PAIRING_TTL_MAX_S, description: `Seconds the code stays valid (default ${PAIRING_TTL_DEFAULT_S})` })),
-}, { additionalProperties: false });
+export const CreatePairingCodeBody = Type.Object(
+  {
+    event_id: Uuid,
+    name: Type.Optional(Text({ minLength: 1, maxLength: 200, description: 'Name the paired device gets' })),
+    gate_id: Type.Optional(Uuid),
+    ttl_s: Type.Optional(
+      Count({
+        minimum: PAIRING_TTL_MIN_S,
+        maximum: PAIRING_TTL_MAX_S,
+        description: `Seconds the code stays valid (default ${PAIRING_TTL_DEFAULT_S})`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export type CreatePairingCodeBody = Static<typeof CreatePairingCodeBody>;
 
-export const PairDeviceBody = Type.Object({
-  code: Text({ minLength: 1, maxLength: 32, description: 'The pairing code, e.g. 7K3M-Q9TZ (case, hyphens and spaces do not matter)' }),
-  name: Type.Optional(Text({ minLength: 1, maxLength: 200, description: 'Used when the organiser gave the code no device name' })),
-  public_key: Text({ minLength: 43, maxLength: 44, pattern: '^[A-Za-z0-9_-]{43}=?$', description: 'The device\'s Ed25519 public key, base64url (32 bytes)' }),
-  platform: Type.Optional(Text({ minLength: 1, maxLength: 64, description: 'Free text, e.g. "ios", "android", "web"' })),
-}, { additionalProperties: false });
+export const PairDeviceBody = Type.Object(
+  {
+    code: Text({
+      minLength: 1,
+      maxLength: 32,
+      description: 'The pairing code, e.g. 7K3M-Q9TZ (case, hyphens and spaces do not matter)',
+    }),
+    name: Type.Optional(
+      Text({ minLength: 1, maxLength: 200, description: 'Used when the organiser gave the code no device name' }),
+    ),
+    public_key: Text({
+      minLength: 43,
+      maxLength: 44,
+      pattern: '^[A-Za-z0-9_-]{43}=?$',
+      description: "The device's Ed25519 public key, base64url (32 bytes)",
+    }),
+    platform: Type.Optional(
+      Text({ minLength: 1, maxLength: 64, description: 'Free text, e.g. "ios", "android", "web"' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export type PairDeviceBody = Static<typeof PairDeviceBody>;
 
-const Username = Text({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$', description: 'Unique per event, case-insensitive' });
+const Username = Text({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9._@-]+$',
+  description: 'Unique per event, case-insensitive',
+});
 
-export const CreateStaffBody = Type.Object({
-  username: Username,
-  name: Text({ minLength: 1, maxLength: 200 }),
-  pin: Text({ maxLength: 12, pattern: '^[0-9]{4,12}$', description: '4 to 12 digits' }),
-}, { additionalProperties: false });
+export const CreateStaffBody = Type.Object(
+  {
+    username: Username,
+    name: Text({ minLength: 1, maxLength: 200 }),
+    pin: Text({ maxLength: 12, pattern: '^[0-9]{4,12}$', description: '4 to 12 digits' }),
+  },
+  { additionalProperties: false },
+);
 export type CreateStaffBody = Static<typeof CreateStaffBody>;
 
 /** Deliberately loose: a malformed username or PIN is a failed login like any other. */
-export const StaffLoginBody = Type.Object({
-  username: Text({ minLength: 1, maxLength: 64 }),
-  pin: Text({ minLength: 1, maxLength: 64 }),
-}, { additionalProperties: false });
+export const StaffLoginBody = Type.Object(
+  {
+    username: Text({ minLength: 1, maxLength: 64 }),
+    pin: Text({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
 export type StaffLoginBody = Static<typeof StaffLoginBody>;
 
 /** Query strings are not coerced: `limit` is digits, 1 to 1000 (default 100). */
 export const LoginLogsQuery = Type.Object({
-  limit: Type.Optional(Text({ maxLength: 4, pattern: '^[0-9]{1,4}$', description: 'Newest first; 1 to 1000, default 100' })),
+  limit: Type.Optional(
+    Text({ maxLength: 4, pattern: '^[0-9]{1,4}$', description: 'Newest first; 1 to 1000, default 100' }),
+  ),
 });
 
 // ---------------------------------------------------------------------------
 // Responses.
-
 
 export const PairingCodeResponse = Type.Object({
   code: Type.String({ description: 'XXXX-XXXX; shown once (only its digest is stored)' }),
@@ -126,7 +169,11 @@ export type PairingCodeResponse = Static<typeof PairingCodeResponse>;
 export const PairedDeviceView = DeviceView;
 
 export const PairedEventView = Type.Object({
-  id: Uuid, name: Type.String(), starts_at: Timestamp, ends_at: Timestamp, timezone: Type.String(),
+  id: Uuid,
+  name: Type.String(),
+  starts_at: Timestamp,
+  ends_at: Timestamp,
+  timezone: Type.String(),
 });
 
 export const PairedGateView = Type.Object({ id: Uuid, name: Type.String(), zone_ids: Type.Array(Uuid) });
@@ -142,7 +189,11 @@ export const PairDeviceResponse = Type.Object({
 export type PairDeviceResponse = Static<typeof PairDeviceResponse>;
 
 export const StaffView = Type.Object({
-  id: Uuid, username: Type.String(), name: Type.String(), active: Type.Boolean(), created_at: Timestamp,
+  id: Uuid,
+  username: Type.String(),
+  name: Type.String(),
+  active: Type.Boolean(),
+  created_at: Timestamp,
 });
 export type StaffView = Static<typeof StaffView>;
 

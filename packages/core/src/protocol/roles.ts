@@ -11,7 +11,12 @@ import { Type, type Static } from 'typebox';
 export const ROLES = ['viewer', 'supervisor', 'manager', 'owner'] as const;
 export type Role = (typeof ROLES)[number];
 // Listed literally: a mapped array would make the schema's static type `never`.
-export const RoleSchema = Type.Union([Type.Literal('viewer'), Type.Literal('supervisor'), Type.Literal('manager'), Type.Literal('owner')]);
+export const RoleSchema = Type.Union([
+  Type.Literal('viewer'),
+  Type.Literal('supervisor'),
+  Type.Literal('manager'),
+  Type.Literal('owner'),
+]);
 export type RoleValue = Static<typeof RoleSchema>;
 
 /** Whether `held` grants what `needed` requires. */

@@ -8,16 +8,19 @@ import { SCAN_RESULTS, VERDICT_REASONS, type ScanResult, type VerdictReason } fr
  * string that cannot be a ticket is a verdict (`invalid_token`), not an HTTP error.
  * It is matched by keyed digest and never stored as text, so even a NUL is safe.
  */
-export const ScanBody = Type.Object({
-  code: Type.String({ maxLength: 4096 }),
-  session_id: Type.Optional(Uuid),
-  event_id: Type.Optional(Uuid),
-  gate_id: Type.Optional(Uuid),
-  direction: Type.Optional(DirectionSchema),
-  scan_id: Type.Optional(Uuid),
-  /** The staff member logged in on the device (an id that is not staff of the scan's event is stored as none and flagged). */
-  staff_id: Type.Optional(Uuid),
-}, { additionalProperties: false });
+export const ScanBody = Type.Object(
+  {
+    code: Type.String({ maxLength: 4096 }),
+    session_id: Type.Optional(Uuid),
+    event_id: Type.Optional(Uuid),
+    gate_id: Type.Optional(Uuid),
+    direction: Type.Optional(DirectionSchema),
+    scan_id: Type.Optional(Uuid),
+    /** The staff member logged in on the device (an id that is not staff of the scan's event is stored as none and flagged). */
+    staff_id: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
 export type ScanBody = Static<typeof ScanBody>;
 
 /** Every result a scan can have: core's ScanResult as a schema (a closed union; the type test below keeps the two equal). */
@@ -35,7 +38,14 @@ export const VerdictReasonSchema = StringEnum<VerdictReason>(VERDICT_REASONS);
  * offline copy arrived first gets the copy's. A closed list: the server's types cannot answer a reason outside it.
  */
 export const SCAN_REASONS = [
-  ...VERDICT_REASONS, 'failed', 'quarantined', 'tampering', 'received_online', 'conflict', 'refused_offline', 'admitted_offline',
+  ...VERDICT_REASONS,
+  'failed',
+  'quarantined',
+  'tampering',
+  'received_online',
+  'conflict',
+  'refused_offline',
+  'admitted_offline',
 ] as const;
 export const ScanReasonSchema = StringEnum(SCAN_REASONS);
 export type ScanReason = Static<typeof ScanReasonSchema>;
@@ -46,11 +56,18 @@ export const ScanVerdictResponse = Type.Object({
   reason: ScanReasonSchema,
   message: Type.String({ description: 'The verdict in words, for the steward' }),
   direction: DirectionSchema,
-  ticket: Nullable(Type.Object({
-    id: Uuid, number: Type.String(), tier: Type.String(), holder_name: Nullable(Type.String()), scans_used: Type.Integer(), max_scans: Type.Integer(),
-  })),
+  ticket: Nullable(
+    Type.Object({
+      id: Uuid,
+      number: Type.String(),
+      tier: Type.String(),
+      holder_name: Nullable(Type.String()),
+      scans_used: Type.Integer(),
+      max_scans: Type.Integer(),
+    }),
+  ),
   first_scanned_at: Type.Optional(Timestamp),
-  scanned_by: Type.Optional(Type.String({ description: 'The device of the ticket\'s first admission' })),
+  scanned_by: Type.Optional(Type.String({ description: "The device of the ticket's first admission" })),
   scanned_by_name: Type.Optional(Type.String()),
   previous_gate: Type.Optional(Type.String()),
   scan_id: Uuid,
@@ -62,14 +79,20 @@ export type ScanVerdictResponse = Static<typeof ScanVerdictResponse>;
 
 /** A scan session at a gate (start, read, end). */
 export const ScanSessionView = Type.Object({
-  id: Uuid, event_id: Uuid, gate_id: Nullable(Uuid), device_id: Type.String(), direction: DirectionSchema,
+  id: Uuid,
+  event_id: Uuid,
+  gate_id: Nullable(Uuid),
+  device_id: Type.String(),
+  direction: DirectionSchema,
   status: StringEnum(['active', 'ended']),
-  started_at: Timestamp, ended_at: Nullable(Timestamp), scan_count: Type.Integer(),
+  started_at: Timestamp,
+  ended_at: Nullable(Timestamp),
+  scan_count: Type.Integer(),
 });
 export type ScanSessionView = Static<typeof ScanSessionView>;
 
 export const StartedScanSession = Type.Object({
   ...ScanSessionView.properties,
-  ended_session_id: Nullable(Type.String({ description: 'The device\'s previous session, ended by this one' })),
+  ended_session_id: Nullable(Type.String({ description: "The device's previous session, ended by this one" })),
 });
 export type StartedScanSession = Static<typeof StartedScanSession>;

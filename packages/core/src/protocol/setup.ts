@@ -7,10 +7,12 @@ import { Count, Instant, Text as BoundedText, Uuid } from './values.ts';
  * at least one given; strings bounded and without NUL (PostgreSQL text cannot
  * hold it, and a name is shown to people).
  */
-const Text = (max: number, description?: string) => BoundedText({ minLength: 1, maxLength: max, ...(description ? { description } : {}) });
+const Text = (max: number, description?: string) =>
+  BoundedText({ minLength: 1, maxLength: max, ...(description ? { description } : {}) });
 const Name = Text(200);
 const ZoneIds = Type.Array(Uuid, { maxItems: 100, uniqueItems: true });
-const patch = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false, minProperties: 1 });
+const patch = <T extends Record<string, TSchema>>(props: T) =>
+  Type.Object(props, { additionalProperties: false, minProperties: 1 });
 
 export const UpdateEventBody = patch({
   name: Type.Optional(Name),
@@ -31,7 +33,9 @@ export type UpdateZoneBody = Static<typeof UpdateZoneBody>;
 export const UpdateGateBody = patch({
   name: Type.Optional(Name),
   zone_ids: Type.Optional(ZoneIds),
-  closed: Type.Optional(Type.Boolean({ description: 'A closed gate stays listed; devices see it closed in the manifest' })),
+  closed: Type.Optional(
+    Type.Boolean({ description: 'A closed gate stays listed; devices see it closed in the manifest' }),
+  ),
 });
 export type UpdateGateBody = Static<typeof UpdateGateBody>;
 
@@ -47,7 +51,9 @@ export type UpdateTicketTypeBody = Static<typeof UpdateTicketTypeBody>;
 
 export const UpdateDeviceBody = patch({
   name: Type.Optional(Name),
-  default_gate_id: Type.Optional(Type.Union([Uuid, Type.Null()], { description: 'A gate of one of the device\'s events; null for none' })),
+  default_gate_id: Type.Optional(
+    Type.Union([Uuid, Type.Null()], { description: "A gate of one of the device's events; null for none" }),
+  ),
 });
 export type UpdateDeviceBody = Static<typeof UpdateDeviceBody>;
 
@@ -59,9 +65,12 @@ export const UpdateStaffBody = patch({
 export type UpdateStaffBody = Static<typeof UpdateStaffBody>;
 
 /** Unblock or reinstate a ticket: the reason is kept with the ticket and in the audit log. */
-export const TicketReasonBody = Type.Object({
-  reason: Text(500),
-}, { additionalProperties: false });
+export const TicketReasonBody = Type.Object(
+  {
+    reason: Text(500),
+  },
+  { additionalProperties: false },
+);
 export type TicketReasonBody = Static<typeof TicketReasonBody>;
 
 const Limit = BoundedText({ maxLength: 4, pattern: '^[0-9]{1,4}$', description: '1 to 500' });
@@ -83,7 +92,10 @@ export const AuditEntry = Type.Object({
 });
 export type AuditEntry = Static<typeof AuditEntry>;
 
-export const AuditPage = Type.Object({ entries: Type.Array(AuditEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+export const AuditPage = Type.Object({
+  entries: Type.Array(AuditEntry),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
 export type AuditPage = Static<typeof AuditPage>;
 
 /**

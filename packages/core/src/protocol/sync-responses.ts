@@ -25,7 +25,7 @@ export type SyncItemStatus = Static<typeof SyncItemStatusSchema>;
 
 export const SyncResultItem = Type.Object({
   qrcode: Type.String(),
-  seq: Type.Optional(Type.Integer({ description: 'The scan\'s seq, when it was uploaded with one' })),
+  seq: Type.Optional(Type.Integer({ description: "The scan's seq, when it was uploaded with one" })),
   status: Type.Integer({ description: 'An HTTP-like status per scan (seed 001)' }),
   message: Type.String(),
   sync_status: SyncItemStatusSchema,
@@ -36,14 +36,20 @@ export const SyncResultItem = Type.Object({
   scanned_by: Type.Optional(Type.String()),
   type: Type.Optional(Type.String()),
   number: Type.Optional(Type.String()),
-  admittence: Type.Optional(Type.Integer({ description: 'Seed 001\'s `admittence`: how many entries the ticket\'s type allows (its max_scans)' })),
+  admittence: Type.Optional(
+    Type.Integer({ description: "Seed 001's `admittence`: how many entries the ticket's type allows (its max_scans)" }),
+  ),
   ticket_id: Type.Optional(Uuid),
 });
 export type SyncResultItem = Static<typeof SyncResultItem>;
 
 /** Seed 001's arithmetic: successful + duplicates + failed = total_uploaded; conflicts are counted in failed, and `conflicts` says how many of them. */
 export const SyncSummary = Type.Object({
-  total_uploaded: Type.Integer(), successful: Type.Integer(), duplicates: Type.Integer(), conflicts: Type.Integer(), failed: Type.Integer(),
+  total_uploaded: Type.Integer(),
+  successful: Type.Integer(),
+  duplicates: Type.Integer(),
+  conflicts: Type.Integer(),
+  failed: Type.Integer(),
 });
 
 export const SyncResponse = Type.Object({
@@ -66,12 +72,14 @@ export const ReconcileResponse = Type.Object({
   success: Type.Boolean(),
   reconciled: Type.Integer(),
   failed: Type.Integer(),
-  results: Type.Array(Type.Object({
-    ticket_id: Type.String(),
-    status: StringEnum(['SUCCESS', 'DUPLICATE', 'ERROR']),
-    message: Type.String(),
-    conflict: Type.Optional(Type.Boolean()),
-  })),
+  results: Type.Array(
+    Type.Object({
+      ticket_id: Type.String(),
+      status: StringEnum(['SUCCESS', 'DUPLICATE', 'ERROR']),
+      message: Type.String(),
+      conflict: Type.Optional(Type.Boolean()),
+    }),
+  ),
 });
 export type ReconcileResponse = Static<typeof ReconcileResponse>;
 
@@ -101,10 +109,18 @@ export const SyncStatusResponse = Type.Object({
   pending_scans: Type.Integer({ description: 'What the server knows is still on the device' }),
   conflicts: Type.Integer(),
   failed_scans: Type.Integer(),
-  last_sync: Nullable(Type.Object({
-    session_id: Uuid, scans_uploaded: Type.Integer(), scans_successful: Type.Integer(), scans_failed: Type.Integer(),
-    scans_duplicate: Type.Integer(), scans_conflict: Type.Integer(), completed_at: Nullable(Timestamp), status: Type.String(),
-  })),
+  last_sync: Nullable(
+    Type.Object({
+      session_id: Uuid,
+      scans_uploaded: Type.Integer(),
+      scans_successful: Type.Integer(),
+      scans_failed: Type.Integer(),
+      scans_duplicate: Type.Integer(),
+      scans_conflict: Type.Integer(),
+      completed_at: Nullable(Timestamp),
+      status: Type.String(),
+    }),
+  ),
   last_seq: Type.Integer(),
   acked_through: Type.Integer(),
   missing: SeqRanges,
@@ -123,11 +139,21 @@ export type ConflictReason = Static<typeof ConflictReasonSchema>;
 
 /** One side of a conflict: the scan, who made it where, device time against upload time. */
 export const ConflictScanSide = Type.Object({
-  scan_id: Uuid, device_id: Type.String(), seq: Nullable(Type.Integer()), gate_id: Nullable(Uuid), gate: Nullable(Type.String()),
-  scanned_at: Timestamp, source: StringEnum(['online', 'offline']), direction: DirectionSchema,
+  scan_id: Uuid,
+  device_id: Type.String(),
+  seq: Nullable(Type.Integer()),
+  gate_id: Nullable(Uuid),
+  gate: Nullable(Type.String()),
+  scanned_at: Timestamp,
+  source: StringEnum(['online', 'offline']),
+  direction: DirectionSchema,
   flags: Type.Array(Type.String()),
-  received_at: Timestamp, clock_uncertainty_ms: Nullable(Type.Integer()), device_name: Nullable(Type.String()),
-  staff_id: Nullable(Uuid), staff_name: Nullable(Type.String()), ambiguous: Type.Boolean(),
+  received_at: Timestamp,
+  clock_uncertainty_ms: Nullable(Type.Integer()),
+  device_name: Nullable(Type.String()),
+  staff_id: Nullable(Uuid),
+  staff_name: Nullable(Type.String()),
+  ambiguous: Type.Boolean(),
 });
 
 export const ConflictResolutionSchema = StringEnum(['legitimate', 'fraud', 'dismissed']);
@@ -148,7 +174,9 @@ export const ConflictView = Type.Object({
   created_at: Timestamp,
   updated_at: Timestamp,
   escalated: Type.Boolean(),
-  escalation: Nullable(Type.Object({ at: Timestamp, note: Type.String(), device_id: Type.String(), staff_id: Nullable(Uuid) })),
+  escalation: Nullable(
+    Type.Object({ at: Timestamp, note: Type.String(), device_id: Type.String(), staff_id: Nullable(Uuid) }),
+  ),
 });
 export type ConflictView = Static<typeof ConflictView>;
 
@@ -165,27 +193,53 @@ export type BulkResolveResponse = Static<typeof BulkResolveResponse>;
 
 /** One device's offline sync state at an event (the offline-health table). */
 export const DeviceSyncHealth = Type.Object({
-  device_id: Type.String(), name: Type.String(), status: Type.String(),
-  last_seen_at: Nullable(Timestamp), last_sync_at: Nullable(Timestamp), last_success_at: Nullable(Timestamp),
+  device_id: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  last_seen_at: Nullable(Timestamp),
+  last_sync_at: Nullable(Timestamp),
+  last_success_at: Nullable(Timestamp),
   last_successful_sync: Nullable(Timestamp),
-  last_seq: Type.Integer(), acked_through: Type.Integer(), missing: SeqRanges, missing_count: Type.Integer(),
-  reported_last_seq: Nullable(Type.Integer()), upload_lag: Nullable(Type.Integer()), clock_offset_ms: Nullable(Type.Integer()),
-  syncs: Type.Integer(), sync_failures: Type.Integer(), sync_failure_rate: Type.Number(),
-  flags: Type.Array(Type.String()), flag_reason: Nullable(Type.String()), implausible_time_scans: Type.Integer(),
+  last_seq: Type.Integer(),
+  acked_through: Type.Integer(),
+  missing: SeqRanges,
+  missing_count: Type.Integer(),
+  reported_last_seq: Nullable(Type.Integer()),
+  upload_lag: Nullable(Type.Integer()),
+  clock_offset_ms: Nullable(Type.Integer()),
+  syncs: Type.Integer(),
+  sync_failures: Type.Integer(),
+  sync_failure_rate: Type.Number(),
+  flags: Type.Array(Type.String()),
+  flag_reason: Nullable(Type.String()),
+  implausible_time_scans: Type.Integer(),
 });
 
 export const OfflineHealthResponse = Type.Object({
   event_id: Uuid,
   generated_at: Timestamp,
   totals: Type.Object({
-    devices: Type.Integer(), devices_with_gaps: Type.Integer(), devices_with_large_gaps: Type.Integer(), missing_scans: Type.Integer(),
-    conflicts_open: Type.Integer(), conflicts_ambiguous: Type.Integer(), conflicts_resolved: Type.Integer(),
-    devices_not_seen_24h: Type.Integer(), devices_not_seen_72h: Type.Integer(), flagged_devices: Type.Integer(),
-    implausible_time_scans: Type.Integer(), sync_failure_rate: Type.Number(),
+    devices: Type.Integer(),
+    devices_with_gaps: Type.Integer(),
+    devices_with_large_gaps: Type.Integer(),
+    missing_scans: Type.Integer(),
+    conflicts_open: Type.Integer(),
+    conflicts_ambiguous: Type.Integer(),
+    conflicts_resolved: Type.Integer(),
+    devices_not_seen_24h: Type.Integer(),
+    devices_not_seen_72h: Type.Integer(),
+    flagged_devices: Type.Integer(),
+    implausible_time_scans: Type.Integer(),
+    sync_failure_rate: Type.Number(),
   }),
   devices: Type.Array(DeviceSyncHealth),
-  alerts: Type.Array(Type.Object({
-    severity: StringEnum(['warning', 'critical']), code: Type.String(), message: Type.String(), device_id: Type.Optional(Type.String()),
-  })),
+  alerts: Type.Array(
+    Type.Object({
+      severity: StringEnum(['warning', 'critical']),
+      code: Type.String(),
+      message: Type.String(),
+      device_id: Type.Optional(Type.String()),
+    }),
+  ),
 });
 export type OfflineHealthResponse = Static<typeof OfflineHealthResponse>;

@@ -12,19 +12,39 @@ export const MAX_IMPORT_CHUNK_ROWS = 5_000;
 /** Rows per import: an event's whole ticket list, with room to spare. */
 export const MAX_IMPORT_ROWS = 500_000;
 
-export const CreateTicketImportBody = Type.Object({
-  total_rows: Type.Optional(Count({
-    minimum: 1, maximum: MAX_IMPORT_ROWS,
-    description: 'How many rows the file has; the commit is refused unless exactly that many were staged (a lost chunk cannot go unnoticed)',
-  })),
-}, { additionalProperties: false });
+export const CreateTicketImportBody = Type.Object(
+  {
+    total_rows: Type.Optional(
+      Count({
+        minimum: 1,
+        maximum: MAX_IMPORT_ROWS,
+        description:
+          'How many rows the file has; the commit is refused unless exactly that many were staged (a lost chunk cannot go unnoticed)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export type CreateTicketImportBody = Static<typeof CreateTicketImportBody>;
 
-export const TicketImportRowsBody = Type.Object({
-  start_row: Count({ minimum: 1, maximum: MAX_IMPORT_ROWS, description: 'The row number of the first ticket of this chunk (1 for the first chunk); errors name rows by these numbers' }),
-  tickets: Type.Array(NewTicket, { minItems: 1, maxItems: MAX_IMPORT_CHUNK_ROWS }),
-  return_codes: Type.Optional(Type.Boolean({ description: 'Answer the staged rows\' ids, numbers and codes (a script that lists the created tickets once the commit succeeds)' })),
-}, { additionalProperties: false });
+export const TicketImportRowsBody = Type.Object(
+  {
+    start_row: Count({
+      minimum: 1,
+      maximum: MAX_IMPORT_ROWS,
+      description:
+        'The row number of the first ticket of this chunk (1 for the first chunk); errors name rows by these numbers',
+    }),
+    tickets: Type.Array(NewTicket, { minItems: 1, maxItems: MAX_IMPORT_CHUNK_ROWS }),
+    return_codes: Type.Optional(
+      Type.Boolean({
+        description:
+          "Answer the staged rows' ids, numbers and codes (a script that lists the created tickets once the commit succeeds)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export type TicketImportRowsBody = Static<typeof TicketImportRowsBody>;
 
 export const TicketImportView = Type.Object({

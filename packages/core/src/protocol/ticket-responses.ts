@@ -13,10 +13,23 @@ export type IssuedTicket = Static<typeof IssuedTicket>;
 export const IssuedTickets = Type.Object({ tickets: Type.Array(IssuedTicket) });
 
 export const TicketView = Type.Object({
-  id: Uuid, event_id: Uuid, number: Type.String(), ticket_type_id: Uuid, tier: Type.String(), holder_name: Nullable(Type.String()),
-  status: TicketStatusSchema, status_reason: Nullable(Type.String()), status_changed_at: Nullable(Timestamp),
-  scans_used: Type.Integer(), max_scans: Type.Integer(), inside: Type.Boolean(), first_scanned_at: Nullable(Timestamp), first_scanned_by: Nullable(Type.String()),
-  last_scan: Nullable(Type.Object({ at: Timestamp, direction: DirectionSchema, device_id: Type.String(), gate_id: Nullable(Uuid) })),
+  id: Uuid,
+  event_id: Uuid,
+  number: Type.String(),
+  ticket_type_id: Uuid,
+  tier: Type.String(),
+  holder_name: Nullable(Type.String()),
+  status: TicketStatusSchema,
+  status_reason: Nullable(Type.String()),
+  status_changed_at: Nullable(Timestamp),
+  scans_used: Type.Integer(),
+  max_scans: Type.Integer(),
+  inside: Type.Boolean(),
+  first_scanned_at: Nullable(Timestamp),
+  first_scanned_by: Nullable(Type.String()),
+  last_scan: Nullable(
+    Type.Object({ at: Timestamp, direction: DirectionSchema, device_id: Type.String(), gate_id: Nullable(Uuid) }),
+  ),
 });
 export type TicketView = Static<typeof TicketView>;
 
@@ -29,22 +42,43 @@ export const TicketPage = Type.Object({ tickets: Type.Array(ExportedTicket), nex
 export type TicketPage = Static<typeof TicketPage>;
 /** Either page as one schema (one object for the serializer, not a union it would test branch by branch). */
 export const TicketListResponse = Type.Object({
-  tickets: Type.Array(Type.Object({ ...TicketView.properties, code: Type.Optional(Type.String()), serial: Type.Optional(Type.Integer()) })),
+  tickets: Type.Array(
+    Type.Object({
+      ...TicketView.properties,
+      code: Type.Optional(Type.String()),
+      serial: Type.Optional(Type.Integer()),
+    }),
+  ),
   next_cursor: Type.Optional(Nullable(Type.String())),
   next_after: Type.Optional(Nullable(Type.Integer())),
 });
 
 export const TicketDetail = Type.Object({
   ...TicketView.properties,
-  status_history: Type.Array(ManifestStatusChange, { description: 'Every status change, oldest first (empty: never changed)' }),
-  scans: Type.Array(Type.Object({
-    id: Uuid, result: ScanResultSchema,
-    reason: Type.String({ description: 'A ScanReason (seed 000 devices may have sent their own words)' }),
-    direction: DirectionSchema, device_id: Type.String(), device_name: Nullable(Type.String()), gate_id: Nullable(Uuid), gate_name: Nullable(Type.String()),
-    session_id: Nullable(Uuid), source: StringEnum(['online', 'offline']), scanned_at: Timestamp, received_at: Timestamp,
-  })),
+  status_history: Type.Array(ManifestStatusChange, {
+    description: 'Every status change, oldest first (empty: never changed)',
+  }),
+  scans: Type.Array(
+    Type.Object({
+      id: Uuid,
+      result: ScanResultSchema,
+      reason: Type.String({ description: 'A ScanReason (seed 000 devices may have sent their own words)' }),
+      direction: DirectionSchema,
+      device_id: Type.String(),
+      device_name: Nullable(Type.String()),
+      gate_id: Nullable(Uuid),
+      gate_name: Nullable(Type.String()),
+      session_id: Nullable(Uuid),
+      source: StringEnum(['online', 'offline']),
+      scanned_at: Timestamp,
+      received_at: Timestamp,
+    }),
+  ),
 });
 export type TicketDetail = Static<typeof TicketDetail>;
 
-export const StagedImport = Type.Object({ ...TicketImportView.properties, tickets: Type.Optional(Type.Array(IssuedTicket)) });
+export const StagedImport = Type.Object({
+  ...TicketImportView.properties,
+  tickets: Type.Optional(Type.Array(IssuedTicket)),
+});
 export const CommittedImport = Type.Object({ import: TicketImportView, imported: Type.Integer() });

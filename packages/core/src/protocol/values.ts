@@ -75,10 +75,13 @@ export function EpochMs(options: { description?: string } = {}): TInteger {
  * and refuses the few texts whose instant falls outside those years once the
  * offset is applied (`0001-01-01T00:30+01:00`).
  */
-export const INSTANT_PATTERN = '^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]{1,9})?)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?$';
+export const INSTANT_PATTERN =
+  '^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\\.[0-9]{1,9})?)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?$';
 
 export const Instant = Type.String({
-  minLength: 16, maxLength: 40, pattern: INSTANT_PATTERN,
+  minLength: 16,
+  maxLength: 40,
+  pattern: INSTANT_PATTERN,
   description: 'ISO 8601 instant (with zone), or a local date-time read in the event time zone; years 0001 to 9999',
 });
 

@@ -27,10 +27,22 @@ export function decideAdmission(ctx: AdmissionContext): Verdict {
   if (gate && !zonesOverlap(gate.zoneIds, type.zoneIds)) return deny('wrong_gate', 'wrong_gate');
 
   if (type.validFrom !== null && now < type.validFrom) {
-    return { result: 'not_valid_now', reason: 'not_yet_valid', admits: false, validFrom: type.validFrom, validUntil: type.validUntil };
+    return {
+      result: 'not_valid_now',
+      reason: 'not_yet_valid',
+      admits: false,
+      validFrom: type.validFrom,
+      validUntil: type.validUntil,
+    };
   }
   if (type.validUntil !== null && now >= type.validUntil) {
-    return { result: 'not_valid_now', reason: 'expired', admits: false, validFrom: type.validFrom, validUntil: type.validUntil };
+    return {
+      result: 'not_valid_now',
+      reason: 'expired',
+      admits: false,
+      validFrom: type.validFrom,
+      validUntil: type.validUntil,
+    };
   }
 
   const last = state.last;

@@ -26,7 +26,11 @@ export function capacityManaged(z: ZoneCapacity): z is ZoneCapacity & { capacity
  * The zones a person entering at a gate with a ticket of a type is in: those the gate admits to and the
  * type grants, an empty list on either side meaning every zone (as zonesOverlap reads it).
  */
-export function entryZones(gateZones: readonly string[], typeZones: readonly string[], allZones: readonly string[]): string[] {
+export function entryZones(
+  gateZones: readonly string[],
+  typeZones: readonly string[],
+  allZones: readonly string[],
+): string[] {
   const g = gateZones.length > 0 ? gateZones : allZones;
   const t = typeZones.length > 0 ? typeZones : allZones;
   return g.filter((z) => t.includes(z));
@@ -44,7 +48,11 @@ export interface CapacityDecision {
  * unchanged. A person already inside who is admitted again (a multi-entry ticket) adds nobody.
  */
 export function applyCapacity(
-  verdict: Verdict, direction: Direction, alreadyInside: boolean, zones: readonly ZoneCapacity[], inside: (zoneId: string) => number,
+  verdict: Verdict,
+  direction: Direction,
+  alreadyInside: boolean,
+  zones: readonly ZoneCapacity[],
+  inside: (zoneId: string) => number,
 ): CapacityDecision {
   if (!verdict.admits || direction !== 'entry' || alreadyInside) return { verdict, overCapacity: [] };
   const overCapacity: string[] = [];
@@ -53,7 +61,15 @@ export function applyCapacity(
     const n = inside(z.id);
     if (n + 1 <= z.capacity) continue;
     if (z.mode === 'enforce') {
-      return { verdict: { result: 'not_valid_now', reason: 'zone_full', admits: false, zone: { id: z.id, capacity: z.capacity, inside: n } }, overCapacity: [] };
+      return {
+        verdict: {
+          result: 'not_valid_now',
+          reason: 'zone_full',
+          admits: false,
+          zone: { id: z.id, capacity: z.capacity, inside: n },
+        },
+        overCapacity: [],
+      };
     }
     overCapacity.push(z.id);
   }
@@ -83,15 +99,24 @@ export interface CapacityAdmission {
  * until they exit. A function of the set of admissions alone, so the flags do not depend on the order
  * uploads arrived in.
  */
-export function overCapacityEntries(admissions: readonly CapacityAdmission[], zones: Iterable<ZoneCapacity>): Set<string> {
+export function overCapacityEntries(
+  admissions: readonly CapacityAdmission[],
+  zones: Iterable<ZoneCapacity>,
+): Set<string> {
   const managed = new Map<string, number>();
   for (const z of zones) if (capacityManaged(z)) managed.set(z.id, z.capacity);
   const flagged = new Set<string>();
   if (managed.size === 0) return flagged;
   // Never by anything an upload assigns (a row id, arrival): the order, and so the flags, must not depend on upload order.
-  const ordered = [...admissions].sort((a, b) => compareScanOrder(
-    { at: a.at, deviceId: a.deviceId ?? '', seq: a.seq }, { at: b.at, deviceId: b.deviceId ?? '', seq: b.seq },
-  ) || (a.ticketId < b.ticketId ? -1 : a.ticketId > b.ticketId ? 1 : 0) || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  const ordered = [...admissions].sort(
+    (a, b) =>
+      compareScanOrder(
+        { at: a.at, deviceId: a.deviceId ?? '', seq: a.seq },
+        { at: b.at, deviceId: b.deviceId ?? '', seq: b.seq },
+      ) ||
+      (a.ticketId < b.ticketId ? -1 : a.ticketId > b.ticketId ? 1 : 0) ||
+      (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0),
+  );
   const inside = new Map<string, number>();
   const where = new Map<string, readonly string[]>();
   for (const a of ordered) {

@@ -15,8 +15,13 @@ export interface MessageContext {
 
 /** Plain words a steward can read at a glance. The result code stays the contract; this is display text. */
 const OFFLINE_REASON_WORDS: Record<string, string> = {
-  admitted_offline: 'Valid — admitted offline', refused_offline: 'Refused at the gate (offline)', received_online: 'Already received online',
-  quarantined: 'Quarantined for review (device revoked)', tampering: 'Refused — altered scan', failed: 'Scan failed', conflict: 'Conflict — the ticket was already used',
+  admitted_offline: 'Valid — admitted offline',
+  refused_offline: 'Refused at the gate (offline)',
+  received_online: 'Already received online',
+  quarantined: 'Quarantined for review (device revoked)',
+  tampering: 'Refused — altered scan',
+  failed: 'Scan failed',
+  conflict: 'Conflict — the ticket was already used',
 };
 
 export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
@@ -28,11 +33,16 @@ export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
   };
   const prev = verdict.previous;
   switch (verdict.reason) {
-    case 'admitted': return 'Valid — admit';
-    case 're_entry': return 'Valid — re-entry';
-    case 'exited': return 'Valid — exit';
-    case 'exit_not_inside': return 'Valid — exit (was not inside)';
-    case 'forced': return 'Valid — accepted by an organiser';
+    case 'admitted':
+      return 'Valid — admit';
+    case 're_entry':
+      return 'Valid — re-entry';
+    case 'exited':
+      return 'Valid — exit';
+    case 'exit_not_inside':
+      return 'Valid — exit (was not inside)';
+    case 'forced':
+      return 'Valid — accepted by an organiser';
     case 'double_read': {
       const seconds = prev ? Math.max(0, Math.round((ctx.now - prev.at) / 1000)) : 0;
       const verb = prev?.direction === 'exit' ? 'exited' : 'admitted';
@@ -42,8 +52,10 @@ export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
       return prev ? `Already used${where(prev.gateId)} at ${at(prev.at)}` : 'Already used';
     case 'already_inside':
       return prev ? `Already inside (entered${where(prev.gateId)} at ${at(prev.at)})` : 'Already inside';
-    case 'cancelled': return 'Ticket cancelled';
-    case 'blocked': return 'Ticket blocked';
+    case 'cancelled':
+      return 'Ticket cancelled';
+    case 'blocked':
+      return 'Ticket blocked';
     case 'not_yet_valid':
       return verdict.validFrom != null ? `Not valid until ${at(verdict.validFrom)}` : 'Not valid yet';
     case 'expired':
@@ -61,11 +73,16 @@ export function describeVerdict(verdict: Verdict, ctx: MessageContext): string {
       const name = z ? ctx.zoneName?.(z.id) : undefined;
       return `${name ? `${name} is full` : 'Zone full'}${z ? ` (${z.inside}/${z.capacity})` : ''} — wait for someone to leave`;
     }
-    case 'wrong_event': return 'Ticket is for another event';
-    case 'unknown_code': return 'Invalid ticket — code not recognised';
-    case 'malformed_code': return 'Invalid ticket — unreadable code';
-    case 'bad_signature': return 'Invalid ticket — forged or damaged code';
-    case 'unknown_key': return 'Invalid ticket — unknown signing key';
+    case 'wrong_event':
+      return 'Ticket is for another event';
+    case 'unknown_code':
+      return 'Invalid ticket — code not recognised';
+    case 'malformed_code':
+      return 'Invalid ticket — unreadable code';
+    case 'bad_signature':
+      return 'Invalid ticket — forged or damaged code';
+    case 'unknown_key':
+      return 'Invalid ticket — unknown signing key';
   }
   // A stored scan can carry a reason of the offline upload (an online retry of a scan_id whose offline copy arrived
   // first answers the copy's): worded too, so an answer never goes without its message.

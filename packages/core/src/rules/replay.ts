@@ -1,5 +1,12 @@
 import type {
-  AdmissionRecord, Direction, EventPolicy, GatePolicy, TicketFacts, TicketScanState, TicketTypePolicy, Verdict,
+  AdmissionRecord,
+  Direction,
+  EventPolicy,
+  GatePolicy,
+  TicketFacts,
+  TicketScanState,
+  TicketTypePolicy,
+  Verdict,
 } from '../model.ts';
 import { EMPTY_SCAN_STATE } from '../model.ts';
 import { decideAdmission } from './admission.ts';
@@ -39,12 +46,24 @@ export function replayTicket<S extends ReplayScan>(
     // Spelled out: on Node 20's V8, an object spread followed by more properties costs about 1 µs per
     // property (measured), which made this loop the largest single cost of a server-side sync.
     const decided = decideAdmission({
-      event: base.event, ticket: base.ticket, type: base.type, gate: scan.gate, direction: scan.direction, now: scan.at, deviceId: scan.deviceId, state,
+      event: base.event,
+      ticket: base.ticket,
+      type: base.type,
+      gate: scan.gate,
+      direction: scan.direction,
+      now: scan.at,
+      deviceId: scan.deviceId,
+      state,
     });
-    const verdict: Verdict = scan.forced && !decided.admits ? { result: 'valid', reason: 'forced', admits: true } : decided;
+    const verdict: Verdict =
+      scan.forced && !decided.admits ? { result: 'valid', reason: 'forced', admits: true } : decided;
     if (verdict.admits) {
       const record: AdmissionRecord = {
-        ref: scan.ref, at: scan.at, direction: scan.direction, deviceId: scan.deviceId, gateId: scan.gate?.id ?? null,
+        ref: scan.ref,
+        at: scan.at,
+        direction: scan.direction,
+        deviceId: scan.deviceId,
+        gateId: scan.gate?.id ?? null,
       };
       state = applyAdmission(state, record, verdict.reason === 'admitted');
     }

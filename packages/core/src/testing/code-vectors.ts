@@ -20,7 +20,10 @@ interface RawVectors {
 /** The ticket found (its serial), or the refusal. */
 export type CodeVectorExpect = { ticket: number } | { result: string; reason: string };
 
-export interface VectorEventKeys { ref: number; keys: Map<number, { secretKey: Uint8Array; publicKey: Uint8Array }> }
+export interface VectorEventKeys {
+  ref: number;
+  keys: Map<number, { secretKey: Uint8Array; publicKey: Uint8Array }>;
+}
 
 export interface CodeVectors {
   event: VectorEventKeys & { digestKey: Uint8Array; tickets: Array<{ serial: number; code: string }> };
@@ -31,20 +34,35 @@ export interface CodeVectors {
 
 export function readCodeVectors(json: unknown): CodeVectors {
   const raw = json as RawVectors;
-  const keys = (r: RawKeys): VectorEventKeys['keys'] => new Map(Object.entries(r).map(([id, name]) => {
-    const k = raw.keys[name];
-    if (!k) throw new Error(`code vectors: unknown key ${name}`);
-    return [Number(id), { secretKey: fromHex(k.secret), publicKey: fromHex(k.public) }];
-  }));
+  const keys = (r: RawKeys): VectorEventKeys['keys'] =>
+    new Map(
+      Object.entries(r).map(([id, name]) => {
+        const k = raw.keys[name];
+        if (!k) throw new Error(`code vectors: unknown key ${name}`);
+        return [Number(id), { secretKey: fromHex(k.secret), publicKey: fromHex(k.public) }];
+      }),
+    );
   return {
-    event: { ref: raw.event.ref, keys: keys(raw.event.keys), digestKey: fromHex(raw.event.digest_key), tickets: raw.event.tickets },
-    organisationEvents: raw.organisation_events.map((e) => ({ ref: e.ref, keys: keys(e.keys), importedTickets: e.imported_tickets })),
+    event: {
+      ref: raw.event.ref,
+      keys: keys(raw.event.keys),
+      digestKey: fromHex(raw.event.digest_key),
+      tickets: raw.event.tickets,
+    },
+    organisationEvents: raw.organisation_events.map((e) => ({
+      ref: e.ref,
+      keys: keys(e.keys),
+      importedTickets: e.imported_tickets,
+    })),
     otherOrganisation: { ref: raw.other_organisation.ref, keys: keys(raw.other_organisation.keys) },
     cases: raw.cases,
   };
 }
 
-const lookup = (e: VectorEventKeys): KeyLookup => (id) => e.keys.get(id)?.publicKey;
+const lookup =
+  (e: VectorEventKeys): KeyLookup =>
+  (id) =>
+    e.keys.get(id)?.publicKey;
 
 /** What the event's scanners know: its keys and the organisation's other events' (never another organisation's). */
 export function codeVectorScope(v: CodeVectors): CodeScope {

@@ -32,7 +32,8 @@ export function unsafeSchemaValues(schema: unknown, path = '', loose: ReadonlySe
     if (problem) out.push(`${path || '(root)'}: ${problem}`);
   }
   if (typeof s.properties === 'object' && s.properties !== null) {
-    for (const [name, sub] of Object.entries(s.properties)) out.push(...unsafeSchemaValues(sub, `${path}/${name}`, loose));
+    for (const [name, sub] of Object.entries(s.properties))
+      out.push(...unsafeSchemaValues(sub, `${path}/${name}`, loose));
   }
   if (s.items !== undefined) out.push(...unsafeSchemaValues(s.items, `${path}/*`, loose));
   for (const key of ['anyOf', 'oneOf', 'allOf'] as const) {
@@ -55,7 +56,8 @@ function integerProblem(s: JsonSchema): string | null {
   const { minimum, maximum } = s;
   if (typeof minimum !== 'number' || typeof maximum !== 'number') return 'a number without minimum and maximum';
   // Fraction(): 0..1, stored in a `real` column.
-  if (s.type === 'number') return minimum >= 0 && maximum <= 1 ? null : 'a number that is not an integer (other than a Fraction 0..1)';
+  if (s.type === 'number')
+    return minimum >= 0 && maximum <= 1 ? null : 'a number that is not an integer (other than a Fraction 0..1)';
   if (WIDE_MAXIMUMS.has(maximum)) return minimum >= 0 ? null : 'a 64-bit integer below 0';
   return minimum >= INT32_MIN && maximum <= INT32_MAX ? null : 'an integer outside −2³¹..2³¹−1';
 }

@@ -12,8 +12,14 @@ function partsFormatter(timezone: string): Intl.DateTimeFormat {
   let f = formatters.get(timezone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone: timezone, hourCycle: 'h23',
-      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone: timezone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     });
     formatters.set(timezone, f);
   }
@@ -56,7 +62,15 @@ function parseTime(text: string, timezone: string): number | null {
   const m = LOCAL_DATE_TIME.exec(text);
   if (!m) return null;
   const [, y, mo, d, h, mi, s, frac] = m;
-  const wallAsUtc = utcMs(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s ?? 0), Number((frac ?? '0').padEnd(3, '0')));
+  const wallAsUtc = utcMs(
+    Number(y),
+    Number(mo),
+    Number(d),
+    Number(h),
+    Number(mi),
+    Number(s ?? 0),
+    Number((frac ?? '0').padEnd(3, '0')),
+  );
   if (!Number.isFinite(wallAsUtc)) return null;
   // Two passes settle the offset across a daylight-saving change.
   let guess = wallAsUtc - zoneOffsetMs(wallAsUtc, timezone);
@@ -65,7 +79,15 @@ function parseTime(text: string, timezone: string): number | null {
 }
 
 /** Date.UTC, but years 0 to 99 are those years (Date.UTC reads them as 1900 to 1999); `month` from 1. */
-function utcMs(year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): number {
+function utcMs(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  ms: number,
+): number {
   const t = new Date(0);
   t.setUTCFullYear(year, month - 1, day);
   t.setUTCHours(hour, minute, second, ms);

@@ -10,8 +10,12 @@ let common: ReadonlySet<string> | null = null;
  * a public breach corpus), read once, compared lowercase.
  */
 function commonPasswords(): ReadonlySet<string> {
-  common ??= new Set(readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
-    .split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.trim().toLowerCase()));
+  common ??= new Set(
+    readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .map((l) => l.trim().toLowerCase()),
+  );
   return common;
 }
 

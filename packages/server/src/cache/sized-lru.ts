@@ -7,7 +7,10 @@ export class SizedLru<K, V> {
   private readonly map = new Map<K, { value: V; size: number }>();
   private total = 0;
 
-  constructor(private readonly capacity: number, private readonly sizeOf: (value: V) => number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly sizeOf: (value: V) => number,
+  ) {}
 
   get(key: K): V | undefined {
     const entry = this.map.get(key);

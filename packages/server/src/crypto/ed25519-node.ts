@@ -9,7 +9,12 @@ import type { Signer, Verifier } from '@entrada/core';
 export function nodeSigner(secretSeed: Uint8Array, publicKey: Uint8Array): Signer {
   const key = createPrivateKey({
     format: 'jwk',
-    key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(secretSeed).toString('base64url'), x: Buffer.from(publicKey).toString('base64url') },
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      d: Buffer.from(secretSeed).toString('base64url'),
+      x: Buffer.from(publicKey).toString('base64url'),
+    },
   });
   return (message) => new Uint8Array(sign(null, message, key));
 }

@@ -47,8 +47,18 @@ export class DatabaseError extends Error {
   /** The database could not be reached or went away: a retry later can succeed; nothing is wrong with the statement. */
   readonly unavailable: boolean;
 
-  constructor(fields: { code: string | undefined; constraint?: string | undefined; table?: string | undefined; column?: string | undefined; unavailable: boolean }) {
-    super(fields.unavailable ? `database unavailable (${fields.code ?? 'connection lost'})` : `database error ${fields.code ?? '(no SQLSTATE)'}`);
+  constructor(fields: {
+    code: string | undefined;
+    constraint?: string | undefined;
+    table?: string | undefined;
+    column?: string | undefined;
+    unavailable: boolean;
+  }) {
+    super(
+      fields.unavailable
+        ? `database unavailable (${fields.code ?? 'connection lost'})`
+        : `database error ${fields.code ?? '(no SQLSTATE)'}`,
+    );
     this.name = 'DatabaseError';
     this.code = fields.code;
     this.constraint = fields.constraint;
@@ -59,11 +69,22 @@ export class DatabaseError extends Error {
 }
 
 /** Socket errors of a server that is down, restarting or unreachable. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 /** SQLSTATEs of a server that is going away or not taking connections: admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections. */
 const GOING_AWAY = new Set(['57P01', '57P02', '57P03', '53300']);
 /** node-postgres and pg-pool say these without a code (a dropped socket, the pool's connection timeout, a closed pool or PGlite). */
-const CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed)/;
+const CONNECTION_LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed)/;
 
 const stringField = (err: object, key: string): string | undefined => {
   const value = (err as Record<string, unknown>)[key];
@@ -79,9 +100,17 @@ export function databaseError(err: unknown, connecting = false): DatabaseError {
   if (err instanceof DatabaseError) return err;
   if (typeof err !== 'object' || err === null) return new DatabaseError({ code: undefined, unavailable: connecting });
   const code = stringField(err, 'code');
-  const unavailable = connecting || (code !== undefined && (code.startsWith('08') || GOING_AWAY.has(code) || UNREACHABLE.has(code)))
-    || CONNECTION_LOST.test(stringField(err, 'message') ?? '');
-  return new DatabaseError({ code, constraint: stringField(err, 'constraint'), table: stringField(err, 'table'), column: stringField(err, 'column'), unavailable });
+  const unavailable =
+    connecting ||
+    (code !== undefined && (code.startsWith('08') || GOING_AWAY.has(code) || UNREACHABLE.has(code))) ||
+    CONNECTION_LOST.test(stringField(err, 'message') ?? '');
+  return new DatabaseError({
+    code,
+    constraint: stringField(err, 'constraint'),
+    table: stringField(err, 'table'),
+    column: stringField(err, 'column'),
+    unavailable,
+  });
 }
 
 export interface AvailabilityChange {
@@ -143,10 +172,14 @@ export const PG_SERIALIZATION_FAILURE = '40001';
 export const PG_DEADLOCK = '40P01';
 
 export function pgErrorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
 }
 
 /** The constraint (or unique index) a violation names, when the driver reports it. */
 export function pgConstraint(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'constraint' in err && typeof err.constraint === 'string' ? err.constraint : undefined;
+  return typeof err === 'object' && err !== null && 'constraint' in err && typeof err.constraint === 'string'
+    ? err.constraint
+    : undefined;
 }

@@ -4,7 +4,10 @@ import type { Database } from './database.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
-export interface MigrationReport { applied: string[]; current: string | null }
+export interface MigrationReport {
+  applied: string[];
+  current: string | null;
+}
 
 /**
  * Applies pending numbered SQL migrations, each in its own transaction. An
@@ -13,12 +16,18 @@ export interface MigrationReport { applied: string[]; current: string | null }
  * migration fills the schema it starts from).
  */
 export async function migrate(db: Database, opts: { before?: string } = {}): Promise<MigrationReport> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.+\.sql$/.test(f) && (opts.before === undefined || f < opts.before)).sort();
+  const files = (await readdir(MIGRATIONS_DIR))
+    .filter((f) => /^\d+_.+\.sql$/.test(f) && (opts.before === undefined || f < opts.before))
+    .sort();
   const applied: string[] = [];
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(7343011)`);
-    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const done = new Set((await tx.query<{ version: string }>(`SELECT version FROM schema_migrations`)).map((r) => r.version));
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set(
+      (await tx.query<{ version: string }>(`SELECT version FROM schema_migrations`)).map((r) => r.version),
+    );
     for (const file of files) {
       const version = file.replace(/\.sql$/, '');
       if (done.has(version)) continue;

@@ -3,7 +3,8 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { Availability, databaseError, type Database, type Sql } from './database.ts';
 
 const TIMESTAMPTZ_OID = 1184;
-const PG_TIMESTAMPTZ = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?( BC)?$/;
+const PG_TIMESTAMPTZ =
+  /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?( BC)?$/;
 
 /**
  * timestamptz as PostgreSQL writes it (`0050-06-01 12:00:00.5+00`). PGlite's
@@ -51,8 +52,15 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     await safely(() => target.exec(text));
   };
   // PGlite reads COPY data from a virtual file, /dev/blob, given with the statement.
-  const copy = async (target: Pick<PGlite, 'query'>, table: string, columns: readonly string[], rows: string): Promise<void> => {
-    await safely(() => target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([rows]) }));
+  const copy = async (
+    target: Pick<PGlite, 'query'>,
+    table: string,
+    columns: readonly string[],
+    rows: string,
+  ): Promise<void> => {
+    await safely(() =>
+      target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([rows]) }),
+    );
   };
   return {
     kind: 'pglite',

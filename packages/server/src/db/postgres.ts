@@ -44,10 +44,15 @@ export function openPostgres(options: PostgresOptions): Database {
   const checkin = (client: pg.PoolClient, err?: unknown): void => {
     client.removeListener('error', ignore);
     // As pool.query does: a connection that failed a statement is closed, not reused.
-    client.release(err === undefined ? undefined : (err instanceof Error ? err : new Error('statement failed')));
+    client.release(err === undefined ? undefined : err instanceof Error ? err : new Error('statement failed'));
   };
 
-  const run = async <R>(client: pg.PoolClient, text: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[]> => {
+  const run = async <R>(
+    client: pg.PoolClient,
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<R[]> => {
     try {
       const result = await client.query({ text, values: params as unknown[] | undefined, name: options?.name });
       availability.answered();
@@ -57,7 +62,12 @@ export function openPostgres(options: PostgresOptions): Database {
     }
   };
 
-  const copy = async (client: pg.PoolClient, table: string, columns: readonly string[], rows: string): Promise<void> => {
+  const copy = async (
+    client: pg.PoolClient,
+    table: string,
+    columns: readonly string[],
+    rows: string,
+  ): Promise<void> => {
     try {
       await pipeline(Readable.from([rows]), client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)));
       availability.answered();
@@ -83,7 +93,10 @@ export function openPostgres(options: PostgresOptions): Database {
     kind: 'postgres',
     availability,
     query: (text, params, opts) => once((client) => run(client, text, params, opts)),
-    exec: (text) => once(async (client) => { await run(client, text); }),
+    exec: (text) =>
+      once(async (client) => {
+        await run(client, text);
+      }),
     copyRows: (table, columns, rows) => once((client) => copy(client, table, columns, rows)),
     async transaction(fn) {
       const client = await checkout();
@@ -92,7 +105,9 @@ export function openPostgres(options: PostgresOptions): Database {
         await run(client, 'BEGIN');
         const tx: Sql = {
           query: (text, params, opts) => run(client, text, params, opts),
-          exec: async (text) => { await run(client, text); },
+          exec: async (text) => {
+            await run(client, text);
+          },
           copyRows: (table, columns, rows) => copy(client, table, columns, rows),
         };
         const result = await fn(tx);

@@ -16,13 +16,15 @@ export async function makePrivateDir(dir: string): Promise<void> {
 /** Folders 0700 and files 0600 under `dir` (symbolic links are left alone). */
 export async function makeTreePrivate(dir: string): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
-  await Promise.all(entries.map(async (entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      await chmod(full, 0o700);
-      await makeTreePrivate(full);
-    } else if (entry.isFile()) {
-      await chmod(full, 0o600);
-    }
-  }));
+  await Promise.all(
+    entries.map(async (entry) => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await chmod(full, 0o700);
+        await makeTreePrivate(full);
+      } else if (entry.isFile()) {
+        await chmod(full, 0o600);
+      }
+    }),
+  );
 }

@@ -40,7 +40,10 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 function principalOf(req: FastifyRequest): Principal {
   const principal = principals.get(req);
   // A handler reading a principal its route did not ask for: a bug, answered 500 and logged.
-  if (!principal) throw new Error(`${req.method} ${req.routeOptions.url ?? req.url} reads the caller but declares auth: ${String(req.routeOptions.config.auth)}`);
+  if (!principal)
+    throw new Error(
+      `${req.method} ${req.routeOptions.url ?? req.url} reads the caller but declares auth: ${String(req.routeOptions.config.auth)}`,
+    );
   return principal;
 }
 
@@ -53,30 +56,46 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
   app.addHook('onRoute', (route) => {
     const declared: unknown = route.config?.auth;
     if (typeof declared !== 'string' || !REQUIREMENTS.has(declared)) {
-      throw new Error(`Route ${String(route.method)} ${route.url} must declare config.auth: 'admin' | 'device' | 'admin-or-device' | 'none'`);
+      throw new Error(
+        `Route ${String(route.method)} ${route.url} must declare config.auth: 'admin' | 'device' | 'admin-or-device' | 'none'`,
+      );
     }
     const role: unknown = route.config?.role;
     // Published in the OpenAPI document (x-entrada-auth, x-entrada-role): the console hides what a role may not use, and the role test reads them.
     route.schema = { ...(route.schema ?? {}), 'x-entrada-auth': declared } as NonNullable<typeof route.schema>;
     if (declared === 'admin' || declared === 'admin-or-device') {
       if (typeof role !== 'string' || !ROLE_NAMES.has(role)) {
-        throw new Error(`Route ${String(route.method)} ${route.url} must declare config.role: ${ROLES.join(' | ')} (the least organiser role it needs)`);
+        throw new Error(
+          `Route ${String(route.method)} ${route.url} must declare config.role: ${ROLES.join(' | ')} (the least organiser role it needs)`,
+        );
       }
       const described = route.schema?.description;
       route.schema = {
-        ...(route.schema ?? {}), 'x-entrada-role': role,
-        description: [typeof described === 'string' ? described : '', `Needs the ${role} role or above.`].filter(Boolean).join(' '),
+        ...(route.schema ?? {}),
+        'x-entrada-role': role,
+        description: [typeof described === 'string' ? described : '', `Needs the ${role} role or above.`]
+          .filter(Boolean)
+          .join(' '),
       } as NonNullable<typeof route.schema>;
     } else if (role !== undefined) {
-      throw new Error(`Route ${String(route.method)} ${route.url} declares config.role but no organiser may call it (auth: ${declared})`);
+      throw new Error(
+        `Route ${String(route.method)} ${route.url} declares config.role but no organiser may call it (auth: ${declared})`,
+      );
     }
   });
 
-  app.decorateRequest('principal', { getter(this: FastifyRequest) { return principalOf(this); } });
+  app.decorateRequest('principal', {
+    getter(this: FastifyRequest) {
+      return principalOf(this);
+    },
+  });
   app.decorateRequest('admin', {
     getter(this: FastifyRequest) {
       const principal = principalOf(this);
-      if (!('admin' in principal)) throw new Error(`${this.method} ${this.routeOptions.url ?? this.url} reads an admin but its caller is a device`);
+      if (!('admin' in principal))
+        throw new Error(
+          `${this.method} ${this.routeOptions.url ?? this.url} reads an admin but its caller is a device`,
+        );
       return principal.admin;
     },
   });
@@ -89,7 +108,10 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
   app.decorateRequest('device', {
     getter(this: FastifyRequest) {
       const principal = principalOf(this);
-      if (!('device' in principal)) throw new Error(`${this.method} ${this.routeOptions.url ?? this.url} reads a device but its caller is an admin`);
+      if (!('device' in principal))
+        throw new Error(
+          `${this.method} ${this.routeOptions.url ?? this.url} reads a device but its caller is an admin`,
+        );
       return principal.device;
     },
   });
@@ -104,7 +126,11 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
       const needed = req.routeOptions.config.role;
       if ('admin' in principal && needed !== undefined && !roleAtLeast(principal.admin.role, needed)) {
         const who = principal.admin.userId ? 'your account' : 'this admin token';
-        throw new DomainError('FORBIDDEN', `This needs the ${needed} role or above; ${who} has the ${principal.admin.role} role`, { role_needed: needed });
+        throw new DomainError(
+          'FORBIDDEN',
+          `This needs the ${needed} role or above; ${who} has the ${principal.admin.role} role`,
+          { role_needed: needed },
+        );
       }
       principals.set(req, principal);
     } catch (err) {
@@ -116,4 +142,5 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
 }
 
 const hasBody = (req: FastifyRequest): boolean =>
-  req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  req.headers['transfer-encoding'] !== undefined ||
+  (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');

@@ -27,7 +27,10 @@ export class ConcurrencyLimit {
   /** Moving average of a call's duration; null until one finished. */
   private averageMs: number | null = null;
 
-  constructor(private readonly limit: number, options: ConcurrencyLimitOptions = {}) {
+  constructor(
+    private readonly limit: number,
+    options: ConcurrencyLimitOptions = {},
+  ) {
     this.maxQueued = options.maxQueued ?? Infinity;
     this.now = options.now ?? Date.now;
   }
@@ -45,7 +48,8 @@ export class ConcurrencyLimit {
       this.averageMs = this.averageMs === null ? took : 0.7 * this.averageMs + 0.3 * took;
       // Hand the slot straight to the next waiter, so a newcomer cannot overtake the queue.
       const next = this.waiting.shift();
-      if (next) next(); else this.running--;
+      if (next) next();
+      else this.running--;
     }
   }
 

@@ -20,14 +20,22 @@ function describeValidation(err: FastifyError): string {
   const missing = typeof params?.missingProperty === 'string' ? `/${params.missingProperty}` : '';
   // A field name from the request: bounded, not echoed whole.
   const unknownField = typeof params?.additionalProperty === 'string' ? params.additionalProperty : undefined;
-  const extra = unknownField === undefined ? '' : ` (unknown field "${unknownField.length > 64 ? `${unknownField.slice(0, 64)}…` : unknownField}")`;
+  const extra =
+    unknownField === undefined
+      ? ''
+      : ` (unknown field "${unknownField.length > 64 ? `${unknownField.slice(0, 64)}…` : unknownField}")`;
   const field = `${first.instancePath || ''}${missing}` || '(body)';
   const where = err.validationContext && err.validationContext !== 'body' ? `${err.validationContext} ` : '';
-  const pattern = first.keyword === 'pattern' && typeof params?.pattern === 'string' ? PATTERN_MEANINGS[params.pattern] : undefined;
-  const message = first.keyword === 'required' ? 'is required'
-    : first.keyword === 'additionalProperties' ? 'is not allowed'
-    : first.keyword === 'minProperties' ? 'must name at least one field to change'
-    : pattern ?? first.message ?? 'is invalid';
+  const pattern =
+    first.keyword === 'pattern' && typeof params?.pattern === 'string' ? PATTERN_MEANINGS[params.pattern] : undefined;
+  const message =
+    first.keyword === 'required'
+      ? 'is required'
+      : first.keyword === 'additionalProperties'
+        ? 'is not allowed'
+        : first.keyword === 'minProperties'
+          ? 'must name at least one field to change'
+          : (pattern ?? first.message ?? 'is invalid');
   return `${where}${field} ${message}${extra}`.trim();
 }
 
@@ -56,7 +64,11 @@ const FRAMEWORK_STATUS: Record<number, { code: ErrorCode; message: string }> = {
 const FRAMEWORK_CODES: Record<string, { status: number; code: ErrorCode; message: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_BODY', message: 'Malformed JSON body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_BODY', message: 'Malformed JSON body' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_BODY', message: 'Content-Length does not match the body' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: 'INVALID_BODY',
+    message: 'Content-Length does not match the body',
+  },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send application/json' },
   // gzip-body.ts: a body that says gzip and is not.
@@ -69,7 +81,10 @@ const FRAMEWORK_CODES: Record<string, { status: number; code: ErrorCode; message
 };
 
 /** The answer to an error raised by the framework, a plugin or the HTTP parser; null for a server fault (500). */
-export function frameworkError(err: { code?: unknown; statusCode?: unknown }): { status: number; code: ErrorCode; message: string } | null {
+export function frameworkError(err: {
+  code?: unknown;
+  statusCode?: unknown;
+}): { status: number; code: ErrorCode; message: string } | null {
   const known = typeof err.code === 'string' ? FRAMEWORK_CODES[err.code] : undefined;
   if (known) return known;
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
@@ -105,14 +120,16 @@ export const MAX_URL_LENGTH = 2048;
 export function installErrorHandling(app: FastifyInstance): void {
   // Before any handler and whatever route took it (the static files take every GET path no API route does).
   app.addHook('onRequest', async (request) => {
-    if (request.url.length > MAX_URL_LENGTH) throw new DomainError('URI_TOO_LONG', `The URL is longer than ${MAX_URL_LENGTH} characters`);
+    if (request.url.length > MAX_URL_LENGTH)
+      throw new DomainError('URI_TOO_LONG', `The URL is longer than ${MAX_URL_LENGTH} characters`);
   });
   app.setErrorHandler((thrown: FastifyError | DomainError | DatabaseError, request, reply) => {
     const err = thrown instanceof DatabaseError && thrown.unavailable ? databaseUnavailable() : thrown;
     if (err instanceof DomainError) {
       if (err.headers) reply.headers(err.headers);
       // Every 429 says when to come back, or clients retry at once (or never).
-      if (err.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
+      if (err.status === 429 && !reply.hasHeader('retry-after'))
+        reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
       return reply.status(err.status).send({ error: err.code, message: err.message, ...(err.details ?? {}) });
     }
     if (err instanceof DatabaseError) {
@@ -126,7 +143,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     const known = frameworkError(err);
     if (known) {
       // A 429 without a wait of its own (a framework or plugin limit) still says when to come back.
-      if (known.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
+      if (known.status === 429 && !reply.hasHeader('retry-after'))
+        reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
       return reply.status(known.status).send({ error: known.code, message: known.message });
     }
     request.log.error({ err, route: request.routeOptions.url }, 'unhandled error');

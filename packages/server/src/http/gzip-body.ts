@@ -11,7 +11,11 @@ import { DomainError } from '../services/errors.ts';
 export const gunzipRequestBody: preParsingAsyncHookHandler = async (request: FastifyRequest, _reply, payload) => {
   const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding === 'identity') return payload;
-  if (encoding !== 'gzip') throw new DomainError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send gzip or nothing`);
+  if (encoding !== 'gzip')
+    throw new DomainError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Content-Encoding ${encoding} is not supported; send gzip or nothing`,
+    );
   const gunzip: Transform & { receivedEncodedLength?: number } = createGunzip();
   let received = 0;
   payload.on('data', (chunk: Buffer) => {

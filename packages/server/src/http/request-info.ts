@@ -4,8 +4,12 @@ import { SESSION_COOKIE, type RequestInfo } from '../services/auth.ts';
 export function requestInfo(req: FastifyRequest): RequestInfo {
   const csrf = req.headers['x-csrf-token'];
   return {
-    authorization: req.headers.authorization, ip: req.ip, userAgent: req.headers['user-agent'],
-    method: req.method, sessionToken: cookieValue(req.headers.cookie, SESSION_COOKIE), csrfToken: Array.isArray(csrf) ? csrf[0] : csrf,
+    authorization: req.headers.authorization,
+    ip: req.ip,
+    userAgent: req.headers['user-agent'],
+    method: req.method,
+    sessionToken: cookieValue(req.headers.cookie, SESSION_COOKIE),
+    csrfToken: Array.isArray(csrf) ? csrf[0] : csrf,
   };
 }
 

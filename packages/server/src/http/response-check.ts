@@ -31,7 +31,13 @@ export function checkResponsesAgainstSchemas(app: FastifyInstance): void {
 /** The JSON pointer of the first place where `expected` and `actual` differ, and what each holds there. */
 function firstDifference(expected: unknown, actual: unknown, path: string): string | null {
   if (isDeepStrictEqual(expected, actual)) return null;
-  if (expected !== null && actual !== null && typeof expected === 'object' && typeof actual === 'object' && Array.isArray(expected) === Array.isArray(actual)) {
+  if (
+    expected !== null &&
+    actual !== null &&
+    typeof expected === 'object' &&
+    typeof actual === 'object' &&
+    Array.isArray(expected) === Array.isArray(actual)
+  ) {
     const e = expected as Record<string, unknown>;
     const a = actual as Record<string, unknown>;
     for (const key of new Set([...Object.keys(e), ...Object.keys(a)])) {

@@ -9,9 +9,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * (the barcode decoder) needs 'wasm-unsafe-eval'; the camera stream is a blob/mediastream.
  */
 const CSP = [
-  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
-  "media-src 'self' blob: mediastream:", "worker-src 'self' blob:", "connect-src 'self'", "manifest-src 'self'", "frame-ancestors 'none'",
-  "base-uri 'self'", "form-action 'self'",
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob: mediastream:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
 ].join('; ');
 
 /** Files that name the others: always revalidated, or a device would keep an old app (and its service worker) forever. */
@@ -20,10 +28,15 @@ const ENTRY_FILES = new Set(['index.html', 'sw.js', 'registerSW.js', 'manifest.w
 /** Serves the built scanner app (packages/web/dist) at `/`; the API routes keep precedence over its wildcard. */
 export async function registerWebApp(app: FastifyInstance, webDir: string): Promise<void> {
   if (!existsSync(path.join(webDir, 'index.html'))) {
-    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html').send(
-      '<!doctype html><meta charset="utf-8"><title>Entrada</title><h1>Entrada API is running</h1>'
-      + '<p>The scanner app is not built. Run <code>npm run build:web</code> (or start with <code>npm start</code>, which builds it) and reload.</p>'
-      + '<p>API documentation: <a href="/docs">/docs</a></p>'));
+    app.get('/', { schema: { hide: true } }, async (_req, reply) =>
+      reply
+        .type('text/html')
+        .send(
+          '<!doctype html><meta charset="utf-8"><title>Entrada</title><h1>Entrada API is running</h1>' +
+            '<p>The scanner app is not built. Run <code>npm run build:web</code> (or start with <code>npm start</code>, which builds it) and reload.</p>' +
+            '<p>API documentation: <a href="/docs">/docs</a></p>',
+        ),
+    );
     return;
   }
   await app.register(fastifyStatic, {
@@ -34,7 +47,10 @@ export async function registerWebApp(app: FastifyInstance, webDir: string): Prom
     setHeaders(reply, filePath) {
       const name = path.basename(filePath);
       const hashed = filePath.includes(`${path.sep}assets${path.sep}`) || /^workbox-[0-9a-f]+\.js$/.test(name);
-      reply.header('cache-control', ENTRY_FILES.has(name) || !hashed ? 'no-cache' : 'public, max-age=31536000, immutable');
+      reply.header(
+        'cache-control',
+        ENTRY_FILES.has(name) || !hashed ? 'no-cache' : 'public, max-age=31536000, immutable',
+      );
       reply.header('x-content-type-options', 'nosniff');
       if (name.endsWith('.html')) {
         reply.header('content-security-policy', CSP);
@@ -58,9 +74,14 @@ export function defaultWebDir(): string {
 export async function registerConsoleApp(app: FastifyInstance, consoleDir: string): Promise<void> {
   const indexFile = path.join(consoleDir, 'index.html');
   if (!existsSync(indexFile)) {
-    app.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html').send(
-      '<!doctype html><meta charset="utf-8"><title>Entrada console</title><h1>The console is not built</h1>'
-      + '<p>Run <code>npm run build:console</code> (or start with <code>npm start</code>, which builds it) and reload.</p>'));
+    app.get('/console', { schema: { hide: true } }, async (_req, reply) =>
+      reply
+        .type('text/html')
+        .send(
+          '<!doctype html><meta charset="utf-8"><title>Entrada console</title><h1>The console is not built</h1>' +
+            '<p>Run <code>npm run build:console</code> (or start with <code>npm start</code>, which builds it) and reload.</p>',
+        ),
+    );
     return;
   }
   await app.register(fastifyStatic, {
@@ -82,8 +103,13 @@ export async function registerConsoleApp(app: FastifyInstance, consoleDir: strin
       reply.callNotFound();
       return reply;
     }
-    return reply.header('content-security-policy', CSP).header('referrer-policy', 'no-referrer').header('cache-control', 'no-cache')
-      .header('x-content-type-options', 'nosniff').type('text/html').send(readFileSync(indexFile));
+    return reply
+      .header('content-security-policy', CSP)
+      .header('referrer-policy', 'no-referrer')
+      .header('cache-control', 'no-cache')
+      .header('x-content-type-options', 'nosniff')
+      .type('text/html')
+      .send(readFileSync(indexFile));
   };
   app.get('/console', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console/'));
   app.get('/console/', { schema: { hide: true } }, sendIndex);

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { roleAtLeast, type ChangePasswordBody, type CreateUserBody, type LoginBody, type Role, type UpdateUserBody } from '@entrada/core';
+import {
+  roleAtLeast,
+  type ChangePasswordBody,
+  type CreateUserBody,
+  type LoginBody,
+  type Role,
+  type UpdateUserBody,
+} from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
 import { hashPin as hashPassword, verifyPin as verifyPassword } from '../crypto/pin-hash.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
@@ -7,8 +14,18 @@ import { assertPasswordAllowed } from '../accounts/passwords.ts';
 import { DomainError, notFound, rateLimited } from './errors.ts';
 import { firstOrganisationId, insertLoginLog, type AdminPrincipal } from '../store/organisations.ts';
 import {
-  countUsers, findUser, findUserByEmail, insertSession, insertUser, listUsers, lockActiveOwnerCount, recentUserLoginFailures, revokeSession,
-  revokeUserSessions, updateUser, type UserRecord,
+  countUsers,
+  findUser,
+  findUserByEmail,
+  insertSession,
+  insertUser,
+  listUsers,
+  lockActiveOwnerCount,
+  recentUserLoginFailures,
+  revokeSession,
+  revokeUserSessions,
+  updateUser,
+  type UserRecord,
 } from '../store/users.ts';
 import type { RequestInfo } from './auth.ts';
 import type { Bus } from './bus.ts';
@@ -28,7 +45,12 @@ export const USER_LOGIN_ADDRESS_FAILURES = 20;
 /** The one answer to every failed login, so it does not tell whether the email exists. */
 const INVALID_LOGIN_MESSAGE = 'Wrong email or password';
 
-export interface NewSession { user: UserRecord; token: string; csrfToken: string; sessionId: string }
+export interface NewSession {
+  user: UserRecord;
+  token: string;
+  csrfToken: string;
+  sessionId: string;
+}
 
 const loginIdentifier = (email: string): string => `user:${email.trim().toLowerCase().slice(0, 254)}`;
 
@@ -40,12 +62,22 @@ const loginIdentifier = (email: string): string => `user:${email.trim().toLowerC
  * session cache time without it.
  */
 export class AccountService {
-  private readonly accountFailures = new FailureLimiter({ limit: USER_LOGIN_ACCOUNT_FAILURES, windowMs: USER_LOGIN_WINDOW_MS });
-  private readonly addressFailures = new FailureLimiter({ limit: USER_LOGIN_ADDRESS_FAILURES, windowMs: USER_LOGIN_WINDOW_MS });
+  private readonly accountFailures = new FailureLimiter({
+    limit: USER_LOGIN_ACCOUNT_FAILURES,
+    windowMs: USER_LOGIN_WINDOW_MS,
+  });
+  private readonly addressFailures = new FailureLimiter({
+    limit: USER_LOGIN_ADDRESS_FAILURES,
+    windowMs: USER_LOGIN_WINDOW_MS,
+  });
   /** Verified against for unknown emails, so their answer takes as long as a wrong password's. */
   private readonly dummyHash: Promise<string>;
 
-  constructor(private readonly db: Database, private readonly bus: Bus, private readonly now: () => number) {
+  constructor(
+    private readonly db: Database,
+    private readonly bus: Bus,
+    private readonly now: () => number,
+  ) {
     this.dummyHash = hashPassword(randomBytes(16).toString('base64url'));
     // Never an unhandled rejection if the process ends before anything awaits it.
     this.dummyHash.catch(() => undefined);
@@ -65,9 +97,17 @@ export class AccountService {
     assertPasswordAllowed(body.password);
     const passwordHash = await hashPassword(body.password);
     try {
-      return await insertUser(this.db, { organisationId, email: body.email.trim(), name: body.name, role: body.role, passwordHash, at: this.now() });
+      return await insertUser(this.db, {
+        organisationId,
+        email: body.email.trim(),
+        name: body.name,
+        role: body.role,
+        passwordHash,
+        at: this.now(),
+      });
     } catch (err) {
-      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION) throw new DomainError('CONFLICT', `There is already an account with the email ${body.email}`);
+      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION)
+        throw new DomainError('CONFLICT', `There is already an account with the email ${body.email}`);
       throw err;
     }
   }
@@ -83,10 +123,15 @@ export class AccountService {
       const owners = await lockActiveOwnerCount(tx, actor.organisationId);
       const before = await findUser(tx, actor.organisationId, id);
       if (!before) throw notFound('User');
-      const losesOwner = before.active && before.role === 'owner'
-        && ((change.role !== undefined && change.role !== 'owner') || change.active === false);
+      const losesOwner =
+        before.active &&
+        before.role === 'owner' &&
+        ((change.role !== undefined && change.role !== 'owner') || change.active === false);
       if (losesOwner && owners <= 1) {
-        throw new DomainError('CONFLICT', 'This is the organisation\'s last active owner: make another user owner first');
+        throw new DomainError(
+          'CONFLICT',
+          "This is the organisation's last active owner: make another user owner first",
+        );
       }
       const after = await updateUser(tx, actor.organisationId, id, { ...change, at });
       if (change.active === false) await revokeUserSessions(tx, id, at);
@@ -113,7 +158,11 @@ export class AccountService {
 
   /** The user's own password; their other sessions end, this one stays. */
   async changeOwnPassword(who: AdminPrincipal, sessionId: string | null, body: ChangePasswordBody): Promise<void> {
-    if (!who.userId) throw new DomainError('FORBIDDEN', 'Only a logged-in user has a password: admin tokens are rotated instead (POST /api/v1/tokens)');
+    if (!who.userId)
+      throw new DomainError(
+        'FORBIDDEN',
+        'Only a logged-in user has a password: admin tokens are rotated instead (POST /api/v1/tokens)',
+      );
     const user = await this.get(who.organisationId, who.userId);
     if (!(await verifyPassword(body.current_password, user.passwordHash))) {
       throw new DomainError('FORBIDDEN', '/current_password is not your current password');
@@ -140,7 +189,10 @@ export class AccountService {
     const identifier = loginIdentifier(body.email);
     const accountKey = `${identifier} ${req.ip}`;
     const attempt = { identifier, ip: req.ip, userAgent: req.userAgent ?? null, at: now };
-    const wait = Math.max(this.accountFailures.retryAfterMs(accountKey, now), this.addressFailures.retryAfterMs(req.ip, now));
+    const wait = Math.max(
+      this.accountFailures.retryAfterMs(accountKey, now),
+      this.addressFailures.retryAfterMs(req.ip, now),
+    );
     if (wait > 0) {
       await insertLoginLog(this.db, { ...attempt, success: false, message: 'rate limited' });
       throw rateLimited('Too many failed logins; wait a few minutes and try again', wait);
@@ -167,17 +219,33 @@ export class AccountService {
     if (user && ok && user.active) {
       this.accountFailures.reset(accountKey);
       this.addressFailures.forgive(req.ip, now);
-      await insertLoginLog(this.db, { ...attempt, organisationId: user.organisationId, success: true, message: 'logged in' });
+      await insertLoginLog(this.db, {
+        ...attempt,
+        organisationId: user.organisationId,
+        success: true,
+        message: 'logged in',
+      });
       const token = generateToken('session');
       const csrfToken = randomBytes(32).toString('base64url');
       const sessionId = await insertSession(this.db, {
-        userId: user.id, tokenHash: hashToken(token), csrfToken, at: now, expiresAt: now + SESSION_ABSOLUTE_MS, ip: req.ip, userAgent: req.userAgent ?? null,
+        userId: user.id,
+        tokenHash: hashToken(token),
+        csrfToken,
+        at: now,
+        expiresAt: now + SESSION_ABSOLUTE_MS,
+        ip: req.ip,
+        userAgent: req.userAgent ?? null,
       });
       return { user, token, csrfToken, sessionId };
     }
     // The log says what went wrong (never the password); the answer does not.
     const message = !user ? 'unknown email' : !ok ? 'wrong password' : 'user inactive';
-    await insertLoginLog(this.db, { ...attempt, organisationId: user?.organisationId ?? null, success: false, message });
+    await insertLoginLog(this.db, {
+      ...attempt,
+      organisationId: user?.organisationId ?? null,
+      success: false,
+      message,
+    });
     throw new DomainError('UNAUTHORIZED', INVALID_LOGIN_MESSAGE);
   }
 
@@ -190,7 +258,10 @@ export class AccountService {
    * The first owner from ENTRADA_OWNER_EMAIL / ENTRADA_OWNER_PASSWORD, or a
    * generated one, when the first organisation has no user. Null when it has one.
    */
-  async ensureFirstOwner(owner: { email: string; password: string } | null, generate: boolean): Promise<{ email: string; password: string | null } | null> {
+  async ensureFirstOwner(
+    owner: { email: string; password: string } | null,
+    generate: boolean,
+  ): Promise<{ email: string; password: string | null } | null> {
     const organisationId = await firstOrganisationId(this.db);
     if (!organisationId || (await countUsers(this.db, organisationId)) > 0) return null;
     if (!owner && !generate) return null;

@@ -2,8 +2,16 @@ import type { Database } from '../db/database.ts';
 import { generateToken, hashToken } from '../crypto/tokens.ts';
 import { DomainError, notFound } from './errors.ts';
 import {
-  findAdminTokenRecordByHash, firstOrganisationId, insertAdminToken, insertOrganisation, listAdminTokens, lockActiveAdminTokenCount, replaceEnvAdminToken,
-  revokeAdminToken, type AdminPrincipal, type AdminTokenRecord,
+  findAdminTokenRecordByHash,
+  firstOrganisationId,
+  insertAdminToken,
+  insertOrganisation,
+  listAdminTokens,
+  lockActiveAdminTokenCount,
+  replaceEnvAdminToken,
+  revokeAdminToken,
+  type AdminPrincipal,
+  type AdminTokenRecord,
 } from '../store/organisations.ts';
 import { lockActiveOwnerCount } from '../store/users.ts';
 import type { Role } from '@entrada/core';
@@ -19,7 +27,11 @@ export type EnvironmentTokenState = 'active' | 'revoked' | 'no-organisation';
  * the authenticator's admin cache time (10 s) without it.
  */
 export class AdminTokenService {
-  constructor(private readonly db: Database, private readonly bus: Bus, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Database,
+    private readonly bus: Bus,
+    private readonly now: () => number,
+  ) {}
 
   list(organisationId: string): Promise<AdminTokenRecord[]> {
     return listAdminTokens(this.db, organisationId);
@@ -30,10 +42,19 @@ export class AdminTokenService {
    * owners only, so any role may be given), platform only if the creator's is
    * (no token makes a stronger one).
    */
-  async create(creator: AdminPrincipal, name: string, role: Role = 'owner'): Promise<{ record: AdminTokenRecord; token: string }> {
+  async create(
+    creator: AdminPrincipal,
+    name: string,
+    role: Role = 'owner',
+  ): Promise<{ record: AdminTokenRecord; token: string }> {
     const token = generateToken('admin');
     const record = await insertAdminToken(this.db, {
-      organisationId: creator.organisationId, tokenHash: hashToken(token), name, platform: creator.platform, origin: 'api', role,
+      organisationId: creator.organisationId,
+      tokenHash: hashToken(token),
+      name,
+      platform: creator.platform,
+      origin: 'api',
+      role,
     });
     // 256 random bits never collide; if they did, the token would not be usable.
     if (!record) throw new Error('a new admin token collided with an existing one');
@@ -45,7 +66,13 @@ export class AdminTokenService {
     const token = generateToken('admin');
     const id = await this.db.transaction(async (tx) => {
       const orgId = await insertOrganisation(tx, name);
-      await insertAdminToken(tx, { organisationId: orgId, tokenHash: hashToken(token), name: 'initial', platform: false, origin: 'api' });
+      await insertAdminToken(tx, {
+        organisationId: orgId,
+        tokenHash: hashToken(token),
+        name: 'initial',
+        platform: false,
+        origin: 'api',
+      });
       return orgId;
     });
     return { id, token };
@@ -64,7 +91,10 @@ export class AdminTokenService {
       const record = await revokeAdminToken(tx, organisationId, id, this.now());
       if (!record) throw notFound('Admin token');
       if (active <= 1 && owners === 0) {
-        throw new DomainError('CONFLICT', 'This is the organisation\'s last admin token and it has no owner account: make another token (POST /api/v1/tokens, `entrada tokens create`) or an owner (POST /api/v1/users) first, then revoke this one');
+        throw new DomainError(
+          'CONFLICT',
+          "This is the organisation's last admin token and it has no owner account: make another token (POST /api/v1/tokens, `entrada tokens create`) or an owner (POST /api/v1/users) first, then revoke this one",
+        );
       }
       return record;
     });
@@ -86,9 +116,16 @@ export class AdminTokenService {
       if (!record) {
         const organisationId = await firstOrganisationId(tx);
         if (!organisationId) return { state: 'no-organisation' as const, revoked: [] };
-        record = await insertAdminToken(tx, { organisationId, tokenHash, name: 'ENTRADA_ADMIN_TOKEN', platform: true, origin: 'env' })
+        record =
+          (await insertAdminToken(tx, {
+            organisationId,
+            tokenHash,
+            name: 'ENTRADA_ADMIN_TOKEN',
+            platform: true,
+            origin: 'env',
+          })) ??
           // Another instance starting with the same token got there first.
-          ?? await findAdminTokenRecordByHash(tx, tokenHash);
+          (await findAdminTokenRecordByHash(tx, tokenHash));
         if (!record) throw new Error('ENTRADA_ADMIN_TOKEN could not be stored');
       }
       return { state: 'active' as const, revoked: await replaceEnvAdminToken(tx, record.id, this.now()) };

@@ -11,9 +11,13 @@ import type { Bus } from './bus.ts';
 import { FailureLimiter } from './failure-limiter.ts';
 
 export interface RequestInfo {
-  authorization: string | undefined; ip: string; userAgent: string | undefined;
+  authorization: string | undefined;
+  ip: string;
+  userAgent: string | undefined;
   /** The request's method, its session cookie and its x-csrf-token header (console sessions). */
-  method?: string | undefined; sessionToken?: string | undefined; csrfToken?: string | undefined;
+  method?: string | undefined;
+  sessionToken?: string | undefined;
+  csrfToken?: string | undefined;
 }
 
 /** The console's session cookie. */
@@ -29,7 +33,10 @@ export type AuthRequirement = 'admin' | 'device' | 'admin-or-device' | 'none';
 
 /** The authenticated caller of a request. */
 /** A console session: its id and its CSRF token. */
-export interface ConsoleSession { id: string; csrfToken: string }
+export interface ConsoleSession {
+  id: string;
+  csrfToken: string;
+}
 
 export type Principal = { admin: AdminPrincipal; session?: ConsoleSession } | { device: DeviceRecord };
 
@@ -51,7 +58,10 @@ export const ADDRESS_LOOKUP_LIMIT = 300;
 /** Failed attempts of one address written to login_logs per window (the rest are only counted). */
 const LOGGED_FAILURES_PER_ADDRESS = 30;
 
-interface Cached<T> { at: number; value: T | null }
+interface Cached<T> {
+  at: number;
+  value: T | null;
+}
 
 /** Whether `key` is due to be written again (at most once per LAST_SEEN_EVERY_MS); notes it when it is. */
 function noteEvery(last: Map<string, number>, key: string, now: number): boolean {
@@ -79,9 +89,18 @@ export class Authenticator {
   private readonly devices = new Lru<string, Cached<DeviceRecord>>(50_000);
   /** Digests of tokens found in the database on this instance: never refused for others' failures. */
   private readonly known = new Lru<string, true>(100_000);
-  private readonly credentialFailures = new FailureLimiter({ limit: CREDENTIAL_FAILURE_LIMIT, windowMs: AUTH_FAILURE_WINDOW_MS });
-  private readonly addressMisses = new FailureLimiter({ limit: ADDRESS_LOOKUP_LIMIT, windowMs: AUTH_FAILURE_WINDOW_MS });
-  private readonly addressLogged = new FailureLimiter({ limit: LOGGED_FAILURES_PER_ADDRESS, windowMs: AUTH_FAILURE_WINDOW_MS });
+  private readonly credentialFailures = new FailureLimiter({
+    limit: CREDENTIAL_FAILURE_LIMIT,
+    windowMs: AUTH_FAILURE_WINDOW_MS,
+  });
+  private readonly addressMisses = new FailureLimiter({
+    limit: ADDRESS_LOOKUP_LIMIT,
+    windowMs: AUTH_FAILURE_WINDOW_MS,
+  });
+  private readonly addressLogged = new FailureLimiter({
+    limit: LOGGED_FAILURES_PER_ADDRESS,
+    windowMs: AUTH_FAILURE_WINDOW_MS,
+  });
   private readonly seen = new Map<string, number>();
   private readonly pendingSeen = new Set<string>();
   private readonly used = new Map<string, number>();
@@ -93,7 +112,11 @@ export class Authenticator {
   private readonly pendingSessions = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout;
 
-  constructor(private readonly db: Database, bus: Bus, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly db: Database,
+    bus: Bus,
+    private readonly now: () => number = Date.now,
+  ) {
     bus.subscribe((m) => {
       if (m.type === 'device_changed') this.devices.clear();
       if (m.type === 'admin_tokens_changed') this.admins.clear();
@@ -128,12 +151,25 @@ export class Authenticator {
 
   private async session(req: RequestInfo): Promise<{ admin: AdminPrincipal; session: ConsoleSession }> {
     const token = req.sessionToken!;
-    const session = await this.resolve({ ...req, authorization: `Bearer ${token}` }, 'session', this.sessions, SESSION_TTL_MS, findSessionByTokenHash);
+    const session = await this.resolve(
+      { ...req, authorization: `Bearer ${token}` },
+      'session',
+      this.sessions,
+      SESSION_TTL_MS,
+      findSessionByTokenHash,
+    );
     const now = this.now();
     const lastSeen = Math.max(session.lastSeenAt, this.sessionSeen.get(session.id) ?? -Infinity);
-    const ended = session.revokedAt !== null ? 'ended' : !session.userActive ? 'ended: the account is deactivated'
-      : now >= session.expiresAt || now - session.createdAt >= SESSION_ABSOLUTE_MS ? 'expired (7 days after login)'
-      : now - lastSeen >= SESSION_IDLE_MS ? 'expired (12 hours without use)' : null;
+    const ended =
+      session.revokedAt !== null
+        ? 'ended'
+        : !session.userActive
+          ? 'ended: the account is deactivated'
+          : now >= session.expiresAt || now - session.createdAt >= SESSION_ABSOLUTE_MS
+            ? 'expired (7 days after login)'
+            : now - lastSeen >= SESSION_IDLE_MS
+              ? 'expired (12 hours without use)'
+              : null;
     if (ended !== null) {
       if (session.revokedAt === null) {
         this.sessions.clear();
@@ -142,7 +178,10 @@ export class Authenticator {
       throw new DomainError('UNAUTHORIZED', `Your session has ${ended}: log in again`);
     }
     if (!SAFE_METHODS.has((req.method ?? 'GET').toUpperCase()) && !sameSecret(req.csrfToken, session.csrfToken)) {
-      throw new DomainError('CSRF_TOKEN_INVALID', 'This request needs the x-csrf-token header of your session (from POST /api/v1/auth/login or GET /api/v1/auth/me)');
+      throw new DomainError(
+        'CSRF_TOKEN_INVALID',
+        'This request needs the x-csrf-token header of your session (from POST /api/v1/auth/login or GET /api/v1/auth/me)',
+      );
     }
     this.sessionSeen.set(session.id, now);
     if (now - (this.sessionWritten.get(session.id) ?? -Infinity) >= SESSION_SEEN_EVERY_MS) {
@@ -152,15 +191,24 @@ export class Authenticator {
     if (this.sessionSeen.size > 100_000) this.sessionSeen.clear();
     if (this.sessionWritten.size > 100_000) this.sessionWritten.clear();
     return {
-      admin: { organisationId: session.organisationId, role: session.role, userId: session.userId, tokenId: null, actor: `user:${session.userId}`, platform: false },
+      admin: {
+        organisationId: session.organisationId,
+        role: session.role,
+        userId: session.userId,
+        tokenId: null,
+        actor: `user:${session.userId}`,
+        platform: false,
+      },
       session: { id: session.id, csrfToken: session.csrfToken },
     };
   }
 
   async device(req: RequestInfo): Promise<DeviceRecord> {
     const device = await this.resolve(req, 'device', this.devices, DEVICE_TTL_MS, findDeviceByTokenHash);
-    if (device.status === 'revoked') throw new DomainError('DEVICE_REVOKED', 'This device has been revoked; ask an organiser to register it again');
-    if (device.status === 'suspended') throw new DomainError('DEVICE_SUSPENDED', 'This device is suspended; ask an organiser to reactivate it');
+    if (device.status === 'revoked')
+      throw new DomainError('DEVICE_REVOKED', 'This device has been revoked; ask an organiser to register it again');
+    if (device.status === 'suspended')
+      throw new DomainError('DEVICE_SUSPENDED', 'This device is suspended; ask an organiser to reactivate it');
     this.markSeen(device.pk);
     return device;
   }
@@ -199,21 +247,30 @@ export class Authenticator {
 
   /** The token's record (cache, then database), or a 401/429 that counts against this address and credential only. */
   private async resolve<T>(
-    req: RequestInfo, kind: 'admin' | 'device' | 'session', cache: Lru<string, Cached<T>>, ttlMs: number,
+    req: RequestInfo,
+    kind: 'admin' | 'device' | 'session',
+    cache: Lru<string, Cached<T>>,
+    ttlMs: number,
     find: (db: Database, tokenHash: Buffer) => Promise<T | null>,
   ): Promise<T> {
     const token = bearerToken(req.authorization);
     if (!token) {
-      throw new DomainError('UNAUTHORIZED', kind === 'admin'
-        ? 'Log in (POST /api/v1/auth/login) or send an admin token (Authorization: Bearer <token>)'
-        : 'Missing bearer token (Authorization: Bearer <token>)');
+      throw new DomainError(
+        'UNAUTHORIZED',
+        kind === 'admin'
+          ? 'Log in (POST /api/v1/auth/login) or send an admin token (Authorization: Bearer <token>)'
+          : 'Missing bearer token (Authorization: Bearer <token>)',
+      );
     }
     const key = hashToken(token);
     const id = key.toString('base64');
     const credential = `${req.ip} ${id}`;
     const now = this.now();
     if (this.credentialFailures.blocked(credential, now)) {
-      throw rateLimited('Too many failed attempts with this token from this address', this.credentialFailures.retryAfterMs(credential, now));
+      throw rateLimited(
+        'Too many failed attempts with this token from this address',
+        this.credentialFailures.retryAfterMs(credential, now),
+      );
     }
     const hit = cache.get(id);
     let value = hit && now - hit.at < ttlMs ? hit.value : undefined;
@@ -237,10 +294,21 @@ export class Authenticator {
       this.addressLogged.record(req.ip, now);
       // The attempt is logged without the token: only what kind of token and from where.
       void insertLoginLog(this.db, {
-        identifier: `${kind}-token`, success: false, message: 'unknown token', ip: req.ip, userAgent: req.userAgent ?? null,
+        identifier: `${kind}-token`,
+        success: false,
+        message: 'unknown token',
+        ip: req.ip,
+        userAgent: req.userAgent ?? null,
       }).catch(() => undefined);
     }
-    throw new DomainError('UNAUTHORIZED', kind === 'admin' ? 'Invalid admin token' : kind === 'session' ? 'Your session has ended: log in again' : 'Invalid device token');
+    throw new DomainError(
+      'UNAUTHORIZED',
+      kind === 'admin'
+        ? 'Invalid admin token'
+        : kind === 'session'
+          ? 'Your session has ended: log in again'
+          : 'Invalid device token',
+    );
   }
 }
 

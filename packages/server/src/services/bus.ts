@@ -18,7 +18,14 @@ export type BusMessage =
   | { type: 'user_sessions_changed'; userId: string }
   /** A scan session ended (or was replaced by the device's next one): instances drop their cached copy. */
   | { type: 'session_ended'; sessionId: string }
-  | { type: 'occupancy'; eventId: string; gateId: string | null; direction: 'entry' | 'exit'; delta: number; at: number }
+  | {
+      type: 'occupancy';
+      eventId: string;
+      gateId: string | null;
+      direction: 'entry' | 'exit';
+      delta: number;
+      at: number;
+    }
   /**
    * Live operations (issue 13): scans recorded (one message per online scan, one per offline sync batch), so
    * organisers' dashboards on every instance see them. No codes and no holder names: the live stream adds
@@ -68,7 +75,9 @@ export interface ScanCountChange {
   firstAdmission: boolean;
 }
 
-export interface InsideAt { gateId: string | null }
+export interface InsideAt {
+  gateId: string | null;
+}
 
 export interface Bus {
   publish(message: BusMessage): void;
@@ -92,7 +101,8 @@ export function createBus(opts: { redisUrl: string | undefined; log: Logger }): 
   if (opts.redisUrl) {
     pub = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false });
     sub = new Redis(opts.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
-    const quiet = (err: Error): void => opts.log.warn({ err: err.message }, 'redis unavailable; continuing without cross-instance fan-out');
+    const quiet = (err: Error): void =>
+      opts.log.warn({ err: err.message }, 'redis unavailable; continuing without cross-instance fan-out');
     pub.on('error', quiet);
     sub.on('error', quiet);
     void sub.subscribe(CHANNEL).catch(quiet);
@@ -108,7 +118,8 @@ export function createBus(opts: { redisUrl: string | undefined; log: Logger }): 
   return {
     publish(message) {
       local.emit('message', message);
-      if (pub?.status === 'ready') void pub.publish(CHANNEL, JSON.stringify({ o: origin, m: message })).catch(() => undefined);
+      if (pub?.status === 'ready')
+        void pub.publish(CHANNEL, JSON.stringify({ o: origin, m: message })).catch(() => undefined);
     },
     subscribe(listener) {
       local.on('message', listener);

@@ -49,7 +49,11 @@ export interface OfflineServices {
   /** Counts a sync that failed on the server in the device's log. */
   recordFailure(eventId: string, devicePk: string): Promise<void>;
   /** Records an upload that failed: a `failed` sync session with its error message; counted in the device's log when the server failed. */
-  recordUploadFailure(device: DeviceRecord, body: { event_id: string; session_token: string }, err: unknown): Promise<void>;
+  recordUploadFailure(
+    device: DeviceRecord,
+    body: { event_id: string; session_token: string },
+    err: unknown,
+  ): Promise<void>;
 }
 
 /** Everything routes may call. Routes decode, call one of these, encode. */

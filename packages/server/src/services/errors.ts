@@ -31,8 +31,12 @@ export const DATABASE_RETRY_AFTER_S = 5;
 
 /** 503 while the database is unreachable, with Retry-After (also as `retry_after_s`); the outage itself is logged once, not per request. */
 export function databaseUnavailable(): DomainError {
-  return new DomainError('DATABASE_UNAVAILABLE', 'The database is unavailable; nothing was done. Try again after Retry-After seconds',
-    { retry_after_s: DATABASE_RETRY_AFTER_S }, { 'retry-after': String(DATABASE_RETRY_AFTER_S) });
+  return new DomainError(
+    'DATABASE_UNAVAILABLE',
+    'The database is unavailable; nothing was done. Try again after Retry-After seconds',
+    { retry_after_s: DATABASE_RETRY_AFTER_S },
+    { 'retry-after': String(DATABASE_RETRY_AFTER_S) },
+  );
 }
 
 /** 429 with Retry-After (whole seconds, at least 1), also as `retry_after_s` in the body. */

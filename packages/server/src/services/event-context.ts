@@ -1,4 +1,12 @@
-import { capacityManaged, codeDigest, type CodeScope, type EventPolicy, type GatePolicy, type Signer, type TicketTypePolicy } from '@entrada/core';
+import {
+  capacityManaged,
+  codeDigest,
+  type CodeScope,
+  type EventPolicy,
+  type GatePolicy,
+  type Signer,
+  type TicketTypePolicy,
+} from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { nodeSigner } from '../crypto/ed25519-node.ts';
 import { nodeHmacSha256 } from '../crypto/hmac-node.ts';
@@ -6,7 +14,9 @@ import { deriveKey, unseal } from '../crypto/seal.ts';
 import { loadEventAggregate, type EventRow, type GateRow, type TicketTypeRow, type ZoneRow } from '../store/events.ts';
 
 export interface EventSettingsResolved {
-  duplicateWindowS: number; defaultAllowReentry: boolean; offlineHolderNames: boolean;
+  duplicateWindowS: number;
+  defaultAllowReentry: boolean;
+  offlineHolderNames: boolean;
   /** The manifest ships each ticket's code (`ticket_code`, seed 000): off unless the organiser turned it on knowingly. */
   manifestTicketCodes: boolean;
 }
@@ -54,10 +64,17 @@ export function resolveSettings(raw: Record<string, unknown>): EventSettingsReso
 const TTL_MS = 30_000;
 
 export class EventContexts {
-  private readonly entries = new Map<string, { at: number; ctx: Promise<EventContext | null>; organisationId?: string | undefined }>();
+  private readonly entries = new Map<
+    string,
+    { at: number; ctx: Promise<EventContext | null>; organisationId?: string | undefined }
+  >();
   private readonly keySealKey: Buffer;
 
-  constructor(private readonly sql: Sql, serverSecret: Buffer, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly sql: Sql,
+    serverSecret: Buffer,
+    private readonly now: () => number = Date.now,
+  ) {
     this.keySealKey = deriveKey(serverSecret, 'event-keys');
   }
 
@@ -65,9 +82,17 @@ export class EventContexts {
     const hit = this.entries.get(eventId);
     if (hit && this.now() - hit.at < TTL_MS) return hit.ctx;
     const ctx = this.load(eventId);
-    const entry: { at: number; ctx: Promise<EventContext | null>; organisationId?: string | undefined } = { at: this.now(), ctx };
+    const entry: { at: number; ctx: Promise<EventContext | null>; organisationId?: string | undefined } = {
+      at: this.now(),
+      ctx,
+    };
     this.entries.set(eventId, entry);
-    ctx.then((c) => { entry.organisationId = c?.event.organisationId; }, () => this.entries.delete(eventId));
+    ctx.then(
+      (c) => {
+        entry.organisationId = c?.event.organisationId;
+      },
+      () => this.entries.delete(eventId),
+    );
     return ctx;
   }
 
@@ -92,17 +117,34 @@ export class EventContexts {
     const agg = await loadEventAggregate(this.sql, eventId);
     if (!agg) return null;
     const settings = resolveSettings(agg.event.settings);
-    const gates = new Map(agg.gates.map((g) => [g.id, { ...g, policy: { id: g.id, zoneIds: g.zoneIds, closedAt: g.closedAt ?? null } }]));
-    const types = new Map(agg.types.map((t) => [t.id, {
-      ...t,
-      policy: { id: t.id, name: t.name, zoneIds: t.zoneIds, maxScans: t.maxScans, allowReentry: t.allowReentry, validFrom: t.validFrom, validUntil: t.validUntil },
-    }]));
+    const gates = new Map(
+      agg.gates.map((g) => [g.id, { ...g, policy: { id: g.id, zoneIds: g.zoneIds, closedAt: g.closedAt ?? null } }]),
+    );
+    const types = new Map(
+      agg.types.map((t) => [
+        t.id,
+        {
+          ...t,
+          policy: {
+            id: t.id,
+            name: t.name,
+            zoneIds: t.zoneIds,
+            maxScans: t.maxScans,
+            allowReentry: t.allowReentry,
+            validFrom: t.validFrom,
+            validUntil: t.validUntil,
+          },
+        },
+      ]),
+    );
     const active = agg.keys.filter((k) => k.active).at(-1) ?? null;
     const codeKey = agg.codeKey;
     let signer: { keyId: number; sign: Signer } | null = null;
     const sealKey = this.keySealKey;
     const publicKeys = new Map(agg.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)]));
-    const siblingKeys = new Map(agg.siblings.map((o) => [o.ref, new Map(o.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)]))]));
+    const siblingKeys = new Map(
+      agg.siblings.map((o) => [o.ref, new Map(o.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)]))]),
+    );
     const codeScope: CodeScope = {
       eventRef: agg.event.ref,
       keys: (id) => publicKeys.get(id),

@@ -58,7 +58,12 @@ export class FailureLimiter {
  * log every API instance writes (0 while under the limit): until the oldest
  * of them leaves the window, the one time such a count gives.
  */
-export function loggedFailuresRetryAfterMs(failures: { count: number; oldest: number | null }, limit: number, windowMs: number, now: number): number {
+export function loggedFailuresRetryAfterMs(
+  failures: { count: number; oldest: number | null },
+  limit: number,
+  windowMs: number,
+  now: number,
+): number {
   if (failures.count < limit) return 0;
   return Math.max(1, (failures.oldest ?? now) + windowMs - now);
 }

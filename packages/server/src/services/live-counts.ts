@@ -27,7 +27,14 @@ export interface LiveCounts {
 export interface CountedOccupancy {
   inside: number;
   admitted: number;
-  zones: Array<{ zone_id: string; name: string; inside: number; capacity: number | null; entries: number; exits: number }>;
+  zones: Array<{
+    zone_id: string;
+    name: string;
+    inside: number;
+    capacity: number | null;
+    entries: number;
+    exits: number;
+  }>;
   denied: Record<string, number>;
   denied_total: number;
 }
@@ -48,7 +55,13 @@ const bump = (map: Map<string, number>, key: string, n: number): void => {
 const deniedReason = (reason: string | null): string => reason ?? 'unknown';
 
 export function countsFromRows(rows: LiveCountRows): LiveCounts {
-  const counts: LiveCounts = { inside: new Map(), entries: new Map(), exits: new Map(), admitted: rows.admitted, denied: new Map() };
+  const counts: LiveCounts = {
+    inside: new Map(),
+    entries: new Map(),
+    exits: new Map(),
+    admitted: rows.admitted,
+    denied: new Map(),
+  };
   for (const r of rows.inside) bump(counts.inside, cell(r.gateId, r.typeId), r.n);
   for (const c of rows.cells) {
     if (!c.counted) bump(counts.denied, deniedReason(c.reason), c.n);
@@ -63,16 +76,26 @@ export function insideAt(state: TicketScanState): InsideAt | null {
 }
 
 /** What a scan decided on a ticket's current version changed: from its state before to its state after. */
-export function scanCountChange(typeId: string | null, admits: boolean, before: TicketScanState | null, after: TicketScanState | null): ScanCountChange {
+export function scanCountChange(
+  typeId: string | null,
+  admits: boolean,
+  before: TicketScanState | null,
+  after: TicketScanState | null,
+): ScanCountChange {
   return {
-    typeId, admits,
+    typeId,
+    admits,
     insideBefore: before ? insideAt(before) : null,
     insideAfter: after ? insideAt(after) : null,
     firstAdmission: before !== null && after !== null && before.first === null && after.first !== null,
   };
 }
 
-export function applyScan(counts: LiveCounts, scan: { gateId: string | null; direction: 'entry' | 'exit'; reason: string | null }, change: ScanCountChange): void {
+export function applyScan(
+  counts: LiveCounts,
+  scan: { gateId: string | null; direction: 'entry' | 'exit'; reason: string | null },
+  change: ScanCountChange,
+): void {
   if (!change.admits) {
     bump(counts.denied, deniedReason(scan.reason), 1);
     return;
@@ -106,7 +129,12 @@ export function countedOccupancy(ctx: EventContext, counts: LiveCounts): Counted
     inside,
     admitted: counts.admitted,
     zones: [...ctx.zones.values()].map((z) => ({
-      zone_id: z.id, name: z.name, inside: zoneInside.get(z.id) ?? 0, capacity: z.capacity, entries: zoneEntries.get(z.id) ?? 0, exits: zoneExits.get(z.id) ?? 0,
+      zone_id: z.id,
+      name: z.name,
+      inside: zoneInside.get(z.id) ?? 0,
+      capacity: z.capacity,
+      entries: zoneEntries.get(z.id) ?? 0,
+      exits: zoneExits.get(z.id) ?? 0,
     })),
     denied,
     denied_total: [...counts.denied.values()].reduce((a, b) => a + b, 0),

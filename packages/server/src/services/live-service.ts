@@ -52,7 +52,11 @@ const MINUTE = 60_000;
  */
 const RECENT_MS = 10_000;
 
-interface Entry { seq: number; frame: string; named: string | null }
+interface Entry {
+  seq: number;
+  frame: string;
+  named: string | null;
+}
 
 interface Stream {
   id: number;
@@ -115,7 +119,11 @@ interface Channel {
 }
 
 /** A snapshot's two messages, serialised once, and the seq it reflects (later messages follow it). */
-interface SnapshotFrames { asOf: number; occupancy: string; rate: string }
+interface SnapshotFrames {
+  asOf: number;
+  occupancy: string;
+  rate: string;
+}
 
 /**
  * The organisers' live stream (issue 13 §1). One channel per event with
@@ -175,11 +183,18 @@ export class LiveService {
    * attaches the response. Refused 503 BUSY (with Retry-After) past the limit,
    * before anything is written.
    */
-  async admit(admin: AdminPrincipal, eventId: string): Promise<{ ctx: EventContext; start(sink: LiveSink, lastEventId: string | undefined): () => void }> {
+  async admit(
+    admin: AdminPrincipal,
+    eventId: string,
+  ): Promise<{ ctx: EventContext; start(sink: LiveSink, lastEventId: string | undefined): () => void }> {
     if (this.closed || this.open >= this.opts.maxStreams) {
       const seconds = 5 + Math.floor(Math.random() * 10);
-      throw new DomainError('BUSY', 'This server has as many live streams open as it takes; try again after Retry-After seconds',
-        { retry_after_s: seconds }, { 'retry-after': String(seconds) });
+      throw new DomainError(
+        'BUSY',
+        'This server has as many live streams open as it takes; try again after Retry-After seconds',
+        { retry_after_s: seconds },
+        { 'retry-after': String(seconds) },
+      );
     }
     // The slot is taken before the first await so concurrent callers cannot all pass the check; given back at
     // once on refusal, and by the stream's end otherwise (the route starts the stream synchronously).
@@ -206,11 +221,24 @@ export class LiveService {
     this.channels.clear();
   }
 
-  private attach(ctx: EventContext, admin: AdminPrincipal, sink: LiveSink, lastEventId: string | undefined): () => void {
+  private attach(
+    ctx: EventContext,
+    admin: AdminPrincipal,
+    sink: LiveSink,
+    lastEventId: string | undefined,
+  ): () => void {
     const ch = this.channel(ctx.event.id, ctx.event.organisationId);
     const stream: Stream = {
-      id: this.nextStreamId++, channel: ch, sink, names: roleAtLeast(admin.role, HOLDER_NAMES_ROLE), userId: admin.userId, tokenId: admin.tokenId,
-      starting: true, queue: [], lagging: false, closed: false,
+      id: this.nextStreamId++,
+      channel: ch,
+      sink,
+      names: roleAtLeast(admin.role, HOLDER_NAMES_ROLE),
+      userId: admin.userId,
+      tokenId: admin.tokenId,
+      starting: true,
+      queue: [],
+      lagging: false,
+      closed: false,
     };
     ch.streams.add(stream);
     sink.write('retry: 2000\n\n');
@@ -271,7 +299,10 @@ export class LiveService {
     const last = ch.lastSnapshot;
     if (last && last.frames.asOf === ch.lastSeq && now - last.at < this.recountMs) return Promise.resolve(last.frames);
     const asOf = ch.lastSeq;
-    const reading = Promise.all([this.currentOccupancy(ctx, ch), rateSince(this.db, ctx.event.id, now - RATE_WINDOW_MS)]).then(([occupancy, rate]) => {
+    const reading = Promise.all([
+      this.currentOccupancy(ctx, ch),
+      rateSince(this.db, ctx.event.id, now - RATE_WINDOW_MS),
+    ]).then(([occupancy, rate]) => {
       const id = `${this.instance}.${asOf}`;
       const gates = [...ctx.gates.values()].map((g) => ({ gate_id: g.id, name: g.name }));
       const buckets = new Map<string, { minute: number; gate_id: string | null; entries: number; exits: number }>();
@@ -285,12 +316,21 @@ export class LiveService {
       return {
         asOf,
         occupancy: frame(id, 'occupancy', JSON.stringify(occupancy)),
-        rate: frame(id, 'rate', JSON.stringify({ mode: 'snapshot', from: now - RATE_WINDOW_MS, gates, buckets: [...buckets.values()] })),
+        rate: frame(
+          id,
+          'rate',
+          JSON.stringify({ mode: 'snapshot', from: now - RATE_WINDOW_MS, gates, buckets: [...buckets.values()] }),
+        ),
       };
     });
     ch.snapshotting = reading;
-    const done = (): void => { if (ch.snapshotting === reading) ch.snapshotting = null; };
-    reading.then((frames) => { ch.lastSnapshot = { frames, at: now }; done(); }, done);
+    const done = (): void => {
+      if (ch.snapshotting === reading) ch.snapshotting = null;
+    };
+    reading.then((frames) => {
+      ch.lastSnapshot = { frames, at: now };
+      done();
+    }, done);
     return reading;
   }
 
@@ -315,7 +355,11 @@ export class LiveService {
     this.open--;
     const ch = stream.channel;
     ch.streams.delete(stream);
-    try { stream.sink.end(); } catch { /* already gone */ }
+    try {
+      stream.sink.end();
+    } catch {
+      /* already gone */
+    }
     if (ch.streams.size === 0 && !this.closed) {
       // Kept a while so a reconnect resumes from the ring; a fresh stream cancels this.
       ch.lingerTimer = setTimeout(() => {
@@ -332,9 +376,32 @@ export class LiveService {
     let ch = this.channels.get(eventId);
     if (!ch) {
       ch = {
-        eventId, organisationId, streams: new Set(), ring: [], lastSeq: this.seq, startSeq: this.seq, evictedSeq: 0, pendingScans: [], droppedScans: 0, rate: new Map(),
-        flushTimer: null, recountTimer: null, recounting: false, dirty: false, lastRecountAt: 0, lastRecountMs: 0, lastOccupancy: null,
-        counts: null, held: null, needFull: false, needPending: false, pending: null, counting: null, lingerTimer: null, snapshotting: null, lastSnapshot: null,
+        eventId,
+        organisationId,
+        streams: new Set(),
+        ring: [],
+        lastSeq: this.seq,
+        startSeq: this.seq,
+        evictedSeq: 0,
+        pendingScans: [],
+        droppedScans: 0,
+        rate: new Map(),
+        flushTimer: null,
+        recountTimer: null,
+        recounting: false,
+        dirty: false,
+        lastRecountAt: 0,
+        lastRecountMs: 0,
+        lastOccupancy: null,
+        counts: null,
+        held: null,
+        needFull: false,
+        needPending: false,
+        pending: null,
+        counting: null,
+        lingerTimer: null,
+        snapshotting: null,
+        lastSnapshot: null,
       };
       this.channels.set(eventId, ch);
     }
@@ -354,7 +421,11 @@ export class LiveService {
   private broadcast(ch: Channel, event: string, data: unknown, named?: unknown): void {
     const seq = ++this.seq;
     const id = `${this.instance}.${seq}`;
-    const e: Entry = { seq, frame: frame(id, event, JSON.stringify(data)), named: named === undefined ? null : frame(id, event, JSON.stringify(named)) };
+    const e: Entry = {
+      seq,
+      frame: frame(id, event, JSON.stringify(data)),
+      named: named === undefined ? null : frame(id, event, JSON.stringify(named)),
+    };
     ch.lastSeq = seq;
     ch.ring.push(e);
     if (ch.ring.length > RING) ch.evictedSeq = ch.ring.splice(0, ch.ring.length - RING).at(-1)!.seq;
@@ -444,26 +515,46 @@ export class LiveService {
     if (ch.streams.size === 0 && ch.lingerTimer === null) return;
     try {
       const ctx = await this.events.get(ch.organisationId, ch.eventId).catch(() => null);
-      const gateName = (id: string | null): string | null => (id && ctx ? ctx.gates.get(id)?.name ?? null : null);
+      const gateName = (id: string | null): string | null => (id && ctx ? (ctx.gates.get(id)?.name ?? null) : null);
       const orgId = ctx?.event.organisationId;
       const deviceNames = new Map<string, string | null>();
       for (const sc of scans) {
-        if (sc.deviceId && orgId && !deviceNames.has(sc.deviceId)) deviceNames.set(sc.deviceId, (await this.devices.name(orgId, sc.deviceId)) ?? null);
+        if (sc.deviceId && orgId && !deviceNames.has(sc.deviceId))
+          deviceNames.set(sc.deviceId, (await this.devices.name(orgId, sc.deviceId)) ?? null);
       }
       const wantNames = [...ch.streams].some((s) => s.names);
       const ticketIds = [...new Set(scans.map((s) => s.ticketId).filter((t): t is string => t !== null))];
       const names = wantNames ? await holderNames(this.db, ch.eventId, ticketIds) : new Map<string, string>();
       const view = scans.map((sc) => ({
-        scan_id: sc.scanId, at: sc.at, received_at: sc.receivedAt, gate_id: sc.gateId, gate: gateName(sc.gateId),
-        device_id: sc.deviceId, device: sc.deviceId ? deviceNames.get(sc.deviceId) ?? null : null, staff_id: sc.staffId,
-        direction: sc.direction, verdict: sc.verdict, reason: sc.reason, offline: sc.offline,
+        scan_id: sc.scanId,
+        at: sc.at,
+        received_at: sc.receivedAt,
+        gate_id: sc.gateId,
+        gate: gateName(sc.gateId),
+        device_id: sc.deviceId,
+        device: sc.deviceId ? (deviceNames.get(sc.deviceId) ?? null) : null,
+        staff_id: sc.staffId,
+        direction: sc.direction,
+        verdict: sc.verdict,
+        reason: sc.reason,
+        offline: sc.offline,
       }));
       if (view.length > 0) {
-        const named = wantNames ? view.map((v, i) => ({ ...v, holder_name: names.get(scans[i]!.ticketId ?? '') ?? null })) : undefined;
-        this.broadcast(ch, 'scan', { scans: view, omitted: dropped }, named === undefined ? undefined : { scans: named, omitted: dropped });
+        const named = wantNames
+          ? view.map((v, i) => ({ ...v, holder_name: names.get(scans[i]!.ticketId ?? '') ?? null }))
+          : undefined;
+        this.broadcast(
+          ch,
+          'scan',
+          { scans: view, omitted: dropped },
+          named === undefined ? undefined : { scans: named, omitted: dropped },
+        );
       }
       if (rate.length > 0) {
-        this.broadcast(ch, 'rate', { mode: 'increment', buckets: rate.map((b) => ({ minute: b.minute, gate_id: b.gateId, entries: b.entries, exits: b.exits })) });
+        this.broadcast(ch, 'rate', {
+          mode: 'increment',
+          buckets: rate.map((b) => ({ minute: b.minute, gate_id: b.gateId, entries: b.entries, exits: b.exits })),
+        });
       }
     } catch (err) {
       this.opts.log.warn({ err }, 'live stream: a batch of scans could not be described');
@@ -492,7 +583,9 @@ export class LiveService {
 
   private recount(ch: Channel, forSnapshot = false): Promise<void> {
     if (ch.counting) return ch.counting;
-    const counting = this.count(ch, forSnapshot).finally(() => { ch.counting = null; });
+    const counting = this.count(ch, forSnapshot).finally(() => {
+      ch.counting = null;
+    });
     ch.counting = counting;
     return counting;
   }
@@ -612,7 +705,14 @@ export interface LiveOccupancy {
   admitted: number;
   /** The zones' capacities added up (null when no zone has one). */
   capacity: number | null;
-  zones: Array<{ zone_id: string; name: string; inside: number; capacity: number | null; entries: number; exits: number }>;
+  zones: Array<{
+    zone_id: string;
+    name: string;
+    inside: number;
+    capacity: number | null;
+    entries: number;
+    exits: number;
+  }>;
   /** The most the counts may still rise by: scans the devices' latest heartbeats say they hold. */
   pending_max: number;
   /** How many devices hold them. */

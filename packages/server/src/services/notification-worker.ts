@@ -1,8 +1,14 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import {
-  claimMail, dueWebhookDeliveries, enqueueOverdueConflictMail, leaseWebhookDeliveries, recordMailResults, recordWebhookAttempts,
-  type AttemptResult, type ClaimedDelivery,
+  claimMail,
+  dueWebhookDeliveries,
+  enqueueOverdueConflictMail,
+  leaseWebhookDeliveries,
+  recordMailResults,
+  recordWebhookAttempts,
+  type AttemptResult,
+  type ClaimedDelivery,
 } from '../store/notifications.ts';
 import { PrivateAddressError, privateHostReason, webhookAgent } from './webhook-address.ts';
 import { signWebhook } from './webhook-service.ts';
@@ -12,7 +18,9 @@ const SECOND = 1000;
 const HOUR = 3600 * SECOND;
 
 /** Sends one mail (nodemailer's transport in production; anything with the same shape in tests). */
-export interface MailSender { send(mail: { to: string; subject: string; text: string }): Promise<void> }
+export interface MailSender {
+  send(mail: { to: string; subject: string; text: string }): Promise<void>;
+}
 
 export interface NotificationWorkerOptions {
   /** One attempt's limit: a receiver slower than this counts as failed and is retried later. */
@@ -38,13 +46,20 @@ export interface NotificationWorkerOptions {
 }
 
 export const DEFAULT_WORKER_OPTIONS: Omit<NotificationWorkerOptions, 'consoleUrl'> = {
-  timeoutMs: 10 * SECOND, batch: 20, retryForMs: 24 * HOUR, baseDelayMs: 5 * SECOND, maxDelayMs: HOUR, conflictMailAfterMs: 24 * HOUR, random: Math.random,
+  timeoutMs: 10 * SECOND,
+  batch: 20,
+  retryForMs: 24 * HOUR,
+  baseDelayMs: 5 * SECOND,
+  maxDelayMs: HOUR,
+  conflictMailAfterMs: 24 * HOUR,
+  random: Math.random,
   allowPrivate: false,
 };
 
 /** Error text for the log: what went wrong, never the URL (its query may hold a receiver's token) or a body. */
 function describeError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `timed out after ${timeoutMs} ms`;
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+    return `timed out after ${timeoutMs} ms`;
   const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
   if (cause instanceof PrivateAddressError) return `refused: ${cause.message}`;
   if (cause && typeof cause.code === 'string') return `connection failed (${cause.code})`;
@@ -81,8 +96,16 @@ export class NotificationWorker {
     if (intervalMs <= 0 || this.timer) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.runOnce().then(() => undefined, (err: unknown) => { this.log.warn({ err }, 'notification delivery pass failed; next pass on the timer'); })
-        .finally(() => { this.running = null; });
+      this.running = this.runOnce()
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            this.log.warn({ err }, 'notification delivery pass failed; next pass on the timer');
+          },
+        )
+        .finally(() => {
+          this.running = null;
+        });
     }, intervalMs);
     this.timer.unref();
   }
@@ -96,8 +119,12 @@ export class NotificationWorker {
   /** One pass: overdue conflicts queued for mail, then due webhooks and mail delivered. Answers how many were attempted. */
   async runOnce(): Promise<{ webhooks: number; mail: number }> {
     const now = this.now();
-    if (this.mail) await enqueueOverdueConflictMail(this.db, now, now - this.options.conflictMailAfterMs, this.options.consoleUrl);
-    const [webhooks, mail] = await Promise.all([this.deliverWebhooks(now), this.mail ? this.sendMail(now, this.mail) : Promise.resolve(0)]);
+    if (this.mail)
+      await enqueueOverdueConflictMail(this.db, now, now - this.options.conflictMailAfterMs, this.options.consoleUrl);
+    const [webhooks, mail] = await Promise.all([
+      this.deliverWebhooks(now),
+      this.mail ? this.sendMail(now, this.mail) : Promise.resolve(0),
+    ]);
     return { webhooks, mail };
   }
 
@@ -132,12 +159,19 @@ export class NotificationWorker {
     let error: string | null = null;
     try {
       // A literal address never goes through the lookup the agent checks, so it is checked here.
-      if (!this.options.allowPrivate && privateHostReason(new URL(d.url))) throw new TypeError('fetch failed', { cause: new PrivateAddressError() });
+      if (!this.options.allowPrivate && privateHostReason(new URL(d.url)))
+        throw new TypeError('fetch failed', { cause: new PrivateAddressError() });
       const res = await fetch(d.url, {
-        method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs), dispatcher: this.agent,
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+        dispatcher: this.agent,
         headers: {
-          'content-type': 'application/json', 'user-agent': 'Entrada-Webhooks/1',
-          'webhook-id': d.id, 'webhook-timestamp': String(timestampS), 'webhook-signature': signWebhook(this.signingKey(d.secret_sealed), d.id, timestampS, d.body),
+          'content-type': 'application/json',
+          'user-agent': 'Entrada-Webhooks/1',
+          'webhook-id': d.id,
+          'webhook-timestamp': String(timestampS),
+          'webhook-signature': signWebhook(this.signingKey(d.secret_sealed), d.id, timestampS, d.body),
         },
         body: d.body,
       });
@@ -149,27 +183,61 @@ export class NotificationWorker {
       error = describeError(err, this.options.timeoutMs);
     }
     const durationMs = Math.round(performance.now() - t0);
-    const base = { organisationId: d.organisation_id, webhookId: d.webhook_id, deliveryId: d.id, attempt: d.attempts, at: started, status, durationMs, error };
+    const base = {
+      organisationId: d.organisation_id,
+      webhookId: d.webhook_id,
+      deliveryId: d.id,
+      attempt: d.attempts,
+      at: started,
+      status,
+      durationMs,
+      error,
+    };
     if (error === null) return { ...base, state: 'delivered', nextAttemptAt: started };
     const next = this.nextAttempt(d.created_at.getTime(), d.attempts, started);
-    return next === null ? { ...base, state: 'failed', nextAttemptAt: started } : { ...base, state: 'pending', nextAttemptAt: next };
+    return next === null
+      ? { ...base, state: 'failed', nextAttemptAt: started }
+      : { ...base, state: 'pending', nextAttemptAt: next };
   }
 
   private async sendMail(now: number, sender: MailSender): Promise<number> {
-    const claimed = await this.db.transaction((tx) => claimMail(tx, now, now + this.options.timeoutMs + 30 * SECOND, this.options.batch));
+    const claimed = await this.db.transaction((tx) =>
+      claimMail(tx, now, now + this.options.timeoutMs + 30 * SECOND, this.options.batch),
+    );
     if (claimed.length === 0) return 0;
-    const results = await Promise.all(claimed.map(async (m) => {
-      try {
-        await sender.send({ to: m.to_address, subject: m.subject, text: m.body });
-        return { organisationId: m.organisation_id, id: m.id, state: 'sent' as const, error: null, at: now, nextAttemptAt: now };
-      } catch (err) {
-        // The SMTP server's answer code, never the address or the message.
-        const code = (err as { responseCode?: unknown; code?: unknown });
-        const error = typeof code.responseCode === 'number' ? `SMTP ${code.responseCode}` : typeof code.code === 'string' ? code.code : 'send failed';
-        const next = this.nextAttempt(m.created_at.getTime(), m.attempts, now);
-        return { organisationId: m.organisation_id, id: m.id, state: next === null ? 'failed' as const : 'pending' as const, error, at: now, nextAttemptAt: next ?? now };
-      }
-    }));
+    const results = await Promise.all(
+      claimed.map(async (m) => {
+        try {
+          await sender.send({ to: m.to_address, subject: m.subject, text: m.body });
+          return {
+            organisationId: m.organisation_id,
+            id: m.id,
+            state: 'sent' as const,
+            error: null,
+            at: now,
+            nextAttemptAt: now,
+          };
+        } catch (err) {
+          // The SMTP server's answer code, never the address or the message.
+          const code = err as { responseCode?: unknown; code?: unknown };
+          const error =
+            typeof code.responseCode === 'number'
+              ? `SMTP ${code.responseCode}`
+              : typeof code.code === 'string'
+                ? code.code
+                : 'send failed';
+          const next = this.nextAttempt(m.created_at.getTime(), m.attempts, now);
+          return {
+            organisationId: m.organisation_id,
+            id: m.id,
+            state: next === null ? ('failed' as const) : ('pending' as const),
+            error,
+            at: now,
+            nextAttemptAt: next ?? now,
+          };
+        }
+      }),
+    );
     await recordMailResults(this.db, results);
     return claimed.length;
   }

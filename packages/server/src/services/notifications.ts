@@ -36,9 +36,16 @@ export type Notify = (tx: Sql, notifications: readonly OrganiserNotification[]) 
 export const notifyNothing: Notify = async () => undefined;
 
 /** Conflicts opened at an event, one notification each (ids only: the console shows the rest). */
-export function conflictsOpened(event: { id: string; name: string; organisationId: string }, conflictIds: readonly string[], at: number): OrganiserNotification[] {
+export function conflictsOpened(
+  event: { id: string; name: string; organisationId: string },
+  conflictIds: readonly string[],
+  at: number,
+): OrganiserNotification[] {
   return conflictIds.map((id) => ({
-    type: 'conflict.opened', organisationId: event.organisationId, eventId: event.id, occurredAt: at,
+    type: 'conflict.opened',
+    organisationId: event.organisationId,
+    eventId: event.id,
+    occurredAt: at,
     data: { event_id: event.id, event_name: event.name, conflict_id: id },
   }));
 }

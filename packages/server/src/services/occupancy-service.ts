@@ -6,7 +6,14 @@ export interface Occupancy {
   event_id: string;
   inside: number;
   admitted: number;
-  zones: Array<{ id: string; name: string; capacity: number | null; inside: number; admitted: number; available: number | null }>;
+  zones: Array<{
+    id: string;
+    name: string;
+    capacity: number | null;
+    inside: number;
+    admitted: number;
+    available: number | null;
+  }>;
   gates: Array<{ id: string; name: string; inside: number; admitted: number }>;
   generated_at: string;
 }
@@ -14,8 +21,8 @@ export interface Occupancy {
 /** The zones a person entering at `gateId` with a ticket of `typeId` is in (no zones listed: all of them). */
 export function zonesFor(ctx: EventContext, gateId: string | null, typeId: string | null): string[] {
   const allZones = [...ctx.zones.keys()];
-  const gateZones = gateId ? ctx.gates.get(gateId)?.zoneIds ?? [] : [];
-  const typeZones = typeId ? ctx.types.get(typeId)?.zoneIds ?? [] : [];
+  const gateZones = gateId ? (ctx.gates.get(gateId)?.zoneIds ?? []) : [];
+  const typeZones = typeId ? (ctx.types.get(typeId)?.zoneIds ?? []) : [];
   const g = gateZones.length ? gateZones : allZones;
   const t = typeZones.length ? typeZones : allZones;
   return g.filter((z) => t.includes(z));
@@ -54,9 +61,21 @@ export async function computeOccupancy(db: Database, ctx: EventContext, now: num
     admitted,
     zones: [...ctx.zones.values()].map((z) => {
       const zi = zoneInside.get(z.id) ?? 0;
-      return { id: z.id, name: z.name, capacity: z.capacity, inside: zi, admitted: zoneAdmitted.get(z.id) ?? 0, available: z.capacity === null ? null : Math.max(0, z.capacity - zi) };
+      return {
+        id: z.id,
+        name: z.name,
+        capacity: z.capacity,
+        inside: zi,
+        admitted: zoneAdmitted.get(z.id) ?? 0,
+        available: z.capacity === null ? null : Math.max(0, z.capacity - zi),
+      };
     }),
-    gates: [...ctx.gates.values()].map((g) => ({ id: g.id, name: g.name, inside: gateInside.get(g.id) ?? 0, admitted: gateAdmitted.get(g.id) ?? 0 })),
+    gates: [...ctx.gates.values()].map((g) => ({
+      id: g.id,
+      name: g.name,
+      inside: gateInside.get(g.id) ?? 0,
+      admitted: gateAdmitted.get(g.id) ?? 0,
+    })),
     generated_at: new Date(now).toISOString(),
   };
 }

@@ -1,8 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import QRCode from 'qrcode';
 import {
-  formatPairingCode, normalisePairingCode, PAIR_URL_PARAM, PAIRING_CODE_BYTES, PAIRING_TTL_DEFAULT_S,
-  type CreatePairingCodeBody, type PairDeviceBody, type PairingErrorCode,
+  formatPairingCode,
+  normalisePairingCode,
+  PAIR_URL_PARAM,
+  PAIRING_CODE_BYTES,
+  PAIRING_TTL_DEFAULT_S,
+  type CreatePairingCodeBody,
+  type PairDeviceBody,
+  type PairingErrorCode,
 } from '@entrada/core';
 import { pgErrorCode, PG_UNIQUE_VIOLATION, type Database } from '../db/database.ts';
 import { DomainError, notFound, rateLimited } from './errors.ts';
@@ -23,13 +29,29 @@ const DEFAULT_DEVICE_NAME = 'Paired scanner';
 type RedeemFailure = Extract<PairingErrorCode, `PAIRING_CODE_${string}`>;
 /** What the login log records, and what the client is told. */
 const REDEEM_FAILURES: Record<RedeemFailure, [log: string, answer: string]> = {
-  PAIRING_CODE_INVALID: ['unknown pairing code', 'Unknown pairing code; check it and try again, or ask an organiser for a new one'],
+  PAIRING_CODE_INVALID: [
+    'unknown pairing code',
+    'Unknown pairing code; check it and try again, or ask an organiser for a new one',
+  ],
   PAIRING_CODE_EXPIRED: ['expired pairing code', 'This pairing code has expired; ask an organiser for a new one'],
-  PAIRING_CODE_USED: ['pairing code already used', 'This pairing code has already been used; ask an organiser for a new one'],
+  PAIRING_CODE_USED: [
+    'pairing code already used',
+    'This pairing code has already been used; ask an organiser for a new one',
+  ],
 };
 
-export interface CreatedPairingCode { code: string; record: PairingCodeRecord; pairUrl: string; qrSvg: string }
-export interface PairedDevice { device: DeviceRecord; token: string; ctx: EventContext; gateId: string | null }
+export interface CreatedPairingCode {
+  code: string;
+  record: PairingCodeRecord;
+  pairUrl: string;
+  qrSvg: string;
+}
+export interface PairedDevice {
+  device: DeviceRecord;
+  token: string;
+  ctx: EventContext;
+  gateId: string | null;
+}
 
 /** The digest a code is stored and found by: SHA-256 hex of its normalised form. */
 export function pairingCodeHash(normalised: string): string {
@@ -46,21 +68,36 @@ export class PairingService {
   private readonly failures = new FailureLimiter({ limit: PAIRING_FAILURE_LIMIT, windowMs: PAIRING_FAILURE_WINDOW_MS });
 
   constructor(
-    private readonly db: Database, private readonly events: EventService, private readonly contexts: EventContexts,
-    private readonly devices: DeviceService, private readonly now: () => number = Date.now,
+    private readonly db: Database,
+    private readonly events: EventService,
+    private readonly contexts: EventContexts,
+    private readonly devices: DeviceService,
+    private readonly now: () => number = Date.now,
     /** ENTRADA_PUBLIC_URL: the origin pair URLs point at; otherwise the request's own. */
     private readonly publicUrl: string | undefined = undefined,
   ) {}
 
   /** `requestOrigin`: protocol and host the organiser reached this server at. */
-  async create(organisationId: string, body: CreatePairingCodeBody, requestOrigin: string): Promise<CreatedPairingCode> {
+  async create(
+    organisationId: string,
+    body: CreatePairingCodeBody,
+    requestOrigin: string,
+  ): Promise<CreatedPairingCode> {
     const { code, record } = await this.issue(organisationId, body);
     const pairUrl = this.pairUrl(code, requestOrigin);
-    return { code, record, pairUrl, qrSvg: await QRCode.toString(pairUrl, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
+    return {
+      code,
+      record,
+      pairUrl,
+      qrSvg: await QRCode.toString(pairUrl, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }),
+    };
   }
 
   /** A new code for the organisation's event (and gate): the code in clear, shown once, and its stored record. */
-  async issue(organisationId: string, body: CreatePairingCodeBody): Promise<{ code: string; record: PairingCodeRecord }> {
+  async issue(
+    organisationId: string,
+    body: CreatePairingCodeBody,
+  ): Promise<{ code: string; record: PairingCodeRecord }> {
     let ctx = await this.events.get(organisationId, body.event_id);
     const gateId = body.gate_id ?? null;
     if (gateId !== null && !ctx.gates.has(gateId)) {
@@ -74,8 +111,13 @@ export class PairingService {
       const code = formatPairingCode(randomBytes(PAIRING_CODE_BYTES));
       try {
         const record = await insertPairingCode(this.db, {
-          organisationId, eventId: body.event_id, codeHash: pairingCodeHash(normalisePairingCode(code)!), name: body.name ?? null, gateId,
-          createdAt, expiresAt,
+          organisationId,
+          eventId: body.event_id,
+          codeHash: pairingCodeHash(normalisePairingCode(code)!),
+          name: body.name ?? null,
+          gateId,
+          createdAt,
+          expiresAt,
         });
         return { code, record };
       } catch (err) {
@@ -107,7 +149,10 @@ export class PairingService {
     const now = this.now();
     if (this.failures.blocked(req.ip, now)) {
       await this.log(req, { success: false, message: 'rate limited' });
-      throw rateLimited('Too many failed pairing attempts from this address; wait and try again', this.failures.retryAfterMs(req.ip, now));
+      throw rateLimited(
+        'Too many failed pairing attempts from this address; wait and try again',
+        this.failures.retryAfterMs(req.ip, now),
+      );
     }
     // A malformed key is the client's bug, not a guess: checked before the code is touched, not counted.
     const publicKey = parsePublicKey(body.public_key);
@@ -117,7 +162,11 @@ export class PairingService {
     // The same limit across every API instance, from the shared login log (this instance's own counter only
     // sees the attempts that came here).
     const sharedWait = loggedFailuresRetryAfterMs(
-      await recentPairingFailures(this.db, req.ip, now - PAIRING_FAILURE_WINDOW_MS), PAIRING_FAILURE_LIMIT, PAIRING_FAILURE_WINDOW_MS, now);
+      await recentPairingFailures(this.db, req.ip, now - PAIRING_FAILURE_WINDOW_MS),
+      PAIRING_FAILURE_LIMIT,
+      PAIRING_FAILURE_WINDOW_MS,
+      now,
+    );
     if (sharedWait > 0) {
       this.failures.forgive(req.ip, now);
       await this.log(req, { success: false, message: 'rate limited' });
@@ -131,11 +180,17 @@ export class PairingService {
       const code = await consumePairingCode(tx, hash, now, deviceId);
       if (!code) return { failed: await findPairingCode(tx, hash) };
       const settings = body.platform ? { platform: body.platform } : {};
-      const { device, token } = await this.devices.register(code.organisationId, {
-        name: code.name ?? body.name ?? DEFAULT_DEVICE_NAME, device_id: deviceId, public_key: publicKey.toString('base64url'),
-        // A paired device uses the code's event only, until an organiser adds more.
-        event_ids: [code.eventId],
-      }, { sql: tx, settings });
+      const { device, token } = await this.devices.register(
+        code.organisationId,
+        {
+          name: code.name ?? body.name ?? DEFAULT_DEVICE_NAME,
+          device_id: deviceId,
+          public_key: publicKey.toString('base64url'),
+          // A paired device uses the code's event only, until an organiser adds more.
+          event_ids: [code.eventId],
+        },
+        { sql: tx, settings },
+      );
       return { code, device, token };
     });
     if ('failed' in result) {
@@ -159,10 +214,20 @@ export class PairingService {
   }
 
   /** Never the code itself: which kind of attempt, from where, and what it paired. */
-  private async log(req: RequestInfo, entry: { success: boolean; message: string; code?: PairingCodeRecord | null; deviceId?: string }): Promise<void> {
+  private async log(
+    req: RequestInfo,
+    entry: { success: boolean; message: string; code?: PairingCodeRecord | null; deviceId?: string },
+  ): Promise<void> {
     await insertLoginLog(this.db, {
-      organisationId: entry.code?.organisationId ?? null, eventId: entry.code?.eventId ?? null, identifier: 'pairing-code',
-      deviceId: entry.deviceId ?? null, success: entry.success, message: entry.message, ip: req.ip, userAgent: req.userAgent ?? null, at: this.now(),
+      organisationId: entry.code?.organisationId ?? null,
+      eventId: entry.code?.eventId ?? null,
+      identifier: 'pairing-code',
+      deviceId: entry.deviceId ?? null,
+      success: entry.success,
+      message: entry.message,
+      ip: req.ip,
+      userAgent: req.userAgent ?? null,
+      at: this.now(),
     }).catch(() => undefined);
   }
 }

@@ -1,6 +1,22 @@
 import {
-  applyAdmission, applyCapacity, capacityManaged, decideAdmission, describeVerdict, entryZones, gateAdmitsZones, isInside, readScannedCode, unmatchedCode,
-  type Direction, type ScanResult, type ScanVerdictResponse, type TicketFacts, type TicketScanState, type Verdict, type VerdictReason, type ZoneCapacity,
+  applyAdmission,
+  applyCapacity,
+  capacityManaged,
+  decideAdmission,
+  describeVerdict,
+  entryZones,
+  gateAdmitsZones,
+  isInside,
+  readScannedCode,
+  unmatchedCode,
+  type Direction,
+  type ScanResult,
+  type ScanVerdictResponse,
+  type TicketFacts,
+  type TicketScanState,
+  type Verdict,
+  type VerdictReason,
+  type ZoneCapacity,
 } from '@entrada/core';
 import { pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../db/database.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
@@ -10,7 +26,13 @@ import { Lru } from '../cache/lru.ts';
 import type { DeviceRecord, SessionRecord } from '../store/devices.ts';
 import { getSession } from '../store/devices.ts';
 import {
-  admitIfUnchanged, admitWithoutGuard, getScan, recordUnmatchedScan, rejectIfUnchanged, type GuardedWrite, type ScanRecordInput,
+  admitIfUnchanged,
+  admitWithoutGuard,
+  getScan,
+  recordUnmatchedScan,
+  rejectIfUnchanged,
+  type GuardedWrite,
+  type ScanRecordInput,
 } from '../store/scans.ts';
 import { flagDevice } from '../store/device-logs.ts';
 import { flagOverCapacity, insideCells, lockZones } from '../store/zone-capacity.ts';
@@ -27,7 +49,13 @@ import type { TableStats } from './table-stats.ts';
 
 type ScanBase = Omit<ScanRecordInput, 'ticketId' | 'codeDigest' | 'result' | 'reason' | 'admits'>;
 /** A decision as written: the verdict after capacity, the row, the ticket's new state if it admitted, the warn zones it took over. */
-interface Written { verdict: Verdict; input: ScanRecordInput; next: TicketScanState | null; overCapacity: string[]; write: GuardedWrite }
+interface Written {
+  verdict: Verdict;
+  input: ScanRecordInput;
+  next: TicketScanState | null;
+  overCapacity: string[];
+  write: GuardedWrite;
+}
 const NO_ZONES: readonly ZoneCapacity[] = [];
 
 /** The capacity-managed zones an entry at this gate with this type puts a person in (none for most events: no query then). */
@@ -36,13 +64,17 @@ function capacityZones(ctx: EventContext, gate: GateContext, type: TypeContext):
   const out: ZoneCapacity[] = [];
   for (const id of entryZones(gate.zoneIds, type.zoneIds, [...ctx.zones.keys()])) {
     const z = ctx.zones.get(id);
-    if (z && capacityManaged({ id, capacity: z.capacity, mode: z.capacityMode })) out.push({ id, capacity: z.capacity, mode: z.capacityMode });
+    if (z && capacityManaged({ id, capacity: z.capacity, mode: z.capacityMode }))
+      out.push({ id, capacity: z.capacity, mode: z.capacityMode });
   }
   return out;
 }
 
 /** People inside each zone, from the inside cells (last entry gate × type) as occupancy counts them. */
-function zoneInside(ctx: EventContext, cells: ReadonlyArray<{ gateId: string | null; typeId: string; inside: number }>): Map<string, number> {
+function zoneInside(
+  ctx: EventContext,
+  cells: ReadonlyArray<{ gateId: string | null; typeId: string; inside: number }>,
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const c of cells) for (const z of zonesFor(ctx, c.gateId, c.typeId)) out.set(z, (out.get(z) ?? 0) + c.inside);
   return out;
@@ -68,7 +100,8 @@ const MAX_ATTEMPTS = 16;
 // A cached session only spares reading its event, gate and direction, which never change: whether it is still
 // active is checked by the statement that records the scan, and the bus evicts an ended one at once.
 const SESSION_TTL_MS = 5_000;
-const sessionEnded = (): DomainError => new DomainError('SESSION_ENDED', 'This scan session has ended; start a new one');
+const sessionEnded = (): DomainError =>
+  new DomainError('SESSION_ENDED', 'This scan session has ended; start a new one');
 
 /**
  * The online scan workflow: authenticate (done by the route) → resolve where →
@@ -104,26 +137,51 @@ export class ScanService {
     const base: ScanBase = {
       // Time-ordered when the server picks it, as the sync's rows: the scans' primary key and physical-scan index
       // then grow at their right edge instead of dirtying (and, after a checkpoint, logging) a random page per scan.
-      eventId: ctx.event.id, scanId: req.scanId ?? uuidv7(now), direction, devicePk: req.device.pk, deviceId: req.device.deviceId,
-      gateId: gate.id, sessionId: where.sessionId, scannedAt: now, source: 'online', staffId: req.staffId ?? null,
+      eventId: ctx.event.id,
+      scanId: req.scanId ?? uuidv7(now),
+      direction,
+      devicePk: req.device.pk,
+      deviceId: req.device.deviceId,
+      gateId: gate.id,
+      sessionId: where.sessionId,
+      scannedAt: now,
+      source: 'online',
+      staffId: req.staffId ?? null,
     };
     /**
      * `digest`: the code's keyed digest, recorded with the scan so a retry can be told from another code reusing
      * its scan_id (see replayed); `findsTickets`: whether a ticket is looked up by it (not for an unreadable code
      * or another event's signed code, which the sync path records without one).
      */
-    const unmatched = async (result: ScanResult, reason: VerdictReason, digest: Buffer, findsTickets: boolean): Promise<ScanVerdictResponse> => {
-      const stored = await recordUnmatchedScan(this.db, { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false });
+    const unmatched = async (
+      result: ScanResult,
+      reason: VerdictReason,
+      digest: Buffer,
+      findsTickets: boolean,
+    ): Promise<ScanVerdictResponse> => {
+      const stored = await recordUnmatchedScan(this.db, {
+        ...base,
+        ticketId: null,
+        codeDigest: digest,
+        result,
+        reason,
+        admits: false,
+      });
       if (stored === 'session_ended') return this.ended(base.sessionId!);
       if (stored === 'replay') return this.replayed(ctx, base, digest, findsTickets);
-      this.publishScan({ ...base, ticketId: null, codeDigest: digest, result, reason, admits: false }, scanCountChange(null, false, null, null));
+      this.publishScan(
+        { ...base, ticketId: null, codeDigest: digest, result, reason, admits: false },
+        scanCountChange(null, false, null, null),
+      );
       return this.answer(ctx, { result, reason, admits: false }, direction, null, null, base.scanId, now);
     };
 
     // Core's classifier, as the sync and the scanners apply it: no query but the ticket's look-up by digest.
     const code = readScannedCode(req.code, ctx.codeScope, nodeVerifier);
-    if (code.kind === 'unreadable') return unmatched(code.refusal.result, code.refusal.reason, ctx.digest(req.code), false);
-    if (code.kind === 'other_event') return unmatched(code.refusal.result, code.refusal.reason, ctx.digest(code.text), false);
+    if (code.kind === 'unreadable')
+      return unmatched(code.refusal.result, code.refusal.reason, ctx.digest(req.code), false);
+    if (code.kind === 'other_event')
+      return unmatched(code.refusal.result, code.refusal.reason, ctx.digest(code.text), false);
 
     // No signature check before the look-up: a code whose keyed digest matches a ticket is exactly the text we
     // issued. Only a code that matches nothing is verified (in unmatchedCode), to tell a forged code from an unknown one.
@@ -137,17 +195,31 @@ export class ScanService {
     const type = await this.typeOf(ctx, ticket);
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const facts: TicketFacts = { id: ticket.id, eventId: ticket.eventId, status: ticket.status, statusChangedAt: ticket.statusChangedAt };
+      const facts: TicketFacts = {
+        id: ticket.id,
+        eventId: ticket.eventId,
+        status: ticket.status,
+        statusChangedAt: ticket.statusChangedAt,
+      };
       const decided = decideAdmission({
-        event: ctx.policy, ticket: facts, type: type.policy, gate: gate.policy, direction, now, deviceId: req.device.deviceId, state: ticket.state,
+        event: ctx.policy,
+        ticket: facts,
+        type: type.policy,
+        gate: gate.policy,
+        direction,
+        now,
+        deviceId: req.device.deviceId,
+        state: ticket.state,
       });
       // An entry that puts someone into a capacity-managed zone is decided and written under that zone's lock.
-      const zones = decided.admits && direction === 'entry' && !isInside(ticket.state) ? capacityZones(ctx, gate, type) : NO_ZONES;
+      const zones =
+        decided.admits && direction === 'entry' && !isInside(ticket.state) ? capacityZones(ctx, gate, type) : NO_ZONES;
       let outcome: Written;
       try {
-        outcome = zones.length === 0
-          ? await this.write(this.db, ctx, ticket, decided, base, digest, zones, req)
-          : await this.db.transaction((tx) => this.write(tx, ctx, ticket, decided, base, digest, zones, req));
+        outcome =
+          zones.length === 0
+            ? await this.write(this.db, ctx, ticket, decided, base, digest, zones, req)
+            : await this.db.transaction((tx) => this.write(tx, ctx, ticket, decided, base, digest, zones, req));
       } catch (err) {
         // The offline copy of this very scan was uploaded in the meantime: decide again, the replay check will find it.
         if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && req.scanId !== undefined) continue;
@@ -182,24 +254,57 @@ export class ScanService {
    * core's capacity rule: an enforcing full zone refuses `zone_full`, a warn zone admits and flags the scan.
    */
   private async write(
-    sql: Sql, ctx: EventContext, ticket: TicketRecord, decided: Verdict, base: ScanBase, digest: Buffer, zones: readonly ZoneCapacity[], req: ScanRequest,
+    sql: Sql,
+    ctx: EventContext,
+    ticket: TicketRecord,
+    decided: Verdict,
+    base: ScanBase,
+    digest: Buffer,
+    zones: readonly ZoneCapacity[],
+    req: ScanRequest,
   ): Promise<Written> {
     let verdict = decided;
     let overCapacity: string[] = [];
     if (zones.length > 0) {
-      await lockZones(sql, ctx.event.id, zones.map((z) => z.id));
+      await lockZones(
+        sql,
+        ctx.event.id,
+        zones.map((z) => z.id),
+      );
       const inside = zoneInside(ctx, await insideCells(sql, ctx.event.id));
       ({ verdict, overCapacity } = applyCapacity(decided, base.direction, false, zones, (id) => inside.get(id) ?? 0));
     }
-    const input: ScanRecordInput = { ...base, ticketId: ticket.id, codeDigest: digest, result: verdict.result, reason: verdict.reason, admits: verdict.admits };
-    if (!verdict.admits) return { verdict, input, next: null, overCapacity, write: await rejectIfUnchanged(sql, ticket.version, input, req.scanId !== undefined) };
-    const next = applyAdmission(ticket.state, { at: base.scannedAt, direction: base.direction, deviceId: base.deviceId, gateId: base.gateId }, verdict.reason === 'admitted');
-    const write = this.guard ? await admitIfUnchanged(sql, ticket.version, next, input, req.scanId !== undefined) : await admitWithoutGuard(sql, next, input);
+    const input: ScanRecordInput = {
+      ...base,
+      ticketId: ticket.id,
+      codeDigest: digest,
+      result: verdict.result,
+      reason: verdict.reason,
+      admits: verdict.admits,
+    };
+    if (!verdict.admits)
+      return {
+        verdict,
+        input,
+        next: null,
+        overCapacity,
+        write: await rejectIfUnchanged(sql, ticket.version, input, req.scanId !== undefined),
+      };
+    const next = applyAdmission(
+      ticket.state,
+      { at: base.scannedAt, direction: base.direction, deviceId: base.deviceId, gateId: base.gateId },
+      verdict.reason === 'admitted',
+    );
+    const write = this.guard
+      ? await admitIfUnchanged(sql, ticket.version, next, input, req.scanId !== undefined)
+      : await admitWithoutGuard(sql, next, input);
     if (write.kind === 'applied' && overCapacity.length > 0) await flagOverCapacity(sql, ctx.event.id, base.scanId);
     return { verdict, input, next, overCapacity, write };
   }
 
-  private async resolveWhere(req: ScanRequest): Promise<{ ctx: EventContext; gate: GateContext; direction: Direction; sessionId: string | null }> {
+  private async resolveWhere(
+    req: ScanRequest,
+  ): Promise<{ ctx: EventContext; gate: GateContext; direction: Direction; sessionId: string | null }> {
     let eventId = req.eventId;
     let gateId = req.gateId;
     let direction: Direction = 'entry';
@@ -250,14 +355,35 @@ export class ScanService {
   /** For the organisers' live dashboards on every instance: what was just recorded, from memory (no query on the scan path). */
   private publishScan(s: ScanRecordInput, counts: ScanCountChange): void {
     this.bus.publish({
-      type: 'scans_recorded', eventId: s.eventId, scans: [{
-        scanId: s.scanId, at: s.scannedAt, receivedAt: s.scannedAt, gateId: s.gateId, deviceId: s.deviceId, staffId: null,
-        direction: s.direction, verdict: s.result, reason: s.reason, offline: false, ticketId: s.ticketId, counts,
-      }],
+      type: 'scans_recorded',
+      eventId: s.eventId,
+      scans: [
+        {
+          scanId: s.scanId,
+          at: s.scannedAt,
+          receivedAt: s.scannedAt,
+          gateId: s.gateId,
+          deviceId: s.deviceId,
+          staffId: null,
+          direction: s.direction,
+          verdict: s.result,
+          reason: s.reason,
+          offline: false,
+          ticketId: s.ticketId,
+          counts,
+        },
+      ],
     });
   }
 
-  private publishAdmission(ctx: EventContext, before: TicketRecord, after: TicketRecord, gate: GateContext, direction: Direction, at: number): void {
+  private publishAdmission(
+    ctx: EventContext,
+    before: TicketRecord,
+    after: TicketRecord,
+    gate: GateContext,
+    direction: Direction,
+    at: number,
+  ): void {
     this.bus.publish({ type: 'ticket_changed', eventId: ctx.event.id, ticketId: after.id, version: after.version });
     const delta = (isInside(after.state) ? 1 : 0) - (isInside(before.state) ? 1 : 0);
     this.bus.publish({ type: 'occupancy', eventId: ctx.event.id, gateId: gate.id, direction, delta, at });
@@ -271,15 +397,32 @@ export class ScanService {
    * health, sync status), without the code. The offline copy of a scan whose code could not be digested
    * (unreadable, another event's) holds no digest: it matches only such a code.
    */
-  private async replayed(ctx: EventContext, attempt: RetryKey, digest: Buffer, findsTickets: boolean): Promise<ScanVerdictResponse> {
+  private async replayed(
+    ctx: EventContext,
+    attempt: RetryKey,
+    digest: Buffer,
+    findsTickets: boolean,
+  ): Promise<ScanVerdictResponse> {
     const stored = await getScan(this.db, ctx.event.id, attempt.scanId);
     if (!stored) throw new DomainError('CONFLICT', 'scan_id is already used by another scan');
     const sameCode = stored.codeDigest ? stored.codeDigest.equals(digest) : !findsTickets;
-    const other = stored.devicePk !== attempt.devicePk ? `${stored.deviceId}'s scan`
-      : stored.gateId !== attempt.gateId || stored.direction !== attempt.direction ? 'a scan at another gate or direction'
-        : !sameCode ? 'a scan of another code' : null;
+    const other =
+      stored.devicePk !== attempt.devicePk
+        ? `${stored.deviceId}'s scan`
+        : stored.gateId !== attempt.gateId || stored.direction !== attempt.direction
+          ? 'a scan at another gate or direction'
+          : !sameCode
+            ? 'a scan of another code'
+            : null;
     if (other !== null) {
-      await flagDevice(this.db, ctx.event.id, attempt.devicePk, 'scan_id_reused', `sent scan_id ${attempt.scanId} of ${other} with a different request`, this.now());
+      await flagDevice(
+        this.db,
+        ctx.event.id,
+        attempt.devicePk,
+        'scan_id_reused',
+        `sent scan_id ${attempt.scanId} of ${other} with a different request`,
+        this.now(),
+      );
       throw new DomainError('SCAN_ID_REUSED', 'This scan_id belongs to another scan; a new scan needs a new scan_id');
     }
     const verdict: Verdict = { result: stored.result, reason: stored.reason, admits: stored.admits };
@@ -287,21 +430,42 @@ export class ScanService {
   }
 
   private async answer(
-    ctx: EventContext, verdict: Verdict, direction: Direction, ticket: TicketRecord | null, type: TypeContext | null, scanId: string, now: number,
+    ctx: EventContext,
+    verdict: Verdict,
+    direction: Direction,
+    ticket: TicketRecord | null,
+    type: TypeContext | null,
+    scanId: string,
+    now: number,
     overCapacity: readonly string[] = [],
   ): Promise<ScanVerdictResponse> {
     const gateName = (id: string): string | undefined => ctx.gates.get(id)?.name;
-    const suggested = verdict.result === 'wrong_gate' && type
-      ? [...ctx.gates.values()].filter((g) => gateAdmitsZones(g.policy, type.zoneIds, now)).map((g) => g.name)
-      : [];
+    const suggested =
+      verdict.result === 'wrong_gate' && type
+        ? [...ctx.gates.values()].filter((g) => gateAdmitsZones(g.policy, type.zoneIds, now)).map((g) => g.name)
+        : [];
     const outcome: ScanVerdictResponse = {
       result: verdict.result,
       reason: verdict.reason,
-      message: describeVerdict(verdict, { timezone: ctx.event.timezone, now, gateName, suggestedGates: suggested, zoneName: (id) => ctx.zones.get(id)?.name }),
+      message: describeVerdict(verdict, {
+        timezone: ctx.event.timezone,
+        now,
+        gateName,
+        suggestedGates: suggested,
+        zoneName: (id) => ctx.zones.get(id)?.name,
+      }),
       direction,
-      ticket: ticket && type ? {
-        id: ticket.id, number: ticket.number, tier: type.name, holder_name: ticket.holderName, scans_used: ticket.state.entries, max_scans: type.maxScans,
-      } : null,
+      ticket:
+        ticket && type
+          ? {
+              id: ticket.id,
+              number: ticket.number,
+              tier: type.name,
+              holder_name: ticket.holderName,
+              scans_used: ticket.state.entries,
+              max_scans: type.maxScans,
+            }
+          : null,
       scan_id: scanId,
       scanned_at: new Date(now).toISOString(),
     };

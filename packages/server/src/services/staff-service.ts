@@ -4,8 +4,15 @@ import { hashPin, verifyPin } from '../crypto/pin-hash.ts';
 import { DomainError, notFound, rateLimited } from './errors.ts';
 import type { DeviceRecord } from '../store/devices.ts';
 import {
-  findStaffByUsername, insertEventLoginLog, insertStaff, listEventLoginLogs, listStaff, recentLoginFailures, setStaffActive,
-  type EventLoginLogRecord, type StaffRecord,
+  findStaffByUsername,
+  insertEventLoginLog,
+  insertStaff,
+  listEventLoginLogs,
+  listStaff,
+  recentLoginFailures,
+  setStaffActive,
+  type EventLoginLogRecord,
+  type StaffRecord,
 } from '../store/staff.ts';
 import { insertAudit } from '../store/audit.ts';
 import type { RequestInfo } from './auth.ts';
@@ -23,7 +30,11 @@ export const LOGIN_IP_FAILURES = 20;
 /** The one answer to every failed login, so it does not tell which part was wrong. */
 const INVALID_LOGIN_MESSAGE = 'Wrong username or PIN';
 
-export interface StaffLogin { staff: StaffRecord; eventId: string; loggedInAt: number }
+export interface StaffLogin {
+  staff: StaffRecord;
+  eventId: string;
+  loggedInAt: number;
+}
 
 /**
  * Staff accounts per event (username and PIN) and their login on a paired
@@ -36,7 +47,9 @@ export class StaffService {
   private readonly dummyHash: Promise<string>;
 
   constructor(
-    private readonly db: Database, private readonly events: EventService, private readonly contexts: EventContexts,
+    private readonly db: Database,
+    private readonly events: EventService,
+    private readonly contexts: EventContexts,
     private readonly now: () => number = Date.now,
   ) {
     this.dummyHash = hashPin('000000');
@@ -48,15 +61,28 @@ export class StaffService {
     const pinHash = await hashPin(body.pin);
     try {
       return await this.db.transaction(async (tx) => {
-        const staff = await insertStaff(tx, { eventId, organisationId, username: body.username, name: body.name, pinHash });
+        const staff = await insertStaff(tx, {
+          eventId,
+          organisationId,
+          username: body.username,
+          name: body.name,
+          pinHash,
+        });
         await insertAudit(tx, {
-          organisationId, eventId, actor, action: 'staff.create', subjectKind: 'staff', subjectId: staff.id, before: null,
+          organisationId,
+          eventId,
+          actor,
+          action: 'staff.create',
+          subjectKind: 'staff',
+          subjectId: staff.id,
+          before: null,
           after: { id: staff.id, username: staff.username, name: staff.name, active: staff.active },
         });
         return staff;
       });
     } catch (err) {
-      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION) throw new DomainError('CONFLICT', `The username "${body.username}" is already taken in this event`);
+      if (pgErrorCode(err) === PG_UNIQUE_VIOLATION)
+        throw new DomainError('CONFLICT', `The username "${body.username}" is already taken in this event`);
       throw err;
     }
   }
@@ -88,7 +114,14 @@ export class StaffService {
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
     assertDeviceEvent(device, eventId);
     const now = this.now();
-    const attempt = { eventId, identifier: body.username, deviceId: device.deviceId, ip: req.ip, userAgent: req.userAgent ?? null, at: now };
+    const attempt = {
+      eventId,
+      identifier: body.username,
+      deviceId: device.deviceId,
+      ip: req.ip,
+      userAgent: req.userAgent ?? null,
+      at: now,
+    };
     const deviceKey = `${device.pk}:${eventId}`;
     const wait = Math.max(this.deviceFailures.retryAfterMs(deviceKey, now), this.ipFailures.retryAfterMs(req.ip, now));
     if (wait > 0) {

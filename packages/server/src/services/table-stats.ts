@@ -36,7 +36,11 @@ export class TableStats {
   private readonly running = new Set<HotTable>();
   private readonly knownRows = new Map<HotTable, number>();
 
-  constructor(private readonly db: Database, private readonly log: Logger, private readonly minRows = 5_000) {}
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+    private readonly minRows = 5_000,
+  ) {}
 
   recordWrites(table: HotTable, rows: number): void {
     const total = (this.written.get(table) ?? 0) + rows;

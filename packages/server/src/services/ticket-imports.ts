@@ -5,8 +5,19 @@ import type { Database } from '../db/database.ts';
 import { insertAudit } from '../store/audit.ts';
 import { allocateSerials } from '../store/tickets.ts';
 import {
-  commitStagedRows, committedClashes, deleteImport, deleteStaleImports, failImport, firstRowWithoutType, getImport, insertImport,
-  stagedClashes, stageRows, ticketClashes, type StagedClash, type TicketImportRecord,
+  commitStagedRows,
+  committedClashes,
+  deleteImport,
+  deleteStaleImports,
+  failImport,
+  firstRowWithoutType,
+  getImport,
+  insertImport,
+  stagedClashes,
+  stageRows,
+  ticketClashes,
+  type StagedClash,
+  type TicketImportRecord,
 } from '../store/ticket-imports.ts';
 import type { Caller } from './audit.ts';
 import { DomainError, notFound } from './errors.ts';
@@ -27,12 +38,24 @@ function rowList(rows: number[]): string {
 
 function clashError(clashes: StagedClash[], what: string): DomainError {
   const byCode = clashes.filter((c) => c.byDigest).map((c) => c.rowNo);
-  if (byCode.length > 0) return new DomainError('DUPLICATE_CODE', `The code of ${rowList(byCode.slice(0, 20))} ${what}; nothing was imported`);
-  return new DomainError('DUPLICATE_NUMBER', `The number of ${rowList(clashes.map((c) => c.rowNo).slice(0, 20))} ${what}; nothing was imported`);
+  if (byCode.length > 0)
+    return new DomainError(
+      'DUPLICATE_CODE',
+      `The code of ${rowList(byCode.slice(0, 20))} ${what}; nothing was imported`,
+    );
+  return new DomainError(
+    'DUPLICATE_NUMBER',
+    `The number of ${rowList(clashes.map((c) => c.rowNo).slice(0, 20))} ${what}; nothing was imported`,
+  );
 }
 
 const view = (i: TicketImportRecord): TicketImportView => ({
-  id: i.id, event_id: i.eventId, state: i.state, total_rows: i.totalRows, staged_rows: i.stagedRows, failure: i.failure,
+  id: i.id,
+  event_id: i.eventId,
+  state: i.state,
+  total_rows: i.totalRows,
+  staged_rows: i.stagedRows,
+  failure: i.failure,
   created_at: new Date(i.createdAt).toISOString(),
 });
 
@@ -45,8 +68,11 @@ const view = (i: TicketImportRecord): TicketImportView => ({
  */
 export class TicketImportService {
   constructor(
-    private readonly db: Database, private readonly events: EventService, private readonly tickets: TicketService,
-    private readonly now: () => number = Date.now, private readonly stats?: TableStats,
+    private readonly db: Database,
+    private readonly events: EventService,
+    private readonly tickets: TicketService,
+    private readonly now: () => number = Date.now,
+    private readonly stats?: TableStats,
   ) {}
 
   async open(c: Caller, eventId: string, body: CreateTicketImportBody): Promise<TicketImportView> {
@@ -54,7 +80,16 @@ export class TicketImportService {
     const at = new Date(this.now());
     // Sessions left behind (a closed tab, a crashed script) go here, set-based, on every instance's first use.
     await deleteStaleImports(this.db, new Date(at.getTime() - STALE_IMPORT_MS));
-    return view(await insertImport(this.db, { eventId, id: randomUUID(), organisationId: c.organisationId, actor: c.actor, totalRows: body.total_rows ?? null, at }));
+    return view(
+      await insertImport(this.db, {
+        eventId,
+        id: randomUUID(),
+        organisationId: c.organisationId,
+        actor: c.actor,
+        totalRows: body.total_rows ?? null,
+        at,
+      }),
+    );
   }
 
   async get(c: Caller, eventId: string, importId: string): Promise<TicketImportView> {
@@ -66,15 +101,23 @@ export class TicketImportService {
    * staged (a resent chunk is refused with CONFLICT and changes nothing). Any row at fault — a bad field, a
    * code or number repeated within the import or already a ticket's — fails the import, naming the row.
    */
-  async stage(c: Caller, eventId: string, importId: string, body: TicketImportRowsBody): Promise<TicketImportView & { tickets?: IssuedTicket[] }> {
+  async stage(
+    c: Caller,
+    eventId: string,
+    importId: string,
+    body: TicketImportRowsBody,
+  ): Promise<TicketImportView & { tickets?: IssuedTicket[] }> {
     const found = await this.find(c, eventId, importId);
     this.mustBeOpen(found);
     const ctx = await this.tickets.contextFor(c.organisationId, eventId, body.tickets);
     const first = body.start_row;
     if (first + body.tickets.length - 1 > (found.totalRows ?? MAX_IMPORT_ROWS)) {
-      throw new DomainError('PAYLOAD_TOO_LARGE', found.totalRows === null
-        ? `An import takes at most ${MAX_IMPORT_ROWS.toLocaleString('en-GB')} rows; nothing was staged`
-        : `This import was opened for ${found.totalRows.toLocaleString('en-GB')} rows; this chunk goes beyond; nothing was staged`);
+      throw new DomainError(
+        'PAYLOAD_TOO_LARGE',
+        found.totalRows === null
+          ? `An import takes at most ${MAX_IMPORT_ROWS.toLocaleString('en-GB')} rows; nothing was staged`
+          : `This import was opened for ${found.totalRows.toLocaleString('en-GB')} rows; this chunk goes beyond; nothing was staged`,
+      );
     }
     let failure: DomainError;
     try {
@@ -84,7 +127,10 @@ export class TicketImportService {
         if (!locked) throw notFound('Ticket import');
         this.mustBeOpen(locked);
         if (locked.stagedRows + 1 !== first) {
-          throw new DomainError('CONFLICT', `This import has ${locked.stagedRows.toLocaleString('en-GB')} rows staged; the next chunk starts at row ${(locked.stagedRows + 1).toLocaleString('en-GB')}, not ${first.toLocaleString('en-GB')}`);
+          throw new DomainError(
+            'CONFLICT',
+            `This import has ${locked.stagedRows.toLocaleString('en-GB')} rows staged; the next chunk starts at row ${(locked.stagedRows + 1).toLocaleString('en-GB')}, not ${first.toLocaleString('en-GB')}`,
+          );
         }
         const serial = await allocateSerials(tx, eventId, prepared.length);
         const { rows, created } = this.tickets.rowsOf(ctx, prepared, serial);
@@ -95,15 +141,21 @@ export class TicketImportService {
         if (staged.length > 0) {
           const s = staged[0]!;
           const here = s.byDigest ? rowOf((i) => digests[i] === s.digestHex) : rowOf((i) => numbers[i] === s.number);
-          throw new DomainError(s.byDigest ? 'DUPLICATE_CODE' : 'DUPLICATE_NUMBER',
-            `${rowLabel(here)}: ${s.byDigest ? 'code' : `number "${s.number}"`} repeats ${rowLabel(s.rowNo)}; nothing will be imported`);
+          throw new DomainError(
+            s.byDigest ? 'DUPLICATE_CODE' : 'DUPLICATE_NUMBER',
+            `${rowLabel(here)}: ${s.byDigest ? 'code' : `number "${s.number}"`} repeats ${rowLabel(s.rowNo)}; nothing will be imported`,
+          );
         }
         const existing = await ticketClashes(tx, eventId, numbers, digests);
         if (existing.digests.length > 0 || existing.numbers.length > 0) {
           const byCode = existing.digests.length > 0;
-          const here = byCode ? rowOf((i) => existing.digests.includes(digests[i]!)) : rowOf((i) => existing.numbers.includes(numbers[i]!));
-          throw new DomainError(byCode ? 'DUPLICATE_CODE' : 'DUPLICATE_NUMBER',
-            `${rowLabel(here)}: ${byCode ? 'the code' : `number "${numbers[here - first]}"`} is already used by a ticket of this event; nothing will be imported`);
+          const here = byCode
+            ? rowOf((i) => existing.digests.includes(digests[i]!))
+            : rowOf((i) => existing.numbers.includes(numbers[i]!));
+          throw new DomainError(
+            byCode ? 'DUPLICATE_CODE' : 'DUPLICATE_NUMBER',
+            `${rowLabel(here)}: ${byCode ? 'the code' : `number "${numbers[here - first]}"`} is already used by a ticket of this event; nothing will be imported`,
+          );
         }
         await stageRows(tx, eventId, importId, first, rows, new Date(this.now()));
         const answer = view({ ...locked, stagedRows: locked.stagedRows + rows.length });
@@ -131,22 +183,45 @@ export class TicketImportService {
       if (!locked) throw notFound('Ticket import');
       if (locked.state === 'committed') return { record: locked, imported: 0, repeated: true };
       this.mustBeOpen(locked);
-      if (locked.stagedRows === 0) throw new DomainError('CONFLICT', 'Nothing is staged in this import yet; send its rows first');
+      if (locked.stagedRows === 0)
+        throw new DomainError('CONFLICT', 'Nothing is staged in this import yet; send its rows first');
       if (locked.totalRows !== null && locked.stagedRows !== locked.totalRows) {
-        throw new DomainError('CONFLICT', `This import was opened for ${locked.totalRows.toLocaleString('en-GB')} rows and has ${locked.stagedRows.toLocaleString('en-GB')}; send the rest before committing`);
+        throw new DomainError(
+          'CONFLICT',
+          `This import was opened for ${locked.totalRows.toLocaleString('en-GB')} rows and has ${locked.stagedRows.toLocaleString('en-GB')}; send the rest before committing`,
+        );
       }
       const clashes = await committedClashes(tx, eventId, importId, 20);
-      if (clashes.length > 0) throw clashError(clashes, clashes.length === 1 ? 'is already used by a ticket of this event' : 'are already used by tickets of this event');
+      if (clashes.length > 0)
+        throw clashError(
+          clashes,
+          clashes.length === 1
+            ? 'is already used by a ticket of this event'
+            : 'are already used by tickets of this event',
+        );
       const orphan = await firstRowWithoutType(tx, eventId, importId);
-      if (orphan !== null) throw new DomainError('CONFLICT', `${rowLabel(orphan)}: its ticket type was deleted after the row was sent; nothing was imported`);
+      if (orphan !== null)
+        throw new DomainError(
+          'CONFLICT',
+          `${rowLabel(orphan)}: its ticket type was deleted after the row was sent; nothing was imported`,
+        );
       const imported = await commitStagedRows(tx, eventId, importId, new Date(this.now()));
       if (imported !== locked.stagedRows) {
         // A ticket written between the checks above and the insert took a code or number: roll everything back.
-        throw new DomainError('CONFLICT', 'Tickets were added to this event while the import was committed, and one of them took a code or number of the import; commit again to see which row');
+        throw new DomainError(
+          'CONFLICT',
+          'Tickets were added to this event while the import was committed, and one of them took a code or number of the import; commit again to see which row',
+        );
       }
       await insertAudit(tx, {
-        organisationId: c.organisationId, eventId, actor: c.actor, action: 'tickets.import', subjectKind: 'ticket_import', subjectId: importId,
-        before: null, after: { tickets: imported },
+        organisationId: c.organisationId,
+        eventId,
+        actor: c.actor,
+        action: 'tickets.import',
+        subjectKind: 'ticket_import',
+        subjectId: importId,
+        before: null,
+        after: { tickets: imported },
       });
       return { record: { ...locked, state: 'committed' as const }, imported, repeated: false };
     });
@@ -169,7 +244,11 @@ export class TicketImportService {
   }
 
   private mustBeOpen(i: TicketImportRecord): void {
-    if (i.state === 'failed') throw new DomainError('CONFLICT', `This import failed (${i.failure ?? 'a row was refused'}); start a new one with the corrected file`);
+    if (i.state === 'failed')
+      throw new DomainError(
+        'CONFLICT',
+        `This import failed (${i.failure ?? 'a row was refused'}); start a new one with the corrected file`,
+      );
     if (i.state === 'committed') throw new DomainError('CONFLICT', 'This import is already committed');
   }
 }

@@ -15,12 +15,29 @@ const notPublic = new BlockList();
 // IPv4: "this network", private (RFC 1918), shared CGNAT, loopback, link-local (cloud metadata), IETF protocol
 // assignments, benchmarking, multicast, reserved and broadcast.
 for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) notPublic.addSubnet(net, prefix, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  notPublic.addSubnet(net, prefix, 'ipv4');
 // IPv6: unspecified, loopback, IPv4-mapped (checked as IPv4 below), unique local, link-local, multicast, and the
 // NAT64 local-use prefix.
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b:1::', 48]] as const) {
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['64:ff9b:1::', 48],
+] as const) {
   notPublic.addSubnet(net, prefix, 'ipv6');
 }
 
@@ -51,7 +68,10 @@ export function isPublicAddress(address: string): boolean {
  */
 export function privateHostReason(url: URL): string | null {
   // Brackets of an IPv6 literal and a fully qualified name's final dot (localhost.) do not change the host.
-  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  const host = url.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return 'names this machine (localhost)';
   if (isIP(host) !== 0 && !isPublicAddress(host)) return 'is a private, loopback or link-local address';
   return null;
@@ -70,7 +90,8 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
-    if (addresses.length === 0 || addresses.some((a) => !isPublicAddress(a.address))) return callback(new PrivateAddressError(), []);
+    if (addresses.length === 0 || addresses.some((a) => !isPublicAddress(a.address)))
+      return callback(new PrivateAddressError(), []);
     if (options.all) return callback(null, addresses);
     callback(null, addresses[0]!.address, addresses[0]!.family);
   });

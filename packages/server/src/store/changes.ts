@@ -10,7 +10,12 @@ import { TICKET_COLUMNS, toTicket, type RawTicket, type TicketRecord } from './t
  */
 
 /** sealedCode: an imported ticket's sealed code, read only for a manifest that ships codes (`manifest_ticket_codes`). */
-export interface ManifestRow { ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string | null; sealedCode?: Buffer | null }
+export interface ManifestRow {
+  ticket: TicketRecord;
+  codeKind: 'signed' | 'imported';
+  digestHex: string | null;
+  sealedCode?: Buffer | null;
+}
 
 /**
  * Where a manifest is taken: the horizon (snapshot xmin) and the snapshot
@@ -18,7 +23,11 @@ export interface ManifestRow { ticket: TicketRecord; codeKind: 'signed' | 'impor
  * event's newest change below that horizon (`lastTx`; null when it has none),
  * which places its cursors (see manifestPosition).
  */
-export interface ManifestSnapshot { xmin: string; snapshot: string; lastTx: string | null }
+export interface ManifestSnapshot {
+  xmin: string;
+  snapshot: string;
+  lastTx: string | null;
+}
 
 /**
  * The event's newest change below the horizon: one backward step of
@@ -65,7 +74,9 @@ export function manifestPosition(snapshot: ManifestSnapshot): string {
 export async function manifestSnapshot(sql: Sql, eventId: string): Promise<ManifestSnapshot> {
   const [row] = await sql.query<{ xmin: string; snapshot: string; last_tx: string | null }>(
     `SELECT pg_snapshot_xmin(x.snap)::text AS xmin, x.snap::text AS snapshot, ${LAST_TX} AS last_tx
-     FROM (SELECT pg_current_snapshot() AS snap) x`, [eventId]);
+     FROM (SELECT pg_current_snapshot() AS snap) x`,
+    [eventId],
+  );
   return { xmin: row!.xmin, snapshot: row!.snapshot, lastTx: row!.last_tx };
 }
 
@@ -77,8 +88,19 @@ export async function manifestSnapshot(sql: Sql, eventId: string): Promise<Manif
  * such a delta is not worth building (the event's tickets are then counted,
  * only then).
  */
-export async function manifestChangedTickets(sql: Sql, eventId: string, sinceTx: string, limit: { minTickets: number; maxShare: number }): Promise<ManifestSnapshot & { changed: number; ids: string[] | null }> {
-  const [row] = await sql.query<{ xmin: string; snapshot: string; last_tx: string | null; changed: number; ids: string[] | null }>(
+export async function manifestChangedTickets(
+  sql: Sql,
+  eventId: string,
+  sinceTx: string,
+  limit: { minTickets: number; maxShare: number },
+): Promise<ManifestSnapshot & { changed: number; ids: string[] | null }> {
+  const [row] = await sql.query<{
+    xmin: string;
+    snapshot: string;
+    last_tx: string | null;
+    changed: number;
+    ids: string[] | null;
+  }>(
     `WITH x AS (SELECT pg_current_snapshot() AS snap),
      changed AS (
        SELECT t.id FROM tickets t, x WHERE t.event_id = $1 AND t.tx >= $2::xid8 AND t.tx < pg_snapshot_xmin(x.snap)
@@ -91,20 +113,25 @@ export async function manifestChangedTickets(sql: Sql, eventId: string, sinceTx:
          THEN (SELECT coalesce(array_agg(t.id::text ORDER BY t.serial), '{}')::text[] FROM tickets t WHERE t.event_id = $1 AND t.id IN (SELECT id FROM changed))
        END AS ids
      FROM x, n`,
-    [eventId, sinceTx, limit.minTickets, limit.maxShare]);
+    [eventId, sinceTx, limit.minTickets, limit.maxShare],
+  );
   return { xmin: row!.xmin, snapshot: row!.snapshot, lastTx: row!.last_tx, changed: row!.changed, ids: row!.ids };
 }
 
 /** One page of an event's tickets: the next `limit` after a serial, or the given ids; in serial order. */
 export async function manifestTicketPage(
-  sql: Sql, eventId: string, page: { afterSerial: number; limit: number } | { ids: readonly string[] }, withSealedCodes = false,
+  sql: Sql,
+  eventId: string,
+  page: { afterSerial: number; limit: number } | { ids: readonly string[] },
+  withSealedCodes = false,
 ): Promise<ManifestRow[]> {
   const where = 'ids' in page ? 't.id = ANY($2::uuid[]) ORDER BY t.serial' : 't.serial > $2 ORDER BY t.serial LIMIT $3';
   const rows = await sql.query<RawTicket & { digest: string | null; sealed_code?: Buffer | null }>(
     // Only imported codes ship a digest: no hex string per signed ticket. Sealed codes only when the manifest ships codes.
     `SELECT ${TICKET_COLUMNS}, CASE WHEN t.code_kind = 'imported' THEN encode(t.code_digest, 'hex') END AS digest${withSealedCodes ? ', t.sealed_code' : ''}
      FROM tickets t WHERE t.event_id = $1 AND ${where}`,
-    'ids' in page ? [eventId, page.ids] : [eventId, page.afterSerial, page.limit]);
+    'ids' in page ? [eventId, page.ids] : [eventId, page.afterSerial, page.limit],
+  );
   return rows.map((r) => {
     const row: ManifestRow = { ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest };
     if (withSealedCodes) row.sealedCode = r.sealed_code ?? null;
@@ -129,18 +156,38 @@ export async function manifestChangedSince(sql: Sql, eventId: string, since: Man
     `SELECT EXISTS (SELECT 1 FROM tickets t WHERE t.event_id = $1 AND t.tx >= $2::xid8 AND NOT pg_visible_in_snapshot(t.tx, $3::pg_snapshot))
          OR EXISTS (SELECT 1 FROM scans s WHERE s.event_id = $1 AND s.tx >= $2::xid8 AND NOT pg_visible_in_snapshot(s.tx, $3::pg_snapshot)
                       AND s.ticket_id IS NOT NULL) AS changed`,
-    [eventId, since.xmin, since.snapshot], { name: 'manifest_changed_since' });
+    [eventId, since.xmin, since.snapshot],
+    { name: 'manifest_changed_since' },
+  );
   return row!.changed;
 }
 
 export interface FeedScan {
   /** The scanned ticket's state now (admissions change it without a ticket change of its own). */
   ticket: TicketRecord | null;
-  tx: string; id: string; ticketId: string | null; deviceId: string; seq: number | null; scannedAt: number; direction: Direction; gateId: string | null;
-  result: ScanResult; reason: string; recordStatus: RecordStatus; conflictReason: string | null; winnerScanId: string | null; ambiguous: boolean;
-  source: 'online' | 'offline'; revision: number;
+  tx: string;
+  id: string;
+  ticketId: string | null;
+  deviceId: string;
+  seq: number | null;
+  scannedAt: number;
+  direction: Direction;
+  gateId: string | null;
+  result: ScanResult;
+  reason: string;
+  recordStatus: RecordStatus;
+  conflictReason: string | null;
+  winnerScanId: string | null;
+  ambiguous: boolean;
+  source: 'online' | 'offline';
+  revision: number;
 }
-export interface FeedTicket { tx: string; ticket: TicketRecord; codeKind: 'signed' | 'imported'; digestHex: string }
+export interface FeedTicket {
+  tx: string;
+  ticket: TicketRecord;
+  codeKind: 'signed' | 'imported';
+  digestHex: string;
+}
 
 /** Scans a double-entries page looks through at most (they are few among many, so a page may hold none). */
 export const DOUBLE_ENTRY_WINDOW = 20_000;
@@ -157,12 +204,24 @@ export const DOUBLE_ENTRY_WINDOW = 20_000;
  * next page goes on (a device far behind pages through a long history in
  * bounded steps).
  */
-export async function feedPage(sql: Sql, eventId: string, opts: {
-  ticketsAfter: { tx: string; id: string }; scansAfter: { tx: string; id: string }; excludeDevicePk: string | null; limit: number;
-  doubleEntriesOf?: string | null;
-  /** DOUBLE_ENTRY_WINDOW unless given. */
-  window?: number;
-}): Promise<{ lastTx: string | null; tickets: FeedTicket[]; scans: FeedScan[]; windowEnd: { tx: string; id: string } | null }> {
+export async function feedPage(
+  sql: Sql,
+  eventId: string,
+  opts: {
+    ticketsAfter: { tx: string; id: string };
+    scansAfter: { tx: string; id: string };
+    excludeDevicePk: string | null;
+    limit: number;
+    doubleEntriesOf?: string | null;
+    /** DOUBLE_ENTRY_WINDOW unless given. */
+    window?: number;
+  },
+): Promise<{
+  lastTx: string | null;
+  tickets: FeedTicket[];
+  scans: FeedScan[];
+  windowEnd: { tx: string; id: string } | null;
+}> {
   // lastTx: the event's newest change below the horizon (one backward step of tickets_tx and of scans_tx). Every
   // change at or below it is committed and read by this page when the page is not full; a change written later
   // is above the horizon, so above it. A cursor there depends on the event's own changes only, where the horizon
@@ -171,7 +230,9 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
     `SELECT x.xmin::text AS xmin, greatest(
        (SELECT t.tx FROM tickets t WHERE t.event_id = $1 AND t.tx < x.xmin ORDER BY t.tx DESC LIMIT 1),
        (SELECT s.tx FROM scans s WHERE s.event_id = $1 AND s.tx < x.xmin ORDER BY s.tx DESC LIMIT 1))::text AS last_tx
-     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) x`, [eventId]);
+     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) x`,
+    [eventId],
+  );
   // A second snapshot may see more committed rows, never fewer: reading below the first xmin stays safe.
   const xmin = x!.xmin;
   const doubleEntriesOf = opts.doubleEntriesOf ?? null;
@@ -179,26 +240,48 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
   if (doubleEntriesOf !== null) {
     const [end] = await sql.query<{ tx: string; id: string }>(
       `SELECT s.tx::text AS tx, s.id FROM scans s WHERE s.event_id = $1 AND s.tx < $2::xid8 AND (s.tx, s.id) > ($3::xid8, $4::uuid)
-       ORDER BY s.tx, s.id OFFSET $5 LIMIT 1`, [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, (opts.window ?? DOUBLE_ENTRY_WINDOW) - 1]);
+       ORDER BY s.tx, s.id OFFSET $5 LIMIT 1`,
+      [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, (opts.window ?? DOUBLE_ENTRY_WINDOW) - 1],
+    );
     windowEnd = end ?? null;
   }
-  const scanFilter = doubleEntriesOf === null
-    ? '($6::uuid IS NULL OR s.device_pk <> $6::uuid OR s.revision > 0)'
-    : `((s.device_pk = $6::uuid AND s.revision > 0)
+  const scanFilter =
+    doubleEntriesOf === null
+      ? '($6::uuid IS NULL OR s.device_pk <> $6::uuid OR s.revision > 0)'
+      : `((s.device_pk = $6::uuid AND s.revision > 0)
         OR (s.record_status = 'conflict' AND s.device_pk <> $6::uuid
             AND EXISTS (SELECT 1 FROM scans m WHERE m.event_id = s.event_id AND m.ticket_id = s.ticket_id AND m.device_pk = $6::uuid AND m.admits)))${
-        windowEnd ? ' AND (s.tx, s.id) <= ($7::xid8, $8::uuid)' : ''}`;
+              windowEnd ? ' AND (s.tx, s.id) <= ($7::xid8, $8::uuid)' : ''
+            }`;
   const [tickets, scans] = await Promise.all([
-    doubleEntriesOf !== null ? [] : sql.query<RawTicket & { txt: string; code_kind: 'signed' | 'imported'; digest: string }>(
-      `SELECT t.tx::text AS txt, ${TICKET_COLUMNS}, t.code_kind, encode(t.code_digest, 'hex') AS digest FROM tickets t
+    doubleEntriesOf !== null
+      ? []
+      : sql.query<RawTicket & { txt: string; code_kind: 'signed' | 'imported'; digest: string }>(
+          `SELECT t.tx::text AS txt, ${TICKET_COLUMNS}, t.code_kind, encode(t.code_digest, 'hex') AS digest FROM tickets t
        WHERE t.event_id = $1 AND t.tx < $2::xid8 AND (t.tx, t.id) > ($3::xid8, $4::uuid)
        ORDER BY t.tx, t.id LIMIT $5`,
-      [eventId, xmin, opts.ticketsAfter.tx, opts.ticketsAfter.id, opts.limit]),
-    sql.query<RawTicket & {
-      txt: string; scan_id: string; scan_ticket_id: string | null; scan_device_id: string; seq: number | null; scanned_at: Date; direction: Direction; gate_id: string | null;
-      result: ScanResult; reason: string; record_status: RecordStatus; conflict_reason: string | null; winner_scan_id: string | null; ambiguous: boolean;
-      source: 'online' | 'offline'; revision: number;
-    }>(
+          [eventId, xmin, opts.ticketsAfter.tx, opts.ticketsAfter.id, opts.limit],
+        ),
+    sql.query<
+      RawTicket & {
+        txt: string;
+        scan_id: string;
+        scan_ticket_id: string | null;
+        scan_device_id: string;
+        seq: number | null;
+        scanned_at: Date;
+        direction: Direction;
+        gate_id: string | null;
+        result: ScanResult;
+        reason: string;
+        record_status: RecordStatus;
+        conflict_reason: string | null;
+        winner_scan_id: string | null;
+        ambiguous: boolean;
+        source: 'online' | 'offline';
+        revision: number;
+      }
+    >(
       `SELECT s.tx::text AS txt, s.id AS scan_id, s.ticket_id AS scan_ticket_id, s.device_id AS scan_device_id, s.seq::float8 AS seq, s.scanned_at,
          s.direction, s.gate_id, s.result, s.reason, s.record_status, s.conflict_reason, s.winner_scan_id, s.ambiguous, s.source, s.revision, ${TICKET_COLUMNS}
        FROM (SELECT * FROM scans s
@@ -206,7 +289,16 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
              ORDER BY s.tx, s.id LIMIT $5) s
        LEFT JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
        ORDER BY s.tx, s.id`,
-      [eventId, xmin, opts.scansAfter.tx, opts.scansAfter.id, opts.limit, doubleEntriesOf ?? opts.excludeDevicePk, ...(windowEnd ? [windowEnd.tx, windowEnd.id] : [])]),
+      [
+        eventId,
+        xmin,
+        opts.scansAfter.tx,
+        opts.scansAfter.id,
+        opts.limit,
+        doubleEntriesOf ?? opts.excludeDevicePk,
+        ...(windowEnd ? [windowEnd.tx, windowEnd.id] : []),
+      ],
+    ),
   ]);
   return {
     lastTx: x!.last_tx,
@@ -214,9 +306,22 @@ export async function feedPage(sql: Sql, eventId: string, opts: {
     tickets: tickets.map((r) => ({ tx: r.txt, ticket: toTicket(r), codeKind: r.code_kind, digestHex: r.digest })),
     scans: scans.map((r) => ({
       ticket: r.id ? toTicket(r) : null,
-      tx: r.txt, id: r.scan_id, ticketId: r.scan_ticket_id, deviceId: r.scan_device_id, seq: r.seq, scannedAt: ms(r.scanned_at)!, direction: r.direction, gateId: r.gate_id,
-      result: r.result, reason: r.reason, recordStatus: r.record_status, conflictReason: r.conflict_reason, winnerScanId: r.winner_scan_id,
-      ambiguous: r.ambiguous, source: r.source, revision: r.revision,
+      tx: r.txt,
+      id: r.scan_id,
+      ticketId: r.scan_ticket_id,
+      deviceId: r.scan_device_id,
+      seq: r.seq,
+      scannedAt: ms(r.scanned_at)!,
+      direction: r.direction,
+      gateId: r.gate_id,
+      result: r.result,
+      reason: r.reason,
+      recordStatus: r.record_status,
+      conflictReason: r.conflict_reason,
+      winnerScanId: r.winner_scan_id,
+      ambiguous: r.ambiguous,
+      source: r.source,
+      revision: r.revision,
     })),
   };
 }

@@ -8,22 +8,49 @@ import { ms } from './rows.ts';
 export type SeqRange = [number, number];
 
 export interface DeviceLogRow {
-  lastSeq: number; ackedThrough: number; missing: SeqRange[]; received: number; flags: string[]; flagReason: string | null;
-  clockOffsetMs: number | null; syncs: number; syncFailures: number; lastSyncAt: number | null; lastSuccessAt: number | null;
+  lastSeq: number;
+  ackedThrough: number;
+  missing: SeqRange[];
+  received: number;
+  flags: string[];
+  flagReason: string | null;
+  clockOffsetMs: number | null;
+  syncs: number;
+  syncFailures: number;
+  lastSyncAt: number | null;
+  lastSuccessAt: number | null;
   lastSyncSessionId: string | null;
 }
 interface RawDeviceLog {
-  last_seq: number; acked_through: number; missing: SeqRange[] | string; received: number; flags: string[]; flag_reason: string | null;
-  clock_offset_ms: number | null; syncs: number; sync_failures: number; last_sync_at: Date | null; last_success_at: Date | null;
+  last_seq: number;
+  acked_through: number;
+  missing: SeqRange[] | string;
+  received: number;
+  flags: string[];
+  flag_reason: string | null;
+  clock_offset_ms: number | null;
+  syncs: number;
+  sync_failures: number;
+  last_sync_at: Date | null;
+  last_success_at: Date | null;
   last_sync_session_id: string | null;
 }
 const LOG_COLUMNS = `last_seq::float8 AS last_seq, acked_through::float8 AS acked_through, missing, received::float8 AS received, flags, flag_reason,
   clock_offset_ms::float8 AS clock_offset_ms, syncs, sync_failures, last_sync_at, last_success_at, last_sync_session_id`;
 function toLog(r: RawDeviceLog): DeviceLogRow {
   return {
-    lastSeq: r.last_seq, ackedThrough: r.acked_through, missing: typeof r.missing === 'string' ? JSON.parse(r.missing) as SeqRange[] : r.missing,
-    received: r.received, flags: r.flags, flagReason: r.flag_reason, clockOffsetMs: r.clock_offset_ms, syncs: r.syncs,
-    syncFailures: r.sync_failures, lastSyncAt: ms(r.last_sync_at), lastSuccessAt: ms(r.last_success_at), lastSyncSessionId: r.last_sync_session_id,
+    lastSeq: r.last_seq,
+    ackedThrough: r.acked_through,
+    missing: typeof r.missing === 'string' ? (JSON.parse(r.missing) as SeqRange[]) : r.missing,
+    received: r.received,
+    flags: r.flags,
+    flagReason: r.flag_reason,
+    clockOffsetMs: r.clock_offset_ms,
+    syncs: r.syncs,
+    syncFailures: r.sync_failures,
+    lastSyncAt: ms(r.last_sync_at),
+    lastSuccessAt: ms(r.last_success_at),
+    lastSyncSessionId: r.last_sync_session_id,
   };
 }
 
@@ -36,22 +63,46 @@ export async function lockDeviceLog(tx: Sql, eventId: string, devicePk: string):
   const [row] = await tx.query<RawDeviceLog>(
     `INSERT INTO device_logs AS l (event_id, device_pk) VALUES ($1, $2)
      ON CONFLICT (event_id, device_pk) DO UPDATE SET syncs = l.syncs
-     RETURNING ${LOG_COLUMNS}`, [eventId, devicePk], { name: 'sync_lock_device_log' });
+     RETURNING ${LOG_COLUMNS}`,
+    [eventId, devicePk],
+    { name: 'sync_lock_device_log' },
+  );
   return toLog(row!);
 }
 
-export interface SessionCounts { uploaded: number; successful: number; failed: number; duplicates: number; conflicts: number }
+export interface SessionCounts {
+  uploaded: number;
+  successful: number;
+  failed: number;
+  duplicates: number;
+  conflicts: number;
+}
 
 /**
  * Saves the device's marks after an upload and closes its sync session, in
  * one statement (one round trip less while the upload holds its ticket locks).
  */
-export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, log: {
-  lastSeq: number; ackedThrough: number; missing: SeqRange[]; addReceived: number; addImplausible: number;
-  /** Flags this upload raises (added once each); flagReason, when given, replaces the stored one. */
-  flags: string[]; flagReason: string | null;
-  clockOffsetMs: number; at: number; success: boolean; sessionId: string; reportedLastSeq: number | null;
-}, session: SessionCounts): Promise<void> {
+export async function saveDeviceLog(
+  tx: Sql,
+  eventId: string,
+  devicePk: string,
+  log: {
+    lastSeq: number;
+    ackedThrough: number;
+    missing: SeqRange[];
+    addReceived: number;
+    addImplausible: number;
+    /** Flags this upload raises (added once each); flagReason, when given, replaces the stored one. */
+    flags: string[];
+    flagReason: string | null;
+    clockOffsetMs: number;
+    at: number;
+    success: boolean;
+    sessionId: string;
+    reportedLastSeq: number | null;
+  },
+  session: SessionCounts,
+): Promise<void> {
   await tx.query(
     `WITH closed AS (
        UPDATE sync_sessions SET scans_uploaded = scans_uploaded + $14, scans_successful = scans_successful + $15, scans_failed = scans_failed + $16,
@@ -72,9 +123,29 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
        -- When the oldest open gap opened (the sequence-gap alert waits before raising).
        missing_since = CASE WHEN $5::jsonb = '[]'::jsonb THEN NULL ELSE coalesce(missing_since, $9) END
      WHERE event_id = $1 AND device_pk = $2`,
-    [eventId, devicePk, log.lastSeq, log.ackedThrough, JSON.stringify(log.missing), log.addReceived, textArray(log.flags), log.flagReason,
-      new Date(log.at), log.clockOffsetMs, log.success, log.sessionId, log.reportedLastSeq,
-      session.uploaded, session.successful, session.failed, session.duplicates, session.conflicts, log.addImplausible], { name: 'sync_save_device_log' });
+    [
+      eventId,
+      devicePk,
+      log.lastSeq,
+      log.ackedThrough,
+      JSON.stringify(log.missing),
+      log.addReceived,
+      textArray(log.flags),
+      log.flagReason,
+      new Date(log.at),
+      log.clockOffsetMs,
+      log.success,
+      log.sessionId,
+      log.reportedLastSeq,
+      session.uploaded,
+      session.successful,
+      session.failed,
+      session.duplicates,
+      session.conflicts,
+      log.addImplausible,
+    ],
+    { name: 'sync_save_device_log' },
+  );
 }
 
 /**
@@ -82,12 +153,20 @@ export async function saveDeviceLog(tx: Sql, eventId: string, devicePk: string, 
  * organisers' offline health alerts: one upsert, the log row created if the
  * device never synced there.
  */
-export async function flagDevice(sql: Sql, eventId: string, devicePk: string, flag: string, reason: string, at: number): Promise<void> {
+export async function flagDevice(
+  sql: Sql,
+  eventId: string,
+  devicePk: string,
+  flag: string,
+  reason: string,
+  at: number,
+): Promise<void> {
   await sql.query(
     `INSERT INTO device_logs AS l (event_id, device_pk, flags, flag_reason, flagged_at) VALUES ($1, $2, ARRAY[$3::text], $4, $5)
      ON CONFLICT (event_id, device_pk) DO UPDATE SET flags = CASE WHEN $3::text = ANY(l.flags) THEN l.flags ELSE array_append(l.flags, $3::text) END,
        flag_reason = $4, flagged_at = coalesce(l.flagged_at, $5)`,
-    [eventId, devicePk, flag, reason, new Date(at)]);
+    [eventId, devicePk, flag, reason, new Date(at)],
+  );
 }
 
 /** A failed upload still counts in the device's sync failure rate (best effort, outside the failed transaction). */
@@ -97,17 +176,36 @@ export async function recordSyncFailure(sql: Sql, eventId: string, devicePk: str
      INSERT INTO device_logs (event_id, device_pk, syncs, sync_failures, consecutive_failures, last_sync_at) VALUES ($1, $2, 1, 1, 1, $3)
      ON CONFLICT (event_id, device_pk) DO UPDATE SET syncs = device_logs.syncs + 1, sync_failures = device_logs.sync_failures + 1,
        consecutive_failures = device_logs.consecutive_failures + 1, last_sync_at = $3`,
-    [eventId, devicePk, new Date(at)]);
+    [eventId, devicePk, new Date(at)],
+  );
 }
 
 export interface DeviceSyncStateRow {
-  device_id: string; name: string; status: string; last_seen_at: Date | null; last_seq: number | null; acked_through: number | null; missing: SeqRange[] | string | null;
-  reported_last_seq: number | null; clock_offset_ms: number | null; syncs: number | null; sync_failures: number | null; flags: string[] | null;
-  flag_reason: string | null; last_sync_at: Date | null; last_success_at: Date | null; implausible_scans: number | null;
+  device_id: string;
+  name: string;
+  status: string;
+  last_seen_at: Date | null;
+  last_seq: number | null;
+  acked_through: number | null;
+  missing: SeqRange[] | string | null;
+  reported_last_seq: number | null;
+  clock_offset_ms: number | null;
+  syncs: number | null;
+  sync_failures: number | null;
+  flags: string[] | null;
+  flag_reason: string | null;
+  last_sync_at: Date | null;
+  last_success_at: Date | null;
+  implausible_scans: number | null;
 }
 
 /** Per-device sync state at one event: the devices with a log there, or an active session; with `deviceId`, that device of the organisation. */
-export async function deviceSyncStates(sql: Sql, eventId: string, organisationId: string, deviceId: string | null): Promise<DeviceSyncStateRow[]> {
+export async function deviceSyncStates(
+  sql: Sql,
+  eventId: string,
+  organisationId: string,
+  deviceId: string | null,
+): Promise<DeviceSyncStateRow[]> {
   return sql.query<DeviceSyncStateRow>(
     `SELECT d.device_id, d.name, d.status, d.last_seen_at, l.last_seq::float8 AS last_seq, l.acked_through::float8 AS acked_through, l.missing,
        l.reported_last_seq::float8 AS reported_last_seq, l.clock_offset_ms::float8 AS clock_offset_ms, l.syncs, l.sync_failures, l.flags, l.flag_reason,
@@ -115,5 +213,7 @@ export async function deviceSyncStates(sql: Sql, eventId: string, organisationId
      FROM devices d LEFT JOIN device_logs l ON l.device_pk = d.id AND l.event_id = $1
      -- One device asked for by id (its sync status) is answered whether it synced here or not (seed 001: last_sync null).
      WHERE d.organisation_id = $2 AND (l.device_pk IS NOT NULL OR d.active_event_id = $1 OR $3::text IS NOT NULL) AND ($3::text IS NULL OR d.device_id = $3)
-     ORDER BY d.device_id`, [eventId, organisationId, deviceId]);
+     ORDER BY d.device_id`,
+    [eventId, organisationId, deviceId],
+  );
 }

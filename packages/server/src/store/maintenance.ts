@@ -18,13 +18,17 @@ export async function analyzeColumns(tx: Sql, table: string, columns: string): P
 
 /** The planner's row estimate of a table (pg_class.reltuples), 0 when unknown. */
 export async function estimatedRows(sql: Sql, table: string): Promise<number> {
-  const [row] = await sql.query<{ n: number }>(`SELECT reltuples::float8 AS n FROM pg_class WHERE relname = $1`, [table]);
+  const [row] = await sql.query<{ n: number }>(`SELECT reltuples::float8 AS n FROM pg_class WHERE relname = $1`, [
+    table,
+  ]);
   return Math.max(0, row?.n ?? 0);
 }
 
 /** The database's copy of the master secret: `candidate` is stored unless one already is; the stored one is returned. */
 export async function databaseMasterSecret(sql: Sql, candidate: Buffer): Promise<Uint8Array | null> {
-  await sql.query(`INSERT INTO server_secrets (name, value) VALUES ('master', $1) ON CONFLICT (name) DO NOTHING`, [candidate]);
+  await sql.query(`INSERT INTO server_secrets (name, value) VALUES ('master', $1) ON CONFLICT (name) DO NOTHING`, [
+    candidate,
+  ]);
   const [row] = await sql.query<{ value: Uint8Array }>(`SELECT value FROM server_secrets WHERE name = 'master'`);
   return row?.value ?? null;
 }

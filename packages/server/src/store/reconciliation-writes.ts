@@ -37,7 +37,8 @@ export interface ReconciliationWritten {
 
 export async function applyReconciliation(tx: Sql, eventId: string, w: Reconciliation): Promise<ReconciliationWritten> {
   const { verdicts: v, states, conflicts: c } = w;
-  if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidLosers.length === 0) return { versions: new Map(), conflictByLoser: new Map() };
+  if (v.length === 0 && states.length === 0 && c.length === 0 && w.voidLosers.length === 0)
+    return { versions: new Map(), conflictByLoser: new Map() };
   const rows = await tx.query<{ id: string; version: number | null; loser: string | null }>(
     `WITH verdicts AS (
        UPDATE scans s SET record_status = u.status, conflict_reason = u.reason, winner_scan_id = u.winner, ambiguous = u.ambiguous,
@@ -55,13 +56,15 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
        WHERE conflicts.winner_scan_id IS DISTINCT FROM EXCLUDED.winner_scan_id OR conflicts.reason <> EXCLUDED.reason
          OR conflicts.ambiguous <> EXCLUDED.ambiguous OR conflicts.status = 'void'
        RETURNING conflicts.id, conflicts.loser_scan_id
-     ), voided AS (${w.voidLosers.length === 0
-      // Usually nothing to void. Planned on stale statistics (a burst's new conflicts), even an empty list was filtered
-      // row by row through the status index: 2,000 open conflicts read per upload by the end of the benchmark.
-      ? 'SELECT $14::uuid[] WHERE false'
-      : `UPDATE conflicts SET status = 'void', updated_at = $8, tx = pg_current_xact_id()
+     ), voided AS (${
+       w.voidLosers.length === 0
+         ? // Usually nothing to void. Planned on stale statistics (a burst's new conflicts), even an empty list was filtered
+           // row by row through the status index: 2,000 open conflicts read per upload by the end of the benchmark.
+           'SELECT $14::uuid[] WHERE false'
+         : `UPDATE conflicts SET status = 'void', updated_at = $8, tx = pg_current_xact_id()
        WHERE event_id = $1 AND loser_scan_id = ANY($14::uuid[]) AND status = 'open' AND reason <> 'device_revoked'
-       RETURNING 1`}
+       RETURNING 1`
+     }
      ), states AS (
        UPDATE tickets t SET ${TICKET_STATE_SET}
        FROM unnest($15::uuid[], $16::int[], $17::float8[], $18::text[], $19::uuid[], $20::float8[], $21::text[], $22::text[], $23::uuid[])
@@ -72,15 +75,26 @@ export async function applyReconciliation(tx: Sql, eventId: string, w: Reconcili
      -- The tickets' new versions, and the conflicts written (by their losing scan: the caller knows which of them it opened).
      SELECT id, version, NULL::uuid AS loser FROM states
      UNION ALL SELECT id, NULL::int, loser_scan_id FROM upserted`,
-    [eventId,
-      textArray(v.map((x) => x.id)), textArray(v.map((x) => x.recordStatus)), textArray(v.map((x) => x.conflictReason)),
-      textArray(v.map((x) => x.winnerScanId)), booleanArray(v.map((x) => x.ambiguous)), booleanArray(v.map((x) => x.isNew)),
+    [
+      eventId,
+      textArray(v.map((x) => x.id)),
+      textArray(v.map((x) => x.recordStatus)),
+      textArray(v.map((x) => x.conflictReason)),
+      textArray(v.map((x) => x.winnerScanId)),
+      booleanArray(v.map((x) => x.ambiguous)),
+      booleanArray(v.map((x) => x.isNew)),
       new Date(w.at),
-      textArray(c.map((x) => x.ticketId)), textArray(c.map((x) => x.id)), textArray(c.map((x) => x.winnerScanId)), textArray(c.map((x) => x.conflictReason)),
+      textArray(c.map((x) => x.ticketId)),
+      textArray(c.map((x) => x.id)),
+      textArray(c.map((x) => x.winnerScanId)),
+      textArray(c.map((x) => x.conflictReason)),
       booleanArray(c.map((x) => x.ambiguous)),
       textArray(w.voidLosers),
-      textArray(states.map((s) => s.ticketId)), ...ticketStateArrays(states.map((s) => s.state))],
-    { name: w.voidLosers.length === 0 ? 'sync_apply' : 'sync_apply_void' });
+      textArray(states.map((s) => s.ticketId)),
+      ...ticketStateArrays(states.map((s) => s.state)),
+    ],
+    { name: w.voidLosers.length === 0 ? 'sync_apply' : 'sync_apply_void' },
+  );
   const out: ReconciliationWritten = { versions: new Map(), conflictByLoser: new Map() };
   for (const r of rows) {
     if (r.loser !== null) out.conflictByLoser.set(r.loser, r.id);

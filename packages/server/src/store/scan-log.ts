@@ -3,24 +3,67 @@ import { ms } from './rows.ts';
 
 /** The scan log's filters, decoded (times in epoch ms). */
 export interface ScanLogFilter {
-  from: number | null; to: number | null; gateId: string | null; deviceId: string | null; staffId: string | null;
-  direction: string | null; verdict: string | null; result: string | null; reason: string | null; source: string | null; conflictsOnly: boolean;
+  from: number | null;
+  to: number | null;
+  gateId: string | null;
+  deviceId: string | null;
+  staffId: string | null;
+  direction: string | null;
+  verdict: string | null;
+  result: string | null;
+  reason: string | null;
+  source: string | null;
+  conflictsOnly: boolean;
 }
 
 /** A position in the log's order (scanned_at desc, id desc): the timestamp as exact text (microseconds), so no row is skipped or repeated. */
-export interface ScanLogPosition { at: string; id: string }
+export interface ScanLogPosition {
+  at: string;
+  id: string;
+}
 
 export interface ScanLogRecord {
-  id: string; scannedAt: number; receivedAt: number; direction: string; result: string; reason: string; verdict: string; conflictReason: string | null;
-  source: string; clockUncertaintyMs: number | null; gateId: string | null; deviceId: string; deviceName: string | null;
-  staffId: string | null; staffName: string | null; ticketId: string | null; ticketNumber: string | null; holderName: string | null;
+  id: string;
+  scannedAt: number;
+  receivedAt: number;
+  direction: string;
+  result: string;
+  reason: string;
+  verdict: string;
+  conflictReason: string | null;
+  source: string;
+  clockUncertaintyMs: number | null;
+  gateId: string | null;
+  deviceId: string;
+  deviceName: string | null;
+  staffId: string | null;
+  staffName: string | null;
+  ticketId: string | null;
+  ticketNumber: string | null;
+  holderName: string | null;
   position: ScanLogPosition;
 }
 
 interface Raw {
-  id: string; scanned_at: Date; received_at: Date; direction: string; result: string; reason: string; record_status: string; conflict_reason: string | null;
-  source: string; clock_uncertainty_ms: number | null; gate_id: string | null; device_id: string; device_name: string | null;
-  staff_id: string | null; staff_name: string | null; ticket_id: string | null; number: string | null; holder_name: string | null; at_text: string;
+  id: string;
+  scanned_at: Date;
+  received_at: Date;
+  direction: string;
+  result: string;
+  reason: string;
+  record_status: string;
+  conflict_reason: string | null;
+  source: string;
+  clock_uncertainty_ms: number | null;
+  gate_id: string | null;
+  device_id: string;
+  device_name: string | null;
+  staff_id: string | null;
+  staff_name: string | null;
+  ticket_id: string | null;
+  number: string | null;
+  holder_name: string | null;
+  at_text: string;
 }
 
 /**
@@ -31,7 +74,13 @@ interface Raw {
  *
  * Served by the index scans_log (event_id, scanned_at, id), migration 016, which says what it costs.
  */
-export async function listScanLog(sql: Sql, eventId: string, f: ScanLogFilter, after: ScanLogPosition | null, limit: number): Promise<ScanLogRecord[]> {
+export async function listScanLog(
+  sql: Sql,
+  eventId: string,
+  f: ScanLogFilter,
+  after: ScanLogPosition | null,
+  limit: number,
+): Promise<ScanLogRecord[]> {
   // The page is chosen from scans alone (the index walks (scanned_at, id) backwards from the cursor and stops at
   // `limit`); only its rows are joined to names.
   const rows = await sql.query<Raw>(
@@ -56,13 +105,43 @@ export async function listScanLog(sql: Sql, eventId: string, f: ScanLogFilter, a
      LEFT JOIN event_staff st ON st.event_id = s.event_id AND st.id = s.staff_id
      LEFT JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
      ORDER BY s.scanned_at DESC, s.id DESC`,
-    [eventId, f.from === null ? null : new Date(f.from), f.to === null ? null : new Date(f.to), f.gateId, f.deviceId, f.staffId, f.direction, f.verdict,
-      f.result, f.reason, f.source, f.conflictsOnly, after?.at ?? null, after?.id ?? null, limit],
+    [
+      eventId,
+      f.from === null ? null : new Date(f.from),
+      f.to === null ? null : new Date(f.to),
+      f.gateId,
+      f.deviceId,
+      f.staffId,
+      f.direction,
+      f.verdict,
+      f.result,
+      f.reason,
+      f.source,
+      f.conflictsOnly,
+      after?.at ?? null,
+      after?.id ?? null,
+      limit,
+    ],
   );
   return rows.map((r) => ({
-    id: r.id, scannedAt: ms(r.scanned_at)!, receivedAt: ms(r.received_at)!, direction: r.direction, result: r.result, reason: r.reason, verdict: r.record_status,
-    conflictReason: r.conflict_reason, source: r.source, clockUncertaintyMs: r.clock_uncertainty_ms, gateId: r.gate_id, deviceId: r.device_id,
-    deviceName: r.device_name, staffId: r.staff_id, staffName: r.staff_name, ticketId: r.ticket_id, ticketNumber: r.number, holderName: r.holder_name,
+    id: r.id,
+    scannedAt: ms(r.scanned_at)!,
+    receivedAt: ms(r.received_at)!,
+    direction: r.direction,
+    result: r.result,
+    reason: r.reason,
+    verdict: r.record_status,
+    conflictReason: r.conflict_reason,
+    source: r.source,
+    clockUncertaintyMs: r.clock_uncertainty_ms,
+    gateId: r.gate_id,
+    deviceId: r.device_id,
+    deviceName: r.device_name,
+    staffId: r.staff_id,
+    staffName: r.staff_name,
+    ticketId: r.ticket_id,
+    ticketNumber: r.number,
+    holderName: r.holder_name,
     position: { at: r.at_text, id: r.id },
   }));
 }

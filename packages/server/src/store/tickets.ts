@@ -4,11 +4,20 @@ import { byteaHexArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 
 export interface TicketRecord {
-  id: string; eventId: string; serial: number; typeId: string; number: string; holderName: string | null;
-  codeKind: 'signed' | 'imported'; status: TicketStatus; statusChangedAt: number | null; statusReason: string | null;
+  id: string;
+  eventId: string;
+  serial: number;
+  typeId: string;
+  number: string;
+  holderName: string | null;
+  codeKind: 'signed' | 'imported';
+  status: TicketStatus;
+  statusChangedAt: number | null;
+  statusReason: string | null;
   /** Every status change (ticket_status_changes, in seq order); empty for a ticket whose status never changed. */
   statusHistory: readonly TicketStatusChange[];
-  state: TicketScanState; version: number;
+  state: TicketScanState;
+  version: number;
 }
 
 /**
@@ -25,10 +34,25 @@ export const TICKET_COLUMNS = `t.event_id, t.id, t.serial::float8 AS serial, t.t
   t.last_at, t.last_direction, t.last_device_id, t.last_gate_id, t.version, ${STATUS_HISTORY_COLUMN}`;
 
 export interface RawTicket {
-  event_id: string; id: string; serial: number; ticket_type_id: string; number: string; holder_name: string | null;
-  code_kind: 'signed' | 'imported'; status: TicketStatus; status_changed_at: Date | null; status_reason: string | null;
-  entries: number; first_at: Date | null; first_device_id: string | null; first_gate_id: string | null;
-  last_at: Date | null; last_direction: Direction | null; last_device_id: string | null; last_gate_id: string | null; version: number;
+  event_id: string;
+  id: string;
+  serial: number;
+  ticket_type_id: string;
+  number: string;
+  holder_name: string | null;
+  code_kind: 'signed' | 'imported';
+  status: TicketStatus;
+  status_changed_at: Date | null;
+  status_reason: string | null;
+  entries: number;
+  first_at: Date | null;
+  first_device_id: string | null;
+  first_gate_id: string | null;
+  last_at: Date | null;
+  last_direction: Direction | null;
+  last_device_id: string | null;
+  last_gate_id: string | null;
+  version: number;
   status_history: Array<[number, TicketStatus]> | string | null;
 }
 
@@ -40,11 +64,26 @@ function toStatusHistory(raw: RawTicket['status_history']): readonly TicketStatu
   return pairs.map(([at, status]) => ({ at, status }));
 }
 
-function record(at: Date | null, direction: Direction | null, deviceId: string | null, gateId: string | null): AdmissionRecord | null {
+function record(
+  at: Date | null,
+  direction: Direction | null,
+  deviceId: string | null,
+  gateId: string | null,
+): AdmissionRecord | null {
   return at && direction && deviceId ? { at: ms(at)!, direction, deviceId, gateId } : null;
 }
 
-export type RawScanState = Pick<RawTicket, 'entries' | 'first_at' | 'first_device_id' | 'first_gate_id' | 'last_at' | 'last_direction' | 'last_device_id' | 'last_gate_id'>;
+export type RawScanState = Pick<
+  RawTicket,
+  | 'entries'
+  | 'first_at'
+  | 'first_device_id'
+  | 'first_gate_id'
+  | 'last_at'
+  | 'last_direction'
+  | 'last_device_id'
+  | 'last_gate_id'
+>;
 
 export function toScanState(r: RawScanState): TicketScanState {
   return {
@@ -56,8 +95,16 @@ export function toScanState(r: RawScanState): TicketScanState {
 
 export function toTicket(r: RawTicket): TicketRecord {
   return {
-    id: r.id, eventId: r.event_id, serial: Number(r.serial), typeId: r.ticket_type_id, number: r.number, holderName: r.holder_name,
-    codeKind: r.code_kind, status: r.status, statusChangedAt: ms(r.status_changed_at), statusReason: r.status_reason,
+    id: r.id,
+    eventId: r.event_id,
+    serial: Number(r.serial),
+    typeId: r.ticket_type_id,
+    number: r.number,
+    holderName: r.holder_name,
+    codeKind: r.code_kind,
+    status: r.status,
+    statusChangedAt: ms(r.status_changed_at),
+    statusReason: r.status_reason,
     statusHistory: toStatusHistory(r.status_history),
     state: toScanState(r),
     version: r.version,
@@ -67,13 +114,21 @@ export function toTicket(r: RawTicket): TicketRecord {
 /** Reserves `count` consecutive serials for the event; the row lock orders concurrent imports. */
 export async function allocateSerials(sql: Sql, eventId: string, count: number): Promise<number> {
   const [row] = await sql.query<{ last: number }>(
-    `UPDATE events SET next_serial = next_serial + $2 WHERE id = $1 RETURNING next_serial::float8 AS last`, [eventId, count]);
+    `UPDATE events SET next_serial = next_serial + $2 WHERE id = $1 RETURNING next_serial::float8 AS last`,
+    [eventId, count],
+  );
   return row!.last - count + 1;
 }
 
 export interface NewTicketRow {
-  id: string; serial: number; typeId: string; number: string; holderName: string | null;
-  codeKind: 'signed' | 'imported'; codeDigestHex: string; sealedCodeHex: string | null;
+  id: string;
+  serial: number;
+  typeId: string;
+  number: string;
+  holderName: string | null;
+  codeKind: 'signed' | 'imported';
+  codeDigestHex: string;
+  sealedCodeHex: string | null;
 }
 
 /** One statement for the whole batch; returns how many rows were inserted (fewer means a unique key clashed). */
@@ -85,56 +140,104 @@ export async function insertTickets(sql: Sql, eventId: string, rows: NewTicketRo
        AS u(id, serial, type_id, number, holder_name, code_kind, digest, sealed)
      ON CONFLICT DO NOTHING
      RETURNING id`,
-    [eventId, rows.map((r) => r.id), rows.map((r) => r.serial), rows.map((r) => r.typeId), rows.map((r) => r.number),
-      rows.map((r) => r.holderName), rows.map((r) => r.codeKind), rows.map((r) => r.codeDigestHex), rows.map((r) => r.sealedCodeHex)],
+    [
+      eventId,
+      rows.map((r) => r.id),
+      rows.map((r) => r.serial),
+      rows.map((r) => r.typeId),
+      rows.map((r) => r.number),
+      rows.map((r) => r.holderName),
+      rows.map((r) => r.codeKind),
+      rows.map((r) => r.codeDigestHex),
+      rows.map((r) => r.sealedCodeHex),
+    ],
   );
   return inserted.length;
 }
 
 /** Numbers and digests of the batch already held by OTHER tickets (the batch's own rows are visible inside its transaction). */
-export async function clashingTicketKeys(sql: Sql, eventId: string, batchIds: string[], numbers: string[], digestsHex: string[]): Promise<{ numbers: string[]; digests: string[] }> {
+export async function clashingTicketKeys(
+  sql: Sql,
+  eventId: string,
+  batchIds: string[],
+  numbers: string[],
+  digestsHex: string[],
+): Promise<{ numbers: string[]; digests: string[] }> {
   const rows = await sql.query<{ number: string; digest: string; by_number: boolean; by_digest: boolean }>(
     `SELECT number, encode(code_digest, 'hex') AS digest, number = ANY($2::text[]) AS by_number, encode(code_digest, 'hex') = ANY($3::text[]) AS by_digest
      FROM tickets WHERE event_id = $1 AND id <> ALL($4::uuid[])
        AND (number = ANY($2::text[]) OR code_digest = ANY(SELECT decode(d, 'hex') FROM unnest($3::text[]) d))`,
-    [eventId, numbers, digestsHex, batchIds]);
-  return { numbers: rows.filter((r) => r.by_number).map((r) => r.number), digests: rows.filter((r) => r.by_digest).map((r) => r.digest) };
+    [eventId, numbers, digestsHex, batchIds],
+  );
+  return {
+    numbers: rows.filter((r) => r.by_number).map((r) => r.number),
+    digests: rows.filter((r) => r.by_digest).map((r) => r.digest),
+  };
 }
 
 export async function findTicketByDigest(sql: Sql, eventId: string, digest: Buffer): Promise<TicketRecord | null> {
-  const [row] = await sql.query<RawTicket>(`SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.code_digest = $2`,
-    [eventId, digest], { name: 'ticket_by_digest' });
+  const [row] = await sql.query<RawTicket>(
+    `SELECT ${TICKET_COLUMNS} FROM tickets t WHERE t.event_id = $1 AND t.code_digest = $2`,
+    [eventId, digest],
+    { name: 'ticket_by_digest' },
+  );
   return row ? toTicket(row) : null;
 }
 
 /** The tickets with these code digests (hex), without locking them. */
-export async function ticketsByDigests(sql: Sql, eventId: string, digestsHex: string[]): Promise<Array<{ digestHex: string; ticket: TicketRecord }>> {
+export async function ticketsByDigests(
+  sql: Sql,
+  eventId: string,
+  digestsHex: string[],
+): Promise<Array<{ digestHex: string; ticket: TicketRecord }>> {
   if (digestsHex.length === 0) return [];
   const rows = await sql.query<RawTicket & { digest: string }>(
     `SELECT ${TICKET_COLUMNS}, encode(t.code_digest, 'hex') AS digest FROM tickets t WHERE t.event_id = $1 AND t.code_digest = ANY($2::bytea[])`,
-    [eventId, byteaHexArray(digestsHex)]);
+    [eventId, byteaHexArray(digestsHex)],
+  );
   return rows.map((r) => ({ digestHex: r.digest, ticket: toTicket(r) }));
 }
 
-export async function loadEventTickets(sql: Sql, eventId: string, limit: number): Promise<Array<{ digest: Buffer; ticket: TicketRecord }>> {
+export async function loadEventTickets(
+  sql: Sql,
+  eventId: string,
+  limit: number,
+): Promise<Array<{ digest: Buffer; ticket: TicketRecord }>> {
   const rows = await sql.query<RawTicket & { code_digest: Uint8Array }>(
-    `SELECT ${TICKET_COLUMNS}, t.code_digest FROM tickets t WHERE t.event_id = $1 LIMIT $2`, [eventId, limit]);
+    `SELECT ${TICKET_COLUMNS}, t.code_digest FROM tickets t WHERE t.event_id = $1 LIMIT $2`,
+    [eventId, limit],
+  );
   return rows.map((r) => ({ digest: Buffer.from(r.code_digest), ticket: toTicket(r) }));
 }
 
-export async function getTicketForOrganisation(sql: Sql, organisationId: string, ticketId: string): Promise<TicketRecord | null> {
+export async function getTicketForOrganisation(
+  sql: Sql,
+  organisationId: string,
+  ticketId: string,
+): Promise<TicketRecord | null> {
   const [row] = await sql.query<RawTicket>(
     `SELECT ${TICKET_COLUMNS} FROM tickets t JOIN events e ON e.id = t.event_id
-     WHERE t.id = $1 AND e.organisation_id = $2`, [ticketId, organisationId]);
+     WHERE t.id = $1 AND e.organisation_id = $2`,
+    [ticketId, organisationId],
+  );
   return row ? toTicket(row) : null;
 }
 
-export interface TicketExportRow { ticket: TicketRecord; sealedCode: Buffer | null }
+export interface TicketExportRow {
+  ticket: TicketRecord;
+  sealedCode: Buffer | null;
+}
 
-export async function listTickets(sql: Sql, eventId: string, afterSerial: number, limit: number): Promise<TicketExportRow[]> {
+export async function listTickets(
+  sql: Sql,
+  eventId: string,
+  afterSerial: number,
+  limit: number,
+): Promise<TicketExportRow[]> {
   const rows = await sql.query<RawTicket & { sealed_code: Uint8Array | null }>(
     `SELECT ${TICKET_COLUMNS}, t.sealed_code FROM tickets t WHERE t.event_id = $1 AND t.serial > $2 ORDER BY t.serial LIMIT $3`,
-    [eventId, afterSerial, limit]);
+    [eventId, afterSerial, limit],
+  );
   return rows.map((r) => ({ ticket: toTicket(r), sealedCode: r.sealed_code ? Buffer.from(r.sealed_code) : null }));
 }
 
@@ -145,7 +248,15 @@ export async function listTickets(sql: Sql, eventId: string, afterSerial: number
  * row lock the update takes orders concurrent changes, so seq is the order
  * they were made in.
  */
-export async function setTicketStatus(sql: Sql, eventId: string, ticketId: string, status: TicketStatus, reason: string | null, at: number, from?: TicketStatus): Promise<boolean> {
+export async function setTicketStatus(
+  sql: Sql,
+  eventId: string,
+  ticketId: string,
+  status: TicketStatus,
+  reason: string | null,
+  at: number,
+  from?: TicketStatus,
+): Promise<boolean> {
   const rows = await sql.query<{ seq: number }>(
     `WITH changed AS (
        UPDATE tickets t SET status = $3, status_changed_at = $5, status_reason = $4, version = version + 1, tx = pg_current_xact_id()
@@ -153,7 +264,8 @@ export async function setTicketStatus(sql: Sql, eventId: string, ticketId: strin
      INSERT INTO ticket_status_changes (event_id, ticket_id, seq, changed_at, status, reason)
      SELECT c.event_id, c.id, COALESCE((SELECT max(h.seq) FROM ticket_status_changes h WHERE h.event_id = c.event_id AND h.ticket_id = c.id), 0) + 1, $5, $3, $4
      FROM changed c RETURNING seq`,
-    [eventId, ticketId, status, reason, new Date(at), from ?? null]);
+    [eventId, ticketId, status, reason, new Date(at), from ?? null],
+  );
   return rows.length > 0;
 }
 
@@ -168,7 +280,15 @@ const likeLiteral = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`)
  * its own scan cut at `limit`, so a common name costs no more than a rare one
  * once `limit` are found; the union is ordered by serial and cut again.
  */
-export async function searchTickets(sql: Sql, eventId: string, q: string, digest: Buffer | null, byName: boolean, afterSerial: number, limit: number): Promise<TicketRecord[]> {
+export async function searchTickets(
+  sql: Sql,
+  eventId: string,
+  q: string,
+  digest: Buffer | null,
+  byName: boolean,
+  afterSerial: number,
+  limit: number,
+): Promise<TicketRecord[]> {
   const rows = await sql.query<RawTicket>(
     `WITH hits AS (
        (SELECT serial FROM tickets WHERE event_id = $1 AND serial > $2 AND number LIKE $3 ORDER BY serial LIMIT $6)
@@ -177,6 +297,7 @@ export async function searchTickets(sql: Sql, eventId: string, q: string, digest
      SELECT ${TICKET_COLUMNS} FROM tickets t JOIN (SELECT serial FROM hits ORDER BY serial LIMIT $6) h ON t.event_id = $1 AND t.serial = h.serial
      ORDER BY t.serial`,
     [eventId, afterSerial, `${likeLiteral(q)}%`, digest, `%${likeLiteral(q.toLowerCase())}%`, limit, byName],
-    { name: 'ticket_search' });
+    { name: 'ticket_search' },
+  );
   return rows.map(toTicket);
 }

@@ -23,10 +23,15 @@ export async function lockZones(tx: Sql, eventId: string, zoneIds: readonly stri
 }
 
 /** People inside by (the gate of their last entry, ticket type): the zones follow from both. */
-export async function insideCells(sql: Sql, eventId: string): Promise<Array<{ gateId: string | null; typeId: string; inside: number }>> {
+export async function insideCells(
+  sql: Sql,
+  eventId: string,
+): Promise<Array<{ gateId: string | null; typeId: string; inside: number }>> {
   const rows = await sql.query<{ gate_id: string | null; type_id: string; n: number }>(
     `SELECT last_gate_id AS gate_id, ticket_type_id AS type_id, count(*)::int AS n FROM tickets
-     WHERE event_id = $1 AND last_direction = 'entry' GROUP BY 1, 2`, [eventId]);
+     WHERE event_id = $1 AND last_direction = 'entry' GROUP BY 1, 2`,
+    [eventId],
+  );
   return rows.map((r) => ({ gateId: r.gate_id, typeId: r.type_id, inside: r.n }));
 }
 
@@ -34,11 +39,20 @@ export async function insideCells(sql: Sql, eventId: string): Promise<Array<{ ga
 export async function flagOverCapacity(sql: Sql, eventId: string, scanId: string): Promise<void> {
   await sql.query(
     `UPDATE scans SET flags = array_append(flags, 'over_capacity') WHERE event_id = $1 AND id = $2 AND NOT ('over_capacity' = ANY(flags))`,
-    [eventId, scanId]);
+    [eventId, scanId],
+  );
 }
 
 export interface AdmissionOfRecord {
-  id: string; ticketId: string; typeId: string; at: number; deviceId: string; seq: number | null; direction: Direction; gateId: string | null; flagged: boolean;
+  id: string;
+  ticketId: string;
+  typeId: string;
+  at: number;
+  deviceId: string;
+  seq: number | null;
+  direction: Direction;
+  gateId: string | null;
+  flagged: boolean;
   /** false: a scan flagged before that is no longer an admission of record (it lost since): its flag must go. */
   admitted: boolean;
 }
@@ -49,24 +63,48 @@ export interface AdmissionOfRecord {
  */
 export async function admissionsOfRecord(sql: Sql, eventId: string): Promise<AdmissionOfRecord[]> {
   const rows = await sql.query<{
-    id: string; ticket_id: string; type_id: string; scanned_at: Date; device_id: string; seq: number | null; direction: Direction; gate_id: string | null; flagged: boolean;
+    id: string;
+    ticket_id: string;
+    type_id: string;
+    scanned_at: Date;
+    device_id: string;
+    seq: number | null;
+    direction: Direction;
+    gate_id: string | null;
+    flagged: boolean;
     admitted: boolean;
   }>(
     `SELECT s.id, s.ticket_id, t.ticket_type_id AS type_id, s.scanned_at, s.device_id, s.seq::float8 AS seq, s.direction, s.gate_id,
        'over_capacity' = ANY(s.flags) AS flagged, (s.record_status = 'admitted' AND s.admits) AS admitted
      FROM scans s JOIN tickets t ON t.event_id = s.event_id AND t.id = s.ticket_id
-     WHERE s.event_id = $1 AND ((s.record_status = 'admitted' AND s.admits) OR 'over_capacity' = ANY(s.flags))`, [eventId]);
+     WHERE s.event_id = $1 AND ((s.record_status = 'admitted' AND s.admits) OR 'over_capacity' = ANY(s.flags))`,
+    [eventId],
+  );
   return rows.map((r) => ({
-    id: r.id, ticketId: r.ticket_id, typeId: r.type_id, at: ms(r.scanned_at)!, deviceId: r.device_id, seq: r.seq, direction: r.direction, gateId: r.gate_id, flagged: r.flagged,
+    id: r.id,
+    ticketId: r.ticket_id,
+    typeId: r.type_id,
+    at: ms(r.scanned_at)!,
+    deviceId: r.device_id,
+    seq: r.seq,
+    direction: r.direction,
+    gateId: r.gate_id,
+    flagged: r.flagged,
     admitted: r.admitted,
   }));
 }
 
 /** Sets over_capacity on `add` and takes it off `remove`, in one statement. */
-export async function setOverCapacityFlags(sql: Sql, eventId: string, add: readonly string[], remove: readonly string[]): Promise<void> {
+export async function setOverCapacityFlags(
+  sql: Sql,
+  eventId: string,
+  add: readonly string[],
+  remove: readonly string[],
+): Promise<void> {
   if (add.length === 0 && remove.length === 0) return;
   await sql.query(
     `UPDATE scans s SET flags = CASE WHEN s.id = ANY($2::uuid[]) THEN array_append(s.flags, 'over_capacity') ELSE array_remove(s.flags, 'over_capacity') END
      WHERE s.event_id = $1 AND s.id = ANY($2::uuid[] || $3::uuid[])`,
-    [eventId, textArray(add), textArray(remove)]);
+    [eventId, textArray(add), textArray(remove)],
+  );
 }

@@ -25,28 +25,55 @@ export function App() {
 
   useEffect(() => {
     let closed = false;
-    DexieStore.open('entrada-scanner').then(async (s) => {
-      if (closed) return;
-      setStore(s);
-      setPhase(await resume(s));
-    }).catch((err: unknown) => {
-      setPhase({ name: 'failed', message: `This browser cannot store scans offline (${err instanceof Error ? err.message : String(err)}). Use a normal (not private) window.` });
-    });
-    return () => { closed = true; };
+    DexieStore.open('entrada-scanner')
+      .then(async (s) => {
+        if (closed) return;
+        setStore(s);
+        setPhase(await resume(s));
+      })
+      .catch((err: unknown) => {
+        setPhase({
+          name: 'failed',
+          message: `This browser cannot store scans offline (${err instanceof Error ? err.message : String(err)}). Use a normal (not private) window.`,
+        });
+      });
+    return () => {
+      closed = true;
+    };
   }, []);
 
-  if (phase.name === 'loading' || !store) return <div className="screen center"><p className="hint">Starting…</p></div>;
-  if (phase.name === 'failed') return <div className="screen center"><p className="error" role="alert">{phase.message}</p></div>;
+  if (phase.name === 'loading' || !store)
+    return (
+      <div className="screen center">
+        <p className="hint">Starting…</p>
+      </div>
+    );
+  if (phase.name === 'failed')
+    return (
+      <div className="screen center">
+        <p className="error" role="alert">
+          {phase.message}
+        </p>
+      </div>
+    );
   if (phase.name === 'pair') {
     return <PairScreen store={store} onPaired={(creds) => setPhase({ name: 'login', creds })} />;
   }
   if (phase.name === 'login') {
-    return <LoginScreen store={store} creds={phase.creds} onLoggedIn={(staff) => setPhase({ name: 'gate', creds: phase.creds, staff })} onUnpaired={() => setPhase({ name: 'pair' })} />;
+    return (
+      <LoginScreen
+        store={store}
+        creds={phase.creds}
+        onLoggedIn={(staff) => setPhase({ name: 'gate', creds: phase.creds, staff })}
+        onUnpaired={() => setPhase({ name: 'pair' })}
+      />
+    );
   }
   if (phase.name === 'gate') {
     return (
       <GateScreen
-        creds={phase.creds} staff={phase.staff}
+        creds={phase.creds}
+        staff={phase.staff}
         onChosen={async (gate) => {
           await store.setMeta(GATE_KEY(phase.creds.event.id), gate);
           setPhase({ name: 'scan', creds: phase.creds, staff: phase.staff, gate });
@@ -56,7 +83,10 @@ export function App() {
   }
   return (
     <ScanScreen
-      store={store} creds={phase.creds} staff={phase.staff} gate={phase.gate}
+      store={store}
+      creds={phase.creds}
+      staff={phase.staff}
+      gate={phase.gate}
       onChangeGate={() => setPhase({ name: 'gate', creds: phase.creds, staff: phase.staff })}
       onLoggedOut={() => setPhase({ name: 'login', creds: phase.creds })}
     />

@@ -7,8 +7,16 @@ import { staffLogin, type StaffSession } from '../device/staff.ts';
 const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '⌫', '0', 'OK'];
 
 /** Staff log in with a username and a PIN on a glove-sized keypad. */
-export function LoginScreen({ store, creds, onLoggedIn, onUnpaired }: {
-  store: ClientStore; creds: DeviceCredentials; onLoggedIn: (s: StaffSession) => void; onUnpaired: () => void;
+export function LoginScreen({
+  store,
+  creds,
+  onLoggedIn,
+  onUnpaired,
+}: {
+  store: ClientStore;
+  creds: DeviceCredentials;
+  onLoggedIn: (s: StaffSession) => void;
+  onUnpaired: () => void;
 }) {
   const [username, setUsername] = useState('');
   const [pin, setPin] = useState('');
@@ -48,26 +56,61 @@ export function LoginScreen({ store, creds, onLoggedIn, onUnpaired }: {
       <h1>{creds.event.name}</h1>
       <p className="hint">Staff login · {creds.name}</p>
       <form onSubmit={submit} className="stack">
-        <label>Username
-          <input name="username" value={username} onChange={(e) => setUsername(e.target.value)} autoCapitalize="none" autoComplete="username" spellCheck={false} />
+        <label>
+          Username
+          <input
+            name="username"
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+            autoCapitalize="none"
+            autoComplete="username"
+            spellCheck={false}
+          />
         </label>
-        <label>PIN
-          <input name="pin" value={pin} onChange={(e) => setPin(e.target.value.replace(/\D/g, '').slice(0, 12))} type="password" inputMode="numeric" autoComplete="current-password" />
+        <label>
+          PIN
+          <input
+            name="pin"
+            value={pin}
+            onChange={(e) => setPin(e.target.value.replace(/\D/g, '').slice(0, 12))}
+            type="password"
+            inputMode="numeric"
+            autoComplete="current-password"
+          />
         </label>
         <div className="keypad" aria-label="PIN keypad">
           {KEYS.map((k) => (
-            <button type="button" key={k} className={k === 'OK' ? 'key ok' : 'key'} onClick={() => press(k)} disabled={busy}>{k}</button>
+            <button
+              type="button"
+              key={k}
+              className={k === 'OK' ? 'key ok' : 'key'}
+              onClick={() => press(k)}
+              disabled={busy}
+            >
+              {k}
+            </button>
           ))}
         </div>
-        <button className="big" type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
+        <button className="big" type="submit" disabled={busy}>
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
       </form>
-      {error && <p className="error" role="alert">{error}</p>}
-      <button className="link" onClick={async () => {
-        if (confirm('Unpair this device? Scans not yet synced stay on it but it must be paired again to scan.')) {
-          await forgetDevice(store);
-          onUnpaired();
-        }
-      }}>Unpair device</button>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button
+        className="link"
+        onClick={async () => {
+          if (confirm('Unpair this device? Scans not yet synced stay on it but it must be paired again to scan.')) {
+            await forgetDevice(store);
+            onUnpaired();
+          }
+        }}
+      >
+        Unpair device
+      </button>
     </div>
   );
 }

@@ -37,14 +37,23 @@ export function PairScreen({ store, onPaired }: { store: ClientStore; onPaired: 
 
   useEffect(() => {
     if (!scanning || !video.current) return;
-    const reader = new CameraReader(video.current, (r) => {
-      if (pairingCodeFrom(r.text)) {
-        reader.stop();
-        setScanning(false);
-        setCode(pairingCodeFrom(r.text) ?? '');
-        void pair(r.text);
-      }
-    }, (s) => { if (s === 'denied' || s === 'unavailable') { setScanning(false); setError('No camera: type the code instead.'); } });
+    const reader = new CameraReader(
+      video.current,
+      (r) => {
+        if (pairingCodeFrom(r.text)) {
+          reader.stop();
+          setScanning(false);
+          setCode(pairingCodeFrom(r.text) ?? '');
+          void pair(r.text);
+        }
+      },
+      (s) => {
+        if (s === 'denied' || s === 'unavailable') {
+          setScanning(false);
+          setError('No camera: type the code instead.');
+        }
+      },
+    );
     void reader.start();
     return () => reader.stop();
     // Only (re)starts with the camera toggle; `pair` reads the latest name through its closure at read time.
@@ -59,22 +68,48 @@ export function PairScreen({ store, onPaired }: { store: ClientStore; onPaired: 
   return (
     <div className="screen setup">
       <h1>Pair this scanner</h1>
-      <p className="hint">Ask the organiser for a pairing code (Entrada console or <code>entrada devices pair</code>).</p>
+      <p className="hint">
+        Ask the organiser for a pairing code (Entrada console or <code>entrada devices pair</code>).
+      </p>
       {scanning ? (
-        <div className="camera small"><video ref={video} /><button className="big secondary" onClick={() => setScanning(false)}>Cancel</button></div>
+        <div className="camera small">
+          <video ref={video} />
+          <button className="big secondary" onClick={() => setScanning(false)}>
+            Cancel
+          </button>
+        </div>
       ) : (
-        <button className="big" onClick={() => setScanning(true)} disabled={busy}>Scan pairing QR</button>
+        <button className="big" onClick={() => setScanning(true)} disabled={busy}>
+          Scan pairing QR
+        </button>
       )}
       <form onSubmit={submit} className="stack">
-        <label>Pairing code
-          <input name="code" value={code} onChange={(e) => setCode(e.target.value)} placeholder="ABCD-EFGH" autoCapitalize="characters" autoComplete="off" spellCheck={false} inputMode="text" />
+        <label>
+          Pairing code
+          <input
+            name="code"
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+            placeholder="ABCD-EFGH"
+            autoCapitalize="characters"
+            autoComplete="off"
+            spellCheck={false}
+            inputMode="text"
+          />
         </label>
-        <label>Device name
+        <label>
+          Device name
           <input name="device-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={80} />
         </label>
-        <button className="big" type="submit" disabled={busy || code.trim() === ''}>{busy ? 'Pairing…' : 'Pair device'}</button>
+        <button className="big" type="submit" disabled={busy || code.trim() === ''}>
+          {busy ? 'Pairing…' : 'Pair device'}
+        </button>
       </form>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
     </div>
   );
 }

@@ -35,10 +35,22 @@ export function loadCredentials(store: ClientStore): Promise<DeviceCredentials |
 export async function pairDevice(store: ClientStore, code: string, name: string): Promise<DeviceCredentials> {
   const keys = ed25519.generateKeyPair((n) => crypto.getRandomValues(new Uint8Array(n)));
   const publicKey = toBase64Url(keys.publicKey);
-  const r = await postJson<PairResponse>('/api/v1/devices/pair', { code, name, public_key: publicKey, platform: navigator.userAgent.slice(0, 64) });
+  const r = await postJson<PairResponse>('/api/v1/devices/pair', {
+    code,
+    name,
+    public_key: publicKey,
+    platform: navigator.userAgent.slice(0, 64),
+  });
   const creds: DeviceCredentials = {
-    deviceId: r.device_id, token: r.token, secretKey: toBase64Url(keys.secretKey), publicKey, name,
-    event: r.event, gates: r.gates.map((g) => ({ id: g.id, name: g.name })), gateId: r.gate_id, pairedAt: Date.now(),
+    deviceId: r.device_id,
+    token: r.token,
+    secretKey: toBase64Url(keys.secretKey),
+    publicKey,
+    name,
+    event: r.event,
+    gates: r.gates.map((g) => ({ id: g.id, name: g.name })),
+    gateId: r.gate_id,
+    pairedAt: Date.now(),
   };
   await store.setMeta(KEY, creds);
   return creds;

@@ -1,7 +1,11 @@
 import type { ClientStore, ScanOutcome } from '@entrada/client';
 
 /** What this device counted at each gate: the steward's own tally, kept across reloads. */
-export interface GateCount { admitted: number; exited: number; refused: number }
+export interface GateCount {
+  admitted: number;
+  exited: number;
+  refused: number;
+}
 export type GateCounts = Record<string, GateCount>;
 
 const KEY = (eventId: string): string => `counters:${eventId}`;

@@ -1,7 +1,11 @@
 import { recordDecode } from './decode-stats.ts';
 import { createDecoder, type FrameDecoder } from './decoder.ts';
 
-export interface CameraRead { text: string; capturedAt: number; decodeMs: number }
+export interface CameraRead {
+  text: string;
+  capturedAt: number;
+  decodeMs: number;
+}
 
 export type CameraState = 'off' | 'starting' | 'scanning' | 'paused' | 'denied' | 'unavailable';
 
@@ -37,7 +41,8 @@ export class CameraReader {
     }
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({
-        audio: false, video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
+        audio: false,
+        video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
       });
     } catch (err) {
       this.setState(err instanceof DOMException && err.name === 'NotAllowedError' ? 'denied' : 'unavailable');

@@ -9,7 +9,12 @@ export function recordDecode(ms: number): void {
   next = (next + 1) % CAPACITY;
 }
 
-export interface DecodeStats { frames: number; p50: number; p95: number; max: number }
+export interface DecodeStats {
+  frames: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
 
 export function decodeStats(): DecodeStats | null {
   if (ring.length === 0) return null;

@@ -7,7 +7,9 @@ export interface FrameDecoder {
   close(): void;
 }
 
-interface BarcodeDetectorLike { detect(source: CanvasImageSource): Promise<Array<{ rawValue: string }>> }
+interface BarcodeDetectorLike {
+  detect(source: CanvasImageSource): Promise<Array<{ rawValue: string }>>;
+}
 interface BarcodeDetectorCtor {
   new (options: { formats: string[] }): BarcodeDetectorLike;
   getSupportedFormats(): Promise<string[]>;
@@ -25,8 +27,11 @@ export async function createDecoder(): Promise<FrameDecoder> {
   const Native = (globalThis as { BarcodeDetector?: BarcodeDetectorCtor }).BarcodeDetector;
   if (Native && new URLSearchParams(location.search).get('decoder') !== 'zxing') {
     try {
-      if ((await Native.getSupportedFormats()).includes('qr_code')) return nativeDecoder(new Native({ formats: ['qr_code'] }));
-    } catch { /* fall back to zxing */ }
+      if ((await Native.getSupportedFormats()).includes('qr_code'))
+        return nativeDecoder(new Native({ formats: ['qr_code'] }));
+    } catch {
+      /* fall back to zxing */
+    }
   }
   return zxingDecoder();
 }

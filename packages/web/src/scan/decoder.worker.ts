@@ -5,7 +5,10 @@ import type { DecodeReply, DecodeRequest } from './decoder-protocol.ts';
 
 // zxing-wasm fetches its WebAssembly from a CDN unless told otherwise: point it at our own copy (precached by the service worker).
 // Compiled at once (fireImmediately) so the first frame does not pay for it.
-void prepareZXingModule({ overrides: { locateFile: (path: string, prefix: string) => (path.endsWith('.wasm') ? wasmUrl : prefix + path) }, fireImmediately: true });
+void prepareZXingModule({
+  overrides: { locateFile: (path: string, prefix: string) => (path.endsWith('.wasm') ? wasmUrl : prefix + path) },
+  fireImmediately: true,
+});
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 

@@ -8,7 +8,10 @@ export class WedgeBuffer {
   private chars: string[] = [];
   private lastAt = 0;
 
-  constructor(private readonly maxGapMs = 50, private readonly minLength = 6) {}
+  constructor(
+    private readonly maxGapMs = 50,
+    private readonly minLength = 6,
+  ) {}
 
   /** Feed one key; returns the scanned code when Enter closes a burst. */
   key(key: string, at: number): string | null {

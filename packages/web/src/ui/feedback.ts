@@ -10,14 +10,21 @@ let audio: AudioContext | null = null;
  */
 export function unlockAudio(): void {
   if (audio) return;
-  const Ctor = window.AudioContext ?? (window as unknown as { webkitAudioContext?: typeof AudioContext }).webkitAudioContext;
+  const Ctor =
+    window.AudioContext ?? (window as unknown as { webkitAudioContext?: typeof AudioContext }).webkitAudioContext;
   if (!Ctor) return;
   audio = new Ctor();
 }
 
 const PATTERNS: Record<Tone, { beeps: Array<[hz: number, ms: number]>; vibrate: number[] }> = {
   go: { beeps: [[1320, 120]], vibrate: [80] },
-  wait: { beeps: [[880, 110], [880, 110]], vibrate: [80, 80, 80] },
+  wait: {
+    beeps: [
+      [880, 110],
+      [880, 110],
+    ],
+    vibrate: [80, 80, 80],
+  },
   stop: { beeps: [[220, 450]], vibrate: [300, 100, 300] },
 };
 

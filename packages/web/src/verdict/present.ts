@@ -42,7 +42,12 @@ export function present(o: ScanOutcome, opts: { dataAgeMs: number | null }): Pre
   const reason = o.reason ?? (o.result === 'valid' ? 'admitted' : 'unknown_code');
   const tone = verdictTone(reason, { stale: o.stale });
   if (o.result === 'valid') {
-    const headline = o.reason === 'exited' || o.reason === 'exit_not_inside' ? 'EXIT OK' : o.reason === 're_entry' ? 'RE-ENTRY' : 'ADMIT';
+    const headline =
+      o.reason === 'exited' || o.reason === 'exit_not_inside'
+        ? 'EXIT OK'
+        : o.reason === 're_entry'
+          ? 'RE-ENTRY'
+          : 'ADMIT';
     // A stale manifest cannot know about scans on other devices: admit, but flag it amber.
     const detail = o.stale ? `${o.message} (device data may be out of date)` : o.message;
     return { tone, icon: '✓', headline, detail, who, badge, holdMs: tone === 'go' ? 1500 : 2500 };

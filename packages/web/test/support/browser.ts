@@ -7,8 +7,15 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Flags every headless run here needs (closed network, root, no GPU); see the machine notes in docs. */
 const BASE_ARGS = [
-  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
 ];
 
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../../../../test-artifacts/web');
@@ -23,14 +30,22 @@ export class Device {
   page!: Page;
   readonly profile: string;
 
-  constructor(readonly name: string, private readonly baseUrl: string, private readonly cameraVideo: string) {
+  constructor(
+    readonly name: string,
+    private readonly baseUrl: string,
+    private readonly cameraVideo: string,
+  ) {
     this.profile = mkdtempSync(path.join(tmpdir(), `entrada-${name}-`));
   }
 
   async launch(): Promise<Page> {
     this.context = await chromium.launchPersistentContext(this.profile, {
       executablePath: CHROMIUM,
-      args: [...BASE_ARGS, '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${this.cameraVideo}`],
+      args: [
+        ...BASE_ARGS,
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-video-capture=${this.cameraVideo}`,
+      ],
       baseURL: this.baseUrl,
       viewport: { width: 390, height: 844 },
       deviceScaleFactor: 1,
@@ -39,7 +54,10 @@ export class Device {
     this.page = this.context.pages()[0] ?? (await this.context.newPage());
     // Page errors and failed requests are printed: a browser test that times out should say why.
     this.page.on('pageerror', (err) => console.log(`[${this.name}] page error: ${err.message}`));
-    this.page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`[${this.name}] console ${m.type()}: ${m.text()}`); });
+    this.page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning')
+        console.log(`[${this.name}] console ${m.type()}: ${m.text()}`);
+    });
     return this.page;
   }
 

@@ -25,7 +25,13 @@ function qrFrame(text: string, width: number, height: number): Uint8Array {
 type VideoOptions = { width?: number; height?: number; fps?: number; showSeconds?: number; blankSeconds?: number };
 
 /** Writes YUV 4:2:0 frames (grey chroma): each segment is a still luma plane held for some seconds. */
-function writeY4m(path: string, width: number, height: number, fps: number, segments: ReadonlyArray<readonly [seconds: number, luma: Uint8Array]>): void {
+function writeY4m(
+  path: string,
+  width: number,
+  height: number,
+  fps: number,
+  segments: ReadonlyArray<readonly [seconds: number, luma: Uint8Array]>,
+): void {
   const chroma = new Uint8Array((width / 2) * (height / 2) * 2).fill(128);
   const fd = openSync(path, 'w');
   try {
@@ -53,7 +59,10 @@ export function writeQrVideo(path: string, text: string, opts: VideoOptions = {}
   const width = opts.width ?? 480;
   const height = opts.height ?? 360;
   const blank = new Uint8Array(width * height).fill(110);
-  writeY4m(path, width, height, opts.fps ?? 4, [[opts.showSeconds ?? 1.5, qrFrame(text, width, height)], [opts.blankSeconds ?? 120, blank]]);
+  writeY4m(path, width, height, opts.fps ?? 4, [
+    [opts.showSeconds ?? 1.5, qrFrame(text, width, height)],
+    [opts.blankSeconds ?? 120, blank],
+  ]);
 }
 
 /** Several codes one after the other, each shown `showSeconds` after `blankSeconds` of empty scene: a queue at a gate. */

@@ -28,27 +28,43 @@ export function alertWords(a: AlertView, tz: string, now: number): string {
   const d = a.detail;
   const at = (v: unknown): string => (typeof v === 'string' ? when(v, tz, now) : '?');
   switch (a.rule) {
-    case 'device_offline': return `Not heard from since ${at(d.last_seen_at)}${d.pending_scans ? ` with ${n(d.pending_scans)} scans pending` : ''}`;
-    case 'pending_queue': return `${n(d.pending_scans)} scans waiting to upload`;
-    case 'sync_failures': return `${n(d.consecutive_failures)} syncs failed in a row: check its network`;
-    case 'conflicts_unresolved': return `${n(d.open)} conflict${d.open === 1 ? '' : 's'} to review, the oldest since ${at(d.oldest_open_at)}`;
-    case 'sequence_gap': return `${n(d.missing_count)} scan${d.missing_count === 1 ? '' : 's'} missing since ${at(d.open_since)}`;
-    case 'clock_offset': return `Clock ${Number(d.clock_offset_min) > 0 ? 'ahead' : 'behind'} by ${Math.abs(Number(d.clock_offset_min))} min`;
-    case 'battery_low': return `Battery at ${n(d.battery_percent)} % with ${n(d.pending_scans)} scans not uploaded`;
-    case 'zone_over_capacity': return `${n(d.inside)} inside, capacity ${n(d.capacity)}`;
-    default: return a.rule;
+    case 'device_offline':
+      return `Not heard from since ${at(d.last_seen_at)}${d.pending_scans ? ` with ${n(d.pending_scans)} scans pending` : ''}`;
+    case 'pending_queue':
+      return `${n(d.pending_scans)} scans waiting to upload`;
+    case 'sync_failures':
+      return `${n(d.consecutive_failures)} syncs failed in a row: check its network`;
+    case 'conflicts_unresolved':
+      return `${n(d.open)} conflict${d.open === 1 ? '' : 's'} to review, the oldest since ${at(d.oldest_open_at)}`;
+    case 'sequence_gap':
+      return `${n(d.missing_count)} scan${d.missing_count === 1 ? '' : 's'} missing since ${at(d.open_since)}`;
+    case 'clock_offset':
+      return `Clock ${Number(d.clock_offset_min) > 0 ? 'ahead' : 'behind'} by ${Math.abs(Number(d.clock_offset_min))} min`;
+    case 'battery_low':
+      return `Battery at ${n(d.battery_percent)} % with ${n(d.pending_scans)} scans not uploaded`;
+    case 'zone_over_capacity':
+      return `${n(d.inside)} inside, capacity ${n(d.capacity)}`;
+    default:
+      return a.rule;
   }
 }
 
 const RULE_TITLES: Record<string, string> = {
-  device_offline: 'Device offline', pending_queue: 'Pending queue', sync_failures: 'Sync failing', conflicts_unresolved: 'Conflicts unresolved',
-  sequence_gap: 'Scans missing', clock_offset: 'Clock off', battery_low: 'Battery low', zone_over_capacity: 'Zone over capacity',
+  device_offline: 'Device offline',
+  pending_queue: 'Pending queue',
+  sync_failures: 'Sync failing',
+  conflicts_unresolved: 'Conflicts unresolved',
+  sequence_gap: 'Scans missing',
+  clock_offset: 'Clock off',
+  battery_low: 'Battery low',
+  zone_over_capacity: 'Zone over capacity',
 };
 
 export function SeverityBadge({ severity }: { severity: AlertView['severity'] }): ReactNode {
   return (
     <span className={`fleet-state ${severity === 'critical' ? 'fleet-critical' : 'fleet-attention'}`}>
-      <span aria-hidden="true">{severity === 'critical' ? '■ ' : '▲ '}</span>{severity === 'critical' ? 'Critical' : 'Warning'}
+      <span aria-hidden="true">{severity === 'critical' ? '■ ' : '▲ '}</span>
+      {severity === 'critical' ? 'Critical' : 'Warning'}
     </span>
   );
 }
@@ -65,7 +81,9 @@ export function AlertsScreen(): ReactNode {
       <div className="page-head">
         <div>
           <h1>Alerts{event.data ? ` · ${event.data.name}` : ''}</h1>
-          <p className="muted">Checked by the server every few seconds; an alert clears itself when its condition ends. Times in {tz}.</p>
+          <p className="muted">
+            Checked by the server every few seconds; an alert clears itself when its condition ends. Times in {tz}.
+          </p>
         </div>
         <NavLink to={`/e/${eventId}/devices`}>Fleet health</NavLink>
       </div>
@@ -81,7 +99,17 @@ export function AlertsScreen(): ReactNode {
   );
 }
 
-function AlertTable({ label, alerts, tz, eventId }: { label: string; alerts: AlertView[]; tz: string; eventId: string }): ReactNode {
+function AlertTable({
+  label,
+  alerts,
+  tz,
+  eventId,
+}: {
+  label: string;
+  alerts: AlertView[];
+  tz: string;
+  eventId: string;
+}): ReactNode {
   const canAck = useCan('supervisor');
   const ack = useAcknowledge(eventId);
   const now = Date.now();
@@ -91,24 +119,49 @@ function AlertTable({ label, alerts, tz, eventId }: { label: string; alerts: Ale
       <table className="simple alerts-table" aria-label={label}>
         <thead>
           <tr>
-            <th scope="col">Severity</th><th scope="col">Alert</th><th scope="col">About</th><th scope="col">Raised</th>
+            <th scope="col">Severity</th>
+            <th scope="col">Alert</th>
+            <th scope="col">About</th>
+            <th scope="col">Raised</th>
             <th scope="col">{alerts[0]?.cleared_at ? 'Cleared' : 'Acknowledged'}</th>
           </tr>
         </thead>
         <tbody>
           {alerts.map((a) => (
             <tr key={a.id} data-alert={a.id} className={a.cleared_at ? 'cleared' : undefined}>
-              <td><SeverityBadge severity={a.severity} /></td>
-              <td><strong>{RULE_TITLES[a.rule] ?? a.rule}</strong><div>{alertWords(a, tz, now)}</div></td>
-              <td>{a.subject.name}<div className="muted small">{a.subject.kind}</div></td>
+              <td>
+                <SeverityBadge severity={a.severity} />
+              </td>
+              <td>
+                <strong>{RULE_TITLES[a.rule] ?? a.rule}</strong>
+                <div>{alertWords(a, tz, now)}</div>
+              </td>
+              <td>
+                {a.subject.name}
+                <div className="muted small">{a.subject.kind}</div>
+              </td>
               <td>{when(a.raised_at, tz, now)}</td>
               <td>
                 {a.cleared_at && <div>{when(a.cleared_at, tz, now)}</div>}
-                {a.acknowledged_at
-                  ? <div>✓ {a.acknowledged_by} <span className="muted">{when(a.acknowledged_at, tz, now)}</span></div>
-                  : !a.cleared_at && (canAck
-                    ? <button type="button" onClick={() => ack.mutate(a.id)} disabled={ack.isPending} aria-label={`Acknowledge ${RULE_TITLES[a.rule] ?? a.rule}: ${a.subject.name}`}>Acknowledge</button>
-                    : <span className="muted">not yet</span>)}
+                {a.acknowledged_at ? (
+                  <div>
+                    ✓ {a.acknowledged_by} <span className="muted">{when(a.acknowledged_at, tz, now)}</span>
+                  </div>
+                ) : (
+                  !a.cleared_at &&
+                  (canAck ? (
+                    <button
+                      type="button"
+                      onClick={() => ack.mutate(a.id)}
+                      disabled={ack.isPending}
+                      aria-label={`Acknowledge ${RULE_TITLES[a.rule] ?? a.rule}: ${a.subject.name}`}
+                    >
+                      Acknowledge
+                    </button>
+                  ) : (
+                    <span className="muted">not yet</span>
+                  ))
+                )}
               </td>
             </tr>
           ))}

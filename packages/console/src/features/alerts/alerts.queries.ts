@@ -8,18 +8,24 @@ export const alertKeys = {
   list: (eventId: string, state: 'open' | 'all') => ['events', eventId, 'alerts', state] as const,
 };
 
-export const alertsQuery = (eventId: string, state: 'open' | 'all') => queryOptions({
-  queryKey: alertKeys.list(eventId, state),
-  queryFn: async () => (await api.get<{ alerts: AlertView[] }>(`/api/v1/events/${eventId}/alerts?state=${state}`)).alerts,
-  refetchInterval: 5_000,
-  placeholderData: (prev) => prev,
-});
+export const alertsQuery = (eventId: string, state: 'open' | 'all') =>
+  queryOptions({
+    queryKey: alertKeys.list(eventId, state),
+    queryFn: async () =>
+      (await api.get<{ alerts: AlertView[] }>(`/api/v1/events/${eventId}/alerts?state=${state}`)).alerts,
+    refetchInterval: 5_000,
+    placeholderData: (prev) => prev,
+  });
 
 export function useAcknowledge(eventId: string) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (id: string) => api.post<AlertView>(`/api/v1/alerts/${id}/acknowledge`, {}),
     // The fleet table shows open alerts too.
-    onSettled: () => Promise.all([qc.invalidateQueries({ queryKey: alertKeys.all(eventId) }), qc.invalidateQueries({ queryKey: ['events', eventId, 'fleet'] })]),
+    onSettled: () =>
+      Promise.all([
+        qc.invalidateQueries({ queryKey: alertKeys.all(eventId) }),
+        qc.invalidateQueries({ queryKey: ['events', eventId, 'fleet'] }),
+      ]),
   });
 }

@@ -1,5 +1,11 @@
 /** Webhooks (managers and owners) and the signed-in person's email subscription (issue 13 §3). */
-import type { AlertEmailView, WebhookCreateBody, WebhookCreated, WebhookDeliveryView, WebhookView } from '@entrada/core';
+import type {
+  AlertEmailView,
+  WebhookCreateBody,
+  WebhookCreated,
+  WebhookDeliveryView,
+  WebhookView,
+} from '@entrada/core';
 import { queryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../../api/client.ts';
 
@@ -9,30 +15,39 @@ export const webhookKeys = {
   alertEmail: ['users', 'me', 'alert-email'] as const,
 };
 
-export const webhooksQuery = () => queryOptions({
-  queryKey: webhookKeys.all,
-  queryFn: async () => (await api.get<{ webhooks: WebhookView[] }>('/api/v1/webhooks')).webhooks,
-});
+export const webhooksQuery = () =>
+  queryOptions({
+    queryKey: webhookKeys.all,
+    queryFn: async () => (await api.get<{ webhooks: WebhookView[] }>('/api/v1/webhooks')).webhooks,
+  });
 
 /** The latest 50 deliveries, refreshed while shown (retries happen on the server's timer). */
-export const deliveriesQuery = (id: string) => queryOptions({
-  queryKey: webhookKeys.deliveries(id),
-  queryFn: () => api.get<{ deliveries: WebhookDeliveryView[]; next_cursor: string | null }>(`/api/v1/webhooks/${id}/deliveries?limit=50`),
-  refetchInterval: 5_000,
-  placeholderData: (prev) => prev,
-});
+export const deliveriesQuery = (id: string) =>
+  queryOptions({
+    queryKey: webhookKeys.deliveries(id),
+    queryFn: () =>
+      api.get<{ deliveries: WebhookDeliveryView[]; next_cursor: string | null }>(
+        `/api/v1/webhooks/${id}/deliveries?limit=50`,
+      ),
+    refetchInterval: 5_000,
+    placeholderData: (prev) => prev,
+  });
 
-export const alertEmailQuery = () => queryOptions({
-  queryKey: webhookKeys.alertEmail,
-  queryFn: () => api.get<AlertEmailView>('/api/v1/users/me/alert-email'),
-  retry: false,
-});
+export const alertEmailQuery = () =>
+  queryOptions({
+    queryKey: webhookKeys.alertEmail,
+    queryFn: () => api.get<AlertEmailView>('/api/v1/users/me/alert-email'),
+    retry: false,
+  });
 
 export function useCreateWebhook(onCreated: (w: WebhookCreated) => void) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: WebhookCreateBody) => api.post<WebhookCreated>('/api/v1/webhooks', body),
-    onSuccess: (w) => { onCreated(w); return qc.invalidateQueries({ queryKey: webhookKeys.all }); },
+    onSuccess: (w) => {
+      onCreated(w);
+      return qc.invalidateQueries({ queryKey: webhookKeys.all });
+    },
   });
 }
 

@@ -9,7 +9,12 @@ import type { RateBucket } from './live.ts';
 const PALETTE = ['#1f5fbf', '#b3261e', '#1e7a3a', '#8a5300', '#6b3fa0', '#00707a', '#5b6470'];
 const MINUTE = 60_000;
 
-interface Props { rate: Map<string, RateBucket>; gates: Array<{ gate_id: string; name: string }>; timezone: string; now: number }
+interface Props {
+  rate: Map<string, RateBucket>;
+  gates: Array<{ gate_id: string; name: string }>;
+  timezone: string;
+  now: number;
+}
 
 export function RateChart({ rate, gates, timezone, now }: Props): ReactNode {
   const box = useRef<HTMLDivElement>(null);
@@ -41,7 +46,8 @@ export function RateChart({ rate, gates, timezone, now }: Props): ReactNode {
     const el = box.current;
     if (!el) return;
     const opts: uPlot.Options = {
-      width: Math.max(280, el.clientWidth), height: 220,
+      width: Math.max(280, el.clientWidth),
+      height: 220,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), timezone),
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.1))] } },
       // Ticks in the event's zone, 24-hour, as every other time in the console.
@@ -61,12 +67,18 @@ export function RateChart({ rate, gates, timezone, now }: Props): ReactNode {
     plot.current = u;
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(280, el.clientWidth), height: 220 }));
     ro.observe(el);
-    return () => { ro.disconnect(); u.destroy(); plot.current = null; };
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
     // Rebuilt only when the gates shown change; new numbers go through setData below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape, timezone]);
 
-  useEffect(() => { plot.current?.setData(data); }, [data]);
+  useEffect(() => {
+    plot.current?.setData(data);
+  }, [data]);
 
   const recent = table.minutes.slice(-15).reverse();
   return (
@@ -75,22 +87,35 @@ export function RateChart({ rate, gates, timezone, now }: Props): ReactNode {
         <h2>Entries and exits per minute, per gate</h2>
         <span className="muted">Last 120 minutes, {timezone}. Solid line: entries; dashed: exits.</span>
       </figcaption>
-      {table.shown.length === 0
-        ? <p className="empty">No admissions in the last 120 minutes.</p>
-        : <div ref={box} className="chart-box" aria-hidden="true" />}
+      {table.shown.length === 0 ? (
+        <p className="empty">No admissions in the last 120 minutes.</p>
+      ) : (
+        <div ref={box} className="chart-box" aria-hidden="true" />
+      )}
       <details>
         <summary>The last 15 minutes as a table</summary>
         <div className="scroll-x">
           <table className="simple" data-testid="rate-table">
             <caption className="sr-only">Entries and exits per minute per gate</caption>
             <thead>
-              <tr><th scope="col">Minute</th>{table.shown.map((g) => <th key={g.gate_id} scope="col">{g.name} in / out</th>)}</tr>
+              <tr>
+                <th scope="col">Minute</th>
+                {table.shown.map((g) => (
+                  <th key={g.gate_id} scope="col">
+                    {g.name} in / out
+                  </th>
+                ))}
+              </tr>
             </thead>
             <tbody>
               {recent.map((m) => (
                 <tr key={m}>
                   <th scope="row">{clock(m, timezone)}</th>
-                  {table.shown.map((g) => <td key={g.gate_id}>{table.cell(m, g.gate_id, 'entries')} / {table.cell(m, g.gate_id, 'exits')}</td>)}
+                  {table.shown.map((g) => (
+                    <td key={g.gate_id}>
+                      {table.cell(m, g.gate_id, 'entries')} / {table.cell(m, g.gate_id, 'exits')}
+                    </td>
+                  ))}
                 </tr>
               ))}
             </tbody>

@@ -7,17 +7,51 @@
 import { useEffect, useReducer } from 'react';
 import { api } from '../../api/client.ts';
 
-export interface ZoneLive { zone_id: string; name: string; inside: number; capacity: number | null; entries: number; exits: number }
+export interface ZoneLive {
+  zone_id: string;
+  name: string;
+  inside: number;
+  capacity: number | null;
+  entries: number;
+  exits: number;
+}
 export interface OccupancyLive {
-  inside: number; admitted: number; capacity: number | null; zones: ZoneLive[];
-  pending_max: number; pending_devices: number; denied: Record<string, number>; denied_total: number; at: number;
+  inside: number;
+  admitted: number;
+  capacity: number | null;
+  zones: ZoneLive[];
+  pending_max: number;
+  pending_devices: number;
+  denied: Record<string, number>;
+  denied_total: number;
+  at: number;
 }
 export interface ScanLive {
-  scan_id: string; at: number; received_at: number; gate_id: string | null; gate: string | null; device_id: string | null; device: string | null;
-  staff_id: string | null; direction: 'entry' | 'exit'; verdict: string; reason: string | null; offline: boolean; holder_name?: string | null;
+  scan_id: string;
+  at: number;
+  received_at: number;
+  gate_id: string | null;
+  gate: string | null;
+  device_id: string | null;
+  device: string | null;
+  staff_id: string | null;
+  direction: 'entry' | 'exit';
+  verdict: string;
+  reason: string | null;
+  offline: boolean;
+  holder_name?: string | null;
 }
-export interface RateBucket { minute: number; gate_id: string | null; entries: number; exits: number }
-export interface Notice { kind: 'device' | 'conflict' | 'alert'; text: string; at: number }
+export interface RateBucket {
+  minute: number;
+  gate_id: string | null;
+  entries: number;
+  exits: number;
+}
+export interface Notice {
+  kind: 'device' | 'conflict' | 'alert';
+  text: string;
+  at: number;
+}
 
 export interface LiveState {
   status: 'connecting' | 'live' | 'reconnecting';
@@ -35,10 +69,18 @@ const SCANS_SHOWN = 30;
 const WINDOW_MS = 120 * 60_000;
 
 type Action =
-  | { type: 'status'; status: LiveState['status'] }
-  | { type: 'message'; event: string; data: unknown; now: number };
+  { type: 'status'; status: LiveState['status'] } | { type: 'message'; event: string; data: unknown; now: number };
 
-export const initialLive: LiveState = { status: 'connecting', occupancy: null, gates: [], rate: new Map(), scans: [], notices: [], conflictsOpened: 0, alertsRaised: 0 };
+export const initialLive: LiveState = {
+  status: 'connecting',
+  occupancy: null,
+  gates: [],
+  rate: new Map(),
+  scans: [],
+  notices: [],
+  conflictsOpened: 0,
+  alertsRaised: 0,
+};
 
 export function liveReducer(state: LiveState, action: Action): LiveState {
   if (action.type === 'status') return state.status === action.status ? state : { ...state, status: action.status };
@@ -59,21 +101,29 @@ export function liveReducer(state: LiveState, action: Action): LiveState {
     }
     case 'scan': {
       const d = action.data as { scans: ScanLive[] };
-      const scans = [...d.scans].sort((a, b) => b.at - a.at).concat(state.scans).slice(0, SCANS_SHOWN);
+      const scans = [...d.scans]
+        .sort((a, b) => b.at - a.at)
+        .concat(state.scans)
+        .slice(0, SCANS_SHOWN);
       return { ...state, scans };
     }
     case 'conflict': {
       const d = action.data as { conflict_ids: string[]; state: string };
       const n = d.conflict_ids.length;
       return {
-        ...state, conflictsOpened: state.conflictsOpened + (d.state === 'opened' ? n : 0),
-        notices: [{ kind: 'conflict' as const, text: `${n} conflict${n === 1 ? '' : 's'} ${d.state}`, at: now }, ...state.notices].slice(0, 5),
+        ...state,
+        conflictsOpened: state.conflictsOpened + (d.state === 'opened' ? n : 0),
+        notices: [
+          { kind: 'conflict' as const, text: `${n} conflict${n === 1 ? '' : 's'} ${d.state}`, at: now },
+          ...state.notices,
+        ].slice(0, 5),
       };
     }
     case 'alert': {
       const d = action.data as { alert_id: string; state: string };
       return {
-        ...state, alertsRaised: state.alertsRaised + (d.state === 'raised' ? 1 : 0),
+        ...state,
+        alertsRaised: state.alertsRaised + (d.state === 'raised' ? 1 : 0),
         notices: [{ kind: 'alert' as const, text: `Alert ${d.state}`, at: now }, ...state.notices].slice(0, 5),
       };
     }
@@ -97,7 +147,8 @@ export function useLiveDashboard(eventId: string): LiveState {
       }
     };
     const creds = api.credentials;
-    if (creds.kind === 'token') return readWithFetch(url, creds.token, deliver, (status) => dispatch({ type: 'status', status }));
+    if (creds.kind === 'token')
+      return readWithFetch(url, creds.token, deliver, (status) => dispatch({ type: 'status', status }));
     const source = new EventSource(url, { withCredentials: true });
     source.onopen = () => dispatch({ type: 'status', status: 'live' });
     source.onerror = () => dispatch({ type: 'status', status: 'reconnecting' });
@@ -108,7 +159,12 @@ export function useLiveDashboard(eventId: string): LiveState {
 }
 
 /** The same protocol over fetch, for a bearer token: reconnects after 2 s with the last id it saw. */
-function readWithFetch(url: string, token: string, deliver: (event: string, data: string) => void, status: (s: LiveState['status']) => void): () => void {
+function readWithFetch(
+  url: string,
+  token: string,
+  deliver: (event: string, data: string) => void,
+  status: (s: LiveState['status']) => void,
+): () => void {
   let stopped = false;
   let lastId: string | null = null;
   let controller = new AbortController();
@@ -150,5 +206,8 @@ function readWithFetch(url: string, token: string, deliver: (event: string, data
     }
   };
   void run();
-  return () => { stopped = true; controller.abort(); };
+  return () => {
+    stopped = true;
+    controller.abort();
+  };
 }

@@ -8,7 +8,8 @@ export type DeviceAction = 'suspend' | 'activate' | 'revoke';
 
 export function useCreatePairingCode() {
   return useMutation({
-    mutationFn: (body: { event_id: string; gate_id?: string; name?: string }) => api.post<PairingCodeResponse>('/api/v1/devices/pairing-codes', body),
+    mutationFn: (body: { event_id: string; gate_id?: string; name?: string }) =>
+      api.post<PairingCodeResponse>('/api/v1/devices/pairing-codes', body),
   });
 }
 
@@ -18,7 +19,9 @@ export function useBulkDeviceAction() {
   return useMutation({
     mutationFn: async ({ ids, action, reason }: { ids: string[]; action: DeviceAction; reason: string }) => {
       const body = action === 'activate' ? {} : { reason };
-      const results = await Promise.allSettled(ids.map((id) => api.post<DeviceView>(`/api/v1/devices/${encodeURIComponent(id)}/${action}`, body)));
+      const results = await Promise.allSettled(
+        ids.map((id) => api.post<DeviceView>(`/api/v1/devices/${encodeURIComponent(id)}/${action}`, body)),
+      );
       return results.map((r, i) => ({ id: ids[i]!, error: r.status === 'rejected' ? (r.reason as unknown) : null }));
     },
     onSettled: () => qc.invalidateQueries({ queryKey: keys.devices }),
@@ -29,7 +32,8 @@ export function useBulkDeviceAction() {
 export function useUpdateDevice() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, body }: { id: string; body: { name?: string; default_gate_id?: string | null } }) => api.patch<DeviceView>(`/api/v1/devices/${encodeURIComponent(id)}`, body),
+    mutationFn: ({ id, body }: { id: string; body: { name?: string; default_gate_id?: string | null } }) =>
+      api.patch<DeviceView>(`/api/v1/devices/${encodeURIComponent(id)}`, body),
     onSuccess: () => qc.invalidateQueries({ queryKey: keys.devices }),
   });
 }

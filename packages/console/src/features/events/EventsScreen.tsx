@@ -18,7 +18,10 @@ export function browserTimeZone(): string {
 }
 
 /** Checks an event form with the server's schema, plus what the schema cannot say. */
-export function checkEventForm(f: { name: string; starts: string; ends: string; timezone: string }): { body: Record<string, unknown>; errors: FieldErrors } {
+export function checkEventForm(f: { name: string; starts: string; ends: string; timezone: string }): {
+  body: Record<string, unknown>;
+  errors: FieldErrors;
+} {
   const tz = f.timezone.trim();
   const body: Record<string, unknown> = { name: f.name.trim(), timezone: tz };
   const starts = isValidTimeZone(tz) ? fromLocalInput(f.starts, tz) : null;
@@ -40,17 +43,32 @@ export function EventsScreen(): ReactNode {
     <section>
       <div className="page-head">
         <h1>Events</h1>
-        <IfRole role="manager"><button type="button" className="primary" onClick={() => setOpen(true)}>New event</button></IfRole>
+        <IfRole role="manager">
+          <button type="button" className="primary" onClick={() => setOpen(true)}>
+            New event
+          </button>
+        </IfRole>
       </div>
       <ErrorBox error={events.error ? errorText(events.error) : null} />
-      {events.data?.length === 0 && <Empty>No events yet. Create one to add zones, gates, ticket types and staff.</Empty>}
+      {events.data?.length === 0 && (
+        <Empty>No events yet. Create one to add zones, gates, ticket types and staff.</Empty>
+      )}
       {events.data && events.data.length > 0 && (
         <table className="simple">
-          <thead><tr><th scope="col">Event</th><th scope="col">Starts</th><th scope="col">Ends</th><th scope="col">Time zone</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Event</th>
+              <th scope="col">Starts</th>
+              <th scope="col">Ends</th>
+              <th scope="col">Time zone</th>
+            </tr>
+          </thead>
           <tbody>
             {events.data.map((e) => (
               <tr key={e.id}>
-                <td><Link to={`/e/${e.id}/setup`}>{e.name}</Link></td>
+                <td>
+                  <Link to={`/e/${e.id}/setup`}>{e.name}</Link>
+                </td>
                 <td>{dateTime(e.starts_at, e.timezone)}</td>
                 <td>{dateTime(e.ends_at, e.timezone)}</td>
                 <td>{e.timezone}</td>
@@ -78,22 +96,58 @@ function NewEventDialog({ onClose }: { onClose: () => void }): ReactNode {
     const { body, errors: errs } = checkEventForm({ name, starts, ends, timezone });
     setErrors(errs);
     if (Object.keys(errs).length) return;
-    create.mutate(body, { onSuccess: (ev) => { onClose(); navigate(`/e/${ev.id}/setup`); } });
+    create.mutate(body, {
+      onSuccess: (ev) => {
+        onClose();
+        navigate(`/e/${ev.id}/setup`);
+      },
+    });
   }
 
   return (
-    <Modal title="New event" open onOpenChange={(o) => { if (!o) onClose(); }}>
+    <Modal
+      title="New event"
+      open
+      onOpenChange={(o) => {
+        if (!o) onClose();
+      }}
+    >
       <form onSubmit={submit} noValidate>
         <TextField label="Name" name="event-name" value={name} onChange={setName} error={errors.name} autoFocus />
         <div className="row2">
-          <TextField label="Starts" name="starts" type="datetime-local" value={starts} onChange={setStarts} error={errors.starts_at} />
-          <TextField label="Ends" name="ends" type="datetime-local" value={ends} onChange={setEnds} error={errors.ends_at} />
+          <TextField
+            label="Starts"
+            name="starts"
+            type="datetime-local"
+            value={starts}
+            onChange={setStarts}
+            error={errors.starts_at}
+          />
+          <TextField
+            label="Ends"
+            name="ends"
+            type="datetime-local"
+            value={ends}
+            onChange={setEnds}
+            error={errors.ends_at}
+          />
         </div>
-        <TextField label="Time zone" name="timezone" value={timezone} onChange={setTimezone} error={errors.timezone} hint="Times on this event are shown and entered in this zone." />
+        <TextField
+          label="Time zone"
+          name="timezone"
+          value={timezone}
+          onChange={setTimezone}
+          error={errors.timezone}
+          hint="Times on this event are shown and entered in this zone."
+        />
         <ErrorBox error={create.error ? errorText(create.error) : null} />
         <div className="actions">
-          <button type="button" onClick={onClose}>Cancel</button>
-          <button type="submit" className="primary" disabled={create.isPending}>Create event</button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={create.isPending}>
+            Create event
+          </button>
         </div>
       </form>
     </Modal>

@@ -14,7 +14,9 @@ export function useCreateEvent() {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: Record<string, unknown>) => api.post<EventSummary>('/api/v1/events', body),
-    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.events }); },
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: keys.events });
+    },
   });
 }
 
@@ -22,7 +24,9 @@ export function useUpdateEvent(eventId: string) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: Record<string, unknown>) => api.patch<EventSummary>(`/api/v1/events/${eventId}`, body),
-    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.events }); },
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: keys.events });
+    },
   });
 }
 
@@ -31,7 +35,9 @@ export function useAddToEvent<T = Zone | Gate | TicketType>(eventId: string, kin
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: Record<string, unknown>) => api.post<T>(`/api/v1/events/${eventId}/${kind}`, body),
-    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.event(eventId) }); },
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: keys.event(eventId) });
+    },
   });
 }
 
@@ -39,8 +45,11 @@ export function useAddToEvent<T = Zone | Gate | TicketType>(eventId: string, kin
 export function useUpdateInEvent(eventId: string, kind: SetupKind) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, body }: { id: string; body: Record<string, unknown> }) => api.patch(`/api/v1/events/${eventId}/${kind}/${id}`, body),
-    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.event(eventId) }); },
+    mutationFn: ({ id, body }: { id: string; body: Record<string, unknown> }) =>
+      api.patch(`/api/v1/events/${eventId}/${kind}/${id}`, body),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: keys.event(eventId) });
+    },
   });
 }
 
@@ -49,6 +58,8 @@ export function useDeleteInEvent(eventId: string, kind: SetupKind) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (id: string) => api.delete(`/api/v1/events/${eventId}/${kind}/${id}`),
-    onSuccess: () => { void qc.invalidateQueries({ queryKey: keys.event(eventId) }); },
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: keys.event(eventId) });
+    },
   });
 }

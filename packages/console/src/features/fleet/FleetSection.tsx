@@ -40,7 +40,9 @@ export function FleetSection({ eventId, timezone }: { eventId: string; timezone:
 
   const set = (changes: Record<string, string | null>): void => {
     const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) if (v === null) next.delete(k); else next.set(k, v);
+    for (const [k, v] of Object.entries(changes))
+      if (v === null) next.delete(k);
+      else next.set(k, v);
     // flushSync: the controlled checkbox and sort buttons show the new state at once, not after a transition.
     setParams(next, { replace: true, flushSync: true });
   };
@@ -65,18 +67,28 @@ export function FleetSection({ eventId, timezone }: { eventId: string; timezone:
         <div>
           <h2 id="fleet-title">Fleet health</h2>
           <p className="muted fleet-sub">
-            {fleet.data ? `${fleet.data.devices.filter((d) => d.online).length} of ${fleet.data.devices.length} online · ` : ''}
+            {fleet.data
+              ? `${fleet.data.devices.filter((d) => d.online).length} of ${fleet.data.devices.length} online · `
+              : ''}
             online means a heartbeat in the last 90 s · times in {timezone}
           </p>
         </div>
         <label className="check">
-          <input type="checkbox" checked={attentionOnly} onChange={(e) => set({ attention: e.target.checked ? '1' : null })} />
+          <input
+            type="checkbox"
+            checked={attentionOnly}
+            onChange={(e) => set({ attention: e.target.checked ? '1' : null })}
+          />
           Needs attention only ({attentionCount})
         </label>
       </div>
       <ErrorBox error={fleet.error ? errorText(fleet.error) : null} />
       {fleet.data && rows.length === 0 && (
-        <Empty>{attentionOnly ? 'No device needs attention.' : 'No scanner has used this event yet: pair one, and it appears here with its first heartbeat.'}</Empty>
+        <Empty>
+          {attentionOnly
+            ? 'No device needs attention.'
+            : 'No scanner has used this event yet: pair one, and it appears here with its first heartbeat.'}
+        </Empty>
       )}
       {rows.length > 0 && (
         <div className="scroll-x">
@@ -84,9 +96,18 @@ export function FleetSection({ eventId, timezone }: { eventId: string; timezone:
             <thead>
               <tr>
                 {COLUMNS.map((c) => (
-                  <th key={c.key} scope="col" aria-sort={sort === c.key ? (dir === 'asc' ? 'ascending' : 'descending') : 'none'}>
-                    <button type="button" className="sort" onClick={() => set({ sort: c.key, dir: sort === c.key && dir === 'asc' ? 'desc' : 'asc' })}>
-                      {c.label}<span aria-hidden="true">{sort === c.key ? (dir === 'asc' ? ' ▲' : ' ▼') : ''}</span>
+                  <th
+                    key={c.key}
+                    scope="col"
+                    aria-sort={sort === c.key ? (dir === 'asc' ? 'ascending' : 'descending') : 'none'}
+                  >
+                    <button
+                      type="button"
+                      className="sort"
+                      onClick={() => set({ sort: c.key, dir: sort === c.key && dir === 'asc' ? 'desc' : 'asc' })}
+                    >
+                      {c.label}
+                      <span aria-hidden="true">{sort === c.key ? (dir === 'asc' ? ' ▲' : ' ▼') : ''}</span>
                     </button>
                   </th>
                 ))}
@@ -94,41 +115,93 @@ export function FleetSection({ eventId, timezone }: { eventId: string; timezone:
               </tr>
             </thead>
             <tbody>
-              {rows.map((d) => <FleetRow key={d.device_id} d={d} now={now} timezone={timezone} onOpen={() => set({ device: d.device_id })} />)}
+              {rows.map((d) => (
+                <FleetRow
+                  key={d.device_id}
+                  d={d}
+                  now={now}
+                  timezone={timezone}
+                  onOpen={() => set({ device: d.device_id })}
+                />
+              ))}
             </tbody>
           </table>
         </div>
       )}
-      {opened && <DevicePanel eventId={eventId} timezone={timezone} device={opened} now={now} onClose={() => set({ device: null })} />}
+      {opened && (
+        <DevicePanel
+          eventId={eventId}
+          timezone={timezone}
+          device={opened}
+          now={now}
+          onClose={() => set({ device: null })}
+        />
+      )}
     </section>
   );
 }
 
-function FleetRow({ d, now, timezone, onOpen }: { d: FleetDevice; now: number; timezone: string; onOpen: () => void }): ReactNode {
+function FleetRow({
+  d,
+  now,
+  timezone,
+  onOpen,
+}: {
+  d: FleetDevice;
+  now: number;
+  timezone: string;
+  onOpen: () => void;
+}): ReactNode {
   const state = fleetState(d);
   const battery = d.battery ? `${Math.round(d.battery.level * 100)} %${d.battery.charging ? ' charging' : ''}` : '—';
   const lowBattery = d.battery !== null && d.battery.level < 0.15;
   return (
     <tr className={`fleet-row fleet-row-${state}`} data-device={d.device_id}>
-      <td><button type="button" className="link" onClick={onOpen}>{d.name}</button><div className="muted small">{d.app_version ?? 'no heartbeat yet'}</div></td>
+      <td>
+        <button type="button" className="link" onClick={onOpen}>
+          {d.name}
+        </button>
+        <div className="muted small">{d.app_version ?? 'no heartbeat yet'}</div>
+      </td>
       <td>
         <StateBadge state={state} />
-        {state !== 'online' && state !== 'offline' && <div className="small">{d.online ? '● online' : '○ offline'}</div>}
+        {state !== 'online' && state !== 'offline' && (
+          <div className="small">{d.online ? '● online' : '○ offline'}</div>
+        )}
       </td>
-      <td>{d.gate?.name ?? <span className="muted">no gate</span>}<div className="muted small">{d.staff?.name ?? 'no staff logged in'}</div></td>
+      <td>
+        {d.gate?.name ?? <span className="muted">no gate</span>}
+        <div className="muted small">{d.staff?.name ?? 'no staff logged in'}</div>
+      </td>
       <td title={dateTime(d.last_seen_at, timezone)}>{ago(d.last_seen_at, now)}</td>
       <td className="num" data-label="pending">
         <span data-testid="pending">{d.pending_scans ?? '—'}</span>
-        {d.oldest_pending_age_ms !== null && <div className="muted small">oldest {durationWords(d.oldest_pending_age_ms)}</div>}
+        {d.oldest_pending_age_ms !== null && (
+          <div className="muted small">oldest {durationWords(d.oldest_pending_age_ms)}</div>
+        )}
         {d.upload_lag ? <div className="muted small">lag {d.upload_lag}</div> : null}
       </td>
       <td className="num">{d.missing_count || '—'}</td>
       <td className="num">{clockWords(d.clock_offset_ms)}</td>
-      <td className={lowBattery ? 'num warn' : 'num'}>{lowBattery && <span aria-hidden="true">▲ </span>}{battery}</td>
-      <td className="num">{d.consecutive_sync_failures} in a row<div className="muted small">{d.sync_failures_24h} in 24 h</div></td>
-      <td>{d.alerts.length === 0 ? <span className="muted">none</span> : d.alerts.map((a) => (
-        <div key={a.id} className={`alert-chip alert-${a.severity}`}><span aria-hidden="true">{a.severity === 'critical' ? '■ ' : '▲ '}</span>{a.rule.replace(/_/g, ' ')}</div>
-      ))}</td>
+      <td className={lowBattery ? 'num warn' : 'num'}>
+        {lowBattery && <span aria-hidden="true">▲ </span>}
+        {battery}
+      </td>
+      <td className="num">
+        {d.consecutive_sync_failures} in a row<div className="muted small">{d.sync_failures_24h} in 24 h</div>
+      </td>
+      <td>
+        {d.alerts.length === 0 ? (
+          <span className="muted">none</span>
+        ) : (
+          d.alerts.map((a) => (
+            <div key={a.id} className={`alert-chip alert-${a.severity}`}>
+              <span aria-hidden="true">{a.severity === 'critical' ? '■ ' : '▲ '}</span>
+              {a.rule.replace(/_/g, ' ')}
+            </div>
+          ))
+        )}
+      </td>
     </tr>
   );
 }

@@ -26,7 +26,12 @@ const ATTENTION_FAILURES = 3;
 /** Open alerts, scans held on a device that is offline, scans missing, or syncs failing. */
 export function needsAttention(d: FleetDevice): boolean {
   if (d.status === 'revoked') return false;
-  return d.alerts.length > 0 || (!d.online && (d.pending_scans ?? 0) > 0) || d.missing_count > 0 || d.consecutive_sync_failures >= ATTENTION_FAILURES;
+  return (
+    d.alerts.length > 0 ||
+    (!d.online && (d.pending_scans ?? 0) > 0) ||
+    d.missing_count > 0 ||
+    d.consecutive_sync_failures >= ATTENTION_FAILURES
+  );
 }
 
 /** "+2 s", "−7 min": how far the device's clock is from the server's. */
@@ -49,4 +54,5 @@ export function durationWords(ms: number | null): string {
   return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
 }
 
-export const rangesWords = (ranges: Array<[number, number]>): string => ranges.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');
+export const rangesWords = (ranges: Array<[number, number]>): string =>
+  ranges.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');

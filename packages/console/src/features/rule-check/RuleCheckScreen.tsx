@@ -39,10 +39,15 @@ export function RuleCheckScreen(): ReactNode {
       const at = when ? Date.parse(fromLocalInput(when, tz) ?? '') : Date.now();
       if (!Number.isFinite(at)) throw new Error('The time is not a date and time.');
       // The server's ticket search matches a whole scanned code by its digest; the ticket's scans come with it.
-      const found = await api.get<{ tickets: TicketView[] }>(`/api/v1/events/${eventId}/tickets?${new URLSearchParams({ q: code.trim(), limit: '20' })}`);
+      const found = await api.get<{ tickets: TicketView[] }>(
+        `/api/v1/events/${eventId}/tickets?${new URLSearchParams({ q: code.trim(), limit: '20' })}`,
+      );
       const match = ticketOfCode(code.trim(), found.tickets);
       const ticket = match ? await qc.fetchQuery({ ...ticketQuery(match.id), staleTime: 0 }) : null;
-      setOutcome({ ...checkRules(ev, { code: code.trim(), gateId: gate || null, direction, at }, ticket), code: code.trim() });
+      setOutcome({
+        ...checkRules(ev, { code: code.trim(), gateId: gate || null, direction, at }, ticket),
+        code: code.trim(),
+      });
       setCode('');
     } catch (err) {
       setError(errorText(err));
@@ -56,40 +61,76 @@ export function RuleCheckScreen(): ReactNode {
       <div className="page-head">
         <div>
           <h1>Rule check{ev ? ` · ${ev.name}` : ''}</h1>
-          <p className="muted">What a scanner would answer for a code at a gate and a time, and why. Nothing is recorded.</p>
+          <p className="muted">
+            What a scanner would answer for a code at a gate and a time, and why. Nothing is recorded.
+          </p>
         </div>
       </div>
       <form className="panel check-form" aria-label="Check a code" onSubmit={(e) => void run(e)}>
         <Field label="Code" hint="Type it, or scan it with a USB scanner (it types the code and Enter).">
           {(id, describedBy) => (
-            <input id={id} name="code" value={code} onChange={(e) => setCode(e.target.value)} autoComplete="off" autoFocus aria-describedby={describedBy} />
+            <input
+              id={id}
+              name="code"
+              value={code}
+              onChange={(e) => setCode(e.target.value)}
+              autoComplete="off"
+              autoFocus
+              aria-describedby={describedBy}
+            />
           )}
         </Field>
         <Field label="Gate">
           {(id) => (
             <select id={id} value={gate} onChange={(e) => setGateId(e.target.value)}>
-              {ev?.gates.map((g) => <option key={g.id} value={g.id}>{g.name}</option>)}
+              {ev?.gates.map((g) => (
+                <option key={g.id} value={g.id}>
+                  {g.name}
+                </option>
+              ))}
             </select>
           )}
         </Field>
         <Field label="Direction">
           {(id) => (
             <select id={id} value={direction} onChange={(e) => setDirection(e.target.value as Direction)}>
-              <option value="entry">Entry</option><option value="exit">Exit</option>
+              <option value="entry">Entry</option>
+              <option value="exit">Exit</option>
             </select>
           )}
         </Field>
         <Field label={`Time (${tz})`} hint="Empty: now.">
           {(id, describedBy) => (
-            <input id={id} type="datetime-local" value={when} onChange={(e) => setWhen(e.target.value)} aria-describedby={describedBy} />
+            <input
+              id={id}
+              type="datetime-local"
+              value={when}
+              onChange={(e) => setWhen(e.target.value)}
+              aria-describedby={describedBy}
+            />
           )}
         </Field>
-        <div className="field"><button type="submit" className="primary" disabled={!ev || busy || !code.trim()}>Check</button></div>
+        <div className="field">
+          <button type="submit" className="primary" disabled={!ev || busy || !code.trim()}>
+            Check
+          </button>
+        </div>
       </form>
       <ErrorBox error={error ?? (event.error ? errorText(event.error) : null)} />
       {outcome && ev && <Outcome outcome={outcome} event={ev} />}
-      {!outcome && ev && when === '' && <p className="muted">Time now: {dateTime(new Date().toISOString(), tz)} ({tz}). Set one to check a moment before or after.</p>}
-      {when !== '' && ev && <p className="muted">Checking at {dateTime(fromLocalInput(when, tz), tz)} ({tz}). <button type="button" className="link" onClick={() => setWhen('')}>Use now</button></p>}
+      {!outcome && ev && when === '' && (
+        <p className="muted">
+          Time now: {dateTime(new Date().toISOString(), tz)} ({tz}). Set one to check a moment before or after.
+        </p>
+      )}
+      {when !== '' && ev && (
+        <p className="muted">
+          Checking at {dateTime(fromLocalInput(when, tz), tz)} ({tz}).{' '}
+          <button type="button" className="link" onClick={() => setWhen('')}>
+            Use now
+          </button>
+        </p>
+      )}
     </section>
   );
 }
@@ -97,27 +138,63 @@ export function RuleCheckScreen(): ReactNode {
 function Outcome({ outcome, event }: { outcome: RuleCheckOutcome & { code: string }; event: CheckedEvent }): ReactNode {
   const { verdict, tone, words, state, ticket, type } = outcome;
   const tz = event.timezone;
-  const gateName = (id: string | null): string => (id ? event.gates.find((g) => g.id === id)?.name ?? 'a gate' : 'no gate');
+  const gateName = (id: string | null): string =>
+    id ? (event.gates.find((g) => g.id === id)?.name ?? 'a gate') : 'no gate';
   return (
     <div aria-live="polite">
-      <div className={`verdict-card tone-${tone}`} data-testid="rule-verdict" data-tone={tone} data-result={verdict.result} data-reason={verdict.reason}>
-        <span className="shape" aria-hidden="true"><span>{TONE_SHAPE[tone]}</span></span>
+      <div
+        className={`verdict-card tone-${tone}`}
+        data-testid="rule-verdict"
+        data-tone={tone}
+        data-result={verdict.result}
+        data-reason={verdict.reason}
+      >
+        <span className="shape" aria-hidden="true">
+          <span>{TONE_SHAPE[tone]}</span>
+        </span>
         <div>
-          <p className="verdict-text">{TONE_WORD[tone]}: {words}</p>
-          <p className="muted">Result <code>{verdict.result}</code>, reason <code>{verdict.reason}</code> ({reasonWords(verdict.reason)})</p>
+          <p className="verdict-text">
+            {TONE_WORD[tone]}: {words}
+          </p>
+          <p className="muted">
+            Result <code>{verdict.result}</code>, reason <code>{verdict.reason}</code> ({reasonWords(verdict.reason)})
+          </p>
         </div>
       </div>
       <h2>Why</h2>
       <dl className="facts" data-testid="rule-why">
-        <dt>Ticket</dt><dd>{ticket ? `${ticket.number}${ticket.holder_name ? ` · ${ticket.holder_name}` : ''}` : 'No ticket of this event has this code.'}</dd>
-        {ticket && <><dt>Status</dt><dd>{ticket.status}{ticket.status_changed_at ? ` since ${dateTime(ticket.status_changed_at, tz)}` : ''}</dd></>}
-        {type && <><dt>Type</dt><dd>{type.name}: {type.maxScans} entr{type.maxScans === 1 ? 'y' : 'ies'}{type.allowReentry ? ', re-entry after exit' : ', no re-entry'}</dd></>}
+        <dt>Ticket</dt>
+        <dd>
+          {ticket
+            ? `${ticket.number}${ticket.holder_name ? ` · ${ticket.holder_name}` : ''}`
+            : 'No ticket of this event has this code.'}
+        </dd>
+        {ticket && (
+          <>
+            <dt>Status</dt>
+            <dd>
+              {ticket.status}
+              {ticket.status_changed_at ? ` since ${dateTime(ticket.status_changed_at, tz)}` : ''}
+            </dd>
+          </>
+        )}
+        {type && (
+          <>
+            <dt>Type</dt>
+            <dd>
+              {type.name}: {type.maxScans} entr{type.maxScans === 1 ? 'y' : 'ies'}
+              {type.allowReentry ? ', re-entry after exit' : ', no re-entry'}
+            </dd>
+          </>
+        )}
         {state && type && (
           <>
             <dt>Before this time</dt>
             <dd>
               {state.entries} of {type.maxScans} entr{type.maxScans === 1 ? 'y' : 'ies'} used
-              {state.last ? `; last ${state.last.direction} at ${gateName(state.last.gateId)}, ${dateTime(new Date(state.last.at).toISOString(), tz)}` : '; never admitted'}
+              {state.last
+                ? `; last ${state.last.direction} at ${gateName(state.last.gateId)}, ${dateTime(new Date(state.last.at).toISOString(), tz)}`
+                : '; never admitted'}
             </dd>
           </>
         )}

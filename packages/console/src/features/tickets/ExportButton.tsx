@@ -15,11 +15,15 @@ export function ExportButton({ event }: { event: EventDetail }): ReactNode {
       for (;;) {
         setState(`Exporting… ${rows.length - 1} tickets`);
         const page = await api.get<TicketPage>(`/api/v1/events/${event.id}/tickets?after=${after}&limit=5000`);
-        for (const t of page.tickets) rows.push([t.number, t.holder_name ?? '', typeName.get(t.ticket_type_id) ?? t.tier, t.status, t.code]);
+        for (const t of page.tickets)
+          rows.push([t.number, t.holder_name ?? '', typeName.get(t.ticket_type_id) ?? t.tier, t.status, t.code]);
         if (page.next_after === null || page.next_after === undefined) break;
         after = String(page.next_after);
       }
-      saveFile(new Blob([Papa.unparse(rows)], { type: 'text/csv' }), `${event.name.replace(/[^\w.-]+/g, '-')}-tickets.csv`);
+      saveFile(
+        new Blob([Papa.unparse(rows)], { type: 'text/csv' }),
+        `${event.name.replace(/[^\w.-]+/g, '-')}-tickets.csv`,
+      );
       setState(null);
     } catch (err) {
       setState(errorText(err));
@@ -27,8 +31,14 @@ export function ExportButton({ event }: { event: EventDetail }): ReactNode {
   }
   return (
     <>
-      <button type="button" onClick={() => void run()}>Export CSV</button>
-      {state && <span className="muted" role="status">{state}</span>}
+      <button type="button" onClick={() => void run()}>
+        Export CSV
+      </button>
+      {state && (
+        <span className="muted" role="status">
+          {state}
+        </span>
+      )}
     </>
   );
 }

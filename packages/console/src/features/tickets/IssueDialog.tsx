@@ -19,11 +19,16 @@ export function IssueDialog({ event, onClose }: { event: EventDetail; onClose: (
     e.preventDefault();
     const n = /^\d+$/.test(count) ? Number(count) : NaN;
     if (!typeId) return setError('Choose a ticket type (add one in the event set-up first).');
-    if (!Number.isInteger(n) || n < 1 || n > MAX) return setError(`How many must be a whole number from 1 to ${MAX.toLocaleString('en')}.`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX)
+      return setError(`How many must be a whole number from 1 to ${MAX.toLocaleString('en')}.`);
     setError(null);
     try {
       // All or nothing: one import session, however many.
-      const made = await importTickets(event.id, Array.from({ length: n }, () => ({ ticket_type_id: typeId })), (d, t) => setProgress({ done: d, total: t }));
+      const made = await importTickets(
+        event.id,
+        Array.from({ length: n }, () => ({ ticket_type_id: typeId })),
+        (d, t) => setProgress({ done: d, total: t }),
+      );
       setDone(made);
       await qc.invalidateQueries({ queryKey: ['events', event.id, 'tickets'] });
     } catch (err) {
@@ -32,25 +37,46 @@ export function IssueDialog({ event, onClose }: { event: EventDetail; onClose: (
     }
   }
   return (
-    <Modal title="Issue tickets" open onOpenChange={(o) => { if (!o) onClose(); }}>
+    <Modal
+      title="Issue tickets"
+      open
+      onOpenChange={(o) => {
+        if (!o) onClose();
+      }}
+    >
       {done !== null ? (
         <>
           <p role="status">{done.toLocaleString('en')} tickets issued.</p>
-          <div className="actions"><button type="button" className="primary" onClick={onClose}>Done</button></div>
+          <div className="actions">
+            <button type="button" className="primary" onClick={onClose}>
+              Done
+            </button>
+          </div>
         </>
       ) : (
         <form onSubmit={(e) => void submit(e)} noValidate>
           <Field label="Ticket type">
             {(id) => (
               <select id={id} value={typeId} onChange={(e) => setTypeId(e.target.value)}>
-                {event.ticket_types.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
+                {event.ticket_types.map((t) => (
+                  <option key={t.id} value={t.id}>
+                    {t.name}
+                  </option>
+                ))}
               </select>
             )}
           </Field>
           <TextField label="How many" name="issue-count" inputMode="numeric" value={count} onChange={setCount} />
           {progress && <progress max={progress.total} value={progress.done} aria-label="Issuing tickets" />}
           <ErrorBox error={error} />
-          <div className="actions"><button type="button" onClick={onClose}>Cancel</button><button type="submit" className="primary" disabled={progress !== null}>Issue tickets</button></div>
+          <div className="actions">
+            <button type="button" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" className="primary" disabled={progress !== null}>
+              Issue tickets
+            </button>
+          </div>
         </form>
       )}
     </Modal>

@@ -6,9 +6,20 @@
 import { NewTicket } from '@entrada/core';
 import { Value } from 'typebox/value';
 
-export interface Mapping { number: number | null; holder_name: number | null; code: number | null; type: number | null }
-export interface RowError { line: number; message: string }
-export interface Prepared { tickets: NewTicket[]; errors: RowError[] }
+export interface Mapping {
+  number: number | null;
+  holder_name: number | null;
+  code: number | null;
+  type: number | null;
+}
+export interface RowError {
+  line: number;
+  message: string;
+}
+export interface Prepared {
+  tickets: NewTicket[];
+  errors: RowError[];
+}
 
 const GUESS: Record<keyof Mapping, RegExp> = {
   number: /^(ticket[ _-]?)?(number|no|nr|#)$/i,
@@ -19,15 +30,28 @@ const GUESS: Record<keyof Mapping, RegExp> = {
 
 /** Columns named like our fields are mapped at once; the rest is left to the organiser. */
 export function guessMapping(headers: readonly string[]): Mapping {
-  const find = (re: RegExp): number | null => { const i = headers.findIndex((h) => re.test(h.trim())); return i < 0 ? null : i; };
-  return { number: find(GUESS.number), holder_name: find(GUESS.holder_name), code: find(GUESS.code), type: find(GUESS.type) };
+  const find = (re: RegExp): number | null => {
+    const i = headers.findIndex((h) => re.test(h.trim()));
+    return i < 0 ? null : i;
+  };
+  return {
+    number: find(GUESS.number),
+    holder_name: find(GUESS.holder_name),
+    code: find(GUESS.code),
+    type: find(GUESS.type),
+  };
 }
 
 /**
  * `line` numbers count the header as line 1, as a spreadsheet shows them.
  * `types` maps ticket type names (any case) to ids; `defaultType` is used when no type column is mapped.
  */
-export function prepareRows(rows: readonly string[][], mapping: Mapping, types: ReadonlyMap<string, string>, defaultType: string | null): Prepared {
+export function prepareRows(
+  rows: readonly string[][],
+  mapping: Mapping,
+  types: ReadonlyMap<string, string>,
+  defaultType: string | null,
+): Prepared {
   const tickets: NewTicket[] = [];
   const errors: RowError[] = [];
   const numbers = new Map<string, number>();
@@ -41,7 +65,8 @@ export function prepareRows(rows: readonly string[][], mapping: Mapping, types: 
     if (mapping.type !== null) {
       const name = cell(row, mapping.type);
       typeId = byName.get(name.toLowerCase()) ?? null;
-      if (!typeId) problems.push(name ? `ticket type "${name}" does not exist in this event` : 'the ticket type is empty');
+      if (!typeId)
+        problems.push(name ? `ticket type "${name}" does not exist in this event` : 'the ticket type is empty');
     } else if (!typeId) {
       problems.push('no ticket type chosen');
     }
@@ -61,7 +86,14 @@ export function prepareRows(rows: readonly string[][], mapping: Mapping, types: 
     if (problems.length === 0 && !Value.Check(NewTicket, t)) {
       for (const e of Value.Errors(NewTicket, t)) {
         const field = String((e as { instancePath?: string }).instancePath ?? '').replace(/^\//, '');
-        const label = field === 'number' ? 'the ticket number' : field === 'holder_name' ? 'the holder name' : field === 'code' ? 'the code' : field;
+        const label =
+          field === 'number'
+            ? 'the ticket number'
+            : field === 'holder_name'
+              ? 'the holder name'
+              : field === 'code'
+                ? 'the code'
+                : field;
         problems.push(`${label} is too long or not allowed`);
         break;
       }

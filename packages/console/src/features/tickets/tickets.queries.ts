@@ -12,27 +12,36 @@ export const PAGE = 500;
  * `next_cursor`; the export endpoint of older servers pages by serial (`after`, `next_after`)
  * and ignores `q`, so there the search is done over the pages here.
  */
-export const ticketsQuery = (eventId: string, q: string) => infiniteQueryOptions({
-  queryKey: keys.tickets(eventId, q),
-  initialPageParam: '',
-  queryFn: async ({ pageParam }): Promise<TicketPage> => {
-    // The server's search answers at most 500 a page (as the list does).
-    const params = new URLSearchParams({ limit: String(PAGE) });
-    if (q) params.set('q', q);
-    if (pageParam) { params.set('cursor', pageParam); params.set('after', pageParam); }
-    const page = await api.get<TicketPage>(`/api/v1/events/${eventId}/tickets?${params}`);
-    if (q && !('next_cursor' in page)) page.tickets = page.tickets.filter((t) => matches(t, q));
-    return page;
-  },
-  getNextPageParam: (last) => {
-    if ('next_cursor' in last) return last.next_cursor ?? undefined;
-    return last.next_after === null ? undefined : String(last.next_after);
-  },
-});
+export const ticketsQuery = (eventId: string, q: string) =>
+  infiniteQueryOptions({
+    queryKey: keys.tickets(eventId, q),
+    initialPageParam: '',
+    queryFn: async ({ pageParam }): Promise<TicketPage> => {
+      // The server's search answers at most 500 a page (as the list does).
+      const params = new URLSearchParams({ limit: String(PAGE) });
+      if (q) params.set('q', q);
+      if (pageParam) {
+        params.set('cursor', pageParam);
+        params.set('after', pageParam);
+      }
+      const page = await api.get<TicketPage>(`/api/v1/events/${eventId}/tickets?${params}`);
+      if (q && !('next_cursor' in page)) page.tickets = page.tickets.filter((t) => matches(t, q));
+      return page;
+    },
+    getNextPageParam: (last) => {
+      if ('next_cursor' in last) return last.next_cursor ?? undefined;
+      return last.next_after === null ? undefined : String(last.next_after);
+    },
+  });
 
 export function matches(t: TicketRow, q: string): boolean {
   const needle = q.trim().toLowerCase();
-  return t.number.toLowerCase() === needle || t.code === q.trim() || (t.holder_name ?? '').toLowerCase().includes(needle) || t.number.toLowerCase().includes(needle);
+  return (
+    t.number.toLowerCase() === needle ||
+    t.code === q.trim() ||
+    (t.holder_name ?? '').toLowerCase().includes(needle) ||
+    t.number.toLowerCase().includes(needle)
+  );
 }
 
 export type TicketAction = 'cancel' | 'block' | 'unblock' | 'reinstate';
@@ -42,10 +51,11 @@ export function useTicketAction(eventId: string) {
   return useMutation({
     mutationFn: ({ id, action, reason }: { id: string; action: TicketAction; reason: string }) =>
       api.post<TicketView>(`/api/v1/tickets/${id}/${action}`, reason ? { reason } : {}),
-    onSuccess: (_t, v) => Promise.all([
-      qc.invalidateQueries({ queryKey: keys.ticket(v.id) }),
-      qc.invalidateQueries({ queryKey: ['events', eventId, 'tickets'] }),
-    ]),
+    onSuccess: (_t, v) =>
+      Promise.all([
+        qc.invalidateQueries({ queryKey: keys.ticket(v.id) }),
+        qc.invalidateQueries({ queryKey: ['events', eventId, 'tickets'] }),
+      ]),
   });
 }
 
@@ -59,7 +69,9 @@ export type ImportPhase = 'upload' | 'commit';
  * drops stale ones) and nothing has been written.
  */
 export async function importTickets(
-  eventId: string, tickets: readonly NewTicket[], onProgress: (done: number, total: number, phase: ImportPhase) => void,
+  eventId: string,
+  tickets: readonly NewTicket[],
+  onProgress: (done: number, total: number, phase: ImportPhase) => void,
 ): Promise<number> {
   const base = `/api/v1/events/${eventId}/ticket-imports`;
   const session = await api.post<TicketImportView>(base, { total_rows: tickets.length });

@@ -1,4 +1,10 @@
-import { capacityManaged, entryZones, overCapacityEntries, type CapacityAdmission, type ZoneCapacity } from '@entrada/core';
+import {
+  capacityManaged,
+  entryZones,
+  overCapacityEntries,
+  type CapacityAdmission,
+  type ZoneCapacity,
+} from '@entrada/core';
 import type { Sql } from '../../db/database.ts';
 import { admissionsOfRecord, lockZones, setOverCapacityFlags } from '../../store/zone-capacity.ts';
 import type { EventContext } from '../event-context.ts';
@@ -16,8 +22,16 @@ import type { EventContext } from '../event-context.ts';
  */
 export async function reconcileCapacity(tx: Sql, ctx: EventContext): Promise<string[]> {
   if (!ctx.capacityManaged) return [];
-  const zones: ZoneCapacity[] = [...ctx.zones.values()].map((z) => ({ id: z.id, capacity: z.capacity, mode: z.capacityMode }));
-  await lockZones(tx, ctx.event.id, zones.filter(capacityManaged).map((z) => z.id));
+  const zones: ZoneCapacity[] = [...ctx.zones.values()].map((z) => ({
+    id: z.id,
+    capacity: z.capacity,
+    mode: z.capacityMode,
+  }));
+  await lockZones(
+    tx,
+    ctx.event.id,
+    zones.filter(capacityManaged).map((z) => z.id),
+  );
   const rows = await admissionsOfRecord(tx, ctx.event.id);
   const admitted = rows.filter((r) => r.admitted);
   const all = [...ctx.zones.keys()];
@@ -31,12 +45,20 @@ export async function reconcileCapacity(tx: Sql, ctx: EventContext): Promise<str
       const key = `${r.gateId ?? ''}|${r.typeId}`;
       zs = zonesOf.get(key) ?? [];
       if (!zonesOf.has(key)) {
-        const gateZones = r.gateId ? ctx.gates.get(r.gateId)?.zoneIds ?? [] : [];
+        const gateZones = r.gateId ? (ctx.gates.get(r.gateId)?.zoneIds ?? []) : [];
         zs = entryZones(gateZones, ctx.types.get(r.typeId)?.zoneIds ?? [], all);
         zonesOf.set(key, zs);
       }
     }
-    admissions[i] = { ref: r.id, ticketId: r.ticketId, at: r.at, deviceId: r.deviceId, seq: r.seq, direction: r.direction, zones: zs };
+    admissions[i] = {
+      ref: r.id,
+      ticketId: r.ticketId,
+      at: r.at,
+      deviceId: r.deviceId,
+      seq: r.seq,
+      direction: r.direction,
+      zones: zs,
+    };
   }
   const flagged = overCapacityEntries(admissions, zones);
   const add = rows.filter((r) => flagged.has(r.id) && !r.flagged).map((r) => r.id);

@@ -1,8 +1,23 @@
-import type { ConflictListQuery, ConflictPage, ConflictView as ConflictAnswer, EscalateConflictBody, ResolveConflictBody } from '@entrada/core';
+import type {
+  ConflictListQuery,
+  ConflictPage,
+  ConflictView as ConflictAnswer,
+  EscalateConflictBody,
+  ResolveConflictBody,
+} from '@entrada/core';
 import type { Database, Sql } from '../../db/database.ts';
 import { DomainError, invalid, notFound } from '../errors.ts';
 import {
-  conflictCounts, escalateConflict, getConflict, getConflicts, listConflictPage, listConflicts, markResolvedMany, openQuarantineConflicts, reinstateScans, type ConflictView,
+  conflictCounts,
+  escalateConflict,
+  getConflict,
+  getConflicts,
+  listConflictPage,
+  listConflicts,
+  markResolvedMany,
+  openQuarantineConflicts,
+  reinstateScans,
+  type ConflictView,
 } from '../../store/conflicts.ts';
 import { insertAudits } from '../../store/audit.ts';
 import { quarantineDeviceScans } from '../../store/offline-scans.ts';
@@ -17,8 +32,16 @@ import { openedConflictIds, reconcileTickets } from './reconciliation.ts';
 function decodeCursor(cursor: string): { at: string; id: string } {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(at) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { at, id };
-  } catch { /* answered below */ }
+    if (
+      typeof at === 'string' &&
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(at) &&
+      typeof id === 'string' &&
+      /^[0-9a-f-]{36}$/.test(id)
+    )
+      return { at, id };
+  } catch {
+    /* answered below */
+  }
   throw invalid('cursor is not one this server gave; start again without it');
 }
 
@@ -27,19 +50,48 @@ const isoAt = (v: number): string => new Date(v).toISOString();
 
 export function conflictView(c: ConflictView, gateName: (id: string | null) => string | null): ConflictAnswer {
   const side = (s: ConflictView['loser']): ConflictAnswer['loser'] => ({
-    scan_id: s.scanId, device_id: s.deviceId, seq: s.seq, gate_id: s.gateId, gate: gateName(s.gateId), scanned_at: isoAt(s.scannedAt), source: s.source, direction: s.direction,
+    scan_id: s.scanId,
+    device_id: s.deviceId,
+    seq: s.seq,
+    gate_id: s.gateId,
+    gate: gateName(s.gateId),
+    scanned_at: isoAt(s.scannedAt),
+    source: s.source,
+    direction: s.direction,
     flags: s.flags,
     // Issue 13: the inbox shows both scans side by side (who, where, device time against upload time, how far the clock may be off).
-    received_at: isoAt(s.receivedAt), clock_uncertainty_ms: s.clockUncertaintyMs, device_name: s.deviceName, staff_id: s.staffId, staff_name: s.staffName,
+    received_at: isoAt(s.receivedAt),
+    clock_uncertainty_ms: s.clockUncertaintyMs,
+    device_name: s.deviceName,
+    staff_id: s.staffId,
+    staff_name: s.staffName,
     ambiguous: s.ambiguous,
   });
   return {
-    id: c.id, event_id: c.eventId, ticket: { id: c.ticketId, number: c.ticketNumber }, reason: c.reason, ambiguous: c.ambiguous, status: c.status,
-    winner: c.winner ? side(c.winner) : null, loser: side(c.loser),
-    resolution: c.resolution, note: c.note, resolved_by: c.resolvedBy, resolved_at: iso(c.resolvedAt), created_at: isoAt(c.createdAt), updated_at: isoAt(c.updatedAt),
+    id: c.id,
+    event_id: c.eventId,
+    ticket: { id: c.ticketId, number: c.ticketNumber },
+    reason: c.reason,
+    ambiguous: c.ambiguous,
+    status: c.status,
+    winner: c.winner ? side(c.winner) : null,
+    loser: side(c.loser),
+    resolution: c.resolution,
+    note: c.note,
+    resolved_by: c.resolvedBy,
+    resolved_at: iso(c.resolvedAt),
+    created_at: isoAt(c.createdAt),
+    updated_at: isoAt(c.updatedAt),
     // Seed 004's "Escalate": gate staff flagged it for the organisers, with a note.
     escalated: c.escalation !== null,
-    escalation: c.escalation ? { at: isoAt(c.escalation.at), note: c.escalation.note, device_id: c.escalation.byDevice, staff_id: c.escalation.byStaff } : null,
+    escalation: c.escalation
+      ? {
+          at: isoAt(c.escalation.at),
+          note: c.escalation.note,
+          device_id: c.escalation.byDevice,
+          staff_id: c.escalation.byStaff,
+        }
+      : null,
   };
 }
 
@@ -51,7 +103,10 @@ export function conflictView(c: ConflictView, gateName: (id: string | null) => s
  */
 export class ConflictService {
   constructor(
-    private readonly db: Database, private readonly contexts: EventContexts, private readonly bus: Bus, private readonly now: () => number = Date.now,
+    private readonly db: Database,
+    private readonly contexts: EventContexts,
+    private readonly bus: Bus,
+    private readonly now: () => number = Date.now,
     /** Webhooks: conflict.resolved, after the commit. */
     private readonly notify: Notify = notifyNothing,
   ) {}
@@ -59,7 +114,7 @@ export class ConflictService {
   async list(organisationId: string, eventId: string, status: string | null, limit: number): Promise<ConflictAnswer[]> {
     const ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
-    const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
+    const gateName = (id: string | null): string | null => (id ? (ctx.gates.get(id)?.name ?? null) : null);
     return (await listConflicts(this.db, eventId, status, limit)).map((c) => conflictView(c, gateName));
   }
 
@@ -68,20 +123,39 @@ export class ConflictService {
    * naming the device's own scan by seq or scan_id; the inbox shows it flagged. Again: the latest note.
    */
   async escalate(device: DeviceRecord, body: EscalateConflictBody): Promise<ConflictAnswer> {
-    if ((body.seq === undefined) === (body.scan_id === undefined)) throw invalid('Name the scan by seq or by scan_id (one of them)');
+    if ((body.seq === undefined) === (body.scan_id === undefined))
+      throw invalid('Name the scan by seq or by scan_id (one of them)');
     const ctx = await this.contexts.get(body.event_id);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
     assertDeviceEvent(device, ctx.event.id);
-    const id = await escalateConflict(this.db, ctx.event.id, device.pk, { seq: body.seq ?? null, scanId: body.scan_id ?? null }, {
-      note: body.note, deviceId: device.deviceId, staffId: body.staff_id ?? null, at: this.now(),
-    });
-    if (!id) throw new DomainError('NOT_FOUND', 'No open conflict of this device\'s scan: it may be resolved already, or the scan won');
-    const gateName = (gid: string | null): string | null => (gid ? ctx.gates.get(gid)?.name ?? null : null);
+    const id = await escalateConflict(
+      this.db,
+      ctx.event.id,
+      device.pk,
+      { seq: body.seq ?? null, scanId: body.scan_id ?? null },
+      {
+        note: body.note,
+        deviceId: device.deviceId,
+        staffId: body.staff_id ?? null,
+        at: this.now(),
+      },
+    );
+    if (!id)
+      throw new DomainError(
+        'NOT_FOUND',
+        "No open conflict of this device's scan: it may be resolved already, or the scan won",
+      );
+    const gateName = (gid: string | null): string | null => (gid ? (ctx.gates.get(gid)?.name ?? null) : null);
     return conflictView((await getConflict(this.db, id))!, gateName);
   }
 
   /** One conflict: the bulk path with one id (one way to resolve, audited and published alike). */
-  async resolve(organisationId: string, resolvedBy: string, conflictId: string, body: ResolveConflictBody): Promise<ConflictAnswer> {
+  async resolve(
+    organisationId: string,
+    resolvedBy: string,
+    conflictId: string,
+    body: ResolveConflictBody,
+  ): Promise<ConflictAnswer> {
     const conflict = await getConflict(this.db, conflictId);
     if (!conflict) throw notFound('Conflict');
     const [view] = await this.resolveMany(organisationId, resolvedBy, conflict.eventId, [conflictId], body, false);
@@ -97,11 +171,13 @@ export class ConflictService {
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound('Event');
     const limit = Number(q.limit ?? 1000);
     if (limit < 1 || limit > 5000) throw invalid('limit must be between 1 and 5000');
-    const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
+    const gateName = (id: string | null): string | null => (id ? (ctx.gates.get(id)?.name ?? null) : null);
     const filter = {
-      status: q.status === undefined || q.status === 'all' ? null : q.status, ambiguous: q.ambiguous === undefined ? null : q.ambiguous === 'true',
+      status: q.status === undefined || q.status === 'all' ? null : q.status,
+      ambiguous: q.ambiguous === undefined ? null : q.ambiguous === 'true',
       escalated: q.escalated === undefined ? null : q.escalated === 'true',
-      reason: q.reason ?? null, deviceId: q.device_id ?? null,
+      reason: q.reason ?? null,
+      deviceId: q.device_id ?? null,
     };
     const [rows, counts] = await Promise.all([
       listConflictPage(this.db, eventId, filter, q.cursor ? decodeCursor(q.cursor) : null, limit + 1),
@@ -110,7 +186,10 @@ export class ConflictService {
     const page = rows.slice(0, limit);
     return {
       conflicts: page.map((c) => conflictView(c, gateName)),
-      next_cursor: rows.length > limit ? Buffer.from(JSON.stringify([page.at(-1)!.position.at, page.at(-1)!.position.id])).toString('base64url') : null,
+      next_cursor:
+        rows.length > limit
+          ? Buffer.from(JSON.stringify([page.at(-1)!.position.at, page.at(-1)!.position.id])).toString('base64url')
+          : null,
       counts: { open: counts.open, ambiguous_open: counts.ambiguous, resolved: counts.resolved },
     };
   }
@@ -124,7 +203,12 @@ export class ConflictService {
    * together, one audit entry per conflict written in one statement.
    */
   async resolveMany(
-    organisationId: string, resolvedBy: string, eventId: string, ids: readonly string[], body: ResolveConflictBody, bulk = true,
+    organisationId: string,
+    resolvedBy: string,
+    eventId: string,
+    ids: readonly string[],
+    body: ResolveConflictBody,
+    bulk = true,
   ): Promise<ConflictAnswer[]> {
     const ctx = await this.contexts.get(eventId);
     if (!ctx || ctx.event.organisationId !== organisationId) throw notFound(bulk ? 'Event' : 'Conflict');
@@ -132,10 +216,18 @@ export class ConflictService {
     const byId = new Map((await getConflicts(this.db, eventId, ids)).map((c) => [c.id, c]));
     ids.forEach((id, i) => {
       const c = byId.get(id);
-      if (!c) throw new DomainError('NOT_FOUND', `${field(i)}Conflict not found${bulk ? ' at this event; nothing was resolved' : ''}`, bulk ? { conflict_id: id } : undefined);
+      if (!c)
+        throw new DomainError(
+          'NOT_FOUND',
+          `${field(i)}Conflict not found${bulk ? ' at this event; nothing was resolved' : ''}`,
+          bulk ? { conflict_id: id } : undefined,
+        );
       if (c.status !== 'open') {
-        throw new DomainError('CONFLICT', `${field(i)}This conflict is ${c.status}${c.resolution ? ` (${c.resolution})` : ''}; it cannot be resolved again${bulk ? '; nothing was resolved' : ''}`,
-          bulk ? { conflict_id: id } : undefined);
+        throw new DomainError(
+          'CONFLICT',
+          `${field(i)}This conflict is ${c.status}${c.resolution ? ` (${c.resolution})` : ''}; it cannot be resolved again${bulk ? '; nothing was resolved' : ''}`,
+          bulk ? { conflict_id: id } : undefined,
+        );
       }
     });
     const conflicts = ids.map((id) => byId.get(id)!);
@@ -143,30 +235,73 @@ export class ConflictService {
     const at = this.now();
     const reconciled = await this.db.transaction(async (tx) => {
       await lockTicketsById(tx, eventId, ticketIds);
-      const changed = new Set(await markResolvedMany(tx, eventId, ids, { resolution: body.resolution, note: body.note ?? null, by: resolvedBy, at }));
+      const changed = new Set(
+        await markResolvedMany(tx, eventId, ids, {
+          resolution: body.resolution,
+          note: body.note ?? null,
+          by: resolvedBy,
+          at,
+        }),
+      );
       const lost = ids.findIndex((id) => !changed.has(id));
-      if (lost >= 0) throw new DomainError('CONFLICT', `${field(lost)}This conflict was resolved meanwhile${bulk ? '; nothing was resolved' : ''}`, bulk ? { conflict_id: ids[lost] } : undefined);
-      await insertAudits(tx, conflicts.map((c) => ({
-        organisationId, eventId, actor: resolvedBy, action: 'conflict.resolve', subjectKind: 'conflict', subjectId: c.id,
-        before: { status: c.status }, after: { status: 'resolved', resolution: body.resolution, note: body.note ?? null, ticket_id: c.ticketId },
-      })));
+      if (lost >= 0)
+        throw new DomainError(
+          'CONFLICT',
+          `${field(lost)}This conflict was resolved meanwhile${bulk ? '; nothing was resolved' : ''}`,
+          bulk ? { conflict_id: ids[lost] } : undefined,
+        );
+      await insertAudits(
+        tx,
+        conflicts.map((c) => ({
+          organisationId,
+          eventId,
+          actor: resolvedBy,
+          action: 'conflict.resolve',
+          subjectKind: 'conflict',
+          subjectId: c.id,
+          before: { status: c.status },
+          after: { status: 'resolved', resolution: body.resolution, note: body.note ?? null, ticket_id: c.ticketId },
+        })),
+      );
       // The outbox: the webhooks' rows commit with the resolution, or neither does.
-      await this.notify(tx, conflicts.map((c) => ({
-        type: 'conflict.resolved' as const, organisationId, eventId, occurredAt: at,
-        data: { event_id: eventId, event_name: ctx.event.name, conflict_id: c.id, ticket_id: c.ticketId, reason: c.reason, resolution: body.resolution },
-      })));
+      await this.notify(
+        tx,
+        conflicts.map((c) => ({
+          type: 'conflict.resolved' as const,
+          organisationId,
+          eventId,
+          occurredAt: at,
+          data: {
+            event_id: eventId,
+            event_name: ctx.event.name,
+            conflict_id: c.id,
+            ticket_id: c.ticketId,
+            reason: c.reason,
+            resolution: body.resolution,
+          },
+        })),
+      );
       if (body.resolution !== 'legitimate') return null;
       // A quarantined scan comes back under the ordinary rules; a lost first-scan-wins decision is overruled.
-      await reinstateScans(tx, eventId, conflicts.map((c) => ({ scanId: c.loser.scanId, forced: c.reason !== 'device_revoked' })));
+      await reinstateScans(
+        tx,
+        eventId,
+        conflicts.map((c) => ({ scanId: c.loser.scanId, forced: c.reason !== 'device_revoked' })),
+      );
       return reconcileTickets(tx, ctx, ticketIds, new Set(), at);
     });
     const changedTickets = [...(reconciled?.values() ?? [])].filter((r) => r.version !== undefined);
     if (changedTickets.length > 0) {
-      this.bus.publish({ type: 'tickets_changed', eventId, ticketIds: changedTickets.map((r) => r.ticketId), versions: changedTickets.map((r) => r.version!) });
+      this.bus.publish({
+        type: 'tickets_changed',
+        eventId,
+        ticketIds: changedTickets.map((r) => r.ticketId),
+        versions: changedTickets.map((r) => r.version!),
+      });
     }
     this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds: [...ids], state: 'resolved' });
     if (body.resolution === 'legitimate') this.bus.publish({ type: 'occupancy_changed', eventId });
-    const gateName = (id: string | null): string | null => (id ? ctx.gates.get(id)?.name ?? null : null);
+    const gateName = (id: string | null): string | null => (id ? (ctx.gates.get(id)?.name ?? null) : null);
     const after = new Map((await getConflicts(this.db, eventId, ids)).map((c) => [c.id, c]));
     return ids.map((id) => conflictView(after.get(id)!, gateName));
   }
@@ -195,9 +330,17 @@ export class ConflictService {
     // The outbox: one statement for every event's conflicts.
     await this.notify(tx, notifications);
     return () => {
-      for (const s of scans) this.bus.publish({ type: 'ticket_changed', eventId: s.eventId, ticketId: s.ticketId, version: Number.MAX_SAFE_INTEGER });
+      for (const s of scans)
+        this.bus.publish({
+          type: 'ticket_changed',
+          eventId: s.eventId,
+          ticketId: s.ticketId,
+          version: Number.MAX_SAFE_INTEGER,
+        });
       for (const eventId of byEvent.keys()) this.bus.publish({ type: 'occupancy_changed', eventId });
-      for (const [eventId, conflictIds] of opened) if (conflictIds.length > 0) this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds, state: 'opened' });
+      for (const [eventId, conflictIds] of opened)
+        if (conflictIds.length > 0)
+          this.bus.publish({ type: 'conflicts_changed', eventId, conflictIds, state: 'opened' });
     };
   }
 }

@@ -7,7 +7,11 @@ import { deriveKey } from '../../crypto/seal.ts';
  * id of the last item served inside that transaction. Clients cannot forge or
  * move them; a cursor for another event or stream is rejected.
  */
-export interface Position { tx: string; kind: 0 | 1; id: string }
+export interface Position {
+  tx: string;
+  kind: 0 | 1;
+  id: string;
+}
 
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 export const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
@@ -32,7 +36,14 @@ export class Cursors {
     const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(expected, given)) return null;
     try {
-      const [v, s, e, tx, kind, id] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as [number, string, string, string, number, string];
+      const [v, s, e, tx, kind, id] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as [
+        number,
+        string,
+        string,
+        string,
+        number,
+        string,
+      ];
       if (v !== 1 || s !== stream || e !== eventId || !/^\d{1,20}$/.test(tx) || (kind !== 0 && kind !== 1)) return null;
       return { tx, kind, id };
     } catch {

@@ -15,7 +15,10 @@ import type { SyncRequest, SyncService } from './sync-service.ts';
  * revoked device's scans after its revocation are quarantined for review.
  */
 export class ImportService {
-  constructor(private readonly db: Database, private readonly sync: SyncService) {}
+  constructor(
+    private readonly db: Database,
+    private readonly sync: SyncService,
+  ) {}
 
   async importLog(organisationId: string, doc: DeviceLogImport): Promise<DeviceLogImportResponse> {
     const device = await getDevice(this.db, organisationId, doc.device_id);
@@ -26,36 +29,62 @@ export class ImportService {
     }
     const scans = [...doc.scans].sort((a, b) => a.seq - b.seq);
     for (let i = 1; i < scans.length; i++) {
-      if (scans[i]!.seq === scans[i - 1]!.seq) throw new DomainError('INVALID_BODY', `/scans: seq ${scans[i]!.seq} appears twice`);
+      if (scans[i]!.seq === scans[i - 1]!.seq)
+        throw new DomainError('INVALID_BODY', `/scans: seq ${scans[i]!.seq} appears twice`);
     }
 
     let verifiedLinks: Map<number, Buffer> | undefined;
     let integrityFailure: string | undefined;
     if (device.publicKey && scans.length > 0) {
-      const hashes = scans.map((s) => payloadHash(doc.event_id, device.deviceId, {
-        seq: s.seq, qrcode: s.qrcode, scannedAt: s.scanned_at, direction: s.direction ?? 'entry', gateId: s.gate_id ?? null,
-        localResult: s.local_result === undefined ? 'valid' : s.local_result, scanId: s.scan_id ?? null,
-      }));
-      const check = scans[0]!.seq !== 1
-        ? { ok: false as const, reason: 'an exported log starts at seq 1' }
-        : verifyChain({
-          eventId: doc.event_id, deviceId: device.deviceId, publicKey: device.publicKey, hashes, seqs: scans.map((s) => s.seq),
-          prevLinkHex: doc.integrity?.prev_link, headSignature: doc.integrity?.head_signature, storedBefore: null, storedAfter: null,
-        });
+      const hashes = scans.map((s) =>
+        payloadHash(doc.event_id, device.deviceId, {
+          seq: s.seq,
+          qrcode: s.qrcode,
+          scannedAt: s.scanned_at,
+          direction: s.direction ?? 'entry',
+          gateId: s.gate_id ?? null,
+          localResult: s.local_result === undefined ? 'valid' : s.local_result,
+          scanId: s.scan_id ?? null,
+        }),
+      );
+      const check =
+        scans[0]!.seq !== 1
+          ? { ok: false as const, reason: 'an exported log starts at seq 1' }
+          : verifyChain({
+              eventId: doc.event_id,
+              deviceId: device.deviceId,
+              publicKey: device.publicKey,
+              hashes,
+              seqs: scans.map((s) => s.seq),
+              prevLinkHex: doc.integrity?.prev_link,
+              headSignature: doc.integrity?.head_signature,
+              storedBefore: null,
+              storedAfter: null,
+            });
       if (check.ok) verifiedLinks = new Map(scans.map((s, i) => [s.seq, check.links[i]!]));
       else integrityFailure = check.reason;
     }
 
-    const token = `import-${createHash('sha256').update(JSON.stringify([doc.device_id, doc.exported_at, scans.length])).digest('hex').slice(0, 16)}`;
+    const token = `import-${createHash('sha256')
+      .update(JSON.stringify([doc.device_id, doc.exported_at, scans.length]))
+      .digest('hex')
+      .slice(0, 16)}`;
     const chunks: SyncRequest[] = [];
     for (let from = 0; from < scans.length || from === 0; from += MAX_SYNC_SCANS) {
       const chunk = scans.slice(from, from + MAX_SYNC_SCANS).map((s) => ({
-        qrcode: s.qrcode, scanned_at: s.scanned_at, seq: s.seq, direction: s.direction, gate_id: s.gate_id, local_result: s.local_result,
+        qrcode: s.qrcode,
+        scanned_at: s.scanned_at,
+        seq: s.seq,
+        direction: s.direction,
+        gate_id: s.gate_id,
+        local_result: s.local_result,
         ...(s.scan_id ? { scan_id: s.scan_id } : {}),
         ...(s.staff_id ? { staff_id: s.staff_id } : {}),
       }));
       chunks.push({
-        device, verifiedLinks, integrityFailure,
+        device,
+        verifiedLinks,
+        integrityFailure,
         // No device_time: exported_at is the device's clock when it exported, at a time the server does not know (a log
         // exported 25 days ago is not a clock 25 days behind). Scan times far outside the event are flagged all the same.
         body: { event_id: doc.event_id, device_id: device.deviceId, session_token: token, scans: chunk },

@@ -34,9 +34,7 @@ function nextLink(previous: Buffer, scanHash: Buffer): Buffer {
   return sha256(Buffer.concat([previous, scanHash], previous.length + scanHash.length));
 }
 
-export type ChainCheck =
-  | { ok: true; links: Buffer[] }
-  | { ok: false; reason: string };
+export type ChainCheck = { ok: true; links: Buffer[] } | { ok: false; reason: string };
 
 /**
  * Verifies one upload of a device that registered a public key: the scans
@@ -47,21 +45,32 @@ export type ChainCheck =
  * so a run that fills a gap must connect on both sides.
  */
 export function verifyChain(args: {
-  eventId: string; deviceId: string; publicKey: Uint8Array; hashes: Buffer[]; seqs: number[];
-  prevLinkHex: string | undefined; headSignature: string | undefined;
-  storedBefore: Buffer | null; storedAfter: { hash: Buffer; link: Buffer } | null;
+  eventId: string;
+  deviceId: string;
+  publicKey: Uint8Array;
+  hashes: Buffer[];
+  seqs: number[];
+  prevLinkHex: string | undefined;
+  headSignature: string | undefined;
+  storedBefore: Buffer | null;
+  storedAfter: { hash: Buffer; link: Buffer } | null;
 }): ChainCheck {
   const { seqs } = args;
-  if (!args.prevLinkHex || !args.headSignature) return { ok: false, reason: 'integrity data missing (prev_link, head_signature)' };
+  if (!args.prevLinkHex || !args.headSignature)
+    return { ok: false, reason: 'integrity data missing (prev_link, head_signature)' };
   for (let i = 1; i < seqs.length; i++) {
-    if (seqs[i] !== seqs[i - 1]! + 1) return { ok: false, reason: `upload is not one contiguous run of seqs (${seqs[i - 1]} then ${seqs[i]})` };
+    if (seqs[i] !== seqs[i - 1]! + 1)
+      return { ok: false, reason: `upload is not one contiguous run of seqs (${seqs[i - 1]} then ${seqs[i]})` };
   }
   const prev: Buffer = Buffer.from(args.prevLinkHex, 'hex');
   if (seqs[0] === 1 && !prev.equals(Buffer.from(chainGenesis(args.eventId, args.deviceId)))) {
     return { ok: false, reason: 'prev_link of seq 1 is not the chain genesis' };
   }
   if (args.storedBefore && !prev.equals(args.storedBefore)) {
-    return { ok: false, reason: `prev_link does not match seq ${seqs[0]! - 1} already received: earlier scans were altered` };
+    return {
+      ok: false,
+      reason: `prev_link does not match seq ${seqs[0]! - 1} already received: earlier scans were altered`,
+    };
   }
   const links: Buffer[] = [];
   let link: Buffer = prev;
@@ -71,7 +80,8 @@ export function verifyChain(args: {
   }
   const head = chainHeadMessage(args.eventId, args.deviceId, seqs.at(-1)!, link);
   const signature = Buffer.from(args.headSignature, 'base64url');
-  if (!nodeVerifier(args.publicKey, head, signature)) return { ok: false, reason: 'head signature does not verify: scans were altered, inserted or removed' };
+  if (!nodeVerifier(args.publicKey, head, signature))
+    return { ok: false, reason: 'head signature does not verify: scans were altered, inserted or removed' };
   if (args.storedAfter && !nextLink(link, args.storedAfter.hash).equals(args.storedAfter.link)) {
     return { ok: false, reason: `does not connect to seq ${seqs.at(-1)! + 1} already received` };
   }

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { isInside, type ManifestDocument, type ManifestHeader, type ManifestStatusChange, type ManifestTicket, type TicketStatusChange } from '@entrada/core';
+import {
+  isInside,
+  type ManifestDocument,
+  type ManifestHeader,
+  type ManifestStatusChange,
+  type ManifestTicket,
+  type TicketStatusChange,
+} from '@entrada/core';
 import type { ManifestRow } from '../../store/changes.ts';
 import type { EventContext } from '../event-context.ts';
 
@@ -22,16 +29,32 @@ export function manifestTicket(ctx: EventContext, r: ManifestRow, code?: string)
   const t = r.ticket;
   const type = ctx.types.get(t.typeId);
   const out: ManifestTicket = {
-    ticket_id: t.id, serial: t.serial, number: t.number, tier: type?.name ?? '', type_id: t.typeId, zones: type?.zoneIds ?? [],
-    max_scans: type?.maxScans ?? 1, current_scans: t.state.entries, inside: isInside(t.state), status: t.status,
+    ticket_id: t.id,
+    serial: t.serial,
+    number: t.number,
+    tier: type?.name ?? '',
+    type_id: t.typeId,
+    zones: type?.zoneIds ?? [],
+    max_scans: type?.maxScans ?? 1,
+    current_scans: t.state.entries,
+    inside: isInside(t.state),
+    status: t.status,
   };
   if (t.status !== 'valid' || t.statusChangedAt !== null) out.status_changed_at = iso(t.statusChangedAt);
   if (t.statusHistory.length > 0) out.status_history = statusHistoryJson(t.statusHistory);
-  if (r.codeKind === 'imported' && r.digestHex) out.code_digest = Buffer.from(r.digestHex, 'hex').subarray(0, MANIFEST_DIGEST_BYTES).toString('base64url');
+  if (r.codeKind === 'imported' && r.digestHex)
+    out.code_digest = Buffer.from(r.digestHex, 'hex').subarray(0, MANIFEST_DIGEST_BYTES).toString('base64url');
   if (ctx.settings.offlineHolderNames) out.holder_name = t.holderName;
   if (code !== undefined) out.ticket_code = code;
-  if (t.state.first) out.first_scan = { at: iso(t.state.first.at)!, device_id: t.state.first.deviceId, gate_id: t.state.first.gateId };
-  if (t.state.last) out.last_scan = { at: iso(t.state.last.at)!, direction: t.state.last.direction, device_id: t.state.last.deviceId, gate_id: t.state.last.gateId };
+  if (t.state.first)
+    out.first_scan = { at: iso(t.state.first.at)!, device_id: t.state.first.deviceId, gate_id: t.state.first.gateId };
+  if (t.state.last)
+    out.last_scan = {
+      at: iso(t.state.last.at)!,
+      direction: t.state.last.direction,
+      device_id: t.state.last.deviceId,
+      gate_id: t.state.last.gateId,
+    };
   return out;
 }
 
@@ -46,11 +69,29 @@ export interface ContextPart {
   key: string;
   event: ManifestHeader['event'];
   /** Everything of the document after its tickets (written once per context). */
-  rest: Omit<ManifestDocument, 'event_id' | 'event' | 'generated_at' | 'expires_at' | 'cursor' | 'feed_cursor' | 'full' | 'tickets' | 'ticket_count'>;
+  rest: Omit<
+    ManifestDocument,
+    | 'event_id'
+    | 'event'
+    | 'generated_at'
+    | 'expires_at'
+    | 'cursor'
+    | 'feed_cursor'
+    | 'full'
+    | 'tickets'
+    | 'ticket_count'
+  >;
 }
 
 export function contextPart(ctx: EventContext): ContextPart {
-  const event: ContextPart['event'] = { id: ctx.event.id, ref: ctx.event.ref, name: ctx.event.name, timezone: ctx.event.timezone, starts_at: iso(ctx.event.startsAt), ends_at: iso(ctx.event.endsAt) };
+  const event: ContextPart['event'] = {
+    id: ctx.event.id,
+    ref: ctx.event.ref,
+    name: ctx.event.name,
+    timezone: ctx.event.timezone,
+    starts_at: iso(ctx.event.startsAt),
+    ends_at: iso(ctx.event.endsAt),
+  };
   const rest: ContextPart['rest'] = {
     policies: {
       duplicate_window_s: ctx.settings.duplicateWindowS,
@@ -61,26 +102,57 @@ export function contextPart(ctx: EventContext): ContextPart {
       timezone: ctx.event.timezone,
     },
     // A closed gate carries closed_at (enforcing it at the gate is issue #14).
-    gates: [...ctx.gates.values()].map((g) => ({ id: g.id, name: g.name, zone_ids: g.zoneIds, ...(g.closedAt != null ? { closed_at: iso(g.closedAt) } : {}) })),
-    zones: [...ctx.zones.values()].map((z) => ({ id: z.id, name: z.name, capacity: z.capacity, capacity_mode: z.capacityMode })),
-    ticket_types: [...ctx.types.values()].map((t) => ({
-      id: t.id, ref: t.ref, name: t.name, zone_ids: t.zoneIds, max_scans: t.maxScans, allow_reentry: t.allowReentry,
-      valid_from: iso(t.validFrom), valid_until: iso(t.validUntil),
+    gates: [...ctx.gates.values()].map((g) => ({
+      id: g.id,
+      name: g.name,
+      zone_ids: g.zoneIds,
+      ...(g.closedAt != null ? { closed_at: iso(g.closedAt) } : {}),
     })),
-    keys: [...ctx.publicKeys.entries()].map(([keyId, pk]) => ({ key_id: keyId, public_key: Buffer.from(pk).toString('base64url'), active: keyId === ctx.activeKeyId })),
+    zones: [...ctx.zones.values()].map((z) => ({
+      id: z.id,
+      name: z.name,
+      capacity: z.capacity,
+      capacity_mode: z.capacityMode,
+    })),
+    ticket_types: [...ctx.types.values()].map((t) => ({
+      id: t.id,
+      ref: t.ref,
+      name: t.name,
+      zone_ids: t.zoneIds,
+      max_scans: t.maxScans,
+      allow_reentry: t.allowReentry,
+      valid_from: iso(t.validFrom),
+      valid_until: iso(t.validUntil),
+    })),
+    keys: [...ctx.publicKeys.entries()].map(([keyId, pk]) => ({
+      key_id: keyId,
+      public_key: Buffer.from(pk).toString('base64url'),
+      active: keyId === ctx.activeKeyId,
+    })),
     // The organisation's other events' public keys (not secret): the scanner tells another event's genuine ticket
     // (`wrong_event`) from a forged code exactly as the server does. In the key below, so a change rebuilds the manifest.
     other_events: [...ctx.siblingKeys.entries()].map(([ref, keys]) => ({
-      ref, keys: [...keys.entries()].map(([keyId, pk]) => ({ key_id: keyId, public_key: Buffer.from(pk).toString('base64url') })),
+      ref,
+      keys: [...keys.entries()].map(([keyId, pk]) => ({
+        key_id: keyId,
+        public_key: Buffer.from(pk).toString('base64url'),
+      })),
     })),
     code_digest: { algorithm: 'hmac-sha256', bytes: MANIFEST_DIGEST_BYTES, key: ctx.codeKey.toString('base64url') },
   };
-  const key = createHash('sha256').update(JSON.stringify([event, rest])).digest('base64url');
+  const key = createHash('sha256')
+    .update(JSON.stringify([event, rest]))
+    .digest('base64url');
   return { key, event, rest };
 }
 
 export interface ManifestHead {
-  eventId: string; generatedAt: string; expiresAt: string; cursor: string; feedCursor: string; full: boolean;
+  eventId: string;
+  generatedAt: string;
+  expiresAt: string;
+  cursor: string;
+  feedCursor: string;
+  full: boolean;
 }
 
 /**
@@ -89,11 +161,18 @@ export interface ManifestHead {
  * JSON.stringify of the whole document, except that `ticket_count` follows
  * the tickets: they are read in pages, so the count is known only at the end.
  */
-export async function* manifestJson(part: ContextPart, head: ManifestHead, pages: AsyncIterable<readonly ManifestTicket[]>): AsyncGenerator<string> {
+export async function* manifestJson(
+  part: ContextPart,
+  head: ManifestHead,
+  pages: AsyncIterable<readonly ManifestTicket[]>,
+): AsyncGenerator<string> {
   const before = {
     success: true,
     manifest: {
-      event_id: head.eventId, event: part.event, generated_at: head.generatedAt, expires_at: head.expiresAt,
+      event_id: head.eventId,
+      event: part.event,
+      generated_at: head.generatedAt,
+      expires_at: head.expiresAt,
       cursor: head.cursor,
       // Where this device's download feed starts: everything before it is already in this manifest.
       feed_cursor: head.feedCursor,

@@ -3,11 +3,24 @@ import { SizedLru } from '../../cache/sized-lru.ts';
 import { ConcurrencyLimit, QueueFullError } from '../../http/concurrency-limit.ts';
 import { DomainError } from '../errors.ts';
 import {
-  manifestChangedSince, manifestChangedTickets, manifestPosition, manifestSnapshot, manifestTicketPage, type ManifestRow, type ManifestSnapshot,
+  manifestChangedSince,
+  manifestChangedTickets,
+  manifestPosition,
+  manifestSnapshot,
+  manifestTicketPage,
+  type ManifestRow,
+  type ManifestSnapshot,
 } from '../../store/changes.ts';
 import type { EventContext } from '../event-context.ts';
 import { MAX_UUID, NIL_UUID, type Cursors, type Position } from './cursor.ts';
-import { contextPart, gzipPieces, manifestJson, manifestTicket, type ContextPart, type ManifestTicket } from './manifest-document.ts';
+import {
+  contextPart,
+  gzipPieces,
+  manifestJson,
+  manifestTicket,
+  type ContextPart,
+  type ManifestTicket,
+} from './manifest-document.ts';
 import { SingleFlight } from './single-flight.ts';
 
 export { MANIFEST_DIGEST_BYTES, type ManifestTicket } from './manifest-document.ts';
@@ -51,7 +64,11 @@ const DEFAULT_BUILDS_QUEUED = 8;
 const MAX_RETRY_AFTER_S = 120;
 
 /** The answer: the whole response body, gzipped. */
-export interface ManifestAnswer { gzip: Buffer; full: boolean; ticketCount: number }
+export interface ManifestAnswer {
+  gzip: Buffer;
+  full: boolean;
+  ticketCount: number;
+}
 
 /** A manifest with what decides whether it can be served again. */
 interface BuiltManifest extends ManifestAnswer {
@@ -66,7 +83,14 @@ interface BuiltManifest extends ManifestAnswer {
 export class ManifestNotWantedError extends Error {}
 
 /** Counted per instance, for tests and metrics. `shared`: requests that joined a build (or cache check) under way. */
-export interface ManifestCounters { fullBuilds: number; deltaBuilds: number; cacheHits: number; fullInsteadOfDelta: number; busy: number; shared: number }
+export interface ManifestCounters {
+  fullBuilds: number;
+  deltaBuilds: number;
+  cacheHits: number;
+  fullInsteadOfDelta: number;
+  busy: number;
+  shared: number;
+}
 
 /**
  * What a device needs to decide offline: the event's rules, gates, zones,
@@ -93,9 +117,20 @@ export class ManifestService {
   private readonly cache: SizedLru<string, BuiltManifest>;
   private readonly flights = new SingleFlight<BuiltManifest>();
   private readonly parts = new WeakMap<EventContext, ContextPart>();
-  private readonly count: Omit<ManifestCounters, 'shared'> = { fullBuilds: 0, deltaBuilds: 0, cacheHits: 0, fullInsteadOfDelta: 0, busy: 0 };
+  private readonly count: Omit<ManifestCounters, 'shared'> = {
+    fullBuilds: 0,
+    deltaBuilds: 0,
+    cacheHits: 0,
+    fullInsteadOfDelta: 0,
+    busy: 0,
+  };
 
-  constructor(private readonly db: Database, private readonly cursors: Cursors, private readonly now: () => number = Date.now, options: Partial<ManifestOptions> = {}) {
+  constructor(
+    private readonly db: Database,
+    private readonly cursors: Cursors,
+    private readonly now: () => number = Date.now,
+    options: Partial<ManifestOptions> = {},
+  ) {
     this.o = {
       cacheBytes: options.cacheBytes ?? 64 * 1024 * 1024,
       cacheMaxAgeMs: options.cacheMaxAgeMs ?? 10 * 60_000,
@@ -125,24 +160,46 @@ export class ManifestService {
    * any more is skipped. Throws a 503 BUSY DomainError when too many builds
    * are waiting already.
    */
-  async answer(ctx: EventContext, since: string | undefined, wanted: () => boolean = () => true): Promise<ManifestAnswer> {
+  async answer(
+    ctx: EventContext,
+    since: string | undefined,
+    wanted: () => boolean = () => true,
+  ): Promise<ManifestAnswer> {
     const part = this.contextPart(ctx);
     // An unknown or foreign cursor is not an error: the device gets a full manifest and starts over.
     const position = since ? this.cursors.decode('manifest', ctx.event.id, since) : null;
     try {
       if (!position) return await this.full(ctx, part, wanted);
-      return await this.flights.run(`${ctx.event.id} ${part.key} ${position.tx}`, wanted, (stillWanted) => this.delta(ctx, part, position.tx, stillWanted));
+      return await this.flights.run(`${ctx.event.id} ${part.key} ${position.tx}`, wanted, (stillWanted) =>
+        this.delta(ctx, part, position.tx, stillWanted),
+      );
     } catch (err) {
       if (!(err instanceof QueueFullError)) throw err;
       this.count.busy++;
       // Jittered per request (not per shared build), so devices turned away together do not all come back together.
-      const seconds = Math.min(MAX_RETRY_AFTER_S, Math.ceil((Math.max(1000, this.o.builds.expectedWaitMs()) * (1 + this.o.random())) / 1000));
-      throw new DomainError('BUSY', 'The server is building other manifests; try again after Retry-After seconds', { retry_after_s: seconds }, { 'retry-after': String(seconds) });
+      const seconds = Math.min(
+        MAX_RETRY_AFTER_S,
+        Math.ceil((Math.max(1000, this.o.builds.expectedWaitMs()) * (1 + this.o.random())) / 1000),
+      );
+      throw new DomainError(
+        'BUSY',
+        'The server is building other manifests; try again after Retry-After seconds',
+        { retry_after_s: seconds },
+        { 'retry-after': String(seconds) },
+      );
     }
   }
 
-  private async delta(ctx: EventContext, part: ContextPart, sinceTx: string, stillWanted: () => boolean): Promise<BuiltManifest> {
-    const changes = await manifestChangedTickets(this.db, ctx.event.id, sinceTx, { minTickets: this.o.deltaMinTickets, maxShare: this.o.deltaMaxShare });
+  private async delta(
+    ctx: EventContext,
+    part: ContextPart,
+    sinceTx: string,
+    stillWanted: () => boolean,
+  ): Promise<BuiltManifest> {
+    const changes = await manifestChangedTickets(this.db, ctx.event.id, sinceTx, {
+      minTickets: this.o.deltaMinTickets,
+      maxShare: this.o.deltaMaxShare,
+    });
     const { ids } = changes;
     if (ids === null) {
       this.count.fullInsteadOfDelta++;
@@ -184,19 +241,33 @@ export class ManifestService {
    * event position equal to the device's own is that sign too — the delta
    * found changes after it — and `after >= since + 1` then rules it out.)
    */
-  private async full(ctx: EventContext, part: ContextPart, wanted: () => boolean, after?: string): Promise<BuiltManifest> {
+  private async full(
+    ctx: EventContext,
+    part: ContextPart,
+    wanted: () => boolean,
+    after?: string,
+  ): Promise<BuiltManifest> {
     const key = `${ctx.event.id} ${part.key} full`;
     const answer = await this.flights.run(key, wanted, (stillWanted) => this.cachedOrBuilt(ctx, part, stillWanted));
     if (after === undefined || BigInt(answer.position) >= BigInt(after)) return answer;
     return this.flights.run(`${key} past`, wanted, (stillWanted) => this.cachedOrBuilt(ctx, part, stillWanted, after));
   }
 
-  private async cachedOrBuilt(ctx: EventContext, part: ContextPart, stillWanted: () => boolean, after?: string): Promise<BuiltManifest> {
+  private async cachedOrBuilt(
+    ctx: EventContext,
+    part: ContextPart,
+    stillWanted: () => boolean,
+    after?: string,
+  ): Promise<BuiltManifest> {
     const eventId = ctx.event.id;
     const cached = this.cache.get(eventId);
-    if (cached && cached.contextKey === part.key && this.now() - cached.builtAt < this.o.cacheMaxAgeMs
-      && (after === undefined || BigInt(cached.position) >= BigInt(after))
-      && !(await manifestChangedSince(this.db, eventId, cached.snapshot))) {
+    if (
+      cached &&
+      cached.contextKey === part.key &&
+      this.now() - cached.builtAt < this.o.cacheMaxAgeMs &&
+      (after === undefined || BigInt(cached.position) >= BigInt(after)) &&
+      !(await manifestChangedSince(this.db, eventId, cached.snapshot))
+    ) {
       this.count.cacheHits++;
       return cached;
     }
@@ -219,13 +290,20 @@ export class ManifestService {
     });
   }
 
-  private async build(ctx: EventContext, part: ContextPart, snapshot: ManifestSnapshot, full: boolean, pages: AsyncIterable<ManifestRow[]>): Promise<BuiltManifest> {
+  private async build(
+    ctx: EventContext,
+    part: ContextPart,
+    snapshot: ManifestSnapshot,
+    full: boolean,
+    pages: AsyncIterable<ManifestRow[]>,
+  ): Promise<BuiltManifest> {
     const now = this.now();
     // Both cursors go on just after the event's newest change below the horizon (see manifestPosition): a delta
     // from `tx >= position`, the feed after every item of that change's transaction (as a feed page that has read
     // everything does), or from the start when the event has no change yet.
     const position = manifestPosition(snapshot);
-    const feedPosition: Position = snapshot.lastTx === null ? { tx: '0', kind: 0, id: NIL_UUID } : { tx: snapshot.lastTx, kind: 1, id: MAX_UUID };
+    const feedPosition: Position =
+      snapshot.lastTx === null ? { tx: '0', kind: 0, id: NIL_UUID } : { tx: snapshot.lastTx, kind: 1, id: MAX_UUID };
     let ticketCount = 0;
     const codesOf = ctx.settings.manifestTicketCodes ? this.o.codes : undefined;
     async function* tickets(): AsyncGenerator<ManifestTicket[]> {
@@ -235,10 +313,20 @@ export class ManifestService {
         yield rows.map((r, i) => manifestTicket(ctx, r, codes?.[i]));
       }
     }
-    const gzip = await gzipPieces(manifestJson(part, {
-      eventId: ctx.event.id, generatedAt: new Date(now).toISOString(), expiresAt: new Date(now + MANIFEST_LIFETIME_MS).toISOString(),
-      cursor: this.cursors.encode('manifest', ctx.event.id, { tx: position, kind: 0, id: NIL_UUID }), feedCursor: this.cursors.encode('feed', ctx.event.id, feedPosition), full,
-    }, tickets()));
+    const gzip = await gzipPieces(
+      manifestJson(
+        part,
+        {
+          eventId: ctx.event.id,
+          generatedAt: new Date(now).toISOString(),
+          expiresAt: new Date(now + MANIFEST_LIFETIME_MS).toISOString(),
+          cursor: this.cursors.encode('manifest', ctx.event.id, { tx: position, kind: 0, id: NIL_UUID }),
+          feedCursor: this.cursors.encode('feed', ctx.event.id, feedPosition),
+          full,
+        },
+        tickets(),
+      ),
+    );
     return { gzip, full, ticketCount, snapshot, position, contextKey: part.key, builtAt: now };
   }
 

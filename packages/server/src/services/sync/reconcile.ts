@@ -29,21 +29,37 @@ export interface TicketReconciliation {
  * refuses is a conflict naming the admission it lost to. A decision closer than
  * the two scans' clock uncertainty is marked ambiguous for review.
  */
-export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: TypeContext, scans: CandidateScan[]): TicketReconciliation {
+export function reconcileTicket(
+  ctx: EventContext,
+  ticket: LockedTicket,
+  type: TypeContext,
+  scans: CandidateScan[],
+): TicketReconciliation {
   // Plain loops: this runs once per ticket of every upload (hundreds per request).
   const replayScans = new Array<ReplayScan & { ref: string }>(scans.length);
   for (let i = 0; i < scans.length; i++) {
     const s = scans[i]!;
     replayScans[i] = {
-      ref: s.id, forced: s.forced, at: s.at, deviceId: s.deviceId, seq: s.seq, direction: s.direction,
-      gate: s.gateId ? ctx.gates.get(s.gateId)?.policy ?? { id: s.gateId, zoneIds: [] } : null,
+      ref: s.id,
+      forced: s.forced,
+      at: s.at,
+      deviceId: s.deviceId,
+      seq: s.seq,
+      direction: s.direction,
+      gate: s.gateId ? (ctx.gates.get(s.gateId)?.policy ?? { id: s.gateId, zoneIds: [] }) : null,
     };
   }
   const { outcomes, state } = replayTicket(
     {
       event: ctx.policy,
       // The status history: each scan is judged on the status at its scan time (core's ticketStatusAt).
-      ticket: { id: ticket.id, eventId: ticket.eventId, status: ticket.status, statusChangedAt: ticket.statusChangedAt, statusHistory: ticket.statusHistory },
+      ticket: {
+        id: ticket.id,
+        eventId: ticket.eventId,
+        status: ticket.status,
+        statusChangedAt: ticket.statusChangedAt,
+        statusHistory: ticket.statusHistory,
+      },
       type: type.policy,
     },
     replayScans,
@@ -64,18 +80,39 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
     } else {
       const winner = verdict.previous?.ref ? findScan(scans, byId, verdict.previous.ref) : undefined;
       if (winner) winners.set(winner.id, { deviceId: winner.deviceId, scannedAt: winner.at, gateId: winner.gateId });
-      const ambiguous = winner !== undefined && Math.abs(before.at - winner.at) < before.uncertaintyMs + winner.uncertaintyMs;
-      next = { id: before.id, recordStatus: 'conflict', conflictReason: verdict.reason, winnerScanId: winner?.id ?? null, ambiguous };
+      const ambiguous =
+        winner !== undefined && Math.abs(before.at - winner.at) < before.uncertaintyMs + winner.uncertaintyMs;
+      next = {
+        id: before.id,
+        recordStatus: 'conflict',
+        conflictReason: verdict.reason,
+        winnerScanId: winner?.id ?? null,
+        ambiguous,
+      };
       conflicts.push(next);
     }
-    if (next.recordStatus !== before.recordStatus || next.conflictReason !== before.conflictReason
-      || next.winnerScanId !== before.winnerScanId || next.ambiguous !== before.ambiguous) {
+    if (
+      next.recordStatus !== before.recordStatus ||
+      next.conflictReason !== before.conflictReason ||
+      next.winnerScanId !== before.winnerScanId ||
+      next.ambiguous !== before.ambiguous
+    ) {
       changes.push(next);
       if (before.recordStatus === 'conflict' && next.recordStatus === 'admitted') revived.push(before.id);
       else if (before.recordStatus !== 'conflict' && next.recordStatus === 'conflict') opened.push(before.id);
     }
   }
-  return { ticketId: ticket.id, state, stateChanged: !sameState(state, ticket.state), changes, conflicts, opened, revived, admitted, winners };
+  return {
+    ticketId: ticket.id,
+    state,
+    stateChanged: !sameState(state, ticket.state),
+    changes,
+    conflicts,
+    opened,
+    revived,
+    admitted,
+    winners,
+  };
 }
 
 /**
@@ -83,7 +120,11 @@ export function reconcileTicket(ctx: EventContext, ticket: LockedTicket, type: T
  * output names every closure it creates (a defineProperty per call, ~1% of a
  * sync burst's CPU for this one).
  */
-function findScan(scans: readonly CandidateScan[], byId: ReadonlyMap<string, CandidateScan> | null, id: string): CandidateScan | undefined {
+function findScan(
+  scans: readonly CandidateScan[],
+  byId: ReadonlyMap<string, CandidateScan> | null,
+  id: string,
+): CandidateScan | undefined {
   if (byId) return byId.get(id);
   for (const s of scans) if (s.id === id) return s;
   return undefined;

@@ -1,7 +1,11 @@
 import type { TicketScanState } from '@entrada/core';
 import type { Sql } from '../../db/database.ts';
 import { candidateScans } from '../../store/offline-scans.ts';
-import { applyReconciliation, type Reconciliation, type ReconciliationWritten } from '../../store/reconciliation-writes.ts';
+import {
+  applyReconciliation,
+  type Reconciliation,
+  type ReconciliationWritten,
+} from '../../store/reconciliation-writes.ts';
 import { compareAndSetTicketStates, lockTicketsById, type LockedTicket } from '../../store/ticket-states.ts';
 import type { EventContext } from '../event-context.ts';
 import { reconcileCapacity } from './capacity.ts';
@@ -32,7 +36,13 @@ export function openedConflictIds(reconciled: Iterable<ReconciledTicket>): strin
 }
 
 /** Writes the replays' verdicts, states and conflicts; each replay learns its version and the conflicts it opened. */
-async function write(tx: Sql, eventId: string, rs: readonly ReconciledTicket[], w: Omit<Reconciliation, 'verdicts' | 'conflicts'>, newScanIds: ReadonlySet<string>): Promise<ReconciliationWritten> {
+async function write(
+  tx: Sql,
+  eventId: string,
+  rs: readonly ReconciledTicket[],
+  w: Omit<Reconciliation, 'verdicts' | 'conflicts'>,
+  newScanIds: ReadonlySet<string>,
+): Promise<ReconciliationWritten> {
   const written = await applyReconciliation(tx, eventId, {
     ...w,
     verdicts: rs.flatMap((r) => r.changes.map((c) => ({ ...c, isNew: newScanIds.has(c.id) }))),
@@ -62,8 +72,13 @@ async function write(tx: Sql, eventId: string, rs: readonly ReconciledTicket[], 
  * ticket the second one's compare-and-set fails and it replays both.
  */
 export async function reconcileNewCandidates(
-  tx: Sql, ctx: EventContext, newCandidates: ReadonlyMap<string, CandidateScan[]>, known: ReadonlyMap<string, LockedTicket>,
-  newScanIds: ReadonlySet<string>, at: number, guard: boolean,
+  tx: Sql,
+  ctx: EventContext,
+  newCandidates: ReadonlyMap<string, CandidateScan[]>,
+  known: ReadonlyMap<string, LockedTicket>,
+  newScanIds: ReadonlySet<string>,
+  at: number,
+  guard: boolean,
 ): Promise<Map<string, ReconciledTicket>> {
   const out = new Map<string, ReconciledTicket>();
   const fast: ReconciledTicket[] = [];
@@ -79,7 +94,12 @@ export async function reconcileNewCandidates(
     r.casFrom = 0;
     fast.push(r);
   }
-  const written = await compareAndSetTicketStates(tx, ctx.event.id, fast.map((r) => ({ ticketId: r.ticketId, expectedVersion: 0, state: r.state })), guard);
+  const written = await compareAndSetTicketStates(
+    tx,
+    ctx.event.id,
+    fast.map((r) => ({ ticketId: r.ticketId, expectedVersion: 0, state: r.state })),
+    guard,
+  );
   const settled: ReconciledTicket[] = [];
   for (const r of fast) {
     const version = written.get(r.ticketId);
@@ -92,8 +112,10 @@ export async function reconcileNewCandidates(
     settled.push(r);
   }
   // Verdicts and conflicts among one upload's own candidates (the same ticket twice in a batch): rare.
-  if (settled.some((r) => r.changes.length > 0 || r.conflicts.length > 0)) await write(tx, ctx.event.id, settled, { states: [], voidLosers: [], at }, newScanIds);
-  if (slow.length > 0) for (const [id, r] of await reconcileTickets(tx, ctx, slow, newScanIds, at, guard, false)) out.set(id, r);
+  if (settled.some((r) => r.changes.length > 0 || r.conflicts.length > 0))
+    await write(tx, ctx.event.id, settled, { states: [], voidLosers: [], at }, newScanIds);
+  if (slow.length > 0)
+    for (const [id, r] of await reconcileTickets(tx, ctx, slow, newScanIds, at, guard, false)) out.set(id, r);
   if (out.size > 0) await reconcileCapacity(tx, ctx);
   return out;
 }
@@ -106,12 +128,22 @@ export async function reconcileNewCandidates(
  * (reconcileNewCandidates relies on it).
  */
 export async function reconcileTickets(
-  tx: Sql, ctx: EventContext, ticketIds: string[], newScanIds: ReadonlySet<string>, at: number, lock = true, capacity = true,
+  tx: Sql,
+  ctx: EventContext,
+  ticketIds: string[],
+  newScanIds: ReadonlySet<string>,
+  at: number,
+  lock = true,
+  capacity = true,
 ): Promise<Map<string, ReconciledTicket>> {
   const out = new Map<string, ReconciledTicket>();
   if (ticketIds.length === 0) return out;
   const tickets = await lockTicketsById(tx, ctx.event.id, ticketIds, lock);
-  const candidates = await candidateScans(tx, ctx.event.id, tickets.map((t) => t.id));
+  const candidates = await candidateScans(
+    tx,
+    ctx.event.id,
+    tickets.map((t) => t.id),
+  );
   const byTicket = new Map<string, CandidateScan[]>();
   for (const c of candidates) {
     const list = byTicket.get(c.ticketId);
@@ -126,10 +158,17 @@ export async function reconcileTickets(
     const r: ReconciledTicket = reconcileTicket(ctx, ticket, type, scans);
     out.set(ticket.id, r);
     // Keeps "version 0 means no candidate admission" true when every candidate lost (wrong gate, cancelled…).
-    if (r.stateChanged || (ticket.version === 0 && scans.length > 0)) writes.push({ ticketId: r.ticketId, state: r.state });
+    if (r.stateChanged || (ticket.version === 0 && scans.length > 0))
+      writes.push({ ticketId: r.ticketId, state: r.state });
   }
   const all = [...out.values()];
-  const { versions } = await write(tx, ctx.event.id, all, { states: writes, voidLosers: all.flatMap((r) => r.revived), at }, newScanIds);
+  const { versions } = await write(
+    tx,
+    ctx.event.id,
+    all,
+    { states: writes, voidLosers: all.flatMap((r) => r.revived), at },
+    newScanIds,
+  );
   for (const [id, version] of versions) out.get(id)!.version = version;
   // Admissions of record changed: which entries took a zone over its capacity (capacity.ts).
   if (capacity) await reconcileCapacity(tx, ctx);

@@ -12,7 +12,12 @@ import type { DeviceHealth } from './offline-health.ts';
 const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
 
 /** Seed 001's sync status response, plus the device log's marks. */
-export async function syncStatus(db: Database, ctx: EventContext, health: DeviceHealth, now: number): Promise<SyncStatusResponse> {
+export async function syncStatus(
+  db: Database,
+  ctx: EventContext,
+  health: DeviceHealth,
+  now: number,
+): Promise<SyncStatusResponse> {
   const counts = await deviceScanCounts(db, ctx.event.id, health.device_id, ctx.event.organisationId);
   const last = await lastSyncSession(db, ctx.event.id, health.device_id, ctx.event.organisationId);
   return {
@@ -24,10 +29,18 @@ export async function syncStatus(db: Database, ctx: EventContext, health: Device
     pending_scans: health.upload_lag ?? health.missing_count,
     conflicts: counts?.conflicts ?? 0,
     failed_scans: counts?.failed ?? 0,
-    last_sync: last ? {
-      session_id: last.id, scans_uploaded: last.scans_uploaded, scans_successful: last.scans_successful, scans_failed: last.scans_failed,
-      scans_duplicate: last.scans_duplicate, scans_conflict: last.scans_conflict, completed_at: iso(ms(last.completed_at)), status: last.status,
-    } : null,
+    last_sync: last
+      ? {
+          session_id: last.id,
+          scans_uploaded: last.scans_uploaded,
+          scans_successful: last.scans_successful,
+          scans_failed: last.scans_failed,
+          scans_duplicate: last.scans_duplicate,
+          scans_conflict: last.scans_conflict,
+          completed_at: iso(ms(last.completed_at)),
+          status: last.status,
+        }
+      : null,
     last_seq: health.last_seq,
     acked_through: health.acked_through,
     missing: health.missing,
@@ -46,10 +59,24 @@ export async function syncStatus(db: Database, ctx: EventContext, health: Device
  * Best effort, after the failed transaction rolled back.
  */
 export async function recordUploadFailure(
-  db: Database, device: DeviceRecord, body: { event_id: string; session_token: string }, err: unknown, at: number,
+  db: Database,
+  device: DeviceRecord,
+  body: { event_id: string; session_token: string },
+  err: unknown,
+  at: number,
 ): Promise<void> {
   const serverFault = !(err instanceof DomainError) || err.status >= 500;
-  const message = err instanceof DomainError ? `${err.code}: ${err.message}`.slice(0, 500) : 'INTERNAL: the server could not apply the upload (nothing was stored)';
+  const message =
+    err instanceof DomainError
+      ? `${err.code}: ${err.message}`.slice(0, 500)
+      : 'INTERNAL: the server could not apply the upload (nothing was stored)';
   if (serverFault) await recordSyncFailure(db, body.event_id, device.pk, at);
-  await failSyncSession(db, { eventId: body.event_id, devicePk: device.pk, organisationId: device.organisationId, token: body.session_token, message, at });
+  await failSyncSession(db, {
+    eventId: body.event_id,
+    devicePk: device.pk,
+    organisationId: device.organisationId,
+    token: body.session_token,
+    message,
+    at,
+  });
 }

@@ -1,4 +1,10 @@
-import { describeVerdict, type SyncResponse, type SyncResultItem, type Verdict, type VerdictReason } from '@entrada/core';
+import {
+  describeVerdict,
+  type SyncResponse,
+  type SyncResultItem,
+  type Verdict,
+  type VerdictReason,
+} from '@entrada/core';
 import type { LockedTicket } from '../../store/ticket-states.ts';
 import type { EventContext } from '../event-context.ts';
 import type { ReconciledTicket } from './reconciliation.ts';
@@ -13,7 +19,10 @@ import type { PreparedScan, UploadPlan } from './sync-plan.ts';
 
 const ADMITTED = { status: 'admitted', reason: null, winner: null, ambiguous: false } as const;
 
-export interface UploadAnswer { results: SyncResultItem[]; summary: SyncResponse['summary'] }
+export interface UploadAnswer {
+  results: SyncResultItem[];
+  summary: SyncResponse['summary'];
+}
 
 /** The devices whose scans won a conflict of this upload (their names go into the answer). */
 export function winnerDevices(reconciled: ReadonlyMap<string, ReconciledTicket>): Set<string> {
@@ -29,14 +38,26 @@ export function winnerDevices(reconciled: ReadonlyMap<string, ReconciledTicket>)
 }
 
 export function answerUpload(
-  ctx: Pick<EventContext, 'types' | 'gates' | 'event'>, prepared: readonly PreparedScan[], plan: UploadPlan,
-  reconciled: ReadonlyMap<string, ReconciledTicket>, deviceNames: ReadonlyMap<string, string | undefined>,
+  ctx: Pick<EventContext, 'types' | 'gates' | 'event'>,
+  prepared: readonly PreparedScan[],
+  plan: UploadPlan,
+  reconciled: ReadonlyMap<string, ReconciledTicket>,
+  deviceNames: ReadonlyMap<string, string | undefined>,
 ): UploadAnswer {
   const { decided, replays, tampered } = plan;
-  const verdictOf = new Map<string, { status: 'admitted' | 'conflict'; reason: VerdictReason | null; winner: string | null; ambiguous: boolean }>();
+  const verdictOf = new Map<
+    string,
+    { status: 'admitted' | 'conflict'; reason: VerdictReason | null; winner: string | null; ambiguous: boolean }
+  >();
   for (const r of reconciled.values()) {
     for (const id of r.admitted) verdictOf.set(id, ADMITTED);
-    for (const c of r.conflicts) verdictOf.set(c.id, { status: 'conflict', reason: c.conflictReason, winner: c.winnerScanId, ambiguous: c.ambiguous });
+    for (const c of r.conflicts)
+      verdictOf.set(c.id, {
+        status: 'conflict',
+        reason: c.conflictReason,
+        winner: c.winnerScanId,
+        ambiguous: c.ambiguous,
+      });
   }
   // A winner is one of its ticket's candidates, which the replay had in hand: no need to read it back.
   const winners = new Map<string, { deviceId: string; scannedAt: number; gateId: string | null }>();
@@ -59,22 +80,46 @@ export function answerUpload(
 }
 
 function resultOf(
-  ctx: Pick<EventContext, 'types' | 'gates' | 'event'>, p: PreparedScan, decided: UploadPlan['decided'], replays: UploadPlan['replays'],
-  tampered: string | null, verdictOf: ReadonlyMap<string, { status: 'admitted' | 'conflict'; reason: VerdictReason | null; winner: string | null; ambiguous: boolean }>,
-  winners: ReadonlyMap<string, { deviceId: string; scannedAt: number; gateId: string | null }>, deviceNames: ReadonlyMap<string, string | undefined>,
+  ctx: Pick<EventContext, 'types' | 'gates' | 'event'>,
+  p: PreparedScan,
+  decided: UploadPlan['decided'],
+  replays: UploadPlan['replays'],
+  tampered: string | null,
+  verdictOf: ReadonlyMap<
+    string,
+    { status: 'admitted' | 'conflict'; reason: VerdictReason | null; winner: string | null; ambiguous: boolean }
+  >,
+  winners: ReadonlyMap<string, { deviceId: string; scannedAt: number; gateId: string | null }>,
+  deviceNames: ReadonlyMap<string, string | undefined>,
   earlier: readonly SyncResultItem[],
 ): SyncResultItem {
   const replay = replays.get(p.index);
   if (replay) {
     if (!replay.identical) {
-      const it: SyncResultItem = { qrcode: p.qrcode, status: 409, message: tampered ?? 'Different content for an already received seq', sync_status: 'failed', reason: 'tampering' };
+      const it: SyncResultItem = {
+        qrcode: p.qrcode,
+        status: 409,
+        message: tampered ?? 'Different content for an already received seq',
+        sync_status: 'failed',
+        reason: 'tampering',
+      };
       if (p.seq !== null) it.seq = p.seq;
       return it;
     }
     const ticket = replay.ticket ?? null;
-    const it = resultItem(p, ticket, ticket ? ctx.types.get(ticket.typeId) : undefined, 200, 'Already synced by this device', 'duplicate');
+    const it = resultItem(
+      p,
+      ticket,
+      ticket ? ctx.types.get(ticket.typeId) : undefined,
+      200,
+      'Already synced by this device',
+      'duplicate',
+    );
     // A repeat of a scan earlier in this upload has that scan's verdict (its row is the one stored).
-    it.verdict = replay.firstIndex !== undefined ? earlier[replay.firstIndex]?.verdict ?? replay.stored.recordStatus : replay.stored.recordStatus;
+    it.verdict =
+      replay.firstIndex !== undefined
+        ? (earlier[replay.firstIndex]?.verdict ?? replay.stored.recordStatus)
+        : replay.stored.recordStatus;
     return it;
   }
   const d = decided.get(p.index)!;
@@ -98,10 +143,20 @@ function resultOf(
       it.verdict = 'admitted';
     } else {
       const winner = v.winner ? winners.get(v.winner) : undefined;
-      const verdict: Verdict = { result: 'duplicate', reason: v.reason ?? 'already_used', admits: false,
-        previous: winner ? { at: winner.scannedAt, direction: 'entry', deviceId: winner.deviceId, gateId: winner.gateId } : undefined };
+      const verdict: Verdict = {
+        result: 'duplicate',
+        reason: v.reason ?? 'already_used',
+        admits: false,
+        previous: winner
+          ? { at: winner.scannedAt, direction: 'entry', deviceId: winner.deviceId, gateId: winner.gateId }
+          : undefined,
+      };
       const name = winner ? deviceNames.get(winner.deviceId) : undefined;
-      const message = describeVerdict(verdict, { timezone: ctx.event.timezone, now: p.scannedAt, gateName: (id) => ctx.gates.get(id)?.name });
+      const message = describeVerdict(verdict, {
+        timezone: ctx.event.timezone,
+        now: p.scannedAt,
+        gateName: (id) => ctx.gates.get(id)?.name,
+      });
       it = resultItem(p, d.ticket, type, 409, winner ? `${message}${name ? ` by ${name}` : ''}` : message, 'conflict');
       it.verdict = 'conflict';
       it.reason = v.reason ?? 'conflict';
@@ -118,7 +173,11 @@ function resultOf(
 
 /** One scan's answer, built field by field: on Node 20 an object spread followed by more properties costs ~1 µs per property. */
 function resultItem(
-  p: PreparedScan, ticket: LockedTicket | null, type: { name: string; maxScans: number } | undefined, status: number, message: string,
+  p: PreparedScan,
+  ticket: LockedTicket | null,
+  type: { name: string; maxScans: number } | undefined,
+  status: number,
+  message: string,
   syncStatus: SyncResultItem['sync_status'],
 ): SyncResultItem {
   const it: SyncResultItem = { qrcode: p.qrcode, status, message, sync_status: syncStatus };

@@ -1,6 +1,13 @@
 import type { CodeRefusal, Direction, EventCode, SyncItemReason } from '@entrada/core';
 import { uuidv7 } from '../../crypto/uuidv7.ts';
-import type { CandidateScan, OfflineCopy, OfflineScanRow, RecordStatus, ScanIdHolder, StoredOfflineScan } from '../../store/offline-scans.ts';
+import type {
+  CandidateScan,
+  OfflineCopy,
+  OfflineScanRow,
+  RecordStatus,
+  ScanIdHolder,
+  StoredOfflineScan,
+} from '../../store/offline-scans.ts';
 import type { LockedTicket } from '../../store/ticket-states.ts';
 import { verifyChain } from './integrity.ts';
 
@@ -59,13 +66,23 @@ export type Outcome =
   | { kind: 'candidate' };
 
 /** A new scan's fate: its row (none when an online row already is this scan), outcome, ticket, and a note for its answer. */
-export interface Decided { row: OfflineScanRow | null; outcome: Outcome; ticket: LockedTicket | null; notice: string | null }
+export interface Decided {
+  row: OfflineScanRow | null;
+  outcome: Outcome;
+  ticket: LockedTicket | null;
+  notice: string | null;
+}
 
 /**
  * A scan already received: by seq (identical or tampering), or an unsequenced scan by identity. `firstIndex`: the scan
  * earlier in this upload it repeats, whose verdict it shares. `ticket`: its ticket, for the answer's type and number.
  */
-export interface Replay { stored: StoredOfflineScan; identical: boolean; firstIndex?: number; ticket?: LockedTicket | null }
+export interface Replay {
+  stored: StoredOfflineScan;
+  identical: boolean;
+  firstIndex?: number;
+  ticket?: LockedTicket | null;
+}
 
 /** What the read step found; everything the plan decides from. */
 export interface PlanInput {
@@ -141,7 +158,12 @@ const NO_LINKS: ReadonlyMap<number, ScanIdLink> = new Map();
  * scan to carry a free id keeps it, every later one is told it repeats it —
  * instead of the unique key failing the whole upload, on every retry.
  */
-function linkScanIds(fresh: readonly PreparedScan[], holders: ReadonlyMap<string, ScanIdHolder>, devicePk: string, integrityFailed: boolean): Map<number, ScanIdLink> {
+function linkScanIds(
+  fresh: readonly PreparedScan[],
+  holders: ReadonlyMap<string, ScanIdHolder>,
+  devicePk: string,
+  integrityFailed: boolean,
+): Map<number, ScanIdLink> {
   const out = new Map<number, ScanIdLink>();
   const claimed = new Map<string, ScanIdHolder>();
   for (const p of fresh.filter((x) => x.scanId !== null).sort((x, y) => (x.seq ?? 0) - (y.seq ?? 0))) {
@@ -153,7 +175,12 @@ function linkScanIds(fresh: readonly PreparedScan[], holders: ReadonlyMap<string
       continue;
     }
     // A failed upload's content cannot be trusted to be that attempt's copy: stored apart, as before.
-    const copyOfOnline = !integrityFailed && holder.online && holder.devicePk === devicePk && holder.seq === null && holder.digestHex === p.digestHex;
+    const copyOfOnline =
+      !integrityFailed &&
+      holder.online &&
+      holder.devicePk === devicePk &&
+      holder.seq === null &&
+      holder.digestHex === p.digestHex;
     out.set(p.index, { kind: copyOfOnline ? 'online' : 'reused', holder });
     // A second copy in this upload repeats the first one's seq.
     if (copyOfOnline) claimed.set(id, { ...holder, seq: p.seq });
@@ -164,8 +191,16 @@ function linkScanIds(fresh: readonly PreparedScan[], holders: ReadonlyMap<string
 /** A replay's stand-in for a stored row (only its record status is answered). */
 function repeated(p: PreparedScan, recordStatus: string, hashHex: string): StoredOfflineScan {
   return {
-    id: '', seq: p.seq ?? 0, ticketId: null, payloadHashHex: hashHex, chainLinkHex: null, result: '', recordStatus: recordStatus as RecordStatus,
-    conflictReason: null, winnerScanId: null, scannedAt: p.scannedAt,
+    id: '',
+    seq: p.seq ?? 0,
+    ticketId: null,
+    payloadHashHex: hashHex,
+    chainLinkHex: null,
+    result: '',
+    recordStatus: recordStatus as RecordStatus,
+    conflictReason: null,
+    winnerScanId: null,
+    scannedAt: p.scannedAt,
   };
 }
 
@@ -174,7 +209,11 @@ function repeated(p: PreparedScan, recordStatus: string, hashHex: string): Store
  * is a replay when its identity (device, qrcode, scanned_at) is stored, appeared earlier in this upload, or its
  * ticket was scanned by this device in the same millisecond (stored, or earlier in this upload).
  */
-function splitReplays(input: PlanInput): { fresh: PreparedScan[]; replays: Map<number, Replay>; tampered: string | null } {
+function splitReplays(input: PlanInput): {
+  fresh: PreparedScan[];
+  replays: Map<number, Replay>;
+  tampered: string | null;
+} {
   const { prepared, stored, holders } = input;
   const fresh: PreparedScan[] = [];
   const replays = new Map<number, Replay>();
@@ -183,7 +222,7 @@ function splitReplays(input: PlanInput): { fresh: PreparedScan[]; replays: Map<n
   let tampered: string | null = null;
   for (const p of prepared) {
     if (p.seq === null) {
-      const ticket = p.digestHex ? input.ticketByDigest.get(p.digestHex) ?? null : null;
+      const ticket = p.digestHex ? (input.ticketByDigest.get(p.digestHex) ?? null) : null;
       const ticketKey = ticket ? `${ticket.id}|${p.scannedAt}` : null;
       const held = holders.get(p.identity!) ?? (ticketKey ? input.unsequencedByTicket?.get(ticketKey) : undefined);
       if (held) {
@@ -192,7 +231,12 @@ function splitReplays(input: PlanInput): { fresh: PreparedScan[]; replays: Map<n
       }
       const first = seenIdentity.get(p.identity!) ?? (ticketKey ? seenIdentity.get(ticketKey) : undefined);
       if (first !== undefined) {
-        replays.set(p.index, { stored: repeated(p, 'admitted', p.hashHex), identical: true, firstIndex: first, ticket });
+        replays.set(p.index, {
+          stored: repeated(p, 'admitted', p.hashHex),
+          identical: true,
+          firstIndex: first,
+          ticket,
+        });
         continue;
       }
       seenIdentity.set(p.identity!, p.index);
@@ -222,7 +266,10 @@ function splitReplays(input: PlanInput): { fresh: PreparedScan[]; replays: Map<n
 }
 
 /** Integrity: one signature per upload for devices with a registered key. */
-function checkIntegrity(input: PlanInput, fresh: readonly PreparedScan[]): { integrity: UploadPlan['integrity']; problem: string | null; links: Map<number, Buffer> } {
+function checkIntegrity(
+  input: PlanInput,
+  fresh: readonly PreparedScan[],
+): { integrity: UploadPlan['integrity']; problem: string | null; links: Map<number, Buffer> } {
   const links = new Map<number, Buffer>();
   if (fresh.length === 0) return { integrity: 'unsigned', problem: null, links };
   if (input.integrityFailure) return { integrity: 'failed', problem: input.integrityFailure, links };
@@ -234,30 +281,54 @@ function checkIntegrity(input: PlanInput, fresh: readonly PreparedScan[]): { int
   if (!device.publicKey) return { integrity: 'unsigned', problem: null, links };
   // A device registered with a key signs every scan into its chain: a scan without a seq cannot be in it.
   // (The upload is refused before this for that reason; the plan does not rely on it.)
-  if (input.prepared.some((p) => p.seq === null)) return { integrity: 'failed', problem: 'a device registered with a key must send a seq with every scan', links };
+  if (input.prepared.some((p) => p.seq === null))
+    return { integrity: 'failed', problem: 'a device registered with a key must send a seq with every scan', links };
   // The upload's seqs in order, each once: a contiguous run chained from the link stored before it.
   const sorted = [...input.prepared].sort((x, y) => x.seq! - y.seq!);
   const run = sorted.filter((p, i, arr) => i === 0 || p.seq !== arr[i - 1]!.seq);
   const before = stored.get(run[0]!.seq! - 1);
   const after = stored.get(run.at(-1)!.seq! + 1);
   const check = verifyChain({
-    eventId: input.eventId, deviceId: device.deviceId, publicKey: device.publicKey, hashes: run.map((p) => p.hash), seqs: run.map((p) => p.seq!),
-    prevLinkHex: input.integrity?.prev_link, headSignature: input.integrity?.head_signature,
+    eventId: input.eventId,
+    deviceId: device.deviceId,
+    publicKey: device.publicKey,
+    hashes: run.map((p) => p.hash),
+    seqs: run.map((p) => p.seq!),
+    prevLinkHex: input.integrity?.prev_link,
+    headSignature: input.integrity?.head_signature,
     storedBefore: before?.chainLinkHex ? Buffer.from(before.chainLinkHex, 'hex') : null,
-    storedAfter: after?.chainLinkHex && after.payloadHashHex ? { hash: Buffer.from(after.payloadHashHex, 'hex'), link: Buffer.from(after.chainLinkHex, 'hex') } : null,
+    storedAfter:
+      after?.chainLinkHex && after.payloadHashHex
+        ? { hash: Buffer.from(after.payloadHashHex, 'hex'), link: Buffer.from(after.chainLinkHex, 'hex') }
+        : null,
   });
   if (!check.ok) return { integrity: 'failed', problem: check.reason, links };
   run.forEach((p, i) => links.set(p.seq!, check.links[i]!));
   return { integrity: 'chain', problem: null, links };
 }
 
-interface Classified { outcome: Outcome; result: string; reason: SyncItemReason; admits: boolean; recordStatus: RecordStatus }
+interface Classified {
+  outcome: Outcome;
+  result: string;
+  reason: SyncItemReason;
+  admits: boolean;
+  recordStatus: RecordStatus;
+}
 
 /** How the upload's answer words a code the classifier refused. */
-const REFUSAL_STATUS: Record<CodeRefusal['reason'], number> = { malformed_code: 400, wrong_event: 422, unknown_code: 404, bad_signature: 404, unknown_key: 404 };
+const REFUSAL_STATUS: Record<CodeRefusal['reason'], number> = {
+  malformed_code: 400,
+  wrong_event: 422,
+  unknown_code: 404,
+  bad_signature: 404,
+  unknown_key: 404,
+};
 const REFUSAL_MESSAGE: Record<CodeRefusal['reason'], string> = {
-  malformed_code: 'Invalid ticket — unreadable code', wrong_event: 'Ticket is for another event', unknown_code: 'Ticket not found',
-  bad_signature: 'Invalid ticket — forged or damaged code', unknown_key: 'Invalid ticket — forged or damaged code',
+  malformed_code: 'Invalid ticket — unreadable code',
+  wrong_event: 'Ticket is for another event',
+  unknown_code: 'Ticket not found',
+  bad_signature: 'Invalid ticket — forged or damaged code',
+  unknown_key: 'Invalid ticket — forged or damaged code',
 };
 const NOT_FOUND: CodeRefusal = { result: 'invalid_token', reason: 'unknown_code' };
 
@@ -266,30 +337,72 @@ const NOT_FOUND: CodeRefusal = { result: 'invalid_token', reason: 'unknown_code'
  * classify: the server runs under tsx, whose esbuild output names every
  * closure it creates (a defineProperty per scan, ~1% of a sync burst's CPU).
  */
-function failedScan(admits: boolean, status: number, message: string, result: string, reason: SyncItemReason = 'failed'): Classified {
+function failedScan(
+  admits: boolean,
+  status: number,
+  message: string,
+  result: string,
+  reason: SyncItemReason = 'failed',
+): Classified {
   return { outcome: { kind: 'failed', status, message }, result, reason, admits, recordStatus: 'failed' };
 }
 
-function classify(input: PlanInput, p: PreparedScan, ticket: LockedTicket | null, integrityProblem: string | null): Classified {
+function classify(
+  input: PlanInput,
+  p: PreparedScan,
+  ticket: LockedTicket | null,
+  integrityProblem: string | null,
+): Classified {
   const local = p.localResult ?? 'valid';
   const admits = local === 'valid';
   if (integrityProblem) return failedScan(admits, 422, `Integrity check failed: ${integrityProblem}`, local);
   // A code the classifier refused, or one of this event whose look-up missed (a genuine code with no ticket, or a forged one).
   // (A code still keyed by its signed spelling has a ticket here: the read step classified the others.)
   const refusal = p.codeProblem ?? (ticket ? null : p.eventCode ? input.unmatched(p.eventCode) : NOT_FOUND);
-  if (refusal) return failedScan(admits, REFUSAL_STATUS[refusal.reason], REFUSAL_MESSAGE[refusal.reason], refusal.result, refusal.reason);
+  if (refusal)
+    return failedScan(
+      admits,
+      REFUSAL_STATUS[refusal.reason],
+      REFUSAL_MESSAGE[refusal.reason],
+      refusal.result,
+      refusal.reason,
+    );
   if (input.quarantineFrom !== null && p.scannedAt >= input.quarantineFrom) {
-    return { outcome: { kind: 'failed', status: 403, message: 'Device revoked: scan quarantined for review' }, result: local, reason: 'quarantined', admits, recordStatus: 'quarantined' };
+    return {
+      outcome: { kind: 'failed', status: 403, message: 'Device revoked: scan quarantined for review' },
+      result: local,
+      reason: 'quarantined',
+      admits,
+      recordStatus: 'quarantined',
+    };
   }
-  if (!admits) return { outcome: { kind: 'recorded', message: `Recorded (refused at the gate: ${local})` }, result: local, reason: 'refused_offline', admits, recordStatus: 'rejected' };
+  if (!admits)
+    return {
+      outcome: { kind: 'recorded', message: `Recorded (refused at the gate: ${local})` },
+      result: local,
+      reason: 'refused_offline',
+      admits,
+      recordStatus: 'rejected',
+    };
   // Provisionally admitted; the replay decides the admission of record.
-  return { outcome: { kind: 'candidate' }, result: local, reason: 'admitted_offline', admits, recordStatus: 'admitted' };
+  return {
+    outcome: { kind: 'candidate' },
+    result: local,
+    reason: 'admitted_offline',
+    admits,
+    recordStatus: 'admitted',
+  };
 }
 
 /** A clock offset in words: seconds up to an hour, then hours up to two days, then days. */
 export function describeOffset(offsetMs: number): string {
   const a = Math.abs(offsetMs);
-  const size = a < 3_600_000 ? `${Math.round(a / 1000)} s` : a < 2 * DAY_MS ? `${Math.round(a / 3_600_000)} h` : `${Math.round(a / DAY_MS)} days`;
+  const size =
+    a < 3_600_000
+      ? `${Math.round(a / 1000)} s`
+      : a < 2 * DAY_MS
+        ? `${Math.round(a / 3_600_000)} h`
+        : `${Math.round(a / DAY_MS)} days`;
   return `${size} (${offsetMs < 0 ? 'behind' : 'ahead'})`;
 }
 
@@ -300,21 +413,34 @@ export function planUpload(input: PlanInput): UploadPlan {
   const { fresh, replays, tampered } = splitReplays(input);
   const { integrity, problem: integrityProblem, links } = checkIntegrity(input, fresh);
 
-  const idLinks = fresh.some((p) => p.scanId !== null) ? linkScanIds(fresh, input.holders, device.pk, integrityProblem !== null) : NO_LINKS;
+  const idLinks = fresh.some((p) => p.scanId !== null)
+    ? linkScanIds(fresh, input.holders, device.pk, integrityProblem !== null)
+    : NO_LINKS;
   const decided = new Map<number, Decided>();
   const rows: OfflineScanRow[] = [];
   const copies: OfflineCopy[] = [];
   let reused = 0;
   let unknownStaff = 0;
   for (const p of fresh) {
-    const ticket = p.digestHex ? input.ticketByDigest.get(p.digestHex) ?? null : null;
+    const ticket = p.digestHex ? (input.ticketByDigest.get(p.digestHex) ?? null) : null;
     const link = p.scanId ? idLinks.get(p.index) : undefined;
-    const chainLinkHex = p.seq === null ? null : links.get(p.seq)?.toString('hex') ?? null;
+    const chainLinkHex = p.seq === null ? null : (links.get(p.seq)?.toString('hex') ?? null);
     if (link?.kind === 'online') {
       // The offline copy of a scan received online (its answer never reached the device): one physical scan, one row.
       // The online row takes the copy's seq, hash and chain link, so replays and the chain find it.
-      copies.push({ scanId: link.holder.id, seq: p.seq!, payloadHashHex: p.hashHex, chainLinkHex, localResult: p.localResult });
-      decided.set(p.index, { row: null, outcome: { kind: 'received_online', verdict: link.holder.recordStatus }, ticket, notice: null });
+      copies.push({
+        scanId: link.holder.id,
+        seq: p.seq!,
+        payloadHashHex: p.hashHex,
+        chainLinkHex,
+        localResult: p.localResult,
+      });
+      decided.set(p.index, {
+        row: null,
+        outcome: { kind: 'received_online', verdict: link.holder.recordStatus },
+        ticket,
+        notice: null,
+      });
       continue;
     }
     const { outcome, result, reason, admits, recordStatus } = classify(input, p, ticket, integrityProblem);
@@ -324,7 +450,12 @@ export function planUpload(input: PlanInput): UploadPlan {
     const h = link?.kind === 'reused' && integrityProblem === null ? link.holder : null;
     if (h) {
       reused++;
-      const whose = h.devicePk !== device.pk ? 'belongs to another device\'s scan' : h.seq !== null ? `repeats seq ${h.seq}'s` : 'is an online scan\'s of another code';
+      const whose =
+        h.devicePk !== device.pk
+          ? "belongs to another device's scan"
+          : h.seq !== null
+            ? `repeats seq ${h.seq}'s`
+            : "is an online scan's of another code";
       notice = `its scan_id ${whose}: ignored`;
       flags = [...flags, 'scan_id_reused'];
     }
@@ -339,9 +470,24 @@ export function planUpload(input: PlanInput): UploadPlan {
     // (it carries no scan_id). Either becomes the row's id, so the primary key makes it one row (migration 023).
     const clientScanId = p.identity ?? (link?.kind === 'claim' ? p.scanId : null);
     const row: OfflineScanRow = {
-      id: clientScanId ?? newId(), seq: p.seq, ticketId: ticket?.id ?? null, digestHex: p.digestHex, result, reason, admits,
-      direction: p.direction, gateId: p.gateId, scannedAt: p.scannedAt, localResult: p.localResult, payloadHashHex: p.hashHex,
-      chainLinkHex, flags, implausibleTime: p.implausibleTime, recordStatus, staffId, clientScanId,
+      id: clientScanId ?? newId(),
+      seq: p.seq,
+      ticketId: ticket?.id ?? null,
+      digestHex: p.digestHex,
+      result,
+      reason,
+      admits,
+      direction: p.direction,
+      gateId: p.gateId,
+      scannedAt: p.scannedAt,
+      localResult: p.localResult,
+      payloadHashHex: p.hashHex,
+      chainLinkHex,
+      flags,
+      implausibleTime: p.implausibleTime,
+      recordStatus,
+      staffId,
+      clientScanId,
     };
     rows.push(row);
     decided.set(p.index, { row, outcome, ticket, notice });
@@ -358,8 +504,19 @@ export function planUpload(input: PlanInput): UploadPlan {
     if (r.recordStatus === 'quarantined' && r.admits) quarantined.push({ ticketId: r.ticketId, scanId: r.id });
     if (r.recordStatus !== 'admitted') continue;
     const c: CandidateScan = {
-      id: r.id, ticketId: r.ticketId, deviceId: device.deviceId, seq: r.seq, at: r.scannedAt, direction: r.direction, gateId: r.gateId,
-      forced: false, uncertaintyMs: r.implausibleTime ? Infinity : input.uncertaintyMs, recordStatus: 'admitted', conflictReason: null, winnerScanId: null, ambiguous: false,
+      id: r.id,
+      ticketId: r.ticketId,
+      deviceId: device.deviceId,
+      seq: r.seq,
+      at: r.scannedAt,
+      direction: r.direction,
+      gateId: r.gateId,
+      forced: false,
+      uncertaintyMs: r.implausibleTime ? Infinity : input.uncertaintyMs,
+      recordStatus: 'admitted',
+      conflictReason: null,
+      winnerScanId: null,
+      ambiguous: false,
     };
     const list = candidates.get(r.ticketId);
     if (list) list.push(c);
@@ -374,10 +531,29 @@ export function planUpload(input: PlanInput): UploadPlan {
   if (implausible > 0) logFlags.push('implausible_time');
   if (skewed) logFlags.push('clock_skew');
   if (unknownStaff > 0) logFlags.push('unknown_staff');
-  const flagReason = tampered ?? integrityProblem ?? (reused > 0 ? `${reused} scan(s) carried a scan_id that another scan holds` : null)
-    ?? (skewed ? `device clock off by ${describeOffset(offset)}` : null)
-    ?? (implausible > 0 ? `${implausible} scan(s) timed more than a day outside the event` : null)
-    ?? (unknownStaff > 0 ? `${unknownStaff} scan(s) named a staff member who is not staff of this event (stored without one)` : null);
+  const flagReason =
+    tampered ??
+    integrityProblem ??
+    (reused > 0 ? `${reused} scan(s) carried a scan_id that another scan holds` : null) ??
+    (skewed ? `device clock off by ${describeOffset(offset)}` : null) ??
+    (implausible > 0 ? `${implausible} scan(s) timed more than a day outside the event` : null) ??
+    (unknownStaff > 0
+      ? `${unknownStaff} scan(s) named a staff member who is not staff of this event (stored without one)`
+      : null);
 
-  return { fresh, replays, tampered, integrity, integrityProblem, rows, copies, decided, quarantined, candidates, logFlags, flagReason, implausible };
+  return {
+    fresh,
+    replays,
+    tampered,
+    integrity,
+    integrityProblem,
+    rows,
+    copies,
+    decided,
+    quarantined,
+    candidates,
+    logFlags,
+    flagReason,
+    implausible,
+  };
 }

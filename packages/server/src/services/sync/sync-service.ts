@@ -1,8 +1,19 @@
 import {
-  MAX_SYNC_SCANS, readScannedCode, signedCodeText, unmatchedCode,
-  type SyncBody, type SyncResponse,
+  MAX_SYNC_SCANS,
+  readScannedCode,
+  signedCodeText,
+  unmatchedCode,
+  type SyncBody,
+  type SyncResponse,
 } from '@entrada/core';
-import { pgConstraint, pgErrorCode, PG_DEADLOCK, PG_UNIQUE_VIOLATION, type Database, type Sql } from '../../db/database.ts';
+import {
+  pgConstraint,
+  pgErrorCode,
+  PG_DEADLOCK,
+  PG_UNIQUE_VIOLATION,
+  type Database,
+  type Sql,
+} from '../../db/database.ts';
 import { nodeVerifier } from '../../crypto/ed25519-node.ts';
 import { DomainError, invalid, notFound } from '../errors.ts';
 import type { DeviceRecord } from '../../store/devices.ts';
@@ -10,7 +21,13 @@ import type { TicketRecord } from '../../store/tickets.ts';
 import { openQuarantineConflicts } from '../../store/conflicts.ts';
 import { lockDeviceLog, saveDeviceLog, type DeviceLogRow } from '../../store/device-logs.ts';
 import {
-  attachOfflineCopies, insertOfflineScans, scansByScanId, storedScansBySeq, unsequencedScansAt, type ScanIdHolder, type StoredOfflineScan,
+  attachOfflineCopies,
+  insertOfflineScans,
+  scansByScanId,
+  storedScansBySeq,
+  unsequencedScansAt,
+  type ScanIdHolder,
+  type StoredOfflineScan,
 } from '../../store/offline-scans.ts';
 import { openSyncSession } from '../../store/sync-sessions.ts';
 import { staffOfEvent } from '../../store/staff.ts';
@@ -25,7 +42,14 @@ import { payloadHash, unsequencedIdentity } from './integrity.ts';
 import { openedConflictIds, reconcileNewCandidates, type ReconciledTicket } from './reconciliation.ts';
 import { advanceMarks, type SeqMarks } from './seq-ranges.ts';
 import { answerUpload, winnerDevices, type UploadAnswer } from './sync-answer.ts';
-import { BASE_CLOCK_UNCERTAINTY_MS, DAY_MS, SKEW_FLAG_MS, planUpload, type PreparedScan, type UploadPlan } from './sync-plan.ts';
+import {
+  BASE_CLOCK_UNCERTAINTY_MS,
+  DAY_MS,
+  SKEW_FLAG_MS,
+  planUpload,
+  type PreparedScan,
+  type UploadPlan,
+} from './sync-plan.ts';
 
 const FUTURE_TOLERANCE_MS = 60_000;
 /**
@@ -40,22 +64,36 @@ const DEADLOCK_ATTEMPTS = 3;
 
 /** An upload worked out before its transaction (see SyncService.begin). */
 interface Begun {
-  req: SyncRequest; ctx: EventContext; receivedAt: number; offset: number | null; uncertaintyMs: number; prepared: PreparedScan[];
+  req: SyncRequest;
+  ctx: EventContext;
+  receivedAt: number;
+  offset: number | null;
+  uncertaintyMs: number;
+  prepared: PreparedScan[];
   quarantineFrom: number | null;
 }
 
 /** What the read step found, under the device log's lock. */
 interface Read {
-  sessionId: string; log: DeviceLogRow; stored: Map<number, StoredOfflineScan>; ticketByDigest: Map<string, TicketRecord>;
-  holders: Map<string, ScanIdHolder>; knownStaff: Set<string>; unsequencedByTicket: Map<string, { recordStatus: string }>;
+  sessionId: string;
+  log: DeviceLogRow;
+  stored: Map<number, StoredOfflineScan>;
+  ticketByDigest: Map<string, TicketRecord>;
+  holders: Map<string, ScanIdHolder>;
+  knownStaff: Set<string>;
+  unsequencedByTicket: Map<string, { recordStatus: string }>;
 }
 
 /** What an upload's transaction stored and decided. */
 interface Applied {
-  sessionId: string; marks: SeqMarks; answer: UploadAnswer;
-  reconciled: Map<string, ReconciledTicket>; digestById: Map<string, string>;
+  sessionId: string;
+  marks: SeqMarks;
+  answer: UploadAnswer;
+  reconciled: Map<string, ReconciledTicket>;
+  digestById: Map<string, string>;
   /** The scans stored, as the live stream shows them; the conflicts opened. Published after the commit. */
-  live: LiveScan[]; openedConflicts: string[];
+  live: LiveScan[];
+  openedConflicts: string[];
 }
 
 export interface SyncRequest {
@@ -105,7 +143,10 @@ export class SyncService {
       const out: Applied[] = [];
       for (const b of begun) out.push(await this.apply(tx, b));
       // The outbox: the conflicts' webhooks commit with the scans that opened them (one statement for the call).
-      await this.notify(tx, begun.flatMap((b, i) => conflictsOpened(b.ctx.event, out[i]!.openedConflicts, b.receivedAt)));
+      await this.notify(
+        tx,
+        begun.flatMap((b, i) => conflictsOpened(b.ctx.event, out[i]!.openedConflicts, b.receivedAt)),
+      );
       return out;
     });
     return begun.map((b, i) => this.finish(b, applied[i]!));
@@ -114,9 +155,13 @@ export class SyncService {
   /** Everything decided before the transaction: the checks that need no database, the event, and each scan's hash, flags and code. */
   private async begin(req: SyncRequest): Promise<Begun> {
     const { device, body } = req;
-    if (body.device_id !== device.deviceId) throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
+    if (body.device_id !== device.deviceId)
+      throw new DomainError('FORBIDDEN', 'device_id does not match the device token');
     if (body.scans.length > MAX_SYNC_SCANS) {
-      throw new DomainError('PAYLOAD_TOO_LARGE', `At most ${MAX_SYNC_SCANS} scans per upload; split the batch (nothing was applied)`);
+      throw new DomainError(
+        'PAYLOAD_TOO_LARGE',
+        `At most ${MAX_SYNC_SCANS} scans per upload; split the batch (nothing was applied)`,
+      );
     }
     const ctx = await this.contexts.get(body.event_id);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
@@ -135,8 +180,11 @@ export class SyncService {
     // Bounded (a day's offset gives 2.4 h); an implausible scan's uncertainty is unbounded instead (see IMPLAUSIBLE_MS).
     const uncertaintyMs = BASE_CLOCK_UNCERTAINTY_MS + Math.round(Math.min(Math.abs(offset ?? 0), IMPLAUSIBLE_MS) / 10);
     let gates = ctx;
-    if (body.scans.some((s) => s.gate_id && !ctx.gates.has(s.gate_id))) gates = (await this.contexts.refresh(ctx.event.id)) ?? ctx;
-    const prepared = body.scans.map((s, index) => this.prepare(ctx, gates, device, s, index, receivedAt, offset, clockImplausible));
+    if (body.scans.some((s) => s.gate_id && !ctx.gates.has(s.gate_id)))
+      gates = (await this.contexts.refresh(ctx.event.id)) ?? ctx;
+    const prepared = body.scans.map((s, index) =>
+      this.prepare(ctx, gates, device, s, index, receivedAt, offset, clockImplausible),
+    );
     const quarantineFrom = device.status === 'revoked' ? device.statusChangedAt : null;
     return { req, ctx, receivedAt, offset, uncertaintyMs, prepared, quarantineFrom };
   }
@@ -157,8 +205,18 @@ export class SyncService {
 
   /** Read: the session, the device log (locked), the batch's stored seqs, its tickets, the holders of its scan_ids, its staff. */
   private async read(tx: Sql, b: Begun): Promise<Read> {
-    const { req: { device }, ctx, receivedAt, prepared } = b;
-    const sessionId = await openSyncSession(tx, { eventId: ctx.event.id, devicePk: device.pk, token: b.req.body.session_token, at: receivedAt });
+    const {
+      req: { device },
+      ctx,
+      receivedAt,
+      prepared,
+    } = b;
+    const sessionId = await openSyncSession(tx, {
+      eventId: ctx.event.id,
+      devicePk: device.pk,
+      token: b.req.body.session_token,
+      at: receivedAt,
+    });
     const log = await lockDeviceLog(tx, ctx.event.id, device.pk);
     // The batch's seqs already stored, and its chain neighbours. Under the device log's lock no seq above
     // the log's last_seq is stored (every seq'd insert advances it in the same transaction), so a fresh
@@ -197,19 +255,49 @@ export class SyncService {
   private plan(b: Begun, read: Read): UploadPlan {
     const { req, ctx } = b;
     return planUpload({
-      eventId: ctx.event.id, device: { pk: req.device.pk, deviceId: req.device.deviceId, publicKey: req.device.publicKey ?? null },
-      integrity: req.body.integrity, prepared: b.prepared, stored: read.stored, ticketByDigest: read.ticketByDigest, holders: read.holders,
-      knownStaff: read.knownStaff, unsequencedByTicket: read.unsequencedByTicket, verifiedLinks: req.verifiedLinks, integrityFailure: req.integrityFailure, quarantineFrom: b.quarantineFrom,
-      offset: b.offset, uncertaintyMs: b.uncertaintyMs, unmatched: (code) => unmatchedCode(code, ctx.codeScope, nodeVerifier),
+      eventId: ctx.event.id,
+      device: { pk: req.device.pk, deviceId: req.device.deviceId, publicKey: req.device.publicKey ?? null },
+      integrity: req.body.integrity,
+      prepared: b.prepared,
+      stored: read.stored,
+      ticketByDigest: read.ticketByDigest,
+      holders: read.holders,
+      knownStaff: read.knownStaff,
+      unsequencedByTicket: read.unsequencedByTicket,
+      verifiedLinks: req.verifiedLinks,
+      integrityFailure: req.integrityFailure,
+      quarantineFrom: b.quarantineFrom,
+      offset: b.offset,
+      uncertaintyMs: b.uncertaintyMs,
+      unmatched: (code) => unmatchedCode(code, ctx.codeScope, nodeVerifier),
     });
   }
 
   /** Write: the rows (one COPY), the online rows that uploaded copies are of, review conflicts, the replay; then the answer and the device log. */
   private async write(tx: Sql, b: Begun, read: Read, plan: UploadPlan): Promise<Applied> {
-    const { req: { device, body }, ctx, receivedAt, offset, uncertaintyMs } = b;
+    const {
+      req: { device, body },
+      ctx,
+      receivedAt,
+      offset,
+      uncertaintyMs,
+    } = b;
     const { sessionId, log } = read;
-    const inserted = await insertOfflineScans(tx, { eventId: ctx.event.id, devicePk: device.pk, deviceId: device.deviceId, sessionId, receivedAt, integrity: plan.integrity, uncertaintyMs }, plan.rows);
-    if (plan.copies.length > 0) for (const seq of await attachOfflineCopies(tx, ctx.event.id, sessionId, plan.copies)) inserted.add(seq);
+    const inserted = await insertOfflineScans(
+      tx,
+      {
+        eventId: ctx.event.id,
+        devicePk: device.pk,
+        deviceId: device.deviceId,
+        sessionId,
+        receivedAt,
+        integrity: plan.integrity,
+        uncertaintyMs,
+      },
+      plan.rows,
+    );
+    if (plan.copies.length > 0)
+      for (const seq of await attachOfflineCopies(tx, ctx.event.id, sessionId, plan.copies)) inserted.add(seq);
     const openedConflicts = await openQuarantineConflicts(tx, ctx.event.id, plan.quarantined, receivedAt);
 
     const ticketById = new Map<string, TicketRecord>();
@@ -218,20 +306,49 @@ export class SyncService {
       ticketById.set(t.id, t);
       digestById.set(t.id, hex);
     }
-    const reconciled = await reconcileNewCandidates(tx, ctx, plan.candidates, ticketById, new Set(plan.rows.map((r) => r.id)), receivedAt, this.lockTickets);
+    const reconciled = await reconcileNewCandidates(
+      tx,
+      ctx,
+      plan.candidates,
+      ticketById,
+      new Set(plan.rows.map((r) => r.id)),
+      receivedAt,
+      this.lockTickets,
+    );
     openedConflicts.push(...openedConflictIds(reconciled.values()));
 
     // The winners' device names (cached), read before the answer so that wording it needs nothing else.
     const deviceNames = new Map<string, string | undefined>();
-    for (const id of winnerDevices(reconciled)) deviceNames.set(id, await this.devices.name(ctx.event.organisationId, id, tx));
+    for (const id of winnerDevices(reconciled))
+      deviceNames.set(id, await this.devices.name(ctx.event.organisationId, id, tx));
     const answer = answerUpload(ctx, b.prepared, plan, reconciled, deviceNames);
 
     const marks = advanceMarks(log, inserted);
     const { summary } = answer;
-    await saveDeviceLog(tx, ctx.event.id, device.pk, {
-      ...marks, addReceived: inserted.size + plan.rows.filter((r) => r.seq === null).length, addImplausible: plan.implausible, flags: plan.logFlags, flagReason: plan.flagReason,
-      clockOffsetMs: offset ?? log.clockOffsetMs ?? 0, at: receivedAt, success: true, sessionId, reportedLastSeq: body.device_last_seq ?? null,
-    }, { uploaded: summary.total_uploaded, successful: summary.successful, failed: summary.failed, duplicates: summary.duplicates, conflicts: summary.conflicts });
+    await saveDeviceLog(
+      tx,
+      ctx.event.id,
+      device.pk,
+      {
+        ...marks,
+        addReceived: inserted.size + plan.rows.filter((r) => r.seq === null).length,
+        addImplausible: plan.implausible,
+        flags: plan.logFlags,
+        flagReason: plan.flagReason,
+        clockOffsetMs: offset ?? log.clockOffsetMs ?? 0,
+        at: receivedAt,
+        success: true,
+        sessionId,
+        reportedLastSeq: body.device_last_seq ?? null,
+      },
+      {
+        uploaded: summary.total_uploaded,
+        successful: summary.successful,
+        failed: summary.failed,
+        duplicates: summary.duplicates,
+        conflicts: summary.conflicts,
+      },
+    );
     return { sessionId, marks, answer, reconciled, digestById, live: liveScans(b, plan, reconciled), openedConflicts };
   }
 
@@ -256,7 +373,13 @@ export class SyncService {
   }
 
   private prepare(
-    ctx: EventContext, gates: EventContext, device: DeviceRecord, s: SyncBody['scans'][number], index: number, receivedAt: number, offset: number | null,
+    ctx: EventContext,
+    gates: EventContext,
+    device: DeviceRecord,
+    s: SyncBody['scans'][number],
+    index: number,
+    receivedAt: number,
+    offset: number | null,
     clockImplausible: boolean,
   ): PreparedScan {
     const direction = s.direction ?? 'entry';
@@ -265,20 +388,47 @@ export class SyncService {
     const scanId = s.scan_id ?? null;
     const seq = s.seq ?? null;
     // An unsequenced scan is hashed as seq 0 (no chain: only a keyless device sends one; the hash is its stored fingerprint).
-    const hash = payloadHash(ctx.event.id, device.deviceId, { seq: seq ?? 0, qrcode: s.qrcode, scannedAt: s.scanned_at, direction, gateId, localResult, scanId });
+    const hash = payloadHash(ctx.event.id, device.deviceId, {
+      seq: seq ?? 0,
+      qrcode: s.qrcode,
+      scannedAt: s.scanned_at,
+      direction,
+      gateId,
+      localResult,
+      scanId,
+    });
     const flags: string[] = [];
     const serverTime = s.scanned_at - (offset ?? 0);
     if (serverTime > receivedAt + FUTURE_TOLERANCE_MS) flags.push('future');
     if (serverTime < ctx.event.startsAt - DAY_MS || serverTime > ctx.event.endsAt + DAY_MS) flags.push('outside_event');
     if (offset !== null && Math.abs(offset) > SKEW_FLAG_MS) flags.push('clock_skew');
     // Ordering uses the device's time as recorded: a clock a day off, or a time a day outside the event, cannot be trusted to order it.
-    const implausibleTime = clockImplausible || s.scanned_at < ctx.event.startsAt - IMPLAUSIBLE_MS || s.scanned_at > ctx.event.endsAt + IMPLAUSIBLE_MS;
+    const implausibleTime =
+      clockImplausible ||
+      s.scanned_at < ctx.event.startsAt - IMPLAUSIBLE_MS ||
+      s.scanned_at > ctx.event.endsAt + IMPLAUSIBLE_MS;
     if (implausibleTime) flags.push('implausible_time');
     const knownGate = gateId !== null && gates.gates.has(gateId);
     if (gateId && !knownGate) flags.push('unknown_gate');
     const p: PreparedScan = {
-      index, qrcode: s.qrcode, seq, identity: seq === null ? unsequencedIdentity(ctx.event.id, device.deviceId, s.qrcode, s.scanned_at) : null, scannedAt: s.scanned_at, direction, gateId: knownGate ? gateId : null, localResult, scanId,
-      staffId: s.staff_id ?? null, hash, hashHex: hash.toString('hex'), flags, implausibleTime, digestHex: null, eventCode: null, codeProblem: null, unparsed: false,
+      index,
+      qrcode: s.qrcode,
+      seq,
+      identity: seq === null ? unsequencedIdentity(ctx.event.id, device.deviceId, s.qrcode, s.scanned_at) : null,
+      scannedAt: s.scanned_at,
+      direction,
+      gateId: knownGate ? gateId : null,
+      localResult,
+      scanId,
+      staffId: s.staff_id ?? null,
+      hash,
+      hashHex: hash.toString('hex'),
+      flags,
+      implausibleTime,
+      digestHex: null,
+      eventCode: null,
+      codeProblem: null,
+      unparsed: false,
     };
     // Decoding a signed code (base32, frame) was ~4% of the server's CPU on a sync burst; its keyed digest alone
     // finds its ticket. Whatever that does not settle is parsed after the lookup.
@@ -319,7 +469,9 @@ export class SyncService {
     const unsettled = prepared.filter((p) => p.unparsed && found.get(p.digestHex!)?.codeKind !== 'signed');
     if (unsettled.length === 0) return found;
     for (const p of unsettled) this.parseCode(ctx, p);
-    const more = [...new Set(unsettled.flatMap((p) => (p.digestHex && !digests.has(p.digestHex) ? [p.digestHex] : [])))];
+    const more = [
+      ...new Set(unsettled.flatMap((p) => (p.digestHex && !digests.has(p.digestHex) ? [p.digestHex] : []))),
+    ];
     if (more.length > 0) for (const [hex, t] of await this.tickets.findMany(ctx.event.id, more, tx)) found.set(hex, t);
     return found;
   }
@@ -343,9 +495,17 @@ export class SyncService {
         if (code === PG_DEADLOCK && attempt < DEADLOCK_ATTEMPTS) continue;
         // scans_legacy_offline: a seed-000 reconcile of this device (it takes no device log lock) stored the same
         // ticket at the same instant as an unsequenced scan here, between the read and the insert: the next run reads it.
-        if (code === PG_UNIQUE_VIOLATION && (pgConstraint(err) === 'scans_pkey' || pgConstraint(err) === 'scans_legacy_offline')) {
+        if (
+          code === PG_UNIQUE_VIOLATION &&
+          (pgConstraint(err) === 'scans_pkey' || pgConstraint(err) === 'scans_legacy_offline')
+        ) {
           if (attempt < DEADLOCK_ATTEMPTS) continue;
-          throw new DomainError('UNAVAILABLE', 'A scan in this upload is being received online right now; nothing was applied, retry the upload', undefined, { 'retry-after': '1' });
+          throw new DomainError(
+            'UNAVAILABLE',
+            'A scan in this upload is being received online right now; nothing was applied, retry the upload',
+            undefined,
+            { 'retry-after': '1' },
+          );
         }
         throw err;
       }
@@ -353,7 +513,11 @@ export class SyncService {
   }
 
   /** This instance's cached copies of the tickets it wrote by compare-and-set become the rows it wrote (after the commit). */
-  private remember(ctx: EventContext, digestById: ReadonlyMap<string, string>, reconciled: Map<string, ReconciledTicket>): void {
+  private remember(
+    ctx: EventContext,
+    digestById: ReadonlyMap<string, string>,
+    reconciled: Map<string, ReconciledTicket>,
+  ): void {
     for (const r of reconciled.values()) {
       const digestHex = digestById.get(r.ticketId);
       if (r.version === undefined || r.casFrom === undefined || !digestHex) continue;
@@ -398,8 +562,17 @@ function liveScans(b: Begun, plan: UploadPlan, reconciled: ReadonlyMap<string, R
   for (const r of plan.rows) {
     const conflict = lost.has(r.id);
     out.push({
-      scanId: r.id, at: r.scannedAt - shift, receivedAt: b.receivedAt, gateId: r.gateId, deviceId, staffId: r.staffId, direction: r.direction,
-      verdict: conflict ? 'conflict' : r.recordStatus, reason: conflict ? lost.get(r.id) ?? 'conflict' : r.reason, offline: true, ticketId: r.ticketId,
+      scanId: r.id,
+      at: r.scannedAt - shift,
+      receivedAt: b.receivedAt,
+      gateId: r.gateId,
+      deviceId,
+      staffId: r.staffId,
+      direction: r.direction,
+      verdict: conflict ? 'conflict' : r.recordStatus,
+      reason: conflict ? (lost.get(r.id) ?? 'conflict') : r.reason,
+      offline: true,
+      ticketId: r.ticketId,
     });
   }
   return out;
