@@ -237,11 +237,22 @@ describeEachBackend('fleet health and alerts', (backend) => {
         (await server.admin.get(`/api/v1/events/${ev.eventId}/devices/health`)).body.devices[0].sync_failures_24h,
       ).toBe(0);
 
-      // Per device: its sync sessions, logins and scans (no codes).
+      // Per device: its sync sessions, logins and scans (no codes). Every field answered passes its response
+      // schema (DeviceHistory in core): the tests' response check fails a field the schema would drop.
+      const username = staff.body.username as string;
+      expect((await device.post(`/api/v1/events/${ev.eventId}/login`, { username, pin: '0000' })).status).toBe(401);
+      expect((await device.post(`/api/v1/events/${ev.eventId}/login`, { username, pin: '4321' })).status).toBe(200);
       const history = await server.admin.get(`/api/v1/events/${ev.eventId}/devices/${deviceId}/history`);
       expect(history.status).toBe(200);
       expect(history.body.sync_sessions).toHaveLength(2);
+      expect(history.body.sync_sessions[0]).toMatchObject({ status: 'completed', completed_at: expect.any(String) });
       expect(history.body.scans).toHaveLength(2);
+      expect(history.body.scans[0]).toMatchObject({ source: 'offline', direction: 'entry', gate_name: 'Main' });
+      expect(history.body.logins).toMatchObject([
+        { identifier: username, staff_id: staff.body.id, success: true },
+        { identifier: username, success: false },
+      ]);
+      expect(JSON.stringify(history.body)).not.toContain('4321');
       expect(JSON.stringify(history.body)).not.toContain(t1!.code);
       expect((await server.admin.get(`/api/v1/events/${ev.eventId}/devices/nope/history`)).status).toBe(404);
     });

@@ -1,4 +1,7 @@
 import { Type, type Static } from 'typebox';
+import { DirectionSchema, Nullable, SeqRanges, StringEnum, Timestamp } from './common.ts';
+import { ScanResultSchema } from './scan.ts';
+import { DeviceStatusSchema } from './setup-responses.ts';
 import { Count, EpochMs, Fraction, Int53, Text, Uuid } from './values.ts';
 
 /**
@@ -58,8 +61,14 @@ export const ALERT_RULES = [
   'zone_over_capacity',
 ] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
-export type AlertSeverity = 'warning' | 'critical';
-export type AlertSubjectKind = 'device' | 'event' | 'zone';
+export const AlertRuleSchema = StringEnum(ALERT_RULES);
+export const ALERT_SEVERITIES = ['warning', 'critical'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+export const AlertSeveritySchema = StringEnum(ALERT_SEVERITIES);
+/** What an alert is about (the alerts table's CHECK). */
+export const ALERT_SUBJECT_KINDS = ['device', 'event', 'zone'] as const;
+export type AlertSubjectKind = (typeof ALERT_SUBJECT_KINDS)[number];
+export const AlertSubjectKindSchema = StringEnum(ALERT_SUBJECT_KINDS);
 
 /**
  * Per-event alert thresholds (event settings `alerts`); a value not given is the default below. Durations in
@@ -139,39 +148,119 @@ export const AlertListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export interface AlertView {
-  id: string;
-  rule: AlertRule;
-  severity: AlertSeverity;
-  subject: { kind: AlertSubjectKind; id: string; name: string };
-  raised_at: string;
-  cleared_at: string | null;
-  acknowledged_by: string | null;
-  acknowledged_at: string | null;
-  detail: Record<string, unknown>;
-}
+/** What `POST /devices/heartbeat` answers: the server's receipt time and how long the device now counts as online. */
+export const HeartbeatAck = Type.Object({
+  received_at: Timestamp,
+  online_within_ms: Type.Integer({ description: 'Online while the next heartbeat arrives within this (90 s)' }),
+});
+export type HeartbeatAck = Static<typeof HeartbeatAck>;
+
+/** An alert as organisers see it (the list, the fleet table, an acknowledgement, and the alert webhooks' `data.alert`). */
+export const AlertView = Type.Object({
+  id: Uuid,
+  rule: AlertRuleSchema,
+  severity: AlertSeveritySchema,
+  subject: Type.Object({
+    kind: AlertSubjectKindSchema,
+    id: Uuid,
+    name: Type.String({ description: "The device's, zone's or event's name; (deleted) when it is gone" }),
+  }),
+  raised_at: Timestamp,
+  cleared_at: Nullable(Timestamp),
+  acknowledged_by: Nullable(
+    Type.String({ description: 'Who acknowledged it (their name, or the actor when unknown)' }),
+  ),
+  acknowledged_at: Nullable(Timestamp),
+  // Per rule (the measure that raised it: pending scans, missing ranges, minutes of clock offset, …): free-form.
+  detail: Type.Record(Type.String(), Type.Unknown(), {
+    description: 'What the rule measured (fields depend on the rule)',
+  }),
+});
+export type AlertView = Static<typeof AlertView>;
+
+/** GET /events/:eventId/alerts. */
+export const AlertList = Type.Object({ alerts: Type.Array(AlertView) });
+export type AlertList = Static<typeof AlertList>;
+
+/** A name next to its id (a gate or staff member as the fleet table shows it; empty when it has none). */
+const Named = Type.Object({ id: Uuid, name: Type.String() });
 
 /** One device's row of the fleet table (GET /events/:eventId/devices/health). */
-export interface FleetDevice {
-  device_id: string;
-  name: string;
-  status: 'active' | 'suspended' | 'revoked';
-  online: boolean;
-  gate: { id: string; name: string } | null;
-  staff: { id: string; name: string } | null;
-  last_seen_at: string | null;
-  last_heartbeat_at: string | null;
-  last_success_at: string | null;
-  pending_scans: number | null;
-  oldest_pending_at: string | null;
-  oldest_pending_age_ms: number | null;
-  upload_lag: number | null;
-  missing: Array<[number, number]>;
-  missing_count: number;
-  clock_offset_ms: number | null;
-  battery: { level: number; charging: boolean | null } | null;
-  app_version: string | null;
-  consecutive_sync_failures: number;
-  sync_failures_24h: number;
-  alerts: AlertView[];
-}
+export const FleetDevice = Type.Object({
+  device_id: Type.String(),
+  name: Type.String(),
+  status: DeviceStatusSchema,
+  online: Type.Boolean({ description: 'A heartbeat within the last 90 s' }),
+  gate: Nullable(Named),
+  staff: Nullable(Named),
+  last_seen_at: Nullable(Timestamp),
+  last_heartbeat_at: Nullable(Timestamp),
+  last_success_at: Nullable(Timestamp),
+  pending_scans: Nullable(Type.Integer()),
+  oldest_pending_at: Nullable(Timestamp),
+  oldest_pending_age_ms: Nullable(Type.Integer()),
+  upload_lag: Nullable(Type.Integer({ description: 'Scans the device reported and the server has not acknowledged' })),
+  missing: SeqRanges,
+  missing_count: Type.Integer(),
+  clock_offset_ms: Nullable(Type.Integer({ description: 'Device clock minus server clock' })),
+  battery: Nullable(Type.Object({ level: Type.Number({ description: '0 to 1' }), charging: Nullable(Type.Boolean()) })),
+  app_version: Nullable(Type.String()),
+  consecutive_sync_failures: Type.Integer(),
+  sync_failures_24h: Type.Integer(),
+  alerts: Type.Array(AlertView, { description: "The device's open alerts" }),
+});
+export type FleetDevice = Static<typeof FleetDevice>;
+
+/** GET /events/:eventId/devices/health. */
+export const FleetHealth = Type.Object({
+  event_id: Uuid,
+  timezone: Type.String(),
+  generated_at: Timestamp,
+  devices: Type.Array(FleetDevice),
+});
+export type FleetHealth = Static<typeof FleetHealth>;
+
+/** GET /events/:eventId/devices/:deviceId/history: the newest 50 sync sessions and logins, the newest 100 scans. */
+export const DeviceHistory = Type.Object({
+  sync_sessions: Type.Array(
+    Type.Object({
+      id: Uuid,
+      status: StringEnum(['in_progress', 'completed', 'failed']),
+      scans_uploaded: Type.Integer(),
+      scans_successful: Type.Integer(),
+      scans_failed: Type.Integer(),
+      scans_duplicate: Type.Integer(),
+      scans_conflict: Type.Integer(),
+      attempts: Type.Integer(),
+      error_message: Nullable(Type.String()),
+      started_at: Timestamp,
+      completed_at: Nullable(Timestamp),
+    }),
+  ),
+  logins: Type.Array(
+    Type.Object({
+      id: Uuid,
+      identifier: Type.String({ description: 'The username tried (never a PIN)' }),
+      staff_id: Nullable(Uuid),
+      success: Type.Boolean(),
+      message: Nullable(Type.String()),
+      created_at: Timestamp,
+    }),
+  ),
+  scans: Type.Array(
+    Type.Object({
+      id: Uuid,
+      ticket_id: Nullable(Uuid),
+      result: ScanResultSchema,
+      reason: Type.String({ description: 'A ScanReason (seed 000 devices may have sent their own words)' }),
+      direction: DirectionSchema,
+      gate_id: Nullable(Uuid),
+      gate_name: Nullable(Type.String()),
+      staff_id: Nullable(Uuid),
+      scanned_at: Timestamp,
+      received_at: Timestamp,
+      source: StringEnum(['online', 'offline']),
+    }),
+  ),
+});
+export type DeviceHistory = Static<typeof DeviceHistory>;

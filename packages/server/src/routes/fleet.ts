@@ -1,5 +1,15 @@
 import { Type } from 'typebox';
-import { AlertListQuery, HeartbeatBody, Text, Uuid } from '@entrada/core';
+import {
+  AlertList,
+  AlertListQuery,
+  AlertView,
+  DeviceHistory,
+  FleetHealth,
+  HeartbeatAck,
+  HeartbeatBody,
+  Text,
+  Uuid,
+} from '@entrada/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { callerOf } from '../services/audit.ts';
 import type { Services } from '../services/container.ts';
@@ -27,6 +37,7 @@ export const fleetRoutes =
           body: HeartbeatBody,
           summary:
             "A scanner's heartbeat: every 30 s while online and with each sync (pending scans, battery, gate, staff, app version)",
+          response: { 200: HeartbeatAck },
         },
       },
       async (req) => s.fleet.heartbeat(req.device, req.body),
@@ -41,6 +52,7 @@ export const fleetRoutes =
           params: EventParams,
           summary:
             "The event's fleet: per device online (heartbeat within 90 s), gate, staff, pending scans, upload lag, gaps, clock, battery, sync failures and open alerts",
+          response: { 200: FleetHealth },
         },
       },
       async (req) => {
@@ -63,6 +75,7 @@ export const fleetRoutes =
           tags: ['devices'],
           params: Type.Object({ eventId: Uuid, deviceId: Text({ minLength: 1, maxLength: 64 }) }),
           summary: 'One device at the event: its sync sessions, staff logins (never a PIN) and latest scans (no codes)',
+          response: { 200: DeviceHistory },
         },
       },
       async (req) => {
@@ -81,6 +94,7 @@ export const fleetRoutes =
           params: EventParams,
           querystring: AlertListQuery,
           summary: "The event's alerts: open ones, or with state=all the latest 500",
+          response: { 200: AlertList },
         },
       },
       async (req) => {
@@ -97,6 +111,7 @@ export const fleetRoutes =
           tags: ['alerts'],
           params: Type.Object({ id: Uuid }),
           summary: 'Acknowledge an alert (audited); it stays open until its condition ends',
+          response: { 200: AlertView },
         },
       },
       async (req) => s.alerts.acknowledge(callerOf(req.admin), req.params.id),

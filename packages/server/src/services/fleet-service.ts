@@ -2,6 +2,7 @@ import {
   alertThresholds,
   HEARTBEAT_ONLINE_MS,
   type AlertView,
+  type DeviceHistory,
   type FleetDevice,
   type HeartbeatBody,
 } from '@entrada/core';
@@ -157,10 +158,7 @@ export class FleetService {
   }
 
   /** One device's history at the event: sync sessions, staff logins, latest scans. */
-  async deviceDetail(
-    ctx: EventContext,
-    deviceId: string,
-  ): Promise<{ device_pk: string; sync_sessions: unknown[]; logins: unknown[]; scans: unknown[] }> {
+  async deviceDetail(ctx: EventContext, deviceId: string): Promise<DeviceHistory & { device_pk: string }> {
     const [state] = await this.states(ctx, deviceId);
     if (!state) throw notFound('Device');
     const [sessions, logins, scans] = await Promise.all([
@@ -172,11 +170,11 @@ export class FleetService {
       device_pk: state.row.device_pk,
       sync_sessions: sessions.map((s) => ({
         ...s,
-        started_at: iso(ms(s.started_at)),
+        started_at: iso(ms(s.started_at))!,
         completed_at: iso(ms(s.completed_at)),
       })),
-      logins: logins.map((l) => ({ ...l, created_at: iso(ms(l.created_at)) })),
-      scans: scans.map((s) => ({ ...s, scanned_at: iso(ms(s.scanned_at)), received_at: iso(ms(s.received_at)) })),
+      logins: logins.map((l) => ({ ...l, created_at: iso(ms(l.created_at))! })),
+      scans: scans.map((s) => ({ ...s, scanned_at: iso(ms(s.scanned_at))!, received_at: iso(ms(s.received_at))! })),
     };
   }
 }

@@ -203,7 +203,7 @@ export class WebhookService {
         type: d.type,
         event_id: d.event_id,
         created_at: iso(ms(d.created_at))!,
-        state: d.state as WebhookDeliveryView['state'],
+        state: d.state,
         attempts: d.attempts,
         next_attempt_at: d.state === 'pending' ? iso(ms(d.next_attempt_at)) : null,
         last_status: d.last_status,

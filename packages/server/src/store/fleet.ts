@@ -1,4 +1,4 @@
-import type { HeartbeatBody } from '@entrada/core';
+import type { DeviceHistory, HeartbeatBody } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { ms } from './rows.ts';
 
@@ -309,7 +309,7 @@ export async function deviceSyncSessions(
 ): Promise<
   Array<{
     id: string;
-    status: string;
+    status: DeviceHistory['sync_sessions'][number]['status'];
     scans_uploaded: number;
     scans_successful: number;
     scans_failed: number;
@@ -361,15 +361,16 @@ export async function deviceRecentScans(
   Array<{
     id: string;
     ticket_id: string | null;
-    result: string;
+    // Closed by the scans table's CHECKs (direction, source) and the writers (result: core's ScanResult).
+    result: DeviceHistory['scans'][number]['result'];
     reason: string;
-    direction: string;
+    direction: DeviceHistory['scans'][number]['direction'];
     gate_id: string | null;
     gate_name: string | null;
     staff_id: string | null;
     scanned_at: Date;
     received_at: Date;
-    source: string;
+    source: DeviceHistory['scans'][number]['source'];
   }>
 > {
   return sql.query(

@@ -1,3 +1,4 @@
+import type { WebhookDeliveryType, WebhookDeliveryView } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 
 /** Webhook subscriptions, the webhook and email outboxes and users' email subscriptions (issue 13 §3). */
@@ -218,9 +219,10 @@ export async function recordWebhookAttempts(sql: Sql, results: readonly AttemptR
 export interface DeliveryRow {
   id: string;
   event_id: string | null;
-  type: string;
+  /** Written only from the notification types and the test message. */
+  type: WebhookDeliveryType;
   created_at: Date;
-  state: string;
+  state: WebhookDeliveryView['state'];
   attempts: number;
   next_attempt_at: Date;
   last_status: number | null;
