@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readAdmissionVectors } from '@entrada/core';
 import { describe, expect, it } from 'vitest';
-import type { TicketWithScans } from '../src/api/types.ts';
-import { checkRules, ticketOfCode, type CheckedEvent } from '../src/features/rule-check/rule-check.ts';
+import type { EventDetail, TicketWithScans } from '../src/api/types.ts';
+import { checkRules, ticketOfCode } from '../src/features/rule-check/rule-check.ts';
 
 const vectors = readAdmissionVectors(
   JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../core/vectors/admission.json'), 'utf8')),
@@ -19,7 +19,7 @@ describe('rule check', () => {
     expect(usable.length).toBeGreaterThan(10);
     for (const v of usable) {
       const gates = new Map([...v.history, v.scan].map((s) => [s.gate!.id, s.gate!]));
-      const event: CheckedEvent = {
+      const event: EventDetail = {
         id: v.event.id,
         name: 'Vectors',
         starts_at: '2026-01-01T00:00:00Z',
@@ -28,6 +28,7 @@ describe('rule check', () => {
         settings: { duplicate_window_s: v.event.duplicateWindowMs / 1000 },
         created_at: '2026-01-01T00:00:00Z',
         zones: [],
+        keys: [],
         gates: [...gates.values()].map((g) => ({
           id: g.id,
           name: g.id,
@@ -61,14 +62,12 @@ describe('rule check', () => {
         max_scans: v.type.maxScans,
         inside: false,
         first_scanned_at: null,
-        ...(v.ticket.statusHistory
-          ? {
-              status_history: v.ticket.statusHistory.map((c) => ({
-                at: new Date(c.at).toISOString(),
-                status: c.status,
-              })),
-            }
-          : {}),
+        first_scanned_by: null,
+        last_scan: null,
+        status_history: (v.ticket.statusHistory ?? []).map((c) => ({
+          at: new Date(c.at).toISOString(),
+          status: c.status,
+        })),
         scans: v.history.map((s, i) => ({
           id: `s${i}`,
           result: 'valid',
@@ -76,6 +75,8 @@ describe('rule check', () => {
           direction: s.direction,
           device_id: s.deviceId,
           gate_id: s.gate!.id,
+          gate_name: null,
+          device_name: null,
           session_id: null,
           source: 'offline',
           scanned_at: new Date(s.at).toISOString(),
@@ -112,7 +113,8 @@ describe('rule check', () => {
       zones: [],
       gates: [],
       ticket_types: [],
-    } as CheckedEvent;
+      keys: [],
+    } as EventDetail;
     expect(checkRules(event, { code: '\u0007', gateId: null, direction: 'entry', at: 0 }, null).verdict).toMatchObject({
       result: 'invalid_token',
       reason: 'malformed_code',

@@ -5,19 +5,10 @@
  *   tokens and for servers without organiser accounts.
  * Errors are the server's `{error, message}` read by core's `parseApiError`.
  */
-import { parseApiError, type ApiFailure, type Role } from '@entrada/core';
+import { parseApiError, type ApiFailure, type SessionResponse, type SessionUser } from '@entrada/core';
 
-export interface ConsoleUser {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  organisation_id: string;
-}
-export interface LoginAnswer {
-  user: ConsoleUser;
-  csrf_token: string;
-}
+/** Who is signed in: what /auth/login and /auth/me answer as `user`. */
+export type ConsoleUser = SessionUser;
 
 export class ApiError extends Error {
   constructor(readonly failure: ApiFailure) {
@@ -107,10 +98,12 @@ export class ApiClient {
   /** Email and password: the server sets an httpOnly session cookie; we keep only the CSRF token. */
   async login(email: string, password: string): Promise<ConsoleUser> {
     this.creds = { kind: 'none' };
-    const answer = await this.request<LoginAnswer>('POST', '/api/v1/auth/login', { email, password });
-    this.creds = { kind: 'cookie', csrf: answer.csrf_token };
+    const answer = await this.request<SessionResponse>('POST', '/api/v1/auth/login', { email, password });
+    // A password login opens a session, whose answer always carries the token (null is for an admin token's /auth/me).
+    const csrf = answer.csrf_token ?? '';
+    this.creds = { kind: 'cookie', csrf };
     this.store?.removeItem(TOKEN_KEY);
-    this.store?.setItem(CSRF_KEY, answer.csrf_token);
+    this.store?.setItem(CSRF_KEY, csrf);
     return answer.user;
   }
 
@@ -135,7 +128,8 @@ export class ApiClient {
    */
   async me(): Promise<ConsoleUser> {
     try {
-      const answer = await this.get<LoginAnswer | { user?: ConsoleUser } | ConsoleUser>('/api/v1/auth/me');
+      // Read loosely: servers before organiser accounts answered other shapes here (or a 404, below).
+      const answer = await this.get<SessionResponse | { user?: ConsoleUser } | ConsoleUser>('/api/v1/auth/me');
       const user = 'user' in answer && answer.user ? answer.user : (answer as ConsoleUser);
       if ('csrf_token' in answer && typeof answer.csrf_token === 'string' && this.creds.kind !== 'token') {
         this.creds = { kind: 'cookie', csrf: answer.csrf_token };

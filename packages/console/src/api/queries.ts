@@ -2,14 +2,14 @@
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
 import { api } from './client.ts';
 import type {
-  AdminTokenView,
-  DeviceView,
+  AdminTokenListResponse,
+  DeviceList,
   EventDetail,
-  EventSummary,
-  StaffView,
-  TicketWithScans,
-  UserView,
-} from './types.ts';
+  EventList,
+  StaffListResponse,
+  TicketDetail,
+  UserListResponse,
+} from '@entrada/core';
 
 export const keys = {
   events: ['events'] as const,
@@ -25,24 +25,24 @@ export const keys = {
 export const eventsQuery = () =>
   queryOptions({
     queryKey: keys.events,
-    queryFn: async () => (await api.get<{ events: EventSummary[] }>('/api/v1/events')).events,
+    queryFn: async () => (await api.get<EventList>('/api/v1/events')).events,
   });
 export const eventQuery = (id: string) =>
   queryOptions({ queryKey: keys.event(id), queryFn: () => api.get<EventDetail>(`/api/v1/events/${id}`) });
 export const staffQuery = (eventId: string) =>
   queryOptions({
     queryKey: keys.staff(eventId),
-    queryFn: async () => (await api.get<{ staff: StaffView[] }>(`/api/v1/events/${eventId}/staff`)).staff,
+    queryFn: async () => (await api.get<StaffListResponse>(`/api/v1/events/${eventId}/staff`)).staff,
   });
 export const ticketQuery = (id: string) =>
-  queryOptions({ queryKey: keys.ticket(id), queryFn: () => api.get<TicketWithScans>(`/api/v1/tickets/${id}`) });
+  queryOptions({ queryKey: keys.ticket(id), queryFn: () => api.get<TicketDetail>(`/api/v1/tickets/${id}`) });
 /** One event's devices, a server page at a time (cursor); under keys.devices, so every device change refreshes it. */
 export const eventDevicesQuery = (eventId: string) =>
   infiniteQueryOptions({
     queryKey: [...keys.devices, 'event', eventId] as const,
     initialPageParam: '',
     queryFn: ({ pageParam }) =>
-      api.get<{ devices: DeviceView[]; next_cursor: string | null }>(
+      api.get<DeviceList>(
         `/api/v1/devices?${new URLSearchParams({ event_id: eventId, limit: '200', ...(pageParam ? { cursor: pageParam } : {}) })}`,
       ),
     getNextPageParam: (last) => last.next_cursor ?? undefined,
@@ -50,15 +50,15 @@ export const eventDevicesQuery = (eventId: string) =>
 export const devicesQuery = () =>
   queryOptions({
     queryKey: keys.devices,
-    queryFn: async () => (await api.get<{ devices: DeviceView[] }>('/api/v1/devices')).devices,
+    queryFn: async () => (await api.get<DeviceList>('/api/v1/devices')).devices,
   });
 export const usersQuery = () =>
   queryOptions({
     queryKey: keys.users,
-    queryFn: async () => (await api.get<{ users: UserView[] }>('/api/v1/users')).users,
+    queryFn: async () => (await api.get<UserListResponse>('/api/v1/users')).users,
   });
 export const tokensQuery = () =>
   queryOptions({
     queryKey: keys.tokens,
-    queryFn: async () => (await api.get<{ tokens: AdminTokenView[] }>('/api/v1/tokens')).tokens,
+    queryFn: async () => (await api.get<AdminTokenListResponse>('/api/v1/tokens')).tokens,
   });

@@ -81,4 +81,6 @@ export const StagedImport = Type.Object({
   ...TicketImportView.properties,
   tickets: Type.Optional(Type.Array(IssuedTicket)),
 });
+export type StagedImport = Static<typeof StagedImport>;
 export const CommittedImport = Type.Object({ import: TicketImportView, imported: Type.Integer() });
+export type CommittedImport = Static<typeof CommittedImport>;

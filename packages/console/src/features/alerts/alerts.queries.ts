@@ -1,5 +1,5 @@
 /** Alerts of an event (open, and the recent ones with cleared), refreshed every 5 s; acknowledging. */
-import type { AlertView } from '@entrada/core';
+import type { AlertList, AlertView } from '@entrada/core';
 import { queryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../../api/client.ts';
 
@@ -11,8 +11,7 @@ export const alertKeys = {
 export const alertsQuery = (eventId: string, state: 'open' | 'all') =>
   queryOptions({
     queryKey: alertKeys.list(eventId, state),
-    queryFn: async () =>
-      (await api.get<{ alerts: AlertView[] }>(`/api/v1/events/${eventId}/alerts?state=${state}`)).alerts,
+    queryFn: async () => (await api.get<AlertList>(`/api/v1/events/${eventId}/alerts?state=${state}`)).alerts,
     refetchInterval: 5_000,
     placeholderData: (prev) => prev,
   });

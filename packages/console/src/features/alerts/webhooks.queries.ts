@@ -3,8 +3,9 @@ import type {
   AlertEmailView,
   WebhookCreateBody,
   WebhookCreated,
-  WebhookDeliveryView,
-  WebhookView,
+  WebhookDeliveryPage,
+  WebhookList,
+  WebhookTestQueued,
 } from '@entrada/core';
 import { queryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../../api/client.ts';
@@ -18,17 +19,14 @@ export const webhookKeys = {
 export const webhooksQuery = () =>
   queryOptions({
     queryKey: webhookKeys.all,
-    queryFn: async () => (await api.get<{ webhooks: WebhookView[] }>('/api/v1/webhooks')).webhooks,
+    queryFn: async () => (await api.get<WebhookList>('/api/v1/webhooks')).webhooks,
   });
 
 /** The latest 50 deliveries, refreshed while shown (retries happen on the server's timer). */
 export const deliveriesQuery = (id: string) =>
   queryOptions({
     queryKey: webhookKeys.deliveries(id),
-    queryFn: () =>
-      api.get<{ deliveries: WebhookDeliveryView[]; next_cursor: string | null }>(
-        `/api/v1/webhooks/${id}/deliveries?limit=50`,
-      ),
+    queryFn: () => api.get<WebhookDeliveryPage>(`/api/v1/webhooks/${id}/deliveries?limit=50`),
     refetchInterval: 5_000,
     placeholderData: (prev) => prev,
   });
@@ -62,7 +60,7 @@ export function useDeleteWebhook() {
 export function useTestWebhook() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (id: string) => api.post(`/api/v1/webhooks/${id}/test`, {}),
+    mutationFn: (id: string) => api.post<WebhookTestQueued>(`/api/v1/webhooks/${id}/test`, {}),
     onSuccess: (_r, id) => qc.invalidateQueries({ queryKey: webhookKeys.deliveries(id) }),
   });
 }

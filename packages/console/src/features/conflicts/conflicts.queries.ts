@@ -1,49 +1,19 @@
 /** The conflicts inbox: filtered pages, and resolving one or many (then the counts, the log and the tickets are read again). */
+import type {
+  BulkResolveResponse,
+  ConflictPage,
+  ConflictResolutionSchema,
+  ConflictScanSide,
+  ConflictView,
+} from '@entrada/core';
 import { infiniteQueryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
+import type { Static } from 'typebox';
 import { api } from '../../api/client.ts';
 
-/** One scan of a conflict, as GET /events/:id/conflicts answers (server: services/sync/conflict-service.ts conflictView). */
-export interface ConflictScan {
-  scan_id: string;
-  device_id: string;
-  device_name: string | null;
-  seq: number | null;
-  gate_id: string | null;
-  gate: string | null;
-  scanned_at: string;
-  received_at: string;
-  source: string;
-  direction: string;
-  flags: string[];
-  clock_uncertainty_ms: number | null;
-  staff_id: string | null;
-  staff_name: string | null;
-  ambiguous: boolean;
-}
-export interface Conflict {
-  id: string;
-  event_id: string;
-  ticket: { id: string; number: string | null };
-  reason: string;
-  ambiguous: boolean;
-  status: 'open' | 'resolved' | 'void';
-  winner: ConflictScan | null;
-  loser: ConflictScan;
-  resolution: 'legitimate' | 'fraud' | 'dismissed' | null;
-  note: string | null;
-  resolved_by: string | null;
-  resolved_at: string | null;
-  created_at: string;
-  /** Gate staff escalated it with a note (seed 004's "Escalate"). */
-  escalated?: boolean;
-  escalation?: { at: string; note: string; device_id: string; staff_id: string | null } | null;
-}
-export interface ConflictPage {
-  conflicts: Conflict[];
-  next_cursor: string | null;
-  counts: { open: number; ambiguous_open: number; resolved: number };
-}
-export type Resolution = 'legitimate' | 'fraud' | 'dismissed';
+/** The conflicts inbox's answers, as core declares them for the routes. */
+export type Conflict = ConflictView;
+export type ConflictScan = Static<typeof ConflictScanSide>;
+export type Resolution = Static<typeof ConflictResolutionSchema>;
 
 export const CONFLICT_FILTERS = ['status', 'ambiguous', 'escalated', 'reason', 'device_id'] as const;
 export type ConflictFilters = Partial<Record<(typeof CONFLICT_FILTERS)[number], string>>;
@@ -80,7 +50,7 @@ export function useResolveConflicts(eventId: string) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (v: { ids: string[]; resolution: Resolution; note: string }) =>
-      api.post<{ conflicts: Conflict[] }>(`/api/v1/events/${eventId}/conflicts/resolve`, {
+      api.post<BulkResolveResponse>(`/api/v1/events/${eventId}/conflicts/resolve`, {
         conflict_ids: v.ids,
         resolution: v.resolution,
         ...(v.note ? { note: v.note } : {}),

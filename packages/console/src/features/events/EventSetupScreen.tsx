@@ -349,7 +349,7 @@ function ZonePicker({
 }
 
 function GatesSection({ ev }: { ev: EventDetail }): ReactNode {
-  const add = useAddToEvent<Gate>(ev.id, 'gates');
+  const add = useAddToEvent(ev.id, 'gates');
   const remove = useDeleteInEvent(ev.id, 'gates');
   const [editing, setEditing] = useState<Gate | null>(null);
   const [name, setName] = useState('');
@@ -473,7 +473,7 @@ function EditGateDialog({ ev, gate, onClose }: { ev: EventDetail; gate: Gate; on
 }
 
 function TicketTypesSection({ ev }: { ev: EventDetail }): ReactNode {
-  const add = useAddToEvent<TicketType>(ev.id, 'ticket-types');
+  const add = useAddToEvent(ev.id, 'ticket-types');
   const update = useUpdateInEvent(ev.id, 'ticket-types');
   const remove = useDeleteInEvent(ev.id, 'ticket-types');
   const [editing, setEditing] = useState<TicketType | null>(null);

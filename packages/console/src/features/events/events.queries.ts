@@ -6,9 +6,32 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../../api/client.ts';
 import { keys } from '../../api/queries.ts';
-import type { EventSummary, Gate, TicketType, Zone } from '../../api/types.ts';
+import type {
+  EventChanged,
+  EventSummary,
+  GateView,
+  NewGateView,
+  StaffChanged,
+  StaffView,
+  TicketTypeView,
+  ZoneView,
+} from '@entrada/core';
 
 export type SetupKind = 'zones' | 'gates' | 'ticket-types' | 'staff';
+
+/** What adding one answers (POST), and changing one (PATCH), per kind: the routes' response schemas. */
+interface Added {
+  zones: ZoneView;
+  gates: NewGateView;
+  'ticket-types': TicketTypeView;
+  staff: StaffView;
+}
+interface Changed {
+  zones: ZoneView;
+  gates: GateView;
+  'ticket-types': TicketTypeView;
+  staff: StaffChanged;
+}
 
 export function useCreateEvent() {
   const qc = useQueryClient();
@@ -23,7 +46,7 @@ export function useCreateEvent() {
 export function useUpdateEvent(eventId: string) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body: Record<string, unknown>) => api.patch<EventSummary>(`/api/v1/events/${eventId}`, body),
+    mutationFn: (body: Record<string, unknown>) => api.patch<EventChanged>(`/api/v1/events/${eventId}`, body),
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: keys.events });
     },
@@ -31,10 +54,10 @@ export function useUpdateEvent(eventId: string) {
 }
 
 /** Add a zone, gate, ticket type or staff member to the event. */
-export function useAddToEvent<T = Zone | Gate | TicketType>(eventId: string, kind: SetupKind) {
+export function useAddToEvent<K extends SetupKind>(eventId: string, kind: K) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body: Record<string, unknown>) => api.post<T>(`/api/v1/events/${eventId}/${kind}`, body),
+    mutationFn: (body: Record<string, unknown>) => api.post<Added[K]>(`/api/v1/events/${eventId}/${kind}`, body),
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: keys.event(eventId) });
     },
@@ -42,11 +65,11 @@ export function useAddToEvent<T = Zone | Gate | TicketType>(eventId: string, kin
 }
 
 /** Change one (PATCH) — needs the set-up editing endpoints. */
-export function useUpdateInEvent(eventId: string, kind: SetupKind) {
+export function useUpdateInEvent<K extends SetupKind>(eventId: string, kind: K) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: ({ id, body }: { id: string; body: Record<string, unknown> }) =>
-      api.patch(`/api/v1/events/${eventId}/${kind}/${id}`, body),
+      api.patch<Changed[K]>(`/api/v1/events/${eventId}/${kind}/${id}`, body),
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: keys.event(eventId) });
     },

@@ -9,11 +9,11 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { useParams } from 'react-router';
 import { api, errorText } from '../../api/client.ts';
 import { eventQuery, ticketQuery } from '../../api/queries.ts';
-import type { TicketView } from '../../api/types.ts';
+import type { EventDetail, TicketView } from '../../api/types.ts';
 import { dateTime, fromLocalInput } from '../../lib/time.ts';
 import { ErrorBox, Field } from '../../ui/kit.tsx';
 import { TONE_SHAPE, TONE_WORD, reasonWords } from '../../ui/verdict.tsx';
-import { checkRules, ticketOfCode, type CheckedEvent, type RuleCheckOutcome } from './rule-check.ts';
+import { checkRules, ticketOfCode, type RuleCheckOutcome } from './rule-check.ts';
 
 export function RuleCheckScreen(): ReactNode {
   const { eventId = '' } = useParams();
@@ -26,7 +26,7 @@ export function RuleCheckScreen(): ReactNode {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<(RuleCheckOutcome & { code: string }) | null>(null);
-  const ev = event.data as CheckedEvent | undefined;
+  const ev = event.data;
   const tz = ev?.timezone ?? 'UTC';
   const gate = gateId || ev?.gates[0]?.id || '';
 
@@ -135,7 +135,7 @@ export function RuleCheckScreen(): ReactNode {
   );
 }
 
-function Outcome({ outcome, event }: { outcome: RuleCheckOutcome & { code: string }; event: CheckedEvent }): ReactNode {
+function Outcome({ outcome, event }: { outcome: RuleCheckOutcome & { code: string }; event: EventDetail }): ReactNode {
   const { verdict, tone, words, state, ticket, type } = outcome;
   const tz = event.timezone;
   const gateName = (id: string | null): string =>

@@ -20,15 +20,11 @@ import {
   type KeyLookup,
   type TicketFacts,
   type TicketScanState,
-  type TicketStatus,
   type TicketTypePolicy,
   type Verdict,
   type VerdictTone,
 } from '@entrada/core';
 import type { EventDetail, TicketView, TicketWithScans } from '../../api/types.ts';
-
-/** The event as the rule check needs it (GET /events/:id also answers its public keys and settings). */
-export type CheckedEvent = EventDetail & { keys?: Array<{ key_id: number; public_key: string }> };
 
 export interface RuleCheckInput {
   code: string;
@@ -50,13 +46,13 @@ export interface RuleCheckOutcome {
 
 const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
-export function eventPolicy(event: CheckedEvent): EventPolicy {
+export function eventPolicy(event: EventDetail): EventPolicy {
   const window = Number((event.settings as { duplicate_window_s?: unknown }).duplicate_window_s ?? 300);
   return { id: event.id, timezone: event.timezone, duplicateWindowMs: (Number.isFinite(window) ? window : 300) * 1000 };
 }
 
-function keysOf(event: CheckedEvent): KeyLookup {
-  const keys = new Map((event.keys ?? []).map((k) => [k.key_id, fromBase64Url(k.public_key)]));
+function keysOf(event: EventDetail): KeyLookup {
+  const keys = new Map(event.keys.map((k) => [k.key_id, fromBase64Url(k.public_key)]));
   return (keyId) => keys.get(keyId);
 }
 
@@ -78,7 +74,7 @@ export function ticketOfCode(code: string, found: readonly TicketView[]): Ticket
 }
 
 export function checkRules(
-  event: CheckedEvent,
+  event: EventDetail,
   input: RuleCheckInput,
   ticket: TicketWithScans | null,
 ): RuleCheckOutcome {
@@ -145,9 +141,9 @@ export function checkRules(
   const facts: TicketFacts = {
     id: ticket.id,
     eventId: event.id,
-    status: ticket.status as TicketStatus,
+    status: ticket.status,
     statusChangedAt: ms(ticket.status_changed_at),
-    statusHistory: ticket.status_history?.map((c) => ({ at: Date.parse(c.at), status: c.status as TicketStatus })),
+    statusHistory: ticket.status_history.map((c) => ({ at: Date.parse(c.at), status: c.status })),
   };
   const history = ticket.scans.map((s) => ({
     ref: s.id,
@@ -155,7 +151,7 @@ export function checkRules(
     at: Date.parse(s.scanned_at),
     deviceId: s.device_id,
     seq: null as number | null,
-    direction: s.direction as Direction,
+    direction: s.direction,
     gate: gatePolicy(s.gate_id),
   }));
   // core's reference evaluation (as the golden vectors run it): the ticket's scans and this one replayed in scan-time

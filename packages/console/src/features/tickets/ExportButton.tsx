@@ -2,7 +2,8 @@
 import Papa from 'papaparse';
 import { useState, type ReactNode } from 'react';
 import { api, errorText } from '../../api/client.ts';
-import type { EventDetail, TicketPage } from '../../api/types.ts';
+import type { TicketPage } from '@entrada/core';
+import type { EventDetail } from '../../api/types.ts';
 import { saveFile } from '../../lib/save-file.ts';
 
 export function ExportButton({ event }: { event: EventDetail }): ReactNode {
@@ -17,7 +18,7 @@ export function ExportButton({ event }: { event: EventDetail }): ReactNode {
         const page = await api.get<TicketPage>(`/api/v1/events/${event.id}/tickets?after=${after}&limit=5000`);
         for (const t of page.tickets)
           rows.push([t.number, t.holder_name ?? '', typeName.get(t.ticket_type_id) ?? t.tier, t.status, t.code]);
-        if (page.next_after === null || page.next_after === undefined) break;
+        if (page.next_after === null) break;
         after = String(page.next_after);
       }
       saveFile(

@@ -84,7 +84,6 @@ export function TicketDialog({
                   <th scope="col">Time ({tz})</th>
                   <th scope="col">Gate</th>
                   <th scope="col">Device</th>
-                  <th scope="col">Staff</th>
                   <th scope="col">Verdict</th>
                   <th scope="col">Where</th>
                 </tr>
@@ -95,7 +94,6 @@ export function TicketDialog({
                     <td>{dateTime(s.scanned_at, tz)}</td>
                     <td>{s.gate_id ? (gateName.get(s.gate_id) ?? '?') : '—'}</td>
                     <td>{deviceName.get(s.device_id) ?? s.device_id}</td>
-                    <td>{s.staff_id ?? '—'}</td>
                     <td>
                       {s.result}
                       {s.reason ? ` (${s.reason})` : ''} · {s.direction}

@@ -2,8 +2,8 @@
 import { infiniteQueryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../../api/client.ts';
 import { keys } from '../../api/queries.ts';
-import type { TicketPage, TicketRow, TicketView } from '../../api/types.ts';
-import { MAX_IMPORT_CHUNK_ROWS, type NewTicket, type TicketImportView } from '@entrada/core';
+import type { TicketListPage, TicketRow, TicketView } from '../../api/types.ts';
+import { MAX_IMPORT_CHUNK_ROWS, type CommittedImport, type NewTicket, type TicketImportView } from '@entrada/core';
 
 export const PAGE = 500;
 
@@ -16,7 +16,7 @@ export const ticketsQuery = (eventId: string, q: string) =>
   infiniteQueryOptions({
     queryKey: keys.tickets(eventId, q),
     initialPageParam: '',
-    queryFn: async ({ pageParam }): Promise<TicketPage> => {
+    queryFn: async ({ pageParam }): Promise<TicketListPage> => {
       // The server's search answers at most 500 a page (as the list does).
       const params = new URLSearchParams({ limit: String(PAGE) });
       if (q) params.set('q', q);
@@ -24,7 +24,7 @@ export const ticketsQuery = (eventId: string, q: string) =>
         params.set('cursor', pageParam);
         params.set('after', pageParam);
       }
-      const page = await api.get<TicketPage>(`/api/v1/events/${eventId}/tickets?${params}`);
+      const page = await api.get<TicketListPage>(`/api/v1/events/${eventId}/tickets?${params}`);
       if (q && !('next_cursor' in page)) page.tickets = page.tickets.filter((t) => matches(t, q));
       return page;
     },
@@ -83,7 +83,7 @@ export async function importTickets(
       onProgress(start + chunk.length, tickets.length, 'upload');
     }
     onProgress(tickets.length, tickets.length, 'commit');
-    const done = await api.post<{ imported: number }>(`${base}/${session.id}/commit`);
+    const done = await api.post<CommittedImport>(`${base}/${session.id}/commit`);
     return done.imported;
   } catch (err) {
     await api.delete(`${base}/${session.id}`).catch(() => undefined);

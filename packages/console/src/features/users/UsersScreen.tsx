@@ -5,6 +5,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { Navigate } from 'react-router';
 import { api, ApiError, errorText } from '../../api/client.ts';
 import { keys, tokensQuery, usersQuery } from '../../api/queries.ts';
+import type { CreatedAdminTokenResponse } from '@entrada/core';
 import type { UserView } from '../../api/types.ts';
 import { useCan, useSession } from '../../auth/session.tsx';
 import { browserTimeZone } from '../events/EventsScreen.tsx';
@@ -188,7 +189,7 @@ function Tokens(): ReactNode {
   const [shown, setShown] = useState<{ name: string; token: string } | null>(null);
   const tz = browserTimeZone();
   const create = useMutation({
-    mutationFn: (body: { name: string }) => api.post<{ name: string; token: string }>('/api/v1/tokens', body),
+    mutationFn: (body: { name: string }) => api.post<CreatedAdminTokenResponse>('/api/v1/tokens', body),
     onSuccess: (t) => {
       setShown({ name: t.name, token: t.token });
       setName('');
