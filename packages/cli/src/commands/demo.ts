@@ -1,5 +1,13 @@
 import { MAX_TICKETS_PER_CALL } from '@entrada/core';
-import type { EventSummary, IssuedTicket, PairingCode } from '../api-types.ts';
+import type {
+  EventSummary,
+  IssuedTickets,
+  NewGateView,
+  PairingCode,
+  RegisteredDevice,
+  TicketTypeView,
+  ZoneView,
+} from '../api-types.ts';
 import { printDemoDetails, type DemoDetails } from '../demo-details.ts';
 import { CliError } from '../errors.ts';
 import { count, perSecond, seconds } from '../format.ts';
@@ -18,11 +26,6 @@ export interface DemoOptions {
   tickets?: number;
   name?: string;
   now?: number;
-}
-
-interface Created {
-  id: string;
-  name: string;
 }
 
 /**
@@ -47,11 +50,12 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
     settings: { duplicate_window_s: 300 },
   });
   const path = `/api/v1/events/${event.id}`;
-  const zone = (name: string, capacity: number): Promise<Created> =>
-    client.post<Created>(`${path}/zones`, { name, capacity });
-  const gate = (name: string, zoneIds: string[]): Promise<Created> =>
-    client.post<Created>(`${path}/gates`, { name, zone_ids: zoneIds });
-  const type = (body: Record<string, unknown>): Promise<Created> => client.post<Created>(`${path}/ticket-types`, body);
+  const zone = (name: string, capacity: number): Promise<ZoneView> =>
+    client.post<ZoneView>(`${path}/zones`, { name, capacity });
+  const gate = (name: string, zoneIds: string[]): Promise<NewGateView> =>
+    client.post<NewGateView>(`${path}/gates`, { name, zone_ids: zoneIds });
+  const type = (body: Record<string, unknown>): Promise<TicketTypeView> =>
+    client.post<TicketTypeView>(`${path}/ticket-types`, body);
 
   const general = await zone('General', Math.max(10, total));
   const vip = await zone('VIP', Math.max(5, Math.ceil(total / 10)));
@@ -71,12 +75,12 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
   try {
     for (let start = 0; start < total; start += MAX_TICKETS_PER_CALL) {
       const n = Math.min(MAX_TICKETS_PER_CALL, total - start);
-      const typeOf = (i: number): Created => types[(start + i) % types.length]!;
+      const typeOf = (i: number): TicketTypeView => types[(start + i) % types.length]!;
       const batch = Array.from({ length: n }, (_, i) => ({
         ticket_type_id: typeOf(i).id,
         holder_name: `Guest ${start + i + 1}`,
       }));
-      const { tickets } = await client.post<{ tickets: IssuedTicket[] }>(`${path}/tickets`, { tickets: batch });
+      const { tickets } = await client.post<IssuedTickets>(`${path}/tickets`, { tickets: batch });
       // One sample per tier, so each ticket type's behaviour can be tried.
       for (let i = 0; i < tickets.length && samples.length < types.length; i++) {
         if (!samples.some((s) => s.tier === typeOf(i).name))
@@ -90,7 +94,7 @@ export async function createDemo(opts: DemoOptions, output: Output): Promise<Dem
   const elapsed = Date.now() - started;
   output.out(`Issued ${count(total)} tickets in ${seconds(elapsed)} (${perSecond(total, elapsed)}).`);
 
-  const device = await client.post<{ device_id: string; token: string }>('/api/v1/devices', { name: 'Demo scanner' });
+  const device = await client.post<RegisteredDevice>('/api/v1/devices', { name: 'Demo scanner' });
   await client.post(`${path}/staff`, { ...DEMO_STAFF });
   const pairing = await client.post<PairingCode>('/api/v1/devices/pairing-codes', {
     event_id: event.id,

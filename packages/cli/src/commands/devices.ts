@@ -1,5 +1,5 @@
 import { PAIRING_TTL_DEFAULT_S, PAIRING_TTL_MAX_S, PAIRING_TTL_MIN_S } from '@entrada/core';
-import type { DeviceView, PairingCode } from '../api-types.ts';
+import type { DeviceList, DeviceView, PairingCode, RegisteredDevice } from '../api-types.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../format.ts';
 import { HttpClient, requireUuid, type Connection } from '../http-client.ts';
@@ -12,10 +12,6 @@ export interface RegisterDeviceOptions {
   deviceId?: string;
   type?: 'scanner' | 'mobile';
   publicKey?: string;
-}
-
-export interface RegisteredDevice extends DeviceView {
-  token: string;
 }
 
 export async function registerDevice(opts: RegisterDeviceOptions, output: Output): Promise<RegisteredDevice> {
@@ -37,7 +33,7 @@ export async function registerDevice(opts: RegisterDeviceOptions, output: Output
 
 export async function listDevices(opts: { connection: Connection }, output: Output): Promise<DeviceView[]> {
   const client = new HttpClient(opts.connection, 'admin');
-  const { devices } = await client.get<{ devices: DeviceView[] }>('/api/v1/devices');
+  const { devices } = await client.get<DeviceList>('/api/v1/devices');
   if (devices.length === 0) {
     output.out('No devices yet. Register one with: entrada devices register --name "Gate 1"');
     return devices;

@@ -1,4 +1,4 @@
-import type { EventSummary } from '../api-types.ts';
+import type { EventList, EventSummary } from '../api-types.ts';
 import { fetchEvent } from '../events-api.ts';
 import { table } from '../format.ts';
 import { HttpClient, type Connection } from '../http-client.ts';
@@ -6,7 +6,7 @@ import type { Output } from '../output.ts';
 
 export async function listEvents(opts: { connection: Connection }, output: Output): Promise<EventSummary[]> {
   const client = new HttpClient(opts.connection, 'admin');
-  const { events } = await client.get<{ events: EventSummary[] }>('/api/v1/events');
+  const { events } = await client.get<EventList>('/api/v1/events');
   if (events.length === 0) {
     output.out('No events yet. Create a demo one with: entrada demo');
     return events;

@@ -8,7 +8,14 @@
  * the event's time zone.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import type { EventDetail } from '../api-types.ts';
+import type {
+  DeviceLogImportResponse,
+  EventDetail,
+  FeedPage,
+  FeedScanEvent,
+  OfflineHealthResponse,
+  SyncStatusResponse,
+} from '../api-types.ts';
 import { ApiError, CliError } from '../errors.ts';
 import { fetchEvent } from '../events-api.ts';
 import { count, plural, table } from '../format.ts';
@@ -27,21 +34,8 @@ export const SKEW_FLAG_MS = 60_000;
 /** The server's limit per import call (MAX_IMPORT_SCANS) is checked there; this only avoids reading absurd files into memory. */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
-export interface ImportAnswer {
-  event_id: string;
-  device_id: string;
-  device_status: string;
-  integrity: 'chain' | 'unsigned' | 'failed';
-  integrity_problem?: string;
-  summary: { total_uploaded: number; successful: number; duplicates: number; conflicts: number; failed: number };
-  acked_through: number;
-  last_seq: number;
-  missing: Array<[number, number]>;
-  conflicts_and_failures: Array<{ seq: number; sync_status: string; message: string }>;
-}
-
 /** `entrada offline import FILE`: a scanner's exported scan log (Sync → Export unsent scans), stored as if the device had synced. */
-export async function importDeviceLog(opts: Base & { file: string }, output: Output): Promise<ImportAnswer> {
+export async function importDeviceLog(opts: Base & { file: string }, output: Output): Promise<DeviceLogImportResponse> {
   let text: string;
   try {
     const buf = await readFile(opts.file);
@@ -75,9 +69,9 @@ export async function importDeviceLog(opts: Base & { file: string }, output: Out
     );
   }
   const client = new HttpClient(opts.connection, 'admin');
-  let answer: ImportAnswer;
+  let answer: DeviceLogImportResponse;
   try {
-    answer = await client.post<ImportAnswer>('/api/v1/offline/import', doc);
+    answer = await client.post<DeviceLogImportResponse>('/api/v1/offline/import', doc);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
       throw new CliError(
@@ -109,33 +103,6 @@ export async function importDeviceLog(opts: Base & { file: string }, output: Out
       `Review the conflicts in the console, or: entrada offline import ${opts.file} --json | jq '.conflicts_and_failures'`,
     );
   return answer;
-}
-
-interface FeedScan {
-  kind: 'scan';
-  scan_id: string;
-  device_id: string;
-  seq: number | null;
-  scanned_at: string | null;
-  direction: string;
-  gate_id: string | null;
-  result: string;
-  reason: string;
-  verdict: string;
-  revision: number;
-  conflict_reason?: string | null;
-}
-interface FeedPage {
-  events: Array<FeedScan | { kind: 'ticket' }>;
-  next_cursor: string;
-  has_more: boolean;
-}
-interface SyncStatusAnswer {
-  last_seq: number;
-  acked_through: number;
-  missing: Array<[number, number]>;
-  clock_offset_ms: number | null;
-  last_sync_at: string | null;
 }
 
 export interface ServerDeviceLog {
@@ -170,7 +137,7 @@ export async function exportServerLog(
 ): Promise<ServerDeviceLog> {
   const client = new HttpClient(opts.connection, 'admin');
   const event = await fetchEvent(client, opts.eventId);
-  const byId = new Map<string, FeedScan>();
+  const byId = new Map<string, FeedScanEvent>();
   let since: string | null = null;
   for (;;) {
     const page: FeedPage = await client.get<FeedPage>(
@@ -183,7 +150,7 @@ export async function exportServerLog(
   }
   let sync: ServerDeviceLog['sync'] = null;
   try {
-    const st = await client.get<SyncStatusAnswer>(
+    const st = await client.get<SyncStatusResponse>(
       `/api/v1/offline/sync/status/${event.id}/${encodeURIComponent(opts.deviceId)}`,
     );
     sync = { last_seq: st.last_seq, acked_through: st.acked_through, missing: st.missing };
@@ -253,27 +220,6 @@ export async function exportServerLog(
   return log;
 }
 
-interface HealthAnswer {
-  devices: Array<{
-    device_id: string;
-    name: string;
-    status: string;
-    clock_offset_ms: number | null;
-    last_sync_at: string | null;
-    last_success_at: string | null;
-    last_seen_at: string | null;
-    flags: string[];
-    implausible_time_scans: number;
-    upload_lag: number | null;
-    missing_count: number;
-    last_seq: number;
-    acked_through: number;
-    sync_failures: number;
-  }>;
-  alerts: Array<{ severity: string; code: string; message: string; device_id?: string }>;
-  totals: { conflicts_open: number };
-}
-
 export interface DeviceBacklog {
   device_id: string;
   name: string;
@@ -294,7 +240,7 @@ export interface DeviceBacklog {
 export async function deviceBacklog(opts: Base & { eventId: string }, output: Output): Promise<DeviceBacklog[]> {
   const client = new HttpClient(opts.connection, 'admin');
   const event = await fetchEvent(client, opts.eventId);
-  const health = await client.get<HealthAnswer>(`/api/v1/events/${event.id}/offline-health`);
+  const health = await client.get<OfflineHealthResponse>(`/api/v1/events/${event.id}/offline-health`);
   const rows: DeviceBacklog[] = health.devices.map((d) => ({
     device_id: d.device_id,
     name: d.name,
@@ -362,7 +308,7 @@ export interface DeviceClock {
 export async function deviceClocks(opts: Base & { eventId: string }, output: Output): Promise<DeviceClock[]> {
   const client = new HttpClient(opts.connection, 'admin');
   const event = await fetchEvent(client, opts.eventId);
-  const health = await client.get<HealthAnswer>(`/api/v1/events/${event.id}/offline-health`);
+  const health = await client.get<OfflineHealthResponse>(`/api/v1/events/${event.id}/offline-health`);
   const clocks: DeviceClock[] = health.devices.map((d) => ({
     device_id: d.device_id,
     name: d.name,

@@ -6,7 +6,19 @@
  * get a line or a table, with times in the event's time zone.
  */
 import { MANIFEST_TICKET_CODES_RISK, zoneOffsetMs } from '@entrada/core';
-import type { EventDetail } from '../api-types.ts';
+import type {
+  AuditEntry,
+  AuditPage,
+  EventChanged,
+  EventDetail,
+  GateView,
+  NewGateView,
+  TicketDetail,
+  TicketSearchPage,
+  TicketTypeView,
+  TicketView,
+  ZoneView,
+} from '../api-types.ts';
 import { ApiError, CliError } from '../errors.ts';
 import { explainEventError, fetchEvent } from '../events-api.ts';
 import { table } from '../format.ts';
@@ -117,11 +129,7 @@ export async function updateEvent(
   // Said before it is turned on, on stderr (a --json answer stays parseable): the risk the organiser takes.
   if (opts.manifestTicketCodes === true) output.err(`warning: ${MANIFEST_TICKET_CODES_RISK}`);
   const r = await call(opts.eventId, () =>
-    admin(opts.connection).request<{ name: string; starts_at: string; ends_at: string; timezone: string }>(
-      'PATCH',
-      `/api/v1/events/${opts.eventId}`,
-      body,
-    ),
+    admin(opts.connection).request<EventChanged>('PATCH', `/api/v1/events/${opts.eventId}`, body),
   );
   emit(output, opts.json, r, () =>
     output.out(
@@ -136,7 +144,7 @@ export async function updateEvent(
 export async function addZone(opts: InEvent & { name: string; capacity?: string }, output: Output): Promise<unknown> {
   requireUuid(opts.eventId, '--event', 'an event');
   const r = await call(opts.eventId, () =>
-    admin(opts.connection).post<{ id: string; name: string }>(
+    admin(opts.connection).post<ZoneView>(
       `/api/v1/events/${opts.eventId}/zones`,
       defined({ name: opts.name, capacity: capacity(opts.capacity) }),
     ),
@@ -154,11 +162,7 @@ export async function updateZone(
   const zone = resolve(e, 'zone', opts.zone);
   const body = defined({ name: opts.name, capacity: capacity(opts.capacity) });
   noChange(body, '--name, --capacity');
-  const r = await client.request<{ name: string; capacity: number | null }>(
-    'PATCH',
-    `/api/v1/events/${e.id}/zones/${zone.id}`,
-    body,
-  );
+  const r = await client.request<ZoneView>('PATCH', `/api/v1/events/${e.id}/zones/${zone.id}`, body);
   emit(output, opts.json, r, () => output.out(`Updated zone "${r.name}": capacity ${r.capacity ?? 'none'}.`));
   return r;
 }
@@ -166,7 +170,7 @@ export async function updateZone(
 export async function addGate(opts: InEvent & { name: string; zones?: string }, output: Output): Promise<unknown> {
   const client = admin(opts.connection);
   const e = await fetchEvent(client, opts.eventId);
-  const r = await client.post<{ id: string; name: string; zone_ids: string[] }>(`/api/v1/events/${e.id}/gates`, {
+  const r = await client.post<NewGateView>(`/api/v1/events/${e.id}/gates`, {
     name: opts.name,
     zone_ids: zoneIds(e, opts.zones) ?? [],
   });
@@ -183,11 +187,7 @@ export async function updateGate(
   const gate = resolve(e, 'gate', opts.gate);
   const body = defined({ name: opts.name, zone_ids: zoneIds(e, opts.zones), closed: opts.closed });
   noChange(body, '--name, --zones, --closed, --open');
-  const r = await client.request<{ name: string; closed: boolean }>(
-    'PATCH',
-    `/api/v1/events/${e.id}/gates/${gate.id}`,
-    body,
-  );
+  const r = await client.request<GateView>('PATCH', `/api/v1/events/${e.id}/gates/${gate.id}`, body);
   emit(output, opts.json, r, () =>
     output.out(
       `Updated gate "${r.name}"${r.closed ? ' (closed)' : ''}. Scanners get the change with their next download.`,
@@ -221,7 +221,7 @@ function typeBody(e: EventDetail, o: TypeOptions): Record<string, unknown> {
 export async function addTicketType(opts: InEvent & TypeOptions & { name: string }, output: Output): Promise<unknown> {
   const client = admin(opts.connection);
   const e = await fetchEvent(client, opts.eventId);
-  const r = await client.post<{ id: string; name: string }>(`/api/v1/events/${e.id}/ticket-types`, {
+  const r = await client.post<TicketTypeView>(`/api/v1/events/${e.id}/ticket-types`, {
     zone_ids: [],
     ...typeBody(e, opts),
   });
@@ -238,13 +238,7 @@ export async function updateTicketType(
   const type = resolve(e, 'ticket type', opts.type);
   const body = typeBody(e, opts);
   noChange(body, '--name, --zones, --max-scans, --reentry, --no-reentry, --valid-from, --valid-until');
-  const r = await client.request<{
-    name: string;
-    max_scans: number;
-    allow_reentry: boolean;
-    valid_from: string | null;
-    valid_until: string | null;
-  }>('PATCH', `/api/v1/events/${e.id}/ticket-types/${type.id}`, body);
+  const r = await client.request<TicketTypeView>('PATCH', `/api/v1/events/${e.id}/ticket-types/${type.id}`, body);
   emit(output, opts.json, r, () => {
     const window =
       r.valid_from || r.valid_until
@@ -270,19 +264,6 @@ export async function removeSetup(opts: InEvent & { kind: Kind; target: string }
 
 // --- tickets ---
 
-interface TicketRow {
-  id: string;
-  number: string;
-  tier: string;
-  holder_name: string | null;
-  status: string;
-  status_reason: string | null;
-  status_changed_at: string | null;
-  scans_used: number;
-  max_scans: number;
-  inside: boolean;
-}
-
 export async function searchTickets(
   opts: InEvent & { query: string; limit?: number; cursor?: string },
   output: Output,
@@ -291,9 +272,7 @@ export async function searchTickets(
   const e = await fetchEvent(client, opts.eventId);
   const params = new URLSearchParams({ q: opts.query, limit: String(opts.limit ?? 50) });
   if (opts.cursor) params.set('cursor', opts.cursor);
-  const r = await client.get<{ tickets: TicketRow[]; next_cursor: string | null }>(
-    `/api/v1/events/${e.id}/tickets?${params}`,
-  );
+  const r = await client.get<TicketSearchPage>(`/api/v1/events/${e.id}/tickets?${params}`);
   emit(output, opts.json, r, () => {
     if (r.tickets.length === 0) {
       output.out(
@@ -327,9 +306,9 @@ export async function restoreTicket(
   requireUuid(opts.ticketId, '<ticket-id>', 'a ticket');
   if (opts.reason.trim() === '')
     throw new CliError('--reason must say why, e.g. --reason "ID checked at the box office"');
-  let r: TicketRow;
+  let r: TicketView;
   try {
-    r = await admin(opts.connection).post<TicketRow>(`/api/v1/tickets/${opts.ticketId}/${opts.action}`, {
+    r = await admin(opts.connection).post<TicketView>(`/api/v1/tickets/${opts.ticketId}/${opts.action}`, {
       reason: opts.reason,
     });
   } catch (err) {
@@ -347,28 +326,13 @@ export async function restoreTicket(
   return r;
 }
 
-interface TicketHistory extends TicketRow {
-  event_id: string;
-  scans: Array<{
-    scanned_at: string;
-    gate_id: string | null;
-    gate_name: string | null;
-    device_id: string;
-    device_name: string | null;
-    direction: string;
-    result: string;
-    reason: string;
-    source: string;
-  }>;
-}
-
 /** A ticket and its whole scan history, times in the event's zone. */
 export async function showTicket(opts: Base & { ticketId: string }, output: Output): Promise<unknown> {
   requireUuid(opts.ticketId, '<ticket-id>', 'a ticket');
   const client = admin(opts.connection);
-  let t: TicketHistory;
+  let t: TicketDetail;
   try {
-    t = await client.get<TicketHistory>(`/api/v1/tickets/${opts.ticketId}`);
+    t = await client.get<TicketDetail>(`/api/v1/tickets/${opts.ticketId}`);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404)
       throw new CliError(
@@ -435,17 +399,6 @@ export async function updateDevice(
 
 // --- audit ---
 
-interface AuditEntry {
-  id: string;
-  actor: string;
-  action: string;
-  subject_kind: string;
-  subject_id: string;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  at: string;
-}
-
 function changeText(a: AuditEntry): string {
   if (a.after === null) return 'deleted';
   const keys = Object.keys(a.after);
@@ -457,9 +410,7 @@ export async function showAudit(opts: InEvent & { limit?: number; cursor?: strin
   const e = await fetchEvent(client, opts.eventId);
   const params = new URLSearchParams({ limit: String(opts.limit ?? 100) });
   if (opts.cursor) params.set('cursor', opts.cursor);
-  const r = await client.get<{ entries: AuditEntry[]; next_cursor: string | null }>(
-    `/api/v1/events/${e.id}/audit?${params}`,
-  );
+  const r = await client.get<AuditPage>(`/api/v1/events/${e.id}/audit?${params}`);
   emit(output, opts.json, r, () => {
     if (r.entries.length === 0) {
       output.out(`No changes recorded for ${e.name} yet.`);

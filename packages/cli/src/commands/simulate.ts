@@ -1,6 +1,15 @@
 import { backoffDelay, Prng, Scanner, type Clock, type FetchLike, type SyncStatus } from '@entrada/client';
 import { ed25519, MAX_TICKETS_PER_CALL, toBase64Url } from '@entrada/core';
-import type { EventSummary, IssuedTicket } from '../api-types.ts';
+import type {
+  EventSummary,
+  IssuedTickets,
+  NewGateView,
+  OccupancyResponse,
+  OfflineHealthResponse,
+  RegisteredDevice,
+  TicketTypeView,
+  ZoneView,
+} from '../api-types.ts';
 import { CliError } from '../errors.ts';
 import { count, perSecond, seconds, table } from '../format.ts';
 import { HttpClient, type Connection } from '../http-client.ts';
@@ -79,16 +88,6 @@ interface SimDevice {
   error: string | null;
   /** Sees every status the engine publishes (after each sync cycle). */
   watch: ((status: SyncStatus) => void) | null;
-}
-
-interface Created {
-  id: string;
-  name: string;
-}
-
-interface OfflineHealth {
-  totals: { conflicts_open: number; conflicts_resolved: number; missing_scans: number };
-  devices: Array<{ device_id: string; last_seq: number; acked_through: number; missing_count: number }>;
 }
 
 function check(cond: boolean, message: string): void {
@@ -185,13 +184,13 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
     settings: { duplicate_window_s: 300 },
   });
   const path = `/api/v1/events/${event.id}`;
-  const zone = await client.post<Created>(`${path}/zones`, { name: 'General', capacity: ticketsN });
-  const gates: Created[] = [];
+  const zone = await client.post<ZoneView>(`${path}/zones`, { name: 'General', capacity: ticketsN });
+  const gates: NewGateView[] = [];
   for (let g = 0; g < Math.ceil(devicesN / 10); g++)
-    gates.push(await client.post<Created>(`${path}/gates`, { name: `Gate ${g + 1}`, zone_ids: [zone.id] }));
+    gates.push(await client.post<NewGateView>(`${path}/gates`, { name: `Gate ${g + 1}`, zone_ids: [zone.id] }));
   const types = [
-    await client.post<Created>(`${path}/ticket-types`, { name: 'GA', zone_ids: [zone.id] }),
-    await client.post<Created>(`${path}/ticket-types`, { name: 'GA Late', zone_ids: [zone.id] }),
+    await client.post<TicketTypeView>(`${path}/ticket-types`, { name: 'GA', zone_ids: [zone.id] }),
+    await client.post<TicketTypeView>(`${path}/ticket-types`, { name: 'GA Late', zone_ids: [zone.id] }),
   ];
   output.out(`Created event "${event.name}" (${event.id}) with ${gates.length} gate(s).`);
 
@@ -204,7 +203,7 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
     for (let start = 0; start < ticketsN; start += MAX_TICKETS_PER_CALL) {
       const n = Math.min(MAX_TICKETS_PER_CALL, ticketsN - start);
       const batch = Array.from({ length: n }, (_, i) => ({ ticket_type_id: types[(start + i) % types.length]!.id }));
-      const { tickets } = await client.post<{ tickets: IssuedTicket[] }>(`${path}/tickets`, { tickets: batch });
+      const { tickets } = await client.post<IssuedTickets>(`${path}/tickets`, { tickets: batch });
       for (const t of tickets) codes.push(t.code);
       issuing.update(start + n);
     }
@@ -233,7 +232,7 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
   for (let i = 0; i < devicesN; i++) {
     const keyRng = rng.fork(10 + i);
     const keys = ed25519.generateKeyPair((n) => keyRng.bytes(n));
-    const reg = await client.post<{ device_id: string; token: string }>('/api/v1/devices', {
+    const reg = await client.post<RegisteredDevice>('/api/v1/devices', {
       name: `Sim ${seed}/${i + 1}`,
       public_key: toBase64Url(keys.publicKey),
     });
@@ -416,11 +415,11 @@ export async function runSimulate(opts: SimulateOptions, output: Output): Promis
   }
   // The server's verdict of record: an upload's ack can say "synced" for a scan an earlier one from another device later beats.
   // Read even when the run failed; if the server is gone (it may have crashed under the load), say so and keep the device side.
-  let server: { admitted: number; health: OfflineHealth } | null = null;
+  let server: { admitted: number; health: OfflineHealthResponse } | null = null;
   let serverError: string | null = null;
   try {
-    const { admitted } = await client.get<{ admitted: number }>(`${path}/occupancy`);
-    server = { admitted, health: await client.get<OfflineHealth>(`${path}/offline-health`) };
+    const { admitted } = await client.get<OccupancyResponse>(`${path}/occupancy`);
+    server = { admitted, health: await client.get<OfflineHealthResponse>(`${path}/offline-health`) };
   } catch (err) {
     serverError = err instanceof Error ? err.message : String(err);
   }

@@ -1,4 +1,4 @@
-import type { StaffMember } from '../api-types.ts';
+import type { StaffList, StaffMember } from '../api-types.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../format.ts';
 import { HttpClient, requireUuid, type Connection } from '../http-client.ts';
@@ -35,7 +35,7 @@ export async function listStaff(
 ): Promise<StaffMember[]> {
   const eventId = requireUuid(opts.eventId, '--event', 'an event');
   const client = new HttpClient(opts.connection, 'admin');
-  const { staff } = await client.get<{ staff: StaffMember[] }>(`/api/v1/events/${eventId}/staff`);
+  const { staff } = await client.get<StaffList>(`/api/v1/events/${eventId}/staff`);
   if (staff.length === 0) {
     output.out(
       `No staff yet. Add someone with: entrada staff add --event ${eventId} --username ann --name "Ann" --pin 4711`,

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { MAX_IMPORT_CHUNK_ROWS, type TicketImportView } from '@entrada/core';
-import type { IssuedTicket } from '../api-types.ts';
+import { MAX_IMPORT_CHUNK_ROWS } from '@entrada/core';
+import type { CommittedImport, IssuedTicket, StagedImport, TicketImportView } from '../api-types.ts';
 import { csvRow } from '../csv.ts';
 import { ApiError, CliError } from '../errors.ts';
 import { fetchEvent } from '../events-api.ts';
@@ -70,7 +70,7 @@ export async function importTickets(opts: ImportOptions, output: Output): Promis
   try {
     for (let start = 0; start < total; start += batchSize) {
       const chunk = file.tickets.slice(start, start + batchSize);
-      const staged = await client.post<TicketImportView & { tickets?: IssuedTicket[] }>(`${base}/${session.id}/rows`, {
+      const staged = await client.post<StagedImport>(`${base}/${session.id}/rows`, {
         start_row: start + 1,
         tickets: chunk,
         ...(opts.outFile ? { return_codes: true } : {}),
@@ -80,7 +80,7 @@ export async function importTickets(opts: ImportOptions, output: Output): Promis
     }
     progress.stop();
     committing = true;
-    ({ imported: created } = await client.post<{ imported: number }>(`${base}/${session.id}/commit`, {}));
+    ({ imported: created } = await client.post<CommittedImport>(`${base}/${session.id}/commit`, {}));
   } catch (err) {
     progress.stop();
     // The import is abandoned (the server also drops stale ones); a committed one keeps its tickets either way.

@@ -1,4 +1,4 @@
-import type { AdminToken, CreatedAdminToken } from '../api-types.ts';
+import type { AdminToken, AdminTokenList, CreatedAdminToken } from '../api-types.ts';
 import { table } from '../format.ts';
 import { HttpClient, requireUuid, type Connection } from '../http-client.ts';
 import type { Output } from '../output.ts';
@@ -9,7 +9,7 @@ const ORIGIN: Record<AdminToken['origin'], string> = { env: 'environment', gener
 /** The organisation's admin tokens that work: never the tokens themselves. */
 export async function listTokens(opts: { connection: Connection }, output: Output): Promise<AdminToken[]> {
   const client = new HttpClient(opts.connection, 'admin');
-  const { tokens } = await client.get<{ tokens: AdminToken[] }>('/api/v1/tokens');
+  const { tokens } = await client.get<AdminTokenList>('/api/v1/tokens');
   const rows = tokens.map((t) => [
     t.id,
     t.name + (t.current ? ' (this token)' : ''),

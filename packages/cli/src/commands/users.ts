@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ROLES, type Role } from '@entrada/core';
-import type { User } from '../api-types.ts';
+import type { User, UserList } from '../api-types.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../format.ts';
 import { HttpClient, type Connection } from '../http-client.ts';
@@ -27,7 +27,7 @@ function newPassword(env: NodeJS.ProcessEnv): { password: string; generated: boo
 
 /** A user by id or email (any case). */
 async function resolveUser(client: HttpClient, who: string): Promise<User> {
-  const { users } = await client.get<{ users: User[] }>('/api/v1/users');
+  const { users } = await client.get<UserList>('/api/v1/users');
   const found = UUID.test(who)
     ? users.find((u) => u.id === who.toLowerCase())
     : users.find((u) => u.email.toLowerCase() === who.trim().toLowerCase());
@@ -40,7 +40,7 @@ async function resolveUser(client: HttpClient, who: string): Promise<User> {
 
 export async function listUsers(opts: { connection: Connection }, output: Output): Promise<User[]> {
   const client = new HttpClient(opts.connection, 'admin');
-  const { users } = await client.get<{ users: User[] }>('/api/v1/users');
+  const { users } = await client.get<UserList>('/api/v1/users');
   const rows = users.map((u) => [u.id, u.email, u.name, u.role, u.active ? 'yes' : 'no', u.created_at]);
   for (const line of table(['USER ID', 'EMAIL', 'NAME', 'ROLE', 'ACTIVE', 'CREATED'], rows)) output.out(line);
   return users;

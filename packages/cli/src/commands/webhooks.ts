@@ -1,8 +1,9 @@
 import {
   WEBHOOK_EVENT_TYPES,
   type WebhookCreated,
-  type WebhookDeliveryView,
+  type WebhookDeliveryPage,
   type WebhookEventType,
+  type WebhookList,
   type WebhookView,
 } from '@entrada/core';
 import { CliError } from '../errors.ts';
@@ -55,7 +56,7 @@ export async function createWebhook(
 
 export async function listWebhooks(opts: { connection: Connection }, output: Output): Promise<WebhookView[]> {
   const client = new HttpClient(opts.connection, 'admin');
-  const { webhooks } = await client.get<{ webhooks: WebhookView[] }>('/api/v1/webhooks');
+  const { webhooks } = await client.get<WebhookList>('/api/v1/webhooks');
   const rows = webhooks.map((w) => [w.id, w.url, w.events.join(','), w.event_id ?? 'all', w.created_at]);
   for (const line of table(['WEBHOOK ID', 'URL', 'EVENTS', 'EVENT', 'CREATED'], rows)) output.out(line);
   return webhooks;
@@ -75,15 +76,13 @@ export async function deleteWebhook(
 export async function webhookDeliveries(
   opts: { connection: Connection; webhookId: string; limit?: number; cursor?: string },
   output: Output,
-): Promise<{ deliveries: WebhookDeliveryView[]; next_cursor: string | null }> {
+): Promise<WebhookDeliveryPage> {
   const id = requireUuid(opts.webhookId, 'the webhook id', 'a webhook');
   const client = new HttpClient(opts.connection, 'admin');
   const q = new URLSearchParams();
   if (opts.limit !== undefined) q.set('limit', String(opts.limit));
   if (opts.cursor !== undefined) q.set('cursor', opts.cursor);
-  const page = await client.get<{ deliveries: WebhookDeliveryView[]; next_cursor: string | null }>(
-    `/api/v1/webhooks/${id}/deliveries${q.size > 0 ? `?${q}` : ''}`,
-  );
+  const page = await client.get<WebhookDeliveryPage>(`/api/v1/webhooks/${id}/deliveries${q.size > 0 ? `?${q}` : ''}`);
   const rows = page.deliveries.map((d) => [
     d.id,
     d.type,

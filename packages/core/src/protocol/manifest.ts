@@ -186,6 +186,7 @@ export const FeedScanEvent = Type.Object({
   revision: Type.Integer(),
   ticket: Nullable(FeedTicketState),
 });
+export type FeedScanEvent = Static<typeof FeedScanEvent>;
 
 export const FeedEvent = Type.Union([FeedTicketEvent, FeedScanEvent]);
 export type FeedEvent = Static<typeof FeedEvent>;

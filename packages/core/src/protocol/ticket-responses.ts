@@ -11,6 +11,7 @@ export const IssuedTicket = Type.Object({ id: Uuid, number: Type.String(), code:
 export type IssuedTicket = Static<typeof IssuedTicket>;
 
 export const IssuedTickets = Type.Object({ tickets: Type.Array(IssuedTicket) });
+export type IssuedTickets = Static<typeof IssuedTickets>;
 
 export const TicketView = Type.Object({
   id: Uuid,
@@ -35,6 +36,7 @@ export type TicketView = Static<typeof TicketView>;
 
 /** With q or cursor: a search page (no codes). */
 export const TicketSearchPage = Type.Object({ tickets: Type.Array(TicketView), next_cursor: Nullable(Type.String()) });
+export type TicketSearchPage = Static<typeof TicketSearchPage>;
 /** Otherwise: an export page, with codes (after = the last serial seen). */
 export const ExportedTicket = Type.Object({ ...TicketView.properties, code: Type.String(), serial: Type.Integer() });
 export type ExportedTicket = Static<typeof ExportedTicket>;
