@@ -4,6 +4,7 @@ import {
   type AlertView,
   type DeviceHistory,
   type FleetDevice,
+  type HeartbeatAck,
   type HeartbeatBody,
 } from '@entrada/core';
 import type { Database } from '../db/database.ts';
@@ -89,10 +90,7 @@ export class FleetService {
   ) {}
 
   /** One upsert; a bus message only when what organisers see changed (online, pending count, battery band). */
-  async heartbeat(
-    device: DeviceRecord,
-    body: HeartbeatBody,
-  ): Promise<{ received_at: string; online_within_ms: number }> {
+  async heartbeat(device: DeviceRecord, body: HeartbeatBody): Promise<HeartbeatAck> {
     const ctx = await this.contexts.get(body.event_id);
     if (!ctx || ctx.event.organisationId !== device.organisationId) throw notFound('Event');
     assertDeviceEvent(device, body.event_id);

@@ -3,8 +3,10 @@ import type {
   AlertEmailView,
   WebhookCreateBody,
   WebhookCreated,
+  WebhookDeliveryPage,
   WebhookDeliveryView,
   WebhookEventType,
+  WebhookTestQueued,
   WebhookView,
 } from '@entrada/core';
 import type { Database, Sql } from '../db/database.ts';
@@ -185,7 +187,7 @@ export class WebhookService {
     id: string,
     cursor: string | undefined,
     limitText: string | undefined,
-  ): Promise<{ deliveries: WebhookDeliveryView[]; next_cursor: string | null }> {
+  ): Promise<WebhookDeliveryPage> {
     const limit = Number(limitText ?? 50);
     if (limit < 1 || limit > 200) throw invalid('limit must be between 1 and 200');
     if (!(await findWebhook(this.db, organisationId, id))) throw notFound('Webhook');
@@ -219,7 +221,7 @@ export class WebhookService {
   }
 
   /** Queues a `webhook.test` message for this webhook alone (to check a receiver and its signature check). */
-  async test(organisationId: string, id: string): Promise<{ queued: number }> {
+  async test(organisationId: string, id: string): Promise<WebhookTestQueued> {
     const found = await findWebhook(this.db, organisationId, id);
     if (!found) throw notFound('Webhook');
     const at = this.now();
