@@ -277,6 +277,33 @@ describeEachBackend("the organisers' live stream", (backend) => {
     s.close();
   });
 
+  it('a burst lists the newest 50 scans of a flush and counts the rest in omitted (the counts take them all)', async () => {
+    const s = await open();
+    const before = (await s.next('occupancy')).data.inside as number;
+    const d = await registerDevice(server.admin, 'Burst');
+    const dev = new TestDevice(server.client(d.token), d.deviceId, ev.eventId);
+    const tickets = await issueTickets(
+      server.admin,
+      ev.eventId,
+      Array.from({ length: 130 }, () => ({ ticket_type_id: ev.types.ga })),
+    );
+    const start = Date.now() - 600_000;
+    tickets.forEach((t, i) => dev.scan({ code: t.code, at: start + i * 1_000, gateId: ev.gates.main }));
+    expect((await dev.upload()).status).toBe(200);
+    await s.next('occupancy', (x) => x.inside === before + 130);
+    const mine = (x: { scans: Array<{ device_id: string }> }): boolean =>
+      x.scans.some((sc) => sc.device_id === d.deviceId);
+    await s.next('scan', mine);
+    await new Promise((r) => setTimeout(r, 200)); // any later flush of the burst
+    const messages = s.of('scan').filter((m) => mine(m.data));
+    const listed = messages.flatMap((m) => m.data.scans as Array<{ at: number }>);
+    expect(Math.max(...messages.map((m) => m.data.scans.length))).toBeLessThanOrEqual(50);
+    expect(listed.length + messages.reduce((n, m) => n + (m.data.omitted as number), 0)).toBe(130);
+    // The newest are the ones listed (device times, a second apart; the server may correct them by its clock offset).
+    expect(Math.max(...listed.map((x) => x.at))).toBeGreaterThan(start + 128_500);
+    s.close();
+  });
+
   it('one person re-entering after an exit is inside once (and the zone counts the entries and the exit)', async () => {
     const s = await open();
     const first = (await s.next('occupancy')).data;
@@ -488,6 +515,47 @@ describeEachBackend('live stream limits', (backend) => {
       expect(snap).toBeDefined();
       expect(JSON.parse(snap!.split('data: ')[1]!).inside).toBe(41);
     });
+    stop();
+  });
+
+  it("writes a flush's scan and rate messages to a stream in one write (one syscall per stream, not per message)", async () => {
+    const written: string[] = [];
+    const sink: LiveSink = {
+      write: (text) => void written.push(text),
+      buffered: () => 0,
+      onDrain: () => undefined,
+      end: () => undefined,
+    };
+    const [org] = await tdb.db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [
+      ev.eventId,
+    ]);
+    const owner = {
+      organisationId: org!.organisation_id,
+      role: 'owner' as const,
+      userId: null,
+      tokenId: null,
+      actor: 'test',
+      platform: false,
+    };
+    const live = await server.services.live.admit(owner, ev.eventId);
+    const stop = live.start(sink, undefined);
+    await eventually(async () => expect(written.some((w) => w.includes('event: rate'))).toBe(true));
+    const before = written.length;
+    const d = await registerDevice(server.admin, 'One-write gate');
+    const [t] = await issueTickets(server.admin, ev.eventId, [{ ticket_type_id: ev.types.ga }]);
+    const r = await server
+      .client(d.token)
+      .post('/api/v1/scanning/scan', { code: t!.code, event_id: ev.eventId, gate_id: ev.gates.main });
+    expect(r.body.result).toBe('valid');
+    await eventually(async () =>
+      expect(written.slice(before).some((w) => w.includes('event: scan\n') && w.includes('event: rate\n'))).toBe(true),
+    );
+    // Each message in it is whole and numbered in order.
+    const both = written.slice(before).find((w) => w.includes('event: scan\n'))!;
+    const ids = [...both.matchAll(/^id: [0-9a-f]{8}\.([0-9]+)$/gm)].map((m) => Number(m[1]));
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(both.endsWith('\n\n')).toBe(true);
     stop();
   });
 
