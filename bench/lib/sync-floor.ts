@@ -231,7 +231,7 @@ function sqlOf(c: pg.ClientBase): Sql {
     async exec(text: string): Promise<void> {
       await c.query(text);
     },
-    async copyRows(table: string, columns: readonly string[], rows: string): Promise<void> {
+    async copyRows(table: string, columns: readonly string[], rows: string | Uint8Array): Promise<void> {
       await pipeline(Readable.from([rows]), c.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)));
     },
   };

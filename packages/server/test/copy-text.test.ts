@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   COPY_NULL,
+  CopyLines,
   copyBoolean,
   copyByteaHex,
   copyNumber,
@@ -76,6 +77,23 @@ describeEachBackend('COPY rows', (backend) => {
       { t: null, n: 0, b: false, h: 'ab', at: 253_402_300_800_000, tags: [] },
     ];
     await tdb.db.copyRows('copy_probe', COLUMNS, rows.map(line).join(''));
+    expect(await readBack()).toEqual(rows);
+  });
+
+  it('reads back the same rows written as bytes line by line, the buffer growing past its first guess', async () => {
+    await tdb.db.exec('TRUNCATE copy_probe');
+    const rows: Row[] = Array.from({ length: 60 }, (_, i) => ({
+      t: i % 3 === 0 ? `Ünïcödé ✓ 🎫 tab\there ${i}` : `row ${i}\\`,
+      n: i,
+      b: i % 2 === 0,
+      h: i % 5 === 0 ? null : 'c0ffee',
+      at: 1_795_249_329_576 + i,
+      tags: i % 4 === 0 ? ['future'] : [],
+    }));
+    const out = new CopyLines(10);
+    for (const r of rows) out.push(line(r));
+    expect(out.bytes().equals(Buffer.from(rows.map(line).join('')))).toBe(true);
+    await tdb.db.copyRows('copy_probe', COLUMNS, out.bytes());
     expect(await readBack()).toEqual(rows);
   });
 

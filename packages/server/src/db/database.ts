@@ -13,10 +13,10 @@ export interface Sql {
   exec(text: string): Promise<void>;
   /**
    * Bulk-loads rows with COPY FROM: `rows` is PostgreSQL's COPY text format
-   * (store/copy-text.ts builds it); `table` and `columns` are trusted names
-   * from our own code, never input.
+   * (store/copy-text.ts builds it), as text or as its UTF-8 bytes; `table`
+   * and `columns` are trusted names from our own code, never input.
    */
-  copyRows(table: string, columns: readonly string[], rows: string): Promise<void>;
+  copyRows(table: string, columns: readonly string[], rows: string | Uint8Array): Promise<void>;
 }
 
 export interface Database extends Sql {

@@ -56,7 +56,7 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     target: Pick<PGlite, 'query'>,
     table: string,
     columns: readonly string[],
-    rows: string,
+    rows: string | Uint8Array,
   ): Promise<void> => {
     await safely(() =>
       target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([rows]) }),

@@ -66,7 +66,7 @@ export function openPostgres(options: PostgresOptions): Database {
     client: pg.PoolClient,
     table: string,
     columns: readonly string[],
-    rows: string,
+    rows: string | Uint8Array,
   ): Promise<void> => {
     try {
       await pipeline(Readable.from([rows]), client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`)));

@@ -88,3 +88,38 @@ function isoUtc(ms: number): string {
   const iso = new Date(ms).toISOString();
   return iso.charCodeAt(0) === 0x2b ? iso.slice(1) : iso;
 }
+
+/**
+ * COPY's input as UTF-8 bytes, appended line by line into one growing buffer.
+ * Concatenating a batch's lines into one string gave V8 a rope of thousands
+ * of pieces that the driver then flattened (a fresh large string, its pages
+ * faulted in), measured for UTF-8 and copied again into a Buffer: ~0.5 µs
+ * per scan row more than writing each line into the bytes it ends up as
+ * (bench: 1.0 against 1.55 µs per row for building and encoding a sync's 500).
+ */
+export class CopyLines {
+  private buf: Buffer;
+  private used = 0;
+
+  /** `expectedBytes`: a guess of the whole size (it grows past it when needed). */
+  constructor(expectedBytes: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, expectedBytes));
+  }
+
+  /** One row: its fields joined by tabs, ending with a newline (the caller's text, written as is). */
+  push(line: string): void {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8; write() would cut a line that does not fit.
+    const room = line.length * 3;
+    if (this.buf.length - this.used < room) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + room));
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    this.used += this.buf.write(line, this.used, 'utf8');
+  }
+
+  /** The lines so far (a view: push no more once it is handed over). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
+  }
+}

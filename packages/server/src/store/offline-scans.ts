@@ -1,6 +1,15 @@
 import type { Direction, SyncItemReason, VerdictReason } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
-import { COPY_NULL, copyBoolean, copyByteaHex, copyNumber, copyText, copyTimestamp, copyWords } from './copy-text.ts';
+import {
+  COPY_NULL,
+  CopyLines,
+  copyBoolean,
+  copyByteaHex,
+  copyNumber,
+  copyText,
+  copyTimestamp,
+  copyWords,
+} from './copy-text.ts';
 import { booleanArray, numberArray, textArray } from './pg-arrays.ts';
 import { ms } from './rows.ts';
 
@@ -116,15 +125,17 @@ export async function insertOfflineScans(
   const integrity = `${copyText(ctx.integrity)}\t${copyNumber(ctx.uncertaintyMs)}`;
   const integrityTimeUnknown = `${copyText(ctx.integrity)}\t${COPY_NULL}`;
   const session = copyText(ctx.sessionId);
-  let out = '';
+  // ~330 bytes per row with a gate and a chain link; a row with more grows the buffer.
+  const out = new CopyLines(rows.length * 400);
   for (const r of rows) {
-    out +=
+    out.push(
       `${eventId}\t${copyText(r.id)}\t${copyNumber(r.seq)}\t${copyText(r.ticketId)}\t${copyByteaHex(r.digestHex)}\t${copyText(r.result)}\t` +
-      `${copyText(r.reason)}\t${copyBoolean(r.admits)}\t${copyText(r.direction)}\t${device}\t${copyText(r.gateId)}\t` +
-      `${copyTimestamp(r.scannedAt)}\t${received}\t${copyText(r.localResult)}\t${copyByteaHex(r.payloadHashHex)}\t${copyByteaHex(r.chainLinkHex)}\t` +
-      `${r.implausibleTime ? integrityTimeUnknown : integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\t${copyText(r.staffId)}\n`;
+        `${copyText(r.reason)}\t${copyBoolean(r.admits)}\t${copyText(r.direction)}\t${device}\t${copyText(r.gateId)}\t` +
+        `${copyTimestamp(r.scannedAt)}\t${received}\t${copyText(r.localResult)}\t${copyByteaHex(r.payloadHashHex)}\t${copyByteaHex(r.chainLinkHex)}\t` +
+        `${r.implausibleTime ? integrityTimeUnknown : integrity}\t${copyWords(r.flags)}\t${copyText(r.recordStatus)}\t${session}\t${copyText(r.clientScanId)}\t${copyText(r.staffId)}\n`,
+    );
   }
-  await tx.copyRows('scans', SCAN_COPY_COLUMNS, out);
+  await tx.copyRows('scans', SCAN_COPY_COLUMNS, out.bytes());
   const seqs = new Set<number>();
   for (const r of rows) if (r.seq !== null) seqs.add(r.seq);
   return seqs;
