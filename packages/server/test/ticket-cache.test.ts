@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Database, Sql } from '../src/db/database.ts';
 import { createBus } from '../src/services/bus.ts';
-import { TicketCache } from '../src/services/ticket-cache.ts';
+import { TicketCache, type CachedCopy } from '../src/services/ticket-cache.ts';
 import {
   describeEachBackend,
   issueTickets,
@@ -110,15 +110,18 @@ describeEachBackend('ticket cache', (backend) => {
     const b = bus();
     const cache = new TicketCache(test.db, 100, b);
     const { sql, statements } = counting(test.db);
-    const [ticket] = [...(await cache.findMany(eventId, digests.slice(0, 1), sql)).values()];
+    const copies = new Map<string, CachedCopy>();
+    const [ticket] = [...(await cache.findMany(eventId, digests.slice(0, 1), sql, copies)).values()];
+    const copy = copies.get(ticketIds[0]!)!;
+    expect(copy.ticket).toBe(ticket);
     const state = {
       entries: 1,
       first: { at: 1, direction: 'entry' as const, deviceId: 'd', gateId: null },
       last: { at: 1, direction: 'entry' as const, deviceId: 'd', gateId: null },
     };
-    cache.advance(eventId, digests[0]!, ticket!.version + 5, state, ticket!.version + 6);
+    cache.advanceCopy(copy, ticket!.version + 5, state, ticket!.version + 6);
     expect((await cache.findMany(eventId, digests.slice(0, 1), sql)).get(digests[0]!)!.version).toBe(ticket!.version);
-    cache.advance(eventId, digests[0]!, ticket!.version, state, ticket!.version + 1);
+    cache.advanceCopy(copy, ticket!.version, state, ticket!.version + 1);
     const advanced = (await cache.findMany(eventId, digests.slice(0, 1), sql)).get(digests[0]!)!;
     expect(advanced.version).toBe(ticket!.version + 1);
     expect(advanced.state.entries).toBe(1);
@@ -131,6 +134,10 @@ describeEachBackend('ticket cache', (backend) => {
     const reread = (await cache.findMany(eventId, digests.slice(0, 1), sql)).get(digests[0]!)!;
     expect(statements()).toBe(2);
     expect(reread.version).toBe(ticket!.version);
+    // The copy the bus dropped is no longer the cache's: advancing it brings nothing back.
+    cache.advanceCopy(copy, ticket!.version + 1, state, ticket!.version + 3);
+    expect((await cache.findMany(eventId, digests.slice(0, 1), sql)).get(digests[0]!)!.version).toBe(ticket!.version);
+    expect(statements()).toBe(2);
     await b.close();
   });
 });

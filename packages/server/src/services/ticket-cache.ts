@@ -8,6 +8,15 @@ interface Entry {
   ticket: TicketRecord;
   digestHex: string;
 }
+
+/**
+ * The cache's own copy behind a ticket findMany returned, for advanceCopy
+ * after the caller's compare-and-set: a sync upload advances hundreds of
+ * copies, and looking each up again in an event-sized map (a cache miss or
+ * two per look-up, ~1 µs) cost more than the write-back itself.
+ */
+export type CachedCopy = Readonly<Entry>;
+
 interface EventTickets {
   byDigest: Map<string, Entry>;
   byId: Map<string, Entry>;
@@ -71,19 +80,28 @@ export class TicketCache {
    * match no ticket. Copies may be stale: callers write with a compare-and-set
    * on the version, as the online path does.
    */
-  async findMany(eventId: string, digestsHex: readonly string[], sql: Sql): Promise<Map<string, TicketRecord>> {
+  async findMany(
+    eventId: string,
+    digestsHex: readonly string[],
+    sql: Sql,
+    /** Filled with the copies behind the tickets found, by ticket id (see advanceCopy). */
+    copies?: Map<string, CachedCopy>,
+  ): Promise<Map<string, TicketRecord>> {
     const found = new Map<string, TicketRecord>();
     const misses: string[] = [];
     const cached = this.events.get(eventId)?.byDigest;
     for (const hex of digestsHex) {
       const hit = cached?.get(hex);
-      if (hit) found.set(hex, hit.ticket);
-      else misses.push(hex);
+      if (hit) {
+        found.set(hex, hit.ticket);
+        copies?.set(hit.ticket.id, hit);
+      } else misses.push(hex);
     }
     if (misses.length === 0) return found;
     for (const { digestHex, ticket } of await ticketsByDigests(sql, eventId, misses)) {
       found.set(digestHex, ticket);
-      this.put(eventId, digestHex, ticket);
+      const entry = this.put(eventId, digestHex, ticket);
+      if (entry) copies?.set(ticket.id, entry);
     }
     return found;
   }
@@ -93,19 +111,15 @@ export class TicketCache {
   }
 
   /**
-   * Records a state this instance wrote with a compare-and-set from the cached
-   * copy at `fromVersion`: the copy is current except for its scan state. Any
-   * other copy is left alone (the bus message drops it if it is older).
+   * Records a state this instance wrote with a compare-and-set from a copy
+   * findMany handed out (at `fromVersion`): the copy is current except for
+   * its scan state. Any other copy is left alone (the bus message drops it if
+   * it is older). A copy dropped or evicted since is no longer the cache's:
+   * advancing it changes nothing (the next look-up reads the row).
    */
-  advance(
-    eventId: string,
-    digestHex: string,
-    fromVersion: number,
-    state: TicketRecord['state'],
-    version: number,
-  ): void {
-    const entry = this.events.get(eventId)?.byDigest.get(digestHex);
-    if (entry && entry.ticket.version === fromVersion) entry.ticket = withState(entry.ticket, state, version);
+  advanceCopy(copy: CachedCopy, fromVersion: number, state: TicketRecord['state'], version: number): void {
+    const entry = copy as Entry;
+    if (entry.ticket.version === fromVersion) entry.ticket = withState(entry.ticket, state, version);
   }
 
   forget(eventId: string, ticketId: string): void {
@@ -136,8 +150,8 @@ export class TicketCache {
     if (!held || held.ticket.version < ticket.version) this.put(eventId, digestHex, ticket);
   }
 
-  private put(eventId: string, digestHex: string, ticket: TicketRecord): void {
-    if (this.capacity <= 0) return;
+  private put(eventId: string, digestHex: string, ticket: TicketRecord): Entry | undefined {
+    if (this.capacity <= 0) return undefined;
     let event = this.events.get(eventId);
     if (!event) {
       event = { byDigest: new Map(), byId: new Map() };
@@ -146,13 +160,14 @@ export class TicketCache {
     const existing = event.byDigest.get(digestHex);
     if (existing) {
       existing.ticket = ticket;
-      return;
+      return existing;
     }
     const entry: Entry = { ticket, digestHex };
     event.byDigest.set(digestHex, entry);
     event.byId.set(ticket.id, entry);
     this.size++;
     if (this.size > this.capacity) this.evictOldest();
+    return entry;
   }
 
   private remove(eventId: string, entry: Entry): void {

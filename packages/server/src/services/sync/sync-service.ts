@@ -36,7 +36,7 @@ import { conflictsOpened, notifyNothing, type Notify } from '../notifications.ts
 import type { EventContext, EventContexts } from '../event-context.ts';
 import type { DeviceDirectory } from '../device-directory.ts';
 import { assertDeviceEvent } from '../device-service.ts';
-import type { TicketCache } from '../ticket-cache.ts';
+import type { CachedCopy, TicketCache } from '../ticket-cache.ts';
 import type { TableStats } from '../table-stats.ts';
 import { payloadHash, unsequencedIdentity } from './integrity.ts';
 import { openedConflictIds, reconcileNewCandidates, type ReconciledTicket } from './reconciliation.ts';
@@ -79,6 +79,8 @@ interface Read {
   log: DeviceLogRow;
   stored: Map<number, StoredOfflineScan>;
   ticketByDigest: Map<string, TicketRecord>;
+  /** This instance's cached copies of those tickets, by id: what the commit advances (see remember). */
+  copies: Map<string, CachedCopy>;
   holders: Map<string, ScanIdHolder>;
   knownStaff: Set<string>;
   unsequencedByTicket: Map<string, { recordStatus: string }>;
@@ -90,7 +92,7 @@ interface Applied {
   marks: SeqMarks;
   answer: UploadAnswer;
   reconciled: Map<string, ReconciledTicket>;
-  digestById: Map<string, string>;
+  copies: Map<string, CachedCopy>;
   /** The scans stored, as the live stream shows them; the conflicts opened. Published after the commit. */
   live: LiveScan[];
   openedConflicts: string[];
@@ -235,7 +237,8 @@ export class SyncService {
     const stored = await storedScansBySeq(tx, ctx.event.id, device.pk, [...new Set(maybeStored)]);
     // Cached copies (one read for the misses, no lock): whether a code is a ticket of the event never changes,
     // and the admission state is written below with a compare-and-set on the version these copies have.
-    const ticketByDigest = await this.resolveCodes(ctx, prepared, tx);
+    const copies = new Map<string, CachedCopy>();
+    const ticketByDigest = await this.resolveCodes(ctx, prepared, tx, copies);
     // The scans already holding the upload's scan_ids (a timed-out online attempt, or a scan that reused an id), and
     // its unsequenced scans' identities (stored before: a re-upload).
     const scanIds = prepared.flatMap((p) => (p.scanId ? [p.scanId] : p.identity ? [p.identity] : []));
@@ -248,7 +251,7 @@ export class SyncService {
     const unsequencedByTicket = await unsequencedScansAt(tx, ctx.event.id, device.pk, ticketTimes);
     const staffIds = prepared.flatMap((p) => (p.staffId ? [p.staffId] : []));
     const knownStaff = await staffOfEvent(tx, ctx.event.id, staffIds);
-    return { sessionId, log, stored, ticketByDigest, holders, knownStaff, unsequencedByTicket };
+    return { sessionId, log, stored, ticketByDigest, copies, holders, knownStaff, unsequencedByTicket };
   }
 
   /** Plan: every decision the replay of the tickets does not make (pure). */
@@ -301,11 +304,7 @@ export class SyncService {
     const openedConflicts = await openQuarantineConflicts(tx, ctx.event.id, plan.quarantined, receivedAt);
 
     const ticketById = new Map<string, TicketRecord>();
-    const digestById = new Map<string, string>();
-    for (const [hex, t] of read.ticketByDigest) {
-      ticketById.set(t.id, t);
-      digestById.set(t.id, hex);
-    }
+    for (const t of read.ticketByDigest.values()) ticketById.set(t.id, t);
     const reconciled = await reconcileNewCandidates(
       tx,
       ctx,
@@ -349,12 +348,20 @@ export class SyncService {
         conflicts: summary.conflicts,
       },
     );
-    return { sessionId, marks, answer, reconciled, digestById, live: liveScans(b, plan, reconciled), openedConflicts };
+    return {
+      sessionId,
+      marks,
+      answer,
+      reconciled,
+      copies: read.copies,
+      live: liveScans(b, plan, reconciled),
+      openedConflicts,
+    };
   }
 
   /** After the commit: this instance's ticket cache, the other instances, and the answer. */
   private finish(b: Begun, a: Applied): SyncResponse {
-    this.remember(b.ctx, a.digestById, a.reconciled);
+    this.remember(a.copies, a.reconciled);
     this.publish(b.ctx, a);
     this.stats?.recordWrites('scans', a.answer.summary.total_uploaded - a.answer.summary.duplicates);
     return {
@@ -463,16 +470,22 @@ export class SyncService {
    * digests that changed. A digest that matches a signed ticket's is that
    * ticket's code: the parse would have given the same text and this event.
    */
-  private async resolveCodes(ctx: EventContext, prepared: PreparedScan[], tx: Sql): Promise<Map<string, TicketRecord>> {
+  private async resolveCodes(
+    ctx: EventContext,
+    prepared: PreparedScan[],
+    tx: Sql,
+    copies: Map<string, CachedCopy>,
+  ): Promise<Map<string, TicketRecord>> {
     const digests = new Set(prepared.flatMap((p) => (p.digestHex ? [p.digestHex] : [])));
-    const found = await this.tickets.findMany(ctx.event.id, [...digests], tx);
+    const found = await this.tickets.findMany(ctx.event.id, [...digests], tx, copies);
     const unsettled = prepared.filter((p) => p.unparsed && found.get(p.digestHex!)?.codeKind !== 'signed');
     if (unsettled.length === 0) return found;
     for (const p of unsettled) this.parseCode(ctx, p);
     const more = [
       ...new Set(unsettled.flatMap((p) => (p.digestHex && !digests.has(p.digestHex) ? [p.digestHex] : []))),
     ];
-    if (more.length > 0) for (const [hex, t] of await this.tickets.findMany(ctx.event.id, more, tx)) found.set(hex, t);
+    if (more.length > 0)
+      for (const [hex, t] of await this.tickets.findMany(ctx.event.id, more, tx, copies)) found.set(hex, t);
     return found;
   }
 
@@ -513,15 +526,11 @@ export class SyncService {
   }
 
   /** This instance's cached copies of the tickets it wrote by compare-and-set become the rows it wrote (after the commit). */
-  private remember(
-    ctx: EventContext,
-    digestById: ReadonlyMap<string, string>,
-    reconciled: Map<string, ReconciledTicket>,
-  ): void {
+  private remember(copies: ReadonlyMap<string, CachedCopy>, reconciled: Map<string, ReconciledTicket>): void {
     for (const r of reconciled.values()) {
-      const digestHex = digestById.get(r.ticketId);
-      if (r.version === undefined || r.casFrom === undefined || !digestHex) continue;
-      this.tickets.advance(ctx.event.id, digestHex, r.casFrom, r.state, r.version);
+      if (r.version === undefined || r.casFrom === undefined) continue;
+      const copy = copies.get(r.ticketId);
+      if (copy) this.tickets.advanceCopy(copy, r.casFrom, r.state, r.version);
     }
   }
 
