@@ -5,7 +5,7 @@
  * (gzipped JSON, hash-chained and head-signed as a device sends it).
  *
  * Per upload: gunzip the body, JSON.parse it, hash each scan's canonical bytes
- * (payloadHash: idempotency and tamper evidence), verify the chain and its one
+ * (payloadHashHex: idempotency and tamper evidence), verify the chain and its one
  * head signature (verifyChain), key each code's digest (core's codeDigest with node's HMAC, as
  * EventContext.digest: how a code finds its ticket without storing codes in
  * clear), and JSON.stringify an answer of one result per scan. No database,
@@ -26,7 +26,7 @@ import {
   type ChainedScan,
 } from '@entrada/core';
 import { nodeHmacSha256 } from '../../packages/server/src/crypto/hmac-node.ts';
-import { payloadHash, verifyChain } from '../../packages/server/src/services/sync/integrity.ts';
+import { payloadHashHex, verifyChain } from '../../packages/server/src/services/sync/integrity.ts';
 import { round } from './run-control.ts';
 
 const SCANS = 500;
@@ -108,7 +108,7 @@ export function measureServerWork(iterations = 400): ServerWork {
     localResult: s.local_result,
     scanId: null,
   });
-  const hashes = parsed.scans.map((s) => payloadHash(eventId, deviceId, canonical(s)));
+  const hashes = parsed.scans.map((s) => payloadHashHex(eventId, deviceId, canonical(s)));
   const answer = parsed.scans.map((s, i) => ({
     qrcode: s.qrcode,
     seq: s.seq,
@@ -124,7 +124,7 @@ export function measureServerWork(iterations = 400): ServerWork {
   const steps: Array<[string, () => unknown]> = [
     ['gunzip the body', () => gunzipSync(body)],
     ['JSON.parse the body', () => JSON.parse(gunzipSync(body).toString('utf8'))],
-    ['payload hash of each scan', () => parsed.scans.map((s) => payloadHash(eventId, deviceId, canonical(s)))],
+    ['payload hash of each scan', () => parsed.scans.map((s) => payloadHashHex(eventId, deviceId, canonical(s)))],
     [
       'chain links + one head signature',
       () => {

@@ -4,11 +4,11 @@
  * scanners. They must give the same bytes, or a device would not find the
  * tickets the server stored.
  */
-import { webcrypto } from 'node:crypto';
+import { createHmac, webcrypto } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { codeDigest, nobleHmacSha256, toHex } from '@entrada/core';
-import { nodeHmacSha256 } from '../src/crypto/hmac-node.ts';
+import { CODE_DIGEST_LENGTH, codeDigest, nobleHmacSha256, toHex } from '@entrada/core';
+import { hmacSha256Hex, nodeHmacSha256 } from '../src/crypto/hmac-node.ts';
 
 describe('codeDigest with an injected HMAC', () => {
   it("gives the same bytes with node's HMAC and core's pure one, for any key and any text", () => {
@@ -40,5 +40,31 @@ describe('codeDigest with an injected HMAC', () => {
       ).subarray(0, 16);
       expect(toHex(codeDigest(key, code, nodeHmacSha256))).toBe(toHex(web));
     }
+  });
+
+  it("gives createHmac's bytes as hex from the per-key HMAC (hmacSha256Hex), for any key length and any text", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 150 }),
+        fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 400 }), fc.constantFrom('\ud800', 'a\udc00b', '')), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        (key, texts) => {
+          // One keyed function for several texts in turn: its buffers are reused (and grown) between calls.
+          const mac = hmacSha256Hex(key);
+          for (const text of texts)
+            expect(mac(text)).toBe(createHmac('sha256', key).update(text, 'utf8').digest('hex'));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('keys a code as codeDigest does, truncated (EventContext.digestHex)', () => {
+    const key = new Uint8Array(32).fill(7);
+    const mac = hmacSha256Hex(key);
+    for (const code of ['TK-0001', 'EN1ABCDEF', 'é', '😀 ticket', 'X'.repeat(1000)])
+      expect(mac(code).slice(0, CODE_DIGEST_LENGTH * 2)).toBe(toHex(codeDigest(key, code, nodeHmacSha256)));
   });
 });

@@ -8,7 +8,7 @@ import {
   type ChainedScan,
 } from '@entrada/core';
 import { describe, expect, it } from 'vitest';
-import { payloadHash, unsequencedIdentity } from '../src/services/sync/integrity.ts';
+import { payloadHashHex, unsequencedIdentity } from '../src/services/sync/integrity.ts';
 import { planUpload, type PlanInput, type PreparedScan } from '../src/services/sync/sync-plan.ts';
 import { answerUpload } from '../src/services/sync/sync-answer.ts';
 import type { ReconciledTicket } from '../src/services/sync/reconciliation.ts';
@@ -62,7 +62,7 @@ function chained(s: ScanIn): ChainedScan {
 /** A scan as the read step prepares it; codes here are their own digests (the look-up is the read step's). */
 function prepared(s: ScanIn, index: number): PreparedScan {
   const c = chained(s);
-  const hash = payloadHash(EVENT, DEVICE, c);
+  const hashHex = payloadHashHex(EVENT, DEVICE, c);
   return {
     index,
     qrcode: s.code,
@@ -74,8 +74,7 @@ function prepared(s: ScanIn, index: number): PreparedScan {
     localResult: c.localResult ?? null,
     scanId: c.scanId ?? null,
     staffId: s.staffId ?? null,
-    hash,
-    hashHex: hash.toString('hex'),
+    hashHex,
     digestHex: `digest-${s.code}`,
     codeProblem: null,
     eventCode: null,

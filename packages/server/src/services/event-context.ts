@@ -1,5 +1,6 @@
 import {
   capacityManaged,
+  CODE_DIGEST_LENGTH,
   codeDigest,
   type CodeScope,
   type EventPolicy,
@@ -9,7 +10,7 @@ import {
 } from '@entrada/core';
 import type { Sql } from '../db/database.ts';
 import { nodeSigner } from '../crypto/ed25519-node.ts';
-import { nodeHmacSha256 } from '../crypto/hmac-node.ts';
+import { hmacSha256Hex, nodeHmacSha256 } from '../crypto/hmac-node.ts';
 import { deriveKey, unseal } from '../crypto/seal.ts';
 import { loadEventAggregate, type EventRow, type GateRow, type TicketTypeRow, type ZoneRow } from '../store/events.ts';
 
@@ -48,6 +49,8 @@ export interface EventContext {
   codeKey: Buffer;
   /** Core's keyed code digest under the event's digest key, with node's HMAC. */
   digest(code: string): Buffer;
+  /** The same digest as lowercase hex, computed without a Buffer (the sync keys every scan's code: hmacSha256Hex). */
+  digestHex(code: string): string;
   /** The signer of the active key; unsealed on first use. */
   signer(): { keyId: number; sign: Signer };
 }
@@ -139,6 +142,7 @@ export class EventContexts {
     );
     const active = agg.keys.filter((k) => k.active).at(-1) ?? null;
     const codeKey = agg.codeKey;
+    const codeHmacHex = hmacSha256Hex(codeKey);
     let signer: { keyId: number; sign: Signer } | null = null;
     const sealKey = this.keySealKey;
     const publicKeys = new Map(agg.keys.map((k) => [k.keyId, new Uint8Array(k.publicKey)]));
@@ -171,6 +175,8 @@ export class EventContexts {
         const d = codeDigest(codeKey, code, nodeHmacSha256);
         return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
       },
+      // codeDigest is the HMAC's first CODE_DIGEST_LENGTH bytes (core's codes/digest.ts).
+      digestHex: (code) => codeHmacHex(code).slice(0, CODE_DIGEST_LENGTH * 2),
       signer() {
         if (!active) throw new Error(`event ${agg.event.id} has no active signing key`);
         signer ??= { keyId: active.keyId, sign: nodeSigner(unseal(sealKey, active.sealedSecret), active.publicKey) };

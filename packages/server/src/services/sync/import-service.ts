@@ -3,7 +3,7 @@ import { MAX_SYNC_SCANS, type DeviceLogImport, type DeviceLogImportResponse, typ
 import type { Database } from '../../db/database.ts';
 import { DomainError, notFound } from '../errors.ts';
 import { getDevice } from '../../store/devices.ts';
-import { payloadHash, verifyChain } from './integrity.ts';
+import { payloadHashHex, verifyChain } from './integrity.ts';
 import type { SyncRequest, SyncService } from './sync-service.ts';
 
 /**
@@ -33,11 +33,11 @@ export class ImportService {
         throw new DomainError('INVALID_BODY', `/scans: seq ${scans[i]!.seq} appears twice`);
     }
 
-    let verifiedLinks: Map<number, Buffer> | undefined;
+    let verifiedLinks: Map<number, string> | undefined;
     let integrityFailure: string | undefined;
     if (device.publicKey && scans.length > 0) {
       const hashes = scans.map((s) =>
-        payloadHash(doc.event_id, device.deviceId, {
+        payloadHashHex(doc.event_id, device.deviceId, {
           seq: s.seq,
           qrcode: s.qrcode,
           scannedAt: s.scanned_at,

@@ -44,7 +44,7 @@ export interface PreparedScan {
   scanId: string | null;
   /** The staff member the device says was logged in (checked against the event's staff by the plan). */
   staffId: string | null;
-  hash: Buffer;
+  /** Its payload hash (lowercase hex): its fingerprint for replays, and its link's input in the chain. */
   hashHex: string;
   digestHex: string | null;
   /** Why the code cannot be a ticket of this event, found without the database (core's classifier). */
@@ -103,8 +103,8 @@ export interface PlanInput {
   unsequencedByTicket?: ReadonlyMap<string, { recordStatus: string }> | undefined;
   /** The staff ids of the upload that are staff of the event. */
   knownStaff: ReadonlySet<string>;
-  /** Links of a chain already verified over a whole imported log. */
-  verifiedLinks?: ReadonlyMap<number, Buffer> | undefined;
+  /** Links (hex) of a chain already verified over a whole imported log. */
+  verifiedLinks?: ReadonlyMap<number, string> | undefined;
   /** Why the whole imported log failed verification. */
   integrityFailure?: string | undefined;
   /** A revoked device's revocation time: its scans from then on are quarantined. */
@@ -253,7 +253,7 @@ function splitReplays(input: PlanInput): {
     if (before === null) {
       // The same seq twice in one upload: the first one counts, a different second one is tampering.
       const first = seen.get(p.seq)!;
-      const identical = first.hash.equals(p.hash);
+      const identical = first.hashHex === p.hashHex;
       if (!identical) tampered = `seq ${p.seq} appears twice in one upload with different content`;
       replays.set(p.index, { stored: repeated(p, 'rejected', first.hashHex), identical, firstIndex: first.index });
       continue;
@@ -269,8 +269,8 @@ function splitReplays(input: PlanInput): {
 function checkIntegrity(
   input: PlanInput,
   fresh: readonly PreparedScan[],
-): { integrity: UploadPlan['integrity']; problem: string | null; links: Map<number, Buffer> } {
-  const links = new Map<number, Buffer>();
+): { integrity: UploadPlan['integrity']; problem: string | null; links: Map<number, string> } {
+  const links = new Map<number, string>();
   if (fresh.length === 0) return { integrity: 'unsigned', problem: null, links };
   if (input.integrityFailure) return { integrity: 'failed', problem: input.integrityFailure, links };
   if (input.verifiedLinks) {
@@ -292,14 +292,14 @@ function checkIntegrity(
     eventId: input.eventId,
     deviceId: device.deviceId,
     publicKey: device.publicKey,
-    hashes: run.map((p) => p.hash),
+    hashes: run.map((p) => p.hashHex),
     seqs: run.map((p) => p.seq!),
     prevLinkHex: input.integrity?.prev_link,
     headSignature: input.integrity?.head_signature,
-    storedBefore: before?.chainLinkHex ? Buffer.from(before.chainLinkHex, 'hex') : null,
+    storedBefore: before?.chainLinkHex ?? null,
     storedAfter:
       after?.chainLinkHex && after.payloadHashHex
-        ? { hash: Buffer.from(after.payloadHashHex, 'hex'), link: Buffer.from(after.chainLinkHex, 'hex') }
+        ? { hashHex: after.payloadHashHex, linkHex: after.chainLinkHex }
         : null,
   });
   if (!check.ok) return { integrity: 'failed', problem: check.reason, links };
@@ -424,7 +424,7 @@ export function planUpload(input: PlanInput): UploadPlan {
   for (const p of fresh) {
     const ticket = p.digestHex ? (input.ticketByDigest.get(p.digestHex) ?? null) : null;
     const link = p.scanId ? idLinks.get(p.index) : undefined;
-    const chainLinkHex = p.seq === null ? null : (links.get(p.seq)?.toString('hex') ?? null);
+    const chainLinkHex = p.seq === null ? null : (links.get(p.seq) ?? null);
     if (link?.kind === 'online') {
       // The offline copy of a scan received online (its answer never reached the device): one physical scan, one row.
       // The online row takes the copy's seq, hash and chain link, so replays and the chain find it.

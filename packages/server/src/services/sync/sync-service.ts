@@ -38,7 +38,7 @@ import type { DeviceDirectory } from '../device-directory.ts';
 import { assertDeviceEvent } from '../device-service.ts';
 import type { CachedCopy, TicketCache } from '../ticket-cache.ts';
 import type { TableStats } from '../table-stats.ts';
-import { payloadHash, unsequencedIdentity } from './integrity.ts';
+import { payloadHashHex, unsequencedIdentity } from './integrity.ts';
 import { openedConflictIds, reconcileNewCandidates, type ReconciledTicket } from './reconciliation.ts';
 import { advanceMarks, type SeqMarks } from './seq-ranges.ts';
 import { answerUpload, winnerDevices, type UploadAnswer } from './sync-answer.ts';
@@ -101,8 +101,8 @@ interface Applied {
 export interface SyncRequest {
   device: DeviceRecord;
   body: SyncBody;
-  /** Links of a chain already verified over a whole imported log (one signature for all its chunks). */
-  verifiedLinks?: Map<number, Buffer> | undefined;
+  /** Links (hex) of a chain already verified over a whole imported log (one signature for all its chunks). */
+  verifiedLinks?: Map<number, string> | undefined;
   /** Why the whole imported log failed verification: its scans are stored as failed. */
   integrityFailure?: string | undefined;
 }
@@ -395,7 +395,7 @@ export class SyncService {
     const scanId = s.scan_id ?? null;
     const seq = s.seq ?? null;
     // An unsequenced scan is hashed as seq 0 (no chain: only a keyless device sends one; the hash is its stored fingerprint).
-    const hash = payloadHash(ctx.event.id, device.deviceId, {
+    const hashHex = payloadHashHex(ctx.event.id, device.deviceId, {
       seq: seq ?? 0,
       qrcode: s.qrcode,
       scannedAt: s.scanned_at,
@@ -428,8 +428,7 @@ export class SyncService {
       localResult,
       scanId,
       staffId: s.staff_id ?? null,
-      hash,
-      hashHex: hash.toString('hex'),
+      hashHex,
       flags,
       implausibleTime,
       digestHex: null,
@@ -441,7 +440,7 @@ export class SyncService {
     // finds its ticket. Whatever that does not settle is parsed after the lookup.
     const signedText = signedCodeText(s.qrcode);
     if (signedText !== null) {
-      p.digestHex = ctx.digest(signedText).toString('hex');
+      p.digestHex = ctx.digestHex(signedText);
       p.unparsed = true;
     } else {
       this.parseCode(ctx, p);
@@ -458,7 +457,7 @@ export class SyncService {
       p.codeProblem = code.refusal;
     } else {
       p.eventCode = code;
-      p.digestHex = ctx.digest(code.text).toString('hex');
+      p.digestHex = ctx.digestHex(code.text);
     }
   }
 
