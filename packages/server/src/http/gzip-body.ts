@@ -16,7 +16,9 @@ export const gunzipRequestBody: preParsingAsyncHookHandler = async (request: Fas
       'UNSUPPORTED_MEDIA_TYPE',
       `Content-Encoding ${encoding} is not supported; send gzip or nothing`,
     );
-  const gunzip: Transform & { receivedEncodedLength?: number } = createGunzip();
+  // 64 KiB out per step instead of zlib's 16: a sync upload of 500 scans (~130 kB of JSON) inflates in 3 thread-pool
+  // round trips and 'data' events instead of 9.
+  const gunzip: Transform & { receivedEncodedLength?: number } = createGunzip({ chunkSize: 64 * 1024 });
   let received = 0;
   payload.on('data', (chunk: Buffer) => {
     received += chunk.length;
