@@ -207,7 +207,23 @@ export async function loadEventTickets(
     `SELECT ${TICKET_COLUMNS}, t.code_digest FROM tickets t WHERE t.event_id = $1 LIMIT $2`,
     [eventId, limit],
   );
-  return rows.map((r) => ({ digest: Buffer.from(r.code_digest), ticket: toTicket(r) }));
+  // The driver makes a string per cell: one per distinct value instead for the columns every ticket of the event
+  // repeats (its event, a few types), so the cached copies share them. A sync looks each ticket's type up (to
+  // reconcile, to answer): then one string that stays in the CPU's cache and is hashed once, instead of a cold one per
+  // ticket (the V8 profile put ~1% of the server's CPU in the sync on the answer's type look-up alone); and ~100
+  // bytes less per cached ticket.
+  const shared = new Map<string, string>();
+  const one = (value: string): string => {
+    const held = shared.get(value);
+    if (held !== undefined) return held;
+    shared.set(value, value);
+    return value;
+  };
+  return rows.map((r) => {
+    r.event_id = one(r.event_id);
+    r.ticket_type_id = one(r.ticket_type_id);
+    return { digest: Buffer.from(r.code_digest), ticket: toTicket(r) };
+  });
 }
 
 export async function getTicketForOrganisation(
