@@ -6,8 +6,8 @@
  *
  * Per upload: gunzip the body, JSON.parse it, hash each scan's canonical bytes
  * (payloadHashHex: idempotency and tamper evidence), verify the chain and its one
- * head signature (verifyChain), key each code's digest (core's codeDigest with node's HMAC, as
- * EventContext.digest: how a code finds its ticket without storing codes in
+ * head signature (verifyChain), key each code's digest (core's codeDigest, by the per-key HMAC of
+ * EventContext.digestHex: how a code finds its ticket without storing codes in
  * clear), and JSON.stringify an answer of one result per scan. No database,
  * no HTTP, no framework, no reconciliation: the sum is a lower bound of the
  * server's share of a scan's CPU. Used by bench:sync-cpu-floor and, next to
@@ -25,7 +25,7 @@ import {
   toHex,
   type ChainedScan,
 } from '@entrada/core';
-import { nodeHmacSha256 } from '../../packages/server/src/crypto/hmac-node.ts';
+import { hmacSha256Hex, nodeHmacSha256 } from '../../packages/server/src/crypto/hmac-node.ts';
 import { payloadHashHex, verifyChain } from '../../packages/server/src/services/sync/integrity.ts';
 import { round } from './run-control.ts';
 
@@ -97,6 +97,9 @@ export function measureServerWork(iterations = 400): ServerWork {
     ),
   );
   const codeKey = randomBytes(32);
+  const codeHmacHex = hmacSha256Hex(codeKey);
+  if (codeHmacHex(codes[0]!).slice(0, 32) !== toHex(codeDigest(codeKey, codes[0]!, nodeHmacSha256)))
+    throw new Error('the per-key HMAC does not give codeDigest');
 
   const parsed = JSON.parse(gunzipSync(body).toString('utf8')) as Upload;
   const canonical = (s: Upload['scans'][number]): ChainedScan => ({
@@ -142,7 +145,8 @@ export function measureServerWork(iterations = 400): ServerWork {
         if (!r.ok) throw new Error(`chain did not verify: ${r.reason}`);
       },
     ],
-    ['keyed digest of each code (HMAC)', () => parsed.scans.map((s) => codeDigest(codeKey, s.qrcode, nodeHmacSha256))],
+    // As EventContext.digestHex, what the sync keys each code with (the same bytes as codeDigest, as hex).
+    ['keyed digest of each code (HMAC)', () => parsed.scans.map((s) => codeHmacHex(s.qrcode).slice(0, 32))],
     ['JSON.stringify the answer', () => JSON.stringify({ status: 200, results: answer })],
   ];
 
