@@ -58,8 +58,10 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     columns: readonly string[],
     rows: string | Uint8Array,
   ): Promise<void> => {
+    // The bytes come from Buffers (never a SharedArrayBuffer), which the DOM's Blob typing asks to be told.
+    const part = rows as string | Uint8Array<ArrayBuffer>;
     await safely(() =>
-      target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([rows]) }),
+      target.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([part]) }),
     );
   };
   return {
