@@ -133,6 +133,47 @@ describeEachBackend('scan staff and live messages', (backend) => {
       const again = await d.client.post('/api/v1/offline/sync', body);
       expect(again.body.summary).toMatchObject({ duplicates: 3 });
     });
+
+    it("the ticket's detail names each scan's staff member (online and offline), by their current name, none once deleted", async () => {
+      const d = await device('Detail gate');
+      const [t] = await tickets(1);
+      const bo = (await admin.post(`/api/v1/events/${ev.eventId}/staff`, { username: 'bo', name: 'Bo', pin: '4711' }))
+        .body.id as string;
+      const scan = (staffId?: string) =>
+        d.client.post('/api/v1/scanning/scan', {
+          code: t!.code,
+          event_id: ev.eventId,
+          gate_id: ev.gates.main,
+          ...(staffId ? { staff_id: staffId } : {}),
+        });
+      expect((await scan(staff)).body).toMatchObject({ result: 'valid' });
+      clock += 1000;
+      expect((await scan(bo)).body).toMatchObject({ result: 'duplicate' });
+      clock += 1000;
+      expect((await scan()).body).toMatchObject({ result: 'duplicate' });
+      clock += 1000;
+      d.scan({ code: t!.code, at: clock - 500, gateId: ev.gates.main });
+      const body = d.body(1, 1, { device_time: clock });
+      (body.scans as Array<Record<string, unknown>>)[0]!.staff_id = staff;
+      expect((await d.client.post('/api/v1/offline/sync', body)).status).toBe(200);
+
+      // Names are read when the detail is: a renamed staff member shows by their new name, a deleted one by none.
+      expect(
+        (await admin.request('PATCH', `/api/v1/events/${ev.eventId}/staff/${staff}`, { name: 'Ann Smith' })).status,
+      ).toBe(200);
+      expect((await admin.request('DELETE', `/api/v1/events/${ev.eventId}/staff/${bo}`)).status).toBe(204);
+      const detail = await admin.get(`/api/v1/tickets/${t!.id}`);
+      expect(detail.status).toBe(200);
+      const scans = detail.body.scans as Array<Record<string, unknown>>;
+      expect(scans.map((s) => [s.source, s.staff_id, s.staff_name])).toEqual([
+        ['online', staff, 'Ann Smith'],
+        ['online', bo, null],
+        ['online', null, null],
+        ['offline', staff, 'Ann Smith'],
+      ]);
+      expect(scans[0]).toMatchObject({ device_name: 'Detail gate', gate_name: 'Main' });
+      await admin.request('PATCH', `/api/v1/events/${ev.eventId}/staff/${staff}`, { name: 'Ann' });
+    });
   });
 
   describe('live messages', () => {

@@ -505,6 +505,68 @@ describeEachBackend('set-up that can be changed', (backend) => {
       expect((await audit(e.eventId, '?limit=0')).status).toBe(400);
       expect((await audit(e.eventId, '?cursor=abc')).body.error).toBe('INVALID_BODY');
     });
+
+    it("names each entry's actor: a signed-in user by name, an admin token by its name (revoked too), none when gone", async () => {
+      const e = await seedEvent(server.admin, { name: 'Who did it' });
+      const zone = `/api/v1/events/${e.eventId}/zones/${e.zones.general}`;
+      // A console session (real HTTP: cookie and CSRF token).
+      const password = 'correct horse battery staple';
+      const user = await server.admin.post('/api/v1/users', {
+        email: 'uma@example.com',
+        name: 'Uma Manager',
+        role: 'manager',
+        password,
+      });
+      expect(user.status).toBe(201);
+      const login = await server.httpClient(null).request('POST', '/api/v1/auth/login', {
+        email: 'uma@example.com',
+        password,
+      });
+      expect(login.status).toBe(200);
+      const byUser = await server.httpClient(null).request(
+        'PATCH',
+        zone,
+        { capacity: 301 },
+        {
+          cookie: login.headers.get('set-cookie')!.split(';')[0]!,
+          'x-csrf-token': login.body.csrf_token,
+        },
+      );
+      expect(byUser.status).toBe(200);
+      // An admin token made for the box office, used, then revoked: the entries it wrote still name it.
+      const made = await server.admin.post('/api/v1/tokens', { name: 'Box office laptop', role: 'manager' });
+      expect(made.status).toBe(201);
+      expect((await patch(server.client(made.body.token), zone, { capacity: 302 })).status).toBe(200);
+      expect((await del(server.admin, `/api/v1/tokens/${made.body.id}`)).status).toBe(200);
+      // Actors that name no one (any more): a token id with no row, and the demo's 'system'.
+      const [org] = await tdb.db.query<{ organisation_id: string }>(
+        `SELECT organisation_id FROM events WHERE id = $1`,
+        [e.eventId],
+      );
+      for (const actor of [`token:${crypto.randomUUID()}`, 'system'])
+        await tdb.db.query(
+          `INSERT INTO audit_log (organisation_id, event_id, actor, action, subject_kind, subject_id, at)
+           VALUES ($1, $2, $3, 'zone.update', 'zone', $4, now() + interval '1 minute')`,
+          [org!.organisation_id, e.eventId, actor, e.zones.general],
+        );
+
+      const entries = (await audit(e.eventId, '?limit=500')).body.entries as Array<{
+        actor: string;
+        actor_name: string | null;
+        action: string;
+      }>;
+      const updates = entries.filter((x) => x.action === 'zone.update');
+      expect(updates.map((x) => [x.actor.replace(/[0-9a-f-]{36}$/, 'ID'), x.actor_name])).toEqual([
+        ['user:ID', 'Uma Manager'],
+        ['token:ID', 'Box office laptop'],
+        ['token:ID', null],
+        ['system', null],
+      ]);
+      expect(updates[0]!.actor).toBe(`user:${user.body.id}`);
+      expect(updates[1]!.actor).toBe(`token:${made.body.id}`);
+      // The set-up seedEvent wrote, by the server's own token.
+      expect(entries[0]).toMatchObject({ action: 'event.create', actor_name: 'ENTRADA_ADMIN_TOKEN' });
+    });
   });
 });
 

@@ -82,7 +82,12 @@ export type AuditQuery = Static<typeof AuditQuery>;
 export const AuditEntry = Type.Object({
   id: Uuid,
   event_id: Type.Union([Uuid, Type.Null()]),
-  actor: Type.String(),
+  actor: Type.String({
+    description: 'Who, as recorded: `user:<id>` (a console session) or `token:<id>` (an admin token)',
+  }),
+  actor_name: Type.Union([Type.String(), Type.Null()], {
+    description: "The actor's name now: the user's name (or email), the admin token's name; null when gone",
+  }),
   action: Type.String(),
   subject_kind: Type.String(),
   subject_id: Type.String(),

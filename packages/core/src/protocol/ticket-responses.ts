@@ -71,6 +71,12 @@ export const TicketDetail = Type.Object({
       gate_id: Nullable(Uuid),
       gate_name: Nullable(Type.String()),
       session_id: Nullable(Uuid),
+      staff_id: Type.Union([Uuid, Type.Null()], {
+        description: 'The staff member logged in on the device when it scanned (online and offline); null: none',
+      }),
+      staff_name: Type.Union([Type.String(), Type.Null()], {
+        description: "That staff member's display name now; null when none or since deleted",
+      }),
       source: StringEnum(['online', 'offline']),
       scanned_at: Timestamp,
       received_at: Timestamp,

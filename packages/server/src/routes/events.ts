@@ -347,6 +347,7 @@ export const eventRoutes =
             id: e.id,
             event_id: e.eventId,
             actor: e.actor,
+            actor_name: e.actorName,
             action: e.action,
             subject_kind: e.subjectKind,
             subject_id: e.subjectId,

@@ -85,7 +85,7 @@ export const ticketRoutes =
         schema: {
           tags,
           summary:
-            'A ticket with its scan history (time, gate, device, verdict, reason, online or offline; staff are not recorded per scan)',
+            'A ticket with its scan history (time, gate, device, staff member, verdict, reason, online or offline)',
           params: TicketParams,
           response: { 200: TicketDetail },
         },
@@ -105,6 +105,8 @@ export const ticketRoutes =
             gate_id: sc.gateId,
             gate_name: sc.gateName,
             session_id: sc.sessionId,
+            staff_id: sc.staffId,
+            staff_name: sc.staffName,
             source: sc.source,
             scanned_at: new Date(sc.scannedAt).toISOString(),
             received_at: new Date(sc.receivedAt).toISOString(),

@@ -12,7 +12,7 @@ import {
 import type { Database } from '../db/database.ts';
 import { deriveKey, seal, unseal } from '../crypto/seal.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
-import { ticketScans, type StoredScan } from '../store/scans.ts';
+import { ticketScans, type TicketScan } from '../store/scans.ts';
 import {
   allocateSerials,
   clashingTicketKeys,
@@ -168,13 +168,16 @@ export class TicketService {
     return { rows, created };
   }
 
-  /** The ticket with its scan history: time, gate and device (with their names), verdict, reason, online or offline. */
+  /**
+   * The ticket with its scan history: time, gate, device and staff member (with their names), verdict, reason,
+   * online or offline.
+   */
   async get(
     organisationId: string,
     ticketId: string,
   ): Promise<{
     view: TicketView & { status_history: Array<{ at: string; status: TicketStatus }> };
-    scans: Array<StoredScan & { deviceName: string | null; gateName: string | null }>;
+    scans: Array<TicketScan & { gateName: string | null }>;
   }> {
     const ticket = await getTicketForOrganisation(this.db, organisationId, ticketId);
     if (!ticket) throw notFound('Ticket');

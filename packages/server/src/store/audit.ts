@@ -16,6 +16,8 @@ export interface AuditRecord extends AuditWrite {
   id: string;
   at: number;
   position: string;
+  /** The actor's name now (the user's name or email, the admin token's name); null when it names no one any more. */
+  actorName: string | null;
 }
 
 /** Written in the transaction of the change it records (the caller's `tx`). */
@@ -48,14 +50,20 @@ interface RawAudit {
   after: unknown;
   at: Date;
   at_text: string;
+  actor_name: string | null;
 }
 const parse = (v: unknown): Record<string, unknown> | null =>
   v === null ? null : ((typeof v === 'string' ? JSON.parse(v) : v) as Record<string, unknown>);
 
+// `user:<uuid>` / `token:<uuid>`: anything else (the demo's 'system') is not cast, so it joins no row.
+const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
 /**
  * One page of an event's audit entries, oldest first, after the (at, id)
  * position `after` (at as PostgreSQL's text, microseconds kept); one more row
- * than `limit` tells whether a next page exists.
+ * than `limit` tells whether a next page exists. Each entry's actor is named
+ * by joining the page (not the whole log) to users and admin tokens on their
+ * primary keys.
  */
 export async function listEventAudit(
   sql: Sql,
@@ -65,11 +73,19 @@ export async function listEventAudit(
   limit: number,
 ): Promise<AuditRecord[]> {
   const rows = await sql.query<RawAudit>(
-    `SELECT id, organisation_id, event_id, actor, action, subject_kind, subject_id, before, after, at,
-        to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_text
-     FROM audit_log
-     WHERE event_id = $1 AND organisation_id = $2 AND ($3::timestamptz IS NULL OR (at, id) > ($3::timestamptz, $4::uuid))
-     ORDER BY at, id LIMIT $5`,
+    `WITH page AS (
+       SELECT id, organisation_id, event_id, actor, action, subject_kind, subject_id, before, after, at
+       FROM audit_log
+       WHERE event_id = $1 AND organisation_id = $2 AND ($3::timestamptz IS NULL OR (at, id) > ($3::timestamptz, $4::uuid))
+       ORDER BY at, id LIMIT $5
+     )
+     SELECT p.id, p.organisation_id, p.event_id, p.actor, p.action, p.subject_kind, p.subject_id, p.before, p.after, p.at,
+        to_char(p.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_text,
+        COALESCE(NULLIF(btrim(u.name), ''), u.email, t.name) AS actor_name
+     FROM page p
+     LEFT JOIN users u ON u.id = (CASE WHEN p.actor ~ '^user:${UUID_RE}$' THEN substr(p.actor, 6)::uuid END)
+     LEFT JOIN admin_tokens t ON t.id = (CASE WHEN p.actor ~ '^token:${UUID_RE}$' THEN substr(p.actor, 7)::uuid END)
+     ORDER BY p.at, p.id`,
     [eventId, organisationId, after?.at ?? null, after?.id ?? null, limit],
   );
   return rows.map((r) => ({
@@ -77,6 +93,7 @@ export async function listEventAudit(
     organisationId: r.organisation_id,
     eventId: r.event_id,
     actor: r.actor,
+    actorName: r.actor_name,
     action: r.action,
     subjectKind: r.subject_kind,
     subjectId: r.subject_id,

@@ -236,19 +236,29 @@ export async function getScan(sql: Sql, eventId: string, scanId: string): Promis
     : null;
 }
 
-/** A ticket's scans in scan-time order, with the scanning device's current name. */
-export async function ticketScans(
-  sql: Sql,
-  eventId: string,
-  ticketId: string,
-  limit = 500,
-): Promise<Array<StoredScan & { deviceName: string | null }>> {
-  const rows = await sql.query<RawScan & { device_name: string | null }>(
-    `SELECT ${SCAN_COLUMNS}, (SELECT d.name FROM devices d WHERE d.id = scans.device_pk) AS device_name
-     FROM scans WHERE event_id = $1 AND ticket_id = $2 ORDER BY scanned_at, received_at, id LIMIT $3`,
+/** A scan in a ticket's history: the scanning device's current name, and the staff member logged in on it. */
+export interface TicketScan extends StoredScan {
+  deviceName: string | null;
+  staffId: string | null;
+  /** The staff member's current name; null when the scan names none or the staff member was deleted since. */
+  staffName: string | null;
+}
+
+/** A ticket's scans in scan-time order, with device and staff names joined in the same statement. */
+export async function ticketScans(sql: Sql, eventId: string, ticketId: string, limit = 500): Promise<TicketScan[]> {
+  const rows = await sql.query<
+    RawScan & { device_name: string | null; staff_id: string | null; staff_name: string | null }
+  >(
+    `SELECT ${SCAN_COLUMNS.split(', ')
+      .map((c) => `s.${c}`)
+      .join(', ')}, d.name AS device_name, s.staff_id, es.name AS staff_name
+     FROM scans s
+     LEFT JOIN devices d ON d.id = s.device_pk
+     LEFT JOIN event_staff es ON es.event_id = s.event_id AND es.id = s.staff_id
+     WHERE s.event_id = $1 AND s.ticket_id = $2 ORDER BY s.scanned_at, s.received_at, s.id LIMIT $3`,
     [eventId, ticketId, limit],
   );
-  return rows.map((r) => ({ ...toScan(r), deviceName: r.device_name }));
+  return rows.map((r) => ({ ...toScan(r), deviceName: r.device_name, staffId: r.staff_id, staffName: r.staff_name }));
 }
 
 export async function sessionScanCount(sql: Sql, eventId: string, sessionId: string): Promise<number> {
