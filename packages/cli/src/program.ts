@@ -274,7 +274,7 @@ export function buildProgram(ctx: CliContext, setExitCode: (code: number) => voi
   tickets
     .command('show')
     .description(
-      "A ticket with its whole scan history: time (in the event's zone), gate, device, verdict, online or offline",
+      "A ticket with its status changes and whole scan history: time (in the event's zone), gate, device, staff member, verdict, online or offline",
     )
     .argument('<ticket-id>', 'the ticket, from `entrada tickets search`')
     .option('--json', JSON_HELP)

@@ -151,19 +151,43 @@ describe('entrada: changing set-up', () => {
     );
     expect((await cli(['tickets', 'reinstate', b!.id, '--reason', 'refund reversed'], env)).code).toBe(0);
     const device = await registerDevice(server.admin, 'North 7');
-    await server
-      .client(device.token)
-      .post('/api/v1/scanning/scan', { code: b!.code, event_id: ev.eventId, gate_id: ev.gates.main });
+    const staff = await server.admin.post(`/api/v1/events/${ev.eventId}/staff`, {
+      username: 'kim',
+      name: 'Kim Lee',
+      pin: '2468',
+    });
+    expect(staff.status).toBe(201);
+    // Kim logged in on the scanner, then nobody: the same ticket again.
+    for (const staffId of [staff.body.id, undefined])
+      await server.client(device.token).post('/api/v1/scanning/scan', {
+        code: b!.code,
+        event_id: ev.eventId,
+        gate_id: ev.gates.main,
+        ...(staffId ? { staff_id: staffId } : {}),
+      });
     const shown = await cli(['tickets', 'show', b!.id], env);
-    expect(shown.stdout.split('\n')[0]).toBe(
-      `Ticket G-2 (${b!.id}), GA, Alan Turing: valid (refund reversed), 1/1 scans, inside`,
+    const lines = shown.stdout.split('\n');
+    expect(lines[0]).toBe(`Ticket G-2 (${b!.id}), GA, Alan Turing: valid (refund reversed), 1/1 scans, inside`);
+    // Cancelled, then reinstated: both changes, oldest first.
+    expect(lines.slice(1, 4)).toEqual([
+      'Status changes:',
+      expect.stringMatching(/^ {2}\d{4}-\d\d-\d\d \d\d:\d\d {2}cancelled$/),
+      expect.stringMatching(/^ {2}\d{4}-\d\d-\d\d \d\d:\d\d {2}valid$/),
+    ]);
+    expect(lines[4]).toMatch(
+      /^TIME \(Europe\/Amsterdam\)\s+GATE\s+DEVICE\s+STAFF\s+DIRECTION\s+VERDICT\s+REASON\s+SOURCE$/,
     );
-    expect(shown.stdout.split('\n')[1]).toMatch(
-      /^TIME \(Europe\/Amsterdam\)\s+GATE\s+DEVICE\s+DIRECTION\s+VERDICT\s+REASON\s+SOURCE$/,
+    expect(lines[5]).toMatch(
+      /^\d{4}-\d\d-\d\d \d\d:\d\d\s+Main\s+North 7\s+Kim Lee\s+entry\s+valid\s+admitted\s+online$/,
     );
-    expect(shown.stdout.split('\n')[2]).toMatch(
-      /^\d{4}-\d\d-\d\d \d\d:\d\d\s+Main\s+North 7\s+entry\s+valid\s+admitted\s+online$/,
-    );
+    expect(lines[6]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d\s+Main\s+North 7\s+-\s+entry\s+duplicate\s+\w+\s+online$/);
+    const json = JSON.parse((await cli(['tickets', 'show', b!.id, '--json'], env)).stdout);
+    expect(
+      json.scans.map((sc: { staff_id: string | null; staff_name: string | null }) => [sc.staff_id, sc.staff_name]),
+    ).toEqual([
+      [staff.body.id, 'Kim Lee'],
+      [null, null],
+    ]);
     expect((await cli(['tickets', 'reinstate', crypto.randomUUID(), '--reason', 'x'], env)).stderr).toMatch(
       /^error: ticket .* not found for this admin token; find it with `entrada tickets search/,
     );
@@ -190,10 +214,11 @@ describe('entrada: changing set-up', () => {
     expect(r.code).toBe(0);
     const [header, ...lines] = r.stdout.split('\n');
     expect(header).toMatch(/^TIME \(Europe\/Amsterdam\)\s+BY\s+ACTION\s+SUBJECT\s+CHANGE$/);
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d\s+token:[0-9a-f-]{36}\s+event.create\s+/);
+    // By the admin token's name, not its id (the id is in --json's actor).
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d\s+ENTRADA_ADMIN_TOKEN\s+event.create\s+/);
     expect(lines.find((l) => l.includes('event.update'))).toMatch(
       new RegExp(
-        `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+token:[0-9a-f-]{36}\\s+event.update\\s+${ev.eventId}\\s+name: "Test Event" → "Summer Fest"`,
+        `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+ENTRADA_ADMIN_TOKEN\\s+event.update\\s+${ev.eventId}\\s+name: "Test Event" → "Summer Fest"`,
       ),
     );
     expect(r.stdout).toContain('zone.delete');
@@ -201,6 +226,10 @@ describe('entrada: changing set-up', () => {
     const more = /More: entrada audit --event \S+ --cursor (\S+)/.exec(page.stdout);
     expect(more).not.toBeNull();
     const all = JSON.parse((await cli(['audit', '--event', ev.eventId, '--limit', '500', '--json'], env)).stdout);
+    expect(all.entries[0]).toMatchObject({
+      actor: expect.stringMatching(/^token:[0-9a-f-]{36}$/),
+      actor_name: 'ENTRADA_ADMIN_TOKEN',
+    });
     const next = JSON.parse(
       (await cli(['audit', '--event', ev.eventId, '--limit', '2', '--cursor', more![1]!, '--json'], env)).stdout,
     );

@@ -78,6 +78,8 @@ describe('rule check', () => {
           gate_name: null,
           device_name: null,
           session_id: null,
+          staff_id: null,
+          staff_name: null,
           source: 'offline',
           scanned_at: new Date(s.at).toISOString(),
           received_at: new Date(s.at).toISOString(),

@@ -348,6 +348,11 @@ export async function showTicket(opts: Base & { ticketId: string }, output: Outp
   output.out(
     `Ticket ${t.number} (${t.id}), ${t.tier}${t.holder_name ? `, ${t.holder_name}` : ''}: ${t.status}${t.status_reason ? ` (${t.status_reason})` : ''}, ${t.scans_used}/${t.max_scans} scans, ${t.inside ? 'inside' : 'not inside'}`,
   );
+  // Scans are judged on the status at their time, so when it changed matters as much as what it is now.
+  if (t.status_history.length > 0) {
+    output.out('Status changes:');
+    for (const c of t.status_history) output.out(`  ${localTime(c.at, e.timezone)}  ${c.status}`);
+  }
   if (t.scans.length === 0) {
     output.out('Never scanned.');
     return t;
@@ -356,13 +361,15 @@ export async function showTicket(opts: Base & { ticketId: string }, output: Outp
     localTime(sc.scanned_at, e.timezone),
     sc.gate_name ?? sc.gate_id ?? '',
     sc.device_name ?? sc.device_id,
+    // A staff member deleted since is still someone: their id.
+    sc.staff_name ?? sc.staff_id ?? '-',
     sc.direction,
     sc.result,
     sc.reason,
     sc.source,
   ]);
   for (const line of table(
-    [`TIME (${e.timezone})`, 'GATE', 'DEVICE', 'DIRECTION', 'VERDICT', 'REASON', 'SOURCE'],
+    [`TIME (${e.timezone})`, 'GATE', 'DEVICE', 'STAFF', 'DIRECTION', 'VERDICT', 'REASON', 'SOURCE'],
     rows,
   ))
     output.out(line);
@@ -416,7 +423,14 @@ export async function showAudit(opts: InEvent & { limit?: number; cursor?: strin
       output.out(`No changes recorded for ${e.name} yet.`);
       return;
     }
-    const rows = r.entries.map((a) => [localTime(a.at, e.timezone), a.actor, a.action, a.subject_id, changeText(a)]);
+    // By name; the recorded actor (user:<id>, token:<id>) when it names no one any more (--json has both).
+    const rows = r.entries.map((a) => [
+      localTime(a.at, e.timezone),
+      a.actor_name ?? a.actor,
+      a.action,
+      a.subject_id,
+      changeText(a),
+    ]);
     for (const line of table([`TIME (${e.timezone})`, 'BY', 'ACTION', 'SUBJECT', 'CHANGE'], rows)) output.out(line);
     if (r.next_cursor) output.out(`More: entrada audit --event ${e.id} --cursor ${r.next_cursor}`);
   });

@@ -1,6 +1,7 @@
 /** The form-field kit and small shared pieces: real labels, errors tied to their field, named buttons. */
 import * as Dialog from '@radix-ui/react-dialog';
 import { useId, type ReactNode } from 'react';
+import type { StreamStatus } from '../api/event-stream.ts';
 
 export function Field(props: {
   label: string;
@@ -106,4 +107,14 @@ export function StatusBadge({ status }: { status: string }): ReactNode {
 
 export function Empty({ children }: { children: ReactNode }): ReactNode {
   return <p className="empty">{children}</p>;
+}
+
+/** Whether a screen's live stream is up, as a pill (announced politely when it changes). */
+export function LiveStatus({ status }: { status: StreamStatus }): ReactNode {
+  return (
+    <p className={`live-status live-${status}`} role="status" data-testid="live-status">
+      <span aria-hidden="true">{status === 'live' ? '●' : '○'}</span>{' '}
+      {status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+    </p>
+  );
 }

@@ -10,8 +10,8 @@ import { errorText } from '../../api/client.ts';
 import { eventQuery } from '../../api/queries.ts';
 import { useCan } from '../../auth/session.tsx';
 import { dateTime, dayTime, sameDay } from '../../lib/time.ts';
-import { Empty, ErrorBox } from '../../ui/kit.tsx';
-import { alertsQuery, useAcknowledge } from './alerts.queries.ts';
+import { Empty, ErrorBox, LiveStatus } from '../../ui/kit.tsx';
+import { alertsQuery, useAcknowledge, useLiveAlerts } from './alerts.queries.ts';
 import { Notifications } from './Notifications.tsx';
 import '../fleet/fleet.css';
 
@@ -73,6 +73,7 @@ export function AlertsScreen(): ReactNode {
   const { eventId = '' } = useParams();
   const event = useQuery(eventQuery(eventId));
   const all = useQuery(alertsQuery(eventId, 'all'));
+  const live = useLiveAlerts(eventId);
   const tz = event.data?.timezone ?? 'UTC';
   const open = (all.data ?? []).filter((a) => a.cleared_at === null);
   const recent = (all.data ?? []).filter((a) => a.cleared_at !== null).slice(0, 100);
@@ -82,10 +83,15 @@ export function AlertsScreen(): ReactNode {
         <div>
           <h1>Alerts{event.data ? ` · ${event.data.name}` : ''}</h1>
           <p className="muted">
-            Checked by the server every few seconds; an alert clears itself when its condition ends. Times in {tz}.
+            Shown as the server raises them; an alert clears itself when its condition ends. Times in {tz}.
           </p>
         </div>
-        <NavLink to={`/e/${eventId}/devices`}>Fleet health</NavLink>
+        <div className="head-actions">
+          {/* Down: the list is still read each minute (ALERTS_POLL_MS). */}
+          {live !== 'live' && <span className="muted small">Checking every minute until live again</span>}
+          <LiveStatus status={live} />
+          <NavLink to={`/e/${eventId}/devices`}>Fleet health</NavLink>
+        </div>
       </div>
       <ErrorBox error={all.error ? errorText(all.error) : null} />
       <h2>Open ({open.length})</h2>

@@ -1,7 +1,17 @@
-/** Alerts of an event (open, and the recent ones with cleared), refreshed every 5 s; acknowledging. */
+/**
+ * Alerts of an event (open, and the recent ones with cleared), read again when the live stream says one changed
+ * (a poll each minute covers a stream that is down); acknowledging.
+ */
 import type { AlertList, AlertView } from '@entrada/core';
 import { queryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef } from 'react';
 import { api } from '../../api/client.ts';
+import { useEventStream, type StreamStatus } from '../../api/event-stream.ts';
+
+/** The fallback: how often the list is read without a word from the stream. */
+export const ALERTS_POLL_MS = 60_000;
+/** Alerts raised together (one evaluation) arrive as a burst of messages: one read for them all. */
+const COALESCE_MS = 150;
 
 export const alertKeys = {
   all: (eventId: string) => ['events', eventId, 'alerts'] as const,
@@ -12,7 +22,7 @@ export const alertsQuery = (eventId: string, state: 'open' | 'all') =>
   queryOptions({
     queryKey: alertKeys.list(eventId, state),
     queryFn: async () => (await api.get<AlertList>(`/api/v1/events/${eventId}/alerts?state=${state}`)).alerts,
-    refetchInterval: 5_000,
+    refetchInterval: ALERTS_POLL_MS,
     placeholderData: (prev) => prev,
   });
 
@@ -27,4 +37,38 @@ export function useAcknowledge(eventId: string) {
         qc.invalidateQueries({ queryKey: ['events', eventId, 'fleet'] }),
       ]),
   });
+}
+
+/**
+ * Keeps the event's alert lists fresh from the live stream: an `alert` message (raised, cleared, acknowledged)
+ * reads them again at once, and so does the stream coming back after it was down (messages may have been missed).
+ * Answers the stream's status, for the screen to say whether it is live.
+ */
+export function useLiveAlerts(eventId: string): StreamStatus {
+  const qc = useQueryClient();
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const refresh = (): void => {
+    timer.current ??= setTimeout(() => {
+      timer.current = null;
+      void qc.invalidateQueries({ queryKey: alertKeys.all(eventId) });
+    }, COALESCE_MS);
+  };
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current);
+    },
+    [],
+  );
+  const status = useEventStream(eventId, (event) => {
+    if (event === 'alert') refresh();
+  });
+  const wasDown = useRef(false);
+  useEffect(() => {
+    if (status === 'reconnecting') wasDown.current = true;
+    else if (status === 'live' && wasDown.current) {
+      wasDown.current = false;
+      void qc.invalidateQueries({ queryKey: alertKeys.all(eventId) });
+    }
+  }, [status, qc, eventId]);
+  return status;
 }

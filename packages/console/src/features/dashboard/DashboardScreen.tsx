@@ -8,6 +8,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
 import { eventQuery } from '../../api/queries.ts';
 import { clock } from '../../lib/time.ts';
+import { LiveStatus } from '../../ui/kit.tsx';
 import { useLiveDashboard, type OccupancyLive, type ScanLive, type ZoneLive } from './live.ts';
 import { RateChart } from './RateChart.tsx';
 import './dashboard.css';
@@ -37,10 +38,7 @@ export function DashboardScreen(): ReactNode {
           <p className="muted">Times in {tz}.</p>
         </div>
         <div className="head-actions">
-          <p className={`live-status live-${live.status}`} role="status" data-testid="live-status">
-            <span aria-hidden="true">{live.status === 'live' ? '●' : '○'}</span>{' '}
-            {live.status === 'live' ? 'Live' : live.status === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
-          </p>
+          <LiveStatus status={live.status} />
           <Link to={`/e/${eventId}/alerts`}>Alerts{live.alertsRaised > 0 ? ` (${live.alertsRaised} new)` : ''}</Link>
           <Link to={`/e/${eventId}/conflicts`}>
             Conflicts{live.conflictsOpened > 0 ? ` (${live.conflictsOpened} new)` : ''}

@@ -1,11 +1,9 @@
 /**
- * The event's live stream (GET /api/v1/events/:id/live, Server-Sent Events), folded into one dashboard state.
- * A console session uses EventSource (the cookie goes with it, and it reconnects with Last-Event-ID by
- * itself); an API-token sign-in cannot put its token on an EventSource, so it reads the same stream with
- * fetch and reconnects the same way. No polling: everything on screen comes from the stream.
+ * The event's live stream (api/event-stream.ts) folded into one dashboard state. No polling: everything on screen
+ * comes from the stream.
  */
-import { useEffect, useReducer } from 'react';
-import { api } from '../../api/client.ts';
+import { useReducer } from 'react';
+import { useEventStream, type StreamStatus } from '../../api/event-stream.ts';
 
 export interface ZoneLive {
   zone_id: string;
@@ -54,7 +52,7 @@ export interface Notice {
 }
 
 export interface LiveState {
-  status: 'connecting' | 'live' | 'reconnecting';
+  status: StreamStatus;
   occupancy: OccupancyLive | null;
   gates: Array<{ gate_id: string; name: string }>;
   /** Per minute and gate (key `${minute}|${gate}`), the last 120 minutes. */
@@ -68,8 +66,7 @@ export interface LiveState {
 const SCANS_SHOWN = 30;
 const WINDOW_MS = 120 * 60_000;
 
-type Action =
-  { type: 'status'; status: LiveState['status'] } | { type: 'message'; event: string; data: unknown; now: number };
+type Action = { type: 'message'; event: string; data: unknown; now: number };
 
 export const initialLive: LiveState = {
   status: 'connecting',
@@ -83,11 +80,10 @@ export const initialLive: LiveState = {
 };
 
 export function liveReducer(state: LiveState, action: Action): LiveState {
-  if (action.type === 'status') return state.status === action.status ? state : { ...state, status: action.status };
   const { event, now } = action;
   switch (event) {
     case 'occupancy':
-      return { ...state, status: 'live', occupancy: action.data as OccupancyLive };
+      return { ...state, occupancy: action.data as OccupancyLive };
     case 'rate': {
       const d = action.data as { mode: 'snapshot' | 'increment'; gates?: LiveState['gates']; buckets: RateBucket[] };
       const rate = d.mode === 'snapshot' ? new Map<string, RateBucket>() : new Map(state.rate);
@@ -97,7 +93,7 @@ export function liveReducer(state: LiveState, action: Action): LiveState {
         rate.set(key, had ? { ...had, entries: had.entries + b.entries, exits: had.exits + b.exits } : { ...b });
       }
       for (const [k, b] of rate) if (b.minute < now - WINDOW_MS) rate.delete(k);
-      return { ...state, status: 'live', rate, gates: d.gates ?? state.gates };
+      return { ...state, rate, gates: d.gates ?? state.gates };
     }
     case 'scan': {
       const d = action.data as { scans: ScanLive[] };
@@ -132,82 +128,9 @@ export function liveReducer(state: LiveState, action: Action): LiveState {
   }
 }
 
-const EVENTS = ['occupancy', 'rate', 'scan', 'device', 'conflict', 'alert'] as const;
-
 /** Opens the stream while mounted; the state follows it, "reconnecting" while it is down. */
 export function useLiveDashboard(eventId: string): LiveState {
   const [state, dispatch] = useReducer(liveReducer, initialLive);
-  useEffect(() => {
-    const url = `/api/v1/events/${encodeURIComponent(eventId)}/live`;
-    const deliver = (event: string, text: string): void => {
-      try {
-        dispatch({ type: 'message', event, data: JSON.parse(text), now: Date.now() });
-      } catch {
-        // A message this version does not read is skipped, never fatal.
-      }
-    };
-    const creds = api.credentials;
-    if (creds.kind === 'token')
-      return readWithFetch(url, creds.token, deliver, (status) => dispatch({ type: 'status', status }));
-    const source = new EventSource(url, { withCredentials: true });
-    source.onopen = () => dispatch({ type: 'status', status: 'live' });
-    source.onerror = () => dispatch({ type: 'status', status: 'reconnecting' });
-    for (const e of EVENTS) source.addEventListener(e, (m) => deliver(e, (m as MessageEvent<string>).data));
-    return () => source.close();
-  }, [eventId]);
-  return state;
-}
-
-/** The same protocol over fetch, for a bearer token: reconnects after 2 s with the last id it saw. */
-function readWithFetch(
-  url: string,
-  token: string,
-  deliver: (event: string, data: string) => void,
-  status: (s: LiveState['status']) => void,
-): () => void {
-  let stopped = false;
-  let lastId: string | null = null;
-  let controller = new AbortController();
-  const run = async (): Promise<void> => {
-    while (!stopped) {
-      controller = new AbortController();
-      try {
-        const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
-        if (lastId) headers['last-event-id'] = lastId;
-        const res = await fetch(url, { headers, signal: controller.signal });
-        if (!res.ok || !res.body) throw new Error(String(res.status));
-        status('live');
-        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buf = '';
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += value;
-          let cut: number;
-          while ((cut = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, cut);
-            buf = buf.slice(cut + 2);
-            let event = 'message';
-            const data: string[] = [];
-            for (const line of block.split('\n')) {
-              if (line.startsWith('id:')) lastId = line.slice(3).trim();
-              else if (line.startsWith('event:')) event = line.slice(6).trim();
-              else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-            }
-            if (data.length) deliver(event, data.join('\n'));
-          }
-        }
-      } catch {
-        // Down, refused or aborted: said on screen, tried again below.
-      }
-      if (stopped) return;
-      status('reconnecting');
-      await new Promise((r) => setTimeout(r, 2_000));
-    }
-  };
-  void run();
-  return () => {
-    stopped = true;
-    controller.abort();
-  };
+  const status = useEventStream(eventId, (event, data) => dispatch({ type: 'message', event, data, now: Date.now() }));
+  return { ...state, status };
 }

@@ -52,8 +52,8 @@ export function AuditSection({ eventId, tz }: { eventId: string; tz: string }): 
             {entries.map((e) => (
               <tr key={e.id}>
                 <td>{dateTime(e.at, tz)}</td>
-                {/* The actor as the server records it: user:<id> (a console session) or token:<id>. */}
-                <td>{e.actor}</td>
+                {/* The actor's name; the recorded actor (user:<id> or token:<id>) on hover, or shown when it names no one. */}
+                <td title={e.actor}>{e.actor_name ?? e.actor}</td>
                 <td>{e.action}</td>
                 <td className="wrap">{changes(e)}</td>
               </tr>

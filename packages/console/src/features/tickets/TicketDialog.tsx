@@ -84,6 +84,7 @@ export function TicketDialog({
                   <th scope="col">Time ({tz})</th>
                   <th scope="col">Gate</th>
                   <th scope="col">Device</th>
+                  <th scope="col">Staff</th>
                   <th scope="col">Verdict</th>
                   <th scope="col">Where</th>
                 </tr>
@@ -93,7 +94,9 @@ export function TicketDialog({
                   <tr key={s.id}>
                     <td>{dateTime(s.scanned_at, tz)}</td>
                     <td>{s.gate_id ? (gateName.get(s.gate_id) ?? '?') : '—'}</td>
-                    <td>{deviceName.get(s.device_id) ?? s.device_id}</td>
+                    <td>{deviceName.get(s.device_id) ?? s.device_name ?? s.device_id}</td>
+                    {/* Who was logged in on the device; one deleted since still shows that someone was (id on hover). */}
+                    <td title={s.staff_id ?? undefined}>{s.staff_name ?? (s.staff_id ? '(deleted)' : '—')}</td>
                     <td>
                       {s.result}
                       {s.reason ? ` (${s.reason})` : ''} · {s.direction}
