@@ -23,6 +23,8 @@ export const alertsQuery = (eventId: string, state: 'open' | 'all') =>
     queryKey: alertKeys.list(eventId, state),
     queryFn: async () => (await api.get<AlertList>(`/api/v1/events/${eventId}/alerts?state=${state}`)).alerts,
     refetchInterval: ALERTS_POLL_MS,
+    // Nothing kept it fresh while the screen was closed (the stream is the screen's): read again on every visit.
+    refetchOnMount: 'always',
     placeholderData: (prev) => prev,
   });
 
@@ -41,8 +43,8 @@ export function useAcknowledge(eventId: string) {
 
 /**
  * Keeps the event's alert lists fresh from the live stream: an `alert` message (raised, cleared, acknowledged)
- * reads them again at once, and so does the stream coming back after it was down (messages may have been missed).
- * Answers the stream's status, for the screen to say whether it is live.
+ * reads them again at once, and so does the stream opening (nothing told what changed before it, or while it was
+ * down). Answers the stream's status, for the screen to say whether it is live.
  */
 export function useLiveAlerts(eventId: string): StreamStatus {
   const qc = useQueryClient();
@@ -62,13 +64,9 @@ export function useLiveAlerts(eventId: string): StreamStatus {
   const status = useEventStream(eventId, (event) => {
     if (event === 'alert') refresh();
   });
-  const wasDown = useRef(false);
+  // Each time the stream opens, first or again: what changed before it (or while it was down) was not told.
   useEffect(() => {
-    if (status === 'reconnecting') wasDown.current = true;
-    else if (status === 'live' && wasDown.current) {
-      wasDown.current = false;
-      void qc.invalidateQueries({ queryKey: alertKeys.all(eventId) });
-    }
+    if (status === 'live') void qc.invalidateQueries({ queryKey: alertKeys.all(eventId) });
   }, [status, qc, eventId]);
   return status;
 }
