@@ -73,7 +73,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`alerts screen live 
   beforeAll(async () => {
     tdb = await backend.open();
     // No evaluation on a timer: the test raises and clears alerts by calling the evaluator.
-    server = await startTestServer(tdb.db, { config: { alertIntervalMs: 0 } });
+    // Three live streams at most: the refused-stream test fills them.
+    server = await startTestServer(tdb.db, { config: { alertIntervalMs: 0, liveMax: 3 } });
     ev = await seedEvent(server.admin, { name: 'Harbour Festival' });
     expect(
       (
@@ -183,6 +184,44 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`alerts screen live 
     await page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 30_000 });
     await pendingRow().getByText('400 scans waiting to upload').waitFor({ timeout: WITHIN_MS });
     await check('alerts-live-back');
+  });
+
+  it('comes back by itself after the server refused the stream (503 BUSY at its stream limit)', async () => {
+    await page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 30_000 });
+    const [org] = await tdb.db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [
+      ev.eventId,
+    ]);
+    const owner = {
+      organisationId: org!.organisation_id,
+      role: 'owner' as const,
+      userId: null,
+      tokenId: null,
+      actor: 'test',
+      platform: false,
+    };
+    const sink = { write: () => undefined, buffered: () => 0, onDrain: () => undefined, end: () => undefined };
+    // The screen is left (its stream ends), every slot is taken by other watchers, and the screen is opened again:
+    // its stream is answered 503.
+    const alertsUrl = page.url();
+    await page.goto('about:blank');
+    for (let i = 0; i < 100 && server.services.live.size > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(server.services.live.size).toBe(0);
+    const held: Array<() => void> = [];
+    for (;;) {
+      try {
+        held.push((await server.services.live.admit(owner, ev.eventId)).start(sink, undefined));
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('BUSY');
+        break;
+      }
+    }
+    expect(held).toHaveLength(3);
+    await page.goto(alertsUrl);
+    await page.getByTestId('live-status').getByText('Reconnecting…').waitFor({ timeout: 20_000 });
+    // A plain EventSource gives up for good on a refusal; the screen must open it again once there is room.
+    await new Promise((r) => setTimeout(r, 1_000));
+    for (const stop of held) stop();
+    await page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 20_000 });
   });
 
   it('has no serious or critical accessibility violations on these screens', () => {

@@ -1,7 +1,8 @@
 /**
  * The event's live stream (GET /api/v1/events/:id/live, Server-Sent Events) as a hook any screen can open: it
  * hands each message to the screen and says whether the stream is up. A console session uses EventSource (the
- * cookie goes with it, and it reconnects with Last-Event-ID by itself); an API-token sign-in cannot put its token
+ * cookie goes with it, and it reconnects with Last-Event-ID by itself, and is opened again when the server refused
+ * it); an API-token sign-in cannot put its token
  * on an EventSource, so it reads the same stream with fetch and reconnects the same way.
  */
 import { useEffect, useRef, useState } from 'react';
@@ -39,11 +40,34 @@ export function useEventStream(eventId: string, onMessage: (event: StreamEvent, 
     };
     const creds = api.credentials;
     if (creds.kind === 'token') return readWithFetch(url, creds.token, deliver, setStatus);
-    const source = new EventSource(url, { withCredentials: true });
-    source.onopen = () => setStatus('live');
-    source.onerror = () => setStatus('reconnecting');
-    for (const e of EVENTS) source.addEventListener(e, (m) => deliver(e, (m as MessageEvent<string>).data));
-    return () => source.close();
+    let source: EventSource | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let refusals = 0;
+    let stopped = false;
+    const connect = (): void => {
+      const s = new EventSource(url, { withCredentials: true });
+      source = s;
+      s.onopen = () => {
+        refusals = 0;
+        setStatus('live');
+      };
+      s.onerror = () => {
+        setStatus('reconnecting');
+        // EventSource reconnects a dropped stream by itself, but a refused one (503 BUSY at the server's stream
+        // limit, a proxy's 502 during a restart) closes it for good: it is opened again after a growing wait,
+        // jittered so that dashboards refused together do not come back together.
+        if (s.readyState !== EventSource.CLOSED || stopped) return;
+        const wait = Math.min(60_000, 2_000 * 2 ** refusals++) * (0.5 + Math.random() / 2);
+        retry = setTimeout(connect, wait);
+      };
+      for (const e of EVENTS) s.addEventListener(e, (m) => deliver(e, (m as MessageEvent<string>).data));
+    };
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(retry);
+      source?.close();
+    };
   }, [eventId]);
   return state.eventId === eventId ? state.status : 'connecting';
 }
