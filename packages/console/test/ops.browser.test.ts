@@ -189,6 +189,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(
       expect(await side('Ambiguous order').count()).toBe(1);
       await dialog.getByTestId('ticket-history').getByText('(lost)', { exact: false }).waitFor();
       await dialog.getByTestId('ticket-history').getByText('(won)', { exact: false }).waitFor();
+      // The history names the staff member logged in on each scanner.
+      expect(await dialog.getByTestId('ticket-history').locator('tbody').innerText()).toMatch(/Anna[\s\S]*Anna/);
       await check('conflict-detail');
     });
 

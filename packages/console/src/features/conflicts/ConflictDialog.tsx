@@ -181,6 +181,7 @@ export function ConflictDialog({
                 <th scope="col">Uploaded</th>
                 <th scope="col">Gate</th>
                 <th scope="col">Device</th>
+                <th scope="col">Staff</th>
                 <th scope="col">Verdict</th>
                 <th scope="col">Where</th>
               </tr>
@@ -197,7 +198,8 @@ export function ConflictDialog({
                   </td>
                   <td>{dateTimeSeconds(s.received_at, tz).slice(11)}</td>
                   <td>{s.gate_id ? (gateName.get(s.gate_id) ?? '?') : '—'}</td>
-                  <td>{deviceName.get(s.device_id) ?? s.device_id}</td>
+                  <td>{s.device_name ?? deviceName.get(s.device_id) ?? s.device_id}</td>
+                  <td title={s.staff_id ?? undefined}>{s.staff_name ?? (s.staff_id ? '(deleted)' : '—')}</td>
                   <td>
                     {s.reason ? <VerdictTag result={s.result} reason={s.reason} /> : s.result} · {s.direction}
                   </td>
