@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  eventOwner,
   pgliteBackend,
   postgresBackend,
   REQUIRE_SERVICES,
@@ -20,7 +21,15 @@ import {
   type TestDatabase,
   type TestServer,
 } from '../../server/test/harness.ts';
-import { axeSerious, BASE_ARGS, CHROMIUM, screenshots } from './support/console-browser.ts';
+import {
+  axeSerious,
+  BASE_ARGS,
+  CHROMIUM,
+  consoleContext,
+  screenshotIfFailed,
+  screenshots,
+  signInWithPassword,
+} from './support/console-browser.ts';
 
 const backend = TEST_DATABASE_URL || REQUIRE_SERVICES ? postgresBackend : pgliteBackend;
 const PASSWORD = 'correct horse battery staple';
@@ -91,13 +100,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`alerts screen live 
     scanner = { deviceId: made.body.device_id, token: made.body.token };
     await heartbeat(0);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
-    context = await browser.newContext({
-      baseURL: server.url,
-      viewport: { width: 1280, height: 800 },
-      deviceScaleFactor: 1,
-      timezoneId: 'Europe/Amsterdam',
-      locale: 'en-GB',
-    });
+    context = await consoleContext(browser, server.url);
     page = await context.newPage();
     page.on('pageerror', (err) => console.log(`[console] page error: ${err.message}`));
     page.on('request', (req) => {
@@ -106,12 +109,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`alerts screen live 
     });
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail')
-      await screenshots(page, `alerts-live-failed-${ctx.task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(
-        () => undefined,
-      );
-  });
+  afterEach((ctx) => screenshotIfFailed(page, 'alerts-live', ctx.task));
 
   afterAll(async () => {
     await browser?.close();
@@ -120,11 +118,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`alerts screen live 
   });
 
   it('a viewer opens the Alerts screen: nothing open, and it says it is live', async () => {
-    await page.goto('/console/');
-    await page.getByLabel('Email', { exact: true }).fill('vera@harbour.example');
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('heading', { name: 'Events' }).waitFor();
+    await signInWithPassword(page, 'vera@harbour.example', PASSWORD);
     await page.goto(`/console/e/${ev.eventId}/alerts`);
     await page.getByRole('heading', { name: 'Alerts · Harbour Festival' }).waitFor();
     await page.getByText('Nothing needs attention now.').waitFor();
@@ -188,17 +182,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`alerts screen live 
 
   it('comes back by itself after the server refused the stream (503 BUSY at its stream limit)', async () => {
     await page.getByTestId('live-status').getByText('Live').waitFor({ timeout: 30_000 });
-    const [org] = await tdb.db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [
-      ev.eventId,
-    ]);
-    const owner = {
-      organisationId: org!.organisation_id,
-      role: 'owner' as const,
-      userId: null,
-      tokenId: null,
-      actor: 'test',
-      platform: false,
-    };
+    const owner = await eventOwner(tdb.db, ev.eventId);
     const sink = { write: () => undefined, buffered: () => 0, onDrain: () => undefined, end: () => undefined };
     // The screen is left (its stream ends), every slot is taken by other watchers, and the screen is opened again:
     // its stream is answered 503.

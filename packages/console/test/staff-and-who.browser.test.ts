@@ -21,7 +21,16 @@ import {
   type TestDatabase,
   type TestServer,
 } from '../../server/test/harness.ts';
-import { ARTIFACTS, axeSerious, BASE_ARGS, CHROMIUM, screenshots } from './support/console-browser.ts';
+import {
+  ARTIFACTS,
+  axeSerious,
+  BASE_ARGS,
+  CHROMIUM,
+  consoleContext,
+  screenshotIfFailed,
+  screenshots,
+  signInWithPassword,
+} from './support/console-browser.ts';
 
 const backend = TEST_DATABASE_URL || REQUIRE_SERVICES ? postgresBackend : pgliteBackend;
 const PASSWORD = 'correct horse battery staple';
@@ -82,23 +91,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`staff and who in Ch
     expect((await scan()).body.result).toBe('duplicate');
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
-    context = await browser.newContext({
-      baseURL: server.url,
-      viewport: { width: 1280, height: 800 },
-      deviceScaleFactor: 1,
-      timezoneId: 'Europe/Amsterdam',
-      locale: 'en-GB',
-    });
+    context = await consoleContext(browser, server.url);
     page = await context.newPage();
     page.on('pageerror', (err) => console.log(`[console] page error: ${err.message}`));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail')
-      await screenshots(page, `staff-who-failed-${ctx.task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(
-        () => undefined,
-      );
-  });
+  afterEach((ctx) => screenshotIfFailed(page, 'staff-who', ctx.task));
 
   afterAll(async () => {
     await browser?.close();
@@ -107,11 +105,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !REQUIRE_SERVICES)(`staff and who in Ch
   });
 
   it("the ticket dialog's scan history names the staff member on each scan", async () => {
-    await page.goto('/console/');
-    await page.getByLabel('Email', { exact: true }).fill('olivia@harbour.example');
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('heading', { name: 'Events' }).waitFor();
+    await signInWithPassword(page, 'olivia@harbour.example', PASSWORD);
     await page.goto(`/console/e/${ev.eventId}/tickets`);
     const search = page.getByLabel('Find a ticket', { exact: true });
     await search.fill(ticket.code);

@@ -10,6 +10,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { describe } from 'vitest';
 import type { Database } from '../src/db/database.ts';
+import type { AdminPrincipal } from '../src/store/organisations.ts';
 import { openPglite } from '../src/db/pglite.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { loadConfig, type Config } from '../src/config.ts';
@@ -347,4 +348,19 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000)
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/** The event's organisation as its owner, for calling a service directly (as a route would after authenticating). */
+export async function eventOwner(db: Database, eventId: string): Promise<AdminPrincipal> {
+  const [org] = await db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [
+    eventId,
+  ]);
+  return {
+    organisationId: org!.organisation_id,
+    role: 'owner',
+    userId: null,
+    tokenId: null,
+    actor: 'test',
+    platform: false,
+  };
 }

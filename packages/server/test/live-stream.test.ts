@@ -10,6 +10,7 @@ import {
   describeEachBackend,
   describePostgres,
   eventually,
+  eventOwner,
   freshPostgresDatabase,
   issueTickets,
   registerDevice,
@@ -465,17 +466,7 @@ describeEachBackend('live stream limits', (backend) => {
       },
       end: () => undefined,
     };
-    const [org] = await tdb.db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [
-      ev.eventId,
-    ]);
-    const owner = {
-      organisationId: org!.organisation_id,
-      role: 'owner' as const,
-      userId: null,
-      tokenId: null,
-      actor: 'test',
-      platform: false,
-    };
+    const owner = await eventOwner(tdb.db, ev.eventId);
     const live = await server.services.live.admit(owner, ev.eventId);
     const stop = live.start(sink, undefined);
     await eventually(async () =>
@@ -526,17 +517,7 @@ describeEachBackend('live stream limits', (backend) => {
       onDrain: () => undefined,
       end: () => undefined,
     };
-    const [org] = await tdb.db.query<{ organisation_id: string }>('SELECT organisation_id FROM events WHERE id = $1', [
-      ev.eventId,
-    ]);
-    const owner = {
-      organisationId: org!.organisation_id,
-      role: 'owner' as const,
-      userId: null,
-      tokenId: null,
-      actor: 'test',
-      platform: false,
-    };
+    const owner = await eventOwner(tdb.db, ev.eventId);
     const live = await server.services.live.admit(owner, ev.eventId);
     const stop = live.start(sink, undefined);
     await eventually(async () => expect(written.some((w) => w.includes('event: rate'))).toBe(true));

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const BASE_ARGS = [
@@ -58,4 +58,34 @@ export async function screenshots(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: 768, height: 1024 });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}-768.png`) });
   await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** The console as an organiser's laptop shows it: 1280×800, the event's time zone, British English. */
+export function consoleContext(browser: Browser, baseURL: string): Promise<BrowserContext> {
+  return browser.newContext({
+    baseURL,
+    viewport: { width: 1280, height: 800 },
+    deviceScaleFactor: 1,
+    timezoneId: 'Europe/Amsterdam',
+    locale: 'en-GB',
+  });
+}
+
+/** Signs in with an e-mail and password on the console's sign-in screen and waits for the events list. */
+export async function signInWithPassword(page: Page, email: string, password: string): Promise<void> {
+  await page.goto('/console/');
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { name: 'Events' }).waitFor();
+}
+
+/** An afterEach hook body: the screen as it was when a test failed, named after the test. */
+export async function screenshotIfFailed(
+  page: Page | undefined,
+  prefix: string,
+  task: { name: string; result?: { state?: string } },
+): Promise<void> {
+  if (!page || task.result?.state !== 'fail') return;
+  await screenshots(page, `${prefix}-failed-${task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => undefined);
 }
